@@ -1,0 +1,347 @@
+"""`betr import docs`: documents into a corpus, token-counted and full-text indexed.
+
+Imports are transactional at the corpus level: rows are committed chunk by chunk (so a long
+import is resumable after a crash), but the corpus stays in state `importing`, invisible to
+analyses, until the last chunk lands. Bad input without `--skip-bad` deletes the partial corpus,
+so a failed import changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, UsageError
+from engine.jobs.context import JobContext
+from engine.store.db import transaction
+from engine.workspace import Workspace
+
+CHUNK_DOCS = 2000
+CHUNK_CHARS = 4_000_000
+MAX_SKIP_REPORT = 20
+SKIP_BAD_FIX = "fix or delete that record, or pass --skip-bad to skip bad records"
+
+
+@dataclass
+class DocImportConfig:
+    corpus: str
+    paths: list[str]
+    text_field: str = "text"
+    id_field: str | None = None
+    meta_fields: list[str] = field(default_factory=list)
+    tokenizer: str | None = None
+    skip_bad: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PendingDoc:
+    ext_id: str
+    text: str
+    source: str  # "file:line"
+    meta: str | None
+    where: tuple[str, int, str]  # (file, line, unit) for error messages
+
+
+def validate_import(workspace: Workspace, cfg: DocImportConfig) -> None:
+    """Checks that need no reading of the data: name free, files present, tokenizer known."""
+    from engine.ingest.readers import expand_sources
+
+    if not cfg.corpus or not cfg.corpus.strip():
+        raise UsageError("the corpus name is empty", fix="pass --corpus NAME")
+    conn = workspace.connect()
+    try:
+        row = conn.execute(
+            "SELECT n_docs, state FROM corpora WHERE name = ?", (cfg.corpus,)
+        ).fetchone()
+    finally:
+        conn.close()
+    if row is not None:
+        raise UsageError(
+            f"corpus '{cfg.corpus}' already exists ({row['n_docs']} docs, {row['state']})",
+            fix=f"choose another --corpus name, or delete it first: betr delete corpus {cfg.corpus}",
+        )
+    if not cfg.paths:
+        raise UsageError("no input files given", fix="betr import docs PATH... --corpus NAME")
+    expand_sources(cfg.paths)
+
+
+def import_docs_title(cfg: DocImportConfig) -> str:
+    first = Path(cfg.paths[0]).name if cfg.paths else "?"
+    more = f" +{len(cfg.paths) - 1}" if len(cfg.paths) > 1 else ""
+    return f"import {first}{more} -> {cfg.corpus}"
+
+
+def run_import_docs_job(ctx: JobContext) -> dict[str, Any]:
+    cfg = DocImportConfig(**ctx.config)
+    return DocImporter(ctx, cfg).run()
+
+
+class DocImporter:
+    def __init__(self, ctx: JobContext, cfg: DocImportConfig):
+        from engine.ingest.readers import expand_sources
+        from engine.tokenize import load_tokenizer
+
+        self.ctx = ctx
+        self.cfg = cfg
+        self.sources = expand_sources(cfg.paths)
+        self.tokenizer = load_tokenizer(cfg.tokenizer)
+        self.skipped: list[str] = []
+        self.n_skipped = 0
+        checkpoint = ctx.checkpoint or {}
+        self.position = int(checkpoint.get("records", 0))  # records consumed, bad ones included
+        self.n_skipped = int(checkpoint.get("skipped", 0))
+        self.committed_skipped = self.n_skipped
+        self._read_position = 0
+        self.corpus_id: int | None = checkpoint.get("corpus_id")
+
+    # -- the job --------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        t0 = time.monotonic()
+        if self.ctx.total is None or self.ctx.checkpoint is None:
+            self.ctx.log.info("counting records in %d source(s)", len(self.sources))
+            self.ctx.set_total(self.count_records(), "docs")
+        try:
+            if self.corpus_id is None:
+                self.corpus_id = self.create_corpus()
+            self.import_records()
+            stats = self.finish()
+        except InputError:
+            self.discard_corpus()
+            raise
+        stats["seconds"] = round(time.monotonic() - t0, 3)
+        return stats
+
+    def count_records(self) -> int:
+        from engine.ingest.readers import count_records
+
+        return sum(count_records(s) for s in self.sources)
+
+    def create_corpus(self) -> int:
+        cfg = self.cfg
+        with transaction(self.ctx.conn) as conn:
+            try:
+                cur = conn.execute(
+                    "INSERT INTO corpora (name, created_at, tokenizer, tokenizer_sha256, "
+                    "text_field, id_field, meta_fields, sources, job_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        cfg.corpus,
+                        time.time(),
+                        self.tokenizer.name,
+                        self.tokenizer.sha256,
+                        cfg.text_field,
+                        cfg.id_field,
+                        json.dumps(cfg.meta_fields),
+                        json.dumps([s.name for s in self.sources]),
+                        self.ctx.job_id,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise UsageError(
+                    f"corpus '{cfg.corpus}' already exists",
+                    fix=f"choose another --corpus name, or betr delete corpus {cfg.corpus}",
+                ) from None
+            corpus_id = int(cur.lastrowid)
+            conn.execute(
+                "UPDATE jobs SET checkpoint = ? WHERE id = ?",
+                (json.dumps(self.checkpoint_for(0, 0, corpus_id)), self.ctx.job_id),
+            )
+        self.ctx.checkpoint = self.checkpoint_for(0, 0, corpus_id)
+        return corpus_id
+
+    def checkpoint_for(self, records: int, skipped: int, corpus_id: int) -> dict[str, Any]:
+        return {"records": records, "skipped": skipped, "corpus_id": corpus_id}
+
+    def import_records(self) -> None:
+        """Tokenize chunk n+1 on a thread while chunk n is written (tokenizers frees the GIL)."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as pool:
+            pending: tuple[list[PendingDoc], int, int, Future] | None = None
+            for chunk, consumed, skipped in self.chunks():
+                future = pool.submit(self.tokenizer.count, [d.text for d in chunk])
+                if pending is not None:
+                    self.write_chunk(*pending)
+                pending = (chunk, consumed, skipped, future)
+            if pending is not None:
+                self.write_chunk(*pending)
+
+    def chunks(self) -> Iterator[tuple[list[PendingDoc], int, int]]:
+        """Yields (docs, records read so far, records skipped so far) in bounded chunks.
+
+        The skip count is snapshotted at yield time: reading runs one chunk ahead of writing,
+        and a checkpoint must count only the skips up to its own last record.
+        """
+        from engine.ingest.readers import extract_doc, iter_records
+
+        chunk: list[PendingDoc] = []
+        chars = 0
+        position = 0
+        self._read_position = 0
+        for source in self.sources:
+            for rec in iter_records(source, skip_bad=self.cfg.skip_bad, on_skip=self.on_skip):
+                position += 1
+                self._read_position = position
+                if position <= self.position:
+                    continue  # committed by an earlier attempt
+                try:
+                    ext_id, text, meta = extract_doc(
+                        rec, self.cfg.text_field, self.cfg.id_field, tuple(self.cfg.meta_fields)
+                    )
+                except InputError as exc:
+                    if not self.cfg.skip_bad:
+                        raise
+                    self.on_skip(exc)
+                    continue
+                loc = f"{Path(rec.source).name}:{rec.line}"
+                if rec.unit != "line":
+                    loc = f"{Path(rec.source).name} {rec.unit} {rec.line}"
+                chunk.append(
+                    PendingDoc(
+                        ext_id,
+                        text,
+                        loc,
+                        json.dumps(meta, ensure_ascii=False) if meta else None,
+                        (rec.source, rec.line, rec.unit),
+                    )
+                )
+                chars += len(text)
+                if len(chunk) >= CHUNK_DOCS or chars >= CHUNK_CHARS:
+                    yield chunk, position, self.n_skipped
+                    chunk, chars = [], 0
+        if chunk or position > self.position or self.n_skipped > self.committed_skipped:
+            yield chunk, max(position, self.position), self.n_skipped
+
+    def on_skip(self, exc: InputError) -> None:
+        if self._read_position < self.position:
+            return  # skipped and counted by an earlier attempt
+        self.n_skipped += 1
+        if len(self.skipped) < MAX_SKIP_REPORT:
+            self.skipped.append(str(exc).split("\n  fix:")[0])
+        self.ctx.log.warning("skipped: %s", exc)
+
+    def write_chunk(
+        self, chunk: list[PendingDoc], consumed: int, skipped: int, counts: Future
+    ) -> None:
+        n_tokens = counts.result()
+        rows = self.rows(chunk, n_tokens)
+        while True:
+            try:
+                self.commit(rows, consumed, skipped)
+                return
+            except sqlite3.IntegrityError:
+                rows = self.drop_duplicate_ids(chunk, rows)
+
+    def rows(self, chunk: list[PendingDoc], n_tokens: list[int]) -> list[tuple]:
+        cid = self.corpus_id
+        return [
+            (cid, d.ext_id, d.text, n, len(d.text), d.source, d.meta)
+            for d, n in zip(chunk, n_tokens, strict=True)
+        ]
+
+    def commit(self, rows: list[tuple], consumed: int, skipped: int) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO docs (corpus_id, ext_id, text, n_tokens, n_chars, source, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute(
+                "UPDATE corpora SET n_docs = n_docs + ?, n_tokens = n_tokens + ?, "
+                "n_chars = n_chars + ?, n_skipped = ? WHERE id = ?",
+                (
+                    len(rows),
+                    sum(r[3] for r in rows),
+                    sum(r[4] for r in rows),
+                    skipped,
+                    self.corpus_id,
+                ),
+            )
+
+        self.ctx.commit_chunk(
+            write,
+            advance=consumed - self.position,
+            checkpoint=self.checkpoint_for(consumed, skipped, self.corpus_id),
+        )
+        self.position = consumed
+        self.committed_skipped = skipped
+
+    def drop_duplicate_ids(self, chunk: list[PendingDoc], rows: list[tuple]) -> list[tuple]:
+        """After a UNIQUE failure: name the duplicate (or skip it with --skip-bad)."""
+        conn = self.ctx.conn
+        ids = [r[1] for r in rows]
+        stored: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in conn.execute(
+                f"SELECT ext_id, source FROM docs WHERE corpus_id = ? AND ext_id IN ({marks})",
+                (self.corpus_id, *part),
+            ):
+                stored[row["ext_id"]] = row["source"]
+        keep: list[tuple] = []
+        seen: dict[str, str] = {}
+        by_id = {d.ext_id: d for d in chunk}
+        for row, doc in zip(rows, [by_id.get(r[1]) for r in rows], strict=True):
+            first = stored.get(row[1]) or seen.get(row[1])
+            if first is None:
+                seen[row[1]] = row[5]
+                keep.append(row)
+                continue
+            file, line, unit = doc.where if doc else ("?", None, "line")
+            exc = InputError(
+                f"duplicate document id '{row[1]}' (first seen at {first})",
+                file=file,
+                line=line,
+                unit=unit,
+                field=self.cfg.id_field or "id",
+                fix="make ids unique, choose another --id-field, or pass --skip-bad",
+            )
+            if not self.cfg.skip_bad:
+                raise exc
+            self.on_skip(exc)
+        if len(keep) == len(rows):
+            raise RuntimeError("UNIQUE constraint failed but no duplicate id was found")
+        return keep
+
+    def finish(self) -> dict[str, Any]:
+        with transaction(self.ctx.conn) as conn:
+            conn.execute(
+                "UPDATE corpora SET state = 'ready', n_skipped = ? WHERE id = ?",
+                (self.n_skipped, self.corpus_id),
+            )
+            conn.execute("UPDATE jobs SET done = total WHERE id = ?", (self.ctx.job_id,))
+            row = conn.execute(
+                "SELECT n_docs, n_tokens, n_chars FROM corpora WHERE id = ?", (self.corpus_id,)
+            ).fetchone()
+        return {
+            "corpus": self.cfg.corpus,
+            "corpus_id": self.corpus_id,
+            "docs": row["n_docs"],
+            "tokens": row["n_tokens"],
+            "chars": row["n_chars"],
+            "skipped": self.n_skipped,
+            "skipped_examples": self.skipped,
+            "tokenizer": self.tokenizer.name,
+        }
+
+    def discard_corpus(self) -> None:
+        """Bad input: remove everything this import wrote, so the workspace is unchanged."""
+        if self.corpus_id is None:
+            return
+        conn = self.ctx.conn
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        with transaction(conn):
+            conn.execute("DELETE FROM corpora WHERE id = ?", (self.corpus_id,))
+            conn.execute(
+                "UPDATE jobs SET checkpoint = NULL, done = 0 WHERE id = ?", (self.ctx.job_id,)
+            )
+        self.ctx.log.info("discarded partial corpus %s", self.cfg.corpus)

@@ -1,0 +1,118 @@
+"""What a running job sees: its config, its checkpoint, and `commit_chunk`.
+
+`commit_chunk` is the only way a job writes results: the chunk's rows, the job's progress and
+its new checkpoint go into one transaction. A worker killed at any moment therefore leaves
+the workspace at a chunk boundary, and `resume` continues from the stored checkpoint.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import JobCancelled
+from engine.jobs.table import JobInfo
+from engine.store.db import transaction
+
+RATE_WINDOW_S = 10.0
+
+
+class RateMeter:
+    """Units per second over the last RATE_WINDOW_S seconds (steadier than since-start)."""
+
+    def __init__(self, done: int, now: float | None = None):
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
+        self.samples.append((time.monotonic() if now is None else now, done))
+
+    def update(self, done: int, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW_S:
+            self.samples.popleft()
+        t0, d0 = self.samples[0]
+        if now <= t0:
+            return None
+        return (done - d0) / (now - t0)
+
+
+ProgressCallback = Callable[[int, int | None, str, float | None, float | None], None]
+
+
+class JobContext:
+    """Handed to a job function: `run(ctx) -> result dict`."""
+
+    def __init__(
+        self,
+        workspace,
+        conn: sqlite3.Connection,
+        job: JobInfo,
+        logger: logging.Logger,
+        on_progress: ProgressCallback | None = None,
+    ):
+        self.workspace = workspace
+        self.conn = conn
+        self.job = job
+        self.job_id = job.id
+        self.config = job.config
+        self.checkpoint: dict[str, Any] | None = job.checkpoint
+        self.log = logger
+        self.done = job.done if job.checkpoint is not None else 0
+        self.total = job.total
+        self.unit = job.unit
+        self._meter = RateMeter(self.done)
+        self._on_progress = on_progress
+
+    def set_total(self, total: int | None, unit: str) -> None:
+        self.total, self.unit = total, unit
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE jobs SET total = ?, unit = ?, done = ? WHERE id = ?",
+                (total, unit, self.done, self.job_id),
+            )
+        self._report(None, None)
+
+    def commit_chunk(
+        self,
+        write: Callable[[sqlite3.Connection], Any],
+        *,
+        advance: int,
+        checkpoint: dict[str, Any],
+    ) -> Any:
+        """Run `write(conn)` and record progress + checkpoint in the same transaction.
+
+        Checks for cancellation before and after, so a cancelled job stops at a chunk boundary.
+        """
+        self.check_cancel()
+        done = self.done + advance
+        rate = self._meter.update(done)
+        eta = None
+        if rate and self.total is not None and rate > 0:
+            eta = max(0.0, (self.total - done) / rate)
+        with transaction(self.conn):
+            out = write(self.conn)
+            self.conn.execute(
+                "UPDATE jobs SET done = ?, rate = ?, eta_s = ?, checkpoint = ?, heartbeat = ? "
+                "WHERE id = ?",
+                (done, rate, eta, json.dumps(checkpoint), time.time(), self.job_id),
+            )
+        self.done = done
+        self.checkpoint = checkpoint
+        self._report(rate, eta)
+        self.check_cancel()
+        return out
+
+    def check_cancel(self) -> None:
+        row = self.conn.execute(
+            "SELECT cancel_requested FROM jobs WHERE id = ?", (self.job_id,)
+        ).fetchone()
+        if row and row[0]:
+            raise JobCancelled(f"job {self.job_id} cancelled")
+
+    def _report(self, rate: float | None, eta: float | None) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self.done, self.total, self.unit, rate, eta)

@@ -1,0 +1,231 @@
+"""The job table: one row per job, read by the CLI and the TUI, written by workers.
+
+A job's stored `state` is what its worker last wrote. A worker that died without writing
+(kill -9, power loss) leaves `running` behind; `effective_state` turns that into
+`interrupted` when the heartbeat is stale or the worker process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import NotFoundError, UsageError
+from engine.store.db import transaction
+
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+RESUMABLE = ("failed", "cancelled", "interrupted")
+HEARTBEAT_INTERVAL_S = 1.0
+HEARTBEAT_STALE_S = 10.0
+HOST = socket.gethostname()
+
+
+@dataclass
+class JobInfo:
+    id: int
+    kind: str
+    title: str
+    config: dict[str, Any]
+    state: str  # effective state (running with a dead worker reads as interrupted)
+    stored_state: str
+    done: int
+    total: int | None
+    unit: str
+    rate: float | None
+    eta_s: float | None
+    error: str | None
+    pid: int | None
+    pgid: int | None
+    host: str | None
+    heartbeat: float | None
+    cancel_requested: bool
+    attempts: int
+    run_id: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    checkpoint: dict[str, Any] | None = None
+    result: dict[str, Any] | None = field(default=None)
+
+    @property
+    def fraction(self) -> float | None:
+        """done/total in [0, 1], or None when the total is not known yet."""
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["fraction"] = self.fraction
+        return d
+
+
+def process_alive(pid: int | None) -> bool:
+    """True if `pid` is a live (not zombie) process on this host."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            # state is the field after the parenthesised command name
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def effective_state(row: sqlite3.Row, now: float | None = None) -> str:
+    state = row["state"]
+    if state != "running":
+        return state
+    now = time.time() if now is None else now
+    if row["heartbeat"] is None or now - row["heartbeat"] > HEARTBEAT_STALE_S:
+        return "interrupted"
+    if row["host"] == HOST and not process_alive(row["pid"]):
+        return "interrupted"
+    return state
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def job_from_row(row: sqlite3.Row, now: float | None = None) -> JobInfo:
+    return JobInfo(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        config=_loads(row["config"]) or {},
+        state=effective_state(row, now),
+        stored_state=row["state"],
+        done=row["done"],
+        total=row["total"],
+        unit=row["unit"],
+        rate=row["rate"],
+        eta_s=row["eta_s"],
+        error=row["error"],
+        pid=row["pid"],
+        pgid=row["pgid"],
+        host=row["host"],
+        heartbeat=row["heartbeat"],
+        cancel_requested=bool(row["cancel_requested"]),
+        attempts=row["attempts"],
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        checkpoint=_loads(row["checkpoint"]),
+        result=_loads(row["result"]),
+    )
+
+
+def create_job(
+    conn: sqlite3.Connection,
+    kind: str,
+    title: str,
+    config: dict[str, Any],
+    *,
+    run_id: int | None = None,
+) -> int:
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO jobs (kind, title, config, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            (kind, title, json.dumps(config, sort_keys=True), run_id, time.time()),
+        )
+    return int(cur.lastrowid)
+
+
+def get_job(conn: sqlite3.Connection, job_id: int) -> JobInfo:
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no job {job_id}", fix="`betr jobs list` shows the jobs")
+    return job_from_row(row)
+
+
+def list_jobs(conn: sqlite3.Connection, *, limit: int = 500) -> list[JobInfo]:
+    now = time.time()
+    rows = conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    return [job_from_row(r, now) for r in rows]
+
+
+def request_cancel(conn: sqlite3.Connection, job_id: int) -> JobInfo:
+    """Set the cancel flag; a queued job (no worker yet) is cancelled at once."""
+    job = get_job(conn, job_id)
+    if job.state in FINISHED:
+        raise UsageError(f"job {job_id} is already {job.state}; nothing to cancel")
+    with transaction(conn):
+        conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+        conn.execute(
+            "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'",
+            (time.time(), job_id),
+        )
+    return get_job(conn, job_id)
+
+
+def mark_finished(
+    conn: sqlite3.Connection,
+    job_id: int,
+    state: str,
+    *,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> None:
+    assert state in FINISHED, state
+    with transaction(conn):
+        conn.execute(
+            "UPDATE jobs SET state = ?, error = ?, result = COALESCE(?, result), "
+            "finished_at = ?, rate = NULL, eta_s = NULL WHERE id = ?",
+            (
+                state,
+                error,
+                json.dumps(result) if result is not None else None,
+                time.time(),
+                job_id,
+            ),
+        )
+
+
+def persist_interrupted(conn: sqlite3.Connection) -> list[int]:
+    """Write `interrupted` for running jobs whose worker is gone; returns their ids."""
+    now = time.time()
+    rows = conn.execute("SELECT * FROM jobs WHERE state = 'running'").fetchall()
+    dead = [r["id"] for r in rows if effective_state(r, now) == "interrupted"]
+    if dead:
+        with transaction(conn):
+            conn.executemany(
+                "UPDATE jobs SET state = 'interrupted', rate = NULL, eta_s = NULL "
+                "WHERE id = ? AND state = 'running'",
+                [(i,) for i in dead],
+            )
+    return dead
+
+
+def prepare_resume(conn: sqlite3.Connection, job_id: int) -> JobInfo:
+    """Put a failed, cancelled or interrupted job back in the queue, keeping its checkpoint."""
+    persist_interrupted(conn)
+    job = get_job(conn, job_id)
+    if job.state not in RESUMABLE:
+        raise UsageError(
+            f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs resume"
+        )
+    with transaction(conn):
+        conn.execute(
+            "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, "
+            "finished_at = NULL, pid = NULL, pgid = NULL WHERE id = ?",
+            (job_id,),
+        )
+    return get_job(conn, job_id)

@@ -1,0 +1,90 @@
+"""Opening the workspace database: WAL, busy timeout, foreign keys, migrations.
+
+Every connection goes through `connect`, so the pragmas are never forgotten. Writers keep
+transactions short (one chunk); readers (the TUI) open with `readonly=True`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from engine.errors import WorkspaceError
+from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 30_000
+DB_FILENAME = "betr.sqlite"
+
+
+def connect(path: Path, *, readonly: bool = False, migrate: bool = True) -> sqlite3.Connection:
+    """Open `path` with the workspace pragmas; apply pending migrations unless read-only.
+
+    Autocommit mode (isolation_level=None): callers open transactions explicitly with
+    `transaction(conn)`, so nothing is held open between chunks.
+    """
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        if not path.exists():
+            # created owner-only before SQLite opens it; -wal/-shm inherit these permissions
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    check_version(conn, path)
+    if migrate and not readonly:
+        apply_migrations(conn)
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_version(conn: sqlite3.Connection, path: Path) -> None:
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"{path} has schema version {version}, but this betr knows versions up to "
+            f"{SCHEMA_VERSION}: it was made by a newer betr-tui",
+            fix="upgrade betr-tui (pip install -U betr-tui), or open another workspace",
+        )
+
+
+def apply_migrations(conn: sqlite3.Connection) -> int:
+    """Apply every migration after `user_version`, each in its own transaction."""
+    version = schema_version(conn)
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        script = MIGRATIONS[number - 1]
+        # executescript commits first; BEGIN IMMEDIATE..COMMIT makes each step atomic
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,145 @@
+"""Typed reads of the workspace, shared by the CLI (`betr list/show`) and the TUI screens."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from engine.errors import NotFoundError
+
+
+def _json(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text else default
+
+
+def list_corpora(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """One dict per corpus: counts (docs, tokens, chars, skipped), tokenizer, state, sources."""
+    rows = conn.execute(
+        "SELECT id, name, state, created_at, tokenizer, text_field, sources, n_docs, n_tokens, "
+        "n_chars, n_skipped, job_id FROM corpora ORDER BY name"
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["sources"] = _json(r["sources"], [])
+        out.append(d)
+    return out
+
+
+def list_benchmarks(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT b.id, b.name, b.category, b.split, b.format, b.sources, b.n_examples, "
+        "b.n_skipped, b.created_at, COALESCE(SUM(LENGTH(e.text)), 0) AS n_chars "
+        "FROM benchmarks b LEFT JOIN examples e ON e.benchmark_id = b.id "
+        "GROUP BY b.id ORDER BY b.name"
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["sources"] = _json(r["sources"], [])
+        out.append(d)
+    return out
+
+
+def list_target_sets(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT t.id, t.name, t.created_at, GROUP_CONCAT(b.name, ',') AS members, "
+        "COUNT(b.id) AS n_benchmarks, COALESCE(SUM(b.n_examples), 0) AS n_examples "
+        "FROM target_sets t LEFT JOIN target_set_members m ON m.target_set_id = t.id "
+        "LEFT JOIN benchmarks b ON b.id = m.benchmark_id GROUP BY t.id ORDER BY t.name"
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["members"] = sorted(r["members"].split(",")) if r["members"] else []
+        out.append(d)
+    return out
+
+
+def list_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT r.id, r.kind, r.name, r.state, r.config, r.config_hash, r.metrics, "
+        "r.created_at, r.finished_at, c.name AS corpus, t.name AS target_set "
+        "FROM runs r LEFT JOIN corpora c ON c.id = r.corpus_id "
+        "LEFT JOIN target_sets t ON t.id = r.target_set_id ORDER BY r.id DESC"
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["config"] = _json(r["config"], {})
+        d["metrics"] = _json(r["metrics"], {})
+        out.append(d)
+    return out
+
+
+def workspace_summary(conn: sqlite3.Connection) -> dict[str, int]:
+    """Totals for the Workspace screen header."""
+    row = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM corpora WHERE state = 'ready') AS corpora, "
+        "(SELECT COALESCE(SUM(n_docs), 0) FROM corpora WHERE state = 'ready') AS docs, "
+        "(SELECT COALESCE(SUM(n_tokens), 0) FROM corpora WHERE state = 'ready') AS tokens, "
+        "(SELECT COUNT(*) FROM benchmarks) AS benchmarks, "
+        "(SELECT COALESCE(SUM(n_examples), 0) FROM benchmarks) AS examples, "
+        "(SELECT COUNT(*) FROM target_sets) AS target_sets, "
+        "(SELECT COUNT(*) FROM runs) AS runs, "
+        "(SELECT COUNT(*) FROM jobs) AS jobs"
+    ).fetchone()
+    return dict(row)
+
+
+def get_doc(conn: sqlite3.Connection, doc_ref: str, *, corpus: str | None = None) -> dict[str, Any]:
+    """A document by internal id (an integer) or by its external id (optionally in `corpus`)."""
+    base = (
+        "SELECT d.id, d.ext_id, d.text, d.n_tokens, d.n_chars, d.source, d.meta, "
+        "c.name AS corpus, c.tokenizer FROM docs d JOIN corpora c ON c.id = d.corpus_id "
+    )
+    rows: list[sqlite3.Row] = []
+    if doc_ref.isdigit() and corpus is None:
+        rows = conn.execute(base + "WHERE d.id = ?", (int(doc_ref),)).fetchall()
+    if not rows:
+        if corpus is None:
+            rows = conn.execute(base + "WHERE d.ext_id = ?", (doc_ref,)).fetchall()
+        else:
+            rows = conn.execute(
+                base + "WHERE d.ext_id = ? AND c.name = ?", (doc_ref, corpus)
+            ).fetchall()
+    if not rows:
+        where = f" in corpus '{corpus}'" if corpus else ""
+        raise NotFoundError(
+            f"no document '{doc_ref}'{where}",
+            fix="pass the numeric doc id or the document's own id (with --corpus if ambiguous)",
+        )
+    if len(rows) > 1:
+        names = ", ".join(sorted(r["corpus"] for r in rows))
+        raise NotFoundError(
+            f"document id '{doc_ref}' exists in several corpora ({names})",
+            fix="add --corpus NAME",
+        )
+    d = dict(rows[0])
+    d["meta"] = _json(d["meta"])
+    return d
+
+
+def delete_corpus(conn: sqlite3.Connection, name: str) -> int:
+    from engine.store.db import transaction
+
+    with transaction(conn):
+        row = conn.execute("SELECT id, n_docs FROM corpora WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no corpus '{name}'", fix="`betr list corpora` shows them")
+        conn.execute("DELETE FROM corpora WHERE id = ?", (row["id"],))
+    return row["n_docs"]
+
+
+def delete_benchmark(conn: sqlite3.Connection, name: str) -> int:
+    from engine.store.db import transaction
+
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT id, n_examples FROM benchmarks WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no benchmark '{name}'", fix="`betr list benchmarks` shows them")
+        conn.execute("DELETE FROM benchmarks WHERE id = ?", (row["id"],))
+    return row["n_examples"]
