@@ -208,7 +208,7 @@ class DocImporter:
                         ext_id,
                         text,
                         loc,
-                        json.dumps(meta, ensure_ascii=False) if meta else None,
+                        json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
                         (rec.source, rec.line, rec.unit),
                     )
                 )

@@ -1,0 +1,666 @@
+"""BETR rank scores (METHODS 1.3): how strongly each sampled doc is pulled in by the examples.
+
+For example i and doc j, r_ij is the position of j in i's list of all docs ordered by cosine,
+best first (rank 1 = most similar). The default aggregation scores a doc by its best rank,
+`s_j = max_i 1/r_ij`, computed exactly and at scale with faiss top-k searches.
+
+Definitions that make the result exact and reproducible:
+
+- **The cosine** of a pair is the inner product of the two float32 vectors accumulated in
+  float64 and rounded once to float32 (`exact_cosines`, `candidate_cosines`). Faiss (float32 BLAS,
+  CPU or GPU) only proposes candidates: every value that decides an order is recomputed this
+  way, so the faiss path and the numpy reference (`brute_force_rank_scores`) agree exactly,
+  on CPU and GPU alike, whatever order the BLAS accumulates in.
+- **Ties in cosine** within an example's list are broken by the lower doc index (ordinal
+  ranking): ranks are 1..n_docs with no gaps and no shared ranks, so a group of duplicated
+  docs gets consecutive ranks and "the top-k list" always holds exactly k docs. (Shared ranks
+  would let a tie group straddling position k put more than k docs "within k", and the union
+  rule below would no longer be exact.)
+- **Ties in best rank** between docs are broken by the best cosine (max over *all* examples,
+  from the reverse search), then by the lower doc index: that is `order_by_score`.
+- **The example that gave the best rank** (several can, at equal rank): the one with the
+  highest cosine to the doc, then the lower example index. For a doc beyond k: the example of
+  its best cosine (ties: lower example index).
+- **Adaptive k**: the docs with best rank <= k are exactly the union of the examples' top-k
+  lists. k runs through min(k0 * 2**m, n_docs), m = 0, 1, ...; the final k is the first whose
+  union holds at least `n_required` docs (or k = n_docs). Levels that cannot reach n_required
+  (n_examples * k < n_required) are skipped without searching; the result is the same.
+
+Why the candidate step is exact: with |faiss - cosine| <= e for every pair (a float32
+rounding-error bound; raised when the observed discrepancy is larger, e.g. TF32 on a GPU), the
+top-k by cosine all have faiss score >= t - 2e, t being the faiss k-th score. So the candidates
+are the returned docs with score >= t - 2e, valid when the last returned score is below that
+(else the example is searched again with a wider list).
+
+Every function takes L2-normalised vectors: `example_vecs (n_examples, dim) float32`,
+`doc_vecs (n_docs, dim) float32`, and `example_benchmark (n_examples,) int` (a benchmark code
+per example, passed through to `best_benchmark`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import UsageError
+
+AGGREGATIONS = ("max-rank", "mean-inv-rank", "max-cosine", "centroid")
+DEFAULT_K0 = 64
+GPU_MAX_K = 2048  # faiss GPU k-selection limit; wider lists are searched on the CPU
+QUERY_CHUNK = 16384  # faiss queries per search call (bounds the result arrays)
+PAIR_CHUNK_VALUES = 1 << 22  # float64 values per chunk of the pair-cosine recompute
+GPU_ERROR_FLOOR = 2e-3  # covers TF32/fp16 GEMMs a GPU BLAS may use for float32 inputs
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total), called between faiss query chunks; may raise to cancel."""
+
+
+@dataclass(frozen=True)
+class RankScores:
+    """Per-doc scores of one aggregation; every array has shape (n_docs,).
+
+    score: float64, higher = pulled in more strongly. max-rank: 1/best_rank (0.0 beyond k);
+        mean-inv-rank: mean over examples of 1/r_ij (r_ij > k contributes 0);
+        max-cosine: best_cosine; centroid: max over benchmarks of cos(centroid, doc).
+    best_rank: int64, the doc's best rank over all examples, 0 = beyond k (and always 0 for
+        max-cosine and centroid, which compute no ranks).
+    best_cosine: float32, the max over all examples of cos(example, doc) (every aggregation).
+    best_example: int64, the example that gave the best rank; beyond k (and for max-cosine) the
+        example of the best cosine; -1 for centroid (a centroid is not an example).
+    best_benchmark: int64, example_benchmark[best_example]; for centroid the benchmark code of
+        the best centroid.
+    k_final: the final k of the adaptive search (0 for max-cosine and centroid).
+    n_within_k: docs with best rank <= k_final (0 for max-cosine and centroid).
+    """
+
+    score: np.ndarray
+    best_rank: np.ndarray
+    best_cosine: np.ndarray
+    best_example: np.ndarray
+    best_benchmark: np.ndarray
+    k_final: int
+    n_within_k: int
+    aggregate: str = "max-rank"
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.score)
+
+
+def order_by_score(rs: RankScores) -> np.ndarray:
+    """(n_docs,) int64 doc indices, best first: score desc, best_cosine desc, doc index asc."""
+    n = len(rs.score)
+    return np.lexsort((np.arange(n), -rs.best_cosine.astype(np.float64), -rs.score)).astype(
+        np.int64
+    )
+
+
+# ----------------------------------------------------------------------------- cosines
+
+
+def exact_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n_a, n_b) float32: the cosine of every pair, accumulated in float64, rounded once."""
+    return (a.astype(np.float64) @ b.astype(np.float64).T).astype(np.float32)
+
+
+def candidate_cosines(queries: np.ndarray, base: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """(n_q, m) float32: cos(queries[r], base[cand[r, c]]) as `exact_cosines` computes it."""
+    out = np.empty(cand.shape, dtype=np.float32)
+    step = max(1, PAIR_CHUNK_VALUES // max(1, cand.shape[1] * base.shape[1]))
+    for start in range(0, len(cand), step):
+        stop = start + step
+        part = cand[start:stop]
+        gathered = np.take(base, part.ravel(), axis=0).reshape(*part.shape, base.shape[1])
+        out[start:stop] = np.einsum("rmd,rd->rm", gathered, queries[start:stop], dtype=np.float64)
+    return out
+
+
+def _error_bound(dim: int, norm_product: float, gpu: bool) -> float:
+    """A bound on |faiss float32 score - cosine| for vectors with |x|*|y| <= norm_product.
+
+    Recursive float32 summation of d products errs by at most ~d*u*sum|x_k*y_k| <=
+    d*u*|x|*|y| (u = 2**-24); blocked and FMA kernels err less. Doubled for safety.
+    """
+    bound = 2.0 * (dim + 3) * 2.0**-24 * norm_product
+    if gpu:
+        bound = max(bound, GPU_ERROR_FLOOR * norm_product)
+    return bound
+
+
+# ----------------------------------------------------------------------------- faiss
+
+
+def gpu_available() -> bool:
+    """True when the installed faiss was built with GPU support and sees a GPU."""
+    import faiss
+
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+_GPU_RESOURCES = None
+
+
+def _gpu_resources():
+    global _GPU_RESOURCES
+    if _GPU_RESOURCES is None:
+        import faiss
+
+        _GPU_RESOURCES = faiss.StandardGpuResources()
+    return _GPU_RESOURCES
+
+
+class FlatSearcher:
+    """Exact inner-product top-k over `base` rows: a faiss IndexFlatIP, on the GPU when asked.
+
+    GPU indexes select at most GPU_MAX_K; a wider search runs on a CPU index built on demand.
+    """
+
+    def __init__(self, base: np.ndarray, *, gpu: bool):
+        self.base = base
+        self.gpu = gpu
+        self._cpu = None
+        self._gpu = None
+
+    def _index(self, k: int):
+        import faiss
+
+        if self.gpu and k <= GPU_MAX_K:
+            if self._gpu is None:
+                cpu = faiss.IndexFlatIP(self.base.shape[1])
+                cpu.add(self.base)
+                self._gpu = faiss.index_cpu_to_gpu(_gpu_resources(), 0, cpu)
+            return self._gpu
+        if self._cpu is None:
+            self._cpu = faiss.IndexFlatIP(self.base.shape[1])
+            self._cpu.add(self.base)
+        return self._cpu
+
+    def search(
+        self, queries: np.ndarray, k: int, *, phase: str = "", progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores (n_q, k) float32 desc, ids (n_q, k) int64); k <= len(base)."""
+        import faiss
+
+        index = self._index(k)
+        n = len(queries)
+        scores = np.empty((n, k), dtype=np.float32)
+        ids = np.empty((n, k), dtype=np.int64)
+        # faiss CPU keeps results with a reservoir from k = 100 on; for the lists searched
+        # here (queries << base) its heap was ~2x faster on this workload, so ask for it.
+        knob = getattr(faiss.cvar, "distance_compute_min_k_reservoir", None)
+        if knob is not None:
+            faiss.cvar.distance_compute_min_k_reservoir = max(knob, k + 1)
+        try:
+            for start in range(0, n, QUERY_CHUNK):
+                stop = min(n, start + QUERY_CHUNK)
+                scores[start:stop], ids[start:stop] = index.search(queries[start:stop], k)
+                if progress is not None:
+                    progress(phase, stop, n)
+        finally:
+            if knob is not None:
+                faiss.cvar.distance_compute_min_k_reservoir = knob
+        return scores, ids
+
+
+def _want_gpu(use_gpu: bool | None) -> bool:
+    if use_gpu is None:
+        return gpu_available()
+    if use_gpu and not gpu_available():
+        raise UsageError(
+            "a GPU faiss search was requested but faiss sees no GPU",
+            fix="install faiss-gpu-cu12 (pip install 'betr-tui[gpu]') on a CUDA machine, "
+            "or leave the device on auto",
+        )
+    return use_gpu
+
+
+# ----------------------------------------------------------------------------- candidates
+
+
+@dataclass
+class _Lists:
+    """Faiss results per query row, padded: row i is valid in columns < width[i]."""
+
+    scores: np.ndarray  # (n_q, w) float32, desc; -inf padding
+    ids: np.ndarray  # (n_q, w) int64; -1 padding
+    width: np.ndarray  # (n_q,) int64
+
+
+def _search_rows(
+    searcher: FlatSearcher,
+    queries: np.ndarray,
+    lists: _Lists | None,
+    rows: np.ndarray | None,
+    width: int,
+    phase: str,
+    progress: Progress | None,
+) -> _Lists:
+    """Searches `rows` of `queries` (None: all) with lists of `width`, into `lists`."""
+    subset = queries if rows is None else queries[rows]
+    scores, ids = searcher.search(subset, width, phase=phase, progress=progress)
+    if lists is None:
+        return _Lists(scores, ids, np.full(len(queries), width, dtype=np.int64))
+    if width > lists.scores.shape[1]:
+        pad = width - lists.scores.shape[1]
+        lists.scores = np.pad(lists.scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        lists.ids = np.pad(lists.ids, ((0, 0), (0, pad)), constant_values=-1)
+    lists.scores[rows, :width] = scores
+    lists.ids[rows, :width] = ids
+    lists.scores[rows, width:] = -np.inf
+    lists.ids[rows, width:] = -1
+    lists.width[rows] = width
+    return lists
+
+
+def _exact_top(
+    searcher: FlatSearcher,
+    queries: np.ndarray,
+    base: np.ndarray,
+    lists: _Lists,
+    k: int,
+    error: float,
+    phase: str,
+    progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray, _Lists, float]:
+    """The exact top-k of every query by (-cosine, base index): (ids, cosines) (n_q, k).
+
+    Rows whose faiss list is too short to prove the top-k are searched again, wider.
+    Returns the (possibly widened) lists and the error bound actually used.
+    """
+    n_base = len(base)
+    n_q = len(queries)
+    while True:
+        complete = lists.width >= n_base
+        proven = complete | (lists.width > k)  # first: every list must reach past k
+        if proven.all():
+            # float64 thresholds: t - 2e must not round up to float32
+            threshold = lists.scores[:, k - 1].astype(np.float64) - 2 * error
+            last = lists.scores[np.arange(n_q), lists.width - 1]
+            proven = complete | (last < threshold)
+        if not proven.all():
+            rows = np.flatnonzero(~proven)
+            wider = int(min(n_base, 2 * max(int(lists.width[rows].max()), k)))
+            lists = _search_rows(searcher, queries, lists, rows, wider, phase, progress)
+            continue
+        # faiss lists are sorted, so each row's candidates are a prefix of length n_cand
+        n_cand = (lists.scores >= threshold[:, None]).sum(axis=1)
+        top_ids = np.empty((n_q, k), dtype=np.int64)
+        top_cos = np.empty((n_q, k), dtype=np.float32)
+        observed = 0.0
+        by_count = np.argsort(n_cand, kind="stable")  # similar widths share a chunk
+        for rows in _chunks_by_count(by_count, n_cand[by_count], base.shape[1]):
+            m = int(n_cand[rows[-1]])
+            cand = lists.ids[rows, :m]
+            cos = candidate_cosines(queries[rows], base, cand)
+            valid = np.arange(m)[None, :] < n_cand[rows, None]
+            gap = np.abs(cos.astype(np.float64) - lists.scores[rows, :m])
+            observed = max(observed, float(gap[valid].max()))
+            neg = np.where(valid, -cos, np.inf)
+            owner = np.repeat(np.arange(len(rows)), m)
+            order = np.lexsort((cand.ravel(), neg.ravel(), owner)).reshape(len(rows), m)[:, :k]
+            top_ids[rows] = cand.ravel()[order]
+            top_cos[rows] = cos.ravel()[order]
+        if observed > error:
+            # The BLAS errs more than the float32 bound (TF32 or fp16 math): widen and redo.
+            error = 2.0 * observed
+            continue
+        return top_ids, top_cos, lists, error
+
+
+def _chunks_by_count(rows: np.ndarray, counts: np.ndarray, dim: int) -> list[np.ndarray]:
+    """Splits `rows` (sorted by ascending `counts`) so each chunk's rows * max count * dim
+    stays within PAIR_CHUNK_VALUES (at least one row per chunk)."""
+    chunks = []
+    start = 0
+    while start < len(rows):
+        end = min(len(rows), start + max(1, PAIR_CHUNK_VALUES // (int(counts[start]) * dim)))
+        while end - start > 1 and (end - start) * int(counts[end - 1]) * dim > PAIR_CHUNK_VALUES:
+            end = start + (end - start) // 2
+        chunks.append(rows[start:end])
+        start = end
+    return chunks
+
+
+def _forward_lists(
+    examples: np.ndarray,
+    docs: np.ndarray,
+    n_required: int,
+    k0: int,
+    gpu: bool,
+    error: float,
+    progress: Progress | None,
+) -> tuple[int, np.ndarray, np.ndarray, float]:
+    """Adaptive k: (k_final, top-k doc ids (n_ex, k), their cosines (n_ex, k), error)."""
+    n_ex, n_docs = len(examples), len(docs)
+    k = min(k0, n_docs)
+    while k < n_docs and n_ex * k < n_required:  # union <= n_ex * k: cannot reach yet
+        k = min(2 * k, n_docs)
+    searcher = FlatSearcher(docs, gpu=gpu)
+    width = min(n_docs, 2 * k + 32)  # one doubling of k is usually served without a search
+    lists = _search_rows(searcher, examples, None, None, width, "forward", progress)
+    while True:
+        ids, cos, lists, error = _exact_top(
+            searcher, examples, docs, lists, k, error, "forward", progress
+        )
+        if k >= n_docs or np.unique(ids).size >= n_required:
+            return k, ids, cos, error
+        k = min(2 * k, n_docs)
+
+
+def _best_cosines(
+    examples: np.ndarray, docs: np.ndarray, gpu: bool, error: float, progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse search: per doc the max cosine over all examples and that example's index."""
+    searcher = FlatSearcher(examples, gpu=gpu)
+    width = min(len(examples), 2)
+    lists = _search_rows(searcher, docs, None, None, width, "reverse", progress)
+    ids, cos, _, _ = _exact_top(searcher, docs, examples, lists, 1, error, "reverse", progress)
+    return cos[:, 0], ids[:, 0]
+
+
+def _best_ranks(
+    ids: np.ndarray, cos: np.ndarray, n_docs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From the top-k lists: best_rank (0 beyond k), its example (-1 beyond k), and all
+    list entries (example, rank, doc) sorted by example for sequential sums."""
+    n_ex, k = ids.shape
+    ex = np.repeat(np.arange(n_ex, dtype=np.int64), k)
+    rank = np.tile(np.arange(1, k + 1, dtype=np.int64), n_ex)
+    doc = ids.ravel()
+    order = np.lexsort((ex, -cos.ravel(), rank, doc))
+    doc_sorted = doc[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = doc_sorted[1:] != doc_sorted[:-1]
+    pick = order[first]
+    best_rank = np.zeros(n_docs, dtype=np.int64)
+    best_example = np.full(n_docs, -1, dtype=np.int64)
+    best_rank[doc[pick]] = rank[pick]
+    best_example[doc[pick]] = ex[pick]
+    return best_rank, best_example, ex, rank
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _check_inputs(
+    example_vecs: np.ndarray, doc_vecs: np.ndarray, example_benchmark: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ex = np.ascontiguousarray(example_vecs, dtype=np.float32)
+    docs = np.ascontiguousarray(doc_vecs, dtype=np.float32)
+    bench = np.asarray(example_benchmark, dtype=np.int64)
+    if ex.ndim != 2 or docs.ndim != 2 or ex.shape[1] != docs.shape[1]:
+        raise ValueError(
+            f"example_vecs {ex.shape} and doc_vecs {docs.shape} must be (n, dim) with equal dim"
+        )
+    if bench.shape != (len(ex),):
+        raise ValueError(f"example_benchmark {bench.shape} must be ({len(ex)},)")
+    if len(ex) == 0:
+        raise UsageError("no benchmark examples to score against", fix="add a target benchmark")
+    if len(docs) == 0:
+        raise UsageError("no docs to score", fix="sample a non-empty corpus")
+    return ex, docs, bench
+
+
+def _norm_product(ex: np.ndarray, docs: np.ndarray) -> float:
+    """max |example| * max |doc| (about 1 for unit vectors); rejects NaN and inf."""
+    norm_ex = float(np.max(np.einsum("ij,ij->i", ex, ex)))
+    norm_docs = float(np.max(np.einsum("ij,ij->i", docs, docs)))
+    if not (math.isfinite(norm_ex) and math.isfinite(norm_docs)):
+        raise ValueError("embeddings contain NaN or inf")
+    return 1.01 * math.sqrt(norm_ex * norm_docs)
+
+
+def _check_aggregate(aggregate: str) -> None:
+    if aggregate not in AGGREGATIONS:
+        raise UsageError(
+            f"unknown aggregation '{aggregate}'",
+            fix=f"use one of: {', '.join(AGGREGATIONS)}",
+        )
+
+
+# ----------------------------------------------------------------------------- aggregations
+
+
+def _ranked(
+    example_vecs, doc_vecs, example_benchmark, n_required, k0, use_gpu, progress, mean: bool
+) -> RankScores:
+    ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
+    if k0 < 1:
+        raise UsageError(f"k0 must be >= 1 (got {k0})", fix="pass a positive k0")
+    gpu = _want_gpu(use_gpu)
+    n_docs = len(docs)
+    error = _error_bound(ex.shape[1], _norm_product(ex, docs), gpu)
+    k, ids, cos, error = _forward_lists(ex, docs, n_required, k0, gpu, error, progress)
+    best_cos, cos_example = _best_cosines(ex, docs, gpu, error, progress)
+    best_rank, best_example, ex_of_entry, rank_of_entry = _best_ranks(ids, cos, n_docs)
+    within = best_rank > 0
+    best_example = np.where(within, best_example, cos_example)
+    if mean:
+        # bincount adds each doc's terms in example order, as the reference does.
+        score = np.bincount(ids.ravel(), weights=1.0 / rank_of_entry, minlength=n_docs)
+        score = score / len(ex)
+    else:
+        score = np.zeros(n_docs, dtype=np.float64)
+        score[within] = 1.0 / best_rank[within]
+    return RankScores(
+        score=score,
+        best_rank=best_rank,
+        best_cosine=best_cos,
+        best_example=best_example,
+        best_benchmark=bench[best_example],
+        k_final=int(k),
+        n_within_k=int(within.sum()),
+        aggregate="mean-inv-rank" if mean else "max-rank",
+    )
+
+
+def rank_scores(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int,
+    *,
+    k0: int = DEFAULT_K0,
+    use_gpu: bool | None = None,
+    progress: Progress | None = None,
+) -> RankScores:
+    """The paper's max-rank aggregation, s_j = max_i 1/r_ij (0.0 beyond the final k).
+
+    n_required: how many docs must be ranked within k (the number that will be labelled
+    positive); k doubles from k0 until that many docs are within k. use_gpu=None: a faiss GPU
+    index when faiss sees a GPU.
+    """
+    return _ranked(
+        example_vecs, doc_vecs, example_benchmark, n_required, k0, use_gpu, progress, False
+    )
+
+
+def mean_inv_rank_scores(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int,
+    *,
+    k0: int = DEFAULT_K0,
+    use_gpu: bool | None = None,
+    progress: Progress | None = None,
+) -> RankScores:
+    """Mean over examples of 1/r_ij, terms with r_ij > k_final counting 0 (k as max-rank)."""
+    return _ranked(
+        example_vecs, doc_vecs, example_benchmark, n_required, k0, use_gpu, progress, True
+    )
+
+
+def max_cosine_scores(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    *,
+    use_gpu: bool | None = None,
+    progress: Progress | None = None,
+) -> RankScores:
+    """Score = the best cosine over all examples (no ranks: best_rank 0, k_final 0)."""
+    ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
+    gpu = _want_gpu(use_gpu)
+    best_cos, best_example = _best_cosines(ex, docs, gpu, _error_bound(ex.shape[1], _norm_product(ex, docs), gpu), progress)
+    return RankScores(
+        score=best_cos.astype(np.float64),
+        best_rank=np.zeros(len(docs), dtype=np.int64),
+        best_cosine=best_cos,
+        best_example=best_example,
+        best_benchmark=bench[best_example],
+        k_final=0,
+        n_within_k=0,
+        aggregate="max-cosine",
+    )
+
+
+def benchmark_centroids(
+    example_vecs: np.ndarray, example_benchmark: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(codes (n_b,) int64 ascending, centroids (n_b, dim) float32 L2-normalised).
+
+    Means are taken in float64; a benchmark whose mean is the zero vector keeps it (cos 0).
+    """
+    ex = np.asarray(example_vecs, dtype=np.float64)
+    codes, inverse = np.unique(np.asarray(example_benchmark, dtype=np.int64), return_inverse=True)
+    sums = np.zeros((len(codes), ex.shape[1]), dtype=np.float64)
+    np.add.at(sums, inverse, ex)
+    means = sums / np.bincount(inverse, minlength=len(codes))[:, None]
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    return codes, (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def centroid_scores(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    *,
+    use_gpu: bool | None = None,
+    progress: Progress | None = None,
+) -> RankScores:
+    """Score = max over benchmarks of cos(benchmark centroid, doc); best_benchmark = argmax
+    (ties: lower code); best_example -1; best_cosine still the max over all examples."""
+    ex, docs, _ = _check_inputs(example_vecs, doc_vecs, example_benchmark)
+    gpu = _want_gpu(use_gpu)
+    codes, centroids = benchmark_centroids(ex, example_benchmark)
+    cos = _centroid_cosines(centroids, docs)
+    best_cos, _ = _best_cosines(ex, docs, gpu, _error_bound(ex.shape[1], _norm_product(ex, docs), gpu), progress)
+    return RankScores(
+        score=cos.max(axis=0).astype(np.float64),
+        best_rank=np.zeros(len(docs), dtype=np.int64),
+        best_cosine=best_cos,
+        best_example=np.full(len(docs), -1, dtype=np.int64),
+        best_benchmark=codes[np.argmax(cos, axis=0)],
+        k_final=0,
+        n_within_k=0,
+        aggregate="centroid",
+    )
+
+
+def _centroid_cosines(centroids: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """(n_b, n_docs) float32, computed in doc chunks to bound the float64 temporaries."""
+    out = np.empty((len(centroids), len(docs)), dtype=np.float32)
+    step = max(1, PAIR_CHUNK_VALUES // max(1, docs.shape[1]))
+    for start in range(0, len(docs), step):
+        out[:, start : start + step] = exact_cosines(centroids, docs[start : start + step])
+    return out
+
+
+def score_docs(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int,
+    *,
+    aggregate: str = "max-rank",
+    k0: int = DEFAULT_K0,
+    use_gpu: bool | None = None,
+    progress: Progress | None = None,
+) -> RankScores:
+    """Scores every doc with the named aggregation (one of AGGREGATIONS)."""
+    _check_aggregate(aggregate)
+    if aggregate == "max-rank":
+        return rank_scores(
+            example_vecs, doc_vecs, example_benchmark, n_required,
+            k0=k0, use_gpu=use_gpu, progress=progress,
+        )  # fmt: skip
+    if aggregate == "mean-inv-rank":
+        return mean_inv_rank_scores(
+            example_vecs, doc_vecs, example_benchmark, n_required,
+            k0=k0, use_gpu=use_gpu, progress=progress,
+        )  # fmt: skip
+    if aggregate == "max-cosine":
+        return max_cosine_scores(
+            example_vecs, doc_vecs, example_benchmark, use_gpu=use_gpu, progress=progress
+        )
+    return centroid_scores(
+        example_vecs, doc_vecs, example_benchmark, use_gpu=use_gpu, progress=progress
+    )
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def brute_force_rank_scores(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int,
+    *,
+    k0: int = DEFAULT_K0,
+    aggregate: str = "max-rank",
+) -> RankScores:
+    """The numpy reference: the full (n_ex, n_docs) cosine matrix, every example's full
+    ordinal ranking, then the aggregation. O(n_ex * n_docs) memory: tests and bench only."""
+    _check_aggregate(aggregate)
+    ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
+    n_ex, n_docs = len(ex), len(docs)
+    cos = exact_cosines(ex, docs)
+    best_cos = cos.max(axis=0)
+    cos_example = np.argmax(cos, axis=0).astype(np.int64)  # first max = lower example index
+    zeros = np.zeros(n_docs, dtype=np.int64)
+    if aggregate == "max-cosine":
+        return RankScores(
+            best_cos.astype(np.float64), zeros, best_cos, cos_example, bench[cos_example],
+            0, 0, aggregate,
+        )  # fmt: skip
+    if aggregate == "centroid":
+        codes, centroids = benchmark_centroids(ex, bench)
+        ccos = exact_cosines(centroids, docs)
+        return RankScores(
+            ccos.max(axis=0).astype(np.float64), zeros, best_cos,
+            np.full(n_docs, -1, dtype=np.int64), codes[np.argmax(ccos, axis=0)],
+            0, 0, aggregate,
+        )  # fmt: skip
+    doc_index = np.arange(n_docs)
+    ranks = np.empty((n_ex, n_docs), dtype=np.int64)
+    for i in range(n_ex):
+        ranks[i, np.lexsort((doc_index, -cos[i]))] = np.arange(1, n_docs + 1)
+    min_rank = ranks.min(axis=0)
+    k = min(k0, n_docs)
+    while k < n_docs and int((min_rank <= k).sum()) < n_required:
+        k = min(2 * k, n_docs)
+    within = min_rank <= k
+    at_best = np.where(ranks == min_rank[None, :], cos, -np.inf)
+    best_example = np.where(within, np.argmax(at_best, axis=0), cos_example).astype(np.int64)
+    best_rank = np.where(within, min_rank, 0).astype(np.int64)
+    if aggregate == "mean-inv-rank":
+        score = np.zeros(n_docs, dtype=np.float64)
+        for i in range(n_ex):  # sequential in example order, like the faiss path
+            score += np.where(ranks[i] <= k, 1.0 / ranks[i], 0.0)
+        score = score / n_ex
+    else:
+        score = np.where(within, 1.0 / np.maximum(min_rank, 1), 0.0)
+    return RankScores(
+        score, best_rank, best_cos, best_example, bench[best_example],
+        int(k), int(within.sum()), aggregate,
+    )  # fmt: skip
+
+
+def required_positives(n_docs: int, positive_frac: float) -> int:
+    """ceil(positive_frac * n_docs), robust to float noise (0.1 * 30 -> 3, not 4)."""
+    return min(n_docs, math.ceil(positive_frac * n_docs - 1e-9))

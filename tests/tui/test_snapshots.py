@@ -1,0 +1,182 @@
+"""SVG snapshots of the key screens on a fixed workspace (`pytest --snapshot-update` to accept).
+
+Everything shown is fixed: rows are written straight into the DB with fixed times (shown in
+UTC), the running job's rate and ETA are stored values, and its heartbeat is fresh."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.store.db import transaction
+from engine.workspace import Workspace
+from tests.tui.conftest import TEST_DEVICE, fake_job, make_app, wait_until
+
+SIZE = (160, 48)
+T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
+SNAPSHOT_ROOT = Path("/tmp/betr-tui-snapshots")  # a fixed path: it is shown in the status bar
+
+
+def build_workspace(name: str) -> Workspace:
+    root = SNAPSHOT_ROOT / name
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace.init(root)
+    conn = ws.connect()
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO corpora (name, state, created_at, tokenizer, tokenizer_sha256, "
+            "text_field, sources, n_docs, n_tokens, n_chars, n_skipped, job_id) "
+            "VALUES ('wiki-sample', 'ready', ?, 'gpt-neox-olmo-dolma-v1_5', 'sha', 'text', ?, "
+            "20000, 1234567, 8765432, 3, NULL)",
+            (T0, json.dumps(["/data/wiki/part-0.jsonl", "/data/wiki/part-1.jsonl"])),
+        )
+        for name_, category, fmt, n in (
+            ("arc-easy", "science-qa", "olmes", 2376),
+            ("gsm8k", "math", "gsm8k", 1319),
+        ):
+            bench = conn.execute(
+                "INSERT INTO benchmarks (name, category, split, format, sources, n_examples, "
+                "created_at) VALUES (?, ?, 'test', ?, '[]', ?, ?)",
+                (name_, category, fmt, n, T0 + 60),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO examples (benchmark_id, idx, ext_id, question, answer, text) "
+                "VALUES (?, 0, 'q0', 'Which gas do plants take in?', 'CO2', ?)",
+                (bench, "Which gas do plants take in? carbon dioxide " * 40),
+            )
+        target = conn.execute(
+            "INSERT INTO target_sets (name, created_at) VALUES ('core', ?)", (T0 + 120,)
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO target_set_members (target_set_id, benchmark_id) "
+            "SELECT ?, id FROM benchmarks",
+            (target,),
+        )
+    conn.close()
+    fake_job(
+        ws,
+        state="done",
+        done=20_000,
+        total=20_000,
+        title="import part-0.jsonl +1 -> wiki-sample",
+        config={"corpus": "wiki-sample", "paths": ["/data/wiki/part-0.jsonl"]},
+        created_at=T0,
+        live=False,
+    )
+    fake_job(
+        ws,
+        state="failed",
+        done=0,
+        total=None,
+        unit="items",
+        error="/data/news.jsonl:17: field 'text': missing\n  fix: fix or delete that record, "
+        "or pass --skip-bad to skip bad records",
+        title="import news.jsonl -> news",
+        config={"corpus": "news", "paths": ["/data/news.jsonl"]},
+        created_at=T0 + 300,
+        live=False,
+    )
+    running = fake_job(
+        ws,
+        state="running",
+        done=12_400,
+        total=20_000,
+        rate=3_100.0,
+        eta_s=41.0,
+        title="import crawl.jsonl.zst -> web-crawl",
+        config={"corpus": "web-crawl", "paths": ["/data/crawl.jsonl.zst"], "skip_bad": True},
+        created_at=T0 + 600,
+        live=False,
+    )
+    conn = ws.connect()
+    conn.execute(
+        "INSERT INTO corpora (name, state, created_at, tokenizer, tokenizer_sha256, text_field, "
+        "sources, n_docs, n_tokens, n_chars, job_id) VALUES ('web-crawl', 'importing', ?, "
+        "'gpt-neox-olmo-dolma-v1_5', 'sha', 'text', ?, 12400, 2876543, 15432100, ?)",
+        (T0 + 601, json.dumps(["/data/crawl.jsonl.zst"]), running),
+    )
+    conn.close()
+    ws.job_log_path(running).write_text(
+        "2025-06-15 15:16:40 INFO start import-docs (attempt 1, pid 4242): import crawl\n"
+        "2025-06-15 15:16:40 INFO counting records in 1 source(s)\n"
+        "2025-06-15 15:16:43 WARNING skipped: crawl.jsonl.zst:1207: field 'text': missing\n"
+    )
+    return ws
+
+
+@pytest.fixture()
+def snapshot_app():
+    apps = []
+
+    def make(name: str):
+        app = make_app(build_workspace(name))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        shutil.rmtree(app.workspace.root, ignore_errors=True)
+
+
+def settled(app) -> bool:
+    """Device probed, jobs polled, and the current screen's data on it."""
+    if app.device != TEST_DEVICE or not app.jobs:
+        return False
+    if app.screen.SCOPE == "workspace":
+        return app.screen.data is not None
+    if app.screen.SCOPE == "jobs":
+        return "skipped" in str(app.screen.query_one("#job-log-tail").content)
+    return True
+
+
+def test_workspace_screen(snap_compare, snapshot_app):
+    app = snapshot_app("workspace")
+
+    async def run_before(pilot):
+        await wait_until(pilot, lambda: settled(app), what="workspace screen data")
+        # refresh the heartbeat check: stay far from the 10 s staleness limit
+        assert time.time() - app.jobs[0].heartbeat < 5
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_jobs_screen(snap_compare, snapshot_app):
+    app = snapshot_app("jobs")
+
+    async def run_before(pilot):
+        await pilot.press("2")
+        await wait_until(pilot, lambda: settled(app), what="jobs screen data")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_on_the_jobs_screen(snap_compare, snapshot_app):
+    app = snapshot_app("help")
+
+    async def run_before(pilot):
+        await pilot.press("2")
+        await wait_until(pilot, lambda: settled(app), what="jobs screen data")
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_jobs_screen_with_the_failed_job_selected(snap_compare, snapshot_app):
+    app = snapshot_app("failed")
+
+    async def run_before(pilot):
+        await pilot.press("2")
+        await wait_until(pilot, lambda: settled(app), what="jobs screen data")
+        await pilot.press("down")
+        await wait_until(
+            pilot,
+            lambda: "no log yet" in str(app.screen.query_one("#job-log-tail").content),
+            what="the failed job's (empty) log",
+        )
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

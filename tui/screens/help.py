@@ -1,0 +1,80 @@
+"""`?`: every key of the current screen and the global keys, straight from the registry."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from tui.actions import GLOBAL, actions_in, bindings_for, key_hint
+from tui.screens.base import BetrModal
+
+SCREEN_TITLES = {
+    "workspace": "Workspace screen",
+    "jobs": "Jobs screen",
+    "log": "Log viewer",
+    "dialog": "Dialogs",
+}
+
+HelpRow = tuple[str, str, str]  # (keys as displayed, long name, description)
+
+
+class HelpScreen(BetrModal[None]):
+    BINDINGS = bindings_for("dialog")
+
+    def __init__(self, scope: str):
+        super().__init__()
+        self.scope = scope
+        self.sections: list[tuple[str, list[HelpRow]]] = []
+
+    @property
+    def rows(self) -> list[HelpRow]:
+        return [row for _title, rows in self.sections for row in rows]
+
+    def plain_text(self) -> str:
+        return "\n".join(
+            f"{title}\n" + "\n".join(f"  {k:8} {n} — {d}" for k, n, d in rows)
+            for title, rows in self.sections
+        )
+
+    def compose(self) -> ComposeResult:
+        scopes = [self.scope, GLOBAL] if self.scope != GLOBAL else [GLOBAL]
+        keymap = getattr(self.app, "user_keymap", {})
+        self.sections = [
+            (
+                SCREEN_TITLES.get(scope, "Everywhere") if scope != GLOBAL else "Everywhere",
+                [
+                    (key_hint(self.app, a, keymap), a.long_name, a.description)
+                    for a in actions_in(scope)
+                ],
+            )
+            for scope in scopes
+        ]
+        with Vertical(id="help-dialog") as dialog:
+            dialog.border_title = "Keys"
+            dialog.border_subtitle = "escape closes · ctrl+p lists every action by name"
+            with VerticalScroll():
+                width = max(len(name) for _keys, name, _d in self.rows)
+                for title, rows in self.sections:
+                    yield Static(key_table(title, rows, width), classes="help-section")
+
+
+def key_table(title: str, rows: list[HelpRow], name_width: int) -> Table:
+    """One section; every section gets the same column widths, so they line up."""
+    table = Table(
+        title=Text(title, style="bold"),
+        title_justify="left",
+        box=None,
+        show_header=False,
+        expand=True,
+        padding=(0, 1),
+    )
+    table.add_column("key", width=8, no_wrap=True)
+    table.add_column("action", width=name_width, no_wrap=True)
+    table.add_column("what it does", ratio=1, style="dim")
+    for keys, long_name, description in rows:
+        shown = Text(keys, style="bold") if keys else Text("palette", style="dim italic")
+        table.add_row(shown, long_name, description)
+    return table

@@ -1,0 +1,127 @@
+"""`i` on the Workspace screen: the `betr import docs` form, submitted as a detached job."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from engine.errors import BetrError
+from engine.ingest.docs import DocImportConfig, import_docs_title, validate_import
+from engine.jobs.launch import submit
+from tui.actions import bindings_for
+from tui.screens.base import BetrModal
+
+SEPARATORS = re.compile(r"[\s,]+")
+
+
+def split_list(text: str) -> list[str]:
+    """ "a.jsonl, b.jsonl c.jsonl" -> three items (paths with spaces need a glob)."""
+    return [part for part in SEPARATORS.split(text.strip()) if part]
+
+
+def absolute(path: str) -> str:
+    """The worker process may not share our working directory: hand it absolute paths."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
+class ImportDocsScreen(BetrModal[int | None]):
+    """Dismissed with the new job's id, or None when closed."""
+
+    BINDINGS = bindings_for("dialog")
+
+    class Started(Message):
+        def __init__(self, job_id: int):
+            super().__init__()
+            self.job_id = job_id
+
+    class Rejected(Message):
+        def __init__(self, error: str):
+            super().__init__()
+            self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="import-dialog") as dialog:
+            dialog.border_title = "Import documents into a new corpus"
+            yield Label("Files (JSONL, .gz/.zst, Parquet, CSV; separate with spaces or commas)")
+            yield Input(placeholder="data/part-*.jsonl.gz, extra.parquet", id="import-paths")
+            yield Label("Corpus name")
+            yield Input(placeholder="e.g. web-sample", id="import-corpus")
+            with Horizontal(classes="import-fields"):
+                with Vertical():
+                    yield Label("Text field")
+                    yield Input("text", id="import-text-field")
+                with Vertical():
+                    yield Label("Id field (optional)")
+                    yield Input(placeholder="id", id="import-id-field")
+                with Vertical():
+                    yield Label("Meta fields (optional)")
+                    yield Input(placeholder="url, source", id="import-meta")
+            yield Checkbox(
+                "skip bad records (and report them) instead of failing", id="import-skip-bad"
+            )
+            yield Static("", id="import-error", markup=False)
+            with Horizontal(id="import-buttons"):
+                yield Button("Import", variant="primary", id="import-submit")
+                yield Button("Cancel", id="import-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#import-paths", Input).focus()
+        self.query_one("#import-error").display = False
+
+    def config(self) -> DocImportConfig:
+        def value(widget_id: str) -> str:
+            return self.query_one(widget_id, Input).value.strip()
+
+        return DocImportConfig(
+            corpus=value("#import-corpus"),
+            paths=[absolute(p) for p in split_list(value("#import-paths"))],
+            text_field=value("#import-text-field") or "text",
+            id_field=value("#import-id-field") or None,
+            meta_fields=split_list(value("#import-meta")),
+            skip_bad=self.query_one("#import-skip-bad", Checkbox).value,
+        )
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#import-submit")
+    def submit_form(self) -> None:
+        self.query_one("#import-submit", Button).disabled = True
+        self.query_one("#import-error").display = False
+        self.launch(self.config())
+
+    @on(Button.Pressed, "#import-cancel")
+    def cancel_form(self) -> None:
+        self.dismiss(None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="import-docs")
+    def launch(self, cfg: DocImportConfig) -> None:
+        try:
+            validate_import(self.app.workspace, cfg)  # type: ignore[attr-defined]
+            job_id = submit(
+                self.app.workspace,  # type: ignore[attr-defined]
+                "import-docs",
+                import_docs_title(cfg),
+                cfg.to_json(),
+                detach=True,
+            )
+        except BetrError as exc:
+            self.post_message(self.Rejected(str(exc)))
+            raise  # the App's worker-error handler notifies as well
+        except Exception as exc:
+            self.post_message(self.Rejected(f"internal error: {type(exc).__name__}: {exc}"))
+            raise
+        self.post_message(self.Started(job_id))
+
+    def on_import_docs_screen_started(self, message: Started) -> None:
+        self.dismiss(message.job_id)
+
+    def on_import_docs_screen_rejected(self, message: Rejected) -> None:
+        error = self.query_one("#import-error", Static)
+        error.update(message.error)
+        error.display = True
+        self.query_one("#import-submit", Button).disabled = False

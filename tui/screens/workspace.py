@@ -1,0 +1,326 @@
+"""Screen 1, Workspace: what the workspace holds (corpora, benchmarks, target sets, runs).
+
+Refreshed about once a second while visible (the next read is scheduled after the previous
+one finished), rows updated in place by key, so a corpus appears as its import finishes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Label, Static
+
+from engine.store import queries
+from engine.units import abbreviate
+from tui.actions import bindings_for
+from tui.polling import Poller
+from tui.reads import reading
+from tui.screens.base import BetrScreen
+from tui.widgets.cells import ThemeStyles, exact_count, format_time, state_cell
+from tui.widgets.tables import KeyedTable
+
+REFRESH_S = 1.0
+
+SECTIONS: dict[str, tuple[str, list[tuple[str, str, int | None]], str]] = {
+    # id: (title, columns (key, label, width), hint shown while empty)
+    "corpora": (
+        "Corpora",
+        [
+            ("name", "corpus", None),
+            ("state", "state", None),
+            ("docs", "docs", 8),
+            ("tokens", "tokens", 8),
+            ("chars", "size", 12),
+            ("tokenizer", "tokenizer", None),
+            ("skipped", "skipped", 7),
+            ("sources", "sources", None),
+            ("created", "created", 19),
+        ],
+        "no corpora yet: press i, or run  betr import docs PATH --corpus NAME",
+    ),
+    "benchmarks": (
+        "Benchmarks",
+        [
+            ("name", "benchmark", None),
+            ("category", "category", None),
+            ("split", "split", None),
+            ("format", "format", None),
+            ("examples", "examples", 8),
+            ("chars", "size", 12),
+            ("skipped", "skipped", 7),
+        ],
+        "no benchmarks yet: betr import bench PATH --name NAME",
+    ),
+    "targets": (
+        "Target sets",
+        [
+            ("name", "target set", None),
+            ("members", "benchmarks", None),
+            ("n", "n", 3),
+            ("examples", "examples", 8),
+        ],
+        "no target sets yet (a target set groups benchmarks; `betr demo` builds two)",
+    ),
+    "runs": (
+        "Runs",
+        [
+            ("id", "run", 5),
+            ("kind", "kind", None),
+            ("name", "name", None),
+            ("state", "state", None),
+            ("corpus", "corpus", None),
+            ("target_set", "target set", None),
+            ("created", "created", 19),
+        ],
+        "no runs yet",
+    ),
+}
+
+
+@dataclass
+class WorkspaceData:
+    summary: dict[str, int]
+    corpora: list[dict[str, Any]]
+    benchmarks: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+
+
+def number(n: int | float | None) -> Text:
+    return Text(abbreviate(n), justify="right")
+
+
+def summary_text(s: dict[str, int]) -> str:
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    return " · ".join(
+        [
+            f"{plural(s['corpora'], 'ready corpus').replace('corpuss', 'corpora')} "
+            f"({abbreviate(s['docs'])} docs, {abbreviate(s['tokens'])} tokens)",
+            f"{plural(s['benchmarks'], 'benchmark')} ({abbreviate(s['examples'])} examples)",
+            plural(s["target_sets"], "target set"),
+            plural(s["runs"], "run"),
+            plural(s["jobs"], "job"),
+        ]
+    )
+
+
+class WorkspaceScreen(BetrScreen):
+    SCOPE = "workspace"
+    TITLE = "Workspace"
+    BINDINGS = bindings_for("workspace")
+
+    class Read(Message):
+        def __init__(self, data: WorkspaceData | None):
+            super().__init__()
+            self.data = data
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refresh_poll = Poller(self, self.read_workspace, REFRESH_S)
+        self.details: dict[str, dict[str, str]] = {name: {} for name in SECTIONS}
+        self.corpus_states: dict[str, str] = {}
+        self.data: WorkspaceData | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("reading the workspace…", id="ws-summary", markup=False)
+        with VerticalScroll(id="ws-body"):
+            for name, (title, columns, hint) in SECTIONS.items():
+                with Vertical(classes="ws-section", id=f"section-{name}"):
+                    yield Label(title, classes="section-title", id=f"title-{name}")
+                    yield KeyedTable(columns, id=f"table-{name}")
+                    yield Static(hint, classes="empty-hint", id=f"hint-{name}", markup=False)
+        yield Static("", id="ws-detail", markup=False)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self.restyle)
+        self.query_one("#table-corpora", KeyedTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_poll.start()
+
+    def on_screen_suspend(self) -> None:
+        self.refresh_poll.pause()
+
+    # -- reading -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="workspace-read")
+    def read_workspace(self) -> None:
+        data = None
+        try:
+            with reading(self.betr.workspace) as conn:
+                data = WorkspaceData(
+                    summary=queries.workspace_summary(conn),
+                    corpora=queries.list_corpora(conn),
+                    benchmarks=queries.list_benchmarks(conn),
+                    targets=queries.list_target_sets(conn),
+                    runs=queries.list_runs(conn),
+                )
+        finally:
+            self.post_message(self.Read(data))
+
+    def on_workspace_screen_read(self, message: Read) -> None:
+        self.refresh_poll.finished(ok=message.data is not None)
+        if message.data is not None:
+            self.data = message.data
+            self.show(message.data)
+
+    def restyle(self) -> None:
+        if self.data is not None:
+            self.show(self.data)
+
+    # -- showing -------------------------------------------------------------------------------
+    def show(self, data: WorkspaceData) -> None:
+        styles = ThemeStyles.from_variables(self.app.get_css_variables())
+        self.query_one("#ws-summary", Static).update(summary_text(data.summary))
+        self.corpus_states = {c["name"]: c["state"] for c in data.corpora}
+        self.fill("corpora", {c["name"]: self.corpus_row(c, styles) for c in data.corpora})
+        self.details["corpora"] = {c["name"]: self.corpus_detail(c) for c in data.corpora}
+        self.fill("benchmarks", {b["name"]: self.benchmark_row(b) for b in data.benchmarks})
+        self.details["benchmarks"] = {b["name"]: self.benchmark_detail(b) for b in data.benchmarks}
+        self.fill("targets", {t["name"]: self.target_row(t) for t in data.targets})
+        self.details["targets"] = {
+            t["name"]: f"{t['name']}: {', '.join(t['members']) or 'no benchmarks'} · "
+            f"{exact_count(t['n_examples'])} examples"
+            for t in data.targets
+        }
+        self.fill(
+            "runs", {str(r["id"]): self.run_row(r, styles) for r in data.runs}, sort="id", rev=True
+        )
+        self.details["runs"] = {
+            str(r["id"]): f"run {r['id']} ({r['kind']}): config hash {r['config_hash'][:12]}"
+            for r in data.runs
+        }
+        self.show_detail()
+
+    def fill(
+        self, name: str, rows: dict[str, tuple], sort: str = "name", rev: bool = False
+    ) -> None:
+        table = self.query_one(f"#table-{name}", KeyedTable)
+        table.sync(rows, sort_by=sort, sort_key=sort_value, reverse=rev)
+        table.display = bool(rows)
+        self.query_one(f"#hint-{name}").display = not rows
+        self.query_one(f"#title-{name}", Label).update(f"{SECTIONS[name][0]} · {len(rows)}")
+
+    @staticmethod
+    def corpus_row(c: dict[str, Any], styles: ThemeStyles) -> tuple:
+        note = f"job {c['job_id']}" if c["state"] == "importing" and c["job_id"] else ""
+        sources = c["sources"]
+        shown = sources[0].rsplit("/", 1)[-1] if sources else "-"
+        if len(sources) > 1:
+            shown += f" +{len(sources) - 1}"
+        return (
+            c["name"],
+            state_cell(c["state"], styles, note),
+            number(c["n_docs"]),
+            number(c["n_tokens"]),
+            Text(f"{abbreviate(c['n_chars'])} chars", justify="right"),
+            c["tokenizer"],
+            number(c["n_skipped"]),
+            shown,
+            format_time(c["created_at"]),
+        )
+
+    @staticmethod
+    def corpus_detail(c: dict[str, Any]) -> str:
+        return (
+            f"{c['name']}: {exact_count(c['n_docs'])} docs · {exact_count(c['n_tokens'])} tokens · "
+            f"{exact_count(c['n_chars'])} chars · {exact_count(c['n_skipped'])} skipped · "
+            f"text field '{c['text_field']}' · tokenizer {c['tokenizer']} · "
+            f"sources: {', '.join(c['sources']) or '-'}"
+        )
+
+    @staticmethod
+    def benchmark_row(b: dict[str, Any]) -> tuple:
+        return (
+            b["name"],
+            b["category"] or "-",
+            b["split"] or "-",
+            b["format"],
+            number(b["n_examples"]),
+            Text(f"{abbreviate(b['n_chars'])} chars", justify="right"),
+            number(b["n_skipped"]),
+        )
+
+    @staticmethod
+    def benchmark_detail(b: dict[str, Any]) -> str:
+        return (
+            f"{b['name']}: {exact_count(b['n_examples'])} examples · "
+            f"{exact_count(b['n_chars'])} chars of text · {exact_count(b['n_skipped'])} skipped · "
+            f"sources: {', '.join(b['sources']) or '-'}"
+        )
+
+    @staticmethod
+    def target_row(t: dict[str, Any]) -> tuple:
+        return (
+            t["name"],
+            ", ".join(t["members"]) or "-",
+            number(t["n_benchmarks"]),
+            number(t["n_examples"]),
+        )
+
+    @staticmethod
+    def run_row(r: dict[str, Any], styles: ThemeStyles) -> tuple:
+        return (
+            Text(str(r["id"]), justify="right"),
+            r["kind"],
+            r["name"] or "-",
+            state_cell(r["state"], styles),
+            r["corpus"] or "-",
+            r["target_set"] or "-",
+            format_time(r["created_at"]),
+        )
+
+    # -- the detail line: exact values of the highlighted row ------------------------------------
+    @on(DataTable.RowHighlighted)
+    def row_highlighted(self) -> None:
+        self.show_detail()
+
+    def on_descendant_focus(self) -> None:
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        table = self.focused if isinstance(self.focused, KeyedTable) else None
+        text = ""
+        if table is not None and table.id:
+            key = table.highlighted_key
+            text = self.details[table.id.removeprefix("table-")].get(key or "", "")
+        self.query_one("#ws-detail", Static).update(text)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_import_docs(self) -> None:
+        from tui.screens.import_docs import ImportDocsScreen
+
+        self.app.push_screen(ImportDocsScreen(), self.import_started)
+
+    def import_started(self, job_id: int | None) -> None:
+        if job_id is None:
+            return
+        self.notify(f"job {job_id} started")
+        self.betr.open_jobs(select_job=job_id)
+
+    def action_use_corpus(self) -> None:
+        name = self.query_one("#table-corpora", KeyedTable).highlighted_key
+        if name is None:
+            self.notify("no corpus to use yet: press i to import one", severity="warning")
+            return
+        if self.corpus_states.get(name) != "ready":
+            self.notify(f"corpus '{name}' is still importing", severity="warning", markup=False)
+            return
+        self.betr.choose_corpus(name)
+
+    @on(DataTable.RowSelected, "#table-corpora")
+    def corpus_selected(self) -> None:
+        self.action_use_corpus()
+
+
+def sort_value(value: Any) -> Any:
+    """Sort cells by what they show (Text cells by their plain text, ids numerically)."""
+    plain = value.plain if isinstance(value, Text) else value
+    return int(plain) if isinstance(plain, str) and plain.isdigit() else plain
