@@ -38,3 +38,11 @@ def device_label(device: str) -> str:
     if device == "cpu":
         return f"cpu ({os.cpu_count()} cores)"
     return device
+
+
+if __name__ == "__main__":
+    # `python -m engine.device [PREFERENCE]`: what the TUI runs off its UI thread, since
+    # importing torch takes seconds
+    import sys
+
+    print(device_label(detect_device(sys.argv[1] if len(sys.argv) > 1 else "auto")))

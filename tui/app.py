@@ -63,13 +63,6 @@ class DeviceDetected(Message):
         self.label = label
 
 
-DEVICE_PROBE = (
-    "import sys\n"
-    "from engine.device import detect_device, device_label\n"
-    "print(device_label(detect_device(sys.argv[1])))"
-)
-
-
 def detect_device_label(preference: str) -> str:
     """engine.device in a child process: it imports torch, whose import would hold the GIL
     (and the UI) for seconds, and which the TUI process itself never needs."""
@@ -81,7 +74,7 @@ def detect_device_label(preference: str) -> str:
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", DEVICE_PROBE, preference],
+            [sys.executable, "-m", "engine.device", preference],
             capture_output=True,
             text=True,
             timeout=120,

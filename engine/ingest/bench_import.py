@@ -57,7 +57,7 @@ def import_benchmark(
         with transaction(conn):
             cur = conn.execute(
                 "INSERT INTO benchmarks (name, category, split, format, sources, n_examples, "
-                "n_skipped, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_chars, n_skipped, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     category,
@@ -65,6 +65,7 @@ def import_benchmark(
                     read.format,
                     json.dumps([s.name for s in sources]),
                     len(read.examples),
+                    sum(len(ex.text) for ex in read.examples),
                     len(skipped),
                     time.time(),
                 ),

@@ -57,7 +57,7 @@ def validate_import(workspace: Workspace, cfg: DocImportConfig) -> None:
 
     if not cfg.corpus or not cfg.corpus.strip():
         raise UsageError("the corpus name is empty", fix="pass --corpus NAME")
-    conn = workspace.connect()
+    conn = workspace.connect(readonly=True)
     try:
         row = conn.execute(
             "SELECT n_docs, state FROM corpora WHERE name = ?", (cfg.corpus,)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -18,13 +19,13 @@ from engine.workspace import Workspace
 
 CANCEL_GRACE_S = 1.0
 _children: list[subprocess.Popen] = []
+_children_lock = threading.Lock()  # the TUI submits, cancels and resumes from worker threads
 
 
 def reap_children() -> None:
     """Collect exited workers started by this process, so they leave no zombies."""
-    for proc in list(_children):
-        if proc.poll() is not None:
-            _children.remove(proc)
+    with _children_lock:
+        _children[:] = [proc for proc in _children if proc.poll() is None]
 
 
 def spawn_worker(workspace: Workspace, job_id: int) -> int:
@@ -45,7 +46,8 @@ def spawn_worker(workspace: Workspace, job_id: int) -> int:
         )
     finally:
         os.close(fd)
-    _children.append(proc)
+    with _children_lock:
+        _children.append(proc)
     return proc.pid
 
 

@@ -29,10 +29,8 @@ def list_corpora(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def list_benchmarks(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
-        "SELECT b.id, b.name, b.category, b.split, b.format, b.sources, b.n_examples, "
-        "b.n_skipped, b.created_at, COALESCE(SUM(LENGTH(e.text)), 0) AS n_chars "
-        "FROM benchmarks b LEFT JOIN examples e ON e.benchmark_id = b.id "
-        "GROUP BY b.id ORDER BY b.name"
+        "SELECT id, name, category, split, format, sources, n_examples, n_chars, n_skipped, "
+        "created_at FROM benchmarks ORDER BY name"
     ).fetchall()
     out = []
     for r in rows:

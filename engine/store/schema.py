@@ -64,6 +64,7 @@ MIGRATIONS: list[str] = [
         format      TEXT NOT NULL,
         sources     TEXT NOT NULL DEFAULT '[]',
         n_examples  INTEGER NOT NULL DEFAULT 0,
+        n_chars     INTEGER NOT NULL DEFAULT 0,   -- of the embedded texts
         n_skipped   INTEGER NOT NULL DEFAULT 0,
         created_at  REAL NOT NULL
     );

