@@ -75,9 +75,8 @@ def model_fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = file.relative_to(path)
-        if any(part.startswith(".") for part in rel.parts) or rel.name.lower().startswith(
-            "readme"
-        ):
+        hidden = any(part.startswith(".") for part in rel.parts)
+        if hidden or rel.name.lower().startswith("readme"):
             continue
         size = file.stat().st_size
         digest.update(f"{rel.as_posix()}\0{size}\0".encode())

@@ -7,7 +7,6 @@ reproducible for a seed; more threads (fastText's Hogwild SGD) are faster but no
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -51,31 +50,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def _quiet_stdio():
-    """Silences fastText's C++ output (progress, 'Read 0M words') at the file-descriptor
-    level: it bypasses Python's sys.stdout/sys.stderr."""
-    saved = []
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        yield
-        return
-    try:
-        for fd in (1, 2):
-            try:
-                saved.append((fd, os.dup(fd)))
-                os.dup2(devnull, fd)
-            except OSError:
-                pass
-        yield
-    finally:
-        for fd, copy in saved:
-            os.dup2(copy, fd)
-            os.close(copy)
-        os.close(devnull)
-
-
 def train_classifier(
     texts: Sequence[str],
     labels: Sequence[int] | np.ndarray,
@@ -94,8 +68,7 @@ def train_classifier(
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     if len(np.unique(labels)) < 2:
         raise UsageError(
-            "the training set holds a single class; the classifier needs positives and "
-            "negatives",
+            "the training set holds a single class; the classifier needs both classes",
             fix="score a larger sample (--sample) or raise --positive-frac",
         )
     merged = {**FASTTEXT_DEFAULTS, **(params or {})}
@@ -108,8 +81,8 @@ def train_classifier(
         with open(train_file, "w", encoding="utf-8", errors="surrogatepass") as fh:
             for text, label in zip(texts, labels, strict=True):
                 fh.write(f"{POSITIVE if label else NEGATIVE} {normalize_text(text)}\n")
-        with _quiet_stdio():
-            model = fasttext.train_supervised(input=str(train_file), verbose=0, **merged)
+        # verbose=0: no progress lines from the C++ side (they would garble the TUI)
+        model = fasttext.train_supervised(input=str(train_file), verbose=0, **merged)
         partial = Path(tmp) / "model.bin"
         model.save_model(str(partial))
         os.chmod(partial, 0o600)
@@ -118,7 +91,7 @@ def train_classifier(
 
 
 def load_classifier(path: Path) -> Any:
-    """The fastText model saved by `train_classifier`."""
+    """The fastText model saved by `train_classifier` (fasttext's _FastText)."""
     import fasttext
 
     path = Path(path)
@@ -126,8 +99,7 @@ def load_classifier(path: Path) -> Any:
         raise UsageError(
             f"classifier {path} does not exist", fix="train it first (betr train) or check the run"
         )
-    with _quiet_stdio():
-        return fasttext.load_model(str(path))
+    return fasttext.load_model(str(path))
 
 
 def predict_positive(model: Any, texts: Sequence[str]) -> np.ndarray:
@@ -135,12 +107,11 @@ def predict_positive(model: Any, texts: Sequence[str]) -> np.ndarray:
     if len(texts) == 0:
         return np.zeros(0, dtype=np.float64)
     labels, probs = model.predict([normalize_text(t) for t in texts], k=2, threshold=0.0)
-    top = np.array([row[0] for row in labels])
-    probs = np.asarray(probs, dtype=np.float64).reshape(len(texts), -1)
-    # fastText returns both labels best first; p(pos) is p of the first when it is pos
-    p = np.where(top == POSITIVE, probs[:, 0], 1.0 - probs[:, 0])
-    if probs.shape[1] == 2:
-        p = np.where(top == POSITIVE, probs[:, 0], probs[:, 1])
+    # each row: the model's two labels, most probable first
+    first_is_pos = np.fromiter((row[0] == POSITIVE for row in labels), dtype=bool, count=len(texts))
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(texts), 2)
+    p = np.where(first_is_pos, probs[:, 0], probs[:, 1])
+    # fastText adds 1e-5 to each probability, so p can exceed 1 by that much
     return np.clip(p, 0.0, 1.0)
 
 

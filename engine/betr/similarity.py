@@ -178,6 +178,13 @@ class FlatSearcher:
             self._cpu.add(self.base)
         return self._cpu
 
+    def fit_width(self, width: int, k: int) -> int:
+        """`width` lowered to GPU_MAX_K on a GPU when k still fits under it (the GPU index
+        then serves the search; any list of k + 1 or more can prove a top-k)."""
+        if self.gpu and k < GPU_MAX_K < width:
+            return GPU_MAX_K
+        return width
+
     def search(
         self, queries: np.ndarray, k: int, *, phase: str = "", progress: Progress | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +289,10 @@ def _exact_top(
             proven = complete | (last < threshold)
         if not proven.all():
             rows = np.flatnonzero(~proven)
-            wider = int(min(n_base, 2 * max(int(lists.width[rows].max()), k)))
+            current = int(lists.width[rows].max())
+            wider = int(min(n_base, 2 * max(current, k)))
+            if searcher.fit_width(wider, k) > current:  # stay on the GPU while it widens
+                wider = searcher.fit_width(wider, k)
             lists = _search_rows(searcher, queries, lists, rows, wider, phase, progress)
             continue
         # faiss lists are sorted, so each row's candidates are a prefix of length n_cand
@@ -293,9 +303,9 @@ def _exact_top(
         by_count = np.argsort(n_cand, kind="stable")  # similar widths share a chunk
         for rows in _chunks_by_count(by_count, n_cand[by_count], base.shape[1]):
             m = int(n_cand[rows[-1]])
-            cand = lists.ids[rows, :m]
-            cos = candidate_cosines(queries[rows], base, cand)
             valid = np.arange(m)[None, :] < n_cand[rows, None]
+            cand = np.where(valid, lists.ids[rows, :m], 0)  # 0: any real row, masked below
+            cos = candidate_cosines(queries[rows], base, cand)
             gap = np.abs(cos.astype(np.float64) - lists.scores[rows, :m])
             observed = max(observed, float(gap[valid].max()))
             neg = np.where(valid, -cos, np.inf)
@@ -339,7 +349,8 @@ def _forward_lists(
     while k < n_docs and n_ex * k < n_required:  # union <= n_ex * k: cannot reach yet
         k = min(2 * k, n_docs)
     searcher = FlatSearcher(docs, gpu=gpu)
-    width = min(n_docs, 2 * k + 32)  # one doubling of k is usually served without a search
+    # one doubling of k is usually served without a second search
+    width = searcher.fit_width(min(n_docs, 2 * k + 32), k)
     lists = _search_rows(searcher, examples, None, None, width, "forward", progress)
     while True:
         ids, cos, lists, error = _exact_top(
@@ -361,11 +372,9 @@ def _best_cosines(
     return cos[:, 0], ids[:, 0]
 
 
-def _best_ranks(
-    ids: np.ndarray, cos: np.ndarray, n_docs: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """From the top-k lists: best_rank (0 beyond k), its example (-1 beyond k), and all
-    list entries (example, rank, doc) sorted by example for sequential sums."""
+def _best_ranks(ids: np.ndarray, cos: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """From the top-k lists (n_ex, k): per doc the best rank (0 beyond k) and the example
+    that gave it (-1 beyond k; among equal ranks the higher cosine, then lower example)."""
     n_ex, k = ids.shape
     ex = np.repeat(np.arange(n_ex, dtype=np.int64), k)
     rank = np.tile(np.arange(1, k + 1, dtype=np.int64), n_ex)
@@ -379,7 +388,7 @@ def _best_ranks(
     best_example = np.full(n_docs, -1, dtype=np.int64)
     best_rank[doc[pick]] = rank[pick]
     best_example[doc[pick]] = ex[pick]
-    return best_rank, best_example, ex, rank
+    return best_rank, best_example
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -413,6 +422,10 @@ def _norm_product(ex: np.ndarray, docs: np.ndarray) -> float:
     return 1.01 * math.sqrt(norm_ex * norm_docs)
 
 
+def _default_error(ex: np.ndarray, docs: np.ndarray, gpu: bool) -> float:
+    return _error_bound(ex.shape[1], _norm_product(ex, docs), gpu)
+
+
 def _check_aggregate(aggregate: str) -> None:
     if aggregate not in AGGREGATIONS:
         raise UsageError(
@@ -432,15 +445,17 @@ def _ranked(
         raise UsageError(f"k0 must be >= 1 (got {k0})", fix="pass a positive k0")
     gpu = _want_gpu(use_gpu)
     n_docs = len(docs)
-    error = _error_bound(ex.shape[1], _norm_product(ex, docs), gpu)
+    error = _default_error(ex, docs, gpu)
     k, ids, cos, error = _forward_lists(ex, docs, n_required, k0, gpu, error, progress)
     best_cos, cos_example = _best_cosines(ex, docs, gpu, error, progress)
-    best_rank, best_example, ex_of_entry, rank_of_entry = _best_ranks(ids, cos, n_docs)
+    best_rank, best_example = _best_ranks(ids, cos, n_docs)
     within = best_rank > 0
     best_example = np.where(within, best_example, cos_example)
     if mean:
-        # bincount adds each doc's terms in example order, as the reference does.
-        score = np.bincount(ids.ravel(), weights=1.0 / rank_of_entry, minlength=n_docs)
+        # bincount adds each doc's terms in example order (ids is example-major), as the
+        # reference does, so the float64 sums agree bit for bit.
+        inv_rank = np.tile(1.0 / np.arange(1, k + 1, dtype=np.float64), len(ex))
+        score = np.bincount(ids.ravel(), weights=inv_rank, minlength=n_docs)
         score = score / len(ex)
     else:
         score = np.zeros(n_docs, dtype=np.float64)
@@ -505,7 +520,7 @@ def max_cosine_scores(
     """Score = the best cosine over all examples (no ranks: best_rank 0, k_final 0)."""
     ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
     gpu = _want_gpu(use_gpu)
-    best_cos, best_example = _best_cosines(ex, docs, gpu, _error_bound(ex.shape[1], _norm_product(ex, docs), gpu), progress)
+    best_cos, best_example = _best_cosines(ex, docs, gpu, _default_error(ex, docs, gpu), progress)
     return RankScores(
         score=best_cos.astype(np.float64),
         best_rank=np.zeros(len(docs), dtype=np.int64),
@@ -548,7 +563,7 @@ def centroid_scores(
     gpu = _want_gpu(use_gpu)
     codes, centroids = benchmark_centroids(ex, example_benchmark)
     cos = _centroid_cosines(centroids, docs)
-    best_cos, _ = _best_cosines(ex, docs, gpu, _error_bound(ex.shape[1], _norm_product(ex, docs), gpu), progress)
+    best_cos, _ = _best_cosines(ex, docs, gpu, _default_error(ex, docs, gpu), progress)
     return RankScores(
         score=cos.max(axis=0).astype(np.float64),
         best_rank=np.zeros(len(docs), dtype=np.int64),

@@ -160,8 +160,9 @@ def _index(data: dict, name: str, n: int) -> int:
 
 def _clean_query(query: str) -> str:
     q = query.strip()
-    if q.startswith("Question:"):
-        q = q[len("Question:") :].strip()
+    for prefix in ("Question:", "Goal:"):  # OLMES query templates (ARC..., PIQA)
+        if q.startswith(prefix):
+            q = q[len(prefix) :].strip()
     if q.endswith("Answer:"):
         q = q[: -len("Answer:")].rstrip()
     return q
