@@ -94,6 +94,7 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
     job_id = submit(ws, "import-docs", import_docs_title(cfg), cfg.to_json(), detach=False)
     pool = execute_job(ws, job_id)
     pool_file.unlink()
+    record_pool_provenance(ws, wheel)
     say(f"imported {pool['docs']} docs, {pool['tokens']} tokens ({pool['tokenizer']})")
 
     benchmarks = {}
@@ -123,6 +124,25 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
     finally:
         conn.close()
     return {"docs": pool["docs"], "tokens": pool["tokens"], "benchmarks": benchmarks}
+
+
+def record_pool_provenance(ws: Workspace, wheel: Path) -> None:
+    """The pool's temporary JSONL is gone: point sources at the wheel members it came from."""
+    from engine.demo_data import PASSAGE_SOURCES
+
+    conn = ws.connect()
+    try:
+        with transaction(conn):
+            conn.execute(
+                "UPDATE corpora SET sources = ? WHERE name = ?",
+                (
+                    json.dumps([f"{wheel.name} ({', '.join(n for n, _ in PASSAGE_SOURCES)})"]),
+                    DEMO_CORPUS,
+                ),
+            )
+            conn.execute("UPDATE docs SET source = ? || ext_id", (f"{wheel.name}!",))
+    finally:
+        conn.close()
 
 
 def create_target_sets(ws: Workspace) -> None:

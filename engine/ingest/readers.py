@@ -16,6 +16,7 @@ import csv
 import gzip
 import io
 import json
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -61,10 +62,9 @@ def detect_format(path_or_name: str | Path) -> str:
 
     Text formats may carry a compression suffix (.gz, .zst); binary ones may not.
     """
-    if isinstance(path_or_name, Path) or "!" not in str(path_or_name):
-        with contextlib.suppress(OSError, ValueError):
-            if Path(path_or_name).is_dir():
-                return "arrow"
+    with contextlib.suppress(OSError, ValueError):
+        if Path(path_or_name).is_dir():
+            return "arrow"
     name = Path(str(path_or_name)).name.lower()
     base = name
     for suffix in COMPRESSIONS:
@@ -237,7 +237,7 @@ def _open_source(source: Source) -> BinaryIO:
         ) from None
     except KeyError:  # a member missing from a zip
         raise InputError("no such file in the archive", file=source.name) from None
-    except (OSError, ValueError) as exc:  # zipfile.BadZipFile is an OSError-free ValueError kin
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot open: {_first_line(exc)}", file=source.name) from None
 
 
@@ -556,14 +556,8 @@ def _parquet(source: Source, limit: int) -> Iterator[Record | InputError]:
     import pyarrow.parquet as pq
 
     try:
-        if isinstance(source, PathSource):
-            parquet = pq.ParquetFile(str(source.path))
-        else:
-            with _open_source(source) as fh:
-                parquet = pq.ParquetFile(io.BytesIO(fh.read()))
-        batches = parquet.iter_batches(batch_size=1024)
-    except InputError:
-        raise
+        data = _binary_input(source)
+        batches = pq.ParquetFile(data).iter_batches(batch_size=1024)
     except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise _unreadable(source, "Parquet", exc) from None
     yield from _rows(source, "Parquet", batches)
@@ -574,14 +568,9 @@ def _arrow(source: Source, limit: int) -> Iterator[Record | InputError]:
     import pyarrow as pa
 
     try:
-        if isinstance(source, PathSource):
-            data: Any = pa.memory_map(str(source.path))
-            is_file_format = data.read(6) == b"ARROW1"
-            data.seek(0)
-        else:
-            with _open_source(source) as fh:
-                data = fh.read()
-            is_file_format = data[:6] == b"ARROW1"
+        data = _binary_input(source)
+        is_file_format = data.read(6) == b"ARROW1"
+        data.seek(0)
         if is_file_format:
             reader = pa.ipc.open_file(data)
             batches: Iterator[Any] = (
@@ -589,11 +578,30 @@ def _arrow(source: Source, limit: int) -> Iterator[Record | InputError]:
             )
         else:
             batches = iter(pa.ipc.open_stream(data))
-    except InputError:
-        raise
     except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise _unreadable(source, "Arrow", exc) from None
     yield from _rows(source, "Arrow", batches)
+
+
+def _binary_input(source: Source) -> Any:
+    """A seekable pyarrow input: the file memory-mapped, or a zip member's bytes in memory."""
+    import pyarrow as pa
+
+    with _open_source(source) as fh:  # the same "no such file" messages as the text formats
+        if isinstance(source, PathSource):
+            size = source.path.stat().st_size
+            data = pa.memory_map(str(source.path)) if size else None
+        else:
+            raw = fh.read()
+            size = len(raw)
+            data = pa.BufferReader(raw)
+    if not size:
+        raise InputError(
+            "file is empty (no records)",
+            file=source.name,
+            fix="check that this is the file you meant; an empty file cannot be imported",
+        )
+    return data
 
 
 def _rows(source: Source, what: str, batches: Iterator[Any]) -> Iterator[Record]:

@@ -112,7 +112,7 @@ def synthetic_texts(n: int, seed: int = 0) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-TEST_PARAMS = dict(minCount=1, epoch=25, lr=0.5)
+TEST_PARAMS = dict(minCount=1, epoch=25, lr=0.5, bucket=20000)  # small .bin: 2M buckets is ~1 GB
 
 
 @pytest.fixture(scope="module")

@@ -32,21 +32,27 @@ class KeyedTable(DataTable):
         reverse: bool = False,
     ) -> None:
         """Make the table show exactly `rows` (key -> cells in column order)."""
-        added = False
+        added = changed = False
         column_keys = [key for key, _label, _width in self._column_specs]
         with self.app.batch_update():
             for key in [k.value for k in self.rows if k.value not in rows]:
                 self.remove_row(key)
+                changed = True
             for key, cells in rows.items():
                 if key in self.rows:
                     for column, value in zip(column_keys, cells, strict=True):
                         if self.get_cell(key, column) != value:
                             self.update_cell(key, column, value, update_width=True)
+                            changed = True
                 else:
                     self.add_row(*cells, key=key)
-                    added = True
+                    added = changed = True
             if added and sort_by is not None:
                 self.sort(sort_by, key=sort_key, reverse=reverse)
+            if changed:
+                # auto-width columns may have grown: repaint the header row with the body,
+                # or the terminal keeps the header drawn at the old widths
+                self.refresh()
 
     @property
     def highlighted_key(self) -> str | None:
