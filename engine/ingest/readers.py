@@ -229,7 +229,9 @@ def _open_source(source: Source) -> BinaryIO:
         ) from None
     except IsADirectoryError:
         raise InputError(
-            "is a directory", file=source.name, fix="pass the directory to expand_sources"
+            "is a directory",
+            file=source.name,
+            fix="pass the files inside it, or a directory written by save_to_disk",
         ) from None
     except PermissionError:
         raise InputError(
@@ -413,14 +415,16 @@ def _parse_json_line(source: Source, lineno: int, raw: bytes) -> Record | InputE
     except UnicodeDecodeError as exc:
         return InputError(
             f"invalid UTF-8 at byte {exc.start + 1}",
-            fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8), " + SKIP_FIX,
+            fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8), or pass "
+            "--skip-bad to skip bad records",
             **where,
         )
+    text = text.rstrip("\r\n")  # so that an error at the end points into the line
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return InputError(
-            f"malformed JSON: {exc.msg} (column {exc.colno})", fix=_json_fix(text), **where
+            f"malformed JSON: {exc.msg} (column {exc.pos + 1})", fix=_json_fix(text), **where
         )
     except RecursionError:
         return InputError("malformed JSON: nested too deeply", fix=SKIP_FIX, **where)
@@ -573,9 +577,7 @@ def _arrow(source: Source, limit: int) -> Iterator[Record | InputError]:
         data.seek(0)
         if is_file_format:
             reader = pa.ipc.open_file(data)
-            batches: Iterator[Any] = (
-                reader.get_batch(i) for i in range(reader.num_record_batches)
-            )
+            batches: Iterator[Any] = (reader.get_batch(i) for i in range(reader.num_record_batches))
         else:
             batches = iter(pa.ipc.open_stream(data))
     except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, KeyError) as exc:
