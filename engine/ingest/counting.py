@@ -7,25 +7,12 @@ A file that cannot be counted contributes 0; the real reader reports its error.
 
 from __future__ import annotations
 
-import gzip
 import io
 from typing import BinaryIO
 
 from engine.ingest.sources import Source
 
 BLOCK = 1 << 20
-
-
-def open_decompressed(source: Source) -> BinaryIO:
-    raw = source.open()
-    name = source.name.lower()
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[return-value]
-    return raw
 
 
 def count_lines(fh: BinaryIO) -> int:
@@ -45,7 +32,7 @@ def count_lines(fh: BinaryIO) -> int:
 
 
 def count_records(source: Source) -> int:
-    from engine.ingest.readers import detect_format
+    from engine.ingest.readers import detect_format, open_decompressed
 
     try:
         fmt = detect_format(source.name)
