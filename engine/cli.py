@@ -545,6 +545,281 @@ def follow_job(ws: Workspace, job_id: int, title: str, as_json: bool) -> dict[st
         sys.exit(130)
 
 
+# -- BETR ---------------------------------------------------------------------------------
+@cli.group("targets")
+def targets_group() -> None:
+    """Target sets: named groups of benchmarks to score against."""
+
+
+@targets_group.command("create")
+@click.argument("name")
+@click.option("--bench", "benches", required=True, help="Comma-separated benchmark names.")
+@workspace_option
+@json_option
+def targets_create(name: str, benches: str, workspace: str | None, as_json: bool) -> None:
+    """Create target set NAME from --bench a,b,c (e.g. core and a disjoint noncore set)."""
+    from engine.betr.targets import create_target_set
+
+    conn = Workspace.open(workspace).connect()
+    try:
+        result = create_target_set(conn, name, benches)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"target set '{name}': {', '.join(result['benchmarks'])}")
+
+
+@targets_group.command("list")
+@workspace_option
+@json_option
+def targets_list(workspace: str | None, as_json: bool) -> None:
+    """List target sets with their benchmarks."""
+    list_cmd.callback("targets", workspace, as_json)
+
+
+@cli.command("score")
+@click.option("--corpus", required=True, help="Corpus to score (the pool P).")
+@click.option("--targets", required=True, help="A target set name, or benchmarks b1,b2,...")
+@click.option("--sample", type=int, default=None, help="Sample size S (default min(|P|, 100000)).")
+@click.option("--embedder", default=None, help="Model dir (default: bundled all-MiniLM-L6-v2).")
+@click.option(
+    "--aggregate",
+    type=click.Choice(["max-rank", "mean-inv-rank", "max-cosine", "centroid"]),
+    default="max-rank",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--positive-frac", type=float, default=0.10, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
+@click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
+@workspace_option
+@json_option
+def score_cmd(
+    corpus,
+    targets,
+    sample,
+    embedder,
+    aggregate,
+    seed,
+    positive_frac,
+    device,
+    detach,
+    workspace,
+    as_json,
+):
+    """Score a sample of a corpus against target benchmarks (embed, rank); prints the run id."""
+    from engine.betr.runs import ScoreRequest, create_run, find_cached_run, plan_score_run
+
+    ws = Workspace.open(workspace)
+    conn = ws.connect()
+    try:
+        config, notes = plan_score_run(
+            conn,
+            ScoreRequest(corpus, targets, sample, embedder, aggregate, seed, positive_frac),
+        )
+        cached = find_cached_run(conn, config)
+        run_id = cached if cached is not None else create_run(conn, config)
+    finally:
+        conn.close()
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    if cached is not None:
+        click.echo(f"run {run_id} already scored with this config: reusing it", err=True)
+    else:
+        title = f"score run {run_id}: {corpus} vs {targets}"
+        job_config = {"run_id": run_id, "device": device}
+        if detach:
+            from engine.jobs.launch import submit
+
+            job_id = submit(ws, "betr-score", title, job_config, detach=True)
+            if as_json:
+                emit_json({"run_id": run_id, "job_id": job_id, "cached": False, "notes": notes})
+            else:
+                click.echo(f"run {run_id}: scoring in the background as job {job_id}")
+            return
+        run_job(ws, "betr-score", title, job_config, False, as_json)
+    if as_json:
+        emit_json({"run_id": run_id, "cached": cached is not None, "notes": notes})
+    else:
+        click.echo(f"run {run_id}" + (" (cached)" if cached is not None else " scored"))
+
+
+def stage_command(kind: str, run_id: int, extra: dict, detach: bool, as_json: bool, workspace):
+    from engine.betr.runs import get_run, require_state
+
+    ws = Workspace.open(workspace)
+    conn = ws.connect(readonly=True)
+    try:
+        run = get_run(conn, run_id)
+    finally:
+        conn.close()
+    need = {"betr-train": ("scored", "trained", "applied"), "betr-apply": ("trained", "applied")}
+    require_state(run, *need[kind], action=kind.split("-")[1])
+    title = f"{kind.split('-')[1]} run {run_id}"
+    result = run_job(ws, kind, title, {"run_id": run_id, **extra}, detach, as_json)
+    if result is not None:
+        emit_json(result) if as_json else click.echo(json.dumps(result))
+
+
+@cli.command("train")
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--positive-frac", type=float, default=None, help="Top share labelled positive.")
+@click.option("--epoch", type=int, default=None, help="fastText epochs (default 5).")
+@click.option("--lr", type=float, default=None, help="fastText learning rate (default 0.03).")
+@click.option("--dim", type=int, default=None, help="fastText dimension (default 128).")
+@click.option("--word-ngrams", type=int, default=None, help="fastText wordNgrams (default 2).")
+@click.option("--min-count", type=int, default=None, help="fastText minCount (default 5).")
+@click.option("--detach", is_flag=True)
+@workspace_option
+@json_option
+def train_cmd(
+    run_id, positive_frac, epoch, lr, dim, word_ngrams, min_count, detach, workspace, as_json
+):
+    """Label the scored sample (top share positive, balanced) and train the fastText classifier."""
+    from engine.betr.runs import check_fraction
+
+    if positive_frac is not None:
+        check_fraction("--positive-frac", positive_frac)
+    params = {
+        k: v
+        for k, v in (
+            ("epoch", epoch),
+            ("lr", lr),
+            ("dim", dim),
+            ("wordNgrams", word_ngrams),
+            ("minCount", min_count),
+        )
+        if v is not None
+    }
+    stage_command(
+        "betr-train",
+        run_id,
+        {"positive_frac": positive_frac, "fasttext": params},
+        detach,
+        as_json,
+        workspace,
+    )
+
+
+@cli.command("apply")
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--detach", is_flag=True)
+@workspace_option
+@json_option
+def apply_cmd(run_id, detach, workspace, as_json):
+    """Score every doc of the run's corpus with the classifier (chunked, resumable)."""
+    stage_command("betr-apply", run_id, {}, detach, as_json, workspace)
+
+
+@cli.command("select")
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--keep", required=True, help="Share to keep, e.g. 10%.")
+@click.option("--by", type=click.Choice(["tokens", "docs"]), default="tokens", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help=".jsonl or .parquet")
+@click.option(
+    "--replay",
+    type=float,
+    default=0.0,
+    help="Add this share (of the kept count) of random non-kept docs.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@workspace_option
+@json_option
+def select_cmd(run_id, keep, by, out, replay, seed, workspace, as_json):
+    """Keep the top docs by p(positive) until X% of tokens (or docs) and export them."""
+    from engine.betr.select import export_selection, parse_keep, select
+
+    ws = Workspace.open(workspace)
+    conn = ws.connect(readonly=True)
+    try:
+        sel = select(conn, run_id, parse_keep(keep), by)
+        result = export_selection(conn, sel, Path(out), replay=replay, seed=seed)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            f"kept {result['kept_docs']} of {result['total_docs']} docs, {result['kept_tokens']} of "
+            f"{result['total_tokens']} tokens (p >= {result['threshold']:.4f})"
+            + (f", + {result['replay_docs']} replay docs" if result["replay_docs"] else "")
+            + f" -> {out}"
+        )
+
+
+@cli.command("ranked")
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--limit", type=int, default=None)
+@click.option("--offset", type=int, default=0)
+@workspace_option
+@json_option
+def ranked_cmd(run_id, limit, offset, workspace, as_json):
+    """The scored sample, best first: one JSON object per line with --json."""
+    from engine.betr.runs import ranked_rows
+
+    conn = Workspace.open(workspace).connect(readonly=True)
+    try:
+        rows = ranked_rows(conn, run_id, limit=limit, offset=offset)
+    finally:
+        conn.close()
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r, ensure_ascii=False))
+        return
+    cols = [
+        ("doc_id", "doc"),
+        ("ext_id", "id"),
+        ("score", "score"),
+        ("best_rank", "rank"),
+        ("best_cosine", "cosine"),
+        ("benchmark", "benchmark"),
+        ("prob", "p(pos)"),
+    ]
+    print_table(rows, cols, "no ranked docs")
+
+
+@cli.group("runs")
+def runs_group() -> None:
+    """Runs: list and show."""
+
+
+@runs_group.command("list")
+@workspace_option
+@json_option
+def runs_list(workspace: str | None, as_json: bool) -> None:
+    list_cmd.callback("runs", workspace, as_json)
+
+
+@runs_group.command("show")
+@click.argument("run_id", type=int)
+@workspace_option
+@json_option
+def runs_show(run_id: int, workspace: str | None, as_json: bool) -> None:
+    """A run's full config, sizes, metrics and timings."""
+    from engine.betr.runs import get_run
+
+    conn = Workspace.open(workspace).connect(readonly=True)
+    try:
+        run = get_run(conn, run_id)
+        run["sample_docs"] = conn.execute(
+            "SELECT COUNT(*) FROM run_sample WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+        run["applied_docs"] = conn.execute(
+            "SELECT COUNT(*) FROM doc_probs WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(run)
+        return
+    click.echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
+    click.echo(f"  config  {json.dumps(run['config'], sort_keys=True)}")
+    click.echo(f"  sample  {run['sample_docs']} docs   applied {run['applied_docs']} docs")
+    click.echo(f"  metrics {json.dumps(run['metrics'], sort_keys=True)}")
+
+
 # -- demo -----------------------------------------------------------------------------------
 @cli.command("fetch-demo-data")
 def fetch_demo_data() -> None:

@@ -57,6 +57,12 @@ class JobsPolled(Message):
         self.corpora = corpora
 
 
+class DemoRunQueued(Message):
+    def __init__(self, job_id: int):
+        super().__init__()
+        self.job_id = job_id
+
+
 class DeviceDetected(Message):
     def __init__(self, label: str):
         super().__init__()
@@ -157,6 +163,27 @@ class BetrApp(App[None]):
             self.exit()
             return
         self.detect_device()
+        self.queue_demo_run()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="app-demo")
+    def queue_demo_run(self) -> None:
+        """First open of the demo workspace: queue its BETR run (a detached worker)."""
+        from engine.demo import queue_demo_run
+
+        job_id = queue_demo_run(self.workspace)
+        if job_id is not None:
+            self.post_message(DemoRunQueued(job_id))
+
+    async def on_demo_run_queued(self, message: DemoRunQueued) -> None:
+        await self.switch_mode("jobs")
+        self.notify(
+            f"demo: BETR run queued as job {message.job_id} (score 3 000 docs against the "
+            "noncore benchmarks, train fastText, apply to the pool). It keeps running if you "
+            "quit; press 1 for the Workspace screen.",
+            title="next",
+            timeout=15,
+            markup=False,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="app-device")
     def detect_device(self) -> None:
@@ -194,7 +221,15 @@ class BetrApp(App[None]):
             was = before.get(job.id)
             if was is None or was in FINISHED or job.state not in FINISHED:
                 continue
-            if job.state == "done":
+            if job.state == "done" and job.run_id is not None:
+                self.notify(
+                    f"job {job.id} done: {job.title}. Run {job.run_id} is on the Workspace "
+                    "screen (1); `betr ranked --run "
+                    f"{job.run_id}` lists its documents.",
+                    markup=False,
+                    timeout=15,
+                )
+            elif job.state == "done":
                 self.notify(f"job {job.id} done: {job.title}", markup=False)
             elif job.state == "failed":
                 self.report_error(f"job {job.id} failed: {job.error or 'no error text'}")

@@ -1,8 +1,11 @@
 """The BETR fastText classifier (METHODS 1.5): train, load, predict p(positive), evaluate.
 
 fastText reads one example per line, so texts are normalised first: lowercase, every run of
-whitespace (newlines included) to one space, stripped. Training with threads=1 is
-reproducible for a seed; more threads (fastText's Hogwild SGD) are faster but not.
+whitespace (newlines included) to one space, stripped.
+
+fastText training is not bit-for-bit reproducible, not even with one thread and a fixed seed
+(measured here with fasttext-numpy2 0.10.4; also marin-community/marin#177): the sha256 of
+the saved model identifies what a run used, and scores must be stored, not recomputed.
 """
 
 from __future__ import annotations
@@ -59,8 +62,9 @@ def train_classifier(
     threads: int | None = None,
 ) -> ClassifierInfo:
     """Trains a fastText supervised classifier (labels: 1 = positive) and saves it to
-    out_path (mode 0600). params override FASTTEXT_DEFAULTS; threads=None uses every core
-    (pass 1 for a bit-for-bit reproducible model)."""
+    out_path (mode 0600). params override FASTTEXT_DEFAULTS (also any other fastText
+    argument, e.g. bucket: the default 2M hash buckets x dim 128 make a ~1 GB .bin);
+    threads=None uses every core."""
     import fasttext
 
     labels = np.asarray(labels)

@@ -7,10 +7,12 @@ best first (rank 1 = most similar). The default aggregation scores a doc by its 
 Definitions that make the result exact and reproducible:
 
 - **The cosine** of a pair is the inner product of the two float32 vectors accumulated in
-  float64 and rounded once to float32 (`exact_cosines`, `candidate_cosines`). Faiss (float32 BLAS,
-  CPU or GPU) only proposes candidates: every value that decides an order is recomputed this
-  way, so the faiss path and the numpy reference (`brute_force_rank_scores`) agree exactly,
-  on CPU and GPU alike, whatever order the BLAS accumulates in.
+  float64 and rounded once to float32 (`exact_cosines`, `candidate_cosines`). Faiss (float32
+  BLAS, CPU or GPU) only proposes candidates: every value that decides an order is recomputed
+  this way, so the faiss path and the numpy reference (`brute_force_rank_scores`) agree
+  exactly on CPU and GPU, whatever order a float32 BLAS accumulates in. (The two float64 sums
+  may differ in their last bit; that changes the float32 value only when the sum lies within
+  ~1e-16 of a float32 rounding boundary: about one pair in 10**9.)
 - **Ties in cosine** within an example's list are broken by the lower doc index (ordinal
   ranking): ranks are 1..n_docs with no gaps and no shared ranks, so a group of duplicated
   docs gets consecutive ranks and "the top-k list" always holds exactly k docs. (Shared ranks

@@ -67,6 +67,12 @@ class JobContext:
         self._meter = RateMeter(self.done)
         self._on_progress = on_progress
 
+    def start_phase(self, total: int | None, unit: str, done: int = 0) -> None:
+        """A multi-stage job starts counting a new unit from `done`."""
+        self.done = done
+        self._meter = RateMeter(done)
+        self.set_total(total, unit)
+
     def set_total(self, total: int | None, unit: str) -> None:
         self.total, self.unit = total, unit
         with transaction(self.conn):

@@ -11,6 +11,10 @@ from engine.errors import UsageError
 
 JOB_KINDS: dict[str, str] = {
     "import-docs": "engine.ingest.docs:run_import_docs_job",
+    "betr-score": "engine.betr.stages:run_score_job",
+    "betr-train": "engine.betr.stages:run_train_job",
+    "betr-apply": "engine.betr.stages:run_apply_job",
+    "betr-pipeline": "engine.betr.stages:run_pipeline_job",
 }
 
 
