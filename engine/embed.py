@@ -22,7 +22,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_ALIASES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 RECOMMENDED_GPU_MODEL = "Snowflake/snowflake-arctic-embed-l-v2.0"
 CACHE_DTYPE = np.float16
-ENCODE_CHUNK = 512  # texts per encode call inside embed_cached: progress, cancel and cache granularity
+ENCODE_CHUNK = (
+    512  # texts per encode call inside embed_cached: progress, cancel and cache granularity
+)
 _SMALL_FILE = 1 << 20  # model files up to this size are hashed by content (configs, vocab)
 
 
