@@ -149,12 +149,17 @@ def test_predict_positive_separates_the_topics(trained):
     assert predict_positive(model, []).shape == (0,)
 
 
-def test_single_thread_training_is_reproducible(trained, tmp_path):
+def test_retraining_gives_the_same_predictions_to_training_precision(trained, tmp_path):
+    # fastText is not bit-for-bit reproducible (see engine.betr.classifier), but close
     texts, labels = synthetic_texts(400)
     again = train_classifier(
         texts, labels, tmp_path / "again.bin", params=TEST_PARAMS, seed=0, threads=1
     )
-    assert again.sha256 == trained.sha256
+    probe, _ = synthetic_texts(40, seed=9)
+    first = predict_positive(load_classifier(trained.path), probe)
+    second = predict_positive(load_classifier(again.path), probe)
+    assert np.array_equal(first > 0.5, second > 0.5)
+    assert np.abs(first - second).max() < 0.05
 
 
 def test_training_needs_both_classes(tmp_path):
