@@ -671,11 +671,24 @@ def stage_command(kind: str, run_id: int, extra: dict, detach: bool, as_json: bo
 @click.option("--dim", type=int, default=None, help="fastText dimension (default 128).")
 @click.option("--word-ngrams", type=int, default=None, help="fastText wordNgrams (default 2).")
 @click.option("--min-count", type=int, default=None, help="fastText minCount (default 5).")
+@click.option(
+    "--bucket", type=int, default=None, help="fastText hash buckets (default 2M: a ~1 GB model)."
+)
 @click.option("--detach", is_flag=True)
 @workspace_option
 @json_option
 def train_cmd(
-    run_id, positive_frac, epoch, lr, dim, word_ngrams, min_count, detach, workspace, as_json
+    run_id,
+    positive_frac,
+    epoch,
+    lr,
+    dim,
+    word_ngrams,
+    min_count,
+    bucket,
+    detach,
+    workspace,
+    as_json,
 ):
     """Label the scored sample (top share positive, balanced) and train the fastText classifier."""
     from engine.betr.runs import check_fraction
@@ -690,6 +703,7 @@ def train_cmd(
             ("dim", dim),
             ("wordNgrams", word_ngrams),
             ("minCount", min_count),
+            ("bucket", bucket),
         )
         if v is not None
     }

@@ -31,7 +31,8 @@ DEMO_VERSION = "1"
 # nothing, so the demo trains longer and faster (recorded in the run's metrics).
 DEMO_RUN_TARGETS = "noncore"
 DEMO_RUN_SAMPLE = 3000
-DEMO_RUN_FASTTEXT = {"epoch": 50, "lr": 0.5, "minCount": 1}
+# 100k hash buckets instead of 2M keep the model file near 50 MB instead of 1 GB
+DEMO_RUN_FASTTEXT = {"epoch": 50, "lr": 0.5, "minCount": 1, "bucket": 100_000}
 DEMO_TARGET_SETS = {
     "core": ("arc-challenge", "arc-easy", "hellaswag", "piqa", "csqa"),
     "noncore": ("sciq", "openbookqa", "gsm8k", "math-500"),

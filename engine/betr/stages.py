@@ -357,12 +357,14 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
 def run_pipeline_job(ctx: JobContext) -> dict[str, Any]:
     """score -> train -> apply in one worker; a finished stage is skipped on resume."""
     run_id = ctx.config["run_id"]
-    out = {"run_id": run_id}
-    for name, stage in (("score", score_stage), ("train", train_stage), ("apply", apply_stage)):
+    cfg = ctx.config
+    stages = (
+        ("score", lambda: score_stage(ctx, run_id)),
+        ("train", lambda: train_stage(ctx, run_id, cfg.get("positive_frac"), cfg.get("fasttext"))),
+        ("apply", lambda: apply_stage(ctx, run_id)),
+    )
+    out: dict[str, Any] = {"run_id": run_id}
+    for name, stage in stages:
         ctx.log.info("stage %s", name)
-        if name != "score":
-            ctx.checkpoint = (
-                ctx.checkpoint if (ctx.checkpoint or {}).get("stage") == "apply" else None
-            )
-        out[name] = stage(ctx, run_id)
+        out[name] = stage()
     return out
