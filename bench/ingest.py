@@ -2,7 +2,7 @@
 
 Pipeline: `betr import docs` (the real job: read JSONL, parse, tokenize with the GPT-NeoX
 tokenizer, insert rows + FTS5 index, chunked commits with progress).
-Baseline: the same tokenizer's `encode_batch` over the same texts (already in memory), plus
+Baseline: the same tokenizer's `encode_batch_fast` (else `encode_batch`) over the same texts (already in memory), plus
 one `sqlite3.executemany` of the same rows into an equivalent table with the same FTS5
 triggers, in one transaction. Reading and JSON parsing are not in the baseline.
 
@@ -62,8 +62,10 @@ def baseline(records: list[dict], db_path: Path) -> float:
         "INSERT INTO corpora (id, name, created_at, tokenizer, tokenizer_sha256, text_field) "
         "VALUES (1, 'b', 0, 't', 's', 'text')"
     )
+    # the fastest bare call the installed tokenizers offers (the pipeline uses the same one)
+    encode = getattr(tok, "encode_batch_fast", tok.encode_batch)
     t0 = time.perf_counter()
-    counts = [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+    counts = [len(e.ids) for e in encode(texts, add_special_tokens=False)]
     t_tok = time.perf_counter() - t0
     rows = [
         (1, r["id"], r["text"], n, len(r["text"]), f"f:{i + 1}", None)
@@ -79,7 +81,7 @@ def baseline(records: list[dict], db_path: Path) -> float:
     conn.execute("COMMIT")
     t_db = time.perf_counter() - t1
     conn.close()
-    print(f"  baseline: encode_batch {t_tok:.1f} s + executemany/FTS5 {t_db:.1f} s")
+    print(f"  baseline: {encode.__name__} {t_tok:.1f} s + executemany/FTS5 {t_db:.1f} s")
     return t_tok + t_db
 
 
