@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.config import UserConfig, load_config
 from engine.errors import BetrError
+from engine.jobs.launch import reap_children
 from engine.jobs.table import FINISHED, JobInfo, list_jobs
 from engine.store.queries import list_corpora
 from engine.workspace import Workspace
@@ -196,6 +197,7 @@ class BetrApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="app-jobs")
     def poll_jobs(self) -> None:
         jobs = corpora = None
+        reap_children()  # workers this TUI started leave no zombies behind
         try:
             with reading(self.workspace) as conn:
                 jobs = list_jobs(conn)
