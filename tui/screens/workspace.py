@@ -193,10 +193,7 @@ class WorkspaceScreen(BetrScreen):
         self.fill(
             "runs", {str(r["id"]): self.run_row(r, styles) for r in data.runs}, sort="id", rev=True
         )
-        self.details["runs"] = {
-            str(r["id"]): f"run {r['id']} ({r['kind']}): config hash {r['config_hash'][:12]}"
-            for r in data.runs
-        }
+        self.details["runs"] = {str(r["id"]): self.run_detail(r) for r in data.runs}
         self.show_detail()
 
     def fill(
@@ -276,6 +273,33 @@ class WorkspaceScreen(BetrScreen):
             r["target_set"] or "-",
             format_time(r["created_at"]),
         )
+
+    @staticmethod
+    def run_detail(r: dict[str, Any]) -> str:
+        """What the run produced: sample and k, held-out classifier metrics, applied docs."""
+        cfg, m = r["config"], r["metrics"]
+        parts = [f"run {r['id']} ({r['kind']}, {r['state']})", f"config {r['config_hash'][:12]}"]
+        if cfg.get("sample"):
+            parts.append(
+                f"sample {exact_count(cfg['sample'])} docs · {cfg.get('aggregate', '-')} · "
+                f"{cfg.get('model_id', '-')}"
+            )
+        if m.get("k_final"):
+            parts.append(f"k={m['k_final']} ({exact_count(m.get('n_within_k', 0))} docs within k)")
+        clf = m.get("classifier") or {}
+
+        def metric(name: str) -> str:
+            value = clf.get(name)
+            return "n/a" if value is None else f"{value:.3f}"
+
+        if clf:
+            parts.append(
+                f"held-out n={clf.get('n')}: acc {metric('accuracy')} · P {metric('precision')} · "
+                f"R {metric('recall')} · AUC {metric('roc_auc')} · Spearman {metric('spearman')}"
+            )
+        if m.get("applied_docs"):
+            parts.append(f"applied to {exact_count(m['applied_docs'])} docs")
+        return " · ".join(parts)
 
     # -- the detail line: exact values of the highlighted row ------------------------------------
     @on(DataTable.RowHighlighted)
