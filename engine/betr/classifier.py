@@ -83,7 +83,17 @@ def train_classifier(
             for text, label in zip(texts, labels, strict=True):
                 fh.write(f"{POSITIVE if label else NEGATIVE} {normalize_text(text)}\n")
         # verbose=0: no progress lines from the C++ side (they would garble the TUI)
-        model = fasttext.train_supervised(input=str(train_file), verbose=0, **merged)
+        try:
+            model = fasttext.train_supervised(input=str(train_file), verbose=0, **merged)
+        except RuntimeError as exc:
+            if "NaN" not in str(exc):
+                raise
+            # the loss diverged: a learning rate too high for the data, not a bug
+            raise UsageError(
+                f"fastText training diverged (the loss became NaN) with lr={merged['lr']}, "
+                f"epoch={merged['epoch']} on {len(texts)} training docs",
+                fix="train again with a lower --lr (default 0.03) or fewer --epoch",
+            ) from None
         partial = Path(tmp) / "model.bin"
         model.save_model(str(partial))
         os.chmod(partial, 0o600)

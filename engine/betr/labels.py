@@ -21,9 +21,9 @@ SIZE_FIX = "score a larger sample (--sample) or raise --positive-frac"
 
 @dataclass(frozen=True)
 class Labels:
-    """label: (n_docs,) int8, 1 = positive; split: (n_docs,) str "train"/"valid";
-    train_idx / valid_idx: sorted int64 doc indices (train_idx after balancing, so some
-    docs are in neither: the downsampled surplus of the larger class)."""
+    """label: (n_docs,) int8, 1 = positive; split: (n_docs,) str "train"/"valid"/"unused"
+    ("unused": the downsampled surplus of the larger class, in neither index);
+    train_idx / valid_idx: sorted int64 doc indices (train_idx after balancing)."""
 
     label: np.ndarray
     split: np.ndarray
@@ -105,10 +105,13 @@ def make_labels(
     n_keep = min(len(pos), len(neg))
     pos = np.sort(rng.choice(pos, n_keep, replace=False)) if len(pos) > n_keep else pos
     neg = np.sort(rng.choice(neg, n_keep, replace=False)) if len(neg) > n_keep else neg
-    split = np.where(in_valid, "valid", "train")
+    train_idx = np.sort(np.concatenate([pos, neg])).astype(np.int64)
+    # a doc dropped by balancing was never trained on: "unused", not "train" (schema v2)
+    split = np.where(in_valid, "valid", "unused")
+    split[train_idx] = "train"
     return Labels(
         label=label,
         split=split,
-        train_idx=np.sort(np.concatenate([pos, neg])).astype(np.int64),
+        train_idx=train_idx,
         valid_idx=valid_idx.astype(np.int64),
     )

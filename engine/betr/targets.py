@@ -69,5 +69,16 @@ def resolve_targets(conn: sqlite3.Connection, spec: str) -> tuple[int | None, li
     names = parse_names(spec)
     if not names:
         raise UsageError("empty target set", fix="pass --targets SET or --targets bench1,bench2")
+    if len(names) == 1 and spec.strip() == names[0]:
+        # one bare name may have meant a target set: say it is neither
+        benches = [r["name"] for r in conn.execute("SELECT name FROM benchmarks ORDER BY name")]
+        if names[0] not in benches:
+            sets = [r["name"] for r in conn.execute("SELECT name FROM target_sets ORDER BY name")]
+            raise NotFoundError(
+                f"no target set or benchmark named '{names[0]}'",
+                fix=f"target sets: {', '.join(sets) or 'none yet'}; benchmarks: "
+                f"{', '.join(benches) or 'none yet (betr import bench)'}; create a set with "
+                f"betr targets create {names[0]} --bench b1,b2",
+            )
     benchmark_ids(conn, names)
     return None, sorted(set(names))

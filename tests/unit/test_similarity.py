@@ -38,6 +38,19 @@ RANKS = np.array([[1, 3, 2, 4, 5, 6], [4, 2, 5, 1, 3, 6], [5, 4, 6, 3, 2, 1]])
 F08 = float(np.float32(0.8))
 
 
+@pytest.fixture(params=["dense", "faiss"])
+def path(request, monkeypatch):
+    """Runs a test through the dense float64 path (small inputs) and through faiss."""
+    if request.param == "faiss":
+        monkeypatch.setattr(similarity, "DENSE_MAX_PAIRS", 0)
+    return request.param
+
+
+@pytest.fixture()
+def faiss_path(monkeypatch):
+    monkeypatch.setattr(similarity, "DENSE_MAX_PAIRS", 0)
+
+
 def both(aggregate: str, n_required: int, k0: int):
     fast = score_docs(EXAMPLES, DOCS, BENCHMARK, n_required, aggregate=aggregate, k0=k0)
     ref = brute_force_rank_scores(EXAMPLES, DOCS, BENCHMARK, n_required, aggregate=aggregate, k0=k0)
@@ -60,7 +73,7 @@ def test_hand_ranks_match_the_reference_cosines():
         assert np.array_equal(np.argsort(order) + 1, RANKS[i])
 
 
-def test_max_rank_at_k2_every_doc_is_within_k():
+def test_max_rank_at_k2_every_doc_is_within_k(path):
     # n_required 6 with k0=2: the top-2 lists {d0,d2}, {d3,d1}, {d5,d4} cover all six docs.
     for rs in both("max-rank", n_required=6, k0=2):
         assert rs.k_final == 2 and rs.n_within_k == 6
@@ -75,7 +88,7 @@ def test_max_rank_at_k2_every_doc_is_within_k():
     assert_same(*both("max-rank", n_required=6, k0=2))
 
 
-def test_max_rank_beyond_k_keeps_best_cosine_and_its_example():
+def test_max_rank_beyond_k_keeps_best_cosine_and_its_example(path):
     # n_required 3, k0=1: the top-1 lists d0, d3, d5 already hold 3 docs -> k stays 1.
     for rs in both("max-rank", n_required=3, k0=1):
         assert rs.k_final == 1 and rs.n_within_k == 3
@@ -88,7 +101,7 @@ def test_max_rank_beyond_k_keeps_best_cosine_and_its_example():
     assert_same(*both("max-rank", n_required=3, k0=1))
 
 
-def test_adaptive_k_doubles_until_enough_docs_are_within_k():
+def test_adaptive_k_doubles_until_enough_docs_are_within_k(path):
     # k=1 holds 3 docs < 4 required -> k=2 (6 docs)
     for rs in both("max-rank", n_required=4, k0=1):
         assert rs.k_final == 2 and rs.n_within_k == 6
@@ -97,7 +110,7 @@ def test_adaptive_k_doubles_until_enough_docs_are_within_k():
         assert rs.k_final == 6 and rs.n_within_k == 6
 
 
-def test_mean_inv_rank_by_hand():
+def test_mean_inv_rank_by_hand(path):
     # k0=4, n_required=1 -> k=4: ranks 5 and 6 contribute 0
     expected = [
         (1 + 1 / 4) / 3,
@@ -117,7 +130,7 @@ def test_mean_inv_rank_by_hand():
     assert_same(fast, ref)
 
 
-def test_max_cosine_by_hand():
+def test_max_cosine_by_hand(path):
     fast, ref = both("max-cosine", n_required=1, k0=4)
     for rs in (fast, ref):
         assert rs.score.tolist() == [F08, F08, F08, 1.0, F08, F08]
@@ -128,7 +141,7 @@ def test_max_cosine_by_hand():
     assert_same(fast, ref)
 
 
-def test_centroid_by_hand():
+def test_centroid_by_hand(path):
     # benchmark 0: mean(x, y) -> (1, 1)/sqrt(2); benchmark 1: -x
     r = 1.4 / np.sqrt(2)
     fast, ref = both("centroid", n_required=1, k0=4)
@@ -160,7 +173,7 @@ def random_case(seed: int, n_docs=600, n_ex=40, dim=16):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("aggregate", AGGREGATIONS)
 @pytest.mark.parametrize(("k0", "n_required"), [(4, 60), (64, 60), (2, 400), (1, 600)])
-def test_faiss_path_equals_brute_force(seed, aggregate, k0, n_required):
+def test_fast_paths_equal_brute_force(path, seed, aggregate, k0, n_required):
     examples, docs, bench = random_case(seed)
     fast = score_docs(examples, docs, bench, n_required, aggregate=aggregate, k0=k0)
     ref = brute_force_rank_scores(examples, docs, bench, n_required, aggregate=aggregate, k0=k0)
@@ -169,14 +182,14 @@ def test_faiss_path_equals_brute_force(seed, aggregate, k0, n_required):
     assert set(order_by_score(fast)[:n_pos]) == set(order_by_score(ref)[:n_pos])
 
 
-def test_k_grows_past_k0_when_more_docs_are_required():
+def test_k_grows_past_k0_when_more_docs_are_required(path):
     examples, docs, bench = random_case(3)
     rs = rank_scores(examples, docs, bench, 400, k0=2)
     assert rs.k_final > 2 * 400 // len(examples) and rs.n_within_k >= 400
     assert_same(rs, brute_force_rank_scores(examples, docs, bench, 400, k0=2))
 
 
-def test_best_cosine_is_the_max_over_all_examples_even_beyond_k():
+def test_best_cosine_is_the_max_over_all_examples_even_beyond_k(path):
     examples, docs, bench = random_case(4)
     rs = rank_scores(examples, docs, bench, 30, k0=2)
     assert (rs.best_rank == 0).sum() > 100  # many docs are in no top-k list
@@ -186,7 +199,7 @@ def test_best_cosine_is_the_max_over_all_examples_even_beyond_k():
     assert np.array_equal(rs.best_example[beyond], np.argmax(cos, axis=0)[beyond])
 
 
-def test_exact_even_when_the_search_scores_are_noisy(monkeypatch):
+def test_exact_even_when_the_search_scores_are_noisy(faiss_path, monkeypatch):
     """A GPU GEMM may compute in TF32: faiss scores off by ~1e-3. The result must not move."""
     examples, docs, bench = random_case(5)
     real_search = similarity.FlatSearcher.search
@@ -206,7 +219,7 @@ def test_exact_even_when_the_search_scores_are_noisy(monkeypatch):
         )
 
 
-def test_gpu_width_limit_falls_back_to_wider_cpu_lists(monkeypatch):
+def test_gpu_width_limit_falls_back_to_wider_cpu_lists(faiss_path, monkeypatch):
     """On a GPU, lists wider than faiss's k limit go to a CPU index (simulated here)."""
     monkeypatch.setattr(similarity, "gpu_available", lambda: True)
     monkeypatch.setattr(similarity, "GPU_MAX_K", 8)
@@ -228,11 +241,20 @@ def test_gpu_width_limit_falls_back_to_wider_cpu_lists(monkeypatch):
     assert_same(fast, brute_force_rank_scores(examples, docs, bench, 300, k0=2))
 
 
-def test_progress_reports_both_searches():
+def test_progress_reports_every_phase(path):
     examples, docs, bench = random_case(7)
     seen = []
     rank_scores(examples, docs, bench, 60, progress=lambda phase, done, total: seen.append(phase))
-    assert "forward" in seen and "reverse" in seen
+    assert set(seen) == ({"dense"} if path == "dense" else {"forward", "reverse"})
+
+
+def test_small_inputs_take_the_dense_path_and_large_ones_faiss(monkeypatch):
+    examples, docs, bench = random_case(8)
+    assert len(examples) * len(docs) <= similarity.DENSE_MAX_PAIRS
+    built = []
+    monkeypatch.setattr(similarity.FlatSearcher, "__init__", lambda *a, **k: built.append(1))
+    rank_scores(examples, docs, bench, 60)
+    assert built == []
 
 
 def test_unknown_aggregation_is_a_usage_error():
