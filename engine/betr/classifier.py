@@ -26,6 +26,11 @@ from engine.errors import UsageError
 FASTTEXT_DEFAULTS: dict[str, Any] = dict(
     wordNgrams=2, lr=0.03, dim=128, ws=10, minCount=5, epoch=5
 )  # the paper's tuning
+# fastText (DenseMatrix::uniform) initialises the input matrix in 10 blocks, one per training
+# thread, and leaves the blocks of threads it does not start uninitialised: with fewer threads
+# the weights start as whatever malloc returned (garbage, NaN losses even at lr 0, models that
+# differ run to run). 11 threads cover the 10 blocks and the remainder of the integer split.
+FASTTEXT_MIN_THREADS = 11
 POSITIVE = "__label__pos"
 NEGATIVE = "__label__neg"
 _WHITESPACE = re.compile(r"\s+")
@@ -61,7 +66,7 @@ def train_classifier(
     """Trains a fastText supervised classifier (labels: 1 = positive) and saves it to
     out_path (mode 0600). params override FASTTEXT_DEFAULTS (also any other fastText
     argument, e.g. bucket: the default 2M hash buckets x dim 128 make a ~1 GB .bin);
-    threads=None uses every core."""
+    threads=None uses every core, and never fewer than FASTTEXT_MIN_THREADS."""
     import fasttext
 
     labels = np.asarray(labels)
@@ -74,7 +79,7 @@ def train_classifier(
         )
     merged = {**FASTTEXT_DEFAULTS, **(params or {})}
     merged["seed"] = seed
-    merged["thread"] = int(threads or os.cpu_count() or 1)
+    merged["thread"] = max(FASTTEXT_MIN_THREADS, int(threads or os.cpu_count() or 1))
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="betr-fasttext-", dir=out_path.parent) as tmp:
