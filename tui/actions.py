@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 GLOBAL = "global"
 # Screens the palette can switch to before running one of their actions.
-MAIN_SCREENS = ("workspace", "jobs")
+MAIN_SCREENS = ("workspace", "jobs", "documents", "threshold")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,22 @@ ACTIONS: tuple[Action, ...] = (
         GLOBAL,
         "running and finished jobs with their progress, errors and logs",
         "Jobs",
+    ),
+    Action(
+        "screen_documents",
+        "open the Documents screen (ranked documents of the current run)",
+        "3",
+        GLOBAL,
+        "the current run's documents: sort, filter, search, read and label them",
+        "Documents",
+    ),
+    Action(
+        "screen_threshold",
+        "open the Threshold screen (keep rate, compute law, agreement, run comparison)",
+        "4",
+        GLOBAL,
+        "what a keep rate keeps and costs; F_opt for a budget; classifier vs BETR; two runs",
+        "Threshold",
     ),
     Action(
         "help", "show the keys of this screen (help)", "question_mark", GLOBAL, "this help", "Help"
@@ -114,6 +130,16 @@ ACTIONS: tuple[Action, ...] = (
         "the current corpus (in the header) is what every screen shows",
         "Use corpus",
     ),
+    Action(
+        "use_run",
+        "make the highlighted run the current run",
+        "r",
+        "workspace",
+        "the current run (in the header) is what the Documents and Threshold screens show",
+        "Use run",
+    ),
+    # -- Documents screen and document viewer (tui/screens/documents.py, viewer.py) ----------
+    # -- Threshold screen (tui/screens/threshold.py) --------------------------------------------
     # -- Jobs screen ---------------------------------------------------------------------------
     Action(
         "cancel_job",

@@ -12,10 +12,11 @@ import argparse
 import os
 import sqlite3
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, InvalidThemeError
@@ -40,8 +41,13 @@ from tui.actions import (
 from tui.polling import Poller
 from tui.reads import reading
 from tui.screens.help import HelpScreen
+from tui.screens.documents import DocumentsScreen
 from tui.screens.jobs import JobsScreen
+from tui.screens.threshold import ThresholdScreen
 from tui.screens.workspace import WorkspaceScreen
+
+if TYPE_CHECKING:
+    from engine.betr.browse import IndexCache, RunIndex
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 JOBS_POLL_S = 0.5
@@ -52,10 +58,16 @@ EXIT_AFTER_PAINT_ENV = "BETR_TUI_EXIT_AFTER_PAINT"
 class JobsPolled(Message):
     """The job list and corpora, read by the jobs poll (None when the read failed)."""
 
-    def __init__(self, jobs: list[JobInfo] | None, corpora: list[dict[str, Any]] | None):
+    def __init__(
+        self,
+        jobs: list[JobInfo] | None,
+        corpora: list[dict[str, Any]] | None,
+        runs: list[dict[str, Any]] | None = None,
+    ):
         super().__init__()
         self.jobs = jobs
         self.corpora = corpora
+        self.runs = runs
 
 
 class DemoRunQueued(Message):
@@ -100,11 +112,17 @@ class BetrApp(App[None]):
     CSS_PATH = ASSETS / "app.tcss"
     BINDINGS = bindings_for(GLOBAL)
     COMMANDS: ClassVar = {ActionsProvider}
-    MODES: ClassVar = {"workspace": WorkspaceScreen, "jobs": JobsScreen}
+    MODES: ClassVar = {
+        "workspace": WorkspaceScreen,
+        "jobs": JobsScreen,
+        "documents": DocumentsScreen,
+        "threshold": ThresholdScreen,
+    }
     DEFAULT_MODE = "workspace"
 
     jobs: var[list[JobInfo]] = var(list, always_update=True)
     corpus: var[str | None] = var(None)
+    run_id: var[int | None] = var(None)  # the current run: what Documents/Threshold show
     device: var[str | None] = var(None)
     last_error: var[str | None] = var(None)
 
@@ -130,6 +148,10 @@ class BetrApp(App[None]):
         self.probe_device = probe_device
         self.exit_after_paint = exit_after_paint
         self.corpus_chosen = False  # the user picked one: stop following the newest corpus
+        self.run_chosen = False  # likewise for the current run
+        self.runs: dict[int, dict[str, Any]] = {}  # id -> {id, name, state, corpus}
+        self.index_cache: IndexCache | None = None  # numpy loads with the first run
+        self._index_lock = threading.Lock()
         self.jobs_poll = Poller(self, self.poll_jobs, JOBS_POLL_S)
         self._job_states: dict[int, str] | None = None
         self._shown_error: tuple[str, float] = ("", 0.0)
@@ -196,14 +218,21 @@ class BetrApp(App[None]):
     # -- the job list --------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="app-jobs")
     def poll_jobs(self) -> None:
-        jobs = corpora = None
+        jobs = corpora = runs = None
         reap_children()  # workers this TUI started leave no zombies behind
         try:
             with reading(self.workspace) as conn:
                 jobs = list_jobs(conn)
                 corpora = list_corpora(conn)
+                runs = [
+                    dict(r)
+                    for r in conn.execute(
+                        "SELECT r.id, r.name, r.state, c.name AS corpus, r.finished_at "
+                        "FROM runs r LEFT JOIN corpora c ON c.id = r.corpus_id ORDER BY r.id"
+                    )
+                ]
         finally:
-            self.post_message(JobsPolled(jobs, corpora))
+            self.post_message(JobsPolled(jobs, corpora, runs))
 
     def on_jobs_polled(self, message: JobsPolled) -> None:
         self.jobs_poll.finished(ok=message.jobs is not None)
@@ -212,6 +241,10 @@ class BetrApp(App[None]):
         self.announce_finished_jobs(message.jobs)
         self.jobs = message.jobs
         self.follow_newest_corpus(message.corpora)
+        if message.runs is not None:
+            self.runs = {r["id"]: r for r in message.runs}
+            self.follow_newest_run()
+            self.sub_title = self.selection_text()
 
     def announce_finished_jobs(self, jobs: list[JobInfo]) -> None:
         """Notify jobs that finished while the TUI watched (not those finished before)."""
@@ -253,11 +286,50 @@ class BetrApp(App[None]):
         self.corpus_chosen = True
         self.corpus = name
 
+    def follow_newest_run(self) -> None:
+        """Until the user picks one, the current run is the newest browsable run of the current
+        corpus (applied first, else scored)."""
+        if self.run_chosen and self.run_id in self.runs:
+            return
+        mine = [r for r in self.runs.values() if r["corpus"] == self.corpus or self.corpus is None]
+        applied = [r["id"] for r in mine if r["state"] == "applied"]
+        scored = [r["id"] for r in mine if r["state"] in ("scored", "trained")]
+        newest = max(applied or scored or [None], key=lambda x: -1 if x is None else x)
+        if newest != self.run_id:
+            self.run_id = newest
+
+    def choose_run(self, run_id: int) -> None:
+        run = self.runs.get(run_id)
+        if run is not None and run["corpus"] and run["corpus"] != self.corpus:
+            self.choose_corpus(run["corpus"])
+        self.run_chosen = True
+        self.run_id = run_id
+
+    def load_index(self, conn: sqlite3.Connection, run_id: int) -> RunIndex:
+        """The run's RunIndex (cached across screens); call from a thread worker."""
+        with self._index_lock:
+            if self.index_cache is None:
+                from engine.betr.browse import IndexCache
+
+                self.index_cache = IndexCache()
+            return self.index_cache.get(conn, run_id)
+
     def watch_corpus(self) -> None:
+        if self.runs:
+            self.follow_newest_run()
+        self.sub_title = self.selection_text()
+
+    def watch_run_id(self) -> None:
         self.sub_title = self.selection_text()
 
     def selection_text(self) -> str:
-        return f"corpus: {self.corpus or '-'} · run: -"
+        run = self.runs.get(self.run_id) if self.run_id is not None else None
+        if run is None:
+            shown = "-"
+        else:
+            state = "" if run["state"] == "applied" else f", {run['state']}"
+            shown = f"{run['id']} ({run['name'] or ''}{state})"
+        return f"corpus: {self.corpus or '-'} · run: {shown}"
 
     # -- errors --------------------------------------------------------------------------------
     @on(Worker.StateChanged)
@@ -287,10 +359,17 @@ class BetrApp(App[None]):
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # a dialog on top keeps the screen under it: no switching screens behind its back
-        return not (action in ("screen_workspace", "screen_jobs", "help") and self.screen.is_modal)
+        switching = ("screen_workspace", "screen_jobs", "screen_documents", "screen_threshold")
+        return not (action in (*switching, "help") and self.screen.is_modal)
 
     async def action_screen_workspace(self) -> None:
         await self.switch_mode("workspace")
+
+    async def action_screen_documents(self) -> None:
+        await self.switch_mode("documents")
+
+    async def action_screen_threshold(self) -> None:
+        await self.switch_mode("threshold")
 
     async def action_screen_jobs(self) -> None:
         await self.switch_mode("jobs")

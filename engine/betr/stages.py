@@ -259,6 +259,7 @@ def train_stage(
         # a retrained classifier invalidates earlier probabilities
         c.execute("DELETE FROM doc_probs WHERE run_id = ?", (run_id,))
         c.execute("DELETE FROM prob_order WHERE run_id = ?", (run_id,))
+        c.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
         c.execute("UPDATE runs SET state = 'trained' WHERE id = ?", (run_id,))
         update_metrics(
             c,
@@ -284,6 +285,7 @@ def run_apply_job(ctx: JobContext) -> dict[str, Any]:
 
 def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
     from engine.betr.classifier import load_classifier, predict_positive
+    from engine.betr.browse import pack_run_columns
 
     conn = ctx.conn
     run = get_run(conn, run_id)
@@ -309,6 +311,7 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
         with transaction(conn):
             conn.execute("DELETE FROM doc_probs WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM prob_order WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
     applied = conn.execute("SELECT COUNT(*) FROM doc_probs WHERE run_id = ?", (run_id,)).fetchone()[
         0
     ]
@@ -344,6 +347,7 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
             "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
             (run_id,),
         )
+        pack_run_columns(c, run_id)
         c.execute(
             "UPDATE runs SET state = 'applied', finished_at = ? WHERE id = ?", (time.time(), run_id)
         )

@@ -339,6 +339,22 @@ class WorkspaceScreen(BetrScreen):
             return
         self.betr.choose_corpus(name)
 
+    def action_use_run(self) -> None:
+        key = self.query_one("#table-runs", KeyedTable).highlighted_key
+        if key is None:
+            self.notify("no run yet: score a corpus first (betr score)", severity="warning")
+            return
+        run = self.betr.runs.get(int(key))
+        if run is not None and run["state"] == "pending":
+            self.notify(f"run {key} is not scored yet", severity="warning", markup=False)
+            return
+        self.betr.choose_run(int(key))
+        self.notify(f"current run: {key}", markup=False)
+
+    @on(DataTable.RowSelected, "#table-runs")
+    def run_selected(self) -> None:
+        self.action_use_run()
+
     @on(DataTable.RowSelected, "#table-corpora")
     def corpus_selected(self) -> None:
         self.action_use_corpus()
