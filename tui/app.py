@@ -40,8 +40,8 @@ from tui.actions import (
 )
 from tui.polling import Poller
 from tui.reads import reading
-from tui.screens.help import HelpScreen
 from tui.screens.documents import DocumentsScreen
+from tui.screens.help import HelpScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.threshold import ThresholdScreen
 from tui.screens.workspace import WorkspaceScreen

@@ -284,8 +284,8 @@ def run_apply_job(ctx: JobContext) -> dict[str, Any]:
 
 
 def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
-    from engine.betr.classifier import load_classifier, predict_positive
     from engine.betr.browse import pack_run_columns
+    from engine.betr.classifier import load_classifier, predict_positive
 
     conn = ctx.conn
     run = get_run(conn, run_id)
