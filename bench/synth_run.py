@@ -47,6 +47,7 @@ def make_synthetic_run(
     benchmarks: tuple[str, ...] = BENCHMARKS,
     words: int = 24,
     chunk: int = 50_000,
+    prob_decimals: int = 6,
 ) -> int:
     """Create corpus `corpus` (if missing) and one applied run over it; returns the run id.
     A second call with another `targets` name adds a second run over the same corpus."""
@@ -110,7 +111,7 @@ def make_synthetic_run(
                     now,
                 ),
             ).lastrowid
-            _scores(conn, rng, run_id, doc_ids, n_sample, bench_ids)
+            _scores(conn, rng, run_id, doc_ids, n_sample, bench_ids, prob_decimals)
             conn.execute(
                 "INSERT INTO prob_order (run_id, position, doc_id, prob, n_tokens, cum_tokens) "
                 "SELECT p.run_id, ROW_NUMBER() OVER w, p.doc_id, p.prob, d.n_tokens, "
@@ -190,11 +191,13 @@ def _benchmarks(conn, rng, names: tuple[str, ...], now: float) -> dict[str, int]
     return out
 
 
-def _scores(conn, rng, run_id: int, doc_ids: np.ndarray, n_sample: int, bench_ids: dict) -> None:
+def _scores(
+    conn, rng, run_id: int, doc_ids: np.ndarray, n_sample: int, bench_ids: dict, decimals: int
+) -> None:
     n = len(doc_ids)
     latent = rng.normal(size=n)
     prob = 1.0 / (1.0 + np.exp(-(1.5 * latent - 1.0)))
-    prob = np.round(prob, 6)  # ties happen, as with a real classifier's rounded output
+    prob = np.round(prob, decimals)  # ties happen, as with a real classifier's rounded output
     for start in range(0, n, 200_000):
         conn.executemany(
             "INSERT INTO doc_probs (run_id, doc_id, prob) VALUES (?, ?, ?)",

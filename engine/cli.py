@@ -859,6 +859,10 @@ def demo_cmd(path: str | None, force: bool, as_json: bool) -> None:
         emit_json(summary)
 
 
+# the browsing verbs (tradeoff, overlap, agreement, docs, labels) register themselves on `cli`
+from engine import cli_browse  # noqa: E402, F401
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: BetrError -> exit 2 with its message; a bug -> exit 1."""
     try:

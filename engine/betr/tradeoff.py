@@ -21,7 +21,7 @@ F_OPT_EXP = 0.25
 F_MIN_PERCENT, F_MAX_PERCENT = 0.1, 100.0
 MAX_EPOCHS = 4.0  # beyond ~4 epochs repeated data stops paying (Muennighoff et al. 2023)
 OVER_TARGET_SHARE = 0.5
-COMPUTE_TABLE = tuple(10.0**e for e in range(19, 25))
+COMPUTE_TABLE = tuple(float(f"1e{e}") for e in range(19, 25))  # exact 1e23, not 10.0**23
 
 
 def f_opt_percent(compute: float) -> float:

@@ -1,0 +1,356 @@
+"""`betr tradeoff | overlap | agreement | docs | labels`: the numbers of the Documents and
+Threshold screens, from the same engine functions, for scripts and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.cli import cli, emit_json, json_option, print_table, workspace_option
+from engine.errors import UsageError
+from engine.units import abbreviate
+from engine.workspace import Workspace
+
+BY = click.option(
+    "--by",
+    type=click.Choice(["tokens", "docs"]),
+    default="tokens",
+    show_default=True,
+    help="Keep a share of the pool's tokens or of its docs.",
+)
+
+
+def _open_index(ws: Workspace, run_id: int):
+    from engine.betr.browse import load_run_index
+
+    conn = ws.connect(readonly=True)
+    try:
+        return load_run_index(conn, run_id)
+    finally:
+        conn.close()
+
+
+def _keep(text: str | None) -> float | None:
+    from engine.betr.select import parse_keep
+
+    return None if text is None else parse_keep(text)
+
+
+def _tokens(n: float | None) -> str:
+    return "-" if n is None else f"{abbreviate(n)} ({n:,.0f})"
+
+
+@cli.command("tradeoff")
+@click.option("--run", "run_id", type=int, default=None, help="An applied BETR run.")
+@click.option("--keep", default=None, help="Keep rate, e.g. 10%% (default: F_opt, else 10%%).")
+@BY
+@click.option("--params", default=None, help="Model parameters N, e.g. 1e9 or 1B.")
+@click.option("--tokens", default=None, help="Training tokens D, e.g. 2e10 or 20B.")
+@click.option("--compute", default=None, help="Training compute C in FLOPs (C = 6ND).")
+@workspace_option
+@json_option
+def tradeoff_cmd(run_id, keep, by, params, tokens, compute, workspace, as_json):
+    """What a keep rate keeps and costs; F_opt(C) = 4e-5 * C^0.25 % of tokens; epochs needed."""
+    from engine.betr.tradeoff import Budget, parse_amount, tradeoff
+
+    budget = Budget.of(
+        params=None if params is None else parse_amount(params, "model parameters N"),
+        tokens=None if tokens is None else parse_amount(tokens, "training tokens D"),
+        compute=None if compute is None else parse_amount(compute, "compute C"),
+    )
+    keep_frac = _keep(keep)
+    index = _open_index(Workspace.open(workspace), run_id) if run_id is not None else None
+    if index is None and keep_frac is not None:
+        raise UsageError("--keep needs --run: a keep rate is a cut of a run's pool")
+    result = tradeoff(index, keep_frac, by, budget)
+    if as_json:
+        emit_json(result)
+        return
+    law = result["compute_law"]
+    if law["compute"] is not None:
+        click.echo(
+            f"compute C = {law['compute']:.4g} FLOPs"
+            + (
+                f" (N = {law['params']:.4g} params, D = {law['tokens']:.4g} tokens)"
+                if law["params"]
+                else ""
+            )
+        )
+        click.echo(f"F_opt(C) = {law['f_opt_percent']:.4g}% of tokens")
+    if index is not None:
+        r = result
+        click.echo(
+            f"run {r['run_id']}: keep {r['keep_percent']:.4g}% of {r['by']} -> p >= "
+            f"{r['threshold']:.6f}"
+        )
+        click.echo(
+            f"  kept {r['kept_docs']:,} of {r['total_docs']:,} docs, "
+            f"{_tokens(r['kept_tokens'])} of {_tokens(r['total_tokens'])} tokens"
+        )
+        if law["compute"] is not None:
+            click.echo(f"  at F_opt: kept {_tokens(law['kept_tokens_at_f_opt'])} tokens")
+        if r.get("epochs_at_keep") is not None:
+            warn = "  DATA STARVATION (> 4 epochs)" if r["starvation_at_keep"] else ""
+            click.echo(f"  epochs needed at this keep rate: {r['epochs_at_keep']:.3g}{warn}")
+        if law.get("epochs_at_f_opt") is not None:
+            warn = "  DATA STARVATION (> 4 epochs)" if law["starvation_at_f_opt"] else ""
+            click.echo(f"  epochs needed at F_opt: {law['epochs_at_f_opt']:.3g}{warn}")
+        click.echo(
+            f"  target shares of the kept set (on the {r['sample_docs']:,}-doc scored sample):"
+        )
+        for s in r["benchmark_shares"]:
+            flag = "  over-targeted (> 50%)" if s["benchmark"] in r["over_targeted"] else ""
+            click.echo(
+                f"    {s['benchmark']:<24} {s['share'] * 100:5.1f}%  ({s['docs']} docs){flag}"
+            )
+    click.echo("F_opt by compute:")
+    for row in result["table"]:
+        kept = f"  kept {_tokens(row['kept_tokens'])} tokens" if "kept_tokens" in row else ""
+        click.echo(f"  C = {row['compute']:.0e}  F_opt {row['f_opt_percent']:6.2f}%{kept}")
+
+
+@cli.command("overlap")
+@click.option("--run", "run_ids", type=int, multiple=True, required=True, help="Twice: A and B.")
+@click.option("--keep", required=True, help="Keep rate, e.g. 10%%.")
+@BY
+@click.option("--show", type=int, default=10, show_default=True, help="Docs listed per side.")
+@workspace_option
+@json_option
+def overlap_cmd(run_ids, keep, by, show, workspace, as_json):
+    """Two runs' kept sets at one keep rate: overlap, Jaccard and the set differences."""
+    from engine.betr.tradeoff import overlap
+
+    if len(run_ids) != 2:
+        raise UsageError(
+            f"overlap compares exactly two runs, got {len(run_ids)}", fix="--run A --run B"
+        )
+    ws = Workspace.open(workspace)
+    keep_frac = _keep(keep)
+    result = overlap(_open_index(ws, run_ids[0]), _open_index(ws, run_ids[1]), keep_frac, by)
+    conn = ws.connect(readonly=True)
+    try:
+        for side in ("only_a", "only_b"):
+            ids = result[side]
+            result[f"n_{side}"] = len(ids)
+            result[side] = _doc_refs(conn, [int(i) for i in ids[: max(0, show)]])
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(result)
+        return
+    r = result
+    click.echo(
+        f"keep {r['keep_percent']:.4g}% of {r['by']}: run {r['run_a']} keeps {r['kept_a']:,}, "
+        f"run {r['run_b']} keeps {r['kept_b']:,}; both {r['overlap']:,} "
+        f"(Jaccard {r['jaccard']:.4f})"
+    )
+    for side, run in (("only_a", r["run_a"]), ("only_b", r["run_b"])):
+        click.echo(f"only in run {run}: {r['n_' + side]:,} docs")
+        for d in r[side]:
+            click.echo(f"  {d['doc_id']:>8}  {d['ext_id']:<20}  {d['snippet'][:90]}")
+
+
+def _doc_refs(conn, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = {
+        r[0]: r
+        for r in conn.execute(
+            f"SELECT id, ext_id, substr(text, 1, 200) FROM docs WHERE id IN "
+            f"({','.join('?' * len(ids))})",
+            ids,
+        )
+    }
+    return [
+        {"doc_id": i, "ext_id": rows[i][1], "snippet": " ".join(rows[i][2].split())}
+        for i in ids
+        if i in rows
+    ]
+
+
+@cli.command("agreement")
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--keep", default="10%", show_default=True, help="Keep rate for precision.")
+@BY
+@click.option("--top", type=int, default=10, show_default=True, help="Disagreements listed.")
+@workspace_option
+@json_option
+def agreement_cmd(run_id, keep, by, top, workspace, as_json):
+    """Classifier probability vs BETR score on the scored sample: Spearman, precision at the
+    keep rate, and the largest disagreements both ways."""
+    from engine.betr.tradeoff import agreement
+
+    result = agreement(_open_index(Workspace.open(workspace), run_id), _keep(keep), by, top)
+    if as_json:
+        emit_json(result)
+        return
+    r = result
+    click.echo(
+        f"run {r['run_id']}, on the {r['sample_docs']:,}-doc scored sample: Spearman rho = "
+        f"{r['spearman']:.4f} (p = {r['spearman_p']:.3g}, n = {r['sample_docs']:,})"
+    )
+    prec = "-" if r["precision_at_keep"] is None else f"{r['precision_at_keep']:.4f}"
+    click.echo(
+        f"precision at keep {r['keep_percent']:.4g}% of {r['by']}: {prec} "
+        f"({r['sample_kept']} sample docs kept)"
+    )
+    cols = [
+        ("rank", "rank"),
+        ("doc_id", "doc"),
+        ("prob", "p(pos)"),
+        ("score", "BETR"),
+        ("prob_percentile", "p pct"),
+        ("score_percentile", "BETR pct"),
+        ("benchmark", "benchmark"),
+    ]
+    for key, title in (
+        ("classifier_over_betr", "classifier ranks higher than BETR"),
+        ("betr_over_classifier", "BETR ranks higher than the classifier"),
+    ):
+        click.echo(title + ":")
+        print_table([_rounded(d) for d in r[key]], cols, "  none")
+
+
+def _rounded(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()}
+
+
+@cli.command("docs")
+@click.option("--run", "run_id", type=int, required=True)
+@click.option(
+    "--sort", type=click.Choice(["prob", "score", "tokens"]), default="prob", show_default=True
+)
+@click.option("--benchmark", default=None, help="Best-matching target benchmark.")
+@click.option("--kept", "kept", flag_value="kept", default=None, help="Only docs kept.")
+@click.option("--dropped", "kept", flag_value="dropped", help="Only docs dropped.")
+@click.option("--keep", default="10%", show_default=True, help="Keep rate for --kept/--dropped.")
+@BY
+@click.option("--source", default=None, help="Source file prefix (docs' file:line).")
+@click.option("--meta", default=None, help="Metadata field=value.")
+@click.option("--search", default=None, help="Full-text (FTS5) query.")
+@click.option("--sample-only", is_flag=True, help="Only docs of the scored sample.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@workspace_option
+@json_option
+def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, sample_only, limit,
+             offset, workspace, as_json):  # fmt: skip
+    """A run's documents as the Documents screen lists them (same sort and filters)."""
+    from engine.betr.browse import Query, load_run_index, make_view, page
+
+    meta_pair = None
+    if meta is not None:
+        key, sep, value = meta.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--meta '{meta}' is not field=value", fix="e.g. --meta lang=en")
+        meta_pair = (key, value)
+    query = Query(
+        sort=sort,
+        benchmark=benchmark,
+        kept=kept,
+        keep=_keep(keep),
+        by=by,
+        source=source,
+        meta=meta_pair,
+        search=search,
+        sample_only=sample_only,
+    )
+    conn = Workspace.open(workspace).connect(readonly=True)
+    try:
+        index = load_run_index(conn, run_id)
+        view = make_view(conn, index, query)
+        rows = page(conn, index, view, offset, limit)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json({"run_id": run_id, "total": len(view), "rows": [r.__dict__ for r in rows]})
+        return
+    click.echo(f"{len(view):,} docs · {query.describe()}")
+    cols = [
+        ("rank", "rank"),
+        ("score", "BETR"),
+        ("prob", "p(pos)"),
+        ("n_tokens", "tokens"),
+        ("source", "source"),
+        ("benchmark", "benchmark"),
+        ("snippet", "text"),
+    ]
+    shown = []
+    for r in rows:
+        d = _rounded(r.__dict__)
+        d["snippet"] = r.snippet[:60]
+        shown.append(d)
+    print_table(shown, cols, "no documents match")
+
+
+@cli.group("labels")
+def labels_group() -> None:
+    """Hand labels on documents (good, bad, skip), as set in the document viewer."""
+
+
+@labels_group.command("set")
+@click.argument("doc_id", type=int)
+@click.argument("label", type=click.Choice(["good", "bad", "skip", "none"]))
+@click.option("--run", "run_id", type=int, default=None, help="Run the label was given under.")
+@workspace_option
+def labels_set(doc_id, label, run_id, workspace):
+    """Label a doc (none clears its label)."""
+    from engine.betr.doclabels import set_label
+
+    conn = Workspace.open(workspace).connect()
+    try:
+        prob = None
+        if run_id is not None:
+            row = conn.execute(
+                "SELECT prob FROM doc_probs WHERE run_id = ? AND doc_id = ?", (run_id, doc_id)
+            ).fetchone()
+            prob = row[0] if row else None
+        set_label(conn, doc_id, None if label == "none" else label, run_id=run_id, prob=prob)
+    finally:
+        conn.close()
+    click.echo(f"doc {doc_id}: {label}")
+
+
+@labels_group.command("list")
+@click.option("--run", "run_id", type=int, default=None, help="Add p(positive) in this run.")
+@workspace_option
+@json_option
+def labels_list(run_id, workspace, as_json):
+    from engine.betr.doclabels import list_labels
+
+    conn = Workspace.open(workspace).connect(readonly=True)
+    try:
+        rows = list_labels(conn, run_id)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(rows)
+        return
+    cols = [("doc_id", "doc"), ("ext_id", "id"), ("corpus", "corpus"), ("label", "label")]
+    print_table([_rounded(r) for r in rows], [*cols, ("prob", "p(pos)")], "no labels yet")
+
+
+@labels_group.command("export")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--run", "run_id", type=int, default=None, help="Add p(positive) in this run.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None)
+@workspace_option
+@json_option
+def labels_export(out, run_id, fmt, workspace, as_json):
+    """Write every label (doc, corpus, source, label, probabilities) to JSONL or CSV."""
+    from engine.betr.doclabels import export_labels
+
+    conn = Workspace.open(workspace).connect(readonly=True)
+    try:
+        result = export_labels(conn, Path(out), run_id=run_id, fmt=fmt)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            f"{result['rows']} labels ({result['good']} good, {result['bad']} bad, "
+            f"{result['skip']} skip) -> {out}"
+        )
