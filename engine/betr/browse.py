@@ -588,7 +588,7 @@ def nearest_examples(
     (every doc of the scored sample is cached). With each, the doc's rank among the scored sample
     for that example (1 = the example's nearest doc). A doc outside the cache is embedded with
     `embedder` when given, else `{"examples": [], "reason": ...}`."""
-    from engine.embed import text_sha256
+    from engine.embed import _normalise_rows, text_sha256
     from engine.store.embeddings import SqliteEmbeddingCache
 
     run = get_run(conn, index.run_id)
@@ -600,9 +600,15 @@ def nearest_examples(
     key = text_sha256(text[0])
     vec = cache.get_many(model_id, [key]).get(key)
     if vec is None and embedder is not None:
-        vec = embedder.encode([text[0]])[0]
+        vec = embedder.encode([text[0]])[0].astype(np.float16)
     if vec is None:
-        return {"examples": [], "reason": "not in the scored sample: its embedding is not cached"}
+        in_sample = bool(index.in_sample[index.row_of_doc(doc_id)])
+        reason = (
+            "its embedding is not in the workspace cache"
+            if in_sample
+            else "not in the scored sample, so it was never embedded"
+        )
+        return {"examples": [], "reason": reason}
     bench_ids = list(index.benchmarks)
     if not bench_ids:
         return {"examples": [], "reason": "the run has no target benchmarks"}
@@ -617,8 +623,9 @@ def nearest_examples(
     have = [i for i, kk in enumerate(keys) if kk in got]
     if not have:
         return {"examples": [], "reason": "the target examples' embeddings are not cached"}
-    ex_vecs = np.stack([got[keys[i]] for i in have]).astype(np.float64)
-    cos = ex_vecs @ np.asarray(vec, dtype=np.float64)
+    # unit rows of the cached float16 vectors: the vectors the scoring ranked with
+    ex_vecs = _normalise_rows(np.stack([got[keys[i]] for i in have])).astype(np.float64)
+    cos = ex_vecs @ _normalise_rows(np.asarray(vec)[None, :])[0].astype(np.float64)
     top = np.lexsort((np.arange(len(have)), -cos))[:k]
     sample_rows = np.flatnonzero(index.in_sample)
     sample_vecs = None
@@ -627,7 +634,7 @@ def nearest_examples(
         skeys = [text_sha256(t) for t in texts]
         sgot = cache.get_many(model_id, skeys)
         if len(sgot) == len(set(skeys)):
-            sample_vecs = np.stack([sgot[s] for s in skeys]).astype(np.float64)
+            sample_vecs = _normalise_rows(np.stack([sgot[s] for s in skeys])).astype(np.float64)
     out = []
     for j in top:
         r = ex[have[j]]

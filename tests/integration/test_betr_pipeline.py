@@ -401,6 +401,54 @@ def test_stored_rank_scores_equal_the_brute_force_on_cached_embeddings(pipeline)
     assert positives == set(ref_order[:N_POSITIVE])
 
 
+def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
+    """The document viewer's 5 nearest examples, with the doc's rank among the sample for each,
+    against cosines and ranks recomputed from the cached vectors."""
+    from engine.betr.browse import doc_detail, load_run_index, nearest_examples
+
+    ws, run_id = pipeline.ws, pipeline.run_id
+    run = betr_json(ws, "runs", "show", str(run_id))
+    example_ids, _, ex_vecs, doc_ids, doc_vecs = score_inputs(ws, run_id, run["config"]["model_id"])
+    cos = ex_vecs.astype(np.float64) @ doc_vecs.astype(np.float64).T  # (examples, docs)
+    conn = ws.connect(readonly=True)
+    try:
+        index = load_run_index(conn, run_id)
+        stored = {r[0]: r for r in sample_rows(ws, run_id)}
+        for j in (0, 7, 150, N_SAMPLE - 1):
+            doc = int(doc_ids[j])
+            got = nearest_examples(conn, index, doc, k=5)
+            want = np.lexsort((np.arange(len(example_ids)), -cos[:, j]))[:5]
+            assert [e["example_id"] for e in got["examples"]] == example_ids[want].tolist()
+            for e, i in zip(got["examples"], want, strict=True):
+                assert e["cosine"] == pytest.approx(cos[i, j], abs=1e-9)
+                assert e["rank"] == int(np.count_nonzero(cos[i] > cos[i, j] + 1e-9)) + 1
+            detail = doc_detail(conn, index, doc)
+            assert detail["best_rank"] == stored[doc][2]
+            best = detail["best_example"]
+            assert (best["id"] if best else None) == stored[doc][4]
+        # a doc outside the scored sample has no cached embedding: the viewer says so
+        outside = next(int(d) for d in index.doc_id if int(d) not in stored)
+        assert nearest_examples(conn, index, outside)["reason"].startswith("not in the scored")
+    finally:
+        conn.close()
+
+
+def test_tradeoff_on_the_real_run_equals_select(pipeline):
+    ws, run_id = pipeline.ws, pipeline.run_id
+    out = betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "10%")
+    conn = ws.connect(readonly=True)
+    try:
+        sel = select(conn, run_id, 0.1)
+    finally:
+        conn.close()
+    assert (out["kept_docs"], out["kept_tokens"], out["threshold"]) == (
+        sel.position,
+        sel.kept_tokens,
+        sel.threshold,
+    )
+    assert sum(s["docs"] for s in out["benchmark_shares"]) <= out["sample_kept_docs"]
+
+
 # -- 3. re-scoring is cached ------------------------------------------------------------------
 def test_rescoring_reuses_the_run_and_a_new_config_embeds_nothing(pipeline, monkeypatch):
     from engine.embed import Embedder

@@ -14,6 +14,9 @@ from tui.screens.base import BetrModal
 SCREEN_TITLES = {
     "workspace": "Workspace screen",
     "jobs": "Jobs screen",
+    "documents": "Documents screen",
+    "viewer": "Document viewer",
+    "threshold": "Threshold screen",
     "log": "Log viewer",
     "dialog": "Dialogs",
 }

@@ -1,0 +1,216 @@
+"""Browsing speed at a million docs: the Documents list's first page, page-downs, a threshold
+update and a sort change, each against a plain-SQL baseline measured in the same run, then the
+same through the real TUI (headless Pilot).
+
+    .venv/bin/python -m bench.tui                 # 1M docs (built once, ~2 min, then reused)
+    .venv/bin/python -m bench.tui --docs 200000
+
+Goals (issue #4): first page under 300 ms, page-down under 30 ms, threshold under 50 ms.
+The workspace holds only what the list needs (bench/synth_run.py): short docs, a 100k-doc
+scored sample, p(positive) for every doc, prob_order and the packed run columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.synth_run import make_synthetic_run
+from engine.betr.browse import Query, build_run_columns, load_run_index, make_view, page
+from engine.betr.select import select
+from engine.betr.tradeoff import threshold_stats
+from engine.workspace import Workspace
+
+PAGE = 46  # rows on a 48-line terminal
+GOALS_MS = {"first page": 300.0, "page-down": 30.0, "threshold update": 50.0}
+
+
+def ms(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Median wall time of `fn` over `repeat` calls, in ms."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def report(name: str, ours: float, baseline_name: str, baseline: float) -> None:
+    goal = GOALS_MS.get(name)
+    verdict = "" if goal is None else f"  goal < {goal:.0f} ms: {'ok' if ours < goal else 'MISSED'}"
+    print(
+        f"{name:<18} {ours:9.2f} ms   {baseline_name}: {baseline:9.2f} ms   "
+        f"ratio {baseline / ours if ours else float('inf'):7.2f}x{verdict}"
+    )
+
+
+def build(path: Path, n_docs: int) -> Workspace:
+    if (path / "betr.sqlite").exists():
+        ws = Workspace.open(path)
+        conn = ws.connect(readonly=True)
+        n = conn.execute("SELECT COUNT(*) FROM prob_order WHERE run_id = 1").fetchone()[0]
+        conn.close()
+        if n == n_docs:
+            return ws
+        import shutil
+
+        shutil.rmtree(path)
+    t0 = time.perf_counter()
+    ws = Workspace.init(path)
+    make_synthetic_run(ws, n_docs, n_sample=min(100_000, n_docs // 10), seed=0)
+    print(f"built {n_docs:,} docs in {time.perf_counter() - t0:.0f} s at {path}")
+    return ws
+
+
+def engine_bench(ws: Workspace, n_docs: int) -> None:
+    conn = ws.connect(readonly=True)
+    try:
+        print(f"-- engine, {n_docs:,} docs (median of 5)")
+        state: dict = {}
+
+        def first_page() -> None:
+            index = load_run_index(conn, 1)
+            view = make_view(conn, index, Query())
+            state.update(index=index, view=view, rows=page(conn, index, view, 0, PAGE))
+
+        def first_page_row_scan() -> None:
+            build_run_columns(conn, 1)  # what loading costs without the packed columns
+            page(conn, state["index"], state["view"], 0, PAGE)
+
+        first_page()
+        report("first page", ms(first_page, 5), "row-scan load", ms(first_page_row_scan, 3))
+        index, view = state["index"], state["view"]
+        starts = [PAGE * (i + 1) + n_docs // 3 for i in range(10)]
+
+        def page_downs() -> None:
+            for s in starts:
+                page(conn, index, view, s, PAGE)
+
+        def page_downs_sql() -> None:
+            for s in starts:
+                conn.execute(
+                    "SELECT o.position, o.doc_id, o.prob, o.n_tokens, substr(d.text, 1, 400), "
+                    "d.source FROM prob_order o JOIN docs d ON d.id = o.doc_id "
+                    "WHERE o.run_id = 1 AND o.position > ? ORDER BY o.position LIMIT ?",
+                    (s, PAGE),
+                ).fetchall()
+
+        report("page-down", ms(page_downs, 5) / 10, "SQL keyset page", ms(page_downs_sql, 5) / 10)
+        keeps = iter([0.05 + 0.001 * i for i in range(100)])
+        sql_keeps = iter([0.05 + 0.001 * i for i in range(100)])
+        report(
+            "threshold update",
+            ms(lambda: threshold_stats(index, next(keeps), "tokens"), 5),
+            "SQL select()",
+            ms(lambda: select(conn, 1, next(sql_keeps), "tokens"), 5),
+        )
+
+        def sort_change() -> None:
+            index._orders.pop("tokens", None)
+            v = make_view(conn, index, Query(sort="tokens"))
+            page(conn, index, v, 0, PAGE)
+
+        def sort_sql() -> None:
+            conn.execute(
+                "SELECT o.position, o.doc_id, o.prob, o.n_tokens, substr(d.text, 1, 400), "
+                "d.source FROM prob_order o JOIN docs d ON d.id = o.doc_id WHERE o.run_id = 1 "
+                "ORDER BY o.n_tokens DESC, o.position LIMIT ?",
+                (PAGE,),
+            ).fetchall()
+
+        report("sort change", ms(sort_change, 5), "SQL ORDER BY tokens", ms(sort_sql, 3))
+    finally:
+        conn.close()
+
+
+def top_row_loaded(screen) -> bool:
+    """The Documents list shows real rows (not "…") at its top."""
+    doclist = screen.doclist
+    return doclist.view is not None and doclist.row_at(int(doclist.scroll_y)) is not None
+
+
+async def tui_bench(ws: Workspace) -> None:
+    """The same steps through the app: key presses until the screen shows the result."""
+    from tui.app import BetrApp
+    from tui.screens.documents import DocumentsScreen
+    from tui.screens.threshold import ThresholdScreen
+
+    app = BetrApp(ws, probe_device=lambda _pref: "cpu (bench)")
+    async with app.run_test(size=(160, 48)) as pilot:
+
+        async def until(pred: Callable[[], bool], timeout: float = 60.0) -> None:
+            deadline = time.monotonic() + timeout
+            while not pred():
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the screen did not update")
+                await asyncio.sleep(0.001)
+
+        await until(lambda: app.run_id is not None)
+        print("-- TUI (headless Pilot, 160x48; includes rendering)")
+        t0 = time.perf_counter()
+        await pilot.press("3")
+        await until(lambda: isinstance(app.screen, DocumentsScreen) and top_row_loaded(app.screen))
+        first = (time.perf_counter() - t0) * 1000
+        print(f"first page (cold: index load + view + rows + paint) {first:9.2f} ms")
+        screen = app.screen
+        times = []
+        for _ in range(10):
+            before = screen.doclist.scroll_y
+            t0 = time.perf_counter()
+            await pilot.press("pagedown")
+            await until(lambda b=before: screen.doclist.scroll_y != b and top_row_loaded(screen))
+            await pilot.pause()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"page-down (median of 10)                            {statistics.median(times):9.2f} ms"
+        )
+        t0 = time.perf_counter()
+        await pilot.press("s")
+        await until(
+            lambda: (
+                screen.view is not None
+                and screen.view.query.sort == "score"
+                and top_row_loaded(screen)
+            )
+        )
+        await pilot.pause()
+        print(
+            f"sort change (prob -> BETR score)                    {(time.perf_counter() - t0) * 1000:9.2f} ms"
+        )
+        await pilot.press("4")
+        await until(lambda: isinstance(app.screen, ThresholdScreen) and app.screen.stats)
+        th = app.screen
+        times = []
+        for _ in range(10):
+            before = th.stats["keep_percent"]
+            t0 = time.perf_counter()
+            await pilot.press("plus")
+            await until(lambda b=before: th.stats["keep_percent"] != b)
+            await pilot.pause()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"threshold update (+1 point, median of 10)           {statistics.median(times):9.2f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--no-tui", action="store_true", help="Engine numbers only.")
+    args = parser.parse_args()
+    path = args.workspace or Path(f"/tmp/betr-bench-tui-{args.docs}")
+    os.environ.setdefault("BETR_CONFIG", str(path / "no-config.toml"))
+    ws = build(path, args.docs)
+    engine_bench(ws, args.docs)
+    if not args.no_tui:
+        asyncio.run(tui_bench(ws))
+
+
+if __name__ == "__main__":
+    main()
