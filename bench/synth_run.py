@@ -248,9 +248,19 @@ def _scores(
     )
 
 
-if __name__ == "__main__":  # python -m bench.synth_run WORKSPACE N_DOCS
-    import sys
+def main() -> None:
+    import argparse
 
-    target = Path(sys.argv[1])
-    w = Workspace.open(target) if (target / "betr.sqlite").exists() else Workspace.init(target)
-    print(make_synthetic_run(w, int(sys.argv[2])))
+    parser = argparse.ArgumentParser(description="Add a generated applied BETR run to a workspace.")
+    parser.add_argument("workspace", type=Path, help="created when missing")
+    parser.add_argument("docs", type=int, help="documents in the generated corpus")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--targets", default="synthetic-targets", help="target set name")
+    args = parser.parse_args()
+    root = args.workspace
+    ws = Workspace.open(root) if (root / "betr.sqlite").exists() else Workspace.init(root)
+    print(make_synthetic_run(ws, args.docs, seed=args.seed, targets=args.targets))
+
+
+if __name__ == "__main__":  # python -m bench.synth_run WORKSPACE N_DOCS
+    main()
