@@ -123,6 +123,8 @@ class BetrApp(App[None]):
     jobs: var[list[JobInfo]] = var(list, always_update=True)
     corpus: var[str | None] = var(None)
     run_id: var[int | None] = var(None)  # the current run: what Documents/Threshold show
+    keep: var[float] = var(0.10)  # current keep rate (fraction), shared by screens
+    keep_by: var[str] = var("tokens")
     device: var[str | None] = var(None)
     last_error: var[str | None] = var(None)
 

@@ -1,9 +1,379 @@
-"""Screen 3, Documents (being built)."""
+"""Screen 3, Documents: the current run's documents, ranked, sorted, filtered and searched.
+
+The view (engine `make_view`) is computed in a thread worker; the list keeps its old rows until
+the new view lands. Rows are fetched by the list itself, a block at a time, as they scroll in.
+"""
 
 from __future__ import annotations
 
-from tui.screens.base import BetrScreen
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import Reactive
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from engine.betr.browse import SORTS, Query, RunIndex, View, make_view, page
+from engine.errors import BetrError
+from engine.units import abbreviate
+from tui.actions import bindings_for
+from tui.reads import reading
+from tui.screens.base import BetrModal, BetrScreen
+from tui.widgets.doclist import DocList
+
+EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
+EXPORT_CHUNK = 900
+
+
+def keep_text(query: Query) -> str:
+    return f"keep {query.keep * 100:g}% of {query.by}"
+
+
+def info_line(index: RunIndex, view: View) -> str:
+    """ "run · 1,234 of 20,000 docs · sort … · keep 10% of tokens: p ≥ 0.81 · …"."""
+    q = view.query
+    parts = [index.name, f"{len(view):,} of {len(index):,} docs", q.describe()]
+    if view.cut is not None and view.cut > 0:
+        parts.append(f"{keep_text(q)}: {view.cut:,} docs kept, p ≥ {index.prob[view.cut - 1]:.3f}")
+    elif view.cut is None:
+        parts.append("not applied yet: the scored sample in BETR order, no probabilities")
+    n_sample = int(np.count_nonzero(index.in_sample))
+    parts.append(f"score and benchmark on the {n_sample:,}-doc scored sample")
+    return " · ".join(parts)
+
+
+def export_view(conn, index: RunIndex, view: View, out: Path) -> int:
+    """The view's rows as JSONL (no text); returns the number of rows written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        for start in range(0, len(view), EXPORT_CHUNK):
+            rows = view.rows[start : start + EXPORT_CHUNK]
+            ids = [int(i) for i in index.doc_id[rows]]
+            marks = ",".join("?" * len(ids))
+            meta = {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(
+                    f"SELECT id, ext_id, source FROM docs WHERE id IN ({marks})", ids
+                )
+            }
+            for row, doc_id in zip(rows.tolist(), ids, strict=True):
+                ext_id, source = meta.get(doc_id, (None, None))
+                prob, score = index.prob[row], index.score[row]
+                record = {
+                    "doc_id": doc_id,
+                    "ext_id": ext_id,
+                    "rank": row + 1,
+                    "prob": None if np.isnan(prob) else float(prob),
+                    "score": None if np.isnan(score) else float(score),
+                    "tokens": int(index.n_tokens[row]),
+                    "source": source,
+                    "benchmark": index.benchmarks.get(int(index.bench[row])),
+                }
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(view)
+
+
+class PromptDialog(BetrModal[str | None]):
+    """One line of input (search, rank); dismissed with the text, or None when closed."""
+
+    BINDINGS = bindings_for("dialog")
+
+    def __init__(self, title: str, hint: str, value: str = "", placeholder: str = ""):
+        super().__init__()
+        self.title_text, self.hint, self.value = title, hint, value
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="doc-dialog") as dialog:
+            dialog.border_title = self.title_text
+            yield Label(self.hint, markup=False)
+            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-input", Input).focus()
+
+    @on(Input.Submitted, "#prompt-input")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+
+class FilterDialog(BetrModal[Query | None]):
+    """Source substring, metadata field=value and scored-sample-only; dismissed with a Query."""
+
+    BINDINGS = bindings_for("dialog")
+
+    def __init__(self, query: Query):
+        super().__init__()
+        self.current = query
+
+    def compose(self) -> ComposeResult:
+        q = self.current
+        with Vertical(classes="doc-dialog") as dialog:
+            dialog.border_title = "Filter documents"
+            yield Label("Source contains")
+            yield Input(q.source or "", placeholder="e.g. part-0003", id="filter-source")
+            yield Label("Metadata field=value")
+            meta = f"{q.meta[0]}={q.meta[1]}" if q.meta else ""
+            yield Input(meta, placeholder="e.g. lang=en", id="filter-meta")
+            yield Checkbox("scored sample only", q.sample_only, id="filter-sample")
+            yield Static("", id="filter-error", markup=False)
+            with Horizontal(classes="doc-dialog-buttons"):
+                yield Button("Apply", variant="primary", id="filter-apply")
+                yield Button("Cancel", id="filter-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-source", Input).focus()
+        self.query_one("#filter-error").display = False
+
+    @on(Button.Pressed, "#filter-cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#filter-apply")
+    def apply(self) -> None:
+        source = self.query_one("#filter-source", Input).value.strip() or None
+        meta_text = self.query_one("#filter-meta", Input).value.strip()
+        meta = None
+        if meta_text:
+            key, eq, value = meta_text.partition("=")
+            if not eq or not key.strip():
+                error = self.query_one("#filter-error", Static)
+                error.update("metadata filter: write field=value, e.g. lang=en")
+                error.display = True
+                return
+            meta = (key.strip(), value.strip())
+        sample = self.query_one("#filter-sample", Checkbox).value
+        self.dismiss(replace(self.current, source=source, meta=meta, sample_only=sample))
 
 
 class DocumentsScreen(BetrScreen):
     SCOPE = "documents"
+    TITLE = "Documents"
+    BINDINGS = bindings_for("documents")
+
+    class ViewReady(Message):
+        def __init__(self, index: RunIndex, view: View, cursor: int):
+            super().__init__()
+            self.index, self.view, self.cursor = index, view, cursor
+
+    class ViewFailed(Message):
+        pass
+
+    class Exported(Message):
+        def __init__(self, path: Path, rows: int):
+            super().__init__()
+            self.path, self.rows = path, rows
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index: RunIndex | None = None
+        self.view: View | None = None
+        self.wanted = Query()  # the query asked for (the view may still be on its way)
+        self.loading_run: int | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="docs-info", markup=False)
+        yield DocList(id="docs-list")
+        yield Static(EMPTY, id="docs-empty", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(DocList).focus()
+        self.watch(self.app, "run_id", self.run_changed)
+        for name in ("keep", "keep_by"):
+            if isinstance(getattr(type(self.app), name, None), Reactive):
+                self.watch(self.app, name, self.keep_changed, init=False)
+
+    def on_screen_resume(self) -> None:
+        self.query_one(DocList).reload()  # labels set in the viewer show up
+
+    # -- the view ------------------------------------------------------------------------------
+    @property
+    def doclist(self) -> DocList:
+        return self.query_one(DocList)
+
+    def current_keep(self) -> tuple[float, str]:
+        return float(getattr(self.betr, "keep", 0.10)), str(getattr(self.betr, "keep_by", "tokens"))
+
+    def run_changed(self, run_id: int | None) -> None:
+        self.query_one("#docs-empty").display = run_id is None
+        self.doclist.display = run_id is not None
+        if run_id is None:
+            self.index = self.view = None
+            self.doclist.clear()
+            self.query_one("#docs-info", Static).update("")
+            return
+        if self.index is not None and self.index.run_id != run_id:
+            self.wanted = Query(sort=self.wanted.sort)  # another run: its own benchmarks
+        self.request(self.wanted)
+
+    def keep_changed(self) -> None:
+        self.request(self.wanted)
+
+    def request(self, query: Query, cursor: int = 0) -> None:
+        """Compute `query`'s view in a worker; the list keeps its rows until it lands."""
+        run_id = self.betr.run_id
+        if run_id is None:
+            return
+        keep, by = self.current_keep()
+        self.wanted = replace(query, keep=keep, by=by)
+        if self.index is None or self.index.run_id != run_id:
+            self.query_one("#docs-info", Static).update(f"loading run {run_id}…")
+        self.load_view(run_id, self.wanted, cursor)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="documents-view")
+    def load_view(self, run_id: int, query: Query, cursor: int) -> None:
+        try:
+            with reading(self.betr.workspace) as conn:
+                index = self.betr.load_index(conn, run_id)
+                view = make_view(conn, index, query)
+        except BetrError:
+            self.post_message(self.ViewFailed())
+            raise
+        self.post_message(self.ViewReady(index, view, cursor))
+
+    def on_documents_screen_view_ready(self, message: ViewReady) -> None:
+        if message.index.run_id != self.betr.run_id:
+            return
+        self.index, self.view = message.index, message.view
+        self.wanted = message.view.query
+        workspace = self.betr.workspace
+        index, view = message.index, message.view
+
+        def loader(start: int, count: int):
+            with reading(workspace) as conn:
+                return page(conn, index, view, start, count)
+
+        self.doclist.set_view(index, view, loader, message.cursor)
+        self.query_one("#docs-info", Static).update(info_line(index, view))
+
+    def on_documents_screen_view_failed(self) -> None:
+        if self.view is not None:
+            self.wanted = self.view.query  # the bad query is not kept
+
+    # -- actions -------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        if self.view is None or self.index is None:
+            self.notify("no run loaded yet", severity="warning")
+            return False
+        return True
+
+    def action_cycle_sort(self) -> None:
+        sort = SORTS[(SORTS.index(self.wanted.sort) + 1) % len(SORTS)]
+        self.request(replace(self.wanted, sort=sort))
+
+    def action_cycle_benchmark(self) -> None:
+        if not self.ready():
+            return
+        names = [None, *sorted(self.index.benchmarks.values())]
+        at = names.index(self.wanted.benchmark) if self.wanted.benchmark in names else 0
+        self.request(replace(self.wanted, benchmark=names[(at + 1) % len(names)]))
+
+    def action_cycle_kept(self) -> None:
+        states = [None, "kept", "dropped"]
+        at = states.index(self.wanted.kept) if self.wanted.kept in states else 0
+        self.request(replace(self.wanted, kept=states[(at + 1) % len(states)]))
+
+    def action_clear_filters(self) -> None:
+        self.request(Query(sort=self.wanted.sort))
+
+    def action_filter_docs(self) -> None:
+        def chosen(query: Query | None) -> None:
+            if query is not None:
+                self.request(query)
+
+        self.app.push_screen(FilterDialog(self.wanted), chosen)
+
+    def action_search_docs(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self.request(replace(self.wanted, search=text or None))
+
+        self.app.push_screen(
+            PromptDialog(
+                "Search the text",
+                'plain words, or an FTS5 query ("exact phrase", a OR b, pre*); empty clears',
+                self.wanted.search or "",
+            ),
+            chosen,
+        )
+
+    def action_jump_rank(self) -> None:
+        if not self.ready():
+            return
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.jump_to_rank(text)
+
+        self.app.push_screen(
+            PromptDialog("Jump to rank", f"a probability rank, 1 to {len(self.index):,}"), chosen
+        )
+
+    def jump_to_rank(self, text: str) -> None:
+        if not self.ready():
+            return
+        try:
+            rank = int(text.replace(",", "").replace("_", ""))
+        except ValueError:
+            self.notify(f"not a rank: '{text}'", severity="warning", markup=False)
+            return
+        if not 1 <= rank <= len(self.index):
+            self.notify(
+                f"rank {rank:,} is out of range: the run has {len(self.index):,} docs",
+                severity="warning",
+            )
+            return
+        row = self.view.find_rank(rank)
+        if row is None:
+            self.notify(
+                f"rank {rank:,} is filtered out of this view ({self.view.query.describe()}); "
+                "c clears the filters",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.doclist.move_cursor(row)
+
+    def action_cursor_top(self) -> None:
+        self.doclist.action_cursor_top()
+
+    def action_cursor_bottom(self) -> None:
+        self.doclist.action_cursor_bottom()
+
+    def action_open_doc(self) -> None:
+        if not self.ready() or not len(self.view):
+            return
+        from tui.screens.viewer import DocViewerScreen
+
+        def closed(row: int | None) -> None:
+            if row is not None:
+                self.doclist.move_cursor(row)
+
+        viewer = DocViewerScreen(self.index, self.view, self.doclist.cursor)
+        self.app.push_screen(viewer, closed)
+
+    def action_export_view(self) -> None:
+        if not self.ready():
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = self.betr.workspace.exports_dir / f"docs-run{self.index.run_id}-{stamp}.jsonl"
+        self.export_worker(self.index, self.view, out)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="documents-export")
+    def export_worker(self, index: RunIndex, view: View, out: Path) -> None:
+        with reading(self.betr.workspace) as conn:
+            rows = export_view(conn, index, view, out)
+        self.post_message(self.Exported(out, rows))
+
+    def on_documents_screen_exported(self, message: Exported) -> None:
+        self.notify(
+            f"exported {message.rows:,} docs ({abbreviate(message.rows)}) to {message.path}",
+            markup=False,
+        )

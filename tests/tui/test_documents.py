@@ -1,0 +1,361 @@
+"""The Documents screen and the document viewer, driven by keys, checked against the engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, TextArea
+
+from bench.synth_run import make_synthetic_run
+from engine.betr.browse import IndexCache, Query, doc_detail, fts_doc_ids, make_view, page
+from engine.betr.doclabels import label_agreement
+from engine.workspace import Workspace
+from tests.tui.conftest import make_app, wait_until
+from tui.reads import reading
+from tui.screens.documents import EMPTY
+from tui.screens.viewer import agreement_text
+from tui.widgets.doclist import DocList
+
+SIZE = (160, 48)
+N_DOCS = 3000
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    workspace = Workspace.init(tmp_path / "ws")
+    make_synthetic_run(workspace, N_DOCS, seed=11)
+    return workspace
+
+
+def engine_view(workspace, query: Query):
+    """(index, view) as the engine computes them, on a fresh connection."""
+    with reading(workspace) as conn:
+        index = IndexCache().get(conn, 1)
+        return index, make_view(conn, index, query)
+
+
+def engine_page(workspace, query: Query, start: int = 0, count: int = 30):
+    with reading(workspace) as conn:
+        index = IndexCache().get(conn, 1)
+        return page(conn, index, make_view(conn, index, query), start, count)
+
+
+def doclist(app) -> DocList:
+    return app.screen.query_one(DocList)
+
+
+def shown_ids(app, count: int) -> list[int]:
+    rows = [doclist(app).row_at(i) for i in range(count)]
+    return [r.doc_id for r in rows if r is not None]
+
+
+def rendered(app, selector: str) -> str:
+    """What a Static shows, as plain text (its content may be Rich renderables)."""
+    widget = app.screen.query_one(selector)
+    console = Console(width=max(widget.size.width, 40), file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def has_notification(app, text: str, severity: str | None = None) -> bool:
+    return any(
+        text in n.message and (severity is None or n.severity == severity)
+        for n in app._notifications
+    )
+
+
+async def open_documents(pilot, app) -> None:
+    await wait_until(pilot, lambda: app.run_id is not None, what="current run")
+    await pilot.press("3")
+    await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="documents screen")
+    await wait_until(pilot, lambda: doclist(app).row_at(0) is not None, what="first rows")
+
+
+async def wait_for_query(pilot, app, query: Query) -> None:
+    def landed() -> bool:
+        view = app.screen.view
+        return view is not None and view.query == query and doclist(app).row_at(0) is not None
+
+    await wait_until(pilot, landed, what=f"view {query.describe()}")
+
+
+async def test_first_rows_and_sorts_match_the_engine(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        expected = engine_page(ws, Query())
+        assert shown_ids(app, len(expected)) == [r.doc_id for r in expected]
+        first = expected[0]
+        line = doclist(app).line_text(0)
+        assert line.split()[:2] == [str(first.rank), "●"]
+        assert f"{first.prob:.3f}" in line and first.source in line
+        index, view = engine_view(ws, Query())
+        info = str(app.screen.query_one("#docs-info").content)
+        assert f"{len(view):,} of {len(index):,} docs" in info
+        assert f"on the {int(index.in_sample.sum()):,}-doc scored sample" in info
+        assert f"p ≥ {index.prob[view.cut - 1]:.3f}" in info
+
+        for sort in ("score", "tokens", "prob"):
+            await pilot.press("s")
+            await wait_for_query(pilot, app, Query(sort=sort))
+            expected = engine_page(ws, Query(sort=sort))
+            assert shown_ids(app, len(expected)) == [r.doc_id for r in expected], sort
+            assert doclist(app).cursor == 0
+
+        # far down: rows are fetched as they come into view
+        await pilot.press("G")
+        last = len(view) - 1
+        await wait_until(pilot, lambda: doclist(app).row_at(last) is not None, what="last row")
+        assert doclist(app).cursor == last
+        assert doclist(app).row_at(last).doc_id == engine_page(ws, Query(), last, 1)[0].doc_id
+        await pilot.press("g")
+        assert doclist(app).cursor == 0
+
+
+async def test_benchmark_and_kept_filters_count_what_make_view_counts(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        index, _ = engine_view(ws, Query())
+        names = sorted(index.benchmarks.values())
+        for name in names[:2]:
+            await pilot.press("b")
+            await wait_for_query(pilot, app, Query(benchmark=name))
+            assert len(doclist(app)) == len(engine_view(ws, Query(benchmark=name))[1])
+            assert doclist(app).row_at(0).benchmark == name
+
+        await pilot.press("c")
+        await wait_for_query(pilot, app, Query())
+        for kept in ("kept", "dropped"):
+            await pilot.press("k")
+            await wait_for_query(pilot, app, Query(kept=kept))
+            _, view = engine_view(ws, Query(kept=kept))
+            assert len(doclist(app)) == len(view)
+            assert doclist(app).row_at(0).kept is (kept == "kept")
+            assert shown_ids(app, 20) == [r.doc_id for r in engine_page(ws, view.query, 0, 20)]
+        await pilot.press("k")
+        await wait_for_query(pilot, app, Query())
+        assert len(doclist(app)) == N_DOCS
+
+
+async def test_search_narrows_to_fts_hits_and_filter_dialog(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: app.screen.query("#prompt-input"), what="search input")
+        await pilot.press(*"theorem", "enter")
+        await wait_for_query(pilot, app, Query(search="theorem"))
+        with reading(ws) as conn:
+            hits = set(fts_doc_ids(conn, "theorem").tolist())
+        _, view = engine_view(ws, Query(search="theorem"))
+        assert 0 < len(doclist(app)) == len(view) < N_DOCS
+        assert set(shown_ids(app, 50)) <= hits
+
+        await pilot.press("f")
+        await wait_until(pilot, lambda: app.screen.query("#filter-meta"), what="filter dialog")
+        app.screen.query_one("#filter-meta", Input).value = "lang=de"
+        await pilot.click("#filter-apply")
+        wanted = Query(search="theorem", meta=("lang", "de"))
+        await wait_for_query(pilot, app, wanted)
+        assert len(doclist(app)) == len(engine_view(ws, wanted)[1])
+        assert "meta.lang = de" in str(app.screen.query_one("#docs-info").content)
+
+
+async def test_jump_to_rank_and_export(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        await pilot.press("colon")
+        await wait_until(pilot, lambda: app.screen.query("#prompt-input"), what="rank input")
+        await pilot.press(*"1234", "enter")
+        await wait_until(pilot, lambda: doclist(app).cursor == 1233, what="cursor at rank")
+        await wait_until(pilot, lambda: doclist(app).row_at(1233) is not None, what="row")
+        assert doclist(app).row_at(1233).rank == 1234
+
+        # a rank the kept filter hides
+        await pilot.press("k")
+        await wait_for_query(pilot, app, Query(kept="kept"))
+        app.screen.jump_to_rank(str(N_DOCS))
+        await wait_until(
+            pilot, lambda: has_notification(app, f"rank {N_DOCS:,} is filtered out of this view")
+        )
+
+        await pilot.press("e")
+        await wait_until(pilot, lambda: list(ws.exports_dir.glob("docs-run1-*.jsonl")))
+        out = next(ws.exports_dir.glob("docs-run1-*.jsonl"))
+        await wait_until(pilot, lambda: has_notification(app, str(out)), what="export notice")
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        _, view = engine_view(ws, Query(kept="kept"))
+        assert len(records) == len(view)
+        first = engine_page(ws, Query(kept="kept"), 0, 1)[0]
+        assert records[0] == {
+            "doc_id": first.doc_id,
+            "ext_id": first.ext_id,
+            "rank": first.rank,
+            "prob": first.prob,
+            "score": first.score,
+            "tokens": first.n_tokens,
+            "source": first.source,
+            "benchmark": first.benchmark,
+        }
+
+
+def labels(ws) -> dict[int, str]:
+    with reading(ws) as conn:
+        return dict(conn.execute("SELECT doc_id, label FROM doc_labels").fetchall())
+
+
+async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        # a doc of the scored sample, so that it has a best example
+        await pilot.press("s")
+        await wait_for_query(pilot, app, Query(sort="score"))
+        first = doclist(app).row_at(0)
+        with reading(ws) as conn:
+            index = IndexCache().get(conn, 1)
+            detail = doc_detail(conn, index, first.doc_id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="viewer")
+        await wait_until(pilot, lambda: app.screen.detail is not None, what="detail")
+        assert app.screen.query_one("#viewer-text", TextArea).text == detail["text"]
+        example = detail["best_example"]
+        assert example is not None
+        why_text = rendered(app, "#viewer-why")
+        assert example["benchmark"] in why_text and example["question"][:20] in why_text
+        await wait_until(pilot, lambda: app.screen.nearest is not None, what="nearest")
+
+        await pilot.press("y")
+        await wait_until(pilot, lambda: labels(ws).get(first.doc_id) == "good", what="label")
+        await pilot.press("right_square_bracket")
+        second = doclist_row = engine_page(ws, Query(sort="score"), 1, 1)[0]
+        await wait_until(
+            pilot,
+            lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
+            what="next doc",
+        )
+        await pilot.press("n")
+        await wait_until(pilot, lambda: labels(ws).get(second.doc_id) == "bad", what="label 2")
+        _, view = engine_view(ws, Query(sort="score"))
+        with reading(ws) as conn:
+            expected = agreement_text(label_agreement(conn, index, view.cut), view)
+        assert "labels: 1 good, 1 bad, 0 skip" in expected
+        await wait_until(
+            pilot,
+            lambda: str(app.screen.query_one("#viewer-agreement").content) == expected,
+            what="agreement line",
+        )
+        await pilot.press("backspace")
+        await wait_until(pilot, lambda: second.doc_id not in labels(ws), what="cleared")
+
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="back")
+        assert doclist(app).cursor == 1  # where the viewer ended
+        await wait_until(
+            pilot, lambda: doclist(app).row_at(0).label == "good", what="label in the list"
+        )
+        assert doclist(app).line_text(0).split()[1] == "●+"
+        assert doclist(app).row_at(1).label is None
+        assert doclist_row.doc_id == doclist(app).row_at(1).doc_id
+
+
+ONE_MB_TEXTS = {
+    "lines": ("A long line of words about the river and the theorem. " * 20 + "\n") * 960,
+    "one line": "word " * 210_000,  # no newline at all: broken for display at spaces
+}
+
+
+@pytest.mark.parametrize("shape", list(ONE_MB_TEXTS))
+async def test_a_one_megabyte_document_opens(ws, shape):
+    big = ONE_MB_TEXTS[shape]
+    assert len(big) >= 1_000_000
+    first = engine_page(ws, Query(), 0, 1)[0]
+    conn = ws.connect()
+    conn.execute("UPDATE docs SET text = ? WHERE id = ?", (big, first.doc_id))
+    conn.commit()
+    conn.close()
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        started = time.monotonic()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="viewer")
+        await wait_until(pilot, lambda: app.screen.detail is not None, what="detail")
+        area = app.screen.query_one("#viewer-text", TextArea)
+        if shape == "lines":
+            assert area.text == big
+        else:
+            assert area.text.replace("\n", " ") == big
+            assert "broken for display" in str(app.screen.query_one("#viewer-heading").content)
+        await pilot.press("pagedown", "pagedown", "ctrl+end")
+        await pilot.pause(0.2)
+        assert time.monotonic() - started < 10
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="back")
+
+
+async def test_no_run_shows_the_empty_state(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="documents")
+        empty = app.screen.query_one("#docs-empty")
+        assert empty.display and str(empty.content) == EMPTY
+        assert not doclist(app).display
+        await pilot.press("s", "enter", "e")  # nothing to act on: no crash
+        assert app.is_running
+
+
+async def test_a_scored_run_shows_its_sample_in_betr_order(ws):
+    conn = ws.connect()
+    conn.execute("UPDATE runs SET state = 'scored' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        expected = engine_page(ws, Query())
+        assert shown_ids(app, len(expected)) == [r.doc_id for r in expected]
+        assert doclist(app).line_text(0).split()[1] == "-"  # no marker, prob "-"
+        assert "not applied yet" in str(app.screen.query_one("#docs-info").content)
+
+
+async def test_engine_errors_are_notifications_and_the_view_stays(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: app.screen.query("#prompt-input"), what="search input")
+        app.screen.query_one("#prompt-input", Input).value = "\x00"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: has_notification(app, "cannot search for", "error"))
+        assert app.is_running and app.screen.SCOPE == "documents"
+        assert app.screen.view.query == Query() and len(doclist(app)) == N_DOCS
+
+        app.screen.request(Query(benchmark="no-such-bench"))
+        await wait_until(pilot, lambda: has_notification(app, "'no-such-bench' is not a target"))
+        await pilot.press("s")  # the failed query is forgotten: sort from the shown one
+        await wait_for_query(pilot, app, Query(sort="score"))
+        assert app.is_running
+
+
+async def test_the_list_follows_the_app_keep_rate(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        await pilot.press("k")
+        await wait_for_query(pilot, app, Query(kept="kept"))
+        app.keep = 0.25
+        await wait_for_query(pilot, app, Query(kept="kept", keep=0.25))
+        app.keep_by = "docs"
+        wanted = Query(kept="kept", keep=0.25, by="docs")
+        await wait_for_query(pilot, app, wanted)
+        _, view = engine_view(ws, wanted)
+        assert len(doclist(app)) == len(view) == app.screen.view.cut
+        assert "keep 25% of docs" in str(app.screen.query_one("#docs-info").content)

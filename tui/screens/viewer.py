@@ -1,0 +1,300 @@
+"""The document viewer (Enter on the Documents screen): the whole text, why the doc was chosen,
+and hand labels (y good, n bad, s skip, backspace clears) compared with the classifier.
+
+The text goes into a read-only TextArea (virtual rendering: a 1 MB doc is fine); everything is
+read in thread workers; `]` and `[` walk the Documents view the viewer was opened from.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Static, TextArea
+
+from engine.betr.browse import RunIndex, View, doc_detail, nearest_examples
+from engine.betr.doclabels import label_agreement, set_label
+from tui.actions import bindings_for
+from tui.reads import reading
+from tui.screens.base import BetrScreen
+from tui.screens.documents import keep_text
+from tui.widgets.doclist import bench_style
+
+QUESTION_CHARS = 600
+NEAREST_K = 5
+LONG_LINE = 2000  # longer lines are broken for display (a TextArea crawls on a 1 MB line)
+
+
+def display_text(text: str, limit: int = LONG_LINE) -> tuple[str, bool]:
+    """The text with lines over `limit` chars broken (at a space when there is one: the space
+    becomes the line break); and whether any line was broken."""
+    lines = text.split("\n")
+    if max(map(len, lines)) <= limit:
+        return text, False
+    out: list[str] = []
+    for line in lines:
+        start = 0
+        while len(line) - start > limit:
+            cut = line.rfind(" ", start + limit // 2, start + limit)
+            if cut < 0:
+                out.append(line[start : start + limit])
+                start += limit
+            else:
+                out.append(line[start:cut])
+                start = cut + 1
+        out.append(line[start:])
+    return "\n".join(out), True
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def agreement_text(agree: dict[str, Any], view: View) -> str:
+    """ "labels: 3 good, 1 bad, 0 skip · classifier agrees on 3 of 4 (75%) at keep 10% of
+    tokens"."""
+    head = f"labels: {agree['good']} good, {agree['bad']} bad, {agree['skip']} skip"
+    judged = agree["good"] + agree["bad"]
+    if view.cut is None:
+        return f"{head} · no classifier yet (the run is not applied)"
+    if not judged:
+        return f"{head} · no good or bad labels to compare with the classifier yet"
+    share = agree["agreement"] * 100
+    return (
+        f"{head} · classifier agrees on {agree['agree']} of {judged} ({share:.0f}%) "
+        f"at {keep_text(view.query)}"
+    )
+
+
+class DocViewerScreen(BetrScreen):
+    """Dismissed with the view row it ended on (the list moves its cursor there)."""
+
+    SCOPE = "viewer"
+    TITLE = "Document"
+    BINDINGS = bindings_for("viewer")
+
+    class Detail(Message):
+        def __init__(self, row: int, detail: dict[str, Any], agreement: dict[str, Any]):
+            super().__init__()
+            self.row, self.detail, self.agreement = row, detail, agreement
+            self.text, self.broken = display_text(detail["text"])
+
+    class Nearest(Message):
+        def __init__(self, doc_id: int, nearest: dict[str, Any]):
+            super().__init__()
+            self.doc_id, self.nearest = doc_id, nearest
+
+    class Labelled(Message):
+        def __init__(self, doc_id: int, label: str | None, agreement: dict[str, Any]):
+            super().__init__()
+            self.doc_id, self.label, self.agreement = doc_id, label, agreement
+
+    def __init__(self, index: RunIndex, view: View, row: int):
+        super().__init__()
+        self.index, self.view, self.row = index, view, row
+        self.detail: dict[str, Any] | None = None
+        self.nearest: dict[str, Any] | None = None
+        self.broken_lines = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="viewer-heading", markup=False)
+        with Horizontal(id="viewer-panes"):
+            yield TextArea(
+                "", read_only=True, soft_wrap=True, show_line_numbers=False, id="viewer-text"
+            )
+            with VerticalScroll(id="viewer-side"):
+                yield Static("", id="viewer-why")
+                yield Static("", id="viewer-nearest")
+                yield Static("", id="viewer-fields")
+        yield Static("", id="viewer-agreement", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#viewer-text", TextArea).focus()
+        self.load(self.row)
+
+    # -- loading -------------------------------------------------------------------------------
+    def doc_id_of(self, row: int) -> int:
+        return int(self.index.doc_id[self.view.rows[row]])
+
+    def load(self, row: int) -> None:
+        self.row = row
+        self.detail = self.nearest = None
+        self.query_one("#viewer-heading", Static).update(
+            f"row {row + 1:,} of {len(self.view):,} in the view · loading…"
+        )
+        self.query_one("#viewer-nearest", Static).update(Text("nearest examples: loading…"))
+        doc_id = self.doc_id_of(row)
+        self.load_detail(row, doc_id)
+        self.load_nearest(doc_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-detail")
+    def load_detail(self, row: int, doc_id: int) -> None:
+        with reading(self.betr.workspace) as conn:
+            detail = doc_detail(conn, self.index, doc_id)
+            agreement = label_agreement(conn, self.index, self.view.cut)
+        self.post_message(self.Detail(row, detail, agreement))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-nearest")
+    def load_nearest(self, doc_id: int) -> None:
+        with reading(self.betr.workspace) as conn:
+            nearest = nearest_examples(conn, self.index, doc_id, k=NEAREST_K)
+        self.post_message(self.Nearest(doc_id, nearest))
+
+    def on_doc_viewer_screen_detail(self, message: Detail) -> None:
+        if message.row != self.row:
+            return
+        self.detail = message.detail
+        self.query_one("#viewer-text", TextArea).load_text(message.text)
+        self.broken_lines = message.broken
+        self.show_heading()
+        self.show_why()
+        self.show_fields()
+        self.show_agreement(message.agreement)
+
+    def on_doc_viewer_screen_nearest(self, message: Nearest) -> None:
+        if message.doc_id != self.doc_id_of(self.row):
+            return
+        self.nearest = message.nearest
+        self.show_nearest()
+
+    # -- panes ---------------------------------------------------------------------------------
+    def show_heading(self) -> None:
+        d = self.detail
+        label = d["label"] or "none"
+        self.query_one("#viewer-heading", Static).update(
+            f"row {self.row + 1:,} of {len(self.view):,} in the view · doc {d['doc_id']} · "
+            f"rank {d['rank']:,} of {d['of']:,} · p {fmt(d['prob'])} · your label: {label}"
+            + (f" · lines over {LONG_LINE:,} chars broken for display" if self.broken_lines else "")
+        )
+
+    def show_why(self) -> None:
+        d = self.detail
+        variables = self.app.theme_variables
+        ex = d["best_example"]
+        if not d["in_sample"]:
+            body = Text("not in the scored sample: no BETR score or best example", style="dim")
+        elif ex is None:
+            body = Text("no best example recorded", style="dim")
+        else:
+            body = Text()
+            body.append(ex["benchmark"], style=bench_style(ex["benchmark"], variables))
+            body.append(
+                f"  example {ex['ext_id']} · best rank {d['best_rank'] or '-'} · "
+                f"cosine {fmt(d['best_cosine'])} · BETR score {fmt(d['score'])}\n"
+            )
+            question = ex["question"] or ex["text"] or ""
+            if len(question) > QUESTION_CHARS:
+                question = question[:QUESTION_CHARS] + "…"
+            body.append(question)
+            if ex.get("answer"):
+                body.append(f"\nanswer: {ex['answer']}", style="dim")
+        title = Text("why it was chosen: its best benchmark example", style="bold")
+        self.query_one("#viewer-why", Static).update(Group(title, body, Text("")))
+
+    def show_nearest(self) -> None:
+        n = self.nearest
+        title = Text(f"nearest {NEAREST_K} target examples", style="bold")
+        if not n["examples"]:
+            body = Text(n["reason"] or "none", style="dim")
+            self.query_one("#viewer-nearest", Static).update(Group(title, body, Text("")))
+            return
+        variables = self.app.theme_variables
+        table = Table.grid(padding=(0, 1))
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        table.add_column(ratio=1)
+        for e in n["examples"]:
+            rank = "-" if e["rank"] is None else f"#{e['rank']:,}"
+            question = (e["question"] or e["text"] or "").replace("\n", " ")
+            table.add_row(
+                Text(e["benchmark"], style=bench_style(e["benchmark"], variables)),
+                f"{e['cosine']:.3f}",
+                Text(f"{rank} · {question[:160]}", overflow="ellipsis"),
+            )
+        note = Text(
+            f"cosine; #rank of this doc among the {n.get('sample', 0):,}-doc scored sample",
+            style="dim",
+        )
+        self.query_one("#viewer-nearest", Static).update(Group(title, table, note, Text("")))
+
+    def show_fields(self) -> None:
+        d = self.detail
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(ratio=1)
+        table.add_row("tokens", f"{d['n_tokens']:,} tokens")
+        table.add_row("chars", f"{d['n_chars']:,} chars")
+        table.add_row("source", Text(str(d["source"])))
+        table.add_row("corpus", Text(str(d["corpus"])))
+        table.add_row("ext id", Text(str(d["ext_id"])))
+        if d["meta"]:
+            table.add_row("meta", Text(json.dumps(d["meta"], ensure_ascii=False)))
+        table.add_row("probability", fmt(d["prob"], 4))
+        table.add_row("rank", f"{d['rank']:,} of {d['of']:,} docs (run {d['run_id']})")
+        if d["in_sample"]:
+            cls = {1: "positive", 0: "negative", None: "-"}[d["classifier_label"]]
+            table.add_row("classifier", f"{cls} ({d['split'] or 'no split'}) in the scored sample")
+        table.add_row("your label", d["label"] or "none")
+        self.query_one("#viewer-fields", Static).update(table)
+
+    def show_agreement(self, agreement: dict[str, Any]) -> None:
+        self.query_one("#viewer-agreement", Static).update(agreement_text(agreement, self.view))
+
+    # -- labels and navigation -----------------------------------------------------------------
+    def label(self, label: str | None) -> None:
+        if self.detail is None:
+            self.notify("the document is still loading", severity="warning")
+            return
+        self.label_worker(self.detail["doc_id"], label, self.detail["prob"])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-label")
+    def label_worker(self, doc_id: int, label: str | None, prob: float | None) -> None:
+        conn = self.betr.workspace.connect()
+        try:
+            set_label(conn, doc_id, label, run_id=self.index.run_id, prob=prob)
+            agreement = label_agreement(conn, self.index, self.view.cut)
+        finally:
+            conn.close()
+        self.post_message(self.Labelled(doc_id, label, agreement))
+
+    def on_doc_viewer_screen_labelled(self, message: Labelled) -> None:
+        self.show_agreement(message.agreement)
+        if self.detail is not None and self.detail["doc_id"] == message.doc_id:
+            self.detail["label"] = message.label
+            self.show_heading()
+            self.show_fields()
+        self.notify(f"doc {message.doc_id}: label {message.label or 'cleared'}", timeout=3)
+
+    def action_label_good(self) -> None:
+        self.label("good")
+
+    def action_label_bad(self) -> None:
+        self.label("bad")
+
+    def action_label_skip(self) -> None:
+        self.label("skip")
+
+    def action_clear_label(self) -> None:
+        self.label(None)
+
+    def action_next_doc(self) -> None:
+        if self.row + 1 >= len(self.view):
+            self.notify("the last document of the view", severity="warning", timeout=3)
+            return
+        self.load(self.row + 1)
+
+    def action_prev_doc(self) -> None:
+        if self.row == 0:
+            self.notify("the first document of the view", severity="warning", timeout=3)
+            return
+        self.load(self.row - 1)
+
+    def action_close_viewer(self) -> None:
+        self.dismiss(self.row)

@@ -1,0 +1,377 @@
+"""The ranked document list: a Line-API scroll view over a browse `View` of any length.
+
+Rows are fetched in blocks (`page` in a thread worker, through the loader the screen hands in)
+only when they come into view; until a block lands its rows show as "…". Rendered lines are
+kept in an LRU keyed by (row, width, cursor, theme), so scrolling back costs nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events, work
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from engine.betr.browse import DocRow, RunIndex, View
+from engine.units import abbreviate
+from tui.screens.base import WorkersReportToApp
+
+BLOCK = 200  # rows per fetch
+LINE_CACHE = 2000
+# Benchmarks take their colour from these theme variables, chosen by a stable hash of the name.
+BENCH_COLOURS = (
+    "text-primary",
+    "text-secondary",
+    "text-accent",
+    "text-success",
+    "text-warning",
+    "text-error",
+    "primary",
+    "secondary",
+    "accent",
+    "success",
+    "warning",
+    "error",
+)
+LABEL_MARKS = {"good": "+", "bad": "-", "skip": "~"}
+KEPT_MARK = "●"
+# (title, width, right-aligned); the snippet takes the rest of the line
+COLUMNS: tuple[tuple[str, int, bool], ...] = (
+    ("rank", 9, True),
+    ("", 3, False),  # kept marker and label marker
+    ("prob", 6, True),
+    ("score", 6, True),
+    ("tokens", 7, True),
+    ("source", 22, False),
+    ("benchmark", 14, False),
+)
+SNIPPET_MIN = 10
+
+Loader = Callable[[int, int], list[DocRow]]
+
+
+def bench_colour_name(name: str) -> str:
+    """The theme variable a benchmark is drawn in: the same benchmark, the same colour."""
+    return BENCH_COLOURS[zlib.crc32(name.encode()) % len(BENCH_COLOURS)]
+
+
+def bench_style(name: str | None, variables: dict[str, str]) -> Style:
+    if not name:
+        return Style(dim=True)
+    colour = variables.get(bench_colour_name(name))
+    return Style(color=colour) if colour else Style()
+
+
+def fit(text: str, width: int, right: bool = False) -> str:
+    """`text` cut or padded to exactly `width` cells ("…" marks a cut)."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…" if width > 1 else text[:width]
+    return text.rjust(width) if right else set_cell_size(text, width)
+
+
+def row_cells(row: DocRow) -> list[str]:
+    """The column texts of one row (the snippet last)."""
+    kept = " " if row.kept is None else (KEPT_MARK if row.kept else "·")
+    label = LABEL_MARKS.get(row.label or "", " ")
+    return [
+        str(row.rank),
+        kept + label,
+        "-" if row.prob is None else f"{row.prob:.3f}",
+        "-" if row.score is None else f"{row.score:.3f}",
+        abbreviate(row.n_tokens),
+        row.source,
+        row.benchmark or "-",
+        row.snippet,
+    ]
+
+
+class DocList(WorkersReportToApp, ScrollView, can_focus=True):
+    """The rows of one view; `set_view` swaps the view in once it is ready (old rows stay
+    until then). The cursor is a display row; Enter is the screen's (open the viewer)."""
+
+    BINDINGS: ClassVar = [
+        Binding("up", "cursor_up", "up", show=False),
+        Binding("down", "cursor_down", "down", show=False),
+        Binding("pageup", "page_up", "page up", show=False),
+        Binding("pagedown", "page_down", "page down", show=False),
+        Binding("home", "cursor_top", "top", show=False),
+        Binding("end", "cursor_bottom", "bottom", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar = {
+        "doclist--header",
+        "doclist--cursor",
+        "doclist--dropped",
+        "doclist--pending",
+    }
+    DEFAULT_CSS = """
+    DocList {
+        background: $surface;
+    }
+    DocList > .doclist--header {
+        text-style: bold;
+        color: $text-muted;
+    }
+    DocList > .doclist--cursor {
+        background: $block-cursor-blurred-background;
+    }
+    DocList:focus > .doclist--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
+    DocList > .doclist--dropped {
+        color: $text-muted;
+        text-style: dim;
+    }
+    DocList > .doclist--pending {
+        color: $text-muted;
+    }
+    """
+
+    class Highlighted(Message):
+        def __init__(self, row: int):
+            super().__init__()
+            self.row = row
+
+    class Loaded(Message):
+        """A block of rows landed (tests wait for this)."""
+
+        def __init__(self, start: int):
+            super().__init__()
+            self.start = start
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.index: RunIndex | None = None
+        self.view: View | None = None
+        self.loader: Loader | None = None
+        self.generation = 0
+        self.cursor = 0
+        self.rows: dict[int, DocRow] = {}
+        self._blocks: set[int] = set()  # blocks loaded for this generation
+        self._in_flight: set[int] = set()
+        self._failed: set[int] = set()
+        self._wanted: set[int] = set()
+        self._lines: LRUCache[tuple, Strip] = LRUCache(LINE_CACHE)
+
+    # -- the view ------------------------------------------------------------------------------
+    def set_view(self, index: RunIndex, view: View, loader: Loader, cursor: int = 0) -> None:
+        """Show a new view (rows are fetched as they come into sight); cursor to `cursor`."""
+        same_run = self.index is not None and self.index.run_id == index.run_id
+        self.index, self.view, self.loader = index, view, loader
+        self.generation += 1
+        self.rows = {}
+        self._blocks.clear()
+        self._in_flight.clear()
+        self._failed.clear()
+        self._lines.clear()
+        self.virtual_size = Size(self.size.width, len(view) + 1)
+        self.cursor = max(0, min(cursor, len(view) - 1))
+        self.scroll_to(y=0 if not same_run else self.scroll_y, animate=False, immediate=True)
+        self.scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Highlighted(self.cursor))
+
+    def reload(self) -> None:
+        """Fetch the rows again (labels changed); the old rows stay on screen until then."""
+        self.generation += 1
+        self._blocks.clear()
+        self._in_flight.clear()
+        self._failed.clear()
+        self._lines.clear()
+        self.refresh()
+
+    def clear(self) -> None:
+        self.index = self.view = self.loader = None
+        self.generation += 1
+        self.rows = {}
+        self._blocks.clear()
+        self._lines.clear()
+        self.virtual_size = Size(self.size.width, 0)
+        self.refresh()
+
+    def __len__(self) -> int:
+        return len(self.view) if self.view is not None else 0
+
+    def row_at(self, row: int) -> DocRow | None:
+        """The fetched row at display row `row` (None until its block lands)."""
+        return self.rows.get(row)
+
+    def doc_id_at(self, row: int) -> int | None:
+        if self.view is None or self.index is None or not 0 <= row < len(self.view):
+            return None
+        return int(self.index.doc_id[self.view.rows[row]])
+
+    def line_text(self, row: int) -> str:
+        """What display row `row` shows, as plain text (for tests and the screen)."""
+        return self._row_strip(row, max(self.size.width, 80)).text
+
+    # -- fetching ------------------------------------------------------------------------------
+    def _want(self, row: int) -> None:
+        block = row // BLOCK
+        if block in self._blocks or block in self._in_flight or block in self._failed:
+            return
+        if not self._wanted:
+            self.call_later(self._fetch_wanted)
+        self._wanted.add(block)
+
+    def _fetch_wanted(self) -> None:
+        for block in sorted(self._wanted):
+            if block not in self._in_flight and self.loader is not None:
+                self._in_flight.add(block)
+                self.fetch_block(self.loader, self.generation, block)
+        self._wanted.clear()
+
+    @work(thread=True, exit_on_error=False, group="documents-rows")
+    def fetch_block(self, loader: Loader, generation: int, block: int) -> None:
+        try:
+            rows = loader(block * BLOCK, BLOCK)
+        except BaseException:
+            self.app.call_from_thread(self._block_failed, generation, block)
+            raise
+        self.app.call_from_thread(self._block_landed, generation, block, rows)
+
+    def _block_failed(self, generation: int, block: int) -> None:
+        if generation == self.generation:
+            self._in_flight.discard(block)
+            self._failed.add(block)
+
+    def _block_landed(self, generation: int, block: int, rows: list[DocRow]) -> None:
+        if generation != self.generation:
+            return
+        self._in_flight.discard(block)
+        self._blocks.add(block)
+        start = block * BLOCK
+        for r in range(start, start + BLOCK):
+            self.rows.pop(r, None)
+        for row in rows:
+            self.rows[row.row] = row
+        self._lines.clear()
+        self.refresh()
+        self.post_message(self.Loaded(start))
+
+    # -- rendering -----------------------------------------------------------------------------
+    def _theme_key(self) -> tuple:
+        return (self.app.theme, self.has_focus)
+
+    def _layout(self, width: int) -> list[tuple[int, bool]]:
+        widths = [(w, right) for _, w, right in COLUMNS]
+        used = sum(w + 1 for w, _ in widths)
+        return [*widths, (max(SNIPPET_MIN, width - used), False)]
+
+    def _join(self, texts: list[str], styles: list[Style], width: int) -> Strip:
+        segments = []
+        for (w, right), text, style in zip(self._layout(width), texts, styles, strict=True):
+            segments.append(Segment(fit(text, w, right), style))
+            segments.append(Segment(" ", styles[0]))
+        return Strip(segments).adjust_cell_length(width, styles[0])
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self.get_component_rich_style("doclist--header")
+        titles = [title for title, _, _ in COLUMNS] + ["text"]
+        return self._join(titles, [style] * len(titles), width)
+
+    def _row_strip(self, row: int, width: int) -> Strip:
+        cursor = row == self.cursor
+        doc = self.rows.get(row)
+        key = (self.generation, row, width, cursor, doc is not None, self._theme_key())
+        if self.view is not None and 0 <= row < len(self.view):
+            self._want(row)
+        cached = self._lines.get(key)
+        if cached is not None:
+            return cached
+        base = self.rich_style
+        if doc is None:
+            style = base + self.get_component_rich_style("doclist--pending")
+            texts = ["…"] + [""] * len(COLUMNS)
+            styles = [style] * len(texts)
+        else:
+            style = base
+            if doc.kept is False:
+                style += self.get_component_rich_style("doclist--dropped")
+            texts = row_cells(doc)
+            bench = style + bench_style(doc.benchmark, self.app.theme_variables)
+            styles = [style] * len(texts)
+            styles[6] = bench
+        if cursor:
+            cursor_style = self.get_component_rich_style("doclist--cursor")
+            styles = [s + cursor_style for s in styles]
+        strip = self._join(texts, styles, width)
+        self._lines[key] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header_strip(width)
+        row = round(self.scroll_y) + y - 1
+        if self.view is None or row >= len(self.view):
+            return Strip.blank(width, self.rich_style)
+        return self._row_strip(row, width)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines.clear()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self) + 1)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.refresh()
+
+    # -- the cursor ----------------------------------------------------------------------------
+    @property
+    def page_rows(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def move_cursor(self, row: int) -> None:
+        if not len(self):
+            return
+        row = max(0, min(row, len(self) - 1))
+        if row == self.cursor:
+            return
+        self.cursor = row
+        self.scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.Highlighted(row))
+
+    def scroll_cursor_into_view(self) -> None:
+        top = round(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.page_rows:
+            self.scroll_to(y=self.cursor - self.page_rows + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor - self.page_rows)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor + self.page_rows)
+
+    def action_cursor_top(self) -> None:
+        self.move_cursor(0)
+
+    def action_cursor_bottom(self) -> None:
+        self.move_cursor(len(self) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.move_cursor(round(self.scroll_y) + event.y - 1)
