@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.betr.browse import pack_run_columns
 from engine.betr.runs import config_hash
+from engine.betr.stages import write_prob_order
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
@@ -112,15 +112,7 @@ def make_synthetic_run(
                 ),
             ).lastrowid
             _scores(conn, rng, run_id, doc_ids, n_sample, bench_ids, prob_decimals)
-            conn.execute(
-                "INSERT INTO prob_order (run_id, position, doc_id, prob, n_tokens, cum_tokens) "
-                "SELECT p.run_id, ROW_NUMBER() OVER w, p.doc_id, p.prob, d.n_tokens, "
-                "SUM(d.n_tokens) OVER w FROM doc_probs p JOIN docs d ON d.id = p.doc_id "
-                "WHERE p.run_id = ? WINDOW w AS (ORDER BY p.prob DESC, p.doc_id "
-                "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
-                (run_id,),
-            )
-            pack_run_columns(conn, run_id)
+            write_prob_order(conn, run_id)
         return int(run_id)
     finally:
         conn.close()

@@ -63,11 +63,13 @@ class JobsPolled(Message):
         jobs: list[JobInfo] | None,
         corpora: list[dict[str, Any]] | None,
         runs: list[dict[str, Any]] | None = None,
+        bench_ids: dict[str, int] | None = None,
     ):
         super().__init__()
         self.jobs = jobs
         self.corpora = corpora
         self.runs = runs
+        self.bench_ids = bench_ids
 
 
 class DemoRunQueued(Message):
@@ -152,6 +154,7 @@ class BetrApp(App[None]):
         self.corpus_chosen = False  # the user picked one: stop following the newest corpus
         self.run_chosen = False  # likewise for the current run
         self.runs: dict[int, dict[str, Any]] = {}  # id -> {id, name, state, corpus}
+        self.bench_ids: dict[str, int] = {}  # benchmark name -> id (its colour, everywhere)
         self.index_cache: IndexCache | None = None  # numpy loads with the first run
         self._index_lock = threading.Lock()
         self.jobs_poll = Poller(self, self.poll_jobs, JOBS_POLL_S)
@@ -220,12 +223,13 @@ class BetrApp(App[None]):
     # -- the job list --------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="app-jobs")
     def poll_jobs(self) -> None:
-        jobs = corpora = runs = None
+        jobs = corpora = runs = bench_ids = None
         reap_children()  # workers this TUI started leave no zombies behind
         try:
             with reading(self.workspace) as conn:
                 jobs = list_jobs(conn)
                 corpora = list_corpora(conn)
+                bench_ids = dict(conn.execute("SELECT name, id FROM benchmarks"))
                 runs = [
                     dict(r)
                     for r in conn.execute(
@@ -234,7 +238,7 @@ class BetrApp(App[None]):
                     )
                 ]
         finally:
-            self.post_message(JobsPolled(jobs, corpora, runs))
+            self.post_message(JobsPolled(jobs, corpora, runs, bench_ids))
 
     def on_jobs_polled(self, message: JobsPolled) -> None:
         self.jobs_poll.finished(ok=message.jobs is not None)
@@ -243,6 +247,8 @@ class BetrApp(App[None]):
         self.announce_finished_jobs(message.jobs)
         self.jobs = message.jobs
         self.follow_newest_corpus(message.corpora)
+        if message.bench_ids is not None and message.bench_ids != self.bench_ids:
+            self.bench_ids = message.bench_ids  # a new dict: lists redraw their colours
         if message.runs is not None:
             self.runs = {r["id"]: r for r in message.runs}
             self.follow_newest_run()
@@ -316,13 +322,37 @@ class BetrApp(App[None]):
                 self.index_cache = IndexCache()
             return self.index_cache.get(conn, run_id)
 
+    def cached_index(self, run_id: int) -> RunIndex | None:
+        """The run's RunIndex if it is loaded already (UI thread; no database read)."""
+        run = self.runs.get(run_id)
+        if run is None or self.index_cache is None:
+            return None
+        with self._index_lock:
+            return self.index_cache.peek(run_id, run["state"], run["finished_at"])
+
     def watch_corpus(self) -> None:
         if self.runs:
             self.follow_newest_run()
         self.sub_title = self.selection_text()
 
-    def watch_run_id(self) -> None:
+    def watch_run_id(self, run_id: int | None) -> None:
         self.sub_title = self.selection_text()
+        if run_id is not None and not self.exit_after_paint:
+            self.warm_index(run_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="app-index")
+    def warm_index(self, run_id: int) -> None:
+        """Load the current run's columns in the background, so the Documents and Threshold
+        screens open on a warm index (their own loads report any error)."""
+        try:
+            with reading(self.workspace) as conn:
+                index = self.load_index(conn, run_id)
+        except (BetrError, sqlite3.Error):
+            return
+        from engine.betr.browse import SORTS
+
+        for sort in SORTS:  # each sort's argsort once, ahead of the first key press
+            index.order(sort)
 
     def selection_text(self) -> str:
         run = self.runs.get(self.run_id) if self.run_id is not None else None

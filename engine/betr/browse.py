@@ -132,6 +132,10 @@ class RunIndex:
         self._orders[sort] = out.astype(np.int64)
         return self._orders[sort]
 
+    def has_order(self, sort: str) -> bool:
+        """Whether `order(sort)` is computed already (else it costs an argsort)."""
+        return sort in self._orders or (sort == "prob" and self.applied)
+
     def rows_of_docs(self, doc_ids: np.ndarray | list[int]) -> np.ndarray:
         """Base rows of these doc ids (ids outside the run are dropped)."""
         if self._by_id is None:
@@ -329,6 +333,10 @@ class IndexCache:
         self.size = size
         self._items: OrderedDict[tuple, RunIndex] = OrderedDict()
 
+    def peek(self, run_id: int, state: str, finished_at: float | None) -> RunIndex | None:
+        """The loaded index of the run in that state, without touching the database."""
+        return self._items.get((run_id, state, finished_at))
+
     def get(self, conn: sqlite3.Connection, run_id: int) -> RunIndex:
         row = conn.execute("SELECT state, finished_at FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -358,6 +366,11 @@ class Query:
     meta: tuple[str, str] | None = None  # (field, value): meta.field == value
     search: str | None = None  # FTS5 query over the text
     sample_only: bool = False
+
+    @property
+    def needs_sql(self) -> bool:
+        """Whether the view reads the database (source, metadata and text filters)."""
+        return bool(self.source or self.meta or self.search)
 
     def describe(self) -> str:
         parts = [f"sort {SORT_LABELS.get(self.sort, self.sort)}"]
@@ -411,7 +424,9 @@ def fts_doc_ids(conn: sqlite3.Connection, text: str) -> np.ndarray:
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
-def make_view(conn: sqlite3.Connection, index: RunIndex, query: Query) -> View:
+def make_view(conn: sqlite3.Connection | None, index: RunIndex, query: Query) -> View:
+    """The rows of `query`, in its order. `conn` is only read for source, metadata and text
+    filters (`query.needs_sql`)."""
     order = index.order(query.sort)
     cut = index.cut(query.keep, query.by) if index.applied else None
     mask: np.ndarray | None = None

@@ -284,7 +284,6 @@ def run_apply_job(ctx: JobContext) -> dict[str, Any]:
 
 
 def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
-    from engine.betr.browse import pack_run_columns
     from engine.betr.classifier import load_classifier, predict_positive
 
     conn = ctx.conn
@@ -337,17 +336,7 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
     t_apply = time.monotonic() - t0
 
     def write_order(c) -> None:
-        c.execute("DELETE FROM prob_order WHERE run_id = ?", (run_id,))
-        # ties in probability are broken by doc id, so the order (and thresholds) are stable
-        c.execute(
-            "INSERT INTO prob_order (run_id, position, doc_id, prob, n_tokens, cum_tokens) "
-            "SELECT p.run_id, ROW_NUMBER() OVER w, p.doc_id, p.prob, d.n_tokens, "
-            "SUM(d.n_tokens) OVER w FROM doc_probs p JOIN docs d ON d.id = p.doc_id "
-            "WHERE p.run_id = ? WINDOW w AS (ORDER BY p.prob DESC, p.doc_id "
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
-            (run_id,),
-        )
-        pack_run_columns(c, run_id)
+        write_prob_order(c, run_id)
         c.execute(
             "UPDATE runs SET state = 'applied', finished_at = ? WHERE id = ?", (time.time(), run_id)
         )
@@ -355,6 +344,24 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
 
     ctx.commit_chunk(write_order, advance=0, checkpoint={"stage": "applied"})
     return {"run_id": run_id, "stage": "apply", "docs": ctx.done}
+
+
+def write_prob_order(conn, run_id: int) -> None:
+    """prob_order (positions and cumulative tokens) from doc_probs, and the packed run columns
+    (call inside a transaction). Ties in probability are broken by doc id, so the order, and
+    every threshold, is stable."""
+    from engine.betr.browse import pack_run_columns
+
+    conn.execute("DELETE FROM prob_order WHERE run_id = ?", (run_id,))
+    conn.execute(
+        "INSERT INTO prob_order (run_id, position, doc_id, prob, n_tokens, cum_tokens) "
+        "SELECT p.run_id, ROW_NUMBER() OVER w, p.doc_id, p.prob, d.n_tokens, "
+        "SUM(d.n_tokens) OVER w FROM doc_probs p JOIN docs d ON d.id = p.doc_id "
+        "WHERE p.run_id = ? WINDOW w AS (ORDER BY p.prob DESC, p.doc_id "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
+        (run_id,),
+    )
+    pack_run_columns(conn, run_id)
 
 
 # -- all three ------------------------------------------------------------------------------

@@ -112,8 +112,8 @@ def build_workspace(name: str) -> Workspace:
 def snapshot_app():
     apps = []
 
-    def make(name: str):
-        app = make_app(build_workspace(name))
+    def make(name: str, build=build_workspace):
+        app = make_app(build(name))
         apps.append(app)
         return app
 
@@ -178,5 +178,113 @@ def test_jobs_screen_with_the_failed_job_selected(snap_compare, snapshot_app):
             lambda: "no log yet" in str(app.screen.query_one("#job-log-tail").content),
             what="the failed job's (empty) log",
         )
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# -- browsing screens (issue 4) on a generated, deterministic applied run --------------------
+def browse_workspace(name: str) -> Workspace:
+    from bench.synth_run import make_synthetic_run
+
+    root = SNAPSHOT_ROOT / name
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace.init(root)
+    make_synthetic_run(ws, 5000, n_sample=600, seed=7)
+    conn = ws.connect()
+    with transaction(conn):  # fixed times: the Workspace screen shows them
+        conn.execute("UPDATE runs SET created_at = ?, finished_at = ?", (T0, T0 + 60))
+        conn.execute("UPDATE corpora SET created_at = ?", (T0,))
+        conn.execute("UPDATE benchmarks SET created_at = ?", (T0,))
+        conn.execute("UPDATE target_sets SET created_at = ?", (T0,))
+    conn.close()
+    return ws
+
+
+async def open_documents(pilot, app) -> None:
+    await wait_until(pilot, lambda: app.run_id == 1 and app.device == TEST_DEVICE, what="run")
+    await pilot.press("3")
+    await wait_until(
+        pilot,
+        lambda: (
+            app.screen.SCOPE == "documents"
+            and app.screen.view is not None
+            and all(app.screen.doclist.row_at(r) is not None for r in range(40))
+        ),
+        what="the first rows",
+    )
+
+
+async def open_threshold(pilot, app) -> None:
+    await wait_until(pilot, lambda: app.run_id == 1 and app.device == TEST_DEVICE, what="run")
+    await pilot.press("4")
+    await wait_until(
+        pilot, lambda: getattr(app.screen, "stats", None) is not None, what="threshold numbers"
+    )
+
+
+def test_documents_screen(snap_compare, snapshot_app):
+    app = snapshot_app("documents", browse_workspace)
+
+    async def run_before(pilot):
+        await open_documents(pilot, app)
+        await pilot.press("down", "down", "down")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_document_viewer(snap_compare, snapshot_app):
+    app = snapshot_app("viewer", browse_workspace)
+
+    async def run_before(pilot):
+        await open_documents(pilot, app)
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: (
+                app.screen.SCOPE == "viewer"
+                and app.screen.detail is not None
+                and app.screen.nearest is not None
+            ),
+            what="the document and its nearest examples",
+        )
+        await pilot.press("y")  # labelled good
+        await wait_until(pilot, lambda: app.screen.detail["label"] == "good", what="the label")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_threshold_screen_with_a_budget(snap_compare, snapshot_app):
+    app = snapshot_app("threshold", browse_workspace)
+
+    async def run_before(pilot):
+        await open_threshold(pilot, app)
+        screen = app.screen
+        for selector, value in (("#th-params", "1e9"), ("#th-tokens", "2e10")):
+            screen.query_one(selector).focus()
+            await pilot.press(*value, "enter")
+        await wait_until(
+            pilot,
+            lambda: screen.stats["compute_law"]["compute"] == 1.2e20,
+            what="the budget's numbers",
+        )
+        await pilot.press("escape", "plus", "plus")  # keep 12 % of tokens
+        await wait_until(pilot, lambda: screen.stats["keep_percent"] == 12.0, what="keep 12%")
+        await pilot.pause(0.5)  # the plots redraw once the keep rests
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_agreement_tab(snap_compare, snapshot_app):
+    app = snapshot_app("agreement", browse_workspace)
+
+    async def run_before(pilot):
+        await open_threshold(pilot, app)
+        await pilot.press("t")
+        await wait_until(
+            pilot, lambda: app.screen.agreement is not None, what="the agreement numbers"
+        )
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -384,3 +384,50 @@ async def test_scored_but_unapplied_run_says_apply_it(workspace):
         )
         assert f"betr apply --run {run_id}" in text(app, "#th-empty")
         assert "not applied" in text(app, "#ag-empty")
+
+
+async def test_non_positive_budgets_are_refused_and_change_nothing(workspace):
+    run_id = make_synthetic_run(workspace, N_DOCS)
+    index = engine_index(workspace, run_id)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_threshold(pilot, app)
+        before = tradeoff(index, 0.10, "tokens", Budget())
+        await wait_stats(pilot, screen, before)
+        for selector, bad, message in (
+            ("#th-params", "0", "model parameters N must be a positive number"),
+            ("#th-params", "-3B", "model parameters N must be a positive number"),
+            ("#th-tokens", "-1", "training tokens D must be a positive number"),
+            ("#th-compute-input", "0", "compute C must be a positive number"),
+        ):
+            await type_into(pilot, app, selector, bad)
+            assert message in text(app, "#th-budget-error"), (selector, bad)
+            assert screen.stats["compute_law"]["compute"] is None
+            assert screen.stats == before
+            await type_into(pilot, app, selector, "")
+
+
+async def test_an_applied_run_without_documents_is_explained(workspace):
+    make_synthetic_run(workspace, 300)
+    conn = workspace.connect()
+    try:
+        with transaction(conn):  # a second run, applied, over nothing
+            conn.execute(
+                "INSERT INTO runs (kind, name, config, config_hash, state, corpus_id, created_at) "
+                "VALUES ('betr', 'empty', '{\"benchmarks\": {}}', 'x', 'applied', 1, 0)"
+            )
+    finally:
+        conn.close()
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.run_id == 2, what="the newest run as current run")
+        await pilot.press("4")
+        await wait_until(
+            pilot, lambda: "has no scored documents" in text(app, "#th-empty"), what="message"
+        )
+        await pilot.press("3")
+        await wait_until(
+            pilot,
+            lambda: any("has no scored documents" in n.message for n in app._notifications),
+            what="the Documents screen's error",
+        )

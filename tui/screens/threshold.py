@@ -26,6 +26,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Select, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
@@ -56,6 +57,7 @@ MIN_KEEP_PERCENT = 0.01
 HIST_BINS = 40
 LISTED = 200  # set-difference docs listed (and fetched) per side
 SNIPPET = 160
+PLOT_DELAY_S = 0.12  # the plots redraw once the keep rests this long
 RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pause
 
 AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
@@ -242,6 +244,10 @@ class ThresholdScreen(BetrScreen):
         self._agreement_key: tuple | None = None
         self._compare_key: tuple | None = None
         self._run_options: list[tuple[str, int]] = []
+        self._plot_timer: Timer | None = None
+        self._plots_drawn = False
+        self._shares_rows = -1  # rows of the shares table last drawn
+        self._table_drawn = False  # the F_opt table (fixed rows) is on screen
         self._follow_timer = None
 
     # -- layout --------------------------------------------------------------------------------
@@ -378,6 +384,7 @@ class ThresholdScreen(BetrScreen):
             return
         self.index = message.index
         self.hist = message.extra.get("hist")
+        self._plots_drawn = False  # a new run: draw its plots at once
         self.curve = message.extra.get("curve")
         if self.usable_index() is not None:
             self.show_agreement_empty("computing the agreement on the scored sample…")
@@ -420,7 +427,7 @@ class ThresholdScreen(BetrScreen):
         """Recompute `tradeoff` at the App's keep and redraw the Threshold tab (UI thread)."""
         self.query_one(KeepBar).percent = self.keep_percent
         by = self.betr.keep_by
-        self.query_one("#th-by", Static).update(f"% of {by}  (b: by {_other(by)})")
+        self._set("th-by", f"% of {by}  (b: by {_other(by)})")
         keep_input = self.query_one("#th-keep-input", Input)
         if not keep_input.has_focus:
             keep_input.value = f"{self.keep_percent:g}"
@@ -441,8 +448,19 @@ class ThresholdScreen(BetrScreen):
         self.show_threshold_empty(False)
         self.render_stats(stats)
         self.render_compute(stats)
-        self.render_plots(stats)
+        self.plots_later(stats)
         self.follow_later()
+
+    def plots_later(self, stats: dict[str, Any]) -> None:
+        """Redraw the plots once the keep stops moving for a moment (drawing them costs more
+        than a key repeat); the numbers above them are already up to date."""
+        if self._plot_timer is not None:
+            self._plot_timer.stop()
+        if not self._plots_drawn:
+            self._plots_drawn = True
+            self.render_plots(stats)
+            return
+        self._plot_timer = self.set_timer(PLOT_DELAY_S, lambda: self.render_plots(stats))
 
     def follow_later(self) -> None:
         """Agreement and comparison follow the keep after a short pause (keys repeat)."""
@@ -470,8 +488,19 @@ class ThresholdScreen(BetrScreen):
         empty.display = True
         main.display = False
 
-    def _set(self, widget_id: str, text: str | Text) -> None:
-        self.query_one(f"#{widget_id}", Static).update(text)
+    def _set(self, widget_id: str, content: Any, *, same_size: bool = False) -> None:
+        """Update a Static, repainting only what changed: an unchanged text is left alone, and
+        one that keeps its size (a number card, a text of the same length, a table with the
+        same rows) is repainted without a layout pass over the whole screen."""
+        widget = self.query_one(f"#{widget_id}", Static)
+        if isinstance(content, str):
+            old = widget.content
+            if old == content:
+                return
+            same_size = same_size or (
+                isinstance(old, str) and old != "" and len(old) == len(content)
+            )
+        widget.update(content, layout=not (same_size or widget.has_class("th-value")))
 
     def render_stats(self, s: dict[str, Any]) -> None:
         by = s["by"]
@@ -487,19 +516,22 @@ class ThresholdScreen(BetrScreen):
             f"{s['kept_doc_share'] * 100:.2f}% of docs, {s['kept_token_share'] * 100:.2f}% of "
             f"tokens · p ≥ {s['threshold']:.6f}",
         )
-        self.query_one("#th-shares", Static).update(self.shares_table(s))
+        rows = len(s["benchmark_shares"])
+        self._set("th-shares", self.shares_table(s), same_size=rows == self._shares_rows)
+        self._shares_rows = rows
         warning = self.query_one("#th-over-warning", Static)
         if s["over_targeted"]:
             names = ", ".join(s["over_targeted"])
             top = s["benchmark_shares"][0]
-            warning.update(
+            self._set(
+                "th-over-warning",
                 f"⚠ over-targeting: {names} holds {top['share'] * 100:.0f}% of the kept "
                 f"sample (more than {OVER_TARGET_SHARE:.0%}); the kept set leans on one "
-                "benchmark"
+                "benchmark",
             )
             warning.display = True
         else:
-            warning.update("")
+            self._set("th-over-warning", "")
             warning.display = False
 
     def shares_table(self, s: dict[str, Any]) -> Group:
@@ -541,11 +573,12 @@ class ThresholdScreen(BetrScreen):
             starving.append(f"at this keep ({fmt_epochs(s['epochs_at_keep'])})")
         starvation = self.query_one("#th-starvation", Static)
         starvation.display = bool(starving)
-        starvation.update(
+        self._set(
+            "th-starvation",
             f"⚠ data starvation {' and '.join(starving)}: more than {MAX_EPOCHS:g} epochs "
             "of the kept data; repeats stop paying (Muennighoff et al. 2023)"
             if starving
-            else ""
+            else "",
         )
         if known:
             parts = [f"C = 6ND = {fmt_sci(law['compute'])} FLOPs"]
@@ -557,7 +590,8 @@ class ThresholdScreen(BetrScreen):
         else:
             detail = "enter N and D, or C (1e9, 1B, 300M); F_opt(C) = 4e-5 · C^0.25 %"
         self._set("th-compute-detail", detail)
-        self.query_one("#th-table", Static).update(self.compute_table(s, law))
+        self._set("th-table", self.compute_table(s, law), same_size=self._table_drawn)
+        self._table_drawn = True
 
     def compute_table(self, s: dict[str, Any] | None, law: dict[str, Any]) -> Table:
         table = Table(

@@ -184,7 +184,9 @@ class DocViewerScreen(BetrScreen):
             body = Text("no best example recorded", style="dim")
         else:
             body = Text()
-            body.append(ex["benchmark"], style=bench_style(ex["benchmark"], variables))
+            body.append(
+                ex["benchmark"], style=bench_style(ex["benchmark"], variables, self.betr.bench_ids)
+            )
             body.append(
                 f"  example {ex['ext_id']} · best rank {d['best_rank'] or '-'} · "
                 f"cosine {fmt(d['best_cosine'])} · BETR score {fmt(d['score'])}\n"
@@ -214,7 +216,10 @@ class DocViewerScreen(BetrScreen):
             rank = "-" if e["rank"] is None else f"#{e['rank']:,}"
             question = (e["question"] or e["text"] or "").replace("\n", " ")
             table.add_row(
-                Text(e["benchmark"], style=bench_style(e["benchmark"], variables)),
+                Text(
+                    e["benchmark"],
+                    style=bench_style(e["benchmark"], variables, self.betr.bench_ids),
+                ),
                 f"{e['cosine']:.3f}",
                 Text(f"{rank} · {question[:160]}", overflow="ellipsis"),
             )

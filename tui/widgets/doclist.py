@@ -7,7 +7,6 @@ kept in an LRU keyed by (row, width, cursor, theme), so scrolling back costs not
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -25,24 +24,10 @@ from textual.strip import Strip
 from engine.betr.browse import DocRow, RunIndex, View
 from engine.units import abbreviate
 from tui.screens.base import WorkersReportToApp
+from tui.widgets.plots import bench_colour_value
 
 BLOCK = 200  # rows per fetch
 LINE_CACHE = 2000
-# Benchmarks take their colour from these theme variables, chosen by a stable hash of the name.
-BENCH_COLOURS = (
-    "text-primary",
-    "text-secondary",
-    "text-accent",
-    "text-success",
-    "text-warning",
-    "text-error",
-    "primary",
-    "secondary",
-    "accent",
-    "success",
-    "warning",
-    "error",
-)
 LABEL_MARKS = {"good": "+", "bad": "-", "skip": "~"}
 KEPT_MARK = "●"
 # (title, width, right-aligned); the snippet takes the rest of the line
@@ -60,15 +45,12 @@ SNIPPET_MIN = 10
 Loader = Callable[[int, int], list[DocRow]]
 
 
-def bench_colour_name(name: str) -> str:
-    """The theme variable a benchmark is drawn in: the same benchmark, the same colour."""
-    return BENCH_COLOURS[zlib.crc32(name.encode()) % len(BENCH_COLOURS)]
-
-
-def bench_style(name: str | None, variables: dict[str, str]) -> Style:
+def bench_style(
+    name: str | None, variables: dict[str, str], bench_ids: dict[str, int] | None = None
+) -> Style:
     if not name:
         return Style(dim=True)
-    colour = variables.get(bench_colour_name(name))
+    colour = bench_colour_value(name, variables, bench_ids)
     return Style(color=colour) if colour else Style()
 
 
@@ -162,6 +144,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self._failed: set[int] = set()
         self._wanted: set[int] = set()
         self._lines: LRUCache[tuple, Strip] = LRUCache(LINE_CACHE)
+        self._looks_cache: tuple[tuple, dict] | None = None
 
     # -- the view ------------------------------------------------------------------------------
     def set_view(self, index: RunIndex, view: View, loader: Loader, cursor: int = 0) -> None:
@@ -178,6 +161,11 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self.cursor = max(0, min(cursor, len(view) - 1))
         self.scroll_to(y=0 if not same_run else self.scroll_y, animate=False, immediate=True)
         self.scroll_cursor_into_view()
+        # ask for the rows in sight now, not after the first paint of placeholders
+        top = max(0, self.cursor - self.page_rows)
+        for row in range(top, min(len(view), top + 2 * self.page_rows + 1), BLOCK // 2):
+            self._want(row)
+        self._fetch_wanted()
         self.refresh()
         self.post_message(self.Highlighted(self.cursor))
 
@@ -261,7 +249,24 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
 
     # -- rendering -----------------------------------------------------------------------------
     def _theme_key(self) -> tuple:
-        return (self.app.theme, self.has_focus)
+        return (self.app.theme, self.has_focus, id(getattr(self.app, "bench_ids", None)))
+
+    def _looks(self) -> dict:
+        """The row styles for the current theme and focus, resolved once (resolving component
+        styles per line would cost more than drawing it)."""
+        key = self._theme_key()
+        if self._looks_cache is None or self._looks_cache[0] != key:
+            base = self.rich_style
+            looks = {
+                "base": base,
+                "pending": base + self.get_component_rich_style("doclist--pending"),
+                "dropped": base + self.get_component_rich_style("doclist--dropped"),
+                "cursor": self.get_component_rich_style("doclist--cursor"),
+                "variables": dict(self.app.theme_variables),
+                "bench_ids": dict(getattr(self.app, "bench_ids", {})),
+            }
+            self._looks_cache = (key, looks)
+        return self._looks_cache[1]
 
     def _layout(self, width: int) -> list[tuple[int, bool]]:
         widths = [(w, right) for _, w, right in COLUMNS]
@@ -289,22 +294,18 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         cached = self._lines.get(key)
         if cached is not None:
             return cached
-        base = self.rich_style
+        looks = self._looks()
         if doc is None:
-            style = base + self.get_component_rich_style("doclist--pending")
+            style = looks["pending"]
             texts = ["…"] + [""] * len(COLUMNS)
             styles = [style] * len(texts)
         else:
-            style = base
-            if doc.kept is False:
-                style += self.get_component_rich_style("doclist--dropped")
+            style = looks["dropped"] if doc.kept is False else looks["base"]
             texts = row_cells(doc)
-            bench = style + bench_style(doc.benchmark, self.app.theme_variables)
             styles = [style] * len(texts)
-            styles[6] = bench
+            styles[6] = style + bench_style(doc.benchmark, looks["variables"], looks["bench_ids"])
         if cursor:
-            cursor_style = self.get_component_rich_style("doclist--cursor")
-            styles = [s + cursor_style for s in styles]
+            styles = [s + looks["cursor"] for s in styles]
         strip = self._join(texts, styles, width)
         self._lines[key] = strip
         return strip
@@ -321,6 +322,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
+        self._looks_cache = None
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self) + 1)

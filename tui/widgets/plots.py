@@ -17,7 +17,46 @@ from textual.color import Color, ColorParseError
 if TYPE_CHECKING:
     from textual.app import App
 
-BENCH_VARIABLES = ("primary", "secondary", "accent", "success", "warning", "error")
+# Benchmarks take their colour from these theme variables, in this order, identical colours
+# (e.g. accent and warning in textual-dark) counted once.
+BENCH_COLOURS = (
+    "primary",
+    "warning",
+    "success",
+    "error",
+    "secondary",
+    "accent",
+    "text-primary",
+    "text-warning",
+    "text-success",
+    "text-error",
+    "text-secondary",
+    "text-accent",
+)
+
+
+def bench_palette(variables: dict[str, str]) -> list[str]:
+    """The theme's distinct benchmark colours."""
+    palette: list[str] = []
+    for name in BENCH_COLOURS:
+        colour = variables.get(name)
+        if colour and colour not in palette:
+            palette.append(colour)
+    return palette
+
+
+def bench_colour_value(
+    name: str, variables: dict[str, str], bench_ids: dict[str, int] | None = None
+) -> str | None:
+    """A benchmark's colour: picked by its id in the workspace (the first benchmarks get
+    distinct colours, and a benchmark keeps its colour on every screen and in every session),
+    else by a stable hash of its name (zlib.crc32)."""
+    palette = bench_palette(variables)
+    if not palette:
+        return None
+    bench_id = (bench_ids or {}).get(name)
+    slot = bench_id - 1 if bench_id else zlib.crc32(name.encode("utf-8"))
+    return palette[slot % len(palette)]
 
 
 def theme_colour(app: App, name: str, fallback: str = "foreground") -> str:
@@ -27,15 +66,10 @@ def theme_colour(app: App, name: str, fallback: str = "foreground") -> str:
 
 
 def bench_colour(app: App, name: str) -> str:
-    """The benchmark's stable colour: one of the theme's accent variables, picked by a hash of
-    its name (zlib.crc32, the same in every process)."""
-    try:  # the Documents list's mapping, so a benchmark has one colour on every screen
-        from tui.widgets.doclist import bench_colour_name
-    except ImportError:
-        key = BENCH_VARIABLES[zlib.crc32(name.encode("utf-8")) % len(BENCH_VARIABLES)]
-    else:
-        key = bench_colour_name(name)
-    return theme_colour(app, key)
+    """The benchmark's colour in the app's theme (see `bench_colour_value`)."""
+    variables = app.theme_variables or app.get_css_variables()
+    ids = getattr(app, "bench_ids", None)
+    return bench_colour_value(name, variables, ids) or theme_colour(app, "foreground")
 
 
 def plot_rgb(app: App, name: str) -> tuple[int, int, int]:
