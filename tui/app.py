@@ -125,6 +125,8 @@ class BetrApp(App[None]):
     jobs: var[list[JobInfo]] = var(list, always_update=True)
     corpus: var[str | None] = var(None)
     run_id: var[int | None] = var(None)  # the current run: what Documents/Threshold show
+    # the current run's (id, state, finished_at): changes when it is scored, trained, applied
+    run_state: var[tuple | None] = var(None)
     keep: var[float] = var(0.10)  # current keep rate (fraction), shared by screens
     keep_by: var[str] = var("tokens")
     device: var[str | None] = var(None)
@@ -253,6 +255,7 @@ class BetrApp(App[None]):
             self.runs = {r["id"]: r for r in message.runs}
             self.follow_newest_run()
             self.sub_title = self.selection_text()
+            self.update_run_state()
 
     def announce_finished_jobs(self, jobs: list[JobInfo]) -> None:
         """Notify jobs that finished while the TUI watched (not those finished before)."""
@@ -266,9 +269,8 @@ class BetrApp(App[None]):
                 continue
             if job.state == "done" and job.run_id is not None:
                 self.notify(
-                    f"job {job.id} done: {job.title}. Run {job.run_id} is on the Workspace "
-                    "screen (1); `betr ranked --run "
-                    f"{job.run_id}` lists its documents.",
+                    f"job {job.id} done: {job.title}. Press 3 to read run {job.run_id}'s "
+                    "documents, 4 to set its keep rate (1: Workspace, r makes a run current).",
                     markup=False,
                     timeout=15,
                 )
@@ -335,10 +337,19 @@ class BetrApp(App[None]):
             self.follow_newest_run()
         self.sub_title = self.selection_text()
 
-    def watch_run_id(self, run_id: int | None) -> None:
+    def watch_run_id(self) -> None:
         self.sub_title = self.selection_text()
-        if run_id is not None and not self.exit_after_paint:
-            self.warm_index(run_id)
+        self.update_run_state()
+
+    def update_run_state(self) -> None:
+        run = self.runs.get(self.run_id) if self.run_id is not None else None
+        state = None if run is None else (run["id"], run["state"], run["finished_at"])
+        if state != self.run_state:
+            self.run_state = state
+
+    def watch_run_state(self, state: tuple | None) -> None:
+        if state is not None and state[1] != "pending" and not self.exit_after_paint:
+            self.warm_index(state[0])
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="app-index")
     def warm_index(self, run_id: int) -> None:

@@ -186,6 +186,8 @@ class DocumentsScreen(BetrScreen):
     def on_mount(self) -> None:
         self.query_one(DocList).focus()
         self.watch(self.app, "run_id", self.run_changed)
+        # the same run scored -> applied: its list now covers the whole corpus
+        self.watch(self.app, "run_state", self.run_state_changed, init=False)
         for name in ("keep", "keep_by"):
             if isinstance(getattr(type(self.app), name, None), Reactive):
                 self.watch(self.app, name, self.keep_changed, init=False)
@@ -212,6 +214,10 @@ class DocumentsScreen(BetrScreen):
         if self.index is not None and self.index.run_id != run_id:
             self.wanted = Query(sort=self.wanted.sort)  # another run: its own benchmarks
         self.request(self.wanted)
+
+    def run_state_changed(self, state: tuple | None) -> None:
+        if state is not None and self.index is not None and state[0] == self.index.run_id:
+            self.run_changed(state[0])
 
     def keep_changed(self) -> None:
         self.request(self.wanted)

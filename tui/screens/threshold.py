@@ -944,7 +944,7 @@ class ThresholdScreen(BetrScreen):
             self._compare_key = None
             self.show_compare_message(
                 f"Comparing runs needs two applied runs over one corpus; this workspace has "
-                f"{n_applied}. Score and apply another run (`betr run …`, another target set or "
+                f"{n_applied}. Score and apply another run (`betr score …`, another target set or "
                 "seed), then pick runs A and B above."
             )
             return
@@ -1063,7 +1063,7 @@ def fmt_p(p: float | None) -> str:
 def no_run_text() -> str:
     return (
         "No current run. The threshold needs an applied BETR run: score a corpus against a "
-        "target set and apply the classifier (`betr run …`, then `betr apply --run N`), then "
+        "target set and apply the classifier (`betr score …`, `betr train`, `betr apply --run N`), then "
         "press 1 and r on the Workspace screen to make the run current."
     )
 

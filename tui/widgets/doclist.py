@@ -26,6 +26,7 @@ from engine.units import abbreviate
 from tui.screens.base import WorkersReportToApp
 from tui.widgets.plots import bench_colour_value
 
+SOURCE_WIDTH = 22
 BLOCK = 200  # rows per fetch
 LINE_CACHE = 2000
 LABEL_MARKS = {"good": "+", "bad": "-", "skip": "~"}
@@ -37,7 +38,7 @@ COLUMNS: tuple[tuple[str, int, bool], ...] = (
     ("prob", 6, True),
     ("score", 6, True),
     ("tokens", 7, True),
-    ("source", 22, False),
+    ("source", SOURCE_WIDTH, False),
     ("benchmark", 14, False),
 )
 SNIPPET_MIN = 10
@@ -52,6 +53,13 @@ def bench_style(
         return Style(dim=True)
     colour = bench_colour_value(name, variables, bench_ids)
     return Style(color=colour) if colour else Style()
+
+
+def tail(text: str, width: int) -> str:
+    """The end of `text` in `width` cells ("…" marks the cut): a source's file and line."""
+    if len(text) <= width:
+        return text
+    return "…" + text[len(text) - width + 1 :] if width > 1 else text[-width:]
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
@@ -71,7 +79,7 @@ def row_cells(row: DocRow) -> list[str]:
         "-" if row.prob is None else f"{row.prob:.3f}",
         "-" if row.score is None else f"{row.score:.3f}",
         abbreviate(row.n_tokens),
-        row.source,
+        tail(row.source, SOURCE_WIDTH),
         row.benchmark or "-",
         row.snippet,
     ]
