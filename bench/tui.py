@@ -202,6 +202,7 @@ async def tui_bench(ws: Workspace) -> None:
         for _ in range(10):
             before = th.stats["keep_percent"]
             ups.append(await press_ms("plus", lambda b=before: th.stats["keep_percent"] != b))
+            await pilot.pause(0.4)  # the plots redraw once the keep rests (timed below)
         report("threshold (TUI)", statistics.median(ups), "no-op key on Jobs", base_key)
 
         print("-- widget work alone (no Pilot): the action plus drawing every visible line")
@@ -230,6 +231,21 @@ async def tui_bench(ws: Workspace) -> None:
         report(
             "threshold update",
             ms(lambda: (th.set_keep(next(keeps)), th.refresh_numbers()), 10),
+            "threshold_stats alone",
+            ms(lambda: threshold_stats(th.index, 0.25, "tokens"), 10),
+        )
+        from textual_plotext import PlotextPlot
+
+        plots = list(th.query(PlotextPlot))
+
+        def redraw_plots() -> None:
+            th.render_plots(th.stats)
+            for plot in plots:
+                plot.render()
+
+        report(
+            "plots redraw",
+            ms(redraw_plots, 5),
             "threshold_stats alone",
             ms(lambda: threshold_stats(th.index, 0.25, "tokens"), 10),
         )

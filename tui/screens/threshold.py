@@ -57,7 +57,7 @@ MIN_KEEP_PERCENT = 0.01
 HIST_BINS = 40
 LISTED = 200  # set-difference docs listed (and fetched) per side
 SNIPPET = 160
-PLOT_DELAY_S = 0.12  # the plots redraw once the keep rests this long
+PLOT_DELAY_S = 0.25  # the plots (~45 ms to draw) redraw once the keep rests this long
 RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pause
 
 AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
