@@ -268,21 +268,26 @@ def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, samp
         emit_json({"run_id": run_id, "total": len(view), "rows": [r.__dict__ for r in rows]})
         return
     click.echo(f"{len(view):,} docs · {query.describe()}")
-    cols = [
-        ("rank", "rank"),
-        ("score", "BETR"),
-        ("prob", "p(pos)"),
-        ("n_tokens", "tokens"),
-        ("source", "source"),
-        ("benchmark", "benchmark"),
-        ("snippet", "text"),
-    ]
-    shown = []
+    if not rows:
+        click.echo("no documents match")
+        return
+    import shutil
+
+    width = shutil.get_terminal_size((120, 24)).columns
+    click.echo(
+        f"{'rank':>8} {'p(pos)':>6} {'BETR':>6} {'tokens':>7}  {'source':<24} {'benchmark':<14} text"
+    )
     for r in rows:
-        d = _rounded(r.__dict__)
-        d["snippet"] = r.snippet[:60]
-        shown.append(d)
-    print_table(shown, cols, "no documents match")
+        source = r.source if len(r.source) <= 24 else "…" + r.source[-23:]
+        line = (
+            f"{r.rank:>8} {_num(r.prob):>6} {_num(r.score):>6} {abbreviate(r.n_tokens):>7}  "
+            f"{source:<24} {(r.benchmark or '-')[:14]:<14} "
+        )
+        click.echo(line + r.snippet[: max(10, width - len(line) - 1)])
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 @cli.group("labels")

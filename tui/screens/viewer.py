@@ -236,7 +236,7 @@ class DocViewerScreen(BetrScreen):
         table.add_column(ratio=1)
         table.add_row("tokens", f"{d['n_tokens']:,} tokens")
         table.add_row("chars", f"{d['n_chars']:,} chars")
-        table.add_row("source", Text(str(d["source"])))
+        table.add_row("source", Text(str(d["source"]), overflow="fold"))  # a long path wraps
         table.add_row("corpus", Text(str(d["corpus"])))
         table.add_row("ext id", Text(str(d["ext_id"])))
         if d["meta"]:
