@@ -158,6 +158,7 @@ class BetrApp(App[None]):
         self.runs: dict[int, dict[str, Any]] = {}  # id -> {id, name, state, corpus}
         self.bench_ids: dict[str, int] = {}  # benchmark name -> id (its colour, everywhere)
         self.index_cache: IndexCache | None = None  # numpy loads with the first run
+        self._first_rows: tuple | None = None  # (index, query, rows) read by warm_index
         self._index_lock = threading.Lock()
         self.jobs_poll = Poller(self, self.poll_jobs, JOBS_POLL_S)
         self._job_states: dict[int, str] | None = None
@@ -360,10 +361,25 @@ class BetrApp(App[None]):
                 index = self.load_index(conn, run_id)
         except (BetrError, sqlite3.Error):
             return
-        from engine.betr.browse import SORTS
+        from engine.betr.browse import SORTS, Query, make_view, page
+        from tui.widgets.doclist import BLOCK
 
+        try:  # the Documents list's first rows, so it opens with them on screen
+            query = Query(keep=self.keep, by=self.keep_by)
+            with reading(self.workspace) as conn:
+                rows = page(conn, index, make_view(conn, index, query), 0, BLOCK)
+            self._first_rows = (index, query, rows)
+        except (BetrError, sqlite3.Error):
+            pass
         for sort in SORTS:  # each sort's argsort once, ahead of the first key press
             index.order(sort)
+
+    def first_rows(self, index: RunIndex, query: Any) -> list | None:
+        """The warm-up's first rows of this run's `query` view, once (later views fetch)."""
+        cached, self._first_rows = self._first_rows, None
+        if cached is not None and cached[0] is index and cached[1] == query:
+            return cached[2]
+        return None
 
     def selection_text(self) -> str:
         run = self.runs.get(self.run_id) if self.run_id is not None else None

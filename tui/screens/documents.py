@@ -267,7 +267,9 @@ class DocumentsScreen(BetrScreen):
             with reading(workspace) as conn:
                 return page(conn, index, view, start, count)
 
-        self.doclist.set_view(index, view, loader, message.cursor)
+        self.doclist.set_view(
+            index, view, loader, message.cursor, self.betr.first_rows(index, view.query)
+        )
         self.query_one("#docs-info", Static).update(info_line(index, view))
 
     def on_documents_screen_view_failed(self) -> None:

@@ -155,8 +155,16 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self._looks_cache: tuple[tuple, dict] | None = None
 
     # -- the view ------------------------------------------------------------------------------
-    def set_view(self, index: RunIndex, view: View, loader: Loader, cursor: int = 0) -> None:
-        """Show a new view (rows are fetched as they come into sight); cursor to `cursor`."""
+    def set_view(
+        self,
+        index: RunIndex,
+        view: View,
+        loader: Loader,
+        cursor: int = 0,
+        first_block: list[DocRow] | None = None,
+    ) -> None:
+        """Show a new view (rows are fetched as they come into sight); cursor to `cursor`.
+        `first_block`: the view's first BLOCK rows, read ahead of time (the app's warm-up)."""
         same_run = self.index is not None and self.index.run_id == index.run_id
         self.index, self.view, self.loader = index, view, loader
         self.generation += 1
@@ -169,6 +177,9 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self.cursor = max(0, min(cursor, len(view) - 1))
         self.scroll_to(y=0 if not same_run else self.scroll_y, animate=False, immediate=True)
         self.scroll_cursor_into_view()
+        if first_block is not None:
+            self.rows = {row.row: row for row in first_block}
+            self._blocks.add(0)
         # ask for the rows in sight now, not after the first paint of placeholders
         top = max(0, self.cursor - self.page_rows)
         for row in range(top, min(len(view), top + 2 * self.page_rows + 1), BLOCK // 2):
