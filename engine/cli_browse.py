@@ -3,6 +3,7 @@ Threshold screens, from the same engine functions, for scripts and tests."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,8 @@ BY = click.option(
 def _open_index(ws: Workspace, run_id: int):
     from engine.betr.browse import load_run_index
 
-    conn = ws.connect(readonly=True)
-    try:
+    with closing(ws.connect(readonly=True)) as conn:
         return load_run_index(conn, run_id)
-    finally:
-        conn.close()
 
 
 def _keep(text: str | None) -> float | None:
@@ -129,14 +127,11 @@ def overlap_cmd(run_ids, keep, by, show, workspace, as_json):
     ws = Workspace.open(workspace)
     keep_frac = _keep(keep)
     result = overlap(_open_index(ws, run_ids[0]), _open_index(ws, run_ids[1]), keep_frac, by)
-    conn = ws.connect(readonly=True)
-    try:
+    with closing(ws.connect(readonly=True)) as conn:
         for side in ("only_a", "only_b"):
             ids = result[side]
             result[f"n_{side}"] = len(ids)
             result[side] = _doc_refs(conn, [int(i) for i in ids[: max(0, show)]])
-    finally:
-        conn.close()
     if as_json:
         emit_json(result)
         return
@@ -257,13 +252,10 @@ def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, samp
         search=search,
         sample_only=sample_only,
     )
-    conn = Workspace.open(workspace).connect(readonly=True)
-    try:
+    with closing(Workspace.open(workspace).connect(readonly=True)) as conn:
         index = load_run_index(conn, run_id)
         view = make_view(conn, index, query)
         rows = page(conn, index, view, offset, limit)
-    finally:
-        conn.close()
     if as_json:
         emit_json({"run_id": run_id, "total": len(view), "rows": [r.__dict__ for r in rows]})
         return
@@ -304,8 +296,7 @@ def labels_set(doc_id, label, run_id, workspace):
     """Label a doc (none clears its label)."""
     from engine.betr.doclabels import set_label
 
-    conn = Workspace.open(workspace).connect()
-    try:
+    with closing(Workspace.open(workspace).connect()) as conn:
         prob = None
         if run_id is not None:
             row = conn.execute(
@@ -313,8 +304,6 @@ def labels_set(doc_id, label, run_id, workspace):
             ).fetchone()
             prob = row[0] if row else None
         set_label(conn, doc_id, None if label == "none" else label, run_id=run_id, prob=prob)
-    finally:
-        conn.close()
     click.echo(f"doc {doc_id}: {label}")
 
 
@@ -325,11 +314,8 @@ def labels_set(doc_id, label, run_id, workspace):
 def labels_list(run_id, workspace, as_json):
     from engine.betr.doclabels import list_labels
 
-    conn = Workspace.open(workspace).connect(readonly=True)
-    try:
+    with closing(Workspace.open(workspace).connect(readonly=True)) as conn:
         rows = list_labels(conn, run_id)
-    finally:
-        conn.close()
     if as_json:
         emit_json(rows)
         return
@@ -347,11 +333,8 @@ def labels_export(out, run_id, fmt, workspace, as_json):
     """Write every label (doc, corpus, source, label, probabilities) to JSONL or CSV."""
     from engine.betr.doclabels import export_labels
 
-    conn = Workspace.open(workspace).connect(readonly=True)
-    try:
+    with closing(Workspace.open(workspace).connect(readonly=True)) as conn:
         result = export_labels(conn, Path(out), run_id=run_id, fmt=fmt)
-    finally:
-        conn.close()
     if as_json:
         emit_json(result)
     else:

@@ -28,6 +28,7 @@ SORTS = ("prob", "score", "tokens")
 SORT_LABELS = {"prob": "classifier probability", "score": "BETR score", "tokens": "tokens"}
 SPLITS = ("", "train", "valid", "unused")
 SNIPPET_CHARS = 400
+MAX_SAMPLE_VECTORS = 200_000  # the viewer's per-example ranks hold the sample's vectors
 # Packed columns: prob order (whole corpus), then the scored sample by row in that order.
 PROB_COLUMNS = {"doc_id": "<i8", "prob": "<f8", "n_tokens": "<i8"}
 SAMPLE_COLUMNS = {
@@ -83,6 +84,8 @@ class RunIndex:
     _sample_cum: tuple[np.ndarray, np.ndarray, list[int]] | None = field(
         default=None, init=False, repr=False
     )
+    # embeddings read for the viewer, kept while the run stays loaded
+    vectors: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.cum_tokens = np.cumsum(self.n_tokens, dtype=np.int64)
@@ -624,35 +627,17 @@ def nearest_examples(
             else "not in the scored sample, so it was never embedded"
         )
         return {"examples": [], "reason": reason}
-    bench_ids = list(index.benchmarks)
-    if not bench_ids:
+    if not index.benchmarks:
         return {"examples": [], "reason": "the run has no target benchmarks"}
-    ex = conn.execute(
-        f"SELECT e.id, e.ext_id, e.text, e.question, b.name FROM examples e JOIN benchmarks b "
-        f"ON b.id = e.benchmark_id WHERE b.id IN ({','.join('?' * len(bench_ids))}) "
-        "ORDER BY b.name, e.idx",
-        bench_ids,
-    ).fetchall()
-    keys = [text_sha256(r[2]) for r in ex]
-    got = cache.get_many(model_id, keys)
-    have = [i for i, kk in enumerate(keys) if kk in got]
-    if not have:
+    ex, ex_vecs = _example_vectors(conn, index, cache, model_id)
+    if not ex:
         return {"examples": [], "reason": "the target examples' embeddings are not cached"}
-    # unit rows of the cached float16 vectors: the vectors the scoring ranked with
-    ex_vecs = _normalise_rows(np.stack([got[keys[i]] for i in have])).astype(np.float64)
     cos = ex_vecs @ _normalise_rows(np.asarray(vec)[None, :])[0].astype(np.float64)
-    top = np.lexsort((np.arange(len(have)), -cos))[:k]
-    sample_rows = np.flatnonzero(index.in_sample)
-    sample_vecs = None
-    if 0 < len(sample_rows) <= 200_000:
-        texts = _texts_of(conn, index.doc_id[sample_rows])
-        skeys = [text_sha256(t) for t in texts]
-        sgot = cache.get_many(model_id, skeys)
-        if len(sgot) == len(set(skeys)):
-            sample_vecs = _normalise_rows(np.stack([sgot[s] for s in skeys])).astype(np.float64)
+    top = np.lexsort((np.arange(len(ex)), -cos))[:k]
+    sample_vecs = _sample_vectors(conn, index, cache, model_id)
     out = []
     for j in top:
-        r = ex[have[j]]
+        r = ex[j]
         c = float(cos[j])
         rank = None
         if sample_vecs is not None:
@@ -668,17 +653,46 @@ def nearest_examples(
                 "rank": rank,
             }
         )
-    return {"examples": out, "reason": None, "sample": len(sample_rows)}
+    return {"examples": out, "reason": None, "sample": int(index.in_sample.sum())}
 
 
-def _texts_of(conn: sqlite3.Connection, doc_ids: np.ndarray) -> list[str]:
-    ids = [int(i) for i in doc_ids]
-    texts: dict[int, str] = {}
-    for start in range(0, len(ids), 900):
-        part = ids[start : start + 900]
-        texts.update(
-            conn.execute(
-                f"SELECT id, text FROM docs WHERE id IN ({','.join('?' * len(part))})", part
-            ).fetchall()
+def _example_vectors(conn, index: RunIndex, cache, model_id: str) -> tuple[list, np.ndarray]:
+    """The run's target examples with cached embeddings, and their unit vectors (float64, the
+    vectors the scoring ranked with); read once per loaded run."""
+    from engine.embed import _normalise_rows, text_sha256
+
+    if "examples" not in index.vectors:
+        bench_ids = list(index.benchmarks)
+        rows = conn.execute(
+            f"SELECT e.id, e.ext_id, e.text, e.question, b.name FROM examples e JOIN benchmarks b "
+            f"ON b.id = e.benchmark_id WHERE b.id IN ({','.join('?' * len(bench_ids))}) "
+            "ORDER BY b.name, e.idx",
+            bench_ids,
+        ).fetchall()
+        keys = [text_sha256(r[2]) for r in rows]
+        got = cache.get_many(model_id, keys)
+        have = [i for i, key in enumerate(keys) if key in got]
+        vecs = np.stack([got[keys[i]] for i in have]) if have else np.zeros((0, 1))
+        index.vectors["examples"] = (
+            [rows[i] for i in have],
+            _normalise_rows(vecs).astype(np.float64),
         )
-    return [texts[i] for i in ids]
+    return index.vectors["examples"]
+
+
+def _sample_vectors(conn, index: RunIndex, cache, model_id: str) -> np.ndarray | None:
+    """Unit vectors of the scored sample (for a doc's rank per example), read once per loaded
+    run; None when a sample doc is not cached or the sample is too large to hold."""
+    from engine.betr.stages import doc_texts
+    from engine.embed import _normalise_rows, text_sha256
+
+    if "sample" not in index.vectors:
+        rows = np.flatnonzero(index.in_sample)
+        vecs = None
+        if 0 < len(rows) <= MAX_SAMPLE_VECTORS:
+            keys = [text_sha256(t) for t in doc_texts(conn, index.doc_id[rows])]
+            got = cache.get_many(model_id, keys)
+            if len(got) == len(set(keys)):
+                vecs = _normalise_rows(np.stack([got[key] for key in keys])).astype(np.float64)
+        index.vectors["sample"] = vecs
+    return index.vectors["sample"]
