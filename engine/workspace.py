@@ -62,8 +62,12 @@ class Workspace:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for name in SUBDIRS:
             (root / name).mkdir(mode=0o700, exist_ok=True)
+        for directory in (root, *(root / name for name in SUBDIRS)):
+            owner_only(directory)
         ws = cls(root)
         ws.connect().close()
+        for suffix in ("", "-wal", "-shm"):
+            owner_only(ws.db_path.with_name(ws.db_path.name + suffix), 0o600)
         return ws
 
     @classmethod
@@ -88,6 +92,17 @@ class Workspace:
 
     def exists(self) -> bool:
         return self.db_path.is_file()
+
+
+def owner_only(path: Path, mode: int = 0o700) -> None:
+    """chmod what we own to `mode` when others may read it (an existing directory or database
+    may have been made 0755 or 0644)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.chmod(path, mode)
 
 
 def write_private(path: Path, data: bytes) -> None:

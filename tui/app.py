@@ -28,7 +28,9 @@ from engine.config import UserConfig, load_config
 from engine.errors import BetrError
 from engine.jobs.launch import reap_children
 from engine.jobs.table import FINISHED, JobInfo, list_jobs
+from engine.store.db import damaged_database_message
 from engine.store.queries import list_corpora
+from engine.terminal import visible
 from engine.workspace import Workspace
 from tui.actions import (
     BY_NAME,
@@ -40,6 +42,7 @@ from tui.actions import (
 )
 from tui.polling import Poller
 from tui.reads import reading
+from tui.safe_text import ControlCharFilter
 from tui.screens.documents import DocumentsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.jobs import JobsScreen
@@ -163,6 +166,7 @@ class BetrApp(App[None]):
         self.jobs_poll = Poller(self, self.poll_jobs, JOBS_POLL_S)
         self._job_states: dict[int, str] | None = None
         self._shown_error: tuple[str, float] = ("", 0.0)
+        self._control_filter = ControlCharFilter()
 
     # -- start-up ------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -390,6 +394,10 @@ class BetrApp(App[None]):
             shown = f"{run['id']} ({run['name'] or ''}{state})"
         return f"corpus: {self.corpus or '-'} · run: {shown}"
 
+    def get_line_filters(self):
+        """Textual's filters, and one that drops control characters from every line drawn."""
+        return [*super().get_line_filters(), self._control_filter]
+
     # -- errors --------------------------------------------------------------------------------
     @on(Worker.StateChanged)
     def show_worker_error(self, event: Worker.StateChanged) -> None:
@@ -407,6 +415,7 @@ class BetrApp(App[None]):
 
     def report_error(self, message: str) -> None:
         """Show an error once (a failing poll repeats its error only every 30 s)."""
+        message = visible(message)
         self.last_error = message
         last, when = self._shown_error
         now = time.monotonic()
@@ -506,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.DatabaseError as exc:
-        print(f"error: cannot open the workspace database: {exc}", file=sys.stderr)
+        print(f"error: {damaged_database_message(exc)}", file=sys.stderr)
         return 2
     app = BetrApp(workspace, exit_after_paint=bool(os.environ.get(EXIT_AFTER_PAINT_ENV)))
     app.run()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.terminal import visible
 from engine.workspace import Workspace
 
 LOG_TAIL_BYTES = 8192
@@ -37,7 +38,7 @@ def log_tail(path: Path, lines: int, max_bytes: int = LOG_TAIL_BYTES) -> list[st
     text = data.decode("utf-8", errors="replace")
     if len(data) == max_bytes and size > max_bytes:
         text = text.partition("\n")[2]  # drop the line cut in half by the seek
-    return text.splitlines()[-lines:]
+    return [visible(line) for line in text.splitlines()[-lines:]]
 
 
 @dataclass
@@ -58,7 +59,7 @@ class LogFollower:
         complete, newline, self.partial = data.rpartition(b"\n")
         if not newline:
             return []
-        return complete.decode("utf-8", errors="replace").split("\n")
+        return [visible(line) for line in complete.decode("utf-8", errors="replace").split("\n")]
 
     def _read_from_offset(self) -> bytes:
         with open(self.path, "rb") as fh:

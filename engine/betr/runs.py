@@ -56,11 +56,17 @@ def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[st
         )
     check_fraction("--positive-frac", req.positive_frac)
     corpus = conn.execute(
-        "SELECT id, name, state, n_docs, n_tokens FROM corpora WHERE name = ?", (req.corpus,)
+        "SELECT id, name, state, n_docs, n_tokens, deleting_at FROM corpora WHERE name = ?",
+        (req.corpus,),
     ).fetchone()
     if corpus is None:
         known = ", ".join(r[0] for r in conn.execute("SELECT name FROM corpora")) or "none yet"
         raise NotFoundError(f"no corpus '{req.corpus}'", fix=f"known corpora: {known}")
+    if corpus["deleting_at"] is not None:
+        raise UsageError(
+            f"corpus '{req.corpus}' is being deleted",
+            fix=f"finish the delete (betr delete corpus {req.corpus}) and import it again",
+        )
     if corpus["state"] != "ready":
         raise UsageError(
             f"corpus '{req.corpus}' is still importing", fix="wait for its import job to finish"
@@ -137,8 +143,8 @@ def create_run(conn: sqlite3.Connection, config: dict[str, Any]) -> int:
 
 def get_run(conn: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     row = conn.execute(
-        "SELECT r.*, c.name AS corpus, c.n_docs AS corpus_docs, c.n_tokens AS corpus_tokens "
-        "FROM runs r LEFT JOIN corpora c ON c.id = r.corpus_id WHERE r.id = ?",
+        "SELECT r.*, c.name AS corpus, c.n_docs AS corpus_docs, c.n_tokens AS corpus_tokens, "
+        "c.deleting_at IS NOT NULL AS corpus_deleting FROM runs r LEFT JOIN corpora c ON c.id = r.corpus_id WHERE r.id = ?",
         (run_id,),
     ).fetchone()
     if row is None:
@@ -150,6 +156,8 @@ def get_run(conn: sqlite3.Connection, run_id: int) -> dict[str, Any]:
 
 
 def require_state(run: dict[str, Any], *states: str, action: str) -> None:
+    """The run is in one of `states` and its corpus is not being deleted."""
+    require_corpus(run, action)
     if run["state"] not in states:
         hint = {
             "pending": "score it first (its score job); betr jobs list",
@@ -157,6 +165,14 @@ def require_state(run: dict[str, Any], *states: str, action: str) -> None:
             "trained": f"apply it first: betr apply --run {run['id']}",
         }.get(run["state"], "")
         raise UsageError(f"run {run['id']} is {run['state']}; cannot {action}", fix=hint or None)
+
+
+def require_corpus(run: dict[str, Any], action: str) -> None:
+    if run.get("corpus_deleting"):
+        raise UsageError(
+            f"run {run['id']}'s corpus '{run['corpus']}' is being deleted; cannot {action}",
+            fix=f"finish the delete: betr delete corpus {run['corpus']}",
+        )
 
 
 def update_metrics(conn: sqlite3.Connection, run_id: int, **metrics: Any) -> None:

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.betr.runs import get_run, require_state, update_metrics
+from engine.betr.runs import get_run, require_corpus, require_state, update_metrics
 from engine.errors import UsageError
 from engine.jobs.context import JobContext
-from engine.store.db import transaction
 
 APPLY_CHUNK = 5000
 EMBED_BATCH = 64
@@ -37,6 +36,7 @@ def score_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
     run = get_run(conn, run_id)
     if run["state"] != "pending":
         return {"run_id": run_id, "stage": "score", "skipped": "already scored"}
+    require_corpus(run, "score it")
     cfg = run["config"]
     t0 = time.monotonic()
     doc_ids = draw_sample(ctx, run_id, cfg)
@@ -192,13 +192,7 @@ def train_stage(
     positive_frac: float | None = None,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from engine.betr.classifier import (
-        FASTTEXT_DEFAULTS,
-        evaluate,
-        load_classifier,
-        predict_positive,
-        train_classifier,
-    )
+    from engine.betr.classifier import FASTTEXT_DEFAULTS
     from engine.betr.labels import make_labels
 
     conn = ctx.conn
@@ -220,7 +214,32 @@ def train_stage(
     texts = doc_texts(conn, doc_ids)
     ctx.commit_chunk(lambda _c: None, advance=1, checkpoint={"stage": "labels"})
     merged = {**FASTTEXT_DEFAULTS, **(params or {})}
+    previous = conn.execute(
+        "SELECT path FROM artifacts WHERE run_id = ? AND kind = 'fasttext'", (run_id,)
+    ).fetchone()
     out_path = ctx.workspace.models_dir / f"run-{run_id}-fasttext.bin"
+    if previous is not None and ctx.workspace.root / previous["path"] == out_path:
+        # retraining: the classifier in use stays on disk until the new one is committed
+        out_path = out_path.with_name(f"run-{run_id}-fasttext-job{ctx.job_id}.bin")
+    try:
+        return _train_and_commit(
+            ctx, run_id, rows, labels, texts, doc_ids, scores, frac, merged, cfg, out_path
+        )
+    finally:
+        # whichever file the run does not reference (after a commit or a failure) goes
+        in_use = conn.execute(
+            "SELECT path FROM artifacts WHERE run_id = ? AND kind = 'fasttext'", (run_id,)
+        ).fetchone()
+        for path in {out_path, *([ctx.workspace.root / previous["path"]] if previous else [])}:
+            if in_use is None or ctx.workspace.root / in_use["path"] != path:
+                path.unlink(missing_ok=True)
+
+
+def _train_and_commit(
+    ctx, run_id, rows, labels, texts, doc_ids, scores, frac, merged, cfg, out_path
+):
+    from engine.betr.classifier import evaluate, load_classifier, predict_positive, train_classifier
+
     t0 = time.monotonic()
     info = train_classifier(
         [texts[i] for i in labels.train_idx],
@@ -258,6 +277,7 @@ def train_stage(
         )
         # a retrained classifier invalidates earlier probabilities
         c.execute("DELETE FROM doc_probs WHERE run_id = ?", (run_id,))
+        c.execute("DELETE FROM apply_staging WHERE run_id = ?", (run_id,))
         c.execute("DELETE FROM prob_order WHERE run_id = ?", (run_id,))
         c.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
         c.execute("UPDATE runs SET state = 'trained' WHERE id = ?", (run_id,))
@@ -305,16 +325,24 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
     model = load_classifier(path)
     corpus_id = run["corpus_id"]
     checkpoint = ctx.checkpoint or {}
-    last_id = int(checkpoint.get("last_doc_id", 0)) if checkpoint.get("stage") == "apply" else 0
-    if last_id == 0:
-        with transaction(conn):
-            conn.execute("DELETE FROM doc_probs WHERE run_id = ?", (run_id,))
-            conn.execute("DELETE FROM prob_order WHERE run_id = ?", (run_id,))
-            conn.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
-    applied = conn.execute("SELECT COUNT(*) FROM doc_probs WHERE run_id = ?", (run_id,)).fetchone()[
-        0
-    ]
-    ctx.start_phase(run["corpus_docs"], "docs", done=applied)
+    staged = conn.execute(
+        "SELECT COUNT(*) FROM apply_staging WHERE run_id = ? AND job_id = ?", (run_id, ctx.job_id)
+    ).fetchone()[0]
+    resuming = (
+        checkpoint.get("stage") == "apply"
+        and checkpoint.get("classifier") == art["sha256"]  # not retrained meanwhile
+        and checkpoint.get("staged") == staged  # and its rows are all still there
+    )
+    last_id = int(checkpoint["last_doc_id"]) if resuming else 0
+    if not resuming:
+        staged = 0
+    # what other (abandoned) applies of this run staged goes; the run's results, if it was
+    # applied, stay in doc_probs until this apply swaps in its own
+    from engine.store.deletes import delete_batched
+
+    mine = (run_id, ctx.job_id if resuming else -1)
+    delete_batched(conn, "apply_staging", "doc_id", "run_id = ? AND job_id != ?", mine)
+    ctx.start_phase(run["corpus_docs"], "docs", done=staged)
     t0 = time.monotonic()
     while True:
         rows = conn.execute(
@@ -324,25 +352,40 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
         if not rows:
             break
         prob = predict_positive(model, [r[1] for r in rows])
-        batch = [(run_id, r[0], float(p)) for r, p in zip(rows, prob, strict=True)]
+        batch = [(run_id, r[0], float(p), ctx.job_id) for r, p in zip(rows, prob, strict=True)]
         last_id = rows[-1][0]
+        staged += len(rows)
         ctx.commit_chunk(
             lambda c, b=batch: c.executemany(
-                "INSERT INTO doc_probs (run_id, doc_id, prob) VALUES (?, ?, ?)", b
+                "INSERT INTO apply_staging (run_id, doc_id, prob, job_id) VALUES (?, ?, ?, ?)", b
             ),
             advance=len(rows),
-            checkpoint={"stage": "apply", "last_doc_id": last_id},
+            checkpoint={
+                "stage": "apply",
+                "last_doc_id": last_id,
+                "classifier": art["sha256"],
+                "staged": staged,
+            },
         )
     t_apply = time.monotonic() - t0
 
-    def write_order(c) -> None:
+    def swap_in(c) -> None:
+        """The staged probabilities replace the run's (if any), with their order, at once."""
+        c.execute("DELETE FROM doc_probs WHERE run_id = ?", (run_id,))
+        c.execute(
+            "INSERT INTO doc_probs (run_id, doc_id, prob) SELECT s.run_id, s.doc_id, s.prob "
+            "FROM apply_staging s JOIN docs d ON d.id = s.doc_id WHERE s.run_id = ? "
+            "AND s.job_id = ?",
+            (run_id, ctx.job_id),
+        )
+        c.execute("DELETE FROM apply_staging WHERE run_id = ?", (run_id,))
         write_prob_order(c, run_id)
         c.execute(
             "UPDATE runs SET state = 'applied', finished_at = ? WHERE id = ?", (time.time(), run_id)
         )
         update_metrics(c, run_id, applied_docs=ctx.done, apply_s=round(t_apply, 3))
 
-    ctx.commit_chunk(write_order, advance=0, checkpoint={"stage": "applied"})
+    ctx.commit_chunk(swap_in, advance=0, checkpoint={"stage": "applied"})
     return {"run_id": run_id, "stage": "apply", "docs": ctx.done}
 
 

@@ -7,6 +7,7 @@ import time
 
 from engine.errors import NotFoundError, UsageError
 from engine.store.db import transaction
+from engine.terminal import check_name
 
 
 def parse_names(spec: str) -> list[str]:
@@ -29,6 +30,7 @@ def create_target_set(conn: sqlite3.Connection, name: str, bench_spec: str) -> d
     names = parse_names(bench_spec)
     if not name.strip():
         raise UsageError("the target set name is empty", fix="betr targets create NAME --bench a,b")
+    check_name("target set", name)
     if not names:
         raise UsageError("the target set is empty", fix="list benchmarks: --bench arc-easy,gsm8k")
     if len(set(names)) != len(names):

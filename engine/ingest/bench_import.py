@@ -10,6 +10,7 @@ from typing import Any
 from engine.errors import InputError, UsageError
 from engine.ingest.sources import Source
 from engine.store.db import transaction
+from engine.terminal import check_name
 from engine.workspace import Workspace
 
 
@@ -41,6 +42,7 @@ def import_benchmark(
 
     if not name or not name.strip():
         raise UsageError("the benchmark name is empty", fix="pass --name NAME")
+    check_name("benchmark", name)
     conn = workspace.connect()
     try:
         row = conn.execute("SELECT n_examples FROM benchmarks WHERE name = ?", (name,)).fetchone()

@@ -162,15 +162,20 @@ def _looks_multiple_choice(data: dict) -> bool:
 
 # -- field access ---------------------------------------------------------------------------
 def _get(data: dict, name: str) -> Any:
-    if data.get(name) is None:
+    if name not in data:
         raise RecordMismatch(name, "missing")
+    if data[name] is None:
+        raise RecordMismatch(name, "is null")
     return data[name]
 
 
-def _str(data: dict, name: str) -> str:
-    """A non-empty text field; numbers are accepted as their decimal text."""
+def _str(data: dict, name: str, *, numbers: bool = False) -> str:
+    """A non-empty text field. Text that gets embedded (questions, contexts, solutions) must be
+    a string, as a document's text must; with `numbers`, an answer or a key may also be a
+    number, taken as its decimal text."""
     value = _get(data, name)
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    allowed = (str, int, float) if numbers else (str,)
+    if isinstance(value, bool) or not isinstance(value, allowed):
         raise RecordMismatch(name, f"must be text, got {_kind(value)}")
     text = str(value)
     if not text.strip():
@@ -206,6 +211,8 @@ def _index(data: dict, name: str, n: int) -> int:
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "binary data (bytes)"
     kinds = {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}
     return kinds.get(type(value), type(value).__name__)
 
@@ -213,7 +220,7 @@ def _kind(value: Any) -> str:
 # -- per-format conversion: record -> (question, choices, answer, meta) ----------------------
 def from_gsm8k(d: dict) -> Converted:
     """GSM8K: the answer is the full worked solution; the number after "####" goes to meta."""
-    answer = _str(d, "answer")
+    answer = _str(d, "answer", numbers=True)
     meta = {"short_answer": answer.rsplit("####", 1)[1].strip()} if "####" in answer else {}
     return _str(d, "question"), None, answer, meta
 
@@ -285,7 +292,7 @@ def _labelled_choices(d: dict, name: str) -> tuple[list[str], list[str]]:
 
 
 def _keyed_answer(d: dict, texts: list[str], labels: list[str]) -> tuple[str, int]:
-    key = _str(d, "answerKey").strip()
+    key = _str(d, "answerKey", numbers=True).strip()
     if key not in labels:
         raise RecordMismatch("answerKey", f"'{key}' is not one of the labels {labels}")
     gold = labels.index(key)
@@ -322,8 +329,8 @@ def from_hf_hellaswag(d: dict) -> Converted:
 
 def from_hf_sciq(d: dict) -> Converted:
     """SciQ: the three distractors then the correct answer (OLMES's choice order)."""
-    answer = _str(d, "correct_answer")
-    choices = [_str(d, f"distractor{i}") for i in (1, 2, 3)] + [answer]
+    answer = _str(d, "correct_answer", numbers=True)
+    choices = [_str(d, f"distractor{i}", numbers=True) for i in (1, 2, 3)] + [answer]
     return _str(d, "question"), choices, answer, {"gold": 3}
 
 
@@ -357,7 +364,7 @@ def field_map_converter(mapping: dict[str, str]) -> Callable[[dict], Converted]:
         question = _str(d, mapping["question"])
         choices = _choices(d, mapping["choices"]) if "choices" in mapping else None
         if "answer" in mapping:
-            return question, choices, _str(d, mapping["answer"]), {}
+            return question, choices, _str(d, mapping["answer"], numbers=True), {}
         assert choices is not None  # parse_field_map requires choices with gold
         gold = _index(d, mapping["gold"], len(choices))
         return question, choices, choices[gold], {"gold": gold}
@@ -517,7 +524,7 @@ def _example(
         question, choices, answer, meta = convert(item.data)
         ext_id = item.ext_id
         if field_map and "id" in field_map:
-            ext_id = _str(item.data, field_map["id"])
+            ext_id = _str(item.data, field_map["id"], numbers=True)
     except RecordMismatch as exc:
         bad(
             InputError(

@@ -20,6 +20,7 @@ from typing import Any
 from engine.errors import InputError, UsageError
 from engine.jobs.context import JobContext
 from engine.store.db import transaction
+from engine.terminal import check_name
 from engine.workspace import Workspace
 
 CHUNK_DOCS = 2000
@@ -57,6 +58,7 @@ def validate_import(workspace: Workspace, cfg: DocImportConfig) -> None:
 
     if not cfg.corpus or not cfg.corpus.strip():
         raise UsageError("the corpus name is empty", fix="pass --corpus NAME")
+    check_name("corpus", cfg.corpus)
     conn = workspace.connect(readonly=True)
     try:
         row = conn.execute(
@@ -112,6 +114,8 @@ class DocImporter:
         try:
             if self.corpus_id is None:
                 self.corpus_id = self.create_corpus()
+            else:
+                self.check_corpus_still_there()
             self.import_records()
             stats = self.finish()
         except InputError:
@@ -157,6 +161,18 @@ class DocImporter:
             )
         self.ctx.checkpoint = self.checkpoint_for(0, 0, corpus_id)
         return corpus_id
+
+    def check_corpus_still_there(self) -> None:
+        """A resumed import whose partial corpus was deleted meanwhile starts nothing."""
+        row = self.ctx.conn.execute(
+            "SELECT name, deleting_at FROM corpora WHERE id = ?", (self.corpus_id,)
+        ).fetchone()
+        if row is None or row["deleting_at"] is not None or row["name"] != self.cfg.corpus:
+            raise UsageError(
+                f"the partial corpus '{self.cfg.corpus}' of this import was deleted, so it "
+                "cannot be resumed",
+                fix=f"import the files again: betr import docs ... --corpus {self.cfg.corpus}",
+            )
 
     def checkpoint_for(self, records: int, skipped: int, corpus_id: int) -> dict[str, Any]:
         return {"records": records, "skipped": skipped, "corpus_id": corpus_id}
@@ -225,7 +241,7 @@ class DocImporter:
         self.n_skipped += 1
         if len(self.skipped) < MAX_SKIP_REPORT:
             self.skipped.append(str(exc).split("\n  fix:")[0])
-        self.ctx.log.warning("skipped: %s", exc)
+        self.ctx.log.warning("skipped: %s", exc.message)  # its fix names --skip-bad: given
 
     def write_chunk(
         self, chunk: list[PendingDoc], consumed: int, skipped: int, counts: Future

@@ -312,7 +312,8 @@ def _decompression_error(source: Source, exc: BaseException, after_line: int) ->
     return InputError(
         f"the compressed data is truncated or corrupt ({where}): {_first_line(exc)}",
         file=source.name,
-        fix="re-download or re-create the file (records before that point were read)",
+        fix="re-download or re-create the file; nothing was imported (a damaged file stops "
+        "the import, even with --skip-bad)",
     )
 
 
@@ -451,7 +452,13 @@ def _json_kind(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    return "a list"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "binary data (bytes)"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
 
 
 # -- CSV ----------------------------------------------------------------------------------------

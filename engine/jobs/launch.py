@@ -102,10 +102,21 @@ def cancel(workspace: Workspace, job_id: int, *, grace_s: float = CANCEL_GRACE_S
         if job.stored_state == "running":
             # killed before it could write: its last chunk committed or rolled back, nothing else
             table.mark_finished(conn, job_id, "cancelled")
+        _wait_for_exit(job, 2.0)
         reap_children()
         return table.get_job(conn, job_id)
     finally:
         conn.close()
+
+
+def _wait_for_exit(job: table.JobInfo, timeout_s: float) -> None:
+    """Until the worker process is gone (it exits right after writing its final state)."""
+    if job.host != table.HOST or not job.pid:
+        return
+    deadline = time.monotonic() + timeout_s
+    while table.process_alive(job.pid) and time.monotonic() < deadline:
+        reap_children()
+        time.sleep(0.02)
 
 
 def _wait_until_finished(conn, job_id: int, timeout_s: float) -> bool:

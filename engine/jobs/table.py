@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
-from engine.store.db import transaction
+from engine.store.db import retry_busy, transaction
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
@@ -162,6 +162,49 @@ def list_jobs(conn: sqlite3.Connection, *, limit: int = 500) -> list[JobInfo]:
     return [job_from_row(r, now) for r in rows]
 
 
+def active_jobs(conn: sqlite3.Connection) -> list[JobInfo]:
+    """Queued jobs and running jobs whose worker is alive (oldest first)."""
+    now = time.time()
+    rows = conn.execute(
+        "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
+    ).fetchall()
+    return [job for job in (job_from_row(r, now) for r in rows) if job.active]
+
+
+def job_uses(conn: sqlite3.Connection, job: JobInfo) -> dict[str, set]:
+    """What a job reads or writes: {"corpus": corpus ids, "benchmark": benchmark names,
+    "run": run ids}."""
+    uses: dict[str, set] = {"corpus": set(), "benchmark": set(), "run": set()}
+    if job.kind == "import-docs":
+        row = conn.execute(
+            "SELECT id FROM corpora WHERE name = ? OR job_id = ?",
+            (job.config.get("corpus"), job.id),
+        ).fetchall()
+        uses["corpus"].update(r[0] for r in row)
+    run_id = job.config.get("run_id", job.run_id)
+    if run_id is not None:
+        run = conn.execute("SELECT corpus_id, config FROM runs WHERE id = ?", (run_id,)).fetchone()
+        uses["run"].add(run_id)
+        if run is not None:
+            uses["corpus"].add(run[0])
+            uses["benchmark"].update(json.loads(run[1]).get("benchmarks", {}))
+    return uses
+
+
+def refuse_if_in_use(conn: sqlite3.Connection, what: str, key: int | str, name: str) -> None:
+    """UsageError naming the queued or running job that uses corpus `key` (an id) or benchmark
+    `key` (a name), and how to cancel it; nothing when no active job does."""
+    busy = [job for job in active_jobs(conn) if key in job_uses(conn, job)[what]]
+    if busy:
+        job = busy[0]
+        more = f" (and {len(busy) - 1} more job(s))" if len(busy) > 1 else ""
+        raise UsageError(
+            f"{what} '{name}' is in use by job {job.id} ({job.title}, {job.state}){more}",
+            fix=f"wait for it to finish (betr jobs show {job.id}), or cancel it first: "
+            f"betr jobs cancel {job.id}",
+        )
+
+
 def request_cancel(conn: sqlite3.Connection, job_id: int) -> JobInfo:
     """Set the cancel flag; a queued job (no worker yet) is cancelled at once."""
     job = get_job(conn, job_id)
@@ -184,19 +227,25 @@ def mark_finished(
     error: str | None = None,
     result: dict[str, Any] | None = None,
 ) -> None:
+    """The job's final state; retried while another writer holds the database, so a worker
+    that fails because the database was busy still records its failure."""
     assert state in FINISHED, state
-    with transaction(conn):
-        conn.execute(
-            "UPDATE jobs SET state = ?, error = ?, result = COALESCE(?, result), "
-            "finished_at = ?, rate = NULL, eta_s = NULL WHERE id = ?",
-            (
-                state,
-                error,
-                json.dumps(result) if result is not None else None,
-                time.time(),
-                job_id,
-            ),
-        )
+
+    def write() -> None:
+        with transaction(conn):
+            conn.execute(
+                "UPDATE jobs SET state = ?, error = ?, result = COALESCE(?, result), "
+                "finished_at = ?, rate = NULL, eta_s = NULL WHERE id = ?",
+                (
+                    state,
+                    error,
+                    json.dumps(result) if result is not None else None,
+                    time.time(),
+                    job_id,
+                ),
+            )
+
+    retry_busy(write)
 
 
 def persist_interrupted(conn: sqlite3.Connection) -> list[int]:

@@ -186,5 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Leave at once once the job's final state is written: the interpreter's own teardown
+    (torch, faiss, thread pools) can take a second, during which the job would read as
+    finished while its process still runs."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -9,14 +9,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from engine.errors import WorkspaceError
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000
 DB_FILENAME = "betr.sqlite"
+RETRY_BUSY_S = 600.0  # how long a write that must land (a job's final state) keeps trying
+T = TypeVar("T")
 
 
 def connect(path: Path, *, readonly: bool = False, migrate: bool = True) -> sqlite3.Connection:
@@ -35,6 +39,20 @@ def connect(path: Path, *, readonly: bool = False, migrate: bool = True) -> sqli
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        return _configure(conn, path, readonly=readonly, migrate=migrate)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if is_damaged_database(exc):
+            raise WorkspaceError(
+                f"cannot open the workspace database {path}: {exc}", fix=DAMAGED_FIX
+            ) from None
+        raise
+
+
+def _configure(
+    conn: sqlite3.Connection, path: Path, *, readonly: bool, migrate: bool
+) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -88,3 +106,57 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A write that timed out waiting for another writer ("database is locked")."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
+    """Run `write` until it is not refused for a busy database, for up to `within_s` seconds
+    (each attempt already waits BUSY_TIMEOUT_MS): for writes that must land, such as a job's
+    final state, which would otherwise stay `running` after its worker gave up."""
+    deadline = time.monotonic() + within_s
+    pause = 0.05
+    while True:
+        try:
+            return write()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2.0, pause * 2)
+
+
+_DAMAGED = (
+    "file is not a database",
+    "malformed",
+    "disk image",
+    "file is encrypted",
+    "disk i/o error",
+    "unsupported file format",
+)
+
+
+def is_damaged_database(exc: BaseException) -> bool:
+    """A database file that SQLite cannot read as a betr workspace (truncated, random bytes,
+    another program's database), as opposed to a bug or a busy database."""
+    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc):
+        return False
+    if type(exc) is sqlite3.DatabaseError:
+        return True
+    return any(marker in str(exc).lower() for marker in _DAMAGED)
+
+
+DAMAGED_FIX = (
+    "the file is damaged or is not a betr workspace: restore it from a backup, or create a "
+    "new workspace with `betr init PATH`"
+)
+
+
+def damaged_database_message(exc: BaseException, path: Path | None = None) -> str:
+    where = f" {path}" if path else ""
+    return f"cannot open the workspace database{where}: {exc}\n  fix: {DAMAGED_FIX}"

@@ -8,6 +8,8 @@ from typing import Any
 
 from engine.errors import NotFoundError
 
+READY = "state = 'ready' AND deleting_at IS NULL"
+
 
 def _json(text: str | None, default: Any = None) -> Any:
     return json.loads(text) if text else default
@@ -16,8 +18,9 @@ def _json(text: str | None, default: Any = None) -> Any:
 def list_corpora(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """One dict per corpus: counts (docs, tokens, chars, skipped), tokenizer, state, sources."""
     rows = conn.execute(
-        "SELECT id, name, state, created_at, tokenizer, text_field, sources, n_docs, n_tokens, "
-        "n_chars, n_skipped, job_id FROM corpora ORDER BY name"
+        "SELECT id, name, CASE WHEN deleting_at IS NULL THEN state ELSE 'deleting' END AS state, "
+        "created_at, tokenizer, text_field, sources, n_docs, n_tokens, n_chars, n_skipped, job_id "
+        "FROM corpora ORDER BY name"
     ).fetchall()
     out = []
     for r in rows:
@@ -74,9 +77,9 @@ def list_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 def workspace_summary(conn: sqlite3.Connection) -> dict[str, int]:
     """Totals for the Workspace screen header."""
     row = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM corpora WHERE state = 'ready') AS corpora, "
-        "(SELECT COALESCE(SUM(n_docs), 0) FROM corpora WHERE state = 'ready') AS docs, "
-        "(SELECT COALESCE(SUM(n_tokens), 0) FROM corpora WHERE state = 'ready') AS tokens, "
+        f"SELECT (SELECT COUNT(*) FROM corpora WHERE {READY}) AS corpora, "
+        f"(SELECT COALESCE(SUM(n_docs), 0) FROM corpora WHERE {READY}) AS docs, "
+        f"(SELECT COALESCE(SUM(n_tokens), 0) FROM corpora WHERE {READY}) AS tokens, "
         "(SELECT COUNT(*) FROM benchmarks) AS benchmarks, "
         "(SELECT COALESCE(SUM(n_examples), 0) FROM benchmarks) AS examples, "
         "(SELECT COUNT(*) FROM target_sets) AS target_sets, "
@@ -117,27 +120,3 @@ def get_doc(conn: sqlite3.Connection, doc_ref: str, *, corpus: str | None = None
     d = dict(rows[0])
     d["meta"] = _json(d["meta"])
     return d
-
-
-def delete_corpus(conn: sqlite3.Connection, name: str) -> int:
-    from engine.store.db import transaction
-
-    with transaction(conn):
-        row = conn.execute("SELECT id, n_docs FROM corpora WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no corpus '{name}'", fix="`betr list corpora` shows them")
-        conn.execute("DELETE FROM corpora WHERE id = ?", (row["id"],))
-    return row["n_docs"]
-
-
-def delete_benchmark(conn: sqlite3.Connection, name: str) -> int:
-    from engine.store.db import transaction
-
-    with transaction(conn):
-        row = conn.execute(
-            "SELECT id, n_examples FROM benchmarks WHERE name = ?", (name,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no benchmark '{name}'", fix="`betr list benchmarks` shows them")
-        conn.execute("DELETE FROM benchmarks WHERE id = ?", (row["id"],))
-    return row["n_examples"]

@@ -143,6 +143,12 @@ def stored_probs(ws: Workspace, run_id: int) -> list[tuple]:
     return query(ws, "SELECT doc_id, prob FROM doc_probs WHERE run_id = ? ORDER BY doc_id", run_id)
 
 
+def staged_probs(ws: Workspace, run_id: int) -> list[tuple]:
+    """What an apply in progress has committed so far (swapped into doc_probs at its end)."""
+    sql = "SELECT doc_id, prob FROM apply_staging WHERE run_id = ? ORDER BY doc_id"
+    return query(ws, sql, run_id)
+
+
 def stored_order(ws: Workspace, run_id: int) -> list[tuple]:
     return query(
         ws,
@@ -926,6 +932,22 @@ def kill_between_chunks(ws: Workspace, job_id: int, timeout: float = 120) -> int
     raise AssertionError(f"timed out after {timeout} s waiting for apply progress")
 
 
+def wait_for_progress(ws: Workspace, job_id: int, timeout: float = 120) -> None:
+    """Until the apply job has committed at least one chunk."""
+    deadline = time.monotonic() + timeout
+    conn = ws.connect(readonly=True)
+    try:
+        while time.monotonic() < deadline:
+            job = get_job(conn, job_id)
+            assert job.state in ("queued", "running"), job.state
+            if (job.checkpoint or {}).get("stage") == "apply" and job.done > 0:
+                return
+            time.sleep(0.01)
+    finally:
+        conn.close()
+    raise AssertionError(f"timed out after {timeout} s waiting for apply progress")
+
+
 @pytest.mark.slow
 def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
     workspace, tmp_path, monkeypatch
@@ -948,9 +970,11 @@ def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
     conn.close()
     assert job.state == "interrupted" and job.total == N_BIG
     assert killed_at == job.done and killed_at % APPLY_CHUNK == 0 and 0 < killed_at < N_BIG
-    # exactly the committed chunks are there, nothing of the order, and the run is not applied
-    assert len(stored_probs(ws, run_id)) == killed_at
-    assert max(d for d, _ in stored_probs(ws, run_id)) == job.checkpoint["last_doc_id"]
+    # exactly the committed chunks are staged, nothing is in the run's results, and the run is
+    # not applied
+    assert len(staged_probs(ws, run_id)) == killed_at
+    assert max(d for d, _ in staged_probs(ws, run_id)) == job.checkpoint["last_doc_id"]
+    assert stored_probs(ws, run_id) == []
     assert stored_order(ws, run_id) == []
     assert query(ws, "SELECT state FROM runs WHERE id = ?", run_id) == [("trained",)]
     assert integrity(ws) == "ok"
@@ -980,3 +1004,35 @@ def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
         d for d, _ in sorted(resumed, key=lambda r: (-r[1], r[0]))
     ]
     assert integrity(ws) == "ok"
+
+    # a re-apply that is killed, then one that is cancelled, leave the applied results as they
+    # were: `select` keeps working, and the state still says applied (issue #8)
+    selected = betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "10%")
+    out = tmp_path / "kept.jsonl"
+    kept = betr_json(ws, "select", "--run", str(run_id), "--keep", "10%", "--out", str(out))
+
+    def unchanged() -> None:
+        assert query(ws, "SELECT state FROM runs WHERE id = ?", run_id) == [("applied",)]
+        assert stored_probs(ws, run_id) == resumed
+        assert stored_order(ws, run_id) == resumed_order
+        assert betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "10%") == selected
+        again = betr_json(ws, "select", "--run", str(run_id), "--keep", "10%", "--out", str(out))
+        assert again == kept
+        assert integrity(ws) == "ok"
+
+    killed = launch.submit(ws, "betr-apply", "re-apply, killed", {"run_id": run_id})
+    assert 0 < kill_between_chunks(ws, killed) < N_BIG
+    launch.reap_children()
+    assert 0 < len(staged_probs(ws, run_id)) < N_BIG
+    unchanged()
+
+    cancelled = launch.submit(ws, "betr-apply", "re-apply, cancelled", {"run_id": run_id})
+    wait_for_progress(ws, cancelled)
+    assert launch.cancel(ws, cancelled).state == "cancelled"
+    unchanged()
+
+    # resuming the killed one finishes it: the same probabilities, swapped in at the end
+    launch.resume(ws, killed, detach=False)
+    assert execute_job(ws, killed)["docs"] == N_BIG
+    assert staged_probs(ws, run_id) == []
+    unchanged()

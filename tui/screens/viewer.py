@@ -23,6 +23,7 @@ from engine.betr.browse import RunIndex, View, doc_detail, nearest_examples
 from engine.betr.doclabels import label_agreement, set_label
 from tui.actions import bindings_for
 from tui.reads import reading
+from tui.safe_text import visible_data
 from tui.screens.base import BetrScreen
 from tui.screens.documents import keep_text
 from tui.widgets.doclist import bench_style
@@ -137,14 +138,14 @@ class DocViewerScreen(BetrScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-detail")
     def load_detail(self, row: int, doc_id: int) -> None:
         with reading(self.betr.workspace) as conn:
-            detail = doc_detail(conn, self.index, doc_id)
+            detail = visible_data(doc_detail(conn, self.index, doc_id))
             agreement = label_agreement(conn, self.index, self.view.cut)
         self.post_message(self.Detail(row, detail, agreement))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-nearest")
     def load_nearest(self, doc_id: int) -> None:
         with reading(self.betr.workspace) as conn:
-            nearest = nearest_examples(conn, self.index, doc_id, k=NEAREST_K)
+            nearest = visible_data(nearest_examples(conn, self.index, doc_id, k=NEAREST_K))
         self.post_message(self.Nearest(doc_id, nearest))
 
     def on_doc_viewer_screen_detail(self, message: Detail) -> None:

@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.betr.browse import DocRow, RunIndex, View
+from engine.terminal import visible
 from engine.units import abbreviate
 from tui.screens.base import WorkersReportToApp
 from tui.widgets.plots import bench_colour_value
@@ -79,9 +80,9 @@ def row_cells(row: DocRow) -> list[str]:
         "-" if row.prob is None else f"{row.prob:.3f}",
         "-" if row.score is None else f"{row.score:.3f}",
         abbreviate(row.n_tokens),
-        tail(row.source, SOURCE_WIDTH),
+        tail(visible(row.source, lines=False), SOURCE_WIDTH),
         row.benchmark or "-",
-        row.snippet,
+        visible(row.snippet, lines=False),
     ]
 
 

@@ -1,0 +1,1 @@
+"""Use cases both faces (the `betr` CLI and the `betr-tui` app) call."""

@@ -1,0 +1,130 @@
+"""Deleting corpora and benchmarks in bounded transactions.
+
+A corpus can hold millions of documents, and each run over it as many probabilities. One
+`DELETE FROM corpora` would cascade all of them in a single transaction and hold the write lock
+for minutes, so other writers (imports, jobs) time out. Instead:
+
+1. `mark_corpus_deleting` sets `corpora.deleting_at` (the corpus disappears from analyses);
+2. each run's rows go table by table, then the docs, in transactions of at most `batch` rows,
+   with a short pause between them so a waiting writer gets the lock;
+3. `finish_corpus_delete` removes the corpus row (and what little is left) in one transaction.
+
+Every statement finds its rows through an index (each child table has one on its foreign key),
+so a delete costs what it deletes, not what the workspace holds. A delete killed part way
+leaves the corpus marked `deleting`; running it again finishes it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from engine.errors import NotFoundError
+from engine.store.db import transaction
+
+DELETE_BATCH = 2000
+PAUSE_S = 0.02  # between batches: a writer waiting in its busy handler gets the lock
+
+# a run's bulky rows: (table, the key that, with run_id, is its primary key)
+RUN_TABLES = (
+    ("doc_probs", "doc_id"),
+    ("apply_staging", "doc_id"),
+    ("prob_order", "position"),
+    ("run_sample", "doc_id"),
+)
+
+Progress = Callable[[int], None]
+
+
+def delete_batched(
+    conn: sqlite3.Connection,
+    table: str,
+    key: str,
+    where: str,
+    params: tuple,
+    *,
+    batch: int = DELETE_BATCH,
+    on_rows: Progress | None = None,
+) -> int:
+    """DELETE FROM `table` WHERE `where`, at most `batch` rows per transaction; returns the
+    number of rows deleted. `key` identifies a row within `where` (the rest of an index)."""
+    sql = (
+        f"DELETE FROM {table} WHERE {where} AND {key} IN "
+        f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)"
+    )
+    total = 0
+    while True:
+        with transaction(conn):
+            n = conn.execute(sql, (*params, *params, batch)).rowcount
+        total += n
+        if on_rows is not None and n:
+            on_rows(n)
+        if n < batch:
+            return total
+        time.sleep(PAUSE_S)
+
+
+def corpus_for_delete(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+    row = conn.execute(
+        "SELECT id, name, state, n_docs, deleting_at FROM corpora WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no corpus '{name}'", fix="`betr list corpora` shows them")
+    return row
+
+
+def mark_corpus_deleting(conn: sqlite3.Connection, corpus_id: int) -> None:
+    """Call inside the transaction that checked nothing uses the corpus."""
+    conn.execute(
+        "UPDATE corpora SET deleting_at = COALESCE(deleting_at, ?) WHERE id = ?",
+        (time.time(), corpus_id),
+    )
+
+
+def runs_of_corpus(conn: sqlite3.Connection, corpus_id: int) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM runs WHERE corpus_id = ?", (corpus_id,))]
+
+
+def artifact_paths(conn: sqlite3.Connection, run_id: int) -> list[str]:
+    """Workspace-relative paths of a run's files (fastText models)."""
+    return [r[0] for r in conn.execute("SELECT path FROM artifacts WHERE run_id = ?", (run_id,))]
+
+
+def delete_run(
+    conn: sqlite3.Connection, run_id: int, *, batch: int = DELETE_BATCH, on_rows=None
+) -> None:
+    """A run and everything it produced, its bulky tables in bounded transactions."""
+    for table, key in RUN_TABLES:
+        delete_batched(conn, table, key, "run_id = ?", (run_id,), batch=batch, on_rows=on_rows)
+    with transaction(conn):
+        # what is left is small: packed columns, artifacts rows, jobs.run_id set to NULL
+        conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+
+def delete_docs(
+    conn: sqlite3.Connection, corpus_id: int, *, batch: int = DELETE_BATCH, on_rows=None
+) -> int:
+    return delete_batched(
+        conn, "docs", "id", "corpus_id = ?", (corpus_id,), batch=batch, on_rows=on_rows
+    )
+
+
+def finish_corpus_delete(conn: sqlite3.Connection, corpus_id: int) -> None:
+    with transaction(conn):
+        conn.execute("DELETE FROM corpora WHERE id = ?", (corpus_id,))
+
+
+def benchmark_for_delete(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+    row = conn.execute(
+        "SELECT id, name, n_examples FROM benchmarks WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no benchmark '{name}'", fix="`betr list benchmarks` shows them")
+    return row
+
+
+def delete_benchmark_row(conn: sqlite3.Connection, benchmark_id: int) -> None:
+    """The benchmark and its examples (call inside a transaction; thousands of rows at most).
+    Runs that targeted it keep their rows, with the example and benchmark ids set to NULL."""
+    conn.execute("DELETE FROM benchmarks WHERE id = ?", (benchmark_id,))
