@@ -3,7 +3,11 @@
 #   make test   install everything, lint, run the whole test suite
 # Both are idempotent: a second run skips what is done.
 
-PYTHON ?= python3.11
+# the newest supported Python found (3.13, 3.12, 3.11) that actually runs (a pyenv shim may
+# exist for a version that is not active); override with PYTHON=python3.12
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13)' >/dev/null 2>&1 \
+	&& { echo $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.betr-installed
@@ -13,6 +17,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test install data lint bench clean
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "no Python 3.11 to 3.13 found: install one, or pass PYTHON=..." >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

@@ -22,7 +22,8 @@ _C1 = {c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}
 _TABLE = {c: p for c, p in (_PICTURES | _C1).items() if chr(c) not in _KEEP}
 _TABLE_ONE_LINE = _PICTURES | _C1
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# bidirectional overrides and isolates reorder what follows them on screen ("Trojan source")
+# bidirectional overrides and isolates reorder what follows them on screen ("Trojan source"):
+# legitimate in right-to-left text, so shown as they are, but not in names
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _JSON_UNSAFE = re.compile("[\x7f-\x9f]")  # json.dumps escapes C0 itself, not DEL or C1
 
@@ -45,12 +46,17 @@ def json_safe(dumped: str) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
+def shown_name(name: str) -> str:
+    """A name as an error message shows it: controls and bidi overrides made visible."""
+    return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", visible(name, lines=False))
+
+
 def check_name(what: str, name: str) -> str:
     """`name`, or a UsageError when it holds a control character or a bidi override."""
     bad = re.search("[\x00-\x1f\x7f-\x9f]", name) or _BIDI.search(name)
     if bad:
         raise UsageError(
-            f"the {what} name '{visible(name, lines=False)}' holds a control character "
+            f"the {what} name '{shown_name(name)}' holds a control character "
             f"(U+{ord(bad.group()):04X} at position {bad.start() + 1})",
             fix=f"choose a {what} name of printable characters",
         )

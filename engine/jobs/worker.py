@@ -22,7 +22,8 @@ from engine.errors import BetrError, JobCancelled, UsageError
 from engine.jobs.context import JobContext, ProgressCallback
 from engine.jobs.registry import job_function
 from engine.jobs.table import HEARTBEAT_INTERVAL_S, HOST, get_job, mark_finished
-from engine.store.db import transaction
+from engine.store.db import damaged_database_message, is_damaged_database, transaction
+from engine.terminal import visible
 from engine.workspace import Workspace
 
 
@@ -62,8 +63,12 @@ def job_logger(workspace: Workspace, job_id: int) -> logging.Logger:
     logger = logging.getLogger(f"betr.job.{job_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    path = workspace.job_log_path(job_id)
+    for old in list(logger.handlers):  # job N of another workspace, run in this process before
+        if getattr(old, "baseFilename", None) != str(path.resolve()):
+            logger.removeHandler(old)
+            old.close()
     if not logger.handlers:
-        path = workspace.job_log_path(job_id)
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
         os.close(fd)
         handler = logging.FileHandler(path, encoding="utf-8")
@@ -178,7 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     except (JobCancelled, JobInterrupted):
         return 0
     except BetrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {visible(str(exc))}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        if not is_damaged_database(exc):
+            traceback.print_exc()
+            return 1
+        print(f"error: {damaged_database_message(exc)}", file=sys.stderr)
         return 2
     except Exception:
         traceback.print_exc()

@@ -5,8 +5,9 @@ A corpus can hold millions of documents, and each run over it as many probabilit
 for minutes, so other writers (imports, jobs) time out. Instead:
 
 1. `mark_corpus_deleting` sets `corpora.deleting_at` (the corpus disappears from analyses);
-2. each run's rows go table by table, then the docs, in transactions of at most `batch` rows,
-   with a short pause between them so a waiting writer gets the lock;
+2. each run's rows go table by table, then the docs, in transactions of about 0.1 s each
+   (`delete_batched` sizes them as it goes), with a short pause between them so a waiting
+   writer gets the lock;
 3. `finish_corpus_delete` removes the corpus row (and what little is left) in one transaction.
 
 Every statement finds its rows through an index (each child table has one on its foreign key),
@@ -23,8 +24,10 @@ from collections.abc import Callable
 from engine.errors import NotFoundError
 from engine.store.db import transaction
 
-DELETE_BATCH = 2000
-PAUSE_S = 0.02  # between batches: a writer waiting in its busy handler gets the lock
+DELETE_BATCH = 2000  # rows in the first transaction; later ones aim at TARGET_S each
+TARGET_S = 0.1  # a writer waiting for the lock waits about this long, never the whole delete
+MAX_BATCH = 100_000
+PAUSE_S = 0.01  # between transactions: a writer waiting in its busy handler gets the lock
 
 # a run's bulky rows: (table, the key that, with run_id, is its primary key)
 RUN_TABLES = (
@@ -47,21 +50,25 @@ def delete_batched(
     batch: int = DELETE_BATCH,
     on_rows: Progress | None = None,
 ) -> int:
-    """DELETE FROM `table` WHERE `where`, at most `batch` rows per transaction; returns the
-    number of rows deleted. `key` identifies a row within `where` (the rest of an index)."""
+    """DELETE FROM `table` WHERE `where` in transactions of about TARGET_S seconds each (the
+    first deletes `batch` rows, the next as many as fitted in that time); returns the number of
+    rows deleted. `key` identifies a row within `where` (the rest of an index)."""
     sql = (
         f"DELETE FROM {table} WHERE {where} AND {key} IN "
         f"(SELECT {key} FROM {table} WHERE {where} LIMIT ?)"
     )
     total = 0
     while True:
+        t0 = time.monotonic()
         with transaction(conn):
             n = conn.execute(sql, (*params, *params, batch)).rowcount
+        elapsed = time.monotonic() - t0
         total += n
         if on_rows is not None and n:
             on_rows(n)
         if n < batch:
             return total
+        batch = max(100, min(MAX_BATCH, int(batch * TARGET_S / max(elapsed, 1e-3))))
         time.sleep(PAUSE_S)
 
 

@@ -530,3 +530,39 @@ def test_duplicate_ids_name_both_lines(tmp_path):
 def test_a_single_source_need_not_be_in_a_list(sample_data):
     (source,) = expand_sources([sample_data / "bench_math.jsonl"])
     assert len(read_benchmark(source).examples) == 3
+
+
+# -- what a field holds: the text that gets embedded must be text (issue #8) --------------------
+def test_a_parquet_column_of_numbers_is_not_question_text(tmp_path):
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "nums.parquet"
+    pq.write_table(pa.table({"question": [1.5, 2.0], "answer": ["a", "b"]}), p)
+    with pytest.raises(InputError) as info:
+        read(p, "gsm8k")
+    assert info.value.message == f"{p} row 1: field 'question': must be text, got a number"
+
+
+def test_a_numeric_answer_is_taken_as_its_text(tmp_path):
+    p = write_jsonl(tmp_path / "g.jsonl", {"question": "1 + 1?", "answer": 2})
+    (example,) = read(p, "gsm8k").examples
+    assert (example.question, example.answer) == ("1 + 1?", "2")
+
+
+def test_a_binary_column_is_called_binary(tmp_path):
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "bin.parquet"
+    pq.write_table(pa.table({"question": [b"\x00\x01"], "answer": ["a"]}), p)
+    with pytest.raises(InputError) as info:
+        read(p, "gsm8k")
+    assert info.value.message == (
+        f"{p} row 1: field 'question': must be text, got binary data (bytes)"
+    )
+
+
+def test_a_null_question_is_called_null_not_missing(tmp_path):
+    p = write_jsonl(tmp_path / "n.jsonl", {"question": None, "answer": "a"})
+    with pytest.raises(InputError) as info:
+        read(p, "gsm8k")
+    assert info.value.message == f"{p}:1: field 'question': is null"

@@ -477,3 +477,24 @@ def test_bad_text_and_id_values(data, message):
         extract_doc(rec(data, line=3, unit="row"))
     assert info.value.message == f"/data/docs.jsonl row 3: {message}"
     assert "--skip-bad" in info.value.fix
+
+
+def test_a_binary_text_column_is_called_binary(tmp_path):
+    p = tmp_path / "bin.parquet"
+    pq.write_table(pa.table({"text": [b"\x00\x01"]}), p)
+    rec = next(iter(iter_records(PathSource(p))))
+    with pytest.raises(InputError) as info:
+        extract_doc(rec, "text", None, ())
+    assert (
+        info.value.message == f"{p} row 1: field 'text': must be a string, got binary data (bytes)"
+    )
+
+
+def test_a_truncated_file_says_nothing_was_imported(tmp_path):
+    p = tmp_path / "cut.jsonl.gz"
+    p.write_bytes(gzip.compress(b'{"text": "x"}\n' * 1000, mtime=0)[:-40])
+    err = read_error(p)
+    assert err.fix == (
+        "re-download or re-create the file; nothing was imported (a damaged file stops the "
+        "import, even with --skip-bad)"
+    )
