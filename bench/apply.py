@@ -1,6 +1,6 @@
 """Apply throughput vs bare fastText prediction on the same texts, measured in the same run.
 
-Pipeline: the real `betr-apply` job through `execute_job`: load the classifier, read the
+Pipeline: the real `betr-apply` job run in this process (engine.api.jobs.run_here): load the classifier, read the
 corpus texts from SQLite in chunks of APPLY_CHUNK, p(positive) per chunk (normalise + one
 batched `model.predict`, k=2), insert `doc_probs` with a committed checkpoint per chunk, then
 write `prob_order` (the probability order with cumulative tokens, one window query).
@@ -29,13 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from engine.api.imports import import_benchmark, import_docs_spec  # noqa: E402
+from engine.api.jobs import queue, run_here  # noqa: E402
+from engine.api.runs import ScoreRequest, create_run, plan_score_run, run_summary  # noqa: E402
 from engine.betr.classifier import load_classifier, normalize_text  # noqa: E402
-from engine.betr.runs import ScoreRequest, create_run, get_run, plan_score_run  # noqa: E402
-from engine.ingest.bench_import import import_benchmark  # noqa: E402
-from engine.ingest.docs import DocImportConfig, import_docs_title  # noqa: E402
 from engine.ingest.readers import expand_sources  # noqa: E402
-from engine.jobs.launch import submit  # noqa: E402
-from engine.jobs.worker import execute_job  # noqa: E402
+from engine.jobs.specs import ApplySpec, ScoreSpec, TrainSpec  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 SHARED = Path(os.environ.get("BETR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -53,8 +52,8 @@ def replicate(source: Path, n_docs: int, out: Path) -> None:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-def run_job(ws: Workspace, kind: str, title: str, config: dict) -> dict:
-    return execute_job(ws, submit(ws, kind, title, config, detach=False))
+def run_job(ws: Workspace, spec) -> dict:
+    return run_here(ws, queue(ws, spec))
 
 
 def build_workspace(tmp: Path, n_docs: int, sample: int) -> tuple[Workspace, int]:
@@ -63,8 +62,7 @@ def build_workspace(tmp: Path, n_docs: int, sample: int) -> tuple[Workspace, int
     replicate(DOCS, n_docs, src)
     ws = Workspace.init(tmp / "ws")
     t0 = time.perf_counter()
-    cfg = DocImportConfig(corpus="pool", paths=[str(src)])
-    result = run_job(ws, "import-docs", import_docs_title(cfg), cfg.to_json())
+    result = run_job(ws, import_docs_spec(ws, corpus="pool", paths=[str(src)]))
     print(
         f"  setup: imported {result['docs']} docs ({src.stat().st_size / 1e6:.0f} MB, "
         f"{result['tokens']} tokens) in {time.perf_counter() - t0:.0f} s"
@@ -80,10 +78,8 @@ def build_workspace(tmp: Path, n_docs: int, sample: int) -> tuple[Workspace, int
     finally:
         conn.close()
     t0 = time.perf_counter()
-    run_job(ws, "betr-score", f"score run {run_id}", {"run_id": run_id, "device": "cpu"})
-    train = run_job(
-        ws, "betr-train", f"train run {run_id}", {"run_id": run_id, "fasttext": {"bucket": 100_000}}
-    )
+    run_job(ws, ScoreSpec(run_id=run_id, device="cpu"))
+    train = run_job(ws, TrainSpec(run_id=run_id, fasttext={"bucket": 100_000}))
     print(
         f"  setup: scored {sample} docs and trained the classifier in "
         f"{time.perf_counter() - t0:.0f} s (valid accuracy {train['accuracy']:.2f})"
@@ -122,16 +118,12 @@ def baseline(model, texts: list[str]) -> float:
 
 def pipeline(ws: Workspace, run_id: int, n_docs: int) -> tuple[float, float]:
     """(seconds for the whole apply job, seconds of its chunk loop as the job recorded)."""
-    job_id = submit(ws, "betr-apply", f"apply run {run_id}", {"run_id": run_id}, detach=False)
+    job_id = queue(ws, ApplySpec(run_id=run_id))
     t0 = time.perf_counter()
-    result = execute_job(ws, job_id)
+    result = run_here(ws, job_id)
     elapsed = time.perf_counter() - t0
     assert result["docs"] == n_docs, result
-    conn = ws.connect(readonly=True)
-    try:
-        run = get_run(conn, run_id)
-    finally:
-        conn.close()
+    run = run_summary(ws, run_id)
     return elapsed, run["metrics"]["apply_s"]
 
 

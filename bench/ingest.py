@@ -23,9 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.ingest.docs import DocImportConfig, import_docs_title  # noqa: E402
-from engine.jobs.launch import submit  # noqa: E402
-from engine.jobs.worker import execute_job  # noqa: E402
+from engine.api.imports import import_docs_spec  # noqa: E402
+from engine.api.jobs import queue, run_here  # noqa: E402
 from engine.store.schema import MIGRATIONS  # noqa: E402
 from engine.tokenize import load_tokenizer  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
@@ -87,10 +86,10 @@ def baseline(records: list[dict], db_path: Path) -> float:
 
 def pipeline(path: Path, ws_root: Path) -> tuple[float, dict]:
     ws = Workspace.init(ws_root)
-    cfg = DocImportConfig(corpus="bench", paths=[str(path)], meta_fields=["source"])
-    job_id = submit(ws, "import-docs", import_docs_title(cfg), cfg.to_json(), detach=False)
+    spec = import_docs_spec(ws, corpus="bench", paths=[str(path)], meta_fields=["source"])
+    job_id = queue(ws, spec)
     t0 = time.perf_counter()
-    result = execute_job(ws, job_id)
+    result = run_here(ws, job_id)
     return time.perf_counter() - t0, result
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.betr.runs import config_hash
-from engine.betr.stages import write_prob_order
 from engine.store.db import transaction
+from engine.store.scores import write_prob_order
 from engine.workspace import Workspace
 
 WORDS = (

@@ -27,9 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.synth_run import make_synthetic_run
-from engine.betr.browse import Query, build_run_columns, load_run_index, make_view, page
-from engine.betr.select import select
+from engine.api.browse import Query, load_run_index, make_view, page
+from engine.api.select import select
 from engine.betr.tradeoff import threshold_stats
+from engine.store.scores import build_run_columns
 from engine.workspace import Workspace
 
 PAGE = 46  # rows on a 48-line terminal

@@ -92,7 +92,7 @@ def text_sha256(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-def _normalise_rows(vecs: np.ndarray) -> np.ndarray:
+def normalise_rows(vecs: np.ndarray) -> np.ndarray:
     """float32 rows scaled to unit L2 norm (zero rows stay zero)."""
     vecs = np.asarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -167,7 +167,7 @@ class Embedder:
         )
         self.n_encoded += len(texts)
         # fp16 on cuda: renormalise in float32 so every row has unit norm to float32 precision
-        return _normalise_rows(vecs)
+        return normalise_rows(vecs)
 
 
 class EmbeddingCache(Protocol):
@@ -246,4 +246,4 @@ def embed_cached(
                 f"expected ({embedder.dim},)"
             )
         out[i] = vec
-    return _normalise_rows(out)
+    return normalise_rows(out)

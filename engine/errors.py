@@ -7,6 +7,9 @@ prints without a traceback (exit code 2) and the TUI shows in a notification.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 
 class BetrError(Exception):
     """Base class of every error the user can cause and fix."""
@@ -66,3 +69,42 @@ class NotFoundError(BetrError):
 
 class JobCancelled(Exception):
     """Raised inside a worker when the job was asked to stop."""
+
+
+# -- the workspace database itself -------------------------------------------------------------
+def is_busy(exc: BaseException) -> bool:
+    """A write that timed out waiting for another writer ("database is locked")."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+_DAMAGED = (
+    "file is not a database",
+    "malformed",
+    "disk image",
+    "file is encrypted",
+    "disk i/o error",
+    "unsupported file format",
+)
+
+
+def is_damaged_database(exc: BaseException) -> bool:
+    """A database file that SQLite cannot read as a betr workspace (truncated, random bytes,
+    another program's database), as opposed to a bug or a busy database."""
+    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc):
+        return False
+    if type(exc) is sqlite3.DatabaseError:
+        return True
+    return any(marker in str(exc).lower() for marker in _DAMAGED)
+
+
+DAMAGED_FIX = (
+    "the file is damaged or is not a betr workspace: restore it from a backup, or create a "
+    "new workspace with `betr init PATH`"
+)
+
+
+def damaged_database_message(exc: BaseException, path: Path | None = None) -> str:
+    where = f" {path}" if path else ""
+    return f"cannot open the workspace database{where}: {exc}\n  fix: {DAMAGED_FIX}"

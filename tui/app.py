@@ -24,12 +24,10 @@ from textual.message import Message
 from textual.reactive import var
 from textual.worker import Worker, WorkerState
 
+from engine.api.catalog import app_state
+from engine.api.jobs import FINISHED, JobInfo, reap_children
 from engine.config import UserConfig, load_config
-from engine.errors import BetrError
-from engine.jobs.launch import reap_children
-from engine.jobs.table import FINISHED, JobInfo, list_jobs
-from engine.store.db import damaged_database_message
-from engine.store.queries import list_corpora
+from engine.errors import BetrError, damaged_database_message
 from engine.terminal import visible
 from engine.workspace import Workspace
 from tui.actions import (
@@ -50,7 +48,7 @@ from tui.screens.threshold import ThresholdScreen
 from tui.screens.workspace import WorkspaceScreen
 
 if TYPE_CHECKING:
-    from engine.betr.browse import IndexCache, RunIndex
+    from engine.api.browse import IndexCache, RunIndex
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 JOBS_POLL_S = 0.5
@@ -203,7 +201,7 @@ class BetrApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="app-demo")
     def queue_demo_run(self) -> None:
         """First open of the demo workspace: queue its BETR run (a detached worker)."""
-        from engine.demo import queue_demo_run
+        from engine.api.demo import queue_demo_run
 
         job_id = queue_demo_run(self.workspace)
         if job_id is not None:
@@ -234,16 +232,9 @@ class BetrApp(App[None]):
         reap_children()  # workers this TUI started leave no zombies behind
         try:
             with reading(self.workspace) as conn:
-                jobs = list_jobs(conn)
-                corpora = list_corpora(conn)
-                bench_ids = dict(conn.execute("SELECT name, id FROM benchmarks"))
-                runs = [
-                    dict(r)
-                    for r in conn.execute(
-                        "SELECT r.id, r.name, r.state, c.name AS corpus, r.finished_at "
-                        "FROM runs r LEFT JOIN corpora c ON c.id = r.corpus_id ORDER BY r.id"
-                    )
-                ]
+                state = app_state(conn)
+            jobs, corpora = state["jobs"], state["corpora"]
+            runs, bench_ids = state["runs"], state["bench_ids"]
         finally:
             self.post_message(JobsPolled(jobs, corpora, runs, bench_ids))
 
@@ -324,7 +315,7 @@ class BetrApp(App[None]):
         """The run's RunIndex (cached across screens); call from a thread worker."""
         with self._index_lock:
             if self.index_cache is None:
-                from engine.betr.browse import IndexCache
+                from engine.api.browse import IndexCache
 
                 self.index_cache = IndexCache()
             return self.index_cache.get(conn, run_id)
@@ -365,7 +356,7 @@ class BetrApp(App[None]):
                 index = self.load_index(conn, run_id)
         except (BetrError, sqlite3.Error):
             return
-        from engine.betr.browse import SORTS, Query, make_view, page
+        from engine.api.browse import SORTS, Query, make_view, page
         from tui.widgets.doclist import BLOCK
 
         try:  # the Documents list's first rows, so it opens with them on screen

@@ -1,4 +1,4 @@
-"""Deleting what a workspace holds: corpora (with their docs and runs) and benchmarks.
+"""What a workspace holds: listing it, target sets, and deleting corpora and benchmarks.
 
 Nothing a queued or running job uses can be deleted: the refusal names the job and how to
 cancel it. A corpus goes in bounded transactions (engine.store.deletes), so imports and jobs
@@ -7,13 +7,120 @@ running meanwhile keep writing.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
+from engine.betr.targets import parse_names
+from engine.errors import NotFoundError, UsageError
 from engine.jobs.table import refuse_if_in_use
-from engine.store import deletes
+from engine.store import catalog, deletes, docs
 from engine.store.db import transaction
+from engine.terminal import check_name
 from engine.workspace import Workspace
+
+LISTS = {
+    "corpora": catalog.list_corpora,
+    "benchmarks": catalog.list_benchmarks,
+    "targets": catalog.list_target_sets,
+}
+
+
+def list_of(workspace: Workspace, what: str) -> list[dict[str, Any]]:
+    """corpora, benchmarks or targets (target sets), as dicts."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        return LISTS[what](conn)
+
+
+def summary(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Everything the Workspace screen shows, read on one connection."""
+    from engine.store import runs
+
+    return {
+        "summary": catalog.workspace_summary(conn),
+        "corpora": catalog.list_corpora(conn),
+        "benchmarks": catalog.list_benchmarks(conn),
+        "targets": catalog.list_target_sets(conn),
+        "runs": runs.list_runs(conn),
+    }
+
+
+def app_state(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What the TUI polls twice a second, on one connection: jobs, corpora, runs (id, name,
+    state, corpus, finished_at) and benchmark ids by name."""
+    from engine.jobs.table import list_jobs
+    from engine.store import runs
+
+    return {
+        "jobs": list_jobs(conn),
+        "corpora": catalog.list_corpora(conn),
+        "runs": runs.run_states(conn),
+        "bench_ids": catalog.benchmark_ids(conn),
+    }
+
+
+def show_doc(workspace: Workspace, ref: str, corpus: str | None = None) -> dict[str, Any]:
+    """A document by numeric id or by its own id (`corpus` when ids repeat across corpora)."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        return docs.get_doc(conn, ref, corpus=corpus)
+
+
+# -- target sets --------------------------------------------------------------------------------
+def benchmark_ids(conn: sqlite3.Connection, names: list[str]) -> dict[str, int]:
+    """name -> id for each name; a clear error naming the unknown ones."""
+    known = catalog.benchmark_ids(conn)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none yet (betr import bench)"
+        raise NotFoundError(
+            f"unknown benchmark(s): {', '.join(unknown)}", fix=f"known benchmarks: {listed}"
+        )
+    return {n: known[n] for n in names}
+
+
+def create_target_set(workspace: Workspace, name: str, bench_spec: str) -> dict[str, Any]:
+    names = parse_names(bench_spec)
+    if not name.strip():
+        raise UsageError("the target set name is empty", fix="betr targets create NAME --bench a,b")
+    check_name("target set", name)
+    if not names:
+        raise UsageError("the target set is empty", fix="list benchmarks: --bench arc-easy,gsm8k")
+    if len(set(names)) != len(names):
+        raise UsageError(f"a benchmark is listed twice in '{bench_spec}'")
+    with closing(workspace.connect()) as conn:
+        ids = benchmark_ids(conn, names)
+        set_id = catalog.insert_target_set(conn, name, list(ids.values()))
+    return {"target_set": name, "id": set_id, "benchmarks": sorted(names)}
+
+
+def resolve_targets(conn: sqlite3.Connection, spec: str) -> tuple[int | None, list[str]]:
+    """A target set name, or a comma list of benchmark names -> (set id or None, names)."""
+    found = catalog.target_set(conn, spec.strip())
+    if found is not None:
+        set_id, names = found
+        if not names:
+            raise UsageError(
+                f"target set '{spec}' is empty", fix="create one with benchmarks in it"
+            )
+        return set_id, names
+    names = parse_names(spec)
+    if not names:
+        raise UsageError("empty target set", fix="pass --targets SET or --targets bench1,bench2")
+    if len(names) == 1 and spec.strip() == names[0]:
+        # one bare name may have meant a target set: say it is neither
+        benches = sorted(catalog.benchmark_ids(conn))
+        if names[0] not in benches:
+            sets = catalog.target_set_names(conn)
+            raise NotFoundError(
+                f"no target set or benchmark named '{names[0]}'",
+                fix=f"target sets: {', '.join(sets) or 'none yet'}; benchmarks: "
+                f"{', '.join(benches) or 'none yet (betr import bench)'}; create a set with "
+                f"betr targets create {names[0]} --bench b1,b2",
+            )
+    benchmark_ids(conn, names)
+    return None, sorted(set(names))
 
 
 @dataclass(frozen=True)

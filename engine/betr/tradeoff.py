@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.betr.browse import RunIndex
+from engine.betr.runindex import RunIndex
 from engine.errors import UsageError
 
 F_OPT_COEF = 4e-5

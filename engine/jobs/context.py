@@ -8,7 +8,6 @@ the workspace at a chunk boundary, and `resume` continues from the stored checkp
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import sqlite3
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 from engine.errors import JobCancelled
 from engine.jobs.table import JobInfo
+from engine.store import jobs as store_jobs
 from engine.store.db import transaction
 
 RATE_WINDOW_S = 10.0
@@ -44,7 +44,7 @@ ProgressCallback = Callable[[int, int | None, str, float | None, float | None], 
 
 
 class JobContext:
-    """Handed to a job function: `run(ctx) -> result dict`."""
+    """Handed to a job function: `run(ctx, spec) -> result dict`."""
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class JobContext:
         self.job = job
         self.job_id = job.id
         self.config = job.config
+        self.kind = job.kind
         self.checkpoint: dict[str, Any] | None = job.checkpoint
         self.log = logger
         self.done = job.done if job.checkpoint is not None else 0
@@ -75,11 +76,7 @@ class JobContext:
 
     def set_total(self, total: int | None, unit: str) -> None:
         self.total, self.unit = total, unit
-        with transaction(self.conn):
-            self.conn.execute(
-                "UPDATE jobs SET total = ?, unit = ?, done = ? WHERE id = ?",
-                (total, unit, self.done, self.job_id),
-            )
+        store_jobs.set_total(self.conn, self.job_id, total, unit, self.done)
         self._report(None, None)
 
     def commit_chunk(
@@ -101,11 +98,7 @@ class JobContext:
             eta = max(0.0, (self.total - done) / rate)
         with transaction(self.conn):
             out = write(self.conn)
-            self.conn.execute(
-                "UPDATE jobs SET done = ?, rate = ?, eta_s = ?, checkpoint = ?, heartbeat = ? "
-                "WHERE id = ?",
-                (done, rate, eta, json.dumps(checkpoint), time.time(), self.job_id),
-            )
+            store_jobs.record_progress(self.conn, self.job_id, done, rate, eta, checkpoint)
         self.done = done
         self.checkpoint = checkpoint
         self._report(rate, eta)
@@ -113,11 +106,14 @@ class JobContext:
         return out
 
     def check_cancel(self) -> None:
-        row = self.conn.execute(
-            "SELECT cancel_requested FROM jobs WHERE id = ?", (self.job_id,)
-        ).fetchone()
-        if row and row[0]:
+        if store_jobs.cancel_requested(self.conn, self.job_id):
             raise JobCancelled(f"job {self.job_id} cancelled")
+
+    def set_checkpoint(self, checkpoint: dict[str, Any] | None) -> None:
+        """(inside a transaction) A checkpoint without progress; None also resets the progress
+        (an import that discarded what it wrote)."""
+        store_jobs.set_checkpoint(self.conn, self.job_id, checkpoint)
+        self.checkpoint = checkpoint
 
     def _report(self, rate: float | None, eta: float | None) -> None:
         if self._on_progress is not None:

@@ -12,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 from engine.jobs import table
+from engine.jobs.specs import JobSpec
 from engine.workspace import Workspace
 
 CANCEL_GRACE_S = 1.0
@@ -52,18 +52,15 @@ def spawn_worker(workspace: Workspace, job_id: int) -> int:
 
 
 def submit(
-    workspace: Workspace,
-    kind: str,
-    title: str,
-    config: dict[str, Any],
-    *,
-    detach: bool = True,
-    run_id: int | None = None,
+    workspace: Workspace, spec: JobSpec, *, title: str | None = None, detach: bool = True
 ) -> int:
-    """Queue a job; with detach=True also start its worker. Returns the job id."""
+    """Queue a job (its spec was checked when it was built); with detach=True also start its
+    worker. Returns the job id."""
     conn = workspace.connect()
     try:
-        job_id = table.create_job(conn, kind, title, config, run_id=run_id)
+        job_id = table.create_job(
+            conn, spec.kind, title or spec.title, spec.to_config(), run_id=spec.run_id_of
+        )
     finally:
         conn.close()
     if detach:

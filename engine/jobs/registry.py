@@ -1,5 +1,8 @@
-"""Job kinds: name -> "module:function". Modules are imported only when a job of that kind runs,
-so listing jobs never imports torch, faiss or fasttext."""
+"""Job kinds: kind -> (spec class, "module:function"). The function's module is imported only
+when a job of that kind runs, so listing jobs never imports torch, faiss or fasttext.
+
+A job function is `run(ctx: JobContext, spec) -> result dict`.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +11,24 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import UsageError
+from engine.jobs.specs import SPECS
 
-JOB_KINDS: dict[str, str] = {
-    "import-docs": "engine.ingest.docs:run_import_docs_job",
-    "betr-score": "engine.betr.stages:run_score_job",
-    "betr-train": "engine.betr.stages:run_train_job",
-    "betr-apply": "engine.betr.stages:run_apply_job",
-    "betr-pipeline": "engine.betr.stages:run_pipeline_job",
+JOB_FUNCTIONS: dict[str, str] = {
+    "import-docs": "engine.jobs.kinds.import_docs:run_import_docs",
+    "betr-score": "engine.jobs.kinds.betr:run_score",
+    "betr-train": "engine.jobs.kinds.betr:run_train",
+    "betr-apply": "engine.jobs.kinds.betr:run_apply",
+    "betr-pipeline": "engine.jobs.kinds.betr:run_pipeline",
 }
+assert set(JOB_FUNCTIONS) == set(SPECS), "every spec has a function and every function a spec"
 
 
 def job_function(kind: str) -> Callable[..., dict[str, Any]]:
     try:
-        target = JOB_KINDS[kind]
+        target = JOB_FUNCTIONS[kind]
     except KeyError:
         raise UsageError(
-            f"unknown job kind '{kind}'", fix=f"known kinds: {', '.join(sorted(JOB_KINDS))}"
+            f"unknown job kind '{kind}'", fix=f"known kinds: {', '.join(sorted(JOB_FUNCTIONS))}"
         ) from None
     module, _, func = target.partition(":")
     return getattr(importlib.import_module(module), func)

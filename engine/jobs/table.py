@@ -1,4 +1,4 @@
-"""The job table: one row per job, read by the CLI and the TUI, written by workers.
+"""Jobs as the faces see them: JobInfo with the effective state, over `engine.store.jobs`.
 
 A job's stored `state` is what its worker last wrote. A worker that died without writing
 (kill -9, power loss) leaves `running` behind; `effective_state` turns that into
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
-from engine.store.db import retry_busy, transaction
+from engine.store import jobs as store_jobs
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
@@ -141,16 +141,11 @@ def create_job(
     *,
     run_id: int | None = None,
 ) -> int:
-    with transaction(conn):
-        cur = conn.execute(
-            "INSERT INTO jobs (kind, title, config, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            (kind, title, json.dumps(config, sort_keys=True), run_id, time.time()),
-        )
-    return int(cur.lastrowid)
+    return store_jobs.insert_job(conn, kind, title, config, run_id)
 
 
 def get_job(conn: sqlite3.Connection, job_id: int) -> JobInfo:
-    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = store_jobs.job_row(conn, job_id)
     if row is None:
         raise NotFoundError(f"no job {job_id}", fix="`betr jobs list` shows the jobs")
     return job_from_row(row)
@@ -158,16 +153,13 @@ def get_job(conn: sqlite3.Connection, job_id: int) -> JobInfo:
 
 def list_jobs(conn: sqlite3.Connection, *, limit: int = 500) -> list[JobInfo]:
     now = time.time()
-    rows = conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    return [job_from_row(r, now) for r in rows]
+    return [job_from_row(r, now) for r in store_jobs.job_rows(conn, limit)]
 
 
 def active_jobs(conn: sqlite3.Connection) -> list[JobInfo]:
     """Queued jobs and running jobs whose worker is alive (oldest first)."""
     now = time.time()
-    rows = conn.execute(
-        "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
-    ).fetchall()
+    rows = store_jobs.rows_in_states(conn, ("queued", "running"))
     return [job for job in (job_from_row(r, now) for r in rows) if job.active]
 
 
@@ -176,24 +168,20 @@ def job_uses(conn: sqlite3.Connection, job: JobInfo) -> dict[str, set]:
     "run": run ids}."""
     uses: dict[str, set] = {"corpus": set(), "benchmark": set(), "run": set()}
     if job.kind == "import-docs":
-        row = conn.execute(
-            "SELECT id FROM corpora WHERE name = ? OR job_id = ?",
-            (job.config.get("corpus"), job.id),
-        ).fetchall()
-        uses["corpus"].update(r[0] for r in row)
+        uses["corpus"] |= store_jobs.corpora_of_import(conn, job.config.get("corpus"), job.id)
     run_id = job.config.get("run_id", job.run_id)
     if run_id is not None:
-        run = conn.execute("SELECT corpus_id, config FROM runs WHERE id = ?", (run_id,)).fetchone()
         uses["run"].add(run_id)
-        if run is not None:
-            uses["corpus"].add(run[0])
-            uses["benchmark"].update(json.loads(run[1]).get("benchmarks", {}))
+        inputs = store_jobs.run_inputs(conn, run_id)
+        if inputs is not None:
+            uses["corpus"].add(inputs[0])
+            uses["benchmark"] |= inputs[1]
     return uses
 
 
 def refuse_if_in_use(conn: sqlite3.Connection, what: str, key: int | str, name: str) -> None:
-    """UsageError naming the queued or running job that uses corpus `key` (an id) or benchmark
-    `key` (a name), and how to cancel it; nothing when no active job does."""
+    """UsageError naming the queued or running job that uses corpus `key` (an id), benchmark
+    `key` (a name) or run `key` (an id), and how to cancel it; nothing when no active job does."""
     busy = [job for job in active_jobs(conn) if key in job_uses(conn, job)[what]]
     if busy:
         job = busy[0]
@@ -210,12 +198,7 @@ def request_cancel(conn: sqlite3.Connection, job_id: int) -> JobInfo:
     job = get_job(conn, job_id)
     if job.state in FINISHED:
         raise UsageError(f"job {job_id} is already {job.state}; nothing to cancel")
-    with transaction(conn):
-        conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-        conn.execute(
-            "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'",
-            (time.time(), job_id),
-        )
+    store_jobs.request_cancel(conn, job_id)
     return get_job(conn, job_id)
 
 
@@ -227,39 +210,18 @@ def mark_finished(
     error: str | None = None,
     result: dict[str, Any] | None = None,
 ) -> None:
-    """The job's final state; retried while another writer holds the database, so a worker
-    that fails because the database was busy still records its failure."""
+    """The job's final state (retried while another writer holds the database)."""
     assert state in FINISHED, state
-
-    def write() -> None:
-        with transaction(conn):
-            conn.execute(
-                "UPDATE jobs SET state = ?, error = ?, result = COALESCE(?, result), "
-                "finished_at = ?, rate = NULL, eta_s = NULL WHERE id = ?",
-                (
-                    state,
-                    error,
-                    json.dumps(result) if result is not None else None,
-                    time.time(),
-                    job_id,
-                ),
-            )
-
-    retry_busy(write)
+    store_jobs.finish(conn, job_id, state, error, result)
 
 
 def persist_interrupted(conn: sqlite3.Connection) -> list[int]:
     """Write `interrupted` for running jobs whose worker is gone; returns their ids."""
     now = time.time()
-    rows = conn.execute("SELECT * FROM jobs WHERE state = 'running'").fetchall()
+    rows = store_jobs.rows_in_states(conn, ("running",))
     dead = [r["id"] for r in rows if effective_state(r, now) == "interrupted"]
     if dead:
-        with transaction(conn):
-            conn.executemany(
-                "UPDATE jobs SET state = 'interrupted', rate = NULL, eta_s = NULL "
-                "WHERE id = ? AND state = 'running'",
-                [(i,) for i in dead],
-            )
+        store_jobs.mark_interrupted(conn, dead)
     return dead
 
 
@@ -271,10 +233,5 @@ def prepare_resume(conn: sqlite3.Connection, job_id: int) -> JobInfo:
         raise UsageError(
             f"job {job_id} is {job.state}; only failed, cancelled or interrupted jobs resume"
         )
-    with transaction(conn):
-        conn.execute(
-            "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, "
-            "finished_at = NULL, pid = NULL, pgid = NULL WHERE id = ?",
-            (job_id,),
-        )
+    store_jobs.requeue(conn, job_id)
     return get_job(conn, job_id)

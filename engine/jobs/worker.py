@@ -14,15 +14,22 @@ import signal
 import sqlite3
 import sys
 import threading
-import time
 import traceback
 from typing import Any
 
-from engine.errors import BetrError, JobCancelled, UsageError
+from engine.errors import (
+    BetrError,
+    JobCancelled,
+    UsageError,
+    damaged_database_message,
+    is_damaged_database,
+)
 from engine.jobs.context import JobContext, ProgressCallback
 from engine.jobs.registry import job_function
+from engine.jobs.specs import spec_from_config
 from engine.jobs.table import HEARTBEAT_INTERVAL_S, HOST, get_job, mark_finished
-from engine.store.db import damaged_database_message, is_damaged_database, transaction
+from engine.store import jobs as store_jobs
+from engine.store.db import rollback_if_open
 from engine.terminal import visible
 from engine.workspace import Workspace
 
@@ -45,10 +52,7 @@ class Heartbeat(threading.Thread):
         try:
             while not self.stopped.wait(HEARTBEAT_INTERVAL_S):
                 try:
-                    conn.execute(
-                        "UPDATE jobs SET heartbeat = ? WHERE id = ? AND state = 'running'",
-                        (time.time(), self.job_id),
-                    )
+                    store_jobs.beat(conn, self.job_id)
                 except sqlite3.OperationalError:
                     pass  # a busy moment: the next beat will land
         finally:
@@ -79,15 +83,7 @@ def job_logger(workspace: Workspace, job_id: int) -> logging.Logger:
 
 def claim(conn: sqlite3.Connection, job_id: int) -> None:
     """queued -> running, recording who runs it; refuses a job that is not queued."""
-    now = time.time()
-    with transaction(conn):
-        cur = conn.execute(
-            "UPDATE jobs SET state = 'running', pid = ?, pgid = ?, host = ?, heartbeat = ?, "
-            "started_at = ?, attempts = attempts + 1, error = NULL "
-            "WHERE id = ? AND state = 'queued'",
-            (os.getpid(), os.getpgrp(), HOST, now, now, job_id),
-        )
-    if cur.rowcount != 1:
+    if not store_jobs.claim(conn, job_id, os.getpid(), os.getpgrp(), HOST):
         job = get_job(conn, job_id)
         raise UsageError(
             f"job {job_id} is {job.state}, not queued",
@@ -97,8 +93,7 @@ def claim(conn: sqlite3.Connection, job_id: int) -> None:
 
 def _raise_on_sigterm(conn: sqlite3.Connection, job_id: int):
     def handler(signum, frame):
-        row = conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row and row[0]:
+        if store_jobs.cancel_requested(conn, job_id):
             raise JobCancelled(f"job {job_id} cancelled")
         raise JobInterrupted(f"job {job_id} stopped by signal {signum}")
 
@@ -128,26 +123,27 @@ def execute_job(
     if handle_sigterm:
         signal.signal(signal.SIGTERM, _raise_on_sigterm(conn, job_id))
     try:
+        spec = spec_from_config(job.kind, job.config)
         func = job_function(job.kind)
         ctx = JobContext(workspace, conn, job, logger, on_progress)
-        result = func(ctx) or {}
+        result = func(ctx, spec) or {}
     except (JobCancelled, KeyboardInterrupt):
-        _rollback(conn)
+        rollback_if_open(conn)
         logger.info("cancelled at %d", get_job(conn, job_id).done)
         mark_finished(conn, job_id, "cancelled")
         raise
     except JobInterrupted as exc:
-        _rollback(conn)
+        rollback_if_open(conn)
         logger.info("interrupted: %s", exc)
         mark_finished(conn, job_id, "interrupted", error=str(exc))
         raise
     except BetrError as exc:
-        _rollback(conn)
+        rollback_if_open(conn)
         logger.error("failed: %s", exc)
         mark_finished(conn, job_id, "failed", error=str(exc))
         raise
     except BaseException as exc:
-        _rollback(conn)
+        rollback_if_open(conn)
         logger.error("internal error:\n%s", traceback.format_exc())
         mark_finished(
             conn,
@@ -165,11 +161,6 @@ def execute_job(
     logger.info("done: %s", result)
     conn.close()
     return result
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
 
 
 def main(argv: list[str] | None = None) -> int:

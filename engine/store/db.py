@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from engine.errors import WorkspaceError
+from engine.errors import DAMAGED_FIX, WorkspaceError, is_busy, is_damaged_database
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000
@@ -96,6 +96,12 @@ def apply_migrations(conn: sqlite3.Connection) -> int:
     return SCHEMA_VERSION
 
 
+def rollback_if_open(conn: sqlite3.Connection) -> None:
+    """Roll back a transaction left open by an exception (a job that failed mid-chunk)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception)."""
@@ -106,13 +112,6 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def is_busy(exc: BaseException) -> bool:
-    """A write that timed out waiting for another writer ("database is locked")."""
-    return isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in str(exc) or "busy" in str(exc)
-    )
 
 
 def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
@@ -129,34 +128,3 @@ def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
                 raise
         time.sleep(pause)
         pause = min(2.0, pause * 2)
-
-
-_DAMAGED = (
-    "file is not a database",
-    "malformed",
-    "disk image",
-    "file is encrypted",
-    "disk i/o error",
-    "unsupported file format",
-)
-
-
-def is_damaged_database(exc: BaseException) -> bool:
-    """A database file that SQLite cannot read as a betr workspace (truncated, random bytes,
-    another program's database), as opposed to a bug or a busy database."""
-    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc):
-        return False
-    if type(exc) is sqlite3.DatabaseError:
-        return True
-    return any(marker in str(exc).lower() for marker in _DAMAGED)
-
-
-DAMAGED_FIX = (
-    "the file is damaged or is not a betr workspace: restore it from a backup, or create a "
-    "new workspace with `betr init PATH`"
-)
-
-
-def damaged_database_message(exc: BaseException, path: Path | None = None) -> str:
-    where = f" {path}" if path else ""
-    return f"cannot open the workspace database{where}: {exc}\n  fix: {DAMAGED_FIX}"

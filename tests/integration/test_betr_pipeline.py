@@ -26,18 +26,19 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.api.select import parse_keep, select
 from engine.betr.classifier import (
     FASTTEXT_MIN_THREADS,
     evaluate,
     load_classifier,
     predict_positive,
 )
-from engine.betr.select import parse_keep, select
 from engine.betr.similarity import brute_force_rank_scores, order_by_score, required_positives
-from engine.betr.stages import APPLY_CHUNK
 from engine.cli import main
 from engine.device import detect_device
 from engine.jobs import launch
+from engine.jobs.kinds.betr import APPLY_CHUNK
+from engine.jobs.specs import ApplySpec
 from engine.jobs.table import get_job, process_alive
 from engine.jobs.worker import execute_job
 from engine.workspace import Workspace
@@ -410,7 +411,7 @@ def test_stored_rank_scores_equal_the_brute_force_on_cached_embeddings(pipeline)
 def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
     """The document viewer's 5 nearest examples, with the doc's rank among the sample for each,
     against cosines and ranks recomputed from the cached vectors."""
-    from engine.betr.browse import doc_detail, load_run_index, nearest_examples
+    from engine.api.browse import doc_detail, load_run_index, nearest_examples
 
     ws, run_id = pipeline.ws, pipeline.run_id
     run = betr_json(ws, "runs", "show", str(run_id))
@@ -778,7 +779,7 @@ def test_keep_out_of_range_and_an_unknown_run_are_refused(small_ws, tmp_path):
 
 
 def test_stages_out_of_order_name_the_step_to_run_first(small_ws, tmp_path):
-    from engine.betr.runs import ScoreRequest, create_run, plan_score_run
+    from engine.api.runs import ScoreRequest, create_run, plan_score_run
 
     conn = small_ws.connect()
     try:
@@ -962,7 +963,7 @@ def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
     run_id = score["run_id"]
     betr_json(ws, "train", "--run", str(run_id), *FASTTEXT_ARGS)
 
-    job_id = launch.submit(ws, "betr-apply", f"apply run {run_id}", {"run_id": run_id})
+    job_id = launch.submit(ws, ApplySpec(run_id=run_id))
     killed_at = kill_between_chunks(ws, job_id)
     launch.reap_children()
     conn = ws.connect(readonly=True)
@@ -993,7 +994,7 @@ def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
     expected = predict_positive(model, [t for _, t in ids_texts])
     assert resumed == list(zip([i for i, _ in ids_texts], expected.tolist(), strict=True))
     # an uninterrupted apply job of the same run stores the same rows and order
-    again = launch.submit(ws, "betr-apply", "apply again", {"run_id": run_id}, detach=False)
+    again = launch.submit(ws, ApplySpec(run_id=run_id), title="apply again", detach=False)
     assert execute_job(ws, again)["docs"] == N_BIG
     assert stored_probs(ws, run_id) == resumed
     assert stored_order(ws, run_id) == resumed_order
@@ -1020,13 +1021,13 @@ def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
         assert again == kept
         assert integrity(ws) == "ok"
 
-    killed = launch.submit(ws, "betr-apply", "re-apply, killed", {"run_id": run_id})
+    killed = launch.submit(ws, ApplySpec(run_id=run_id), title="re-apply, killed")
     assert 0 < kill_between_chunks(ws, killed) < N_BIG
     launch.reap_children()
     assert 0 < len(staged_probs(ws, run_id)) < N_BIG
     unchanged()
 
-    cancelled = launch.submit(ws, "betr-apply", "re-apply, cancelled", {"run_id": run_id})
+    cancelled = launch.submit(ws, ApplySpec(run_id=run_id), title="re-apply, cancelled")
     wait_for_progress(ws, cancelled)
     assert launch.cancel(ws, cancelled).state == "cancelled"
     unchanged()

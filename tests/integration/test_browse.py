@@ -1,4 +1,4 @@
-"""Browsing a run (engine.betr.browse, doclabels) and the `betr tradeoff | overlap | agreement |
+"""Browsing a run (engine.api.browse, labels) and the `betr tradeoff | overlap | agreement |
 docs | labels` verbs, on generated runs checked against plain SQL over the same tables."""
 
 from __future__ import annotations
@@ -12,19 +12,13 @@ import numpy as np
 import pytest
 
 from bench.synth_run import make_synthetic_run
-from engine.betr.browse import (
-    Query,
-    build_run_columns,
-    doc_detail,
-    load_run_index,
-    make_view,
-    page,
-)
-from engine.betr.doclabels import export_labels, label_agreement, set_label
-from engine.betr.select import select
+from engine.api.browse import Query, doc_detail, load_run_index, make_view, page
+from engine.api.labels import export_labels, label_agreement, set_label
+from engine.api.select import select
 from engine.betr.tradeoff import Budget, overlap, tradeoff
 from engine.cli import main
 from engine.errors import NotFoundError, UsageError
+from engine.store.scores import build_run_columns
 from engine.workspace import Workspace
 
 N_DOCS = 1500

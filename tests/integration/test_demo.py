@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from engine.demo import DEMO_CORPUS, build_demo, is_demo_workspace
+from engine.api.demo import DEMO_CORPUS, build_demo, is_demo_workspace
 from engine.demo_data import DEMO_EXCLUDED, DEMO_TARGETS
 from engine.errors import WorkspaceError
-from engine.store import queries
+from engine.store import catalog as queries
 from engine.workspace import Workspace
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.slow]

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from engine.ingest.docs import DocImportConfig, import_docs_title
 from engine.jobs import launch
+from engine.jobs.specs import ImportDocsSpec
 from engine.jobs.table import get_job, list_jobs
 from engine.jobs.worker import execute_job
-from engine.store import queries
+from engine.store import catalog as queries
 from engine.workspace import Workspace
 from tests.conftest import write_docs_jsonl
 
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.usefixtures("olmo_wheel")
 
 
 def submit_import(ws: Workspace, path, corpus: str, *, detach: bool) -> int:
-    cfg = DocImportConfig(corpus=corpus, paths=[str(path)], meta_fields=["src"])
-    return launch.submit(ws, "import-docs", import_docs_title(cfg), cfg.to_json(), detach=detach)
+    spec = ImportDocsSpec(corpus=corpus, paths=(str(path),), meta_fields=("src",))
+    return launch.submit(ws, spec, detach=detach)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):

@@ -11,8 +11,9 @@ from rich.console import Console
 from textual.widgets import Input, TextArea
 
 from bench.synth_run import make_synthetic_run
-from engine.betr.browse import IndexCache, Query, doc_detail, fts_doc_ids, make_view, page
-from engine.betr.doclabels import label_agreement
+from engine.api.browse import IndexCache, Query, doc_detail, make_view, page
+from engine.api.labels import label_agreement
+from engine.store.docs import fts_doc_ids
 from engine.workspace import Workspace
 from tests.tui.conftest import make_app, wait_until
 from tui.reads import reading

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.betr.browse import IndexCache, Query, make_view
+from engine.api.browse import IndexCache, Query, make_view
 from engine.cli import main
 from engine.workspace import Workspace
 from tests.tui.conftest import make_app, wait_until

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bench.synth_run import make_synthetic_run
-from engine.betr.browse import RunIndex, load_run_index
-from engine.betr.select import parse_keep
+from engine.api.browse import RunIndex, load_run_index
+from engine.api.select import parse_keep
 from engine.betr.tradeoff import Budget, agreement, overlap, tradeoff
 from engine.errors import UsageError
 from engine.store.db import transaction

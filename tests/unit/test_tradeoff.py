@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from engine.betr.browse import RunIndex, keep_count
+from engine.betr.runindex import RunIndex, keep_count
 from engine.betr.tradeoff import (
     Budget,
     agreement,

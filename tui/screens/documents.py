@@ -6,7 +6,6 @@ the new view lands. Rows are fetched by the list itself, a block at a time, as t
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from textual.message import Message
 from textual.reactive import Reactive
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from engine.betr.browse import SORTS, Query, RunIndex, View, make_view, page
+from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
 from engine.errors import BetrError
 from engine.units import abbreviate
 from tui.actions import bindings_for
@@ -28,7 +27,6 @@ from tui.screens.base import BetrModal, BetrScreen
 from tui.widgets.doclist import DocList
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
-EXPORT_CHUNK = 900
 
 
 def keep_text(query: Query) -> str:
@@ -46,37 +44,6 @@ def info_line(index: RunIndex, view: View) -> str:
     n_sample = int(np.count_nonzero(index.in_sample))
     parts.append(f"score and benchmark on the {n_sample:,}-doc scored sample")
     return " · ".join(parts)
-
-
-def export_view(conn, index: RunIndex, view: View, out: Path) -> int:
-    """The view's rows as JSONL (no text); returns the number of rows written."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as fh:
-        for start in range(0, len(view), EXPORT_CHUNK):
-            rows = view.rows[start : start + EXPORT_CHUNK]
-            ids = [int(i) for i in index.doc_id[rows]]
-            marks = ",".join("?" * len(ids))
-            meta = {
-                r[0]: (r[1], r[2])
-                for r in conn.execute(
-                    f"SELECT id, ext_id, source FROM docs WHERE id IN ({marks})", ids
-                )
-            }
-            for row, doc_id in zip(rows.tolist(), ids, strict=True):
-                ext_id, source = meta.get(doc_id, (None, None))
-                prob, score = index.prob[row], index.score[row]
-                record = {
-                    "doc_id": doc_id,
-                    "ext_id": ext_id,
-                    "rank": row + 1,
-                    "prob": None if np.isnan(prob) else float(prob),
-                    "score": None if np.isnan(score) else float(score),
-                    "tokens": int(index.n_tokens[row]),
-                    "source": source,
-                    "benchmark": index.benchmarks.get(int(index.bench[row])),
-                }
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return len(view)
 
 
 class PromptDialog(BetrModal[str | None]):

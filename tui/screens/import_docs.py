@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 from textual import on, work
@@ -11,9 +10,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from engine.api.imports import import_docs_spec
+from engine.api.jobs import start
 from engine.errors import BetrError
-from engine.ingest.docs import DocImportConfig, import_docs_title, validate_import
-from engine.jobs.launch import submit
 from tui.actions import bindings_for
 from tui.screens.base import BetrModal
 
@@ -23,11 +22,6 @@ SEPARATORS = re.compile(r"[\s,]+")
 def split_list(text: str) -> list[str]:
     """ "a.jsonl, b.jsonl c.jsonl" -> three items (paths with spaces need a glob)."""
     return [part for part in SEPARATORS.split(text.strip()) if part]
-
-
-def absolute(path: str) -> str:
-    """The worker process may not share our working directory: hand it absolute paths."""
-    return os.path.abspath(os.path.expanduser(path))
 
 
 class ImportDocsScreen(BetrModal[int | None]):
@@ -74,13 +68,15 @@ class ImportDocsScreen(BetrModal[int | None]):
         self.query_one("#import-paths", Input).focus()
         self.query_one("#import-error").display = False
 
-    def config(self) -> DocImportConfig:
+    def form(self) -> dict:
+        """What the form says, as the arguments of `engine.api.imports.import_docs_spec`."""
+
         def value(widget_id: str) -> str:
             return self.query_one(widget_id, Input).value.strip()
 
-        return DocImportConfig(
+        return dict(
             corpus=value("#import-corpus"),
-            paths=[absolute(p) for p in split_list(value("#import-paths"))],
+            paths=split_list(value("#import-paths")),
             text_field=value("#import-text-field") or "text",
             id_field=value("#import-id-field") or None,
             meta_fields=split_list(value("#import-meta")),
@@ -92,23 +88,17 @@ class ImportDocsScreen(BetrModal[int | None]):
     def submit_form(self) -> None:
         self.query_one("#import-submit", Button).disabled = True
         self.query_one("#import-error").display = False
-        self.launch(self.config())
+        self.launch(self.form())
 
     @on(Button.Pressed, "#import-cancel")
     def cancel_form(self) -> None:
         self.dismiss(None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="import-docs")
-    def launch(self, cfg: DocImportConfig) -> None:
+    def launch(self, form: dict) -> None:
         try:
-            validate_import(self.app.workspace, cfg)  # type: ignore[attr-defined]
-            job_id = submit(
-                self.app.workspace,  # type: ignore[attr-defined]
-                "import-docs",
-                import_docs_title(cfg),
-                cfg.to_json(),
-                detach=True,
-            )
+            workspace = self.app.workspace  # type: ignore[attr-defined]
+            job_id = start(workspace, import_docs_spec(workspace, **form))
         except BetrError as exc:
             self.post_message(self.Rejected(str(exc)))
             raise  # the App's worker-error handler notifies as well

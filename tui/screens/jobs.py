@@ -17,8 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from engine.jobs.launch import cancel, resume
-from engine.jobs.table import JobInfo
+from engine.api.jobs import JobInfo, cancel, resume
 from engine.units import format_duration, format_rate
 from tui.actions import bindings_for
 from tui.reads import log_tail

@@ -31,9 +31,9 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Select, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from engine.betr.browse import RunIndex, View
-from engine.betr.select import parse_keep
-from engine.betr.tradeoff import (
+from engine.api.browse import RunIndex, View, snippets
+from engine.api.select import parse_keep
+from engine.api.tradeoff import (
     MAX_EPOCHS,
     OVER_TARGET_SHARE,
     Budget,
@@ -879,7 +879,7 @@ class ThresholdScreen(BetrScreen):
     def open_docs_worker(
         self, doc_ids: list[int], doc_id: int, run_id: int, keep: float, by: str
     ) -> None:
-        from engine.betr.browse import Query, View
+        from engine.api.browse import Query, View
 
         with reading(self.betr.workspace) as conn:
             index = self.betr.load_index(conn, run_id)
@@ -974,15 +974,7 @@ class ThresholdScreen(BetrScreen):
                     "b": (index_b, [int(i) for i in result["only_b"][:LISTED]]),
                 }
                 ids = shown["a"][1] + shown["b"][1]
-                text: dict[int, tuple[str, str]] = {}
-                if ids:
-                    marks = ",".join("?" * len(ids))
-                    for doc_id, ext_id, snippet in conn.execute(
-                        f"SELECT id, ext_id, substr(text, 1, {SNIPPET * 2}) FROM docs "
-                        f"WHERE id IN ({marks})",
-                        ids,
-                    ):
-                        text[doc_id] = (ext_id, " ".join(snippet.split())[:SNIPPET])
+                text = snippets(conn, ids, SNIPPET)
         except BetrError as exc:
             self.post_message(CompareReady(key, None, str(exc), docs))
             return

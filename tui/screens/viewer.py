@@ -19,8 +19,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
-from engine.betr.browse import RunIndex, View, doc_detail, nearest_examples
-from engine.betr.doclabels import label_agreement, set_label
+from engine.api.browse import RunIndex, View, doc_detail, nearest_examples
+from engine.api.labels import label_agreement, set_label
 from tui.actions import bindings_for
 from tui.reads import reading
 from tui.safe_text import visible_data

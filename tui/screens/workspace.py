@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
-from engine.store import queries
+from engine.api.catalog import summary
 from engine.units import abbreviate
 from tui.actions import bindings_for
 from tui.polling import Poller
@@ -155,13 +155,7 @@ class WorkspaceScreen(BetrScreen):
         data = None
         try:
             with reading(self.betr.workspace) as conn:
-                data = WorkspaceData(
-                    summary=queries.workspace_summary(conn),
-                    corpora=queries.list_corpora(conn),
-                    benchmarks=queries.list_benchmarks(conn),
-                    targets=queries.list_target_sets(conn),
-                    runs=queries.list_runs(conn),
-                )
+                data = WorkspaceData(**summary(conn))
         finally:
             self.post_message(self.Read(data))
 

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.betr.browse import DocRow, RunIndex, View
+from engine.api.browse import DocRow, RunIndex, View
 from engine.terminal import visible
 from engine.units import abbreviate
 from tui.screens.base import WorkersReportToApp

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
-from engine.jobs.table import JobInfo
+from engine.api.jobs import JobInfo
 from engine.units import progress_summary
 
 

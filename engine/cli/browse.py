@@ -3,16 +3,14 @@ Threshold screens, from the same engine functions, for scripts and tests."""
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import click
 
-from engine.cli import cli, echo, emit_json, json_option, print_table, workspace_option
+from engine.cli.common import BetrCommand, BetrGroup, echo, emit_json, obj, print_table
 from engine.errors import UsageError
 from engine.units import abbreviate
-from engine.workspace import Workspace
 
 BY = click.option(
     "--by",
@@ -23,15 +21,8 @@ BY = click.option(
 )
 
 
-def _open_index(ws: Workspace, run_id: int):
-    from engine.betr.browse import load_run_index
-
-    with closing(ws.connect(readonly=True)) as conn:
-        return load_run_index(conn, run_id)
-
-
 def _keep(text: str | None) -> float | None:
-    from engine.betr.select import parse_keep
+    from engine.api.select import parse_keep
 
     return None if text is None else parse_keep(text)
 
@@ -40,30 +31,22 @@ def _tokens(n: float | None) -> str:
     return "-" if n is None else f"{abbreviate(n)} ({n:,.0f})"
 
 
-@cli.command("tradeoff")
+@click.command("tradeoff", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, default=None, help="An applied BETR run.")
 @click.option("--keep", default=None, help="Keep rate, e.g. 10%% (default: F_opt, else 10%%).")
 @BY
 @click.option("--params", default=None, help="Model parameters N, e.g. 1e9 or 1B.")
 @click.option("--tokens", default=None, help="Training tokens D, e.g. 2e10 or 20B.")
 @click.option("--compute", default=None, help="Training compute C in FLOPs (C = 6ND).")
-@workspace_option
-@json_option
-def tradeoff_cmd(run_id, keep, by, params, tokens, compute, workspace, as_json):
+def tradeoff_cmd(run_id, keep, by, params, tokens, compute):
     """What a keep rate keeps and costs; F_opt(C) = 4e-5 * C^0.25 % of tokens; epochs needed."""
-    from engine.betr.tradeoff import Budget, parse_amount, tradeoff
+    from engine.api.tradeoff import budget_from_text, tradeoff_of_run
 
-    budget = Budget.of(
-        params=None if params is None else parse_amount(params, "model parameters N"),
-        tokens=None if tokens is None else parse_amount(tokens, "training tokens D"),
-        compute=None if compute is None else parse_amount(compute, "compute C"),
-    )
+    budget = budget_from_text(params, tokens, compute)
     keep_frac = _keep(keep)
-    index = _open_index(Workspace.open(workspace), run_id) if run_id is not None else None
-    if index is None and keep_frac is not None:
-        raise UsageError("--keep needs --run: a keep rate is a cut of a run's pool")
-    result = tradeoff(index, keep_frac, by, budget)
-    if as_json:
+    ws = obj().workspace if run_id is not None else None
+    result = tradeoff_of_run(ws, run_id, keep_frac, by, budget)
+    if obj().json:
         emit_json(result)
         return
     law = result["compute_law"]
@@ -77,7 +60,7 @@ def tradeoff_cmd(run_id, keep, by, params, tokens, compute, workspace, as_json):
             )
         )
         echo(f"F_opt(C) = {law['f_opt_percent']:.4g}% of tokens")
-    if index is not None:
+    if run_id is not None:
         r = result
         echo(
             f"run {r['run_id']}: keep {r['keep_percent']:.4g}% of {r['by']} -> p >= "
@@ -105,30 +88,22 @@ def tradeoff_cmd(run_id, keep, by, params, tokens, compute, workspace, as_json):
         echo(f"  C = {row['compute']:.0e}  F_opt {row['f_opt_percent']:6.2f}%{kept}")
 
 
-@cli.command("overlap")
+@click.command("overlap", cls=BetrCommand)
 @click.option("--run", "run_ids", type=int, multiple=True, required=True, help="Twice: A and B.")
 @click.option("--keep", required=True, help="Keep rate, e.g. 10%%.")
 @BY
 @click.option("--show", type=int, default=10, show_default=True, help="Docs listed per side.")
-@workspace_option
-@json_option
-def overlap_cmd(run_ids, keep, by, show, workspace, as_json):
+def overlap_cmd(run_ids, keep, by, show):
     """Two runs' kept sets at one keep rate: overlap, Jaccard and the set differences."""
-    from engine.betr.tradeoff import overlap
+    from engine.api.tradeoff import overlap_of_runs
 
     if len(run_ids) != 2:
         raise UsageError(
             f"overlap compares exactly two runs, got {len(run_ids)}", fix="--run A --run B"
         )
-    ws = Workspace.open(workspace)
-    keep_frac = _keep(keep)
-    result = overlap(_open_index(ws, run_ids[0]), _open_index(ws, run_ids[1]), keep_frac, by)
-    with closing(ws.connect(readonly=True)) as conn:
-        for side in ("only_a", "only_b"):
-            ids = result[side]
-            result[f"n_{side}"] = len(ids)
-            result[side] = _doc_refs(conn, [int(i) for i in ids[: max(0, show)]])
-    if as_json:
+    ws = obj().workspace
+    result = overlap_of_runs(ws, run_ids[0], run_ids[1], _keep(keep), by, show)
+    if obj().json:
         emit_json(result)
         return
     r = result
@@ -143,38 +118,18 @@ def overlap_cmd(run_ids, keep, by, show, workspace, as_json):
             echo(f"  {d['doc_id']:>8}  {d['ext_id']:<20}  {d['snippet'][:90]}")
 
 
-def _doc_refs(conn, ids: list[int]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    rows = {
-        r[0]: r
-        for r in conn.execute(
-            f"SELECT id, ext_id, substr(text, 1, 200) FROM docs WHERE id IN "
-            f"({','.join('?' * len(ids))})",
-            ids,
-        )
-    }
-    return [
-        {"doc_id": i, "ext_id": rows[i][1], "snippet": " ".join(rows[i][2].split())}
-        for i in ids
-        if i in rows
-    ]
-
-
-@cli.command("agreement")
+@click.command("agreement", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
 @click.option("--keep", default="10%", show_default=True, help="Keep rate for precision.")
 @BY
 @click.option("--top", type=int, default=10, show_default=True, help="Disagreements listed.")
-@workspace_option
-@json_option
-def agreement_cmd(run_id, keep, by, top, workspace, as_json):
+def agreement_cmd(run_id, keep, by, top):
     """Classifier probability vs BETR score on the scored sample: Spearman, precision at the
     keep rate, and the largest disagreements both ways."""
-    from engine.betr.tradeoff import agreement
+    from engine.api.tradeoff import agreement_of_run
 
-    result = agreement(_open_index(Workspace.open(workspace), run_id), _keep(keep), by, top)
-    if as_json:
+    result = agreement_of_run(obj().workspace, run_id, _keep(keep), by, top)
+    if obj().json:
         emit_json(result)
         return
     r = result
@@ -208,7 +163,7 @@ def _rounded(d: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()}
 
 
-@cli.command("docs")
+@click.command("docs", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
 @click.option(
     "--sort", type=click.Choice(["prob", "score", "tokens"]), default="prob", show_default=True
@@ -224,12 +179,10 @@ def _rounded(d: dict[str, Any]) -> dict[str, Any]:
 @click.option("--sample-only", is_flag=True, help="Only docs of the scored sample.")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
-@workspace_option
-@json_option
 def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, sample_only, limit,
-             offset, workspace, as_json):  # fmt: skip
+             offset):  # fmt: skip
     """A run's documents as the Documents screen lists them (same sort and filters)."""
-    from engine.betr.browse import Query, load_run_index, make_view, page
+    from engine.api.browse import Query, docs_page
 
     meta_pair = None
     if meta is not None:
@@ -248,14 +201,11 @@ def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, samp
         search=search,
         sample_only=sample_only,
     )
-    with closing(Workspace.open(workspace).connect(readonly=True)) as conn:
-        index = load_run_index(conn, run_id)
-        view = make_view(conn, index, query)
-        rows = page(conn, index, view, offset, limit)
-    if as_json:
-        emit_json({"run_id": run_id, "total": len(view), "rows": [r.__dict__ for r in rows]})
+    total, rows = docs_page(obj().workspace, run_id, query, offset, limit)
+    if obj().json:
+        emit_json({"run_id": run_id, "total": total, "rows": [r.__dict__ for r in rows]})
         return
-    echo(f"{len(view):,} docs · {query.describe()}")
+    echo(f"{total:,} docs · {query.describe()}")
     if not rows:
         echo("no documents match")
         return
@@ -278,41 +228,31 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-@cli.group("labels")
+@click.group("labels", cls=BetrGroup)
 def labels_group() -> None:
     """Hand labels on documents (good, bad, skip), as set in the document viewer."""
 
 
-@labels_group.command("set")
+@labels_group.command("set", json=False)
 @click.argument("doc_id", type=int)
 @click.argument("label", type=click.Choice(["good", "bad", "skip", "none"]))
 @click.option("--run", "run_id", type=int, default=None, help="Run the label was given under.")
-@workspace_option
-def labels_set(doc_id, label, run_id, workspace):
+def labels_set(doc_id, label, run_id):
     """Label a doc (none clears its label)."""
-    from engine.betr.doclabels import set_label
+    from engine.api.labels import label_doc
 
-    with closing(Workspace.open(workspace).connect()) as conn:
-        prob = None
-        if run_id is not None:
-            row = conn.execute(
-                "SELECT prob FROM doc_probs WHERE run_id = ? AND doc_id = ?", (run_id, doc_id)
-            ).fetchone()
-            prob = row[0] if row else None
-        set_label(conn, doc_id, None if label == "none" else label, run_id=run_id, prob=prob)
+    label_doc(obj().workspace, doc_id, None if label == "none" else label, run_id)
     echo(f"doc {doc_id}: {label}")
 
 
 @labels_group.command("list")
 @click.option("--run", "run_id", type=int, default=None, help="Add p(positive) in this run.")
-@workspace_option
-@json_option
-def labels_list(run_id, workspace, as_json):
-    from engine.betr.doclabels import list_labels
+def labels_list(run_id):
+    """Every label with its doc (and p(positive) in --run)."""
+    from engine.api.labels import labels_of_workspace
 
-    with closing(Workspace.open(workspace).connect(readonly=True)) as conn:
-        rows = list_labels(conn, run_id)
-    if as_json:
+    rows = labels_of_workspace(obj().workspace, run_id)
+    if obj().json:
         emit_json(rows)
         return
     cols = [("doc_id", "doc"), ("ext_id", "id"), ("corpus", "corpus"), ("label", "label")]
@@ -323,18 +263,18 @@ def labels_list(run_id, workspace, as_json):
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--run", "run_id", type=int, default=None, help="Add p(positive) in this run.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None)
-@workspace_option
-@json_option
-def labels_export(out, run_id, fmt, workspace, as_json):
+def labels_export(out, run_id, fmt):
     """Write every label (doc, corpus, source, label, probabilities) to JSONL or CSV."""
-    from engine.betr.doclabels import export_labels
+    from engine.api.labels import export_workspace_labels
 
-    with closing(Workspace.open(workspace).connect(readonly=True)) as conn:
-        result = export_labels(conn, Path(out), run_id=run_id, fmt=fmt)
-    if as_json:
+    result = export_workspace_labels(obj().workspace, Path(out), run_id=run_id, fmt=fmt)
+    if obj().json:
         emit_json(result)
     else:
         echo(
             f"{result['rows']} labels ({result['good']} good, {result['bad']} bad, "
             f"{result['skip']} skip) -> {out}"
         )
+
+
+COMMANDS = (tradeoff_cmd, overlap_cmd, agreement_cmd, docs_cmd, labels_group)

@@ -1,4 +1,4 @@
-"""`betr import docs`: documents into a corpus, token-counted and full-text indexed.
+"""The `import-docs` job: documents into a new corpus, token-counted and full-text indexed.
 
 Imports are transactional at the corpus level: rows are committed chunk by chunk (so a long
 import is resumable after a crash), but the corpus stays in state `importing`, invisible to
@@ -13,34 +13,21 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, UsageError
 from engine.jobs.context import JobContext
-from engine.store.db import transaction
+from engine.jobs.specs import ImportDocsSpec
+from engine.store import catalog, docs
+from engine.store import jobs as store_jobs
+from engine.store.db import rollback_if_open, transaction
 from engine.terminal import check_name
-from engine.workspace import Workspace
 
 CHUNK_DOCS = 2000
 CHUNK_CHARS = 4_000_000
 MAX_SKIP_REPORT = 20
-SKIP_BAD_FIX = "fix or delete that record, or pass --skip-bad to skip bad records"
-
-
-@dataclass
-class DocImportConfig:
-    corpus: str
-    paths: list[str]
-    text_field: str = "text"
-    id_field: str | None = None
-    meta_fields: list[str] = field(default_factory=list)
-    tokenizer: str | None = None
-    skip_bad: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -52,43 +39,12 @@ class PendingDoc:
     where: tuple[str, int, str]  # (file, line, unit) for error messages
 
 
-def validate_import(workspace: Workspace, cfg: DocImportConfig) -> None:
-    """Checks that need no reading of the data: name free, files present, tokenizer known."""
-    from engine.ingest.readers import expand_sources
-
-    if not cfg.corpus or not cfg.corpus.strip():
-        raise UsageError("the corpus name is empty", fix="pass --corpus NAME")
-    check_name("corpus", cfg.corpus)
-    conn = workspace.connect(readonly=True)
-    try:
-        row = conn.execute(
-            "SELECT n_docs, state FROM corpora WHERE name = ?", (cfg.corpus,)
-        ).fetchone()
-    finally:
-        conn.close()
-    if row is not None:
-        raise UsageError(
-            f"corpus '{cfg.corpus}' already exists ({row['n_docs']} docs, {row['state']})",
-            fix=f"choose another --corpus name, or delete it first: betr delete corpus {cfg.corpus}",
-        )
-    if not cfg.paths:
-        raise UsageError("no input files given", fix="betr import docs PATH... --corpus NAME")
-    expand_sources(cfg.paths)
-
-
-def import_docs_title(cfg: DocImportConfig) -> str:
-    first = Path(cfg.paths[0]).name if cfg.paths else "?"
-    more = f" +{len(cfg.paths) - 1}" if len(cfg.paths) > 1 else ""
-    return f"import {first}{more} -> {cfg.corpus}"
-
-
-def run_import_docs_job(ctx: JobContext) -> dict[str, Any]:
-    cfg = DocImportConfig(**ctx.config)
-    return DocImporter(ctx, cfg).run()
+def run_import_docs(ctx: JobContext, spec: ImportDocsSpec) -> dict[str, Any]:
+    return DocImporter(ctx, spec).run()
 
 
 class DocImporter:
-    def __init__(self, ctx: JobContext, cfg: DocImportConfig):
+    def __init__(self, ctx: JobContext, cfg: ImportDocsSpec):
         from engine.ingest.readers import expand_sources
         from engine.tokenize import load_tokenizer
 
@@ -131,42 +87,25 @@ class DocImporter:
 
     def create_corpus(self) -> int:
         cfg = self.cfg
+        check_name("corpus", cfg.corpus)
         with transaction(self.ctx.conn) as conn:
-            try:
-                cur = conn.execute(
-                    "INSERT INTO corpora (name, created_at, tokenizer, tokenizer_sha256, "
-                    "text_field, id_field, meta_fields, sources, job_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        cfg.corpus,
-                        time.time(),
-                        self.tokenizer.name,
-                        self.tokenizer.sha256,
-                        cfg.text_field,
-                        cfg.id_field,
-                        json.dumps(cfg.meta_fields),
-                        json.dumps([s.name for s in self.sources]),
-                        self.ctx.job_id,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise UsageError(
-                    f"corpus '{cfg.corpus}' already exists",
-                    fix=f"choose another --corpus name, or betr delete corpus {cfg.corpus}",
-                ) from None
-            corpus_id = int(cur.lastrowid)
-            conn.execute(
-                "UPDATE jobs SET checkpoint = ? WHERE id = ?",
-                (json.dumps(self.checkpoint_for(0, 0, corpus_id)), self.ctx.job_id),
+            corpus_id = catalog.insert_corpus(
+                conn,
+                name=cfg.corpus,
+                tokenizer=self.tokenizer.name,
+                tokenizer_sha256=self.tokenizer.sha256,
+                text_field=cfg.text_field,
+                id_field=cfg.id_field,
+                meta_fields=list(cfg.meta_fields),
+                sources=[s.name for s in self.sources],
+                job_id=self.ctx.job_id,
             )
-        self.ctx.checkpoint = self.checkpoint_for(0, 0, corpus_id)
+            self.ctx.set_checkpoint(self.checkpoint_for(0, 0, corpus_id))
         return corpus_id
 
     def check_corpus_still_there(self) -> None:
         """A resumed import whose partial corpus was deleted meanwhile starts nothing."""
-        row = self.ctx.conn.execute(
-            "SELECT name, deleting_at FROM corpora WHERE id = ?", (self.corpus_id,)
-        ).fetchone()
+        row = catalog.corpus_by_id(self.ctx.conn, self.corpus_id)
         if row is None or row["deleting_at"] is not None or row["name"] != self.cfg.corpus:
             raise UsageError(
                 f"the partial corpus '{self.cfg.corpus}' of this import was deleted, so it "
@@ -264,21 +203,14 @@ class DocImporter:
 
     def commit(self, rows: list[tuple], consumed: int, skipped: int) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO docs (corpus_id, ext_id, text, n_tokens, n_chars, source, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.execute(
-                "UPDATE corpora SET n_docs = n_docs + ?, n_tokens = n_tokens + ?, "
-                "n_chars = n_chars + ?, n_skipped = ? WHERE id = ?",
-                (
-                    len(rows),
-                    sum(r[3] for r in rows),
-                    sum(r[4] for r in rows),
-                    skipped,
-                    self.corpus_id,
-                ),
+            docs.insert_docs(conn, rows)
+            catalog.add_to_corpus(
+                conn,
+                self.corpus_id,
+                len(rows),
+                sum(r[3] for r in rows),
+                sum(r[4] for r in rows),
+                skipped,
             )
 
         self.ctx.commit_chunk(
@@ -291,17 +223,7 @@ class DocImporter:
 
     def drop_duplicate_ids(self, chunk: list[PendingDoc], rows: list[tuple]) -> list[tuple]:
         """After a UNIQUE failure: name the duplicate (or skip it with --skip-bad)."""
-        conn = self.ctx.conn
-        ids = [r[1] for r in rows]
-        stored: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in conn.execute(
-                f"SELECT ext_id, source FROM docs WHERE corpus_id = ? AND ext_id IN ({marks})",
-                (self.corpus_id, *part),
-            ):
-                stored[row["ext_id"]] = row["source"]
+        stored = docs.sources_of_ext_ids(self.ctx.conn, self.corpus_id, [r[1] for r in rows])
         keep: list[tuple] = []
         seen: dict[str, str] = {}
         by_id = {d.ext_id: d for d in chunk}
@@ -329,14 +251,8 @@ class DocImporter:
 
     def finish(self) -> dict[str, Any]:
         with transaction(self.ctx.conn) as conn:
-            conn.execute(
-                "UPDATE corpora SET state = 'ready', n_skipped = ? WHERE id = ?",
-                (self.n_skipped, self.corpus_id),
-            )
-            conn.execute("UPDATE jobs SET done = total WHERE id = ?", (self.ctx.job_id,))
-            row = conn.execute(
-                "SELECT n_docs, n_tokens, n_chars FROM corpora WHERE id = ?", (self.corpus_id,)
-            ).fetchone()
+            row = catalog.mark_corpus_ready(conn, self.corpus_id, self.n_skipped)
+            store_jobs.set_done_to_total(conn, self.ctx.job_id)
         return {
             "corpus": self.cfg.corpus,
             "corpus_id": self.corpus_id,
@@ -353,11 +269,8 @@ class DocImporter:
         if self.corpus_id is None:
             return
         conn = self.ctx.conn
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        rollback_if_open(conn)
         with transaction(conn):
-            conn.execute("DELETE FROM corpora WHERE id = ?", (self.corpus_id,))
-            conn.execute(
-                "UPDATE jobs SET checkpoint = NULL, done = 0 WHERE id = ?", (self.ctx.job_id,)
-            )
+            catalog.drop_corpus_row(conn, self.corpus_id)
+            self.ctx.set_checkpoint(None)
         self.ctx.log.info("discarded partial corpus %s", self.cfg.corpus)

@@ -1,0 +1,336 @@
+"""Browsing a run's documents (the Documents screen, the viewer, `betr docs`): the run loaded as
+columns, views over it, windows of rows, one document in full, its nearest target examples.
+
+Loading an applied run reads its packed columns (a handful of BLOBs, tens of milliseconds at a
+million docs); only the rows on screen touch the documents table.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.betr.runindex import (
+    SORT_LABELS,
+    SORTS,
+    SPLITS,
+    DocRow,
+    Query,
+    RunIndex,
+    View,
+    index_from_columns,
+    index_from_sample,
+    keep_count,
+)
+from engine.betr.runindex import make_view as _make_view
+from engine.betr.runs import require_state
+from engine.errors import NotFoundError, UsageError
+from engine.store import catalog, docs, labels, scores
+from engine.store import runs as store_runs
+from engine.workspace import Workspace
+
+__all__ = [
+    "SORTS",
+    "SORT_LABELS",
+    "DocRow",
+    "IndexCache",
+    "Query",
+    "RunIndex",
+    "View",
+    "doc_detail",
+    "docs_page",
+    "export_view",
+    "keep_count",
+    "load_run_index",
+    "make_view",
+    "nearest_examples",
+    "page",
+    "snippets",
+]
+
+SNIPPET_CHARS = 400
+EXPORT_CHUNK = 900
+MAX_SAMPLE_VECTORS = 200_000  # the viewer's per-example ranks hold the sample's vectors
+
+
+def load_run_index(conn: sqlite3.Connection, run_id: int) -> RunIndex:
+    """The run's documents as a RunIndex: every doc of the corpus once the run is applied,
+    else the scored sample in BETR order."""
+    run = store_runs.get_run(conn, run_id)
+    require_state(run, "scored", "trained", "applied", action="browse its documents")
+    names = list(run["config"].get("benchmarks", {}))
+    benchmarks = {int(r["id"]): r["name"] for r in catalog.benchmarks_named(conn, names)}
+    if run["state"] == "applied":
+        cols = scores.read_packed(conn, run_id) or scores.build_run_columns(conn, run_id)
+        if len(cols["doc_id"]) == 0:
+            raise UsageError(f"run {run_id} has no scored documents", fix="apply it again")
+        return index_from_columns(run, benchmarks, cols)
+    sample = scores.sample_in_betr_order(conn, run_id)
+    if not sample:
+        raise UsageError(f"run {run_id} has no scored documents", fix="score it again")
+    doc_id = np.array([s[0] for s in sample], dtype=np.int64)
+    n_tokens = np.array([s[1] for s in sample], dtype=np.int64)
+    sc = scores.sample_columns([(i, *s[2:]) for i, s in enumerate(sample)])
+    return index_from_sample(run, benchmarks, doc_id, n_tokens, sc)
+
+
+class IndexCache:
+    """A few loaded RunIndexes, keyed by run id and its state (a re-applied run reloads).
+    Thread-safe: the TUI loads from several thread workers."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._items: OrderedDict[tuple, RunIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def peek(self, run_id: int, state: str, finished_at: float | None) -> RunIndex | None:
+        """The loaded index of the run in that state, without touching the database."""
+        with self._lock:
+            return self._items.get((run_id, state, finished_at))
+
+    def get(self, conn: sqlite3.Connection, run_id: int) -> RunIndex:
+        with self._lock:
+            version = store_runs.run_version(conn, run_id)
+            if version is None:
+                raise NotFoundError(f"no run {run_id}", fix="`betr list runs` shows the runs")
+            key = (run_id, *version)
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            index = load_run_index(conn, run_id)
+            self._items[key] = index
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return index
+
+
+def make_view(conn: sqlite3.Connection | None, index: RunIndex, query: Query) -> View:
+    """The rows of `query`, in its order. `conn` is only read for source, metadata and text
+    filters (`query.needs_sql`)."""
+    return _make_view(index, query, _id_filters(conn, index, query) if query.needs_sql else ())
+
+
+def _id_filters(conn: sqlite3.Connection, index: RunIndex, query: Query):
+    if query.source:
+        yield docs.ids_with_source(conn, index.corpus_id, query.source)
+    if query.meta:
+        yield docs.ids_with_meta(conn, index.corpus_id, *query.meta)
+    if query.search:
+        yield docs.fts_doc_ids(conn, query.search)
+
+
+def page(conn: sqlite3.Connection, index: RunIndex, view: View, start: int, count: int):
+    """Display rows start..start+count-1 of the view, with their text snippets."""
+    start = max(0, start)
+    rows = view.rows[start : start + count]
+    if len(rows) == 0:
+        return []
+    ids = [int(i) for i in index.doc_id[rows]]
+    found = docs.docs_by_ids(conn, ids, ("ext_id", "source"), snippet=SNIPPET_CHARS)
+    marks = labels.labels_of(conn, ids)
+    out = []
+    for offset, (row, doc_id) in enumerate(zip(rows, ids, strict=True)):
+        d = found.get(doc_id)
+        if d is None:  # deleted under us: skip rather than show a wrong row
+            continue
+        score = index.score[row]
+        prob = index.prob[row]
+        out.append(
+            DocRow(
+                row=start + offset,
+                rank=int(row) + 1,
+                doc_id=doc_id,
+                ext_id=d["ext_id"],
+                score=None if np.isnan(score) else float(score),
+                prob=None if np.isnan(prob) else float(prob),
+                n_tokens=int(index.n_tokens[row]),
+                source=d["source"],
+                benchmark=index.benchmarks.get(int(index.bench[row])),
+                snippet=" ".join(d["snippet"].split()),
+                kept=None if view.cut is None else bool(row < view.cut),
+                label=marks.get(doc_id),
+            )
+        )
+    return out
+
+
+def docs_page(
+    workspace: Workspace, run_id: int, query: Query, offset: int, limit: int
+) -> tuple[int, list[DocRow]]:
+    """`betr docs`: (the view's size, its rows offset..offset+limit-1)."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        index = load_run_index(conn, run_id)
+        view = make_view(conn, index, query)
+        return len(view), page(conn, index, view, offset, limit)
+
+
+def snippets(
+    conn: sqlite3.Connection, ids: list[int], chars: int, *, read: int | None = None
+) -> dict[int, tuple[str, str]]:
+    """doc id -> (ext_id, its text's opening: the first `read` (default 2 x `chars`) characters
+    with whitespace collapsed, cut to `chars`)."""
+    found = docs.docs_by_ids(conn, ids, ("ext_id",), snippet=read or chars * 2)
+    return {i: (d["ext_id"], " ".join(d["snippet"].split())[:chars]) for i, d in found.items()}
+
+
+def export_view(conn: sqlite3.Connection, index: RunIndex, view: View, out: Path) -> int:
+    """The view's rows as JSONL (no text); returns the number of rows written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        for start in range(0, len(view), EXPORT_CHUNK):
+            rows = view.rows[start : start + EXPORT_CHUNK]
+            ids = [int(i) for i in index.doc_id[rows]]
+            meta = docs.docs_by_ids(conn, ids, ("ext_id", "source"))
+            for row, doc_id in zip(rows.tolist(), ids, strict=True):
+                d = meta.get(doc_id, {"ext_id": None, "source": None})
+                prob, score = index.prob[row], index.score[row]
+                record = {
+                    "doc_id": doc_id,
+                    "ext_id": d["ext_id"],
+                    "rank": row + 1,
+                    "prob": None if np.isnan(prob) else float(prob),
+                    "score": None if np.isnan(score) else float(score),
+                    "tokens": int(index.n_tokens[row]),
+                    "source": d["source"],
+                    "benchmark": index.benchmarks.get(int(index.bench[row])),
+                }
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(view)
+
+
+# -- one document ----------------------------------------------------------------------------
+def doc_detail(conn: sqlite3.Connection, index: RunIndex, doc_id: int) -> dict[str, Any]:
+    """Everything the viewer shows about one doc of the run, except its nearest examples."""
+    row = index.row_of_doc(doc_id)
+    if row is None:
+        raise NotFoundError(f"doc {doc_id} is not in run {index.run_id}")
+    d = docs.doc_with_corpus(conn, doc_id)
+    if d is None:
+        raise NotFoundError(f"no doc {doc_id}")
+    label = labels.label_row(conn, doc_id)
+    example = None
+    if index.example[row] >= 0:
+        example = catalog.example(conn, int(index.example[row]))
+    score = index.score[row]
+    return {
+        "doc_id": d["id"],
+        "ext_id": d["ext_id"],
+        "text": d["text"],
+        "n_tokens": d["n_tokens"],
+        "n_chars": d["n_chars"],
+        "source": d["source"],
+        "meta": d["meta"],
+        "corpus": d["corpus"],
+        "run_id": index.run_id,
+        "rank": row + 1,
+        "of": len(index),
+        "prob": None if np.isnan(index.prob[row]) else float(index.prob[row]),
+        "in_sample": not np.isnan(score),
+        "score": None if np.isnan(score) else float(score),
+        "best_rank": int(index.best_rank[row]) or None,
+        "best_cosine": None if np.isnan(index.best_cosine[row]) else float(index.best_cosine[row]),
+        "benchmark": index.benchmarks.get(int(index.bench[row])),
+        "classifier_label": int(index.label[row]) if index.label[row] >= 0 else None,
+        "split": SPLITS[int(index.split[row])] or None,
+        "best_example": example,
+        "label": label[0] if label else None,
+    }
+
+
+def nearest_examples(
+    conn: sqlite3.Connection, index: RunIndex, doc_id: int, k: int = 5, *, embedder: Any = None
+) -> dict[str, Any]:
+    """The k target examples nearest to the doc by cosine, from the workspace's embedding cache
+    (every doc of the scored sample is cached). With each, the doc's rank among the scored sample
+    for that example (1 = the example's nearest doc). A doc outside the cache is embedded with
+    `embedder` when given, else `{"examples": [], "reason": ...}`."""
+    from engine.embed import normalise_rows, text_sha256
+    from engine.store.embeddings import SqliteEmbeddingCache
+
+    model_id = store_runs.get_run(conn, index.run_id)["config"]["model_id"]
+    cache = SqliteEmbeddingCache(conn)
+    found = docs.docs_by_ids(conn, [doc_id], ("text",))
+    if doc_id not in found:
+        raise NotFoundError(f"no doc {doc_id}")
+    text = found[doc_id]["text"]
+    key = text_sha256(text)
+    vec = cache.get_many(model_id, [key]).get(key)
+    if vec is None and embedder is not None:
+        vec = embedder.encode([text])[0].astype(np.float16)
+    if vec is None:
+        in_sample = bool(index.in_sample[index.row_of_doc(doc_id)])
+        reason = (
+            "its embedding is not in the workspace cache"
+            if in_sample
+            else "not in the scored sample, so it was never embedded"
+        )
+        return {"examples": [], "reason": reason}
+    if not index.benchmarks:
+        return {"examples": [], "reason": "the run has no target benchmarks"}
+    ex, ex_vecs = _example_vectors(conn, index, cache, model_id)
+    if not ex:
+        return {"examples": [], "reason": "the target examples' embeddings are not cached"}
+    cos = ex_vecs @ normalise_rows(np.asarray(vec)[None, :])[0].astype(np.float64)
+    top = np.lexsort((np.arange(len(ex)), -cos))[:k]
+    sample_vecs = _sample_vectors(conn, index, cache, model_id)
+    out = []
+    for j in top:
+        r = ex[j]
+        c = float(cos[j])
+        rank = None
+        if sample_vecs is not None:
+            rank = int(np.count_nonzero(sample_vecs @ ex_vecs[j] > c + 1e-9)) + 1
+        out.append(
+            {
+                "example_id": r["id"],
+                "ext_id": r["ext_id"],
+                "benchmark": r["benchmark"],
+                "question": r["question"],
+                "text": r["text"],
+                "cosine": c,
+                "rank": rank,
+            }
+        )
+    return {"examples": out, "reason": None, "sample": int(index.in_sample.sum())}
+
+
+def _example_vectors(conn, index: RunIndex, cache, model_id: str) -> tuple[list, np.ndarray]:
+    """The run's target examples with cached embeddings, and their unit vectors (float64, the
+    vectors the scoring ranked with); read once per loaded run."""
+    from engine.embed import normalise_rows, text_sha256
+
+    if "examples" not in index.vectors:
+        rows = catalog.benchmark_examples(conn, list(index.benchmarks.values()))
+        keys = [text_sha256(r["text"]) for r in rows]
+        got = cache.get_many(model_id, keys)
+        have = [i for i, key in enumerate(keys) if key in got]
+        vecs = np.stack([got[keys[i]] for i in have]) if have else np.zeros((0, 1))
+        index.vectors["examples"] = (
+            [rows[i] for i in have],
+            normalise_rows(vecs).astype(np.float64),
+        )
+    return index.vectors["examples"]
+
+
+def _sample_vectors(conn, index: RunIndex, cache, model_id: str) -> np.ndarray | None:
+    """Unit vectors of the scored sample (for a doc's rank per example), read once per loaded
+    run; None when a sample doc is not cached or the sample is too large to hold."""
+    from engine.embed import normalise_rows, text_sha256
+
+    if "sample" not in index.vectors:
+        rows = np.flatnonzero(index.in_sample)
+        vecs = None
+        if 0 < len(rows) <= MAX_SAMPLE_VECTORS:
+            keys = [text_sha256(t) for t in docs.doc_texts(conn, index.doc_id[rows])]
+            got = cache.get_many(model_id, keys)
+            if len(got) == len(set(keys)):
+                vecs = normalise_rows(np.stack([got[key] for key in keys])).astype(np.float64)
+        index.vectors["sample"] = vecs
+    return index.vectors["sample"]

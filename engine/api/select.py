@@ -1,0 +1,134 @@
+"""`betr select`: keep the top X% of a run's pool by p(positive) and export it.
+
+The cut is a binary search on `prob_order.cum_tokens` (indexed), so any keep rate costs
+O(log n); it is the same cut as the Threshold screen's (`engine.betr.runindex.keep_count`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.betr.runs import require_state
+from engine.betr.select import Selection, parse_keep
+from engine.errors import UsageError
+from engine.store import runs as store_runs
+from engine.store import scores
+from engine.workspace import Workspace
+
+__all__ = ["Selection", "export_selection", "parse_keep", "select", "select_and_export"]
+
+
+def select(conn: sqlite3.Connection, run_id: int, keep: float, by: str = "tokens") -> Selection:
+    if by not in ("tokens", "docs"):
+        raise UsageError(f"--by must be tokens or docs, got '{by}'")
+    run = store_runs.get_run(conn, run_id)
+    require_state(run, "applied", action="select documents")
+    n_docs, n_tokens = scores.order_totals(conn, run_id)
+    if n_docs == 0:
+        raise UsageError(f"run {run_id} has no scored documents", fix="apply it again")
+    if by == "docs":
+        position = max(1, math.ceil(keep * n_docs - 1e-9))
+    else:
+        position = scores.first_position_with_tokens(conn, run_id, keep * n_tokens - 1e-9)
+        position = position or n_docs
+    row = scores.at_position(conn, run_id, position)
+    return Selection(run_id, keep, by, position, row["cum_tokens"], n_tokens, n_docs, row["prob"])
+
+
+def export_selection(
+    conn: sqlite3.Connection,
+    sel: Selection,
+    out: Path,
+    *,
+    replay: float = 0.0,
+    seed: int = 0,
+    fmt: str | None = None,
+) -> dict[str, Any]:
+    """Write the kept docs (and `replay` x as many random non-kept docs, marked) to JSONL or
+    Parquet, with the run's provenance on every row."""
+    if not 0.0 <= replay <= 1.0:
+        raise UsageError(f"--replay must be between 0 and 1, got {replay}")
+    fmt = fmt or ("parquet" if out.suffix == ".parquet" else "jsonl")
+    run = store_runs.get_run(conn, sel.run_id)
+    cfg = run["config"]
+    replay_positions: list[int] = []
+    if replay > 0 and sel.position < sel.total_docs:
+        n_replay = min(round(replay * sel.position), sel.total_docs - sel.position)
+        rng = np.random.default_rng(seed)
+        replay_positions = sorted(
+            int(p)
+            for p in rng.choice(
+                np.arange(sel.position + 1, sel.total_docs + 1), size=n_replay, replace=False
+            )
+        )
+    provenance = {
+        "run_id": sel.run_id,
+        "config_hash": run["config_hash"],
+        "corpus": cfg["corpus"],
+        "targets": cfg["targets"],
+        "embedder": cfg["model_id"],
+        "keep": sel.keep,
+        "by": sel.by,
+        "threshold": sel.threshold,
+    }
+    rows = [
+        _row(r, replay_row, provenance)
+        for r, replay_row in scores.export_rows(conn, sel.run_id, sel.position, replay_positions)
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), out)
+    elif fmt == "jsonl":
+        with open(out, "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    else:
+        raise UsageError(f"unknown export format '{fmt}'", fix="use a .jsonl or .parquet path")
+    return {
+        **sel.as_dict(),
+        "out": str(out),
+        "format": fmt,
+        "replay_docs": len(replay_positions),
+        "rows": len(rows),
+    }
+
+
+def _row(r: sqlite3.Row, replay: bool, provenance: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "doc_id": r["doc_id"],
+        "id": r["ext_id"],
+        "text": r["text"],
+        "prob": r["prob"],
+        "rank": r["position"],
+        "n_tokens": r["n_tokens"],
+        "source": r["source"],
+        "meta": json.loads(r["meta"]) if r["meta"] else None,
+        "replay": replay,
+        "provenance": provenance,
+    }
+
+
+def select_and_export(
+    workspace: Workspace,
+    run_id: int,
+    keep: float,
+    by: str,
+    out: Path,
+    *,
+    replay: float = 0.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`betr select`: the cut at `keep` (a fraction) and its export to `out`."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        sel = select(conn, run_id, keep, by)
+        return export_selection(conn, sel, out, replay=replay, seed=seed)

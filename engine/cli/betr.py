@@ -1,0 +1,222 @@
+"""`betr targets | score | train | apply | select | ranked | runs`: a BETR run, step by step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from engine.cli.common import (
+    BetrCommand,
+    BetrGroup,
+    echo,
+    emit_json,
+    emit_json_line,
+    obj,
+    print_table,
+    run_job,
+)
+from engine.cli.workspace import show_list
+
+DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
+
+
+@click.group("targets", cls=BetrGroup)
+def targets_group() -> None:
+    """Target sets: named groups of benchmarks to score against."""
+
+
+@targets_group.command("create")
+@click.argument("name")
+@click.option("--bench", "benches", required=True, help="Comma-separated benchmark names.")
+def targets_create(name: str, benches: str) -> None:
+    """Create target set NAME from --bench a,b,c (e.g. core and a disjoint noncore set)."""
+    from engine.api.catalog import create_target_set
+
+    result = create_target_set(obj().workspace, name, benches)
+    if obj().json:
+        emit_json(result)
+    else:
+        echo(f"target set '{name}': {', '.join(result['benchmarks'])}")
+
+
+@targets_group.command("list")
+def targets_list() -> None:
+    """List target sets with their benchmarks."""
+    show_list("targets")
+
+
+@click.command("score", cls=BetrCommand)
+@click.option("--corpus", required=True, help="Corpus to score (the pool P).")
+@click.option("--targets", required=True, help="A target set name, or benchmarks b1,b2,...")
+@click.option("--sample", type=int, default=None, help="Sample size S (default min(|P|, 100000)).")
+@click.option("--embedder", default=None, help="Model dir (default: bundled all-MiniLM-L6-v2).")
+@click.option(
+    "--aggregate",
+    type=click.Choice(["max-rank", "mean-inv-rank", "max-cosine", "centroid"]),
+    default="max-rank",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--positive-frac", type=float, default=0.10, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
+@DETACH
+def score_cmd(corpus, targets, sample, embedder, aggregate, seed, positive_frac, device, detach):
+    """Score a sample of a corpus against target benchmarks (embed, rank); prints the run id."""
+    from engine.api.jobs import start
+    from engine.api.runs import ScoreRequest, plan_score, score_spec
+
+    ws = obj().workspace
+    plan = plan_score(
+        ws, ScoreRequest(corpus, targets, sample, embedder, aggregate, seed, positive_frac)
+    )
+    for note in plan.notes:
+        echo(f"note: {note}", err=True)
+    if plan.cached:
+        echo(f"run {plan.run_id} already scored with this config: reusing it", err=True)
+    elif detach:
+        job_id = start(ws, score_spec(plan, device), title=plan.title)
+        if obj().json:
+            emit_json(
+                {"run_id": plan.run_id, "job_id": job_id, "cached": False, "notes": plan.notes}
+            )
+        else:
+            echo(f"run {plan.run_id}: scoring in the background as job {job_id}")
+        return
+    else:
+        run_job(score_spec(plan, device), False, title=plan.title)
+    if obj().json:
+        emit_json({"run_id": plan.run_id, "cached": plan.cached, "notes": plan.notes})
+    else:
+        echo(f"run {plan.run_id}" + (" (cached)" if plan.cached else " scored"))
+
+
+def run_stage(stage: str, run_id: int, detach: bool, **kwargs) -> None:
+    from engine.api.runs import stage_spec
+
+    result = run_job(stage_spec(obj().workspace, stage, run_id, **kwargs), detach)
+    if result is not None:
+        emit_json(result) if obj().json else echo(json.dumps(result))
+
+
+@click.command("train", cls=BetrCommand)
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--positive-frac", type=float, default=None, help="Top share labelled positive.")
+@click.option("--epoch", type=int, default=None, help="fastText epochs (default 5).")
+@click.option("--lr", type=float, default=None, help="fastText learning rate (default 0.03).")
+@click.option("--dim", type=int, default=None, help="fastText dimension (default 128).")
+@click.option("--word-ngrams", type=int, default=None, help="fastText wordNgrams (default 2).")
+@click.option("--min-count", type=int, default=None, help="fastText minCount (default 5).")
+@click.option(
+    "--bucket", type=int, default=None, help="fastText hash buckets (default 2M: a ~1 GB model)."
+)
+@click.option("--detach", is_flag=True)
+def train_cmd(run_id, positive_frac, epoch, lr, dim, word_ngrams, min_count, bucket, detach):
+    """Label the scored sample (top share positive, balanced) and train the fastText classifier."""
+    from engine.api.runs import fasttext_params
+
+    params = fasttext_params(
+        epoch=epoch, lr=lr, dim=dim, word_ngrams=word_ngrams, min_count=min_count, bucket=bucket
+    )
+    run_stage("train", run_id, detach, positive_frac=positive_frac, fasttext=params)
+
+
+@click.command("apply", cls=BetrCommand)
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--detach", is_flag=True)
+def apply_cmd(run_id, detach):
+    """Score every doc of the run's corpus with the classifier (chunked, resumable)."""
+    run_stage("apply", run_id, detach)
+
+
+@click.command("select", cls=BetrCommand)
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--keep", required=True, help="Share to keep, e.g. 10%.")
+@click.option("--by", type=click.Choice(["tokens", "docs"]), default="tokens", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help=".jsonl or .parquet")
+@click.option(
+    "--replay",
+    type=float,
+    default=0.0,
+    help="Add this share (of the kept count) of random non-kept docs.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def select_cmd(run_id, keep, by, out, replay, seed):
+    """Keep the top docs by p(positive) until X% of tokens (or docs) and export them."""
+    from engine.api.select import parse_keep, select_and_export
+
+    result = select_and_export(
+        obj().workspace, run_id, parse_keep(keep), by, Path(out), replay=replay, seed=seed
+    )
+    if obj().json:
+        emit_json(result)
+    else:
+        echo(
+            f"kept {result['kept_docs']} of {result['total_docs']} docs, {result['kept_tokens']} of "
+            f"{result['total_tokens']} tokens (p >= {result['threshold']:.4f})"
+            + (f", + {result['replay_docs']} replay docs" if result["replay_docs"] else "")
+            + f" -> {out}"
+        )
+
+
+@click.command("ranked", cls=BetrCommand)
+@click.option("--run", "run_id", type=int, required=True)
+@click.option("--limit", type=int, default=None)
+@click.option("--offset", type=int, default=0)
+def ranked_cmd(run_id, limit, offset):
+    """The scored sample, best first: one JSON object per line with --json."""
+    from engine.api.runs import ranked
+
+    rows = ranked(obj().workspace, run_id, limit=limit, offset=offset)
+    if obj().json:
+        for r in rows:
+            emit_json_line(r)
+        return
+    cols = [
+        ("doc_id", "doc"),
+        ("ext_id", "id"),
+        ("score", "score"),
+        ("best_rank", "rank"),
+        ("best_cosine", "cosine"),
+        ("benchmark", "benchmark"),
+        ("prob", "p(pos)"),
+    ]
+    print_table(rows, cols, "no ranked docs")
+
+
+@click.group("runs", cls=BetrGroup)
+def runs_group() -> None:
+    """Runs: list and show."""
+
+
+@runs_group.command("list")
+def runs_list() -> None:
+    show_list("runs")
+
+
+@runs_group.command("show")
+@click.argument("run_id", type=int)
+def runs_show(run_id: int) -> None:
+    """A run's full config, sizes, metrics and timings."""
+    from engine.api.runs import run_summary
+
+    run = run_summary(obj().workspace, run_id)
+    if obj().json:
+        emit_json(run)
+        return
+    echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
+    echo(f"  config  {json.dumps(run['config'], sort_keys=True)}")
+    echo(f"  sample  {run['sample_docs']} docs   applied {run['applied_docs']} docs")
+    echo(f"  metrics {json.dumps(run['metrics'], sort_keys=True)}")
+
+
+COMMANDS = (
+    targets_group,
+    score_cmd,
+    train_cmd,
+    apply_cmd,
+    select_cmd,
+    ranked_cmd,
+    runs_group,
+)

