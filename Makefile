@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make demo   install everything, build the demo workspace if missing, open betr-tui on it
-#   make test   install everything, lint, run the whole test suite
+#   make test   install everything, lint (ruff, import contracts), run the whole test suite
 # Both are idempotent: a second run skips what is done.
 
 # the newest supported Python found (3.13, 3.12, 3.11) that actually runs (a pyenv shim may
@@ -40,6 +40,7 @@ demo: install
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

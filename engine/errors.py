@@ -7,7 +7,6 @@ prints without a traceback (exit code 2) and the TUI shows in a notification.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 
@@ -71,34 +70,7 @@ class JobCancelled(Exception):
     """Raised inside a worker when the job was asked to stop."""
 
 
-# -- the workspace database itself -------------------------------------------------------------
-def is_busy(exc: BaseException) -> bool:
-    """A write that timed out waiting for another writer ("database is locked")."""
-    return isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in str(exc) or "busy" in str(exc)
-    )
-
-
-_DAMAGED = (
-    "file is not a database",
-    "malformed",
-    "disk image",
-    "file is encrypted",
-    "disk i/o error",
-    "unsupported file format",
-)
-
-
-def is_damaged_database(exc: BaseException) -> bool:
-    """A database file that SQLite cannot read as a betr workspace (truncated, random bytes,
-    another program's database), as opposed to a bug or a busy database."""
-    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc):
-        return False
-    if type(exc) is sqlite3.DatabaseError:
-        return True
-    return any(marker in str(exc).lower() for marker in _DAMAGED)
-
-
+# -- a workspace database that cannot be read (see engine.store.db.is_damaged_database) ----
 DAMAGED_FIX = (
     "the file is damaged or is not a betr workspace: restore it from a backup, or create a "
     "new workspace with `betr init PATH`"

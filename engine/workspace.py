@@ -11,8 +11,17 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import WorkspaceError
+from engine.errors import WorkspaceError, damaged_database_message
 from engine.store import db
+from engine.store.db import is_damaged_database
+
+__all__ = [
+    "Workspace",
+    "damaged_database_message",
+    "is_damaged_database",
+    "resolve_path",
+    "write_private",
+]
 
 DEFAULT_DIRNAME = "betr-workspace"
 SUBDIRS = ("models", "exports", "logs")

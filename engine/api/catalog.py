@@ -28,6 +28,14 @@ LISTS = {
 }
 
 
+def init_workspace(path: str | None) -> dict[str, Any]:
+    """Create (or re-open) a workspace; its path and schema version."""
+    from engine.store.schema import SCHEMA_VERSION
+
+    ws = Workspace.init(path)
+    return {"workspace": str(ws.root), "schema_version": SCHEMA_VERSION}
+
+
 def list_of(workspace: Workspace, what: str) -> list[dict[str, Any]]:
     """corpora, benchmarks or targets (target sets), as dicts."""
     with closing(workspace.connect(readonly=True)) as conn:

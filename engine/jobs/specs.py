@@ -120,13 +120,11 @@ class ApplySpec(JobSpec):
 
 
 @dataclass(frozen=True)
-class PipelineSpec(JobSpec):
-    """score -> train -> apply in one worker (what the demo queues)."""
+class PipelineSpec(TrainSpec):
+    """score -> train -> apply in one worker (what the demo queues): the training settings,
+    and the device to embed on."""
 
     kind: ClassVar[str] = "betr-pipeline"
-    run_id: int
-    positive_frac: float | None = None
-    fasttext: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
 
     @property

@@ -17,19 +17,13 @@ import threading
 import traceback
 from typing import Any
 
-from engine.errors import (
-    BetrError,
-    JobCancelled,
-    UsageError,
-    damaged_database_message,
-    is_damaged_database,
-)
+from engine.errors import BetrError, JobCancelled, UsageError, damaged_database_message
 from engine.jobs.context import JobContext, ProgressCallback
 from engine.jobs.registry import job_function
 from engine.jobs.specs import spec_from_config
 from engine.jobs.table import HEARTBEAT_INTERVAL_S, HOST, get_job, mark_finished
 from engine.store import jobs as store_jobs
-from engine.store.db import rollback_if_open
+from engine.store.db import is_damaged_database, rollback_if_open
 from engine.terminal import visible
 from engine.workspace import Workspace
 

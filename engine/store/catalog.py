@@ -14,8 +14,9 @@ from engine.store.db import transaction
 READY = "state = 'ready' AND deleting_at IS NULL"
 
 
-def _json(text: str | None, default: Any = None) -> Any:
-    return json.loads(text) if text else default
+def _with_sources(rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+    """Rows as dicts, their `sources` (a JSON list) decoded."""
+    return [{**dict(r), "sources": json.loads(r["sources"]) if r["sources"] else []} for r in rows]
 
 
 # -- corpora ------------------------------------------------------------------------------------
@@ -27,12 +28,7 @@ def list_corpora(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "created_at, tokenizer, text_field, sources, n_docs, n_tokens, n_chars, n_skipped, job_id "
         "FROM corpora ORDER BY name"
     ).fetchall()
-    out = []
-    for r in rows:
-        d = dict(r)
-        d["sources"] = _json(r["sources"], [])
-        out.append(d)
-    return out
+    return _with_sources(rows)
 
 
 def corpus_by_name(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
@@ -143,12 +139,7 @@ def list_benchmarks(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "SELECT id, name, category, split, format, sources, n_examples, n_chars, n_skipped, "
         "created_at FROM benchmarks ORDER BY name"
     ).fetchall()
-    out = []
-    for r in rows:
-        d = dict(r)
-        d["sources"] = _json(r["sources"], [])
-        out.append(d)
-    return out
+    return _with_sources(rows)
 
 
 def benchmark_ids(conn: sqlite3.Connection) -> dict[str, int]:
@@ -196,8 +187,11 @@ def example(conn: sqlite3.Connection, example_id: int) -> dict[str, Any] | None:
     }
 
 
-def benchmark_exists(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT n_examples FROM benchmarks WHERE name = ?", (name,)).fetchone()
+def benchmark_by_name(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    """(id, name, n_examples) of the benchmark `name`, or None."""
+    return conn.execute(
+        "SELECT id, name, n_examples FROM benchmarks WHERE name = ?", (name,)
+    ).fetchone()
 
 
 def insert_benchmark(

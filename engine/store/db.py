@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from engine.errors import DAMAGED_FIX, WorkspaceError, is_busy, is_damaged_database
+from engine.errors import DAMAGED_FIX, WorkspaceError
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000
@@ -128,3 +128,30 @@ def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
                 raise
         time.sleep(pause)
         pause = min(2.0, pause * 2)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A write that timed out waiting for another writer ("database is locked")."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+_DAMAGED = (
+    "file is not a database",
+    "malformed",
+    "disk image",
+    "file is encrypted",
+    "disk i/o error",
+    "unsupported file format",
+)
+
+
+def is_damaged_database(exc: BaseException) -> bool:
+    """A database file that SQLite cannot read as a betr workspace (truncated, random bytes,
+    another program's database), as opposed to a bug or a busy database."""
+    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc):
+        return False
+    if type(exc) is sqlite3.DatabaseError:
+        return True
+    return any(marker in str(exc).lower() for marker in _DAMAGED)

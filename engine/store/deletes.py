@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from engine.errors import NotFoundError
+from engine.store import catalog
 from engine.store.db import transaction
 
 DELETE_BATCH = 2000  # rows in the first transaction; later ones aim at TARGET_S each
@@ -73,9 +74,7 @@ def delete_batched(
 
 
 def corpus_for_delete(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
-    row = conn.execute(
-        "SELECT id, name, state, n_docs, deleting_at FROM corpora WHERE name = ?", (name,)
-    ).fetchone()
+    row = catalog.corpus_by_name(conn, name)
     if row is None:
         raise NotFoundError(f"no corpus '{name}'", fix="`betr list corpora` shows them")
     return row
@@ -123,9 +122,7 @@ def finish_corpus_delete(conn: sqlite3.Connection, corpus_id: int) -> None:
 
 
 def benchmark_for_delete(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
-    row = conn.execute(
-        "SELECT id, name, n_examples FROM benchmarks WHERE name = ?", (name,)
-    ).fetchone()
+    row = catalog.benchmark_by_name(conn, name)
     if row is None:
         raise NotFoundError(f"no benchmark '{name}'", fix="`betr list benchmarks` shows them")
     return row

@@ -1,0 +1,119 @@
+"""The shape of the code (ARCHITECTURE.md): SQL only in engine.store, small modules, the layers
+kept by import-linter, and one typed spec per job kind."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SQL_CALLS = {"execute", "executemany", "executescript"}
+MAX_LINES = 500
+
+
+def product_modules() -> list[Path]:
+    return sorted([*(REPO / "engine").rglob("*.py"), *(REPO / "tui").rglob("*.py")])
+
+
+def sql_calls(path: Path) -> list[str]:
+    """`x.execute(...)`-style calls in a module, as "file:line"."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SQL_CALLS
+    ]
+
+
+def test_only_engine_store_runs_sql():
+    """The product's SQL lives in engine/store/ (tests and bench baselines may run their own)."""
+    store = REPO / "engine" / "store"
+    outside = [
+        call
+        for path in product_modules()
+        if store not in path.parents
+        for call in sql_calls(path)
+    ]
+    assert outside == []
+    assert sql_calls(store / "docs.py"), "the check finds calls where there are some"
+
+
+def test_no_module_is_over_500_lines():
+    long = {
+        str(path.relative_to(REPO)): n
+        for path in product_modules()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_the_import_contracts_hold():
+    """import-linter: the layers in one direction, pure code and operators free of the store,
+    faces through engine.api, no Textual in the engine, widgets free of screens, no circles."""
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    done = subprocess.run([lint, "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Contracts: 6 kept, 0 broken." in done.stdout
+
+
+def test_every_job_kind_has_a_spec_and_a_function():
+    from engine.jobs.registry import JOB_FUNCTIONS, job_function
+    from engine.jobs.specs import SPECS
+
+    assert set(SPECS) == set(JOB_FUNCTIONS)
+    for kind in SPECS:
+        assert callable(job_function(kind)), kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "message"),
+    [
+        ("betr-apply", {}, "betr-apply job: ApplySpec.__init__() missing 1 required positional"),
+        ("betr-apply", {"run_id": "3"}, "betr-apply job: field 'run_id' must be an integer"),
+        ("betr-apply", {"run_id": True}, "field 'run_id' must be an integer, got True"),
+        ("betr-apply", {"run_id": 3, "extra": 1}, "betr-apply job: unknown field(s) extra"),
+        (
+            "import-docs",
+            {"corpus": "c", "paths": "a.jsonl"},
+            "import-docs job: field 'paths' must be a list of texts, got 'a.jsonl'",
+        ),
+        (
+            "betr-train",
+            {"run_id": 1, "positive_frac": 1.5},
+            "--positive-frac must be between 0 and 1 (exclusive), got 1.5",
+        ),
+        ("betr-train", {"run_id": 1, "fasttext": [1]}, "field 'fasttext' must be an object"),
+        ("nope", {}, "unknown job kind 'nope'"),
+    ],
+)
+def test_a_job_config_is_checked_against_its_spec(kind, config, message):
+    from engine.errors import UsageError
+    from engine.jobs.specs import spec_from_config
+
+    with pytest.raises(UsageError) as err:
+        spec_from_config(kind, config)
+    assert message in str(err.value)
+
+
+def test_a_spec_round_trips_through_its_stored_config():
+    import json
+
+    from engine.jobs.specs import ImportDocsSpec, TrainSpec, spec_from_config
+
+    docs = ImportDocsSpec(corpus="web", paths=["/d/a.jsonl", "/d/b.jsonl"], meta_fields=["url"])
+    assert docs.paths == ("/d/a.jsonl", "/d/b.jsonl")  # JSON lists become tuples
+    assert docs.title == "import a.jsonl +1 -> web"
+    stored = json.loads(json.dumps(docs.to_config()))
+    assert stored["paths"] == ["/d/a.jsonl", "/d/b.jsonl"]
+    assert spec_from_config("import-docs", stored) == docs
+    train = TrainSpec(run_id=4, positive_frac=0.2, fasttext={"epoch": 3})
+    assert (train.run_id_of, train.title) == (4, "train run 4")
+    assert spec_from_config("betr-train", json.loads(json.dumps(train.to_config()))) == train
