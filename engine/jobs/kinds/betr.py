@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.betr.runs import require_corpus, require_state
 from engine.errors import UsageError
-from engine.exec.local import embed_texts, run_batches
+from engine.exec.local import corpus_text_batches, embed_texts, run_batches
 from engine.jobs.context import JobContext
 from engine.jobs.specs import ApplySpec, PipelineSpec, ScoreSpec, TrainSpec
 from engine.ops.embed import EmbedTexts
@@ -293,12 +293,6 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
     ctx.start_phase(run["corpus_docs"], "docs", done=staged)
     progress = {"staged": staged}
 
-    def batches():
-        after = last_id
-        while rows := docs.docs_after(conn, run["corpus_id"], after, APPLY_CHUNK):
-            after = rows[-1][0]
-            yield {"id": [r[0] for r in rows], "text": [r[1] for r in rows]}
-
     def write(c, out) -> None:
         scores.stage_probs(
             c,
@@ -318,7 +312,8 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
         }
 
     t0 = time.monotonic()
-    run_batches(ctx, op, batches(), write=write, checkpoint=checkpoint_of)
+    batches = corpus_text_batches(conn, run["corpus_id"], after_id=last_id, size=APPLY_CHUNK)
+    run_batches(ctx, op, batches, write=write, checkpoint=checkpoint_of)
     t_apply = time.monotonic() - t0
 
     def swap_in(c) -> None:
