@@ -244,7 +244,7 @@ async def tui_bench(ws: Workspace) -> None:
             waiting.clear()
             return (painted[0] - t0) * 1000
 
-        await until(lambda: app.run_id is not None)
+        await until(lambda: app.session.run_id is not None)
         await pilot.pause(2.0)  # the app warms the run's index in the background
         print("-- TUI (headless, 160x48): key press until the frame showing the result is written")
         # baseline: Textual's own DataTable holding the first 10 000 rows of the same run

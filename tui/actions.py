@@ -1,5 +1,6 @@
 """The one registry of user actions: it feeds the key bindings, the command palette and help.
 
+The `screen_<mode>` actions come from the screen registry (`tui.screen_registry`).
 An action's `name` is at once the binding id (what `[keymap]` in the config remaps), and the
 `action_<name>` method that runs it: on the App for global actions, on the screen of its
 scope otherwise. Adding an action here adds its key, its palette entry and its help line.
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.screen_registry import MAIN_MODES, SCREENS
+
 if TYPE_CHECKING:
     from textual.app import App
 
 GLOBAL = "global"
 # Screens the palette can switch to before running one of their actions.
-MAIN_SCREENS = ("workspace", "jobs", "documents", "threshold")
+MAIN_SCREENS = MAIN_MODES
 
 
 @dataclass(frozen=True)
@@ -45,40 +48,17 @@ class Action:
         )
 
 
+def screen_actions() -> list[Action]:
+    """`screen_<mode>` for every main screen of the registry (global: a key switches to it)."""
+    return [
+        Action(entry.action, entry.long_name, entry.key, GLOBAL, entry.description, entry.label)
+        for entry in SCREENS
+    ]
+
+
 ACTIONS: tuple[Action, ...] = (
     # -- global ------------------------------------------------------------------------------
-    Action(
-        "screen_workspace",
-        "open the Workspace screen",
-        "1",
-        GLOBAL,
-        "corpora, benchmarks, target sets and runs in this workspace",
-        "Workspace",
-    ),
-    Action(
-        "screen_jobs",
-        "open the Jobs screen",
-        "2",
-        GLOBAL,
-        "running and finished jobs with their progress, errors and logs",
-        "Jobs",
-    ),
-    Action(
-        "screen_documents",
-        "open the Documents screen (ranked documents of the current run)",
-        "3",
-        GLOBAL,
-        "the current run's documents: sort, filter, search, read and label them",
-        "Documents",
-    ),
-    Action(
-        "screen_threshold",
-        "open the Threshold screen (keep rate, compute law, agreement, run comparison)",
-        "4",
-        GLOBAL,
-        "what a keep rate keeps and costs; F_opt for a budget; classifier vs BETR; two runs",
-        "Threshold",
-    ),
+    *screen_actions(),
     Action(
         "help", "show the keys of this screen (help)", "question_mark", GLOBAL, "this help", "Help"
     ),

@@ -2,8 +2,9 @@
 
 The app only reads the workspace (read-only connections, in thread workers) and calls engine
 functions to launch and cancel jobs; jobs run in detached worker processes and outlive it.
-The App owns the state every screen shares: the job list (polled twice a second), the
-current corpus, the device label and the last error.
+The App owns the job list (polled twice a second), the device label and the last error; the
+selection every screen follows (current corpus and run, keep rate, run indexes) is its
+`session` (`tui.session.Session`). The main screens come from `tui.screen_registry`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import argparse
 import os
 import sqlite3
 import sys
-import threading
 import time
 import traceback
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, InvalidThemeError
@@ -41,14 +42,10 @@ from tui.actions import (
 from tui.polling import Poller
 from tui.reads import reading
 from tui.safe_text import ControlCharFilter
-from tui.screens.documents import DocumentsScreen
+from tui.screen_registry import SCREENS, SWITCH_ACTIONS
 from tui.screens.help import HelpScreen
-from tui.screens.jobs import JobsScreen
-from tui.screens.threshold import ThresholdScreen
-from tui.screens.workspace import WorkspaceScreen
-
-if TYPE_CHECKING:
-    from engine.api.browse import IndexCache, RunIndex
+from tui.session import Session
+from tui.widgets.doclist import BLOCK
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 JOBS_POLL_S = 0.5
@@ -115,21 +112,13 @@ class BetrApp(App[None]):
     CSS_PATH = ASSETS / "app.tcss"
     BINDINGS = bindings_for(GLOBAL)
     COMMANDS: ClassVar = {ActionsProvider}
-    MODES: ClassVar = {
-        "workspace": WorkspaceScreen,
-        "jobs": JobsScreen,
-        "documents": DocumentsScreen,
-        "threshold": ThresholdScreen,
-    }
-    DEFAULT_MODE = "workspace"
+    MODES: ClassVar = {entry.mode: entry.create for entry in SCREENS}
+    DEFAULT_MODE = SCREENS[0].mode
+    # Screens restyle by width (`Screen.-narrow`, ... in app.tcss) and height (`-short`).
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (36, "-tall")]
 
     jobs: var[list[JobInfo]] = var(list, always_update=True)
-    corpus: var[str | None] = var(None)
-    run_id: var[int | None] = var(None)  # the current run: what Documents/Threshold show
-    # the current run's (id, state, finished_at): changes when it is scored, trained, applied
-    run_state: var[tuple | None] = var(None)
-    keep: var[float] = var(0.10)  # current keep rate (fraction), shared by screens
-    keep_by: var[str] = var("tokens")
     device: var[str | None] = var(None)
     last_error: var[str | None] = var(None)
 
@@ -154,13 +143,7 @@ class BetrApp(App[None]):
         self.user_keymap = dict(config.keymap)
         self.probe_device = probe_device
         self.exit_after_paint = exit_after_paint
-        self.corpus_chosen = False  # the user picked one: stop following the newest corpus
-        self.run_chosen = False  # likewise for the current run
-        self.runs: dict[int, dict[str, Any]] = {}  # id -> {id, name, state, corpus}
-        self.bench_ids: dict[str, int] = {}  # benchmark name -> id (its colour, everywhere)
-        self.index_cache: IndexCache | None = None  # numpy loads with the first run
-        self._first_rows: tuple | None = None  # (index, query, rows) read by warm_index
-        self._index_lock = threading.Lock()
+        self.session = Session(workspace, warm_up=not exit_after_paint, warm_rows=BLOCK)
         self.jobs_poll = Poller(self, self.poll_jobs, JOBS_POLL_S)
         self._job_states: dict[int, str] | None = None
         self._shown_error: tuple[str, float] = ("", 0.0)
@@ -168,7 +151,7 @@ class BetrApp(App[None]):
 
     # -- start-up ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.sub_title = self.selection_text()
+        self.watch(self.session, "selection", self.show_selection)
         try:
             self.theme = self.config.theme
         except InvalidThemeError:
@@ -244,14 +227,7 @@ class BetrApp(App[None]):
             return
         self.announce_finished_jobs(message.jobs)
         self.jobs = message.jobs
-        self.follow_newest_corpus(message.corpora)
-        if message.bench_ids is not None and message.bench_ids != self.bench_ids:
-            self.bench_ids = message.bench_ids  # a new dict: lists redraw their colours
-        if message.runs is not None:
-            self.runs = {r["id"]: r for r in message.runs}
-            self.follow_newest_run()
-            self.sub_title = self.selection_text()
-            self.update_run_state()
+        self.session.polled(message.corpora, message.runs, message.bench_ids)
 
     def announce_finished_jobs(self, jobs: list[JobInfo]) -> None:
         """Notify jobs that finished while the TUI watched (not those finished before)."""
@@ -279,111 +255,8 @@ class BetrApp(App[None]):
                     f"job {job.id} {job.state}: {job.title}", severity="warning", markup=False
                 )
 
-    def follow_newest_corpus(self, corpora: list[dict[str, Any]]) -> None:
-        ready = [c for c in corpora if c["state"] == "ready"]
-        names = {c["name"] for c in ready}
-        if self.corpus_chosen and self.corpus in names:
-            return
-        newest = max(ready, key=lambda c: (c["created_at"], c["id"]))["name"] if ready else None
-        if newest != self.corpus:
-            self.corpus = newest
-
-    def choose_corpus(self, name: str) -> None:
-        self.corpus_chosen = True
-        self.corpus = name
-
-    def follow_newest_run(self) -> None:
-        """Until the user picks one, the current run is the newest browsable run of the current
-        corpus (applied first, else scored)."""
-        if self.run_chosen and self.run_id in self.runs:
-            return
-        mine = [r for r in self.runs.values() if r["corpus"] == self.corpus or self.corpus is None]
-        applied = [r["id"] for r in mine if r["state"] == "applied"]
-        scored = [r["id"] for r in mine if r["state"] in ("scored", "trained")]
-        newest = max(applied or scored or [None], key=lambda x: -1 if x is None else x)
-        if newest != self.run_id:
-            self.run_id = newest
-
-    def choose_run(self, run_id: int) -> None:
-        run = self.runs.get(run_id)
-        if run is not None and run["corpus"] and run["corpus"] != self.corpus:
-            self.choose_corpus(run["corpus"])
-        self.run_chosen = True
-        self.run_id = run_id
-
-    def load_index(self, conn: sqlite3.Connection, run_id: int) -> RunIndex:
-        """The run's RunIndex (cached across screens); call from a thread worker."""
-        with self._index_lock:
-            if self.index_cache is None:
-                from engine.api.browse import IndexCache
-
-                self.index_cache = IndexCache()
-            return self.index_cache.get(conn, run_id)
-
-    def cached_index(self, run_id: int) -> RunIndex | None:
-        """The run's RunIndex if it is loaded already (UI thread; no database read)."""
-        run = self.runs.get(run_id)
-        if run is None or self.index_cache is None:
-            return None
-        with self._index_lock:
-            return self.index_cache.peek(run_id, run["state"], run["finished_at"])
-
-    def watch_corpus(self) -> None:
-        if self.runs:
-            self.follow_newest_run()
-        self.sub_title = self.selection_text()
-
-    def watch_run_id(self) -> None:
-        self.sub_title = self.selection_text()
-        self.update_run_state()
-
-    def update_run_state(self) -> None:
-        run = self.runs.get(self.run_id) if self.run_id is not None else None
-        state = None if run is None else (run["id"], run["state"], run["finished_at"])
-        if state != self.run_state:
-            self.run_state = state
-
-    def watch_run_state(self, state: tuple | None) -> None:
-        if state is not None and state[1] != "pending" and not self.exit_after_paint:
-            self.warm_index(state[0])
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="app-index")
-    def warm_index(self, run_id: int) -> None:
-        """Load the current run's columns in the background, so the Documents and Threshold
-        screens open on a warm index (their own loads report any error)."""
-        try:
-            with reading(self.workspace) as conn:
-                index = self.load_index(conn, run_id)
-        except (BetrError, sqlite3.Error):
-            return
-        from engine.api.browse import SORTS, Query, make_view, page
-        from tui.widgets.doclist import BLOCK
-
-        try:  # the Documents list's first rows, so it opens with them on screen
-            query = Query(keep=self.keep, by=self.keep_by)
-            with reading(self.workspace) as conn:
-                rows = page(conn, index, make_view(conn, index, query), 0, BLOCK)
-            self._first_rows = (index, query, rows)
-        except (BetrError, sqlite3.Error):
-            pass
-        for sort in SORTS:  # each sort's argsort once, ahead of the first key press
-            index.order(sort)
-
-    def first_rows(self, index: RunIndex, query: Any) -> list | None:
-        """The warm-up's first rows of this run's `query` view, once (later views fetch)."""
-        cached, self._first_rows = self._first_rows, None
-        if cached is not None and cached[0] is index and cached[1] == query:
-            return cached[2]
-        return None
-
-    def selection_text(self) -> str:
-        run = self.runs.get(self.run_id) if self.run_id is not None else None
-        if run is None:
-            shown = "-"
-        else:
-            state = "" if run["state"] == "applied" else f", {run['state']}"
-            shown = f"{run['id']} ({run['name'] or ''}{state})"
-        return f"corpus: {self.corpus or '-'} · run: {shown}"
+    def show_selection(self, text: str) -> None:
+        self.sub_title = text
 
     def get_line_filters(self):
         """Textual's filters, and one that drops control characters from every line drawn."""
@@ -418,20 +291,9 @@ class BetrApp(App[None]):
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # a dialog on top keeps the screen under it: no switching screens behind its back
-        switching = ("screen_workspace", "screen_jobs", "screen_documents", "screen_threshold")
-        return not (action in (*switching, "help") and self.screen.is_modal)
+        return not ((action in SWITCH_ACTIONS or action == "help") and self.screen.is_modal)
 
-    async def action_screen_workspace(self) -> None:
-        await self.switch_mode("workspace")
-
-    async def action_screen_documents(self) -> None:
-        await self.switch_mode("documents")
-
-    async def action_screen_threshold(self) -> None:
-        await self.switch_mode("threshold")
-
-    async def action_screen_jobs(self) -> None:
-        await self.switch_mode("jobs")
+    # action_screen_<mode> for each registry entry: see `switch_action` below the class
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(getattr(self.screen, "SCOPE", GLOBAL)))
@@ -464,11 +326,26 @@ class BetrApp(App[None]):
 
         async def switch() -> None:
             await self.switch_mode("jobs")
-            if select_job is not None and isinstance(self.screen, JobsScreen):
+            if select_job is not None and hasattr(self.screen, "select_job"):
                 self.screen.select_job(select_job)
 
         self.call_later(switch)
         self.jobs_poll.now()
+
+
+def switch_action(mode: str) -> Callable[[BetrApp], Coroutine[Any, Any, None]]:
+    """The App's `action_screen_<mode>`: the registry's key (and palette entry) runs it."""
+
+    async def action(app: BetrApp) -> None:
+        await app.switch_mode(mode)
+
+    action.__name__ = f"action_screen_{mode}"
+    action.__doc__ = f"Switch to the {mode} screen."
+    return action
+
+
+for _entry in SCREENS:
+    setattr(BetrApp, f"action_{_entry.action}", switch_action(_entry.mode))
 
 
 def print_first_paint() -> None:

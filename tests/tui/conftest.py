@@ -58,6 +58,14 @@ async def wait_until(pilot, predicate: Callable[[], Any], timeout: float = 10.0,
         await pilot.pause(0.1)
 
 
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, line by line, as plain text (the screen and any dialog on it)."""
+    update = app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens, simplify=True
+    )
+    return ["".join(strip.text for strip in line) for line in update.strips]
+
+
 def fake_job(
     workspace,
     *,

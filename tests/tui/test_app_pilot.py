@@ -256,6 +256,40 @@ async def test_keymap_from_the_config_remaps_keys(workspace, tmp_path, monkeypat
         assert ("j", "open the Jobs screen") in [(r[0], r[1]) for r in app.screen.rows]
 
 
+async def test_every_registered_screen_has_its_key_palette_entry_and_help_title(workspace):
+    """The screen registry is the one list: each entry is a mode of the App, its key switches
+    to it, the palette runs it by its long name, help titles its keys; and while a dialog is
+    open no key switches screens behind it."""
+    from tui.actions import BY_NAME, ActionsProvider
+    from tui.screen_registry import SCREENS, scope_title
+
+    assert [e.key for e in SCREENS][:4] == ["1", "2", "3", "4"]
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        assert set(app.MODES) == {e.mode for e in SCREENS}
+        palette = [hit.text async for hit in ActionsProvider(app.screen).discover()]
+        for entry in reversed(SCREENS):
+            action = BY_NAME[entry.action]
+            assert (action.keys, action.long_name, action.label) == (
+                entry.key,
+                entry.long_name,
+                entry.label,
+            )
+            assert entry.long_name in palette
+            await pilot.press(entry.key)
+            await wait_until(pilot, lambda e=entry: app.current_mode == e.mode, what=entry.mode)
+            assert isinstance(app.screen, entry.screen_class())
+            assert entry.mode == app.screen.SCOPE
+            await pilot.press("question_mark")
+            await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+            assert scope_title(entry.mode) in app.screen.plain_text()
+            await pilot.press(SCREENS[0].key)  # a dialog is open: no switching behind it
+            await pilot.pause()
+            assert app.current_mode == entry.mode
+            await pilot.press("escape")
+            await wait_until(pilot, lambda e=entry: e.mode == app.screen.SCOPE, what="help closed")
+
+
 def test_a_missing_workspace_exits_2_with_the_message(tmp_path, capsys):
     from tui.app import main
 
@@ -331,7 +365,7 @@ async def test_import_cancel_resume_from_the_tui(workspace, tmp_path, import_rea
         app.screen.query_one("#table-corpora").focus()
         await pilot.pause(0.2)
         assert f"{N_DOCS:,} docs" in label_text(app, "#ws-detail")
-        assert app.corpus == "wiki" and "corpus: wiki" in app.sub_title
+        assert app.session.corpus == "wiki" and "corpus: wiki" in app.sub_title
 
 
 @pytest.mark.slow

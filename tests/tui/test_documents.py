@@ -15,7 +15,7 @@ from engine.api.browse import IndexCache, Query, doc_detail, make_view, page
 from engine.api.labels import label_agreement
 from engine.store.docs import fts_doc_ids
 from engine.workspace import Workspace
-from tests.tui.conftest import make_app, wait_until
+from tests.tui.conftest import make_app, screen_lines, wait_until
 from tui.reads import reading
 from tui.screens.documents import EMPTY
 from tui.screens.viewer import agreement_text
@@ -70,7 +70,7 @@ def has_notification(app, text: str, severity: str | None = None) -> bool:
 
 
 async def open_documents(pilot, app) -> None:
-    await wait_until(pilot, lambda: app.run_id is not None, what="current run")
+    await wait_until(pilot, lambda: app.session.run_id is not None, what="current run")
     await pilot.press("3")
     await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="documents screen")
     await wait_until(pilot, lambda: doclist(app).row_at(0) is not None, what="first rows")
@@ -352,11 +352,36 @@ async def test_the_list_follows_the_app_keep_rate(ws):
         await open_documents(pilot, app)
         await pilot.press("k")
         await wait_for_query(pilot, app, Query(kept="kept"))
-        app.keep = 0.25
+        app.session.keep = 0.25
         await wait_for_query(pilot, app, Query(kept="kept", keep=0.25))
-        app.keep_by = "docs"
+        app.session.keep_by = "docs"
         wanted = Query(kept="kept", keep=0.25, by="docs")
         await wait_for_query(pilot, app, wanted)
         _, view = engine_view(ws, wanted)
         assert len(doclist(app)) == len(view) == app.screen.view.cut
         assert "keep 25% of docs" in str(app.screen.query_one("#docs-info").content)
+
+
+async def test_at_80x24_the_text_column_keeps_a_third_of_the_width(ws):
+    """On the default SSH terminal the columns drop out by priority (source first) so the
+    text keeps at least a third of the line; back at 160 columns the source is there again."""
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_documents(pilot, app)
+        await pilot.pause()
+        first = engine_page(ws, Query(), 0, 1)[0]
+        lines = screen_lines(app)
+        at = next(i for i, line in enumerate(lines) if "rank" in line and "text" in line)
+        header, row = lines[at], lines[at + 1]
+        region = doclist(app).scrollable_content_region
+        text_width = region.right - header.index("text")
+        assert text_width >= region.width / 3, (text_width, header)
+        assert "source" not in header and "benchmark" in header
+        snippet = row[header.index("text") : region.right].rstrip().rstrip("…")
+        assert len(snippet) >= region.width / 3 - 2 and first.snippet.startswith(snippet)
+        assert row.split()[:3] == [str(first.rank), "●", f"{first.prob:.3f}"]
+
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.3)
+        header = next(line for line in screen_lines(app) if "rank" in line and "text" in line)
+        assert "source" in header and "benchmark" in header

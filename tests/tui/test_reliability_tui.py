@@ -47,7 +47,7 @@ def assert_inert(out: str) -> None:
 async def test_escape_sequences_in_data_never_reach_the_terminal(ws):
     app = make_app(ws)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.run_id is not None, what="current run")
+        await wait_until(pilot, lambda: app.session.run_id is not None, what="current run")
         await wait_until(pilot, lambda: "Runs · 1" in terminal_output(app), what="workspace")
         assert_inert(terminal_output(app))
         await pilot.press("3")
@@ -81,7 +81,7 @@ async def test_a_run_deleted_under_the_screens_leaves_no_stale_rows(tmp_path):
     make_synthetic_run(workspace, 800, seed=3)
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.run_id is not None, what="current run")
+        await wait_until(pilot, lambda: app.session.run_id is not None, what="current run")
         await pilot.press("3")
         docs = app.screen
         await wait_until(
@@ -91,7 +91,7 @@ async def test_a_run_deleted_under_the_screens_leaves_no_stale_rows(tmp_path):
         threshold = app.screen
         await wait_until(pilot, lambda: threshold.index is not None, what="threshold numbers")
         delete_corpus(workspace, "synthetic")
-        await wait_until(pilot, lambda: app.run_id is None, what="the run to go")
+        await wait_until(pilot, lambda: app.session.run_id is None, what="the run to go")
         assert threshold.index is None
         assert "No current run" in str(threshold.query_one("#th-empty").render())
         await pilot.press("3")

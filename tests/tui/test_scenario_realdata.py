@@ -69,7 +69,7 @@ async def test_browse_label_and_threshold_scenario(real_run):
     ws, run_id = real_run
     app = make_app(ws)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_until(pilot, lambda: app.run_id == run_id, what="the run as current run")
+        await wait_until(pilot, lambda: app.session.run_id == run_id, what="the run as current run")
         await pilot.press("3")
         docs = app.screen
         await wait_until(pilot, lambda: docs.SCOPE == "documents" and docs.view, what="list")

@@ -17,6 +17,7 @@ from engine.workspace import Workspace
 from tests.tui.conftest import TEST_DEVICE, fake_job, make_app, wait_until
 
 SIZE = (160, 48)
+SMALL = (80, 24)  # the default SSH terminal: every main screen fits it too
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 SNAPSHOT_ROOT = Path("/tmp/betr-tui-snapshots")  # a fixed path: it is shown in the status bar
 
@@ -133,33 +134,48 @@ def settled(app) -> bool:
     return True
 
 
-def test_workspace_screen(snap_compare, snapshot_app):
-    app = snapshot_app("workspace")
-
+def workspace_steps(app):
     async def run_before(pilot):
         await wait_until(pilot, lambda: settled(app), what="workspace screen data")
         # refresh the heartbeat check: stay far from the 10 s staleness limit
         assert time.time() - app.jobs[0].heartbeat < 5
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    return run_before
 
 
-def test_jobs_screen(snap_compare, snapshot_app):
-    app = snapshot_app("jobs")
-
+def jobs_steps(app):
     async def run_before(pilot):
         await pilot.press("2")
         await wait_until(pilot, lambda: settled(app), what="jobs screen data")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    return run_before
+
+
+def test_workspace_screen(snap_compare, snapshot_app):
+    app = snapshot_app("workspace")
+    assert snap_compare(app, terminal_size=SIZE, run_before=workspace_steps(app))
+
+
+def test_workspace_screen_at_80x24(snap_compare, snapshot_app):
+    app = snapshot_app("workspace-small")
+    assert snap_compare(app, terminal_size=SMALL, run_before=workspace_steps(app))
+
+
+def test_jobs_screen(snap_compare, snapshot_app):
+    app = snapshot_app("jobs")
+    assert snap_compare(app, terminal_size=SIZE, run_before=jobs_steps(app))
+
+
+def test_jobs_screen_at_80x24(snap_compare, snapshot_app):
+    app = snapshot_app("jobs-small")
+    assert snap_compare(app, terminal_size=SMALL, run_before=jobs_steps(app))
 
 
 def test_help_on_the_jobs_screen(snap_compare, snapshot_app):
     app = snapshot_app("help")
 
     async def run_before(pilot):
-        await pilot.press("2")
-        await wait_until(pilot, lambda: settled(app), what="jobs screen data")
+        await jobs_steps(app)(pilot)
         await pilot.press("question_mark")
         await pilot.pause(0.2)
 
@@ -170,8 +186,7 @@ def test_jobs_screen_with_the_failed_job_selected(snap_compare, snapshot_app):
     app = snapshot_app("failed")
 
     async def run_before(pilot):
-        await pilot.press("2")
-        await wait_until(pilot, lambda: settled(app), what="jobs screen data")
+        await jobs_steps(app)(pilot)
         await pilot.press("down")
         await wait_until(
             pilot,
@@ -201,7 +216,9 @@ def browse_workspace(name: str) -> Workspace:
 
 
 async def open_documents(pilot, app) -> None:
-    await wait_until(pilot, lambda: app.run_id == 1 and app.device == TEST_DEVICE, what="run")
+    await wait_until(
+        pilot, lambda: app.session.run_id == 1 and app.device == TEST_DEVICE, what="run"
+    )
     await pilot.press("3")
     await wait_until(
         pilot,
@@ -215,27 +232,25 @@ async def open_documents(pilot, app) -> None:
 
 
 async def open_threshold(pilot, app) -> None:
-    await wait_until(pilot, lambda: app.run_id == 1 and app.device == TEST_DEVICE, what="run")
+    await wait_until(
+        pilot, lambda: app.session.run_id == 1 and app.device == TEST_DEVICE, what="run"
+    )
     await pilot.press("4")
     await wait_until(
         pilot, lambda: getattr(app.screen, "stats", None) is not None, what="threshold numbers"
     )
 
 
-def test_documents_screen(snap_compare, snapshot_app):
-    app = snapshot_app("documents", browse_workspace)
-
+def documents_steps(app):
     async def run_before(pilot):
         await open_documents(pilot, app)
         await pilot.press("down", "down", "down")
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    return run_before
 
 
-def test_document_viewer(snap_compare, snapshot_app):
-    app = snapshot_app("viewer", browse_workspace)
-
+def viewer_steps(app):
     async def run_before(pilot):
         await open_documents(pilot, app)
         await pilot.press("enter")
@@ -252,12 +267,10 @@ def test_document_viewer(snap_compare, snapshot_app):
         await wait_until(pilot, lambda: app.screen.detail["label"] == "good", what="the label")
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    return run_before
 
 
-def test_threshold_screen_with_a_budget(snap_compare, snapshot_app):
-    app = snapshot_app("threshold", browse_workspace)
-
+def threshold_steps(app):
     async def run_before(pilot):
         await open_threshold(pilot, app)
         screen = app.screen
@@ -273,12 +286,10 @@ def test_threshold_screen_with_a_budget(snap_compare, snapshot_app):
         await wait_until(pilot, lambda: screen.stats["keep_percent"] == 12.0, what="keep 12%")
         await pilot.pause(0.5)  # the plots redraw once the keep rests
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    return run_before
 
 
-def test_agreement_tab(snap_compare, snapshot_app):
-    app = snapshot_app("agreement", browse_workspace)
-
+def agreement_steps(app):
     async def run_before(pilot):
         await open_threshold(pilot, app)
         await pilot.press("t")
@@ -287,4 +298,44 @@ def test_agreement_tab(snap_compare, snapshot_app):
         )
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    return run_before
+
+
+def test_documents_screen(snap_compare, snapshot_app):
+    app = snapshot_app("documents", browse_workspace)
+    assert snap_compare(app, terminal_size=SIZE, run_before=documents_steps(app))
+
+
+def test_documents_screen_at_80x24(snap_compare, snapshot_app):
+    app = snapshot_app("documents-small", browse_workspace)
+    assert snap_compare(app, terminal_size=SMALL, run_before=documents_steps(app))
+
+
+def test_document_viewer(snap_compare, snapshot_app):
+    app = snapshot_app("viewer", browse_workspace)
+    assert snap_compare(app, terminal_size=SIZE, run_before=viewer_steps(app))
+
+
+def test_document_viewer_at_80x24(snap_compare, snapshot_app):
+    app = snapshot_app("viewer-small", browse_workspace)
+    assert snap_compare(app, terminal_size=SMALL, run_before=viewer_steps(app))
+
+
+def test_threshold_screen_with_a_budget(snap_compare, snapshot_app):
+    app = snapshot_app("threshold", browse_workspace)
+    assert snap_compare(app, terminal_size=SIZE, run_before=threshold_steps(app))
+
+
+def test_threshold_screen_with_a_budget_at_80x24(snap_compare, snapshot_app):
+    app = snapshot_app("threshold-small", browse_workspace)
+    assert snap_compare(app, terminal_size=SMALL, run_before=threshold_steps(app))
+
+
+def test_agreement_tab(snap_compare, snapshot_app):
+    app = snapshot_app("agreement", browse_workspace)
+    assert snap_compare(app, terminal_size=SIZE, run_before=agreement_steps(app))
+
+
+def test_agreement_tab_at_80x24(snap_compare, snapshot_app):
+    app = snapshot_app("agreement-small", browse_workspace)
+    assert snap_compare(app, terminal_size=SMALL, run_before=agreement_steps(app))

@@ -14,7 +14,7 @@ from engine.api.select import parse_keep
 from engine.betr.tradeoff import Budget, agreement, overlap, tradeoff
 from engine.errors import UsageError
 from engine.store.db import transaction
-from tests.tui.conftest import make_app, wait_until
+from tests.tui.conftest import make_app, screen_lines, wait_until
 from tui.screens.threshold import (
     ThresholdScreen,
     fmt_count,
@@ -22,6 +22,7 @@ from tui.screens.threshold import (
     fmt_float,
     fmt_pct,
     fmt_prob,
+    share_text,
     step_keep,
 )
 
@@ -105,7 +106,9 @@ async def test_keys_and_typing_move_the_keep_to_the_engine_numbers(workspace):
         await pilot.press("right", "right")
         await wait_stats(pilot, screen, tradeoff(index, 0.12, "tokens", Budget()))
         assert_numbers(app, screen.stats)
-        assert app.keep == 0.12 and app.keep_by == "tokens"  # other screens follow the App
+        assert (
+            app.session.keep == 0.12 and app.session.keep_by == "tokens"
+        )  # other screens follow the session
 
         await pilot.press("shift+left")
         await wait_stats(pilot, screen, tradeoff(index, 11.9 / 100, "tokens", Budget()))
@@ -125,7 +128,7 @@ async def test_keys_and_typing_move_the_keep_to_the_engine_numbers(workspace):
         # by docs and back
         await pilot.press("b")
         await wait_stats(pilot, screen, tradeoff(index, 0.89 / 100, "docs", Budget()))
-        assert app.keep_by == "docs"
+        assert app.session.keep_by == "docs"
         assert_numbers(app, screen.stats)
         assert "of docs" in text(app, "#th-share")
         await pilot.press("b")
@@ -151,7 +154,7 @@ async def test_bad_keep_input_shows_the_engine_error_and_changes_nothing(workspa
             await wait_until(
                 pilot, lambda e=err: text(app, "#th-keep-error") == str(e.value), what=bad
             )
-            assert app.keep == 0.10
+            assert app.session.keep == 0.10
             assert_numbers(app, before)
         await type_into(pilot, app, "#th-keep-input", "20")
         await wait_stats(pilot, screen, tradeoff(index, 0.20, "tokens", Budget()))
@@ -167,7 +170,7 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
         screen = await open_threshold(pilot, app)
         await pilot.press("o")  # no budget yet: says so, changes nothing
         await pilot.pause()
-        assert app.keep == 0.10
+        assert app.session.keep == 0.10
         assert any("budget" in n.message for n in app._notifications)
 
         await type_into(pilot, app, "#th-params", "1e9")
@@ -193,7 +196,7 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
 
         await pilot.press("escape", "o")
         f_opt = budget.f_opt()
-        await wait_until(pilot, lambda: app.keep == f_opt / 100.0, what="keep = F_opt")
+        await wait_until(pilot, lambda: app.session.keep == f_opt / 100.0, what="keep = F_opt")
         await wait_stats(pilot, screen, tradeoff(index, None, "tokens", budget))
         assert_numbers(app, screen.stats)
 
@@ -292,7 +295,7 @@ async def test_compare_tab_overlap_equals_the_engine_and_other_corpora_are_refus
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_threshold(pilot, app)
-        assert app.run_id == run_2  # the newest applied run
+        assert app.session.run_id == run_2  # the newest applied run
         await pilot.press("t", "t")
         expected = overlap(index_2, index_1, 0.10, "tokens")
         await wait_until(pilot, lambda: screen.comparison is not None, what="comparison")
@@ -334,10 +337,10 @@ async def test_compare_tab_overlap_equals_the_engine_and_other_corpora_are_refus
         index_3 = engine_index(workspace, run_3)
         with pytest.raises(UsageError) as err:
             overlap(index_2, index_3, 0.09, "tokens")
-        await wait_until(pilot, lambda: run_3 in app.runs, what="run 3 polled")
+        await wait_until(pilot, lambda: run_3 in app.session.runs, what="run 3 polled")
         await wait_until(
             pilot,
-            lambda: any(v == run_3 for _label, v in screen._run_options),
+            lambda: any(v == run_3 for _label, v in screen.compare_tab.run_options),
             what="run 3 in the pickers",
         )
         screen.query_one("#cmp-b").value = run_3
@@ -420,7 +423,9 @@ async def test_an_applied_run_without_documents_is_explained(workspace):
         conn.close()
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.run_id == 2, what="the newest run as current run")
+        await wait_until(
+            pilot, lambda: app.session.run_id == 2, what="the newest run as current run"
+        )
         await pilot.press("4")
         await wait_until(
             pilot, lambda: "has no scored documents" in text(app, "#th-empty"), what="message"
@@ -431,3 +436,49 @@ async def test_an_applied_run_without_documents_is_explained(workspace):
             lambda: any("has no scored documents" in n.message for n in app._notifications),
             what="the Documents screen's error",
         )
+
+
+# -- a small terminal -------------------------------------------------------------------------------------
+async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(workspace):
+    """The default SSH terminal: the compute panel goes under the keep numbers (not beside
+    them), the cards wrap, and every value and caption is on screen in full."""
+    run_id = make_synthetic_run(workspace, N_DOCS)
+    index = engine_index(workspace, run_id)
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_threshold(pilot, app)
+        expected = tradeoff(index, 0.10, "tokens", Budget())
+        assert_numbers(app, expected)
+        await pilot.pause()
+        assert screen.query_one("#th-stats").size.width >= 70  # the full width, not a column
+        on_screen = "\n".join(screen_lines(app))
+        for whole in (
+            fmt_prob(expected["threshold"]),
+            fmt_count(expected["kept_docs"], "docs"),
+            fmt_count(expected["kept_tokens"], "tokens"),
+            share_text(expected),
+            "threshold p(positive)",
+            "kept docs",
+            "kept tokens",
+            "share of the pool",
+        ):
+            assert whole in on_screen, whole
+
+        await pilot.press("c")  # the budget: below, scrolled into view
+        await wait_until(pilot, lambda: screen.query_one("#th-params").has_focus, what="focus")
+        await pilot.press(*"1e9", "tab", *"2e10", "enter")
+        budget = Budget.of(params=1e9, tokens=2e10)
+        expected = tradeoff(index, 0.10, "tokens", budget)
+        await wait_stats(pilot, screen, expected)
+        await pilot.pause()
+        law = expected["compute_law"]
+        on_screen = "\n".join(screen_lines(app))
+        for whole in (
+            "1.2e20 FLOPs",
+            fmt_pct(law["f_opt_percent"]),
+            fmt_count(law["kept_tokens_at_f_opt"], "tokens"),
+            fmt_epochs(law["epochs_at_f_opt"]),
+            fmt_epochs(expected["epochs_at_keep"]),
+            "epochs at this keep",
+        ):
+            assert whole in on_screen, whole

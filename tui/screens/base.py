@@ -1,26 +1,20 @@
-"""What every betr screen shares: header, status bar, footer, and workers that report to the App."""
+"""What every betr screen shares: header, status bar, footer, the session, and workers that
+report to the App."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual.app import ComposeResult
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header
 
 from tui.widgets.status import StatusBar
+from tui.workers import WorkersReportToApp
 
 if TYPE_CHECKING:
     from tui.app import BetrApp
-
-
-class WorkersReportToApp:
-    """Runs a screen's workers on the App, so that the App's one `Worker.StateChanged`
-    handler sees every worker error (the message does not bubble). Worker groups are named
-    per screen, so `exclusive=True` still only replaces the screen's own earlier worker."""
-
-    def run_worker(self, work: Any, *args: Any, **kwargs: Any):
-        return self.app.run_worker(work, *args, **kwargs)  # type: ignore[attr-defined]
+    from tui.session import Session
 
 
 class BetrScreen(WorkersReportToApp, Screen):
@@ -29,6 +23,11 @@ class BetrScreen(WorkersReportToApp, Screen):
     @property
     def betr(self) -> BetrApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def session(self) -> Session:
+        """The selection every screen follows (current corpus, run, keep rate)."""
+        return self.betr.session
 
     def compose(self) -> ComposeResult:
         yield Header()

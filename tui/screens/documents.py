@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.reactive import Reactive
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
@@ -24,13 +23,10 @@ from engine.units import abbreviate
 from tui.actions import bindings_for
 from tui.reads import reading
 from tui.screens.base import BetrModal, BetrScreen
+from tui.screens.viewer import DocViewerScreen, keep_text
 from tui.widgets.doclist import DocList
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
-
-
-def keep_text(query: Query) -> str:
-    return f"keep {query.keep * 100:g}% of {query.by}"
 
 
 def info_line(index: RunIndex, view: View) -> str:
@@ -152,12 +148,11 @@ class DocumentsScreen(BetrScreen):
 
     def on_mount(self) -> None:
         self.query_one(DocList).focus()
-        self.watch(self.app, "run_id", self.run_changed)
+        self.watch(self.session, "run_id", self.run_changed)
         # the same run scored -> applied: its list now covers the whole corpus
-        self.watch(self.app, "run_state", self.run_state_changed, init=False)
-        for name in ("keep", "keep_by"):
-            if isinstance(getattr(type(self.app), name, None), Reactive):
-                self.watch(self.app, name, self.keep_changed, init=False)
+        self.watch(self.session, "run_state", self.run_state_changed, init=False)
+        self.watch(self.session, "keep", self.keep_changed, init=False)
+        self.watch(self.session, "keep_by", self.keep_changed, init=False)
 
     def on_screen_resume(self) -> None:
         self.query_one(DocList).reload()  # labels set in the viewer show up
@@ -168,7 +163,7 @@ class DocumentsScreen(BetrScreen):
         return self.query_one(DocList)
 
     def current_keep(self) -> tuple[float, str]:
-        return float(getattr(self.betr, "keep", 0.10)), str(getattr(self.betr, "keep_by", "tokens"))
+        return self.session.keep, self.session.keep_by
 
     def run_changed(self, run_id: int | None) -> None:
         self.query_one("#docs-empty").display = run_id is None
@@ -191,12 +186,12 @@ class DocumentsScreen(BetrScreen):
 
     def request(self, query: Query, cursor: int = 0) -> None:
         """Compute `query`'s view in a worker; the list keeps its rows until it lands."""
-        run_id = self.betr.run_id
+        run_id = self.session.run_id
         if run_id is None:
             return
         keep, by = self.current_keep()
         self.wanted = replace(query, keep=keep, by=by)
-        index = self.betr.cached_index(run_id)
+        index = self.session.cached_index(run_id)
         if index is not None and not self.wanted.needs_sql and index.has_order(self.wanted.sort):
             # pure numpy over a loaded index (a few ms at 1M docs): no worker round trip
             try:
@@ -215,7 +210,7 @@ class DocumentsScreen(BetrScreen):
     def load_view(self, run_id: int, query: Query, cursor: int) -> None:
         try:
             with reading(self.betr.workspace) as conn:
-                index = self.betr.load_index(conn, run_id)
+                index = self.session.load_index(conn, run_id)
                 view = make_view(conn, index, query)
         except BetrError:
             self.post_message(self.ViewFailed())
@@ -223,7 +218,7 @@ class DocumentsScreen(BetrScreen):
         self.post_message(self.ViewReady(index, view, cursor))
 
     def on_documents_screen_view_ready(self, message: ViewReady) -> None:
-        if message.index.run_id != self.betr.run_id:
+        if message.index.run_id != self.session.run_id:
             return
         self.index, self.view = message.index, message.view
         self.wanted = message.view.query
@@ -235,7 +230,7 @@ class DocumentsScreen(BetrScreen):
                 return page(conn, index, view, start, count)
 
         self.doclist.set_view(
-            index, view, loader, message.cursor, self.betr.first_rows(index, view.query)
+            index, view, loader, message.cursor, self.session.first_rows(index, view.query)
         )
         self.query_one("#docs-info", Static).update(info_line(index, view))
 
@@ -336,7 +331,6 @@ class DocumentsScreen(BetrScreen):
     def action_open_doc(self) -> None:
         if not self.ready() or not len(self.view):
             return
-        from tui.screens.viewer import DocViewerScreen
 
         def closed(row: int | None) -> None:
             if row is not None:

@@ -1,7 +1,11 @@
-"""`?`: every key of the current screen and the global keys, straight from the registry."""
+"""`?`: every key of the current screen and the global keys, straight from the registries
+(actions from `tui.actions`, screen titles from `tui.screen_registry`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -9,19 +13,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tui.actions import GLOBAL, actions_in, bindings_for, key_hint
+from tui.screen_registry import scope_title
 from tui.screens.base import BetrModal
 
-SCREEN_TITLES = {
-    "workspace": "Workspace screen",
-    "jobs": "Jobs screen",
-    "documents": "Documents screen",
-    "viewer": "Document viewer",
-    "threshold": "Threshold screen",
-    "log": "Log viewer",
-    "dialog": "Dialogs",
-}
-
 HelpRow = tuple[str, str, str]  # (keys as displayed, long name, description)
+KEY_WIDTH = 8
+MIN_DESCRIPTION = 30  # cells: below this the descriptions go under the action names
 
 
 class HelpScreen(BetrModal[None]):
@@ -47,7 +44,7 @@ class HelpScreen(BetrModal[None]):
         keymap = getattr(self.app, "user_keymap", {})
         self.sections = [
             (
-                SCREEN_TITLES.get(scope, "Everywhere") if scope != GLOBAL else "Everywhere",
+                scope_title(scope) if scope != GLOBAL else "Everywhere",
                 [
                     (key_hint(self.app, a, keymap), a.long_name, a.description)
                     for a in actions_in(scope)
@@ -61,7 +58,42 @@ class HelpScreen(BetrModal[None]):
             with VerticalScroll():
                 width = max(len(name) for _keys, name, _d in self.rows)
                 for title, rows in self.sections:
-                    yield Static(key_table(title, rows, width), classes="help-section")
+                    yield Static(KeyTable(title, rows, width), classes="help-section")
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """One section, laid out for the width it gets: key, action and description side by side
+    where they fit, else each description under its action (nothing cut on 80 columns)."""
+
+    title: str
+    rows: list[HelpRow]
+    name_width: int  # the longest action name of every section, so they line up
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = options.max_width >= KEY_WIDTH + self.name_width + MIN_DESCRIPTION + 4
+        if wide:
+            yield key_table(self.title, self.rows, self.name_width)
+        else:
+            yield stacked_key_table(self.title, self.rows)
+
+
+def stacked_key_table(title: str, rows: list[HelpRow]) -> Table:
+    """Narrow: the key, then the action's name over its description (both wrap)."""
+    table = Table(
+        title=Text(title, style="bold"),
+        title_justify="left",
+        box=None,
+        show_header=False,
+        expand=True,
+        padding=(0, 1),
+    )
+    table.add_column("key", width=KEY_WIDTH, no_wrap=True)
+    table.add_column("action", ratio=1)
+    for keys, long_name, description in rows:
+        shown = Text(keys, style="bold") if keys else Text("palette", style="dim italic")
+        table.add_row(shown, Text.assemble(long_name, "\n", (description, "dim")))
+    return table
 
 
 def key_table(title: str, rows: list[HelpRow], name_width: int) -> Table:
@@ -74,7 +106,7 @@ def key_table(title: str, rows: list[HelpRow], name_width: int) -> Table:
         expand=True,
         padding=(0, 1),
     )
-    table.add_column("key", width=8, no_wrap=True)
+    table.add_column("key", width=KEY_WIDTH, no_wrap=True)
     table.add_column("action", width=name_width, no_wrap=True)
     table.add_column("what it does", ratio=1, style="dim")
     for keys, long_name, description in rows:

@@ -23,6 +23,7 @@ from tui.actions import bindings_for
 from tui.reads import log_tail
 from tui.screens.base import BetrScreen
 from tui.widgets.cells import (
+    BAR_WIDTH,
     ThemeStyles,
     count_cell,
     exact_count,
@@ -45,7 +46,20 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-def job_row(job: JobInfo, styles: ThemeStyles) -> tuple:
+# below NARROW_BELOW columns the title and the progress bar narrow, so the state and the
+# progress stay in sight (the rest of the row scrolls; the detail pane has every number)
+NARROW_BELOW = 100
+NARROW_WIDTHS = {"title": 24, "progress": 15}
+NARROW_BAR = 10
+
+
+def columns_for(width: int) -> list[tuple[str, str, int | None]]:
+    if width >= NARROW_BELOW:
+        return COLUMNS
+    return [(key, label, NARROW_WIDTHS.get(key, w)) for key, label, w in COLUMNS]
+
+
+def job_row(job: JobInfo, styles: ThemeStyles, bar_width: int = BAR_WIDTH) -> tuple:
     note = "worker gone" if job.state == "interrupted" and job.stored_state == "running" else ""
     if job.cancel_requested and job.active:
         note = "cancelling…"
@@ -54,7 +68,7 @@ def job_row(job: JobInfo, styles: ThemeStyles) -> tuple:
         Text(str(job.id), justify="right"),
         job.title,
         state_cell(job.state, styles, note),
-        progress_cell(job.fraction, job.state, styles),
+        progress_cell(job.fraction, job.state, styles, bar_width),
         Text(count_cell(job.done, job.total, job.unit), justify="right"),
         Text(format_rate(job.rate, job.unit) if running else "-", justify="right"),
         Text(format_duration(job.eta_s) if running else "-", justify="right"),
@@ -139,14 +153,22 @@ class JobsScreen(BetrScreen):
         self.shown_detail = None
         self.show_jobs(self.betr.jobs)
 
+    def on_resize(self) -> None:
+        self.show_jobs(self.betr.jobs)  # narrower columns below NARROW_BELOW
+
     def show_jobs(self, jobs: list[JobInfo]) -> None:
         if not self.is_current:
             return  # rendered again on resume
         styles = ThemeStyles.from_variables(self.app.get_css_variables())
         table = self.query_one("#jobs-table", KeyedTable)
         self.jobs = {str(j.id): j for j in jobs}
+        selected = table.highlighted_key
+        narrow = self.size.width < NARROW_BELOW
+        if table.set_columns(columns_for(self.size.width)) and selected is not None:
+            self.pending_select = self.pending_select or int(selected)
+        bar_width = NARROW_BAR if narrow else BAR_WIDTH
         table.sync(
-            {key: job_row(job, styles) for key, job in self.jobs.items()},
+            {key: job_row(job, styles, bar_width) for key, job in self.jobs.items()},
             sort_by="id",
             sort_key=lambda cell: int(cell.plain),
             reverse=True,

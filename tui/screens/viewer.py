@@ -19,13 +19,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
-from engine.api.browse import RunIndex, View, doc_detail, nearest_examples
+from engine.api.browse import Query, RunIndex, View, doc_detail, nearest_examples
 from engine.api.labels import label_agreement, set_label
 from tui.actions import bindings_for
 from tui.reads import reading
 from tui.safe_text import visible_data
 from tui.screens.base import BetrScreen
-from tui.screens.documents import keep_text
 from tui.widgets.doclist import bench_style
 
 QUESTION_CHARS = 600
@@ -52,6 +51,11 @@ def display_text(text: str, limit: int = LONG_LINE) -> tuple[str, bool]:
                 start = cut + 1
         out.append(line[start:])
     return "\n".join(out), True
+
+
+def keep_text(query: Query) -> str:
+    """ "keep 10% of tokens"."""
+    return f"keep {query.keep * 100:g}% of {query.by}"
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -186,7 +190,8 @@ class DocViewerScreen(BetrScreen):
         else:
             body = Text()
             body.append(
-                ex["benchmark"], style=bench_style(ex["benchmark"], variables, self.betr.bench_ids)
+                ex["benchmark"],
+                style=bench_style(ex["benchmark"], variables, self.session.bench_ids),
             )
             body.append(
                 f"  example {ex['ext_id']} · best rank {d['best_rank'] or '-'} · "
@@ -219,7 +224,7 @@ class DocViewerScreen(BetrScreen):
             table.add_row(
                 Text(
                     e["benchmark"],
-                    style=bench_style(e["benchmark"], variables, self.betr.bench_ids),
+                    style=bench_style(e["benchmark"], variables, self.session.bench_ids),
                 ),
                 f"{e['cosine']:.3f}",
                 Text(f"{rank} · {question[:160]}", overflow="ellipsis"),

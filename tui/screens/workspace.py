@@ -331,18 +331,18 @@ class WorkspaceScreen(BetrScreen):
         if self.corpus_states.get(name) != "ready":
             self.notify(f"corpus '{name}' is still importing", severity="warning", markup=False)
             return
-        self.betr.choose_corpus(name)
+        self.session.choose_corpus(name)
 
     def action_use_run(self) -> None:
         key = self.query_one("#table-runs", KeyedTable).highlighted_key
         if key is None:
             self.notify("no run yet: score a corpus first (betr score)", severity="warning")
             return
-        run = self.betr.runs.get(int(key))
+        run = self.session.runs.get(int(key))
         if run is not None and run["state"] == "pending":
             self.notify(f"run {key} is not scored yet", severity="warning", markup=False)
             return
-        self.betr.choose_run(int(key))
+        self.session.choose_run(int(key))
         self.notify(f"current run: {key}", markup=False)
 
     @on(DataTable.RowSelected, "#table-runs")

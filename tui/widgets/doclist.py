@@ -3,6 +3,9 @@
 Rows are fetched in blocks (`page` in a thread worker, through the loader the screen hands in)
 only when they come into view; until a block lands its rows show as "…". Rendered lines are
 kept in an LRU keyed by (row, width, cursor, theme), so scrolling back costs nothing.
+
+The text column never gets less than a third of the line: on a narrow terminal the other
+columns drop out by priority (source first, then benchmark, BETR score, tokens, probability).
 """
 
 from __future__ import annotations
@@ -24,25 +27,45 @@ from textual.strip import Strip
 from engine.api.browse import DocRow, RunIndex, View
 from engine.terminal import visible
 from engine.units import abbreviate
-from tui.screens.base import WorkersReportToApp
-from tui.widgets.plots import bench_colour_value
+from tui.widgets.plots import bench_colour_value, bench_ids_of
+from tui.workers import WorkersReportToApp
 
 SOURCE_WIDTH = 22
 BLOCK = 200  # rows per fetch
 LINE_CACHE = 2000
 LABEL_MARKS = {"good": "+", "bad": "-", "skip": "~"}
 KEPT_MARK = "●"
-# (title, width, right-aligned); the snippet takes the rest of the line
-COLUMNS: tuple[tuple[str, int, bool], ...] = (
-    ("rank", 9, True),
-    ("", 3, False),  # kept marker and label marker
-    ("prob", 6, True),
-    ("score", 6, True),
-    ("tokens", 7, True),
-    ("source", SOURCE_WIDTH, False),
-    ("benchmark", 14, False),
+# (title, width, right-aligned, drop order); the snippet takes the rest of the line. Where the
+# snippet would get less than a third of it, columns drop out, lowest drop order first (0: never)
+COLUMNS: tuple[tuple[str, int, bool, int], ...] = (
+    ("rank", 9, True, 0),
+    ("", 3, False, 0),  # kept marker and label marker
+    ("prob", 6, True, 5),
+    ("score", 6, True, 3),
+    ("tokens", 7, True, 4),
+    ("source", SOURCE_WIDTH, False, 1),
+    ("benchmark", 14, False, 2),
 )
+BENCHMARK_COLUMN = 6
 SNIPPET_MIN = 10
+
+
+def snippet_min(width: int) -> int:
+    """The fewest cells the text column gets on a line `width` cells wide: a third of it."""
+    return max(SNIPPET_MIN, -(-width // 3))
+
+
+def shown_columns(width: int) -> tuple[int, ...]:
+    """The indexes of COLUMNS shown on a line `width` cells wide (the snippet comes after)."""
+    shown = list(range(len(COLUMNS)))
+    droppable = sorted((c[3], i) for i, c in enumerate(COLUMNS) if c[3])
+    for _order, column in droppable:
+        used = sum(COLUMNS[i][1] + 1 for i in shown)
+        if width - used >= snippet_min(width):
+            break
+        shown.remove(column)
+    return tuple(shown)
+
 
 Loader = Callable[[int, int], list[DocRow]]
 
@@ -154,6 +177,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self._wanted: set[int] = set()
         self._lines: LRUCache[tuple, Strip] = LRUCache(LINE_CACHE)
         self._looks_cache: tuple[tuple, dict] | None = None
+        self._layouts: dict[int, list[tuple[int, int, bool]]] = {}  # line width -> columns
 
     # -- the view ------------------------------------------------------------------------------
     def set_view(
@@ -269,7 +293,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
 
     # -- rendering -----------------------------------------------------------------------------
     def _theme_key(self) -> tuple:
-        return (self.app.theme, self.has_focus, id(getattr(self.app, "bench_ids", None)))
+        return (self.app.theme, self.has_focus, id(bench_ids_of(self.app)))
 
     def _looks(self) -> dict:
         """The row styles for the current theme and focus, resolved once (resolving component
@@ -283,26 +307,33 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
                 "dropped": base + self.get_component_rich_style("doclist--dropped"),
                 "cursor": self.get_component_rich_style("doclist--cursor"),
                 "variables": dict(self.app.theme_variables),
-                "bench_ids": dict(getattr(self.app, "bench_ids", {})),
+                "bench_ids": dict(bench_ids_of(self.app)),
             }
             self._looks_cache = (key, looks)
         return self._looks_cache[1]
 
-    def _layout(self, width: int) -> list[tuple[int, bool]]:
-        widths = [(w, right) for _, w, right in COLUMNS]
-        used = sum(w + 1 for w, _ in widths)
-        return [*widths, (max(SNIPPET_MIN, width - used), False)]
+    def _layout(self, width: int) -> list[tuple[int, int, bool]]:
+        """(index into the cells, width, right-aligned) of each column shown, snippet last."""
+        layout = self._layouts.get(width)
+        if layout is None:
+            shown = shown_columns(width)
+            layout = [(i, COLUMNS[i][1], COLUMNS[i][2]) for i in shown]
+            used = sum(w + 1 for _i, w, _right in layout)
+            layout.append((len(COLUMNS), max(SNIPPET_MIN, width - used), False))
+            self._layouts[width] = layout
+        return layout
 
     def _join(self, texts: list[str], styles: list[Style], width: int) -> Strip:
+        """One line from every column's text and style (those not shown are left out)."""
         segments = []
-        for (w, right), text, style in zip(self._layout(width), texts, styles, strict=True):
-            segments.append(Segment(fit(text, w, right), style))
+        for i, w, right in self._layout(width):
+            segments.append(Segment(fit(texts[i], w, right), styles[i]))
             segments.append(Segment(" ", styles[0]))
         return Strip(segments).adjust_cell_length(width, styles[0])
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("doclist--header")
-        titles = [title for title, _, _ in COLUMNS] + ["text"]
+        titles = [column[0] for column in COLUMNS] + ["text"]
         return self._join(titles, [style] * len(titles), width)
 
     def _row_strip(self, row: int, width: int) -> Strip:
@@ -323,7 +354,9 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
             style = looks["dropped"] if doc.kept is False else looks["base"]
             texts = row_cells(doc)
             styles = [style] * len(texts)
-            styles[6] = style + bench_style(doc.benchmark, looks["variables"], looks["bench_ids"])
+            styles[BENCHMARK_COLUMN] = style + bench_style(
+                doc.benchmark, looks["variables"], looks["bench_ids"]
+            )
         if cursor:
             styles = [s + looks["cursor"] for s in styles]
         strip = self._join(texts, styles, width)

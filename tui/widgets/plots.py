@@ -65,11 +65,15 @@ def theme_colour(app: App, name: str, fallback: str = "foreground") -> str:
     return variables.get(name) or variables.get(fallback) or "default"
 
 
+def bench_ids_of(app: App) -> dict[str, int]:
+    """The workspace's benchmark ids (the App's session holds them; {} before the first poll)."""
+    return getattr(getattr(app, "session", None), "bench_ids", None) or {}
+
+
 def bench_colour(app: App, name: str) -> str:
     """The benchmark's colour in the app's theme (see `bench_colour_value`)."""
     variables = app.theme_variables or app.get_css_variables()
-    ids = getattr(app, "bench_ids", None)
-    return bench_colour_value(name, variables, ids) or theme_colour(app, "foreground")
+    return bench_colour_value(name, variables, bench_ids_of(app)) or theme_colour(app, "foreground")
 
 
 def plot_rgb(app: App, name: str) -> tuple[int, int, int]:

@@ -23,6 +23,18 @@ class KeyedTable(DataTable):
         for key, label, width in self._column_specs:
             self.add_column(label, key=key, width=width)
 
+    def set_columns(self, columns: Sequence[tuple[str, str, int | None]]) -> bool:
+        """Other column widths (a narrow screen): the rows go, the next `sync` refills them.
+        False when the columns are those already shown."""
+        if list(columns) == list(self._column_specs):
+            return False
+        self._column_specs = columns
+        if self.is_mounted:
+            self.clear(columns=True)
+            for key, label, width in columns:
+                self.add_column(label, key=key, width=width)
+        return True
+
     def sync(
         self,
         rows: dict[str, Sequence[Any]],

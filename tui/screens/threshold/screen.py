@@ -1,0 +1,401 @@
+"""Screen 4, Threshold: the keep rate, what it keeps and costs, and the tabs that follow it.
+
+The current run is loaded once (a thread worker, through the session's index cache); after that
+the keep rate moves on the UI thread: `tradeoff` is a binary search over the run's columns, and
+the histogram and keep curve are computed once per run. The keep rate lives in the session
+(`keep`, `keep_by`): the Documents screen follows it. The Agreement and Compare runs tabs follow
+it after a short pause, only while shown.
+
+Below HORIZONTAL_BREAKPOINTS' `-wide`, the compute panel goes under the keep numbers instead of
+beside them and the tab scrolls (app.tcss); `c` focuses the budget, which scrolls it into view.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+
+from engine.api.browse import RunIndex, View
+from engine.api.select import parse_keep
+from engine.api.tradeoff import Budget, keep_curve, prob_histogram, tradeoff
+from engine.errors import BetrError
+from tui.actions import bindings_for
+from tui.reads import reading
+from tui.screens.base import BetrScreen
+from tui.screens.threshold.agreement import AgreementTab
+from tui.screens.threshold.compare import CompareTab
+from tui.screens.threshold.compute import ComputePanel
+from tui.screens.threshold.format import (
+    MIN_KEEP_PERCENT,
+    fmt_pct,
+    no_run_text,
+    not_applied_text,
+    other_unit,
+    step_keep,
+)
+from tui.screens.threshold.keepbar import KeepBar
+from tui.screens.threshold.messages import OpenDoc
+from tui.screens.threshold.plots import KeepPlots
+from tui.screens.threshold.stats import KeepStats
+from tui.screens.viewer import DocViewerScreen
+
+TABS = ("th-tab-threshold", "th-tab-agreement", "th-tab-compare")
+HIST_BINS = 40
+RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pause
+
+
+class ThresholdScreen(BetrScreen):
+    SCOPE = "threshold"
+    TITLE = "Threshold"
+    BINDINGS = bindings_for("threshold")
+
+    class IndexLoaded(Message):
+        def __init__(self, run_id: int, index: RunIndex | None, error: str | None, extra: dict):
+            super().__init__()
+            self.run_id = run_id
+            self.index = index
+            self.error = error
+            self.extra = extra  # histogram and keep curve, computed once per run
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index: RunIndex | None = None
+        self.loaded_state: str | None = None
+        self.stats: dict[str, Any] | None = None  # the last tradeoff(...) shown
+        self._follow_timer = None
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        with TabbedContent(id="th-tabs"):
+            with TabPane("Threshold", id="th-tab-threshold"):
+                yield Static("", id="th-empty", classes="th-empty", markup=False)
+                with Horizontal(id="th-main"):
+                    with Vertical(id="th-left"):
+                        with Horizontal(id="th-keep-row"):
+                            yield Label("keep", id="th-keep-label")
+                            yield Input(placeholder="10%", id="th-keep-input")
+                            yield Static("", id="th-by", markup=False)
+                        yield KeepBar(id="th-bar")
+                        yield Static("", id="th-keep-error", classes="th-error", markup=False)
+                        yield KeepStats(id="th-stats")
+                        yield KeepPlots(id="th-plots")
+                    yield ComputePanel(id="th-compute")
+            with TabPane("Agreement", id="th-tab-agreement"):
+                yield AgreementTab(id="ag-tab")
+            with TabPane("Compare runs", id="th-tab-compare"):
+                yield CompareTab(id="cmp-tab")
+
+    @property
+    def agreement_tab(self) -> AgreementTab:
+        return self.query_one(AgreementTab)
+
+    @property
+    def compare_tab(self) -> CompareTab:
+        return self.query_one(CompareTab)
+
+    @property
+    def agreement(self) -> dict[str, Any] | None:
+        """The last `agreement(...)` shown on the Agreement tab."""
+        return self.agreement_tab.result
+
+    @property
+    def comparison(self) -> dict[str, Any] | None:
+        """The last `overlap(...)` shown on the Compare runs tab."""
+        return self.compare_tab.result
+
+    @property
+    def budget(self) -> Budget:
+        return self.query_one(ComputePanel).budget
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#th-tabs", TabbedContent).active
+
+    def on_mount(self) -> None:
+        self.show_threshold_empty("no current run yet…")
+        self.watch(self.session, "run_id", self.run_changed)
+        self.watch(self.session, "keep", self.keep_changed, init=False)
+        self.watch(self.session, "keep_by", self.keep_changed, init=False)
+        self.watch(self.app, "jobs", self.runs_polled)
+        self.watch(self.app, "theme", self.restyle, init=False)
+        self.query_one(KeepBar).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_numbers()
+
+    # -- the current run -----------------------------------------------------------------------
+    def run_changed(self, run_id: int | None = None) -> None:
+        run_id = self.session.run_id
+        self.index = None
+        self.stats = None
+        self.agreement_tab.reset()
+        if run_id is None:
+            self.show_threshold_empty(None)
+            self.agreement_tab.show_empty()
+            return
+        self.show_threshold_empty(f"loading run {run_id}…")
+        self.agreement_tab.show_empty()
+        self.loaded_state = (self.session.runs.get(run_id) or {}).get("state")
+        self.load_run(run_id)
+        self.sync_run_options()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-index")
+    def load_run(self, run_id: int) -> None:
+        extra: dict[str, Any] = {}
+        try:
+            with reading(self.betr.workspace) as conn:
+                index = self.session.load_index(conn, run_id)
+            if index.applied and len(index):
+                extra["hist"] = prob_histogram(index, HIST_BINS)
+                extra["curve"] = keep_curve(index)
+                index.sample_counts_at(0)  # the one O(n) setup pass, off the UI thread
+        except BetrError as exc:
+            self.post_message(self.IndexLoaded(run_id, None, str(exc), extra))
+            return
+        self.post_message(self.IndexLoaded(run_id, index, None, extra))
+
+    def on_threshold_screen_index_loaded(self, message: IndexLoaded) -> None:
+        if message.run_id != self.session.run_id:
+            return  # a run chosen since
+        if message.index is None:
+            self.show_threshold_empty(f"run {message.run_id}: {message.error}")
+            self.agreement_tab.show_empty(f"run {message.run_id}: {message.error}")
+            return
+        self.index = message.index
+        self.query_one(KeepPlots).set_run(message.extra.get("hist"), message.extra.get("curve"))
+        if self.usable_index() is not None:
+            self.agreement_tab.show_empty("computing the agreement on the scored sample…")
+        self.refresh_numbers()
+
+    def runs_polled(self) -> None:
+        """The jobs poll also refreshed the run list: new runs for the compare pickers, and a
+        current run whose state changed (scored -> applied) is loaded again."""
+        run_id = self.session.run_id
+        if run_id is not None:
+            state = (self.session.runs.get(run_id) or {}).get("state")
+            if state is not None and self.loaded_state is not None and state != self.loaded_state:
+                self.run_changed()
+                return
+            if self.loaded_state is None and state is not None:
+                self.loaded_state = state
+        self.sync_run_options()
+
+    def sync_run_options(self) -> None:
+        self.compare_tab.sync_run_options(shown=self.active_tab == "th-tab-compare")
+
+    # -- the keep rate -------------------------------------------------------------------------
+    @property
+    def keep_percent(self) -> float:
+        return round(self.session.keep * 100.0, 6)
+
+    def set_keep(self, percent: float, by: str | None = None) -> None:
+        """The one way the keep changes: the session's keep (other screens follow it)."""
+        percent = min(100.0, max(MIN_KEEP_PERCENT, percent))
+        if by is not None:
+            self.session.keep_by = by
+        self.session.keep = percent / 100.0
+
+    def keep_changed(self) -> None:
+        if self.is_current:
+            self.refresh_numbers()
+
+    def usable_index(self) -> RunIndex | None:
+        index = self.index
+        return index if index is not None and index.applied and len(index) else None
+
+    def refresh_numbers(self) -> None:
+        """Recompute `tradeoff` at the session's keep and redraw the Threshold tab."""
+        self.query_one(KeepBar).percent = self.keep_percent
+        by = self.session.keep_by
+        by_text = f"% of {by}  (b: by {other_unit(by)})"
+        if self.query_one("#th-by", Static).content != by_text:
+            self.query_one("#th-by", Static).update(by_text)
+        keep_input = self.query_one("#th-keep-input", Input)
+        if not keep_input.has_focus:
+            keep_input.value = f"{self.keep_percent:g}"
+        compute = self.query_one(ComputePanel)
+        index = self.usable_index()
+        if index is None:
+            if self.index is not None:
+                self.show_threshold_empty(not_applied_text(self.index))
+                self.agreement_tab.show_empty(not_applied_text(self.index))
+            compute.show(None)
+            self.follow_later()
+            return
+        try:
+            stats = tradeoff(index, self.session.keep, by, compute.budget)
+        except BetrError as exc:
+            self.query_one("#th-keep-error", Static).update(str(exc))
+            return
+        self.stats = stats
+        self.show_threshold_empty(False)
+        self.query_one(KeepStats).show(stats)
+        compute.show(stats)
+        self.query_one(KeepPlots).show_later(stats)
+        self.follow_later()
+
+    def follow_later(self) -> None:
+        """Agreement and comparison follow the keep after a short pause (keys repeat)."""
+        if self._follow_timer is not None:
+            self._follow_timer.stop()
+        self._follow_timer = self.set_timer(RECOMPUTE_DELAY_S, self.refresh_active_tab)
+
+    def refresh_active_tab(self) -> None:
+        active = self.active_tab
+        if active == "th-tab-agreement":
+            self.start_agreement()
+        elif active == "th-tab-compare":
+            self.compare_tab.start()
+
+    def start_agreement(self) -> None:
+        index = self.usable_index()
+        if index is not None:
+            self.agreement_tab.start(index, self.session.keep, self.session.keep_by)
+
+    def show_threshold_empty(self, text: str | bool | None) -> None:
+        """False: show the numbers; None: the no-run text; a string: that text."""
+        empty = self.query_one("#th-empty", Static)
+        main = self.query_one("#th-main")
+        if text is False:
+            empty.display = False
+            main.display = True
+            return
+        empty.update(no_run_text() if text is None else str(text))
+        empty.display = True
+        main.display = False
+
+    def restyle(self) -> None:
+        self.query_one(KeepBar).refresh()
+        self.refresh_numbers()
+        self.agreement_tab.forget()
+        self.compare_tab.forget()
+        self.refresh_active_tab()
+
+    # -- tabs and the viewer -------------------------------------------------------------------
+    @on(TabbedContent.TabActivated, "#th-tabs")
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id
+        if pane == "th-tab-threshold":
+            self.query_one(KeepBar).focus()
+        elif pane == "th-tab-agreement":
+            self.start_agreement()
+            self.agreement_tab.focus_table()
+        elif pane == "th-tab-compare":
+            self.sync_run_options()
+            self.compare_tab.focus_table()
+
+    def on_open_doc(self, message: OpenDoc) -> None:
+        """Open a doc of a tab's list in the document viewer; ] and [ walk that list."""
+        keep, by = self.session.keep, self.session.keep_by
+        self.open_docs_worker(message.doc_ids, message.doc_id, message.run_id, keep, by)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-open")
+    def open_docs_worker(
+        self, doc_ids: list[int], doc_id: int, run_id: int, keep: float, by: str
+    ) -> None:
+        from engine.api.browse import Query
+
+        with reading(self.betr.workspace) as conn:
+            index = self.session.load_index(conn, run_id)
+        rows = index.rows_of_docs(doc_ids)
+        view = View(Query(keep=keep, by=by), rows, index.cut(keep, by))
+        row = int(np.flatnonzero(index.doc_id[rows] == doc_id)[0])
+        self.app.call_from_thread(self.push_viewer, index, view, row)
+
+    def push_viewer(self, index: RunIndex, view: View, row: int) -> None:
+        self.app.push_screen(DocViewerScreen(index, view, row))
+
+    # -- keys ----------------------------------------------------------------------------------
+    def _step(self, direction: int, fine: bool) -> None:
+        self.set_keep(step_keep(self.keep_percent, direction, fine))
+
+    def action_keep_more(self) -> None:
+        self._step(+1, fine=False)
+
+    def action_keep_less(self) -> None:
+        self._step(-1, fine=False)
+
+    def action_keep_more_fine(self) -> None:
+        self._step(+1, fine=True)
+
+    def action_keep_less_fine(self) -> None:
+        self._step(-1, fine=True)
+
+    def action_toggle_keep_by(self) -> None:
+        self.set_keep(self.keep_percent, other_unit(self.session.keep_by))
+
+    def action_edit_keep(self) -> None:
+        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one("#th-keep-input", Input).focus()
+
+    def action_edit_budget(self) -> None:
+        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one(ComputePanel).focus_budget()
+
+    def action_apply_f_opt(self) -> None:
+        f_opt = self.budget.f_opt()
+        if f_opt is None:
+            self.notify(
+                "enter a budget first (c): model parameters N and tokens D, or compute C",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.set_keep(f_opt, "tokens")
+        self.notify(f"keep rate set to F_opt = {fmt_pct(f_opt)} of tokens", markup=False)
+
+    def action_next_threshold_tab(self) -> None:
+        tabs = self.query_one("#th-tabs", TabbedContent)
+        tabs.active = TABS[(TABS.index(tabs.active) + 1) % len(TABS)]
+
+    def action_leave_input(self) -> None:
+        active = self.active_tab
+        if active == "th-tab-threshold":
+            self.query_one(KeepBar).focus()
+        elif active == "th-tab-agreement":
+            self.agreement_tab.focus_table()
+        else:
+            self.compare_tab.focus_table()
+
+    def action_export_tradeoff(self) -> None:
+        if self.stats is None:
+            self.notify("nothing to export: no applied run shown", severity="warning")
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.betr.workspace.exports_dir / f"tradeoff-run{self.stats['run_id']}-{stamp}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.stats, indent=2, default=float) + "\n")
+        except OSError as exc:
+            self.betr.report_error(f"cannot write {path}: {exc}")
+            return
+        self.notify(f"trade-off numbers saved: {path}", markup=False)
+
+    # -- inputs --------------------------------------------------------------------------------
+    @on(KeepBar.Picked)
+    def keep_picked(self, message: KeepBar.Picked) -> None:
+        self.set_keep(message.percent)
+
+    @on(Input.Submitted, "#th-keep-input")
+    def keep_typed(self, event: Input.Submitted) -> None:
+        error = self.query_one("#th-keep-error", Static)
+        try:
+            keep = parse_keep(event.value)
+        except BetrError as exc:
+            error.update(str(exc))
+            return
+        error.update("")
+        self.query_one(KeepBar).focus()
+        self.set_keep(keep * 100.0)
+        self.refresh_numbers()  # also when the keep did not change: show the value again
+
+    def on_compute_panel_budget_changed(self) -> None:
+        self.refresh_numbers()
