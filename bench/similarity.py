@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.betr import similarity  # noqa: E402
+from engine.betr import exact_search  # noqa: E402
 from engine.betr.similarity import (  # noqa: E402
     brute_force_rank_scores,
     order_by_score,
@@ -123,15 +123,15 @@ def main() -> None:
 
     import faiss
 
-    dense = len(examples) * len(docs) <= similarity.DENSE_MAX_PAIRS
-    default_limit = similarity.DENSE_MAX_PAIRS
+    dense = len(examples) * len(docs) <= exact_search.DENSE_MAX_PAIRS
+    default_limit = exact_search.DENSE_MAX_PAIRS
 
     def run_faiss_path():
-        similarity.DENSE_MAX_PAIRS = 0
+        exact_search.DENSE_MAX_PAIRS = 0
         try:
             return rank_scores(examples, docs, benchmark, n_required, k0=args.k0)
         finally:
-            similarity.DENSE_MAX_PAIRS = default_limit
+            exact_search.DENSE_MAX_PAIRS = default_limit
 
     rank_scores(examples[:8], docs[:64], benchmark[:8], 4)  # warm numpy and the BLAS
     bare_faiss(examples[:8], docs[:64], 4)  # load faiss

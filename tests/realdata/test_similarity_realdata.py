@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.betr import similarity
+from engine.betr import exact_search
 from engine.betr.similarity import (
     brute_force_rank_scores,
     order_by_score,
@@ -92,7 +92,7 @@ def path(request, monkeypatch):
     """Both exact paths: one float64 GEMM (what inputs this small get) and faiss + re-check
     (what a 100k-doc sample gets)."""
     if request.param == "faiss":
-        monkeypatch.setattr(similarity, "DENSE_MAX_PAIRS", 0)
+        monkeypatch.setattr(exact_search, "DENSE_MAX_PAIRS", 0)
     return request.param
 
 

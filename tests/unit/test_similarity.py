@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.betr import similarity
+from engine.betr import exact_search, similarity
 from engine.betr.similarity import (
     AGGREGATIONS,
     brute_force_rank_scores,
@@ -42,13 +42,13 @@ F08 = float(np.float32(0.8))
 def path(request, monkeypatch):
     """Runs a test through the dense float64 path (small inputs) and through faiss."""
     if request.param == "faiss":
-        monkeypatch.setattr(similarity, "DENSE_MAX_PAIRS", 0)
+        monkeypatch.setattr(exact_search, "DENSE_MAX_PAIRS", 0)
     return request.param
 
 
 @pytest.fixture()
 def faiss_path(monkeypatch):
-    monkeypatch.setattr(similarity, "DENSE_MAX_PAIRS", 0)
+    monkeypatch.setattr(exact_search, "DENSE_MAX_PAIRS", 0)
 
 
 def both(aggregate: str, n_required: int, k0: int):
@@ -221,13 +221,13 @@ def test_exact_even_when_the_search_scores_are_noisy(faiss_path, monkeypatch):
 
 def test_gpu_width_limit_falls_back_to_wider_cpu_lists(faiss_path, monkeypatch):
     """On a GPU, lists wider than faiss's k limit go to a CPU index (simulated here)."""
-    monkeypatch.setattr(similarity, "gpu_available", lambda: True)
-    monkeypatch.setattr(similarity, "GPU_MAX_K", 8)
+    monkeypatch.setattr(exact_search, "gpu_available", lambda: True)
+    monkeypatch.setattr(exact_search, "GPU_MAX_K", 8)
     used = []
     real_index = similarity.FlatSearcher._index
 
     def index(self, k):
-        used.append("gpu" if self.gpu and k <= similarity.GPU_MAX_K else "cpu")
+        used.append("gpu" if self.gpu and k <= exact_search.GPU_MAX_K else "cpu")
         gpu, self.gpu = self.gpu, False  # no GPU here: serve both from the CPU
         try:
             return real_index(self, k)
@@ -264,6 +264,6 @@ def test_unknown_aggregation_is_a_usage_error():
 
 
 def test_requesting_a_gpu_without_one_is_a_usage_error(monkeypatch):
-    monkeypatch.setattr(similarity, "gpu_available", lambda: False)
+    monkeypatch.setattr(exact_search, "gpu_available", lambda: False)
     with pytest.raises(UsageError, match="GPU"):
         rank_scores(EXAMPLES, DOCS, BENCHMARK, 3, use_gpu=True)
