@@ -32,7 +32,7 @@ def count_lines(fh: BinaryIO) -> int:
 
 
 def count_records(source: Source) -> int:
-    from engine.ingest.readers import detect_format, open_decompressed
+    from engine.ingest.streams import detect_format, open_decompressed
 
     try:
         fmt = detect_format(source.name)

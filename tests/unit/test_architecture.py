@@ -37,10 +37,7 @@ def test_only_engine_store_runs_sql():
     """The product's SQL lives in engine/store/ (tests and bench baselines may run their own)."""
     store = REPO / "engine" / "store"
     outside = [
-        call
-        for path in product_modules()
-        if store not in path.parents
-        for call in sql_calls(path)
+        call for path in product_modules() if store not in path.parents for call in sql_calls(path)
     ]
     assert outside == []
     assert sql_calls(store / "docs.py"), "the check finds calls where there are some"

@@ -134,7 +134,8 @@ class DocImporter:
         The skip count is snapshotted at yield time: reading runs one chunk ahead of writing,
         and a checkpoint must count only the skips up to its own last record.
         """
-        from engine.ingest.readers import extract_doc, iter_records
+        from engine.ingest.docfields import extract_doc
+        from engine.ingest.readers import iter_records
 
         chunk: list[PendingDoc] = []
         chars = 0
