@@ -78,8 +78,8 @@ class KeyTable:
             yield stacked_key_table(self.title, self.rows)
 
 
-def stacked_key_table(title: str, rows: list[HelpRow]) -> Table:
-    """Narrow: the key, then the action's name over its description (both wrap)."""
+def section_table(title: str) -> Table:
+    """A titled, borderless table whose first column is the key."""
     table = Table(
         title=Text(title, style="bold"),
         title_justify="left",
@@ -89,6 +89,12 @@ def stacked_key_table(title: str, rows: list[HelpRow]) -> Table:
         padding=(0, 1),
     )
     table.add_column("key", width=KEY_WIDTH, no_wrap=True)
+    return table
+
+
+def stacked_key_table(title: str, rows: list[HelpRow]) -> Table:
+    """Narrow: the key, then the action's name over its description (both wrap)."""
+    table = section_table(title)
     table.add_column("action", ratio=1)
     for keys, long_name, description in rows:
         shown = Text(keys, style="bold") if keys else Text("palette", style="dim italic")
@@ -98,15 +104,7 @@ def stacked_key_table(title: str, rows: list[HelpRow]) -> Table:
 
 def key_table(title: str, rows: list[HelpRow], name_width: int) -> Table:
     """One section; every section gets the same column widths, so they line up."""
-    table = Table(
-        title=Text(title, style="bold"),
-        title_justify="left",
-        box=None,
-        show_header=False,
-        expand=True,
-        padding=(0, 1),
-    )
-    table.add_column("key", width=KEY_WIDTH, no_wrap=True)
+    table = section_table(title)
     table.add_column("action", width=name_width, no_wrap=True)
     table.add_column("what it does", ratio=1, style="dim")
     for keys, long_name, description in rows:
