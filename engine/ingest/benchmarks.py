@@ -30,6 +30,19 @@ from engine.ingest.bench_formats import (
 from engine.ingest.readers import Record, iter_records
 from engine.ingest.sources import Source
 
+__all__ = [  # what importers use; the per-format converters live in engine.ingest.bench_formats
+    "FIELD_MAP_KEYS",
+    "FORMATS",
+    "BenchmarkRead",
+    "Example",
+    "RecordMismatch",
+    "detect_benchmark_format",
+    "example_text",
+    "field_map_converter",
+    "parse_field_map",
+    "read_benchmark",
+]
+
 FORMATS = (
     "auto",
     "gsm8k",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError
-from engine.ingest.readers import SKIP_FIX, SKIP_ROW_FIX, Record, json_kind
+from engine.ingest.records import SKIP_FIX, SKIP_ROW_FIX, Record, json_kind
 
 # -- documents out of records -------------------------------------------------------------------
 _MISSING = object()

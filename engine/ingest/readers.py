@@ -17,10 +17,11 @@ import io
 import json
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from engine.errors import InputError, UsageError
+from engine.ingest.docfields import extract_doc
+from engine.ingest.records import SKIP_FIX, Record, json_kind
 from engine.ingest.sources import PathSource, Source
 from engine.ingest.streams import (
     COMPRESSIONS,
@@ -37,30 +38,21 @@ from engine.ingest.streams import (
     open_source,
 )
 
-__all__ = [  # what importers use; finding and opening files live in engine.ingest.streams
+__all__ = [  # what importers use: finding and opening files live in engine.ingest.streams,
+    # the Record in engine.ingest.records, documents out of records in engine.ingest.docfields
     "FORMATS",
     "MAX_RECORD_BYTES",
     "Record",
     "arrow_shards",
     "detect_format",
     "expand_sources",
+    "extract_doc",
     "iter_records",
     "json_kind",
     "open_decompressed",
 ]
 
 MAX_RECORD_BYTES = 32 * MiB
-SKIP_FIX = "fix or delete that line, or pass --skip-bad to skip bad records"
-SKIP_ROW_FIX = "fix or delete that row, or pass --skip-bad to skip bad records"
-# first bytes of files that are often misnamed (a gzip saved as .jsonl, ...)
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    source: str  # the Source's name, as shown in messages
-    line: int  # 1-based line (JSONL/CSV: where the record starts) or row (Parquet/Arrow)
-    unit: str  # "line" or "row"
-    data: dict
 
 
 # -- the entry point ----------------------------------------------------------------------------
@@ -239,24 +231,6 @@ def _json_fix(text: str) -> str:
         # a pretty-printed JSON document, not one object per line
         return "this looks like one JSON document, not JSON Lines; convert it, e.g. jq -c '.[]'"
     return SKIP_FIX
-
-
-def json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "binary data (bytes)"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 # -- CSV ----------------------------------------------------------------------------------------

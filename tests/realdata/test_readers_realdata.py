@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.ingest.benchmarks import read_benchmark
-from engine.ingest.docfields import extract_doc
-from engine.ingest.readers import expand_sources, iter_records
+from engine.ingest.readers import expand_sources, extract_doc, iter_records
 
 pytestmark = pytest.mark.realdata
 

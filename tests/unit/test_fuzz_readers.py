@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from engine.errors import BetrError
 from engine.ingest.benchmarks import FORMATS, parse_field_map, read_benchmark
-from engine.ingest.docfields import extract_doc
-from engine.ingest.readers import iter_records
+from engine.ingest.readers import extract_doc, iter_records
 from engine.ingest.sources import PathSource
 
 NAMES = (

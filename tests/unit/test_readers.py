@@ -12,8 +12,13 @@ import pytest
 import zstandard
 
 from engine.errors import InputError, UsageError
-from engine.ingest.docfields import extract_doc
-from engine.ingest.readers import Record, detect_format, expand_sources, iter_records
+from engine.ingest.readers import (
+    Record,
+    detect_format,
+    expand_sources,
+    extract_doc,
+    iter_records,
+)
 from engine.ingest.sources import PathSource
 
 SKIP_FIX = "fix or delete that line, or pass --skip-bad to skip bad records"
