@@ -18,11 +18,14 @@ __all__ = [
     "FINISHED",
     "JobInfo",
     "cancel",
+    "follow_log",
     "job",
     "jobs",
+    "queue",
     "reap_children",
     "resume",
     "run_here",
+    "run_worker",
     "start",
 ]
 

@@ -76,10 +76,9 @@ class BetrCommand(click.Command):
 
 
 class BetrGroup(click.Group):
-    command_class = BetrCommand
+    """A group whose commands are BetrCommands (and whose subgroups are BetrGroups)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    command_class = BetrCommand
 
 
 BetrGroup.group_class = BetrGroup
