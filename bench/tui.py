@@ -340,10 +340,13 @@ async def tui_bench(ws: Workspace) -> None:
         )
         from textual_plotext import PlotextPlot
 
+        from tui.screens.threshold.plots import KeepPlots
+
         plots = list(th.query(PlotextPlot))
+        keep_plots = th.query_one(KeepPlots)
 
         def redraw_plots() -> None:
-            th.render_plots(th.stats)
+            keep_plots.show(th.stats)
             for plot in plots:
                 plot.render()
 
