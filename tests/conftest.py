@@ -65,3 +65,19 @@ def write_docs_jsonl(path: Path, n: int, *, seed: int = 0, words: int = 60) -> P
             text = " ".join(rng.choice(WORDS) for _ in range(words + rng.randrange(words)))
             fh.write(json.dumps({"id": f"doc-{i:05d}", "text": text, "src": f"s{i % 3}"}) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory) -> Path:
+    """A tiny random GPT-NeoX proxy directory (tests/tiny_lm.py), built once per session."""
+    from tests.tiny_lm import make_tiny_lm_dir
+
+    return make_tiny_lm_dir(tmp_path_factory.mktemp("tiny-lm") / "proxy")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir_bos(tmp_path_factory) -> Path:
+    """The same kind of proxy whose tokenizer adds a BOS token (<|endoftext|>) in front."""
+    from tests.tiny_lm import make_tiny_lm_dir
+
+    return make_tiny_lm_dir(tmp_path_factory.mktemp("tiny-lm-bos") / "proxy", seed=1, bos=True)

@@ -19,6 +19,11 @@ JOB_FUNCTIONS: dict[str, str] = {
     "betr-train": "engine.jobs.kinds.betr:run_train",
     "betr-apply": "engine.jobs.kinds.betr:run_apply",
     "betr-pipeline": "engine.jobs.kinds.betr:run_pipeline",
+    "rbridge-score": "engine.jobs.kinds.rbridge:run_score",
+    "proxy-mc-eval": "engine.jobs.kinds.mc_eval:run_mc_eval",
+    "proxy-train": "engine.jobs.kinds.proxy_train:run_train",
+    "rbridge-generate": "engine.jobs.kinds.frontier:run_generate",
+    "rbridge-teacher-force": "engine.jobs.kinds.frontier:run_teacher_force",
 }
 assert set(JOB_FUNCTIONS) == set(SPECS), "every spec has a function and every function a spec"
 

@@ -132,8 +132,163 @@ class PipelineSpec(TrainSpec):
         return f"BETR run {self.run_id} (score, train, apply)"
 
 
+MINMAX_SCOPES = ("trace", "benchmark")
+DEFAULT_PROMPT = "Question: {x}\nAnswer: "
+
+
+@dataclass(frozen=True)
+class RbridgeScoreSpec(JobSpec):
+    """rBridge scores of one proxy on one benchmark's traces (METHODS 2): fills the pending
+    rbridge_scores row `score_id` that `engine.api.rbridge` planned (and caches)."""
+
+    kind: ClassVar[str] = "rbridge-score"
+    score_id: int
+    proxy_id: int
+    benchmark_id: int
+    minmax: str = "trace"
+    prompt: str = DEFAULT_PROMPT
+    batch_size: int = 8
+    device: str = "auto"
+
+    def validate(self) -> None:
+        if self.minmax not in MINMAX_SCOPES:
+            raise UsageError(
+                f"--minmax must be one of {', '.join(MINMAX_SCOPES)}, got '{self.minmax}'"
+            )
+        if "{x}" not in self.prompt:
+            raise UsageError(
+                "the prompt must contain {x} where the question goes",
+                fix='e.g. --prompt "Question: {x}\\nAnswer: "',
+            )
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+
+    @property
+    def title(self) -> str:
+        return f"rbridge score proxy {self.proxy_id} on benchmark {self.benchmark_id}"
+
+
+@dataclass(frozen=True)
+class McEvalSpec(JobSpec):
+    """Multiple-choice accuracy, length-normalised accuracy and confidence of a proxy on
+    imported multiple-choice benchmarks (METHODS 5)."""
+
+    kind: ClassVar[str] = "proxy-mc-eval"
+    proxy_id: int
+    benchmark_ids: tuple[int, ...]
+    limit: int | None = None
+    batch_size: int = 16
+    device: str = "auto"
+
+    def validate(self) -> None:
+        if not self.benchmark_ids:
+            raise UsageError("name at least one multiple-choice benchmark")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {self.limit}")
+
+    @property
+    def title(self) -> str:
+        return f"mc-eval proxy {self.proxy_id} on {len(self.benchmark_ids)} benchmark(s)"
+
+
+@dataclass(frozen=True)
+class ProxyTrainSpec(JobSpec):
+    """Train a tiny GPT-NeoX-style proxy on a corpus (or a BETR selection of it), saving
+    `checkpoints` evenly spaced checkpoints, each registered as a proxy of `dataset`."""
+
+    kind: ClassVar[str] = "proxy-train"
+    corpus_id: int
+    dataset: str
+    out_dir: str
+    params: int
+    tokens: int
+    checkpoints: int = 4
+    selection_run: int | None = None
+    keep: float | None = None
+    seed: int = 0
+    tokenizer: str = "neox"
+    seq_len: int = 128
+    batch_size: int = 16
+    lr: float = 1e-3
+    device: str = "auto"
+
+    def validate(self) -> None:
+        if self.params < 1000:
+            raise UsageError(f"--params must be at least 1000, got {self.params}")
+        if self.tokens < self.seq_len * self.batch_size:
+            raise UsageError(
+                f"--tokens must cover at least one batch ({self.seq_len * self.batch_size} "
+                f"tokens), got {self.tokens}"
+            )
+        if self.checkpoints < 1:
+            raise UsageError(f"--checkpoints must be at least 1, got {self.checkpoints}")
+        if (self.selection_run is None) != (self.keep is None):
+            raise UsageError("--selection and --keep go together")
+        if self.keep is not None and not 0.0 < self.keep <= 1.0:
+            raise UsageError(f"--keep must be a fraction in (0, 1], got {self.keep}")
+        if not (self.tokenizer == "neox" or self.tokenizer.startswith("train:")):
+            raise UsageError(
+                f"unknown --tokenizer '{self.tokenizer}'",
+                fix="use neox (the GPT-NeoX tokenizer) or train:VOCAB (a BPE trained on the "
+                "corpus, e.g. train:4096)",
+            )
+
+    @property
+    def title(self) -> str:
+        return f"train proxy {self.dataset} ({self.params:,} params, {self.tokens:,} tokens)"
+
+
+@dataclass(frozen=True)
+class GenerateSpec(JobSpec):
+    """A local causal LM as the frontier: greedy reasoning traces with per-token
+    log-probabilities for a benchmark's questions (METHODS 2, trace generation)."""
+
+    kind: ClassVar[str] = "rbridge-generate"
+    benchmark_id: int
+    model: str
+    task: str = ""
+    limit: int | None = None
+    max_new_tokens: int = 512
+    batch_size: int = 4
+    device: str = "auto"
+
+    @property
+    def title(self) -> str:
+        return f"generate traces for benchmark {self.benchmark_id}"
+
+
+@dataclass(frozen=True)
+class TeacherForceSpec(JobSpec):
+    """Letter probabilities for imported traces that have none, by scoring each trace under a
+    local model (teacher forcing: what a greedy generator would have reported)."""
+
+    kind: ClassVar[str] = "rbridge-teacher-force"
+    benchmark_id: int
+    model: str
+    prompt: str = DEFAULT_PROMPT
+    overwrite: bool = False
+    batch_size: int = 4
+    device: str = "auto"
+
+    @property
+    def title(self) -> str:
+        return f"teacher-force traces of benchmark {self.benchmark_id}"
+
+
 SPECS: dict[str, type[JobSpec]] = {
-    cls.kind: cls for cls in (ImportDocsSpec, ScoreSpec, TrainSpec, ApplySpec, PipelineSpec)
+    cls.kind: cls
+    for cls in (
+        ImportDocsSpec,
+        ScoreSpec,
+        TrainSpec,
+        ApplySpec,
+        PipelineSpec,
+        RbridgeScoreSpec,
+        McEvalSpec,
+        ProxyTrainSpec,
+        GenerateSpec,
+        TeacherForceSpec,
+    )
 }
 
 

@@ -1,0 +1,122 @@
+"""Evaluation results in one long shape (`eval_results`: run, size, tokens, step, stage,
+benchmark, metric, value, ...) and per-item multiple-choice log-likelihoods (`mc_items`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+RESULT_KEYS = (
+    "run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
+    "value", "attrs", "source", "proxy_id", "job_id",
+)  # fmt: skip
+
+
+def insert_eval_results(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """(inside a transaction) Long-shape rows; missing keys are NULL, attrs a dict or None."""
+    now = time.time()
+    values = []
+    for r in rows:
+        row = dict(r)
+        if row.get("attrs") is not None:
+            row["attrs"] = json.dumps(row["attrs"], sort_keys=True)
+        values.append((*(row.get(k) for k in RESULT_KEYS), now))
+    conn.executemany(
+        f"INSERT INTO eval_results ({', '.join(RESULT_KEYS)}, created_at) "
+        f"VALUES ({', '.join('?' * (len(RESULT_KEYS) + 1))})",
+        values,
+    )
+    return len(values)
+
+
+def delete_eval_results(
+    conn: sqlite3.Connection,
+    *,
+    proxy_id: int | None = None,
+    benchmark: str | None = None,
+    metrics: Sequence[str] | None = None,
+    source: str | None = None,
+) -> int:
+    """(inside a transaction) Rows matching every given filter (at least one filter)."""
+    where, args = [], []
+    for col, value in (("proxy_id", proxy_id), ("benchmark", benchmark), ("source", source)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    if metrics:
+        where.append(f"metric IN ({','.join('?' * len(metrics))})")
+        args.extend(metrics)
+    if not where:
+        raise ValueError("delete_eval_results needs a filter")
+    return conn.execute(f"DELETE FROM eval_results WHERE {' AND '.join(where)}", args).rowcount
+
+
+def eval_results(
+    conn: sqlite3.Connection,
+    *,
+    benchmark: str | None = None,
+    metric: str | None = None,
+    proxy_id: int | None = None,
+) -> list[dict[str, Any]]:
+    where, args = [], []
+    for col, value in (("benchmark", benchmark), ("metric", metric), ("proxy_id", proxy_id)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    sql = f"SELECT id, {', '.join(RESULT_KEYS)} FROM eval_results"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    out = []
+    for r in conn.execute(sql + " ORDER BY run, params, tokens, step, benchmark, metric, id", args):
+        d = dict(r)
+        d["attrs"] = json.loads(d["attrs"]) if d["attrs"] else None
+        out.append(d)
+    return out
+
+
+def upsert_mc_items(
+    conn: sqlite3.Connection,
+    proxy_id: int,
+    rows: Sequence[tuple[int, int, str, str, int | None]],
+) -> None:
+    """(inside a transaction) (example_id, gold, logliks JSON, n_chars JSON, job_id) per item."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO mc_items (proxy_id, example_id, gold, logliks, n_chars, job_id) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(proxy_id, *r) for r in rows],
+    )
+
+
+def mc_item_rows(
+    conn: sqlite3.Connection, proxy_id: int, benchmark_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Per-item log-likelihoods of a proxy (on one benchmark), in example order."""
+    sql = (
+        "SELECT m.example_id, e.benchmark_id, m.gold, m.logliks, m.n_chars FROM mc_items m "
+        "JOIN examples e ON e.id = m.example_id WHERE m.proxy_id = ?"
+    )
+    args: list[Any] = [proxy_id]
+    if benchmark_id is not None:
+        sql += " AND e.benchmark_id = ?"
+        args.append(benchmark_id)
+    out = []
+    for r in conn.execute(sql + " ORDER BY e.benchmark_id, e.idx", args):
+        d = dict(r)
+        d["logliks"] = json.loads(d["logliks"])
+        d["n_chars"] = json.loads(d["n_chars"])
+        out.append(d)
+    return out
+
+
+def mc_done_example_ids(conn: sqlite3.Connection, proxy_id: int, benchmark_id: int) -> set[int]:
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT m.example_id FROM mc_items m JOIN examples e ON e.id = m.example_id "
+            "WHERE m.proxy_id = ? AND e.benchmark_id = ?",
+            (proxy_id, benchmark_id),
+        )
+    }
