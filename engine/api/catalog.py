@@ -15,8 +15,8 @@ from typing import Any
 
 from engine.betr.targets import parse_names
 from engine.errors import NotFoundError, UsageError
-from engine.jobs.table import refuse_if_in_use
-from engine.store import catalog, deletes, docs
+from engine.jobs.table import active_jobs, refuse_if_in_use
+from engine.store import catalog, deletes, docs, proxies
 from engine.store.db import transaction
 from engine.terminal import check_name
 from engine.workspace import Workspace
@@ -182,9 +182,13 @@ def delete_corpus(
 
 
 def delete_benchmark(workspace: Workspace, name: str) -> Deleted:
-    """Delete benchmark `name` and its examples (one transaction: examples are few)."""
+    """Delete benchmark `name`, its examples, traces and rBridge scores (the per-trace rows in
+    bounded transactions, the rest in one)."""
     conn = workspace.connect()
     try:
+        row = deletes.benchmark_for_delete(conn, name)
+        refuse_if_in_use(conn, "benchmark", name, name)
+        deletes.delete_benchmark_scores(conn, row["id"])
         with transaction(conn):
             row = deletes.benchmark_for_delete(conn, name)
             refuse_if_in_use(conn, "benchmark", name, name)
@@ -192,3 +196,24 @@ def delete_benchmark(workspace: Workspace, name: str) -> Deleted:
     finally:
         conn.close()
     return Deleted("benchmark", name, row["n_examples"])
+
+
+def delete_proxy(workspace: Workspace, name: str) -> Deleted:
+    """Forget a proxy, its rBridge scores and evaluation rows (its files stay on disk)."""
+    conn = workspace.connect()
+    try:
+        row = proxies.get_proxy(conn, name)
+        if row is None:
+            raise NotFoundError(f"no proxy '{name}'", fix="`betr proxy list` shows them")
+        busy = [j for j in active_jobs(conn) if j.config.get("proxy_id") == row["id"]]
+        if busy:
+            raise UsageError(
+                f"proxy '{name}' is in use by job {busy[0].id} ({busy[0].title})",
+                fix=f"wait for it, or cancel it first: betr jobs cancel {busy[0].id}",
+            )
+        deletes.delete_proxy_scores(conn, row["id"])
+        with transaction(conn):
+            proxies.delete_proxy(conn, row["id"])
+    finally:
+        conn.close()
+    return Deleted("proxy", name, 1)

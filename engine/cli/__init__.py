@@ -15,7 +15,7 @@ import traceback
 
 import click
 
-from engine.cli import betr, browse, imports, jobs, workspace
+from engine.cli import betr, browse, imports, jobs, rbridge, workspace
 from engine.cli.common import BetrGroup, Obj, echo, workspace_param
 from engine.errors import BetrError
 from engine.workspace import damaged_database_message, is_damaged_database
@@ -30,7 +30,7 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.params.append(workspace_param())  # `betr -w WS VERB ...` as well as `betr VERB ... -w WS`
-for module in (workspace, imports, jobs, betr, browse):
+for module in (workspace, imports, jobs, betr, browse, rbridge):
     for command in module.COMMANDS:
         cli.add_command(command)
 

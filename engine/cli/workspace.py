@@ -110,18 +110,21 @@ def show_cmd(what: str, ref: str, corpus: str | None) -> None:
 
 
 @click.command("delete", cls=BetrCommand)
-@click.argument("what", type=click.Choice(["corpus", "benchmark"]))
+@click.argument("what", type=click.Choice(["corpus", "benchmark", "proxy"]))
 @click.argument("name")
 def delete_cmd(what: str, name: str) -> None:
-    """Delete a corpus (with its docs and runs) or a benchmark (with its examples).
+    """Delete a corpus (with its docs and runs), a benchmark (with its examples, traces and
+    rBridge scores) or a proxy (its scores and results; its files stay on disk).
 
     Refused while a queued or running job uses it. A large corpus goes in short steps that
     let other jobs write meanwhile; if a delete is interrupted, run it again to finish it."""
-    from engine.api.catalog import delete_benchmark, delete_corpus
+    from engine.api.catalog import delete_benchmark, delete_corpus, delete_proxy
 
     ws = obj().workspace
     if what == "benchmark":
         done = delete_benchmark(ws, name)
+    elif what == "proxy":
+        done = delete_proxy(ws, name)
     else:
         with progress_bar(f"delete corpus {name}", "docs", transient=True) as on_progress:
             done = delete_corpus(ws, name, on_progress=on_progress)
@@ -130,6 +133,8 @@ def delete_cmd(what: str, name: str) -> None:
     elif what == "corpus":
         runs = f" and {done.runs} run(s)" if done.runs else ""
         echo(f"deleted corpus '{name}' ({done.rows} docs{runs})")
+    elif what == "proxy":
+        echo(f"deleted proxy '{name}' (its files stay on disk)")
     else:
         echo(f"deleted benchmark '{name}' ({done.rows} examples)")
 

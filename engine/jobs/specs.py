@@ -226,11 +226,22 @@ class ProxyTrainSpec(JobSpec):
             raise UsageError("--selection and --keep go together")
         if self.keep is not None and not 0.0 < self.keep <= 1.0:
             raise UsageError(f"--keep must be a fraction in (0, 1], got {self.keep}")
-        if not (self.tokenizer == "neox" or self.tokenizer.startswith("train:")):
+        vocab = self.tokenizer.partition(":")[2] if self.tokenizer.startswith("train:") else ""
+        if not (self.tokenizer == "neox" or vocab.isdigit()):
             raise UsageError(
                 f"unknown --tokenizer '{self.tokenizer}'",
                 fix="use neox (the GPT-NeoX tokenizer) or train:VOCAB (a BPE trained on the "
                 "corpus, e.g. train:4096)",
+            )
+        if vocab.isdigit() and not 300 <= int(vocab) <= 200_000:
+            raise UsageError(
+                f"--tokenizer train:VOCAB needs 300 <= VOCAB <= 200000, got {vocab}",
+                fix="e.g. train:4096",
+            )
+        if self.seq_len < 8 or self.batch_size < 1 or not self.lr > 0:
+            raise UsageError(
+                "--seq-len must be at least 8, --batch-size at least 1 and --lr positive "
+                f"(got {self.seq_len}, {self.batch_size}, {self.lr})"
             )
 
     @property

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
+from engine.store import catalog
 from engine.store import jobs as store_jobs
 
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -176,6 +177,16 @@ def job_uses(conn: sqlite3.Connection, job: JobInfo) -> dict[str, set]:
         if inputs is not None:
             uses["corpus"].add(inputs[0])
             uses["benchmark"] |= inputs[1]
+    cfg = job.config
+    bench_ids = set(cfg.get("benchmark_ids") or ())
+    if cfg.get("benchmark_id") is not None:
+        bench_ids.add(cfg["benchmark_id"])
+    if bench_ids:  # rBridge scoring, multiple-choice evaluation, trace generation
+        uses["benchmark"] |= {n for n, i in catalog.benchmark_ids(conn).items() if i in bench_ids}
+    if job.kind != "import-docs" and cfg.get("corpus_id") is not None:  # proxy training
+        uses["corpus"].add(cfg["corpus_id"])
+    if cfg.get("selection_run") is not None:
+        uses["run"].add(cfg["selection_run"])
     return uses
 
 

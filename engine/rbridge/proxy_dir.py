@@ -67,7 +67,8 @@ def check_model_dir(path: str | Path) -> ModelDir:
     if not weights:
         pickled = [name for name in PICKLE_WEIGHTS if (root / name).exists()]
         why = (
-            f"only pickled weights ({', '.join(pickled)}), which betr never loads"
+            f"only pickled weights ({', '.join(pickled)}), which betr never loads: it reads "
+            "*.safetensors weights only"
             if pickled
             else "no *.safetensors weights"
         )

@@ -132,3 +132,25 @@ def delete_benchmark_row(conn: sqlite3.Connection, benchmark_id: int) -> None:
     """The benchmark and its examples (call inside a transaction; thousands of rows at most).
     Runs that targeted it keep their rows, with the example and benchmark ids set to NULL."""
     conn.execute("DELETE FROM benchmarks WHERE id = ?", (benchmark_id,))
+
+
+def delete_benchmark_scores(conn: sqlite3.Connection, benchmark_id: int) -> None:
+    """The per-trace rBridge rows over a benchmark (packed per-token arrays: the bulky part),
+    in bounded transactions, before the benchmark row's cascade removes the rest."""
+    score_ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM rbridge_scores WHERE benchmark_id = ?", (benchmark_id,)
+        )
+    ]
+    for score_id in score_ids:
+        delete_batched(conn, "rbridge_trace_scores", "trace_id", "score_id = ?", (score_id,))
+
+
+def delete_proxy_scores(conn: sqlite3.Connection, proxy_id: int) -> None:
+    """Likewise for every score of a proxy."""
+    score_ids = [
+        r[0] for r in conn.execute("SELECT id FROM rbridge_scores WHERE proxy_id = ?", (proxy_id,))
+    ]
+    for score_id in score_ids:
+        delete_batched(conn, "rbridge_trace_scores", "trace_id", "score_id = ?", (score_id,))

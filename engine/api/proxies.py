@@ -1,0 +1,166 @@
+"""Proxy models: register a local causal LM directory, train tiny ones, evaluate them on
+multiple-choice benchmarks, and read their curves (checkpoints of one dataset by tokens)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import closing
+from typing import Any
+
+from engine.errors import NotFoundError, UsageError
+from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
+from engine.rbridge.proxy_dir import check_model_dir, model_sha256
+from engine.store import catalog, evals, proxies
+from engine.store.db import transaction
+from engine.terminal import check_name
+from engine.workspace import Workspace
+
+
+def add_proxy(
+    workspace: Workspace,
+    path: str,
+    *,
+    name: str | None = None,
+    tokens: int | None = None,
+    dataset: str | None = None,
+    step: int | None = None,
+) -> dict[str, Any]:
+    """Register a Hugging Face causal LM directory (config.json, *.safetensors, tokenizer.json;
+    never a pickle); its sha256 is recorded. Returns {"proxy_id", "name", "sha256", ...}."""
+    model = check_model_dir(path)
+    name = name or model.path.name
+    check_name("proxy", name)
+    for label, value in (("--tokens", tokens), ("--step", step)):
+        if value is not None and value < 0:
+            raise UsageError(f"{label} must not be negative, got {value}")
+    sha = model_sha256(model)
+    with closing(workspace.connect()) as conn:
+        existing = proxies.get_proxy(conn, name)
+        if existing is not None and (existing["path"], existing["sha256"]) != (
+            str(model.path),
+            sha,
+        ):
+            raise UsageError(
+                f"proxy '{name}' already exists ({existing['path']})",
+                fix="choose another --name",
+            )
+        with transaction(conn):
+            proxy_id = proxies.add_proxy(
+                conn,
+                name=name,
+                path=str(model.path),
+                sha256=sha,
+                model_type=model.model_type,
+                params=model.n_params_estimate,
+                dataset=dataset,
+                step=step,
+                tokens=tokens,
+            )
+        return {"proxy_id": proxy_id, **proxies.get_proxy(conn, proxy_id)}
+
+
+def list_proxies(workspace: Workspace) -> list[dict[str, Any]]:
+    with closing(workspace.connect(readonly=True)) as conn:
+        return proxies.list_proxies(conn)
+
+
+def resolve_proxy(conn, ref: str | int) -> dict[str, Any]:
+    proxy = proxies.get_proxy(conn, ref)
+    if proxy is None:
+        names = proxies.proxy_names(conn)
+        raise NotFoundError(
+            f"no proxy '{ref}'",
+            fix=f"known proxies: {', '.join(names[:20])}"
+            if names
+            else "register one: betr proxy add PATH, or train one: betr proxy train",
+        )
+    return proxy
+
+
+def get_proxy(workspace: Workspace, ref: str | int) -> dict[str, Any]:
+    with closing(workspace.connect(readonly=True)) as conn:
+        return resolve_proxy(conn, ref)
+
+
+def train_spec(
+    workspace: Workspace,
+    *,
+    corpus: str,
+    params: int,
+    tokens: int,
+    checkpoints: int = 4,
+    selection: int | None = None,
+    keep: float | None = None,
+    dataset: str | None = None,
+    seed: int = 0,
+    tokenizer: str = "neox",
+    out_dir: str | None = None,
+    **kwargs: Any,
+) -> ProxyTrainSpec:
+    """The checked spec of `betr proxy train`. The dataset name defaults to the corpus (or
+    "<corpus>-run<R>-top<X>%" for a selection); checkpoints go under the workspace."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        row = catalog.corpus_by_name(conn, corpus)
+        if row is None:
+            raise catalog.not_found_corpus(conn, corpus)
+        if row["state"] != "ready":
+            raise UsageError(f"corpus '{corpus}' is still importing", fix="wait for its import")
+    if dataset is None:
+        dataset = corpus if selection is None else f"{corpus}-run{selection}-top{_pct(keep)}"
+    check_name("dataset", dataset)
+    if out_dir is None:
+        out_dir = str(workspace.root / "proxies" / f"{dataset}-{params}p-s{seed}")
+    return ProxyTrainSpec(
+        corpus_id=int(row["id"]),
+        dataset=dataset,
+        out_dir=os.path.abspath(out_dir),
+        params=params,
+        tokens=tokens,
+        checkpoints=checkpoints,
+        selection_run=selection,
+        keep=keep,
+        seed=seed,
+        tokenizer=tokenizer,
+        **kwargs,
+    )
+
+
+def _pct(keep: float | None) -> str:
+    return "" if keep is None else f"{keep * 100:g}%"
+
+
+def mc_eval_spec(
+    workspace: Workspace,
+    proxy: str,
+    benchmarks: Sequence[str],
+    *,
+    limit: int | None = None,
+    device: str = "auto",
+) -> McEvalSpec:
+    with closing(workspace.connect(readonly=True)) as conn:
+        p = resolve_proxy(conn, proxy)
+        ids = catalog.benchmark_ids(conn)
+        missing = [b for b in benchmarks if b not in ids]
+        if missing:
+            raise NotFoundError(
+                f"no benchmark '{missing[0]}'",
+                fix=f"imported benchmarks: {', '.join(sorted(ids)) or 'none'}",
+            )
+    return McEvalSpec(
+        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
+        device=device,
+    )  # fmt: skip
+
+
+def proxy_results(
+    workspace: Workspace, *, benchmark: str | None = None, proxy: str | None = None
+) -> list[dict[str, Any]]:
+    """The proxies' evaluation rows (long shape)."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        proxy_id = resolve_proxy(conn, proxy)["id"] if proxy else None
+        return [
+            r
+            for r in evals.eval_results(conn, benchmark=benchmark, proxy_id=proxy_id)
+            if r["proxy_id"] is not None
+        ]

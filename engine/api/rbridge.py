@@ -1,0 +1,439 @@
+"""rBridge use cases: import traces, plan (or reuse) a score of a proxy on a benchmark, and read
+the results: a benchmark's numbers, a trace's per-token rows, a proxy curve.
+
+A score is cached by (proxy sha256, the benchmark's traces fingerprint, the weighting config):
+asking again returns the finished row instead of recomputing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.api.proxies import resolve_proxy
+from engine.errors import InputError, NotFoundError, UsageError
+from engine.jobs.specs import (
+    DEFAULT_PROMPT,
+    MINMAX_SCOPES,
+    GenerateSpec,
+    RbridgeScoreSpec,
+    TeacherForceSpec,
+)
+from engine.jobs.table import refuse_if_in_use
+from engine.rbridge.tokenrows import unpack_token_rows
+from engine.store import catalog, proxies, traces
+from engine.store import rbridge as store_rb
+from engine.store.db import transaction
+from engine.workspace import Workspace
+
+TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
+METHOD_VERSION = 1  # bump when the scoring changes: older cached scores are not reused
+
+
+def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+    row = catalog.benchmark_by_name(conn, name)
+    if row is None:
+        names = sorted(catalog.benchmark_ids(conn))
+        raise NotFoundError(
+            f"unknown benchmark '{name}'",
+            fix=(
+                f"imported benchmarks: {', '.join(names)}; "
+                if names
+                else "import it first: betr import bench PATH --name NAME; "
+            )
+            + "traces attach to an imported benchmark",
+        )
+    return row
+
+
+# -- import -----------------------------------------------------------------------------------
+def parse_field_map(spec: str | None) -> dict[str, str] | None:
+    """ "id=custom_id,content=text" -> {"id": "custom_id", "content": "text"}."""
+    if not spec:
+        return None
+    out = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(
+                f"bad --field-map entry '{part}'", fix="use NAME=FIELD pairs: id=custom_id,..."
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def import_traces(
+    workspace: Workspace,
+    paths: Sequence[str],
+    benchmark: str,
+    *,
+    fmt: str,
+    field_map: str | None = None,
+    skip_bad: bool = False,
+    replace: bool = False,
+) -> dict[str, Any]:
+    """Traces into `benchmark`, in one transaction: a bad record stops the import and changes
+    nothing (unless skip_bad, which reports what it skipped)."""
+    from engine.rbridge.formats import read_traces
+
+    if fmt not in TRACE_FORMATS:
+        raise UsageError(
+            f"unknown trace format '{fmt}'", fix=f"use one of {', '.join(TRACE_FORMATS)}"
+        )
+    if not paths:
+        raise UsageError("no input files given", fix="betr rbridge import PATH... --benchmark B")
+    abs_paths = [os.path.abspath(os.path.expanduser(p)) for p in paths]
+    for p in abs_paths:
+        if not os.path.exists(p):
+            raise InputError("no such file or directory", file=p, fix="check the path")
+    with closing(workspace.connect()) as conn:
+        bench = resolve_benchmark(conn, benchmark)
+        refuse_if_in_use(conn, "benchmark", benchmark, benchmark)
+        records, skipped = read_traces(
+            abs_paths, fmt, field_map=parse_field_map(field_map), skip_bad=skip_bad
+        )
+        examples = _examples_by_key(conn, benchmark)
+        rows, gold_from_bench = [], 0
+        seen: set[str] = set()
+        for rec in records:
+            if rec.benchmark and rec.benchmark != benchmark:
+                raise InputError(
+                    f"trace '{rec.ext_id}' is for benchmark '{rec.benchmark}', not '{benchmark}'",
+                    file=rec.source,
+                    field="benchmark",
+                    fix=f"import it with --benchmark {rec.benchmark}, or fix the field",
+                )
+            if rec.ext_id in seen:
+                raise InputError(
+                    f"trace id '{rec.ext_id}' appears twice", file=rec.source, field="id",
+                    fix="give every trace its own id",
+                )  # fmt: skip
+            seen.add(rec.ext_id)
+            gold = rec.gold
+            if gold is None:
+                gold = examples.get(("id", rec.ext_id)) or examples.get(("q", rec.question.strip()))
+                gold_from_bench += gold is not None
+            probs = rec.letter_probs
+            if probs is not None and len(probs) != len(rec.reasoning):
+                raise InputError(
+                    f"{len(probs)} letter probabilities for {len(rec.reasoning)} characters",
+                    file=rec.source,
+                )
+            rows.append(
+                {
+                    "ext_id": rec.ext_id,
+                    "question": rec.question,
+                    "reasoning": rec.reasoning,
+                    "gold": gold,
+                    "final_answer": rec.final_answer,
+                    "letter_probs": np.asarray(probs, dtype=np.float32).tobytes()
+                    if probs is not None
+                    else None,
+                    "prob_source": "frontier" if probs is not None else "none",
+                    "spans": [list(s) for s in rec.spans] if rec.spans else None,
+                    "format": fmt,
+                    "source": rec.source,
+                }
+            )
+        with transaction(conn):
+            replaced = 0
+            if replace:
+                replaced = traces.delete_traces(conn, bench["id"])
+            else:
+                clash = traces.existing_ext_ids(conn, bench["id"]) & seen
+                if clash:
+                    first = sorted(clash)[0]
+                    raise UsageError(
+                        f"benchmark '{benchmark}' already has trace '{first}' "
+                        f"({len(clash)} of these ids are already imported)",
+                        fix="import with --replace to replace the benchmark's traces (their "
+                        "scores are dropped), or give the traces other ids",
+                    )
+            traces.insert_traces(conn, bench["id"], rows)
+    return {
+        "benchmark": benchmark,
+        "format": fmt,
+        "imported": len(rows),
+        "with_probs": sum(r["letter_probs"] is not None for r in rows),
+        "gold_from_benchmark": gold_from_bench,
+        "replaced": replaced,
+        "skipped": len(skipped),
+        "skipped_examples": list(skipped[:20]),
+    }
+
+
+def _examples_by_key(conn: sqlite3.Connection, benchmark: str) -> dict[tuple[str, str], str]:
+    """Gold answers of the benchmark's examples, by ext id and by question text."""
+    out: dict[tuple[str, str], str] = {}
+    for r in catalog.benchmark_examples(conn, [benchmark]):
+        ex = catalog.example(conn, r["id"])
+        if ex is None:
+            continue
+        out.setdefault(("id", str(ex["ext_id"])), ex["answer"])
+        out.setdefault(("q", str(ex["question"]).strip()), ex["answer"])
+    return out
+
+
+def list_traces(workspace: Workspace) -> list[dict[str, Any]]:
+    with closing(workspace.connect(readonly=True)) as conn:
+        return traces.trace_counts(conn)
+
+
+# -- scoring ----------------------------------------------------------------------------------
+@dataclass
+class ScorePlan:
+    score_id: int
+    cached: bool
+    spec: RbridgeScoreSpec | None  # None when cached
+    proxy: str
+    benchmark: str
+    notes: list[str] = field(default_factory=list)
+
+
+def score_config(minmax: str, prompt: str) -> tuple[dict[str, Any], str]:
+    config = {"minmax": minmax, "prompt": prompt, "version": METHOD_VERSION}
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    return config, digest
+
+
+def plan_score(
+    workspace: Workspace,
+    proxy: str,
+    benchmark: str,
+    *,
+    minmax: str = "trace",
+    prompt: str = DEFAULT_PROMPT,
+    batch_size: int = 8,
+    device: str = "auto",
+    rescore: bool = False,
+) -> ScorePlan:
+    """The score of `proxy` on `benchmark`: a finished one with the same model files, traces
+    and config (cached), else a pending row and the job spec that fills it."""
+    from engine.rbridge.proxy_dir import check_model_dir, model_sha256
+
+    if minmax not in MINMAX_SCOPES:
+        raise UsageError(f"--minmax must be one of {', '.join(MINMAX_SCOPES)}, got '{minmax}'")
+    config, chash = score_config(minmax, prompt)
+    with closing(workspace.connect()) as conn:
+        p = resolve_proxy(conn, proxy)
+        bench = resolve_benchmark(conn, benchmark)
+        th, n = traces.traces_hash(conn, bench["id"])
+        if n == 0:
+            raise UsageError(
+                f"benchmark '{benchmark}' has no traces",
+                fix=f"import some: betr rbridge import PATH --benchmark {benchmark} --format ...",
+            )
+        sha = model_sha256(check_model_dir(p["path"]))
+        if sha != p["sha256"]:
+            raise UsageError(
+                f"the files of proxy '{p['name']}' at {p['path']} changed since it was registered",
+                fix=f"register them as a new proxy: betr proxy add {p['path']} --name NEW",
+            )
+        row = store_rb.find_score(conn, p["id"], bench["id"], sha, th, chash)
+        notes = []
+        if row is not None and row["state"] == "done" and not rescore:
+            return ScorePlan(row["id"], True, None, p["name"], benchmark, ["cached result"])
+        with transaction(conn):
+            if row is None:
+                score_id = store_rb.create_score(
+                    conn, proxy_id=p["id"], benchmark_id=bench["id"], proxy_sha256=sha,
+                    traces_hash=th, config=config, config_hash=chash,
+                )  # fmt: skip
+            else:
+                score_id = row["id"]
+                if rescore:
+                    store_rb.reset_score(conn, score_id)
+                    notes.append("rescoring from scratch")
+    spec = RbridgeScoreSpec(
+        score_id=score_id, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
+        prompt=prompt, batch_size=batch_size, device=device,
+    )  # fmt: skip
+    return ScorePlan(score_id, False, spec, p["name"], benchmark, notes)
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def show(
+    workspace: Workspace,
+    proxy: str,
+    benchmark: str,
+    *,
+    trace: str | None = None,
+    minmax: str | None = None,
+) -> dict[str, Any]:
+    """A benchmark's rBridge numbers for a proxy (the latest finished score, or the one with
+    `minmax`), and with `trace` that trace's score and per-token rows."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        p = resolve_proxy(conn, proxy)
+        bench = resolve_benchmark(conn, benchmark)
+        score = _done_score(conn, p, bench, minmax)
+        m = score["metrics"]
+        out: dict[str, Any] = {
+            "proxy": p["name"],
+            "benchmark": benchmark,
+            "score_id": score["id"],
+            "minmax": score["config"]["minmax"],
+            "rbridge": m.get("rbridge"),
+            "nll_rphi": m.get("nll_rphi"),
+            "nll_gold": m.get("nll_gold"),
+            "bpb": m.get("bpb"),
+            "n_traces": m.get("n_traces"),
+            "n_scored": m.get("n_scored"),
+            "flags": m.get("flags", {}),
+        }
+        if trace is not None:
+            out["trace"] = trace_detail(conn, score["id"], bench["id"], trace)
+    return out
+
+
+def _done_score(conn, p, bench, minmax: str | None) -> dict[str, Any]:
+    rows = [
+        s
+        for s in store_rb.list_scores(conn, benchmark_id=bench["id"], proxy_id=p["id"])
+        if s["state"] == "done" and (minmax is None or s["config"]["minmax"] == minmax)
+    ]
+    if not rows:
+        raise NotFoundError(
+            f"proxy '{p['name']}' has no finished rBridge score on '{bench['name']}'"
+            + (f" with --minmax {minmax}" if minmax else ""),
+            fix=f"score it: betr rbridge score --proxy {p['name']} --benchmark {bench['name']}",
+        )
+    return max(rows, key=lambda s: (s["finished_at"] or 0, s["id"]))
+
+
+def trace_detail(
+    conn: sqlite3.Connection, score_id: int, benchmark_id: int, ext_id: str
+) -> dict[str, Any]:
+    t = traces.trace_by_ext_id(conn, benchmark_id, ext_id)
+    if t is None:
+        raise NotFoundError(
+            f"no trace '{ext_id}' in this benchmark",
+            fix="use the trace's own id from the imported file (betr rbridge show lists them "
+            "with --json)",
+        )
+    ts = store_rb.trace_score(conn, score_id, t["id"])
+    if ts is None:
+        raise NotFoundError(f"trace '{ext_id}' has no score in score {score_id}")
+    return {
+        "id": ext_id,
+        "score": ts["score"],
+        "nll_rphi": ts["nll_rphi"],
+        "nll_gold": ts["nll_gold"],
+        "bpb": ts["bpb"],
+        "flags": ts["flags"],
+        "prob_source": t["prob_source"],
+        "reasoning": t["reasoning"],
+        "tokens": token_rows(t["reasoning"], ts["tokens"]),
+    }
+
+
+def token_rows(reasoning: str, blob: bytes | None) -> list[dict[str, Any]]:
+    if blob is None:
+        return []
+    a = unpack_token_rows(blob)
+    return [
+        {
+            "token": reasoning[int(s) : int(e)],
+            "start": int(s),
+            "end": int(e),
+            "weight": _num(w),
+            "weight_minmax": _num(u),
+            "nll": _num(n),
+        }
+        for s, e, w, u, n in zip(
+            a["starts"], a["ends"], a["weight"], a["weight_minmax"], a["nll"], strict=True
+        )
+    ]
+
+
+# -- what the rBridge screen reads ------------------------------------------------------------
+def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[dict[str, Any]]:
+    """Every score (finished or pending) with its proxy's curve position."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        bench_id = resolve_benchmark(conn, benchmark)["id"] if benchmark else None
+        out = []
+        for s in store_rb.list_scores(conn, benchmark_id=bench_id):
+            p = proxies.get_proxy(conn, s["proxy_id"]) or {}
+            out.append(
+                {
+                    "score_id": s["id"],
+                    "proxy": s["proxy"],
+                    "benchmark": s["benchmark"],
+                    "state": s["state"],
+                    "minmax": s["config"].get("minmax"),
+                    "dataset": p.get("dataset"),
+                    "step": p.get("step"),
+                    "tokens": p.get("tokens"),
+                    "params": p.get("params"),
+                    **{k: s["metrics"].get(k) for k in ("rbridge", "nll_rphi", "nll_gold", "bpb")},
+                    "n_traces": s["metrics"].get("n_traces"),
+                }
+            )
+    return out
+
+
+def trace_list(workspace: Workspace, score_id: int) -> list[dict[str, Any]]:
+    with closing(workspace.connect(readonly=True)) as conn:
+        return store_rb.trace_scores(conn, score_id)
+
+
+def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> dict[str, Any]:
+    """One trace's text and per-token arrays (what the per-token view colours)."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        score = store_rb.get_score(conn, score_id)
+        if score is None:
+            raise NotFoundError(f"no rBridge score {score_id}")
+        row = next(
+            (t for t in traces.trace_rows(conn, score["benchmark_id"], with_probs=False)
+             if t["id"] == trace_id),
+            None,
+        )  # fmt: skip
+        ts = store_rb.trace_score(conn, score_id, trace_id)
+    if row is None or ts is None:
+        raise NotFoundError(f"trace {trace_id} has no score in score {score_id}")
+    arrays = unpack_token_rows(ts["tokens"]) if ts["tokens"] is not None else None
+    return {"trace": row, "score": ts, "arrays": arrays}
+
+
+# -- traces from a local model ----------------------------------------------------------------
+def generate_spec(
+    workspace: Workspace, benchmark: str, model: str, *, task: str | None = None, **kwargs: Any
+) -> GenerateSpec:
+    from engine.rbridge.proxy_dir import check_model_dir
+
+    path = check_model_dir(model).path
+    with closing(workspace.connect(readonly=True)) as conn:
+        bench = resolve_benchmark(conn, benchmark)
+    return GenerateSpec(
+        benchmark_id=int(bench["id"]), model=str(path), task=task or benchmark, **kwargs
+    )
+
+
+def teacher_force_spec(
+    workspace: Workspace, benchmark: str, model: str, **kwargs: Any
+) -> TeacherForceSpec:
+    from engine.rbridge.proxy_dir import check_model_dir
+
+    path = check_model_dir(model).path
+    with closing(workspace.connect(readonly=True)) as conn:
+        bench = resolve_benchmark(conn, benchmark)
+        if traces.traces_hash(conn, bench["id"])[1] == 0:
+            raise UsageError(
+                f"benchmark '{benchmark}' has no traces to teacher-force",
+                fix=f"import them first: betr rbridge import PATH --benchmark {benchmark}",
+            )
+    return TeacherForceSpec(benchmark_id=int(bench["id"]), model=str(path), **kwargs)

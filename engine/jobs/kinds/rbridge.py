@@ -1,0 +1,209 @@
+"""The rBridge scoring job: one proxy on one benchmark's traces (METHODS 2).
+
+Weights need only the proxy's tokenizer, so every trace is tokenized and weighted first (the
+`benchmark` MinMax scope needs the range over all of them); the NLL forward passes then run in
+chunks of traces, each chunk's per-trace rows committed with the job's progress. A killed job
+resumes after the last committed trace; the score row turns 'done' only in the transaction
+that writes the benchmark's aggregates (and its rows in the long evaluation table).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from engine.errors import UsageError
+from engine.jobs.context import JobContext
+from engine.jobs.specs import RbridgeScoreSpec
+from engine.ops.proxy_nll import ProxyNLL
+from engine.rbridge.proxy_dir import check_model_dir, model_sha256
+from engine.rbridge.scoring import TraceWeights, aggregate, benchmark_range, score_trace
+from engine.rbridge.scoring import trace_weights as make_weights
+from engine.rbridge.tokenrows import pack_token_rows
+from engine.store import evals, proxies, traces
+from engine.store import rbridge as store_rb
+
+CHUNK_TRACES = 32
+
+
+def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
+    conn = ctx.conn
+    score = store_rb.get_score(conn, spec.score_id)
+    if score is None:
+        raise UsageError(
+            f"rBridge score {spec.score_id} no longer exists (its proxy or benchmark was deleted)",
+            fix="start it again: betr rbridge score --proxy P --benchmark B",
+        )
+    if score["state"] == "done":
+        return {"score_id": spec.score_id, "skipped": "already scored", **score["metrics"]}
+    proxy = proxies.get_proxy(conn, spec.proxy_id)
+    if proxy is None:
+        raise UsageError(f"proxy {spec.proxy_id} was deleted")
+    th, _count = traces.traces_hash(conn, spec.benchmark_id)
+    if th != score["traces_hash"]:
+        raise UsageError(
+            f"the traces of benchmark '{score['benchmark']}' changed since this score was planned",
+            fix=f"score again: betr rbridge score --proxy {proxy['name']} "
+            f"--benchmark {score['benchmark']}",
+        )
+    sha = model_sha256(check_model_dir(proxy["path"]))
+    if sha != score["proxy_sha256"]:
+        raise UsageError(
+            f"the files of proxy '{proxy['name']}' at {proxy['path']} changed since it was "
+            "registered",
+            fix=f"register the new files as a new proxy: betr proxy add {proxy['path']} --name NEW",
+        )
+    if score["job_id"] != ctx.job_id:
+        ctx.commit_chunk(
+            lambda c: store_rb.set_score_job(c, spec.score_id, ctx.job_id),
+            advance=0,
+            checkpoint=ctx.checkpoint or {"stage": "start"},
+        )
+    rows = traces.trace_rows(conn, spec.benchmark_id)
+    op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)
+    op.setup()
+    ctx.log.info(
+        "scoring %d traces of %s with proxy %s on %s (%s), MinMax per %s",
+        len(rows), score["benchmark"], proxy["name"], op.loaded.device, op.loaded.dtype,
+        spec.minmax,
+    )  # fmt: skip
+
+    t0 = time.monotonic()
+    prepared = [_prepare(op, spec, row) for row in rows]
+    scope_range = None
+    if spec.minmax == "benchmark":
+        scope_range = benchmark_range([p["weights"] for p in prepared])
+    done_ids = store_rb.scored_trace_ids(conn, spec.score_id)
+    todo = [p for p in prepared if p["row"]["id"] not in done_ids]
+    ctx.start_phase(len(rows), "traces", done=len(rows) - len(todo))
+    t_tok = time.monotonic() - t0
+    n_tokens = 0
+    for start in range(0, len(todo), CHUNK_TRACES):
+        chunk = todo[start : start + CHUNK_TRACES]
+        batch = {
+            "context_ids": [p["prompt_ids"] for p in chunk]
+            + [p["prompt_ids"] for p in chunk if p["gold_ids"]],
+            "target_ids": [p["r_ids"] for p in chunk]
+            + [p["gold_ids"] for p in chunk if p["gold_ids"]],
+        }
+        nll = op(batch)["nll"]
+        gold_nll = iter(nll[len(chunk) :])
+        out = []
+        for p, r_nll in zip(chunk, nll[: len(chunk)], strict=True):
+            res = score_trace(
+                p["weights"],
+                r_nll,
+                reasoning=p["row"]["reasoning"],
+                gold_nll=next(gold_nll) if p["gold_ids"] else None,
+                scope_range=scope_range,
+                spans=[tuple(s) for s in p["row"]["spans"]] if p["row"]["spans"] else None,
+            )
+            n_tokens += res.n_tokens
+            out.append(
+                {
+                    "trace_id": p["row"]["id"],
+                    "score": res.score,
+                    "nll_rphi": res.nll_rphi,
+                    "nll_gold": res.nll_gold,
+                    "bpb": res.bpb,
+                    "n_tokens": res.n_tokens,
+                    "flags": res.flags,
+                    "tokens": pack_token_rows(
+                        p["weights"].offsets[:, 0],
+                        p["weights"].offsets[:, 1],
+                        res.weight,
+                        res.weight_minmax,
+                        res.nll,
+                    ),
+                }
+            )
+        ctx.commit_chunk(
+            lambda c, out=out: store_rb.write_trace_scores(c, spec.score_id, out),
+            advance=len(chunk),
+            checkpoint={"stage": "nll", "scored": ctx.done + len(chunk)},
+        )
+    per_trace = store_rb.trace_scores(conn, spec.score_id)
+    metrics = aggregate(per_trace)
+    metrics.update(
+        {
+            "minmax": spec.minmax,
+            "device": op.loaded.device,
+            "dtype": op.loaded.dtype,
+            "timings": {"tokenize_s": round(t_tok, 3), "total_s": round(time.monotonic() - t0, 3)},
+            "tokens_scored_now": n_tokens,
+        }
+    )
+    ctx.commit_chunk(
+        lambda c: _finish(c, spec, score, proxy, metrics),
+        advance=0,
+        checkpoint={"stage": "done"},
+    )
+    ctx.log.info(
+        "rBridge %s on %s: %s (R-phi %s, gold %s) over %d traces",
+        proxy["name"], score["benchmark"], metrics["rbridge"], metrics["nll_rphi"],
+        metrics["nll_gold"], metrics["n_traces"],
+    )  # fmt: skip
+    return {"score_id": spec.score_id, **{k: metrics[k] for k in _RESULT_KEYS}}
+
+
+_RESULT_KEYS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "n_traces", "n_scored", "flags")
+
+
+def _prepare(op: ProxyNLL, spec: RbridgeScoreSpec, row: dict[str, Any]) -> dict[str, Any]:
+    """Token ids with offsets and weights of one trace: R is tokenized alone, without special
+    tokens, and exactly those ids are scored after the prompt's ids (which carry the BOS when
+    the tokenizer adds one), so offsets and scored ids never disagree."""
+    r_ids, offsets = op.encode(row["reasoning"], add_special_tokens=False)
+    prompt_ids, _ = op.encode(spec.prompt.replace("{x}", row["question"]), add_special_tokens=True)
+    gold = row.get("gold")
+    gold_ids = op.encode(gold, add_special_tokens=False)[0] if gold else []
+    probs = (
+        np.frombuffer(row["letter_probs"], dtype=np.float32).astype(np.float64)
+        if row["letter_probs"] is not None
+        else None
+    )
+    weights: TraceWeights = make_weights(probs, offsets)
+    return {
+        "row": row,
+        "r_ids": list(r_ids),
+        "prompt_ids": list(prompt_ids),
+        "gold_ids": list(gold_ids),
+        "weights": weights,
+    }
+
+
+def _finish(conn, spec, score, proxy, metrics) -> None:
+    store_rb.finish_score(conn, spec.score_id, metrics)
+    name = score["benchmark"]
+    evals.delete_eval_results(
+        conn,
+        proxy_id=proxy["id"],
+        benchmark=name,
+        metrics=[f"rbridge_{spec.minmax}", "nll_rphi", "nll_gold", "bpb"],
+    )
+    base = {
+        "run": proxy["dataset"] or proxy["name"],
+        "size": None,
+        "params": proxy["params"],
+        "tokens": proxy["tokens"],
+        "step": proxy["step"],
+        "stage": "PT",
+        "benchmark": name,
+        "source": f"proxy:{proxy['id']}",
+        "proxy_id": proxy["id"],
+    }
+    evals.insert_eval_results(
+        conn,
+        [
+            {**base, "metric": metric, "value": metrics[key]}
+            for metric, key in (
+                (f"rbridge_{spec.minmax}", "rbridge"),
+                ("nll_rphi", "nll_rphi"),
+                ("nll_gold", "nll_gold"),
+                ("bpb", "bpb"),
+            )
+            if metrics[key] is not None
+        ],
+    )

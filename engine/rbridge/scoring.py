@@ -1,0 +1,146 @@
+"""One trace's rBridge numbers from its letter probabilities, the proxy tokenizer's offsets
+and the proxy's per-token NLL (METHODS 2, steps 2, 4 and 5), and a benchmark's aggregates.
+
+Conventions (documented in the README):
+- the rBridge trace score is mean_i(NLL_i * u_i) over R's tokens with a non-empty span;
+- R-phi is the plain mean NLL over all of R's tokens; gold is the mean NLL of the gold
+  answer's tokens after the same prompt;
+- bits per byte = sum NLL / (UTF-8 bytes * ln 2), over R, or over the masked spans for a
+  trace imported in the `mask` format (a token counts when its span starts inside a span);
+- a trace without letter probabilities is scored with u_i = 1 (plain NLL) and flagged
+  `no-probs`; max w == min w gives u_i = 1 and the flag `flat-weights`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.rbridge.weights import minmax, token_weights, trace_score
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class TraceWeights:
+    """Weights of one trace under one proxy tokenizer (before the NLL is known)."""
+
+    offsets: np.ndarray  # (n, 2) int
+    w: np.ndarray  # (n,) float64, NaN where the span is empty or there are no probabilities
+    keep: np.ndarray  # (n,) bool: tokens that take part in the rBridge score
+    has_probs: bool
+
+
+@dataclass
+class TraceResult:
+    score: float | None
+    nll_rphi: float | None
+    nll_gold: float | None
+    bpb: float | None
+    n_tokens: int
+    flags: list[str] = field(default_factory=list)
+    weight: np.ndarray | None = None  # per token (NaN where excluded)
+    weight_minmax: np.ndarray | None = None
+    nll: np.ndarray | None = None
+
+
+def trace_weights(letter_probs: np.ndarray | None, offsets: list[tuple[int, int]]) -> TraceWeights:
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    nonempty = off[:, 1] > off[:, 0]
+    if letter_probs is None:
+        return TraceWeights(off, np.full(len(off), np.nan), nonempty, False)
+    w, keep = token_weights(np.asarray(letter_probs, dtype=np.float64), [tuple(o) for o in off])
+    return TraceWeights(off, np.asarray(w, dtype=np.float64), np.asarray(keep, bool), True)
+
+
+def benchmark_range(weights: list[TraceWeights]) -> tuple[float, float] | None:
+    """(min, max) of the kept token weights over every trace with probabilities (the
+    `benchmark` MinMax scope), or None when no trace has any."""
+    parts = [tw.w[tw.keep] for tw in weights if tw.has_probs and tw.keep.any()]
+    if not parts:
+        return None
+    allw = np.concatenate(parts)
+    return float(np.min(allw)), float(np.max(allw))
+
+
+def score_trace(
+    tw: TraceWeights,
+    nll: np.ndarray,
+    *,
+    reasoning: str,
+    gold_nll: np.ndarray | None = None,
+    scope_range: tuple[float, float] | None = None,
+    spans: list[tuple[int, int]] | None = None,
+) -> TraceResult:
+    """The trace's numbers. `scope_range` is the benchmark's (min, max) for the `benchmark`
+    MinMax scope (None: per trace)."""
+    nll = np.asarray(nll, dtype=np.float64)
+    n = len(nll)
+    if n != len(tw.offsets):
+        raise ValueError(f"{n} NLL values for {len(tw.offsets)} tokens")
+    flags: list[str] = []
+    weight_minmax = np.full(n, np.nan)
+    score = None
+    if not tw.keep.any():
+        flags.append("empty")
+    else:
+        if tw.has_probs:
+            lo, hi = scope_range if scope_range is not None else (None, None)
+            u, flat = minmax(tw.w[tw.keep], lo, hi)
+            if flat:
+                flags.append("flat-weights")
+        else:
+            u = np.ones(int(tw.keep.sum()))
+            flags.append("no-probs")
+        weight_minmax[tw.keep] = u
+        score = float(trace_score(nll[tw.keep], np.asarray(u, dtype=np.float64)))
+    nll_rphi = float(nll.mean()) if n else None
+    nll_gold = float(gold_nll.mean()) if gold_nll is not None and len(gold_nll) else None
+    if spans:
+        flags.append("mask")
+        starts = tw.offsets[:, 0]
+        in_span = np.zeros(n, dtype=bool)
+        for s, e in spans:
+            in_span |= (starts >= s) & (starts < e)
+        n_bytes = sum(len(reasoning[s:e].encode("utf-8")) for s, e in spans)
+        bpb = float(nll[in_span].sum() / (n_bytes * LN2)) if n_bytes else None
+    else:
+        n_bytes = len(reasoning.encode("utf-8"))
+        bpb = float(nll.sum() / (n_bytes * LN2)) if n_bytes else None
+    return TraceResult(
+        score=score,
+        nll_rphi=nll_rphi,
+        nll_gold=nll_gold,
+        bpb=bpb,
+        n_tokens=n,
+        flags=flags,
+        weight=tw.w,
+        weight_minmax=weight_minmax,
+        nll=nll,
+    )
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """A benchmark's numbers from its per-trace rows: each the mean over the traces that have
+    it, with the counts that say how much to trust it."""
+
+    def mean(key: str) -> float | None:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    flags: dict[str, int] = {}
+    for r in rows:
+        for f in r["flags"]:
+            flags[f] = flags.get(f, 0) + 1
+    return {
+        "rbridge": mean("score"),
+        "nll_rphi": mean("nll_rphi"),
+        "nll_gold": mean("nll_gold"),
+        "bpb": mean("bpb"),
+        "n_traces": len(rows),
+        "n_scored": sum(1 for r in rows if r.get("score") is not None),
+        "n_tokens": int(sum(r["n_tokens"] for r in rows)),
+        "flags": flags,
+    }
