@@ -48,7 +48,9 @@ def make_tiny_lm_dir(
     hidden: int = 32,
     layers: int = 2,
     bos: bool = False,
+    max_positions: int = 512,
 ) -> Path:
+    """`max_positions` sets max_position_embeddings (small: the NLL operator's windows)."""
     import torch
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
@@ -62,7 +64,7 @@ def make_tiny_lm_dir(
         num_hidden_layers=layers,
         num_attention_heads=4,
         intermediate_size=4 * hidden,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         bos_token_id=0,
         eos_token_id=0,
         use_cache=False,

@@ -9,43 +9,21 @@ scope otherwise. Adding an action here adds its key, its palette entry and its h
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.action_model import GLOBAL, Action
+from tui.actions_rbridge import RBRIDGE_ACTIONS
 from tui.screen_registry import MAIN_MODES, SCREENS
 
 if TYPE_CHECKING:
     from textual.app import App
 
-GLOBAL = "global"
 # Screens the palette can switch to before running one of their actions.
 MAIN_SCREENS = MAIN_MODES
-
-
-@dataclass(frozen=True)
-class Action:
-    name: str  # binding id, keymap name, and the `action_<name>` method
-    long_name: str  # what the command palette lists and searches
-    keys: str  # default key(s), comma separated; "" for palette-only actions
-    scope: str  # GLOBAL or the SCOPE of a screen ("workspace", "jobs", "log", "dialog")
-    description: str  # one line for the help screen
-    label: str = ""  # short footer label; "" keeps the action out of the footer
-    priority: bool = False
-
-    def binding(self, keys: str | None = None) -> Binding:
-        return Binding(
-            keys or self.keys,
-            self.name,
-            self.label or self.long_name,
-            show=bool(self.label) and self.name != "command_palette",
-            priority=self.priority,
-            tooltip=self.description,
-            id=self.name,
-        )
 
 
 def screen_actions() -> list[Action]:
@@ -383,6 +361,7 @@ ACTIONS: tuple[Action, ...] = (
         "close without doing anything",
         "Close",
     ),
+    *RBRIDGE_ACTIONS,
 )
 
 BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

@@ -78,6 +78,14 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "what a keep rate keeps and costs; F_opt for a budget; classifier vs BETR; two runs",
         "Threshold",
     ),
+    ScreenEntry(
+        "rbridge",
+        "5",
+        "tui.screens.rbridge:RbridgeScreen",
+        "open the rBridge screen (proxy scores on reasoning traces, per token)",
+        "a benchmark's traces scored by a proxy, token by token; the proxy curve",
+        "rBridge",
+    ),
 )
 
 BY_MODE: dict[str, ScreenEntry] = {entry.mode: entry for entry in SCREENS}

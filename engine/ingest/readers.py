@@ -139,12 +139,38 @@ def _jsonl(source: Source, limit: int) -> Iterator[Record | InputError]:
     with open_decompressed(source) as stream:
         if not source.name.lower().endswith(COMPRESSIONS):
             check_not_misnamed(source, stream)
+        if source.name.lower().endswith(".json"):
+            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            if head.lstrip()[:1] == b"[":  # a JSON array of records (one file, one document)
+                yield from _json_array(source, stream)
+                return
         for item in _numbered_lines(source, stream, limit):
             if isinstance(item, InputError):
                 yield item
                 continue
             lineno, raw = item
             yield _parse_json_line(source, lineno, raw)
+
+
+def _json_array(source: Source, stream: BinaryIO) -> Iterator[Record | InputError]:
+    """A `.json` file holding one array of objects: item N (1-based) is record N."""
+    try:
+        data = json.loads(stream.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        yield InputError(
+            f"malformed JSON array: {exc}",
+            file=source.name,
+            fix="fix the file, or convert it to JSONL (one object per line)",
+        )
+        return
+    for i, item in enumerate(data, 1):
+        if isinstance(item, dict):
+            yield Record(source.name, i, "item", item)
+        else:
+            yield InputError(
+                f"expected a JSON object, got {json_kind(item)}",
+                file=source.name, line=i, unit="item", fix=SKIP_FIX,
+            )  # fmt: skip
 
 
 def _numbered_lines(

@@ -324,3 +324,21 @@ def _marks(values: Sequence[Any]) -> str:
 def not_found_corpus(conn: sqlite3.Connection, name: str) -> NotFoundError:
     known = ", ".join(corpus_names(conn)) or "none yet"
     return NotFoundError(f"no corpus '{name}'", fix=f"known corpora: {known}")
+
+
+def choice_examples(conn: sqlite3.Connection, benchmark_id: int) -> list[dict[str, Any]]:
+    """Examples of a benchmark that have choices, in file order: dicts with id, ext_id,
+    question, choices (list), answer, meta (dict or None)."""
+    rows = conn.execute(
+        "SELECT id, ext_id, question, choices, answer, meta FROM examples "
+        "WHERE benchmark_id = ? AND choices IS NOT NULL ORDER BY idx",
+        (benchmark_id,),
+    ).fetchall()
+    return [
+        {
+            **dict(r),
+            "choices": json.loads(r["choices"]),
+            "meta": json.loads(r["meta"]) if r["meta"] else None,
+        }
+        for r in rows
+    ]

@@ -24,6 +24,7 @@ from engine.rbridge.scoring import trace_weights as make_weights
 from engine.rbridge.tokenrows import pack_token_rows
 from engine.store import evals, proxies, traces
 from engine.store import rbridge as store_rb
+from engine.units import abbreviate
 
 CHUNK_TRACES = 32
 
@@ -156,7 +157,7 @@ def _prepare(op: ProxyNLL, spec: RbridgeScoreSpec, row: dict[str, Any]) -> dict[
     tokens, and exactly those ids are scored after the prompt's ids (which carry the BOS when
     the tokenizer adds one), so offsets and scored ids never disagree."""
     r_ids, offsets = op.encode(row["reasoning"], add_special_tokens=False)
-    prompt_ids, _ = op.encode(spec.prompt.replace("{x}", row["question"]), add_special_tokens=True)
+    prompt_ids = op.encode_context(spec.prompt.replace("{x}", row["question"]))
     gold = row.get("gold")
     gold_ids = op.encode(gold, add_special_tokens=False)[0] if gold else []
     probs = (
@@ -185,7 +186,7 @@ def _finish(conn, spec, score, proxy, metrics) -> None:
     )
     base = {
         "run": proxy["dataset"] or proxy["name"],
-        "size": None,
+        "size": abbreviate(proxy["params"]) if proxy["params"] else None,
         "params": proxy["params"],
         "tokens": proxy["tokens"],
         "step": proxy["step"],

@@ -1,0 +1,72 @@
+"""What the rBridge screen reads in one go: the benchmarks with traces, the proxies, and per
+proxy its latest score on one benchmark (a proxy curve is the proxies of one dataset ordered by
+training tokens, each with its numbers).
+
+Read-only; no job internals. Scores are those `engine.api.rbridge` writes (`rbridge_scores`).
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from typing import Any
+
+from engine.store import catalog, proxies, traces
+from engine.store import rbridge as store_rb
+from engine.workspace import Workspace
+
+METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb")
+
+
+def overview(workspace: Workspace) -> dict[str, Any]:
+    """{"benchmarks": per benchmark with traces (benchmark, traces, with_probs, formats),
+    "proxies": every proxy (dataset, params, tokens order), "corpora": ready corpus names}."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        return {
+            "benchmarks": traces.trace_counts(conn),
+            "proxies": proxies.list_proxies(conn),
+            "corpora": [c["name"] for c in catalog.list_corpora(conn) if c["state"] == "ready"],
+        }
+
+
+def proxy_scores(workspace: Workspace, benchmark: str) -> list[dict[str, Any]]:
+    """One row per proxy (curve order: dataset, params, tokens): its newest finished score on
+    `benchmark` (score_id, minmax, rbridge, nll_rphi, nll_gold, bpb, n_traces, n_scored,
+    flags {flag: n traces}), None values when it has none, and `pending` (ids of scores planned
+    but not finished, e.g. a running job)."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        bench = catalog.benchmark_by_name(conn, benchmark)
+        scores = [] if bench is None else store_rb.list_scores(conn, benchmark_id=bench["id"])
+        rows = []
+        for p in proxies.list_proxies(conn):
+            mine = [s for s in scores if s["proxy_id"] == p["id"]]
+            done = [s for s in mine if s["state"] == "done"]
+            best = max(done, key=lambda s: (s["finished_at"] or 0, s["id"])) if done else None
+            metrics = best["metrics"] if best else {}
+            rows.append(
+                {
+                    "proxy_id": p["id"],
+                    "proxy": p["name"],
+                    "dataset": p["dataset"],
+                    "params": p["params"],
+                    "step": p["step"],
+                    "tokens": p["tokens"],
+                    "score_id": best["id"] if best else None,
+                    "minmax": best["config"].get("minmax") if best else None,
+                    **{k: metrics.get(k) for k in METRICS},
+                    "n_traces": metrics.get("n_traces"),
+                    "n_scored": metrics.get("n_scored"),
+                    "flags": dict(metrics.get("flags") or {}),
+                    "pending": [s["id"] for s in mine if s["state"] != "done"],
+                }
+            )
+    return rows
+
+
+def curve(rows: list[dict[str, Any]], dataset: str | None) -> list[dict[str, Any]]:
+    """The rows of one dataset's checkpoints that have a token count and a score, by tokens."""
+    out = [
+        r
+        for r in rows
+        if r["dataset"] == dataset and r["tokens"] is not None and r["score_id"] is not None
+    ]
+    return sorted(out, key=lambda r: (r["tokens"], r["step"] or 0, r["proxy_id"]))

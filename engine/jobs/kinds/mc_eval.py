@@ -1,0 +1,180 @@
+"""Multiple-choice evaluation of a proxy (METHODS 5): per item the log-likelihood of each
+choice continuation given the question, then accuracy, length-normalised accuracy and
+confidence per benchmark, stored in the long evaluation table.
+
+Context: MC_PROMPT with the example's question, encoded with the tokenizer's leading special
+tokens (ProxyNLL.encode_context); each choice is the continuation " " + choice
+(engine.ops.proxy_nll.mc_continuation); n_chars counts that continuation's characters (the
+space included, as lm-eval-harness normalises). Gold: the example's meta "gold" index, else the
+position of its answer among the choices; an example with neither is left out and counted.
+
+Resumable: each chunk of items is committed to `mc_items` with the job's progress; a resumed
+job skips the items this proxy already has, then recomputes the benchmark's metrics from the
+stored items (so the numbers never depend on where a worker was killed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from engine.errors import UsageError
+from engine.jobs.context import JobContext
+from engine.jobs.specs import McEvalSpec
+from engine.ops.proxy_nll import ProxyNLL, mc_continuation
+from engine.rbridge.mc import METRICS, mc_metrics
+from engine.rbridge.proxy_dir import check_model_dir, model_sha256
+from engine.store import catalog, evals, proxies
+from engine.units import abbreviate
+
+MC_PROMPT = "Question: {x}\nAnswer:"
+CHUNK_ITEMS = 64
+
+
+def run_mc_eval(ctx: JobContext, spec: McEvalSpec) -> dict[str, Any]:
+    conn = ctx.conn
+    proxy = proxies.get_proxy(conn, spec.proxy_id)
+    if proxy is None:
+        raise UsageError(
+            f"proxy {spec.proxy_id} no longer exists",
+            fix="list the proxies with betr proxy list, then evaluate one of them",
+        )
+    plans = [_plan_benchmark(conn, proxy, bench_id, spec.limit) for bench_id in spec.benchmark_ids]
+    if proxy.get("sha256") and model_sha256(check_model_dir(proxy["path"])) != proxy["sha256"]:
+        raise UsageError(
+            f"the files of proxy '{proxy['name']}' at {proxy['path']} changed since it was "
+            "registered",
+            fix=f"register the new files as a new proxy: betr proxy add {proxy['path']} --name NEW",
+        )
+    total = sum(len(p["items"]) for p in plans)
+    ctx.start_phase(total, "items", done=sum(len(p["items"]) - len(p["todo"]) for p in plans))
+    op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)
+    op.setup()
+    ctx.log.info(
+        "multiple-choice evaluation of proxy %s on %s (%d items) on %s (%s)",
+        proxy["name"], ", ".join(p["name"] for p in plans), total, op.loaded.device,
+        op.loaded.dtype,
+    )  # fmt: skip
+    t0 = time.monotonic()
+    scored_now = 0
+    results: dict[str, Any] = {}
+    for plan in plans:
+        todo = plan["todo"]
+        for start in range(0, len(todo), CHUNK_ITEMS):
+            chunk = todo[start : start + CHUNK_ITEMS]
+            rows = _score_items(op, chunk, ctx.job_id)
+            ctx.commit_chunk(
+                lambda c, rows=rows: evals.upsert_mc_items(c, proxy["id"], rows),
+                advance=len(chunk),
+                checkpoint={"benchmark": plan["id"], "items": ctx.done + len(chunk)},
+            )
+            scored_now += len(chunk)
+        results[plan["name"]] = _finish_benchmark(ctx, proxy, plan)
+    return {
+        "proxy_id": proxy["id"],
+        "proxy": proxy["name"],
+        "benchmarks": results,
+        "items_scored_now": scored_now,
+        "device": op.loaded.device,
+        "dtype": op.loaded.dtype,
+        "elapsed_s": round(time.monotonic() - t0, 3),
+    }
+
+
+def _plan_benchmark(conn, proxy: dict, bench_id: int, limit: int | None) -> dict[str, Any]:
+    """The benchmark's multiple-choice items (first `limit`) and those still to score."""
+    bench = next((b for b in catalog.list_benchmarks(conn) if b["id"] == bench_id), None)
+    if bench is None:
+        raise UsageError(
+            f"benchmark {bench_id} no longer exists",
+            fix="list the benchmarks with betr list benchmarks, then evaluate again",
+        )
+    items, no_gold = [], 0
+    for ex in catalog.choice_examples(conn, bench_id):
+        gold = _gold_index(ex)
+        if gold is None:
+            no_gold += 1
+            continue
+        items.append({**ex, "gold": gold})
+    if not items:
+        raise UsageError(
+            f"benchmark '{bench['name']}' has no multiple-choice examples (choices with a gold "
+            "answer)",
+            fix="evaluate a benchmark imported with choices (e.g. --format mc, or a field map "
+            "with choices=FIELD,gold=FIELD)",
+        )
+    if limit is not None:
+        items = items[:limit]
+    done = evals.mc_done_example_ids(conn, proxy["id"], bench_id)
+    return {
+        "id": bench_id,
+        "name": bench["name"],
+        "category": bench["category"],
+        "items": items,
+        "todo": [it for it in items if it["id"] not in done],
+        "no_gold": no_gold,
+    }
+
+
+def _gold_index(ex: dict[str, Any]) -> int | None:
+    choices = ex["choices"]
+    gold = (ex.get("meta") or {}).get("gold")
+    if isinstance(gold, int) and not isinstance(gold, bool) and 0 <= gold < len(choices):
+        return gold
+    if ex.get("answer") in choices:
+        return choices.index(ex["answer"])
+    return None
+
+
+def _score_items(op: ProxyNLL, chunk: list[dict[str, Any]], job_id: int) -> list[tuple]:
+    contexts = [MC_PROMPT.replace("{x}", it["question"]) for it in chunk]
+    logliks = op.mc_logliks(contexts, [it["choices"] for it in chunk])
+    rows = []
+    for it, context, ll in zip(chunk, contexts, logliks, strict=True):
+        n_chars = [len(mc_continuation(context, c)) for c in it["choices"]]
+        rows.append(
+            (it["id"], it["gold"], json.dumps([v for v, _ in ll]), json.dumps(n_chars), job_id)
+        )
+    return rows
+
+
+def _finish_benchmark(ctx: JobContext, proxy: dict, plan: dict[str, Any]) -> dict[str, Any]:
+    """Metrics over the evaluated items (from the store), written as eval_results rows that
+    replace this proxy's earlier ones on the benchmark."""
+    wanted = {it["id"] for it in plan["items"]}
+    stored = [
+        r
+        for r in evals.mc_item_rows(ctx.conn, proxy["id"], plan["id"])
+        if r["example_id"] in wanted
+    ]
+    res = mc_metrics(
+        [r["logliks"] for r in stored], [r["gold"] for r in stored], [r["n_chars"] for r in stored]
+    )
+    base = {
+        "run": proxy["dataset"] or proxy["name"],
+        "size": abbreviate(proxy["params"]) if proxy.get("params") else None,
+        "params": proxy.get("params"),
+        "tokens": proxy.get("tokens"),
+        "step": proxy.get("step"),
+        "stage": "PT",
+        "benchmark": plan["name"],
+        "category": plan["category"],
+        "source": f"proxy:{proxy['id']}",
+        "proxy_id": proxy["id"],
+        "job_id": ctx.job_id,
+    }
+    rows = [{**base, "metric": m, "value": v} for m, v in res.metrics().items()]
+
+    def write(conn) -> None:
+        evals.delete_eval_results(
+            conn, proxy_id=proxy["id"], benchmark=plan["name"], metrics=METRICS
+        )
+        evals.insert_eval_results(conn, rows)
+
+    ctx.commit_chunk(write, advance=0, checkpoint={"benchmark": plan["id"], "stage": "done"})
+    ctx.log.info(
+        "%s: acc %.4f, acc_norm %.4f, confidence %.4f over %d items",
+        plan["name"], res.acc, res.acc_norm, res.confidence, res.n_items,
+    )  # fmt: skip
+    return {**res.metrics(), "n_items": res.n_items, "no_gold": plan["no_gold"]}

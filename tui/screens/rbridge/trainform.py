@@ -1,0 +1,135 @@
+"""`n` on the rBridge screen: the `betr proxy train` form, submitted as a detached job.
+
+Dismissed with the new job's id, or None when closed. A bad field (an unknown corpus, a count
+that is not a number, too few tokens for one batch) is shown in the form, which stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Static
+
+from engine.api import jobs as api_jobs
+from engine.errors import BetrError, UsageError
+from tui.actions import bindings_for
+from tui.screens.base import BetrModal
+
+SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
+
+
+def parse_count(text: str, name: str) -> int:
+    """ "2M", "500k", "1.5e6", "300000" -> int (as `betr proxy train --params/--tokens`)."""
+    raw = text.strip().lower().replace("_", "").replace(",", "")
+    scale = SCALES.get(raw[-1:], 1)
+    try:
+        value = float(raw[:-1] if scale != 1 else raw) * scale
+    except ValueError:
+        raise UsageError(f"{name} '{text}' is not a number", fix=f"e.g. {name} 2M") from None
+    if value <= 0 or value != int(value):
+        raise UsageError(f"{name} must be a positive whole number, got '{text}'")
+    return int(value)
+
+
+class TrainProxyDialog(BetrModal[int | None]):
+    BINDINGS = bindings_for("dialog")
+
+    class Started(Message):
+        def __init__(self, job_id: int):
+            super().__init__()
+            self.job_id = job_id
+
+    class Rejected(Message):
+        def __init__(self, error: str):
+            super().__init__()
+            self.error = error
+
+    def __init__(self, corpus: str | None = None):
+        super().__init__()
+        self.corpus = corpus
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="rb-train-dialog", classes="doc-dialog") as dialog:
+            dialog.border_title = "Train a tiny proxy (betr proxy train)"
+            yield Label("Corpus")
+            yield Input(self.corpus or "", placeholder="a ready corpus", id="train-corpus")
+            with Horizontal(classes="import-fields"):
+                with Vertical():
+                    yield Label("Parameters")
+                    yield Input("2M", id="train-params")
+                with Vertical():
+                    yield Label("Training tokens")
+                    yield Input("5M", id="train-tokens")
+                with Vertical():
+                    yield Label("Checkpoints")
+                    yield Input("4", id="train-checkpoints")
+            yield Label("Tokenizer: neox (GPT-NeoX) or train:VOCAB (a BPE trained on the corpus)")
+            yield Input("train:4096", id="train-tokenizer")
+            yield Static("", id="train-error", markup=False)
+            with Horizontal(classes="doc-dialog-buttons"):
+                yield Button("Train", variant="primary", id="train-submit")
+                yield Button("Cancel", id="train-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#train-corpus", Input).focus()
+        self.query_one("#train-error").display = False
+
+    def form(self) -> dict[str, Any]:
+        """The arguments of `engine.api.proxies.train_spec` (UsageError on a bad number)."""
+
+        def value(widget_id: str) -> str:
+            return self.query_one(widget_id, Input).value.strip()
+
+        checkpoints = value("#train-checkpoints")
+        if not checkpoints.isdigit():
+            raise UsageError(f"checkpoints must be a whole number, got '{checkpoints}'")
+        return dict(
+            corpus=value("#train-corpus"),
+            params=parse_count(value("#train-params"), "params"),
+            tokens=parse_count(value("#train-tokens"), "tokens"),
+            checkpoints=int(checkpoints),
+            tokenizer=value("#train-tokenizer") or "neox",
+        )
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#train-submit")
+    def submit_form(self) -> None:
+        try:
+            form = self.form()
+        except BetrError as exc:
+            self.on_train_proxy_dialog_rejected(self.Rejected(str(exc)))
+            return
+        self.query_one("#train-submit", Button).disabled = True
+        self.query_one("#train-error").display = False
+        self.launch(form)
+
+    @on(Button.Pressed, "#train-cancel")
+    def cancel_form(self) -> None:
+        self.dismiss(None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-train")
+    def launch(self, form: dict[str, Any]) -> None:
+        from engine.api.proxies import train_spec
+
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+        try:
+            spec = train_spec(workspace, **form)  # the spec checks itself
+            title = f"train proxy {spec.dataset} ({form['params']:,} params)"
+            job_id = api_jobs.start(workspace, spec, title=title)
+        except BetrError as exc:
+            self.post_message(self.Rejected(str(exc)))
+            return
+        self.post_message(self.Started(job_id))
+
+    def on_train_proxy_dialog_started(self, message: Started) -> None:
+        self.dismiss(message.job_id)
+
+    def on_train_proxy_dialog_rejected(self, message: Rejected) -> None:
+        error = self.query_one("#train-error", Static)
+        error.update(message.error)
+        error.display = True
+        self.query_one("#train-submit", Button).disabled = False
