@@ -81,3 +81,20 @@ def tiny_lm_dir_bos(tmp_path_factory) -> Path:
     from tests.tiny_lm import make_tiny_lm_dir
 
     return make_tiny_lm_dir(tmp_path_factory.mktemp("tiny-lm-bos") / "proxy", seed=1, bos=True)
+
+
+@pytest.fixture()
+def betr(capsys, workspace):
+    """`betr ARGS -w WORKSPACE` in-process: returns (exit code, stdout, stderr)."""
+    from engine.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main([*args, "-w", str(workspace.root)])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

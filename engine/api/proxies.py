@@ -17,6 +17,21 @@ from engine.terminal import check_name
 from engine.workspace import Workspace
 
 
+def parse_count(text: str | None, name: str) -> int | None:
+    """ "2M", "500k", "1.5e6", "300000" -> int (`--params`, `--tokens`, the train form)."""
+    if text is None:
+        return None
+    raw = str(text).strip().lower().replace("_", "").replace(",", "")
+    scale = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}.get(raw[-1:], 1)
+    try:
+        value = float(raw[:-1] if scale != 1 else raw) * scale
+    except ValueError:
+        raise UsageError(f"{name} '{text}' is not a number", fix=f"e.g. {name} 2M") from None
+    if value <= 0 or value != int(value):
+        raise UsageError(f"{name} must be a positive whole number, got '{text}'")
+    return int(value)
+
+
 def add_proxy(
     workspace: Workspace,
     path: str,

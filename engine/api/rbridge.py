@@ -7,8 +7,6 @@ asking again returns the finished row instead of recomputing it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import sqlite3
@@ -21,22 +19,16 @@ import numpy as np
 
 from engine.api.proxies import resolve_proxy
 from engine.errors import InputError, NotFoundError, UsageError
-from engine.jobs.specs import (
-    DEFAULT_PROMPT,
-    MINMAX_SCOPES,
-    GenerateSpec,
-    RbridgeScoreSpec,
-    TeacherForceSpec,
-)
+from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import refuse_if_in_use
 from engine.rbridge.tokenrows import unpack_token_rows
+from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
 from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
 TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
-METHOD_VERSION = 1  # bump when the scoring changes: older cached scores are not reused
 
 
 def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
@@ -199,19 +191,13 @@ class ScorePlan:
     notes: list[str] = field(default_factory=list)
 
 
-def score_config(minmax: str, prompt: str) -> tuple[dict[str, Any], str]:
-    config = {"minmax": minmax, "prompt": prompt, "version": METHOD_VERSION}
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-    return config, digest
-
-
 def plan_score(
     workspace: Workspace,
     proxy: str,
     benchmark: str,
     *,
     minmax: str = "trace",
-    prompt: str = DEFAULT_PROMPT,
+    prompt: str | None = None,
     batch_size: int = 8,
     device: str = "auto",
     rescore: bool = False,
@@ -220,9 +206,8 @@ def plan_score(
     and config (cached), else a pending row and the job spec that fills it."""
     from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 
-    if minmax not in MINMAX_SCOPES:
-        raise UsageError(f"--minmax must be one of {', '.join(MINMAX_SCOPES)}, got '{minmax}'")
-    config, chash = score_config(minmax, prompt)
+    cfg = ScoreConfig(minmax, DEFAULT_PROMPT if prompt is None else prompt)  # checks both
+    config, chash = cfg.as_dict(), cfg.hash()
     with closing(workspace.connect()) as conn:
         p = resolve_proxy(conn, proxy)
         bench = resolve_benchmark(conn, benchmark)
@@ -255,7 +240,7 @@ def plan_score(
                     notes.append("rescoring from scratch")
     spec = RbridgeScoreSpec(
         score_id=score_id, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
-        prompt=prompt, batch_size=batch_size, device=device,
+        prompt=cfg.prompt, batch_size=batch_size, device=device,
     )  # fmt: skip
     return ScorePlan(score_id, False, spec, p["name"], benchmark, notes)
 
@@ -424,7 +409,7 @@ def generate_spec(
 
 
 def teacher_force_spec(
-    workspace: Workspace, benchmark: str, model: str, **kwargs: Any
+    workspace: Workspace, benchmark: str, model: str, *, prompt: str | None = None, **kwargs: Any
 ) -> TeacherForceSpec:
     from engine.rbridge.proxy_dir import check_model_dir
 
@@ -436,4 +421,9 @@ def teacher_force_spec(
                 f"benchmark '{benchmark}' has no traces to teacher-force",
                 fix=f"import them first: betr rbridge import PATH --benchmark {benchmark}",
             )
-    return TeacherForceSpec(benchmark_id=int(bench["id"]), model=str(path), **kwargs)
+    return TeacherForceSpec(
+        benchmark_id=int(bench["id"]),
+        model=str(path),
+        prompt=DEFAULT_PROMPT if prompt is None else prompt,
+        **kwargs,
+    )

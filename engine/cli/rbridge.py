@@ -6,7 +6,6 @@ from __future__ import annotations
 import click
 
 from engine.cli.common import BetrGroup, echo, emit_json, obj, print_table, report_skipped, run_job
-from engine.errors import UsageError
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 DEVICE = click.option(
@@ -14,26 +13,10 @@ DEVICE = click.option(
 )
 PROMPT = click.option(
     "--prompt",
-    default="Question: {x}\nAnswer: ",
-    show_default=True,
-    help="Context before the trace; {x} is the question.",
+    default=None,
+    help='Context before the trace; {x} is the question (default "Question: {x}\\nAnswer: ").',
 )
 FORMATS = click.Choice(["openai", "rbridge", "mask", "plain"])
-
-
-def parse_count(text: str | None, name: str) -> int | None:
-    """ "2M", "500k", "1.5e6", "300000" -> int."""
-    if text is None:
-        return None
-    raw = str(text).strip().lower().replace("_", "").replace(",", "")
-    scale = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}.get(raw[-1:], 1)
-    try:
-        value = float(raw[:-1] if scale != 1 else raw) * scale
-    except ValueError:
-        raise UsageError(f"{name} '{text}' is not a number", fix=f"e.g. {name} 2M") from None
-    if value <= 0 or value != int(value):
-        raise UsageError(f"{name} must be a positive whole number, got {text}")
-    return int(value)
 
 
 @click.group("rbridge", cls=BetrGroup)
@@ -282,7 +265,7 @@ def proxy_group() -> None:
 @click.option("--step", type=int, default=None)
 def proxy_add(path, name, tokens, dataset, step):
     """Register a Hugging Face causal LM directory (config.json, *.safetensors, tokenizer.json)."""
-    from engine.api.proxies import add_proxy
+    from engine.api.proxies import add_proxy, parse_count
 
     result = add_proxy(
         obj().workspace, path, name=name, tokens=parse_count(tokens, "--tokens"),
@@ -339,7 +322,7 @@ def proxy_list():
 def proxy_train(corpus, selection, keep, params, tokens, checkpoints, seed, tokenizer, dataset,
                 seq_len, out_dir, batch_size, lr, device, detach):  # fmt: skip
     """Train a tiny GPT-NeoX-style proxy; each checkpoint is registered as a proxy."""
-    from engine.api.proxies import train_spec
+    from engine.api.proxies import parse_count, train_spec
     from engine.api.select import parse_keep
 
     spec = train_spec(

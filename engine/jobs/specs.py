@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from engine.errors import UsageError
+from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,6 @@ class PipelineSpec(TrainSpec):
         return f"BETR run {self.run_id} (score, train, apply)"
 
 
-MINMAX_SCOPES = ("trace", "benchmark")
-DEFAULT_PROMPT = "Question: {x}\nAnswer: "
-
-
 @dataclass(frozen=True)
 class RbridgeScoreSpec(JobSpec):
     """rBridge scores of one proxy on one benchmark's traces (METHODS 2): fills the pending
@@ -151,15 +148,7 @@ class RbridgeScoreSpec(JobSpec):
     device: str = "auto"
 
     def validate(self) -> None:
-        if self.minmax not in MINMAX_SCOPES:
-            raise UsageError(
-                f"--minmax must be one of {', '.join(MINMAX_SCOPES)}, got '{self.minmax}'"
-            )
-        if "{x}" not in self.prompt:
-            raise UsageError(
-                "the prompt must contain {x} where the question goes",
-                fix='e.g. --prompt "Question: {x}\\nAnswer: "',
-            )
+        ScoreConfig(self.minmax, self.prompt)  # checks the scope and the prompt
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
 

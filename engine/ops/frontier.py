@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from engine.ops import Batch
+from engine.rbridge.weights import DEFAULT_PROMPT
 
-DEFAULT_PROMPT = "Question: {x}\nAnswer: "
 SYSTEM_PROMPT = "You are a helpful assistant that solves {task} problems."
 JSON_INSTRUCTION = (
     " Respond ONLY with a JSON object in this exact format: "

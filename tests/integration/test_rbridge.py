@@ -15,8 +15,6 @@ import shutil
 import numpy as np
 import pytest
 
-from engine.cli import main
-
 PROMPT = "Question: {x}\nAnswer: "
 QUESTIONS = [
     ("q1", "Natalia sold 48 clips in April and half as many in May. How many in total?", "72"),
@@ -32,20 +30,6 @@ TRACES = [
     ("q2", [("12 per", -1.2), (" hour", -0.3), (", 50/60 of", -0.7), (" it: 10", -0.05)]),
     ("q3", [("9 / 3", -0.4), (" = 3", -0.4)]),  # every letter the same p: max == min
 ]
-
-
-@pytest.fixture()
-def betr(capsys, workspace):
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main([*args, "-w", str(workspace.root)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture()
@@ -326,3 +310,53 @@ def test_traces_without_probabilities_score_as_plain_nll_and_say_so(
     got = json.loads(out)
     assert got["flags"] == {"no-probs": 1}
     assert got["rbridge"] == pytest.approx(got["nll_rphi"])  # u = 1: the plain NLL
+
+
+def test_the_loop_on_one_machine_train_then_score_and_evaluate_each_checkpoint(
+    betr, setup, tmp_path, olmo_wheel
+):
+    """select data -> train a tiny proxy -> rBridge and multiple choice on every checkpoint."""
+    from tests.conftest import write_docs_jsonl
+
+    docs = write_docs_jsonl(tmp_path / "docs.jsonl", 80, seed=3, words=40)
+    assert betr("import", "docs", str(docs), "--corpus", "web")[0] == 0
+    code, out, err = betr(
+        "proxy", "train", "--corpus", "web", "--params", "150k", "--tokens", "8192",
+        "--checkpoints", "2", "--tokenizer", "train:400", "--seq-len", "64", "--batch-size", "8",
+        "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    trained = json.loads(out)
+    assert len(trained["checkpoints"]) == 2
+    code, out, _ = betr("proxy", "list", "--json")
+    ckpts = [p for p in json.loads(out) if p["origin"] == "trained"]
+    assert [p["tokens"] for p in ckpts] == [4096, 8192]
+    betr("rbridge", "import", str(setup), "--benchmark", "mini", "--format", "plain")
+    mc = tmp_path / "mc.jsonl"
+    mc.write_text(
+        "".join(
+            json.dumps(
+                {"id": f"m{i}", "query": f"Is {i} even?", "choices": ["yes", "no"], "gold": i % 2}
+            )
+            + "\n"
+            for i in range(6)
+        )
+    )
+    assert betr("import", "bench", str(mc), "--name", "parity")[0] == 0
+    for p in ckpts:
+        code, out, err = betr(
+            "rbridge", "score", "--proxy", p["name"], "--benchmark", "mini", "--json"
+        )
+        assert code == 0, err
+        assert math.isfinite(json.loads(out)["rbridge"])
+        code, out, err = betr(
+            "proxy", "eval", "--proxy", p["name"], "--benchmark", "parity", "--json"
+        )
+        assert code == 0, err
+        res = json.loads(out)["benchmarks"]["parity"]
+        assert res["n_items"] == 6 and 0 <= res["acc"] <= 1 and 0.5 <= res["confidence"] <= 1
+    code, out, _ = betr("proxy", "results", "--benchmark", "parity", "--json")
+    rows = json.loads(out)
+    assert {(r["tokens"], r["metric"]) for r in rows} == {
+        (t, m) for t in (4096, 8192) for m in ("acc", "acc_norm", "confidence")
+    }

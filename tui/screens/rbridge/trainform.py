@@ -15,24 +15,10 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from engine.api import jobs as api_jobs
+from engine.api.proxies import parse_count
 from engine.errors import BetrError, UsageError
 from tui.actions import bindings_for
 from tui.screens.base import BetrModal
-
-SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
-
-
-def parse_count(text: str, name: str) -> int:
-    """ "2M", "500k", "1.5e6", "300000" -> int (as `betr proxy train --params/--tokens`)."""
-    raw = text.strip().lower().replace("_", "").replace(",", "")
-    scale = SCALES.get(raw[-1:], 1)
-    try:
-        value = float(raw[:-1] if scale != 1 else raw) * scale
-    except ValueError:
-        raise UsageError(f"{name} '{text}' is not a number", fix=f"e.g. {name} 2M") from None
-    if value <= 0 or value != int(value):
-        raise UsageError(f"{name} must be a positive whole number, got '{text}'")
-    return int(value)
 
 
 class TrainProxyDialog(BetrModal[int | None]):
