@@ -11,7 +11,11 @@ from typing import Any
 
 RESULT_KEYS = (
     "run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
-    "value", "attrs", "source", "proxy_id", "job_id",
+    "value", "attrs", "source", "proxy_id", "job_id", "import_id",
+)  # fmt: skip
+ITEM_KEYS = (
+    "run", "size", "params", "tokens", "step", "stage", "benchmark", "item", "gold", "logliks",
+    "source", "import_id",
 )  # fmt: skip
 
 
@@ -120,3 +124,101 @@ def mc_done_example_ids(conn: sqlite3.Connection, proxy_id: int, benchmark_id: i
             (proxy_id, benchmark_id),
         )
     }
+
+
+def create_import(conn: sqlite3.Connection, fmt: str, sources: Sequence[str]) -> int:
+    """(inside a transaction) A result import's row; its counts are set by `finish_import`."""
+    cur = conn.execute(
+        "INSERT INTO result_imports (format, sources, created_at) VALUES (?, ?, ?)",
+        (fmt, json.dumps(list(sources)), time.time()),
+    )
+    return int(cur.lastrowid)
+
+
+def finish_import(
+    conn: sqlite3.Connection, import_id: int, *, n_rows: int, n_items: int, n_dropped: int
+) -> None:
+    conn.execute(
+        "UPDATE result_imports SET n_rows = ?, n_items = ?, n_dropped = ? WHERE id = ?",
+        (n_rows, n_items, n_dropped, import_id),
+    )
+
+
+def list_imports(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    out = []
+    for r in conn.execute("SELECT * FROM result_imports ORDER BY id"):
+        d = dict(r)
+        d["sources"] = json.loads(d["sources"])
+        out.append(d)
+    return out
+
+
+def delete_import(conn: sqlite3.Connection, import_id: int) -> int:
+    """(inside a transaction) An import and, by cascade, its rows and items."""
+    return conn.execute("DELETE FROM result_imports WHERE id = ?", (import_id,)).rowcount
+
+
+def insert_eval_items(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """(inside a transaction) Per-item rows; `logliks` a list (stored as JSON)."""
+    now = time.time()
+    values = []
+    for r in rows:
+        row = dict(r)
+        row["logliks"] = json.dumps([float(x) for x in row["logliks"]])
+        values.append((*(row.get(k) for k in ITEM_KEYS), now))
+    conn.executemany(
+        f"INSERT INTO eval_items ({', '.join(ITEM_KEYS)}, created_at) "
+        f"VALUES ({', '.join('?' * (len(ITEM_KEYS) + 1))})",
+        values,
+    )
+    return len(values)
+
+
+def eval_items(
+    conn: sqlite3.Connection,
+    *,
+    run: str | None = None,
+    benchmark: str | None = None,
+    stage: str | None = None,
+) -> list[dict[str, Any]]:
+    """Per-item rows (logliks decoded), imported items and the proxies' own (mc_items)
+    together: a proxy's items carry run = its dataset (or name), stage 'PT'."""
+    where, args = [], []
+    for col, value in (("run", run), ("benchmark", benchmark), ("stage", stage)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    sql = (
+        "SELECT * FROM (SELECT run, size, params, tokens, step, stage, benchmark, item, gold, "
+        "logliks, source FROM eval_items UNION ALL "
+        "SELECT COALESCE(p.dataset, p.name) AS run, NULL AS size, p.params, p.tokens, p.step, "
+        "'PT' AS stage, b.name AS benchmark, e.ext_id AS item, m.gold, m.logliks, "
+        "'proxy:' || p.id AS source FROM mc_items m JOIN proxies p ON p.id = m.proxy_id "
+        f"JOIN examples e ON e.id = m.example_id JOIN benchmarks b ON b.id = e.benchmark_id){cond} "
+        "ORDER BY run, benchmark, stage, tokens, step, item"
+    )
+    out = []
+    for r in conn.execute(sql, args):
+        d = dict(r)
+        d["logliks"] = json.loads(d["logliks"])
+        out.append(d)
+    return out
+
+
+def categories(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT benchmark, category FROM benchmark_categories"))
+
+
+def set_categories(conn: sqlite3.Connection, mapping: dict[str, str]) -> None:
+    """(inside a transaction) Upsert benchmark -> category entries."""
+    conn.executemany(
+        "INSERT INTO benchmark_categories (benchmark, category) VALUES (?, ?) "
+        "ON CONFLICT (benchmark) DO UPDATE SET category = excluded.category",
+        sorted(mapping.items()),
+    )
+
+
+def all_eval_results(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every long-shape row (what the analysis layer reads into a polars frame)."""
+    return eval_results(conn)
