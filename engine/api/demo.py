@@ -17,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from engine.errors import WorkspaceError
+from engine.errors import UsageError, WorkspaceError
 from engine.store import catalog, docs
 from engine.store.db import transaction
 from engine.workspace import Workspace
@@ -169,3 +169,51 @@ def queue_demo_run(ws: Workspace) -> int | None:
     with closing(ws.connect()) as conn, transaction(conn):
         catalog.set_meta(conn, "demo_run_job", str(job_id))
     return job_id
+
+
+def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto"):
+    """The demo experiment over this demo workspace's pool and BETR run (the run is created
+    when the app has not queued it yet; the experiment then scores, trains and applies it
+    first). `quick` shrinks it to a smoke test (tests, a first look)."""
+    from engine.api.runs import ScoreRequest, create_run, plan_score_run
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.store import jobs as store_jobs
+
+    if not is_demo_workspace(ws.root):
+        raise UsageError(
+            f"{ws.root} is not a demo workspace",
+            fix="build one with `betr demo PATH`, then run `betr demo experiment -w PATH`",
+        )
+    with closing(ws.connect()) as conn:
+        corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
+        run_id = None
+        job_ref = catalog.get_meta(conn, "demo_run_job")
+        if job_ref and job_ref.isdigit():
+            row = store_jobs.job_row(conn, int(job_ref))
+            run_id = row["run_id"] if row is not None else None
+        if run_id is None and (ref := catalog.get_meta(conn, "demo_experiment_run")):
+            run_id = int(ref)
+        if run_id is None:  # the app never queued the demo run: the experiment runs it
+            config, _notes = plan_score_run(
+                conn, ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE)
+            )
+            run_id = create_run(conn, config)
+            with transaction(conn):
+                catalog.set_meta(conn, "demo_experiment_run", str(run_id))
+            catalog.claim_meta(conn, "demo_run_job", "experiment")
+    sizing = (
+        {"sizes": (40_000, 120_000), "tokens": 16_384, "checkpoints": 2, "vocab": 512,
+         "n_traces": 12, "mc_limit": 12, "seq_len": 64, "batch_size": 8}
+        if quick
+        else {}
+    )  # fmt: skip
+    return DemoExperimentSpec(
+        corpus_id=int(corpus["id"]),
+        run_id=int(run_id),
+        out_dir=str(
+            ws.root / "proxies" / ("demo-experiment-quick" if quick else "demo-experiment")
+        ),
+        device=device,
+        pipeline_fasttext=dict(DEMO_RUN_FASTTEXT),
+        **sizing,
+    )

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.api.proxies import resolve_proxy
 from engine.errors import InputError, NotFoundError, UsageError
+from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import refuse_if_in_use
 from engine.rbridge.tokenrows import unpack_token_rows
@@ -204,40 +205,14 @@ def plan_score(
 ) -> ScorePlan:
     """The score of `proxy` on `benchmark`: a finished one with the same model files, traces
     and config (cached), else a pending row and the job spec that fills it."""
-    from engine.rbridge.proxy_dir import check_model_dir, model_sha256
-
     cfg = ScoreConfig(minmax, DEFAULT_PROMPT if prompt is None else prompt)  # checks both
-    config, chash = cfg.as_dict(), cfg.hash()
     with closing(workspace.connect()) as conn:
         p = resolve_proxy(conn, proxy)
         bench = resolve_benchmark(conn, benchmark)
-        th, n = traces.traces_hash(conn, bench["id"])
-        if n == 0:
-            raise UsageError(
-                f"benchmark '{benchmark}' has no traces",
-                fix=f"import some: betr rbridge import PATH --benchmark {benchmark} --format ...",
-            )
-        sha = model_sha256(check_model_dir(p["path"]))
-        if sha != p["sha256"]:
-            raise UsageError(
-                f"the files of proxy '{p['name']}' at {p['path']} changed since it was registered",
-                fix=f"register them as a new proxy: betr proxy add {p['path']} --name NEW",
-            )
-        row = store_rb.find_score(conn, p["id"], bench["id"], sha, th, chash)
-        notes = []
-        if row is not None and row["state"] == "done" and not rescore:
-            return ScorePlan(row["id"], True, None, p["name"], benchmark, ["cached result"])
-        with transaction(conn):
-            if row is None:
-                score_id = store_rb.create_score(
-                    conn, proxy_id=p["id"], benchmark_id=bench["id"], proxy_sha256=sha,
-                    traces_hash=th, config=config, config_hash=chash,
-                )  # fmt: skip
-            else:
-                score_id = row["id"]
-                if rescore:
-                    store_rb.reset_score(conn, score_id)
-                    notes.append("rescoring from scratch")
+        score_id, cached = plan_score_row(conn, p, bench, cfg, rescore=rescore)
+    if cached:
+        return ScorePlan(score_id, True, None, p["name"], benchmark, ["cached result"])
+    notes = ["rescoring from scratch"] if rescore else []
     spec = RbridgeScoreSpec(
         score_id=score_id, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
         prompt=cfg.prompt, batch_size=batch_size, device=device,

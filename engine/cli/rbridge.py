@@ -110,13 +110,13 @@ def score_cmd(proxy, benchmark, minmax, prompt, batch_size, rescore, device, det
         echo(f"note: {note}", err=True)
     if plan.spec is not None:
         if detach:
-            job_id = start(ws, plan.spec)
+            job_id = start(ws, plan.spec, title=f"rbridge score {plan.proxy} on {benchmark}")
             if obj().json:
                 emit_json({"score_id": plan.score_id, "job_id": job_id, "cached": False})
             else:
                 echo(f"scoring in the background as job {job_id}: betr jobs show {job_id}")
             return
-        run_job(plan.spec, False)
+        run_job(plan.spec, False, title=f"rbridge score {plan.proxy} on {benchmark}")
     result = show(ws, plan.proxy, benchmark, minmax=minmax)
     result["cached"] = plan.cached
     if obj().json:
@@ -219,7 +219,7 @@ def generate_cmd(benchmark, model, task, limit, max_new_tokens, batch_size, devi
         obj().workspace, benchmark, model, task=task, limit=limit, max_new_tokens=max_new_tokens,
         batch_size=batch_size, device=device,
     )  # fmt: skip
-    _print_result(run_job(spec, detach))
+    _print_result(run_job(spec, detach, title=f"generate traces for {benchmark}"))
 
 
 @rbridge_group.command("teacher-force")
@@ -238,7 +238,7 @@ def teacher_force_cmd(benchmark, model, prompt, overwrite, batch_size, device, d
         obj().workspace, benchmark, model, prompt=prompt, overwrite=overwrite,
         batch_size=batch_size, device=device,
     )  # fmt: skip
-    _print_result(run_job(spec, detach))
+    _print_result(run_job(spec, detach, title=f"teacher-force traces of {benchmark}"))
 
 
 def _print_result(result: dict | None) -> None:
@@ -300,6 +300,13 @@ def proxy_list():
 @click.option("--corpus", required=True)
 @click.option("--selection", "selection", type=int, default=None, help="A BETR run id.")
 @click.option("--keep", default=None, help="With --selection: the kept share, e.g. 10%.")
+@click.option(
+    "--order",
+    type=click.Choice(["top", "bottom", "random"]),
+    default="top",
+    show_default=True,
+    help="With --selection: the top, the bottom or a random draw of that token share.",
+)
 @click.option("--params", required=True, help="Parameter budget, e.g. 2M.")
 @click.option("--tokens", required=True, help="Training tokens, e.g. 5M.")
 @click.option("--checkpoints", type=int, default=4, show_default=True)
@@ -319,7 +326,7 @@ def proxy_list():
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @DEVICE
 @DETACH
-def proxy_train(corpus, selection, keep, params, tokens, checkpoints, seed, tokenizer, dataset,
+def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, seed, tokenizer, dataset,
                 seq_len, out_dir, batch_size, lr, device, detach):  # fmt: skip
     """Train a tiny GPT-NeoX-style proxy; each checkpoint is registered as a proxy."""
     from engine.api.proxies import parse_count, train_spec
@@ -333,6 +340,7 @@ def proxy_train(corpus, selection, keep, params, tokens, checkpoints, seed, toke
         checkpoints=checkpoints,
         selection=selection,
         keep=parse_keep(keep) if keep is not None else None,
+        selection_order=order,
         dataset=dataset,
         seed=seed,
         tokenizer=tokenizer,
@@ -357,7 +365,7 @@ def proxy_eval(proxy, benchmarks, limit, device, detach):
 
     names = [b.strip() for b in benchmarks.split(",") if b.strip()]
     spec = mc_eval_spec(obj().workspace, proxy, names, limit=limit, device=device)
-    _print_result(run_job(spec, detach))
+    _print_result(run_job(spec, detach, title=f"mc-eval {proxy} on {', '.join(names)}"))
 
 
 @proxy_group.command("results")

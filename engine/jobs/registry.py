@@ -24,6 +24,7 @@ JOB_FUNCTIONS: dict[str, str] = {
     "proxy-train": "engine.jobs.kinds.proxy_train:run_train",
     "rbridge-generate": "engine.jobs.kinds.frontier:run_generate",
     "rbridge-teacher-force": "engine.jobs.kinds.frontier:run_teacher_force",
+    "demo-experiment": "engine.jobs.kinds.experiment:run_experiment",
 }
 assert set(JOB_FUNCTIONS) == set(SPECS), "every spec has a function and every function a spec"
 

@@ -180,6 +180,9 @@ class McEvalSpec(JobSpec):
         return f"mc-eval proxy {self.proxy_id} on {len(self.benchmark_ids)} benchmark(s)"
 
 
+SELECTION_ORDERS = ("top", "bottom", "random")
+
+
 @dataclass(frozen=True)
 class ProxyTrainSpec(JobSpec):
     """Train a tiny GPT-NeoX-style proxy on a corpus (or a BETR selection of it), saving
@@ -194,6 +197,7 @@ class ProxyTrainSpec(JobSpec):
     checkpoints: int = 4
     selection_run: int | None = None
     keep: float | None = None
+    selection_order: str = "top"  # top | bottom | random: which X% of tokens (the demo's controls)
     seed: int = 0
     tokenizer: str = "neox"
     seq_len: int = 128
@@ -215,12 +219,17 @@ class ProxyTrainSpec(JobSpec):
             raise UsageError("--selection and --keep go together")
         if self.keep is not None and not 0.0 < self.keep <= 1.0:
             raise UsageError(f"--keep must be a fraction in (0, 1], got {self.keep}")
+        if self.selection_order not in SELECTION_ORDERS:
+            raise UsageError(
+                f"--order must be one of {', '.join(SELECTION_ORDERS)}, got '{self.selection_order}'"
+            )
         vocab = self.tokenizer.partition(":")[2] if self.tokenizer.startswith("train:") else ""
-        if not (self.tokenizer == "neox" or vocab.isdigit()):
+        is_file = self.tokenizer.startswith("file:") and self.tokenizer.endswith(".json")
+        if not (self.tokenizer == "neox" or vocab.isdigit() or is_file):
             raise UsageError(
                 f"unknown --tokenizer '{self.tokenizer}'",
-                fix="use neox (the GPT-NeoX tokenizer) or train:VOCAB (a BPE trained on the "
-                "corpus, e.g. train:4096)",
+                fix="use neox (the GPT-NeoX tokenizer), train:VOCAB (a BPE trained on the "
+                "corpus, e.g. train:4096) or file:PATH/tokenizer.json (one shared by proxies)",
             )
         if vocab.isdigit() and not 300 <= int(vocab) <= 200_000:
             raise UsageError(
@@ -275,6 +284,42 @@ class TeacherForceSpec(JobSpec):
         return f"teacher-force traces of benchmark {self.benchmark_id}"
 
 
+@dataclass(frozen=True)
+class DemoExperimentSpec(JobSpec):
+    """The demo experiment: tiny proxies on three selections of a pool (BETR top X%, random
+    X%, bottom X% of tokens) at two sizes, scored with rBridge and multiple choice; every step
+    a child job of its own (engine.jobs.kinds.experiment)."""
+
+    kind: ClassVar[str] = "demo-experiment"
+    corpus_id: int
+    run_id: int
+    out_dir: str
+    keep: float = 0.10
+    sizes: tuple[int, ...] = (250_000, 1_000_000)
+    tokens: int = 300_000
+    checkpoints: int = 3
+    vocab: int = 2048
+    trace_benchmark: str = "gsm8k"
+    n_traces: int = 100
+    mc_benchmarks: tuple[str, ...] = ("arc-easy", "piqa", "sciq", "hellaswag")
+    mc_limit: int = 100
+    seq_len: int = 128
+    batch_size: int = 16
+    seed: int = 0
+    device: str = "auto"
+    pipeline_fasttext: dict[str, Any] = field(default_factory=dict)  # if the run is not applied
+
+    def validate(self) -> None:
+        if len(self.sizes) != 2 or not all(s >= 1000 for s in self.sizes):
+            raise UsageError(f"two model sizes of at least 1000 parameters, got {self.sizes}")
+        if not 0.0 < self.keep <= 0.5:
+            raise UsageError(f"the keep share must be in (0, 0.5], got {self.keep}")
+
+    @property
+    def title(self) -> str:
+        return "demo experiment: top / random / bottom selections, two proxy sizes"
+
+
 SPECS: dict[str, type[JobSpec]] = {
     cls.kind: cls
     for cls in (
@@ -288,6 +333,7 @@ SPECS: dict[str, type[JobSpec]] = {
         ProxyTrainSpec,
         GenerateSpec,
         TeacherForceSpec,
+        DemoExperimentSpec,
     )
 }
 

@@ -114,6 +114,14 @@ def prepare_tokenizer(
     path = out_dir / "tokenizer.json"
     if path.is_file():
         return Tokenizer.from_file(str(path)), path
+    if spec.startswith("file:"):  # a tokenizer shared by several proxies (the demo experiment)
+        src = Path(spec[len("file:") :])
+        if not src.is_file():
+            raise UsageError(f"no tokenizer file at {src}", fix="give file:PATH/tokenizer.json")
+        tok = Tokenizer.from_file(str(src))
+        eot_id(tok)
+        write_atomic(path, tok.to_str().encode("utf-8"))
+        return tok, path
     vocab = parse_tokenizer_spec(spec)
     if vocab is None:
         tok = neox_tokenizer()

@@ -222,7 +222,8 @@ def claim_out_dir(out: Path, spec: ProxyTrainSpec, job_id: int) -> None:
 
 def training_doc_ids(conn, spec: ProxyTrainSpec) -> np.ndarray:
     """The corpus's doc ids, or those a BETR run keeps at spec.keep (by tokens, the cut of
-    `betr select`), ascending."""
+    `betr select`; with selection_order "bottom" the lowest-ranked docs of that token share,
+    with "random" a seeded random draw of it), ascending."""
     if spec.selection_run is None:
         ids = docs.corpus_doc_ids(conn, spec.corpus_id)
         if not len(ids):
@@ -237,11 +238,17 @@ def training_doc_ids(conn, spec: ProxyTrainSpec) -> np.ndarray:
             fix=f"pass --corpus {run['corpus']}",
         )
     cols = scores.read_packed(conn, run["id"]) or scores.build_run_columns(conn, run["id"])
-    cum = np.cumsum(cols["n_tokens"].astype(np.int64))
-    kept = keep_count(cum, float(spec.keep), "tokens")
+    ids = np.asarray(cols["doc_id"], dtype=np.int64)  # by p(positive), best first
+    n_tokens = np.asarray(cols["n_tokens"], dtype=np.int64)
+    if spec.selection_order == "bottom":
+        ids, n_tokens = ids[::-1], n_tokens[::-1]
+    elif spec.selection_order == "random":  # a seeded control of the same token share
+        perm = np.random.default_rng(spec.seed).permutation(len(ids))
+        ids, n_tokens = ids[perm], n_tokens[perm]
+    kept = keep_count(np.cumsum(n_tokens), float(spec.keep), "tokens")
     if kept == 0:
         raise UsageError(f"run {run['id']} has no scored documents", fix="apply it again")
-    return np.sort(np.asarray(cols["doc_id"][:kept], dtype=np.int64))
+    return np.sort(ids[:kept])
 
 
 def iter_texts(conn, doc_ids: np.ndarray, seed: int) -> Iterator[str]:

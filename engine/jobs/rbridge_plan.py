@@ -1,0 +1,52 @@
+"""The cache lookup of an rBridge score, shared by `engine.api.rbridge.plan_score` and the demo
+experiment: a finished row for the same proxy files, traces and weighting config is reused,
+else a pending row is created (or reset, for a rescore) for a scoring job to fill."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from engine.errors import UsageError
+from engine.rbridge.proxy_dir import check_model_dir, model_sha256
+from engine.rbridge.weights import ScoreConfig
+from engine.store import rbridge as store_rb
+from engine.store import traces
+from engine.store.db import transaction
+
+
+def plan_score_row(
+    conn: sqlite3.Connection,
+    proxy: dict[str, Any],
+    benchmark: sqlite3.Row | dict[str, Any],
+    cfg: ScoreConfig,
+    *,
+    rescore: bool = False,
+) -> tuple[int, bool]:
+    """(score id, cached) of `proxy` on `benchmark` under `cfg`."""
+    th, n = traces.traces_hash(conn, benchmark["id"])
+    if n == 0:
+        name = benchmark["name"]
+        raise UsageError(
+            f"benchmark '{name}' has no traces",
+            fix=f"import some: betr rbridge import PATH --benchmark {name} --format ...",
+        )
+    sha = model_sha256(check_model_dir(proxy["path"]))
+    if sha != proxy["sha256"]:
+        raise UsageError(
+            f"the files of proxy '{proxy['name']}' at {proxy['path']} changed since it was "
+            "registered",
+            fix=f"register them as a new proxy: betr proxy add {proxy['path']} --name NEW",
+        )
+    row = store_rb.find_score(conn, proxy["id"], benchmark["id"], sha, th, cfg.hash())
+    if row is not None and row["state"] == "done" and not rescore:
+        return row["id"], True
+    with transaction(conn):
+        if row is None:
+            return store_rb.create_score(
+                conn, proxy_id=proxy["id"], benchmark_id=benchmark["id"], proxy_sha256=sha,
+                traces_hash=th, config=cfg.as_dict(), config_hash=cfg.hash(),
+            ), False  # fmt: skip
+        if rescore:
+            store_rb.reset_score(conn, row["id"])
+    return row["id"], False

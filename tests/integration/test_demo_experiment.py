@@ -1,0 +1,93 @@
+"""The demo experiment's orchestration on a small synthetic workspace: three selections at two
+sizes, every checkpoint scored with rBridge and multiple choice, each step a child job; a
+failed experiment resumes without redoing the steps that finished."""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+
+import pytest
+
+from bench.synth_run import make_synthetic_run
+from engine.api import jobs
+from engine.jobs.specs import DemoExperimentSpec
+from engine.store import catalog, evals
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture()
+def spec(workspace, betr, tmp_path) -> DemoExperimentSpec:
+    run_id = make_synthetic_run(workspace, 300, seed=1, benchmarks=("synth",), words=40)
+    bench = tmp_path / "mini.jsonl"
+    bench.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "question": f"What is {i} + {i}?",
+                    "answer": f"{i} + {i} = {2 * i}. #### {2 * i}",
+                }
+            )
+            + "\n"
+            for i in range(5)
+        )
+    )
+    assert betr("import", "bench", str(bench), "--name", "mini")[0] == 0
+    mc = tmp_path / "mc.jsonl"
+    mc.write_text(
+        "".join(
+            json.dumps(
+                {"id": f"m{i}", "query": f"Is {i} even?", "choices": ["yes", "no"], "gold": i % 2}
+            )
+            + "\n"
+            for i in range(4)
+        )
+    )
+    assert betr("import", "bench", str(mc), "--name", "parity")[0] == 0
+    with closing(workspace.connect(readonly=True)) as conn:
+        corpus_id = int(catalog.corpus_by_name(conn, "synthetic")["id"])
+    return DemoExperimentSpec(
+        corpus_id=corpus_id, run_id=run_id, out_dir=str(workspace.root / "proxies" / "exp"),
+        keep=0.2, sizes=(20_000, 60_000), tokens=2048, checkpoints=2, vocab=400,
+        trace_benchmark="mini", n_traces=5, mc_benchmarks=("parity",), mc_limit=4, seq_len=32,
+        batch_size=8, device="cpu",
+    )  # fmt: skip
+
+
+def test_the_experiment_trains_scores_and_evaluates_and_resumes(workspace, spec, monkeypatch):
+    from engine.jobs.kinds import experiment
+
+    real = experiment.import_gold_traces
+    monkeypatch.setattr(
+        experiment, "import_gold_traces", lambda *a: (_ for _ in ()).throw(RuntimeError("boom"))
+    )
+    job_id = jobs.queue(workspace, spec)
+    with pytest.raises(RuntimeError):
+        jobs.run_here(workspace, job_id)
+    done_before = {
+        j.id for j in jobs.jobs(workspace) if j.kind == "proxy-train" and j.state == "done"
+    }
+    assert len(done_before) == 7  # the frontier and 3 selections x 2 sizes
+    monkeypatch.setattr(experiment, "import_gold_traces", real)
+    jobs.resume(workspace, job_id, detach=False)
+    result = jobs.run_here(workspace, job_id)
+    trains = [j for j in jobs.jobs(workspace) if j.kind == "proxy-train"]
+    assert {j.id for j in trains} == done_before  # nothing trained twice
+    assert result["datasets"] == ["demo-bottom-20pct", "demo-random-20pct", "demo-top-20pct"]
+    assert result["proxies"] == 1 + 3 * 2 * 2 and "cannot show" in result["caveats"]
+    assert all(j.state == "done" for j in jobs.jobs(workspace))
+    with closing(workspace.connect(readonly=True)) as conn:
+        rows = evals.eval_results(conn)
+    by = {}
+    for r in rows:
+        by.setdefault((r["run"], r["size"]), set()).add((r["tokens"], r["metric"]))
+    assert (
+        set(by)
+        == {(f"demo-{o}-20pct", s) for o in ("top", "random", "bottom") for s in ("20k", "60k")}
+        or len(by) == 6
+    )
+    for metrics in by.values():
+        assert {m for _t, m in metrics} >= {"rbridge_trace", "nll_rphi", "acc", "confidence"}
+        assert len({t for t, _m in metrics}) == 2  # two checkpoints, matched on tokens
