@@ -15,7 +15,17 @@ import traceback
 
 import click
 
-from engine.cli import betr, browse, imports, jobs, rbridge, workspace
+from engine.cli import (
+    analysis_corr,
+    analysis_fit,
+    betr,
+    browse,
+    imports,
+    jobs,
+    rbridge,
+    results,
+    workspace,
+)
 from engine.cli.common import BetrGroup, Obj, echo, workspace_param
 from engine.errors import BetrError
 from engine.workspace import damaged_database_message, is_damaged_database
@@ -30,7 +40,9 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.params.append(workspace_param())  # `betr -w WS VERB ...` as well as `betr VERB ... -w WS`
-for module in (workspace, imports, jobs, betr, browse, rbridge):
+for module in (
+    workspace, imports, jobs, betr, browse, rbridge, results, analysis_fit, analysis_corr,
+):  # fmt: skip
     for command in module.COMMANDS:
         cli.add_command(command)
 

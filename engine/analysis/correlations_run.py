@@ -1,0 +1,115 @@
+"""One correlation protocol from the long results rows to a JSON-ready dict: frame and pivot
+(engine.analysis.pivots), pick the PT/SFT pairing, run the protocol
+(engine.analysis.correlations_protocols). Pure: rows and the category map in, a dict out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.analysis import correlations_protocols as cp
+from engine.analysis import pivots
+from engine.analysis.correlations import check_method
+from engine.errors import NotFoundError, UsageError
+
+PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
+NEEDS_CONF = ("cross-stage", "align", "tiers")
+
+
+def run(
+    rows: Sequence[Mapping[str, Any]],
+    protocol: str = "matrix",
+    *,
+    metric: str = "acc",
+    conf_metric: str = "confidence",
+    stage: str | None = None,
+    scale: str | None = None,
+    method: str = "pearson",
+    pt: str | None = None,
+    sft: str | None = None,
+    attribute: str | None = None,
+    checkpoint: str = "error",
+    categories: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The protocol's result (see engine.api.analysis_corr.corr for the keys)."""
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"unknown protocol '{protocol}'", fix=f"one of {', '.join(PROTOCOLS)}")
+    if method not in ("pearson", "spearman"):
+        raise UsageError(f"unknown method '{method}'", fix="pearson or spearman")
+    check_method(method)
+    if protocol == "attribute" and not attribute:
+        raise UsageError("the attribute protocol needs --attribute NAME (e.g. code_share)")
+    if not rows:
+        raise NotFoundError(
+            "no evaluation results in this workspace",
+            fix="import some: betr results import PATH --format lm-eval|dclm|datadecide|csv",
+        )
+    df = pivots.dedupe(pivots.frame(rows), checkpoint)
+    metrics = sorted(df["metric"].unique().to_list())
+    if metric not in metrics:
+        raise NotFoundError(
+            f"no results for metric '{metric}'", fix=f"metrics: {', '.join(metrics)}"
+        )
+    cats = pivots.category_map(df, categories)
+    attrs = pivots.run_attrs(rows) if protocol in ("align", "attribute") else {}
+    acc = pivots.matrices(df, metric)
+    conf = pivots.matrices(df, conf_metric) if conf_metric in metrics else {}
+    keys = list(acc)
+    scale_order = pivots.scales(df)
+    selected, axis, ctxs = cp.resolve(keys, scale_order, stage=stage, scale=scale, pt=pt, sft=sft)
+    notes: list[str] = []
+    if protocol in NEEDS_CONF and not conf:
+        notes.append(
+            f"no '{conf_metric}' results: confidence correlations are n/a "
+            f"(metrics: {', '.join(metrics)})"
+        )
+    out: dict[str, Any] = {
+        "protocol": protocol,
+        "metric": metric,
+        "conf_metric": conf_metric if protocol in NEEDS_CONF else None,
+        "method": method,
+        "axis": axis,
+        "pt": None if not ctxs else _side(axis, ctxs[0].pt),
+        "sft": None if not ctxs else _side(axis, ctxs[0].sft),
+        "contexts": [c.label for c in ctxs],
+        "stages": [s or None for s in sorted({k[0] for k in selected})],
+        "scales": [s for s in scale_order if any(k[1] == s for k in selected)],
+        "n_runs": len({r for k in selected for r in acc[k].runs}),
+        "notes": notes,
+    }
+    if protocol in ("cross-stage", "tiers"):
+        cp.need_pairing(ctxs, keys, protocol)
+        cross = cp.cross_stage(acc, conf, ctxs, cats, method)
+        out.update(cross if protocol == "cross-stage" else cp.tiers(cross, cats))
+        out["one_sided"] = cross["one_sided"]
+    elif protocol == "matrix":
+        out.update(cp.matrices(acc, selected, ctxs, cats, method))
+    elif protocol == "coherence":
+        out.update(cp.coherences(acc, selected, ctxs, cats, method))
+    elif protocol == "align":
+        if not conf:
+            raise NotFoundError(
+                f"r_align needs accuracy and confidence: no '{conf_metric}' results",
+                fix=f"give the confidence metric with --conf-metric (metrics: {', '.join(metrics)})",
+            )
+        out.update(
+            cp.alignment(acc, conf, selected, ctxs, cats, attrs, attribute, method),
+            attribute=attribute,
+        )
+    else:
+        assert attribute is not None
+        out.update(cp.attribute_effects(acc, selected, cats, attrs, attribute, method))
+        out["attribute"] = attribute
+    if out.get("one_sided"):
+        names = sorted({s["benchmark"] for s in out["one_sided"]})
+        notes.append(
+            f"{len(names)} benchmark(s) in one {axis} only, left out of the pairing: "
+            + ", ".join(names[:10])
+            + (" ..." if len(names) > 10 else "")
+        )
+    return out
+
+
+def _side(axis: str | None, key: tuple[str, str]) -> str | None:
+    value = key[0] if axis == "stage" else key[1]
+    return value or None

@@ -1,0 +1,412 @@
+"""Tabular eval results (pure): DCLM, DataDecide and a long CSV with a column mapping.
+
+DCLM (`--format dclm`): `DCLM_model_database.csv` (one row per model: "Model JSON", Dataset,
+model, params, tokens, per-task columns) and/or DCLM eval JSONs (exp_data/evals/*.json:
+eval_metrics.icl per task, eval_metrics.downstream_perpexity, Core, Extended).
+- run = Dataset (the data pool), size from params ("1.4B"), params, tokens, stage as given.
+  Several models can share (Dataset, params, tokens) (hyper-parameter sweeps, re-evaluations):
+  those runs get the hyper-parameters that tell them apart as a suffix,
+  "c4_original [lr=0p01-wd=0p01]" (from the model file name), so nothing collides.
+- metrics: per-task accuracy columns / icl -> "acc"; "perplexity.<task>" / downstream
+  perplexity -> "perplexity"; Core and Extended -> benchmarks "dclm_core" / "dclm_extended",
+  metric "centered_acc". The other aggregates are not imported.
+- attrs: model (architecture), tokenizer, dataset, model_json and the hyper-parameters in the
+  file name (warm, lr, wd, bs, mult, seed, ...).
+- A JSON and the CSV row naming it ("Model JSON"): the JSON's numbers, the CSV's metadata.
+  A JSON without a CSV row: dataset and tokens from its file name, params from the
+  architecture (open_lm_1b 1,439,795,200; open_lm_7b 6,889,410,560; d=1024_l=24_h=8
+  411,616,256, as in the database); published models (model "Qwen/Qwen2-7B", ...) are runs
+  of their own name with the size in the name.
+- eval_meta_data.csv (task metadata, no results) is recognised and skipped with a note.
+
+DataDecide (`--format datadecide`, CSV or JSONL): params, data, task, step, seed, tokens,
+compute, metrics (a dict, or a dict-like string with single quotes, read with
+ast.literal_eval; a bare nan is missing). run = data, or "data [seed S]" for a seed other than
+"default" (attrs["seed"] either way, and attrs["data"]); size = params label; one row per
+numeric entry of metrics (metric = its key).
+
+Long CSV (`--format csv --columns run=...,benchmark=...,value=...`): fields run, size, params,
+tokens, step, stage, benchmark, category, metric, value; run, benchmark and value are required;
+without --columns, columns named like the fields are used. metric defaults to "acc" and stage
+to the import's stage when absent; params from size ("1B") when absent and size from params.
+Every unmapped column becomes a run attribute (a number when it reads as one).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from engine.analysis.results_common import (
+    Parsed,
+    as_float,
+    bad_file,
+    parse_count,
+    size_from_name,
+    size_label,
+    walk_files,
+)  # fmt: skip
+from engine.errors import InputError, UsageError
+
+ARCH_PARAMS = {
+    "open_lm_1b": 1_439_795_200, "open_lm_1b_swiglutorch": 1_439_795_200,
+    "open_lm_7b": 6_889_410_560, "open_lm_7b_swiglutorch": 6_889_410_560,
+    "d=1024_l=24_h=8": 411_616_256,
+}  # fmt: skip
+DCLM_META = {
+    "Model JSON", "Dataset", "model", "params", "tokens", "name", "creation_date",
+    "aggregated_results", "rw_small", "rw_small_centered", "95%_CI_above",
+    "95%_CI_above_centered", "99%_CI_above", "99%_CI_above_centered", "low_variance_datasets",
+    "model_uuid", "_filename", "missing tasks", "dataset_uuid", "tokenizer",
+    "eval_metrics.perplexity", "Core", "Extended",
+}  # fmt: skip
+DCLM_AGGREGATES = {"Core": "dclm_core", "Extended": "dclm_extended"}
+FIELDS = ("run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
+          "value")  # fmt: skip
+
+
+def _csv_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            rows = []
+            for row in reader:
+                rows.append((reader.line_num, row))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read the CSV ({exc})", file=path, fix="check the file") from exc
+    return header, rows
+
+
+# -- DCLM -------------------------------------------------------------------------------------
+def _hyper(stem: str) -> list[str]:
+    return [c for c in re.split(r"[-_](?=[A-Za-z]+=)", stem) if c]
+
+
+def _hyper_attrs(stem: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for comp in _hyper(stem):
+        k, sep, v = comp.partition("=")
+        if sep and re.fullmatch(r"[a-z]+", k):
+            num = v.replace("p", ".")
+            try:
+                out[k] = float(num) if re.fullmatch(r"[\d.e+-]+", num) else v
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def _stem(json_name: str) -> str:
+    stem = os.path.basename(json_name)
+    stem = re.sub(r"\.json$", "", stem)
+    stem = re.sub(r"^evaluation_", "", stem)
+    return re.sub(r"_heavy$", "", stem)
+
+
+def _dclm_model_from_json(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    model = str(data.get("model") or "")
+    stem = _stem(path)
+    idx = stem.find("-" + model) if model else -1
+    rec: dict[str, Any] = {"key": os.path.basename(path), "model": model, "stem": stem}
+    if idx > 0:
+        rec["dataset"] = stem[:idx]
+        m = re.search(r"tokens=(\d+)", stem)
+        rec["tokens"] = int(m.group(1)) if m else None
+        rec["params"] = ARCH_PARAMS.get(model)
+    else:
+        rec["dataset"] = model or stem
+        rec["tokens"] = None
+        rec["params"] = size_from_name(model or stem)[1]
+    icl = data.get("eval_metrics", {}).get("icl", {})
+    ppl = data.get("eval_metrics", {}).get("downstream_perpexity", {}) or {}
+    values = [(t, "acc", v) for t, v in icl.items()]
+    values += [(t, "perplexity", v) for t, v in ppl.items()]
+    values += [(b, "centered_acc", data.get(k)) for k, b in DCLM_AGGREGATES.items() if k in data]
+    rec["values"] = values
+    rec["source"] = path
+    return rec
+
+
+def _dclm_model_from_csv(path: str, line: int, row: dict[str, str]) -> dict[str, Any]:
+    key = row.get("Model JSON") or ""
+    try:
+        params = parse_count(row.get("params"))
+        tokens = parse_count(row.get("tokens"))
+    except ValueError as exc:
+        raise InputError(str(exc), file=path, line=line, field="params/tokens",
+                         fix="give whole numbers") from exc  # fmt: skip
+    values = []
+    for col, value in row.items():
+        if col is None or col in DCLM_META or col.startswith("aggregated_task_categories"):
+            continue
+        if col.startswith("perplexity."):
+            values.append((col.split(".", 1)[1], "perplexity", value))
+        elif "." not in col:
+            values.append((col, "acc", value))
+    values += [(b, "centered_acc", row.get(k)) for k, b in DCLM_AGGREGATES.items() if k in row]
+    return {"key": key, "model": row.get("model") or "", "stem": _stem(key) if key else "",
+            "dataset": row.get("Dataset") or row.get("model") or key, "params": params,
+            "tokens": tokens, "tokenizer": row.get("tokenizer") or None, "values": values,
+            "source": f"{path}:{line}"}  # fmt: skip
+
+
+def _runs_for(models: list[dict[str, Any]]) -> None:
+    """run = dataset, with the telling hyper-parameters as a suffix where several models
+    share (dataset, params, tokens)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for m in models:
+        groups.setdefault((m["dataset"], m["params"], m["tokens"]), []).append(m)
+    for (dataset, _, _), members in groups.items():
+        if len(members) == 1:
+            members[0]["run"] = dataset
+            continue
+        comps = [_hyper(m["stem"][len(dataset) :] if m["stem"].startswith(dataset) else m["stem"])
+                 for m in members]  # fmt: skip
+        common = set.intersection(*(set(c) for c in comps))
+        seen: set[str] = set()
+        for m, c in zip(members, comps, strict=True):
+            suffix = "-".join(x for x in c if x not in common).strip("-_") or m["key"]
+            run = f"{dataset} [{suffix}]"
+            while run in seen:
+                run += "'"
+            seen.add(run)
+            m["run"] = run
+
+
+def parse_dclm(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bool) -> None:
+    by_key: dict[str, dict[str, Any]] = {}
+    csv_models: list[dict[str, Any]] = []
+    for path in walk_files(paths, (".json", ".csv")):
+        parsed.files += 1
+        try:
+            if path.endswith(".csv"):
+                header, rows = _csv_rows(path)
+                if "Eval Task" in header and "Task Category" in header:
+                    parsed.notes.append(f"{path}: DCLM task metadata (no results), skipped")
+                    continue
+                if "Dataset" not in header or "params" not in header:
+                    raise InputError(
+                        "unknown shape: no Dataset/params columns", file=path,
+                        fix="expected DCLM_model_database.csv (Model JSON, Dataset, model, "
+                        "params, tokens, per-task columns) or a DCLM eval JSON",
+                    )  # fmt: skip
+                for line, row in rows:
+                    try:
+                        csv_models.append(_dclm_model_from_csv(path, line, row))
+                    except InputError as exc:
+                        bad_file(parsed, exc, skip_bad)
+            else:
+                data = _load_json(path)
+                if not isinstance(data, dict) or not isinstance(data.get("eval_metrics"), dict):
+                    raise InputError(
+                        "unknown shape: no 'eval_metrics' object", file=path,
+                        fix="expected a DCLM eval JSON (model, eval_metrics.icl {task: value})",
+                    )  # fmt: skip
+                rec = _dclm_model_from_json(path, data)
+                by_key[rec["key"]] = rec
+        except InputError as exc:
+            bad_file(parsed, exc, skip_bad)
+    models = []
+    for m in csv_models:
+        js = by_key.pop(m["key"], None) if m["key"] else None
+        if js is not None:
+            m = {**m, "values": js["values"], "source": js["source"]}
+        models.append(m)
+    models.extend(by_key.values())
+    _runs_for(models)
+    for m in models:
+        attrs: dict[str, Any] = {"dataset": m["dataset"], "model": m["model"] or None}
+        if m.get("tokenizer"):
+            attrs["tokenizer"] = m["tokenizer"]
+        if m["key"]:
+            attrs["model_json"] = m["key"]
+        attrs.update(_hyper_attrs(m["stem"]))
+        base = {"run": m["run"], "size": size_label(m["params"]), "params": m["params"],
+                "tokens": m["tokens"], "step": None, "stage": stage, "attrs": attrs,
+                "source": m["source"]}  # fmt: skip
+        for bench, metric, value in m["values"]:
+            try:
+                parsed.add({**base, "benchmark": bench}, metric, value, m["source"])
+            except (ValueError, TypeError) as exc:
+                bad_file(parsed, InputError(f"{bench}: {value!r} is not a number",
+                                            file=m["source"], fix="give a number"), skip_bad)  # fmt: skip
+                del exc
+
+
+def _load_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the file ({exc})", file=path, fix="check the file") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", file=path, line=exc.lineno,
+                         fix="give a JSON file") from exc  # fmt: skip
+
+
+# -- DataDecide -------------------------------------------------------------------------------
+DD_REQUIRED = ("params", "data", "task", "step", "metrics")
+
+
+def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
+    if path.endswith((".jsonl", ".json")):
+        out = []
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        out.append((lineno, json.loads(line)))
+                    except json.JSONDecodeError as exc:
+                        raise InputError(f"not valid JSON ({exc.msg})", file=path, line=lineno,
+                                         fix="one JSON object per line") from exc  # fmt: skip
+        return out
+    return list(_csv_rows(path)[1])
+
+
+def _metrics_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    text = re.sub(r"(?<![\w'\"])(nan|NaN|inf|-inf|Infinity)(?![\w'\"])", "None", str(value))
+    out = ast.literal_eval(text)
+    if not isinstance(out, dict):
+        raise ValueError("metrics is not a dict")
+    return out
+
+
+def parse_datadecide(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bool) -> None:
+    for path in walk_files(paths, (".csv", ".jsonl", ".json")):
+        parsed.files += 1
+        try:
+            recs = _records(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            bad_file(parsed, InputError(f"cannot read ({exc})", file=path, fix="check the file"),
+                     skip_bad)  # fmt: skip
+            continue
+        except InputError as exc:
+            bad_file(parsed, exc, skip_bad)
+            continue
+        if recs and any(k not in recs[0][1] for k in DD_REQUIRED):
+            missing = [k for k in DD_REQUIRED if k not in recs[0][1]]
+            bad_file(parsed, InputError(
+                f"unknown shape: no {', '.join(missing)} column(s)", file=path,
+                fix="expected DataDecide rows: params, data, task, step, seed, tokens, compute, "
+                "metrics",
+            ), skip_bad)  # fmt: skip
+            continue
+        for line, rec in recs:
+            try:
+                metrics = _metrics_dict(rec["metrics"])
+                params = parse_count(rec["params"])
+                tokens = parse_count(rec.get("tokens"))
+                step = parse_count(rec["step"])
+                compute = as_float(rec.get("compute"))
+            except (ValueError, SyntaxError, TypeError) as exc:
+                bad_file(parsed, InputError(str(exc), file=path, line=line,
+                                            field="metrics/params/tokens/step",
+                                            fix="metrics a dict-like string, counts numbers"),
+                         skip_bad)  # fmt: skip
+                continue
+            data, seed = str(rec["data"]), rec.get("seed")
+            seed = None if seed in (None, "") else str(seed)
+            run = data if seed in (None, "default") else f"{data} [seed {seed}]"
+            attrs = {"data": data, "seed": seed, "compute": compute}
+            label = (
+                str(rec["params"]).strip() if not isinstance(rec["params"], int | float) else None
+            )
+            base = {"run": run, "size": label or size_label(params), "params": params,
+                    "tokens": tokens, "step": step, "stage": stage, "benchmark": str(rec["task"]),
+                    "attrs": attrs, "source": f"{path}:{line}"}  # fmt: skip
+            for metric, value in metrics.items():
+                if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
+                    continue
+                parsed.add(base, str(metric), value, f"{path}:{line}")
+
+
+# -- long CSV ---------------------------------------------------------------------------------
+def parse_long_csv(
+    paths: Sequence[str],
+    parsed: Parsed,
+    columns: dict[str, str] | None,
+    *,
+    stage: str,
+    skip_bad: bool,
+) -> None:
+    if columns:
+        unknown = sorted(set(columns) - set(FIELDS))
+        if unknown:
+            raise UsageError(f"unknown --columns field(s) {', '.join(unknown)}",
+                             fix=f"fields are {', '.join(FIELDS)}")  # fmt: skip
+        missing = [f for f in ("run", "benchmark", "value") if f not in columns]
+        if missing:
+            raise UsageError(f"--columns must name {', '.join(missing)}",
+                             fix="e.g. --columns run=model,benchmark=task,value=score")  # fmt: skip
+    for path in walk_files(paths, (".csv",)):
+        parsed.files += 1
+        try:
+            header, rows = _csv_rows(path)
+            mapping = columns or {f: f for f in FIELDS if f in header}
+            absent = [f"{f}={c}" for f, c in mapping.items() if c not in header]
+            need = [f for f in ("run", "benchmark", "value") if f not in mapping]
+            if absent or need:
+                what = f"column(s) {', '.join(absent)} not in the header" if absent else (
+                    f"no {', '.join(need)} column")  # fmt: skip
+                raise InputError(
+                    f"unknown shape: {what} ({', '.join(header[:12])})", file=path,
+                    fix="expected a long CSV with run, benchmark and value columns; map yours "
+                    "with --columns run=COL,benchmark=COL,value=COL",
+                )  # fmt: skip
+        except InputError as exc:
+            bad_file(parsed, exc, skip_bad)
+            continue
+        extra = [c for c in header if c not in mapping.values()]
+        for line, row in rows:
+            try:
+                _long_row(path, line, row, mapping, extra, parsed, stage)
+            except InputError as exc:
+                bad_file(parsed, exc, skip_bad)
+
+
+def _long_row(path: str, line: int, row: dict[str, str], mapping: dict[str, str],
+              extra: list[str], parsed: Parsed, stage: str) -> None:  # fmt: skip
+    def get(f: str) -> str | None:
+        v = row.get(mapping[f]) if f in mapping else None
+        return v.strip() if isinstance(v, str) and v.strip() else None
+
+    run, bench = get("run"), get("benchmark")
+    for f, v in (("run", run), ("benchmark", bench)):
+        if v is None:
+            raise InputError("empty", file=path, line=line, field=mapping[f], fix=f"give a {f}")
+    counts: dict[str, int | None] = {}
+    for f in ("params", "tokens", "step"):
+        try:
+            counts[f] = parse_count(get(f))
+        except ValueError as exc:
+            raise InputError(str(exc), file=path, line=line, field=mapping[f],
+                             fix="give a whole number (1.4e9 and 160m are fine)") from exc  # fmt: skip
+    size = get("size")
+    if counts["params"] is None and size:
+        try:
+            counts["params"] = parse_count(size)
+        except ValueError:
+            pass
+    attrs: dict[str, Any] = {}
+    for c in extra:
+        v = (row.get(c) or "").strip()
+        if v:
+            try:
+                attrs[c] = float(v)
+            except ValueError:
+                attrs[c] = v
+    base = {"run": run, "size": size or size_label(counts["params"]), **counts,
+            "stage": get("stage") or stage, "benchmark": bench, "category": get("category"),
+            "attrs": attrs or None, "source": f"{path}:{line}"}  # fmt: skip
+    try:
+        parsed.add(base, get("metric") or "acc", get("value"), f"{path}:{line}")
+    except ValueError as exc:
+        raise InputError(f"{get('value')!r} is not a number", file=path, line=line,
+                         field=mapping["value"], fix="give a number (empty or NaN is dropped)") from exc  # fmt: skip

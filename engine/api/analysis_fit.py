@@ -1,0 +1,340 @@
+"""Proxy -> target fits and dataset rankings (METHODS 3) on the imported results: read the long
+table through engine.store (read-only), reshape it with polars (engine.analysis.frames), and
+compute with engine.analysis.fits / ranking. Plain dicts out (JSON-ready: NaN -> None).
+
+polars, scipy and sklearn are imported inside the functions: the TUI imports this module at
+startup.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from typing import Any
+
+from engine.errors import NotFoundError, UsageError
+from engine.store import evals
+from engine.workspace import Workspace
+
+MATCH_KEYS = ("tokens", "step")
+DIRECTIONS = ("auto", "same", "opposite")
+# metric names that read as "lower is better" (a loss, an NLL, a perplexity, an rBridge score)
+LOSS_PREFIXES = ("nll", "bpb", "bits_per_byte", "loss", "perplexity", "ppl", "rbridge")
+LOSS_SUFFIXES = ("perplexity", "_loss", "nll", "bpb")
+
+
+def is_loss(metric: str) -> bool:
+    m = metric.lower()
+    return m.startswith(LOSS_PREFIXES) or m.endswith(LOSS_SUFFIXES)
+
+
+def num(v: Any) -> float | None:
+    """A float for JSON: NaN/inf -> None."""
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def parse_functions(spec: str | Sequence[str] | None) -> list[str] | None:
+    if spec is None:
+        return None
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    return [p.strip() for p in parts if p.strip()] or None
+
+
+# -- reading and checking names -----------------------------------------------------------------
+def _rows(conn: sqlite3.Connection, benchmark: str) -> list[dict[str, Any]]:
+    rows = evals.eval_results(conn, benchmark=benchmark)
+    if not rows:
+        names = sorted({r["benchmark"] for r in evals.all_eval_results(conn)})
+        raise NotFoundError(
+            f"no results for benchmark '{benchmark}'",
+            fix=(f"benchmarks with results: {', '.join(names)}" if names else
+                 "import results first: betr results import PATH --format F"),
+        )  # fmt: skip
+    return rows
+
+
+def _one_of(what: str, value: str, known: list[str], where: str) -> None:
+    if value not in known:
+        raise NotFoundError(
+            f"unknown {what} '{value}' {where}",
+            fix=f"known {what}s there: {', '.join(known) if known else 'none'}",
+        )
+
+
+def _check_side(frame, side, role: str) -> None:
+    """Every name of a side exists (run, size, stage, metric), else the known ones listed."""
+    from engine.analysis.frames import known
+
+    where = f"on benchmark '{side.benchmark}'"
+    if side.run is not None:
+        _one_of(f"{role} run", side.run, known(frame, "run"), where)
+        where += f" for run '{side.run}'"
+    for col in ("size", "stage"):
+        value = getattr(side, col)
+        if value is not None:
+            _one_of(f"{role} {col}", value, known(frame, col, run=side.run), where)
+            where += f" {col} {value}"
+    metrics = known(frame, "metric", run=side.run, size=side.size, stage=side.stage)
+    _one_of(f"{role} metric", side.metric, metrics, where)
+
+
+def _load(ws: Workspace, x, y):
+    from engine.analysis.frames import results_frame
+
+    with closing(ws.connect(readonly=True)) as conn:
+        fx = results_frame(_rows(conn, x.benchmark))
+        fy = fx if y.benchmark == x.benchmark else results_frame(_rows(conn, y.benchmark))
+    _check_side(fx, x, "x")
+    _check_side(fy, y, "y")
+    return fx, fy
+
+
+def _check_match(match: str) -> None:
+    if match not in MATCH_KEYS:
+        raise UsageError(f"unknown --match '{match}'", fix="match on tokens or step")
+
+
+def _side_dict(side) -> dict[str, Any]:
+    return {k: getattr(side, k) for k in ("benchmark", "run", "metric", "size", "stage")}
+
+
+# -- fit ----------------------------------------------------------------------------------------
+def one_frame(fx, fy):
+    """The x and y benchmarks' rows in one frame."""
+    import polars as pl
+
+    return fx if fx is fy else pl.concat([fx, fy]).unique(subset=["id"], keep="first")
+
+
+def fit_points(fx, fy, x, y, match: str):
+    """Matched points, at least 3 of them (else an error saying what did not match)."""
+    from engine.analysis.fits import MIN_POINTS
+    from engine.analysis.frames import matched_points
+
+    m = matched_points(one_frame(fx, fy), x, y, match)
+    if len(m.x) < MIN_POINTS:
+        raise UsageError(
+            f"{len(m.x)} matched point(s) between {x.label()} and {y.label()} on {match}: "
+            f"a fit needs at least {MIN_POINTS} ({m.x_only} {match} value(s) with x only, "
+            f"{m.y_only} with y only, {m.dropped_missing} row(s) missing a value)",
+            fix="match on the other key (--match tokens|step), or import more checkpoints",
+        )
+    return m
+
+
+def fit_dict(res, matched, *, match: str) -> dict[str, Any]:
+    """A FitResult (and how its points were matched) as the JSON shape of `betr fit`."""
+    return {
+        "match": match,
+        "n": res.n,
+        "cv": res.cv,
+        "space": list(res.space),
+        "functions": res.functions,
+        "train_r2": num(res.train_r2),
+        "test_mae": num(res.test_mae),
+        "folds": [
+            {
+                "fold": f.index + 1,
+                "function": f.function,
+                "train_r2": num(f.train_r2),
+                "test_mae": num(f.test_mae),
+                "n_train": len(f.train),
+                "n_test": len(f.test),
+                "candidates": {k: num(v) for k, v in f.candidates.items()},
+            }
+            for f in res.folds
+        ],
+        "final": {
+            "name": res.final.name,
+            "params": {k: num(v) for k, v in res.final.params.items()},
+            "r2": num(res.final.r2),
+            "formula": res.final.formula,
+        },
+        "points": [
+            {"x": num(xv), "y": num(yv), "key": int(k), "prediction": num(p)}
+            for xv, yv, k, p in zip(res.x, res.y, res.keys, res.predictions, strict=True)
+        ],
+        "dropped": matched.dropped_missing,
+        "unmatched": {"x_only": matched.x_only, "y_only": matched.y_only},
+        "notes": [*matched.notes, *res.notes],
+    }
+
+
+def fit(
+    workspace: Workspace,
+    *,
+    benchmark: str,
+    x_run: str,
+    x_metric: str,
+    y_run: str,
+    y_metric: str,
+    match: str = "tokens",
+    functions: str | Sequence[str] | None = None,
+    y_benchmark: str | None = None,
+    x_size: str | None = None,
+    y_size: str | None = None,
+    x_stage: str | None = None,
+    y_stage: str | None = None,
+) -> dict[str, Any]:
+    """Fit y (metric y_metric of run y_run, the target) on x (x_metric of x_run, the proxy),
+    matched on tokens or step: 5-fold CV over the hypothesis space and a final fit."""
+    from engine.analysis.fits import check_functions, cross_validate
+    from engine.analysis.frames import Side
+
+    _check_match(match)
+    space = check_functions(parse_functions(functions))
+    x = Side(benchmark, x_metric, x_run, x_size, x_stage)
+    y = Side(y_benchmark or benchmark, y_metric, y_run, y_size, y_stage)
+    fx, fy = _load(workspace, x, y)
+    matched = fit_points(fx, fy, x, y, match)
+    res = cross_validate(matched.x, matched.y, matched.keys, functions=space)
+    return {"benchmark": benchmark, "x": _side_dict(x), "y": _side_dict(y),
+            **fit_dict(res, matched, match=match)}  # fmt: skip
+
+
+# -- rank ---------------------------------------------------------------------------------------
+def rank(
+    workspace: Workspace,
+    *,
+    benchmark: str,
+    x_metric: str,
+    y_metric: str,
+    x_size: str | None = None,
+    y_size: str | None = None,
+    x_stage: str | None = None,
+    y_stage: str | None = None,
+    y_benchmark: str | None = None,
+    match: str = "tokens",
+    at: int | None = None,
+    y_at: int | None = None,
+    runs: Sequence[str] | None = None,
+    fit_from: str | None = None,
+    functions: str | Sequence[str] | None = None,
+    direction: str = "auto",
+) -> dict[str, Any]:
+    """Rank the datasets (runs) by a proxy score (x_metric at x_size) against the target
+    (y_metric at y_size), each at tokens/step `at` or the run's last one. With fit_from=D, the
+    prediction is a fit on D's points applied zero-shot to every dataset's proxy score."""
+    from engine.analysis.fits import check_functions, cross_validate, predict
+    from engine.analysis.frames import Side, known, ranking_table
+    from engine.analysis.ranking import rank as rank_rows
+
+    _check_match(match)
+    if direction not in DIRECTIONS:
+        raise UsageError(f"unknown direction '{direction}'", fix="use auto, same or opposite")
+    space = check_functions(parse_functions(functions))
+    x = Side(benchmark, x_metric, None, x_size, x_stage)
+    y = Side(y_benchmark or benchmark, y_metric, None, y_size, y_stage)
+    fx, fy = _load(workspace, x, y)
+    frame = one_frame(fx, fy)
+    table = ranking_table(frame, x, y, match, at, y_at)
+    notes: list[str] = []
+    if x == y and y_at is None:
+        notes.append(
+            "the proxy and the target are the same numbers: tell them apart with the sizes "
+            "(--x-size/--y-size), --y-metric, --y-benchmark or --y-at"
+        )
+    if runs:
+        missing = sorted(set(runs) - set(table["dataset"].to_list()))
+        if missing:
+            raise NotFoundError(
+                f"no proxy score for dataset(s) {', '.join(missing)} ({x.label()})",
+                fix=f"datasets with one: {', '.join(table['dataset'].to_list()) or 'none'}",
+            )
+        table = table.filter(table["dataset"].is_in(list(runs)))
+    if table.height == 0:
+        where = f" at {match} {at}" if at is not None else ""
+        raise NotFoundError(f"no dataset has a proxy score for {x.label()}{where}")
+    datasets = table["dataset"].to_list()
+    proxy = table["x"].to_list()
+    target = table["y"].to_list()
+    higher = not is_loss(y_metric)
+    fit_info = None
+    if fit_from is not None:
+        _one_of("dataset", fit_from, known(frame, "run"), f"on benchmark '{benchmark}'")
+        xs = Side(x.benchmark, x_metric, fit_from, x_size, x_stage)
+        ys = Side(y.benchmark, y_metric, fit_from, y_size, y_stage)
+        matched = fit_points(fx, fy, xs, ys, match)
+        res = cross_validate(matched.x, matched.y, matched.keys, functions=space)
+        fit_info = {"dataset": fit_from, **fit_dict(res, matched, match=match)}
+        prediction = [float(v) for v in predict(res.final.name, res.final.params, proxy)]
+        bad = [d for d, p in zip(datasets, prediction, strict=True) if not math.isfinite(p)]
+        if bad:
+            raise UsageError(
+                f"the {res.final.name} fit from '{fit_from}' gives no value for {', '.join(bad)}",
+                fix="restrict --functions (e.g. linear,quadratic) or leave those datasets out",
+            )
+        sign = 1
+        notes.append(
+            f"zero-shot transfer: {res.final.name} fit on '{fit_from}' "
+            f"({res.n} points, {res.cv}) applied to every dataset's proxy score"
+        )
+        # MAE against actuals is reported over the other datasets (D itself is in-sample)
+        others = [t if d != fit_from else None for d, t in zip(datasets, target, strict=True)]
+        mae_rank = rank_rows(datasets, prediction, others, higher_is_better=higher)
+    else:
+        prediction = proxy
+        opposite = direction == "opposite" or (
+            direction == "auto" and is_loss(x_metric) != is_loss(y_metric)
+        )
+        sign = -1 if opposite else 1
+        notes.append(
+            f"ranked by the proxy score itself ({'lower' if (sign < 0) == higher else 'higher'} "
+            "proxy = better)"
+        )
+        mae_rank = None
+    result = rank_rows(datasets, prediction, target, sign=sign, higher_is_better=higher)
+    n_missing = sum(t is None for t in target)
+    if n_missing:
+        notes.append(f"{n_missing} dataset(s) without a target value: ranked, not scored")
+    keys = dict(zip(datasets, zip(table["x_key"].to_list(), table["y_key"].to_list(),
+                                  proxy, strict=True), strict=True))  # fmt: skip
+    return {
+        "benchmark": benchmark,
+        "x": _side_dict(x),
+        "y": _side_dict(y),
+        "match": match,
+        "at": at,
+        "decision_accuracy": num(result.decision.accuracy),
+        "kendall_tau": num(result.tau.tau),
+        "p_value": num(result.tau.p_value),
+        "n": result.n_known,
+        "pairs": result.decision.pairs,
+        "correct": result.decision.correct,
+        "target_ties": result.decision.target_ties,
+        "prediction_ties": result.decision.prediction_ties,
+        "mae": num(mae_rank.mae) if mae_rank is not None else None,
+        "mae_n": mae_rank.n_known if mae_rank is not None else 0,
+        "fit": fit_info,
+        "datasets": [
+            {
+                "dataset": r.dataset,
+                "proxy": num(keys[r.dataset][2]),
+                "x_key": keys[r.dataset][0],
+                "prediction": num(r.prediction),
+                "target": num(r.target),
+                "y_key": keys[r.dataset][1],
+                "rank_prediction": r.rank_prediction,
+                "rank_target": r.rank_target,
+            }
+            for r in result.rows
+        ],
+        "notes": notes,
+    }
+
+
+def fitted_curve(final: dict[str, Any], x_min: float, x_max: float, n: int = 100) -> list[dict]:
+    """The final fit ({name, params} from `fit`) at n evenly spaced x in [x_min, x_max], for
+    drawing it over the points: [{x, y}] (y None where the function has no value)."""
+    import numpy as np
+
+    from engine.analysis.fits import predict
+
+    xs = np.linspace(x_min, x_max, n)
+    ys = predict(final["name"], final["params"], xs)
+    return [{"x": float(a), "y": num(b)} for a, b in zip(xs, ys, strict=True)]

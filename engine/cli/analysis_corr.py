@@ -1,0 +1,204 @@
+"""`betr corr` (the correlation protocols of METHODS 4) and `betr calibration` (ECE, reliability
+diagram and temperature scaling, METHODS 6), on engine.api.analysis_corr."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table
+
+PROTOCOLS = ["cross-stage", "matrix", "coherence", "align", "attribute", "tiers"]
+
+
+def _f(x: Any, digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _p(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.2g}"
+
+
+@click.command("corr", cls=BetrCommand)
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="matrix", show_default=True)
+@click.option("--metric", default="acc", show_default=True, help="The (accuracy) metric.")
+@click.option(
+    "--conf-metric",
+    default="confidence",
+    show_default=True,
+    help="The confidence metric (cross-stage r_conf, align, tiers).",
+)
+@click.option("--stage", default=None, help="Only this stage.")
+@click.option("--scale", default=None, help="Only this model scale (size label).")
+@click.option("--method", type=click.Choice(["pearson", "spearman"]), default="pearson",
+              show_default=True)  # fmt: skip
+@click.option("--pt", default=None, help="The stage (or scale) playing PT, e.g. PT or 400M.")
+@click.option("--sft", default=None, help="The stage (or scale) playing SFT, e.g. SFT or 7B.")
+@click.option("--attribute", default=None, help="A run attribute (attribute effects, align).")
+@click.option(
+    "--checkpoint",
+    type=click.Choice(["error", "last"]),
+    default="error",
+    show_default=True,
+    help="A run with several checkpoints: refuse, or keep each run's last one.",
+)
+def corr_cmd(protocol, metric, conf_metric, stage, scale, method, pt, sft, attribute, checkpoint):
+    """Benchmark correlations over runs: cross-stage r, matrices, coherence, r_align,
+    attribute effects, reliability tiers (r, p and n for each; n/a when n < 3 or constant)."""
+    from engine.api.analysis_corr import corr
+
+    res = corr(
+        obj().workspace, protocol, metric=metric, conf_metric=conf_metric, stage=stage,
+        scale=scale, method=method, pt_stage=pt, sft_stage=sft, attribute=attribute,
+        checkpoint=checkpoint,
+    )  # fmt: skip
+    if obj().json:
+        emit_json(res)
+        return
+    head = f"{protocol}: {metric}, {method}, {res['n_runs']} run(s)"
+    if res["axis"]:
+        head += f", {res['pt'] or '(none)'} -> {res['sft'] or '(none)'} by {res['axis']}"
+    echo(head)
+    PRINTERS[protocol](res)
+    for note in res["notes"]:
+        echo(f"note: {note}", err=True)
+
+
+def _cross(res: dict) -> None:
+    rows = [{**r, **{k: _f(r[k]) for k in ("r_acc", "r_conf")},
+             "p_acc": _p(r["p_acc"]), "p_conf": _p(r["p_conf"])} for r in res["rows"]]  # fmt: skip
+    print_table(
+        rows,
+        [("scale", "scale"), ("category", "category"), ("benchmark", "benchmark"),
+         ("r_acc", "r_acc"), ("p_acc", "p"), ("n_acc", "n"), ("r_conf", "r_conf"),
+         ("p_conf", "p"), ("n_conf", "n")],
+        "no benchmark in both stages",
+    )  # fmt: skip
+    for m in res["means"]:
+        echo(f"{m['scale'] or 'all'}: mean r_acc {_f(m['mean_r_acc'])} over {m['n_acc']}, "
+             f"mean r_conf {_f(m['mean_r_conf'])} over {m['n_conf']}")  # fmt: skip
+
+
+def _short(name: str, width: int = 6) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _matrix(res: dict) -> None:
+    for m in res["matrices"]:
+        where = " ".join(x for x in (m.get("stage"), m.get("scale")) if x)
+        echo(f"\n{m['kind']} {where} ({len(m['rows'])} x {len(m['cols'])}, r; . = n/a)")
+        width = max((len(r) for r in m["rows"]), default=4)
+        echo(" " * (width + 1) + " ".join(f"{_short(c):>6}" for c in m["cols"]))
+        for name, row in zip(m["rows"], m["r"], strict=True):
+            cells = " ".join(f"{'.':>6}" if v is None else f"{v:6.2f}" for v in row)
+            echo(f"{name:<{width}} {cells}")
+        ns = {n for row in m["n"] for n in row}
+        echo(f"n per cell: {min(ns)}..{max(ns)}" if ns else "")
+    for p in res["persistence"]:
+        echo(f"structural persistence {p['scale']}: r {_f(p['r'])} p {_p(p['p'])} n {p['n']}")
+
+
+def _coherence(res: dict) -> None:
+    rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["rows"]]
+    print_table(
+        rows,
+        [("scale", "scale"), ("protocol", "protocol"), ("stage", "stage"),
+         ("category", "category"), ("mean_r", "mean r"), ("n_pairs", "pairs"), ("n_na", "n/a")],
+        "no category with two benchmarks (betr results categories)",
+    )  # fmt: skip
+    if res["uncategorised"]:
+        echo(f"uncategorised: {', '.join(res['uncategorised'])}")
+
+
+def _align(res: dict) -> None:
+    rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["by_category"]]
+    print_table(
+        rows,
+        [("stage", "stage"), ("scale", "scale"), ("category", "category"),
+         ("mean_r", "mean r_align"), ("n_runs", "runs"), ("n_na", "n/a")],
+        "no run with accuracy and confidence",
+    )  # fmt: skip
+    if res["by_attribute"]:
+        rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["by_attribute"]]
+        print_table(
+            rows,
+            [("stage", "stage"), ("scale", "scale"), ("value", res["attribute"]),
+             ("category", "category"), ("mean_r", "mean r_align"), ("n_runs", "runs")],
+            "",
+        )  # fmt: skip
+    if res["persistence"]:
+        rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res["persistence"]]
+        echo("PT->SFT persistence of r_align:")
+        print_table(rows, [("scale", "scale"), ("category", "category"), ("r", "r"),
+                           ("p", "p"), ("n", "n")], "")  # fmt: skip
+
+
+def _attribute(res: dict) -> None:
+    rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res["rows"]]
+    print_table(
+        rows,
+        [("stage", "stage"), ("scale", "scale"), ("kind", "kind"), ("target", "benchmark"),
+         ("category", "category"), ("r", "r"), ("p", "p"), ("n", "n"), ("dropped", "dropped")],
+        "no results",
+    )  # fmt: skip
+
+
+def _tiers(res: dict) -> None:
+    rows = [
+        {**r, "r_acc": " ".join(_f(x) for x in r["r_acc"]),
+         "r_conf": " ".join(_f(x) for x in r["r_conf"])}
+        for r in res["rows"]
+    ]  # fmt: skip
+    scales = " / ".join(s or "all" for s in res["scales"])
+    print_table(
+        rows,
+        [("category", "category"), ("benchmark", "benchmark"), ("tier", "tier"),
+         ("r_acc", f"r_acc ({scales})"), ("r_conf", f"r_conf ({scales})")],
+        "no benchmark in both stages",
+    )  # fmt: skip
+
+
+PRINTERS = {"cross-stage": _cross, "matrix": _matrix, "coherence": _coherence, "align": _align,
+            "attribute": _attribute, "tiers": _tiers}  # fmt: skip
+
+
+@click.command("calibration", cls=BetrCommand)
+@click.option("--run", "run_name", required=True, help="The run (a proxy's dataset or name).")
+@click.option("--benchmark", required=True)
+@click.option("--stage", default=None)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the half split.")
+def calibration_cmd(run_name, benchmark, stage, seed):
+    """ECE (15 bins), reliability diagram, and temperature scaling fitted on a seeded half
+    (ECE before and after on the other half)."""
+    from engine.api.analysis_corr import calibration
+
+    res = calibration(obj().workspace, run_name, benchmark, stage=stage, seed=seed)
+    if obj().json:
+        emit_json(res)
+        return
+    echo(
+        f"{run_name} on {benchmark}: {res['n_items']} items (fit {res['n_fit']}, "
+        f"evaluate {res['n_eval']}), T = {_f(res['temperature'], 3)}"
+    )
+    echo(f"ECE {_f(res['ece'], 4)} -> {_f(res['ece_scaled'], 4)} after scaling "
+         f"(all items at T = 1: {_f(res['ece_all'], 4)})")  # fmt: skip
+    scaled = {b["bin"]: b for b in res["bins_scaled"]}
+    rows = [
+        {"bin": f"{b['lo']:.2f}-{b['hi']:.2f}", "n": b["n"], "acc": _f(b["acc"], 3),
+         "conf": _f(b["conf"], 3), "n_s": scaled[b["bin"]]["n"],
+         "acc_s": _f(scaled[b["bin"]]["acc"], 3), "conf_s": _f(scaled[b["bin"]]["conf"], 3)}
+        for b in res["bins"]
+        if b["n"] or scaled.get(b["bin"], {}).get("n")
+    ]  # fmt: skip
+    print_table(
+        rows,
+        [("bin", "confidence"), ("n", "n"), ("acc", "acc"), ("conf", "conf"),
+         ("n_s", "n (T)"), ("acc_s", "acc (T)"), ("conf_s", "conf (T)")],
+        "no items in the evaluation half",
+    )  # fmt: skip
+    for note in res["notes"]:
+        echo(f"note: {note}", err=True)
+
+
+COMMANDS = (corr_cmd, calibration_cmd)

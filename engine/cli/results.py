@@ -1,0 +1,126 @@
+"""`betr results ...`: import evaluation results (lm-eval, DCLM, DataDecide, long CSV) into the
+long table the analysis reads, list and delete imports, and edit the benchmark categories."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from engine.cli.common import BetrGroup, echo, emit_json, obj, print_table, report_skipped
+
+FORMATS = click.Choice(["lm-eval", "dclm", "datadecide", "csv"])
+
+
+@click.group("results", cls=BetrGroup)
+def results_group() -> None:
+    """Evaluation results: import them (all or nothing), list, delete, categorise."""
+
+
+@results_group.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=FORMATS, required=True, help="The files' format.")
+@click.option(
+    "--columns",
+    default=None,
+    help="csv only: FIELD=COLUMN pairs, e.g. run=model,benchmark=task,value=score (fields: run, "
+    "size, params, tokens, step, stage, benchmark, category, metric, value; metric defaults "
+    "to acc).",
+)
+@click.option("--stage", default=None, help="Stage of rows whose file names none (default PT).")
+@click.option("--skip-bad", is_flag=True, help="Skip bad files and records (and report them).")
+def import_cmd(paths, fmt, columns, stage, skip_bad):
+    """Import results files or folders (all or nothing, unless --skip-bad)."""
+    from engine.api.results import import_results
+
+    result = import_results(
+        obj().workspace, paths, fmt, columns=columns, skip_bad=skip_bad, stage=stage
+    )
+    if obj().json:
+        emit_json(result)
+        return
+    report_skipped(result)
+    for note in result["notes"]:
+        echo(f"note: {note}", err=True)
+    echo(
+        f"import {result['import_id']}: {result['rows']} row(s) from {result['files']} file(s): "
+        f"{result['runs']} run(s), {result['benchmarks']} benchmark(s), "
+        f"{result['metrics']} metric(s)"
+        + (f", {result['items']} item(s)" if result["items"] else "")
+        + (f"; {result['dropped']} missing or NaN value(s) dropped" if result["dropped"] else "")
+    )
+
+
+@results_group.command("list")
+def list_cmd():
+    """Imports with their counts, and the long table's totals."""
+    from engine.api.results import list_imports
+
+    data = list_imports(obj().workspace)
+    if obj().json:
+        emit_json(data)
+        return
+    rows = [
+        dict(
+            imp,
+            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(imp["created_at"])),
+            files=", ".join(imp["sources"][:2]) + (" ..." if len(imp["sources"]) > 2 else ""),
+        )
+        for imp in data["imports"]
+    ]
+    print_table(
+        rows,
+        [("id", "id"), ("format", "format"), ("n_rows", "rows"), ("n_items", "items"),
+         ("n_dropped", "dropped"), ("runs", "runs"), ("benchmarks", "benchmarks"),
+         ("metrics", "metrics"), ("when", "when"), ("files", "files")],
+        "no results imported yet: betr results import PATH... --format lm-eval|dclm|datadecide|csv",
+    )  # fmt: skip
+    t = data["totals"]
+    echo(
+        f"all results: {t['rows']} row(s), {t['runs']} run(s), {t['benchmarks']} benchmark(s), "
+        f"{t['metrics']} metric(s)"
+    )
+
+
+@results_group.command("delete")
+@click.argument("import_id", type=int)
+def delete_cmd(import_id):
+    """Delete an import with its rows and items."""
+    from engine.api.results import delete_import
+
+    result = delete_import(obj().workspace, import_id)
+    if obj().json:
+        emit_json(result)
+        return
+    echo(f"deleted import {import_id} ({result['rows']} row(s), {result['items']} item(s))")
+
+
+@results_group.command("categories")
+@click.option("--set", "entries", default=None, help="BENCHMARK=CATEGORY pairs, comma-separated.")
+def categories_cmd(entries):
+    """Show (or edit with --set) the benchmark -> category map."""
+    from engine.api.results import get_categories, set_categories
+
+    if entries:
+        result = set_categories(obj().workspace, entries)
+        if obj().json:
+            emit_json(result)
+            return
+        for bench, cat in result["set"].items():
+            echo(f"{bench} -> {cat}")
+        echo(f"({result['rows_updated']} stored row(s) updated)")
+        return
+    data = get_categories(obj().workspace)
+    if obj().json:
+        emit_json(data)
+        return
+    print_table(
+        [{"benchmark": b, "category": c} for b, c in data["categories"].items()],
+        [("benchmark", "benchmark"), ("category", "category")],
+        "no categories",
+    )
+    if data["source"] == "shipped":
+        echo("(the shipped map: the workspace gets its own copy on the first import or edit)")
+
+
+COMMANDS = (results_group,)
