@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.action_model import GLOBAL, Action
+from tui.actions_analysis import ANALYSIS_ACTIONS
 from tui.actions_rbridge import RBRIDGE_ACTIONS
 from tui.screen_registry import MAIN_MODES, SCREENS
 
@@ -362,6 +363,7 @@ ACTIONS: tuple[Action, ...] = (
         "Close",
     ),
     *RBRIDGE_ACTIONS,
+    *ANALYSIS_ACTIONS,
 )
 
 BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

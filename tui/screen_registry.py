@@ -86,6 +86,14 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "a benchmark's traces scored by a proxy, token by token; the proxy curve",
         "rBridge",
     ),
+    ScreenEntry(
+        "analysis",
+        "6",
+        "tui.screens.analysis:AnalysisScreen",
+        "open the Analysis screen (fits, dataset ranking, calibration, correlations)",
+        "does a small proxy's score predict the large model's? which benchmarks to trust",
+        "Analysis",
+    ),
 )
 
 BY_MODE: dict[str, ScreenEntry] = {entry.mode: entry for entry in SCREENS}

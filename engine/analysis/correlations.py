@@ -9,8 +9,10 @@ r = p = None, never a number.
 A runs x benchmarks matrix is an array with one row per run (a data mixture, a checkpoint) and
 NaN where a run has no value. `block(A, B)` correlates every column of A with every column of B
 over the runs: PT-PT is block(PT, PT), SFT-SFT block(SFT, SFT), PT->SFT block(PT, SFT) (its
-diagonal is the cross-stage r of each benchmark). Columns without a missing value are handled by
-one broadcast scipy call; the rest pair by pair.
+diagonal is the cross-stage r of each benchmark). Columns without a missing value take one
+np.corrcoef call (the p-values from the null distribution scipy.stats.pearsonr / spearmanr use);
+pairs with a missing value are computed all at once over their pairwise-complete runs. Both
+agree with scipy.stats.pearsonr / spearmanr on each pair (the tests check to 1e-10).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 METHODS = ("pearson", "spearman")
 TIERS = ("highly reliable", "moderate", "unreliable", "n/a")
@@ -114,23 +116,66 @@ def _constant_cols(a: np.ndarray) -> np.ndarray:
     return np.all(a == a[:1], axis=0) if len(a) else np.ones(a.shape[1], dtype=bool)
 
 
-def _complete_block(a: np.ndarray, b: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """r, p (k1 x k2) for columns without a missing value: one broadcast scipy call."""
+def _p_values(r: np.ndarray, n: np.ndarray | int, method: str) -> np.ndarray:
+    """Two-sided p of r over n runs, by the null distributions scipy.stats uses: pearsonr's
+    beta(n/2 - 1, n/2 - 1) on (-1, 1) (2 * special.betaincc), spearmanr's Student t with
+    n - 2 degrees of freedom (2 * special.stdtr(n - 2, -|t|))."""
+    if method == "pearson":
+        ab = np.asarray(n, dtype=np.float64) / 2 - 1
+        return 2 * special.betaincc(ab, ab, (np.abs(r) - -1.0) / 2)
+    dof = np.asarray(n, dtype=np.float64) - 2
+    t = r * np.sqrt((dof / ((r + 1.0) * (1.0 - r))).clip(0))
+    return 2 * special.stdtr(dof, -np.abs(t))
+
+
+def _complete_block(
+    a: np.ndarray, b: np.ndarray, method: str, same: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """r, p (k1 x k2) for non-constant columns without a missing value: r from one
+    np.corrcoef call (of the columns, or of their ranks (scipy.stats.rankdata) for Spearman,
+    as spearmanr does), p from scipy's null distribution (_p_values). same: b is a."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        if method == "pearson":
-            res = stats.pearsonr(a[:, :, None], b[:, None, :], axis=0)
-            return np.asarray(res.statistic, dtype=np.float64), np.asarray(res.pvalue)
+        if method == "spearman":
+            a = stats.rankdata(a, axis=0)
+            b = a if same else stats.rankdata(b, axis=0)
         k1 = a.shape[1]
-        both = np.hstack([a, b])
-        if both.shape[1] == 2:
-            res = stats.spearmanr(both[:, 0], both[:, 1])
-            return np.array([[res.statistic]]), np.array([[res.pvalue]])
-        res = stats.spearmanr(both)
-        return (
-            np.asarray(res.statistic)[:k1, k1:].astype(np.float64),
-            np.asarray(res.pvalue)[:k1, k1:].astype(np.float64),
+        if not same:
+            r = np.clip(np.corrcoef(a, b, rowvar=False)[:k1, k1:], -1.0, 1.0)
+            return r, _p_values(r, a.shape[0], method)
+        r = np.clip(np.corrcoef(a, rowvar=False).reshape(k1, k1), -1.0, 1.0)
+        if method == "pearson":  # a column with itself: r = 1 up to rounding, as pearsonr has it
+            np.fill_diagonal(r, stats.pearsonr(a, a, axis=0).statistic)
+        return r, _p_values(r, a.shape[0], method)
+
+
+def _pairwise_block(
+    a: np.ndarray, b: np.ndarray, ii: np.ndarray, jj: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """r, p of the column pairs (a[:, ii[k]], b[:, jj[k]]) over the runs where both are finite,
+    all pairs at once (runs x pairs arrays): Spearman ranks each pair's values
+    (scipy.stats.rankdata, NaN omitted), then the centred two-pass Pearson formula
+    pearsonr uses; NaN under the n/a rules (n < 3, or a constant vector over those runs)."""
+    x, y = a[:, ii], b[:, jj]
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = np.where(keep, x, np.nan), np.where(keep, y, np.nan)
+    n = keep.sum(axis=0)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        const = (np.nanmax(x, axis=0) == np.nanmin(x, axis=0)) | (
+            np.nanmax(y, axis=0) == np.nanmin(y, axis=0)
         )
+        if method == "spearman":
+            x = stats.rankdata(x, axis=0, nan_policy="omit")
+            y = stats.rankdata(y, axis=0, nan_policy="omit")
+        xm = np.where(keep, x - np.nanmean(x, axis=0), 0.0)
+        ym = np.where(keep, y - np.nanmean(y, axis=0), 0.0)
+        xm /= np.sqrt(np.einsum("ij,ij->j", xm, xm))
+        ym /= np.sqrt(np.einsum("ij,ij->j", ym, ym))
+        r = np.clip(np.einsum("ij,ij->j", xm, ym), -1.0, 1.0)
+        na = (n < 3) | const | ~np.isfinite(r)
+        r = np.where(na, np.nan, r)
+        return r, np.where(na, np.nan, _p_values(r, np.maximum(n, 3), method))
 
 
 def block(
@@ -143,30 +188,37 @@ def block(
 ) -> Matrix:
     """Every column of `a` (runs x k1) against every column of `b` (runs x k2), same runs."""
     check_method(method)
+    same = a is b  # block(x, x): one correlation matrix of x's columns
     a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    b = a if same else np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
         raise ValueError(f"block needs two matrices over the same runs, got {a.shape}, {b.shape}")
     k1, k2 = a.shape[1], b.shape[1]
     if len(rows) != k1 or len(cols) != k2:
         raise ValueError("one row label per column of a and one col label per column of b")
+    fa = np.isfinite(a)
+    fb = fa if same else np.isfinite(b)
+    ca, cb = fa.all(axis=0), fb.all(axis=0)
+    if ca.all() and cb.all():
+        n = np.full((k1, k2), a.shape[0], dtype=np.int64)
+    else:
+        n = np.rint(fa.astype(np.float64).T @ fb.astype(np.float64)).astype(np.int64)
+    # complete, non-constant columns: one np.corrcoef call (constant ones are n/a anyway)
+    ia = np.flatnonzero(ca & ~_constant_cols(a))
+    ib = ia if same else np.flatnonzero(cb & ~_constant_cols(b))
+    if len(ia) == k1 and len(ib) == k2 and a.shape[0] >= 3:  # every column: no copies
+        r, p = _complete_block(a, b, method, same)
+        return Matrix(list(rows), list(cols), r, np.where(np.isfinite(r), p, np.nan), n, kind)
     r = np.full((k1, k2), np.nan)
     p = np.full((k1, k2), np.nan)
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    n = np.rint(fa.astype(np.float64).T @ fb.astype(np.float64)).astype(np.int64)
-    ca, cb = fa.all(axis=0), fb.all(axis=0)
-    # complete, non-constant columns: one broadcast call (constant ones are n/a anyway)
-    ia = np.flatnonzero(ca & ~_constant_cols(a))
-    ib = np.flatnonzero(cb & ~_constant_cols(b))
     if len(ia) and len(ib) and a.shape[0] >= 3:
-        rr, pp = _complete_block(a[:, ia], b[:, ib], method)
-        pp = np.where(np.isfinite(rr), pp, np.nan)
+        sub = a[:, ia]
+        rr, pp = _complete_block(sub, sub if same else b[:, ib], method, same)
         r[np.ix_(ia, ib)] = rr
-        p[np.ix_(ia, ib)] = pp
-    for i, j in np.argwhere(~(ca[:, None] & cb[None, :])):
-        c = corr(a[:, i], b[:, j], method)
-        r[i, j] = np.nan if c.r is None else c.r
-        p[i, j] = np.nan if c.p is None else c.p
+        p[np.ix_(ia, ib)] = np.where(np.isfinite(rr), pp, np.nan)
+    ii, jj = np.nonzero(~(ca[:, None] & cb[None, :]))  # pairs with a missing value
+    if len(ii):
+        r[ii, jj], p[ii, jj] = _pairwise_block(a, b, ii, jj, method)
     return Matrix(list(rows), list(cols), r, p, n, kind)
 
 

@@ -1,6 +1,7 @@
 """One correlation protocol from the long results rows to a JSON-ready dict: frame and pivot
 (engine.analysis.pivots), pick the PT/SFT pairing, run the protocol
-(engine.analysis.correlations_protocols). Pure: rows and the category map in, a dict out."""
+(engine.analysis.correlations_protocols). Pure: rows (or columns) and the category map in, a
+dict out."""
 
 from __future__ import annotations
 
@@ -14,10 +15,16 @@ from engine.errors import NotFoundError, UsageError
 
 PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
 NEEDS_CONF = ("cross-stage", "align", "tiers")
+NEEDS_ATTRS = ("align", "attribute")
+
+
+def wanted_metrics(protocol: str, metric: str, conf_metric: str) -> list[str]:
+    """The metrics whose rows `run` reads for this protocol."""
+    return [metric, conf_metric] if protocol in NEEDS_CONF else [metric]
 
 
 def run(
-    rows: Sequence[Mapping[str, Any]],
+    rows: pivots.Rows,
     protocol: str = "matrix",
     *,
     metric: str = "acc",
@@ -30,8 +37,16 @@ def run(
     attribute: str | None = None,
     checkpoint: str = "error",
     categories: Mapping[str, str] | None = None,
+    metrics: Sequence[str] | None = None,
+    attrs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The protocol's result (see engine.api.analysis_corr.corr for the keys)."""
+    """The protocol's result (see engine.api.analysis_corr.corr for the keys).
+
+    rows: long rows (dicts with attrs) or columns ({column: values}, as
+    engine.store.eval_columns.eval_result_columns gives them). When the rows were read for
+    `wanted_metrics` only, `metrics` names the metrics there are (every one when a message lists
+    them: a wanted metric has no rows) and `attrs` gives {run: {attribute: value}} (align and
+    attribute protocols)."""
     if protocol not in PROTOCOLS:
         raise UsageError(f"unknown protocol '{protocol}'", fix=f"one of {', '.join(PROTOCOLS)}")
     if method not in ("pearson", "spearman"):
@@ -39,21 +54,29 @@ def run(
     check_method(method)
     if protocol == "attribute" and not attribute:
         raise UsageError("the attribute protocol needs --attribute NAME (e.g. code_share)")
-    if not rows:
+    height = len(rows["run"]) if isinstance(rows, Mapping) else len(rows)
+    if not height and not metrics:
         raise NotFoundError(
             "no evaluation results in this workspace",
             fix="import some: betr results import PATH --format lm-eval|dclm|datadecide|csv",
         )
-    df = pivots.dedupe(pivots.frame(rows), checkpoint)
-    metrics = sorted(df["metric"].unique().to_list())
-    if metric not in metrics:
+    df = pivots.frame(rows)
+    if checkpoint != "error":  # "last" keeps each key's last checkpoint; pivots.matrices
+        df = pivots.dedupe(df, checkpoint)  # raises on the duplicates left in what it reads
+    if metrics is None:
+        metrics = df["metric"].unique().to_list()
+    metrics = sorted(metrics)
+    if metric not in metrics or not df.height:
         raise NotFoundError(
             f"no results for metric '{metric}'", fix=f"metrics: {', '.join(metrics)}"
         )
     cats = pivots.category_map(df, categories)
-    attrs = pivots.run_attrs(rows) if protocol in ("align", "attribute") else {}
+    if protocol not in NEEDS_ATTRS:
+        attrs = {}
+    elif attrs is None:
+        attrs = {} if isinstance(rows, Mapping) else pivots.run_attrs(rows)
     acc = pivots.matrices(df, metric)
-    conf = pivots.matrices(df, conf_metric) if conf_metric in metrics else {}
+    conf = pivots.matrices(df, conf_metric) if protocol in NEEDS_CONF else {}
     keys = list(acc)
     scale_order = pivots.scales(df)
     selected, axis, ctxs = cp.resolve(keys, scale_order, stage=stage, scale=scale, pt=pt, sft=sft)

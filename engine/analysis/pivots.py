@@ -1,5 +1,5 @@
-"""The long results table (rows as engine.store.evals.eval_results returns them) reshaped with
-polars into runs x benchmarks matrices, one per (stage, scale, metric) (METHODS 4).
+"""The long results table (rows as engine.store.evals.eval_results returns them, or columns as
+engine.store.eval_columns.eval_result_columns returns them) reshaped with polars into runs x benchmarks matrices, one per (stage, scale, metric) (METHODS 4).
 
 - scale: a row's `size` label, else its parameter count abbreviated (1.4B), else "" (one scale);
   scales sort by parameter count. stage: the row's stage, else "" (rows with no stage form one
@@ -12,8 +12,9 @@ polars into runs x benchmarks matrices, one per (stage, scale, metric) (METHODS 
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ class Pivot:
 
     def reindex(self, runs: Sequence[str], benchmarks: Sequence[str]) -> np.ndarray:
         """The values over `runs` x `benchmarks` (NaN where this pivot has none)."""
+        if list(runs) == self.runs and list(benchmarks) == self.benchmarks:
+            return self.values.copy()
         out = np.full((len(runs), len(benchmarks)), np.nan)
         ri = {r: i for i, r in enumerate(self.runs)}
         bi = {b: j for j, b in enumerate(self.benchmarks)}
@@ -62,26 +65,58 @@ SCHEMA = {
 }  # fmt: skip
 
 
-def frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """Long rows -> a frame with run, scale, scale_params, stage, benchmark, category, metric,
-    value (float, NaN when missing), tokens, step."""
-    df = pl.from_dicts(list(rows), schema=SCHEMA, strict=False)
-    params = df["params"].drop_nulls().unique().to_list()
-    labels = {p: abbreviate(int(p)) for p in params}
-    size = pl.col("size").replace("", None)
-    by_params = pl.col("params").replace_strict(labels, default=None, return_dtype=pl.String)
-    return df.select(
-        pl.col("run"),
-        pl.coalesce(size, by_params, pl.lit("")).alias("scale"),
-        pl.col("params").alias("scale_params"),
-        pl.col("stage").fill_null(""),
-        pl.col("benchmark"),
-        pl.col("category"),
-        pl.col("metric"),
-        pl.col("value").fill_null(math.nan),
-        pl.col("tokens"),
-        pl.col("step"),
+Rows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+
+
+def frame(rows: Rows) -> pl.DataFrame:
+    """Long rows (a sequence of dicts) or columns ({column: values}) -> a frame with run, scale,
+    scale_params, stage, benchmark, category, metric, value (float, NaN when missing), tokens,
+    step."""
+    if isinstance(rows, Mapping):
+        height = len(rows["run"])
+        col = {c: _series(c, rows.get(c), height) for c in SCHEMA}
+    else:
+        df = pl.from_dicts(list(rows), schema=SCHEMA, strict=False)
+        col = {c: df[c] for c in SCHEMA}
+    # series operations, not a query: this runs on every correlation request
+    value = col["value"]
+    return pl.DataFrame(
+        [
+            col["run"],
+            _scale(col["size"], col["params"]),
+            col["params"].alias("scale_params"),
+            col["stage"].fill_null("") if col["stage"].null_count() else col["stage"],
+            col["benchmark"],
+            col["category"],
+            col["metric"],
+            value.fill_null(math.nan) if value.null_count() else value,
+            col["tokens"],
+            col["step"],
+        ]
     )
+
+
+def _scale(size: pl.Series, params: pl.Series) -> pl.Series:
+    """The size label, else the parameter count abbreviated (1.4B), else ""."""
+    if not size.null_count() and not (size == "").any():
+        return size.alias("scale")
+    labels = {p: abbreviate(int(p)) for p in params.drop_nulls().unique().to_list()}
+    by_params = pl.col("params").replace_strict(labels, default=None, return_dtype=pl.String)
+    sized = pl.col("size").replace("", None)
+    scale = pl.coalesce(sized, by_params, pl.lit("")).alias("scale")
+    return pl.DataFrame([size, params]).select(scale).to_series()
+
+
+def _series(name: str, values: Sequence[Any] | None, height: int) -> pl.Series:
+    """One column; a constant one (common: one scale, one metric, no stage, no step) is
+    repeated, not converted value by value."""
+    dtype = SCHEMA[name]
+    if values is None or not height:
+        return pl.Series(name, [None], dtype=dtype).new_from_index(0, height)
+    if values.count(values[0]) == height:
+        with contextlib.suppress(TypeError, ValueError, pl.exceptions.PolarsError):
+            return pl.Series(name, values[:1], dtype=dtype).new_from_index(0, height)
+    return pl.Series(name, values, dtype=dtype, strict=False)
 
 
 def _describe(key: dict[str, Any]) -> str:
@@ -142,12 +177,10 @@ def dedupe(df: pl.DataFrame, checkpoint: str = "error") -> pl.DataFrame:
 
 def scales(df: pl.DataFrame) -> list[str]:
     """Scale labels, smallest model first (by parameter count, then label)."""
-    s = (
-        df.group_by("scale")
-        .agg(pl.col("scale_params").max().fill_null(-1).alias("p"))
-        .sort(["p", "scale"])
-    )
-    return s["scale"].to_list()
+    most: dict[str, int] = {}
+    for scale, params in df.select("scale", "scale_params").unique().iter_rows():
+        most[scale] = max(most.get(scale, -1), -1 if params is None else params)
+    return sorted(most, key=lambda s: (most[s], s))
 
 
 def stages(df: pl.DataFrame) -> list[str]:
@@ -169,12 +202,44 @@ def pivot(df: pl.DataFrame, metric: str, stage: str, scale: str) -> Pivot:
 
 
 def matrices(df: pl.DataFrame, metric: str) -> dict[tuple[str, str], Pivot]:
-    """{(stage, scale): Pivot} for every (stage, scale) with rows of `metric`."""
-    present = df.filter(pl.col("metric") == metric).select("stage", "scale").unique()
+    """{(stage, scale): Pivot} for every (stage, scale) with rows of `metric`, as `pivot`
+    gives them (runs and benchmarks sorted), without a pivot query per matrix: each row's run
+    and benchmark become codes (an Enum of the sorted names) and its value lands in a NaN-filled
+    array. Two rows for one cell raise dedupe's InputError naming the duplicates."""
+    sub = df.filter(
+        (pl.col("metric") == metric)
+        & pl.col("run").is_not_null()
+        & pl.col("benchmark").is_not_null()
+    ).select("stage", "scale", "run", "benchmark", "value")
+    if not sub.height:
+        return {}
+    keys = sub.select("stage", "scale").unique().rows()
+    one = len(keys) == 1  # the common case: no partition
+    parts = {keys[0]: sub} if one else sub.partition_by(["stage", "scale"], as_dict=True)
     out = {}
-    for stage, scale in present.sort(["stage", "scale"]).iter_rows():
-        out[(stage, scale)] = pivot(df, metric, stage, scale)
+    for key in sorted(parts):
+        stage, scale = key
+        runs, benchmarks, values = _scatter(parts[key], df)
+        out[(stage, scale)] = Pivot(stage, scale, metric, runs, benchmarks, values)
     return out
+
+
+def _scatter(part: pl.DataFrame, df: pl.DataFrame) -> tuple[list[str], list[str], np.ndarray]:
+    runs = part["run"].unique().sort()
+    benchmarks = part["benchmark"].unique().sort()
+    codes = part.select(
+        pl.col("run").cast(pl.Enum(runs)).to_physical(),
+        pl.col("benchmark").cast(pl.Enum(benchmarks)).to_physical(),
+    )
+    flat = codes["run"].to_numpy().astype(np.intp) * len(benchmarks)
+    flat += codes["benchmark"].to_numpy().astype(np.intp)
+    size = len(runs) * len(benchmarks)
+    if np.bincount(flat, minlength=size).max() > 1:
+        dedupe(df)  # raises, naming the duplicate keys
+        raise InputError("duplicate result keys", field="run, scale, stage, benchmark, metric")
+    values = np.full(size, np.nan)
+    values[flat] = part["value"].to_numpy()
+    return runs.to_list(), benchmarks.to_list(), values.reshape(len(runs), len(benchmarks))
 
 
 def one_sided(pivots: Mapping[Any, Pivot], a: Any, b: Any) -> list[dict[str, Any]]:
@@ -198,10 +263,12 @@ def category_map(
 ) -> dict[str, str | None]:
     """{benchmark: category}: the map's entry (editable) wins over a row's own category."""
     mapping = mapping or {}
+    # the first category in engine.store.evals.eval_results order, whatever the frame's order
+    order = [pl.col(c) for c in ("run", "scale_params", "tokens", "step", "metric")]
     rows = (
         df.filter(pl.col("category").is_not_null())
         .group_by("benchmark")
-        .agg(pl.col("category").first())
+        .agg(pl.col("category").sort_by(order).first())
     )
     own = dict(rows.iter_rows())
     return {b: mapping.get(b) or own.get(b) for b in sorted(df["benchmark"].unique().to_list())}
@@ -209,11 +276,16 @@ def category_map(
 
 def run_attrs(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """{run: {attribute: value}} merged over a run's rows (the first value of each wins)."""
+    return merge_attrs((r["run"], r.get("attrs")) for r in rows)
+
+
+def merge_attrs(pairs: Iterable[tuple[Any, Mapping[str, Any] | None]]) -> dict[str, dict[str, Any]]:
+    """{run: {attribute: value}} from (run, attrs) pairs (the first value of each wins), e.g.
+    engine.store.eval_columns.eval_result_attrs."""
     out: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        attrs = r.get("attrs")
+    for run, attrs in pairs:
         if attrs:
-            mine = out.setdefault(str(r["run"]), {})
+            mine = out.setdefault(str(run), {})
             for k, v in attrs.items():
                 mine.setdefault(k, v)
     return out

@@ -14,7 +14,7 @@ from contextlib import closing
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
-from engine.store import evals
+from engine.store import eval_columns, evals
 from engine.workspace import Workspace
 
 PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
@@ -45,15 +45,24 @@ def corr(
     kind benchmark|category, target, r, p, n), tiers (rows: benchmark, tier, r_acc, r_conf per
     scale). pt_stage / sft_stage name two stages or two scales; checkpoint="last" keeps each
     run's last checkpoint when a run has several."""
-    from engine.analysis.correlations_run import run
+    from engine.analysis.correlations_run import NEEDS_ATTRS, run, wanted_metrics
+    from engine.analysis.pivots import merge_attrs
 
+    wanted = wanted_metrics(protocol, metric, conf_metric)
+    attrs = None
     with closing(workspace.connect(readonly=True)) as conn:
-        rows = evals.all_eval_results(conn)
+        # only the rows the protocol reads, as columns; run attributes only when it needs them
+        cols = eval_columns.eval_result_columns(conn, metric=wanted)
+        metrics = set(cols["metric"])
+        if not metrics.issuperset(wanted):  # a message will list the workspace's metrics
+            metrics = set(eval_columns.eval_metrics(conn))
+        if protocol in NEEDS_ATTRS:
+            attrs = merge_attrs(eval_columns.eval_result_attrs(conn, metric=wanted))
         mapping = evals.categories(conn)
     return run(
-        rows, protocol, metric=metric, conf_metric=conf_metric, stage=stage, scale=scale,
+        cols, protocol, metric=metric, conf_metric=conf_metric, stage=stage, scale=scale,
         method=method, pt=pt_stage, sft=sft_stage, attribute=attribute, checkpoint=checkpoint,
-        categories=mapping,
+        categories=mapping, metrics=sorted(metrics), attrs=attrs,
     )  # fmt: skip
 
 

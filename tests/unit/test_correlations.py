@@ -108,6 +108,45 @@ def test_block_matches_scipy_pairwise(method):
     assert d["n"][1][3] == 12 and d["n"][0][0] == 15
 
 
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_block_vectorized_paths_match_scipy_per_pair(method):
+    """The np.corrcoef path (complete columns; x with itself too) and the all-pairs-at-once
+    path (missing values) against scipy per pair, to 1e-10; n/a for constant vectors (also
+    constant only over the pairwise-complete runs), n < 3, an all-missing column."""
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=40)
+    x = 0.5 + 0.05 * z[:, None] * rng.uniform(0.2, 1, 9) + 0.02 * rng.normal(size=(40, 9))
+    x[:, 1] = np.round(x[:, 1], 2)  # ties (Spearman's average ranks)
+    x[:, 2] = 0.25  # constant
+    x[rng.choice(40, 6, replace=False), 3] = np.nan
+    x[rng.choice(40, 9, replace=False), 4] = np.nan
+    x[:, 5] = np.where(np.arange(40) < 20, 0.3, np.nan)  # constant where present
+    x[:, 6] = np.nan
+    x[:2, 6] = (0.1, 0.2)  # two values: n < 3 with every column
+    x[:, 7] = np.where(np.arange(40) < 30, 0.4, x[:, 7])  # constant over runs 0-29 only
+    x[30:, 8] = np.nan  # complete over runs 0-29 only: with column 7 a constant pair
+    names = [f"b{i}" for i in range(9)]
+    y = x[:, ::-1] + 0.01 * rng.normal(size=(40, 9))
+    for a, b in ((x, x), (x, y)):
+        m = block(a, b, names, names, method)
+        d = m.as_dict()
+        for i in range(9):
+            for j in range(9):
+                want = ref(a[:, i], b[:, j], method)
+                got = (d["r"][i][j], d["p"][i][j], d["n"][i][j])
+                assert got[2] == want[2]
+                if want[0] is None:
+                    assert got[:2] == (None, None)
+                    continue
+                assert abs(got[0] - want[0]) < 1e-10 and abs(got[1] - want[1]) < 1e-10
+                if abs(want[0]) < 1 - 1e-12:  # p of r = 1 - 1 ulp is ~1e-200, not 0
+                    same(got, want)
+    m = block(x, x, names, names, method).as_dict()
+    assert m["r"][2] == [None] * 9 and m["r"][6] == [None] * 9 and m["r"][7][8] is None
+    assert m["n"][3][4] == 40 - len({*np.flatnonzero(np.isnan(x[:, 3])),
+                                     *np.flatnonzero(np.isnan(x[:, 4]))})  # fmt: skip
+
+
 # -- the protocols against scipy ----------------------------------------------------------------
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
 def test_cross_stage_and_tiers(method):

@@ -1,0 +1,324 @@
+"""Screen 6, Analysis, driven by keys on a workspace whose results are CONSTRUCTED here (labelled
+synthetic rows, not a model's): 6 datasets x 8 benchmarks in 3 categories at two sizes, 4
+checkpoints each, with planted correlations (a dataset quality drives the commonsense and
+science accuracies, an independent factor the math ones, one benchmark constant so its cells
+are n/a), and per-item log-likelihoods of one run for calibration. What the screen shows is
+compared with what `engine.api` computes in the test.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.store import evals
+from engine.store.db import transaction
+from engine.workspace import Workspace
+
+SIZE = (160, 48)
+SMALL = (80, 24)
+SNAPSHOT_ROOT = Path("/tmp/betr-tui-snapshots")  # fixed: the status bar shows the path
+
+RUNS = ("data-a", "data-b", "data-c", "data-d", "data-e", "data-f")
+BENCHMARKS = {  # benchmark -> (category, loading on quality, loading on the math factor)
+    "hellaswag": ("commonsense", 1.0, 0.0),
+    "piqa": ("commonsense", 0.8, 0.1),
+    "winogrande": ("commonsense", 0.6, -0.2),
+    "arc-easy": ("science", 0.9, 0.2),
+    "arc-challenge": ("science", 0.5, 0.3),
+    "sciq": ("science", -0.4, 0.5),
+    "gsm8k": ("math", 0.1, 1.0),
+    "mathqa": ("math", 0.0, 0.0),  # constant: every correlation with it is n/a
+}
+# the demo experiment's naming (engine.jobs.kinds.experiment) for the first three datasets
+DEMO_NAMES = {"data-a": "demo-top-10pct", "data-b": "demo-random-10pct",
+              "data-c": "demo-bottom-10pct"}  # fmt: skip
+SIZES = (("150M", 150_000_000), ("1B", 1_000_000_000))
+TOKENS = (1_000_000_000, 2_000_000_000, 4_000_000_000, 8_000_000_000)
+
+
+def constructed_rows(demo: bool = False) -> list[dict]:
+    """Long rows CONSTRUCTED for the test: acc = base + planted factors + growth with tokens and
+    size + seeded noise; confidence follows acc loosely; bpb falls with tokens."""
+    rng = np.random.default_rng(7)
+    quality = dict(zip(RUNS, (0.9, 0.6, 0.3, 0.0, -0.4, -0.8), strict=True))
+    mathf = dict(zip(RUNS, (-0.5, 0.8, 0.1, -0.9, 0.6, 0.2), strict=True))
+    rows = []
+    for run in RUNS:
+        name = DEMO_NAMES.get(run, run) if demo else run
+        for size, params in SIZES:
+            for k, tokens in enumerate(TOKENS):
+                growth = 0.02 * (k + 1) + (0.05 if params > 200_000_000 else 0.0)
+                for bench, (cat, lq, lm) in BENCHMARKS.items():
+                    acc = 0.25 if bench == "mathqa" else (
+                        0.4 + 0.08 * lq * quality[run] + 0.08 * lm * mathf[run] + growth
+                        + rng.normal(0, 0.004)
+                    )  # fmt: skip
+                    conf = 0.5 * acc + 0.2 + rng.normal(0, 0.01)
+                    bpb = 1.6 - 0.05 * k - 0.05 * quality[run] - (0.1 if params > 2e8 else 0)
+                    base = {"run": name, "size": size, "params": params, "tokens": tokens,
+                            "step": 1000 * (k + 1), "stage": "PT", "benchmark": bench,
+                            "category": cat, "source": "constructed-in-test"}  # fmt: skip
+                    rows += [
+                        {**base, "metric": "acc", "value": float(acc)},
+                        {**base, "metric": "confidence", "value": float(conf)},
+                        {**base, "metric": "bpb", "value": float(bpb)},
+                    ]
+    return rows
+
+
+def constructed_items(run: str = "data-a") -> list[dict]:
+    """60 four-choice items of one run on arc-easy whose log-likelihoods are CONSTRUCTED
+    (seeded): over-confident on purpose, so temperature scaling has something to fix."""
+    rng = np.random.default_rng(3)
+    out = []
+    for i in range(60):
+        gold = int(rng.integers(0, 4))
+        logits = rng.normal(0, 2.5, 4)
+        if rng.random() < 0.55:
+            logits[gold] += 3.0
+        out.append({"run": run, "size": "1B", "params": 1_000_000_000, "tokens": TOKENS[-1],
+                    "step": 4000, "stage": "PT", "benchmark": "arc-easy", "item": f"q{i:03d}",
+                    "gold": gold, "logliks": [float(v) for v in logits],
+                    "source": "constructed-in-test"})  # fmt: skip
+    return out
+
+
+def build_analysis_workspace(root: Path, demo: bool = False) -> Workspace:
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace.init(root)
+    conn = ws.connect()
+    with transaction(conn):
+        evals.insert_eval_results(conn, constructed_rows(demo))
+        evals.insert_eval_items(conn, constructed_items(DEMO_NAMES["data-a"] if demo else "data-a"))
+        evals.set_categories(conn, {b: c for b, (c, _q, _m) in BENCHMARKS.items()})
+    conn.close()
+    return ws
+
+
+# -- fixtures and helpers -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def analysis_template(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("analysis-ws") / "ws"
+    build_analysis_workspace(root)
+    return root
+
+
+@pytest.fixture()
+def analysis_ws(analysis_template, tmp_path) -> Workspace:
+    shutil.copytree(analysis_template, tmp_path / "ws")
+    return Workspace.open(tmp_path / "ws")
+
+
+async def open_analysis(pilot, app):
+    from tests.tui.conftest import wait_until
+    from tui.screens.analysis import AnalysisScreen
+
+    await pilot.press("6")
+    await wait_until(
+        pilot,
+        lambda: isinstance(app.screen, AnalysisScreen) and "fit" in app.screen.results,
+        what="the Fit tab's result",
+    )
+    return app.screen
+
+
+async def open_tab(pilot, screen, tab: str, what: str):
+    from tests.tui.conftest import wait_until
+
+    while screen.active_tab != tab:
+        await pilot.press("t")
+    await wait_until(pilot, lambda: what in screen.results, what=f"the {what} result")
+    await pilot.pause()
+
+
+def corr_status(screen) -> str:
+    return str(screen.query_one("#an-corr-status").content)
+
+
+# -- Pilot tests ----------------------------------------------------------------------------------
+async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
+    from engine.api.analysis_corr import corr
+    from tests.tui.conftest import make_app, wait_until
+    from tui.screens.analysis.format import fmt_p, fmt_r
+
+    expected = corr(analysis_ws, "matrix", metric="acc", checkpoint="last")["matrices"][0]
+    assert expected["kind"] == "PT-PT"  # the two sizes pair as PT (150M) and SFT (1B)
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis(pilot, app)
+        await open_tab(pilot, screen, "an-tab-corr", "corr")
+        heatmap = screen.query_one("#an-heatmap")
+        assert app.focused is heatmap
+        rows = expected["rows"]
+        assert corr_status(screen).startswith(f"{rows[0]} (commonsense) × {rows[0]} (commonsense)")
+        # right twice, down three times: hellaswag row -> gsm8k (math), winogrande column
+        for key in ("right", "right", "down", "down", "down"):
+            await pilot.press(key)
+        i, j = rows.index("gsm8k"), expected["cols"].index("winogrande")
+        r, p, n = expected["r"][i][j], expected["p"][i][j], expected["n"][i][j]
+        assert corr_status(screen) == (
+            f"gsm8k (math) × winogrande (commonsense) · r = {fmt_r(r)} · p = {fmt_p(p)} · n = {n}"
+        )
+        await pilot.press("down")  # mathqa: constant, so n/a
+        assert corr_status(screen) == (
+            "mathqa (math) × winogrande (commonsense) · r n/a · p n/a · n = 6 (a constant vector)"
+        )
+        # sort alphabetically: the cursor stays on the same pair, now at other positions
+        await pilot.press("s")
+        assert heatmap.sort == "alphabetical"
+        assert corr_status(screen).startswith("mathqa (math) × winogrande (commonsense) · r n/a")
+        names = [expected["rows"][k] for k in heatmap.row_order]
+        assert names == sorted(rows)
+        await pilot.press("s")
+        assert heatmap.sort == "mean r"
+        rs = [[v for v in expected["r"][k] if v is not None] for k in heatmap.row_order]
+        means = [np.mean(v) if v else -np.inf for v in rs]
+        assert means == sorted(means, reverse=True) and means[-1] == -np.inf  # mathqa last
+        await pilot.press("s")
+        assert heatmap.sort == "category"
+        # the next matrix: SFT-SFT
+        await pilot.press("n")
+        assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "SFT-SFT"
+        # the protocol switch: cross-stage transfer with tiers
+        await pilot.press("o")
+        await wait_until(pilot, lambda: screen.results["corr"]["protocol"] == "cross-stage")
+        await pilot.pause()
+        table = screen.query_one("#an-corr-table")
+        assert table.header[-1] == "tier" and table.row_count == len(BENCHMARKS)
+
+
+async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
+    from engine.api.analysis_corr import calibration
+    from engine.api.analysis_fit import fit, rank
+    from tests.tui.conftest import make_app, wait_until
+
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis(pilot, app)
+        args = screen.sel.fit_args()
+        assert (args["x_run"], args["x_size"], args["y_size"]) == ("data-a", "150M", "1B")
+        want = fit(analysis_ws, **args)
+        got = screen.results["fit"]
+        assert got["final"] == want["final"] and got["test_mae"] == want["test_mae"]
+        assert "leave-one-out" in str(screen.query_one("#an-fit-notes").content)
+        assert screen.query_one("#an-fit-cv").row_count == len(want["folds"])
+        # export the CV table (the first table of the tab)
+        await pilot.press("e")
+        files = list(analysis_ws.exports_dir.glob("analysis-fit-cv-*.csv"))
+        assert len(files) == 1
+        with open(files[0], newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
+        assert len(rows) == 1 + len(want["folds"])
+        await pilot.press("p")
+        assert len(list(analysis_ws.exports_dir.glob("analysis-fit-plot-*.svg"))) == 1
+
+        await open_tab(pilot, screen, "an-tab-rank", "rank")
+        want = rank(analysis_ws, **screen.sel.rank_args())
+        summary = str(screen.query_one("#an-rank-summary").content)
+        assert f"({want['correct']}/{want['pairs']} pairs)" in summary
+        assert screen.query_one("#an-rank-table").row_count == len(RUNS)
+
+        await open_tab(pilot, screen, "an-tab-cal", "cal")
+        want = calibration(analysis_ws, "data-a", "arc-easy", stage="PT")
+        assert screen.results["cal"]["ece"] == want["ece"]
+        text = str(screen.query_one("#an-cal-summary").content)
+        assert f"at T = {want['temperature']:.4g}" in text
+
+        await open_tab(pilot, screen, "an-tab-corr", "corr")
+        await pilot.press("e")  # the heatmap's cells, long form
+        files = list(analysis_ws.exports_dir.glob("analysis-corr-PT-PT-*.csv"))
+        assert len(files) == 1
+        with open(files[0], newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["row", "col", "row_category", "col_category", "r", "p", "n"]
+        assert len(rows) == 1 + len(BENCHMARKS) ** 2
+        # another target benchmark recomputes the shown tab
+        await pilot.press("b")
+        await wait_until(pilot, lambda: screen.results["corr"] is not None)
+        assert screen.sel.benchmark != "hellaswag"
+        assert app.last_error is None
+
+
+async def test_empty_workspace_says_what_to_do(tmp_path):
+    from tests.tui.conftest import make_app, wait_until
+
+    ws = Workspace.init(tmp_path / "empty")
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await wait_until(pilot, lambda: getattr(app.screen, "view", None) is not None)
+        await pilot.pause()
+        text = str(app.screen.query_one("#an-empty").content)
+        assert "betr results import" in text and "betr demo experiment" in text
+        await pilot.press("e")  # nothing to export: a warning, never a crash
+        assert app.screen.query_one("#an-tabs").display is False
+
+
+def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
+    from engine.api.analysis_views import overview
+
+    ws = build_analysis_workspace(tmp_path / "demo", demo=True)
+    d = overview(ws)["defaults"]
+    assert d["x_run"] == d["y_run"] == "demo-top-10pct"
+    assert (d["x_size"], d["y_size"], d["y_metric"]) == ("150M", "1B", "acc")
+    assert d["benchmark"] == "arc-easy"
+    assert d["x_metric"] == "bpb"  # the demo's rbridge_trace when present, else bpb
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+@pytest.fixture()
+def snapshot_ws() -> Workspace:
+    return build_analysis_workspace(SNAPSHOT_ROOT / "analysis")
+
+
+def steps(app, tab: str, keys: tuple[str, ...] = ()):
+    from tests.tui.conftest import wait_until
+
+    what = {"an-tab-fit": "fit", "an-tab-rank": "rank", "an-tab-corr": "corr"}[tab]
+
+    async def run_before(pilot):
+        screen = await open_analysis(pilot, app)
+        while screen.active_tab != tab:
+            await pilot.press("t")
+        await wait_until(pilot, lambda: what in screen.results, what=what)
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+def test_fit_tab(snap_compare, snapshot_ws):
+    from tests.tui.conftest import make_app
+
+    app = make_app(snapshot_ws)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps(app, "an-tab-fit"))
+
+
+def test_ranking_tab(snap_compare, snapshot_ws):
+    from tests.tui.conftest import make_app
+
+    app = make_app(snapshot_ws)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps(app, "an-tab-rank"))
+
+
+def test_correlations_tab(snap_compare, snapshot_ws):
+    from tests.tui.conftest import make_app
+
+    app = make_app(snapshot_ws)
+    keys = ("right", "right", "down", "down", "down")
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps(app, "an-tab-corr", keys))
+
+
+def test_correlations_tab_at_80x24(snap_compare, snapshot_ws):
+    from tests.tui.conftest import make_app
+
+    app = make_app(snapshot_ws)
+    keys = ("right", "down", "down", "down", "down")
+    assert snap_compare(app, terminal_size=SMALL, run_before=steps(app, "an-tab-corr", keys))
