@@ -106,7 +106,7 @@ def _has(side: dict[str, Any], benchmark: str, metric: str) -> bool:
 
 def defaults(view: dict[str, Any]) -> dict[str, Any]:
     """Selectors to start from: the target benchmark and metric (acc where there is one), the
-    proxy side at the smallest size and the target side at the largest; for the demo
+    target side at the largest size and the proxy side at the next size below it; for the demo
     experiment, the rBridge score of the small proxy against the large one's accuracy on
     arc-easy."""
     sides, benches = view["sides"], view["benchmarks"]
@@ -131,7 +131,8 @@ def defaults(view: dict[str, Any]) -> dict[str, Any]:
     x_candidates = [s for s in mine if s["run"] == y_side["run"] and s is not y_side] or [
         s for s in mine if s is not y_side
     ]
-    x_side = x_candidates[0] if x_candidates else y_side
+    # the next size below the target's: the one most likely trained at the same token counts
+    x_side = x_candidates[-1] if x_candidates else y_side
     for metric in DEMO_X_METRICS if view["demo"] else ():
         pairs = [tuple(m) for m in x_side["metrics"] if m[1] == metric]
         if pairs:
