@@ -24,7 +24,7 @@ $(BIN)/python:
 # torch first, pinned: a CPU wheel here, the CUDA wheel on a GPU workstation
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP) data

@@ -24,6 +24,8 @@ from engine.cli import (
     jobs,
     rbridge,
     results,
+    scale,
+    scale_scores,
     workspace,
 )
 from engine.cli.common import BetrGroup, Obj, echo, workspace_param
@@ -42,6 +44,7 @@ def cli(ctx: click.Context) -> None:
 cli.params.append(workspace_param())  # `betr -w WS VERB ...` as well as `betr VERB ... -w WS`
 for module in (
     workspace, imports, jobs, betr, browse, rbridge, results, analysis_fit, analysis_corr,
+    scale, scale_scores,
 ):  # fmt: skip
     for command in module.COMMANDS:
         cli.add_command(command)

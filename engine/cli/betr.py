@@ -17,6 +17,7 @@ from engine.cli.common import (
     print_table,
     run_job,
 )
+from engine.cli.scale import ray_apply, ray_options
 from engine.cli.workspace import show_list
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
@@ -124,9 +125,17 @@ def train_cmd(run_id, positive_frac, epoch, lr, dim, word_ngrams, min_count, buc
 
 @click.command("apply", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
+@ray_options(actors=2, batch_size=4096)
+@click.option("--tokenizer", default=None, help="(ray) Token counts (default: the corpus's).")
 @click.option("--detach", is_flag=True)
-def apply_cmd(run_id, detach):
-    """Score every doc of the run's corpus with the classifier (chunked, resumable)."""
+def apply_cmd(run_id, detach, engine, tokenizer, **ray):
+    """Score every doc of the run's corpus with the classifier (chunked, resumable); with
+    --engine ray, the docs of --input shards instead, Parquet out to --out."""
+    if engine == "ray":
+        ray_apply(run_id, detach, tokenizer, **ray)
+        return
+    if ray["inputs"] or ray["out_dir"]:
+        raise click.UsageError("--input and --out go with --engine ray")
     run_stage("apply", run_id, detach)
 
 

@@ -1,4 +1,5 @@
-"""`betr import docs | bench`: documents into a corpus (a job), a benchmark's examples."""
+"""`betr import docs | bench | scores`: documents into a corpus (a job), a benchmark's examples,
+a Ray apply's scores into a run (a job)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from engine.cli.common import BetrGroup, echo, emit_json, obj, report_skipped, r
 
 @click.group("import", cls=BetrGroup)
 def import_group() -> None:
-    """Import documents or benchmarks into the workspace."""
+    """Import documents, benchmarks or a Ray apply's scores into the workspace."""
 
 
 @import_group.command("docs")
@@ -94,6 +95,32 @@ def import_bench(paths, name, category, split, fmt, field_map, skip_bad):
         return
     echo(f"imported {result.examples} examples into benchmark '{name}' (format {result.format})")
     report_skipped(result.as_dict())
+
+
+@import_group.command("scores")
+@click.argument("directory")
+@click.option("--run", "run_id", type=int, required=True, help="The run the scores belong to.")
+@click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
+def import_scores(directory, run_id, detach):
+    """Load the Parquet shards of `betr apply --engine ray --out DIRECTORY` into run RUN."""
+    from engine.api.scale_scores import import_scores_spec
+
+    result = run_job(import_scores_spec(obj().workspace, run_id, directory), detach)
+    if result is None:
+        return
+    if obj().json:
+        emit_json(result)
+        return
+    echo(
+        f"imported {result['docs']} probabilities from {result['shards']} shards into run "
+        f"{run_id} (now applied)"
+    )
+    if result["token_mismatches"]:
+        echo(
+            f"note: {result['token_mismatches']} docs have other token counts in the shards "
+            "than in the corpus; the corpus's counts are used",
+            err=True,
+        )
 
 
 COMMANDS = (import_group,)

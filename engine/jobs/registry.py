@@ -25,6 +25,9 @@ JOB_FUNCTIONS: dict[str, str] = {
     "rbridge-generate": "engine.jobs.kinds.frontier:run_generate",
     "rbridge-teacher-force": "engine.jobs.kinds.frontier:run_teacher_force",
     "demo-experiment": "engine.jobs.kinds.experiment:run_experiment",
+    "ray-apply": "engine.jobs.kinds.ray_jobs:run_ray_apply",
+    "ray-embed": "engine.jobs.kinds.ray_jobs:run_ray_embed",
+    "import-scores": "engine.jobs.kinds.import_scores:run_import_scores",
 }
 assert set(JOB_FUNCTIONS) == set(SPECS), "every spec has a function and every function a spec"
 

@@ -320,6 +320,87 @@ class DemoExperimentSpec(JobSpec):
         return "demo experiment: top / random / bottom selections, two proxy sizes"
 
 
+RAY_ADDRESS_HELP = "local (a Ray instance started for the job), auto, or HOST:PORT"
+
+
+@dataclass(frozen=True)
+class RayApplySpec(JobSpec):
+    """A run's fastText classifier over sharded files on Ray Data: Parquet shards out with
+    ids, p(positive) and token counts (engine.exec.ray); shards already written are skipped."""
+
+    kind: ClassVar[str] = "ray-apply"
+    run_id: int
+    inputs: tuple[str, ...]
+    out_dir: str
+    address: str = "local"
+    num_cpus: int | None = None  # of a local instance (default: every core)
+    actors: int = 2
+    actor_cpus: float | None = None  # per actor (default: fit the actors to the CPUs)
+    batch_size: int = 4096
+    text_field: str = "text"
+    id_field: str | None = None  # default: "id" when present, else FILE:LINE
+    tokenizer: str | None = None  # token counts (default: the run corpus's tokenizer)
+
+    def validate(self) -> None:
+        if not self.inputs:
+            raise UsageError("no --input given", fix="e.g. --input 'shards/*.jsonl.gz'")
+        if (
+            self.actors < 1
+            or self.batch_size < 1
+            or (self.actor_cpus is not None and not self.actor_cpus > 0)
+        ):
+            raise UsageError("--actors and --batch-size must be at least 1, --actor-cpus > 0")
+
+    @property
+    def title(self) -> str:
+        return f"ray apply run {self.run_id} -> {Path(self.out_dir).name}"
+
+
+@dataclass(frozen=True)
+class RayEmbedSpec(JobSpec):
+    """Embeddings of sharded files on Ray Data (GPU actors when GPUs exist)."""
+
+    kind: ClassVar[str] = "ray-embed"
+    inputs: tuple[str, ...]
+    out_dir: str
+    embedder: str | None = None
+    address: str = "local"
+    num_cpus: int | None = None
+    actors: int = 1
+    actor_cpus: float | None = None
+    batch_size: int = 256
+    device: str = "auto"
+    text_field: str = "text"
+    id_field: str | None = None
+
+    def validate(self) -> None:
+        if not self.inputs:
+            raise UsageError("no --input given", fix="e.g. --input 'shards/*.parquet'")
+        if (
+            self.actors < 1
+            or self.batch_size < 1
+            or (self.actor_cpus is not None and not self.actor_cpus > 0)
+        ):
+            raise UsageError("--actors and --batch-size must be at least 1, --actor-cpus > 0")
+
+    @property
+    def title(self) -> str:
+        return f"ray embed -> {Path(self.out_dir).name}"
+
+
+@dataclass(frozen=True)
+class ImportScoresSpec(JobSpec):
+    """Scores written by a Ray apply (Parquet shards) into the run, so the app browses them."""
+
+    kind: ClassVar[str] = "import-scores"
+    run_id: int
+    path: str
+
+    @property
+    def title(self) -> str:
+        return f"import scores {Path(self.path).name} -> run {self.run_id}"
+
+
 SPECS: dict[str, type[JobSpec]] = {
     cls.kind: cls
     for cls in (
@@ -334,6 +415,9 @@ SPECS: dict[str, type[JobSpec]] = {
         GenerateSpec,
         TeacherForceSpec,
         DemoExperimentSpec,
+        RayApplySpec,
+        RayEmbedSpec,
+        ImportScoresSpec,
     )
 }
 

@@ -1,0 +1,122 @@
+"""Ray apply (2 local CPUs) vs the same work in one local process, on the same shards.
+
+Work per doc, both ways: read the shard with our readers (JSONL), p(positive) with a fastText
+classifier (FastTextApply: normalise + batched predict), the GPT-NeoX token count, and a
+Parquet file per shard. Local: one process, shard after shard. Ray: `ray.init(num_cpus=2)`,
+2 ApplyActor actors (engine.exec.ray: 0.875 CPU each, 0.25 left for read tasks). The Ray
+instance's start-up is not timed; the actors' model loading is. Tokenizers run on one thread
+in both (RAYON_NUM_THREADS=1), so the local baseline is really single-process.
+
+    python bench/ray_apply.py [--docs 40000] [--shards 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.synth_run import make_text  # noqa: E402
+from engine.betr.classifier import file_sha256, train_classifier  # noqa: E402
+from engine.tokenize import DEFAULT_TOKENIZER  # noqa: E402
+
+
+def _setup(tmp: Path, n_docs: int, n_shards: int) -> tuple[list[Path], Path]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    texts = [make_text(rng, int(rng.integers(60, 300))) for _ in range(n_docs)]
+    model = tmp / "model.bin"
+    labels = [int("energy" in t) for t in texts[:2000]]
+    train_classifier(texts[:2000], labels, model, {"bucket": 100_000, "dim": 64}, threads=1)
+    shards = []
+    per = -(-n_docs // n_shards)
+    for k in range(n_shards):
+        path = tmp / f"shard-{k:03d}.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            for i in range(k * per, min(n_docs, (k + 1) * per)):
+                fh.write(json.dumps({"id": f"d{i}", "text": texts[i]}) + "\n")
+        shards.append(path)
+    return shards, model
+
+
+def _local(shards: list[Path], model: Path, out: Path, batch_size: int) -> int:
+    """The same pipeline in this process."""
+    import numpy as np
+
+    from engine.exec.ray import ApplyActor, _write_shard, plan_shards, read_shard
+
+    actor = ApplyActor(str(model), file_sha256(model), None, DEFAULT_TOKENIZER)
+    rows = 0
+    for shard in plan_shards([str(s) for s in shards], out):
+        parts = []
+        batches = read_shard(
+            {"source": np.array([shard.source], dtype=object)},
+            text_field="text",
+            id_field="id",
+            rows_per_batch=batch_size,
+        )
+        for batch in batches:
+            parts.append(actor(batch))
+        rows += _write_shard(shard, parts)
+    return rows
+
+
+def bench_ray_apply(
+    n_docs: int = 40_000, n_shards: int = 8, num_cpus: int = 2, batch_size: int = 1024
+) -> dict:
+    """Docs/s of the local single-process apply and of the Ray apply on `num_cpus` CPUs (2
+    actors), on the same shards; `speedup` = ray / local."""
+    from engine.exec.ray import ApplyActor, Pool, plan_shards, ray_session, run_shards
+
+    with tempfile.TemporaryDirectory(prefix="betr-bench-ray-") as d:
+        tmp = Path(d)
+        shards, model = _setup(tmp, n_docs, n_shards)
+        t0 = time.perf_counter()
+        local_rows = _local(shards, model, tmp / "local", batch_size)
+        t_local = time.perf_counter() - t0
+        with ray_session("local", num_cpus) as ray:
+            plan = plan_shards([str(s) for s in shards], tmp / "ray")
+            kwargs = {
+                "model_path": str(model),
+                "sha256": file_sha256(model),
+                "run_id": None,
+                "tokenizer": DEFAULT_TOKENIZER,
+            }
+            t0 = time.perf_counter()
+            ray_rows = run_shards(ray, plan, ApplyActor, kwargs, Pool(2, None, batch_size))
+            t_ray = time.perf_counter() - t0
+    assert local_rows == ray_rows == n_docs
+    local_rate, ray_rate = n_docs / t_local, n_docs / t_ray
+    return {
+        "docs": n_docs,
+        "shards": n_shards,
+        "num_cpus": num_cpus,
+        "local_docs_per_s": round(local_rate, 1),
+        "ray_docs_per_s": round(ray_rate, 1),
+        "local_s": round(t_local, 2),
+        "ray_s": round(t_ray, 2),
+        "speedup": round(ray_rate / local_rate, 2),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--docs", type=int, default=40_000)
+    p.add_argument("--shards", type=int, default=8)
+    p.add_argument("--num-cpus", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=1024)
+    a = p.parse_args()
+    print(json.dumps(bench_ray_apply(a.docs, a.shards, a.num_cpus, a.batch_size), indent=2))
+
+
+if __name__ == "__main__":
+    main()

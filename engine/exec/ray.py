@@ -1,0 +1,392 @@
+"""The Ray Data executor: the same per-batch operators as the local executor, as
+`map_batches` actors over sharded files, one Parquet file out per input shard.
+
+Pipeline: one read task per pending shard (our readers: JSONL, .gz, .zst, Parquet, with
+precise errors) yields batches {id, text, shard, row, size}; `map_batches(ActorClass,
+compute=ActorPoolStrategy(size=actors), num_cpus=actor_cpus)` loads the model once per actor and
+adds its columns; the driver streams the results (`iter_batches`), reports each batch to the
+caller (progress, cancel) and writes a shard's rows, in input order, as soon as all of them
+have arrived: to `<name>.parquet.tmp`, then renamed, so a shard file that exists is whole and a
+re-run skips it.
+
+CPU reservation: a read task asks for READ_CPUS (0.25) of a CPU, and the actors share what is
+left: by default each actor gets min(1, (CPUs - READ_CPUS) / actors), e.g. 0.875 with
+`num_cpus=2` and 2 actors, so a read task always fits and the pipeline never stalls waiting for
+a CPU the actors hold. An explicit --actor-cpus that leaves no room for a read task on a local
+instance is refused.
+
+Retries: read tasks retry on any exception (max_retries=3, retry_exceptions=True); actor tasks
+retry on errors too (DataContext.actor_task_retry_on_errors) and dead actors restart.
+Ray is imported only inside functions; the workers import this module by name, so the `engine`
+package must be importable on every node (installed, as it is for a local instance).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import InputError, UsageError
+
+log = logging.getLogger(__name__)
+
+INSTALL_FIX = "install the Ray extra: pip install 'betr-tui[ray]'"
+READ_CPUS = 0.25
+READ_RETRIES = 3
+FAULT_ENV = "BETR_RAY_FAULT_DIR"  # tests: a file `fail-once` there fails one actor call
+
+
+def import_ray() -> Any:
+    """The `ray` module, or a UsageError that says how to install it."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise UsageError(
+            f"--engine ray needs Ray, which is not installed ({exc})", fix=INSTALL_FIX
+        ) from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(address: str = "local", num_cpus: int | None = None) -> Iterator[Any]:
+    """Ray, connected: a new local instance ("local": num_cpus or every core, no dashboard),
+    or the cluster at "auto" / HOST:PORT. Shut down on exit, unless Ray was already
+    initialised by the caller (then it is used as it is and left running)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    if address == "local":
+        ray.init(
+            address="local",
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+        )
+    else:
+        try:
+            ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UsageError(
+                f"cannot connect to the Ray cluster at '{address}': {exc}",
+                fix="start it (ray start --head) or use --address local",
+            ) from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+# -- shards -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shard:
+    source: str  # absolute path of the input file
+    out: str  # absolute path of its Parquet output
+
+    @property
+    def done(self) -> bool:
+        return Path(self.out).is_file()
+
+
+_SUFFIX = re.compile(r"(\.(jsonl|json|ndjson|parquet))?(\.(gz|zst))?$", re.IGNORECASE)
+
+
+def expand_inputs(patterns: Sequence[str]) -> list[str]:
+    """Absolute paths of the files the patterns (paths or globs) name, sorted, each once."""
+    from engine.ingest.streams import detect_format
+
+    paths: list[str] = []
+    for pattern in patterns:
+        pattern = os.path.expanduser(pattern)
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise InputError(
+                "the pattern matches no file", file=pattern, fix="check the --input glob"
+            )
+        for m in matches:
+            if not os.path.isfile(m):
+                raise InputError("no such file", file=m, fix="check the --input path")
+            fmt = detect_format(m)
+            if fmt not in ("jsonl", "parquet"):
+                raise InputError(
+                    f"--engine ray reads JSONL (.gz, .zst) and Parquet shards, not {fmt}", file=m
+                )
+            paths.append(os.path.abspath(m))
+    return list(dict.fromkeys(paths))
+
+
+def plan_shards(inputs: Sequence[str], out_dir: str | Path) -> list[Shard]:
+    """One output file per input shard: `<stem>-<hash of its path>.parquet` in out_dir."""
+    out = Path(out_dir)
+    shards = []
+    for path in expand_inputs(inputs):
+        stem = _SUFFIX.sub("", Path(path).name) or "shard"
+        tag = hashlib.sha1(path.encode()).hexdigest()[:8]
+        shards.append(Shard(path, str(out / f"{stem}-{tag}.parquet")))
+    return shards
+
+
+def shard_rows(path: str) -> int:
+    """Rows of a shard: from Parquet metadata, or the non-blank lines of a JSONL file."""
+    from engine.ingest.sources import PathSource
+    from engine.ingest.streams import detect_format, open_decompressed
+
+    if detect_format(path) == "parquet" or path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    n = 0
+    with open_decompressed(PathSource(Path(path))) as stream:
+        for line in stream:
+            if line.strip():
+                n += 1
+    return n
+
+
+def count_rows(ray: Any, paths: Sequence[str]) -> list[int]:
+    """shard_rows of each path, as parallel Ray tasks."""
+    if not paths:
+        return []
+    task = ray.remote(num_cpus=READ_CPUS, max_retries=READ_RETRIES)(shard_rows)
+    return list(ray.get([task.remote(p) for p in paths]))
+
+
+def read_shard(
+    batch: dict[str, np.ndarray], *, text_field: str, id_field: str, rows_per_batch: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """(a Ray read task) The documents of the shards in `batch["source"]` (one), as batches
+    {id, text, shard, row, size}: `row` counts from 0 in the shard, `size` (-1 until the final
+    batch) is how many rows it has."""
+    from engine.ingest.docfields import extract_doc
+    from engine.ingest.readers import iter_records
+    from engine.ingest.sources import PathSource
+
+    for source in batch["source"]:
+        ids: list[str] = []
+        texts: list[str] = []
+        row = 0
+        for rec in iter_records(PathSource(Path(str(source)))):
+            ext_id, text, _meta = extract_doc(rec, text_field, id_field)
+            ids.append(ext_id)
+            texts.append(text)
+            if len(ids) >= rows_per_batch:
+                yield _read_batch(ids, texts, str(source), row, last=False)
+                row += len(ids)
+                ids, texts = [], []
+        yield _read_batch(ids, texts, str(source), row, last=True)
+
+
+def _read_batch(ids: list[str], texts: list[str], source: str, start: int, *, last: bool) -> Any:
+    """(a pyarrow Table) `size` is -1, or on a shard's final batch its number of rows; an empty final batch is
+    one marker row (row -1) that carries only the size."""
+    n = len(ids)
+    size = start + n if last else -1
+    if not n:
+        ids, texts, rows = [""], [""], np.array([-1], dtype=np.int64)
+    else:
+        rows = np.arange(start, start + n, dtype=np.int64)
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "text": pa.array(texts, pa.string()),
+            "shard": pa.array([source] * len(ids), pa.string()),
+            "row": rows,
+            "size": np.full(len(ids), size, dtype=np.int64),
+        }
+    )
+
+
+def _maybe_fail_once() -> None:
+    """Fault injection for the tests: a file `fail-once` in $BETR_RAY_FAULT_DIR fails exactly
+    one actor call (the first to remove it); a file `delay` there makes every call sleep that
+    many seconds."""
+    fault_dir = os.environ.get(FAULT_ENV)
+    if not fault_dir:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        time.sleep(float(Path(fault_dir, "delay").read_text()))
+    try:
+        os.remove(os.path.join(fault_dir, "fail-once"))
+    except FileNotFoundError:
+        return
+    raise RuntimeError("injected failure (fail-once)")
+
+
+# -- the actors ---------------------------------------------------------------------------------
+class ApplyActor:
+    """One model per actor: p(positive) (FastTextApply) and the token count of each text."""
+
+    def __init__(self, model_path: str, sha256: str | None, run_id: int | None, tokenizer: str):
+        from engine.ops.fasttext_apply import FastTextApply
+        from engine.tokenize import load_tokenizer
+
+        self.op = FastTextApply(model_path, sha256, run_id)
+        self.op.setup()
+        self.counter = load_tokenizer(tokenizer)
+
+    def __call__(self, batch: Any) -> Any:
+        """pyarrow Table {id, text, shard, row, size} -> {id, prob, n_tokens, shard, row, size}."""
+        _maybe_fail_once()
+        texts = batch.column("text").to_pylist()
+        prob = self.op({"id": batch.column("id"), "text": texts})["prob"]
+        n_tokens = np.asarray(self.counter.count(texts), dtype=np.int64)
+        table = batch.drop_columns(["text"])
+        table = table.add_column(1, "prob", [np.asarray(prob, dtype=np.float64)])
+        return table.add_column(2, "n_tokens", [n_tokens])
+
+
+class EmbedActor:
+    """One embedder per actor (on its GPU when it has one): unit vectors of the texts."""
+
+    def __init__(self, embedder: str | None, device: str, batch_size: int):
+        from engine.ops.embed import EmbedTexts
+
+        self.op = EmbedTexts(embedder, device=device, batch_size=batch_size)
+        self.op.setup()
+
+    def __call__(self, batch: Any) -> Any:
+        """pyarrow Table {id, text, ...} -> {id, vector (fixed-size list of float32), ...}."""
+        import pyarrow as pa
+
+        _maybe_fail_once()
+        vectors = np.asarray(self.op({"text": batch.column("text").to_pylist()})["vector"])
+        flat = pa.array(vectors.astype(np.float32).reshape(-1))
+        column = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1] if vectors.ndim else 0)
+        return batch.drop_columns(["text"]).add_column(1, "vector", column)
+
+
+# -- the run ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pool:
+    """How the actors run: how many, CPUs and GPUs each, rows per batch."""
+
+    actors: int
+    actor_cpus: float | None
+    batch_size: int
+    actor_gpus: float = 0.0
+
+
+def actor_cpus_for(ray: Any, pool: Pool, *, local: bool) -> float:
+    """CPUs per actor: as asked, or min(1, (CPUs - READ_CPUS) / actors); a local instance
+    must keep READ_CPUS free for a read task (UsageError otherwise)."""
+    total = float(ray.cluster_resources().get("CPU", 1.0))
+    room = total - READ_CPUS
+    if pool.actor_cpus is None:
+        return max(0.05, min(1.0, room / pool.actors))
+    if local and pool.actors * pool.actor_cpus > room + 1e-9:
+        raise UsageError(
+            f"{pool.actors} actors x {pool.actor_cpus} CPUs leave no CPU for reading on "
+            f"{total:g} CPUs (a read task needs {READ_CPUS})",
+            fix=f"use --actor-cpus {room / pool.actors:.2f} or fewer --actors (or omit "
+            "--actor-cpus: it then fits the actors to the CPUs)",
+        )
+    return pool.actor_cpus
+
+
+def run_shards(
+    ray: Any,
+    shards: Sequence[Shard],
+    actor_cls: type,
+    actor_kwargs: dict[str, Any],
+    pool: Pool,
+    *,
+    text_field: str = "text",
+    id_field: str | None = "id",
+    local: bool = True,
+    on_batch: Callable[[int], None] = lambda n: None,
+    on_shard: Callable[[Shard, int], None] = lambda s, n: None,
+) -> int:
+    """Run the actors over the shards not written yet; `on_batch(rows)` after each result
+    batch (it may raise to stop: the execution is shut down), `on_shard(shard, rows)` after a
+    shard's file is written. Returns the rows written."""
+    import pyarrow.compute as pc
+    from ray.data import ActorPoolStrategy, DataContext
+
+    pending = [s for s in shards if not s.done]
+    if not pending:
+        return 0
+    cpus = actor_cpus_for(ray, pool, local=local)
+    DataContext.get_current().actor_task_retry_on_errors = True
+    ds = ray.data.from_items(
+        [{"source": s.source} for s in pending], override_num_blocks=len(pending)
+    )
+    ds = ds.map_batches(
+        read_shard,
+        batch_size=1,
+        batch_format="numpy",  # the paths in; batches out as pyarrow Tables
+        fn_kwargs={
+            "text_field": text_field,
+            "id_field": id_field,
+            "rows_per_batch": pool.batch_size,
+        },
+        num_cpus=READ_CPUS,
+        max_retries=READ_RETRIES,
+        retry_exceptions=True,
+    )
+    ds = ds.map_batches(
+        actor_cls,
+        fn_constructor_kwargs=actor_kwargs,
+        batch_size=pool.batch_size,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(size=pool.actors),
+        num_cpus=cpus,
+        num_gpus=pool.actor_gpus or None,
+        max_restarts=2,
+        max_task_retries=2,
+    )
+    by_source = {s.source: s for s in pending}
+    parts: dict[str, list[Any]] = {s.source: [] for s in pending}
+    got = dict.fromkeys(by_source, 0)
+    size: dict[str, int] = {}
+    written = 0
+    batches = ds.iter_batches(batch_size=None, batch_format="pyarrow")
+    try:
+        for table in batches:
+            real = 0
+            for source in set(table.column("shard").to_pylist()):
+                part = table.filter(pc.equal(table.column("shard"), source))
+                top = pc.max(part.column("size")).as_py()
+                if top is not None and top >= 0:
+                    size[source] = int(top)
+                rows = part.filter(pc.greater_equal(part.column("row"), 0))
+                parts[source].append(rows)
+                got[source] += rows.num_rows
+                real += rows.num_rows
+                if source in size and got[source] >= size[source]:
+                    written += _write_shard(by_source[source], parts.pop(source))
+                    on_shard(by_source[source], size[source])
+            on_batch(real)
+    finally:
+        with contextlib.suppress(Exception):
+            batches.close()  # stops the streaming execution
+    return written
+
+
+def _write_shard(shard: Shard, parts: list[Any]) -> int:
+    """The shard's rows, in input order, without the bookkeeping columns: to a temporary
+    name, then renamed (a shard file that exists is whole)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(parts).sort_by("row").drop_columns(["row", "size"])
+    out = Path(shard.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, out)
+    return table.num_rows
