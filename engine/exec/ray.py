@@ -1,22 +1,22 @@
-"""The Ray Data executor: the same per-batch operators as the local executor, as
-`map_batches` actors over sharded files, one Parquet file out per input shard.
+"""The Ray executor: the same per-batch operators as the local executor, in Ray actors over
+sharded files, one Parquet file out per input shard.
 
-Pipeline: one read task per pending shard (our readers: JSONL, .gz, .zst, Parquet, with
-precise errors) yields batches {id, text, shard, row, size}; `map_batches(ActorClass,
-compute=ActorPoolStrategy(size=actors), num_cpus=actor_cpus)` loads the model once per actor and
-adds its columns; the driver streams the results (`iter_batches`), reports each batch to the
-caller (progress, cancel) and writes a shard's rows, in input order, as soon as all of them
-have arrived: to `<name>.parquet.tmp`, then renamed, so a shard file that exists is whole and a
-re-run skips it.
+Pipeline: Ray Data over one row (and block) per pending shard, `map_batches(ShardMapper,
+compute=ActorPoolStrategy(size=actors))`: each actor loads the model once and, per shard, runs
+`process_shard` (read it with our readers: JSONL, .gz, .zst, Parquet, with precise errors;
+apply the operator batch by batch; write its rows, in input order, to `<name>.parquet.tmp`,
+then rename), so a shard file that exists is whole and a re-run skips it. The driver iterates
+one small row per finished shard and reports progress to the caller (which may raise to
+cancel: the execution is closed, and a local instance shut down by the job). The local
+single-process path for shard files is the same `process_shard`, shard after shard.
 
-CPU reservation: a read task asks for READ_CPUS (0.25) of a CPU, and the actors share what is
-left: by default each actor gets min(1, (CPUs - READ_CPUS) / actors), e.g. 0.875 with
-`num_cpus=2` and 2 actors, so a read task always fits and the pipeline never stalls waiting for
-a CPU the actors hold. An explicit --actor-cpus that leaves no room for a read task on a local
-instance is refused.
+CPU reservation: each actor gets min(1, (CPUs - READ_CPUS) / actors) by default (0.875 with
+`num_cpus=2` and 2 actors), so the short row-counting tasks (READ_CPUS) still fit. An explicit
+--actor-cpus that leaves no room for them on a local instance is refused.
 
-Retries: read tasks retry on any exception (max_retries=3, retry_exceptions=True); actor tasks
-retry on errors too (DataContext.actor_task_retry_on_errors) and dead actors restart.
+Retries: counting tasks retry on any exception (max_retries=3, retry_exceptions=True); a shard's
+actor task is retried on errors too (DataContext.actor_task_retry_on_errors, max_task_retries=2:
+the shard is redone from its start) and dead actors restart (max_restarts=2).
 Ray is imported only inside functions; the workers import this module by name, so the `engine`
 package must be importable on every node (installed, as it is for a local instance).
 """
@@ -167,7 +167,7 @@ def count_rows(ray: Any, paths: Sequence[str]) -> list[int]:
 def read_shard(
     batch: dict[str, np.ndarray], *, text_field: str, id_field: str, rows_per_batch: int
 ) -> Iterator[dict[str, np.ndarray]]:
-    """(a Ray read task) The documents of the shards in `batch["source"]` (one), as batches
+    """(in process_shard) The documents of the shards in `batch["source"]` (one), as batches
     {id, text, shard, row, size}: `row` counts from 0 in the shard, `size` (-1 until the final
     batch) is how many rows it has."""
     from engine.ingest.docfields import extract_doc
@@ -298,6 +298,48 @@ def actor_cpus_for(ray: Any, pool: Pool, *, local: bool) -> float:
     return pool.actor_cpus
 
 
+def process_shard(
+    worker: Any, source: str, out: str, text_field: str, id_field: str | None, batch_size: int
+) -> int:
+    """One whole shard in one process: read it with our readers, run `worker` (an ApplyActor or
+    EmbedActor) over its batches, write its rows in input order. Returns the rows written."""
+    parts = [
+        worker(batch)
+        for batch in read_shard(
+            {"source": [source]},
+            text_field=text_field,
+            id_field=id_field,
+            rows_per_batch=batch_size,
+        )
+    ]
+    return _write_shard(Shard(source, out), parts)
+
+
+class ShardMapper:
+    """(the actor class `map_batches` runs) One model per actor; each row of a batch names a
+    shard, and `process_shard` reads, applies and writes it inside the actor."""
+
+    def __init__(
+        self,
+        actor_cls: type,
+        actor_kwargs: dict[str, Any],
+        text_field: str,
+        id_field: str | None,
+        batch_size: int,
+    ):
+        self.worker = actor_cls(**actor_kwargs)
+        self.args = (text_field, id_field, batch_size)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        sources = [str(x) for x in batch["source"]]
+        outs = [str(x) for x in batch["out"]]
+        rows = [
+            process_shard(self.worker, src, out, *self.args)
+            for src, out in zip(sources, outs, strict=True)
+        ]
+        return {"source": sources, "rows": rows}
+
+
 def run_shards(
     ray: Any,
     shards: Sequence[Shard],
@@ -311,69 +353,51 @@ def run_shards(
     on_batch: Callable[[int], None] = lambda n: None,
     on_shard: Callable[[Shard, int], None] = lambda s, n: None,
 ) -> int:
-    """Run the actors over the shards not written yet; `on_batch(rows)` after each result
-    batch (it may raise to stop: the execution is shut down), `on_shard(shard, rows)` after a
-    shard's file is written. Returns the rows written."""
-    import pyarrow.compute as pc
-    from ray.data import ActorPoolStrategy, DataContext
-
+    """Ray Data over the shards not written yet: one row (and block) per shard,
+    `map_batches(ShardMapper, compute=ActorPoolStrategy(...))`, so each actor loads its model
+    once and reads, applies and writes whole shards (the driver only collects one small row per
+    finished shard: per-batch collection on the driver was what kept two actors from doubling
+    the throughput). `on_shard(shard, rows)` and `on_batch(rows)` after each finished shard
+    (`on_batch` may raise to stop: the execution is closed). Returns the rows written."""
     pending = [s for s in shards if not s.done]
     if not pending:
         return 0
     cpus = actor_cpus_for(ray, pool, local=local)
-    DataContext.get_current().actor_task_retry_on_errors = True
+    n_actors = max(1, min(pool.actors, len(pending)))
+    ray.data.DataContext.get_current().actor_task_retry_on_errors = True
+    by_source = {s.source: s for s in pending}
     ds = ray.data.from_items(
-        [{"source": s.source} for s in pending], override_num_blocks=len(pending)
-    )
-    ds = ds.map_batches(
-        read_shard,
-        batch_size=1,
-        batch_format="numpy",  # the paths in; batches out as pyarrow Tables
-        fn_kwargs={
+        [{"source": s.source, "out": s.out} for s in pending], override_num_blocks=len(pending)
+    ).map_batches(
+        ShardMapper,
+        fn_constructor_kwargs={
+            "actor_cls": actor_cls,
+            "actor_kwargs": actor_kwargs,
             "text_field": text_field,
             "id_field": id_field,
-            "rows_per_batch": pool.batch_size,
+            "batch_size": pool.batch_size,
         },
-        num_cpus=READ_CPUS,
-        max_retries=READ_RETRIES,
-        retry_exceptions=True,
-    )
-    ds = ds.map_batches(
-        actor_cls,
-        fn_constructor_kwargs=actor_kwargs,
-        batch_size=pool.batch_size,
-        batch_format="pyarrow",
-        compute=ActorPoolStrategy(size=pool.actors),
+        batch_size=1,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=n_actors),
         num_cpus=cpus,
         num_gpus=pool.actor_gpus or None,
         max_restarts=2,
         max_task_retries=2,
     )
-    by_source = {s.source: s for s in pending}
-    parts: dict[str, list[Any]] = {s.source: [] for s in pending}
-    got = dict.fromkeys(by_source, 0)
-    size: dict[str, int] = {}
     written = 0
-    batches = ds.iter_batches(batch_size=None, batch_format="pyarrow")
+    rows_iter = ds.iter_rows()
     try:
-        for table in batches:
-            real = 0
-            for source in set(table.column("shard").to_pylist()):
-                part = table.filter(pc.equal(table.column("shard"), source))
-                top = pc.max(part.column("size")).as_py()
-                if top is not None and top >= 0:
-                    size[source] = int(top)
-                rows = part.filter(pc.greater_equal(part.column("row"), 0))
-                parts[source].append(rows)
-                got[source] += rows.num_rows
-                real += rows.num_rows
-                if source in size and got[source] >= size[source]:
-                    written += _write_shard(by_source[source], parts.pop(source))
-                    on_shard(by_source[source], size[source])
-            on_batch(real)
+        for row in rows_iter:
+            n = int(row["rows"])
+            written += n
+            on_shard(by_source[str(row["source"])], n)
+            on_batch(n)
     finally:
-        with contextlib.suppress(Exception):
-            batches.close()  # stops the streaming execution
+        close = getattr(rows_iter, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
     return written
 
 
@@ -381,9 +405,12 @@ def _write_shard(shard: Shard, parts: list[Any]) -> int:
     """The shard's rows, in input order, without the bookkeeping columns: to a temporary
     name, then renamed (a shard file that exists is whole)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables(parts).sort_by("row").drop_columns(["row", "size"])
+    table = pa.concat_tables(parts)
+    table = table.filter(pc.greater_equal(table.column("row"), 0))  # no empty-shard marker
+    table = table.sort_by("row").drop_columns(["row", "size"])
     out = Path(shard.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -3,10 +3,11 @@ Data (engine.exec.ray), one Parquet file out per input shard.
 
 Progress is rows done / total: every shard's rows are counted up front (Parquet metadata, or
 the non-blank lines of a JSONL file, as parallel Ray tasks), shards already written count as
-done, and each result batch the driver receives advances the job through `ctx.commit_chunk`
-(which also checks for a cancel request: the execution is then stopped and a local Ray
-instance shut down; the job ends cancelled). A re-run or `resume` skips the shards whose file
-exists (each is written under a temporary name, then renamed).
+done, and each shard an actor finishes advances the job through `ctx.commit_chunk` (which also
+checks for a cancel request: the execution is then closed and a local Ray instance shut down;
+the job ends cancelled; a cancel while the first shards run also arrives as the worker's
+SIGTERM). A re-run or `resume` skips the shards whose file exists (each is written under a
+temporary name, then renamed).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _run(
     *,
     stage: str,
 ) -> dict[str, Any]:
-    """Count, skip what is written, run the rest with progress per result batch."""
+    """Count, skip what is written, run the rest with progress per finished shard."""
     shards = plan_shards(spec.inputs, spec.out_dir)
     Path(spec.out_dir).mkdir(parents=True, exist_ok=True)
     skipped = [s for s in shards if s.done]
