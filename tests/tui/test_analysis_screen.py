@@ -272,6 +272,11 @@ def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
 
 
 # -- snapshots ------------------------------------------------------------------------------------
+# the snapshot workspace sits at one fixed path (the status bar shows it) and is rebuilt per
+# test: the snapshot tests run on one xdist worker, or one would delete another's workspace
+SNAPSHOT_GROUP = pytest.mark.xdist_group("analysis_snapshots")
+
+
 @pytest.fixture()
 def snapshot_ws() -> Workspace:
     return build_analysis_workspace(SNAPSHOT_ROOT / "analysis")
@@ -294,6 +299,7 @@ def steps(app, tab: str, keys: tuple[str, ...] = ()):
     return run_before
 
 
+@SNAPSHOT_GROUP
 def test_fit_tab(snap_compare, snapshot_ws):
     from tests.tui.conftest import make_app
 
@@ -301,6 +307,7 @@ def test_fit_tab(snap_compare, snapshot_ws):
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(app, "an-tab-fit"))
 
 
+@SNAPSHOT_GROUP
 def test_ranking_tab(snap_compare, snapshot_ws):
     from tests.tui.conftest import make_app
 
@@ -308,6 +315,7 @@ def test_ranking_tab(snap_compare, snapshot_ws):
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(app, "an-tab-rank"))
 
 
+@SNAPSHOT_GROUP
 def test_correlations_tab(snap_compare, snapshot_ws):
     from tests.tui.conftest import make_app
 
@@ -316,6 +324,7 @@ def test_correlations_tab(snap_compare, snapshot_ws):
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(app, "an-tab-corr", keys))
 
 
+@SNAPSHOT_GROUP
 def test_correlations_tab_at_80x24(snap_compare, snapshot_ws):
     from tests.tui.conftest import make_app
 
