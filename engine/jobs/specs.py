@@ -323,6 +323,18 @@ class DemoExperimentSpec(JobSpec):
 RAY_ADDRESS_HELP = "local (a Ray instance started for the job), auto, or HOST:PORT"
 
 
+def check_ray_pool(spec: RayApplySpec | RayEmbedSpec, input_example: str) -> None:
+    """What a Ray job over shards needs: inputs, and a pool of at least one actor."""
+    if not spec.inputs:
+        raise UsageError("no --input given", fix=input_example)
+    if (
+        spec.actors < 1
+        or spec.batch_size < 1
+        or (spec.actor_cpus is not None and not spec.actor_cpus > 0)
+    ):
+        raise UsageError("--actors and --batch-size must be at least 1, --actor-cpus > 0")
+
+
 @dataclass(frozen=True)
 class RayApplySpec(JobSpec):
     """A run's fastText classifier over sharded files on Ray Data: Parquet shards out with
@@ -342,14 +354,7 @@ class RayApplySpec(JobSpec):
     tokenizer: str | None = None  # token counts (default: the run corpus's tokenizer)
 
     def validate(self) -> None:
-        if not self.inputs:
-            raise UsageError("no --input given", fix="e.g. --input 'shards/*.jsonl.gz'")
-        if (
-            self.actors < 1
-            or self.batch_size < 1
-            or (self.actor_cpus is not None and not self.actor_cpus > 0)
-        ):
-            raise UsageError("--actors and --batch-size must be at least 1, --actor-cpus > 0")
+        check_ray_pool(self, "e.g. --input 'shards/*.jsonl.gz'")
 
     @property
     def title(self) -> str:
@@ -374,14 +379,7 @@ class RayEmbedSpec(JobSpec):
     id_field: str | None = None
 
     def validate(self) -> None:
-        if not self.inputs:
-            raise UsageError("no --input given", fix="e.g. --input 'shards/*.parquet'")
-        if (
-            self.actors < 1
-            or self.batch_size < 1
-            or (self.actor_cpus is not None and not self.actor_cpus > 0)
-        ):
-            raise UsageError("--actors and --batch-size must be at least 1, --actor-cpus > 0")
+        check_ray_pool(self, "e.g. --input 'shards/*.parquet'")
 
     @property
     def title(self) -> str:
