@@ -6,8 +6,9 @@ BETR run's classifier trained on them (GSM8K target, paper settings, bucket 100 
 bench/apply.py builds it); the shards are imported into the workspace. Setup is not timed.
 
 Timed from the outside, CLI start included, each as a subprocess:
-  - ours, 1 worker: `betr apply --run R` (the local apply job: single process; reads the
-    imported corpus, writes doc_probs and the probability order to SQLite);
+  - ours, 1 and 2 workers: `betr apply --run R --workers N` (the local apply job: reads the
+    imported corpus, p(positive) in N processes, writes doc_probs and the probability order
+    to SQLite);
   - ours, 2 workers: `betr apply --run R --engine ray --input SHARDS --out DIR --num-cpus 2`
     (2 actors on a local Ray instance, Ray's start-up included; reads the JSONL shards, also
     counts tokens, writes Parquet), run only when `ray` imports and engine/exec/ray.py exists;
@@ -266,8 +267,10 @@ def main() -> None:
         betr = [*betr_cmd(), "-w", str(ws.root)]
         t = {}
         t["dt1"] = run_datatrove(script, tmp / "shards", model, tmp / "dt1", 1)
-        t["ours1"] = timed([*betr, "apply", "--run", str(run_id)], child_env())
+        apply = [*betr, "apply", "--run", str(run_id), "--workers"]
+        t["ours1"] = timed([*apply, "1"], child_env())
         t["dt2"] = run_datatrove(script, tmp / "shards", model, tmp / "dt2", 2)
+        t["ours2"] = timed([*apply, "2"], child_env())
         if no_ray is None:
             ray_cmd = [
                 *betr, "apply", "--run", str(run_id), "--engine", "ray",
@@ -284,14 +287,14 @@ def main() -> None:
         print(f"datatrove, 1 worker : {t['dt1']:6.2f} s  {rate('dt1'):8,.0f} docs/s")
         print(f"ours local, 1 proc  : {t['ours1']:6.2f} s  {rate('ours1'):8,.0f} docs/s")
         print(f"datatrove, 2 workers: {t['dt2']:6.2f} s  {rate('dt2'):8,.0f} docs/s")
+        print(f"ours local, 2 procs : {t['ours2']:6.2f} s  {rate('ours2'):8,.0f} docs/s")
         if "ray2" in t:
             print(f"ours Ray, 2 CPUs    : {t['ray2']:6.2f} s  {rate('ray2'):8,.0f} docs/s")
-        print(
-            f"1 worker : ours local / datatrove = {rate('ours1') / rate('dt1'):.2f}x (goal >= 1.3x)"
-        )
-        two = "ray2" if "ray2" in t else "ours1"
-        label = "ours Ray 2 CPUs" if two == "ray2" else "ours local (single process)"
-        print(f"2 workers: {label} / datatrove = {rate(two) / rate('dt2'):.2f}x (goal >= 1.3x)")
+        for n in (1, 2):
+            ratio = rate(f"ours{n}") / rate(f"dt{n}")
+            print(f"{n} worker(s): ours local / datatrove = {ratio:.2f}x (goal >= 1.3x)")
+        if "ray2" in t:
+            print(f"2 workers: ours Ray / datatrove = {rate('ray2') / rate('dt2'):.2f}x")
 
         if args.skip_check:
             return

@@ -172,6 +172,7 @@ def stage_spec(
     *,
     positive_frac: float | None = None,
     fasttext: dict[str, Any] | None = None,
+    workers: int | None = None,
 ) -> TrainSpec | ApplySpec:
     """The spec of `train` or `apply` for a run that is ready for it and not in use by another
     job (UsageError naming the step to run first, or the job)."""
@@ -184,7 +185,7 @@ def stage_spec(
         refuse_if_in_use(conn, "run", run_id, str(run_id))
     if stage == "train":
         return TrainSpec(run_id=run_id, positive_frac=positive_frac, fasttext=fasttext or {})
-    return ApplySpec(run_id=run_id)
+    return ApplySpec(run_id=run_id, workers=workers)
 
 
 def queue_pipeline(

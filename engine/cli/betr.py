@@ -127,16 +127,24 @@ def train_cmd(run_id, positive_frac, epoch, lr, dim, word_ngrams, min_count, buc
 @click.option("--run", "run_id", type=int, required=True)
 @ray_options(actors=2, batch_size=4096)
 @click.option("--tokenizer", default=None, help="(ray) Token counts (default: the corpus's).")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="(local) Processes (default: every core; one for under 20,000 docs).",
+)
 @click.option("--detach", is_flag=True)
-def apply_cmd(run_id, detach, engine, tokenizer, **ray):
-    """Score every doc of the run's corpus with the classifier (chunked, resumable); with
-    --engine ray, the docs of --input shards instead, Parquet out to --out."""
+def apply_cmd(run_id, detach, engine, tokenizer, workers, **ray):
+    """Score every doc of the run's corpus with the classifier (chunked, resumable, on every
+    core); with --engine ray, the docs of --input shards instead, Parquet out to --out."""
     if engine == "ray":
+        if workers is not None:
+            raise click.UsageError("--workers goes with --engine local (ray: --actors)")
         ray_apply(run_id, detach, tokenizer, **ray)
         return
     if ray["inputs"] or ray["out_dir"]:
         raise click.UsageError("--input and --out go with --engine ray")
-    run_stage("apply", run_id, detach)
+    run_stage("apply", run_id, detach, workers=workers)
 
 
 @click.command("select", cls=BetrCommand)

@@ -4,11 +4,19 @@ result committed with the job's progress and checkpoint in one transaction.
 It knows nothing of job kinds: the caller hands it the batches (e.g. `corpus_text_batches`),
 what to write for each, and the checkpoint that goes with it. `sink` is anything with `commit_chunk(write, *, advance,
 checkpoint)`, i.e. the job's context.
+
+With `workers` > 1 the operator runs in that many spawned processes (each sets up its own
+copy once; the job's process reads the batches, keeps at most two per worker in flight and
+commits the results in input order, so checkpoints and resume are exactly as with one).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -36,6 +44,57 @@ def corpus_text_batches(
         yield {"id": [r[0] for r in rows], "text": [r[1] for r in rows]}
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_worker_op: Operator | None = None
+
+
+def _init_worker(op: Operator) -> None:
+    """(in each pool process) Ctrl-C goes to the job's process, which stops the pool; set the
+    operator up once."""
+    global _worker_op
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    op.setup()
+    _worker_op = op
+
+
+def _call_worker(batch: Batch) -> Batch:
+    """(in a pool process) op(batch) without the texts, which the caller already has."""
+    assert _worker_op is not None
+    return {k: v for k, v in _worker_op(batch).items() if k != "text"}
+
+
+def map_in_processes(op: Operator, batches: Iterable[Batch], workers: int) -> Iterator[Batch]:
+    """op(batch) for each batch, in input order, computed by `workers` spawned processes (the
+    operator is pickled to each, so it must pickle without its loaded model). At most two
+    batches per worker are read ahead; on exit (done, error, cancel) the pool is stopped and
+    batches not started are dropped."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    pool = ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(op,)
+    )
+    pending: deque = deque()
+    try:
+        it = iter(batches)
+        for batch in it:
+            pending.append(pool.submit(_call_worker, batch))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_batches(
     sink: ChunkSink,
     op: Operator,
@@ -43,16 +102,20 @@ def run_batches(
     *,
     write: Callable[[sqlite3.Connection, Batch], None],
     checkpoint: Callable[[Batch], dict[str, Any]],
+    workers: int = 1,
 ) -> int:
     """op.setup(), then for each batch: op(batch), and write(conn, result) committed with
-    progress (the batch's rows) and checkpoint(result). Returns the rows processed."""
+    progress (the batch's rows) and checkpoint(result). Returns the rows processed. With
+    `workers` > 1, op runs in that many processes (`map_in_processes`); results come back
+    without the "text" column."""
     op.setup()
     rows = 0
-    for batch in batches:
-        out = op(batch)
-        n = len(out["id"])
-        sink.commit_chunk(lambda c, o=out: write(c, o), advance=n, checkpoint=checkpoint(out))
-        rows += n
+    outs = map_in_processes(op, batches, workers) if workers > 1 else (op(b) for b in batches)
+    with contextlib.closing(outs):  # a cancel (raised by commit_chunk) stops the pool now
+        for out in outs:
+            n = len(out["id"])
+            sink.commit_chunk(lambda c, o=out: write(c, o), advance=n, checkpoint=checkpoint(out))
+            rows += n
     return rows
 
 

@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +75,17 @@ def ray_session(address: str = "local", num_cpus: int | None = None) -> Iterator
             num_cpus=num_cpus or os.cpu_count() or 1,
             include_dashboard=False,
             log_to_driver=False,
+            logging_level=logging.WARNING,
             ignore_reinit_error=True,
         )
     else:
         try:
-            ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
+            ray.init(
+                address=address,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                ignore_reinit_error=True,
+            )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UsageError(
                 f"cannot connect to the Ray cluster at '{address}': {exc}",
@@ -340,6 +347,19 @@ class ShardMapper:
         return {"source": sources, "rows": rows}
 
 
+def quiet_ray_data(ray: Any) -> None:
+    """Ray Data as the job wants it: actor tasks retried on errors; no progress bars (the job
+    table shows progress; the bars cost the driver CPU the actors need) and no INFO lines."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.actor_task_retry_on_errors = True
+    ctx.enable_progress_bars = False
+    ctx.enable_operator_progress_bars = False
+    ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # (it would warn that the bars are off)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+
+
 def run_shards(
     ray: Any,
     shards: Sequence[Shard],
@@ -364,27 +384,33 @@ def run_shards(
         return 0
     cpus = actor_cpus_for(ray, pool, local=local)
     n_actors = max(1, min(pool.actors, len(pending)))
-    ray.data.DataContext.get_current().actor_task_retry_on_errors = True
+    quiet_ray_data(ray)
     by_source = {s.source: s for s in pending}
     ds = ray.data.from_items(
         [{"source": s.source, "out": s.out} for s in pending], override_num_blocks=len(pending)
-    ).map_batches(
-        ShardMapper,
-        fn_constructor_kwargs={
-            "actor_cls": actor_cls,
-            "actor_kwargs": actor_kwargs,
-            "text_field": text_field,
-            "id_field": id_field,
-            "batch_size": pool.batch_size,
-        },
-        batch_size=1,
-        batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=n_actors),
-        num_cpus=cpus,
-        num_gpus=pool.actor_gpus or None,
-        max_restarts=2,
-        max_task_retries=2,
     )
+    with warnings.catch_warnings():
+        # max_restarts / max_task_retries have no named parameter yet (Ray 2.60 warns that
+        # remote args are deprecated); without them an actor task that fails on bad input
+        # would be retried forever (Ray Data's default is -1)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds = ds.map_batches(
+            ShardMapper,
+            fn_constructor_kwargs={
+                "actor_cls": actor_cls,
+                "actor_kwargs": actor_kwargs,
+                "text_field": text_field,
+                "id_field": id_field,
+                "batch_size": pool.batch_size,
+            },
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=n_actors),
+            num_cpus=cpus,
+            num_gpus=pool.actor_gpus or None,
+            max_restarts=2,
+            max_task_retries=2,
+        )
     written = 0
     rows_iter = ds.iter_rows()
     try:

@@ -114,6 +114,11 @@ class ApplySpec(JobSpec):
 
     kind: ClassVar[str] = "betr-apply"
     run_id: int
+    workers: int | None = None  # processes; None: every core (one for a small corpus)
+
+    def validate(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}")
 
     @property
     def title(self) -> str:

@@ -33,6 +33,10 @@ class FastTextApply:
             )
         self.model = load_classifier(self.model_path)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker process) without the loaded model: the copy loads its own."""
+        return {**self.__dict__, "model": None}
+
     def __call__(self, batch: Batch) -> Batch:
         from engine.betr.classifier import predict_positive
 

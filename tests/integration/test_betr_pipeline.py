@@ -993,8 +993,11 @@ def test_kill_9_mid_apply_then_resume_stores_the_uninterrupted_probabilities(
     model = load_classifier(classifier_path(ws, run_id))
     expected = predict_positive(model, [t for _, t in ids_texts])
     assert resumed == list(zip([i for i, _ in ids_texts], expected.tolist(), strict=True))
-    # an uninterrupted apply job of the same run stores the same rows and order
-    again = launch.submit(ws, ApplySpec(run_id=run_id), title="apply again", detach=False)
+    # (36k docs: those applies ran in one process per core.) An uninterrupted apply job of
+    # the same run in one process stores the same rows and order
+    again = launch.submit(
+        ws, ApplySpec(run_id=run_id, workers=1), title="apply again", detach=False
+    )
     assert execute_job(ws, again)["docs"] == N_BIG
     assert stored_probs(ws, run_id) == resumed
     assert stored_order(ws, run_id) == resumed_order

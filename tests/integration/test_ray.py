@@ -250,3 +250,35 @@ def test_cli_ray_needs_input_and_out(applied, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["apply", "--run", str(run_id), "--out", str(tmp_path), "-w", str(ws.root)])
     assert "--engine ray" in capsys.readouterr().err
+
+
+def test_ray_embed_equals_the_local_embedder(applied, tmp_path):
+    """`betr embed --engine ray` (bundled MiniLM, one CPU actor): one Parquet file per shard,
+    ids in input order, the same unit vectors as the local operator (float32, to 1e-5: torch
+    on CPU batches them differently)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from engine.api.scale import ray_embed_spec
+    from engine.ops.embed import EmbedTexts
+
+    ws, _run_id, shards, _expected = applied
+    records = [json.loads(x) for x in shards[0].read_text().splitlines()[:24]]
+    shard = tmp_path / "few.jsonl"
+    shard.write_text("".join(json.dumps(r) + "\n" for r in records))
+    spec = ray_embed_spec(
+        inputs=[str(shard)], out_dir=str(tmp_path / "emb"), device="cpu", batch_size=8
+    )
+    job_id = queue(ws, spec)
+    result = run_here(ws, job_id)
+    assert result["rows_written"] == len(records)
+    (out,) = sorted((tmp_path / "emb").glob("*.parquet"))
+    table = pq.read_table(out)
+    assert table.column("id").to_pylist() == [r["id"] for r in records]
+    got = np.asarray(table.column("vector").to_pylist(), dtype=np.float32)
+    local = EmbedTexts(None, device="cpu", batch_size=8)({"text": [r["text"] for r in records]})
+    want = np.asarray(local["vector"], dtype=np.float32)
+    assert got.shape == want.shape == (len(records), 384)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert job_row(ws, job_id).state == "done"

@@ -86,6 +86,17 @@ def test_order_must_be_a_permutation():
 # ----------------------------------------------------------------------------- classifier
 
 
+def test_normalize_text_splits_on_exactly_the_regex_whitespace():
+    import re
+
+    space = re.compile(r"\s")
+    chars = (chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert [c for c in chars if (space.fullmatch(c) is not None) != c.isspace()] == []
+    tricky = ["\x1c a\x1fb \u2028\u3000C\u0085d ", "\u00a0", "x\ny", "  ", "İ\tI", "a\u200bb"]
+    for text in tricky:
+        assert normalize_text(text) == re.sub(r"\s+", " ", text.lower()).strip()
+
+
 def test_normalize_text():
     assert normalize_text("  Hello\n\nWORLD\t again  \r\n") == "hello world again"
     assert normalize_text("A\u00a0B\u2003C") == "a b c"  # unicode spaces too

@@ -91,3 +91,57 @@ def test_the_fasttext_operator_refuses_a_model_that_changed(tmp_path):
         f"{model} does not match the sha256 recorded for run 3\n"
         "  fix: retrain it: betr train --run 3"
     )
+
+
+class PidTagger:
+    """An operator that records which process computed each batch, and drops a loaded model
+    when pickled (as FastTextApply does)."""
+
+    def __init__(self):
+        self.model = None
+
+    def setup(self) -> None:
+        import os
+
+        self.model = os.getpid()
+
+    def __getstate__(self):
+        return {"model": None}
+
+    def __call__(self, batch):
+        return {**batch, "out": [2 * x for x in batch["x"]], "pid": self.model}
+
+
+@pytest.mark.parametrize("cancel_after", [None, 3])
+def test_two_processes_give_the_same_chunks_in_order_and_stop_on_cancel(cancel_after):
+    import os
+
+    def run(workers, sink):
+        seen = []
+
+        def write(conn, out):
+            assert "text" not in out or workers == 1
+            seen.append(out["pid"])
+            sink.written.append((out["id"], out["out"]))
+
+        try:
+            rows = run_batches(
+                sink,
+                PidTagger(),
+                ({**b, "text": ["t"] * len(b["id"])} for b in batches(50, 4)),
+                write=write,
+                checkpoint=lambda out: {"last": out["id"][-1]},
+                workers=workers,
+            )
+        except JobCancelled:
+            rows = None
+        return rows, seen
+
+    one, two = Sink(cancel_after), Sink(cancel_after)
+    rows1, pids1 = run(1, one)
+    rows2, pids2 = run(2, two)
+    assert rows1 == rows2 == (50 if cancel_after is None else None)
+    assert two.written == one.written and two.commits == one.commits
+    assert set(pids1) == {os.getpid()}
+    # the pool's two processes, not this one, computed the batches
+    assert os.getpid() not in pids2 and len(set(pids2)) <= 2

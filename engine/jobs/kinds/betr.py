@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.betr.runs import require_corpus, require_state
 from engine.errors import UsageError
-from engine.exec.local import corpus_text_batches, embed_texts, run_batches
+from engine.exec.local import available_cores, corpus_text_batches, embed_texts, run_batches
 from engine.jobs.context import JobContext
 from engine.jobs.specs import ApplySpec, PipelineSpec, ScoreSpec, TrainSpec
 from engine.ops.embed import EmbedTexts
@@ -29,6 +29,7 @@ from engine.store.deletes import delete_batched
 from engine.store.embeddings import SqliteEmbeddingCache
 
 APPLY_CHUNK = 5000
+PARALLEL_MIN_DOCS = 20_000  # an apply of fewer docs runs in the job's process
 EMBED_BATCH = 64
 
 
@@ -262,12 +263,23 @@ def train_and_validate(
 
 # -- apply ----------------------------------------------------------------------------------
 def run_apply(ctx: JobContext, spec: ApplySpec) -> dict[str, Any]:
-    return apply_stage(ctx, spec.run_id)
+    return apply_stage(ctx, spec.run_id, spec.workers)
 
 
-def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
-    """p(positive) of every doc, staged chunk by chunk; swapped in (with the probability order)
-    in one transaction at the end, so an applied run's results stay whole until then."""
+def apply_workers(asked: int | None, remaining: int) -> int:
+    """Processes for an apply: as asked, or every core when at least PARALLEL_MIN_DOCS docs
+    remain (below that, starting processes and loading the model in each costs more than it
+    saves); never more than one per chunk left."""
+    chunks = max(1, -(-remaining // APPLY_CHUNK))
+    if asked is None:
+        asked = available_cores() if remaining >= PARALLEL_MIN_DOCS else 1
+    return max(1, min(asked, chunks))
+
+
+def apply_stage(ctx: JobContext, run_id: int, workers: int | None = None) -> dict[str, Any]:
+    """p(positive) of every doc, staged chunk by chunk (by `apply_workers` processes); swapped
+    in (with the probability order) in one transaction at the end, so an applied run's results
+    stay whole until then."""
     conn = ctx.conn
     run = store_runs.get_run(conn, run_id)
     if run["state"] == "applied" and ctx.kind == "betr-pipeline":
@@ -313,7 +325,9 @@ def apply_stage(ctx: JobContext, run_id: int) -> dict[str, Any]:
 
     t0 = time.monotonic()
     batches = corpus_text_batches(conn, run["corpus_id"], after_id=last_id, size=APPLY_CHUNK)
-    run_batches(ctx, op, batches, write=write, checkpoint=checkpoint_of)
+    n_workers = apply_workers(workers, run["corpus_docs"] - staged)
+    ctx.log.info("apply: %d process(es)", n_workers)
+    run_batches(ctx, op, batches, write=write, checkpoint=checkpoint_of, workers=n_workers)
     t_apply = time.monotonic() - t0
 
     def swap_in(c) -> None:
