@@ -15,7 +15,7 @@ from contextlib import closing
 from engine.errors import UsageError
 from engine.exec.ray import expand_inputs, import_ray
 from engine.jobs.kinds.ray_jobs import apply_inputs
-from engine.jobs.specs import RayApplySpec, RayEmbedSpec
+from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
 from engine.jobs.table import refuse_if_in_use
 from engine.workspace import Workspace
 

@@ -28,7 +28,7 @@ from engine.exec.ray import (
     run_shards,
 )
 from engine.jobs.context import JobContext
-from engine.jobs.specs import RayApplySpec, RayEmbedSpec
+from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
 from engine.store import catalog
 from engine.store import runs as store_runs
 
