@@ -235,6 +235,15 @@ ACTIONS: tuple[Action, ...] = (
         priority=True,
     ),
     Action(
+        "embed_doc",
+        "embed this document to see its nearest examples",
+        "e",
+        "viewer",
+        "a doc outside the scored sample: a background job embeds it (cached afterwards)",
+        "Embed",
+        priority=True,
+    ),
+    Action(
         "close_viewer",
         "close the document viewer",
         "escape",
@@ -288,6 +297,14 @@ ACTIONS: tuple[Action, ...] = (
         "threshold",
         "the keep rate counts tokens (default) or documents",
         "By",
+    ),
+    Action(
+        "group_sources",
+        "group the per-source panel by the next field (source, meta.FIELD)",
+        "v",
+        "threshold",
+        "the kept share by source, or by each metadata field of the corpus in turn",
+        "Group",
     ),
     Action(
         "edit_budget",

@@ -239,7 +239,9 @@ class BetrApp(App[None]):
             was = before.get(job.id)
             if was is None or was in FINISHED or job.state not in FINISHED:
                 continue
-            if job.state == "done" and job.run_id is not None:
+            if job.state == "done" and job.kind == "embed-docs":
+                self.notify(f"job {job.id} done: {job.title}", markup=False, timeout=3)
+            elif job.state == "done" and job.run_id is not None:
                 self.notify(
                     f"job {job.id} done: {job.title}. Press 3 to read run {job.run_id}'s "
                     "documents, 4 to set its keep rate (1: Workspace, r makes a run current).",

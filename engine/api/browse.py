@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.api.run_targets import annotate_runs, warning_line
 from engine.betr.runindex import (
     SORT_LABELS,
     SORTS,
@@ -57,6 +58,7 @@ __all__ = [
 
 SNIPPET_CHARS = 400
 EXPORT_CHUNK = 900
+NEVER_EMBEDDED = "not in the scored sample, so it was never embedded"
 MAX_SAMPLE_VECTORS = 200_000  # the viewer's per-example ranks hold the sample's vectors
 
 
@@ -71,14 +73,18 @@ def load_run_index(conn: sqlite3.Connection, run_id: int) -> RunIndex:
         cols = scores.read_packed(conn, run_id) or scores.build_run_columns(conn, run_id)
         if len(cols["doc_id"]) == 0:
             raise UsageError(f"run {run_id} has no scored documents", fix="apply it again")
-        return index_from_columns(run, benchmarks, cols)
-    sample = scores.sample_in_betr_order(conn, run_id)
-    if not sample:
-        raise UsageError(f"run {run_id} has no scored documents", fix="score it again")
-    doc_id = np.array([s[0] for s in sample], dtype=np.int64)
-    n_tokens = np.array([s[1] for s in sample], dtype=np.int64)
-    sc = scores.sample_columns([(i, *s[2:]) for i, s in enumerate(sample)])
-    return index_from_sample(run, benchmarks, doc_id, n_tokens, sc)
+        index = index_from_columns(run, benchmarks, cols)
+    else:
+        sample = scores.sample_in_betr_order(conn, run_id)
+        if not sample:
+            raise UsageError(f"run {run_id} has no scored documents", fix="score it again")
+        doc_id = np.array([s[0] for s in sample], dtype=np.int64)
+        n_tokens = np.array([s[1] for s in sample], dtype=np.int64)
+        sc = scores.sample_columns([(i, *s[2:]) for i, s in enumerate(sample)])
+        index = index_from_sample(run, benchmarks, doc_id, n_tokens, sc)
+    index.target_examples = run["config"].get("target_examples")
+    index.split_warning = warning_line(annotate_runs(conn, [run])[0])
+    return index
 
 
 class IndexCache:
@@ -266,11 +272,7 @@ def nearest_examples(
         vec = embedder.encode([text])[0].astype(np.float16)
     if vec is None:
         in_sample = bool(index.in_sample[index.row_of_doc(doc_id)])
-        reason = (
-            "its embedding is not in the workspace cache"
-            if in_sample
-            else "not in the scored sample, so it was never embedded"
-        )
+        reason = "its embedding is not in the workspace cache" if in_sample else NEVER_EMBEDDED
         return {"examples": [], "reason": reason}
     if not index.benchmarks:
         return {"examples": [], "reason": "the run has no target benchmarks"}
@@ -308,6 +310,9 @@ def _example_vectors(conn, index: RunIndex, cache, model_id: str) -> tuple[list,
 
     if "examples" not in index.vectors:
         rows = catalog.benchmark_examples(conn, list(index.benchmarks.values()))
+        if index.target_examples is not None:  # balanced: only the examples it scored with
+            drawn = {int(i) for ids in index.target_examples.values() for i in ids}
+            rows = [r for r in rows if r["id"] in drawn]
         keys = [text_sha256(r["text"]) for r in rows]
         got = cache.get_many(model_id, keys)
         have = [i for i, key in enumerate(keys) if key in got]

@@ -43,7 +43,9 @@ def list_of(workspace: Workspace, what: str) -> list[dict[str, Any]]:
 
 
 def summary(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Everything the Workspace screen shows, read on one connection."""
+    """Everything the Workspace screen shows, read on one connection (runs with their targets
+    and warnings)."""
+    from engine.api.run_targets import annotate_runs
     from engine.store import runs
 
     return {
@@ -51,7 +53,7 @@ def summary(conn: sqlite3.Connection) -> dict[str, Any]:
         "corpora": catalog.list_corpora(conn),
         "benchmarks": catalog.list_benchmarks(conn),
         "targets": catalog.list_target_sets(conn),
-        "runs": runs.list_runs(conn),
+        "runs": annotate_runs(conn, runs.list_runs(conn)),
     }
 
 

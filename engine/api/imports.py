@@ -69,6 +69,7 @@ class BenchImportResult:
     examples: int
     skipped: int
     skipped_examples: list[str]
+    text_fields: list[str]  # what its texts were made from (question, answer, support, ...)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -84,9 +85,12 @@ def import_benchmark(
     fmt: str = "auto",
     field_map: dict[str, str] | None = None,
     skip_bad: bool = False,
+    text_fields: tuple[str, ...] | None = None,
 ) -> BenchImportResult:
-    """One benchmark's examples into the workspace, in one transaction."""
-    from engine.ingest.benchmarks import read_benchmark
+    """One benchmark's examples into the workspace, in one transaction. Each example's text
+    is made of `text_fields` (default: the paper's question, answer, context), and the fields
+    that made them are recorded with the benchmark."""
+    from engine.ingest.benchmarks import PAPER_TEXT, read_benchmark
 
     if not name or not name.strip():
         raise UsageError("the benchmark name is empty", fix="pass --name NAME")
@@ -100,7 +104,12 @@ def import_benchmark(
             )
         skipped: list[InputError] = []
         read = read_benchmark(
-            sources, fmt, field_map=field_map, skip_bad=skip_bad, on_skip=skipped.append
+            sources,
+            fmt,
+            field_map=field_map,
+            skip_bad=skip_bad,
+            on_skip=skipped.append,
+            text_fields=text_fields or PAPER_TEXT,
         )
         skipped = read.skipped or skipped
         bench_id = catalog.insert_benchmark(
@@ -112,6 +121,7 @@ def import_benchmark(
             sources=[s.name for s in sources],
             examples=read.examples,
             skipped=len(skipped),
+            text_fields=read.text_fields,
         )
     return BenchImportResult(
         benchmark=name,
@@ -120,6 +130,7 @@ def import_benchmark(
         examples=len(read.examples),
         skipped=len(skipped),
         skipped_examples=[str(e).split("\n  fix:")[0] for e in skipped[:20]],
+        text_fields=read.text_fields,
     )
 
 
@@ -130,14 +141,16 @@ def import_benchmark_files(
     *,
     field_map: str | None = None,
     fmt: str = "auto",
+    text_fields: str | None = None,
     **kwargs: Any,
 ) -> BenchImportResult:
     """`betr import bench`: files (absolute paths are recorded) with an optional field map
     ("question=prompt,answer=target"), which implies `--format field-map`."""
-    from engine.ingest.benchmarks import parse_field_map
+    from engine.ingest.benchmarks import parse_field_map, parse_text_fields
     from engine.ingest.readers import expand_sources
 
     mapping = parse_field_map(field_map) if field_map else None
+    kwargs["text_fields"] = parse_text_fields(text_fields)
     if mapping and fmt == "auto":
         fmt = "field-map"
     sources = expand_sources([os.path.abspath(p) for p in paths])

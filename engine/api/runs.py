@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api.catalog import resolve_targets
+from engine.api.run_targets import annotate_runs, plan_targets
 from engine.betr.runs import (
     AGGREGATIONS,
     DEFAULT_SAMPLE,
@@ -22,6 +23,7 @@ from engine.betr.runs import (
     config_hash,
     require_state,
 )
+from engine.betr.targets import split_warnings
 from engine.errors import InputError, UsageError
 from engine.jobs.launch import submit
 from engine.jobs.specs import ApplySpec, PipelineSpec, ScoreSpec, TrainSpec
@@ -51,6 +53,7 @@ class ScoreRequest:
     positive_frac: float = 0.10
     valid_frac: float = 0.10
     k0: int = 64
+    per_benchmark: str | int | None = None  # N or "min": balanced targets; None: every example
 
 
 @dataclass
@@ -61,6 +64,7 @@ class ScorePlan:
     cached: bool
     title: str
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # targets from an evaluation split
 
 
 def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[str, Any], list[str]]:
@@ -103,6 +107,8 @@ def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[st
         )
         sample = n_docs
     name, path = resolve_embedder_path(req.embedder)
+    target_entries, target_notes = plan_targets(conn, benches, req.per_benchmark, req.seed)
+    notes += target_notes
     config = {
         "kind": "betr",
         "corpus": corpus["name"],
@@ -122,6 +128,7 @@ def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[st
         "positive_frac": req.positive_frac,
         "valid_frac": req.valid_frac,
         "k0": req.k0,
+        **target_entries,
     }
     return config, notes
 
@@ -150,7 +157,7 @@ def plan_score(workspace: Workspace, req: ScoreRequest) -> ScorePlan:
         cached = find_cached_run(conn, config)
         run_id = cached if cached is not None else create_run(conn, config)
     title = f"score run {run_id}: {req.corpus} vs {req.targets}"
-    return ScorePlan(run_id, cached is not None, title, notes)
+    return ScorePlan(run_id, cached is not None, title, notes, split_warnings(config["splits"]))
 
 
 def score_spec(plan: ScorePlan, device: str = "auto") -> ScoreSpec:
@@ -205,11 +212,13 @@ def queue_pipeline(
 
 
 def run_summary(workspace: Workspace, run_id: int) -> dict[str, Any]:
-    """A run's full config, metrics and timings, with its sample and applied doc counts."""
+    """A run's full config, metrics and timings, with its sample and applied doc counts, its
+    targets (examples used per benchmark, their splits and text fields) and warnings."""
     with closing(workspace.connect(readonly=True)) as conn:
         run = store_runs.get_run(conn, run_id)
         run["sample_docs"] = scores.count_sample(conn, run_id)
         run["applied_docs"] = scores.count_probs(conn, run_id)
+        annotate_runs(conn, [run])
     return run
 
 
@@ -232,5 +241,6 @@ def ranked(
 
 
 def list_runs(workspace: Workspace) -> list[dict[str, Any]]:
+    """Every run, newest first, with its targets and warnings (see `annotate_runs`)."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return store_runs.list_runs(conn)
+        return annotate_runs(conn, store_runs.list_runs(conn))

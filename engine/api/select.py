@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Collection
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -50,24 +51,26 @@ def export_selection(
     replay: float = 0.0,
     seed: int = 0,
     fmt: str | None = None,
+    drop: Collection[int] | None = None,
 ) -> dict[str, Any]:
     """Write the kept docs (and `replay` x as many random non-kept docs, marked) to JSONL or
-    Parquet, with the run's provenance on every row."""
+    Parquet, with the run's provenance on every row. Positions in `drop` (contaminated docs)
+    are left out of both: the result then also says how many kept docs and tokens went."""
     if not 0.0 <= replay <= 1.0:
         raise UsageError(f"--replay must be between 0 and 1, got {replay}")
     fmt = fmt or ("parquet" if out.suffix == ".parquet" else "jsonl")
     run = store_runs.get_run(conn, sel.run_id)
     cfg = run["config"]
+    dropped = set() if drop is None else {int(p) for p in drop}
+    n_kept = sel.position - sum(1 for p in dropped if p <= sel.position)
     replay_positions: list[int] = []
     if replay > 0 and sel.position < sel.total_docs:
-        n_replay = min(round(replay * sel.position), sel.total_docs - sel.position)
+        pool = np.arange(sel.position + 1, sel.total_docs + 1)
+        if dropped:
+            pool = pool[~np.isin(pool, np.fromiter(dropped, dtype=np.int64))]
+        n_replay = min(round(replay * n_kept), len(pool))
         rng = np.random.default_rng(seed)
-        replay_positions = sorted(
-            int(p)
-            for p in rng.choice(
-                np.arange(sel.position + 1, sel.total_docs + 1), size=n_replay, replace=False
-            )
-        )
+        replay_positions = sorted(int(p) for p in rng.choice(pool, size=n_replay, replace=False))
     provenance = {
         "run_id": sel.run_id,
         "config_hash": run["config_hash"],
@@ -78,10 +81,13 @@ def export_selection(
         "by": sel.by,
         "threshold": sel.threshold,
     }
-    rows = [
-        _row(r, replay_row, provenance)
-        for r, replay_row in scores.export_rows(conn, sel.run_id, sel.position, replay_positions)
-    ]
+    rows = []
+    dropped_tokens = 0
+    for r, replay_row in scores.export_rows(conn, sel.run_id, sel.position, replay_positions):
+        if r["position"] in dropped:
+            dropped_tokens += r["n_tokens"]
+            continue
+        rows.append(_row(r, replay_row, provenance))
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         import pyarrow as pa
@@ -94,13 +100,17 @@ def export_selection(
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     else:
         raise UsageError(f"unknown export format '{fmt}'", fix="use a .jsonl or .parquet path")
-    return {
+    result = {
         **sel.as_dict(),
         "out": str(out),
         "format": fmt,
         "replay_docs": len(replay_positions),
         "rows": len(rows),
     }
+    if drop is not None:
+        result["dropped_docs"] = sel.position - n_kept
+        result["dropped_tokens"] = dropped_tokens
+    return result
 
 
 def _row(r: sqlite3.Row, replay: bool, provenance: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,17 @@
 """Filter-rate trade-offs, run overlap and classifier-vs-BETR agreement (the Threshold screen
 and `betr tradeoff | overlap | agreement`): the pure computations of engine.betr.tradeoff over
-runs loaded from the workspace, so the screen and the CLI agree to the last digit."""
+runs loaded from the workspace, so the screen and the CLI agree to the last digit. The kept
+share by source (`--by-source`, the screen's per-source panel) comes from engine.betr.by_source
+over the run's docs grouped once per field (`source_groups`)."""
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from typing import Any
 
-from engine.api.browse import load_run_index, snippets
+from engine.api.browse import RunIndex, load_run_index, snippets
+from engine.betr.by_source import SOURCE, SourceGroups, by_source, group_run, parse_field
 from engine.betr.select import parse_keep
 from engine.betr.tradeoff import (
     MAX_EPOCHS,
@@ -22,21 +26,27 @@ from engine.betr.tradeoff import (
     tradeoff,
 )
 from engine.errors import UsageError
+from engine.store import docs
 from engine.workspace import Workspace
 
 __all__ = [
     "MAX_EPOCHS",
     "OVER_TARGET_SHARE",
     "Budget",
+    "SourceGroups",
     "agreement",
     "agreement_of_run",
     "budget_from_text",
+    "by_source",
+    "by_source_of_run",
+    "group_fields",
     "keep_curve",
     "overlap",
     "overlap_of_runs",
     "parse_amount",
     "parse_keep",
     "prob_histogram",
+    "source_groups",
     "threshold_stats",
     "tradeoff",
     "tradeoff_of_run",
@@ -93,3 +103,47 @@ def agreement_of_run(
     workspace: Workspace, run_id: int, keep: float, by: str, top: int
 ) -> dict[str, Any]:
     return agreement(open_index(workspace, run_id), keep, by, top)
+
+
+# -- the kept share by source ----------------------------------------------------------------
+def group_fields(conn: sqlite3.Connection, corpus_id: int) -> list[str]:
+    """What a run over the corpus can be grouped by: "source", then "meta.FIELD" for each
+    metadata field it was imported with."""
+    return [SOURCE] + [f"meta.{f}" for f in docs.corpus_meta_fields(conn, corpus_id)]
+
+
+def source_groups(conn: sqlite3.Connection, index: RunIndex, field: str) -> SourceGroups:
+    """The run's docs grouped by `field` ("source" or "meta.FIELD"): read every doc's value
+    once (an O(n) pass; the TUI runs it in a worker), then any keep rate is cheap."""
+    field, key = parse_field(field)
+    if key is not None:
+        known = docs.corpus_meta_fields(conn, index.corpus_id)
+        if key not in known:
+            listed = ", ".join(f"meta.{f}" for f in known)
+            raise UsageError(
+                f"corpus '{index.corpus}' has no metadata field '{key}'",
+                fix=f"group by source or {listed}"
+                if known
+                else "group by source (import with --meta FIELD to keep metadata)",
+            )
+    doc_ids, values = docs.group_values(conn, index.corpus_id, key)
+    return group_run(index, field, doc_ids, values)
+
+
+def by_source_of_run(
+    workspace: Workspace,
+    run_id: int,
+    keep: float | None,
+    by: str,
+    field: str | None = None,
+    budget: Budget | None = None,
+) -> dict[str, Any]:
+    """`betr tradeoff --by-source`: each source's (or metadata value's) docs and tokens in the
+    pool and kept at `keep` (F_opt when not given and the budget is known, else 10%)."""
+    if keep is None:
+        keep = budget.f_opt() / 100.0 if budget is not None and budget.known else 0.10
+    with closing(workspace.connect(readonly=True)) as conn:
+        index = load_run_index(conn, run_id)
+        index.cut(keep, by)  # "apply it first" before reading every doc's value
+        groups = source_groups(conn, index, field or SOURCE)
+    return by_source(index, groups, keep, by)

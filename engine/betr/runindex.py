@@ -67,6 +67,10 @@ class RunIndex:
     )
     # embeddings read for the viewer, kept while the run stays loaded
     vectors: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    # the example ids drawn per benchmark (balanced targets); None: every example
+    target_examples: dict[str, list[int]] | None = field(default=None, repr=False)
+    # what the screens showing this run must say: its targets come from an evaluation split
+    split_warning: str = ""
 
     def __post_init__(self) -> None:
         self.cum_tokens = np.cumsum(self.n_tokens, dtype=np.int64)

@@ -20,12 +20,14 @@ from engine.cli import (
     analysis_fit,
     betr,
     browse,
+    contamination,
     imports,
     jobs,
     rbridge,
     results,
     scale,
     scale_scores,
+    why,
     workspace,
 )
 from engine.cli.common import BetrGroup, Obj, echo, workspace_param
@@ -44,7 +46,7 @@ def cli(ctx: click.Context) -> None:
 cli.params.append(workspace_param())  # `betr -w WS VERB ...` as well as `betr VERB ... -w WS`
 for module in (
     workspace, imports, jobs, betr, browse, rbridge, results, analysis_fit, analysis_corr,
-    scale, scale_scores,
+    scale, scale_scores, why, contamination,
 ):  # fmt: skip
     for command in module.COMMANDS:
         cli.add_command(command)

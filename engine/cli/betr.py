@@ -61,19 +61,38 @@ def targets_list() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--positive-frac", type=float, default=0.10, show_default=True)
+@click.option(
+    "--per-benchmark",
+    default=None,
+    metavar="N|min",
+    help="Balanced targets: draw N examples from each benchmark (seeded by --seed); min: the "
+    "smallest benchmark's size. Default: every example.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
 @DETACH
-def score_cmd(corpus, targets, sample, embedder, aggregate, seed, positive_frac, device, detach):
+def score_cmd(
+    corpus, targets, sample, embedder, aggregate, seed, positive_frac, per_benchmark, device, detach
+):
     """Score a sample of a corpus against target benchmarks (embed, rank); prints the run id."""
     from engine.api.jobs import start
     from engine.api.runs import ScoreRequest, plan_score, score_spec
 
     ws = obj().workspace
-    plan = plan_score(
-        ws, ScoreRequest(corpus, targets, sample, embedder, aggregate, seed, positive_frac)
+    req = ScoreRequest(
+        corpus,
+        targets,
+        sample,
+        embedder,
+        aggregate,
+        seed,
+        positive_frac,
+        per_benchmark=per_benchmark,
     )
+    plan = plan_score(ws, req)
     for note in plan.notes:
         echo(f"note: {note}", err=True)
+    for warning in plan.warnings:
+        echo(f"warning: {warning}", err=True)
     if plan.cached:
         echo(f"run {plan.run_id} already scored with this config: reusing it", err=True)
     elif detach:
@@ -159,19 +178,41 @@ def apply_cmd(run_id, detach, engine, tokenizer, workers, **ray):
     help="Add this share (of the kept count) of random non-kept docs.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-def select_cmd(run_id, keep, by, out, replay, seed):
+@click.option(
+    "--decontaminate",
+    is_flag=True,
+    help="Leave out docs sharing a word n-gram with a benchmark example (checks them first "
+    "when no contamination check covers the kept set).",
+)
+@click.option("--n", "ngram", type=int, default=None, help="(--decontaminate) n, default 13.")
+def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
     """Keep the top docs by p(positive) until X% of tokens (or docs) and export them."""
     from engine.api.select import parse_keep, select_and_export
 
-    result = select_and_export(
-        obj().workspace, run_id, parse_keep(keep), by, Path(out), replay=replay, seed=seed
-    )
+    if ngram is not None and not decontaminate:
+        raise click.UsageError("--n goes with --decontaminate")
+    if decontaminate:
+        from engine.cli.contamination import select_decontaminated
+
+        result = select_decontaminated(
+            run_id, parse_keep(keep), by, Path(out), n=ngram, replay=replay, seed=seed
+        )
+    else:
+        result = select_and_export(
+            obj().workspace, run_id, parse_keep(keep), by, Path(out), replay=replay, seed=seed
+        )
     if obj().json:
         emit_json(result)
     else:
         echo(
             f"kept {result['kept_docs']} of {result['total_docs']} docs, {result['kept_tokens']} of "
             f"{result['total_tokens']} tokens (p >= {result['threshold']:.4f})"
+            + (
+                f", dropped {result['dropped_docs']} contaminated docs "
+                f"({result['dropped_tokens']} tokens)"
+                if decontaminate
+                else ""
+            )
             + (f", + {result['replay_docs']} replay docs" if result["replay_docs"] else "")
             + f" -> {out}"
         )
@@ -209,6 +250,7 @@ def runs_group() -> None:
 
 @runs_group.command("list")
 def runs_list() -> None:
+    """Runs, newest first (with a warning for targets from an evaluation split)."""
     show_list("runs")
 
 
@@ -216,16 +258,26 @@ def runs_list() -> None:
 @click.argument("run_id", type=int)
 def runs_show(run_id: int) -> None:
     """A run's full config, sizes, metrics and timings."""
+    from engine.api.run_targets import targets_line
     from engine.api.runs import run_summary
 
     run = run_summary(obj().workspace, run_id)
     if obj().json:
         emit_json(run)
         return
+    config = dict(run["config"])
+    if config.get("target_examples"):  # the drawn ids: --json lists them
+        config["target_examples"] = {
+            name: f"{len(ids)} ids" for name, ids in config["target_examples"].items()
+        }
     echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
-    echo(f"  config  {json.dumps(run['config'], sort_keys=True)}")
+    echo(f"  config  {json.dumps(config, sort_keys=True)}")
+    if run["targets"]:
+        echo(f"  targets {targets_line(run)}")
     echo(f"  sample  {run['sample_docs']} docs   applied {run['applied_docs']} docs")
     echo(f"  metrics {json.dumps(run['metrics'], sort_keys=True)}")
+    for warning in run["warnings"]:
+        echo(f"warning: {warning}")
 
 
 COMMANDS = (

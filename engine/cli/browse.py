@@ -38,12 +38,25 @@ def _tokens(n: float | None) -> str:
 @click.option("--params", default=None, help="Model parameters N, e.g. 1e9 or 1B.")
 @click.option("--tokens", default=None, help="Training tokens D, e.g. 2e10 or 20B.")
 @click.option("--compute", default=None, help="Training compute C in FLOPs (C = 6ND).")
-def tradeoff_cmd(run_id, keep, by, params, tokens, compute):
-    """What a keep rate keeps and costs; F_opt(C) = 4e-5 * C^0.25 % of tokens; epochs needed."""
+@click.option(
+    "--by-source",
+    "by_source",
+    is_flag=False,
+    flag_value="source",
+    default=None,
+    metavar="[source|meta.FIELD]",
+    help="The kept share of each source (or metadata value) instead: a table with bars.",
+)
+def tradeoff_cmd(run_id, keep, by, params, tokens, compute, by_source):
+    """What a keep rate keeps and costs; F_opt(C) = 4e-5 * C^0.25 % of tokens; epochs needed.
+    With --by-source, how much of each source survives the keep rate."""
     from engine.api.tradeoff import budget_from_text, tradeoff_of_run
 
     budget = budget_from_text(params, tokens, compute)
     keep_frac = _keep(keep)
+    if by_source is not None:
+        _by_source(run_id, keep_frac, by, by_source, budget)
+        return
     ws = obj().workspace if run_id is not None else None
     result = tradeoff_of_run(ws, run_id, keep_frac, by, budget)
     if obj().json:
@@ -86,6 +99,63 @@ def tradeoff_cmd(run_id, keep, by, params, tokens, compute):
     for row in result["table"]:
         kept = f"  kept {_tokens(row['kept_tokens'])} tokens" if "kept_tokens" in row else ""
         echo(f"  C = {row['compute']:.0e}  F_opt {row['f_opt_percent']:6.2f}%{kept}")
+
+
+SOURCE_BAR = 20  # cells of a source's survival bar
+
+
+def _by_source(run_id, keep, by, field, budget) -> None:
+    from engine.api.tradeoff import by_source_of_run
+
+    if run_id is None:
+        raise UsageError("--by-source needs --run: it breaks a run's kept set down by source")
+    r = by_source_of_run(obj().workspace, run_id, keep, by, field, budget)
+    if obj().json:
+        emit_json(r)
+        return
+    echo(
+        f"run {r['run_id']}: keep {r['keep_percent']:.4g}% of {r['by']} -> p >= "
+        f"{r['threshold']:.6f}; kept {r['kept_docs']:,} of {r['total_docs']:,} docs, "
+        f"{_tokens(r['kept_tokens'])} of {_tokens(r['total_tokens'])} tokens "
+        f"({r['kept_token_share'] * 100:.2f}%)"
+    )
+    other = f", the smallest {r['n_other']:,} as one row" if r["n_other"] else ""
+    whole = r["kept_token_share"]
+    full = max([whole, *(g["survival"] for g in r["rows"])]) or 1.0
+    echo(
+        f"kept share by {r['field']} ({r['n_values']:,} values{other}); bars: the share of its "
+        f"tokens kept (full bar {full * 100:.3g}%), | at the whole pool's {whole * 100:.3g}%"
+    )
+    header = (r["field"], "docs kept / pool", "tokens kept / pool", "survives", "", "of kept",
+              "of pool")  # fmt: skip
+    lines = [
+        (
+            g["group"],
+            f"{g['kept_docs']:,} / {g['docs']:,}",
+            f"{abbreviate(g['kept_tokens'])} / {abbreviate(g['tokens'])}",
+            f"{g['survival'] * 100:.1f}%",
+            _bar(g["survival"] / full, whole / full, SOURCE_BAR),
+            f"{g['kept_share'] * 100:.1f}%",
+            f"{g['pool_share'] * 100:.1f}%",
+        )
+        for g in r["rows"]
+    ]
+    widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
+    for line in [header, *lines]:
+        cells = [
+            c.ljust(w) if i in (0, 4) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        echo(("  " + "  ".join(cells)).rstrip())
+
+
+def _bar(fraction: float, mark: float, width: int) -> str:
+    """A text bar at half-cell resolution, "█████▌··|·····", with | at `mark` (a fraction)."""
+    filled = round(min(1.0, max(0.0, fraction)) * width * 2)
+    full, half = divmod(filled, 2)
+    cells = list(("█" * full + ("▌" if half else "")).ljust(width, "·"))
+    cells[min(width - 1, round(min(1.0, max(0.0, mark)) * width))] = "|"
+    return "".join(cells)
 
 
 @click.command("overlap", cls=BetrCommand)

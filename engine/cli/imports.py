@@ -73,10 +73,17 @@ def import_docs(paths, corpus, text_field, id_field, meta_fields, tokenizer, ski
 @click.option(
     "--field-map",
     default=None,
-    help="Generic mapping, e.g. question=prompt,choices=options,answer=target (implies --format field-map).",
+    help="Generic mapping, e.g. question=prompt,choices=options,answer=target (implies --format "
+    "field-map); context=FIELD adds an extra context field to the text.",
+)
+@click.option(
+    "--text-fields",
+    default=None,
+    help="What each example's text is made of: paper (the default: question, answer and any "
+    "context field, e.g. SciQ's support), or a comma list of question, choices, answer, context.",
 )
 @click.option("--skip-bad", is_flag=True, help="Skip bad records and report them.")
-def import_bench(paths, name, category, split, fmt, field_map, skip_bad):
+def import_bench(paths, name, category, split, fmt, field_map, text_fields, skip_bad):
     """Import a benchmark file (or HF arrow dir): one example per question."""
     from engine.api.imports import import_benchmark_files
 
@@ -86,6 +93,7 @@ def import_bench(paths, name, category, split, fmt, field_map, skip_bad):
         name,
         field_map=field_map,
         fmt=fmt,
+        text_fields=text_fields,
         category=category,
         split=split,
         skip_bad=skip_bad,
@@ -93,7 +101,10 @@ def import_bench(paths, name, category, split, fmt, field_map, skip_bad):
     if obj().json:
         emit_json(result.as_dict())
         return
-    echo(f"imported {result.examples} examples into benchmark '{name}' (format {result.format})")
+    echo(
+        f"imported {result.examples} examples into benchmark '{name}' (format {result.format}; "
+        f"text: {', '.join(result.text_fields)})"
+    )
     report_skipped(result.as_dict())
 
 

@@ -63,12 +63,15 @@ def show_list(what: str) -> None:
         ]
         print_table(rows, cols, "no corpora yet: betr import docs PATH --corpus NAME")
     elif what == "benchmarks":
+        for r in rows:
+            r["text"] = ", ".join(r["text_fields"])
         cols = [
             ("name", "benchmark"),
             ("category", "category"),
             ("split", "split"),
             ("format", "format"),
             ("n_examples", "examples"),
+            ("text", "text from"),
         ]
         print_table(rows, cols, "no benchmarks yet: betr import bench PATH --name NAME")
     elif what == "targets":
@@ -86,6 +89,9 @@ def show_list(what: str) -> None:
             ("target_set", "targets"),
         ]
         print_table(rows, cols, "no runs yet")
+        for r in rows:
+            for warning in r["warnings"]:
+                echo(f"warning: run {r['id']}: {warning}")
 
 
 @click.command("show", cls=BetrCommand)

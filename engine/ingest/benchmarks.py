@@ -1,9 +1,13 @@
 """Benchmark readers: every supported layout becomes `Example`s (question, choices, answer, text).
 
-One example is one benchmark item (one row, one question). The text that gets embedded is
-METHODS 1: the question, then the choices one per line (if any), then the answer or worked
-solution, joined with newlines. The format is detected from the first record's fields, or given
-with --format; --field-map covers anything else.
+One example is one benchmark item (one row, one question). The text that gets embedded is, by
+default, the BETR paper's (METHODS 1.3, balanced targets): the question, the answer (the correct
+choice's text, or the worked solution) and any extra context field the record has (SciQ's
+`support`, BoolQ's `passage`, OpenBookQA's `fact1`; `context=FIELD` in a --field-map), joined
+with newlines. `--text-fields` picks other parts (e.g. question,choices,answer: the layout
+before, with every choice); which fields made a benchmark's texts is recorded with it. The
+format is detected from the first record's fields, or given with --format; --field-map covers
+anything else.
 
 OLMES request files (oe-eval's requests.jsonl.gz) hold one request per choice, and the "rc"
 variants list every item twice (a second block of requests for unconditioned scoring, with
@@ -33,6 +37,8 @@ from engine.ingest.sources import Source
 __all__ = [  # what importers use; the per-format converters live in engine.ingest.bench_formats
     "FIELD_MAP_KEYS",
     "FORMATS",
+    "PAPER_TEXT",
+    "TEXT_PARTS",
     "BenchmarkRead",
     "Example",
     "RecordMismatch",
@@ -40,6 +46,7 @@ __all__ = [  # what importers use; the per-format converters live in engine.inge
     "example_text",
     "field_map_converter",
     "parse_field_map",
+    "parse_text_fields",
     "read_benchmark",
 ]
 
@@ -58,7 +65,12 @@ FORMATS = (
     "hf-boolq",
     "field-map",
 )
-FIELD_MAP_KEYS = ("id", "question", "choices", "answer", "gold")
+FIELD_MAP_KEYS = ("id", "question", "choices", "answer", "gold", "context")
+TEXT_PARTS = ("question", "choices", "answer", "context")
+PAPER_TEXT = ("question", "answer", "context")  # the default: the BETR paper's example text
+# extra context fields, in any format's records (taken when present and not empty): SciQ's
+# support passage, BoolQ's passage, OpenBookQA's (additional config) fact
+CONTEXT_FIELDS = ("support", "passage", "fact1")
 # the record's own id, first match wins; not "ind": HellaSwag reuses it for different items
 ID_FIELDS = ("id", "task_id", "unique_id", "idx", "index")
 OLMES_DOC_ID_FIELDS = ("id", "idx", "index")
@@ -70,7 +82,7 @@ class Example:
     question: str
     choices: list[str] | None
     answer: str  # the correct choice's text, or the worked solution
-    text: str  # what gets embedded: question, choices, answer joined with "\n"
+    text: str  # what gets embedded: by default question, answer, context joined with "\n"
     meta: dict = field(default_factory=dict)  # gold index, short answer, level, ...
 
 
@@ -79,17 +91,82 @@ class BenchmarkRead:
     format: str  # the format used, e.g. "gsm8k", or "olmes:mc" for an OLMES request file
     examples: list[Example]
     skipped: list[InputError]
+    # the fields the texts were made from, in text order: question, choices, answer, and
+    # context fields by their record name (e.g. support); those of any example
+    text_fields: list[str] = field(default_factory=list)
 
 
-def example_text(question: str, choices: list[str] | None, answer: str) -> str:
-    return "\n".join([question, *(choices or []), answer])
+def parse_text_fields(spec: str | None) -> tuple[str, ...]:
+    """ "question,answer" -> ("question", "answer"); None or "paper" -> PAPER_TEXT."""
+    if spec is None or spec.strip().lower() == "paper":
+        return PAPER_TEXT
+    parts = tuple(p.strip().lower() for p in spec.split(",") if p.strip())
+    unknown = [p for p in parts if p not in TEXT_PARTS]
+    if unknown or not parts:
+        raise UsageError(
+            f"bad --text-fields '{spec}'" + (f": unknown {', '.join(unknown)}" if unknown else ""),
+            fix=f"a comma list of {', '.join(TEXT_PARTS)} (e.g. question,choices,answer), or "
+            "paper (question,answer,context: the default)",
+        )
+    if len(set(parts)) != len(parts):
+        raise UsageError(f"--text-fields '{spec}' names a part twice", fix="give each part once")
+    if "question" not in parts and "answer" not in parts:
+        raise UsageError(
+            f"--text-fields '{spec}' has neither question nor answer",
+            fix="e.g. question,answer (the paper's text adds context: paper)",
+        )
+    return parts
+
+
+def example_parts(
+    question: str,
+    choices: list[str] | None,
+    answer: str,
+    context: dict[str, str] | None = None,
+    fields: tuple[str, ...] = PAPER_TEXT,
+) -> list[tuple[str, str]]:
+    """(field, text) pieces of an example's text, in order: the parts of `fields` it has
+    (context fields under their own record names)."""
+    pieces: list[tuple[str, str]] = []
+    for part in fields:
+        if part == "question":
+            pieces.append(("question", question))
+        elif part == "choices":
+            pieces += [("choices", c) for c in choices or []]
+        elif part == "answer":
+            pieces.append(("answer", answer))
+        elif part == "context":
+            pieces += list((context or {}).items())
+    return pieces
+
+
+def example_text(
+    question: str,
+    choices: list[str] | None,
+    answer: str,
+    context: dict[str, str] | None = None,
+    fields: tuple[str, ...] = PAPER_TEXT,
+) -> str:
+    return "\n".join(text for _, text in example_parts(question, choices, answer, context, fields))
+
+
+def _ordered_fields(seen: dict[str, None], fields: tuple[str, ...]) -> list[str]:
+    """The fields seen, in text order (context fields in the order they were first seen)."""
+    out = []
+    for part in fields:
+        if part == "context":
+            out += [f for f in seen if f not in TEXT_PARTS]
+        elif part in seen:
+            out.append(part)
+    return out
 
 
 # -- --field-map ----------------------------------------------------------------------------
 def parse_field_map(spec: str) -> dict[str, str]:
     """ "question=prompt,choices=options,answer=target" -> {"question": "prompt", ...}.
 
-    Keys: id, question, choices (a list field), answer, gold (an index into the choices).
+    Keys: id, question, choices (a list field), answer, gold (an index into the choices),
+    context (an extra context field, part of the paper's text).
     Needs question, and either answer or choices + gold.
     """
     mapping: dict[str, str] = {}
@@ -189,13 +266,14 @@ def read_benchmark(
     field_map: dict[str, str] | None = None,
     skip_bad: bool = False,
     on_skip: Callable[[InputError], None] | None = None,
+    text_fields: tuple[str, ...] = PAPER_TEXT,
 ) -> BenchmarkRead:
     """Every example of a benchmark (one or more files, e.g. an HF arrow dir's shards).
 
     `fmt` "auto" detects the format from the first record; "olmes" unwraps request files
     (also done automatically). Bad records raise InputError, or with `skip_bad` are listed in
     `skipped` (and passed to `on_skip`). Ids must be unique; without ids, examples are numbered
-    from 0 in file order.
+    from 0 in file order. Each text is made of the `text_fields` parts (see `example_parts`).
     """
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
     _check_format_args(fmt, field_map)
@@ -213,6 +291,7 @@ def read_benchmark(
     convert = field_map_converter(field_map) if field_map else None
     examples: list[Example] = []
     first_seen: dict[str, str] = {}
+    used: dict[str, None] = {}  # the fields the texts were made from (an ordered set)
     for source in sources:
         records = iter_records(source, skip_bad=skip_bad, on_skip=bad)
         for item in _items(records, olmes, bad):
@@ -220,10 +299,11 @@ def read_benchmark(
                 chosen = _detect(item)
             if convert is None:
                 convert = CONVERTERS[chosen]
-            example = _example(item, convert, chosen, field_map, len(examples), bad)
-            if example is None or not _unique(example, item.rec, first_seen, bad):
+            made = _example(item, convert, chosen, field_map, len(examples), bad, text_fields)
+            if made is None or not _unique(made[0], item.rec, first_seen, bad):
                 continue
-            examples.append(example)
+            examples.append(made[0])
+            used.update(dict.fromkeys(made[1]))
     if not examples:
         raise InputError(
             "no examples" + (f" ({len(skipped)} bad records skipped)" if skipped else ""),
@@ -231,7 +311,12 @@ def read_benchmark(
             fix="check the file and --format",
         )
     name = chosen or "?"
-    return BenchmarkRead(f"olmes:{name}" if olmes["on"] else name, examples, skipped)
+    return BenchmarkRead(
+        f"olmes:{name}" if olmes["on"] else name,
+        examples,
+        skipped,
+        _ordered_fields(used, text_fields),
+    )
 
 
 def _check_format_args(fmt: str, field_map: dict[str, str] | None) -> None:
@@ -272,13 +357,16 @@ def _example(
     field_map: dict[str, str] | None,
     index: int,
     bad: Callable[[InputError], None],
-) -> Example | None:
-    """The item as an Example, or None after reporting why it does not fit `fmt`."""
+    text_fields: tuple[str, ...] = PAPER_TEXT,
+) -> tuple[Example, list[str]] | None:
+    """The item as an Example and the fields its text was made from, or None after reporting
+    why it does not fit `fmt`."""
     try:
         question, choices, answer, meta = convert(item.data)
         ext_id = item.ext_id
         if field_map and "id" in field_map:
             ext_id = text_of(item.data, field_map["id"], numbers=True)
+        context = _context(item.data, field_map) if "context" in text_fields else {}
     except RecordMismatch as exc:
         bad(
             InputError(
@@ -292,8 +380,26 @@ def _example(
         )
         return None
     ext_id = ext_id if ext_id is not None else str(index)
-    text = example_text(question, choices, answer)
-    return Example(ext_id, question, choices, answer, text, meta)
+    pieces = example_parts(question, choices, answer, context, text_fields)
+    text = "\n".join(piece for _, piece in pieces)
+    return Example(ext_id, question, choices, answer, text, meta), [f for f, _ in pieces]
+
+
+def _context(data: dict, field_map: dict[str, str] | None) -> dict[str, str]:
+    """The record's extra context fields that hold text: {field name: text}; with a field
+    map, only its context=FIELD. A context field that is absent, null or empty is left out;
+    one that is not text is a mismatch."""
+    if field_map is not None:
+        names: tuple[str, ...] = (field_map["context"],) if "context" in field_map else ()
+    else:
+        names = CONTEXT_FIELDS
+    out = {}
+    for name in names:
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        out[name] = text_of(data, name)
+    return out
 
 
 def _unique(

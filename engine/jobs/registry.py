@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import UsageError
-from engine.jobs.specs import SPECS
+from engine.jobs.specs import all_specs
 
 JOB_FUNCTIONS: dict[str, str] = {
     "import-docs": "engine.jobs.kinds.import_docs:run_import_docs",
@@ -28,8 +28,10 @@ JOB_FUNCTIONS: dict[str, str] = {
     "ray-apply": "engine.jobs.kinds.ray_jobs:run_ray_apply",
     "ray-embed": "engine.jobs.kinds.ray_jobs:run_ray_embed",
     "import-scores": "engine.jobs.kinds.import_scores:run_import_scores",
+    "embed-docs": "engine.jobs.kinds.embed_docs:run_embed_docs",
+    "contamination": "engine.jobs.kinds.contamination:run_contamination",
 }
-assert set(JOB_FUNCTIONS) == set(SPECS), "every spec has a function and every function a spec"
+assert set(JOB_FUNCTIONS) == set(all_specs()), "every spec has a function and every function a spec"
 
 
 def job_function(kind: str) -> Callable[..., dict[str, Any]]:

@@ -3,12 +3,13 @@
 A spec is stored as the job's JSON config (`to_config`) and rebuilt by the worker
 (`spec_from_config`), which checks every field's type again, so a job row edited or written by
 an older betr fails with a clear message instead of a KeyError deep in a worker. A new job kind
-is one spec here plus one function in `engine.jobs.registry`.
+is one spec (here, or in a module of SPEC_MODULES) plus one function in `engine.jobs.registry`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,10 +19,19 @@ from typing import Any, ClassVar
 from engine.errors import UsageError
 from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
 
+SPECS: dict[str, type[JobSpec]] = {}  # kind -> spec class, filled as the classes are defined
+# the other modules of specs (each registers its classes when imported; see all_specs)
+SPEC_MODULES = ("engine.jobs.specs_scale", "engine.jobs.specs_docs", "engine.jobs.specs_trust")
+
 
 @dataclass(frozen=True)
 class JobSpec:
     kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("kind"):
+            SPECS[cls.kind] = cls
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -325,113 +335,21 @@ class DemoExperimentSpec(JobSpec):
         return "demo experiment: top / random / bottom selections, two proxy sizes"
 
 
-RAY_ADDRESS_HELP = "local (a Ray instance started for the job), auto, or HOST:PORT"
-
-
-def check_ray_pool(spec: RayApplySpec | RayEmbedSpec, input_example: str) -> None:
-    """What a Ray job over shards needs: inputs, and a pool of at least one actor."""
-    if not spec.inputs:
-        raise UsageError("no --input given", fix=input_example)
-    if (
-        spec.actors < 1
-        or spec.batch_size < 1
-        or (spec.actor_cpus is not None and not spec.actor_cpus > 0)
-    ):
-        raise UsageError("--actors and --batch-size must be at least 1, --actor-cpus > 0")
-
-
-@dataclass(frozen=True)
-class RayApplySpec(JobSpec):
-    """A run's fastText classifier over sharded files on Ray Data: Parquet shards out with
-    ids, p(positive) and token counts (engine.exec.ray); shards already written are skipped."""
-
-    kind: ClassVar[str] = "ray-apply"
-    run_id: int
-    inputs: tuple[str, ...]
-    out_dir: str
-    address: str = "local"
-    num_cpus: int | None = None  # of a local instance (default: every core)
-    actors: int = 2
-    actor_cpus: float | None = None  # per actor (default: fit the actors to the CPUs)
-    batch_size: int = 4096
-    text_field: str = "text"
-    id_field: str | None = None  # default: "id" when present, else FILE:LINE
-    tokenizer: str | None = None  # token counts (default: the run corpus's tokenizer)
-
-    def validate(self) -> None:
-        check_ray_pool(self, "e.g. --input 'shards/*.jsonl.gz'")
-
-    @property
-    def title(self) -> str:
-        return f"ray apply run {self.run_id} -> {Path(self.out_dir).name}"
-
-
-@dataclass(frozen=True)
-class RayEmbedSpec(JobSpec):
-    """Embeddings of sharded files on Ray Data (GPU actors when GPUs exist)."""
-
-    kind: ClassVar[str] = "ray-embed"
-    inputs: tuple[str, ...]
-    out_dir: str
-    embedder: str | None = None
-    address: str = "local"
-    num_cpus: int | None = None
-    actors: int = 1
-    actor_cpus: float | None = None
-    batch_size: int = 256
-    device: str = "auto"
-    text_field: str = "text"
-    id_field: str | None = None
-
-    def validate(self) -> None:
-        check_ray_pool(self, "e.g. --input 'shards/*.parquet'")
-
-    @property
-    def title(self) -> str:
-        return f"ray embed -> {Path(self.out_dir).name}"
-
-
-@dataclass(frozen=True)
-class ImportScoresSpec(JobSpec):
-    """Scores written by a Ray apply (Parquet shards) into the run, so the app browses them."""
-
-    kind: ClassVar[str] = "import-scores"
-    run_id: int
-    path: str
-
-    @property
-    def title(self) -> str:
-        return f"import scores {Path(self.path).name} -> run {self.run_id}"
-
-
-SPECS: dict[str, type[JobSpec]] = {
-    cls.kind: cls
-    for cls in (
-        ImportDocsSpec,
-        ScoreSpec,
-        TrainSpec,
-        ApplySpec,
-        PipelineSpec,
-        RbridgeScoreSpec,
-        McEvalSpec,
-        ProxyTrainSpec,
-        GenerateSpec,
-        TeacherForceSpec,
-        DemoExperimentSpec,
-        RayApplySpec,
-        RayEmbedSpec,
-        ImportScoresSpec,
-    )
-}
+def all_specs() -> dict[str, type[JobSpec]]:
+    """Every job kind's spec class (the modules of SPEC_MODULES imported)."""
+    for module in SPEC_MODULES:
+        importlib.import_module(module)
+    return SPECS
 
 
 def spec_from_config(kind: str, config: dict[str, Any]) -> JobSpec:
     """The spec of a stored job; a UsageError naming the kind and the field when it does not
     fit (an unknown kind, a missing, unknown or mistyped field)."""
-    cls = SPECS.get(kind)
+    specs = all_specs()
+    cls = specs.get(kind)
     if cls is None:
         raise UsageError(
-            f"unknown job kind '{kind}'", fix=f"known kinds: {', '.join(sorted(SPECS))}"
+            f"unknown job kind '{kind}'", fix=f"known kinds: {', '.join(sorted(specs))}"
         )
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(config) - names)

@@ -181,6 +181,8 @@ def job_uses(conn: sqlite3.Connection, job: JobInfo) -> dict[str, set]:
     bench_ids = set(cfg.get("benchmark_ids") or ())
     if cfg.get("benchmark_id") is not None:
         bench_ids.add(cfg["benchmark_id"])
+    if job.kind == "contamination":  # checks against every benchmark
+        uses["benchmark"] |= set(catalog.benchmark_ids(conn))
     if bench_ids:  # rBridge scoring, multiple-choice evaluation, trace generation
         uses["benchmark"] |= {n for n, i in catalog.benchmark_ids(conn).items() if i in bench_ids}
     if job.kind != "import-docs" and cfg.get("corpus_id") is not None:  # proxy training

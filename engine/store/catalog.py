@@ -135,11 +135,42 @@ def workspace_summary(conn: sqlite3.Connection) -> dict[str, int]:
 
 # -- benchmarks and examples --------------------------------------------------------------------
 def list_benchmarks(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """One dict per benchmark, with `text_fields`: the fields its texts were made from."""
     rows = conn.execute(
         "SELECT id, name, category, split, format, sources, n_examples, n_chars, n_skipped, "
         "created_at FROM benchmarks ORDER BY name"
     ).fetchall()
-    return _with_sources(rows)
+    out = _with_sources(rows)
+    fields = benchmark_text_fields(conn, [b["name"] for b in out])
+    for b in out:
+        b["text_fields"] = fields.get(b["name"], [])
+    return out
+
+
+# Benchmarks imported before the text fields were recorded: question, choices (if any), answer
+LEGACY_TEXT_FIELDS = ("question", "choices", "answer")
+TEXT_FIELDS_KEY = "text_fields:"  # meta key prefix, + the benchmark's name
+
+
+def benchmark_text_fields(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, list[str]]:
+    """name -> the fields its example texts were made from (recorded at import, in `meta`)."""
+    names = list(names)
+    if not names:
+        return {}
+    rows = conn.execute(
+        f"SELECT b.id, b.name, m.value, EXISTS (SELECT 1 FROM examples e WHERE "
+        f"e.benchmark_id = b.id AND e.choices IS NOT NULL) AS has_choices FROM benchmarks b "
+        f"LEFT JOIN meta m ON m.key = ? || b.name WHERE b.name IN ({_marks(names)})",
+        [TEXT_FIELDS_KEY, *names],
+    ).fetchall()
+    out = {}
+    for r in rows:
+        recorded = json.loads(r["value"]) if r["value"] else None
+        if isinstance(recorded, dict) and recorded.get("benchmark_id") == r["id"]:
+            out[r["name"]] = list(recorded["fields"])
+        else:
+            out[r["name"]] = [f for f in LEGACY_TEXT_FIELDS if f != "choices" or r["has_choices"]]
+    return out
 
 
 def benchmark_ids(conn: sqlite3.Connection) -> dict[str, int]:
@@ -148,13 +179,57 @@ def benchmark_ids(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def benchmarks_named(conn: sqlite3.Connection, names: Sequence[str]) -> list[sqlite3.Row]:
-    """(id, name, n_examples) of the benchmarks with these names, by name."""
+    """(id, name, n_examples, split) of the benchmarks with these names, by name."""
     names = list(names)
     return conn.execute(
-        f"SELECT id, name, n_examples FROM benchmarks WHERE name IN ({_marks(names)}) "
+        f"SELECT id, name, n_examples, split FROM benchmarks WHERE name IN ({_marks(names)}) "
         "ORDER BY name",
         names,
     ).fetchall()
+
+
+def benchmark_splits(conn: sqlite3.Connection) -> dict[str, str | None]:
+    """name -> split of every benchmark."""
+    return {r[0]: r[1] for r in conn.execute("SELECT name, split FROM benchmarks")}
+
+
+def example_ids(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, list[int]]:
+    """name -> its example ids in file order, for these benchmarks."""
+    names = list(names)
+    out: dict[str, list[int]] = {name: [] for name in names}
+    rows = conn.execute(
+        f"SELECT e.id, b.name FROM examples e JOIN benchmarks b ON b.id = e.benchmark_id "
+        f"WHERE b.name IN ({_marks(names)}) ORDER BY b.name, e.idx",
+        names,
+    )
+    for example_id, name in rows:
+        out[name].append(int(example_id))
+    return out
+
+
+def target_examples(
+    conn: sqlite3.Connection,
+    names: Sequence[str],
+    drawn: dict[str, Sequence[int]] | None = None,
+) -> list[sqlite3.Row]:
+    """What a BETR run scores with, as `benchmark_examples` rows in its order: every example
+    of these benchmarks, or only the `drawn` ids of each (balanced targets). UsageError when
+    a drawn example is gone (its benchmark was deleted or imported again)."""
+    rows = benchmark_examples(conn, names)
+    if drawn is None:
+        return rows
+    wanted = {int(i) for ids in drawn.values() for i in ids}
+    rows = [r for r in rows if r["id"] in wanted]
+    have = {r["id"] for r in rows}
+    for name, ids in sorted(drawn.items()):
+        missing = sum(1 for i in ids if int(i) not in have)
+        if missing:
+            raise UsageError(
+                f"{missing} of the {len(ids)} examples drawn from benchmark '{name}' are gone "
+                "(deleted or imported again since the run was planned)",
+                fix="start a new run with betr score",
+            )
+    return rows
 
 
 def benchmark_examples(conn: sqlite3.Connection, names: Sequence[str]) -> list[sqlite3.Row]:
@@ -204,9 +279,10 @@ def insert_benchmark(
     sources: list[str],
     examples: Sequence[Any],
     skipped: int,
+    text_fields: Sequence[str] | None = None,
 ) -> int:
     """A benchmark and its examples (objects with ext_id, question, choices, answer, text,
-    meta), in one transaction."""
+    meta) and the fields its texts were made from, in one transaction."""
     with transaction(conn):
         cur = conn.execute(
             "INSERT INTO benchmarks (name, category, split, format, sources, n_examples, "
@@ -241,6 +317,9 @@ def insert_benchmark(
                 for i, ex in enumerate(examples)
             ],
         )
+        if text_fields is not None:
+            record = {"benchmark_id": bench_id, "fields": list(text_fields)}
+            set_meta(conn, TEXT_FIELDS_KEY + name, json.dumps(record))
     return bench_id
 
 

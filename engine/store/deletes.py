@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from engine.errors import NotFoundError
-from engine.store import catalog
+from engine.store import catalog, contamination
 from engine.store.db import transaction
 
 DELETE_BATCH = 2000  # rows in the first transaction; later ones aim at TARGET_S each
@@ -101,6 +101,11 @@ def delete_run(
     conn: sqlite3.Connection, run_id: int, *, batch: int = DELETE_BATCH, on_rows=None
 ) -> None:
     """A run and everything it produced, its bulky tables in bounded transactions."""
+    for check_id in contamination.check_ids_of_run(conn, run_id):
+        delete_batched(
+            conn, "contamination_hits", "position", "check_id = ?", (check_id,), batch=batch,
+            on_rows=on_rows,
+        )  # fmt: skip
     for table, key in RUN_TABLES:
         delete_batched(conn, table, key, "run_id = ?", (run_id,), batch=batch, on_rows=on_rows)
     with transaction(conn):
@@ -131,6 +136,10 @@ def benchmark_for_delete(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
 def delete_benchmark_row(conn: sqlite3.Connection, benchmark_id: int) -> None:
     """The benchmark and its examples (call inside a transaction; thousands of rows at most).
     Runs that targeted it keep their rows, with the example and benchmark ids set to NULL."""
+    conn.execute(
+        "DELETE FROM meta WHERE key = (SELECT ? || name FROM benchmarks WHERE id = ?)",
+        (catalog.TEXT_FIELDS_KEY, benchmark_id),
+    )
     conn.execute("DELETE FROM benchmarks WHERE id = ?", (benchmark_id,))
 
 

@@ -199,3 +199,32 @@ def fts_doc_ids(conn: sqlite3.Connection, text: str) -> np.ndarray:
                 f"cannot search for '{text}': {exc}", fix="use plain words or an FTS5 query"
             ) from None
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+# -- grouping: every doc's source or metadata value (the per-source view) ---------------------
+def corpus_meta_fields(conn: sqlite3.Connection, corpus_id: int) -> list[str]:
+    """The metadata fields the corpus was imported with (`--meta`), in import order."""
+    row = conn.execute("SELECT meta_fields FROM corpora WHERE id = ?", (corpus_id,)).fetchone()
+    return list(json.loads(row[0] or "[]")) if row is not None else []
+
+
+def group_values(
+    conn: sqlite3.Connection, corpus_id: int, key: str | None
+) -> tuple[np.ndarray, list[str | None]]:
+    """(doc ids, values) of every doc of the corpus: its source (`key` None), else its metadata
+    field `key` as text, as `ids_with_meta` compares it (None where the doc lacks it)."""
+    if key is None:
+        rows = conn.execute("SELECT id, source FROM docs WHERE corpus_id = ?", (corpus_id,))
+    else:
+        if not key.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise UsageError(f"bad metadata field '{key}'", fix="e.g. --by-source meta.lang")
+        rows = conn.execute(
+            "SELECT id, CAST(json_extract(meta, ?) AS TEXT) FROM docs WHERE corpus_id = ?",
+            (f'$."{key}"', corpus_id),
+        )
+    ids: list[int] = []
+    values: list[str | None] = []
+    for doc_id, value in rows:
+        ids.append(doc_id)
+        values.append(value)
+    return np.array(ids, dtype=np.int64), values

@@ -440,6 +440,48 @@ def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
         conn.close()
 
 
+def test_why_embeds_a_doc_outside_the_sample_once_and_equals_the_brute_force(pipeline):
+    """`betr why --embed` on a doc the scoring never embedded: an embed-docs job caches its
+    vector, and the nearest examples with the rank the doc would have had among the scored
+    sample equal a brute force over the cached vectors; asked again, nothing is embedded."""
+    from engine.api.browse import load_run_index
+
+    ws, run_id = pipeline.ws, pipeline.run_id
+    model_id = betr_json(ws, "runs", "show", str(run_id))["config"]["model_id"]
+    example_ids, _, ex_vecs, sample_ids, sample_vecs = score_inputs(ws, run_id, model_id)
+    conn = ws.connect(readonly=True)
+    try:
+        index = load_run_index(conn, run_id)
+    finally:
+        conn.close()
+    sampled = set(sample_ids.tolist())
+    # the last doc outside the sample (the viewer test above reads the first one unembedded)
+    doc = [int(d) for d in index.doc_id if int(d) not in sampled][-1]
+    why = ["why", "--run", str(run_id), "--doc", str(doc)]
+    before = betr_json(ws, *why)
+    assert before["examples"] == [] and before["reason"].startswith("not in the scored sample")
+    code, out, _err = betr(ws, *why)
+    assert code == 0 and "add --embed to embed it" in out
+
+    got = betr_json(ws, *why, "--embed")
+    assert got["embedded_now"] is True
+    (text,) = query(ws, "SELECT text FROM docs WHERE id = ?", doc)[0]
+    vec = cached_vectors(ws, model_id, [text])[0].astype(np.float64)
+    cos = ex_vecs.astype(np.float64) @ vec
+    want = np.lexsort((np.arange(len(example_ids)), -cos))[:5]
+    assert [e["example_id"] for e in got["examples"]] == example_ids[want].tolist()
+    sample_cos = ex_vecs.astype(np.float64) @ sample_vecs.astype(np.float64).T
+    for e, i in zip(got["examples"], want, strict=True):
+        assert e["cosine"] == pytest.approx(cos[i], abs=1e-9)
+        assert e["rank"] == int(np.count_nonzero(sample_cos[i] > cos[i] + 1e-9)) + 1
+    assert got["sample"] == N_SAMPLE
+    job = query(ws, "SELECT kind, state FROM jobs WHERE id = ?", got["job_id"])
+    assert job == [("embed-docs", "done")]
+
+    again = betr_json(ws, *why, "--embed")  # cached now: no job, the same answer
+    assert again["embedded_now"] is False and again["examples"] == got["examples"]
+
+
 def test_tradeoff_on_the_real_run_equals_select(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     out = betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "10%")

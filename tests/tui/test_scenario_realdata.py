@@ -129,3 +129,46 @@ async def test_browse_label_and_threshold_scenario(real_run):
         assert shown["th-threshold"] == f"p ≥ {cli['threshold']:.4f}"
         assert f"{cli['kept_docs']:,} docs of {cli['total_docs']:,}" in shown["th-detail"]
         assert f"{cli['kept_tokens']:,} tokens of {cli['total_tokens']:,}" in shown["th-detail"]
+
+
+async def test_embedding_a_doc_outside_the_sample_from_the_viewer(real_run):
+    """Why this doc, for a doc the scoring never embedded: the viewer says so, `e` embeds it in
+    a background job, and the pane then shows what `betr why` computes."""
+    from engine.api.browse import NEVER_EMBEDDED
+    from engine.api.why import why_doc
+
+    ws, run_id = real_run
+    app = make_app(ws)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: app.session.run_id == run_id, what="the run as current run")
+        await pilot.press("3")
+        docs = app.screen
+        await wait_until(pilot, lambda: docs.SCOPE == "documents" and docs.view, what="list")
+        index = docs.index
+        row = next(r for r in range(len(docs.view)) if not index.in_sample[docs.view.rows[r]])
+        await wait_until(pilot, lambda: docs.doclist.row_at(0) is not None, what="first row")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="the viewer")
+        viewer = app.screen
+        for _ in range(row):
+            await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: viewer.row == row and viewer.nearest is not None)
+        doc_id = viewer.doc_id_of(row)
+        assert viewer.nearest["reason"] == NEVER_EMBEDDED
+        pane = str(viewer.query_one("#viewer-nearest").content.renderables[1])
+        assert "press e to embed it" in pane
+
+        await pilot.press("e")
+        await wait_until(pilot, lambda: doc_id in viewer.embedding, what="the embed job")
+        await wait_until(
+            pilot,
+            lambda: viewer.nearest is not None and viewer.nearest["examples"],
+            timeout=120,
+            what="the nearest examples after embedding",
+        )
+        want = why_doc(ws, run_id, doc_id)
+        assert want["embedded_now"] is False  # the job cached it
+        assert viewer.nearest["examples"] == want["examples"]
+        await pilot.pause()
+        note = str(viewer.query_one("#viewer-nearest").content.renderables[2])
+        assert "would have had among the 300-doc scored sample" in note

@@ -358,7 +358,7 @@ async def test_empty_workspace_explains_what_to_do_on_every_tab(workspace):
         await pilot.press("4")
         await wait_until(pilot, lambda: isinstance(app.screen, ThresholdScreen), what="screen")
         await pilot.pause(0.3)
-        assert shown(app, "#th-empty") and not shown(app, "#th-main")
+        assert shown(app, "#th-empty") and not shown(app, "#th-body")
         assert "No current run" in text(app, "#th-empty")
         assert "Workspace" in text(app, "#th-empty")
         await pilot.press("t")

@@ -14,6 +14,7 @@ from engine.ingest.benchmarks import (
     FORMATS,
     Example,
     parse_field_map,
+    parse_text_fields,
     read_benchmark,
 )
 from engine.ingest.readers import expand_sources
@@ -24,8 +25,7 @@ MC_EXAMPLES = [
         "Which gas do plants take in to make food?",
         ["oxygen", "carbon dioxide", "nitrogen", "helium"],
         "carbon dioxide",
-        "Which gas do plants take in to make food?\noxygen\ncarbon dioxide\nnitrogen\nhelium\n"
-        "carbon dioxide",
+        "Which gas do plants take in to make food?\ncarbon dioxide",
         {"gold": 1},
     ),
     Example(
@@ -33,8 +33,7 @@ MC_EXAMPLES = [
         "What causes the tides on Earth?",
         ["the wind", "the Moon's gravity", "earthquakes", "ocean salt"],
         "the Moon's gravity",
-        "What causes the tides on Earth?\nthe wind\nthe Moon's gravity\nearthquakes\nocean salt\n"
-        "the Moon's gravity",
+        "What causes the tides on Earth?\nthe Moon's gravity",
         {"gold": 1},
     ),
     Example(
@@ -42,8 +41,7 @@ MC_EXAMPLES = [
         "Which tool measures temperature?",
         ["a ruler", "a scale", "a thermometer", "a compass"],
         "a thermometer",
-        "Which tool measures temperature?\na ruler\na scale\na thermometer\na compass\n"
-        "a thermometer",
+        "Which tool measures temperature?\na thermometer",
         {"gold": 2},
     ),
 ]
@@ -156,7 +154,7 @@ def test_field_map_sample(sample_data):
             "Name the largest planet in the solar system.",
             ["Mars", "Jupiter", "Venus"],
             "Jupiter",
-            "Name the largest planet in the solar system.\nMars\nJupiter\nVenus\nJupiter",
+            "Name the largest planet in the solar system.\nJupiter",
             {},
         ),
         Example(
@@ -164,7 +162,7 @@ def test_field_map_sample(sample_data):
             "What is the boiling point of water at sea level in Celsius?",
             ["90", "100", "110"],
             "100",
-            "What is the boiling point of water at sea level in Celsius?\n90\n100\n110\n100",
+            "What is the boiling point of water at sea level in Celsius?\n100",
             {},
         ),
     ]
@@ -236,7 +234,7 @@ def test_olmes_mc_variant_recovers_choice_texts_from_the_query(tmp_path):
             "Which planet is closest to the Sun?",
             ["Venus", "Mercury", "Mars"],
             "Mercury",
-            "Which planet is closest to the Sun?\nVenus\nMercury\nMars\nMercury",
+            "Which planet is closest to the Sun?\nMercury",
             {"gold": 1},
         ),
         Example(
@@ -244,8 +242,7 @@ def test_olmes_mc_variant_recovers_choice_texts_from_the_query(tmp_path):
             "Picnic: A family unpacks a basket.",
             ["They eat sandwiches.", "They build a rocket."],
             "They eat sandwiches.",
-            "Picnic: A family unpacks a basket.\nThey eat sandwiches.\nThey build a rocket.\n"
-            "They eat sandwiches.",
+            "Picnic: A family unpacks a basket.\nThey eat sandwiches.",
             {"gold": 0},
         ),
     ]
@@ -296,7 +293,7 @@ HF_CASES = {
             "What do roots take up from the soil?",
             ["light", "water", "heat"],
             "water",
-            "What do roots take up from the soil?\nlight\nwater\nheat\nwater",
+            "What do roots take up from the soil?\nwater",
             {"gold": 1},
         ),
     ),
@@ -312,7 +309,7 @@ HF_CASES = {
             "A magnet will stick to",
             ["a nail", "a cork"],
             "a nail",
-            "A magnet will stick to\na nail\na cork\na nail",
+            "A magnet will stick to\na nail",
             {"gold": 0},
         ),
     ),
@@ -328,7 +325,7 @@ HF_CASES = {
             "Keep bread fresh",
             ["Seal it in a bag.", "Leave it wet."],
             "Seal it in a bag.",
-            "Keep bread fresh\nSeal it in a bag.\nLeave it wet.\nSeal it in a bag.",
+            "Keep bread fresh\nSeal it in a bag.",
             {"gold": 0},
         ),
     ),
@@ -345,8 +342,7 @@ HF_CASES = {
             "Gardening: A woman kneels by a flower bed. she",
             ["pulls the weeds.", "drives away.", "eats the soil.", "sleeps."],
             "pulls the weeds.",
-            "Gardening: A woman kneels by a flower bed. she\npulls the weeds.\ndrives away.\n"
-            "eats the soil.\nsleeps.\npulls the weeds.",
+            "Gardening: A woman kneels by a flower bed. she\npulls the weeds.",
             {"gold": 0},
         ),
     ),
@@ -357,14 +353,15 @@ HF_CASES = {
             "distractor2": "friction",
             "distractor3": "tension",
             "correct_answer": "gravity",
-            "support": "",
+            "support": "Gravity pulls every mass toward every other mass.",
         },
         Example(
             "0",
             "What force pulls objects toward Earth?",
             ["magnetism", "friction", "tension", "gravity"],
             "gravity",
-            "What force pulls objects toward Earth?\nmagnetism\nfriction\ntension\ngravity\ngravity",
+            "What force pulls objects toward Earth?\ngravity\n"
+            "Gravity pulls every mass toward every other mass.",
             {"gold": 3},
         ),
     ),
@@ -375,7 +372,7 @@ HF_CASES = {
             "is ice lighter than water",
             ["yes", "no"],
             "yes",
-            "is ice lighter than water\nyes\nno\nyes",
+            "is ice lighter than water\nyes\nIce floats.",
             {"gold": 0, "passage": "Ice floats."},
         ),
     ),
@@ -397,7 +394,7 @@ def test_mmlu_style_question_choices_answer_index(tmp_path):
     assert (read_.format, read_.examples[0].answer, read_.examples[0].text) == (
         "mc",
         "4",
-        "2 + 2 =\n3\n4\n4",
+        "2 + 2 =\n4",
     )
 
 
@@ -447,7 +444,7 @@ def test_field_map_with_gold_index_from_csv(tmp_path):
             "Pick the mammal",
             ["shark", "whale"],
             "whale",
-            "Pick the mammal\nshark\nwhale\nwhale",
+            "Pick the mammal\nwhale",
             {"gold": 1},
         )
     ]
@@ -566,3 +563,95 @@ def test_a_null_question_is_called_null_not_missing(tmp_path):
     with pytest.raises(InputError) as info:
         read(p, "gsm8k")
     assert info.value.message == f"{p}:1: field 'question': is null"
+
+
+# -- the text that gets embedded: the paper's by default, the fields recorded -------------------
+SCIQ = {
+    "question": "What force pulls objects toward Earth?",
+    "distractor1": "magnetism",
+    "distractor2": "friction",
+    "distractor3": "tension",
+    "correct_answer": "gravity",
+}
+
+
+def test_the_paper_text_takes_the_context_field_and_records_the_fields(tmp_path):
+    rows = [{**SCIQ, "support": ""}, {**SCIQ, "support": "Mass attracts mass."}]
+    read_ = read(write_jsonl(tmp_path / "sciq.jsonl", *rows), "hf-sciq")
+    assert [e.text for e in read_.examples] == [
+        "What force pulls objects toward Earth?\ngravity",
+        "What force pulls objects toward Earth?\ngravity\nMass attracts mass.",
+    ]
+    assert read_.text_fields == ["question", "answer", "support"]
+    # no example with a support: the field is not claimed
+    read_ = read(write_jsonl(tmp_path / "nosupport.jsonl", {**SCIQ, "support": " "}), "hf-sciq")
+    assert read_.text_fields == ["question", "answer"]
+
+
+def test_text_fields_choose_the_parts(sample_data, tmp_path):
+    with_choices = read(
+        sample_data / "bench_mc.jsonl", text_fields=("question", "choices", "answer")
+    )
+    assert with_choices.text_fields == ["question", "choices", "answer"]
+    assert with_choices.examples[0].text == (
+        "Which gas do plants take in to make food?\noxygen\ncarbon dioxide\nnitrogen\nhelium\n"
+        "carbon dioxide"
+    )
+    assert read(sample_data / "bench_mc.jsonl").text_fields == ["question", "answer"]
+    answer_first = read(
+        write_jsonl(tmp_path / "s.jsonl", {**SCIQ, "support": "Mass attracts mass."}),
+        text_fields=("context", "answer"),
+    )
+    assert answer_first.examples[0].text == "Mass attracts mass.\ngravity"
+    assert answer_first.text_fields == ["support", "answer"]
+
+
+def test_a_field_map_context_joins_the_text(tmp_path):
+    p = write_jsonl(
+        tmp_path / "c.jsonl",
+        {"q": "Who wrote it?", "a": "Austen", "ctx": "A novel of 1813."},
+        {"q": "When?", "a": "1813", "ctx": None},
+    )
+    read_ = read(p, field_map=parse_field_map("question=q,answer=a,context=ctx"))
+    assert [e.text for e in read_.examples] == [
+        "Who wrote it?\nAusten\nA novel of 1813.",
+        "When?\n1813",
+    ]
+    assert read_.text_fields == ["question", "answer", "ctx"]
+    bad = write_jsonl(tmp_path / "bad.jsonl", {"q": "Who?", "a": "x", "ctx": 3})
+    with pytest.raises(InputError) as info:
+        read(bad, field_map=parse_field_map("question=q,answer=a,context=ctx"))
+    assert info.value.message == f"{bad}:1: field 'ctx': must be text, got a number"
+
+
+def test_parse_text_fields():
+    assert (
+        parse_text_fields(None) == parse_text_fields("paper") == ("question", "answer", "context")
+    )
+    assert parse_text_fields(" Question, choices,answer ") == ("question", "choices", "answer")
+    for spec, message in (
+        ("question,solution", "bad --text-fields 'question,solution': unknown solution"),
+        ("question,question", "--text-fields 'question,question' names a part twice"),
+        ("choices,context", "--text-fields 'choices,context' has neither question nor answer"),
+        (" , ", "bad --text-fields ' , '"),
+    ):
+        with pytest.raises(UsageError) as info:
+            parse_text_fields(spec)
+        assert info.value.message == message
+
+
+def test_an_olmes_sciq_doc_read_as_mc_keeps_its_support(tmp_path):
+    doc = {
+        "index": "0",
+        "question": "What force pulls objects toward Earth?",
+        "query": "What force pulls objects toward Earth?",
+        "choices": ["magnetism", "gravity"],
+        "gold": 1,
+        "support": "Mass attracts mass.",
+    }
+    read_ = read(write_gz_jsonl(tmp_path / "sciq.jsonl.gz", [olmes_request(doc, 0)] * 2))
+    assert read_.format == "olmes:mc" and read_.text_fields == ["question", "answer", "support"]
+    assert (
+        read_.examples[0].text
+        == "What force pulls objects toward Earth?\ngravity\nMass attracts mass."
+    )

@@ -30,7 +30,8 @@ EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in t
 
 
 def info_line(index: RunIndex, view: View) -> str:
-    """ "run · 1,234 of 20,000 docs · sort … · keep 10% of tokens: p ≥ 0.81 · …"."""
+    """ "run · 1,234 of 20,000 docs · sort … · keep 10% of tokens: p ≥ 0.81 · …", and a second
+    line when the run's targets come from an evaluation split."""
     q = view.query
     parts = [index.name, f"{len(view):,} of {len(index):,} docs", q.describe()]
     if view.cut is not None and view.cut > 0:
@@ -39,7 +40,8 @@ def info_line(index: RunIndex, view: View) -> str:
         parts.append("not applied yet: the scored sample in BETR order, no probabilities")
     n_sample = int(np.count_nonzero(index.in_sample))
     parts.append(f"score and benchmark on the {n_sample:,}-doc scored sample")
-    return " · ".join(parts)
+    warning = f"\n⚠ {index.split_warning}" if index.split_warning else ""
+    return " · ".join(parts) + warning
 
 
 class PromptDialog(BetrModal[str | None]):

@@ -19,8 +19,18 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
-from engine.api.browse import Query, RunIndex, View, doc_detail, nearest_examples
+from engine.api.browse import (
+    NEVER_EMBEDDED,
+    Query,
+    RunIndex,
+    View,
+    doc_detail,
+    nearest_examples,
+)
+from engine.api.jobs import start
 from engine.api.labels import label_agreement, set_label
+from engine.api.why import embed_docs_spec
+from engine.errors import BetrError
 from tui.actions import bindings_for
 from tui.reads import reading
 from tui.safe_text import visible_data
@@ -96,6 +106,11 @@ class DocViewerScreen(BetrScreen):
             super().__init__()
             self.doc_id, self.nearest = doc_id, nearest
 
+    class EmbedStarted(Message):
+        def __init__(self, doc_id: int, job_id: int | None, error: str | None = None):
+            super().__init__()
+            self.doc_id, self.job_id, self.error = doc_id, job_id, error
+
     class Labelled(Message):
         def __init__(self, doc_id: int, label: str | None, agreement: dict[str, Any]):
             super().__init__()
@@ -107,6 +122,7 @@ class DocViewerScreen(BetrScreen):
         self.detail: dict[str, Any] | None = None
         self.nearest: dict[str, Any] | None = None
         self.broken_lines = False
+        self.embedding: dict[int, int] = {}  # doc id -> the embed-docs job embedding it
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="viewer-heading", markup=False)
@@ -123,6 +139,7 @@ class DocViewerScreen(BetrScreen):
     def on_mount(self) -> None:
         self.query_one("#viewer-text", TextArea).focus()
         self.load(self.row)
+        self.watch(self.app, "jobs", self.jobs_changed, init=False)
 
     # -- loading -------------------------------------------------------------------------------
     def doc_id_of(self, row: int) -> int:
@@ -211,6 +228,14 @@ class DocViewerScreen(BetrScreen):
         title = Text(f"nearest {NEAREST_K} target examples", style="bold")
         if not n["examples"]:
             body = Text(n["reason"] or "none", style="dim")
+            doc_id = self.doc_id_of(self.row)
+            if doc_id in self.embedding:
+                body.append(f"\nembedding it in job {self.embedding[doc_id]} (background)…")
+            elif n["reason"] == NEVER_EMBEDDED:
+                body.append(
+                    "\npress e to embed it (a background job; cached afterwards) and see the "
+                    "examples it is nearest, with the rank it would have had in the sample"
+                )
             self.query_one("#viewer-nearest", Static).update(Group(title, body, Text("")))
             return
         variables = self.app.theme_variables
@@ -229,8 +254,10 @@ class DocViewerScreen(BetrScreen):
                 f"{e['cosine']:.3f}",
                 Text(f"{rank} · {question[:160]}", overflow="ellipsis"),
             )
+        outside = self.detail is not None and not self.detail["in_sample"]
         note = Text(
-            f"cosine; #rank of this doc among the {n.get('sample', 0):,}-doc scored sample",
+            f"cosine; #rank this doc {'would have had' if outside else 'has'} among the "
+            f"{n.get('sample', 0):,}-doc scored sample",
             style="dim",
         )
         self.query_one("#viewer-nearest", Static).update(Group(title, table, note, Text("")))
@@ -306,6 +333,54 @@ class DocViewerScreen(BetrScreen):
             self.notify("the first document of the view", severity="warning", timeout=3)
             return
         self.load(self.row - 1)
+
+    # -- why this doc, for a doc outside the scored sample -------------------------------------
+    def action_embed_doc(self) -> None:
+        n, doc_id = self.nearest, self.doc_id_of(self.row)
+        if n is None:
+            self.notify("the nearest examples are still loading", severity="warning", timeout=3)
+        elif doc_id in self.embedding:
+            self.notify(f"doc {doc_id} is being embedded (job {self.embedding[doc_id]})")
+        elif n["examples"]:
+            self.notify(f"doc {doc_id} is embedded already: its nearest examples are shown")
+        elif n["reason"] != NEVER_EMBEDDED:
+            self.notify(f"cannot show nearest examples: {n['reason']}", severity="warning")
+        else:
+            self.start_embed(doc_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-embed")
+    def start_embed(self, doc_id: int) -> None:
+        try:
+            ws = self.betr.workspace
+            job_id = start(ws, embed_docs_spec(ws, self.index.run_id, [doc_id]))
+        except BetrError as exc:
+            self.post_message(self.EmbedStarted(doc_id, None, str(exc)))
+            return
+        self.post_message(self.EmbedStarted(doc_id, job_id))
+
+    def on_doc_viewer_screen_embed_started(self, message: EmbedStarted) -> None:
+        if message.job_id is None:
+            self.app.report_error(f"cannot embed doc {message.doc_id}: {message.error}")
+            return
+        self.embedding[message.doc_id] = message.job_id
+        if self.nearest is not None and message.doc_id == self.doc_id_of(self.row):
+            self.show_nearest()
+
+    def jobs_changed(self, jobs: list) -> None:
+        """An embed job this viewer started finished: show the doc's nearest examples (when
+        it is the doc on screen), or why it failed."""
+        by_id = {j.id: j for j in jobs}
+        for doc_id, job_id in list(self.embedding.items()):
+            job = by_id.get(job_id)
+            if job is None or job.state in ("queued", "running"):
+                continue
+            del self.embedding[doc_id]
+            if job.state != "done":
+                self.app.report_error(
+                    f"embedding doc {doc_id} {job.state}: {job.error or 'see the Jobs screen'}"
+                )
+            if doc_id == self.doc_id_of(self.row):
+                self.load_nearest(doc_id)
 
     def action_close_viewer(self) -> None:
         self.dismiss(self.row)

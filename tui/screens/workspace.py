@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
 from engine.api.catalog import summary
+from engine.api.run_targets import targets_line, warning_line
 from engine.units import abbreviate
 from tui.actions import bindings_for
 from tui.polling import Poller
@@ -241,8 +243,9 @@ class WorkspaceScreen(BetrScreen):
 
     @staticmethod
     def benchmark_detail(b: dict[str, Any]) -> str:
+        fields = " + ".join(b.get("text_fields") or []) or "-"
         return (
-            f"{b['name']}: {exact_count(b['n_examples'])} examples · "
+            f"{b['name']}: {exact_count(b['n_examples'])} examples · text: {fields} · "
             f"{exact_count(b['n_chars'])} chars of text · {exact_count(b['n_skipped'])} skipped · "
             f"sources: {', '.join(b['sources']) or '-'}"
         )
@@ -264,15 +267,18 @@ class WorkspaceScreen(BetrScreen):
             r["name"] or "-",
             state_cell(r["state"], styles),
             r["corpus"] or "-",
-            r["target_set"] or "-",
+            (r["target_set"] or "-") + (" ⚠ eval split" if r.get("warnings") else ""),
             format_time(r["created_at"]),
         )
 
     @staticmethod
     def run_detail(r: dict[str, Any]) -> str:
-        """What the run produced: sample and k, held-out classifier metrics, applied docs."""
+        """What the run produced: targets (examples used per benchmark), sample and k, held-out
+        classifier metrics, applied docs; first any warning (targets from an evaluation split)."""
         cfg, m = r["config"], r["metrics"]
         parts = [f"run {r['id']} ({r['kind']}, {r['state']})", f"config {r['config_hash'][:12]}"]
+        if r.get("targets"):
+            parts.append(f"targets {targets_line(r)}")
         if cfg.get("sample"):
             parts.append(
                 f"sample {exact_count(cfg['sample'])} docs · {cfg.get('aggregate', '-')} · "
@@ -293,7 +299,8 @@ class WorkspaceScreen(BetrScreen):
             )
         if m.get("applied_docs"):
             parts.append(f"applied to {exact_count(m['applied_docs'])} docs")
-        return " · ".join(parts)
+        warning = warning_line(r)
+        return (f"⚠ {warning}\n" if warning else "") + " · ".join(parts)
 
     # -- the detail line: exact values of the highlighted row ------------------------------------
     @on(DataTable.RowHighlighted)
@@ -309,7 +316,16 @@ class WorkspaceScreen(BetrScreen):
         if table is not None and table.id:
             key = table.highlighted_key
             text = self.details[table.id.removeprefix("table-")].get(key or "", "")
-        self.query_one("#ws-detail", Static).update(text)
+        self.query_one("#ws-detail", Static).update(self.flag_warning(text))
+
+    def flag_warning(self, text: str) -> Text | str:
+        """A detail whose first line is a warning (⚠ ...): that line in the warning colour."""
+        if not text.startswith("⚠"):
+            return text
+        shown = Text(text)
+        colour = self.app.get_css_variables().get("text-warning")
+        shown.stylize(Style(color=colour, bold=True), 0, len(text.split("\n", 1)[0]))
+        return shown
 
     # -- actions -------------------------------------------------------------------------------
     def action_import_docs(self) -> None:

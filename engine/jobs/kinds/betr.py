@@ -11,6 +11,7 @@ in one worker (what the demo queues).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def score_stage(ctx: JobContext, run_id: int, device: str = "auto") -> dict[str,
     cfg = run["config"]
     t0 = time.monotonic()
     doc_ids = draw_sample(ctx, run_id, cfg)
-    examples = catalog.benchmark_examples(conn, list(cfg["benchmarks"]))
+    # every example of the targets, or (balanced targets) exactly the ones drawn at plan time
+    examples = catalog.target_examples(conn, list(cfg["benchmarks"]), cfg.get("target_examples"))
     texts = [r["text"] for r in examples] + docs.doc_texts(conn, doc_ids)
     ctx.log.info("embedding %d example and %d doc texts", len(examples), len(doc_ids))
     op = EmbedTexts(cfg["embedder_spec"], device=device, batch_size=EMBED_BATCH)
@@ -110,6 +112,7 @@ def score_stage(ctx: JobContext, run_id: int, device: str = "auto") -> dict[str,
             run_id,
             sample=len(doc_ids),
             examples=len(examples),
+            examples_per_benchmark=dict(Counter(r["benchmark"] for r in examples)),
             k_final=rs.k_final,
             n_within_k=rs.n_within_k,
             embedder=embedder.model_id,

@@ -1,8 +1,9 @@
 """Screen 4, Threshold, as a package of small widgets.
 
 `screen` (the keep rate and the tabs), `keepbar` (the slider), `stats` (the numbers of one keep
-rate), `plots`, `compute` (the budget and the compute law), `agreement` and `compare` (the other
-two tabs), `format` (how every number reads; tests format the engine's values with it).
+rate), `plots`, `compute` (the budget and the compute law), `by_source` (the kept share per
+source), `agreement` and `compare` (the other two tabs), `format` (how every number reads; tests
+format the engine's values with it).
 """
 
 from tui.screens.threshold.format import (

@@ -4,7 +4,8 @@ The current run is loaded once (a thread worker, through the session's index cac
 the keep rate moves on the UI thread: `tradeoff` is a binary search over the run's columns, and
 the histogram and keep curve are computed once per run. The keep rate lives in the session
 (`keep`, `keep_by`): the Documents screen follows it. The Agreement and Compare runs tabs follow
-it after a short pause, only while shown.
+it after a short pause, only while shown. Under the numbers, the per-source panel (`by_source`)
+breaks the kept share down by source or a metadata field (`v` picks the next).
 
 Below HORIZONTAL_BREAKPOINTS' `-wide`, the compute panel goes under the keep numbers instead of
 beside them and the tab scrolls (app.tcss); `c` focuses the budget, which scrolls it into view.
@@ -31,6 +32,7 @@ from tui.actions import bindings_for
 from tui.reads import reading
 from tui.screens.base import BetrScreen
 from tui.screens.threshold.agreement import AgreementTab
+from tui.screens.threshold.by_source import SourcePanel
 from tui.screens.threshold.compare import CompareTab
 from tui.screens.threshold.compute import ComputePanel
 from tui.screens.threshold.format import (
@@ -77,17 +79,19 @@ class ThresholdScreen(BetrScreen):
         with TabbedContent(id="th-tabs"):
             with TabPane("Threshold", id="th-tab-threshold"):
                 yield Static("", id="th-empty", classes="th-empty", markup=False)
-                with Horizontal(id="th-main"):
-                    with Vertical(id="th-left"):
-                        with Horizontal(id="th-keep-row"):
-                            yield Label("keep", id="th-keep-label")
-                            yield Input(placeholder="10%", id="th-keep-input")
-                            yield Static("", id="th-by", markup=False)
-                        yield KeepBar(id="th-bar")
-                        yield Static("", id="th-keep-error", classes="th-error", markup=False)
-                        yield KeepStats(id="th-stats")
-                        yield KeepPlots(id="th-plots")
-                    yield ComputePanel(id="th-compute")
+                with Vertical(id="th-body"):
+                    with Horizontal(id="th-main"):
+                        with Vertical(id="th-left"):
+                            with Horizontal(id="th-keep-row"):
+                                yield Label("keep", id="th-keep-label")
+                                yield Input(placeholder="10%", id="th-keep-input")
+                                yield Static("", id="th-by", markup=False)
+                            yield KeepBar(id="th-bar")
+                            yield Static("", id="th-keep-error", classes="th-error", markup=False)
+                            yield KeepStats(id="th-stats")
+                            yield KeepPlots(id="th-plots")
+                        yield ComputePanel(id="th-compute")
+                    yield SourcePanel(id="th-sources")
             with TabPane("Agreement", id="th-tab-agreement"):
                 yield AgreementTab(id="ag-tab")
             with TabPane("Compare runs", id="th-tab-compare"):
@@ -110,6 +114,15 @@ class ThresholdScreen(BetrScreen):
     def comparison(self) -> dict[str, Any] | None:
         """The last `overlap(...)` shown on the Compare runs tab."""
         return self.compare_tab.result
+
+    @property
+    def source_panel(self) -> SourcePanel:
+        return self.query_one(SourcePanel)
+
+    @property
+    def by_source(self) -> dict[str, Any] | None:
+        """The last `by_source(...)` shown in the per-source panel."""
+        return self.source_panel.result
 
     @property
     def budget(self) -> Budget:
@@ -137,6 +150,7 @@ class ThresholdScreen(BetrScreen):
         self.index = None
         self.stats = None
         self.agreement_tab.reset()
+        self.source_panel.set_run(None)
         if run_id is None:
             self.show_threshold_empty(None)
             self.agreement_tab.show_empty()
@@ -171,6 +185,7 @@ class ThresholdScreen(BetrScreen):
             return
         self.index = message.index
         self.query_one(KeepPlots).set_run(message.extra.get("hist"), message.extra.get("curve"))
+        self.source_panel.set_run(self.usable_index())
         if self.usable_index() is not None:
             self.agreement_tab.show_empty("computing the agreement on the scored sample…")
         self.refresh_numbers()
@@ -238,8 +253,10 @@ class ThresholdScreen(BetrScreen):
         self.stats = stats
         self.show_threshold_empty(False)
         self.query_one(KeepStats).show(stats)
+        self.query_one(KeepStats).show_split_warning(index.split_warning)
         compute.show(stats)
         self.query_one(KeepPlots).show_later(stats)
+        self.source_panel.show(self.session.keep, by)
         self.follow_later()
 
     def follow_later(self) -> None:
@@ -263,7 +280,7 @@ class ThresholdScreen(BetrScreen):
     def show_threshold_empty(self, text: str | bool | None) -> None:
         """False: show the numbers; None: the no-run text; a string: that text."""
         empty = self.query_one("#th-empty", Static)
-        main = self.query_one("#th-main")
+        main = self.query_one("#th-body")
         if text is False:
             empty.display = False
             main.display = True
@@ -275,6 +292,7 @@ class ThresholdScreen(BetrScreen):
     def restyle(self) -> None:
         self.query_one(KeepBar).refresh()
         self.refresh_numbers()
+        self.source_panel.redraw()
         self.agreement_tab.forget()
         self.compare_tab.forget()
         self.refresh_active_tab()
@@ -351,6 +369,19 @@ class ThresholdScreen(BetrScreen):
             return
         self.set_keep(f_opt, "tokens")
         self.notify(f"keep rate set to F_opt = {fmt_pct(f_opt)} of tokens", markup=False)
+
+    def action_group_sources(self) -> None:
+        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        if not self.source_panel.groups:
+            return  # the first grouping is still being read
+        if len(self.source_panel.fields) < 2:
+            self.notify(
+                "the corpus has no metadata fields: the per-source panel groups by source "
+                "(import with --meta FIELD to group by a field)",
+                markup=False,
+            )
+            return
+        self.source_panel.cycle_field()
 
     def action_next_threshold_tab(self) -> None:
         tabs = self.query_one("#th-tabs", TabbedContent)

@@ -38,6 +38,9 @@ class KeepStats(Vertical):
         yield Static("", id="th-detail", markup=False)
         yield Static("", id="th-shares")
         yield Static("", id="th-over-warning", classes="th-warning", markup=False)
+        split_warning = Static("", id="th-split-warning", classes="th-warning", markup=False)
+        split_warning.display = False
+        yield split_warning
 
     def _set(self, widget_id: str, content: Any, *, same_size: bool = False) -> None:
         update_static(self.query_one(f"#{widget_id}", Static), content, same_size=same_size)
@@ -74,6 +77,11 @@ class KeepStats(Vertical):
         else:
             self._set("th-over-warning", "")
             warning.display = False
+
+    def show_split_warning(self, text: str) -> None:
+        """The run's targets come from an evaluation split ("" hides the line)."""
+        self._set("th-split-warning", f"⚠ {text}" if text else "")
+        self.query_one("#th-split-warning", Static).display = bool(text)
 
     def shares_table(self, s: dict[str, Any]) -> Group:
         table = Table.grid(padding=(0, 1))

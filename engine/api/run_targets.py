@@ -1,0 +1,105 @@
+"""What a BETR run targets, as planned and as shown: balanced targets (`--per-benchmark N|min`),
+the fields each benchmark's texts were made from, and the evaluation-split warning.
+
+At plan time the run's config records, per target benchmark, its split and text fields, and
+with `--per-benchmark` the number per benchmark and the example ids drawn (seeded by the run's
+seed), so the config hash names exactly the examples the score job embeds and ranks.
+Runs planned before these were recorded are described from the benchmarks as they are now.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from engine.betr.targets import (
+    draw_balanced,
+    examples_used,
+    resolve_per_benchmark,
+    split_warning_line,
+    split_warnings,
+)
+from engine.store import catalog
+
+
+def plan_targets(
+    conn: sqlite3.Connection,
+    benches: Sequence[sqlite3.Row],
+    per_benchmark: str | int | None,
+    seed: int,
+) -> tuple[dict[str, Any], list[str]]:
+    """The config entries about the targets of a run over `benches` (rows with id, name,
+    n_examples, split), and notes for the user. UsageError for a bad --per-benchmark."""
+    names = [b["name"] for b in benches]
+    entries: dict[str, Any] = {
+        "splits": {b["name"]: b["split"] for b in benches},
+        "text_fields": catalog.benchmark_text_fields(conn, names),
+    }
+    notes: list[str] = []
+    if per_benchmark is not None:
+        n = resolve_per_benchmark(per_benchmark, {b["name"]: b["n_examples"] for b in benches})
+        entries["per_benchmark"] = n
+        entries["target_examples"] = draw_balanced(catalog.example_ids(conn, names), n, seed)
+        sizes = ", ".join(f"{b['name']} {n} of {b['n_examples']}" for b in benches)
+        notes.append(f"balanced targets: {n} examples from each benchmark ({sizes})")
+    return entries, notes
+
+
+def describe_targets(
+    config: dict[str, Any],
+    splits_now: dict[str, str | None],
+    fields_now: dict[str, list[str]],
+) -> dict[str, Any]:
+    """A BETR run's targets for display: per benchmark the examples used (of how many), its
+    split and text fields; `per_benchmark` (None: every example); the split warnings."""
+    benches = config.get("benchmarks") or {}
+    used = examples_used(config)
+    splits = config.get("splits") or {name: splits_now.get(name) for name in benches}
+    fields = config.get("text_fields") or {name: fields_now.get(name, []) for name in benches}
+    return {
+        "per_benchmark": config.get("per_benchmark"),
+        "targets": {
+            name: {
+                "examples": used.get(name, 0),
+                "of": benches[name],
+                "split": splits.get(name),
+                "text_fields": list(fields.get(name) or []),
+            }
+            for name in sorted(benches)
+        },
+        "warnings": split_warnings({name: splits.get(name) for name in benches}),
+    }
+
+
+def annotate_runs(conn: sqlite3.Connection, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add `targets`, `per_benchmark` and `warnings` (one per benchmark from an evaluation
+    split) to each BETR run dict (with its decoded config); other kinds of run get empty
+    ones."""
+    betr_runs = [r for r in runs if r.get("kind") == "betr"]
+    splits_now: dict[str, str | None] = {}
+    fields_now: dict[str, list[str]] = {}
+    if any("splits" not in r["config"] or "text_fields" not in r["config"] for r in betr_runs):
+        splits_now = catalog.benchmark_splits(conn)
+        fields_now = catalog.benchmark_text_fields(conn, list(splits_now))
+    for run in runs:
+        if run.get("kind") == "betr":
+            run.update(describe_targets(run["config"], splits_now, fields_now))
+        else:
+            run.update(per_benchmark=None, targets={}, warnings=[])
+    return runs
+
+
+def targets_line(run: dict[str, Any]) -> str:
+    """ "gsm8k 10 of 40 (question, answer) · sciq 10 of 1000 (question, answer, support)"."""
+    parts = []
+    for name, t in run.get("targets", {}).items():
+        fields = f" ({', '.join(t['text_fields'])})" if t["text_fields"] else ""
+        parts.append(f"{name} {t['examples']:,} of {t['of']:,}{fields}")
+    head = f"{run['per_benchmark']:,} per benchmark: " if run.get("per_benchmark") else ""
+    return head + " · ".join(parts)
+
+
+def warning_line(run: dict[str, Any]) -> str:
+    """The run's split warnings in one line, "" when none (for a status line)."""
+    return split_warning_line({name: t["split"] for name, t in run.get("targets", {}).items()})

@@ -1,0 +1,148 @@
+"""The contamination check as a resumable job (METHODS "Contamination").
+
+It fills the pending check that `engine.api.contamination.plan_check` created: the n-gram
+index of every benchmark's examples (evaluation splits first) is built once, then the run's
+docs go through it in probability order, positions 1..upto, a chunk at a time; each chunk's
+hits are committed with the job's progress and a checkpoint (the last position done), so a
+killed worker resumes after its last committed chunk. The check is marked finished only in the
+transaction of the last step, so a half-done check is never read as a result.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from engine.betr.contamination import split_rank
+from engine.betr.runs import require_state
+from engine.errors import UsageError
+from engine.exec.local import available_cores, run_batches
+from engine.jobs.context import JobContext
+from engine.jobs.specs_trust import ContaminationSpec
+from engine.ops import Batch
+from engine.ops.contamination import FindOverlaps
+from engine.store import contamination as store_c
+from engine.store import runs as store_runs
+
+CHUNK_DOCS = 2000
+PARALLEL_MIN_DOCS = 50_000  # a check of fewer docs runs in the job's process
+
+
+def run_contamination(ctx: JobContext, spec: ContaminationSpec) -> dict[str, Any]:
+    conn = ctx.conn
+    check = store_c.get_check(conn, spec.check_id)
+    again = f"check again: betr contamination --run {spec.run_id}"
+    if check is None:
+        raise UsageError(
+            f"contamination check {spec.check_id} no longer exists (its run was deleted, or "
+            "a newer check replaced it)",
+            fix=again,
+        )
+    if check["finished_at"] is not None:
+        return {**_summary(check), "skipped": "already checked"}
+    run = store_runs.get_run(conn, check["run_id"])
+    require_state(run, "applied", action="check its docs for contamination")
+    if run["finished_at"] != check["run_version"]:
+        raise UsageError(
+            f"run {run['id']} was applied again after this check was planned", fix=again
+        )
+    if store_c.benchmarks_key(conn) != check["benchmarks_key"]:
+        raise UsageError(
+            "benchmarks were imported or deleted after this check was planned", fix=again
+        )
+    examples = sorted(store_c.examples_for_check(conn), key=lambda r: split_rank(r["split"]))
+    refs = [(r["id"], r["benchmark_id"]) for r in examples]
+
+    checkpoint = ctx.checkpoint or {}
+    resuming = checkpoint.get("check_id") == check["id"] and "after" in checkpoint
+    state = {k: int(checkpoint[k]) if resuming else 0 for k in ("after", "docs_hit", "hits")}
+    if not resuming or check["job_id"] != ctx.job_id:
+
+        def claim(c: sqlite3.Connection) -> None:
+            if not resuming:
+                store_c.clear_hits(c, check["id"])
+            store_c.set_check_job(c, check["id"], ctx.job_id)
+
+        ctx.commit_chunk(claim, advance=0, checkpoint={"check_id": check["id"], **state})
+    upto = int(check["upto"])
+    ctx.start_phase(upto, "docs", done=state["after"])
+    ctx.log.info(
+        "checking positions %d..%d of run %d against %d examples, n = %d",
+        state["after"] + 1, upto, run["id"], len(examples), check["n"],
+    )  # fmt: skip
+
+    def write(c: sqlite3.Connection, out: Batch) -> None:
+        store_c.insert_hits(
+            c,
+            check["id"],
+            [
+                (pos, doc, *refs[ex], start, end, k)
+                for pos, doc, ex, start, end, k in out["overlaps"]
+            ],
+        )
+
+    def checkpoint_of(out: Batch) -> dict[str, Any]:
+        state["after"] = int(out["position"][-1])
+        state["docs_hit"] += len({o[0] for o in out["overlaps"]})
+        state["hits"] += len(out["overlaps"])
+        return {"check_id": check["id"], **state}
+
+    t0 = time.monotonic()
+    op = FindOverlaps([r["text"] for r in examples], int(check["n"]))
+    workers = check_workers(spec.workers, upto - state["after"])
+    run_batches(
+        ctx,
+        op,
+        _batches(conn, run["id"], state["after"], upto),
+        write=write,
+        checkpoint=checkpoint_of,
+        workers=workers,
+    )
+
+    def finish(c: sqlite3.Connection) -> None:
+        # what was checked must still be what the check says (an apply or an import meanwhile)
+        if store_runs.run_version(c, run["id"]) != (run["state"], check["run_version"]):
+            raise UsageError(f"run {run['id']} was applied again during the check", fix=again)
+        if store_c.benchmarks_key(c) != check["benchmarks_key"]:
+            raise UsageError("benchmarks were imported during the check", fix=again)
+        store_c.finish_check(c, check["id"], state["docs_hit"], state["hits"])
+        dropped = store_c.drop_obsolete_checks(c, check)
+        ctx.log.info("dropped %d obsolete check(s) of run %d", dropped, run["id"])
+
+    ctx.commit_chunk(finish, advance=0, checkpoint={"check_id": check["id"], "finished": True})
+    out = _summary(store_c.get_check(conn, check["id"]) or check)
+    return {**out, "workers": workers, "seconds": round(time.monotonic() - t0, 3)}
+
+
+def check_workers(asked: int | None, remaining: int) -> int:
+    """Processes for a check: as asked, or every core when at least PARALLEL_MIN_DOCS docs
+    remain (each process builds its own index); never more than one per chunk left."""
+    chunks = max(1, -(-remaining // CHUNK_DOCS))
+    if asked is None:
+        asked = available_cores() if remaining >= PARALLEL_MIN_DOCS else 1
+    return max(1, min(asked, chunks))
+
+
+def _batches(conn: sqlite3.Connection, run_id: int, after: int, upto: int) -> Iterator[Batch]:
+    """{"id", "position", "text"} batches of positions after+1..upto, read as consumed."""
+    while rows := store_c.docs_by_position(conn, run_id, after, upto, CHUNK_DOCS):
+        after = rows[-1]["position"]
+        yield {
+            "id": [r["doc_id"] for r in rows],
+            "position": [r["position"] for r in rows],
+            "text": [r["text"] for r in rows],
+        }
+
+
+def _summary(check: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "check_id": check["id"],
+        "run_id": check["run_id"],
+        "n": check["n"],
+        "scope": check["scope"],
+        "docs": check["upto"],
+        "docs_hit": check["docs_hit"],
+        "hits": check["hits"],
+    }

@@ -1,0 +1,239 @@
+"""The per-source panel: how much of each source (or metadata value) survives the keep rate,
+as a table and a bar chart, so the classifier's sorting by domain shows.
+
+The run's docs are grouped once per field in a thread worker (`source_groups`: every doc's
+source or metadata value read once); after that a keep rate is one binary search per group
+(`by_source`), so the table follows the keep bar on the UI thread like the cards. The chart
+costs a plotext draw: it redraws once the keep rests. `v` groups by the next field: source,
+then each metadata field the corpus was imported with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from engine.api.browse import RunIndex
+from engine.api.tradeoff import SourceGroups, by_source, group_fields, source_groups
+from engine.errors import BetrError
+from engine.units import abbreviate
+from tui.reads import reading
+from tui.screens.threshold.format import fmt_keep
+from tui.session import UsesSession
+from tui.widgets.cards import update_static
+from tui.widgets.plots import plot_rgb
+from tui.widgets.tables import KeyedTable
+from tui.workers import WorkersReportToApp
+
+SOURCE = "source"
+PLOT_DELAY_S = 0.25  # the chart redraws once the keep rests this long
+NAME_CELLS = 16  # a group's name in the table (longer ones cut, the end of a source kept)
+PLOT_NAME_CELLS = 12
+COLUMNS: list[tuple[str, str, int | None]] = [
+    ("group", "source", NAME_CELLS),
+    ("docs", "kept docs", 11),
+    ("tokens", "kept tokens", 13),
+    ("survival", "survives", 8),
+    ("kept_share", "of kept", 7),
+    ("pool_share", "of pool", 7),
+]
+OVER, UNDER = "▲", "▼"  # survives more / less than the pool as a whole
+
+
+def short_name(name: str, cells: int, field: str) -> str:
+    """A group's name in `cells`: a source keeps its end (the file), a value its start."""
+    if len(name) <= cells:
+        return name
+    return "…" + name[-(cells - 1) :] if field == SOURCE else name[: cells - 1] + "…"
+
+
+def values(n: int) -> str:
+    return f"{n:,} value" + ("" if n == 1 else "s")
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
+    class Grouped(Message):
+        def __init__(self, key: tuple, groups: SourceGroups | None, fields: list, error: str):
+            super().__init__()
+            self.key = key  # (run id, field)
+            self.groups = groups
+            self.fields = fields
+            self.error = error
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.index: RunIndex | None = None
+        self.fields: list[str] = [SOURCE]
+        self.field = SOURCE
+        self.groups: dict[str, SourceGroups] = {}  # field -> grouping, of the current run
+        self.result: dict[str, Any] | None = None  # the last by_source(...) shown
+        self._keep: tuple[float, str] | None = None
+        self._grouping: tuple | None = None  # (run id, field) of the rows in the table
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="th-src-heading", markup=False)
+        with Horizontal(id="th-src-body"):
+            table = KeyedTable(COLUMNS, id="th-src-table", cursor_type="none")
+            table.can_focus = False  # the keys stay with the keep bar
+            yield table
+            yield PlotextPlot(id="th-src-plot")
+
+    def on_mount(self) -> None:
+        self.query_one("#th-src-plot").border_title = "tokens kept per source, % (| whole pool)"
+
+    # -- the run and its groupings -------------------------------------------------------------
+    def set_run(self, index: RunIndex | None) -> None:
+        """A new run (None: none shown); its grouping by the current field loads at once."""
+        self.index = index
+        self.groups = {}
+        self.result = None
+        self._grouping = None
+        self.query_one("#th-src-table", KeyedTable).clear()
+        if index is not None:
+            self.load()
+
+    def cycle_field(self) -> str:
+        """Group by the next field (source, then each metadata field); returns it."""
+        fields = self.fields
+        self.field = fields[(fields.index(self.field) + 1) % len(fields)] if fields else SOURCE
+        if self.index is not None:
+            if self.field in self.groups:
+                self.redraw()
+            else:
+                self.load()
+        return self.field
+
+    def load(self) -> None:
+        self._set_heading(f"grouping the pool by {self.field}…")
+        self.group_docs(self.index, self.field)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-sources")
+    def group_docs(self, index: RunIndex, field: str) -> None:
+        key = (index.run_id, field)
+        try:
+            with reading(self.session.workspace) as conn:
+                fields = group_fields(conn, index.corpus_id)
+                groups = source_groups(conn, index, field if field in fields else SOURCE)
+        except BetrError as exc:
+            self.post_message(self.Grouped(key, None, [], str(exc)))
+            return
+        self.post_message(self.Grouped(key, groups, fields, ""))
+
+    def on_source_panel_grouped(self, message: Grouped) -> None:
+        message.stop()
+        if self.index is None or message.key != (self.index.run_id, self.field):
+            return  # another run or field since
+        if message.groups is None:
+            self._set_heading(f"cannot group by {self.field}: {message.error}")
+            self._grouping = None
+            self.query_one("#th-src-table", KeyedTable).clear()
+            return
+        self.fields = message.fields
+        self.field = message.groups.field
+        self.groups[self.field] = message.groups
+        self.redraw()
+
+    # -- the numbers ---------------------------------------------------------------------------
+    def show(self, keep: float, by: str) -> None:
+        """The kept share per group at this keep rate (once the grouping is loaded)."""
+        self._keep = (keep, by)
+        self.redraw(plot_now=False)
+
+    def redraw(self, plot_now: bool = True) -> None:
+        groups = self.groups.get(self.field)
+        if self.index is None or groups is None or self._keep is None:
+            return
+        try:
+            r = by_source(self.index, groups, *self._keep)
+        except BetrError as exc:
+            self._set_heading(str(exc))
+            return
+        self.result = r
+        self._set_heading(self.heading(r))
+        self.fill(r)
+        if self._timer is not None:
+            self._timer.stop()
+        if plot_now:
+            self.plot(r)
+        else:
+            self._timer = self.set_timer(PLOT_DELAY_S, lambda: self.plot(r))
+
+    def heading(self, r: dict[str, Any]) -> str:
+        fields = self.fields
+        nxt = fields[(fields.index(self.field) + 1) % len(fields)] if self.field in fields else ""
+        key = f" · v: by {nxt}" if nxt and nxt != self.field else ""
+        other = f", the smallest {r['n_other']:,} as one row" if r["n_other"] else ""
+        return (
+            f"kept share by {r['field']} at {fmt_keep(r['keep_percent'])} of {r['by']} "
+            f"({values(r['n_values'])}{other}) · kept/pool · {OVER}{UNDER} survives more/less "
+            f"than the whole pool's {pct(r['kept_token_share'])}{key}"
+        )
+
+    def _set_heading(self, text: str) -> None:
+        update_static(self.query_one("#th-src-heading", Static), text)
+
+    def fill(self, r: dict[str, Any]) -> None:
+        table = self.query_one("#th-src-table", KeyedTable)
+        grouping = (r["run_id"], r["field"])
+        if grouping != self._grouping:  # another grouping: its rows, in its order
+            self._grouping = grouping
+            title = short_name(r["field"], NAME_CELLS, "")
+            if not table.set_columns([("group", title, NAME_CELLS), *COLUMNS[1:]]):
+                table.clear()
+        whole = r["kept_token_share"]
+        dim = Style(dim=True)
+        rows: dict[str, list[Any]] = {}
+        for g in r["rows"]:
+            mark = OVER if g["survival"] > whole else UNDER if g["survival"] < whole else " "
+            rows[g["group"]] = [
+                short_name(g["group"], NAME_CELLS, r["field"]),
+                Text(f"{abbreviate(g['kept_docs'])}/{abbreviate(g['docs'])}", justify="right"),
+                Text(f"{abbreviate(g['kept_tokens'])}/{abbreviate(g['tokens'])}", justify="right"),
+                Text(f"{pct(g['survival'])} {mark}", justify="right"),
+                Text(pct(g["kept_share"]), justify="right"),
+                Text(pct(g["pool_share"]), justify="right", style=dim),
+            ]
+        table.sync(rows)
+
+    def plot(self, r: dict[str, Any]) -> None:
+        widget = self.query_one("#th-src-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_figure()
+        fits = max(1, widget.size.height - 5)  # border, axis, ticks and label
+        shown = list(reversed(r["rows"][:fits]))  # the largest group on top
+        names = [short_name(g["group"], PLOT_NAME_CELLS, r["field"]) for g in shown]
+        whole = r["kept_token_share"] * 100
+        values = [g["survival"] * 100 for g in shown]
+        pos = list(range(1, len(shown) + 1))
+        for over, colour in ((False, "primary-muted"), (True, "primary")):
+            part = [(p, v) for p, v in zip(pos, values, strict=True) if (v > whole) == over]
+            if part:
+                plt.bar(
+                    [p for p, _ in part],
+                    [v for _, v in part],
+                    orientation="horizontal",
+                    width=0.6,
+                    color=plot_rgb(self.app, colour),
+                )
+        plt.yticks(pos, names)
+        plt.ylim(0.5, len(shown) + 0.5)
+        plt.vline(whole, color=plot_rgb(self.app, "warning"))
+        plt.xlim(0, max([whole, *values]) * 1.08 or 1.0)
+        left = len(r["rows"]) - len(shown)
+        more = f"; {left} more in the table" if left else ""
+        plt.xlabel(f"% of its tokens kept; | whole pool {whole:.3g}%{more}")
+        widget.refresh()
