@@ -155,6 +155,14 @@ ACTIONS: tuple[Action, ...] = (
         "Rank",
     ),
     Action(
+        "toggle_contaminated",
+        "filter documents: only those contaminated by a benchmark",
+        "x",
+        "documents",
+        "docs sharing an n-gram with a benchmark example (! in the list), by the newest check",
+        "Contam.",
+    ),
+    Action(
         "clear_filters",
         "clear the document filters and search",
         "c",
@@ -232,6 +240,15 @@ ACTIONS: tuple[Action, ...] = (
         "viewer",
         "the previous row of the Documents view",
         "Prev",
+        priority=True,
+    ),
+    Action(
+        "next_overlap",
+        "select the next benchmark overlap in the text",
+        "o",
+        "viewer",
+        "the spans this doc shares with benchmark examples (by the run's newest check)",
+        "Overlap",
         priority=True,
     ),
     Action(
@@ -329,6 +346,14 @@ ACTIONS: tuple[Action, ...] = (
         "threshold",
         "cycle the tabs: threshold and compute, classifier vs BETR, two runs compared",
         "Tab",
+    ),
+    Action(
+        "check_contamination",
+        "check the kept set for benchmark contamination",
+        "x",
+        "threshold",
+        "word 13-grams of the kept docs against every imported benchmark, as a background job",
+        "Contam.",
     ),
     Action(
         "export_tradeoff",

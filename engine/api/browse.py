@@ -130,6 +130,10 @@ def _id_filters(conn: sqlite3.Connection, index: RunIndex, query: Query):
         yield docs.ids_with_meta(conn, index.corpus_id, *query.meta)
     if query.search:
         yield docs.fts_doc_ids(conn, query.search)
+    if query.contaminated:
+        from engine.api.contamination import contaminated_ids
+
+        yield np.asarray(contaminated_ids(conn, index.run_id), dtype=np.int64)
 
 
 def page(conn: sqlite3.Connection, index: RunIndex, view: View, start: int, count: int):
@@ -141,6 +145,7 @@ def page(conn: sqlite3.Connection, index: RunIndex, view: View, start: int, coun
     ids = [int(i) for i in index.doc_id[rows]]
     found = docs.docs_by_ids(conn, ids, ("ext_id", "source"), snippet=SNIPPET_CHARS)
     marks = labels.labels_of(conn, ids)
+    dirty = contamination_marks(conn, index, ids, rows)
     out = []
     for offset, (row, doc_id) in enumerate(zip(rows, ids, strict=True)):
         d = found.get(doc_id)
@@ -162,9 +167,20 @@ def page(conn: sqlite3.Connection, index: RunIndex, view: View, start: int, coun
                 snippet=" ".join(d["snippet"].split()),
                 kept=None if view.cut is None else bool(row < view.cut),
                 label=marks.get(doc_id),
+                contaminated=dirty[offset],
             )
         )
     return out
+
+
+def contamination_marks(conn, index: RunIndex, ids: list[int], rows: np.ndarray) -> list:
+    """Per doc: True / False / None (see engine.api.contamination.marks_of); all None before
+    the run is applied (checks read the probability order)."""
+    if not index.applied:
+        return [None] * len(ids)
+    from engine.api.contamination import marks_of
+
+    return marks_of(conn, index.run_id, [(d, int(r) + 1) for d, r in zip(ids, rows, strict=True)])
 
 
 def docs_page(

@@ -325,6 +325,41 @@ def select_decontaminated(
     return result
 
 
+# -- for the Documents list ----------------------------------------------------------------
+def newest_check(conn: sqlite3.Connection, run_id: int) -> Check | None:
+    """The finished, current check of the run that reaches furthest (then the newest): what
+    the Documents list marks and filters by."""
+    key = store_c.benchmarks_key(conn)
+    usable = [
+        c
+        for c in (_check(r, key) for r in store_c.checks_of_run(conn, run_id))
+        if c.finished and c.current
+    ]
+    return max(usable, key=lambda c: (c.upto, c.id)) if usable else None
+
+
+def marks_of(conn: sqlite3.Connection, run_id: int, rows: list[tuple[int, int]]) -> list:
+    """For (doc id, probability position) pairs: True (a hit), False (checked, clean) or None
+    (no check reached it), by the run's `newest_check`."""
+    check = newest_check(conn, run_id)
+    if check is None:
+        return [None] * len(rows)
+    hit = store_c.docs_with_hits(conn, check.id, [d for d, _ in rows])
+    return [True if d in hit else (False if pos <= check.upto else None) for d, pos in rows]
+
+
+def contaminated_ids(conn: sqlite3.Connection, run_id: int) -> list[int]:
+    """The docs with a hit in the run's `newest_check` (the Documents filter); UsageError
+    with the command to run when the run has no finished check."""
+    check = newest_check(conn, run_id)
+    if check is None:
+        raise UsageError(
+            f"run {run_id} has no contamination check yet",
+            fix=f"press x on the Threshold screen, or betr contamination --run {run_id}",
+        )
+    return sorted(store_c.docs_with_hits(conn, check.id))
+
+
 # -- helpers --------------------------------------------------------------------------------
 def _check(row: dict[str, Any], benchmarks_key: str) -> Check:
     return Check(

@@ -273,11 +273,13 @@ class Query:
     meta: tuple[str, str] | None = None  # (field, value): meta.field == value
     search: str | None = None  # FTS5 query over the text
     sample_only: bool = False
+    contaminated: bool = False  # docs with a benchmark n-gram overlap (the run's newest check)
 
     @property
     def needs_sql(self) -> bool:
-        """Whether the view reads the database (source, metadata and text filters)."""
-        return bool(self.source or self.meta or self.search)
+        """Whether the view reads the database (source, metadata, text and contamination
+        filters)."""
+        return bool(self.source or self.meta or self.search or self.contaminated)
 
     def describe(self) -> str:
         parts = [f"sort {SORT_LABELS.get(self.sort, self.sort)}"]
@@ -293,6 +295,8 @@ class Query:
             parts.append(f"search '{self.search}'")
         if self.sample_only:
             parts.append("scored sample")
+        if self.contaminated:
+            parts.append("contaminated")
         return " · ".join(parts)
 
 
@@ -358,3 +362,4 @@ class DocRow:
     snippet: str
     kept: bool | None
     label: str | None
+    contaminated: bool | None = None  # None: no finished check covers the doc

@@ -234,3 +234,19 @@ def counts_by_benchmark(
         "WHERE h.check_id = ? AND h.position <= ? GROUP BY h.benchmark_id ORDER BY b.name",
         (check_id, _upto(upto)),
     ).fetchall()
+
+
+def docs_with_hits(
+    conn: sqlite3.Connection, check_id: int, doc_ids: list[int] | None = None
+) -> set[int]:
+    """Ids of the docs with a hit in the check (among `doc_ids` when given)."""
+    sql = "SELECT DISTINCT doc_id FROM contamination_hits WHERE check_id = ?"
+    if doc_ids is None:
+        return {r[0] for r in conn.execute(sql, (check_id,))}
+    found: set[int] = set()
+    for start in range(0, len(doc_ids), 900):
+        part = doc_ids[start : start + 900]
+        marks = ",".join("?" * len(part))
+        rows = conn.execute(sql + f" AND doc_id IN ({marks})", (check_id, *part))
+        found.update(r[0] for r in rows)
+    return found

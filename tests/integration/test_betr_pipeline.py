@@ -295,6 +295,9 @@ def test_score_train_apply_through_the_cli(pipeline):
         "positive_frac": 0.1,
         "valid_frac": 0.1,
         "k0": 64,
+        # imported without --split; the paper's example text (question and answer)
+        "splits": {"arc-challenge": None, "gsm8k": None},
+        "text_fields": {"arc-challenge": ["question", "answer"], "gsm8k": ["question", "answer"]},
     }
     assert (run["state"], run["name"], run["corpus"]) == ("applied", "web vs core", "web")
     assert (run["sample_docs"], run["applied_docs"]) == (N_SAMPLE, N_CORPUS)

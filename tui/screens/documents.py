@@ -263,6 +263,11 @@ class DocumentsScreen(BetrScreen):
         at = states.index(self.wanted.kept) if self.wanted.kept in states else 0
         self.request(replace(self.wanted, kept=states[(at + 1) % len(states)]))
 
+    def action_toggle_contaminated(self) -> None:
+        """Only the docs that share an n-gram with a benchmark example, by the run's newest
+        contamination check (an error saying how to run one when there is none)."""
+        self.request(replace(self.wanted, contaminated=not self.wanted.contaminated))
+
     def action_clear_filters(self) -> None:
         self.request(Query(sort=self.wanted.sort))
 

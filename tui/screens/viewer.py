@@ -27,6 +27,7 @@ from engine.api.browse import (
     doc_detail,
     nearest_examples,
 )
+from engine.api.contamination import DocContamination, hits_for_doc
 from engine.api.jobs import start
 from engine.api.labels import label_agreement, set_label
 from engine.api.why import embed_docs_spec
@@ -35,6 +36,11 @@ from tui.actions import bindings_for
 from tui.reads import reading
 from tui.safe_text import visible_data
 from tui.screens.base import BetrScreen
+from tui.screens.viewer_contamination import (
+    contamination_note,
+    contamination_pane,
+    span_location,
+)
 from tui.widgets.doclist import bench_style
 
 QUESTION_CHARS = 600
@@ -106,6 +112,11 @@ class DocViewerScreen(BetrScreen):
             super().__init__()
             self.doc_id, self.nearest = doc_id, nearest
 
+    class Contamination(Message):
+        def __init__(self, doc_id: int, found: DocContamination):
+            super().__init__()
+            self.doc_id, self.found = doc_id, found
+
     class EmbedStarted(Message):
         def __init__(self, doc_id: int, job_id: int | None, error: str | None = None):
             super().__init__()
@@ -123,6 +134,8 @@ class DocViewerScreen(BetrScreen):
         self.nearest: dict[str, Any] | None = None
         self.broken_lines = False
         self.embedding: dict[int, int] = {}  # doc id -> the embed-docs job embedding it
+        self.contamination: DocContamination | None = None
+        self.overlap = -1  # the overlap selected in the text (o), -1: none
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="viewer-heading", markup=False)
@@ -131,9 +144,11 @@ class DocViewerScreen(BetrScreen):
                 "", read_only=True, soft_wrap=True, show_line_numbers=False, id="viewer-text"
             )
             with VerticalScroll(id="viewer-side"):
+                yield Static("", id="viewer-contamination")
                 yield Static("", id="viewer-why")
                 yield Static("", id="viewer-nearest")
                 yield Static("", id="viewer-fields")
+                yield Static("", id="viewer-contamination-note")
         yield Static("", id="viewer-agreement", markup=False)
 
     def on_mount(self) -> None:
@@ -147,7 +162,10 @@ class DocViewerScreen(BetrScreen):
 
     def load(self, row: int) -> None:
         self.row = row
-        self.detail = self.nearest = None
+        self.detail = self.nearest = self.contamination = None
+        self.overlap = -1
+        self.query_one("#viewer-contamination", Static).update("")
+        self.query_one("#viewer-contamination-note", Static).update("")
         self.query_one("#viewer-heading", Static).update(
             f"row {row + 1:,} of {len(self.view):,} in the view · loading…"
         )
@@ -155,6 +173,51 @@ class DocViewerScreen(BetrScreen):
         doc_id = self.doc_id_of(row)
         self.load_detail(row, doc_id)
         self.load_nearest(doc_id)
+        self.load_contamination(doc_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-contamination")
+    def load_contamination(self, doc_id: int) -> None:
+        found = hits_for_doc(self.betr.workspace, self.index.run_id, doc_id)
+        self.post_message(self.Contamination(doc_id, found))
+
+    def on_doc_viewer_screen_contamination(self, message: Contamination) -> None:
+        if message.doc_id != self.doc_id_of(self.row):
+            return
+        self.contamination = message.found
+        self.show_contamination()
+
+    def show_contamination(self) -> None:
+        if self.contamination is None or self.detail is None:
+            return  # drawn when both the doc and its overlaps are here
+        found = self.contamination
+        if not found.hits:
+            self.query_one("#viewer-contamination", Static).update("")
+            self.query_one("#viewer-contamination-note", Static).update(contamination_note(found))
+            return
+        pane = contamination_pane(
+            found, self.detail["text"], self.app.theme_variables, self.overlap
+        )
+        self.query_one("#viewer-contamination", Static).update(pane)
+        self.query_one("#viewer-contamination-note", Static).update("")
+
+    def action_next_overlap(self) -> None:
+        """Select the next overlapping span in the text (and scroll to it)."""
+        from textual.widgets.text_area import Selection
+
+        found = self.contamination
+        if found is None or self.detail is None or not found.hits:
+            self.notify("no benchmark overlap in this document", severity="warning", timeout=3)
+            return
+        if self.broken_lines:
+            self.notify("long lines are broken for display: see the spans in the pane")
+            return
+        self.overlap = (self.overlap + 1) % len(found.hits)
+        hit = found.hits[self.overlap]
+        start, end = span_location(self.detail["text"], hit.start, hit.end)
+        area = self.query_one("#viewer-text", TextArea)
+        area.selection = Selection(start, end)
+        area.scroll_cursor_visible(center=True)
+        self.show_contamination()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-detail")
     def load_detail(self, row: int, doc_id: int) -> None:
@@ -179,6 +242,7 @@ class DocViewerScreen(BetrScreen):
         self.show_why()
         self.show_fields()
         self.show_agreement(message.agreement)
+        self.show_contamination()
 
     def on_doc_viewer_screen_nearest(self, message: Nearest) -> None:
         if message.doc_id != self.doc_id_of(self.row):

@@ -35,11 +35,12 @@ BLOCK = 200  # rows per fetch
 LINE_CACHE = 2000
 LABEL_MARKS = {"good": "+", "bad": "-", "skip": "~"}
 KEPT_MARK = "●"
+CONTAMINATED_MARK = "!"  # shares an n-gram with a benchmark example (the run's newest check)
 # (title, width, right-aligned, drop order); the snippet takes the rest of the line. Where the
 # snippet would get less than a third of it, columns drop out, lowest drop order first (0: never)
 COLUMNS: tuple[tuple[str, int, bool, int], ...] = (
     ("rank", 9, True, 0),
-    ("", 3, False, 0),  # kept marker and label marker
+    ("", 3, False, 0),  # kept, label and contamination markers
     ("prob", 6, True, 5),
     ("score", 6, True, 3),
     ("tokens", 7, True, 4),
@@ -97,9 +98,10 @@ def row_cells(row: DocRow) -> list[str]:
     """The column texts of one row (the snippet last)."""
     kept = " " if row.kept is None else (KEPT_MARK if row.kept else "·")
     label = LABEL_MARKS.get(row.label or "", " ")
+    dirty = CONTAMINATED_MARK if row.contaminated else " "
     return [
         str(row.rank),
-        kept + label,
+        kept + label + dirty,
         "-" if row.prob is None else f"{row.prob:.3f}",
         "-" if row.score is None else f"{row.score:.3f}",
         abbreviate(row.n_tokens),
@@ -306,6 +308,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
                 "pending": base + self.get_component_rich_style("doclist--pending"),
                 "dropped": base + self.get_component_rich_style("doclist--dropped"),
                 "cursor": self.get_component_rich_style("doclist--cursor"),
+                "contaminated": Style(color=self.app.theme_variables.get("error"), bold=True),
                 "variables": dict(self.app.theme_variables),
                 "bench_ids": dict(bench_ids_of(self.app)),
             }
@@ -357,6 +360,8 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
             styles[BENCHMARK_COLUMN] = style + bench_style(
                 doc.benchmark, looks["variables"], looks["bench_ids"]
             )
+            if doc.contaminated:
+                styles[1] = style + looks["contaminated"]
         if cursor:
             styles = [s + looks["cursor"] for s in styles]
         strip = self._join(texts, styles, width)

@@ -34,6 +34,20 @@ PARALLEL_MIN_DOCS = 20_000  # an apply of fewer docs runs in the job's process
 EMBED_BATCH = 64
 
 
+def run_embedder(cfg: dict[str, Any], device: str) -> EmbedTexts:
+    """The embedder a run was planned with, loaded; a UsageError when the model files changed
+    since (its vectors would not compare with the run's)."""
+    op = EmbedTexts(cfg["embedder_spec"], device=device, batch_size=EMBED_BATCH)
+    op.setup()
+    if op.model_id != cfg["model_id"]:
+        raise UsageError(
+            f"the embedder at {cfg.get('embedder_path')} changed since the run was planned "
+            f"({cfg['model_id']} then, {op.model_id} now)",
+            fix="start a new run with betr score",
+        )
+    return op
+
+
 # -- score ----------------------------------------------------------------------------------
 def run_score(ctx: JobContext, spec: ScoreSpec) -> dict[str, Any]:
     return score_stage(ctx, spec.run_id, spec.device)
@@ -54,14 +68,7 @@ def score_stage(ctx: JobContext, run_id: int, device: str = "auto") -> dict[str,
     examples = catalog.target_examples(conn, list(cfg["benchmarks"]), cfg.get("target_examples"))
     texts = [r["text"] for r in examples] + docs.doc_texts(conn, doc_ids)
     ctx.log.info("embedding %d example and %d doc texts", len(examples), len(doc_ids))
-    op = EmbedTexts(cfg["embedder_spec"], device=device, batch_size=EMBED_BATCH)
-    op.setup()
-    if op.model_id != cfg["model_id"]:
-        raise UsageError(
-            f"the embedder at {cfg['embedder_path']} changed since the run was planned "
-            f"({cfg['model_id']} then, {op.model_id} now)",
-            fix="start a new run with betr score",
-        )
+    op = run_embedder(cfg, device)
     ctx.start_phase(len(texts), "texts")
     base = {"done": None}
 

@@ -9,13 +9,11 @@ from typing import Any
 from engine.errors import UsageError
 from engine.exec.local import embed_texts
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.betr import run_embedder
 from engine.jobs.specs_docs import EmbedDocsSpec
-from engine.ops.embed import EmbedTexts
 from engine.store import docs
 from engine.store import runs as store_runs
 from engine.store.embeddings import SqliteEmbeddingCache
-
-EMBED_BATCH = 64
 
 
 def run_embed_docs(ctx: JobContext, spec: EmbedDocsSpec) -> dict[str, Any]:
@@ -31,29 +29,23 @@ def run_embed_docs(ctx: JobContext, spec: EmbedDocsSpec) -> dict[str, Any]:
     foreign = [d for d in spec.doc_ids if found[d]["corpus_id"] != run["corpus_id"]]
     if foreign:
         raise UsageError(f"doc {foreign[0]} is not in run {spec.run_id}'s corpus")
-    op = EmbedTexts(cfg["embedder_spec"], device=spec.device, batch_size=EMBED_BATCH)
-    op.setup()
-    if op.model_id != cfg["model_id"]:
-        raise UsageError(
-            f"the embedder at {cfg.get('embedder_path')} changed since run {spec.run_id} was "
-            f"scored ({cfg['model_id']} then, {op.model_id} now): its vectors would not compare",
-            fix="start a new run with betr score",
-        )
+    op = run_embedder(cfg, spec.device)
     texts = [found[d]["text"] for d in spec.doc_ids]
     ctx.start_phase(len(texts), "docs")
     cache = SqliteEmbeddingCache(conn)
-    before = len(cache.get_many(cfg["model_id"], _keys(texts)))
+    before = len(cache.get_many(cfg["model_id"], list(set(_keys(texts)))))
 
     def progress(done: int, _missing: int) -> None:
         ctx.commit_chunk(lambda _c: None, advance=done - ctx.done, checkpoint={})
 
     embed_texts(op, texts, cache, progress=progress)
     ctx.commit_chunk(lambda _c: None, advance=len(texts) - ctx.done, checkpoint={"done": True})
-    ctx.log.info("embedded %d doc(s), %d already cached", len(texts) - before, before)
+    embedded = len(set(_keys(texts))) - before  # the rest were cached
+    ctx.log.info("embedded %d doc text(s), %d already cached", embedded, before)
     return {
         "run_id": spec.run_id,
         "docs": len(texts),
-        "embedded": len(set(_keys(texts))) - before,  # the rest were cached
+        "embedded": embedded,
         "device": op.embedder.device,
     }
 

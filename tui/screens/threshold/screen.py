@@ -35,6 +35,7 @@ from tui.screens.threshold.agreement import AgreementTab
 from tui.screens.threshold.by_source import SourcePanel
 from tui.screens.threshold.compare import CompareTab
 from tui.screens.threshold.compute import ComputePanel
+from tui.screens.threshold.contamination import ContaminationLine
 from tui.screens.threshold.format import (
     MIN_KEEP_PERCENT,
     fmt_pct,
@@ -254,6 +255,7 @@ class ThresholdScreen(BetrScreen):
         self.show_threshold_empty(False)
         self.query_one(KeepStats).show(stats)
         self.query_one(KeepStats).show_split_warning(index.split_warning)
+        self.query_one(ContaminationLine).show(index.run_id, self.session.keep, by)
         compute.show(stats)
         self.query_one(KeepPlots).show_later(stats)
         self.source_panel.show(self.session.keep, by)
@@ -382,6 +384,10 @@ class ThresholdScreen(BetrScreen):
             )
             return
         self.source_panel.cycle_field()
+
+    def action_check_contamination(self) -> None:
+        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one(ContaminationLine).check()
 
     def action_next_threshold_tab(self) -> None:
         tabs = self.query_one("#th-tabs", TabbedContent)
