@@ -44,6 +44,34 @@ def corpus_text_batches(
         yield {"id": [r[0] for r in rows], "text": [r[1] for r in rows]}
 
 
+class CorpusChunks:
+    """A corpus's texts by chunk, read in whichever process runs the operator (so with
+    several processes the job's process neither reads nor sends the texts): `chunks(conn,
+    after_id, size)` gives (after, last) id bounds, and calling it with one gives the batch
+    {"id": [...], "text": [...]} through its own read-only connection."""
+
+    def __init__(self, workspace: Any, corpus_id: int):
+        self.workspace, self.corpus_id = workspace, corpus_id
+        self._conn: sqlite3.Connection | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_conn": None}
+
+    def chunks(self, conn: sqlite3.Connection, after_id: int, size: int) -> Iterator[tuple]:
+        return docs.id_chunks(conn, self.corpus_id, after_id, size)
+
+    def __call__(self, bounds: tuple[int, int]) -> Batch:
+        if self._conn is None:
+            self._conn = self.workspace.connect(readonly=True)
+        rows = docs.docs_between(self._conn, self.corpus_id, *bounds)
+        return {"id": [r[0] for r in rows], "text": [r[1] for r in rows]}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity), at least 1."""
     try:
@@ -52,34 +80,41 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_worker_op: Operator | None = None
+_worker: dict[str, Any] = {}  # (in a pool process) its operator and loader
 
 
-def _init_worker(op: Operator) -> None:
+def _init_worker(op: Operator, load: Callable[[Any], Batch] | None) -> None:
     """(in each pool process) Ctrl-C goes to the job's process, which stops the pool; set the
     operator up once."""
-    global _worker_op
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     op.setup()
-    _worker_op = op
+    _worker.update(op=op, load=load)
 
 
-def _call_worker(batch: Batch) -> Batch:
-    """(in a pool process) op(batch) without the texts, which the caller already has."""
-    assert _worker_op is not None
-    return {k: v for k, v in _worker_op(batch).items() if k != "text"}
+def _call_worker(item: Any) -> Batch:
+    """(in a pool process) op(batch) (the batch loaded here from `item` when there is a
+    loader), without the texts, which the caller has or does not need."""
+    load = _worker["load"]
+    out = _worker["op"](load(item) if load is not None else item)
+    return {k: v for k, v in out.items() if k != "text"}
 
 
-def map_in_processes(op: Operator, batches: Iterable[Batch], workers: int) -> Iterator[Batch]:
-    """op(batch) for each batch, in input order, computed by `workers` spawned processes (the
-    operator is pickled to each, so it must pickle without its loaded model). At most two
-    batches per worker are read ahead; on exit (done, error, cancel) the pool is stopped and
+def map_in_processes(
+    op: Operator,
+    batches: Iterable[Any],
+    workers: int,
+    load: Callable[[Any], Batch] | None = None,
+) -> Iterator[Batch]:
+    """op(batch) for each batch (or op(load(item)) for each item, loaded in the worker), in
+    input order, computed by `workers` spawned processes (the operator and loader are pickled
+    to each, so they must pickle without a loaded model or open connection). At most two
+    batches per worker are in flight; on exit (done, error, cancel) the pool is stopped and
     batches not started are dropped."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     pool = ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(op,)
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(op, load)
     )
     pending: deque = deque()
     try:
@@ -103,14 +138,19 @@ def run_batches(
     write: Callable[[sqlite3.Connection, Batch], None],
     checkpoint: Callable[[Batch], dict[str, Any]],
     workers: int = 1,
+    load: Callable[[Any], Batch] | None = None,
 ) -> int:
     """op.setup(), then for each batch: op(batch), and write(conn, result) committed with
     progress (the batch's rows) and checkpoint(result). Returns the rows processed. With
-    `workers` > 1, op runs in that many processes (`map_in_processes`); results come back
-    without the "text" column."""
+    `load`, `batches` are items that load(item) turns into batches (e.g. CorpusChunks). With
+    `workers` > 1, op (and load) run in that many processes (`map_in_processes`); results come
+    back without the "text" column."""
     op.setup()
     rows = 0
-    outs = map_in_processes(op, batches, workers) if workers > 1 else (op(b) for b in batches)
+    if workers > 1:
+        outs = map_in_processes(op, batches, workers, load)
+    else:
+        outs = (op(load(b) if load is not None else b) for b in batches)
     with contextlib.closing(outs):  # a cancel (raised by commit_chunk) stops the pool now
         for out in outs:
             n = len(out["id"])

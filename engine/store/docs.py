@@ -74,6 +74,35 @@ def docs_after(
     ).fetchall()
 
 
+def id_chunks(
+    conn: sqlite3.Connection, corpus_id: int, after_id: int, size: int
+) -> Iterator[tuple[int, int]]:
+    """(after, last) id bounds of consecutive chunks of `size` docs of the corpus with id >
+    `after_id` (a chunk is the docs with after < id <= last), read from the id index only and
+    all at once (no statement stays open while the caller writes)."""
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM docs WHERE corpus_id = ? AND id > ? ORDER BY id", (corpus_id, after_id)
+        )
+    ]
+    start = after_id
+    for i in range(0, len(ids), size):
+        last = ids[min(i + size, len(ids)) - 1]
+        yield start, last
+        start = last
+
+
+def docs_between(
+    conn: sqlite3.Connection, corpus_id: int, after: int, last: int
+) -> list[sqlite3.Row]:
+    """(id, text) of the corpus's docs with after < id <= last, by id."""
+    return conn.execute(
+        "SELECT id, text FROM docs WHERE corpus_id = ? AND id > ? AND id <= ? ORDER BY id",
+        (corpus_id, after, last),
+    ).fetchall()
+
+
 def iter_docs(conn: sqlite3.Connection, corpus_id: int, chunk: int) -> Iterator[list]:
     """Chunks of (id, text) rows of a corpus, by id."""
     last = 0

@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.betr.runs import require_corpus, require_state
 from engine.errors import UsageError
-from engine.exec.local import available_cores, corpus_text_batches, embed_texts, run_batches
+from engine.exec.local import CorpusChunks, available_cores, embed_texts, run_batches
 from engine.jobs.context import JobContext
 from engine.jobs.specs import ApplySpec, PipelineSpec, ScoreSpec, TrainSpec
 from engine.ops.embed import EmbedTexts
@@ -334,10 +334,16 @@ def apply_stage(ctx: JobContext, run_id: int, workers: int | None = None) -> dic
         }
 
     t0 = time.monotonic()
-    batches = corpus_text_batches(conn, run["corpus_id"], after_id=last_id, size=APPLY_CHUNK)
+    reader = CorpusChunks(ctx.workspace, run["corpus_id"])  # texts read where op runs
+    chunks = reader.chunks(conn, after_id=last_id, size=APPLY_CHUNK)
     n_workers = apply_workers(workers, run["corpus_docs"] - staged)
     ctx.log.info("apply: %d process(es)", n_workers)
-    run_batches(ctx, op, batches, write=write, checkpoint=checkpoint_of, workers=n_workers)
+    try:
+        run_batches(
+            ctx, op, chunks, write=write, checkpoint=checkpoint_of, workers=n_workers, load=reader
+        )
+    finally:
+        reader.close()
     t_apply = time.monotonic() - t0
 
     def swap_in(c) -> None:
