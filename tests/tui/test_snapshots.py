@@ -137,6 +137,7 @@ def settled(app) -> bool:
 def workspace_steps(app):
     async def run_before(pilot):
         await wait_until(pilot, lambda: settled(app), what="workspace screen data")
+        await pilot.pause(0.3)  # the tables' columns size to their rows on the next refresh
         # refresh the heartbeat check: stay far from the 10 s staleness limit
         assert time.time() - app.jobs[0].heartbeat < 5
 
