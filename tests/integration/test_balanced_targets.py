@@ -8,9 +8,7 @@ from the embeddings the workspace cache holds for the drawn examples and the sam
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 from typing import Any
 
@@ -21,8 +19,8 @@ from engine.api.runs import ScoreRequest, plan_score_run
 from engine.betr.runs import config_hash
 from engine.betr.similarity import brute_force_rank_scores, required_positives
 from engine.betr.targets import SPLIT_WARNING
-from engine.cli import main
 from engine.workspace import Workspace
+from tests.cli_run import betr, betr_json
 from tests.conftest import write_docs_jsonl
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("balanced")]
@@ -30,23 +28,6 @@ pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("ba
 N_DOCS = 60
 PER_BENCH = 5
 THINGS = "rivers planets proteins villages engines markets theorems signals gardens".split()
-
-
-def betr(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
-
-
-def betr_json(ws: Workspace, *args: str) -> Any:
-    code, out, err = betr(ws, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def query(ws: Workspace, sql: str, *params) -> list[tuple]:

@@ -5,8 +5,6 @@ a check that dies half way is never read as a result and resumes to the same row
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -15,8 +13,8 @@ import pytest
 from bench.synth_run import make_synthetic_run
 from engine.api import contamination as api
 from engine.api.select import select
-from engine.cli import main
 from engine.workspace import Workspace
+from tests.cli_run import betr, betr_json
 
 NATO = (
     "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
@@ -51,23 +49,6 @@ K2_TEXT = f"Hmm: {CASE_VARIANT}?!"
 K3_TEXT = f"Notes\n{BREAK_VARIANT}\nend"
 K4_TEXT = " ".join(MONTHS[:12]) + " stop here and talk about something else entirely now"
 N1_TEXT = f"Far down the list: {Q_FAR}."
-
-
-def betr(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root)])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
-
-
-def betr_json(ws: Workspace, *args: str):
-    code, out, err = betr(ws, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def replace_text(ws: Workspace, doc_id: int, text: str) -> None:
