@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, InvalidThemeError
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.worker import Worker, WorkerState
 
@@ -278,6 +279,25 @@ class BetrApp(App[None]):
             self.report_error(
                 f"internal error in {event.worker.name}: {type(error).__name__}: {error}"
             )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text: the messages quote names, paths and errors from
+        data, which must never be parsed as markup (a screen's `notify(..., markup=True)` too)."""
+        super().notify(
+            visible(str(message)),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def report_error(self, message: str) -> None:
         """Show an error once (a failing poll repeats its error only every 30 s)."""

@@ -14,6 +14,7 @@ from engine.api.select import parse_keep
 from engine.betr.tradeoff import Budget, agreement, overlap, tradeoff
 from engine.errors import UsageError
 from engine.store.db import transaction
+from engine.units import format_number
 from tests.tui.conftest import make_app, screen_lines, wait_until
 from tui.screens.threshold import (
     ThresholdScreen,
@@ -140,25 +141,83 @@ async def test_keys_and_typing_move_the_keep_to_the_engine_numbers(workspace):
         assert json.loads(path.read_text()) == json.loads(json.dumps(screen.stats))
 
 
-async def test_bad_keep_input_shows_the_engine_error_and_changes_nothing(workspace):
+async def test_bad_keep_input_says_what_to_type_and_changes_nothing(workspace):
+    """The engine refuses the value (as `betr select --keep` would); the screen says so in the
+    TUI's words (keys, not the CLI's flag) and keeps the input focused to fix it."""
     run_id = make_synthetic_run(workspace, N_DOCS)
     index = engine_index(workspace, run_id)
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_threshold(pilot, app)
         before = tradeoff(index, 0.10, "tokens", Budget())
-        for bad in ("0", "101", "abc"):
-            with pytest.raises(UsageError) as err:
-                parse_keep(bad)
+        for bad in ("0", "101", "abc", ""):
+            if bad:
+                with pytest.raises(UsageError):
+                    parse_keep(bad)
             await type_into(pilot, app, "#th-keep-input", bad)
-            await wait_until(
-                pilot, lambda e=err: text(app, "#th-keep-error") == str(e.value), what=bad
-            )
+            error = text(app, "#th-keep-error")
+            assert error.startswith("keep rate: "), error
+            assert (f"'{bad}' is not a percentage" if bad else "type a percentage") in error
+            assert "--keep" not in error and "press enter" in error
+            assert screen.query_one("#th-keep-input").has_focus
             assert app.session.keep == 0.10
             assert_numbers(app, before)
         await type_into(pilot, app, "#th-keep-input", "20")
         await wait_stats(pilot, screen, tradeoff(index, 0.20, "tokens", Budget()))
         assert text(app, "#th-keep-error") == ""
+
+
+async def test_a_keep_rate_typed_in_one_burst_is_not_lost(workspace):
+    """`k`, `1`, `2`, enter arriving together (tmux send-keys, a fast typist), before the
+    input has taken the focus; then a paste on the keep bar."""
+    from textual import events
+
+    run_id = make_synthetic_run(workspace, N_DOCS)
+    index = engine_index(workspace, run_id)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_threshold(pilot, app)
+        for key, char in (("k", "k"), ("1", "1"), ("2", "2"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))
+        await wait_stats(pilot, screen, tradeoff(index, 0.12, "tokens", Budget()))
+        await pilot.pause()
+        assert text(app, "#th-keep-error") == ""
+        assert screen.query_one("#th-bar").has_focus
+        for key, char in (("k", "k"), ("3", "3"), ("full_stop", "."), ("5", "5"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))
+        await wait_stats(pilot, screen, tradeoff(index, 0.035, "tokens", Budget()))
+        screen.query_one("#th-bar").focus()
+        await pilot.pause()
+        app.post_message(events.Paste("7.5%"))
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_stats(pilot, screen, tradeoff(index, 0.075, "tokens", Budget()))
+
+
+async def test_enter_in_the_compute_panel_hands_the_keys_back(workspace):
+    """`c`, `1B`, enter, `20B`, enter, `o` in one burst: N then D, then `o` uses F_opt
+    (before, the o was typed into the D input: `20Bo`)."""
+    from textual import events
+
+    from engine.betr.tradeoff import f_opt_percent
+
+    make_synthetic_run(workspace, N_DOCS)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_threshold(pilot, app)
+        await pilot.press("c")
+        await pilot.pause()
+        burst = [*"1B", "enter", *"20B", "enter", "o"]
+        for key in burst:
+            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        expected = f_opt_percent(6 * 1e9 * 20e9)
+        await wait_until(
+            pilot, lambda: abs(app.session.keep * 100 - expected) < 1e-9, what="F_opt"
+        )
+        await pilot.pause()
+        assert screen.query_one("#th-params").value == "1B"
+        assert screen.query_one("#th-tokens").value == "20B"
+        assert screen.query_one("#th-bar").has_focus
 
 
 # -- compute panel ----------------------------------------------------------------------------------
@@ -174,7 +233,8 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
         assert any("budget" in n.message for n in app._notifications)
 
         await type_into(pilot, app, "#th-params", "1e9")
-        assert "need both" in text(app, "#th-budget-error")
+        assert screen.query_one("#th-tokens").has_focus  # enter moves on to D
+        assert text(app, "#th-budget-error") == ""
         await type_into(pilot, app, "#th-tokens", "2e10")
         budget = Budget.of(params=1e9, tokens=2e10)
         expected = tradeoff(index, 0.10, "tokens", budget)
@@ -204,7 +264,9 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
         for selector in ("#th-params", "#th-tokens"):
             await type_into(pilot, app, selector, "")
         await type_into(pilot, app, "#th-compute-input", "1e23")
-        await wait_until(pilot, lambda: text(app, "#th-f-opt") == "22.49%", what="F_opt at 1e23")
+        f_opt = fmt_pct(Budget.of(compute=1e23).f_opt())
+        assert f_opt == "22.5%"
+        await wait_until(pilot, lambda: text(app, "#th-f-opt") == f_opt, what="F_opt at 1e23")
         assert text(app, "#th-epochs") == "-"
         assert not shown(app, "#th-starvation")
 
@@ -316,8 +378,8 @@ async def test_compare_tab_overlap_equals_the_engine_and_other_corpora_are_refus
             ext_id = conn.execute("SELECT ext_id FROM docs WHERE id = ?", (first,)).fetchone()[0]
         finally:
             conn.close()
-        assert row[0].plain == str(first) and row[1] == ext_id
-        assert row[2].plain == f"{index_2.prob[index_2.row_of_doc(first)]:.3f}"
+        assert row[0].plain == str(first) and row[1].plain == ext_id
+        assert row[2].plain == format_number(index_2.prob[index_2.row_of_doc(first)], 3)
 
         # the keep moves: the comparison follows
         await pilot.press("minus")
@@ -397,14 +459,18 @@ async def test_non_positive_budgets_are_refused_and_change_nothing(workspace):
         screen = await open_threshold(pilot, app)
         before = tradeoff(index, 0.10, "tokens", Budget())
         await wait_stats(pilot, screen, before)
-        for selector, bad, message in (
-            ("#th-params", "0", "model parameters N must be a positive number"),
-            ("#th-params", "-3B", "model parameters N must be a positive number"),
-            ("#th-tokens", "-1", "training tokens D must be a positive number"),
-            ("#th-compute-input", "0", "compute C must be a positive number"),
+        for selector, bad, name in (
+            ("#th-params", "0", "model parameters N"),
+            ("#th-params", "-3B", "model parameters N"),
+            ("#th-tokens", "-1", "training tokens D"),
+            ("#th-compute-input", "0", "compute C"),
+            ("#th-compute-input", "lots", "compute C"),
         ):
             await type_into(pilot, app, selector, bad)
-            assert message in text(app, "#th-budget-error"), (selector, bad)
+            error = text(app, "#th-budget-error")
+            assert f"{name}: '{bad}' is not a positive amount; type an amount such as" in error
+            assert "--" not in error  # keys and words, not the CLI's flags
+            assert screen.query_one(selector).has_focus
             assert screen.stats["compute_law"]["compute"] is None
             assert screen.stats == before
             await type_into(pilot, app, selector, "")

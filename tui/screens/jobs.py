@@ -21,6 +21,7 @@ from engine.api.jobs import JobInfo, cancel, resume
 from engine.units import format_duration, format_rate
 from tui.actions import bindings_for
 from tui.reads import log_tail
+from tui.safe_text import plain
 from tui.screens.base import BetrScreen
 from tui.widgets.cells import (
     BAR_WIDTH,
@@ -82,21 +83,24 @@ def job_fields(job: JobInfo, styles: ThemeStyles) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(ratio=1)
     stored = f"(stored: {job.stored_state})" if job.state != job.stored_state else ""
-    table.add_row("kind", job.kind)
+    table.add_row("kind", plain(job.kind))
     table.add_row("state", state_cell(job.state, styles, stored))
-    table.add_row("progress", f"{exact_count(job.done)} / {exact_count(job.total)} {job.unit}")
+    table.add_row(
+        "progress", plain(f"{exact_count(job.done)} / {exact_count(job.total)} {job.unit}")
+    )
     if job.state == "running":
         table.add_row(
-            "rate", f"{format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}"
+            "rate", plain(f"{format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}")
         )
     table.add_row("created", format_time(job.created_at))
     table.add_row("started", format_time(job.started_at))
     table.add_row("finished", format_time(job.finished_at))
     if job.pid:
-        table.add_row("worker", f"pid {job.pid} on {job.host or '?'} · attempt {job.attempts}")
-    table.add_row("config", json.dumps(job.config, sort_keys=True, ensure_ascii=False))
+        worker = f"pid {job.pid} on {job.host or '?'} · attempt {job.attempts}"
+        table.add_row("worker", plain(worker))
+    table.add_row("config", plain(json.dumps(job.config, sort_keys=True, ensure_ascii=False)))
     if job.error:
-        table.add_row("error", Text(job.error, style=styles.states["failed"]))
+        table.add_row("error", plain(job.error, styles.states["failed"]))
     return table
 
 
@@ -135,7 +139,7 @@ class JobsScreen(BetrScreen):
             yield Label("", id="job-heading", markup=False)
             yield ProgressBar(total=None, show_eta=False, id="job-progress")
             with Horizontal(id="job-panes"):
-                yield Static("", id="job-fields")
+                yield Static("", id="job-fields", markup=False)
                 tail = Static("", id="job-log-tail", markup=False)
                 tail.border_title = "log tail (l: follow the log)"
                 yield tail
@@ -191,7 +195,7 @@ class JobsScreen(BetrScreen):
         styles = styles or ThemeStyles.from_variables(self.app.get_css_variables())
         changed_job = self.shown_detail is None or self.shown_detail.id != job.id
         self.shown_detail = job
-        self.query_one("#job-heading", Label).update(f"job {job.id} · {job.title}")
+        self.query_one("#job-heading", Label).update(plain(f"job {job.id} · {job.title}"))
         bar = self.query_one("#job-progress", ProgressBar)
         # an unknown total animates (indeterminate) while the job runs, and is hidden after
         bar.display = job.total is not None or job.active
@@ -221,7 +225,7 @@ class JobsScreen(BetrScreen):
         job = self.selected_job()
         if job is not None and job.id == message.job_id:
             self.query_one("#job-log-tail", Static).update(
-                "\n".join(message.lines) or "(no log yet)"
+                plain("\n".join(message.lines) or "(no log yet)")
             )
 
     # -- actions -------------------------------------------------------------------------------

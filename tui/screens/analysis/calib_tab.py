@@ -61,7 +61,7 @@ class CalibrationTab(Vertical):
             src = x or y
             raw.append([b, src.get("lo"), src.get("hi"), x.get("n", 0), x.get("acc"),
                         x.get("conf"), y.get("n", 0), y.get("acc"), y.get("conf")])  # fmt: skip
-        cells = [[str(v[0]), f"{v[1]:.2f}", f"{v[2]:.2f}", str(v[3]), fmt_num(v[4], 3),
+        cells = [[str(v[0]), fmt_num(v[1], 3), fmt_num(v[2], 3), str(v[3]), fmt_num(v[4], 3),
                   fmt_num(v[5], 3), str(v[6]), fmt_num(v[7], 3), fmt_num(v[8], 3)]
                  for v in raw if v[3] or v[6]]  # fmt: skip
         table = self.query_one("#an-cal-bins", ExportTable)

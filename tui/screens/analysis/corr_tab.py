@@ -53,7 +53,7 @@ class CorrTab(Vertical):
         yield Static("", id="an-corr-empty", classes="an-empty", markup=False)
         with ContentSwitcher(initial=VIEWS[0], id="an-corr-views"):
             with Vertical(id="an-corr-map-view"):
-                yield Static("", id="an-corr-legend")
+                yield Static("", id="an-corr-legend", markup=False)
                 yield Heatmap(id="an-heatmap")
                 yield Static("", id="an-corr-status", markup=False)
             with Vertical(id="an-corr-table-view"):

@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from engine.units import format_percent
+from tui.safe_text import plain
 from tui.screens.analysis.format import fmt_key, fmt_num, fmt_p, fmt_r, name
 from tui.screens.analysis.tables import ExportTable
 from tui.widgets.plots import plot_rgb
@@ -99,7 +101,7 @@ class FitTab(Vertical):
         plt.scatter(xs, ys, color=plot_rgb(self.app, "primary"), marker="dot", label="points")
         plt.xlabel(f"x: {side_label(res['x'])}")
         plt.ylabel("y")
-        plot.border_title = f"y: {side_label(res['y'])} · {res['n']} points"
+        plot.border_title = plain(f"y: {side_label(res['y'])} · {res['n']} points")
         plot.refresh()
 
 
@@ -120,7 +122,7 @@ class RankTab(Vertical):
     def show(self, res: dict[str, Any]) -> None:
         self.show_empty("")
         acc = res["decision_accuracy"]
-        acc_text = "n/a" if acc is None else f"{acc * 100:.1f}%"
+        acc_text = format_percent(acc, missing="n/a")
         self.query_one("#an-rank-summary", Static).update(
             f"proxy  {side_label(res['x'])}\ntarget {side_label(res['y'])}\n"
             f"decision accuracy {acc_text} ({res['correct']}/{res['pairs']} pairs) · "

@@ -41,6 +41,7 @@ from tui.screens.analysis.selection import (
 from tui.screens.base import BetrScreen
 from tui.screens.rbridge.summary import job_line
 from tui.widgets.cells import ThemeStyles
+from tui.widgets.select import PlainSelect
 
 TABS = ("an-tab-fit", "an-tab-rank", "an-tab-cal", "an-tab-corr")
 DEMO_KIND = "demo-experiment"
@@ -77,7 +78,7 @@ class AnalysisScreen(BetrScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="an-selectors"):
             for key in SELECTS:
-                yield Select[str]([], prompt=key.replace("_", " "), allow_blank=True,
+                yield PlainSelect[str]([], prompt=key.replace("_", " "), allow_blank=True,
                                   id=f"an-sel-{key}", compact=True)  # fmt: skip
         yield Static("", id="an-jobs", markup=False)
         yield Static("reading the workspace…", id="an-empty", classes="an-empty", markup=False)

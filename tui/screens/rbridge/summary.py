@@ -8,8 +8,8 @@ from typing import Any
 from rich.text import Text
 
 from engine.api.jobs import JobInfo
-from engine.terminal import visible
-from engine.units import format_duration
+from engine.units import format_duration, format_number
+from tui.safe_text import one_line
 from tui.screens.rbridge.tokens import fmt_num
 from tui.widgets.cells import ThemeStyles, progress_cell
 
@@ -29,7 +29,7 @@ NO_PROXIES = (
 
 
 def name(value: Any) -> str:
-    return visible(str(value), lines=False)
+    return one_line(value)
 
 
 def flags_text(flags: dict[str, int]) -> str:
@@ -83,11 +83,11 @@ def job_line(job: JobInfo, styles: ThemeStyles) -> Text:
     else:
         line.append(job.state, style=styles.states.get(job.state))
         if job.error:
-            line.append(f": {visible(job.error.splitlines()[0], lines=False)}")
+            line.append(f": {one_line(job.error.splitlines()[0])}")
     loss = (job.checkpoint or {}).get("loss")
     if isinstance(loss, int | float):
-        line.append(f" · loss {loss:.3f}")
-    line.append(f" · {visible(job.title, lines=False)}", style="dim")
+        line.append(f" · loss {format_number(loss, 4)}")
+    line.append(f" · {one_line(job.title)}", style="dim")
     return line
 
 

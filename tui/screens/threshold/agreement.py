@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from engine.api.browse import RunIndex
 from engine.api.tradeoff import agreement
 from engine.errors import BetrError
+from engine.units import format_number
 from tui.screens.threshold.format import fmt_float, fmt_keep, fmt_p, no_run_text
 from tui.screens.threshold.messages import OpenDoc, table_doc_ids
 from tui.widgets.cards import CardRow, NumberCard, update_static
@@ -139,7 +140,7 @@ class AgreementTab(WorkersReportToApp, Vertical):
                 Text(f"{r['rank']:,}", justify="right"),
                 Text(str(r["doc_id"]), justify="right"),
                 Text(fmt_float(r["prob"]), justify="right"),
-                Text(f"{r['score']:.4g}", justify="right"),
+                Text(format_number(r["score"], 4), justify="right"),
                 Text(f"{r['prob_percentile']:.0f}", justify="right"),
                 Text(f"{r['score_percentile']:.0f}", justify="right"),
                 Text(
