@@ -211,9 +211,7 @@ async def test_enter_in_the_compute_panel_hands_the_keys_back(workspace):
         for key in burst:
             app.post_message(events.Key(key, "\r" if key == "enter" else key))
         expected = f_opt_percent(6 * 1e9 * 20e9)
-        await wait_until(
-            pilot, lambda: abs(app.session.keep * 100 - expected) < 1e-9, what="F_opt"
-        )
+        await wait_until(pilot, lambda: abs(app.session.keep * 100 - expected) < 1e-9, what="F_opt")
         await pilot.pause()
         assert screen.query_one("#th-params").value == "1B"
         assert screen.query_one("#th-tokens").value == "20B"
