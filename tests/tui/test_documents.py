@@ -14,6 +14,7 @@ from bench.synth_run import make_synthetic_run
 from engine.api.browse import IndexCache, Query, doc_detail, make_view, page
 from engine.api.labels import label_agreement
 from engine.store.docs import fts_doc_ids
+from engine.units import format_number
 from engine.workspace import Workspace
 from tests.tui.conftest import make_app, screen_lines, wait_until
 from tui.reads import reading
@@ -93,12 +94,12 @@ async def test_first_rows_and_sorts_match_the_engine(ws):
         first = expected[0]
         line = doclist(app).line_text(0)
         assert line.split()[:2] == [str(first.rank), "●"]
-        assert f"{first.prob:.3f}" in line and first.source in line
+        assert format_number(first.prob, 3) in line and first.source in line
         index, view = engine_view(ws, Query())
         info = str(app.screen.query_one("#docs-info").content)
         assert f"{len(view):,} of {len(index):,} docs" in info
         assert f"on the {int(index.in_sample.sum()):,}-doc scored sample" in info
-        assert f"p ≥ {index.prob[view.cut - 1]:.3f}" in info
+        assert f"p ≥ {format_number(index.prob[view.cut - 1], 4)}" in info
 
         for sort in ("score", "tokens", "prob"):
             await pilot.press("s")
@@ -232,10 +233,10 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         assert example["benchmark"] in why_text and example["question"][:20] in why_text
         await wait_until(pilot, lambda: app.screen.nearest is not None, what="nearest")
 
-        await pilot.press("y")
+        await pilot.press("y")  # labels the doc and moves on to the next, as labelling tools do
         await wait_until(pilot, lambda: labels(ws).get(first.doc_id) == "good", what="label")
-        await pilot.press("right_square_bracket")
         second = doclist_row = engine_page(ws, Query(sort="score"), 1, 1)[0]
+        third = engine_page(ws, Query(sort="score"), 2, 1)[0]
         await wait_until(
             pilot,
             lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
@@ -243,6 +244,17 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         )
         await pilot.press("n")
         await wait_until(pilot, lambda: labels(ws).get(second.doc_id) == "bad", what="label 2")
+        await wait_until(
+            pilot,
+            lambda: app.screen.detail and app.screen.detail["doc_id"] == third.doc_id,
+            what="third doc",
+        )
+        await pilot.press("left_square_bracket")  # back to the second
+        await wait_until(
+            pilot,
+            lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
+            what="second doc again",
+        )
         _, view = engine_view(ws, Query(sort="score"))
         with reading(ws) as conn:
             expected = agreement_text(label_agreement(conn, index, view.cut), view)
@@ -252,8 +264,10 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
             lambda: str(app.screen.query_one("#viewer-agreement").content) == expected,
             what="agreement line",
         )
-        await pilot.press("backspace")
+        await pilot.press("backspace")  # clearing a label stays on the doc
         await wait_until(pilot, lambda: second.doc_id not in labels(ws), what="cleared")
+        await pilot.pause(0.2)
+        assert app.screen.detail["doc_id"] == second.doc_id
 
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="back")
@@ -264,6 +278,25 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         assert doclist(app).line_text(0).split()[1] == "●+"
         assert doclist(app).row_at(1).label is None
         assert doclist_row.doc_id == doclist(app).row_at(1).doc_id
+
+
+async def test_label_advance_can_be_turned_off(ws, tmp_path, monkeypatch):
+    """`label_advance = false` in the config: a label keeps the viewer on its document."""
+    config = tmp_path / "config.toml"
+    config.write_text("label_advance = false\n")
+    monkeypatch.setenv("BETR_CONFIG", str(config))
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        first = doclist(app).row_at(0)
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: app.screen.SCOPE == "viewer" and app.screen.detail, what="viewer"
+        )
+        await pilot.press("s")
+        await wait_until(pilot, lambda: labels(ws).get(first.doc_id) == "skip", what="skip")
+        await pilot.pause(0.3)
+        assert app.screen.detail["doc_id"] == first.doc_id
 
 
 ONE_MB_TEXTS = {
@@ -363,8 +396,10 @@ async def test_the_list_follows_the_app_keep_rate(ws):
 
 
 async def test_at_80x24_the_text_column_keeps_a_third_of_the_width(ws):
-    """On the default SSH terminal the columns drop out by priority (source first) so the
-    text keeps at least a third of the line; back at 160 columns the source is there again."""
+    """On the default SSH terminal the columns drop out by priority (source first, then the
+    benchmark) so the text keeps at least a third of the line, and the line under the list
+    spells out the cursor row's source, benchmark and exact numbers; back at 160 columns the
+    source is a column again."""
     app = make_app(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_documents(pilot, app)
@@ -376,10 +411,13 @@ async def test_at_80x24_the_text_column_keeps_a_third_of_the_width(ws):
         region = doclist(app).scrollable_content_region
         text_width = region.right - header.index("text")
         assert text_width >= region.width / 3, (text_width, header)
-        assert "source" not in header and "benchmark" in header
+        assert "source" not in header and "benchmark" not in header
         snippet = row[header.index("text") : region.right].rstrip().rstrip("…")
         assert len(snippet) >= region.width / 3 - 2 and first.snippet.startswith(snippet)
-        assert row.split()[:3] == [str(first.rank), "●", f"{first.prob:.3f}"]
+        assert row.split()[:3] == [str(first.rank), "●", format_number(first.prob, 3)]
+        detail = str(app.screen.query_one("#docs-row").content)
+        assert f"source {first.source}" in detail and f"p {format_number(first.prob, 6)}" in detail
+        assert detail in "\n".join(lines).replace("\n ", " ") or detail[:60] in "\n".join(lines)
 
         await pilot.resize_terminal(160, 48)
         await pilot.pause(0.3)

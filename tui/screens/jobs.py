@@ -230,12 +230,34 @@ class JobsScreen(BetrScreen):
 
     # -- actions -------------------------------------------------------------------------------
     def action_cancel_job(self) -> None:
+        """Ask first: a cancel stops a job that may have run for hours (resumable, but it
+        loses the chunk in flight)."""
+        from tui.screens.confirm import ConfirmDialog
+
         job = self.selected_job()
         if job is None:
             self.notify("no job selected", severity="warning")
             return
-        self.notify(f"cancelling job {job.id}…")
-        self.cancel_worker(job.id)
+        if not job.active and job.stored_state not in ("running", "queued"):
+            self.notify(f"job {job.id} is {job.state}: nothing to cancel", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"cancelling job {job.id}…")
+                self.cancel_worker(job.id)
+
+        done = f"{job.done:,}" + (f" of {job.total:,}" if job.total else "")
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Cancel job {job.id}?",
+                f"{job.title}\n\n{done} {job.unit} done. It stops after the chunk in flight; "
+                "r resumes it later from its last committed chunk.",
+                "cancel the job",
+                "keep it running",
+            ),
+            answered,
+        )
 
     def action_resume_job(self) -> None:
         job = self.selected_job()

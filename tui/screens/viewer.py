@@ -372,11 +372,16 @@ class DocViewerScreen(BetrScreen):
 
     def on_doc_viewer_screen_labelled(self, message: Labelled) -> None:
         self.show_agreement(message.agreement)
-        if self.detail is not None and self.detail["doc_id"] == message.doc_id:
+        here = self.detail is not None and self.detail["doc_id"] == message.doc_id
+        if here:
             self.detail["label"] = message.label
             self.show_heading()
             self.show_fields()
         self.notify(f"doc {message.doc_id}: label {message.label or 'cleared'}", timeout=3)
+        # as labelling tools do: a label moves on to the next document (config: label_advance)
+        advance = getattr(self.betr.config, "label_advance", True)
+        if here and message.label is not None and advance and self.row + 1 < len(self.view):
+            self.load(self.row + 1)
 
     def action_label_good(self) -> None:
         self.label("good")

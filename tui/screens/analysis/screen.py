@@ -60,6 +60,7 @@ class AnalysisScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "Analysis"
     BINDINGS = bindings_for(SCOPE)
+    AUTO_FOCUS = "ContentTabs"  # the tabs, not a Select: enter and arrows never open a dropdown
 
     def __init__(self) -> None:
         super().__init__()

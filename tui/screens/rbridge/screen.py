@@ -49,6 +49,9 @@ class RbridgeScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "rBridge"
     BINDINGS = bindings_for(SCOPE)
+    # the keys go to the trace list, never to a Select (enter and arrows would open it; b and
+    # p cycle the benchmark and the proxy instead)
+    AUTO_FOCUS = "#rb-traces"
 
     def __init__(self) -> None:
         super().__init__()
