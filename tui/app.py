@@ -31,7 +31,7 @@ from engine.api.jobs import FINISHED, JobInfo, reap_children
 from engine.config import UserConfig, load_config
 from engine.errors import BetrError, damaged_database_message
 from engine.terminal import visible
-from engine.workspace import Workspace
+from engine.workspace import Workspace, owner_only
 from tui.actions import (
     BY_NAME,
     GLOBAL,
@@ -325,6 +325,7 @@ class BetrApp(App[None]):
         name = f"betr-{getattr(self.screen, 'SCOPE', 'screen')}-{stamp}.svg"
         try:
             path = self.save_screenshot(name, str(self.workspace.exports_dir))
+            owner_only(Path(path), 0o600)  # written by Textual with the umask's mode
         except OSError as exc:
             self.report_error(f"cannot save the screenshot in {self.workspace.exports_dir}: {exc}")
             return

@@ -147,7 +147,8 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
     from tui.screens.analysis.format import fmt_p, fmt_r
 
     expected = corr(analysis_ws, "matrix", metric="acc", checkpoint="last")["matrices"][0]
-    assert expected["kind"] == "PT-PT"  # the two sizes pair as PT (150M) and SFT (1B)
+    # one stage (PT) at two sizes: the matrices pair the sizes and say so (no "SFT" here)
+    assert expected["kind"] == "150M-150M"
     app = make_app(analysis_ws)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_analysis(pilot, app)
@@ -181,15 +182,40 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
         assert means == sorted(means, reverse=True) and means[-1] == -np.inf  # mathqa last
         await pilot.press("s")
         assert heatmap.sort == "category"
-        # the next matrix: SFT-SFT
+        # the next matrix: the larger size with itself
         await pilot.press("n")
-        assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "SFT-SFT"
+        assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "1B-1B"
         # the protocol switch: cross-stage transfer with tiers
         await pilot.press("o")
         await wait_until(pilot, lambda: screen.results["corr"]["protocol"] == "cross-stage")
         await pilot.pause()
         table = screen.query_one("#an-corr-table")
         assert table.header[-1] == "tier" and table.row_count == len(BENCHMARKS)
+
+
+@pytest.mark.parametrize("size", [SMALL, SIZE], ids=["80x24", "160x48"])
+async def test_heatmap_column_headers_are_whole_names_or_row_numbers(analysis_ws, size):
+    """Never a name cut to its first letter ("h h h"): a column header is the whole benchmark
+    name, or, where names do not fit a cell, the number its row carries."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(analysis_ws)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_analysis(pilot, app)
+        await open_tab(pilot, screen, "an-tab-corr", "corr")
+        heatmap = screen.query_one("#an-heatmap")
+        grid = heatmap.grid
+        header = heatmap._header_line(1).text.replace("│", " ").split()
+        cols = [grid.cols[j] for j in heatmap.col_order]
+        if heatmap.numbered:
+            rows = [grid.rows[i] for i in heatmap.row_order]
+            assert [rows[int(n) - 1] for n in header] == cols
+            labels = [heatmap._body_line(li).text for li in range(len(heatmap._lines))]
+            for k, row in enumerate(rows, start=1):
+                assert any(line.lstrip().startswith(f"{k} {row[:6]}") for line in labels), row
+        else:
+            assert header == cols
+        assert heatmap.numbered  # these names (up to 13 characters) fit no 6-cell column
 
 
 async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
@@ -232,7 +258,7 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
 
         await open_tab(pilot, screen, "an-tab-corr", "corr")
         await pilot.press("e")  # the heatmap's cells, long form
-        files = list(analysis_ws.exports_dir.glob("analysis-corr-PT-PT-*.csv"))
+        files = list(analysis_ws.exports_dir.glob("analysis-corr-150M-150M-*.csv"))
         assert len(files) == 1
         with open(files[0], newline="") as fh:
             rows = list(csv.reader(fh))

@@ -47,34 +47,48 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-# below NARROW_BELOW columns the title and the progress bar narrow, so the state and the
-# progress stay in sight (the rest of the row scrolls; the detail pane has every number)
+# below NARROW_BELOW columns (80x24, the SSH default) the row keeps what a glance needs: id,
+# title, state, a short bar with its percentage, rate and ETA; the exact counts, the tries and
+# the state's note are in the detail pane below
 NARROW_BELOW = 100
-NARROW_WIDTHS = {"title": 24, "progress": 15}
-NARROW_BAR = 10
+NARROW_COLUMNS: list[tuple[str, str, int | None]] = [
+    ("id", "job", 3),
+    ("title", "title", 17),
+    ("state", "state", 11),
+    ("progress", "progress", 11),
+    ("rate", "rate", 11),
+    ("eta", "ETA", 7),
+]
+NARROW_BAR = 6
 
 
 def columns_for(width: int) -> list[tuple[str, str, int | None]]:
-    if width >= NARROW_BELOW:
-        return COLUMNS
-    return [(key, label, NARROW_WIDTHS.get(key, w)) for key, label, w in COLUMNS]
+    return COLUMNS if width >= NARROW_BELOW else NARROW_COLUMNS
 
 
-def job_row(job: JobInfo, styles: ThemeStyles, bar_width: int = BAR_WIDTH) -> tuple:
+def job_row(
+    job: JobInfo,
+    styles: ThemeStyles,
+    bar_width: int = BAR_WIDTH,
+    columns: list[tuple[str, str, int | None]] = COLUMNS,
+) -> tuple:
+    """The cells of `columns` for one job."""
     note = "worker gone" if job.state == "interrupted" and job.stored_state == "running" else ""
     if job.cancel_requested and job.active:
         note = "cancelling…"
+    narrow = columns is NARROW_COLUMNS
     running = job.state == "running"
-    return (
-        Text(str(job.id), justify="right"),
-        job.title,
-        state_cell(job.state, styles, note),
-        progress_cell(job.fraction, job.state, styles, bar_width),
-        Text(count_cell(job.done, job.total, job.unit), justify="right"),
-        Text(format_rate(job.rate, job.unit) if running else "-", justify="right"),
-        Text(format_duration(job.eta_s) if running else "-", justify="right"),
-        Text(str(job.attempts), justify="right"),
-    )
+    cells = {
+        "id": Text(str(job.id), justify="right"),
+        "title": job.title,
+        "state": state_cell(job.state, styles, "" if narrow else note),
+        "progress": progress_cell(job.fraction, job.state, styles, bar_width),
+        "count": Text(count_cell(job.done, job.total, job.unit), justify="right"),
+        "rate": Text(format_rate(job.rate, job.unit) if running else "-", justify="right"),
+        "eta": Text(format_duration(job.eta_s) if running else "-", justify="right"),
+        "attempts": Text(str(job.attempts), justify="right"),
+    }
+    return tuple(cells[key] for key, _label, _width in columns)
 
 
 def job_fields(job: JobInfo, styles: ThemeStyles) -> Table:
@@ -168,11 +182,12 @@ class JobsScreen(BetrScreen):
         self.jobs = {str(j.id): j for j in jobs}
         selected = table.highlighted_key
         narrow = self.size.width < NARROW_BELOW
-        if table.set_columns(columns_for(self.size.width)) and selected is not None:
+        columns = columns_for(self.size.width)
+        if table.set_columns(columns) and selected is not None:
             self.pending_select = self.pending_select or int(selected)
         bar_width = NARROW_BAR if narrow else BAR_WIDTH
         table.sync(
-            {key: job_row(job, styles, bar_width) for key, job in self.jobs.items()},
+            {key: job_row(job, styles, bar_width, columns) for key, job in self.jobs.items()},
             sort_by="id",
             sort_key=lambda cell: int(cell.plain),
             reverse=True,

@@ -16,6 +16,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 
 from engine.units import format_number
+from engine.workspace import open_private
 from tui.safe_text import one_line
 
 NA = "n/a"
@@ -73,7 +74,7 @@ def export_path(exports: Path, stem: str, ext: str) -> Path:
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     """The table as CSV (None as empty); the parent folder is created."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for row in rows:

@@ -28,6 +28,7 @@ from engine.api.browse import RunIndex, View
 from engine.api.select import parse_keep
 from engine.api.tradeoff import Budget, keep_curve, prob_histogram, tradeoff
 from engine.errors import BetrError
+from engine.workspace import open_private
 from tui.actions import BY_NAME, bindings_for, effective_keys
 from tui.reads import reading
 from tui.screens.base import BetrScreen
@@ -429,7 +430,8 @@ class ThresholdScreen(BetrScreen):
         path = self.betr.workspace.exports_dir / f"tradeoff-run{self.stats['run_id']}-{stamp}.json"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.stats, indent=2, default=float) + "\n")
+            with open_private(path, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(self.stats, indent=2, default=float) + "\n")
         except OSError as exc:
             self.betr.report_error(f"cannot write {path}: {exc}")
             return
