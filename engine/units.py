@@ -56,6 +56,14 @@ def format_number(
     return f"+{text}" if signed and x > 0 else text
 
 
+def format_p(p: float | None, digits: int = 2, *, missing: str = "-") -> str:
+    """A p-value: `format_number`, except that 0 (a p below what a float holds, ~1e-308) reads
+    "< 1e-300" rather than a p of exactly zero."""
+    if p is not None and p == 0:
+        return "< 1e-300"
+    return format_number(p, digits, missing=missing)
+
+
 def format_percent(fraction: float | None, digits: int = 3, *, missing: str = "-") -> str:
     """A fraction as a percentage with `format_number`'s digits: 0.1423 -> "14.2%"."""
     if fraction is None:

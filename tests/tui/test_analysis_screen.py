@@ -222,6 +222,7 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
     from engine.api.analysis_corr import calibration
     from engine.api.analysis_fit import fit, rank
     from tests.tui.conftest import make_app, wait_until
+    from tui.screens.analysis.format import fmt_num
 
     app = make_app(analysis_ws)
     async with app.run_test(size=SIZE) as pilot:
@@ -233,6 +234,10 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         assert got["final"] == want["final"] and got["test_mae"] == want["test_mae"]
         assert "leave-one-out" in str(screen.query_one("#an-fit-notes").content)
         assert screen.query_one("#an-fit-cv").row_count == len(want["folds"])
+        # the plot is drawn from the points table beside it: the same (x, y), in its order
+        points = screen.query_one("#an-fit-points")
+        from_table = [(r[1], r[2]) for r in points.raw if r[1] is not None and r[2] is not None]
+        assert screen.query_one("FitTab").plotted == from_table and from_table
         # export the CV table (the first table of the tab)
         await pilot.press("e")
         files = list(analysis_ws.exports_dir.glob("analysis-fit-cv-*.csv"))
@@ -254,7 +259,13 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         want = calibration(analysis_ws, "data-a", "arc-easy", stage="PT")
         assert screen.results["cal"]["ece"] == want["ece"]
         text = str(screen.query_one("#an-cal-summary").content)
-        assert f"at T = {want['temperature']:.4g}" in text
+        assert f"at T = {fmt_num(want['temperature'])}" in text
+        # the reliability bars are the bins table's accuracies, before and after scaling
+        bins = screen.query_one("#an-cal-bins").raw
+        drawn = screen.query_one("CalibrationTab").plotted
+        assert drawn["bins"] == [(r[0], r[4]) for r in bins if r[3] and r[4] is not None]
+        assert drawn["bins_scaled"] == [(r[0], r[7]) for r in bins if r[6] and r[7] is not None]
+        assert drawn["bins"] and drawn["bins_scaled"]
 
         await open_tab(pilot, screen, "an-tab-corr", "corr")
         await pilot.press("e")  # the heatmap's cells, long form

@@ -546,3 +546,45 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
             "epochs at this keep",
         ):
             assert whole in on_screen, whole
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+async def test_agreement_numbers_read_whole(workspace, size):
+    """Scores of 1/rank at a large sample are tiny (1.8e-05 read "1.826e-0" once): every
+    number in the Agreement tables is formatted the one way and shown whole, at 80 and 160
+    columns."""
+    from engine.store.scores import write_prob_order
+    from engine.units import format_number
+
+    run_id = make_synthetic_run(workspace, N_DOCS)
+    conn = workspace.connect()
+    with transaction(conn):  # BETR scores below 1e-3, as 1/rank is in a 100k-doc sample
+        conn.execute("UPDATE run_sample SET score = score * 3.7e-5 WHERE run_id = ?", (run_id,))
+        write_prob_order(conn, run_id)  # the packed columns the screens read
+    conn.close()
+    index = engine_index(workspace, run_id)
+    app = make_app(workspace)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_threshold(pilot, app)
+        await pilot.press("t")
+        expected = agreement(index, 0.10, "tokens")
+        await wait_until(pilot, lambda: screen.agreement == expected, what="agreement")
+        await pilot.pause(0.3)
+        for table_id, key in (
+            ("#ag-cls-over", "classifier_over_betr"),
+            ("#ag-betr-over", "betr_over_classifier"),
+        ):
+            table = screen.query_one(table_id)
+            for k, r in enumerate(expected[key]):
+                cells = [c.plain for c in table.get_row_at(k)]
+                assert cells[3] == format_number(r["score"], 4)
+                assert cells[2] == fmt_float(r["prob"])
+                column = table.ordered_columns[3]
+                assert column.get_render_width(table) >= len(cells[3]) + 2  # never cut
+        tiny = [r["score"] for r in expected["betr_over_classifier"] if 0 < r["score"] < 1e-3]
+        assert tiny, "the case has scores below 1e-3"
+        table = screen.query_one("#ag-betr-over")
+        table.focus()
+        await pilot.pause(0.2)
+        shown = "\n".join(screen_lines(app))
+        assert format_number(tiny[0], 4) in shown

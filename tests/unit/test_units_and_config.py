@@ -15,6 +15,7 @@ from engine.units import (
     format_bytes,
     format_duration,
     format_number,
+    format_p,
     format_percent,
     progress_summary,
 )
@@ -118,6 +119,8 @@ def test_format_number_signs_and_percent():
     assert format_percent(0.1423) == "14.2%"
     assert format_percent(0.003) == "0.3%"
     assert format_percent(None) == "-"
+    assert format_p(0.0) == "< 1e-300" and format_p(0.0123) == "0.012"
+    assert format_p(3.2e-5) == "3.2e-5"
 
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64).filter(

@@ -34,6 +34,11 @@ def summary_text(res: dict[str, Any], k: int, total: int) -> str:
 
 
 class CalibrationTab(Vertical):
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # the bars drawn, per series: (bin, accuracy), from the bins table's rows
+        self.plotted: dict[str, list[tuple[int, float]]] = {}
+
     def compose(self) -> ComposeResult:
         yield Static("", id="an-cal-empty", classes="an-empty", markup=False)
         yield Static("", id="an-cal-summary", markup=False)
@@ -75,6 +80,7 @@ class CalibrationTab(Vertical):
         plot = self.query_one("#an-cal-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
+        self.plotted = {}
         plt.plot([0, 1], [0, 1], color=plot_rgb(self.app, "foreground"), marker="braille",
                  label="perfect calibration")  # fmt: skip
         for key, label, colour, shift in (
@@ -82,6 +88,7 @@ class CalibrationTab(Vertical):
             ("bins_scaled", "after scaling", "primary", 0.012),
         ):
             bins = [b for b in res.get(key) or [] if b.get("n") and b.get("acc") is not None]
+            self.plotted[key] = [(b["bin"], b["acc"]) for b in bins]
             if bins:
                 xs = [(b["lo"] + b["hi"]) / 2 + shift for b in bins]
                 plt.bar(xs, [b["acc"] for b in bins], width=0.02, label=label,

@@ -41,6 +41,11 @@ def final_text(res: dict[str, Any]) -> str:
 
 
 class FitTab(Vertical):
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # what the plot drew, from the points table's rows (tests compare the two)
+        self.plotted: list[tuple[float, float]] = []
+
     def compose(self) -> ComposeResult:
         yield Static("", id="an-fit-empty", classes="an-empty", markup=False)
         with Horizontal(id="an-fit-body"):
@@ -93,6 +98,7 @@ class FitTab(Vertical):
         plt.clear_figure()
         xs = [p["x"] for p in res["points"] if p["x"] is not None and p["y"] is not None]
         ys = [p["y"] for p in res["points"] if p["x"] is not None and p["y"] is not None]
+        self.plotted = list(zip(xs, ys, strict=True))
         cx = [c["x"] for c in curve if c["y"] is not None]
         cy = [c["y"] for c in curve if c["y"] is not None]
         if cx:

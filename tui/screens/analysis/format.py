@@ -15,7 +15,7 @@ from rich.console import Console
 from textual.geometry import Region
 from textual.strip import Strip
 
-from engine.units import format_number
+from engine.units import format_number, format_p
 from engine.workspace import open_private
 from tui.safe_text import one_line
 
@@ -44,7 +44,7 @@ def fmt_r(r: float | None) -> str:
 
 
 def fmt_p(p: float | None) -> str:
-    return format_number(p, 2, missing=NA)
+    return format_p(p, 2, missing=NA)
 
 
 def fmt_num(v: float | None, digits: int = 4) -> str:

@@ -28,13 +28,14 @@ from tui.widgets.plots import bench_colour
 from tui.widgets.tables import KeyedTable
 from tui.workers import WorkersReportToApp
 
+# every column as wide as its widest value (never cut: 1.826e-5 once read "1.826e-0")
 AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
-    ("rank", "rank", 7),
-    ("doc", "doc", 8),
-    ("prob", "p(pos)", 7),
-    ("score", "BETR", 8),
-    ("prob_pct", "p pct", 6),
-    ("score_pct", "BETR pct", 8),
+    ("rank", "rank", None),
+    ("doc", "doc", None),
+    ("prob", "p(pos)", None),
+    ("score", "BETR", None),
+    ("prob_pct", "p pct", None),
+    ("score_pct", "BETR pct", None),
     ("benchmark", "benchmark", None),
 ]
 

@@ -33,9 +33,9 @@ from tui.workers import WorkersReportToApp
 LISTED = 200  # set-difference docs listed (and fetched) per side
 SNIPPET = 160
 COMPARE_COLUMNS: list[tuple[str, str, int | None]] = [
-    ("doc", "doc", 8),
+    ("doc", "doc", None),
     ("ext", "ext id", 14),
-    ("prob", "p(pos)", 7),
+    ("prob", "p(pos)", None),
     ("snippet", "snippet", 60),
 ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.api.browse import RunIndex
-from engine.units import abbreviate, format_number, format_percent
+from engine.units import abbreviate, format_number, format_p, format_percent
 
 MIN_KEEP_PERCENT = 0.01
 
@@ -49,7 +49,7 @@ def fmt_float(x: float | None, digits: int = 3) -> str:
 
 def fmt_p(p: float | None) -> str:
     """A p-value: "0.012", "3.2e-5"."""
-    return format_number(p, 2)
+    return format_p(p, 2)
 
 
 def step_keep(percent: float, direction: int, fine: bool) -> float:
