@@ -264,12 +264,14 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
             y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
     assert r["n"] == 5 and r["cv"] == "5-fold" and r["final"]["name"] == "linear"
     assert r["final"]["params"] == pytest.approx({"a": 0.2, "b": 1.5})
-    with pytest.raises(NotFoundError, match="known x runs there: books, code, web"):
+    with pytest.raises(NotFoundError, match="known x runs: books, code, web$"):
         fit(workspace, benchmark="arc", x_run="nope", x_metric="acc", y_run="web", y_metric="acc")
-    with pytest.raises(NotFoundError, match="known y metrics there: acc$"):
+    with pytest.raises(NotFoundError, match="did you mean 'code'\\?$"):
+        fit(workspace, benchmark="arc", x_run="cdoe", x_metric="acc", y_run="web", y_metric="acc")
+    with pytest.raises(NotFoundError, match="known y metrics: acc$"):
         fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
             y_metric="f1", y_size="70M")  # fmt: skip
-    with pytest.raises(NotFoundError, match="benchmarks with results: arc"):
+    with pytest.raises(NotFoundError, match="known benchmarks: arc$"):
         fit(workspace, benchmark="mmlu", x_run="web", x_metric="acc", y_run="web", y_metric="acc")
     with closing(workspace.connect()) as conn, transaction(conn):
         insert_eval_results(conn, [
@@ -336,7 +338,7 @@ def test_betr_rank_json_keys_and_transfer(workspace, betr, cli_fit):
     assert code == 0, err
     assert "decision accuracy 1.0000 over 3 pair(s)" in out
     code, out, err = betr(*base, "--x-metric", "acc", "--fit-from", "nope")
-    assert code == 2 and "known datasets there: books, code, web" in err
+    assert code == 2 and "known datasets: books, code, web" in err
 
 
 def test_fitted_curve_for_drawing():

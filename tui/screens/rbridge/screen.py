@@ -85,9 +85,9 @@ class RbridgeScreen(BetrScreen):
         self.query_one("#rb-trace-side").border_title = "Traces"
         self.query_one(TraceList).focus()
         self.watch(self.app, "jobs", self.jobs_changed)
-        self.read_overview()
 
     def on_screen_resume(self) -> None:
+        # also the first showing (mount, then resume): one read, not two racing each other
         self.read_overview()
 
     @property
