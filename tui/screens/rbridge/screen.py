@@ -133,6 +133,11 @@ class RbridgeScreen(BetrScreen):
         benches = [name(b["benchmark"]) for b in data["benchmarks"]]
         raw_benches = [b["benchmark"] for b in data["benchmarks"]]
         proxies = [p["name"] for p in data["proxies"]]
+        if self.benchmark not in raw_benches and self.proxy not in proxies:
+            # first showing: the newest scored pair, so the traces and tokens have numbers
+            pair = next(iter(data.get("scored") or []), None)
+            if pair is not None and pair["benchmark"] in raw_benches and pair["proxy"] in proxies:
+                self.benchmark, self.proxy = pair["benchmark"], pair["proxy"]
         if self.benchmark not in raw_benches:
             self.benchmark = raw_benches[0] if raw_benches else None
         if self.proxy not in proxies:
