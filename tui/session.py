@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from engine.api.browse import IndexCache, Query, RunIndex
 
 
+BROWSABLE = ("applied", "scored", "trained")  # run states the Documents screen can list
+
+
 class Session(WorkersReportToApp, DOMNode):
     corpus: var[str | None] = var(None)
     run_id: var[int | None] = var(None)  # the current run: what Documents/Threshold show
@@ -57,21 +60,28 @@ class Session(WorkersReportToApp, DOMNode):
         runs: list[dict[str, Any]] | None,
         bench_ids: dict[str, int] | None,
     ) -> None:
+        if runs is not None:
+            self.runs = {r["id"]: r for r in runs}
         self.follow_newest_corpus(corpora)
         if bench_ids is not None and bench_ids != self.bench_ids:
             self.bench_ids = bench_ids  # a new dict: lists redraw their colours
         if runs is not None:
-            self.runs = {r["id"]: r for r in runs}
             self.follow_newest_run()
             self.selection = self.selection_text()
             self.update_run_state()
 
     def follow_newest_corpus(self, corpora: list[dict[str, Any]]) -> None:
+        """Until the user picks one: the newest ready corpus with a browsable run, else the
+        newest ready corpus (a corpus just imported does not hide the runs of another: the
+        Documents and Threshold screens would have nothing to show)."""
         ready = [c for c in corpora if c["state"] == "ready"]
         names = {c["name"] for c in ready}
         if self.corpus_chosen and self.corpus in names:
             return
-        newest = max(ready, key=lambda c: (c["created_at"], c["id"]))["name"] if ready else None
+        browsable = {r["corpus"] for r in self.runs.values() if r["state"] in BROWSABLE}
+        with_run = [c for c in ready if c["name"] in browsable]
+        pool = with_run or ready
+        newest = max(pool, key=lambda c: (c["created_at"], c["id"]))["name"] if pool else None
         if newest != self.corpus:
             self.corpus = newest
 
@@ -82,7 +92,7 @@ class Session(WorkersReportToApp, DOMNode):
             return
         mine = [r for r in self.runs.values() if r["corpus"] == self.corpus or self.corpus is None]
         applied = [r["id"] for r in mine if r["state"] == "applied"]
-        scored = [r["id"] for r in mine if r["state"] in ("scored", "trained")]
+        scored = [r["id"] for r in mine if r["state"] in BROWSABLE and r["state"] != "applied"]
         newest = max(applied or scored or [None], key=lambda x: -1 if x is None else x)
         if newest != self.run_id:
             self.run_id = newest
