@@ -366,16 +366,31 @@ class AnalysisScreen(BetrScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="analysis-demo")
     def start_demo(self) -> None:
-        from engine.api.demo import experiment_spec
+        from engine.api.demo import earlier_experiment, experiment_spec
 
         ws = self.betr.workspace
         spec = experiment_spec(ws)
-        job_id = api_jobs.start(ws, spec, title="demo experiment (from the Analysis screen)")
+        earlier = earlier_experiment(ws, spec)
+        if earlier is not None and earlier.state == "done":
+            self.post_message(Read("demo_done", None, earlier.id))
+            return
+        if earlier is None:
+            job_id = api_jobs.start(ws, spec, title="demo experiment (from the Analysis screen)")
+        elif earlier.state in api_jobs.RESUMABLE:
+            job_id = api_jobs.resume(ws, earlier.id).id  # on from where it stopped
+        else:
+            job_id = earlier.id  # running already: follow it
         self.post_message(Read("demo_started", None, job_id))
+
+    def got_demo_done(self, _key: None, job_id: int) -> None:
+        from engine.api.demo import experiment_results_hint
+
+        self.notify(experiment_results_hint(job_id, tui=True), markup=False, timeout=10)
+        self.read_overview(open_demo=True)
 
     def got_demo_started(self, _key: None, job_id: int) -> None:
         self.demo_job, self._demo_state = job_id, None
-        self.notify(f"demo experiment started: job {job_id} (progress above; 2: Jobs screen)")
+        self.notify(f"demo experiment: job {job_id} (progress above; 2: Jobs screen)")
         self.betr.jobs_poll.now()
 
     # -- keys ----------------------------------------------------------------------------------
