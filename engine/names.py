@@ -6,7 +6,7 @@ Two rules, each in one function, used wherever names are matched:
   `arc_easy`, DCLM `arc_easy`, an imported benchmark file is often named `arc-easy`, a paper
   `ARC-Easy`: all normalise to `arc_easy` (lower case; runs of spaces, `-`, `_`, `.` and `/`
   become one `_`). An exact name always wins over a normalised match.
-- `suggest`: a name that matches nothing gets the closest few known names (difflib on the
+- `suggest` (and `resolve`, which raises with it): a name that matches nothing gets the closest few known names (difflib on the
   normalised spellings), never the whole list (a DCLM import has 400 runs).
 """
 
@@ -15,6 +15,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from itertools import repeat
+
+from engine.errors import NotFoundError, UsageError
 
 _SEPARATORS = re.compile(r"[\s\-_./]+")
 CLOSEST = 5  # suggestions given for a name that matches nothing
@@ -42,6 +45,20 @@ def matching(name: str, known: Iterable[str]) -> list[str]:
     return sorted({k for k in known if normalise(k) == key})
 
 
+def canonical(names: Iterable[str], weights: Iterable[int] | None = None) -> dict[str, str]:
+    """Each name -> the spelling its benchmark is shown by: of the names that normalise alike,
+    the one with the most weight (occurrences by default), ties to the first in sort order."""
+    counts: dict[str, int] = {}
+    for name, w in zip(names, repeat(1) if weights is None else weights, strict=False):
+        counts[name] = counts.get(name, 0) + w
+    best: dict[str, str] = {}
+    for name in sorted(counts):
+        key = normalise(name)
+        if key not in best or counts[name] > counts[best[key]]:
+            best[key] = name
+    return {name: best[normalise(name)] for name in counts}
+
+
 def closest(name: str, known: Iterable[str], n: int = CLOSEST) -> list[str]:
     """Up to n known names closest to `name` (difflib ratio on normalised spellings, then names
     that contain it or that it contains), best first."""
@@ -59,19 +76,41 @@ def closest(name: str, known: Iterable[str], n: int = CLOSEST) -> list[str]:
     return out[:n]
 
 
-def suggest(name: str, known: Iterable[str], what: str, *, listing: str | None = None) -> str:
+def suggest(
+    name: str,
+    known: Iterable[str],
+    what: str,
+    *,
+    listing: str | None = None,
+    plural: str | None = None,
+) -> str:
     """A fix line for an unknown `what` called `name`: "did you mean a, b or c?" with the
     closest few; when none is close, the whole list if short, else how many there are and
     where to list them (`listing`, e.g. "betr results list")."""
     known = sorted(set(known))
+    whats = plural or f"{what}s"
     if not known:
-        return f"there are no {what}s yet"
+        return f"there are no {whats} yet"
     near = closest(name, known)
     if near:
         quoted = [f"'{k}'" for k in near]
         head = ", ".join(quoted[:-1]) + (" or " if len(quoted) > 1 else "") + quoted[-1]
         return f"did you mean {head}?"
     if len(known) <= LIST_ALL_UNDER:
-        return f"known {what}s: {', '.join(known)}"
+        return f"known {whats}: {', '.join(known)}"
     where = f" (list them: {listing})" if listing else ""
-    return f"none of the {len(known)} known {what}s is close, e.g. {', '.join(known[:3])}{where}"
+    return f"none of the {len(known)} known {whats} is close, e.g. {', '.join(known[:3])}{where}"
+
+
+def resolve(name: str, known: Iterable[str], what: str, *, listing: str | None = None) -> str:
+    """The known name that `name` means: itself, else its one other spelling. Nothing matches:
+    NotFoundError with the closest few; several spellings match: UsageError naming them."""
+    known = list(known)
+    found = matching(name, known)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise UsageError(
+            f"'{name}' matches several {what}s: {', '.join(found)}", fix="give the exact name"
+        )
+    raise NotFoundError(f"unknown {what} '{name}'", fix=suggest(name, known, what, listing=listing))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from engine.names import normalise
+from engine.names import canonical, normalise
 from engine.store import eval_summary, evals
 from engine.workspace import Workspace
 
@@ -51,21 +51,21 @@ def overview(workspace: Workspace) -> dict[str, Any]:
 
 
 def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
-    spellings: dict[str, dict[str, int]] = {}  # normalised -> {name: rows}
-    metrics_of: dict[str, set[str]] = {}
+    shown = canonical((b for b, _m, _n in pairs), (n for _b, _m, n in pairs))
+    groups: dict[str, dict[str, Any]] = {}  # shown name -> its spellings, metrics, rows
     for bench, metric, n in pairs:
-        key = normalise(bench)
-        names = spellings.setdefault(key, {})
-        names[bench] = names.get(bench, 0) + n
-        metrics_of.setdefault(key, set()).add(metric)
+        g = groups.setdefault(shown[bench], {"names": set(), "metrics": set(), "n": 0})
+        g["names"].add(bench)
+        g["metrics"].add(metric)
+        g["n"] += n
     benches, metric_benches = [], {}
-    for key, names in spellings.items():
-        name = min(names, key=lambda b: (-names[b], b))
-        category = next((row_cats[b] for b in sorted(names) if b in row_cats), None)
-        category = category or next((cats[b] for b in sorted(names) if b in cats), None)
-        benches.append({"benchmark": name, "names": sorted(names), "category": category,
-                        "metrics": sorted(metrics_of[key]), "n": sum(names.values())})  # fmt: skip
-        for metric in metrics_of[key]:
+    for name, g in groups.items():
+        names = sorted(g["names"])
+        category = next((row_cats[b] for b in names if b in row_cats), None)
+        category = category or next((cats[b] for b in names if b in cats), None)
+        benches.append({"benchmark": name, "names": names, "category": category,
+                        "metrics": sorted(g["metrics"]), "n": g["n"]})  # fmt: skip
+        for metric in g["metrics"]:
             metric_benches.setdefault(metric, set()).add(name)
     benches.sort(key=lambda b: (b["category"] is None, b["category"] or "", b["benchmark"]))
     sides: dict[tuple[str, str | None], dict[str, Any]] = {}

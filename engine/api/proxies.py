@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
+from engine.names import resolve, suggest
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 from engine.store import catalog, evals, proxies
 from engine.store.db import transaction
@@ -86,7 +87,7 @@ def resolve_proxy(conn, ref: str | int) -> dict[str, Any]:
         names = proxies.proxy_names(conn)
         raise NotFoundError(
             f"no proxy '{ref}'",
-            fix=f"known proxies: {', '.join(names[:20])}"
+            fix=suggest(str(ref), names, "proxy", plural="proxies", listing="betr proxy list")
             if names
             else "register one: betr proxy add PATH, or train one: betr proxy train",
         )
@@ -156,14 +157,13 @@ def mc_eval_spec(
     with closing(workspace.connect(readonly=True)) as conn:
         p = resolve_proxy(conn, proxy)
         ids = catalog.benchmark_ids(conn)
-        missing = [b for b in benchmarks if b not in ids]
-        if missing:
+        if not ids:
             raise NotFoundError(
-                f"no benchmark '{missing[0]}'",
-                fix=f"imported benchmarks: {', '.join(sorted(ids)) or 'none'}",
+                f"no benchmark '{benchmarks[0]}'", fix="import one: betr import bench PATH --name N"
             )
+        names = [resolve(b, ids, "benchmark", listing="betr list benchmarks") for b in benchmarks]
     return McEvalSpec(
-        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
+        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in names), limit=limit,
         device=device,
     )  # fmt: skip
 
@@ -174,6 +174,9 @@ def proxy_results(
     """The proxies' evaluation rows (long shape)."""
     with closing(workspace.connect(readonly=True)) as conn:
         proxy_id = resolve_proxy(conn, proxy)["id"] if proxy else None
+        if benchmark is not None:  # the proxies' rows carry the imported benchmark's name
+            known = catalog.benchmark_ids(conn)
+            benchmark = resolve(benchmark, known, "benchmark") if known else benchmark
         return [
             r
             for r in evals.eval_results(conn, benchmark=benchmark, proxy_id=proxy_id)
