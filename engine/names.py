@@ -59,6 +59,13 @@ def canonical(names: Iterable[str], weights: Iterable[int] | None = None) -> dic
     return {name: best[normalise(name)] for name in counts}
 
 
+def spellings(name: str, known: Iterable[str]) -> list[str]:
+    """Every known name that is `name` spelled some way (results: rows named `arc_easy` and
+    `arc-easy` are one benchmark's), sorted."""
+    key = normalise(name)
+    return sorted({k for k in known if normalise(k) == key})
+
+
 def closest(name: str, known: Iterable[str], n: int = CLOSEST) -> list[str]:
     """Up to n known names closest to `name` (difflib ratio on normalised spellings, then names
     that contain it or that it contains), best first."""

@@ -14,7 +14,7 @@ from contextlib import closing
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
-from engine.names import canonical, matching, suggest
+from engine.names import canonical, spellings, suggest
 from engine.store import eval_columns, eval_summary, evals
 from engine.workspace import Workspace
 
@@ -100,7 +100,7 @@ def calibration(
         groups = eval_summary.item_groups(conn)
         benches = sorted({g[1] for g in groups if g[0] == run})
         rows = []
-        for name in matching(benchmark, benches):  # every spelling: arc_easy = arc-easy
+        for name in spellings(benchmark, benches):  # every spelling: arc_easy = arc-easy
             rows += evals.eval_items(conn, run=run, benchmark=name, stage=stage)
         if not rows:
             runs = sorted({g[0] for g in groups})
@@ -109,7 +109,7 @@ def calibration(
                        "lm-eval) or evaluate a proxy (betr proxy eval)")  # fmt: skip
             elif run not in runs:
                 fix = suggest(run, runs, "run with per-item results", plural="runs with them")
-            elif not matching(benchmark, benches):
+            elif not spellings(benchmark, benches):
                 fix = suggest(benchmark, benches, f"benchmark of run '{run}'",
                               plural=f"benchmarks of run '{run}'")  # fmt: skip
             else:

@@ -15,7 +15,7 @@ from contextlib import closing
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
-from engine.names import matching, same_name, suggest
+from engine.names import same_name, spellings, suggest
 from engine.store import eval_summary
 from engine.workspace import Workspace
 
@@ -58,7 +58,7 @@ def _rows(conn: sqlite3.Connection, benchmark: str) -> list[dict[str, Any]]:
     """The rows of a benchmark under every spelling of its name (`arc_easy` from lm-eval and
     an imported `arc-easy` are one benchmark), each carrying the name asked for."""
     known = eval_summary.benchmark_names(conn)
-    names = matching(benchmark, known)
+    names = spellings(benchmark, known)
     if not names:
         raise NotFoundError(
             f"no results for benchmark '{benchmark}'",

@@ -287,6 +287,35 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
         fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web", y_metric="acc")
 
 
+def test_one_benchmark_spelled_two_ways_is_matched_as_one(workspace):
+    """The small model's rows as lm-eval names the task (`arc_easy`), the large one's as a
+    benchmark imported into the workspace (`arc-easy`, a proxy's own evaluation): one fit."""
+    from engine.api.analysis_fit import fit, rank
+
+    rows = []
+    for k in range(5):
+        small = 0.25 + 0.02 * k
+        rows.append({"run": "web", "size": "7M", "tokens": (k + 1) * 1000, "value": small,
+                     "benchmark": "arc_easy", "metric": "acc", "source": "lm-eval"})  # fmt: skip
+        rows.append({"run": "web", "size": "70M", "tokens": (k + 1) * 1000, "value": 0.2 + 1.5 *
+                     small, "benchmark": "arc-easy", "metric": "acc", "source": "proxy"})  # fmt: skip
+    with closing(workspace.connect()) as conn, transaction(conn):
+        insert_eval_results(conn, rows)
+    for name in ("arc_easy", "arc-easy", "ARC-Easy"):
+        r = fit(workspace, benchmark=name, x_run="web", x_metric="acc", y_run="web",
+                y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+        assert r["n"] == 5 and r["final"]["params"] == pytest.approx({"a": 0.2, "b": 1.5})
+    r = fit(workspace, benchmark="arc_easy", y_benchmark="arc-easy", x_run="web", x_metric="acc",
+            y_run="web", y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+    assert r["n"] == 5
+    r = rank(workspace, benchmark="arc-easy", x_metric="acc", y_metric="acc", x_size="7M",
+             y_size="70M")  # fmt: skip
+    assert [d["dataset"] for d in r["datasets"]] == ["web"] and r["datasets"][0]["target"]
+    with pytest.raises(NotFoundError, match="did you mean 'arc-easy' or 'arc_easy'\\?"):
+        fit(workspace, benchmark="arc_esay", x_run="web", x_metric="acc", y_run="web",
+            y_metric="acc")  # fmt: skip
+
+
 def test_betr_fit_json_keys(workspace, betr, cli_fit):
     seed_results(workspace)
     code, out, err = betr("fit", "--benchmark", "arc", "--x-run", "code", "--x-metric", "acc",

@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import NotFoundError, UsageError
-from engine.names import canonical, closest, matching, normalise, resolve, same_name, suggest
+from engine.names import (
+    canonical,
+    closest,
+    matching,
+    normalise,
+    resolve,
+    same_name,
+    spellings,
+    suggest,
+)
 
 DCLM_LIKE = [f"cc_v4_resiliparse_shard{i}_OH_eli5_{k}" for i in range(40) for k in range(10)]
 
@@ -38,6 +47,9 @@ def test_result_and_imported_spellings_are_one_name():
     assert matching("ARC_Easy", [*imported, "arc_easy"]) == ["arc-easy", "arc_easy"]
     assert matching("piqa", imported) == []
     assert resolve("arc_easy", imported, "benchmark") == "arc-easy"
+    # results: every spelling is the same benchmark's rows
+    assert spellings("ARC-Easy", [*imported, "arc_easy"]) == ["arc-easy", "arc_easy"]
+    assert spellings("piqa", imported) == []
 
 
 def test_canonical_shows_the_most_used_spelling():
