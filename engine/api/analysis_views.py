@@ -41,8 +41,9 @@ def overview(workspace: Workspace) -> dict[str, Any]:
     has nothing to fit and what to pick)."""
     with closing(workspace.connect(readonly=True)) as conn:
         pairs = eval_summary.benchmark_metrics(conn)
-        row_cats = eval_summary.row_categories(conn) if pairs else {}
-        cats = evals.categories(conn) if pairs else {}
+        cats = evals.categories(conn) if pairs else {}  # the workspace's map, seeded on import
+        # a category from the file itself (a CSV column) for the benchmarks the map lacks
+        row_cats = eval_summary.row_categories(conn, sorted({b for b, _m, _n in pairs} - set(cats)))
         side_rows = eval_summary.sides(conn) if pairs else []
         item_rows = eval_summary.item_groups(conn)
         out = _view(pairs, row_cats, cats, side_rows, item_rows)
@@ -61,8 +62,8 @@ def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
     benches, metric_benches = [], {}
     for name, g in groups.items():
         names = sorted(g["names"])
-        category = next((row_cats[b] for b in names if b in row_cats), None)
-        category = category or next((cats[b] for b in names if b in cats), None)
+        category = next((cats[b] for b in names if b in cats), None)
+        category = category or next((row_cats[b] for b in names if b in row_cats), None)
         benches.append({"benchmark": name, "names": names, "category": category,
                         "metrics": sorted(g["metrics"]), "n": g["n"]})  # fmt: skip
         for metric in g["metrics"]:

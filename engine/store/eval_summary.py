@@ -24,16 +24,17 @@ def benchmark_metrics(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
     )
 
 
-def row_categories(conn: sqlite3.Connection) -> dict[str, str]:
-    """benchmark -> the category its rows carry (the first non-null one), for benchmarks whose
-    rows carry one."""
-    rows = _tuples(
-        conn,
-        "SELECT b.benchmark, (SELECT e.category FROM eval_results e WHERE e.benchmark = "
-        "b.benchmark AND e.category IS NOT NULL LIMIT 1) FROM (SELECT DISTINCT benchmark FROM "
-        "eval_results) b",
-    )
-    return {b: c for b, c in rows if c is not None}
+def row_categories(conn: sqlite3.Connection, benchmarks: Sequence[str]) -> dict[str, str]:
+    """benchmark -> the category its first row carries (a file's own category column), for
+    these benchmarks: one index seek each, never a scan of their rows."""
+    out = {}
+    for bench in benchmarks:
+        row = conn.execute(
+            "SELECT category FROM eval_results WHERE benchmark = ? LIMIT 1", (bench,)
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            out[bench] = row[0]
+    return out
 
 
 def sides(conn: sqlite3.Connection) -> list[tuple[str, str | None, str | None, int | None, int]]:
