@@ -349,6 +349,33 @@ async def test_x_equal_to_y_says_so_instead_of_a_fit_of_r2_1(analysis_ws):
         assert app.last_error is None
 
 
+async def test_x_x_after_the_demo_experiment_finished_points_to_its_results(
+    analysis_ws, monkeypatch
+):
+    import time
+
+    import engine.api.demo as demo
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import create_job
+    from tests.tui.conftest import make_app, update_job, wait_until
+
+    spec = DemoExperimentSpec(corpus_id=1, run_id=1, out_dir="/nonexistent/demo-experiment")
+    monkeypatch.setattr(demo, "experiment_spec", lambda ws, **kw: spec)
+    with closing(analysis_ws.connect()) as conn:
+        job = create_job(conn, spec.kind, "demo experiment", spec.to_config())
+    update_job(analysis_ws, job, state="done", finished_at=time.time())
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_analysis(pilot, app)
+        await pilot.press("x", "x")
+        await wait_until(
+            pilot,
+            lambda: any(f"already ran (job {job}, done)" in n.message for n in app._notifications),
+            what="the pointer to the results",
+        )
+        assert not any(j.kind == spec.kind and j.id != job for j in app.jobs)
+
+
 async def test_imported_dclm_results_open_on_a_ranking_pair_not_an_error(shared_data, tmp_path):
     from engine.api.results import import_results
     from tests.tui.conftest import make_app
