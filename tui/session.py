@@ -124,6 +124,21 @@ class Session(WorkersReportToApp, DOMNode):
         if state != self.run_state:
             self.run_state = state
 
+    def no_run_hint(self) -> str | None:
+        """No current run, but another corpus has one that can be read: which, and how to make
+        it current (None when there is none)."""
+        readable = [r for r in self.runs.values() if r["state"] in BROWSABLE]
+        if not readable:
+            return None
+        other = max(readable, key=lambda r: r["id"])
+        where = (
+            f"corpus '{self.corpus}' has no scored run yet" if self.corpus else "no run is current"
+        )
+        return (
+            f"{where}: score it (betr score), or press 1, then r on run {other['id']} "
+            f"({other['name'] or 'unnamed'}, corpus '{other['corpus']}') to read its documents here"
+        )
+
     def selection_text(self) -> str:
         run = self.runs.get(self.run_id) if self.run_id is not None else None
         if run is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from textual import on, work
@@ -25,23 +24,9 @@ from tui.actions import bindings_for
 from tui.reads import reading
 from tui.screens.base import BetrModal, BetrScreen
 from tui.screens.viewer import DocViewerScreen, keep_text
-from tui.session import BROWSABLE
 from tui.widgets.doclist import DocList
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
-
-
-def empty_text(corpus: str | None, runs: dict[int, dict[str, Any]]) -> str:
-    """No current run: say so, and name a run that can be read when another corpus has one."""
-    readable = [r for r in runs.values() if r["state"] in BROWSABLE]
-    if not readable:
-        return EMPTY
-    other = max(readable, key=lambda r: r["id"])
-    where = f"corpus '{corpus}' has no scored run yet" if corpus else "no run is current"
-    return (
-        f"{where}: score it (betr score), or press 1, then r on run {other['id']} "
-        f"({other['name'] or 'unnamed'}, corpus '{other['corpus']}') to read its documents here"
-    )
 
 
 def info_line(index: RunIndex, view: View) -> str:
@@ -186,8 +171,7 @@ class DocumentsScreen(BetrScreen):
 
     def run_changed(self, run_id: int | None) -> None:
         self.query_one("#docs-empty").display = run_id is None
-        self.query_one("#docs-empty", Static).update(empty_text(self.session.corpus,
-                                                                self.session.runs))  # fmt: skip
+        self.query_one("#docs-empty", Static).update(self.session.no_run_hint() or EMPTY)
         self.doclist.display = run_id is not None
         if run_id is None:
             self.index = self.view = None
