@@ -18,12 +18,12 @@ from engine.names import canonical, normalise
 from engine.store import eval_summary, evals
 from engine.workspace import Workspace
 
+FIT_TRIES = 12  # target benchmarks tried for a fit pair before settling for a ranking pair
 DEMO_SELECTIONS = ("top", "random", "bottom")
 DEMO_TARGET_BENCHMARK = "arc-easy"
 # the proxy metric the demo's fit reads, first one present wins
 DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb")
 TARGET_METRICS = ("acc", "acc_norm", "accuracy", "exact_match")
-FIT_TRIES = 12  # target benchmarks tried for a fit pair before settling for a ranking pair
 
 
 def _size_key(item: tuple[str | None, int | None]) -> tuple[Any, ...]:

@@ -10,7 +10,6 @@ from typing import Any
 
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
-from engine.names import resolve, suggest
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 from engine.store import catalog, evals, proxies
 from engine.store.db import transaction
@@ -82,6 +81,8 @@ def list_proxies(workspace: Workspace) -> list[dict[str, Any]]:
 
 
 def resolve_proxy(conn, ref: str | int) -> dict[str, Any]:
+    from engine.names import suggest
+
     proxy = proxies.get_proxy(conn, ref)
     if proxy is None:
         names = proxies.proxy_names(conn)
@@ -154,6 +155,8 @@ def mc_eval_spec(
     limit: int | None = None,
     device: str = "auto",
 ) -> McEvalSpec:
+    from engine.names import resolve
+
     with closing(workspace.connect(readonly=True)) as conn:
         p = resolve_proxy(conn, proxy)
         ids = catalog.benchmark_ids(conn)
@@ -161,9 +164,10 @@ def mc_eval_spec(
             raise NotFoundError(
                 f"no benchmark '{benchmarks[0]}'", fix="import one: betr import bench PATH --name N"
             )
-        names = [resolve(b, ids, "benchmark", listing="betr list benchmarks") for b in benchmarks]
+        benchmarks = [resolve(b, ids, "benchmark", listing="betr list benchmarks")
+                      for b in benchmarks]  # fmt: skip
     return McEvalSpec(
-        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in names), limit=limit,
+        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
         device=device,
     )  # fmt: skip
 
@@ -172,6 +176,8 @@ def proxy_results(
     workspace: Workspace, *, benchmark: str | None = None, proxy: str | None = None
 ) -> list[dict[str, Any]]:
     """The proxies' evaluation rows (long shape)."""
+    from engine.names import resolve
+
     with closing(workspace.connect(readonly=True)) as conn:
         proxy_id = resolve_proxy(conn, proxy)["id"] if proxy else None
         if benchmark is not None:  # the proxies' rows carry the imported benchmark's name

@@ -22,7 +22,6 @@ from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import refuse_if_in_use
-from engine.names import resolve
 from engine.rbridge.tokenrows import unpack_token_rows
 from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
 from engine.store import catalog, proxies, traces
@@ -35,6 +34,8 @@ TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
 
 def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
     """An imported benchmark by name or by another spelling of it (`arc_easy` = `arc-easy`)."""
+    from engine.names import resolve
+
     row = catalog.benchmark_by_name(conn, name)
     if row is not None:
         return row
