@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.betr.runindex import keep_count
 from engine.betr.runs import require_state
-from engine.errors import NotFoundError, UsageError
+from engine.errors import UsageError
 from engine.jobs.context import JobContext
 from engine.jobs.specs import ProxyTrainSpec
 from engine.ops.lm_data import eot_id, prepare_tokenizer, prepare_tokens, write_atomic
@@ -40,7 +40,7 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
     if cp.get("finished"):
         return cp["result"]
     out = Path(spec.out_dir)
-    claim_out_dir(out, spec, ctx.job_id, ctx.conn)
+    claim_out_dir(out, spec, ctx.job_id)
     conn = ctx.conn
     doc_ids = training_doc_ids(conn, spec)
     settings = TrainSettings(
@@ -194,7 +194,7 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
     raise AssertionError("the trainer stopped before its last step")  # pragma: no cover
 
 
-def claim_out_dir(out: Path, spec: ProxyTrainSpec, job_id: int, conn=None) -> None:
+def claim_out_dir(out: Path, spec: ProxyTrainSpec, job_id: int) -> None:
     """The output directory belongs to one job: another job never rewrites checkpoints that
     are registered as proxies (their sha256 would go stale), and caches (tokenizer, tokens,
     states) made for other settings are dropped."""
@@ -206,10 +206,10 @@ def claim_out_dir(out: Path, spec: ProxyTrainSpec, job_id: int, conn=None) -> No
         if theirs == mine:
             return
         if theirs.get("job_id") != job_id and any(out.glob("ckpt-*")):
-            other = theirs.get("job_id")
             raise UsageError(
-                f"{out} holds the checkpoints of proxy-train job {other}",
-                fix=_other_job_fix(conn, other),
+                f"{out} holds the checkpoints of proxy-train job {theirs.get('job_id')}",
+                fix=f"resume that job (betr jobs resume {theirs.get('job_id')}), train into "
+                "another directory, or delete that one",
             )
         for name in ("tokenizer.json", "data", "state"):
             path = out / name
@@ -218,27 +218,6 @@ def claim_out_dir(out: Path, spec: ProxyTrainSpec, job_id: int, conn=None) -> No
             else:
                 path.unlink(missing_ok=True)
     write_atomic(marker, json.dumps(mine, indent=1).encode())
-
-
-def _other_job_fix(conn, job_id: Any) -> str:
-    """What to do about a directory another job trained into: resume it only if it stopped;
-    a finished one's checkpoints are registered proxies already."""
-    from engine.jobs.table import RESUMABLE, get_job
-
-    state = None
-    if conn is not None and isinstance(job_id, int):
-        try:
-            state = get_job(conn, job_id).state
-        except NotFoundError:  # that job's row is gone
-            state = None
-    elsewhere = "train into another directory (--out), or delete that one"
-    if state in RESUMABLE:
-        return f"resume that job (betr jobs resume {job_id}), {elsewhere}"
-    if state == "done":
-        return f"job {job_id} is done: its checkpoints are proxies already (betr proxy list); {elsewhere}"
-    if state is not None:
-        return f"job {job_id} is {state}: wait for it (betr jobs show {job_id}), or {elsewhere}"
-    return elsewhere
 
 
 def training_doc_ids(conn, spec: ProxyTrainSpec) -> np.ndarray:
