@@ -155,8 +155,6 @@ def mc_eval_spec(
     limit: int | None = None,
     device: str = "auto",
 ) -> McEvalSpec:
-    from engine.names import resolve
-
     with closing(workspace.connect(readonly=True)) as conn:
         p = resolve_proxy(conn, proxy)
         ids = catalog.benchmark_ids(conn)
@@ -164,6 +162,8 @@ def mc_eval_spec(
             raise NotFoundError(
                 f"no benchmark '{benchmarks[0]}'", fix="import one: betr import bench PATH --name N"
             )
+        from engine.names import resolve
+
         benchmarks = [resolve(b, ids, "benchmark", listing="betr list benchmarks")
                       for b in benchmarks]  # fmt: skip
     return McEvalSpec(
