@@ -300,12 +300,11 @@ def bench_open(n_rows: int, opens: int, real: bool) -> None:
             floor.append(asyncio.run(open_ms(empty)))
         print(f"   opens (ms): {', '.join(f'{t:.0f}' for t in tui)}; empty workspace: "
               f"{', '.join(f'{t:.0f}' for t in floor)}")  # fmt: skip
-        med = statistics.median(tui)
-        report(
-            "open Analysis (TUI)", med, "the same key, empty workspace", statistics.median(floor)
-        )
-        print(f"goal < {OPEN_GOAL_MS:.0f} ms: {'ok' if med < OPEN_GOAL_MS else 'MISSED'} "
-              f"(the first open in a process includes importing polars and scipy)")  # fmt: skip
+        med, base_med = statistics.median(tui), statistics.median(floor)
+        report("open Analysis (TUI)", med, "the same key, empty workspace", base_med)
+        print(f"goal < {OPEN_GOAL_MS:.0f} ms: {'ok' if med < OPEN_GOAL_MS else 'MISSED'}; the "
+              f"data's share (open minus the empty workspace's) {med - base_med:.0f} ms, which "
+              "includes importing polars and scipy (the first open in a process)")  # fmt: skip
 
 
 def main() -> None:
