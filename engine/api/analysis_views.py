@@ -3,8 +3,8 @@ metrics of the long results table, the (run, benchmark) pairs with per-item resu
 defaults for the selectors that give a meaningful result (a smaller size predicting a larger
 one, `engine.analysis.pairing`), or a note saying why there is none and what to pick.
 
-Everything is counted in SQL (`engine.store.eval_summary`): no result row is read into Python,
-so the screen opens in well under a second at 200k rows. Benchmarks spelled several ways
+Everything is counted in SQL (`engine.store.eval_summary`): no result row is read into Python
+(at 200k rows a tenth of the time of reading them all: bench/tui_analysis.py). Benchmarks spelled several ways
 (`arc_easy` from lm-eval, `arc-easy` imported) are one entry (`engine.names.normalise`), named
 by the spelling with the most rows; the analysis calls match every spelling of a name.
 """
