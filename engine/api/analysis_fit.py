@@ -267,7 +267,9 @@ def rank(
         if missing:
             raise NotFoundError(
                 f"no proxy score for dataset(s) {', '.join(missing)} ({x.label()})",
-                fix=f"datasets with one: {', '.join(table['dataset'].to_list()) or 'none'}",
+                fix=suggest(
+                    missing[0], table["dataset"].to_list(), "dataset", plural="datasets with one"
+                ),
             )
         table = table.filter(table["dataset"].is_in(list(runs)))
     if table.height == 0:
