@@ -257,7 +257,7 @@ def cli_fit(monkeypatch):
 
 
 def test_fit_use_case_and_errors_name_the_known(workspace):
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import fit, rank
 
     seed_results(workspace)
     r = fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
@@ -268,6 +268,9 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
         fit(workspace, benchmark="arc", x_run="nope", x_metric="acc", y_run="web", y_metric="acc")
     with pytest.raises(NotFoundError, match="did you mean 'code'\\?$"):
         fit(workspace, benchmark="arc", x_run="cdoe", x_metric="acc", y_run="web", y_metric="acc")
+    with pytest.raises(NotFoundError, match="dataset\\(s\\) cdoe .*\n  fix: did you mean 'code'"):
+        rank(workspace, benchmark="arc", x_metric="acc", y_metric="acc", x_size="7M",
+             y_size="70M", runs=["web", "cdoe"])  # fmt: skip
     with pytest.raises(NotFoundError, match="known y metrics: acc$"):
         fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
             y_metric="f1", y_size="70M")  # fmt: skip
