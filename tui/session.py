@@ -4,8 +4,8 @@ The App creates one `Session`; screens and widgets watch its reactive attributes
 (`self.watch(self.app.session, "run_id", ...)`) and never keep their own copy. What changes it:
 the jobs poll hands it the corpora and runs (`polled`), the Workspace screen picks a corpus or
 a run (`choose_corpus`, `choose_run`), the Threshold screen sets `keep` and `keep_by`. Until
-the user picks, the current corpus is the newest ready one and the current run the newest
-browsable run of it. The runs' RunIndex cache lives here too (thread-safe, shared by every
+the user picks, the current corpus is the newest ready one with a browsable run (else the newest
+ready one) and the current run the newest browsable run of it. The runs' RunIndex cache lives here too (thread-safe, shared by every
 screen), and the current run's index is warmed in the background as soon as it changes.
 """
 
