@@ -227,6 +227,27 @@ def test_ranking_table_takes_each_runs_last_key_or_the_chosen_one():
 
 
 # -- use case and CLI ---------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7, 11, 27, 40, 143])
+def test_folds_are_sklearns(n):
+    """fits.splits writes KFold(5, shuffle=True, random_state=0) and LeaveOneOut out with numpy
+    (importing sklearn cost the first fit ~1.8 s): the same (train, test) indices."""
+    from sklearn.model_selection import KFold, LeaveOneOut
+
+    from engine.analysis.fits import splits
+
+    name, got = splits(n)
+    idx = np.arange(n)
+    if n < 5:
+        assert name == "leave-one-out"
+        want = list(LeaveOneOut().split(idx))
+    else:
+        assert name == "5-fold"
+        want = list(KFold(n_splits=5, shuffle=True, random_state=0).split(idx))
+    assert len(got) == len(want)
+    for (train, test), (w_train, w_test) in zip(got, want, strict=True):
+        assert train.tolist() == w_train.tolist() and test.tolist() == w_test.tolist()
+
+
 def seed_results(workspace):
     """Three datasets at two sizes, five checkpoints each; 'big' accuracy = 0.2 + 1.5*small."""
     rows = []
@@ -379,24 +400,3 @@ def test_fitted_curve_for_drawing():
     pts = fitted_curve({"name": "logarithmic", "params": {"a": 1.0, "b": 2.0}}, 0.0, 1.0, n=3)
     assert pts == [{"x": 0.0, "y": None}, {"x": 0.5, "y": pytest.approx(1 + 2 * math.log(0.5))},
                    {"x": 1.0, "y": 1.0}]  # fmt: skip
-
-
-@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7, 11, 27, 40, 143])
-def test_folds_are_sklearns(n):
-    """fits.splits writes KFold(5, shuffle=True, random_state=0) and LeaveOneOut out with numpy
-    (importing sklearn cost the first fit ~1.8 s): the same (train, test) indices."""
-    from sklearn.model_selection import KFold, LeaveOneOut
-
-    from engine.analysis.fits import splits
-
-    name, got = splits(n)
-    idx = np.arange(n)
-    if n < 5:
-        assert name == "leave-one-out"
-        want = list(LeaveOneOut().split(idx))
-    else:
-        assert name == "5-fold"
-        want = list(KFold(n_splits=5, shuffle=True, random_state=0).split(idx))
-    assert len(got) == len(want)
-    for (train, test), (w_train, w_test) in zip(got, want, strict=True):
-        assert train.tolist() == w_train.tolist() and test.tolist() == w_test.tolist()
