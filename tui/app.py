@@ -226,9 +226,10 @@ class BetrApp(App[None]):
         self.jobs_poll.finished(ok=message.jobs is not None)
         if message.jobs is None or message.corpora is None:
             return
+        # the session first: a toast's "press 3" must find the run it names current
+        self.session.polled(message.corpora, message.runs, message.bench_ids)
         self.announce_finished_jobs(message.jobs)
         self.jobs = message.jobs
-        self.session.polled(message.corpora, message.runs, message.bench_ids)
 
     def announce_finished_jobs(self, jobs: list[JobInfo]) -> None:
         """Notify jobs that finished while the TUI watched (not those finished before)."""
@@ -243,12 +244,8 @@ class BetrApp(App[None]):
             if job.state == "done" and job.kind == "embed-docs":
                 self.notify(f"job {job.id} done: {job.title}", markup=False, timeout=3)
             elif job.state == "done" and job.run_id is not None:
-                self.notify(
-                    f"job {job.id} done: {job.title}. Press 3 to read run {job.run_id}'s "
-                    "documents, 4 to set its keep rate (1: Workspace, r makes a run current).",
-                    markup=False,
-                    timeout=15,
-                )
+                self.notify(f"job {job.id} done: {job.title}. {self.run_hint(job.run_id)}",
+                            markup=False, timeout=15)  # fmt: skip
             elif job.state == "done":
                 self.notify(f"job {job.id} done: {job.title}", markup=False)
             elif job.state == "failed":
@@ -257,6 +254,18 @@ class BetrApp(App[None]):
                 self.notify(
                     f"job {job.id} {job.state}: {job.title}", severity="warning", markup=False
                 )
+
+    def run_hint(self, run_id: int) -> str:
+        """Where to read a run that just finished: 3 when it is the current run, else the
+        keys that make it current (a hint that leads to an empty screen is worse than none)."""
+        if self.session.run_id == run_id:
+            return f"Press 3 to read run {run_id}'s documents, 4 to set its keep rate."
+        current = self.session.run_id
+        now = f"run {current} is current" if current is not None else "no run is current"
+        return (
+            f"To read it ({now}): press 1, then r on run {run_id} to make it current, "
+            "then 3 (documents) or 4 (keep rate)."
+        )
 
     def show_selection(self, text: str) -> None:
         self.sub_title = text

@@ -14,7 +14,8 @@ from contextlib import closing
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
-from engine.store import eval_columns, evals
+from engine.names import canonical, spellings, suggest
+from engine.store import eval_columns, eval_summary, evals
 from engine.workspace import Workspace
 
 PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
@@ -53,6 +54,10 @@ def corr(
     with closing(workspace.connect(readonly=True)) as conn:
         # only the rows the protocol reads, as columns; run attributes only when it needs them
         cols = eval_columns.eval_result_columns(conn, metric=wanted)
+        # one benchmark spelled two ways (arc_easy, arc-easy) is one row of a matrix
+        shown = canonical(cols["benchmark"])
+        if any(k != v for k, v in shown.items()):
+            cols["benchmark"] = [shown[b] for b in cols["benchmark"]]
         metrics = set(cols["metric"])
         if not metrics.issuperset(wanted):  # a message will list the workspace's metrics
             metrics = set(eval_columns.eval_metrics(conn))
@@ -92,19 +97,27 @@ def calibration(
     from engine.analysis.calibration import calibrate, items
 
     with closing(workspace.connect(readonly=True)) as conn:
-        rows = evals.eval_items(conn, run=run, benchmark=benchmark, stage=stage)
+        groups = eval_summary.item_groups(conn)
+        benches = sorted({g[1] for g in groups if g[0] == run})
+        rows = []
+        for name in spellings(benchmark, benches):  # every spelling: arc_easy = arc-easy
+            rows += evals.eval_items(conn, run=run, benchmark=name, stage=stage)
         if not rows:
-            have = evals.eval_items(conn, run=run)
-            benches = sorted({r["benchmark"] for r in have})
+            runs = sorted({g[0] for g in groups})
+            if not runs:
+                fix = ("import lm-eval samples_*.jsonl files (betr results import PATH --format "
+                       "lm-eval) or evaluate a proxy (betr proxy eval)")  # fmt: skip
+            elif run not in runs:
+                fix = suggest(run, runs, "run with per-item results", plural="runs with them")
+            elif not spellings(benchmark, benches):
+                fix = suggest(benchmark, benches, f"benchmark of run '{run}'",
+                              plural=f"benchmarks of run '{run}'")  # fmt: skip
+            else:
+                fix = f"leave out the stage, or pick one that run '{run}' has items at"
             raise NotFoundError(
                 f"no per-item results for run '{run}' on benchmark '{benchmark}'"
                 + (f" at stage {stage}" if stage else ""),
-                fix=(
-                    f"run '{run}' has items for: {', '.join(benches)}"
-                    if benches
-                    else "import lm-eval samples_*.jsonl files (betr results import PATH "
-                    "--format lm-eval) or evaluate a proxy (betr proxy eval)"
-                ),
+                fix=fix,
             )
     notes = []
     stages = sorted({r.get("stage") or "" for r in rows})

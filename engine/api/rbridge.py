@@ -33,19 +33,22 @@ TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
 
 
 def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+    """An imported benchmark by name or by another spelling of it (`arc_easy` = `arc-easy`)."""
+    from engine.names import resolve
+
     row = catalog.benchmark_by_name(conn, name)
-    if row is None:
-        names = sorted(catalog.benchmark_ids(conn))
+    if row is not None:
+        return row
+    names = sorted(catalog.benchmark_ids(conn))
+    if not names:
         raise NotFoundError(
             f"unknown benchmark '{name}'",
-            fix=(
-                f"imported benchmarks: {', '.join(names)}; "
-                if names
-                else "import it first: betr import bench PATH --name NAME; "
-            )
-            + "traces attach to an imported benchmark",
+            fix="import it first: betr import bench PATH --name NAME; traces attach to an "
+            "imported benchmark",
         )
-    return row
+    return catalog.benchmark_by_name(
+        conn, resolve(name, names, "benchmark", listing="betr list benchmarks")
+    )
 
 
 # -- import -----------------------------------------------------------------------------------

@@ -21,12 +21,18 @@ METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb")
 
 def overview(workspace: Workspace) -> dict[str, Any]:
     """{"benchmarks": per benchmark with traces (benchmark, traces, with_probs, formats),
-    "proxies": every proxy (dataset, params, tokens order), "corpora": ready corpus names}."""
+    "proxies": every proxy (dataset, params, tokens order), "corpora": ready corpus names,
+    "scored": the (benchmark, proxy) pairs with a finished score, newest first (what the
+    screen opens on: an unscored proxy shows no traces)}."""
     with closing(workspace.connect(readonly=True)) as conn:
+        done = [s for s in store_rb.list_scores(conn) if s["state"] == "done"]
+        done.sort(key=lambda s: (s["finished_at"] or 0, s["id"]), reverse=True)
+        scored = list(dict.fromkeys((s["benchmark"], s["proxy"]) for s in done))
         return {
             "benchmarks": traces.trace_counts(conn),
             "proxies": proxies.list_proxies(conn),
             "corpora": [c["name"] for c in catalog.list_corpora(conn) if c["state"] == "ready"],
+            "scored": [{"benchmark": b, "proxy": p} for b, p in scored],
         }
 
 

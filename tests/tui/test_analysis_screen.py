@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -306,6 +307,149 @@ def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
     assert (d["x_size"], d["y_size"], d["y_metric"]) == ("150M", "1B", "acc")
     assert d["benchmark"] == "arc-easy"
     assert d["x_metric"] == "bpb"  # the demo's rbridge_trace when present, else bpb
+
+
+# -- defaults that mean something on the user's data (issue 18) ----------------------------------
+async def open_analysis_on(pilot, app):
+    """The Analysis screen once its Fit tab shows a fit or an empty state (never "fitting…")."""
+    from tests.tui.conftest import wait_until
+    from tui.screens.analysis import AnalysisScreen
+
+    await pilot.press("6")
+
+    def settled() -> bool:
+        if not isinstance(app.screen, AnalysisScreen) or app.screen.view is None:
+            return False
+        text = str(app.screen.query_one("#an-fit-empty").content)
+        return "fit" in app.screen.results or (text != "" and "fitting" not in text)
+
+    await wait_until(pilot, settled, timeout=30, what="the Fit tab's content")
+    await pilot.pause()
+    return app.screen
+
+
+def fit_empty_text(screen) -> str:
+    return str(screen.query_one("#an-fit-empty").content)
+
+
+def one_checkpoint_rows() -> list[dict]:
+    """DCLM's shape, CONSTRUCTED: 10 data pools at 1B, 6 of them also at 7B, one checkpoint
+    each (so no fit), the 7B accuracy following the 1B one."""
+    rows = []
+    for k in range(10):
+        acc = 0.3 + 0.02 * k
+        sizes = [("1B", 10**9, 2.8e10, acc)] + (
+            [("7B", 7 * 10**9, 1.4e11, acc + 0.1)] if k < 6 else []
+        )
+        for size, params, tokens, value in sizes:
+            rows.append({"run": f"pool-{k}", "size": size, "params": params, "tokens": int(tokens),
+                         "stage": "PT", "benchmark": "hellaswag", "metric": "acc",
+                         "value": value, "source": "constructed-in-test"})  # fmt: skip
+    return rows
+
+
+async def test_one_checkpoint_per_run_opens_on_what_to_pick_not_on_an_error(tmp_path):
+    from engine.api.analysis_fit import rank
+    from tests.tui.conftest import make_app, wait_until
+
+    ws = Workspace.init(tmp_path / "ws")
+    with closing(ws.connect()) as conn, transaction(conn):
+        evals.insert_eval_results(conn, one_checkpoint_rows())
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis_on(pilot, app)
+        text = fit_empty_text(screen)
+        assert text.startswith("Nothing to fit by default: every run has fewer than 3")
+        assert "press t for Ranking: 1B ranks the datasets of 7B (6 evaluated at both)" in text
+        assert "fit" not in screen.results and app.last_error is None
+        assert (screen.sel.side("x")[1], screen.sel.side("y")[1]) == ("1B", "7B")
+        await open_tab(pilot, screen, "an-tab-rank", "rank")
+        want = rank(ws, **screen.sel.rank_args())
+        assert screen.results["rank"]["decision_accuracy"] == want["decision_accuracy"] == 1.0
+        assert want["n"] == 6
+        # picking an x run by hand leaves the default: its fit runs (and says what is missing)
+        await pilot.press("t", "t", "t")  # back to Fit
+        screen.choose(x_side="pool-1\t1B")
+        await wait_until(pilot, lambda: "matched point" in fit_empty_text(screen))
+        assert app.is_running
+
+
+async def test_x_equal_to_y_says_so_instead_of_a_fit_of_r2_1(analysis_ws):
+    from tests.tui.conftest import make_app, wait_until
+
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis(pilot, app)
+        screen.choose(x_side=screen.sel.y_side, x_metric=f"{screen.sel.benchmark}\tacc")
+        await wait_until(pilot, lambda: "fit" not in screen.results)
+        assert fit_empty_text(screen).startswith("x and y are the same numbers")
+        assert app.last_error is None
+
+
+async def test_x_x_after_the_demo_experiment_finished_points_to_its_results(
+    analysis_ws, monkeypatch
+):
+    import time
+
+    import engine.api.demo as demo
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import create_job
+    from tests.tui.conftest import make_app, update_job, wait_until
+
+    spec = DemoExperimentSpec(corpus_id=1, run_id=1, out_dir="/nonexistent/demo-experiment")
+    monkeypatch.setattr(demo, "experiment_spec", lambda ws, **kw: spec)
+    with closing(analysis_ws.connect()) as conn:
+        job = create_job(conn, spec.kind, "demo experiment", spec.to_config())
+    update_job(analysis_ws, job, state="done", finished_at=time.time())
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_analysis(pilot, app)
+        await pilot.press("x", "x")
+        await wait_until(
+            pilot,
+            lambda: any(f"already ran (job {job}, done)" in n.message for n in app._notifications),
+            what="the pointer to the results",
+        )
+        assert not any(j.kind == spec.kind and j.id != job for j in app.jobs)
+
+
+async def test_imported_dclm_results_open_on_a_ranking_pair_not_an_error(shared_data, tmp_path):
+    from engine.api.results import import_results
+    from tests.tui.conftest import make_app
+
+    ws = Workspace.init(tmp_path / "dclm")
+    import_results(ws, [str(shared_data / "eval_results" / "dclm")], "dclm")
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis_on(pilot, app)
+        text = fit_empty_text(screen)
+        assert text.startswith("Nothing to fit by default") and "matched point" not in text
+        assert app.last_error is None and "fit" not in screen.results
+        (x_run, x_size), (y_run, y_size) = screen.sel.side("x"), screen.sel.side("y")
+        sizes = {s["size"]: s["params"] for s in screen.view["sides"]}
+        assert x_run == y_run and sizes[x_size] < sizes[y_size]
+        await open_tab(pilot, screen, "an-tab-rank", "rank")
+        assert screen.results["rank"]["n"] >= 10  # datasets evaluated at both sizes
+        assert app.last_error is None and app.is_running
+
+
+async def test_pythia_results_open_on_a_smaller_model_predicting_a_larger_one(
+    shared_data, tmp_path
+):
+    from engine.api.results import import_results
+    from tests.tui.conftest import make_app
+
+    ws = Workspace.init(tmp_path / "pythia")
+    import_results(ws, [str(shared_data / "eval_results" / "pythia")], "lm-eval")
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis_on(pilot, app)
+        assert "fit" in screen.results and app.last_error is None
+        res = screen.results["fit"]
+        params = {(s["run"], s["size"]): s["params"] for s in screen.view["sides"]}
+        x, y = screen.sel.side("x"), screen.sel.side("y")
+        assert x != y and params[x] < params[y]
+        assert res["n"] >= 20 and res["x"]["run"] != res["y"]["run"]  # two Pythia models
 
 
 # -- snapshots ------------------------------------------------------------------------------------

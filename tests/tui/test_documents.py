@@ -13,10 +13,11 @@ from textual.widgets import Input, TextArea
 from bench.synth_run import make_synthetic_run
 from engine.api.browse import IndexCache, Query, doc_detail, make_view, page
 from engine.api.labels import label_agreement
+from engine.store.db import transaction
 from engine.store.docs import fts_doc_ids
 from engine.units import format_number
 from engine.workspace import Workspace
-from tests.tui.conftest import make_app, screen_lines, wait_until
+from tests.tui.conftest import fake_job, make_app, screen_lines, update_job, wait_until
 from tui.reads import reading
 from tui.screens.documents import EMPTY
 from tui.screens.viewer import agreement_text
@@ -344,6 +345,67 @@ async def test_no_run_shows_the_empty_state(workspace):
         assert not doclist(app).display
         await pilot.press("s", "enter", "e")  # nothing to act on: no crash
         assert app.is_running
+
+
+async def test_the_toast_of_a_finished_run_leads_to_its_documents_after_an_import(ws):
+    """The demo's path: the scoring job runs while the user imports another corpus; when the
+    job finishes, its toast says "press 3" and 3 shows the run's documents (it used to open
+    on "no scored run yet": the newest corpus, just imported, had no run)."""
+    conn = ws.connect()
+    with transaction(conn):
+        conn.execute("UPDATE runs SET state = 'pending', finished_at = NULL WHERE id = 1")
+        conn.execute(
+            "INSERT INTO corpora (name, state, created_at, tokenizer, tokenizer_sha256, "
+            "text_field, n_docs) VALUES ('imported', 'ready', ?, 'gpt-neox', 'x', 'text', 5)",
+            (time.time() + 60,),
+        )
+    conn.close()
+    job = fake_job(ws, title="score synthetic")
+    update_job(ws, job, run_id=1)
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.corpus == "imported", what="the new corpus")
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="documents")
+        empty = str(app.screen.query_one("#docs-empty").content)
+        assert empty == EMPTY  # nothing can be read anywhere yet: the generic hint
+        conn = ws.connect()
+        with transaction(conn):
+            conn.execute("UPDATE runs SET state = 'applied', finished_at = ? WHERE id = 1",
+                         (time.time(),))  # fmt: skip
+        conn.close()
+        update_job(ws, job, state="done", finished_at=time.time())
+        toast = await wait_until(
+            pilot,
+            lambda: next((n.message for n in app._notifications if f"job {job} done" in n.message),
+                         None),
+            what="the job's toast",
+        )  # fmt: skip
+        assert "Press 3 to read run 1's documents" in toast
+        assert app.session.run_id == 1 and app.session.corpus == "synthetic"
+        await pilot.press("1", "3")
+        await wait_until(pilot, lambda: doclist(app).row_at(0) is not None, what="its rows")
+        assert not app.screen.query_one("#docs-empty").display
+
+
+async def test_no_current_run_names_a_run_that_can_be_read(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        conn = ws.connect()
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO corpora (name, state, created_at, tokenizer, tokenizer_sha256, "
+                "text_field) VALUES ('web', 'ready', ?, 'gpt-neox', 'x', 'text')",
+                (time.time() + 60,),
+            )
+        conn.close()
+        app.session.choose_corpus("web")  # as `u` on the Workspace screen does
+        await wait_until(pilot, lambda: app.session.run_id is None, what="no current run")
+        text = str(app.screen.query_one("#docs-empty").content)
+        assert text.startswith("corpus 'web' has no scored run yet")
+        assert "press 1, then r on run 1" in text and "corpus 'synthetic'" in text
+        assert app.run_hint(1).startswith("To read it (no run is current): press 1, then r")
 
 
 async def test_a_scored_run_shows_its_sample_in_betr_order(ws):

@@ -258,6 +258,20 @@ async def test_score_job_from_the_screen(scored_ws, monkeypatch):
         )
 
 
+async def test_opens_on_a_scored_pair_not_on_the_first_proxy(scored_ws, tiny_lm_dir, tmp_path):
+    # listed first (as the demo's frontier proxy is) and never scored: opening on it would show
+    # no traces until the user pressed p through the list
+    frontier = shutil.copytree(tiny_lm_dir, tmp_path / "frontier")
+    add_proxy(scored_ws, str(frontier), name="frontier", tokens=1_000, dataset="a-frontier")
+    app = make_app(scored_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rbridge(pilot, app)
+        assert screen.options["#rb-proxy"][0][1] == "frontier"
+        assert (screen.benchmark, screen.proxy) == ("gsm8k", "tiny-a")
+        await wait_until(pilot, lambda: screen.trace_list.row_count == len(REASONING))
+        assert "not scored yet" not in str(screen.query_one("#rb-summary").content)
+
+
 async def test_empty_workspace_says_what_to_do(tmp_path):
     app = make_app(Workspace.init(tmp_path / "empty"))
     async with app.run_test(size=SMALL) as pilot:

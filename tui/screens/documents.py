@@ -171,6 +171,8 @@ class DocumentsScreen(BetrScreen):
 
     def on_screen_resume(self) -> None:
         self.query_one(DocList).reload()  # labels set in the viewer show up
+        if self.session.run_id is None:
+            self.run_changed(None)  # the runs listed in the empty text may have changed
 
     # -- the view ------------------------------------------------------------------------------
     @property
@@ -182,6 +184,7 @@ class DocumentsScreen(BetrScreen):
 
     def run_changed(self, run_id: int | None) -> None:
         self.query_one("#docs-empty").display = run_id is None
+        self.query_one("#docs-empty", Static).update(self.session.no_run_hint() or EMPTY)
         self.doclist.display = run_id is not None
         if run_id is None:
             self.index = self.view = None

@@ -91,9 +91,9 @@ class RbridgeScreen(BetrScreen):
         self.query_one("#rb-trace-side").border_title = "Traces"
         self.query_one(TraceList).focus()
         self.watch(self.app, "jobs", self.jobs_changed)
-        self.read_overview()
 
     def on_screen_resume(self) -> None:
+        # also the first showing (mount, then resume): one read, not two racing each other
         self.read_overview()
 
     @property
@@ -139,6 +139,11 @@ class RbridgeScreen(BetrScreen):
         benches = [name(b["benchmark"]) for b in data["benchmarks"]]
         raw_benches = [b["benchmark"] for b in data["benchmarks"]]
         proxies = [p["name"] for p in data["proxies"]]
+        if self.benchmark not in raw_benches and self.proxy not in proxies:
+            # first showing: the newest scored pair, so the traces and tokens have numbers
+            pair = next(iter(data.get("scored") or []), None)
+            if pair is not None and pair["benchmark"] in raw_benches and pair["proxy"] in proxies:
+                self.benchmark, self.proxy = pair["benchmark"], pair["proxy"]
         if self.benchmark not in raw_benches:
             self.benchmark = raw_benches[0] if raw_benches else None
         if self.proxy not in proxies:

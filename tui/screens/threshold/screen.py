@@ -189,6 +189,9 @@ class ThresholdScreen(BetrScreen):
             self.post_message(self.IndexLoaded(run_id, None, str(exc), extra))
             return
         self.post_message(self.IndexLoaded(run_id, index, None, extra))
+        from engine.api.tradeoff import preload_agreement
+
+        preload_agreement()  # the Agreement tab's libraries, while the user reads this one
 
     def on_threshold_screen_index_loaded(self, message: IndexLoaded) -> None:
         if message.run_id != self.session.run_id:
