@@ -14,7 +14,9 @@ import pytest
 from tests.conftest import REPO
 
 SQL_CALLS = {"execute", "executemany", "executescript"}
-MAX_LINES = 500
+# ARCHITECTURE.md: files are cut by concept; length is a smell to look at around 800 lines,
+# not a rule to pack code under
+MAX_LINES = 800
 
 
 def product_modules() -> list[Path]:
@@ -43,7 +45,7 @@ def test_only_engine_store_runs_sql():
     assert sql_calls(store / "docs.py"), "the check finds calls where there are some"
 
 
-def test_no_module_is_over_500_lines():
+def test_no_module_is_over_800_lines():
     long = {
         str(path.relative_to(REPO)): n
         for path in product_modules()
