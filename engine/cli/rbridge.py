@@ -357,14 +357,23 @@ def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, see
 @click.option("--proxy", required=True)
 @click.option("--benchmark", "benchmarks", required=True, help="Comma-separated MC benchmarks.")
 @click.option("--limit", type=int, default=None, help="Only the first N items of each.")
+@click.option(
+    "--bos",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="BOS before each context: auto = what the tokenizer.json adds; always = the model's "
+    "bos_token_id; never = none (lm-eval without add_bos_token on a bare tokenizer.json).",
+)
 @DEVICE
 @DETACH
-def proxy_eval(proxy, benchmarks, limit, device, detach):
-    """Multiple-choice accuracy, length-normalised accuracy and confidence of a proxy."""
+def proxy_eval(proxy, benchmarks, limit, bos, device, detach):
+    """Multiple-choice metrics of a proxy: acc, acc_norm and acc_bytes (lm-eval's), acc_per_char
+    (OLMES's) and confidence; per-item rows with `betr results show --items`."""
     from engine.api.proxies import mc_eval_spec
 
     names = [b.strip() for b in benchmarks.split(",") if b.strip()]
-    spec = mc_eval_spec(obj().workspace, proxy, names, limit=limit, device=device)
+    spec = mc_eval_spec(obj().workspace, proxy, names, limit=limit, device=device, bos=bos)
     _print_result(run_job(spec, detach, title=f"mc-eval {proxy} on {', '.join(names)}"))
 
 

@@ -84,12 +84,13 @@ def eval_results(
 def upsert_mc_items(
     conn: sqlite3.Connection,
     proxy_id: int,
-    rows: Sequence[tuple[int, int, str, str, int | None]],
+    rows: Sequence[tuple[int, int, str, str, int | None, str]],
 ) -> None:
-    """(inside a transaction) (example_id, gold, logliks JSON, n_chars JSON, job_id) per item."""
+    """(inside a transaction) (example_id, gold, logliks JSON, n_chars JSON, job_id, bos) per
+    item; n_chars: the characters of each continuation as scored (the delimiter counted)."""
     conn.executemany(
-        "INSERT OR REPLACE INTO mc_items (proxy_id, example_id, gold, logliks, n_chars, job_id) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO mc_items (proxy_id, example_id, gold, logliks, n_chars, job_id, "
+        "bos) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(proxy_id, *r) for r in rows],
     )
 
@@ -97,10 +98,11 @@ def upsert_mc_items(
 def mc_item_rows(
     conn: sqlite3.Connection, proxy_id: int, benchmark_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """Per-item log-likelihoods of a proxy (on one benchmark), in example order."""
+    """Per-item log-likelihoods of a proxy (on one benchmark), in example order, with the
+    example's choices (list) and the BOS convention the item was scored under."""
     sql = (
-        "SELECT m.example_id, e.benchmark_id, m.gold, m.logliks, m.n_chars FROM mc_items m "
-        "JOIN examples e ON e.id = m.example_id WHERE m.proxy_id = ?"
+        "SELECT m.example_id, e.benchmark_id, m.gold, m.logliks, m.n_chars, m.bos, e.choices "
+        "FROM mc_items m JOIN examples e ON e.id = m.example_id WHERE m.proxy_id = ?"
     )
     args: list[Any] = [proxy_id]
     if benchmark_id is not None:
@@ -111,17 +113,21 @@ def mc_item_rows(
         d = dict(r)
         d["logliks"] = json.loads(d["logliks"])
         d["n_chars"] = json.loads(d["n_chars"])
+        d["choices"] = json.loads(d["choices"]) if d["choices"] else None
         out.append(d)
     return out
 
 
-def mc_done_example_ids(conn: sqlite3.Connection, proxy_id: int, benchmark_id: int) -> set[int]:
+def mc_done_example_ids(
+    conn: sqlite3.Connection, proxy_id: int, benchmark_id: int, bos: str = "auto"
+) -> set[int]:
+    """Examples of the benchmark this proxy already has items for, scored under `bos`."""
     return {
         r[0]
         for r in conn.execute(
             "SELECT m.example_id FROM mc_items m JOIN examples e ON e.id = m.example_id "
-            "WHERE m.proxy_id = ? AND e.benchmark_id = ?",
-            (proxy_id, benchmark_id),
+            "WHERE m.proxy_id = ? AND e.benchmark_id = ? AND m.bos = ?",
+            (proxy_id, benchmark_id, bos),
         )
     }
 
