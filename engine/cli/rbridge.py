@@ -134,8 +134,14 @@ def _print_summary(r: dict) -> None:
         f"{r['proxy']} on {r['benchmark']} (MinMax per {r['minmax']}, {r['n_traces']} traces"
         + (", cached" if r.get("cached") else "")
         + f"): rBridge {_fmt(r['rbridge'])}  R-phi {_fmt(r['nll_rphi'])}  "
-        f"gold {_fmt(r['nll_gold'])}  bpb {_fmt(r['bpb'])}"
+        f"gold {_fmt(r['nll_gold'])}  bpb_prompted {_fmt(r.get('bpb_prompted'))}"
     )
+    if r.get("bpb") is not None:
+        echo(
+            f"masked spans, as the rBridge release ({r.get('n_mask_traces')} traces, summed): "
+            f"bpb {_fmt(r['bpb'])}  byte perplexity {_fmt(r.get('byte_perplexity'))}  "
+            f"word perplexity {_fmt(r.get('word_perplexity'))}"
+        )
     if r.get("flags"):
         echo("flags: " + ", ".join(f"{k} {v}" for k, v in sorted(r["flags"].items())))
 
@@ -190,14 +196,14 @@ def scores_cmd(benchmark):
     if obj().json:
         emit_json(rows)
         return
-    shown = [
-        {**r, **{k: _fmt(r[k]) for k in ("rbridge", "nll_rphi", "nll_gold", "bpb")}} for r in rows
-    ]
+    keys = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")
+    shown = [{**r, **{k: _fmt(r.get(k)) for k in keys}} for r in rows]
     print_table(
         shown,
         [("score_id", "id"), ("proxy", "proxy"), ("benchmark", "benchmark"), ("state", "state"),
          ("minmax", "minmax"), ("tokens", "tokens"), ("rbridge", "rBridge"),
-         ("nll_rphi", "R-phi"), ("nll_gold", "gold"), ("bpb", "bpb")],
+         ("nll_rphi", "R-phi"), ("nll_gold", "gold"), ("bpb", "bpb (mask)"),
+         ("bpb_prompted", "bpb_prompted")],
         "no rBridge scores yet: betr rbridge score --proxy P --benchmark B",
     )  # fmt: skip
 

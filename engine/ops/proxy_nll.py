@@ -174,6 +174,12 @@ class ProxyNLL:
                 return with_special[: start + n]
         return with_special
 
+    def leading_special_ids(self, text: str) -> list[int]:
+        """The special tokens the tokenizer puts before `text` (a BOS; [] for GPT-NeoX)."""
+        ctx = self.encode_context(text)
+        plain, _ = self.encode(text, add_special_tokens=False)
+        return ctx[: len(ctx) - len(plain)] if plain else ctx
+
     # -- scoring ----------------------------------------------------------------------------------
     def __call__(self, batch: Batch) -> Batch:
         self.setup()
