@@ -90,11 +90,15 @@ def calibration(
     temperature scaling fitted on a seeded half.
 
     Keys: run, benchmark, stage, checkpoint {size, params, tokens, step}, n_items, n_fit,
-    n_eval, temperature, ece and bins (the evaluation half at T = 1), ece_scaled and
-    bins_scaled (the evaluation half at T), acc, nll and nll_scaled (evaluation half),
-    ece_all and bins_all (every item at T = 1), notes. A run evaluated at several checkpoints
-    uses the last one (said in notes)."""
+    n_eval, split (how the halves were drawn), fit_items (the ids that fitted T), temperature,
+    temperature_at_bound ("lower" / "upper" / None) and bounds, ece and bins (the evaluation
+    half at T = 1), ece_scaled and bins_scaled (the evaluation half at T), acc, nll and
+    nll_scaled (evaluation half), ece_all and bins_all (every item at T = 1), notes. The halves
+    are drawn over the items in the natural order of their ids (numeric ids numerically), so
+    they never depend on how the rows were stored. A run evaluated at several checkpoints uses
+    the last one (said in notes); a temperature at a bound of the search is said in notes."""
     from engine.analysis.calibration import calibrate, items
+    from engine.analysis.item_order import natural_key
 
     with closing(workspace.connect(readonly=True)) as conn:
         groups = eval_summary.item_groups(conn)
@@ -130,7 +134,9 @@ def calibration(
     last = cps[-1]
     if len(cps) > 1:
         notes.append(f"{len(cps)} checkpoints; using the last (tokens {last[3]}, step {last[4]})")
-    chosen = [r for r in rows if _checkpoints([r])[0] == last]
+    chosen = sorted(
+        (r for r in rows if _checkpoints([r])[0] == last), key=lambda r: natural_key(r["item"])
+    )
     seen: dict[str, int] = {}
     for r in chosen:
         seen[str(r["item"])] = seen.get(str(r["item"]), 0) + 1
@@ -148,6 +154,13 @@ def calibration(
         raise InputError(str(exc), field="logliks") from None
     res = calibrate(it, seed)
     before, after = res["before"] or {}, res["after"] or {}
+    if res["temperature_at_bound"]:
+        lo, hi = res["bounds"]
+        notes.append(
+            f"T = {res['temperature']:.6g} is at the {res['temperature_at_bound']} bound of the "
+            f"search [{lo:g}, {hi:g}]: the NLL kept falling towards it, so T did not converge "
+            "inside the range"
+        )
     return {
         "run": run,
         "benchmark": benchmark,
@@ -157,7 +170,12 @@ def calibration(
         "n_items": res["n_items"],
         "n_fit": res["n_fit"],
         "n_eval": res["n_eval"],
+        "split": f"seed {seed}: numpy default_rng({seed}).permutation over the {res['n_items']} "
+        "items in natural id order; its first half fits T",
+        "fit_items": [str(chosen[i]["item"]) for i in res["fit_idx"]],
         "temperature": res["temperature"],
+        "temperature_at_bound": res["temperature_at_bound"],
+        "bounds": res["bounds"],
         "ece": before.get("ece"),
         "ece_scaled": after.get("ece"),
         "bins": before.get("bins", []),

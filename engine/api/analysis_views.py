@@ -22,8 +22,8 @@ FIT_TRIES = 12  # target benchmarks tried for a fit pair before settling for a r
 DEMO_SELECTIONS = ("top", "random", "bottom")
 DEMO_TARGET_BENCHMARK = "arc-easy"
 # the proxy metric the demo's fit reads, first one present wins
-DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb")
-TARGET_METRICS = ("acc", "acc_norm", "accuracy", "exact_match")
+DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb", "bpb_prompted")
+TARGET_METRICS = ("acc", "acc_norm", "acc_per_char", "acc_bytes", "accuracy", "exact_match")
 
 
 def _size_key(item: tuple[str | None, int | None]) -> tuple[Any, ...]:

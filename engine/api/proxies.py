@@ -154,7 +154,10 @@ def mc_eval_spec(
     *,
     limit: int | None = None,
     device: str = "auto",
+    bos: str = "auto",
 ) -> McEvalSpec:
+    """The checked spec of `betr proxy eval`; `bos` one of auto (follow the
+    tokenizer.json), always / never (one BOS, or none) (ProxyNLL.encode_context)."""
     with closing(workspace.connect(readonly=True)) as conn:
         p = resolve_proxy(conn, proxy)
         ids = catalog.benchmark_ids(conn)
@@ -168,7 +171,7 @@ def mc_eval_spec(
                       for b in benchmarks]  # fmt: skip
     return McEvalSpec(
         proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
-        device=device,
+        device=device, bos=bos,
     )  # fmt: skip
 
 

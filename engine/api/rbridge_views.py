@@ -16,7 +16,8 @@ from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.workspace import Workspace
 
-METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb")
+# bpb: the rBridge release's masked-span number (mask traces only); bpb_prompted: betr's own
+METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")
 
 
 def overview(workspace: Workspace) -> dict[str, Any]:

@@ -24,12 +24,17 @@ def summary_text(res: dict[str, Any], k: int, total: int) -> str:
         if cp.get(key) is not None
     )
     t = res.get("temperature")
+    bound = res.get("temperature_at_bound")
+    lo, hi = res.get("bounds") or (None, None)
+    flag = f" ⚠ at the {bound} bound of [{lo:g}, {hi:g}]: not converged" if bound else ""
     return (
         f"{name(res['run'])} on {name(res['benchmark'])} ({where}) · pair {k + 1}/{total} "
         f"(c: next)\nECE {fmt_num(res['ece'])} → {fmt_num(res['ece_scaled'])} after scaling "
-        f"at T = {fmt_num(t)} · NLL {fmt_num(res.get('nll'))} → {fmt_num(res.get('nll_scaled'))}"
+        f"at T = {fmt_num(t)}{flag} · NLL {fmt_num(res.get('nll'))} → "
+        f"{fmt_num(res.get('nll_scaled'))}"
         f" · acc {fmt_num(res.get('acc'))} · {res['n_items']} items: T fitted on {res['n_fit']},"
-        f" ECE on the other {res['n_eval']} (15 bins, seed {res.get('seed', 0)})"
+        f" ECE on the other {res['n_eval']} (15 bins, seed {res.get('seed', 0)}, items in "
+        "natural id order)"
     )
 
 
