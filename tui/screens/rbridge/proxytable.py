@@ -29,6 +29,7 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("nll_rphi", "R-phi", None),
     ("nll_gold", "gold", None),
     ("bpb", "bpb", None),
+    ("bpb_prompted", "bpb prompted", None),
     ("state", "score", None),
 )
 # metric, legend label, theme colour
@@ -37,6 +38,7 @@ SERIES = (
     ("nll_rphi", "R-phi", "warning"),
     ("nll_gold", "gold", "success"),
     ("bpb", "bpb", "secondary"),
+    ("bpb_prompted", "bpb prompted", "accent"),
 )
 LOG_X_SPAN = 100.0  # max/min tokens from which the x axis is logarithmic
 MAX_CURVES = 8  # the plot's legend stays readable; the table lists every proxy
@@ -64,6 +66,7 @@ def proxy_cells(row: dict[str, Any]) -> tuple:
         num("nll_rphi"),
         num("nll_gold"),
         num("bpb"),
+        num("bpb_prompted"),
         state_text(row),
     )
 
@@ -120,7 +123,8 @@ def curve_label(c: Curve) -> str:
 
 
 class ProxyPlot(PlotextPlot):
-    """One metric (m cycles rBridge, R-phi, gold NLL, bpb: their scales differ, so never two on
+    """One metric (m cycles rBridge, R-phi, gold NLL, bpb and betr's prompted bpb: their scales
+    differ, so never two on
     one axis) against training tokens, a curve per (dataset, size); the selected proxy's curve
     first and in the primary colour. `curves` is what is drawn (tests compare it with the
     table)."""

@@ -40,6 +40,14 @@ def flags_text(flags: dict[str, int]) -> str:
     return f"flags: {parts}"
 
 
+def bpb_text(row: dict[str, Any]) -> str:
+    """The release's bpb (masked spans, corpus-level) where the traces have spans; else betr's
+    per-trace prompt-conditioned bits per byte, under its own name."""
+    if row.get("bpb") is not None or row.get("bpb_prompted") is None:
+        return f"bpb {fmt_num(row.get('bpb'))}"
+    return f"bpb prompted {fmt_num(row['bpb_prompted'])}"
+
+
 def summary_text(row: dict[str, Any] | None, benchmark: str | None, *, width: int) -> str:
     """The selected proxy's numbers on the selected benchmark, for a screen `width` columns
     wide (two lines from 100 columns, three short ones below)."""
@@ -55,13 +63,13 @@ def summary_text(row: dict[str, Any] | None, benchmark: str | None, *, width: in
     if width < NARROW:
         return (
             f"rBridge {fmt_num(row['rbridge'])} · R-phi {fmt_num(row['nll_rphi'])}\n"
-            f"gold {fmt_num(row['nll_gold'])} · bpb {fmt_num(row['bpb'])}\n"
+            f"gold {fmt_num(row['nll_gold'])} · {bpb_text(row)}\n"
             f"{row['n_traces']} traces · {flagged} flagged · MinMax {row['minmax']}"
         )
     n = f"{row['n_traces']} traces ({row['n_scored']} scored)"
     numbers = (
         f"rBridge {fmt_num(row['rbridge'])} · R-phi {fmt_num(row['nll_rphi'])} · "
-        f"gold {fmt_num(row['nll_gold'])} nats/token · bpb {fmt_num(row['bpb'])}"
+        f"gold {fmt_num(row['nll_gold'])} nats/token · {bpb_text(row)}"
     )
     if width < WIDE:
         return f"{numbers}\n{n} · {flags_text(row['flags'])} · MinMax {scope}"
