@@ -6,14 +6,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from engine.device import detect_device
 from engine.errors import NotFoundError, UsageError
+from engine.jobs.kinds.proxy_train import check_fits, vocab_bound
 from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
+from engine.jobs.train_dir import check_out_dir, default_out_dir
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 from engine.store import catalog, evals, proxies
 from engine.store.db import transaction
-from engine.terminal import check_name
+from engine.terminal import check_name, check_path_name
 from engine.workspace import Workspace
 
 
@@ -114,7 +119,10 @@ def train_spec(
     **kwargs: Any,
 ) -> ProxyTrainSpec:
     """The checked spec of `betr proxy train`. The dataset name defaults to the corpus (or
-    "<corpus>-run<R>-top<X>%" for a selection); checkpoints go under the workspace."""
+    "<corpus>-run<R>-top<X>%" for a selection) and must be one plain file name; checkpoints go
+    under the workspace unless `out_dir` names a new, empty or betr-made directory that no
+    other job owns (engine.jobs.train_dir); a model that cannot fit in the device's free
+    memory is refused with the estimate. Nothing is written."""
     with closing(workspace.connect(readonly=True)) as conn:
         row = catalog.corpus_by_name(conn, corpus)
         if row is None:
@@ -123,13 +131,11 @@ def train_spec(
             raise UsageError(f"corpus '{corpus}' is still importing", fix="wait for its import")
     if dataset is None:
         dataset = corpus if selection is None else f"{corpus}-run{selection}-top{_pct(keep)}"
-    check_name("dataset", dataset)
-    if out_dir is None:
-        out_dir = str(workspace.root / "proxies" / f"{dataset}-{params}p-s{seed}")
-    return ProxyTrainSpec(
+    check_path_name("dataset", dataset)
+    spec = ProxyTrainSpec(
         corpus_id=int(row["id"]),
         dataset=dataset,
-        out_dir=os.path.abspath(out_dir),
+        out_dir=os.path.abspath(os.path.expanduser(out_dir)) if out_dir else "",
         params=params,
         tokens=tokens,
         checkpoints=checkpoints,
@@ -139,6 +145,12 @@ def train_spec(
         tokenizer=tokenizer,
         **kwargs,
     )
+    if not out_dir:  # under the workspace, named by everything that makes the run distinct
+        spec = replace(spec, out_dir=str(default_out_dir(workspace.root, spec.to_config())))
+    with closing(workspace.connect(readonly=True)) as conn:
+        check_out_dir(conn, Path(spec.out_dir))
+    check_fits(spec, vocab_bound(spec.tokenizer), spec.tokens + 1, detect_device(spec.device))
+    return spec
 
 
 def _pct(keep: float | None) -> str:

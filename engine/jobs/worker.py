@@ -27,6 +27,8 @@ from engine.store.db import is_damaged_database, rollback_if_open
 from engine.terminal import visible
 from engine.workspace import Workspace
 
+PRIVATE_UMASK = 0o077  # a workspace is owner-only (engine.workspace): so is what a job writes
+
 
 class JobInterrupted(Exception):
     """SIGTERM arrived without a cancel request (shutdown, kill): resumable."""
@@ -110,6 +112,7 @@ def execute_job(
     conn = workspace.connect()
     logger = job_logger(workspace, job_id)
     claim(conn, job_id)
+    umask = os.umask(PRIVATE_UMASK)  # what the job writes (checkpoints, caches) is owner-only
     job = get_job(conn, job_id)
     logger.info("start %s (attempt %d, pid %d): %s", job.kind, job.attempts, os.getpid(), job.title)
     heartbeat = Heartbeat(workspace, job_id)
@@ -148,6 +151,7 @@ def execute_job(
         )
         raise
     finally:
+        os.umask(umask)
         heartbeat.stop()
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
