@@ -47,7 +47,12 @@ def add_proxy(
     step: int | None = None,
 ) -> dict[str, Any]:
     """Register a Hugging Face causal LM directory (config.json, *.safetensors, tokenizer.json;
-    never a pickle); its sha256 is recorded. Returns {"proxy_id", "name", "sha256", ...}."""
+    never a pickle), after loading it far enough to know it is one (engine.ops.hf_load.
+    verify_causal_lm: a known causal architecture without remote code, weights that match the
+    config exactly, a tokenizer with offsets); its sha256 is recorded. Returns {"proxy_id",
+    "name", "sha256", ...}."""
+    from engine.ops.hf_load import verify_causal_lm
+
     model = check_model_dir(path)
     name = name or model.path.name
     check_name("proxy", name)
@@ -55,6 +60,7 @@ def add_proxy(
         if value is not None and value < 0:
             raise UsageError(f"{label} must not be negative, got {value}")
     sha = model_sha256(model)
+    verify_causal_lm(model.path)
     with closing(workspace.connect()) as conn:
         existing = proxies.get_proxy(conn, name)
         if existing is not None and (existing["path"], existing["sha256"]) != (

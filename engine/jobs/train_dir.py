@@ -64,10 +64,7 @@ def check_out_dir(conn: sqlite3.Connection, out: Path, job_id: int | None = None
     directory whose owner stopped before any checkpoint); a UsageError naming the owner or
     the foreign contents otherwise. Reads only: nothing is written."""
     for job in active_jobs(conn) if job_id is None else ():  # (a claim: the marker decides)
-        if (
-            job.kind == "proxy-train"
-            and Path(str(job.config.get("out_dir", ""))) == out
-        ):
+        if job.kind == "proxy-train" and Path(str(job.config.get("out_dir", ""))) == out:
             raise _busy(out, job.id, f"{job.title}, {job.state}")
     if not out.exists():
         return "new"

@@ -42,10 +42,14 @@ LOG_X_SPAN = 100.0  # max/min tokens from which the x axis is logarithmic
 def state_text(row: dict[str, Any]) -> Text:
     if row["pending"]:
         return Text("scoring…", style="italic")
+    stopped = row.get("stopped")
     if row["score_id"] is None:
+        if stopped:  # its job failed, was cancelled or interrupted: say so, never "scoring"
+            return Text(f"{stopped} (S)", style="italic")
         return Text("not scored (S)", style="dim")
     flags = sum((row.get("flags") or {}).values())
-    return Text(f"#{row['score_id']}" + (f" · {flags} flag" if flags else ""), style="dim")
+    text = f"#{row['score_id']}" + (f" · {flags} flag" if flags else "")
+    return Text(text + (f" · {stopped}" if stopped else ""), style="dim")
 
 
 def proxy_cells(row: dict[str, Any]) -> tuple:
