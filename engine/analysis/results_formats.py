@@ -70,12 +70,17 @@ def parse_results(
     check_duplicates(parsed.rows)
     _check_item_duplicates(parsed.items)
     if not parsed.rows and not parsed.items:
-        what = (
-            f" ({len(parsed.skipped)} bad file(s) or record(s) skipped)" if parsed.skipped else ""
-        )
+        why = []
+        if parsed.dropped:
+            example = f", e.g. {parsed.dropped_examples[0]}" if parsed.dropped_examples else ""
+            why.append(f"{parsed.dropped} value(s) were missing or NaN and dropped{example}")
+        if parsed.skipped:
+            why.append(f"{len(parsed.skipped)} bad file(s) or record(s) skipped")
         raise InputError(
-            f"no results read from {', '.join(paths[:3])}{what}",
-            fix=f"check that the files are {fmt} results (betr results import --help)",
+            f"no results read from {', '.join(paths[:3])}"
+            + (f" ({'; '.join(why)})" if why else ""),
+            fix=f"check that the files are {fmt} results with numbers in them "
+            "(betr results import --help)",
         )
     return parsed
 

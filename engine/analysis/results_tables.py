@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from engine.analysis.results_common import (
@@ -52,6 +52,8 @@ from engine.analysis.results_common import (
     walk_files,
 )  # fmt: skip
 from engine.errors import InputError, UsageError
+from engine.ingest.readers import iter_json_records, load_json_document, lone_surrogate_field
+from engine.ingest.sources import PathSource
 
 ARCH_PARAMS = {
     "open_lm_1b": 1_439_795_200, "open_lm_1b_swiglutorch": 1_439_795_200,
@@ -239,14 +241,8 @@ def parse_dclm(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bo
 
 
 def _load_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file ({exc})", file=path, fix="check the file") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", file=path, line=exc.lineno,
-                         fix="give a JSON file") from exc  # fmt: skip
+    """The whole file, by the importers' shared JSON reader (engine.ingest.readers)."""
+    return load_json_document(PathSource(Path(path)))
 
 
 # -- DataDecide -------------------------------------------------------------------------------
@@ -256,14 +252,10 @@ DD_REQUIRED = ("params", "data", "task", "step", "metrics")
 def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
     if path.endswith((".jsonl", ".json")):
         out = []
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        out.append((lineno, json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"not valid JSON ({exc.msg})", file=path, line=lineno,
-                                         fix="one JSON object per line") from exc  # fmt: skip
+        for rec in iter_json_records(PathSource(Path(path))):  # the shared JSON reader
+            if isinstance(rec, InputError):
+                raise rec
+            out.append((rec.line, rec.data))
         return out
     return list(_csv_rows(path)[1])
 
@@ -272,9 +264,15 @@ def _metrics_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     text = re.sub(r"(?<![\w'\"])(nan|NaN|inf|-inf|Infinity)(?![\w'\"])", "None", str(value))
-    out = ast.literal_eval(text)
+    try:
+        out = ast.literal_eval(text)
+    except (RecursionError, MemoryError):
+        raise ValueError("metrics is nested too deeply") from None
     if not isinstance(out, dict):
         raise ValueError("metrics is not a dict")
+    bad = lone_surrogate_field(out, "metrics")
+    if bad is not None:  # a Python string literal may spell one ("\ud800")
+        raise ValueError(f"{bad} holds an unpaired surrogate, which is not valid Unicode text")
     return out
 
 

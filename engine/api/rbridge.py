@@ -105,12 +105,7 @@ def import_traces(
                     field="benchmark",
                     fix=f"import it with --benchmark {rec.benchmark}, or fix the field",
                 )
-            if rec.ext_id in seen:
-                raise InputError(
-                    f"trace id '{rec.ext_id}' appears twice", file=rec.source, field="id",
-                    fix="give every trace its own id",
-                )  # fmt: skip
-            seen.add(rec.ext_id)
+            seen.add(rec.ext_id)  # (read_traces reports an id seen twice)
             gold = rec.gold
             if gold is None:
                 gold = examples.get(("id", rec.ext_id)) or examples.get(("q", rec.question.strip()))

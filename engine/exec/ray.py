@@ -14,9 +14,14 @@ CPU reservation: each actor gets min(1, (CPUs - READ_CPUS) / actors) by default 
 `num_cpus=2` and 2 actors), so the short row-counting tasks (READ_CPUS) still fit. An explicit
 --actor-cpus that leaves no room for them on a local instance is refused.
 
-Retries: counting tasks retry on any exception (max_retries=3, retry_exceptions=True); a shard's
-actor task is retried on errors too (DataContext.actor_task_retry_on_errors, max_task_retries=2:
-the shard is redone from its start) and dead actors restart (max_restarts=2).
+Retries are for lost workers, not for bad data: a shard that cannot be read (a truncated JSON
+line, a record without its text field, a corrupt .gz) is reported, not raised, by the counting
+task or the actor (its InputError travels back as data: `error_payload`), and the driver raises
+it at once, naming the shard, the line and the field (exit 2, no retry, no Ray traceback).
+Other exceptions are retried: counting tasks on any exception (max_retries=3,
+retry_exceptions=True), a shard's actor task on errors too (DataContext.
+actor_task_retry_on_errors, max_task_retries=2: the shard is redone from its start), and dead
+actors restart (max_restarts=2).
 Ray is imported only inside functions; the workers import this module by name, so the `engine`
 package must be importable on every node (installed, as it is for a local instance).
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import json
 import logging
 import os
 import re
@@ -135,6 +141,17 @@ def expand_inputs(patterns: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def check_out_dir(out_dir: str | Path) -> Path:
+    """The output directory: absent or a directory (UsageError when it names a file)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--out {out} is a file; it must be a directory (one Parquet file per input shard)",
+            fix="give --out a directory, new or one an earlier run of this apply wrote",
+        )
+    return out
+
+
 def plan_shards(inputs: Sequence[str], out_dir: str | Path) -> list[Shard]:
     """One output file per input shard: `<stem>-<hash of its path>.parquet` in out_dir."""
     out = Path(out_dir)
@@ -164,11 +181,52 @@ def shard_rows(path: str) -> int:
 
 
 def count_rows(ray: Any, paths: Sequence[str]) -> list[int]:
-    """shard_rows of each path, as parallel Ray tasks."""
+    """shard_rows of each path, as parallel Ray tasks; a shard that cannot be read raises its
+    InputError here (not retried: module doc)."""
     if not paths:
         return []
-    task = ray.remote(num_cpus=READ_CPUS, max_retries=READ_RETRIES)(shard_rows)
-    return list(ray.get([task.remote(p) for p in paths]))
+    task = ray.remote(num_cpus=READ_CPUS, max_retries=READ_RETRIES)(shard_rows_or_error)
+    counts = list(ray.get([task.remote(p) for p in paths]))
+    for n in counts:
+        if isinstance(n, dict):
+            raise error_from_payload(n)
+    return counts
+
+
+def shard_rows_or_error(path: str) -> int | dict[str, Any]:
+    """shard_rows, or the error payload of a shard that cannot be read (bad data)."""
+    from engine.errors import BetrError
+    from engine.ingest.sources import PathSource
+    from engine.ingest.streams import decompression_error, decompression_error_types
+
+    try:
+        return shard_rows(path)
+    except BetrError as exc:
+        return error_payload(exc)
+    except decompression_error_types() as exc:
+        return error_payload(decompression_error(PathSource(Path(path)), exc, 0))
+
+
+def error_payload(exc: Exception) -> dict[str, Any]:
+    """A BetrError as plain data, to cross from a Ray worker to the driver without a retry."""
+    return {
+        "kind": "input" if isinstance(exc, InputError) else "usage",
+        "message": getattr(exc, "bare_message", None) or getattr(exc, "message", str(exc)),
+        "file": getattr(exc, "file", None),
+        "line": getattr(exc, "line", None),
+        "field": getattr(exc, "field", None),
+        "unit": getattr(exc, "unit", "line"),
+        "fix": getattr(exc, "fix", None),
+    }
+
+
+def error_from_payload(p: dict[str, Any]) -> Exception:
+    if p.get("kind") == "input":
+        return InputError(
+            p["message"], file=p.get("file"), line=p.get("line"), field=p.get("field"),
+            fix=p.get("fix"), unit=p.get("unit") or "line",
+        )  # fmt: skip
+    return UsageError(p["message"], fix=p.get("fix"))
 
 
 def read_shard(
@@ -338,13 +396,21 @@ class ShardMapper:
         self.args = (text_field, id_field, batch_size)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """{source, rows, error}: per shard the rows written, or -1 and the JSON error
+        payload of a shard whose data is bad (returned, never raised: no retry)."""
+        from engine.errors import BetrError
+
         sources = [str(x) for x in batch["source"]]
         outs = [str(x) for x in batch["out"]]
-        rows = [
-            process_shard(self.worker, src, out, *self.args)
-            for src, out in zip(sources, outs, strict=True)
-        ]
-        return {"source": sources, "rows": rows}
+        rows, errors = [], []
+        for src, out in zip(sources, outs, strict=True):
+            try:
+                rows.append(process_shard(self.worker, src, out, *self.args))
+                errors.append("")
+            except BetrError as exc:
+                rows.append(-1)
+                errors.append(json.dumps(error_payload(exc)))
+        return {"source": sources, "rows": rows, "error": errors}
 
 
 def quiet_ray_data(ray: Any) -> None:
@@ -415,6 +481,8 @@ def run_shards(
     rows_iter = ds.iter_rows()
     try:
         for row in rows_iter:
+            if row.get("error"):  # bad data in that shard: stop now (the finally closes)
+                raise error_from_payload(json.loads(str(row["error"])))
             n = int(row["rows"])
             written += n
             on_shard(by_source[str(row["source"])], n)

@@ -7,6 +7,13 @@ no other exception type escapes (tests/unit/test_fuzz_readers.py holds us to tha
 Two kinds of errors: a bad *record* (malformed JSON, invalid UTF-8, a ragged CSV row) is
 skipped with `skip_bad=True` and reported to `on_skip`; a bad *file* (missing, empty, truncated
 or corrupt compression, unreadable Parquet/Arrow) always raises.
+
+JSON from any importer (documents, benchmarks, traces, evaluation results) is read here:
+`iter_json_records` (JSON Lines, split on "\n" only, or a JSON array) and `load_json_document`
+(one whole JSON value), both decompressing by name (.gz, .zst). Whatever JSON can spell but a
+UTF-8 database cannot store or Python cannot parse safely is a precise error: nesting deeper
+than the parser's recursion limit, an integer of more than 4300 digits, an unpaired surrogate
+escape ("\ud800", named by its field).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -47,8 +55,11 @@ __all__ = [  # what importers use: finding and opening files live in engine.inge
     "detect_format",
     "expand_sources",
     "extract_doc",
+    "iter_json_records",
     "iter_records",
     "json_kind",
+    "load_json_document",
+    "lone_surrogate_field",
     "open_decompressed",
 ]
 
@@ -134,12 +145,103 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-# -- JSONL --------------------------------------------------------------------------------------
-def _jsonl(source: Source, limit: int) -> Iterator[Record | InputError]:
+# -- JSON ---------------------------------------------------------------------------------------
+def iter_json_records(
+    source: Source, *, any_array: bool = False, limit: int = MAX_RECORD_BYTES
+) -> Iterator[Record | InputError]:
+    """The records of a JSON Lines file (a Record per non-blank line; lines split on "\n"
+    only, so U+2028, U+2029 and U+0085 inside strings are text), or of a JSON array (item N
+    is record N) when the file is named .json (with any_array: whatever its name) and starts
+    with '['. A bad record comes as its InputError, in file order; a bad file raises."""
+    return _guarded(_jsonl(source, limit, any_array=any_array), source, "jsonl")
+
+
+def load_json_document(source: Source) -> Any:
+    """The one JSON value a file holds (decompressed by its name), or an InputError naming
+    the file, the line and what is wrong (module doc)."""
+
+    def read() -> Iterator[bytes]:
+        with open_decompressed(source) as stream:
+            if not source.name.lower().endswith(COMPRESSIONS):
+                check_not_misnamed(source, stream)
+            try:
+                yield stream.read()
+            except decompression_error_types() as exc:
+                raise decompression_error(source, exc, 0) from None
+
+    raw = next(_guarded(read(), source, "JSON"))
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"invalid UTF-8 at byte {exc.start + 1}",
+            file=source.name,
+            line=line,
+            fix="re-encode the file as UTF-8 (compressed files need a .gz or .zst name)",
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON: {exc.msg} (column {exc.colno})",
+            file=source.name,
+            line=exc.lineno,
+            fix="check that the file is complete and is one JSON value",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            "malformed JSON: nested too deeply", file=source.name, fix="check the file"
+        ) from None
+    except ValueError as exc:  # an integer with more than 4300 digits
+        raise InputError(
+            f"malformed JSON: {first_line(exc)}", file=source.name, fix="check the file"
+        ) from None
+    bad = lone_surrogate_field(data) if _SURROGATE_ESCAPE.search(text) else None
+    if bad is not None:
+        raise InputError(SURROGATE_MESSAGE, file=source.name, field=bad, fix="fix that text")
+    return data
+
+
+# a surrogate escape (\ud800-\udfff): only then can a parsed value hold an unpaired surrogate
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_MESSAGE = (
+    "holds an unpaired surrogate escape (e.g. \\ud800 without its pair), which is not "
+    "valid Unicode text"
+)
+
+
+def lone_surrogate_field(value: Any, path: str = "") -> str | None:
+    """The path ("a.b[2]") of the first string (or key) in a parsed JSON value that holds an
+    unpaired surrogate, or None. Iterative: a deeply nested value does not recurse."""
+    stack = [(path, value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return where or "(the value)"
+        elif isinstance(v, dict):
+            for k, item in reversed(list(v.items())):
+                name = f"{where}.{k}" if where else str(k)
+                if _SURROGATE.search(str(k)):
+                    return name
+                stack.append((name, item))
+        elif isinstance(v, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(v))))
+    return None
+
+
+def _jsonl(source: Source, limit: int, *, any_array: bool = False) -> Iterator[Record | InputError]:
     with open_decompressed(source) as stream:
         if not source.name.lower().endswith(COMPRESSIONS):
             check_not_misnamed(source, stream)
-        if source.name.lower().endswith(".json"):
+        if any_array or source.name.lower().removesuffix(".gz").removesuffix(".zst").endswith(
+            ".json"
+        ):
             head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
             if head.lstrip()[:1] == b"[":  # a JSON array of records (one file, one document)
                 yield from _json_array(source, stream)
@@ -155,7 +257,8 @@ def _jsonl(source: Source, limit: int) -> Iterator[Record | InputError]:
 def _json_array(source: Source, stream: BinaryIO) -> Iterator[Record | InputError]:
     """A `.json` file holding one array of objects: item N (1-based) is record N."""
     try:
-        data = json.loads(stream.read())
+        raw = stream.read()
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         yield InputError(
             f"malformed JSON array: {exc}",
@@ -163,8 +266,26 @@ def _json_array(source: Source, stream: BinaryIO) -> Iterator[Record | InputErro
             fix="fix the file, or convert it to JSONL (one object per line)",
         )
         return
+    except RecursionError:
+        yield InputError("malformed JSON array: nested too deeply", file=source.name, fix=SKIP_FIX)
+        return
+    except ValueError as exc:  # an integer with more than 4300 digits
+        yield InputError(f"malformed JSON array: {first_line(exc)}", file=source.name, fix=SKIP_FIX)
+        return
+    if not isinstance(data, list):
+        yield InputError(
+            f"expected a JSON array of objects, got {json_kind(data)}", file=source.name,
+            fix="give a JSON array of records, or JSONL (one object per line)",
+        )  # fmt: skip
+        return
+    check = bool(_SURROGATE_ESCAPE_BYTES.search(raw))
     for i, item in enumerate(data, 1):
-        if isinstance(item, dict):
+        bad = lone_surrogate_field(item) if check else None
+        if bad is not None:
+            yield InputError(
+                SURROGATE_MESSAGE, file=source.name, line=i, unit="item", field=bad, fix=SKIP_FIX
+            )
+        elif isinstance(item, dict):
             yield Record(source.name, i, "item", item)
         else:
             yield InputError(
@@ -249,6 +370,10 @@ def _parse_json_line(source: Source, lineno: int, raw: bytes) -> Record | InputE
         return InputError(f"malformed JSON: {first_line(exc)}", fix=SKIP_FIX, **where)
     if not isinstance(data, dict):
         return InputError(f"expected a JSON object, got {json_kind(data)}", fix=SKIP_FIX, **where)
+    if _SURROGATE_ESCAPE.search(text):
+        bad = lone_surrogate_field(data)
+        if bad is not None:
+            return InputError(SURROGATE_MESSAGE, field=bad, fix=SKIP_FIX, **where)
     return Record(source.name, lineno, "line", data)
 
 

@@ -12,7 +12,6 @@ temporary name, then renamed).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from engine.betr.runs import require_state
@@ -22,6 +21,7 @@ from engine.exec.ray import (
     EmbedActor,
     Pool,
     Shard,
+    check_out_dir,
     count_rows,
     plan_shards,
     ray_session,
@@ -94,7 +94,7 @@ def _run(
 ) -> dict[str, Any]:
     """Count, skip what is written, run the rest with progress per finished shard."""
     shards = plan_shards(spec.inputs, spec.out_dir)
-    Path(spec.out_dir).mkdir(parents=True, exist_ok=True)
+    check_out_dir(spec.out_dir).mkdir(parents=True, exist_ok=True)
     skipped = [s for s in shards if s.done]
     state = {"shards": len(skipped)}
     with ray_session(spec.address, spec.num_cpus) as ray:
