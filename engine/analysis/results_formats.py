@@ -39,8 +39,8 @@ from engine.analysis.results_common import (
 from engine.errors import InputError, UsageError
 
 __all__ = [
-    "FORMATS", "KEY_FIELDS", "Parsed", "as_float", "describe_key", "parse_columns",
-    "parse_count", "parse_results", "size_from_name", "size_label",
+    "FORMATS", "KEY_FIELDS", "Parsed", "as_float", "describe_key", "no_results_error",
+    "parse_columns", "parse_count", "parse_results", "size_from_name", "size_label",
 ]  # fmt: skip
 
 
@@ -70,19 +70,23 @@ def parse_results(
     check_duplicates(parsed.rows)
     _check_item_duplicates(parsed.items)
     if not parsed.rows and not parsed.items:
-        why = []
-        if parsed.dropped:
-            example = f", e.g. {parsed.dropped_examples[0]}" if parsed.dropped_examples else ""
-            why.append(f"{parsed.dropped} value(s) were missing or NaN and dropped{example}")
-        if parsed.skipped:
-            why.append(f"{len(parsed.skipped)} bad file(s) or record(s) skipped")
-        raise InputError(
-            f"no results read from {', '.join(paths[:3])}"
-            + (f" ({'; '.join(why)})" if why else ""),
-            fix=f"check that the files are {fmt} results with numbers in them "
-            "(betr results import --help)",
-        )
+        raise no_results_error(parsed, paths, fmt)
     return parsed
+
+
+def no_results_error(parsed: Parsed, paths: Sequence[str], fmt: str) -> InputError:
+    """The error of an import that read no row: why (values dropped, files skipped) and the fix."""
+    why = []
+    if parsed.dropped:
+        example = f", e.g. {parsed.dropped_examples[0]}" if parsed.dropped_examples else ""
+        why.append(f"{parsed.dropped} value(s) were missing or NaN and dropped{example}")
+    if parsed.skipped:
+        why.append(f"{len(parsed.skipped)} bad file(s) or record(s) skipped")
+    return InputError(
+        f"no results read from {', '.join(paths[:3])}" + (f" ({'; '.join(why)})" if why else ""),
+        fix=f"check that the files are {fmt} results with numbers in them "
+        "(betr results import --help)",
+    )
 
 
 def _check_item_duplicates(items: list[dict[str, Any]]) -> None:

@@ -142,12 +142,15 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
             ev.loss,
             f"{ev.rate:,.0f}" if ev.rate else "-",
         )
-        if ev.kind == "log":
+        if ev.kind == "log":  # progress only: a resume starts from the last saved state
             ctx.commit_chunk(
                 lambda _c: None,
                 advance=ev.tokens - ctx.done,
-                checkpoint={**state_cp, "registered": registered, "loss": ev.loss},
-            )
+                checkpoint={
+                    **state_cp, "registered": registered, "loss": ev.loss,
+                    "resumes_at": state_cp["tokens"],
+                },
+            )  # fmt: skip
             continue
         new = None
         if ev.checkpoint_dir is not None and ev.step not in {r["step"] for r in registered}:
@@ -161,7 +164,12 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
                 "sha256": model_sha256(model_dir),
             }
         state_cp = {"step": ev.step, "tokens": ev.tokens, "state_dir": str(ev.state_dir)}
-        checkpoint = {**state_cp, "registered": registered, "loss": ev.loss}
+        checkpoint = {
+            **state_cp,
+            "registered": registered,
+            "loss": ev.loss,
+            "resumes_at": ev.tokens,
+        }
         result = None
         if ev.done:
             result = {
