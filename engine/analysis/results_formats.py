@@ -6,7 +6,7 @@ the workspace's map fills it), metric, value, attrs, source} and per-item rows {
 params, tokens, step, stage, benchmark, item, gold, logliks, source}.
 
 Formats (modules): `lm-eval` (results_lmeval: results JSON v0.3 and v0.4, samples_*.jsonl),
-`dclm`, `datadecide` and `csv` (results_tables); shared basics in results_common.
+`dclm` and `datadecide` (results_tables), `csv` (results_csv); shared basics in results_common.
 
 Rules shared by every format:
 - A NaN, missing or "N/A" value is dropped and counted (`dropped`), never stored.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.analysis import results_lmeval, results_tables
+from engine.analysis import results_csv, results_lmeval, results_tables
 from engine.analysis.results_common import (
     DEFAULT_STAGE,
     FORMATS,
@@ -66,7 +66,7 @@ def parse_results(
     elif fmt == "datadecide":
         results_tables.parse_datadecide(paths, parsed, stage=stage, skip_bad=skip_bad)
     else:
-        results_tables.parse_long_csv(paths, parsed, columns, stage=stage, skip_bad=skip_bad)
+        results_csv.parse_long_csv(paths, parsed, columns, stage=stage, skip_bad=skip_bad)
     check_duplicates(parsed.rows)
     _check_item_duplicates(parsed.items)
     if not parsed.rows and not parsed.items:

@@ -48,7 +48,7 @@ import numpy as np
 
 from engine.analysis.results_common import Parsed, bad_file, size_from_name, walk_files
 from engine.errors import InputError
-from engine.ingest.readers import iter_json_records, load_json_document
+from engine.ingest.json_records import iter_json_records, load_json_document
 from engine.ingest.sources import PathSource
 
 PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens
@@ -94,7 +94,7 @@ def _key(r: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _load_json(path: str) -> Any:
-    """The whole file, by the importers' shared JSON reader (engine.ingest.readers)."""
+    """The whole file, by the importers' shared JSON reader (engine.ingest.json_records)."""
     return load_json_document(PathSource(Path(path)))
 
 

@@ -4,7 +4,7 @@ category map.
 
 An import never half-happens, and never holds the workspace's write lock for long: its rows
 are parsed outside any transaction (a long CSV streamed with polars, one batch of
-`results_tables.BATCH_ROWS` rows in memory at a time), staged in bounded transactions (one per
+`results_csv.BATCH_ROWS` rows in memory at a time), staged in bounded transactions (one per
 batch) where no reader sees them, checked (a duplicate inside the import: an error naming the
 key and both sources), and moved into the long table in one transaction that first checks
 them against the stored rows (same run, size, tokens, step, stage, benchmark and metric:
@@ -89,8 +89,8 @@ def _stage_and_swap(
 ) -> dict[str, Any]:  # fmt: skip
     from engine.analysis.categories import DEFAULT_MAP, category_of, seed_map
     from engine.analysis.results_common import DEFAULT_STAGE, Parsed, describe_key
+    from engine.analysis.results_csv import iter_long_csv
     from engine.analysis.results_formats import no_results_error, parse_results
-    from engine.analysis.results_tables import iter_long_csv
 
     parsed = Parsed()
     expected = {"rows": 0}

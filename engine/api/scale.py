@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from contextlib import closing
 
 from engine.errors import UsageError
-from engine.exec.ray import check_out_dir, expand_inputs, import_ray
+from engine.exec.ray import import_ray
+from engine.exec.ray_shards import check_out_dir, expand_inputs
 from engine.jobs.kinds.ray_jobs import apply_inputs
 from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
 from engine.jobs.table import refuse_if_in_use

@@ -23,7 +23,12 @@ from engine.jobs.registry import job_function
 from engine.jobs.specs import spec_from_config
 from engine.jobs.table import HEARTBEAT_INTERVAL_S, HOST, get_job, mark_finished
 from engine.store import jobs as store_jobs
-from engine.store.db import JOB_BUSY_TIMEOUT_MS, is_damaged_database, rollback_if_open
+from engine.store.db import (
+    JOB_BUSY_TIMEOUT_MS,
+    is_damaged_database,
+    rollback_if_open,
+    set_busy_timeout,
+)
 from engine.terminal import visible
 from engine.workspace import Workspace
 
@@ -110,7 +115,7 @@ def execute_job(
     cancelled; SIGTERM without a cancel request -> interrupted.
     """
     conn = workspace.connect()
-    conn.execute(f"PRAGMA busy_timeout = {JOB_BUSY_TIMEOUT_MS}")  # wait out others' writes
+    set_busy_timeout(conn, JOB_BUSY_TIMEOUT_MS)  # a job waits out others' writes
     logger = job_logger(workspace, job_id)
     waits = logging.getLogger("betr.workspace")  # "waiting for the workspace" into the job log
     handlers = list(logger.handlers)

@@ -21,7 +21,7 @@ A gold answer is read from the optional `gold` field (a number becomes its text)
 all or nothing: the first bad record raises its InputError (file, line or index, field, fix)
 unless skip_bad, which skips it and returns its message. A trace id that appears twice is a
 bad record (skip_bad keeps the first). Files are read by the importers' shared JSON reader
-(engine.ingest.readers): JSON Lines split on "\n" only, .gz/.zst by name, and nesting, huge
+(engine.ingest.json_records): JSON Lines split on "\n" only, .gz/.zst by name, and nesting, huge
 numbers and unpaired surrogates are precise errors.
 """
 

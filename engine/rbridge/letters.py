@@ -56,7 +56,7 @@ def check_logprobs(logprobs: list[float], *, where: str = "") -> np.ndarray:
                 else type(v).__name__
             )  # fmt: skip
             raise InputError(
-                f"{_at(where)}token {i}: logprob is {shown}, not a number", fix=LOGPROB_FIX
+                f"{_at(where)}token {i}: logprob is not a number ({shown})", fix=LOGPROB_FIX
             )
         try:
             lp[i] = v

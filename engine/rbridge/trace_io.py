@@ -130,9 +130,9 @@ def kind(value: Any) -> str:
 
 def load_json(path: str) -> Any:
     """A whole JSON file (.gz/.zst by name), read by the importers' shared reader
-    (engine.ingest.readers.load_json_document: UTF-8, nesting, huge numbers, lone surrogates
+    (engine.ingest.json_records.load_json_document: UTF-8, nesting, huge numbers, lone surrogates
     are InputErrors naming the file)."""
-    from engine.ingest.readers import load_json_document
+    from engine.ingest.json_records import load_json_document
     from engine.ingest.sources import PathSource
 
     return load_json_document(PathSource(Path(path)))
@@ -142,8 +142,8 @@ def iter_json_items(path: str) -> Iterator[tuple[Loc, dict | InputError]]:
     """Each record of a JSON Lines file (blank lines skipped; lines end at "\n" only) or of
     a JSON array file (the first non-blank character is '['), .gz/.zst by name, with its
     place; a bad record comes as an InputError. The importers' shared reader
-    (engine.ingest.readers.iter_json_records) does the reading."""
-    from engine.ingest.readers import iter_json_records
+    (engine.ingest.json_records.iter_json_records) does the reading."""
+    from engine.ingest.json_records import iter_json_records
     from engine.ingest.sources import PathSource
 
     for rec in iter_json_records(PathSource(Path(path)), any_array=True):

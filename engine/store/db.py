@@ -120,6 +120,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def set_busy_timeout(conn: sqlite3.Connection, ms: int) -> None:
+    """How long this connection's writes wait for another writer (a job's: JOB_BUSY_TIMEOUT_MS)."""
+    conn.execute(f"PRAGMA busy_timeout = {int(ms)}")
+
+
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """Take the write lock. A writer that waits more than NOTICE_AFTER_MS says so (a warning
     on the `betr.workspace` logger, naming who writes: the CLI prints it, a job logs it), and

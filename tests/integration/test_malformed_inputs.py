@@ -50,9 +50,9 @@ TRACE_CASES = [
     ("big-logprob", line(json.dumps(GOOD).replace("-0.1", "-" + BIG)), ":1",
      "logprob is an integer of 401 digits"),
     ("logprob-true", line(json.dumps(GOOD).replace("-0.1", "true")), ":1",
-     "field 'tokens': trace 'a': token 0: logprob is true, not a number"),
+     "field 'tokens': trace 'a': token 0: logprob is not a number (true)"),
     ("logprob-string", line(json.dumps(GOOD).replace("-0.1", '"-0.1"')), ":1",
-     'logprob is the string "-0.1", not a number'),
+     'logprob is not a number (the string "-0.1")'),
     ("duplicate-id", line(GOOD) + line(GOOD), ":2", "field 'id': trace id 'a' appears twice"),
 ]  # fmt: skip
 
