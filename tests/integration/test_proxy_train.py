@@ -69,6 +69,18 @@ def job_proxies(workspace, job_id: int) -> list[dict]:
         return proxies.proxies_of_job(conn, job_id)
 
 
+def cancel_after_first_checkpoint(workspace, job_id: int) -> None:
+    """Run the job here and cancel it once it has passed its first checkpoint (step 14)."""
+
+    def cancel(done, total, unit, rate, eta):
+        if unit == "tokens" and done >= 14 * TOKENS_PER_STEP:
+            with closing(workspace.connect()) as conn:
+                request_cancel(conn, job_id)
+
+    with pytest.raises(JobCancelled):
+        execute_job(workspace, job_id, on_progress=cancel)
+
+
 def test_a_training_job_registers_each_checkpoint_and_resumes_exactly(workspace, corpus_id):
     from engine.ops.hf_load import load_causal_lm
 
@@ -103,14 +115,7 @@ def test_a_training_job_registers_each_checkpoint_and_resumes_exactly(workspace,
 
     # cancelled after its first checkpoint, then resumed: the same final loss
     cut_id = launch.submit(workspace, spec(workspace, corpus_id, "cut"), detach=False)
-
-    def cancel_after_first_checkpoint(done, total, unit, rate, eta):
-        if unit == "tokens" and done >= 14 * TOKENS_PER_STEP:
-            with closing(workspace.connect()) as conn:
-                request_cancel(conn, cut_id)
-
-    with pytest.raises(JobCancelled):
-        execute_job(workspace, cut_id, on_progress=cancel_after_first_checkpoint)
+    cancel_after_first_checkpoint(workspace, cut_id)
     stopped = job_state(workspace, cut_id)
     assert stopped.state == "cancelled"
     assert stopped.checkpoint["step"] == 14 and len(job_proxies(workspace, cut_id)) == 1
@@ -359,14 +364,7 @@ def test_a_registered_checkpoint_is_never_written_again(workspace, corpus_id):
     import shutil
 
     job_id = launch.submit(workspace, spec(workspace, corpus_id, "again"), detach=False)
-
-    def cancel_after_first_checkpoint(done, total, unit, rate, eta):
-        if unit == "tokens" and done >= 14 * TOKENS_PER_STEP:
-            with closing(workspace.connect()) as conn:
-                request_cancel(conn, job_id)
-
-    with pytest.raises(JobCancelled):
-        execute_job(workspace, job_id, on_progress=cancel_after_first_checkpoint)
+    cancel_after_first_checkpoint(workspace, job_id)
     (registered,) = job_proxies(workspace, job_id)
     files = {p.name: p.stat().st_mtime_ns for p in sorted(os.scandir(registered["path"]), key=str)}
     shutil.rmtree(workspace.root / "proxies" / "again" / "state")
