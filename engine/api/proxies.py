@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.device import detect_device
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.kinds.proxy_train import check_fits, vocab_bound
 from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
@@ -155,7 +154,9 @@ def train_spec(
         spec = replace(spec, out_dir=str(default_out_dir(workspace.root, spec.to_config())))
     with closing(workspace.connect(readonly=True)) as conn:
         check_out_dir(conn, Path(spec.out_dir))
-    check_fits(spec, vocab_bound(spec.tokenizer), spec.tokens + 1, detect_device(spec.device))
+    # the device is resolved by the job (that imports torch); the CPU is known here
+    on_cpu = spec.device == "cpu" or os.environ.get("BETR_DEVICE") == "cpu"
+    check_fits(spec, vocab_bound(spec.tokenizer), spec.tokens + 1, "cpu" if on_cpu else None)
     return spec
 
 

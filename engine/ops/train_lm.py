@@ -122,16 +122,23 @@ def training_memory(shape: ModelShape, batch_size: int, seq_len: int, n_tokens: 
     return int(states + activations + logits + 4 * n_tokens)
 
 
-def check_memory(need: int, have: int | None, device: str, what: str) -> None:
-    """A UsageError with the estimate when `need` bytes do not fit in the `have` free on
-    `device` (None: unknown, nothing to check)."""
+TRAINING = (
+    "float32 weights, gradients and AdamW moments at 16 bytes per parameter, plus activations"
+)
+BUILDING = (
+    "float32 weights at 4 bytes per parameter, built on the CPU before they move to the device"
+)
+
+
+def check_memory(need: int, have: int | None, device: str, what: str, how: str = TRAINING) -> None:
+    """A UsageError with the estimate (`how` it is made) when `need` bytes do not fit in the
+    `have` free on `device` (None: unknown, nothing to check)."""
     from engine.errors import UsageError
     from engine.units import format_bytes
 
     if have is not None and need > have:
         raise UsageError(
-            f"{what} needs about {format_bytes(need)} on {device} (float32 weights, "
-            f"gradients and AdamW moments at 16 bytes per parameter, plus activations), but "
+            f"{what} needs about {format_bytes(need)} on {device} ({how}), but "
             f"{format_bytes(have)} is free there",
             fix="train a smaller model (--params), or lower --batch-size / --seq-len",
         )

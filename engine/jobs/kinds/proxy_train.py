@@ -26,6 +26,7 @@ from engine.jobs.specs import ProxyTrainSpec
 from engine.jobs.train_dir import claim_out_dir
 from engine.ops.lm_data import eot_id, prepare_tokenizer, prepare_tokens
 from engine.ops.train_lm import (
+    BUILDING,
     LMTrainer,
     ModelShape,
     TrainSettings,
@@ -229,15 +230,20 @@ def vocab_bound(tokenizer: str) -> int:
     return NEOX_VOCAB
 
 
-def check_fits(spec: ProxyTrainSpec, vocab: int, n_tokens: int, device: str) -> ModelShape:
+def check_fits(spec: ProxyTrainSpec, vocab: int, n_tokens: int, device: str | None) -> ModelShape:
     """The model shape of the spec's budget, or a UsageError with the memory estimate when
-    training it would not fit in what `device` has free."""
+    training it would not fit in what `device` has free. device None (not resolved yet: that
+    needs torch): only what building the model needs on the host is checked."""
     shape = shape_for_budget(spec.params, vocab, spec.seq_len)
-    need = training_memory(shape, spec.batch_size, spec.seq_len, n_tokens)
     what = f"a {abbreviate(shape.params)}-parameter proxy"
     if abs(shape.params - spec.params) > 0.1 * spec.params:
         what += f" (the shape closest to the budget of {abbreviate(spec.params)})"
-    check_memory(need, available_memory(device), device, what)
+    if device is None:
+        need = 4 * shape.params + 4 * n_tokens
+        check_memory(need, available_memory("cpu"), "cpu", what, BUILDING)
+    else:
+        need = training_memory(shape, spec.batch_size, spec.seq_len, n_tokens)
+        check_memory(need, available_memory(device), device, what)
     return shape
 
 
