@@ -5,8 +5,9 @@ import writes behind.
 Invariant: a reader never sees part of an import. Its rows are staged (eval_results_staging,
 eval_items_staging) in bounded transactions, then `swap_in` moves them into eval_results and
 eval_items in one transaction that also checks them against the stored keys; an import left
-'staging' by a process that died is removed by the next import (`abandoned_imports`), and a
-delete marks the import 'deleting' and removes its rows in bounded transactions.
+'staging' by a process that died is removed by the next import (`abandoned_imports`). A delete
+marks the import 'deleting' and removes its rows in bounded transactions (so, unlike an
+import, a delete in progress is seen shrinking: the price of never holding the lock long).
 """
 
 from __future__ import annotations
@@ -14,29 +15,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.store.db import transaction
 from engine.store.deletes import delete_batched
 
 KEY_COLUMNS = ("run", "size", "tokens", "step", "stage", "benchmark", "metric")
-
-
-def existing_keys(conn: sqlite3.Connection, runs: Iterable[str]) -> dict[tuple[Any, ...], Any]:
-    """{(run, size, tokens, step, stage, benchmark, metric): import_id or source} of the
-    stored rows of these runs."""
-    out: dict[tuple[Any, ...], Any] = {}
-    names = sorted(set(runs))
-    for i in range(0, len(names), 500):
-        chunk = names[i : i + 500]
-        sql = (
-            f"SELECT {', '.join(KEY_COLUMNS)}, import_id, source FROM eval_results "
-            f"WHERE run IN ({','.join('?' * len(chunk))})"
-        )
-        for r in conn.execute(sql, chunk):
-            out[tuple(r[:7])] = r[7] if r[7] is not None else r[8]
-    return out
 
 
 def import_summaries(conn: sqlite3.Connection) -> dict[int, dict[str, int]]:
