@@ -473,6 +473,13 @@ def test_a_proxy_registered_before_the_checks_fails_its_score_job_cleanly(
     assert code == 2 and "the weights do not match the config" in err, err
     rows = betr("rbridge", "scores", "--json")[1]
     assert [r["state"] for r in json.loads(rows) if r["proxy"] == "old"] == ["failed"]
+    # the rBridge screen's table says failed too, never "scoring…" for good
+    from engine.api.rbridge_views import proxy_scores
+    from tui.screens.rbridge.proxytable import state_text
+
+    (row,) = [r for r in proxy_scores(workspace, "mini") if r["proxy"] == "old"]
+    assert (row["pending"], row["stopped"]) == ([], "failed")
+    assert state_text(row).plain == "failed (S)"
 
 
 def test_traces_without_probabilities_score_as_plain_nll_and_say_so(
