@@ -3,6 +3,7 @@
 embedder = "all-MiniLM-L6-v2"     # default embedding model (bundled, offline)
 device = "auto"                   # auto | cpu | cuda | cuda:N | mps
 theme = "textual-dark"            # any Textual theme name
+label_advance = true              # y/n/s in the document viewer move on to the next document
 [keymap]                          # action name -> key(s), overriding the defaults
 screen_jobs = "2"
 cancel_job = "c,delete"
@@ -35,6 +36,7 @@ class UserConfig:
     embedder: str = DEFAULT_EMBEDDER
     device: str = "auto"
     theme: str = "textual-dark"
+    label_advance: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -53,7 +55,7 @@ def load_config(path: Path | None = None) -> UserConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read config: {exc}", file=str(path)) from None
     cfg = UserConfig(path=path)
-    known = {"embedder", "device", "theme", "keymap"}
+    known = {"embedder", "device", "theme", "keymap", "label_advance"}
     for key, value in data.items():
         if key not in known:
             raise InputError(
@@ -73,6 +75,16 @@ def load_config(path: Path | None = None) -> UserConfig:
                     fix='e.g. [keymap]\ncancel_job = "c"',
                 )
             cfg.keymap = dict(value)
+            continue
+        if key == "label_advance":
+            if not isinstance(value, bool):
+                raise InputError(
+                    f"must be true or false, got {value!r}",
+                    file=str(path),
+                    field=key,
+                    fix="label_advance = false keeps the viewer on the labelled document",
+                )
+            cfg.label_advance = value
             continue
         if not isinstance(value, str):
             raise InputError(f"must be a string, got {value!r}", file=str(path), field=key)

@@ -1,4 +1,11 @@
-"""Human-readable numbers, shared by the CLI and the TUI: 1.2M docs, 3.1k/s, ETA 0:41."""
+"""Human-readable numbers, shared by the CLI and the TUI: 1.2M docs, 3.1k/s, ETA 0:41.
+
+`format_number` is the one way a measured value (a probability, a score, an r, a p-value, a
+fit parameter, a loss, a share in percent) becomes text: `digits` significant digits, plain
+notation from 0.001 to below a million, scientific outside it (1.826e-5), and never cut: a
+column that shows it is as wide as the text. Counts use `abbreviate` (1.2M, with the exact
+value beside it).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,53 @@ def abbreviate(n: float | int | None, digits: int = 1) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.{digits}f}{suffix}"
     return str(n)
+
+
+def format_number(
+    x: float | int | None, digits: int = 4, *, missing: str = "-", signed: bool = False
+) -> str:
+    """`x` to `digits` significant digits (at least): 0.4123, 12.35, 1235, 1.826e-5, 3.2e7.
+
+    Plain notation for 1e-3 <= |x| < 1e6 (integers of more than `digits` digits keep all of
+    theirs, rounded to a whole number), scientific outside it with the mantissa's trailing zeros
+    and the exponent's sign and leading zeros dropped (1.2e20, as compute is written). The shown text is within half a unit of its last significant digit of `x`.
+    `missing` for None and NaN; `signed` puts "+" before positive values (a correlation)."""
+    if x is None:
+        return missing
+    x = float(x)
+    if math.isnan(x):
+        return missing
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        text = "0"
+    else:
+        a = abs(x)
+        if a < 1e-3 or a >= 1e6:
+            mantissa, exponent = f"{x:.{max(1, digits) - 1}e}".split("e")
+            if "." in mantissa:
+                mantissa = mantissa.rstrip("0").rstrip(".")
+            text = f"{mantissa}e{int(exponent)}"
+        elif a >= 10 ** (digits - 1):
+            text = f"{x:.0f}"
+        else:
+            text = f"{x:.{digits}g}"
+    return f"+{text}" if signed and x > 0 else text
+
+
+def format_p(p: float | None, digits: int = 2, *, missing: str = "-") -> str:
+    """A p-value: `format_number`, except that 0 (a p below what a float holds, ~1e-308) reads
+    "< 1e-300" rather than a p of exactly zero."""
+    if p is not None and p == 0:
+        return "< 1e-300"
+    return format_number(p, digits, missing=missing)
+
+
+def format_percent(fraction: float | None, digits: int = 3, *, missing: str = "-") -> str:
+    """A fraction as a percentage with `format_number`'s digits: 0.1423 -> "14.2%"."""
+    if fraction is None:
+        return missing
+    return f"{format_number(fraction * 100.0, digits, missing=missing)}%"
 
 
 def format_bytes(n: int | None) -> str:

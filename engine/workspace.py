@@ -10,6 +10,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from engine.errors import WorkspaceError, damaged_database_message
 from engine.store import db
@@ -20,6 +21,8 @@ __all__ = [
     "damaged_database_message",
     "is_busy",
     "is_damaged_database",
+    "open_private",
+    "owner_only",
     "resolve_path",
     "write_private",
 ]
@@ -113,6 +116,19 @@ def owner_only(path: Path, mode: int = 0o700) -> None:
         return
     if info.st_uid == os.getuid() and info.st_mode & 0o077:
         os.chmod(path, mode)
+
+
+def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
+    """Open `path` for writing, owner-only (0600): created so, or made so when it existed
+    (exports hold the user's documents; the README promises owner-only files)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def write_private(path: Path, data: bytes) -> None:

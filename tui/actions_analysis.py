@@ -36,7 +36,7 @@ ANALYSIS_ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "corr_next_matrix",
-        "Analysis: next correlation matrix (PT-PT, SFT-SFT, PT->SFT, per scale)",
+        "Analysis: next correlation matrix (each side, then across: PT-PT, SFT-SFT, PT->SFT)",
         "n",
         SCOPE,
         "cycle the matrices of the matrix protocol",

@@ -82,6 +82,15 @@ RBRIDGE_ACTIONS: tuple[Action, ...] = (
         "View",
     ),
     Action(
+        "next_rb_metric",
+        "rBridge: plot the next metric against training tokens (rBridge, R-phi, gold, bpb)",
+        "m",
+        SCOPE,
+        "the Proxies view plots one metric at a time (their scales differ), a curve per "
+        "dataset and size",
+        "Metric",
+    ),
+    Action(
         "focus_traces",
         "rBridge: back to the trace list",
         "escape",

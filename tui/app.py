@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, InvalidThemeError
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.worker import Worker, WorkerState
 
@@ -30,7 +31,7 @@ from engine.api.jobs import FINISHED, JobInfo, reap_children
 from engine.config import UserConfig, load_config
 from engine.errors import BetrError, damaged_database_message
 from engine.terminal import visible
-from engine.workspace import Workspace
+from engine.workspace import Workspace, owner_only
 from tui.actions import (
     BY_NAME,
     GLOBAL,
@@ -225,9 +226,10 @@ class BetrApp(App[None]):
         self.jobs_poll.finished(ok=message.jobs is not None)
         if message.jobs is None or message.corpora is None:
             return
+        # the session first: a toast's "press 3" must find the run it names current
+        self.session.polled(message.corpora, message.runs, message.bench_ids)
         self.announce_finished_jobs(message.jobs)
         self.jobs = message.jobs
-        self.session.polled(message.corpora, message.runs, message.bench_ids)
 
     def announce_finished_jobs(self, jobs: list[JobInfo]) -> None:
         """Notify jobs that finished while the TUI watched (not those finished before)."""
@@ -242,12 +244,8 @@ class BetrApp(App[None]):
             if job.state == "done" and job.kind == "embed-docs":
                 self.notify(f"job {job.id} done: {job.title}", markup=False, timeout=3)
             elif job.state == "done" and job.run_id is not None:
-                self.notify(
-                    f"job {job.id} done: {job.title}. Press 3 to read run {job.run_id}'s "
-                    "documents, 4 to set its keep rate (1: Workspace, r makes a run current).",
-                    markup=False,
-                    timeout=15,
-                )
+                self.notify(f"job {job.id} done: {job.title}. {self.run_hint(job.run_id)}",
+                            markup=False, timeout=15)  # fmt: skip
             elif job.state == "done":
                 self.notify(f"job {job.id} done: {job.title}", markup=False)
             elif job.state == "failed":
@@ -256,6 +254,18 @@ class BetrApp(App[None]):
                 self.notify(
                     f"job {job.id} {job.state}: {job.title}", severity="warning", markup=False
                 )
+
+    def run_hint(self, run_id: int) -> str:
+        """Where to read a run that just finished: 3 when it is the current run, else the
+        keys that make it current (a hint that leads to an empty screen is worse than none)."""
+        if self.session.run_id == run_id:
+            return f"Press 3 to read run {run_id}'s documents, 4 to set its keep rate."
+        current = self.session.run_id
+        now = f"run {current} is current" if current is not None else "no run is current"
+        return (
+            f"To read it ({now}): press 1, then r on run {run_id} to make it current, "
+            "then 3 (documents) or 4 (keep rate)."
+        )
 
     def show_selection(self, text: str) -> None:
         self.sub_title = text
@@ -278,6 +288,25 @@ class BetrApp(App[None]):
             self.report_error(
                 f"internal error in {event.worker.name}: {type(error).__name__}: {error}"
             )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text: the messages quote names, paths and errors from
+        data, which must never be parsed as markup (a screen's `notify(..., markup=True)` too)."""
+        super().notify(
+            visible(str(message)),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def report_error(self, message: str) -> None:
         """Show an error once (a failing poll repeats its error only every 30 s)."""
@@ -305,6 +334,7 @@ class BetrApp(App[None]):
         name = f"betr-{getattr(self.screen, 'SCOPE', 'screen')}-{stamp}.svg"
         try:
             path = self.save_screenshot(name, str(self.workspace.exports_dir))
+            owner_only(Path(path), 0o600)  # written by Textual with the umask's mode
         except OSError as exc:
             self.report_error(f"cannot save the screenshot in {self.workspace.exports_dir}: {exc}")
             return

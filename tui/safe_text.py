@@ -1,21 +1,59 @@
-"""No escape sequence from data reaches the terminal through the TUI.
+"""Data is text: the one way a string from data or from the user reaches a widget.
 
-Screens show data made visible with `engine.terminal.visible` (ESC as ␛) where it is read:
-document text, snippets, job logs, error notifications. `ControlCharFilter` is the safety net
-under everything else: a line filter, applied to every rendered line, that drops any control
-character still inside a segment's text (they are zero-width to Rich, so dropping them keeps
-every layout as measured).
+Names, ids, paths, sources, metadata, document text, benchmark items, run and metric names and
+error messages that quote them can hold anything: `[bold]`, `[/]`, `[@click=app.quit]`, `\\[`,
+or an escape sequence. Textual parses a plain `str` as content markup almost everywhere (a
+`Static`, a `Label`, `DataTable` cells and column labels, `Select` options, border titles,
+notifications), so such a string would be restyled, lose characters, run an action or crash
+the app with a MarkupError. `plain` turns any value into a Rich `Text`, which no widget parses:
+it shows exactly the characters of the value, with control characters made visible
+(`engine.terminal.visible`: ESC as ␛). Every widget that shows data gets it through `plain` (or
+a `Text` built from pieces that went through it); the App's `notify` never parses markup; tables
+(`KeyedTable`, `ExportTable`) pass their string cells through `plain` themselves.
+
+`ControlCharFilter` is the safety net under everything else: a line filter, applied to every
+rendered line, that drops any control character still inside a segment's text (they are
+zero-width to Rich, so dropping them keeps every layout as measured).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from rich.segment import Segment
+from rich.style import StyleType
+from rich.text import Text
 from textual.color import Color
 from textual.filter import LineFilter
 
 from engine.terminal import strip_controls, visible
+
+V = TypeVar("V")
+
+
+def one_line(value: Any) -> str:
+    """A value as a string on one line with control characters made visible; for composing a
+    longer text that then goes through `plain` (or a plot label, which is never markup)."""
+    return visible(str(value), lines=False)
+
+
+def plain(value: Any, style: StyleType = "", *, lines: bool = True, justify: Any = None) -> Text:
+    """`value` as a Text that every widget shows verbatim: never parsed as markup, control
+    characters made visible (`lines=False`: newlines and tabs too). A Text is returned as is."""
+    if isinstance(value, Text):
+        return value
+    return Text(visible(str(value), lines=lines), style=style, justify=justify, end="")
+
+
+def plain_cell(value: Any) -> Any:
+    """A table cell: a string becomes `plain` text; Rich renderables are kept as they are."""
+    return plain(value, lines=False) if isinstance(value, str) else value
+
+
+def plain_options(options: Iterable[tuple[Any, V]]) -> list[tuple[Text, V]]:
+    """A Select's (label, value) options with every label as plain text."""
+    return [(plain(label, lines=False), value) for label, value in options]
 
 
 class ControlCharFilter(LineFilter):

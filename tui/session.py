@@ -4,8 +4,8 @@ The App creates one `Session`; screens and widgets watch its reactive attributes
 (`self.watch(self.app.session, "run_id", ...)`) and never keep their own copy. What changes it:
 the jobs poll hands it the corpora and runs (`polled`), the Workspace screen picks a corpus or
 a run (`choose_corpus`, `choose_run`), the Threshold screen sets `keep` and `keep_by`. Until
-the user picks, the current corpus is the newest ready one and the current run the newest
-browsable run of it. The runs' RunIndex cache lives here too (thread-safe, shared by every
+the user picks, the current corpus is the newest ready one with a browsable run (else the newest
+ready one) and the current run the newest browsable run of it. The runs' RunIndex cache lives here too (thread-safe, shared by every
 screen), and the current run's index is warmed in the background as soon as it changes.
 """
 
@@ -26,6 +26,9 @@ from tui.workers import WorkersReportToApp
 
 if TYPE_CHECKING:
     from engine.api.browse import IndexCache, Query, RunIndex
+
+
+BROWSABLE = ("applied", "scored", "trained")  # run states the Documents screen can list
 
 
 class Session(WorkersReportToApp, DOMNode):
@@ -57,21 +60,28 @@ class Session(WorkersReportToApp, DOMNode):
         runs: list[dict[str, Any]] | None,
         bench_ids: dict[str, int] | None,
     ) -> None:
+        if runs is not None:
+            self.runs = {r["id"]: r for r in runs}
         self.follow_newest_corpus(corpora)
         if bench_ids is not None and bench_ids != self.bench_ids:
             self.bench_ids = bench_ids  # a new dict: lists redraw their colours
         if runs is not None:
-            self.runs = {r["id"]: r for r in runs}
             self.follow_newest_run()
             self.selection = self.selection_text()
             self.update_run_state()
 
     def follow_newest_corpus(self, corpora: list[dict[str, Any]]) -> None:
+        """Until the user picks one: the newest ready corpus with a browsable run, else the
+        newest ready corpus (a corpus just imported does not hide the runs of another: the
+        Documents and Threshold screens would have nothing to show)."""
         ready = [c for c in corpora if c["state"] == "ready"]
         names = {c["name"] for c in ready}
         if self.corpus_chosen and self.corpus in names:
             return
-        newest = max(ready, key=lambda c: (c["created_at"], c["id"]))["name"] if ready else None
+        browsable = {r["corpus"] for r in self.runs.values() if r["state"] in BROWSABLE}
+        with_run = [c for c in ready if c["name"] in browsable]
+        pool = with_run or ready
+        newest = max(pool, key=lambda c: (c["created_at"], c["id"]))["name"] if pool else None
         if newest != self.corpus:
             self.corpus = newest
 
@@ -82,7 +92,7 @@ class Session(WorkersReportToApp, DOMNode):
             return
         mine = [r for r in self.runs.values() if r["corpus"] == self.corpus or self.corpus is None]
         applied = [r["id"] for r in mine if r["state"] == "applied"]
-        scored = [r["id"] for r in mine if r["state"] in ("scored", "trained")]
+        scored = [r["id"] for r in mine if r["state"] in BROWSABLE and r["state"] != "applied"]
         newest = max(applied or scored or [None], key=lambda x: -1 if x is None else x)
         if newest != self.run_id:
             self.run_id = newest
@@ -113,6 +123,21 @@ class Session(WorkersReportToApp, DOMNode):
         state = None if run is None else (run["id"], run["state"], run["finished_at"])
         if state != self.run_state:
             self.run_state = state
+
+    def no_run_hint(self) -> str | None:
+        """No current run, but another corpus has one that can be read: which, and how to make
+        it current (None when there is none)."""
+        readable = [r for r in self.runs.values() if r["state"] in BROWSABLE]
+        if not readable:
+            return None
+        other = max(readable, key=lambda r: r["id"])
+        where = (
+            f"corpus '{self.corpus}' has no scored run yet" if self.corpus else "no run is current"
+        )
+        return (
+            f"{where}: score it (betr score), or press 1, then r on run {other['id']} "
+            f"({other['name'] or 'unnamed'}, corpus '{other['corpus']}') to read its documents here"
+        )
 
     def selection_text(self) -> str:
         run = self.runs.get(self.run_id) if self.run_id is not None else None

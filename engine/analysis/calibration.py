@@ -8,10 +8,15 @@ as numpy's argmax and engine.rbridge.mc). Items may have different numbers of ch
 - ECE: 15 equal-width bins over (0, 1] (bin b holds b/15 < confidence <= (b+1)/15);
   ECE = sum_b n_b / n * |acc_b - conf_b|; the reliability diagram rows are (bin, lo, hi, n, acc,
   conf) with acc and conf None for an empty bin.
-- Temperature scaling: the items are split in halves by `numpy.random.default_rng(seed)
-  .permutation(n)` (the first n // 2 fit T, the rest evaluate); T minimises the mean NLL of the
-  gold choice on the fit half (scipy.optimize.minimize_scalar, bounded to [0.05, 20]); ECE is
-  reported before and after on the evaluation half.
+- Temperature scaling: the items, in the natural order of their ids (engine.analysis.
+  item_order: numeric ids numerically, "0", "1", "2", "10"; the caller orders them), are split
+  in halves by `numpy.random.default_rng(seed).permutation(n)`: the items at the first n // 2
+  positions of the permutation fit T, the rest evaluate. T minimises the mean NLL of the gold
+  choice on the fit half (scipy.optimize.minimize_scalar, bounded to [0.05, 20]); ECE is
+  reported before and after on the evaluation half. T is flagged at a bound
+  (`temperature_at_bound` "lower" / "upper") when it lies within BOUND_TOL of it or the NLL at
+  the bound is no higher than at T (the minimiser stops early where the NLL is flat to machine
+  precision): the minimum is not inside the range, so T is the range's edge, not a fitted value.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from scipy.special import logsumexp
 
 N_BINS = 15
 T_BOUNDS = (0.05, 20.0)
+BOUND_TOL = 1e-3  # |T - bound| below this is "at the bound" (the minimiser's xatol is 1e-5)
 
 
 @dataclass
@@ -123,6 +129,19 @@ def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return perm[: n // 2], perm[n // 2 :]
 
 
+def at_bound(
+    t: float, bounds: tuple[float, float] = T_BOUNDS, it: Items | None = None
+) -> str | None:
+    """ "lower" / "upper" when T sits at that bound of the search: within BOUND_TOL of it, or
+    (given the fit items) the mean NLL at the bound is no higher than at T; else None."""
+    for side, bound in (("lower", bounds[0]), ("upper", bounds[1])):
+        if abs(t - bound) <= BOUND_TOL:
+            return side
+        if it is not None and len(it) and nll(it, bound) <= nll(it, t):
+            return side
+    return None
+
+
 def _summary(it: Items, temperature: float) -> dict[str, Any]:
     e, bins = ece(it, temperature)
     conf, correct = confidence_correct(it, temperature)
@@ -138,7 +157,8 @@ def _summary(it: Items, temperature: float) -> dict[str, Any]:
 
 def calibrate(it: Items, seed: int = 0) -> dict[str, Any]:
     """ECE and diagram of all items (T = 1); T fitted on the seeded first half; ECE, diagram
-    and NLL of the other half before (T = 1) and after scaling. Under 2 items: no scaling
+    and NLL of the other half before (T = 1) and after scaling; the fit half's positions
+    (`fit_idx`, ascending) and whether T sits at a bound. Under 2 items: no scaling
     (temperature None)."""
     whole = _summary(it, 1.0)
     out: dict[str, Any] = {
@@ -146,18 +166,24 @@ def calibrate(it: Items, seed: int = 0) -> dict[str, Any]:
         "seed": seed,
         "all": whole,
         "temperature": None,
+        "temperature_at_bound": None,
+        "bounds": list(T_BOUNDS),
         "n_fit": 0,
         "n_eval": 0,
+        "fit_idx": [],
         "before": None,
         "after": None,
     }
     if len(it) < 2:
         return out
     fit_idx, eval_idx = split(len(it), seed)
-    t = fit_temperature(it.subset(fit_idx))
+    fit = it.subset(fit_idx)
+    t = fit_temperature(fit)
     held = it.subset(eval_idx)
     out.update(
         temperature=t,
+        temperature_at_bound=at_bound(t, T_BOUNDS, fit),
+        fit_idx=sorted(int(i) for i in fit_idx),
         n_fit=len(fit_idx),
         n_eval=len(eval_idx),
         before=_summary(held, 1.0),

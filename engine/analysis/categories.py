@@ -7,15 +7,17 @@ and DCLM's suites go to math, code, knowledge, reading, language, symbolic, bias
 The workspace keeps its own copy (`benchmark_categories`), seeded from this map on the first
 import and editable (`betr results categories --set bench=cat`).
 
-`category_of` normalises names first, so "arc_easy", "arc-easy" and "ARC-Easy" all match, and
-knows family prefixes ("hendrycksTest-anatomy" and "mmlu_anatomy" are knowledge,
-"crows_pairs_french_age" is bias, "anli_r2" is NLI).
+`category_of` normalises names first (`engine.names.normalise`, the one rule for names), so
+"arc_easy", "arc-easy" and "ARC-Easy" all match, and knows family prefixes
+("hendrycksTest-anatomy" and "mmlu_anatomy" are knowledge, "crows_pairs_french_age" is bias,
+"anli_r2" is NLI).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+
+from engine.names import normalise
 
 CATEGORIES = (
     "commonsense", "science", "NLI", "semantic", "math", "code", "knowledge", "reading",
@@ -200,11 +202,6 @@ _PREFIXES: dict[str, str] = {
 DEFAULT_MAP: dict[str, str] = {
     name: category for category, names in _GROUPS.items() for name in names
 }
-
-
-def normalise(name: str) -> str:
-    """Lower case, runs of '-', ' ', '.', '/' and '_' become one '_': "ARC-Easy" -> "arc_easy"."""
-    return re.sub(r"[\s\-_./]+", "_", name.strip().lower()).strip("_")
 
 
 def category_of(benchmark: str, mapping: dict[str, str] | None = None) -> str | None:

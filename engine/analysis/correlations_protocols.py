@@ -117,6 +117,13 @@ def resolve(
     return selected, axis, ctxs
 
 
+def side_names(ctx: Context) -> tuple[str, str]:
+    """What a context pairs: its two stages (PT, SFT), or its two scales (150M, 1B)."""
+    if ctx.pt[0] != ctx.sft[0]:
+        return _show(ctx.pt[0]), _show(ctx.sft[0])
+    return _show(ctx.pt[1]), _show(ctx.sft[1])
+
+
 def need_pairing(ctxs: Sequence[Context], keys: Sequence[Key], protocol: str) -> None:
     if not ctxs:
         stages = sorted({_show(k[0]) for k in keys})
@@ -194,15 +201,19 @@ def matrices(
     cats: Mapping[str, str | None],
     method: str,
 ) -> dict[str, Any]:
-    """Paired: PT-PT, SFT-SFT and PT->SFT per context (benchmarks both sides have) and the
-    structural persistence; unpaired: one within-stage matrix per (stage, scale)."""
+    """Paired: each side with itself and across (PT-PT, SFT-SFT and PT->SFT for two stages;
+    150M-150M, 1B-1B and 150M->1B for two scales of one stage: a matrix is named after what
+    it pairs, never "SFT" where there is no SFT stage) per context (benchmarks both sides
+    have) and the structural persistence; unpaired: one within-stage matrix per (stage,
+    scale)."""
     out: list[dict[str, Any]] = []
     persistence, sided = [], []
     for ctx in ctxs:
         _runs, bms, a, b = paired(acc, ctx, cats)
-        pp = block(a, a, bms, bms, method, kind="PT-PT")
-        ss = block(b, b, bms, bms, method, kind="SFT-SFT")
-        ps = block(a, b, bms, bms, method, kind="PT->SFT")
+        one, two = side_names(ctx)
+        pp = block(a, a, bms, bms, method, kind=f"{one}-{one}")
+        ss = block(b, b, bms, bms, method, kind=f"{two}-{two}")
+        ps = block(a, b, bms, bms, method, kind=f"{one}->{two}")
         for m, key in ((pp, ctx.pt), (ss, ctx.sft), (ps, None)):
             out.append(_matrix(m, cats, ctx.label, stage=None if key is None else key[0] or None))
         persistence.append({"scale": ctx.label, **structural_persistence(pp, ss).as_dict()})

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.polynomial import polynomial as P
 from scipy.optimize import OptimizeWarning, curve_fit
-from sklearn.model_selection import KFold, LeaveOneOut
 
 from engine.errors import UsageError
 
@@ -40,7 +39,7 @@ FORMULAS = {
     "logarithmic": "a + b*log(x)",
 }
 N_FOLDS = 5
-MIN_POINTS = 3
+MIN_POINTS = 3  # engine.analysis.pairing uses the same
 MAXFEV = 10_000
 
 
@@ -183,11 +182,26 @@ def check_functions(functions: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def splits(n: int) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """("5-fold", KFold(5, shuffle, seed 0)) or ("leave-one-out", ...) under 5 points."""
+    """("5-fold", the folds of sklearn's KFold(5, shuffle=True, random_state=0)) or
+    ("leave-one-out", ...) under 5 points: (train, test) index arrays, each ascending.
+
+    Written out with numpy (the same permutation, RandomState(0).shuffle, and the same fold
+    sizes: the first n % 5 folds one larger) because importing sklearn took ~1.8 s of the
+    Analysis screen's first fit; tests/unit/test_fits.py holds it equal to sklearn's."""
     idx = np.arange(n)
     if n < N_FOLDS:
-        return "leave-one-out", list(LeaveOneOut().split(idx))
-    return "5-fold", list(KFold(n_splits=N_FOLDS, shuffle=True, random_state=0).split(idx))
+        return "leave-one-out", [(np.delete(idx, i), idx[i : i + 1]) for i in range(n)]
+    order = idx.copy()
+    np.random.RandomState(0).shuffle(order)
+    sizes = np.full(N_FOLDS, n // N_FOLDS)
+    sizes[: n % N_FOLDS] += 1
+    folds, start = [], 0
+    for size in sizes:
+        test = np.zeros(n, dtype=bool)
+        test[order[start : start + size]] = True
+        folds.append((idx[~test], idx[test]))
+        start += size
+    return "5-fold", folds
 
 
 def cross_validate(

@@ -34,6 +34,9 @@ class Parsed:
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: int = 0
+    # a value read two ways (a samples file and its results JSON): {run, step, benchmark,
+    # metric, samples, results_json, agree}
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     def drop(self, where: str) -> None:
         self.dropped += 1

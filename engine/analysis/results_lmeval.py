@@ -26,13 +26,21 @@ batch-size variants (0.25 -> 262,144; 0.5 -> 524,288; 1 -> 1,048,576), which eve
 last step confirms (all reach ~300B tokens). Other models: tokens stay empty.
 
 Samples (v0.4 `samples_<task>_<timestamp>.jsonl`): per line `doc_id`, `target` (gold index, or
-the gold choice's text) and `filtered_resps` (or `resps`) with one `[loglik, is_greedy]` per
-choice, as a list or a string ("['-1.23', 'False']"). Gives per-item rows (eval_items) and two
-long rows per file: "acc" (argmax of the log-likelihoods is gold; ties go to the first choice)
-and "confidence" (softmax over the choices' log-likelihoods, probability of the selected
-choice, averaged). Run and step come from the results JSON next to it (same timestamp first),
-else the path. When a results JSON of the same import already gives a row with the same key,
-the results JSON's row is kept and the samples one dropped (noted).
+the gold choice's text), `filtered_resps` (or `resps`) with one `[loglik, is_greedy]` per
+choice, as a list or a string ("['-1.23', 'False']"), and `arguments`, one (context,
+continuation) per choice ({"gen_args_0": {"arg_0": ..., "arg_1": ...}} or a list of pairs).
+The continuation is the task's `target_delimiter` (the results JSON's configs.<task>, else
+lm-eval's default " ") then the choice, so the choice's own text is the continuation without
+that delimiter. Gives per-item rows (eval_items: log-likelihoods, gold, choices, delimiter)
+and the long rows of engine.analysis.mc computed from them: "acc", "acc_norm", "acc_bytes"
+(lm-eval's formulas), "acc_per_char" (OLMES's: over the continuation, delimiter counted) and
+"confidence". Without `arguments`, or for a task whose choices sit in the contexts
+(multiple_input, e.g. winogrande, where lm-eval's lengths are the contexts'), only "acc" and
+"confidence". Where a line carries lm-eval's own per-item `acc_norm` / `acc_bytes` / `acc`, an
+item on which betr's prediction differs is counted in a note. Run and step come from the
+results JSON next to it (same timestamp first), else the path. When a results JSON of the same
+import already gives a row with the same key, the results JSON's row is kept and the samples
+one dropped; the two values are compared (`Parsed.checks`), and a difference is noted.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.analysis.mc import ACCURACIES, mc_metrics
 from engine.analysis.results_common import Parsed, bad_file, size_from_name, walk_files
 from engine.errors import InputError
 from engine.ingest.json_records import iter_json_records, load_json_document
@@ -62,7 +71,7 @@ EXPECTED = (
 
 def parse_lmeval(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bool) -> None:
     files = walk_files(paths, (".json", ".jsonl"))
-    results_keys: set[tuple[Any, ...]] = set()
+    results_keys: dict[tuple[Any, ...], float] = {}
     samples_rows: list[dict[str, Any]] = []
     for path in files:
         parsed.files += 1
@@ -76,7 +85,7 @@ def parse_lmeval(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: 
             else:
                 before = len(parsed.rows)
                 _parse_results_file(path, parsed, stage)
-                results_keys.update(_key(r) for r in parsed.rows[before:])
+                results_keys.update((_key(r), r["value"]) for r in parsed.rows[before:])
         except InputError as exc:
             del parsed.rows[n_rows:], parsed.items[n_items:]  # a skipped file adds nothing
             bad_file(parsed, exc, skip_bad)
@@ -86,7 +95,28 @@ def parse_lmeval(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: 
             f"{len(samples_rows) - len(kept)} samples-derived row(s) also in a results JSON: "
             "kept the results JSON's"
         )
+    _check_against_results(samples_rows, results_keys, parsed)
     parsed.rows.extend(kept)
+
+
+def _check_against_results(
+    samples_rows: list[dict[str, Any]], results: dict[tuple[Any, ...], float], parsed: Parsed
+) -> None:
+    """Each samples-derived value that a results JSON also gives, side by side (checks), and
+    a note for each that differs (more than float noise)."""
+    for r in samples_rows:
+        if _key(r) not in results:
+            continue
+        theirs = results[_key(r)]
+        agree = abs(r["value"] - theirs) <= 1e-9
+        parsed.checks.append({"run": r["run"], "step": r["step"], "benchmark": r["benchmark"],
+                              "metric": r["metric"], "samples": r["value"], "results_json": theirs,
+                              "agree": agree})  # fmt: skip
+        if not agree:
+            parsed.notes.append(
+                f"{r['benchmark']} {r['metric']} ({r['run']}): {r['value']:.6g} from the "
+                f"samples but {theirs:.6g} in the results JSON"
+            )
 
 
 def _key(r: dict[str, Any]) -> tuple[Any, ...]:
@@ -331,11 +361,54 @@ def _samples_info(path: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
     return info, m.group(1), results
 
 
+def _arguments(rec: dict[str, Any], n: int) -> list[tuple[str, str]] | None:
+    """The (context, continuation) per choice from `arguments` ({"gen_args_0": {"arg_0": ctx,
+    "arg_1": cont}, ...} as v0.4 writes it, or a list of pairs), or None when absent."""
+    args = rec.get("arguments")
+    if isinstance(args, dict):
+        args = [args.get(f"gen_args_{i}") for i in range(len(args))]
+        args = [[a.get("arg_0"), a.get("arg_1")] if isinstance(a, dict) else a for a in args]
+    if args is None:
+        return None
+    if not isinstance(args, list) or len(args) != n:
+        raise ValueError(f"{n} log-likelihoods but arguments for {len(args or [])} choices")
+    pairs = []
+    for a in args:
+        if not (isinstance(a, list | tuple) and len(a) >= 2 and all(isinstance(x, str)
+                                                                    for x in a[:2])):  # fmt: skip
+            raise ValueError(f"an argument is not a (context, continuation) pair: {a!r}")
+        pairs.append((a[0], a[1]))
+    return pairs
+
+
+def _delimiter(results: dict[str, Any], task: str) -> str:
+    """The task's target_delimiter (results JSON configs), else lm-eval's default " "."""
+    cfg = results.get("configs") if isinstance(results.get("configs"), dict) else {}
+    delim = cfg.get(task, {}).get("target_delimiter") if isinstance(cfg.get(task), dict) else None
+    return delim if isinstance(delim, str) else " "
+
+
+def _choices(
+    pairs: list[tuple[str, str]] | None, delim: str
+) -> tuple[list[str] | None, str | None]:
+    """(the choices' own texts, the delimiter before them): each continuation without the
+    delimiter, or whole with delimiter "" when not every continuation starts with it (lm-eval
+    drops it under a chat template); (None, None) when the choices sit in the contexts (one
+    continuation after several contexts: multiple_input tasks)."""
+    if pairs is None or (len(pairs) > 1 and len({ctx for ctx, _ in pairs}) > 1):
+        return None, None
+    if not all(c.startswith(delim) for _, c in pairs):
+        delim = ""
+    return [c[len(delim) :] for _, c in pairs], delim
+
+
 def _parse_samples(path: str, parsed: Parsed, stage: str) -> None:
     info, task, results = _samples_info(path)
     shots = _shots(results, task, path) if results else (_path_shots(path) or 0)
+    delim = _delimiter(results, task)
     items: list[dict[str, Any]] = []
-    correct, conf = [], []
+    continuations: list[list[int] | None] = []  # characters of each scored continuation
+    own: list[dict[str, float]] = []  # lm-eval's own per-item metric values, where given
     for record in iter_json_records(PathSource(Path(path))):  # the shared JSON Lines reader
         if isinstance(record, InputError):
             raise record
@@ -344,27 +417,45 @@ def _parse_samples(path: str, parsed: Parsed, stage: str) -> None:
             resps = rec.get("filtered_resps", rec.get("resps"))
             if not isinstance(resps, list) or not resps:
                 raise ValueError("no filtered_resps/resps list")
-            ll = np.array([_choice_loglik(r) for r in resps], dtype=np.float64)
+            ll = [_choice_loglik(r) for r in resps]
             gold = _gold(rec, len(ll))
+            pairs = _arguments(rec, len(ll))
         except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError) as exc:
             raise InputError(
                 str(exc)[:300] or type(exc).__name__, file=path, line=lineno,
-                field="filtered_resps/target",
-                fix="expected one [loglik, is_greedy] per choice and an integer target",
+                field="filtered_resps/target/arguments",
+                fix="expected one [loglik, is_greedy] per choice, an integer target and one "
+                "(context, continuation) argument per choice",
             ) from None  # fmt: skip
-        p = np.exp(ll - ll.max())
-        p /= p.sum()
-        pred = int(np.argmax(ll))
-        correct.append(pred == gold)
-        conf.append(float(p[pred]))
+        choices, item_delim = _choices(pairs, delim)
+        continuations.append([len(c) for _, c in pairs] if choices is not None else None)
+        own.append({m: rec[m] for m in ACCURACIES if isinstance(rec.get(m), int | float)})
         item = rec.get("doc_id", lineno - 1)
         items.append({**{k: info[k] for k in ("run", "size", "params", "tokens", "step")},
                       "stage": stage, "benchmark": task, "item": str(item), "gold": gold,
-                      "logliks": ll.tolist(), "source": path})  # fmt: skip
+                      "logliks": ll, "choices": choices, "delimiter": item_delim,
+                      "source": path})  # fmt: skip
     if not items:
         raise InputError("no samples in the file", file=path, fix=f"expected {EXPECTED}")
+    res = mc_metrics(
+        [it["logliks"] for it in items],
+        [it["gold"] for it in items],
+        [it["choices"] for it in items],
+        continuations,
+    )
+    differ: dict[str, int] = {}
+    for row, theirs in zip(res.rows, own, strict=True):
+        for metric, value in theirs.items():
+            if metric in row["correct"] and bool(value) != row["correct"][metric]:
+                differ[metric] = differ.get(metric, 0) + 1
+    for metric, n in sorted(differ.items()):
+        parsed.notes.append(
+            f"{path}: betr's {metric} differs from the file's own on {n} of {len(items)} items "
+            f"(target delimiter {delim!r}: put the results JSON with its configs beside it)"
+        )
     parsed.items.extend(items)
     attrs = dict(info["attrs"], shots=shots, n_items=len(items))
     base = {**info, "stage": stage, "benchmark": task, "attrs": attrs, "source": path}
-    parsed.add(base, metric_name("acc", None, shots), float(np.mean(correct)), path)
-    parsed.add(base, metric_name("confidence", None, shots), float(np.mean(conf)), path)
+    for metric, value in res.metrics().items():
+        if value is not None:
+            parsed.add(base, metric_name(metric, None, shots), value, path)

@@ -14,7 +14,8 @@ from contextlib import closing
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
-from engine.store import eval_columns, evals
+from engine.names import canonical, spellings, suggest
+from engine.store import eval_columns, eval_summary, evals
 from engine.workspace import Workspace
 
 PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
@@ -53,6 +54,10 @@ def corr(
     with closing(workspace.connect(readonly=True)) as conn:
         # only the rows the protocol reads, as columns; run attributes only when it needs them
         cols = eval_columns.eval_result_columns(conn, metric=wanted)
+        # one benchmark spelled two ways (arc_easy, arc-easy) is one row of a matrix
+        shown = canonical(cols["benchmark"])
+        if any(k != v for k, v in shown.items()):
+            cols["benchmark"] = [shown[b] for b in cols["benchmark"]]
         metrics = set(cols["metric"])
         if not metrics.issuperset(wanted):  # a message will list the workspace's metrics
             metrics = set(eval_columns.eval_metrics(conn))
@@ -85,26 +90,38 @@ def calibration(
     temperature scaling fitted on a seeded half.
 
     Keys: run, benchmark, stage, checkpoint {size, params, tokens, step}, n_items, n_fit,
-    n_eval, temperature, ece and bins (the evaluation half at T = 1), ece_scaled and
-    bins_scaled (the evaluation half at T), acc, nll and nll_scaled (evaluation half),
-    ece_all and bins_all (every item at T = 1), notes. A run evaluated at several checkpoints
-    uses the last one (said in notes)."""
+    n_eval, split (how the halves were drawn), fit_items (the ids that fitted T), temperature,
+    temperature_at_bound ("lower" / "upper" / None) and bounds, ece and bins (the evaluation
+    half at T = 1), ece_scaled and bins_scaled (the evaluation half at T), acc, nll and
+    nll_scaled (evaluation half), ece_all and bins_all (every item at T = 1), notes. The halves
+    are drawn over the items in the natural order of their ids (numeric ids numerically), so
+    they never depend on how the rows were stored. A run evaluated at several checkpoints uses
+    the last one (said in notes); a temperature at a bound of the search is said in notes."""
     from engine.analysis.calibration import calibrate, items
+    from engine.analysis.item_order import natural_key
 
     with closing(workspace.connect(readonly=True)) as conn:
-        rows = evals.eval_items(conn, run=run, benchmark=benchmark, stage=stage)
+        groups = eval_summary.item_groups(conn)
+        benches = sorted({g[1] for g in groups if g[0] == run})
+        rows = []
+        for name in spellings(benchmark, benches):  # every spelling: arc_easy = arc-easy
+            rows += evals.eval_items(conn, run=run, benchmark=name, stage=stage)
         if not rows:
-            have = evals.eval_items(conn, run=run)
-            benches = sorted({r["benchmark"] for r in have})
+            runs = sorted({g[0] for g in groups})
+            if not runs:
+                fix = ("import lm-eval samples_*.jsonl files (betr results import PATH --format "
+                       "lm-eval) or evaluate a proxy (betr proxy eval)")  # fmt: skip
+            elif run not in runs:
+                fix = suggest(run, runs, "run with per-item results", plural="runs with them")
+            elif not spellings(benchmark, benches):
+                fix = suggest(benchmark, benches, f"benchmark of run '{run}'",
+                              plural=f"benchmarks of run '{run}'")  # fmt: skip
+            else:
+                fix = f"leave out the stage, or pick one that run '{run}' has items at"
             raise NotFoundError(
                 f"no per-item results for run '{run}' on benchmark '{benchmark}'"
                 + (f" at stage {stage}" if stage else ""),
-                fix=(
-                    f"run '{run}' has items for: {', '.join(benches)}"
-                    if benches
-                    else "import lm-eval samples_*.jsonl files (betr results import PATH "
-                    "--format lm-eval) or evaluate a proxy (betr proxy eval)"
-                ),
+                fix=fix,
             )
     notes = []
     stages = sorted({r.get("stage") or "" for r in rows})
@@ -117,7 +134,9 @@ def calibration(
     last = cps[-1]
     if len(cps) > 1:
         notes.append(f"{len(cps)} checkpoints; using the last (tokens {last[3]}, step {last[4]})")
-    chosen = [r for r in rows if _checkpoints([r])[0] == last]
+    chosen = sorted(
+        (r for r in rows if _checkpoints([r])[0] == last), key=lambda r: natural_key(r["item"])
+    )
     seen: dict[str, int] = {}
     for r in chosen:
         seen[str(r["item"])] = seen.get(str(r["item"]), 0) + 1
@@ -135,6 +154,13 @@ def calibration(
         raise InputError(str(exc), field="logliks") from None
     res = calibrate(it, seed)
     before, after = res["before"] or {}, res["after"] or {}
+    if res["temperature_at_bound"]:
+        lo, hi = res["bounds"]
+        notes.append(
+            f"T = {res['temperature']:.6g} is at the {res['temperature_at_bound']} bound of the "
+            f"search [{lo:g}, {hi:g}]: the NLL kept falling towards it, so T did not converge "
+            "inside the range"
+        )
     return {
         "run": run,
         "benchmark": benchmark,
@@ -144,7 +170,12 @@ def calibration(
         "n_items": res["n_items"],
         "n_fit": res["n_fit"],
         "n_eval": res["n_eval"],
+        "split": f"seed {seed}: numpy default_rng({seed}).permutation over the {res['n_items']} "
+        "items in natural id order; its first half fits T",
+        "fit_items": [str(chosen[i]["item"]) for i in res["fit_idx"]],
         "temperature": res["temperature"],
+        "temperature_at_bound": res["temperature_at_bound"],
+        "bounds": res["bounds"],
         "ece": before.get("ece"),
         "ece_scaled": after.get("ece"),
         "bins": before.get("bins", []),

@@ -15,7 +15,8 @@ from contextlib import closing
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
-from engine.store import evals
+from engine.names import same_name, spellings, suggest
+from engine.store import eval_summary
 from engine.workspace import Workspace
 
 MATCH_KEYS = ("tokens", "step")
@@ -38,6 +39,13 @@ def num(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def preload() -> None:
+    """Import what a fit uses (polars, scipy: about a second on a loaded machine) ahead of
+    the first fit; the Analysis screen calls it in a thread while it reads the overview."""
+    import engine.analysis.fits
+    import engine.analysis.frames  # noqa: F401
+
+
 def parse_functions(spec: str | Sequence[str] | None) -> list[str] | None:
     if spec is None:
         return None
@@ -47,23 +55,32 @@ def parse_functions(spec: str | Sequence[str] | None) -> list[str] | None:
 
 # -- reading and checking names -----------------------------------------------------------------
 def _rows(conn: sqlite3.Connection, benchmark: str) -> list[dict[str, Any]]:
-    rows = evals.eval_results(conn, benchmark=benchmark)
-    if not rows:
-        names = sorted({r["benchmark"] for r in evals.all_eval_results(conn)})
+    """The rows of a benchmark under every spelling of its name (`arc_easy` from lm-eval and
+    an imported `arc-easy` are one benchmark), each carrying the name asked for."""
+    known = eval_summary.benchmark_names(conn)
+    names = spellings(benchmark, known)
+    if not names:
         raise NotFoundError(
             f"no results for benchmark '{benchmark}'",
-            fix=(f"benchmarks with results: {', '.join(names)}" if names else
-                 "import results first: betr results import PATH --format F"),
+            fix=(suggest(benchmark, known, "benchmark", listing="betr results list") if known
+                 else "import results first: betr results import PATH --format F"),
         )  # fmt: skip
+    rows = []
+    for name in names:
+        rows += eval_summary.frame_rows(conn, name)
+    for r in rows:
+        r["benchmark"] = benchmark
     return rows
+
+
+def _y_benchmark(benchmark: str, y_benchmark: str | None) -> str:
+    """y's benchmark: another one only when it is not a spelling of x's."""
+    return y_benchmark if y_benchmark and not same_name(y_benchmark, benchmark) else benchmark
 
 
 def _one_of(what: str, value: str, known: list[str], where: str) -> None:
     if value not in known:
-        raise NotFoundError(
-            f"unknown {what} '{value}' {where}",
-            fix=f"known {what}s there: {', '.join(known) if known else 'none'}",
-        )
+        raise NotFoundError(f"unknown {what} '{value}' {where}", fix=suggest(value, known, what))
 
 
 def _check_side(frame, side, role: str) -> None:
@@ -189,9 +206,15 @@ def fit(
     _check_match(match)
     space = check_functions(parse_functions(functions))
     x = Side(benchmark, x_metric, x_run, x_size, x_stage)
-    y = Side(y_benchmark or benchmark, y_metric, y_run, y_size, y_stage)
+    y = Side(_y_benchmark(benchmark, y_benchmark), y_metric, y_run, y_size, y_stage)
     fx, fy = _load(workspace, x, y)
     matched = fit_points(fx, fy, x, y, match)
+    if x == y:
+        raise UsageError(
+            f"x and y are the same numbers ({x.label()}): a series fitted on itself gives "
+            "R^2 = 1 whatever the data",
+            fix="give x a smaller size (--x-size), another run or another metric than y",
+        )
     res = cross_validate(matched.x, matched.y, matched.keys, functions=space)
     return {"benchmark": benchmark, "x": _side_dict(x), "y": _side_dict(y),
             **fit_dict(res, matched, match=match)}  # fmt: skip
@@ -229,7 +252,7 @@ def rank(
         raise UsageError(f"unknown direction '{direction}'", fix="use auto, same or opposite")
     space = check_functions(parse_functions(functions))
     x = Side(benchmark, x_metric, None, x_size, x_stage)
-    y = Side(y_benchmark or benchmark, y_metric, None, y_size, y_stage)
+    y = Side(_y_benchmark(benchmark, y_benchmark), y_metric, None, y_size, y_stage)
     fx, fy = _load(workspace, x, y)
     frame = one_frame(fx, fy)
     table = ranking_table(frame, x, y, match, at, y_at)
@@ -244,7 +267,9 @@ def rank(
         if missing:
             raise NotFoundError(
                 f"no proxy score for dataset(s) {', '.join(missing)} ({x.label()})",
-                fix=f"datasets with one: {', '.join(table['dataset'].to_list()) or 'none'}",
+                fix=suggest(
+                    missing[0], table["dataset"].to_list(), "dataset", plural="datasets with one"
+                ),
             )
         table = table.filter(table["dataset"].is_in(list(runs)))
     if table.height == 0:

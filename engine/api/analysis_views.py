@@ -1,8 +1,12 @@
 """What the Analysis screen can offer, read in one go: the runs, sizes, stages, benchmarks and
 metrics of the long results table, the (run, benchmark) pairs with per-item results, and
-sensible defaults for the selectors (the demo experiment's naming when present).
+defaults for the selectors that give a meaningful result (a smaller size predicting a larger
+one, `engine.analysis.pairing`), or a note saying why there is none and what to pick.
 
-Read-only; grouped in plain Python (no polars: the TUI imports this module at startup).
+Everything is counted in SQL (`engine.store.eval_summary`): no result row is read into Python
+(at 200k rows a tenth of the time of reading them all: bench/tui_analysis.py). Benchmarks spelled several ways
+(`arc_easy` from lm-eval, `arc-easy` imported) are one entry (`engine.names.normalise`), named
+by the spelling with the most rows; the analysis calls match every spelling of a name.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from engine.store import evals
+from engine.names import canonical, normalise
+from engine.store import eval_summary, evals
 from engine.workspace import Workspace
 
+FIT_TRIES = 12  # target benchmarks tried for a fit pair before settling for a ranking pair
 DEMO_SELECTIONS = ("top", "random", "bottom")
 DEMO_TARGET_BENCHMARK = "arc-easy"
 # the proxy metric the demo's fit reads, first one present wins
-DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb")
-TARGET_METRICS = ("acc", "acc_norm", "accuracy", "exact_match")
+DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb", "bpb_prompted")
+TARGET_METRICS = ("acc", "acc_norm", "acc_per_char", "acc_bytes", "accuracy", "exact_match")
 
 
 def _size_key(item: tuple[str | None, int | None]) -> tuple[Any, ...]:
@@ -26,56 +32,59 @@ def _size_key(item: tuple[str | None, int | None]) -> tuple[Any, ...]:
 
 
 def overview(workspace: Workspace) -> dict[str, Any]:
-    """{n_rows, benchmarks [{benchmark, category, metrics, n}] (by category, then name),
-    sides [{run, size, params, n}] (runs with their sizes, smallest first), metrics, stages,
-    scales, metric_benchmarks {metric: [benchmarks]}, items [{run, benchmark, stage, n}]
-    (per-item results for calibration), demo (the demo experiment's datasets present),
-    defaults {benchmark, x_benchmark, x_run, x_size, x_metric, y_run, y_size, y_metric}}."""
+    """{n_rows, benchmarks [{benchmark, names, category, metrics, n}] (by category, then name;
+    `names`: its spellings in the table), sides [{run, size, params, n}] (runs with their sizes,
+    smallest first), metrics, stages, scales, metric_benchmarks {metric: [benchmarks]}, items
+    [{run, benchmark, stage, n}] (per-item results for calibration), demo (the demo
+    experiment's datasets present), defaults {benchmark, x_benchmark, x_run, x_size, x_metric,
+    y_run, y_size, y_metric, match, fit_note}} (fit_note: None, or why the default selection
+    has nothing to fit and what to pick)."""
     with closing(workspace.connect(readonly=True)) as conn:
-        rows = evals.all_eval_results(conn)
-        cats = evals.categories(conn)
-        item_rows = evals.eval_items(conn)
-    benches: dict[str, dict[str, Any]] = {}
+        pairs = eval_summary.benchmark_metrics(conn)
+        cats = evals.categories(conn) if pairs else {}  # the workspace's map, seeded on import
+        # a category from the file itself (a CSV column) for the benchmarks the map lacks
+        row_cats = eval_summary.row_categories(conn, sorted({b for b, _m, _n in pairs} - set(cats)))
+        side_rows = eval_summary.sides(conn) if pairs else []
+        item_rows = eval_summary.item_groups(conn)
+        out = _view(pairs, row_cats, cats, side_rows, item_rows)
+        out["defaults"] = defaults(conn, out)
+    return out
+
+
+def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
+    shown = canonical((b for b, _m, _n in pairs), (n for _b, _m, n in pairs))
+    groups: dict[str, dict[str, Any]] = {}  # shown name -> its spellings, metrics, rows
+    for bench, metric, n in pairs:
+        g = groups.setdefault(shown[bench], {"names": set(), "metrics": set(), "n": 0})
+        g["names"].add(bench)
+        g["metrics"].add(metric)
+        g["n"] += n
+    benches, metric_benches = [], {}
+    for name, g in groups.items():
+        names = sorted(g["names"])
+        category = next((cats[b] for b in names if b in cats), None)
+        category = category or next((row_cats[b] for b in names if b in row_cats), None)
+        benches.append({"benchmark": name, "names": names, "category": category,
+                        "metrics": sorted(g["metrics"]), "n": g["n"]})  # fmt: skip
+        for metric in g["metrics"]:
+            metric_benches.setdefault(metric, set()).add(name)
+    benches.sort(key=lambda b: (b["category"] is None, b["category"] or "", b["benchmark"]))
     sides: dict[tuple[str, str | None], dict[str, Any]] = {}
     stages: set[str] = set()
     sizes: dict[str, int | None] = {}
-    metric_benches: dict[str, set[str]] = {}
-    for r in rows:
-        b = benches.setdefault(
-            r["benchmark"],
-            {"benchmark": r["benchmark"], "category": r.get("category") or cats.get(r["benchmark"]),
-             "metrics": set(), "n": 0},
-        )  # fmt: skip
-        b["metrics"].add(r["metric"])
-        b["n"] += 1
-        side = sides.setdefault(
-            (r["run"], r.get("size")),
-            {"run": r["run"], "size": r.get("size"), "params": r.get("params"), "n": 0,
-             "metrics": set()},
-        )  # fmt: skip
-        side["n"] += 1
-        side["metrics"].add((r["benchmark"], r["metric"]))
-        if r.get("stage"):
-            stages.add(r["stage"])
-        if r.get("size"):
-            known = sizes.get(r["size"])
-            sizes[r["size"]] = known if known is not None else r.get("params")
-        metric_benches.setdefault(r["metric"], set()).add(r["benchmark"])
-    bench_list = sorted(
-        ({**b, "metrics": sorted(b["metrics"])} for b in benches.values()),
-        key=lambda b: (b["category"] is None, b["category"] or "", b["benchmark"]),
-    )
-    side_list = sorted(
-        ({**s, "metrics": sorted(s["metrics"])} for s in sides.values()),
-        key=lambda s: (*_size_key((s["size"], s["params"])), s["run"]),
-    )
-    items: dict[tuple[str, str, str | None], int] = {}
-    for it in item_rows:
-        key = (it["run"], it["benchmark"], it.get("stage"))
-        items[key] = items.get(key, 0) + 1
-    out = {
-        "n_rows": len(rows),
-        "benchmarks": bench_list,
+    for run, size, stage, params, n in side_rows:
+        side = sides.setdefault((run, size), {"run": run, "size": size, "params": None, "n": 0})
+        side["n"] += n
+        side["params"] = side["params"] if side["params"] is not None else params
+        if stage:
+            stages.add(stage)
+        if size:
+            sizes[size] = sizes.get(size) if sizes.get(size) is not None else params
+    side_list = sorted(sides.values(),
+                       key=lambda s: (*_size_key((s["size"], s["params"])), s["run"]))  # fmt: skip
+    return {
+        "n_rows": sum(n for _b, _m, n in pairs),
+        "benchmarks": benches,
         "sides": side_list,
         "metrics": sorted(metric_benches),
         "metric_benchmarks": {m: sorted(b) for m, b in sorted(metric_benches.items())},
@@ -83,12 +92,10 @@ def overview(workspace: Workspace) -> dict[str, Any]:
         "scales": [s for s, _p in sorted(sizes.items(), key=_size_key)],
         "items": [
             {"run": run, "benchmark": bench, "stage": stage, "n": n}
-            for (run, bench, stage), n in sorted(items.items(), key=lambda kv: str(kv[0]))
+            for run, bench, stage, n in sorted(item_rows, key=lambda r: str(r[:3]))
         ],
+        "demo": demo_datasets(side_list),
     }
-    out["demo"] = demo_datasets(side_list)
-    out["defaults"] = defaults(out)
-    return out
 
 
 def demo_datasets(sides: list[dict[str, Any]]) -> list[str]:
@@ -100,51 +107,44 @@ def demo_datasets(sides: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def _has(side: dict[str, Any], benchmark: str, metric: str) -> bool:
-    return (benchmark, metric) in {tuple(m) for m in side["metrics"]}
+def defaults(conn, view: dict[str, Any]) -> dict[str, Any]:
+    """Selectors to start from: the target benchmark and metric (acc where there is one, the
+    benchmark with the most rows), and the sides `engine.analysis.pairing.choose` picks on it
+    (trying the next benchmarks when one has no fit pair); for the demo experiment, the
+    rBridge score of the small proxy against the large one's accuracy on arc-easy."""
+    from engine.analysis.pairing import choose
 
-
-def defaults(view: dict[str, Any]) -> dict[str, Any]:
-    """Selectors to start from: the target benchmark and metric (acc where there is one), the
-    target side at the largest size and the proxy side at the next size below it; for the demo
-    experiment, the rBridge score of the small proxy against the large one's accuracy on
-    arc-easy."""
     sides, benches = view["sides"], view["benchmarks"]
     if not sides or not benches:
         return {}
     by_n = sorted(benches, key=lambda b: -b["n"])
-    target_bench = by_n[0]["benchmark"]
-    if view["demo"] and any(b["benchmark"] == DEMO_TARGET_BENCHMARK for b in benches):
-        target_bench = DEMO_TARGET_BENCHMARK
-    else:
-        for b in by_n:
-            if any(m in b["metrics"] for m in TARGET_METRICS):
-                target_bench = b["benchmark"]
+    with_target = [b for b in by_n if any(m in b["metrics"] for m in TARGET_METRICS)]
+    order = with_target + [b for b in by_n if b not in with_target]
+    if view["demo"]:
+        demo = [b for b in benches if normalise(b["benchmark"]) == normalise(DEMO_TARGET_BENCHMARK)]
+        order = demo + [b for b in order if b not in demo]
+    first = None
+    for bench in order[:FIT_TRIES]:
+        y_metric = next((m for m in TARGET_METRICS if m in bench["metrics"]), bench["metrics"][0])
+        y_rows = eval_summary.checkpoint_keys(conn, bench["names"], y_metric)
+        x_bench, x_metric, x_rows = bench["benchmark"], y_metric, None
+        for metric in DEMO_X_METRICS if view["demo"] else ():
+            where = view["metric_benchmarks"].get(metric)
+            if where:
+                x_bench, x_metric = where[0], metric
+                names = next(b["names"] for b in benches if b["benchmark"] == x_bench)
+                x_rows = eval_summary.checkpoint_keys(conn, names, metric)
                 break
-    tb = next(b for b in benches if b["benchmark"] == target_bench)
-    y_metric = next((m for m in TARGET_METRICS if m in tb["metrics"]), tb["metrics"][0])
-    run = view["demo"][0] if view["demo"] else min(s["run"] for s in sides)
-    mine = [s for s in sides if s["run"] == run]
-    with_y = [s for s in mine if _has(s, target_bench, y_metric)] or mine
-    y_side = with_y[-1]
-    x_bench, x_metric = target_bench, y_metric
-    x_candidates = [s for s in mine if s["run"] == y_side["run"] and s is not y_side] or [
-        s for s in mine if s is not y_side
-    ]
-    # the next size below the target's: the one most likely trained at the same token counts
-    x_side = x_candidates[-1] if x_candidates else y_side
-    for metric in DEMO_X_METRICS if view["demo"] else ():
-        pairs = [tuple(m) for m in x_side["metrics"] if m[1] == metric]
-        if pairs:
-            x_bench, x_metric = pairs[0]
-            break
-    return {
-        "benchmark": target_bench,
-        "x_benchmark": x_bench,
-        "x_run": x_side["run"],
-        "x_size": x_side["size"],
-        "x_metric": x_metric,
-        "y_run": y_side["run"],
-        "y_size": y_side["size"],
-        "y_metric": y_metric,
-    }
+        pair = choose(y_rows, x_rows, prefer_runs=view["demo"])
+        if pair is None:
+            continue
+        chosen = {
+            "benchmark": bench["benchmark"], "x_benchmark": x_bench, "x_run": pair.x.run,
+            "x_size": pair.x.size, "x_metric": x_metric, "y_run": pair.y.run,
+            "y_size": pair.y.size, "y_metric": y_metric, "match": pair.match,
+            "fit_note": pair.note,
+        }  # fmt: skip
+        if pair.fits:
+            return chosen
+        first = first or chosen
+    return first or {}

@@ -35,7 +35,7 @@ from engine.betr.runs import require_state
 from engine.errors import NotFoundError, UsageError
 from engine.store import catalog, docs, labels, scores
 from engine.store import runs as store_runs
-from engine.workspace import Workspace
+from engine.workspace import Workspace, open_private
 
 __all__ = [
     "SORTS",
@@ -205,7 +205,7 @@ def snippets(
 def export_view(conn: sqlite3.Connection, index: RunIndex, view: View, out: Path) -> int:
     """The view's rows as JSONL (no text); returns the number of rows written."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as fh:
+    with open_private(out, "w", encoding="utf-8") as fh:
         for start in range(0, len(view), EXPORT_CHUNK):
             rows = view.rows[start : start + EXPORT_CHUNK]
             ids = [int(i) for i in index.doc_id[rows]]

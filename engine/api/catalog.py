@@ -16,6 +16,7 @@ from typing import Any
 from engine.betr.targets import parse_names
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.table import active_jobs, refuse_if_in_use
+from engine.names import matching, resolve, suggest
 from engine.store import catalog, deletes, docs, proxies
 from engine.store.db import transaction
 from engine.terminal import check_name
@@ -79,15 +80,16 @@ def show_doc(workspace: Workspace, ref: str, corpus: str | None = None) -> dict[
 
 # -- target sets --------------------------------------------------------------------------------
 def benchmark_ids(conn: sqlite3.Connection, names: list[str]) -> dict[str, int]:
-    """name -> id for each name; a clear error naming the unknown ones."""
+    """stored name -> id for each name (`arc_easy` finds an imported `arc-easy`:
+    engine.names.normalise); an unknown one gets the closest few known names."""
     known = catalog.benchmark_ids(conn)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        listed = ", ".join(sorted(known)) or "none yet (betr import bench)"
+    if not known:
         raise NotFoundError(
-            f"unknown benchmark(s): {', '.join(unknown)}", fix=f"known benchmarks: {listed}"
+            f"unknown benchmark(s): {', '.join(names)}",
+            fix="no benchmark imported yet: betr import bench PATH --name NAME",
         )
-    return {n: known[n] for n in names}
+    found = [resolve(n, known, "benchmark", listing="betr list benchmarks") for n in names]
+    return {n: known[n] for n in found}
 
 
 def create_target_set(workspace: Workspace, name: str, bench_spec: str) -> dict[str, Any]:
@@ -101,8 +103,10 @@ def create_target_set(workspace: Workspace, name: str, bench_spec: str) -> dict[
         raise UsageError(f"a benchmark is listed twice in '{bench_spec}'")
     with closing(workspace.connect()) as conn:
         ids = benchmark_ids(conn, names)
+        if len(ids) != len(names):
+            raise UsageError(f"a benchmark is listed twice in '{bench_spec}' (two spellings)")
         set_id = catalog.insert_target_set(conn, name, list(ids.values()))
-    return {"target_set": name, "id": set_id, "benchmarks": sorted(names)}
+    return {"target_set": name, "id": set_id, "benchmarks": sorted(ids)}
 
 
 def resolve_targets(conn: sqlite3.Connection, spec: str) -> tuple[int | None, list[str]]:
@@ -121,16 +125,15 @@ def resolve_targets(conn: sqlite3.Connection, spec: str) -> tuple[int | None, li
     if len(names) == 1 and spec.strip() == names[0]:
         # one bare name may have meant a target set: say it is neither
         benches = sorted(catalog.benchmark_ids(conn))
-        if names[0] not in benches:
+        if not matching(names[0], benches):
             sets = catalog.target_set_names(conn)
             raise NotFoundError(
                 f"no target set or benchmark named '{names[0]}'",
-                fix=f"target sets: {', '.join(sets) or 'none yet'}; benchmarks: "
-                f"{', '.join(benches) or 'none yet (betr import bench)'}; create a set with "
-                f"betr targets create {names[0]} --bench b1,b2",
+                fix=f"{suggest(names[0], sets, 'target set')}; "
+                f"{suggest(names[0], benches, 'benchmark', listing='betr list benchmarks')}; "
+                f"create a set with betr targets create {names[0]} --bench b1,b2",
             )
-    benchmark_ids(conn, names)
-    return None, sorted(set(names))
+    return None, sorted(benchmark_ids(conn, names))
 
 
 @dataclass(frozen=True)

@@ -244,3 +244,30 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
         pipeline_fasttext=dict(DEMO_RUN_FASTTEXT),
         **sizing,
     )
+
+
+def earlier_experiment(ws: Workspace, spec) -> Any:
+    """The newest demo-experiment job with this spec's settings (a JobInfo), or None. A second
+    `betr demo experiment` must not start another: it would retrain into the first one's proxy
+    folders and fail on them. Done: point to the results; running: to the job; stopped: resume."""
+    from engine.jobs.table import list_jobs
+
+    config = spec.to_config()
+    with closing(ws.connect(readonly=True)) as conn:
+        same = [j for j in list_jobs(conn) if j.kind == spec.kind and j.config == config]
+    return max(same, key=lambda j: j.id, default=None)
+
+
+def experiment_results_hint(job_id: int, *, tui: bool = False) -> str:
+    """Where a finished demo experiment's results are (the CLI's words, or the TUI's keys)."""
+    if tui:
+        return (
+            f"the demo experiment already ran (job {job_id}, done): its results are on the "
+            "Fit, Ranking and Correlations tabs here and on screen 5 (rBridge)"
+        )
+    return (
+        f"the demo experiment already ran (job {job_id}, done); its results are in this "
+        "workspace: betr proxy results; betr fit / betr rank / betr corr; screens 5 (rBridge) "
+        "and 6 (Analysis) in betr-tui. To run it again from scratch, rebuild the demo "
+        "workspace first: betr demo PATH --force"
+    )

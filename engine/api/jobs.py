@@ -10,12 +10,13 @@ from typing import Any
 from engine.jobs import launch
 from engine.jobs.context import ProgressCallback
 from engine.jobs.specs import JobSpec
-from engine.jobs.table import FINISHED, JobInfo, get_job, list_jobs
+from engine.jobs.table import FINISHED, RESUMABLE, JobInfo, get_job, list_jobs
 from engine.jobs.worker import execute_job
 from engine.workspace import Workspace
 
 __all__ = [
     "FINISHED",
+    "RESUMABLE",
     "JobInfo",
     "cancel",
     "follow_log",

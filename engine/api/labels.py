@@ -15,7 +15,7 @@ from engine.betr.doclabels import label_agreement as _label_agreement
 from engine.betr.runindex import RunIndex
 from engine.errors import NotFoundError, UsageError
 from engine.store import docs, labels, scores
-from engine.workspace import Workspace
+from engine.workspace import Workspace, open_private
 
 EXPORT_FIELDS = [
     "doc_id",
@@ -66,7 +66,7 @@ def export_labels(
         raise UsageError(f"unknown labels format '{fmt}'", fix="use a .jsonl or .csv path")
     rows = list_labels(conn, run_id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8", newline="") as fh:
+    with open_private(out, "w", encoding="utf-8", newline="") as fh:
         if fmt == "jsonl":
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -91,12 +91,14 @@ def list_proxies(workspace: Workspace) -> list[dict[str, Any]]:
 
 
 def resolve_proxy(conn, ref: str | int) -> dict[str, Any]:
+    from engine.names import suggest
+
     proxy = proxies.get_proxy(conn, ref)
     if proxy is None:
         names = proxies.proxy_names(conn)
         raise NotFoundError(
             f"no proxy '{ref}'",
-            fix=f"known proxies: {', '.join(names[:20])}"
+            fix=suggest(str(ref), names, "proxy", plural="proxies", listing="betr proxy list")
             if names
             else "register one: betr proxy add PATH, or train one: betr proxy train",
         )
@@ -171,19 +173,24 @@ def mc_eval_spec(
     *,
     limit: int | None = None,
     device: str = "auto",
+    bos: str = "auto",
 ) -> McEvalSpec:
+    """The checked spec of `betr proxy eval`; `bos` one of auto (follow the
+    tokenizer.json), always / never (one BOS, or none) (ProxyNLL.encode_context)."""
     with closing(workspace.connect(readonly=True)) as conn:
         p = resolve_proxy(conn, proxy)
         ids = catalog.benchmark_ids(conn)
-        missing = [b for b in benchmarks if b not in ids]
-        if missing:
+        if not ids:
             raise NotFoundError(
-                f"no benchmark '{missing[0]}'",
-                fix=f"imported benchmarks: {', '.join(sorted(ids)) or 'none'}",
+                f"no benchmark '{benchmarks[0]}'", fix="import one: betr import bench PATH --name N"
             )
+        from engine.names import resolve
+
+        benchmarks = [resolve(b, ids, "benchmark", listing="betr list benchmarks")
+                      for b in benchmarks]  # fmt: skip
     return McEvalSpec(
         proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
-        device=device,
+        device=device, bos=bos,
     )  # fmt: skip
 
 
@@ -191,8 +198,13 @@ def proxy_results(
     workspace: Workspace, *, benchmark: str | None = None, proxy: str | None = None
 ) -> list[dict[str, Any]]:
     """The proxies' evaluation rows (long shape)."""
+    from engine.names import resolve
+
     with closing(workspace.connect(readonly=True)) as conn:
         proxy_id = resolve_proxy(conn, proxy)["id"] if proxy else None
+        if benchmark is not None:  # the proxies' rows carry the imported benchmark's name
+            known = catalog.benchmark_ids(conn)
+            benchmark = resolve(benchmark, known, "benchmark") if known else benchmark
         return [
             r
             for r in evals.eval_results(conn, benchmark=benchmark, proxy_id=proxy_id)

@@ -23,29 +23,37 @@ from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import get_job, refuse_if_in_use
 from engine.rbridge.tokenrows import unpack_token_rows
-from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
+from engine.rbridge.weights import DEFAULT_PROMPT, LN2, ScoreConfig
 from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
 TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
+# bits per byte: `bpb`, `byte_perplexity`, `word_perplexity` are the rBridge release's
+# masked-span numbers (mask traces only, summed over the benchmark); `bpb_prompted` is betr's
+# own (per trace after betr's prompt, averaged over traces); n_mask_traces counts the former
+BPB_KEYS = ("bpb", "word_perplexity", "byte_perplexity", "bpb_prompted", "n_mask_traces")
+SCORE_KEYS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")  # per score row
 
 
 def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+    """An imported benchmark by name or by another spelling of it (`arc_easy` = `arc-easy`)."""
+    from engine.names import resolve
+
     row = catalog.benchmark_by_name(conn, name)
-    if row is None:
-        names = sorted(catalog.benchmark_ids(conn))
+    if row is not None:
+        return row
+    names = sorted(catalog.benchmark_ids(conn))
+    if not names:
         raise NotFoundError(
             f"unknown benchmark '{name}'",
-            fix=(
-                f"imported benchmarks: {', '.join(names)}; "
-                if names
-                else "import it first: betr import bench PATH --name NAME; "
-            )
-            + "traces attach to an imported benchmark",
+            fix="import it first: betr import bench PATH --name NAME; traces attach to an "
+            "imported benchmark",
         )
-    return row
+    return catalog.benchmark_by_name(
+        conn, resolve(name, names, "benchmark", listing="betr list benchmarks")
+    )
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -250,7 +258,7 @@ def show(
             "rbridge": m.get("rbridge"),
             "nll_rphi": m.get("nll_rphi"),
             "nll_gold": m.get("nll_gold"),
-            "bpb": m.get("bpb"),
+            **{k: m.get(k) for k in BPB_KEYS},
             "n_traces": m.get("n_traces"),
             "n_scored": m.get("n_scored"),
             "flags": m.get("flags", {}),
@@ -293,7 +301,9 @@ def trace_detail(
         "score": ts["score"],
         "nll_rphi": ts["nll_rphi"],
         "nll_gold": ts["nll_gold"],
-        "bpb": ts["bpb"],
+        # one trace under the release's procedure (mask traces), and betr's prompted variant
+        "bpb": ts["mask_nll"] / (ts["mask_bytes"] * LN2) if ts["mask_bytes"] else None,
+        "bpb_prompted": ts["bpb"],
         "flags": ts["flags"],
         "prob_source": t["prob_source"],
         "reasoning": t["reasoning"],
@@ -360,7 +370,7 @@ def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[dic
                     "step": p.get("step"),
                     "tokens": p.get("tokens"),
                     "params": p.get("params"),
-                    **{k: s["metrics"].get(k) for k in ("rbridge", "nll_rphi", "nll_gold", "bpb")},
+                    **{k: s["metrics"].get(k) for k in SCORE_KEYS},
                     "n_traces": s["metrics"].get("n_traces"),
                 }
             )

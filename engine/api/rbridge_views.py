@@ -1,13 +1,15 @@
 """What the rBridge screen reads in one go: the benchmarks with traces, the proxies, and per
-proxy its latest score on one benchmark (a proxy curve is the proxies of one dataset ordered by
-training tokens, each with its numbers).
+proxy its latest score on one benchmark (a proxy curve is the checkpoints of one dataset and
+size ordered by training tokens, each with its numbers).
 
 Read-only; no job internals. Scores are those `engine.api.rbridge` writes (`rbridge_scores`).
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 from engine.api.rbridge import score_state
@@ -15,18 +17,25 @@ from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.workspace import Workspace
 
-METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb")
+# bpb: the rBridge release's masked-span number (mask traces only); bpb_prompted: betr's own
+METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")
 BUSY = ("pending", "queued", "running")  # score states (score_state) of a score in the making
 
 
 def overview(workspace: Workspace) -> dict[str, Any]:
     """{"benchmarks": per benchmark with traces (benchmark, traces, with_probs, formats),
-    "proxies": every proxy (dataset, params, tokens order), "corpora": ready corpus names}."""
+    "proxies": every proxy (dataset, params, tokens order), "corpora": ready corpus names,
+    "scored": the (benchmark, proxy) pairs with a finished score, newest first (what the
+    screen opens on: an unscored proxy shows no traces)}."""
     with closing(workspace.connect(readonly=True)) as conn:
+        done = [s for s in store_rb.list_scores(conn) if s["state"] == "done"]
+        done.sort(key=lambda s: (s["finished_at"] or 0, s["id"]), reverse=True)
+        scored = list(dict.fromkeys((s["benchmark"], s["proxy"]) for s in done))
         return {
             "benchmarks": traces.trace_counts(conn),
             "proxies": proxies.list_proxies(conn),
             "corpora": [c["name"] for c in catalog.list_corpora(conn) if c["state"] == "ready"],
+            "scored": [{"benchmark": b, "proxy": p} for b, p in scored],
         }
 
 
@@ -74,11 +83,39 @@ def proxy_scores(workspace: Workspace, benchmark: str) -> list[dict[str, Any]]:
     return rows
 
 
-def curve(rows: list[dict[str, Any]], dataset: str | None) -> list[dict[str, Any]]:
-    """The rows of one dataset's checkpoints that have a token count and a score, by tokens."""
-    out = [
-        r
-        for r in rows
-        if r["dataset"] == dataset and r["tokens"] is not None and r["score_id"] is not None
-    ]
-    return sorted(out, key=lambda r: (r["tokens"], r["step"] or 0, r["proxy_id"]))
+@dataclass(frozen=True)
+class Curve:
+    """One line of a proxy plot: the scored checkpoints of one (dataset, size) by training
+    tokens, with one metric's values."""
+
+    dataset: str | None
+    params: int | None
+    tokens: list[float]
+    values: list[float]
+
+
+def curves(rows: list[dict[str, Any]], metric: str) -> list[Curve]:
+    """Per (dataset, params), from `proxy_scores` rows: the checkpoints with a token count, a
+    score and a finite `metric`, by tokens. Two sizes of one dataset are two curves (joined
+    into one line they zig-zag between sizes); order: dataset, then size."""
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for r in rows:
+        value = r.get(metric)
+        if r["tokens"] is None or r["score_id"] is None or value is None:
+            continue
+        if math.isfinite(float(value)):
+            groups.setdefault((r["dataset"], r["params"]), []).append(r)
+    out = []
+    for (dataset, params), members in sorted(
+        groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or 0)
+    ):
+        members.sort(key=lambda r: (r["tokens"], r["step"] or 0, r["proxy_id"]))
+        out.append(
+            Curve(
+                dataset,
+                params,
+                [float(r["tokens"]) for r in members],
+                [float(r[metric]) for r in members],
+            )
+        )
+    return out

@@ -1,5 +1,6 @@
 """Eval-results use cases: import files of lm-eval, DCLM, DataDecide or a long CSV into the
-long table (all or nothing), list and delete imports, and read or edit the benchmark ->
+long table (all or nothing), list and delete imports, show the stored results (imported and
+the proxies' own) and their per-item multiple-choice rows, and read or edit the benchmark ->
 category map.
 
 An import never half-happens, and never holds the workspace's write lock for long: its rows
@@ -19,11 +20,13 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.table import process_alive
 from engine.store import evals
+from engine.store import proxies as store_proxies
 from engine.store import result_imports as store_ri
 from engine.store.db import transaction
 from engine.workspace import Workspace
@@ -46,7 +49,8 @@ def import_results(
     """Parse `paths` as `fmt` and store rows and items under one new import (module doc);
     `on_progress(rows staged, rows expected or None, "rows")` after each batch. Returns
     {import_id, format, rows, items, dropped, dropped_examples, skipped, skipped_examples,
-    runs, benchmarks, metrics, files, notes, categories_added}."""
+    runs, benchmarks, metrics, files, notes, categories_added, checks} (checks: the values a
+    samples file and its results JSON both give, side by side)."""
     from engine.analysis.results_formats import parse_columns
 
     if fmt not in FORMATS:
@@ -176,6 +180,7 @@ def _stage_and_swap(
         "metrics": summary["metrics"],
         "categories_added": len(added),
         "notes": parsed.notes,
+        "checks": parsed.checks,
     }
 
 
@@ -256,3 +261,122 @@ def set_categories(workspace: Workspace, mapping: str | dict[str, str]) -> dict[
             evals.set_categories(conn, entries)
             updated = store_ri.set_row_categories(conn, entries)
     return {"set": entries, "rows_updated": updated}
+
+
+# -- showing what is stored -------------------------------------------------------------------
+@dataclass(frozen=True)
+class ResultRow:
+    """One row of the long results table, with where it came from."""
+
+    run: str
+    size: str | None
+    params: int | None
+    tokens: int | None
+    step: int | None
+    stage: str | None
+    benchmark: str
+    category: str | None
+    metric: str
+    value: float | None
+    attrs: dict[str, Any] | None
+    source: str
+    origin: str  # "proxy <name>" or "import <id>" (or "workspace" for neither)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One multiple-choice item: the choices' log-likelihoods and the prediction under each
+    metric of engine.analysis.mc that its data allows (acc always; acc_norm and acc_bytes
+    with the choices' texts; acc_per_char with the continuations)."""
+
+    run: str
+    size: str | None
+    tokens: int | None
+    step: int | None
+    stage: str | None
+    benchmark: str
+    item: str
+    gold: int
+    logliks: list[float]
+    choices: list[str] | None
+    pred: dict[str, int]
+    correct: dict[str, bool]
+    confidence: float
+    p_gold: float
+    bos: str | None  # the BOS convention of a proxy's item (None: imported)
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def show_results(
+    workspace: Workspace,
+    *,
+    run: str | None = None,
+    benchmark: str | None = None,
+    metric: str | None = None,
+) -> list[ResultRow]:
+    """The stored results (imported and the proxies' own), filtered, in the table's order
+    (run, params, tokens, step, benchmark, metric)."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        rows = evals.eval_results(conn, run=run, benchmark=benchmark, metric=metric)
+        names = {p["id"]: p["name"] for p in store_proxies.list_proxies(conn)}
+    out = []
+    for r in rows:
+        if r["proxy_id"] is not None:
+            origin = f"proxy {names.get(r['proxy_id'], r['proxy_id'])}"
+        elif r["import_id"] is not None:
+            origin = f"import {r['import_id']}"
+        else:
+            origin = "workspace"
+        out.append(ResultRow(
+            run=r["run"], size=r["size"], params=r["params"], tokens=r["tokens"], step=r["step"],
+            stage=r["stage"], benchmark=r["benchmark"], category=r["category"],
+            metric=r["metric"], value=r["value"], attrs=r["attrs"], source=r["source"],
+            origin=origin,
+        ))  # fmt: skip
+    return out
+
+
+def show_items(
+    workspace: Workspace, *, run: str | None = None, benchmark: str | None = None
+) -> list[ItemResult]:
+    """Per-item multiple-choice rows (imported samples and the proxies' evaluations), items in
+    natural id order within each (run, benchmark, stage, checkpoint, source)."""
+    from engine.analysis.item_order import natural_key
+    from engine.analysis.mc import item_row
+
+    with closing(workspace.connect(readonly=True)) as conn:
+        rows = evals.item_details(conn, run=run, benchmark=benchmark)
+    out = []
+    for r in rows:
+        choices = [str(c) for c in r["choices"]] if r["choices"] is not None else None
+        if r["n_chars"] is not None:
+            conts = r["n_chars"]
+        elif choices is not None and r["delimiter"] is not None:
+            conts = [len(r["delimiter"] + c) for c in choices]
+        else:
+            conts = None
+        try:
+            row = item_row(r["logliks"], int(r["gold"]), choices, conts)
+        except ValueError as exc:
+            raise InputError(
+                f"item '{r['item']}' of run '{r['run']}' on '{r['benchmark']}': {exc}",
+                field="logliks", fix="delete the import that holds it: betr results list",
+            ) from None  # fmt: skip
+        out.append(ItemResult(
+            run=r["run"], size=r["size"], tokens=r["tokens"], step=r["step"], stage=r["stage"],
+            benchmark=r["benchmark"], item=str(r["item"]), gold=int(r["gold"]),
+            logliks=r["logliks"], choices=choices, pred=row["pred"], correct=row["correct"],
+            confidence=row["confidence"], p_gold=row["p_gold"], bos=r["bos"], source=r["source"],
+        ))  # fmt: skip
+
+    def group(it: ItemResult) -> tuple[Any, ...]:
+        return tuple((x is None, x if x is not None else 0) for x in
+                     (it.run, it.benchmark, it.stage, it.tokens, it.step, it.source))  # fmt: skip
+
+    return sorted(out, key=lambda it: (group(it), natural_key(it.item)))

@@ -21,7 +21,7 @@ from engine.betr.select import Selection, parse_keep
 from engine.errors import UsageError
 from engine.store import runs as store_runs
 from engine.store import scores
-from engine.workspace import Workspace
+from engine.workspace import Workspace, open_private
 
 __all__ = ["Selection", "export_selection", "parse_keep", "select", "select_and_export"]
 
@@ -93,9 +93,10 @@ def export_selection(
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(rows), out)
+        with open_private(out, "wb") as fh:
+            pq.write_table(pa.Table.from_pylist(rows), fh)
     elif fmt == "jsonl":
-        with open(out, "w", encoding="utf-8") as fh:
+        with open_private(out, "w", encoding="utf-8") as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     else:

@@ -45,12 +45,20 @@ __all__ = [
     "overlap_of_runs",
     "parse_amount",
     "parse_keep",
+    "preload_agreement",
     "prob_histogram",
     "source_groups",
     "threshold_stats",
     "tradeoff",
     "tradeoff_of_run",
 ]
+
+
+def preload_agreement() -> None:
+    """Import what `agreement` uses (scipy.stats: 0.5 s on an idle machine, several seconds on a
+    loaded one, which was most of the Agreement tab's first opening); the Threshold screen calls
+    it in its loading thread once the run is shown."""
+    import scipy.stats  # noqa: F401
 
 
 def open_index(workspace: Workspace, run_id: int):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UsageError
+from engine.names import matching, suggest
 
 SORTS = ("prob", "score", "tokens")
 SORT_LABELS = {"prob": "classifier probability", "score": "BETR score", "tokens": "tokens"}
@@ -87,13 +88,14 @@ class RunIndex:
         return ~np.isnan(self.score)
 
     def bench_id(self, name: str) -> int:
+        """A target's id by name, or by another spelling of it (`arc_easy` = `arc-easy`)."""
+        found = matching(name, self.benchmarks.values())
         for bid, bname in self.benchmarks.items():
-            if bname == name:
+            if found and bname == found[0]:
                 return bid
-        known = ", ".join(sorted(self.benchmarks.values())) or "none"
         raise UsageError(
             f"'{name}' is not a target benchmark of run {self.run_id}",
-            fix=f"its targets: {known}",
+            fix=suggest(name, self.benchmarks.values(), "target", plural="targets"),
         )
 
     # -- orders and lookups -------------------------------------------------------------------

@@ -167,7 +167,13 @@ PRINTERS = {"cross-stage": _cross, "matrix": _matrix, "coherence": _coherence, "
 @click.option("--run", "run_name", required=True, help="The run (a proxy's dataset or name).")
 @click.option("--benchmark", required=True)
 @click.option("--stage", default=None)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the half split.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the half split (drawn over the items in natural id order).",
+)
 def calibration_cmd(run_name, benchmark, stage, seed):
     """ECE (15 bins), reliability diagram, and temperature scaling fitted on a seeded half
     (ECE before and after on the other half)."""
@@ -177,10 +183,14 @@ def calibration_cmd(run_name, benchmark, stage, seed):
     if obj().json:
         emit_json(res)
         return
+    bound = res.get("temperature_at_bound")
     echo(
         f"{run_name} on {benchmark}: {res['n_items']} items (fit {res['n_fit']}, "
         f"evaluate {res['n_eval']}), T = {_f(res['temperature'], 3)}"
-    )
+        + (f" AT THE {bound.upper()} BOUND of [{res['bounds'][0]:g}, {res['bounds'][1]:g}]"
+           if bound else "")
+    )  # fmt: skip
+    echo(f"halves: {res['split']}")
     echo(f"ECE {_f(res['ece'], 4)} -> {_f(res['ece_scaled'], 4)} after scaling "
          f"(all items at T = 1: {_f(res['ece_all'], 4)})")  # fmt: skip
     scaled = {b["bin"]: b for b in res["bins_scaled"]}

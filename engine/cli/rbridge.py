@@ -134,8 +134,14 @@ def _print_summary(r: dict) -> None:
         f"{r['proxy']} on {r['benchmark']} (MinMax per {r['minmax']}, {r['n_traces']} traces"
         + (", cached" if r.get("cached") else "")
         + f"): rBridge {_fmt(r['rbridge'])}  R-phi {_fmt(r['nll_rphi'])}  "
-        f"gold {_fmt(r['nll_gold'])}  bpb {_fmt(r['bpb'])}"
+        f"gold {_fmt(r['nll_gold'])}  bpb_prompted {_fmt(r.get('bpb_prompted'))}"
     )
+    if r.get("bpb") is not None:
+        echo(
+            f"masked spans, as the rBridge release ({r.get('n_mask_traces')} traces, summed): "
+            f"bpb {_fmt(r['bpb'])}  byte perplexity {_fmt(r.get('byte_perplexity'))}  "
+            f"word perplexity {_fmt(r.get('word_perplexity'))}"
+        )
     if r.get("flags"):
         echo("flags: " + ", ".join(f"{k} {v}" for k, v in sorted(r["flags"].items())))
 
@@ -190,14 +196,14 @@ def scores_cmd(benchmark):
     if obj().json:
         emit_json(rows)
         return
-    shown = [
-        {**r, **{k: _fmt(r[k]) for k in ("rbridge", "nll_rphi", "nll_gold", "bpb")}} for r in rows
-    ]
+    keys = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")
+    shown = [{**r, **{k: _fmt(r.get(k)) for k in keys}} for r in rows]
     print_table(
         shown,
         [("score_id", "id"), ("proxy", "proxy"), ("benchmark", "benchmark"), ("state", "state"),
          ("minmax", "minmax"), ("tokens", "tokens"), ("rbridge", "rBridge"),
-         ("nll_rphi", "R-phi"), ("nll_gold", "gold"), ("bpb", "bpb")],
+         ("nll_rphi", "R-phi"), ("nll_gold", "gold"), ("bpb", "bpb (mask)"),
+         ("bpb_prompted", "bpb_prompted")],
         "no rBridge scores yet: betr rbridge score --proxy P --benchmark B",
     )  # fmt: skip
 
@@ -357,14 +363,23 @@ def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, see
 @click.option("--proxy", required=True)
 @click.option("--benchmark", "benchmarks", required=True, help="Comma-separated MC benchmarks.")
 @click.option("--limit", type=int, default=None, help="Only the first N items of each.")
+@click.option(
+    "--bos",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="BOS before each context: auto = what the tokenizer.json adds; always = the model's "
+    "bos_token_id; never = none (lm-eval without add_bos_token on a bare tokenizer.json).",
+)
 @DEVICE
 @DETACH
-def proxy_eval(proxy, benchmarks, limit, device, detach):
-    """Multiple-choice accuracy, length-normalised accuracy and confidence of a proxy."""
+def proxy_eval(proxy, benchmarks, limit, bos, device, detach):
+    """Multiple-choice metrics of a proxy: acc, acc_norm and acc_bytes (lm-eval's), acc_per_char
+    (OLMES's) and confidence; per-item rows with `betr results show --items`."""
     from engine.api.proxies import mc_eval_spec
 
     names = [b.strip() for b in benchmarks.split(",") if b.strip()]
-    spec = mc_eval_spec(obj().workspace, proxy, names, limit=limit, device=device)
+    spec = mc_eval_spec(obj().workspace, proxy, names, limit=limit, device=device, bos=bos)
     _print_result(run_job(spec, detach, title=f"mc-eval {proxy} on {', '.join(names)}"))
 
 

@@ -1,5 +1,6 @@
 """`betr results ...`: import evaluation results (lm-eval, DCLM, DataDecide, long CSV) into the
-long table the analysis reads, list and delete imports, and edit the benchmark categories."""
+long table the analysis reads, show what is stored (and the per-item rows), list and delete
+imports, and edit the benchmark categories."""
 
 from __future__ import annotations
 
@@ -52,6 +53,13 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
     report_skipped(result)
     for note in result["notes"]:
         echo(f"note: {note}", err=True)
+    if result["checks"]:
+        same = sum(c["agree"] for c in result["checks"])
+        metrics = sorted({c["metric"] for c in result["checks"]})
+        echo(
+            f"recomputed from the samples: {same} of {len(result['checks'])} value(s) equal the "
+            f"results JSON's ({', '.join(metrics)})"
+        )
     echo(
         f"import {result['import_id']}: {result['rows']} row(s) from {result['files']} file(s): "
         f"{result['runs']} run(s), {result['benchmarks']} benchmark(s), "
@@ -90,6 +98,71 @@ def list_cmd():
         f"all results: {t['rows']} row(s), {t['runs']} run(s), {t['benchmarks']} benchmark(s), "
         f"{t['metrics']} metric(s)"
     )
+
+
+@results_group.command("show")
+@click.option("--run", "run_name", default=None, help="Only this run (a proxy's dataset or name).")
+@click.option("--benchmark", default=None)
+@click.option("--metric", default=None, help="Only this metric (acc, acc_norm, bpb, ...).")
+@click.option(
+    "--items",
+    is_flag=True,
+    help="Per-item multiple-choice rows instead: gold, each choice's log-likelihood and the "
+    "prediction under acc, acc_norm, acc_bytes and acc_per_char.",
+)
+def show_cmd(run_name, benchmark, metric, items):
+    """The stored results, imported and the proxies' own (long shape), or with --items the
+    per-item multiple-choice rows they were computed from."""
+    from engine.api.results import show_items, show_results
+
+    if items:
+        if metric:
+            raise click.UsageError("--metric is for the results table, not --items")
+        found = show_items(obj().workspace, run=run_name, benchmark=benchmark)
+        if obj().json:
+            emit_json([it.as_dict() for it in found])
+            return
+        print_table(
+            [_item_cells(it) for it in found],
+            [("run", "run"), ("benchmark", "benchmark"), ("checkpoint", "tokens/step"),
+             ("item", "item"), ("gold", "gold"), ("logliks", "log-likelihoods"),
+             ("acc", "acc"), ("acc_norm", "acc_norm"), ("acc_bytes", "acc_bytes"),
+             ("acc_per_char", "acc_per_char"), ("confidence", "confidence")],
+            "no per-item results: import lm-eval samples_*.jsonl (betr results import) or "
+            "evaluate a proxy (betr proxy eval)",
+        )  # fmt: skip
+        echo("prediction per metric: the chosen choice's index, * where it is the gold one")
+        return
+    rows = show_results(obj().workspace, run=run_name, benchmark=benchmark, metric=metric)
+    if obj().json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    print_table(
+        [dict(r.as_dict(), value=_value(r.value)) for r in rows],
+        [("run", "run"), ("size", "size"), ("tokens", "tokens"), ("step", "step"),
+         ("stage", "stage"), ("benchmark", "benchmark"), ("metric", "metric"),
+         ("value", "value"), ("origin", "from")],
+        "no results: betr results import, betr proxy eval or betr rbridge score",
+    )  # fmt: skip
+
+
+def _value(x: float | None) -> str | None:
+    return None if x is None else f"{x:.6g}"
+
+
+def _item_cells(it) -> dict:
+    cells = {
+        "run": it.run,
+        "benchmark": it.benchmark,
+        "checkpoint": it.tokens if it.tokens is not None else it.step,
+        "item": it.item,
+        "gold": it.gold,
+        "logliks": " ".join(f"{v:.4f}" for v in it.logliks),
+        "confidence": f"{it.confidence:.4f}",
+    }
+    for metric, pred in it.pred.items():
+        cells[metric] = f"{pred}{'*' if it.correct[metric] else ''}"
+    return cells
 
 
 @results_group.command("delete")

@@ -181,13 +181,28 @@ def demo_cmd(path: str | None, force: bool, quick: bool, device: str, detach: bo
 
 
 def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
-    from engine.api.demo import experiment_spec
+    from engine.api.demo import earlier_experiment, experiment_results_hint, experiment_spec
     from engine.cli.common import run_job
 
     if obj().workspace_path is None and not os.environ.get("BETR_WORKSPACE"):
         obj().workspace_path = "demo-workspace"
     spec = experiment_spec(obj().workspace, quick=quick, device=device)
-    result = run_job(spec, detach)
+    earlier = earlier_experiment(obj().workspace, spec)
+    if earlier is not None and earlier.state == "done":
+        if obj().json:
+            emit_json({"job_id": earlier.id, "state": "done", "result": earlier.result})
+        else:
+            echo(experiment_results_hint(earlier.id))
+        return
+    if earlier is not None and earlier.state in ("queued", "running"):
+        if obj().json:
+            emit_json({"job_id": earlier.id, "state": earlier.state})
+        else:
+            echo(f"job {earlier.id} is running the demo experiment already: betr jobs show "
+                 f"{earlier.id} (or screen 2 in betr-tui)")  # fmt: skip
+        return
+    # failed, cancelled or interrupted: go on from where it stopped
+    result = resume_job(earlier, detach) if earlier is not None else run_job(spec, detach)
     if result is None:
         return
     if obj().json:
@@ -199,6 +214,20 @@ def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
     )
     echo("next: betr proxy results; betr fit / betr rank / betr corr; or screen 6 in betr-tui")
     echo(result["caveats"])
+
+
+def resume_job(job, detach: bool) -> dict | None:
+    from engine.api.jobs import resume
+    from engine.cli.common import follow_job
+
+    ws = obj().workspace
+    echo(f"resuming job {job.id} (the demo experiment, {job.state} at step {job.done} of "
+         f"{job.total})", err=True)  # fmt: skip
+    resume(ws, job.id, detach=detach)
+    if detach:
+        echo(f"job {job.id} resumed in the background: betr jobs show {job.id}")
+        return None
+    return follow_job(ws, job.id, job.title)
 
 
 COMMANDS = (init, list_cmd, show_cmd, delete_cmd, fetch_demo_data, demo_cmd)

@@ -42,6 +42,8 @@ def plan_score_row(
             fix=f"register them as a new proxy: betr proxy add {proxy['path']} --name NEW",
         )
     row = store_rb.find_score(conn, proxy["id"], benchmark["id"], sha, th, cfg.hash())
+    if row is not None and row["state"] == "done" and store_rb.lacks_mask_sums(conn, row["id"]):
+        rescore = True  # scored before the release's masked-span bpb existed: score again
     if row is not None and row["state"] == "done" and not rescore:
         return row["id"], True
     key = cfg.hash()

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from engine.device import check_device_name
 from engine.errors import UsageError
+from engine.ops.proxy_nll import BOS_MODES
 from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
 from engine.terminal import check_path_name
 
@@ -178,8 +179,8 @@ class RbridgeScoreSpec(JobSpec):
 
 @dataclass(frozen=True)
 class McEvalSpec(JobSpec):
-    """Multiple-choice accuracy, length-normalised accuracy and confidence of a proxy on
-    imported multiple-choice benchmarks (METHODS 5)."""
+    """Multiple-choice metrics of a proxy on imported multiple-choice benchmarks (METHODS 5:
+    acc, acc_norm, acc_bytes, acc_per_char, confidence), the context under a BOS convention."""
 
     kind: ClassVar[str] = "proxy-mc-eval"
     proxy_id: int
@@ -187,10 +188,16 @@ class McEvalSpec(JobSpec):
     limit: int | None = None
     batch_size: int = 16
     device: str = "auto"
+    bos: str = "auto"
 
     def validate(self) -> None:
         if not self.benchmark_ids:
             raise UsageError("name at least one multiple-choice benchmark")
+        if self.bos not in BOS_MODES:
+            raise UsageError(
+                f"--bos must be one of {', '.join(BOS_MODES)}, got '{self.bos}'",
+                fix="auto follows the tokenizer.json; always / never force a BOS or none",
+            )
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
 

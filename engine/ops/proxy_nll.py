@@ -21,10 +21,18 @@ How it runs:
   use `encode_context`, which keeps the tokenizer's leading special tokens (a BOS) and drops
   trailing ones (an EOS), so a context is what the model saw before the target in training.
 
-Multiple choice (`mc_logliks`): the context is encoded with `encode_context`; each choice is
-scored as the continuation " " + choice (no space added when the choice starts with whitespace
-or the context ends with whitespace: `mc_continuation`), tokenized alone without special tokens
-(the lm-eval-harness convention). Returns per choice (sum of log-likelihoods, token count).
+Multiple choice (`mc_logliks`): the context is encoded with `encode_context` under a BOS
+convention (`BOS_MODES`); each choice is scored as the continuation " " + choice (no space added
+when the choice starts with whitespace or the context ends with whitespace: `mc_continuation`),
+tokenized alone without special tokens (the lm-eval-harness convention). Returns per choice
+(sum of log-likelihoods, token count).
+
+BOS conventions of a context: `auto` keeps the leading special tokens the tokenizer.json's
+post-processor adds (a BOS for Llama-style tokenizers, nothing for GPT-NeoX); `always` puts
+exactly one BOS (config.json's bos_token_id) before the text's own tokens; `never` scores after
+the text's own tokens only. lm-evaluation-harness follows the tokenizer unless given
+`add_bos_token`, and with transformers 5 a bare tokenizer.json's BOS is not added: `never` (or
+`always` for add_bos_token=True) reproduces it where `auto` differs.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import numpy as np
 
 from engine.ops import Batch
 
+BOS_MODES = ("auto", "always", "never")
 LOGIT_BUDGET = 1 << 25  # logits (positions x vocabulary) computed at once: 128 MB in float32
 MAX_POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length")
 
@@ -142,11 +151,21 @@ class ProxyNLL:
         enc = self.loaded.tokenizer.encode(text, add_special_tokens=add_special_tokens)
         return list(enc.ids), [tuple(o) for o in enc.offsets]
 
-    def encode_context(self, text: str) -> list[int]:
-        """Ids of a context: with the leading special tokens the tokenizer adds (a BOS), without
-        trailing ones (an EOS would end the text before the target)."""
-        with_special, _ = self.encode(text, add_special_tokens=True)
+    def encode_context(self, text: str, *, bos: str = "auto") -> list[int]:
+        """Ids of a context under a BOS convention (module doc): `auto` keeps the leading
+        special tokens the tokenizer adds (a BOS), without trailing ones (an EOS would end the
+        text before the target); `always` is the model's BOS then the text's tokens; `never`
+        the text's tokens alone."""
+        if bos not in BOS_MODES:
+            raise ValueError(f"bos must be one of {', '.join(BOS_MODES)}, got {bos!r}")
         plain, _ = self.encode(text, add_special_tokens=False)
+        if bos == "never":
+            return plain
+        if bos == "always":
+            if self.loaded.bos_id is None:
+                raise ValueError("the model's config.json has no bos_token_id")
+            return [self.loaded.bos_id, *plain]
+        with_special, _ = self.encode(text, add_special_tokens=True)
         n = len(plain)
         if n == 0:
             return with_special[:1]  # the BOS (or the only special token) of an empty text
@@ -154,6 +173,12 @@ class ProxyNLL:
             if with_special[start : start + n] == plain:
                 return with_special[: start + n]
         return with_special
+
+    def leading_special_ids(self, text: str) -> list[int]:
+        """The special tokens the tokenizer puts before `text` (a BOS; [] for GPT-NeoX)."""
+        ctx = self.encode_context(text)
+        plain, _ = self.encode(text, add_special_tokens=False)
+        return ctx[: len(ctx) - len(plain)] if plain else ctx
 
     # -- scoring ----------------------------------------------------------------------------------
     def __call__(self, batch: Batch) -> Batch:
@@ -237,15 +262,20 @@ class ProxyNLL:
 
     # -- multiple choice --------------------------------------------------------------------------
     def mc_logliks(
-        self, context_texts: Sequence[str], choice_lists: Sequence[Sequence[str]]
+        self,
+        context_texts: Sequence[str],
+        choice_lists: Sequence[Sequence[str]],
+        *,
+        bos: str = "auto",
     ) -> list[list[tuple[float, int]]]:
-        """Per item, per choice: (sum of ln p over the continuation's tokens, its token count)."""
+        """Per item, per choice: (sum of ln p over the continuation's tokens, its token count),
+        the context encoded under the BOS convention `bos`."""
         if len(context_texts) != len(choice_lists):
             raise ValueError("context_texts and choice_lists differ in length")
         self.setup()
         ctx_ids, tgt_ids = [], []
         for context, choices in zip(context_texts, choice_lists, strict=True):
-            ids = self.encode_context(context)
+            ids = self.encode_context(context, bos=bos)
             for choice in choices:
                 ctx_ids.append(ids)
                 tgt_ids.append(

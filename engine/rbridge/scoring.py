@@ -1,12 +1,19 @@
-"""One trace's rBridge numbers from its letter probabilities, the proxy tokenizer's offsets
+r"""One trace's rBridge numbers from its letter probabilities, the proxy tokenizer's offsets
 and the proxy's per-token NLL (METHODS 2, steps 2, 4 and 5), and a benchmark's aggregates.
 
 Conventions (documented in the README):
 - the rBridge trace score is mean_i(NLL_i * u_i) over R's tokens with a non-empty span;
 - R-phi is the plain mean NLL over all of R's tokens; gold is the mean NLL of the gold
   answer's tokens after the same prompt;
-- bits per byte = sum NLL / (UTF-8 bytes * ln 2), over R, or over the masked spans for a
-  trace imported in the `mask` format (a token counts when its span starts inside a span);
+- `bpb_prompted` (betr's own): per trace, sum NLL / (UTF-8 bytes * ln 2) of R after betr's
+  prompt (over the spans' tokens for a `mask` trace: a token counts when its span starts
+  inside a span); the benchmark's is the mean over traces;
+- `bpb` is the rBridge release's masked-span number (`mask_sums`, `release_mask_metrics`):
+  question + R (spans' tags removed) tokenized together, no separator, no prompt; a token
+  counts when its character offsets overlap a span; summed over the whole benchmark:
+  bpb = sum NLL / (sum span bytes * ln 2), with byte perplexity exp(sum NLL / sum bytes) and
+  word perplexity exp(sum NLL / sum words) beside it (words as lm-eval counts them,
+  len(re.split(r"\s+", span)) per span). Only `mask` traces have it;
 - a trace without letter probabilities is scored with u_i = 1 (plain NLL) and flagged
   `no-probs`; max w == min w gives u_i = 1 and the flag `flat-weights`.
 """
@@ -14,6 +21,7 @@ Conventions (documented in the README):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,9 +130,74 @@ def score_trace(
     )
 
 
+@dataclass(frozen=True)
+class MaskSums:
+    """One mask trace under the release's procedure: sums the benchmark adds up."""
+
+    nll: float  # nats: sum of -log p over the tokens overlapping a span
+    n_bytes: int  # UTF-8 bytes of the spans
+    n_words: int  # words of the spans (lm-eval's count_words per span)
+    n_tokens: int  # tokens counted
+    n_unscored: int  # tokens overlapping a span with nothing before them to condition on
+
+
+def count_words(text: str) -> int:
+    r"""lm-eval's count_words: len(re.split(r"\s+", text))."""
+    return len(re.split(r"\s+", text))
+
+
+def mask_sums(
+    offsets: np.ndarray,
+    nll: np.ndarray,
+    *,
+    question: str,
+    reasoning: str,
+    spans: list[tuple[int, int]],
+) -> MaskSums:
+    """The release's sums for one trace. `offsets` (n, 2): character offsets of the tokens of
+    question + reasoning (tokenized together, no special tokens); `nll` (n,): -log p of each
+    token given everything before it (NaN for a token with nothing before it: the first token
+    when the tokenizer adds no BOS). Spans are [start, end) in the reasoning; a token counts
+    when [start, end) overlaps a span (shifted by len(question))."""
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    nll = np.asarray(nll, dtype=np.float64)
+    if len(off) != len(nll):
+        raise ValueError(f"{len(nll)} NLL values for {len(off)} tokens")
+    shift = len(question)
+    hit = np.zeros(len(off), dtype=bool)
+    for s, e in spans:
+        hit |= (off[:, 0] < e + shift) & (off[:, 1] > s + shift)
+    scored = hit & ~np.isnan(nll)
+    texts = [reasoning[s:e] for s, e in spans]
+    return MaskSums(
+        nll=float(nll[scored].sum()),
+        n_bytes=sum(len(t.encode("utf-8")) for t in texts),
+        n_words=sum(count_words(t) for t in texts),
+        n_tokens=int(scored.sum()),
+        n_unscored=int((hit & np.isnan(nll)).sum()),
+    )
+
+
+def release_mask_metrics(rows: list[dict]) -> dict[str, float | None]:
+    """bpb, byte_perplexity and word_perplexity over every row with mask sums (keys mask_nll,
+    mask_bytes, mask_words), summed over the benchmark first (corpus-level, as the release)."""
+    masked = [r for r in rows if r.get("mask_bytes")]
+    if not masked:
+        return {"bpb": None, "byte_perplexity": None, "word_perplexity": None}
+    nll = float(sum(r["mask_nll"] for r in masked))
+    n_bytes = sum(r["mask_bytes"] for r in masked)
+    n_words = sum(r["mask_words"] for r in masked)
+    return {
+        "bpb": nll / (n_bytes * LN2),
+        "byte_perplexity": math.exp(nll / n_bytes),
+        "word_perplexity": math.exp(nll / n_words) if n_words else None,
+    }
+
+
 def aggregate(rows: list[dict]) -> dict:
     """A benchmark's numbers from its per-trace rows: each the mean over the traces that have
-    it, with the counts that say how much to trust it."""
+    it (bpb and the perplexities: summed first, `release_mask_metrics`), with the counts that
+    say how much to trust it."""
 
     def mean(key: str) -> float | None:
         vals = [r[key] for r in rows if r.get(key) is not None]
@@ -138,7 +211,9 @@ def aggregate(rows: list[dict]) -> dict:
         "rbridge": mean("score"),
         "nll_rphi": mean("nll_rphi"),
         "nll_gold": mean("nll_gold"),
-        "bpb": mean("bpb"),
+        "bpb_prompted": mean("bpb"),
+        **release_mask_metrics(rows),
+        "n_mask_traces": sum(1 for r in rows if r.get("mask_bytes")),
         "n_traces": len(rows),
         "n_scored": sum(1 for r in rows if r.get("score") is not None),
         "n_tokens": int(sum(r["n_tokens"] for r in rows)),

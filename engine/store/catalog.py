@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
+from engine.names import suggest
 from engine.store.db import transaction
 
 READY = "state = 'ready' AND deleting_at IS NULL"
@@ -401,8 +402,8 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 def not_found_corpus(conn: sqlite3.Connection, name: str) -> NotFoundError:
-    known = ", ".join(corpus_names(conn)) or "none yet"
-    return NotFoundError(f"no corpus '{name}'", fix=f"known corpora: {known}")
+    fix = suggest(name, corpus_names(conn), "corpus", plural="corpora", listing="betr list corpora")
+    return NotFoundError(f"no corpus '{name}'", fix=fix)
 
 
 def choice_examples(conn: sqlite3.Connection, benchmark_id: int) -> list[dict[str, Any]]:

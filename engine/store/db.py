@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from engine.errors import DAMAGED_FIX, WorkspaceBusy, WorkspaceError
-from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
+from engine.store.schema import DATA_STEPS, MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000  # how long a command's write waits for the lock before WorkspaceBusy
 JOB_BUSY_TIMEOUT_MS = 600_000  # a job's writes wait longer: a job never dies of a busy moment
@@ -85,15 +85,20 @@ def check_version(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def apply_migrations(conn: sqlite3.Connection) -> int:
-    """Apply every migration after `user_version`, each in its own transaction."""
+    """Apply every migration after `user_version`, each in its own transaction: its SQL,
+    then its data step (schema.DATA_STEPS) if it has one, then the new user_version."""
     version = schema_version(conn)
     for number in range(version + 1, SCHEMA_VERSION + 1):
         script = MIGRATIONS[number - 1]
-        # executescript commits first; BEGIN IMMEDIATE..COMMIT makes each step atomic
+        # executescript commits first; BEGIN IMMEDIATE..COMMIT makes each step atomic (the
+        # script leaves the transaction open for the data step and the version)
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}")
+            step = DATA_STEPS.get(number)
+            if step is not None:
+                step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

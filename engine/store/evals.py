@@ -15,7 +15,7 @@ RESULT_KEYS = (
 )  # fmt: skip
 ITEM_KEYS = (
     "run", "size", "params", "tokens", "step", "stage", "benchmark", "item", "gold", "logliks",
-    "source", "import_id",
+    "source", "import_id", "choices", "delimiter",
 )  # fmt: skip
 
 
@@ -64,9 +64,11 @@ def eval_results(
     benchmark: str | None = None,
     metric: str | None = None,
     proxy_id: int | None = None,
+    run: str | None = None,
 ) -> list[dict[str, Any]]:
     where, args = [], []
-    for col, value in (("benchmark", benchmark), ("metric", metric), ("proxy_id", proxy_id)):
+    for col, value in (("benchmark", benchmark), ("metric", metric), ("proxy_id", proxy_id),
+                       ("run", run)):  # fmt: skip
         if value is not None:
             where.append(f"{col} = ?")
             args.append(value)
@@ -84,12 +86,13 @@ def eval_results(
 def upsert_mc_items(
     conn: sqlite3.Connection,
     proxy_id: int,
-    rows: Sequence[tuple[int, int, str, str, int | None]],
+    rows: Sequence[tuple[int, int, str, str, int | None, str]],
 ) -> None:
-    """(inside a transaction) (example_id, gold, logliks JSON, n_chars JSON, job_id) per item."""
+    """(inside a transaction) (example_id, gold, logliks JSON, n_chars JSON, job_id, bos) per
+    item; n_chars: the characters of each continuation as scored (the delimiter counted)."""
     conn.executemany(
-        "INSERT OR REPLACE INTO mc_items (proxy_id, example_id, gold, logliks, n_chars, job_id) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO mc_items (proxy_id, example_id, gold, logliks, n_chars, job_id, "
+        "bos) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(proxy_id, *r) for r in rows],
     )
 
@@ -97,10 +100,11 @@ def upsert_mc_items(
 def mc_item_rows(
     conn: sqlite3.Connection, proxy_id: int, benchmark_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """Per-item log-likelihoods of a proxy (on one benchmark), in example order."""
+    """Per-item log-likelihoods of a proxy (on one benchmark), in example order, with the
+    example's choices (list) and the BOS convention the item was scored under."""
     sql = (
-        "SELECT m.example_id, e.benchmark_id, m.gold, m.logliks, m.n_chars FROM mc_items m "
-        "JOIN examples e ON e.id = m.example_id WHERE m.proxy_id = ?"
+        "SELECT m.example_id, e.benchmark_id, m.gold, m.logliks, m.n_chars, m.bos, e.choices "
+        "FROM mc_items m JOIN examples e ON e.id = m.example_id WHERE m.proxy_id = ?"
     )
     args: list[Any] = [proxy_id]
     if benchmark_id is not None:
@@ -111,17 +115,21 @@ def mc_item_rows(
         d = dict(r)
         d["logliks"] = json.loads(d["logliks"])
         d["n_chars"] = json.loads(d["n_chars"])
+        d["choices"] = json.loads(d["choices"]) if d["choices"] else None
         out.append(d)
     return out
 
 
-def mc_done_example_ids(conn: sqlite3.Connection, proxy_id: int, benchmark_id: int) -> set[int]:
+def mc_done_example_ids(
+    conn: sqlite3.Connection, proxy_id: int, benchmark_id: int, bos: str = "auto"
+) -> set[int]:
+    """Examples of the benchmark this proxy already has items for, scored under `bos`."""
     return {
         r[0]
         for r in conn.execute(
             "SELECT m.example_id FROM mc_items m JOIN examples e ON e.id = m.example_id "
-            "WHERE m.proxy_id = ? AND e.benchmark_id = ?",
-            (proxy_id, benchmark_id),
+            "WHERE m.proxy_id = ? AND e.benchmark_id = ? AND m.bos = ?",
+            (proxy_id, benchmark_id, bos),
         )
     }
 
@@ -147,12 +155,15 @@ def list_imports(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def insert_eval_items(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """(inside a transaction) Per-item rows; `logliks` a list (stored as JSON)."""
+    """(inside a transaction) Per-item rows; `logliks` a list, `choices` a list or None (both
+    stored as JSON)."""
     now = time.time()
     values = []
     for r in rows:
         row = dict(r)
         row["logliks"] = json.dumps([float(x) for x in row["logliks"]])
+        if row.get("choices") is not None:
+            row["choices"] = json.dumps(list(row["choices"]), ensure_ascii=False)
         values.append((*(row.get(k) for k in ITEM_KEYS), now))
     conn.executemany(
         f"INSERT INTO eval_items ({', '.join(ITEM_KEYS)}, created_at) "
@@ -210,3 +221,36 @@ def set_categories(conn: sqlite3.Connection, mapping: dict[str, str]) -> None:
 def all_eval_results(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every long-shape row (what the analysis layer reads into a polars frame)."""
     return eval_results(conn)
+
+
+def item_details(
+    conn: sqlite3.Connection, *, run: str | None = None, benchmark: str | None = None
+) -> list[dict[str, Any]]:
+    """Per-item rows with what every multiple-choice metric needs: imported items (choices and
+    delimiter where the samples file gave them) and the proxies' own (the example's choices,
+    the continuations' characters as scored, the BOS convention); logliks, choices and
+    n_chars decoded (n_chars None for an imported item: delimiter + choice is its
+    continuation)."""
+    where, args = [], []
+    for col, value in (("run", run), ("benchmark", benchmark)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    sql = (
+        "SELECT * FROM (SELECT run, size, params, tokens, step, stage, benchmark, item, gold, "
+        "logliks, choices, delimiter, NULL AS n_chars, NULL AS bos, source FROM eval_items "
+        "UNION ALL SELECT COALESCE(p.dataset, p.name) AS run, NULL AS size, p.params, p.tokens, "
+        "p.step, 'PT' AS stage, b.name AS benchmark, e.ext_id AS item, m.gold, m.logliks, "
+        "e.choices, NULL AS delimiter, m.n_chars, m.bos, 'proxy:' || p.id AS source "
+        "FROM mc_items m JOIN proxies p ON p.id = m.proxy_id JOIN examples e ON e.id = "
+        f"m.example_id JOIN benchmarks b ON b.id = e.benchmark_id){cond} "
+        "ORDER BY run, benchmark, stage, tokens, step, source, item"
+    )
+    out = []
+    for r in conn.execute(sql, args):
+        d = dict(r)
+        for key in ("logliks", "choices", "n_chars"):
+            d[key] = json.loads(d[key]) if d[key] is not None else None
+        out.append(d)
+    return out

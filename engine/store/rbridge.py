@@ -146,11 +146,13 @@ def scored_trace_ids(conn: sqlite3.Connection, score_id: int) -> set[int]:
 
 
 def write_trace_scores(conn: sqlite3.Connection, score_id: int, rows: Sequence[dict]) -> None:
-    """(inside a transaction) Per-trace results: keys trace_id, score, nll_rphi, nll_gold, bpb,
-    n_tokens, flags (list), tokens (bytes or None)."""
+    """(inside a transaction) Per-trace results: keys trace_id, score, nll_rphi, nll_gold, bpb
+    (betr's prompted per-trace bits per byte), n_tokens, flags (list), tokens (bytes or None),
+    and for a mask trace the release's sums mask_nll, mask_bytes, mask_words, mask_tokens."""
     conn.executemany(
         "INSERT OR REPLACE INTO rbridge_trace_scores (score_id, trace_id, score, nll_rphi, "
-        "nll_gold, bpb, n_tokens, flags, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "nll_gold, bpb, n_tokens, flags, tokens, mask_nll, mask_bytes, mask_words, mask_tokens) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 score_id,
@@ -162,9 +164,25 @@ def write_trace_scores(conn: sqlite3.Connection, score_id: int, rows: Sequence[d
                 r["n_tokens"],
                 json.dumps(list(r["flags"])),
                 r["tokens"],
+                *(r.get(k) for k in MASK_COLUMNS),
             )
             for r in rows
         ],
+    )
+
+
+MASK_COLUMNS = ("mask_nll", "mask_bytes", "mask_words", "mask_tokens")
+
+
+def lacks_mask_sums(conn: sqlite3.Connection, score_id: int) -> bool:
+    """A score with a mask trace scored without the release's sums (before migration 8)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM rbridge_trace_scores ts JOIN traces t ON t.id = ts.trace_id "
+            "WHERE ts.score_id = ? AND t.spans IS NOT NULL AND ts.mask_bytes IS NULL LIMIT 1",
+            (score_id,),
+        ).fetchone()
+        is not None
     )
 
 
@@ -175,7 +193,8 @@ def trace_scores(
     tokens = "ts.tokens" if with_tokens else "NULL AS tokens"
     rows = conn.execute(
         f"SELECT ts.trace_id, t.ext_id, ts.score, ts.nll_rphi, ts.nll_gold, ts.bpb, ts.n_tokens, "
-        f"ts.flags, {tokens}, t.prob_source, length(t.reasoning) AS n_chars "
+        f"ts.flags, {tokens}, t.prob_source, length(t.reasoning) AS n_chars, "
+        "ts.mask_nll, ts.mask_bytes, ts.mask_words, ts.mask_tokens "
         "FROM rbridge_trace_scores ts JOIN traces t ON t.id = ts.trace_id "
         "WHERE ts.score_id = ? ORDER BY t.id",
         (score_id,),
@@ -190,7 +209,8 @@ def trace_scores(
 
 def trace_score(conn: sqlite3.Connection, score_id: int, trace_id: int) -> dict[str, Any] | None:
     row = conn.execute(
-        "SELECT trace_id, score, nll_rphi, nll_gold, bpb, n_tokens, flags, tokens "
+        "SELECT trace_id, score, nll_rphi, nll_gold, bpb, n_tokens, flags, tokens, mask_nll, "
+        "mask_bytes, mask_words, mask_tokens "
         "FROM rbridge_trace_scores WHERE score_id = ? AND trace_id = ?",
         (score_id, trace_id),
     ).fetchone()

@@ -61,7 +61,7 @@ STAGED_RESULT_COLUMNS = (
 )  # fmt: skip
 STAGED_ITEM_COLUMNS = (
     "run", "size", "params", "tokens", "step", "stage", "benchmark", "item", "gold", "logliks",
-    "source",
+    "source", "choices", "delimiter",
 )  # fmt: skip
 
 
@@ -90,21 +90,21 @@ def stage_results(conn: sqlite3.Connection, import_id: int, rows: Sequence[dict[
 
 
 def stage_items(conn: sqlite3.Connection, import_id: int, items: Sequence[dict[str, Any]]) -> None:
-    """(inside a transaction) Per-item rows (`logliks` a list of floats)."""
+    """(inside a transaction) Per-item rows (`logliks` a list of floats, `choices` a list or
+    None: both stored as JSON, as `evals.insert_eval_items` stores them)."""
     conn.executemany(
         f"INSERT INTO eval_items_staging (import_id, {', '.join(STAGED_ITEM_COLUMNS)}) "
         f"VALUES ({', '.join('?' * (len(STAGED_ITEM_COLUMNS) + 1))})",
-        [
-            (
-                import_id,
-                *(
-                    json.dumps([float(x) for x in it["logliks"]]) if k == "logliks" else it.get(k)
-                    for k in STAGED_ITEM_COLUMNS
-                ),
-            )
-            for it in items
-        ],
+        [(import_id, *(_item_value(it, k) for k in STAGED_ITEM_COLUMNS)) for it in items],
     )
+
+
+def _item_value(item: dict[str, Any], key: str) -> Any:
+    if key == "logliks":
+        return json.dumps([float(x) for x in item["logliks"]])
+    if key == "choices" and item.get("choices") is not None:
+        return json.dumps(list(item["choices"]), ensure_ascii=False)
+    return item.get(key)
 
 
 def _attrs(row: dict[str, Any]) -> str | None:

@@ -739,13 +739,17 @@ def score_errors(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         ),
         "unknown target set": (
             ["--corpus", "web", "--targets", "noncore"],
-            "error: no target set or benchmark named 'noncore'\n  fix: target sets: none yet; "
-            "benchmarks: empty, quiz; create a set with betr targets create noncore "
+            "error: no target set or benchmark named 'noncore'\n  fix: there are no target sets "
+            "yet; known benchmarks: empty, quiz; create a set with betr targets create noncore "
             "--bench b1,b2\n",
         ),
         "unknown benchmark in a list": (
             ["--corpus", "web", "--targets", "quiz,nope"],
-            "error: unknown benchmark(s): nope\n  fix: known benchmarks: empty, quiz\n",
+            "error: unknown benchmark 'nope'\n  fix: known benchmarks: empty, quiz\n",
+        ),
+        "mistyped benchmark in a list": (
+            ["--corpus", "web", "--targets", "quiz,qiuz"],
+            "error: unknown benchmark 'qiuz'\n  fix: did you mean 'quiz'?\n",
         ),
         "benchmark with zero examples": (
             ["--corpus", "web", "--targets", "quiz,empty"],
@@ -775,6 +779,7 @@ def score_errors(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "empty target set",
         "unknown target set",
         "unknown benchmark in a list",
+        "mistyped benchmark in a list",
         "benchmark with zero examples",
         "embedder path missing",
         "zero sample",

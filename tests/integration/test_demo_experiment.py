@@ -91,3 +91,45 @@ def test_the_experiment_trains_scores_and_evaluates_and_resumes(workspace, spec,
     for metrics in by.values():
         assert {m for _t, m in metrics} >= {"rbridge_trace", "nll_rphi", "acc", "confidence"}
         assert len({t for t, _m in metrics}) == 2  # two checkpoints, matched on tokens
+
+
+def test_a_second_experiment_points_to_the_first_ones_results(workspace, spec, betr, monkeypatch):
+    """`betr demo experiment` again after it finished used to start a new job that failed on
+    the first one's proxy folders, suggesting `betr jobs resume N` for a job that was done."""
+    import os
+    import time
+
+    import engine.api.demo as demo
+    from engine.jobs.table import HOST, create_job
+    from engine.store.db import transaction
+
+    monkeypatch.setattr(demo, "experiment_spec", lambda ws, **kw: spec)
+    with closing(workspace.connect()) as conn:
+        first = create_job(conn, spec.kind, "demo experiment", spec.to_config())
+
+    def set_state(state: str, **fields) -> None:
+        with closing(workspace.connect()) as conn, transaction(conn):
+            conn.execute("UPDATE jobs SET state = ? WHERE id = ?", (state, first))
+            for key, value in fields.items():
+                conn.execute(f"UPDATE jobs SET {key} = ? WHERE id = ?", (value, first))
+
+    def experiment_jobs() -> list[int]:
+        return [j.id for j in jobs.jobs(workspace) if j.kind == spec.kind]
+
+    set_state("done", finished_at=time.time(), done=5, total=5)
+    code, out, err = betr("demo", "experiment")
+    assert code == 0, err
+    assert f"already ran (job {first}, done)" in out and "betr proxy results" in out
+    assert "resume" not in out + err and experiment_jobs() == [first]
+
+    set_state("running", pid=os.getpid(), host=HOST, heartbeat=time.time())
+    code, out, err = betr("demo", "experiment")
+    assert code == 0 and f"job {first} is running the demo experiment already" in out
+    assert experiment_jobs() == [first]
+
+    resumed = []
+    monkeypatch.setattr(jobs, "resume", lambda ws, job_id, detach: resumed.append(job_id))
+    set_state("cancelled", pid=None, finished_at=time.time())
+    code, out, err = betr("demo", "experiment", "--detach")
+    assert code == 0 and resumed == [first] and f"job {first} resumed" in out
+    assert experiment_jobs() == [first]

@@ -125,6 +125,10 @@ def test_score_equals_an_independent_algorithm_1(betr, setup, tiny_lm_dir):
     assert bench["nll_gold"] == pytest.approx(
         np.mean([r["nll_gold"] for r in refs.values()]), rel=1e-5
     )
+    assert bench["bpb_prompted"] == pytest.approx(
+        np.mean([r["bpb"] for r in refs.values()]), rel=1e-5
+    )
+    assert bench["bpb"] is None and bench["n_mask_traces"] == 0  # no mask traces here
     assert bench["n_traces"] == 3
     assert bench["flags"] == {"flat-weights": 1}
     for tid, _ in TRACES:
@@ -135,6 +139,7 @@ def test_score_equals_an_independent_algorithm_1(betr, setup, tiny_lm_dir):
         t = json.loads(out)["trace"]
         ref = refs[tid]
         assert t["score"] == pytest.approx(ref["score"], rel=1e-5)
+        assert t["bpb_prompted"] == pytest.approx(ref["bpb"], rel=1e-5) and t["bpb"] is None
         rows = t["tokens"]
         assert [(r["start"], r["end"]) for r in rows] == [tuple(o) for o in ref["offsets"]]
         assert set(rows[0]) >= {"token", "start", "end", "weight", "weight_minmax", "nll"}
@@ -189,7 +194,8 @@ def test_benchmark_minmax_scope_and_the_cache(betr, setup, tiny_lm_dir):
     code, out, _ = betr("proxy", "results", "--json")
     metrics = {r["metric"]: r["value"] for r in json.loads(out)}
     assert metrics["rbridge_benchmark"] == pytest.approx(got["rbridge"])
-    assert set(metrics) >= {"nll_rphi", "nll_gold", "bpb"}
+    assert set(metrics) >= {"nll_rphi", "nll_gold", "bpb_prompted"}
+    assert "bpb" not in metrics  # the release's bpb is for mask traces only
 
 
 def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace, monkeypatch):
@@ -228,7 +234,7 @@ def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace
     )
     assert code == 0, err
     fresh = json.loads(out)
-    for key in ("rbridge", "nll_rphi", "nll_gold", "bpb"):
+    for key in ("rbridge", "nll_rphi", "nll_gold", "bpb_prompted"):
         assert resumed[key] == pytest.approx(fresh[key], rel=1e-9)
 
 
@@ -544,5 +550,7 @@ def test_the_loop_on_one_machine_train_then_score_and_evaluate_each_checkpoint(
     code, out, _ = betr("proxy", "results", "--benchmark", "parity", "--json")
     rows = json.loads(out)
     assert {(r["tokens"], r["metric"]) for r in rows} == {
-        (t, m) for t in (4096, 8192) for m in ("acc", "acc_norm", "confidence")
+        (t, m)
+        for t in (4096, 8192)
+        for m in ("acc", "acc_norm", "acc_bytes", "acc_per_char", "confidence")
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,8 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
     from tui.screens.analysis.format import fmt_p, fmt_r
 
     expected = corr(analysis_ws, "matrix", metric="acc", checkpoint="last")["matrices"][0]
-    assert expected["kind"] == "PT-PT"  # the two sizes pair as PT (150M) and SFT (1B)
+    # one stage (PT) at two sizes: the matrices pair the sizes and say so (no "SFT" here)
+    assert expected["kind"] == "150M-150M"
     app = make_app(analysis_ws)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_analysis(pilot, app)
@@ -181,9 +183,9 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
         assert means == sorted(means, reverse=True) and means[-1] == -np.inf  # mathqa last
         await pilot.press("s")
         assert heatmap.sort == "category"
-        # the next matrix: SFT-SFT
+        # the next matrix: the larger size with itself
         await pilot.press("n")
-        assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "SFT-SFT"
+        assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "1B-1B"
         # the protocol switch: cross-stage transfer with tiers
         await pilot.press("o")
         await wait_until(pilot, lambda: screen.results["corr"]["protocol"] == "cross-stage")
@@ -192,10 +194,36 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
         assert table.header[-1] == "tier" and table.row_count == len(BENCHMARKS)
 
 
+@pytest.mark.parametrize("size", [SMALL, SIZE], ids=["80x24", "160x48"])
+async def test_heatmap_column_headers_are_whole_names_or_row_numbers(analysis_ws, size):
+    """Never a name cut to its first letter ("h h h"): a column header is the whole benchmark
+    name, or, where names do not fit a cell, the number its row carries."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(analysis_ws)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_analysis(pilot, app)
+        await open_tab(pilot, screen, "an-tab-corr", "corr")
+        heatmap = screen.query_one("#an-heatmap")
+        grid = heatmap.grid
+        header = heatmap._header_line(1).text.replace("│", " ").split()
+        cols = [grid.cols[j] for j in heatmap.col_order]
+        if heatmap.numbered:
+            rows = [grid.rows[i] for i in heatmap.row_order]
+            assert [rows[int(n) - 1] for n in header] == cols
+            labels = [heatmap._body_line(li).text for li in range(len(heatmap._lines))]
+            for k, row in enumerate(rows, start=1):
+                assert any(line.lstrip().startswith(f"{k} {row[:6]}") for line in labels), row
+        else:
+            assert header == cols
+        assert heatmap.numbered  # these names (up to 13 characters) fit no 6-cell column
+
+
 async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
     from engine.api.analysis_corr import calibration
     from engine.api.analysis_fit import fit, rank
     from tests.tui.conftest import make_app, wait_until
+    from tui.screens.analysis.format import fmt_num
 
     app = make_app(analysis_ws)
     async with app.run_test(size=SIZE) as pilot:
@@ -207,6 +235,10 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         assert got["final"] == want["final"] and got["test_mae"] == want["test_mae"]
         assert "leave-one-out" in str(screen.query_one("#an-fit-notes").content)
         assert screen.query_one("#an-fit-cv").row_count == len(want["folds"])
+        # the plot is drawn from the points table beside it: the same (x, y), in its order
+        points = screen.query_one("#an-fit-points")
+        from_table = [(r[1], r[2]) for r in points.raw if r[1] is not None and r[2] is not None]
+        assert screen.query_one("FitTab").plotted == from_table and from_table
         # export the CV table (the first table of the tab)
         await pilot.press("e")
         files = list(analysis_ws.exports_dir.glob("analysis-fit-cv-*.csv"))
@@ -228,11 +260,17 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         want = calibration(analysis_ws, "data-a", "arc-easy", stage="PT")
         assert screen.results["cal"]["ece"] == want["ece"]
         text = str(screen.query_one("#an-cal-summary").content)
-        assert f"at T = {want['temperature']:.4g}" in text
+        assert f"at T = {fmt_num(want['temperature'])}" in text
+        # the reliability bars are the bins table's accuracies, before and after scaling
+        bins = screen.query_one("#an-cal-bins").raw
+        drawn = screen.query_one("CalibrationTab").plotted
+        assert drawn["bins"] == [(r[0], r[4]) for r in bins if r[3] and r[4] is not None]
+        assert drawn["bins_scaled"] == [(r[0], r[7]) for r in bins if r[6] and r[7] is not None]
+        assert drawn["bins"] and drawn["bins_scaled"]
 
         await open_tab(pilot, screen, "an-tab-corr", "corr")
         await pilot.press("e")  # the heatmap's cells, long form
-        files = list(analysis_ws.exports_dir.glob("analysis-corr-PT-PT-*.csv"))
+        files = list(analysis_ws.exports_dir.glob("analysis-corr-150M-150M-*.csv"))
         assert len(files) == 1
         with open(files[0], newline="") as fh:
             rows = list(csv.reader(fh))
@@ -269,6 +307,149 @@ def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
     assert (d["x_size"], d["y_size"], d["y_metric"]) == ("150M", "1B", "acc")
     assert d["benchmark"] == "arc-easy"
     assert d["x_metric"] == "bpb"  # the demo's rbridge_trace when present, else bpb
+
+
+# -- defaults that mean something on the user's data (issue 18) ----------------------------------
+async def open_analysis_on(pilot, app):
+    """The Analysis screen once its Fit tab shows a fit or an empty state (never "fitting…")."""
+    from tests.tui.conftest import wait_until
+    from tui.screens.analysis import AnalysisScreen
+
+    await pilot.press("6")
+
+    def settled() -> bool:
+        if not isinstance(app.screen, AnalysisScreen) or app.screen.view is None:
+            return False
+        text = str(app.screen.query_one("#an-fit-empty").content)
+        return "fit" in app.screen.results or (text != "" and "fitting" not in text)
+
+    await wait_until(pilot, settled, timeout=30, what="the Fit tab's content")
+    await pilot.pause()
+    return app.screen
+
+
+def fit_empty_text(screen) -> str:
+    return str(screen.query_one("#an-fit-empty").content)
+
+
+def one_checkpoint_rows() -> list[dict]:
+    """DCLM's shape, CONSTRUCTED: 10 data pools at 1B, 6 of them also at 7B, one checkpoint
+    each (so no fit), the 7B accuracy following the 1B one."""
+    rows = []
+    for k in range(10):
+        acc = 0.3 + 0.02 * k
+        sizes = [("1B", 10**9, 2.8e10, acc)] + (
+            [("7B", 7 * 10**9, 1.4e11, acc + 0.1)] if k < 6 else []
+        )
+        for size, params, tokens, value in sizes:
+            rows.append({"run": f"pool-{k}", "size": size, "params": params, "tokens": int(tokens),
+                         "stage": "PT", "benchmark": "hellaswag", "metric": "acc",
+                         "value": value, "source": "constructed-in-test"})  # fmt: skip
+    return rows
+
+
+async def test_one_checkpoint_per_run_opens_on_what_to_pick_not_on_an_error(tmp_path):
+    from engine.api.analysis_fit import rank
+    from tests.tui.conftest import make_app, wait_until
+
+    ws = Workspace.init(tmp_path / "ws")
+    with closing(ws.connect()) as conn, transaction(conn):
+        evals.insert_eval_results(conn, one_checkpoint_rows())
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis_on(pilot, app)
+        text = fit_empty_text(screen)
+        assert text.startswith("Nothing to fit by default: every run has fewer than 3")
+        assert "press t for Ranking: 1B ranks the datasets of 7B (6 evaluated at both)" in text
+        assert "fit" not in screen.results and app.last_error is None
+        assert (screen.sel.side("x")[1], screen.sel.side("y")[1]) == ("1B", "7B")
+        await open_tab(pilot, screen, "an-tab-rank", "rank")
+        want = rank(ws, **screen.sel.rank_args())
+        assert screen.results["rank"]["decision_accuracy"] == want["decision_accuracy"] == 1.0
+        assert want["n"] == 6
+        # picking an x run by hand leaves the default: its fit runs (and says what is missing)
+        await pilot.press("t", "t", "t")  # back to Fit
+        screen.choose(x_side="pool-1\t1B")
+        await wait_until(pilot, lambda: "matched point" in fit_empty_text(screen))
+        assert app.is_running
+
+
+async def test_x_equal_to_y_says_so_instead_of_a_fit_of_r2_1(analysis_ws):
+    from tests.tui.conftest import make_app, wait_until
+
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis(pilot, app)
+        screen.choose(x_side=screen.sel.y_side, x_metric=f"{screen.sel.benchmark}\tacc")
+        await wait_until(pilot, lambda: "fit" not in screen.results)
+        assert fit_empty_text(screen).startswith("x and y are the same numbers")
+        assert app.last_error is None
+
+
+async def test_x_x_after_the_demo_experiment_finished_points_to_its_results(
+    analysis_ws, monkeypatch
+):
+    import time
+
+    import engine.api.demo as demo
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import create_job
+    from tests.tui.conftest import make_app, update_job, wait_until
+
+    spec = DemoExperimentSpec(corpus_id=1, run_id=1, out_dir="/nonexistent/demo-experiment")
+    monkeypatch.setattr(demo, "experiment_spec", lambda ws, **kw: spec)
+    with closing(analysis_ws.connect()) as conn:
+        job = create_job(conn, spec.kind, "demo experiment", spec.to_config())
+    update_job(analysis_ws, job, state="done", finished_at=time.time())
+    app = make_app(analysis_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_analysis(pilot, app)
+        await pilot.press("x", "x")
+        await wait_until(
+            pilot,
+            lambda: any(f"already ran (job {job}, done)" in n.message for n in app._notifications),
+            what="the pointer to the results",
+        )
+        assert not any(j.kind == spec.kind and j.id != job for j in app.jobs)
+
+
+async def test_imported_dclm_results_open_on_a_ranking_pair_not_an_error(shared_data, tmp_path):
+    from engine.api.results import import_results
+    from tests.tui.conftest import make_app
+
+    ws = Workspace.init(tmp_path / "dclm")
+    import_results(ws, [str(shared_data / "eval_results" / "dclm")], "dclm")
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis_on(pilot, app)
+        text = fit_empty_text(screen)
+        assert text.startswith("Nothing to fit by default") and "matched point" not in text
+        assert app.last_error is None and "fit" not in screen.results
+        (x_run, x_size), (y_run, y_size) = screen.sel.side("x"), screen.sel.side("y")
+        sizes = {s["size"]: s["params"] for s in screen.view["sides"]}
+        assert x_run == y_run and sizes[x_size] < sizes[y_size]
+        await open_tab(pilot, screen, "an-tab-rank", "rank")
+        assert screen.results["rank"]["n"] >= 10  # datasets evaluated at both sizes
+        assert app.last_error is None and app.is_running
+
+
+async def test_pythia_results_open_on_a_smaller_model_predicting_a_larger_one(
+    shared_data, tmp_path
+):
+    from engine.api.results import import_results
+    from tests.tui.conftest import make_app
+
+    ws = Workspace.init(tmp_path / "pythia")
+    import_results(ws, [str(shared_data / "eval_results" / "pythia")], "lm-eval")
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_analysis_on(pilot, app)
+        assert "fit" in screen.results and app.last_error is None
+        res = screen.results["fit"]
+        params = {(s["run"], s["size"]): s["params"] for s in screen.view["sides"]}
+        x, y = screen.sel.side("x"), screen.sel.side("y")
+        assert x != y and params[x] < params[y]
+        assert res["n"] >= 20 and res["x"]["run"] != res["y"]["run"]  # two Pythia models
 
 
 # -- snapshots ------------------------------------------------------------------------------------

@@ -106,8 +106,20 @@ async def test_cancel_a_fake_running_job_then_resume_it_fails_visibly(workspace)
         await pilot.press("2")
         await wait_until(pilot, lambda: has_row(app, "#jobs-table", str(job)), what="job row")
 
-        # no worker answers the flag: cancel waits out its grace period, then marks it
+        # c asks first; n keeps the job running
         await pilot.press("c")
+        await wait_until(pilot, lambda: app.screen.query("#confirm-dialog"), what="the question")
+        assert "Cancel job" in str(app.screen.query_one("#confirm-dialog").border_title)
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        kept = db_job(workspace, job)
+        assert kept.state != "cancelled" and not kept.cancel_requested
+        assert app.screen.SCOPE == "jobs"
+        # y cancels: no worker answers the flag, so it waits out its grace period, then marks it
+        update_job(workspace, job, heartbeat=time.time())  # the fake worker is still alive
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.screen.query("#confirm-dialog"), what="the question")
+        await pilot.press("y")
         await wait_until(pilot, lambda: db_job(workspace, job).state == "cancelled", 8, "DB")
         await wait_until(
             pilot,
@@ -141,8 +153,9 @@ async def test_a_user_error_is_a_notification_not_a_crash(workspace):
         assert "only failed, cancelled or interrupted jobs resume" in label_text(
             app, "#status-error"
         )
-        await pilot.press("c")  # nor be cancelled
-        await wait_until(pilot, lambda: has_notification(app, "nothing to cancel", "error"))
+        await pilot.press("c")  # nor be cancelled (and nobody is asked)
+        await wait_until(pilot, lambda: has_notification(app, "nothing to cancel"))
+        assert app.screen.SCOPE == "jobs"
         assert app.is_running
 
 
@@ -349,7 +362,7 @@ async def test_import_cancel_resume_from_the_tui(workspace, tmp_path, import_rea
             return bool(job.total) and 0 < job.done < job.total
 
         await wait_until(pilot, mid_way, 30, "the import half-way")
-        await pilot.press("c")
+        await pilot.press("c", "y")  # asked first, yes
         await wait_until(pilot, lambda: db_job(workspace, 1).state == "cancelled", 10, "DB")
         await wait_until(
             pilot, lambda: cell(app, "#jobs-table", "1", "state") == "cancelled", what="screen"

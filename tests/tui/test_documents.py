@@ -13,9 +13,11 @@ from textual.widgets import Input, TextArea
 from bench.synth_run import make_synthetic_run
 from engine.api.browse import IndexCache, Query, doc_detail, make_view, page
 from engine.api.labels import label_agreement
+from engine.store.db import transaction
 from engine.store.docs import fts_doc_ids
+from engine.units import format_number
 from engine.workspace import Workspace
-from tests.tui.conftest import make_app, screen_lines, wait_until
+from tests.tui.conftest import fake_job, make_app, screen_lines, update_job, wait_until
 from tui.reads import reading
 from tui.screens.documents import EMPTY
 from tui.screens.viewer import agreement_text
@@ -93,12 +95,12 @@ async def test_first_rows_and_sorts_match_the_engine(ws):
         first = expected[0]
         line = doclist(app).line_text(0)
         assert line.split()[:2] == [str(first.rank), "●"]
-        assert f"{first.prob:.3f}" in line and first.source in line
+        assert format_number(first.prob, 3) in line and first.source in line
         index, view = engine_view(ws, Query())
         info = str(app.screen.query_one("#docs-info").content)
         assert f"{len(view):,} of {len(index):,} docs" in info
         assert f"on the {int(index.in_sample.sum()):,}-doc scored sample" in info
-        assert f"p ≥ {index.prob[view.cut - 1]:.3f}" in info
+        assert f"p ≥ {format_number(index.prob[view.cut - 1], 4)}" in info
 
         for sort in ("score", "tokens", "prob"):
             await pilot.press("s")
@@ -232,10 +234,10 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         assert example["benchmark"] in why_text and example["question"][:20] in why_text
         await wait_until(pilot, lambda: app.screen.nearest is not None, what="nearest")
 
-        await pilot.press("y")
+        await pilot.press("y")  # labels the doc and moves on to the next, as labelling tools do
         await wait_until(pilot, lambda: labels(ws).get(first.doc_id) == "good", what="label")
-        await pilot.press("right_square_bracket")
         second = doclist_row = engine_page(ws, Query(sort="score"), 1, 1)[0]
+        third = engine_page(ws, Query(sort="score"), 2, 1)[0]
         await wait_until(
             pilot,
             lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
@@ -243,6 +245,17 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         )
         await pilot.press("n")
         await wait_until(pilot, lambda: labels(ws).get(second.doc_id) == "bad", what="label 2")
+        await wait_until(
+            pilot,
+            lambda: app.screen.detail and app.screen.detail["doc_id"] == third.doc_id,
+            what="third doc",
+        )
+        await pilot.press("left_square_bracket")  # back to the second
+        await wait_until(
+            pilot,
+            lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
+            what="second doc again",
+        )
         _, view = engine_view(ws, Query(sort="score"))
         with reading(ws) as conn:
             expected = agreement_text(label_agreement(conn, index, view.cut), view)
@@ -252,8 +265,10 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
             lambda: str(app.screen.query_one("#viewer-agreement").content) == expected,
             what="agreement line",
         )
-        await pilot.press("backspace")
+        await pilot.press("backspace")  # clearing a label stays on the doc
         await wait_until(pilot, lambda: second.doc_id not in labels(ws), what="cleared")
+        await pilot.pause(0.2)
+        assert app.screen.detail["doc_id"] == second.doc_id
 
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="back")
@@ -264,6 +279,25 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         assert doclist(app).line_text(0).split()[1] == "●+"
         assert doclist(app).row_at(1).label is None
         assert doclist_row.doc_id == doclist(app).row_at(1).doc_id
+
+
+async def test_label_advance_can_be_turned_off(ws, tmp_path, monkeypatch):
+    """`label_advance = false` in the config: a label keeps the viewer on its document."""
+    config = tmp_path / "config.toml"
+    config.write_text("label_advance = false\n")
+    monkeypatch.setenv("BETR_CONFIG", str(config))
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        first = doclist(app).row_at(0)
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: app.screen.SCOPE == "viewer" and app.screen.detail, what="viewer"
+        )
+        await pilot.press("s")
+        await wait_until(pilot, lambda: labels(ws).get(first.doc_id) == "skip", what="skip")
+        await pilot.pause(0.3)
+        assert app.screen.detail["doc_id"] == first.doc_id
 
 
 ONE_MB_TEXTS = {
@@ -311,6 +345,67 @@ async def test_no_run_shows_the_empty_state(workspace):
         assert not doclist(app).display
         await pilot.press("s", "enter", "e")  # nothing to act on: no crash
         assert app.is_running
+
+
+async def test_the_toast_of_a_finished_run_leads_to_its_documents_after_an_import(ws):
+    """The demo's path: the scoring job runs while the user imports another corpus; when the
+    job finishes, its toast says "press 3" and 3 shows the run's documents (it used to open
+    on "no scored run yet": the newest corpus, just imported, had no run)."""
+    conn = ws.connect()
+    with transaction(conn):
+        conn.execute("UPDATE runs SET state = 'pending', finished_at = NULL WHERE id = 1")
+        conn.execute(
+            "INSERT INTO corpora (name, state, created_at, tokenizer, tokenizer_sha256, "
+            "text_field, n_docs) VALUES ('imported', 'ready', ?, 'gpt-neox', 'x', 'text', 5)",
+            (time.time() + 60,),
+        )
+    conn.close()
+    job = fake_job(ws, title="score synthetic")
+    update_job(ws, job, run_id=1)
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.corpus == "imported", what="the new corpus")
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="documents")
+        empty = str(app.screen.query_one("#docs-empty").content)
+        assert empty == EMPTY  # nothing can be read anywhere yet: the generic hint
+        conn = ws.connect()
+        with transaction(conn):
+            conn.execute("UPDATE runs SET state = 'applied', finished_at = ? WHERE id = 1",
+                         (time.time(),))  # fmt: skip
+        conn.close()
+        update_job(ws, job, state="done", finished_at=time.time())
+        toast = await wait_until(
+            pilot,
+            lambda: next((n.message for n in app._notifications if f"job {job} done" in n.message),
+                         None),
+            what="the job's toast",
+        )  # fmt: skip
+        assert "Press 3 to read run 1's documents" in toast
+        assert app.session.run_id == 1 and app.session.corpus == "synthetic"
+        await pilot.press("1", "3")
+        await wait_until(pilot, lambda: doclist(app).row_at(0) is not None, what="its rows")
+        assert not app.screen.query_one("#docs-empty").display
+
+
+async def test_no_current_run_names_a_run_that_can_be_read(ws):
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_documents(pilot, app)
+        conn = ws.connect()
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO corpora (name, state, created_at, tokenizer, tokenizer_sha256, "
+                "text_field) VALUES ('web', 'ready', ?, 'gpt-neox', 'x', 'text')",
+                (time.time() + 60,),
+            )
+        conn.close()
+        app.session.choose_corpus("web")  # as `u` on the Workspace screen does
+        await wait_until(pilot, lambda: app.session.run_id is None, what="no current run")
+        text = str(app.screen.query_one("#docs-empty").content)
+        assert text.startswith("corpus 'web' has no scored run yet")
+        assert "press 1, then r on run 1" in text and "corpus 'synthetic'" in text
+        assert app.run_hint(1).startswith("To read it (no run is current): press 1, then r")
 
 
 async def test_a_scored_run_shows_its_sample_in_betr_order(ws):
@@ -363,8 +458,10 @@ async def test_the_list_follows_the_app_keep_rate(ws):
 
 
 async def test_at_80x24_the_text_column_keeps_a_third_of_the_width(ws):
-    """On the default SSH terminal the columns drop out by priority (source first) so the
-    text keeps at least a third of the line; back at 160 columns the source is there again."""
+    """On the default SSH terminal the columns drop out by priority (source first, then the
+    benchmark) so the text keeps at least a third of the line, and the line under the list
+    spells out the cursor row's source, benchmark and exact numbers; back at 160 columns the
+    source is a column again."""
     app = make_app(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_documents(pilot, app)
@@ -376,10 +473,13 @@ async def test_at_80x24_the_text_column_keeps_a_third_of_the_width(ws):
         region = doclist(app).scrollable_content_region
         text_width = region.right - header.index("text")
         assert text_width >= region.width / 3, (text_width, header)
-        assert "source" not in header and "benchmark" in header
+        assert "source" not in header and "benchmark" not in header
         snippet = row[header.index("text") : region.right].rstrip().rstrip("…")
         assert len(snippet) >= region.width / 3 - 2 and first.snippet.startswith(snippet)
-        assert row.split()[:3] == [str(first.rank), "●", f"{first.prob:.3f}"]
+        assert row.split()[:3] == [str(first.rank), "●", format_number(first.prob, 3)]
+        detail = str(app.screen.query_one("#docs-row").content)
+        assert f"source {first.source}" in detail and f"p {format_number(first.prob, 6)}" in detail
+        assert detail in "\n".join(lines).replace("\n ", " ") or detail[:60] in "\n".join(lines)
 
         await pilot.resize_terminal(160, 48)
         await pilot.pause(0.3)

@@ -17,10 +17,11 @@ from engine.api.proxies import add_proxy
 from engine.api.rbridge import plan_score, scores_table, trace_list, trace_tokens
 from engine.store import traces as store_traces
 from engine.store.db import transaction
+from engine.units import format_percent
 from engine.workspace import Workspace
 from tests.tui.conftest import TEST_DEVICE, make_app, screen_lines, wait_until
 from tui.screens.rbridge import RbridgeScreen
-from tui.screens.rbridge.tokens import wrap_lines
+from tui.screens.rbridge.tokens import fmt_num, wrap_lines
 from tui.screens.rbridge.trainform import TrainProxyDialog
 
 SIZE = (160, 48)
@@ -119,10 +120,10 @@ def expected_status_parts(data: dict, i: int) -> list[str]:
         f"token {i + 1}/{len(a['starts'])} ",
         repr(text[s:e])[:30],
         f"chars {s}–{e}",
-        f"letter w {w:.3f}",
-        f"MinMax u {u:.3f}",
-        f"NLL {nll:.3f} nats",
-        f"NLL×u {nll * u:.3f}",
+        f"letter w {fmt_num(w)}",
+        f"MinMax u {fmt_num(u)}",
+        f"NLL {fmt_num(nll)} nats",
+        f"NLL×u {fmt_num(nll * u)}",
     ]
 
 
@@ -140,9 +141,9 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_rbridge(pilot, app)
         summary = str(screen.query_one("#rb-summary").content)
-        assert f"rBridge {score['rbridge']:.3f}" in summary
-        assert f"R-phi {score['nll_rphi']:.3f}" in summary
-        assert f"gold {score['nll_gold']:.3f}" in summary
+        assert f"rBridge {fmt_num(score['rbridge'])}" in summary
+        assert f"R-phi {fmt_num(score['nll_rphi'])}" in summary
+        assert f"gold {fmt_num(score['nll_gold'])}" in summary
         assert "3 traces (3 scored)" in summary and "MinMax per trace" in summary
         assert screen.trace_list.row_count == 3
         assert screen.tokens.ext_id == "t0"
@@ -163,7 +164,7 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
         await pilot.press("c")
         assert "proxy NLL" in panel.border_subtitle
         legend = str(screen.query_one("#rb-legend").content)
-        assert f"{nll.min():.3f}" in legend and f"{nll.max():.3f}" in legend
+        assert fmt_num(nll.min()) in legend and fmt_num(nll.max()) in legend
         await pilot.press("c")
         assert "weighted NLL" in panel.border_subtitle
         await pilot.press("c")
@@ -176,7 +177,7 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
         assert_status(screen, first, int(order[0]))
         assert "top 1/10 by NLL×u" in status(screen)
         share = weighted[order[0]] / np.nansum(weighted) * 100
-        assert f"{share:.1f}% of the trace's NLL×u" in status(screen)
+        assert f"{format_percent(share / 100)} of the trace's NLL×u" in status(screen)
         await pilot.press("t")
         assert screen.panel.view.cursor == order[1]
         await pilot.press("T")
@@ -257,6 +258,20 @@ async def test_score_job_from_the_screen(scored_ws, monkeypatch):
         )
 
 
+async def test_opens_on_a_scored_pair_not_on_the_first_proxy(scored_ws, tiny_lm_dir, tmp_path):
+    # listed first (as the demo's frontier proxy is) and never scored: opening on it would show
+    # no traces until the user pressed p through the list
+    frontier = shutil.copytree(tiny_lm_dir, tmp_path / "frontier")
+    add_proxy(scored_ws, str(frontier), name="frontier", tokens=1_000, dataset="a-frontier")
+    app = make_app(scored_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rbridge(pilot, app)
+        assert screen.options["#rb-proxy"][0][1] == "frontier"
+        assert (screen.benchmark, screen.proxy) == ("gsm8k", "tiny-a")
+        await wait_until(pilot, lambda: screen.trace_list.row_count == len(REASONING))
+        assert "not scored yet" not in str(screen.query_one("#rb-summary").content)
+
+
 async def test_empty_workspace_says_what_to_do(tmp_path):
     app = make_app(Workspace.init(tmp_path / "empty"))
     async with app.run_test(size=SMALL) as pilot:
@@ -331,3 +346,40 @@ def test_rbridge_screen(snap_compare, snapshot_ws):
 def test_rbridge_screen_at_80x24(snap_compare, snapshot_ws):
     app = make_app(snapshot_ws("rbridge-small"))
     assert snap_compare(app, terminal_size=SMALL, run_before=snapshot_steps(app))
+
+
+async def test_opens_on_the_trace_list_and_the_proxy_plot_draws_the_tables_numbers(scored_ws):
+    """Focus starts on the trace list (enter and arrows never open a Select); the Proxies view
+    plots one metric at a time (m cycles), a curve per (dataset, size), from the table's rows."""
+    from tui.screens.rbridge.proxytable import SERIES, ProxyPlot, ProxyTable
+
+    app = make_app(scored_ws)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rbridge(pilot, app)
+        assert app.focused is not None and app.focused.id == "rb-traces"
+        await pilot.press("v")
+        await pilot.pause()
+        table, plot = screen.query_one(ProxyTable), screen.query_one(ProxyPlot)
+        scored = [r for r in table.rows_data if r["score_id"] is not None and r["tokens"]]
+        assert scored, "one proxy is scored"
+        for metric, _label, _colour in SERIES:
+            assert plot.metric == metric
+            drawn = {(c.dataset, c.params): c for c in plot.curves}
+            assert set(drawn) == {(r["dataset"], r["params"]) for r in scored}
+            for key, c in drawn.items():
+                members = sorted(
+                    (r for r in scored if (r["dataset"], r["params"]) == key),
+                    key=lambda r: r["tokens"],
+                )
+                assert c.tokens == [float(r["tokens"]) for r in members]
+                assert c.values == [float(r[metric]) for r in members]
+                for r in members:  # the table beside it shows those values
+                    assert table.get_cell(str(r["proxy"]), metric).plain == fmt_num(r[metric])
+            assert metric_label(metric) in str(plot.border_title)
+            await pilot.press("m")
+
+
+def metric_label(metric: str) -> str:
+    from tui.screens.rbridge.proxytable import SERIES
+
+    return next(label for key, label, _c in SERIES if key == metric)

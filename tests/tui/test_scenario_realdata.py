@@ -15,6 +15,7 @@ import pytest
 
 from engine.api.browse import IndexCache, Query, make_view
 from engine.cli import main
+from engine.units import format_number
 from engine.workspace import Workspace
 from tests.tui.conftest import make_app, wait_until
 from tui.reads import reading
@@ -126,7 +127,7 @@ async def test_browse_label_and_threshold_scenario(real_run):
             w: str(th.query_one(f"#{w}").content)
             for w in ("th-threshold", "th-kept-docs", "th-detail")
         }
-        assert shown["th-threshold"] == f"p ≥ {cli['threshold']:.4f}"
+        assert shown["th-threshold"] == f"p ≥ {format_number(cli['threshold'], 4)}"
         assert f"{cli['kept_docs']:,} docs of {cli['total_docs']:,}" in shown["th-detail"]
         assert f"{cli['kept_tokens']:,} tokens of {cli['total_tokens']:,}" in shown["th-detail"]
 

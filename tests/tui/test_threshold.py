@@ -14,6 +14,7 @@ from engine.api.select import parse_keep
 from engine.betr.tradeoff import Budget, agreement, overlap, tradeoff
 from engine.errors import UsageError
 from engine.store.db import transaction
+from engine.units import format_number
 from tests.tui.conftest import make_app, screen_lines, wait_until
 from tui.screens.threshold import (
     ThresholdScreen,
@@ -140,25 +141,81 @@ async def test_keys_and_typing_move_the_keep_to_the_engine_numbers(workspace):
         assert json.loads(path.read_text()) == json.loads(json.dumps(screen.stats))
 
 
-async def test_bad_keep_input_shows_the_engine_error_and_changes_nothing(workspace):
+async def test_bad_keep_input_says_what_to_type_and_changes_nothing(workspace):
+    """The engine refuses the value (as `betr select --keep` would); the screen says so in the
+    TUI's words (keys, not the CLI's flag) and keeps the input focused to fix it."""
     run_id = make_synthetic_run(workspace, N_DOCS)
     index = engine_index(workspace, run_id)
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_threshold(pilot, app)
         before = tradeoff(index, 0.10, "tokens", Budget())
-        for bad in ("0", "101", "abc"):
-            with pytest.raises(UsageError) as err:
-                parse_keep(bad)
+        for bad in ("0", "101", "abc", ""):
+            if bad:
+                with pytest.raises(UsageError):
+                    parse_keep(bad)
             await type_into(pilot, app, "#th-keep-input", bad)
-            await wait_until(
-                pilot, lambda e=err: text(app, "#th-keep-error") == str(e.value), what=bad
-            )
+            error = text(app, "#th-keep-error")
+            assert error.startswith("keep rate: "), error
+            assert (f"'{bad}' is not a percentage" if bad else "type a percentage") in error
+            assert "--keep" not in error and "press enter" in error
+            assert screen.query_one("#th-keep-input").has_focus
             assert app.session.keep == 0.10
             assert_numbers(app, before)
         await type_into(pilot, app, "#th-keep-input", "20")
         await wait_stats(pilot, screen, tradeoff(index, 0.20, "tokens", Budget()))
         assert text(app, "#th-keep-error") == ""
+
+
+async def test_a_keep_rate_typed_in_one_burst_is_not_lost(workspace):
+    """`k`, `1`, `2`, enter arriving together (tmux send-keys, a fast typist), before the
+    input has taken the focus; then a paste on the keep bar."""
+    from textual import events
+
+    run_id = make_synthetic_run(workspace, N_DOCS)
+    index = engine_index(workspace, run_id)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_threshold(pilot, app)
+        for key, char in (("k", "k"), ("1", "1"), ("2", "2"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))
+        await wait_stats(pilot, screen, tradeoff(index, 0.12, "tokens", Budget()))
+        await pilot.pause()
+        assert text(app, "#th-keep-error") == ""
+        assert screen.query_one("#th-bar").has_focus
+        for key, char in (("k", "k"), ("3", "3"), ("full_stop", "."), ("5", "5"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))
+        await wait_stats(pilot, screen, tradeoff(index, 0.035, "tokens", Budget()))
+        screen.query_one("#th-bar").focus()
+        await pilot.pause()
+        app.post_message(events.Paste("7.5%"))
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_stats(pilot, screen, tradeoff(index, 0.075, "tokens", Budget()))
+
+
+async def test_enter_in_the_compute_panel_hands_the_keys_back(workspace):
+    """`c`, `1B`, enter, `20B`, enter, `o` in one burst: N then D, then `o` uses F_opt
+    (before, the o was typed into the D input: `20Bo`)."""
+    from textual import events
+
+    from engine.betr.tradeoff import f_opt_percent
+
+    make_synthetic_run(workspace, N_DOCS)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_threshold(pilot, app)
+        await pilot.press("c")
+        await pilot.pause()
+        burst = [*"1B", "enter", *"20B", "enter", "o"]
+        for key in burst:
+            app.post_message(events.Key(key, "\r" if key == "enter" else key))
+        expected = f_opt_percent(6 * 1e9 * 20e9)
+        await wait_until(pilot, lambda: abs(app.session.keep * 100 - expected) < 1e-9, what="F_opt")
+        await pilot.pause()
+        assert screen.query_one("#th-params").value == "1B"
+        assert screen.query_one("#th-tokens").value == "20B"
+        assert screen.query_one("#th-bar").has_focus
 
 
 # -- compute panel ----------------------------------------------------------------------------------
@@ -174,7 +231,8 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
         assert any("budget" in n.message for n in app._notifications)
 
         await type_into(pilot, app, "#th-params", "1e9")
-        assert "need both" in text(app, "#th-budget-error")
+        assert screen.query_one("#th-tokens").has_focus  # enter moves on to D
+        assert text(app, "#th-budget-error") == ""
         await type_into(pilot, app, "#th-tokens", "2e10")
         budget = Budget.of(params=1e9, tokens=2e10)
         expected = tradeoff(index, 0.10, "tokens", budget)
@@ -204,7 +262,9 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
         for selector in ("#th-params", "#th-tokens"):
             await type_into(pilot, app, selector, "")
         await type_into(pilot, app, "#th-compute-input", "1e23")
-        await wait_until(pilot, lambda: text(app, "#th-f-opt") == "22.49%", what="F_opt at 1e23")
+        f_opt = fmt_pct(Budget.of(compute=1e23).f_opt())
+        assert f_opt == "22.5%"
+        await wait_until(pilot, lambda: text(app, "#th-f-opt") == f_opt, what="F_opt at 1e23")
         assert text(app, "#th-epochs") == "-"
         assert not shown(app, "#th-starvation")
 
@@ -316,8 +376,8 @@ async def test_compare_tab_overlap_equals_the_engine_and_other_corpora_are_refus
             ext_id = conn.execute("SELECT ext_id FROM docs WHERE id = ?", (first,)).fetchone()[0]
         finally:
             conn.close()
-        assert row[0].plain == str(first) and row[1] == ext_id
-        assert row[2].plain == f"{index_2.prob[index_2.row_of_doc(first)]:.3f}"
+        assert row[0].plain == str(first) and row[1].plain == ext_id
+        assert row[2].plain == format_number(index_2.prob[index_2.row_of_doc(first)], 3)
 
         # the keep moves: the comparison follows
         await pilot.press("minus")
@@ -397,14 +457,18 @@ async def test_non_positive_budgets_are_refused_and_change_nothing(workspace):
         screen = await open_threshold(pilot, app)
         before = tradeoff(index, 0.10, "tokens", Budget())
         await wait_stats(pilot, screen, before)
-        for selector, bad, message in (
-            ("#th-params", "0", "model parameters N must be a positive number"),
-            ("#th-params", "-3B", "model parameters N must be a positive number"),
-            ("#th-tokens", "-1", "training tokens D must be a positive number"),
-            ("#th-compute-input", "0", "compute C must be a positive number"),
+        for selector, bad, name in (
+            ("#th-params", "0", "model parameters N"),
+            ("#th-params", "-3B", "model parameters N"),
+            ("#th-tokens", "-1", "training tokens D"),
+            ("#th-compute-input", "0", "compute C"),
+            ("#th-compute-input", "lots", "compute C"),
         ):
             await type_into(pilot, app, selector, bad)
-            assert message in text(app, "#th-budget-error"), (selector, bad)
+            error = text(app, "#th-budget-error")
+            assert f"{name}: '{bad}' is not a positive amount; type an amount such as" in error
+            assert "--" not in error  # keys and words, not the CLI's flags
+            assert screen.query_one(selector).has_focus
             assert screen.stats["compute_law"]["compute"] is None
             assert screen.stats == before
             await type_into(pilot, app, selector, "")
@@ -482,3 +546,45 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
             "epochs at this keep",
         ):
             assert whole in on_screen, whole
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+async def test_agreement_numbers_read_whole(workspace, size):
+    """Scores of 1/rank at a large sample are tiny (1.8e-05 read "1.826e-0" once): every
+    number in the Agreement tables is formatted the one way and shown whole, at 80 and 160
+    columns."""
+    from engine.store.scores import write_prob_order
+    from engine.units import format_number
+
+    run_id = make_synthetic_run(workspace, N_DOCS)
+    conn = workspace.connect()
+    with transaction(conn):  # BETR scores below 1e-3, as 1/rank is in a 100k-doc sample
+        conn.execute("UPDATE run_sample SET score = score * 3.7e-5 WHERE run_id = ?", (run_id,))
+        write_prob_order(conn, run_id)  # the packed columns the screens read
+    conn.close()
+    index = engine_index(workspace, run_id)
+    app = make_app(workspace)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_threshold(pilot, app)
+        await pilot.press("t")
+        expected = agreement(index, 0.10, "tokens")
+        await wait_until(pilot, lambda: screen.agreement == expected, what="agreement")
+        await pilot.pause(0.3)
+        for table_id, key in (
+            ("#ag-cls-over", "classifier_over_betr"),
+            ("#ag-betr-over", "betr_over_classifier"),
+        ):
+            table = screen.query_one(table_id)
+            for k, r in enumerate(expected[key]):
+                cells = [c.plain for c in table.get_row_at(k)]
+                assert cells[3] == format_number(r["score"], 4)
+                assert cells[2] == fmt_float(r["prob"])
+                column = table.ordered_columns[3]
+                assert column.get_render_width(table) >= len(cells[3]) + 2  # never cut
+        tiny = [r["score"] for r in expected["betr_over_classifier"] if 0 < r["score"] < 1e-3]
+        assert tiny, "the case has scores below 1e-3"
+        table = screen.query_one("#ag-betr-over")
+        table.focus()
+        await pilot.pause(0.2)
+        shown = "\n".join(screen_lines(app))
+        assert format_number(tiny[0], 4) in shown

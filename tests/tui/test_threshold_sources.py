@@ -6,7 +6,7 @@ from __future__ import annotations
 from bench.synth_run import make_synthetic_run
 from engine.api.tradeoff import by_source_of_run
 from engine.store.db import transaction
-from engine.units import abbreviate
+from engine.units import abbreviate, format_percent
 from tests.tui.conftest import make_app, wait_until
 from tests.tui.test_threshold import SIZE, open_threshold
 
@@ -38,9 +38,26 @@ def assert_table(screen, expected: dict) -> None:
         cells = rows[r["group"]]
         assert cells[1] == f"{abbreviate(r['kept_docs'])}/{abbreviate(r['docs'])}"
         assert cells[2] == f"{abbreviate(r['kept_tokens'])}/{abbreviate(r['tokens'])}"
-        assert cells[3].startswith(f"{r['survival'] * 100:.1f}%")
-        assert cells[4] == f"{r['kept_share'] * 100:.1f}%"
-        assert cells[5] == f"{r['pool_share'] * 100:.1f}%"
+        assert cells[3].startswith(format_percent(r["survival"]))
+        assert cells[4] == format_percent(r["kept_share"])
+        assert cells[5] == format_percent(r["pool_share"])
+    assert_chart(screen, rows)
+
+
+def assert_chart(screen, rows: dict[str, list[str]]) -> None:
+    """The bar chart is drawn from the table beside it: its bars are the table's first rows,
+    in order, each with the row's name and the row's "survives" value; the reference line is
+    the whole pool's share the heading names."""
+    chart = screen.query_one("#th-src-plot")
+    assert chart.bars, "the chart has bars"
+    table = list(rows.values())
+    assert len(chart.bars) <= len(table)
+    drawn = str(chart.render())
+    for bar, cells in zip(chart.bars, table, strict=False):
+        assert bar.label == cells[0]
+        assert chart.value_text(bar.value) == cells[3].split()[0]
+        assert chart.value_text(bar.value) in drawn
+    assert chart.reference == screen.by_source["kept_token_share"] * 100
 
 
 async def wait_panel(pilot, screen, expected: dict) -> None:

@@ -117,3 +117,93 @@ def test_temperature_recovered():
     assert res["temperature"] == pytest.approx(t_true, rel=0.03)
     assert res["after"]["ece"] < res["before"]["ece"]
     assert res["after"]["ece"] < 0.02
+
+
+# -- the split's order and a temperature at a bound ---------------------------------------------
+def test_natural_order_of_item_ids():
+    from engine.analysis.item_order import natural_order
+
+    ids = ["100", "10", "2", "1", "0", "q10", "q2", "Mercury_12", "Mercury_7"]
+    assert [ids[i] for i in natural_order(ids)] == [
+        "0", "1", "2", "10", "100", "Mercury_7", "Mercury_12", "q2", "q10"
+    ]  # fmt: skip
+    assert sorted(["0", "1", "10", "100", "2"]) == ["0", "1", "10", "100", "2"]  # text order
+
+
+def test_a_temperature_at_either_bound_is_flagged():
+    from engine.analysis.calibration import T_BOUNDS, at_bound
+
+    # every item right and confident: the NLL falls as T shrinks -> the lower bound
+    low = calibrate(items([[L(0.9), L(0.1)]] * 8, [0] * 8), seed=0)
+    # every item wrong: the NLL falls as T grows towards uniform -> the upper bound
+    high = calibrate(items([[L(0.9), L(0.1)]] * 8, [1] * 8), seed=0)
+    assert low["temperature_at_bound"] == "lower"
+    assert high["temperature_at_bound"] == "upper"
+    assert high["temperature"] == pytest.approx(T_BOUNDS[1], abs=1e-3)
+    ok = calibrate(items([[L(0.9), L(0.1)]] * 8, [0, 0, 0, 0, 0, 0, 1, 1]), seed=0)
+    assert ok["temperature_at_bound"] is None  # T = 2, inside
+    assert at_bound(19.999996) == "upper" and at_bound(19.99) is None
+    assert at_bound(0.05001) == "lower" and at_bound(0.06) is None
+    assert low["fit_idx"] == [2, 3, 4, 6]  # split(8, 0)'s first half, ascending
+
+
+def write_samples(folder, order, logliks, gold):
+    """A constructed lm-eval samples file with items `order` (doc ids) in that line order."""
+    import json
+
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"doc_id": i, "target": gold[i],
+                         "filtered_resps": [[str(v), "False"] for v in logliks[i]]})
+             for i in order]  # fmt: skip
+    (folder / "samples_arc_easy_2025-01-01T00-00-00.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_the_split_is_the_same_whatever_order_the_rows_were_stored_in(tmp_path, seed):
+    from engine.analysis.calibration import split
+    from engine.api.analysis_corr import calibration
+    from engine.api.results import import_results
+    from engine.workspace import Workspace
+
+    rng = np.random.default_rng(11)
+    n = 24
+    logliks = rng.normal(-2.0, 1.0, size=(n, 3)).tolist()
+    gold = rng.integers(0, 3, size=n).tolist()
+    orders = {"numeric": list(range(n)), "reversed": list(range(n))[::-1],
+              "shuffled": rng.permutation(n).tolist()}  # fmt: skip
+    results = {}
+    for name, order in orders.items():
+        ws = Workspace.init(tmp_path / f"ws-{name}")
+        run = write_samples(tmp_path / name / "EleutherAI__pythia-160m", order, logliks, gold)
+        import_results(ws, [str(run)], "lm-eval")
+        results[name] = calibration(ws, "pythia-160m", "arc_easy", seed=seed)
+    first = results["numeric"]
+    for res in results.values():
+        for key in ("fit_items", "temperature", "ece", "ece_scaled", "nll_scaled", "ece_all"):
+            assert res[key] == first[key]
+    # the halves are drawn over the ids in numeric order: "0", "1", "2", ..., "23"
+    fit_idx, _ = split(n, seed)
+    assert first["fit_items"] == [str(i) for i in sorted(fit_idx.tolist())]
+    text_order = sorted(str(i) for i in range(n))  # "0", "1", "10", "11", ...
+    assert set(first["fit_items"]) != {text_order[i] for i in fit_idx}  # what text order gave
+    assert "natural id order" in first["split"] and f"seed {seed}" in first["split"]
+
+
+def test_the_cli_says_the_split_and_a_temperature_at_a_bound(tmp_path, workspace, betr):
+    import json
+
+    from engine.api.results import import_results
+
+    ll = [[math.log(0.9), math.log(0.1)]] * 10
+    run = write_samples(tmp_path / "r" / "EleutherAI__pythia-160m", range(10), ll, [1] * 10)
+    import_results(workspace, [str(run)], "lm-eval")
+    code, out, err = betr("calibration", "--run", "pythia-160m", "--benchmark", "arc_easy")
+    assert code == 0
+    assert "T = 20.000 AT THE UPPER BOUND of [0.05, 20]" in out
+    assert "halves: seed 0: numpy default_rng(0).permutation over the 10 items in natural id" in out
+    assert "did not converge inside the range" in err
+    code, out, _ = betr("calibration", "--run", "pythia-160m", "--benchmark", "arc_easy", "--json")
+    res = json.loads(out)
+    assert res["temperature_at_bound"] == "upper" and res["bounds"] == [0.05, 20.0]
+    assert len(res["fit_items"]) == 5

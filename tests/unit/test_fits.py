@@ -227,6 +227,27 @@ def test_ranking_table_takes_each_runs_last_key_or_the_chosen_one():
 
 
 # -- use case and CLI ---------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7, 11, 27, 40, 143])
+def test_folds_are_sklearns(n):
+    """fits.splits writes KFold(5, shuffle=True, random_state=0) and LeaveOneOut out with numpy
+    (importing sklearn cost the first fit ~1.8 s): the same (train, test) indices."""
+    from sklearn.model_selection import KFold, LeaveOneOut
+
+    from engine.analysis.fits import splits
+
+    name, got = splits(n)
+    idx = np.arange(n)
+    if n < 5:
+        assert name == "leave-one-out"
+        want = list(LeaveOneOut().split(idx))
+    else:
+        assert name == "5-fold"
+        want = list(KFold(n_splits=5, shuffle=True, random_state=0).split(idx))
+    assert len(got) == len(want)
+    for (train, test), (w_train, w_test) in zip(got, want, strict=True):
+        assert train.tolist() == w_train.tolist() and test.tolist() == w_test.tolist()
+
+
 def seed_results(workspace):
     """Three datasets at two sizes, five checkpoints each; 'big' accuracy = 0.2 + 1.5*small."""
     rows = []
@@ -257,19 +278,24 @@ def cli_fit(monkeypatch):
 
 
 def test_fit_use_case_and_errors_name_the_known(workspace):
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import fit, rank
 
     seed_results(workspace)
     r = fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
             y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
     assert r["n"] == 5 and r["cv"] == "5-fold" and r["final"]["name"] == "linear"
     assert r["final"]["params"] == pytest.approx({"a": 0.2, "b": 1.5})
-    with pytest.raises(NotFoundError, match="known x runs there: books, code, web"):
+    with pytest.raises(NotFoundError, match="known x runs: books, code, web$"):
         fit(workspace, benchmark="arc", x_run="nope", x_metric="acc", y_run="web", y_metric="acc")
-    with pytest.raises(NotFoundError, match="known y metrics there: acc$"):
+    with pytest.raises(NotFoundError, match="did you mean 'code'\\?$"):
+        fit(workspace, benchmark="arc", x_run="cdoe", x_metric="acc", y_run="web", y_metric="acc")
+    with pytest.raises(NotFoundError, match="dataset\\(s\\) cdoe .*\n  fix: did you mean 'code'"):
+        rank(workspace, benchmark="arc", x_metric="acc", y_metric="acc", x_size="7M",
+             y_size="70M", runs=["web", "cdoe"])  # fmt: skip
+    with pytest.raises(NotFoundError, match="known y metrics: acc$"):
         fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
             y_metric="f1", y_size="70M")  # fmt: skip
-    with pytest.raises(NotFoundError, match="benchmarks with results: arc"):
+    with pytest.raises(NotFoundError, match="known benchmarks: arc$"):
         fit(workspace, benchmark="mmlu", x_run="web", x_metric="acc", y_run="web", y_metric="acc")
     with closing(workspace.connect()) as conn, transaction(conn):
         insert_eval_results(conn, [
@@ -283,6 +309,35 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
             y_metric="f1", x_size="7M", y_size="70M")  # fmt: skip
     with pytest.raises(InputError, match="choose a size \\(70M, 7M\\)"):
         fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web", y_metric="acc")
+
+
+def test_one_benchmark_spelled_two_ways_is_matched_as_one(workspace):
+    """The small model's rows as lm-eval names the task (`arc_easy`), the large one's as a
+    benchmark imported into the workspace (`arc-easy`, a proxy's own evaluation): one fit."""
+    from engine.api.analysis_fit import fit, rank
+
+    rows = []
+    for k in range(5):
+        small = 0.25 + 0.02 * k
+        rows.append({"run": "web", "size": "7M", "tokens": (k + 1) * 1000, "value": small,
+                     "benchmark": "arc_easy", "metric": "acc", "source": "lm-eval"})  # fmt: skip
+        rows.append({"run": "web", "size": "70M", "tokens": (k + 1) * 1000, "value": 0.2 + 1.5 *
+                     small, "benchmark": "arc-easy", "metric": "acc", "source": "proxy"})  # fmt: skip
+    with closing(workspace.connect()) as conn, transaction(conn):
+        insert_eval_results(conn, rows)
+    for name in ("arc_easy", "arc-easy", "ARC-Easy"):
+        r = fit(workspace, benchmark=name, x_run="web", x_metric="acc", y_run="web",
+                y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+        assert r["n"] == 5 and r["final"]["params"] == pytest.approx({"a": 0.2, "b": 1.5})
+    r = fit(workspace, benchmark="arc_easy", y_benchmark="arc-easy", x_run="web", x_metric="acc",
+            y_run="web", y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+    assert r["n"] == 5
+    r = rank(workspace, benchmark="arc-easy", x_metric="acc", y_metric="acc", x_size="7M",
+             y_size="70M")  # fmt: skip
+    assert [d["dataset"] for d in r["datasets"]] == ["web"] and r["datasets"][0]["target"]
+    with pytest.raises(NotFoundError, match="did you mean 'arc-easy' or 'arc_easy'\\?"):
+        fit(workspace, benchmark="arc_esay", x_run="web", x_metric="acc", y_run="web",
+            y_metric="acc")  # fmt: skip
 
 
 def test_betr_fit_json_keys(workspace, betr, cli_fit):
@@ -336,7 +391,7 @@ def test_betr_rank_json_keys_and_transfer(workspace, betr, cli_fit):
     assert code == 0, err
     assert "decision accuracy 1.0000 over 3 pair(s)" in out
     code, out, err = betr(*base, "--x-metric", "acc", "--fit-from", "nope")
-    assert code == 2 and "known datasets there: books, code, web" in err
+    assert code == 2 and "known datasets: books, code, web" in err
 
 
 def test_fitted_curve_for_drawing():

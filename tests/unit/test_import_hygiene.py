@@ -20,6 +20,8 @@ def engine_modules() -> list[str]:
             continue
         if parts[-1] == "__init__":
             parts = parts[:-1]
+        if not all(p.isidentifier() for p in parts):
+            continue  # a migration's data step (NNNN_name.py): read by the store, not imported
         mods.append(".".join(parts))
     return mods
 

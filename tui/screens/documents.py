@@ -19,12 +19,12 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
 from engine.errors import BetrError
-from engine.units import abbreviate
+from engine.units import abbreviate, format_number
 from tui.actions import bindings_for
 from tui.reads import reading
 from tui.screens.base import BetrModal, BetrScreen
 from tui.screens.viewer import DocViewerScreen, keep_text
-from tui.widgets.doclist import DocList
+from tui.widgets.doclist import DocList, row_detail
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
 
@@ -35,13 +35,25 @@ def info_line(index: RunIndex, view: View) -> str:
     q = view.query
     parts = [index.name, f"{len(view):,} of {len(index):,} docs", q.describe()]
     if view.cut is not None and view.cut > 0:
-        parts.append(f"{keep_text(q)}: {view.cut:,} docs kept, p ≥ {index.prob[view.cut - 1]:.3f}")
+        parts.append(
+            f"{keep_text(q)}: {view.cut:,} docs kept, p ≥ {format_number(index.prob[view.cut - 1], 4)}"
+        )
     elif view.cut is None:
         parts.append("not applied yet: the scored sample in BETR order, no probabilities")
     n_sample = int(np.count_nonzero(index.in_sample))
     parts.append(f"score and benchmark on the {n_sample:,}-doc scored sample")
     warning = f"\n⚠ {index.split_warning}" if index.split_warning else ""
     return " · ".join(parts) + warning
+
+
+def empty_view_text(q: Query) -> str:
+    """Why a view shows no document, in words (an empty list alone says nothing)."""
+    if q.contaminated:
+        return (
+            "no document of this run shares a word n-gram with a benchmark example in its "
+            "newest contamination check · x or c shows every document again"
+        )
+    return f"no document matches this view ({q.describe()}) · c clears the filters"
 
 
 class PromptDialog(BetrModal[str | None]):
@@ -81,9 +93,9 @@ class FilterDialog(BetrModal[Query | None]):
         q = self.current
         with Vertical(classes="doc-dialog") as dialog:
             dialog.border_title = "Filter documents"
-            yield Label("Source contains")
+            yield Label("Source contains", markup=False)
             yield Input(q.source or "", placeholder="e.g. part-0003", id="filter-source")
-            yield Label("Metadata field=value")
+            yield Label("Metadata field=value", markup=False)
             meta = f"{q.meta[0]}={q.meta[1]}" if q.meta else ""
             yield Input(meta, placeholder="e.g. lang=en", id="filter-meta")
             yield Checkbox("scored sample only", q.sample_only, id="filter-sample")
@@ -146,6 +158,7 @@ class DocumentsScreen(BetrScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="docs-info", markup=False)
         yield DocList(id="docs-list")
+        yield Static("", id="docs-row", markup=False)
         yield Static(EMPTY, id="docs-empty", markup=False)
 
     def on_mount(self) -> None:
@@ -158,6 +171,8 @@ class DocumentsScreen(BetrScreen):
 
     def on_screen_resume(self) -> None:
         self.query_one(DocList).reload()  # labels set in the viewer show up
+        if self.session.run_id is None:
+            self.run_changed(None)  # the runs listed in the empty text may have changed
 
     # -- the view ------------------------------------------------------------------------------
     @property
@@ -169,6 +184,7 @@ class DocumentsScreen(BetrScreen):
 
     def run_changed(self, run_id: int | None) -> None:
         self.query_one("#docs-empty").display = run_id is None
+        self.query_one("#docs-empty", Static).update(self.session.no_run_hint() or EMPTY)
         self.doclist.display = run_id is not None
         if run_id is None:
             self.index = self.view = None
@@ -235,6 +251,18 @@ class DocumentsScreen(BetrScreen):
             index, view, loader, message.cursor, self.session.first_rows(index, view.query)
         )
         self.query_one("#docs-info", Static).update(info_line(index, view))
+
+    @on(DocList.Highlighted)
+    @on(DocList.Loaded)
+    def show_row_detail(self) -> None:
+        """The cursor row's source, benchmark and exact numbers under the list (a narrow list
+        drops those columns; a wide one cuts long sources)."""
+        doclist = self.doclist
+        if len(doclist) or doclist.view is None:
+            detail = row_detail(doclist.row_at(doclist.cursor)) if len(doclist) else ""
+        else:
+            detail = empty_view_text(doclist.view.query)
+        self.query_one("#docs-row", Static).update(detail)
 
     def on_documents_screen_view_failed(self) -> None:
         if self.view is not None:

@@ -58,7 +58,7 @@ class HelpScreen(BetrModal[None]):
             with VerticalScroll():
                 width = max(len(name) for _keys, name, _d in self.rows)
                 for title, rows in self.sections:
-                    yield Static(KeyTable(title, rows, width), classes="help-section")
+                    yield Static(KeyTable(title, rows, width), classes="help-section", markup=False)
 
 
 @dataclass(frozen=True)

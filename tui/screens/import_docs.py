@@ -42,19 +42,22 @@ class ImportDocsScreen(BetrModal[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="import-dialog") as dialog:
             dialog.border_title = "Import documents into a new corpus"
-            yield Label("Files (JSONL, .gz/.zst, Parquet, CSV; separate with spaces or commas)")
+            yield Label(
+                "Files (JSONL, .gz/.zst, Parquet, CSV; separate with spaces or commas)",
+                markup=False,
+            )
             yield Input(placeholder="data/part-*.jsonl.gz, extra.parquet", id="import-paths")
-            yield Label("Corpus name")
+            yield Label("Corpus name", markup=False)
             yield Input(placeholder="e.g. web-sample", id="import-corpus")
             with Horizontal(classes="import-fields"):
                 with Vertical():
-                    yield Label("Text field")
+                    yield Label("Text field", markup=False)
                     yield Input("text", id="import-text-field")
                 with Vertical():
-                    yield Label("Id field (optional)")
+                    yield Label("Id field (optional)", markup=False)
                     yield Input(placeholder="id", id="import-id-field")
                 with Vertical():
-                    yield Label("Meta fields (optional)")
+                    yield Label("Meta fields (optional)", markup=False)
                     yield Input(placeholder="url, source", id="import-meta")
             yield Checkbox(
                 "skip bad records (and report them) instead of failing", id="import-skip-bad"

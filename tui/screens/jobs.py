@@ -21,6 +21,7 @@ from engine.api.jobs import JobInfo, cancel, resume
 from engine.units import format_duration, format_rate
 from tui.actions import bindings_for
 from tui.reads import log_tail
+from tui.safe_text import plain
 from tui.screens.base import BetrScreen
 from tui.widgets.cells import (
     BAR_WIDTH,
@@ -46,34 +47,48 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-# below NARROW_BELOW columns the title and the progress bar narrow, so the state and the
-# progress stay in sight (the rest of the row scrolls; the detail pane has every number)
+# below NARROW_BELOW columns (80x24, the SSH default) the row keeps what a glance needs: id,
+# title, state, a short bar with its percentage, rate and ETA; the exact counts, the tries and
+# the state's note are in the detail pane below
 NARROW_BELOW = 100
-NARROW_WIDTHS = {"title": 24, "progress": 15}
-NARROW_BAR = 10
+NARROW_COLUMNS: list[tuple[str, str, int | None]] = [
+    ("id", "job", 3),
+    ("title", "title", 17),
+    ("state", "state", 11),
+    ("progress", "progress", 11),
+    ("rate", "rate", 11),
+    ("eta", "ETA", 7),
+]
+NARROW_BAR = 6
 
 
 def columns_for(width: int) -> list[tuple[str, str, int | None]]:
-    if width >= NARROW_BELOW:
-        return COLUMNS
-    return [(key, label, NARROW_WIDTHS.get(key, w)) for key, label, w in COLUMNS]
+    return COLUMNS if width >= NARROW_BELOW else NARROW_COLUMNS
 
 
-def job_row(job: JobInfo, styles: ThemeStyles, bar_width: int = BAR_WIDTH) -> tuple:
+def job_row(
+    job: JobInfo,
+    styles: ThemeStyles,
+    bar_width: int = BAR_WIDTH,
+    columns: list[tuple[str, str, int | None]] = COLUMNS,
+) -> tuple:
+    """The cells of `columns` for one job."""
     note = "worker gone" if job.state == "interrupted" and job.stored_state == "running" else ""
     if job.cancel_requested and job.active:
         note = "cancelling…"
+    narrow = columns is NARROW_COLUMNS
     running = job.state == "running"
-    return (
-        Text(str(job.id), justify="right"),
-        job.title,
-        state_cell(job.state, styles, note),
-        progress_cell(job.fraction, job.state, styles, bar_width),
-        Text(count_cell(job.done, job.total, job.unit), justify="right"),
-        Text(format_rate(job.rate, job.unit) if running else "-", justify="right"),
-        Text(format_duration(job.eta_s) if running else "-", justify="right"),
-        Text(str(job.attempts), justify="right"),
-    )
+    cells = {
+        "id": Text(str(job.id), justify="right"),
+        "title": job.title,
+        "state": state_cell(job.state, styles, "" if narrow else note),
+        "progress": progress_cell(job.fraction, job.state, styles, bar_width),
+        "count": Text(count_cell(job.done, job.total, job.unit), justify="right"),
+        "rate": Text(format_rate(job.rate, job.unit) if running else "-", justify="right"),
+        "eta": Text(format_duration(job.eta_s) if running else "-", justify="right"),
+        "attempts": Text(str(job.attempts), justify="right"),
+    }
+    return tuple(cells[key] for key, _label, _width in columns)
 
 
 def job_fields(job: JobInfo, styles: ThemeStyles) -> Table:
@@ -82,21 +97,24 @@ def job_fields(job: JobInfo, styles: ThemeStyles) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(ratio=1)
     stored = f"(stored: {job.stored_state})" if job.state != job.stored_state else ""
-    table.add_row("kind", job.kind)
+    table.add_row("kind", plain(job.kind))
     table.add_row("state", state_cell(job.state, styles, stored))
-    table.add_row("progress", f"{exact_count(job.done)} / {exact_count(job.total)} {job.unit}")
+    table.add_row(
+        "progress", plain(f"{exact_count(job.done)} / {exact_count(job.total)} {job.unit}")
+    )
     if job.state == "running":
         table.add_row(
-            "rate", f"{format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}"
+            "rate", plain(f"{format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}")
         )
     table.add_row("created", format_time(job.created_at))
     table.add_row("started", format_time(job.started_at))
     table.add_row("finished", format_time(job.finished_at))
     if job.pid:
-        table.add_row("worker", f"pid {job.pid} on {job.host or '?'} · attempt {job.attempts}")
-    table.add_row("config", json.dumps(job.config, sort_keys=True, ensure_ascii=False))
+        worker = f"pid {job.pid} on {job.host or '?'} · attempt {job.attempts}"
+        table.add_row("worker", plain(worker))
+    table.add_row("config", plain(json.dumps(job.config, sort_keys=True, ensure_ascii=False)))
     if job.error:
-        table.add_row("error", Text(job.error, style=styles.states["failed"]))
+        table.add_row("error", plain(job.error, styles.states["failed"]))
     return table
 
 
@@ -135,7 +153,7 @@ class JobsScreen(BetrScreen):
             yield Label("", id="job-heading", markup=False)
             yield ProgressBar(total=None, show_eta=False, id="job-progress")
             with Horizontal(id="job-panes"):
-                yield Static("", id="job-fields")
+                yield Static("", id="job-fields", markup=False)
                 tail = Static("", id="job-log-tail", markup=False)
                 tail.border_title = "log tail (l: follow the log)"
                 yield tail
@@ -164,11 +182,12 @@ class JobsScreen(BetrScreen):
         self.jobs = {str(j.id): j for j in jobs}
         selected = table.highlighted_key
         narrow = self.size.width < NARROW_BELOW
-        if table.set_columns(columns_for(self.size.width)) and selected is not None:
+        columns = columns_for(self.size.width)
+        if table.set_columns(columns) and selected is not None:
             self.pending_select = self.pending_select or int(selected)
         bar_width = NARROW_BAR if narrow else BAR_WIDTH
         table.sync(
-            {key: job_row(job, styles, bar_width) for key, job in self.jobs.items()},
+            {key: job_row(job, styles, bar_width, columns) for key, job in self.jobs.items()},
             sort_by="id",
             sort_key=lambda cell: int(cell.plain),
             reverse=True,
@@ -191,7 +210,7 @@ class JobsScreen(BetrScreen):
         styles = styles or ThemeStyles.from_variables(self.app.get_css_variables())
         changed_job = self.shown_detail is None or self.shown_detail.id != job.id
         self.shown_detail = job
-        self.query_one("#job-heading", Label).update(f"job {job.id} · {job.title}")
+        self.query_one("#job-heading", Label).update(plain(f"job {job.id} · {job.title}"))
         bar = self.query_one("#job-progress", ProgressBar)
         # an unknown total animates (indeterminate) while the job runs, and is hidden after
         bar.display = job.total is not None or job.active
@@ -221,17 +240,39 @@ class JobsScreen(BetrScreen):
         job = self.selected_job()
         if job is not None and job.id == message.job_id:
             self.query_one("#job-log-tail", Static).update(
-                "\n".join(message.lines) or "(no log yet)"
+                plain("\n".join(message.lines) or "(no log yet)")
             )
 
     # -- actions -------------------------------------------------------------------------------
     def action_cancel_job(self) -> None:
+        """Ask first: a cancel stops a job that may have run for hours (resumable, but it
+        loses the chunk in flight)."""
+        from tui.screens.confirm import ConfirmDialog
+
         job = self.selected_job()
         if job is None:
             self.notify("no job selected", severity="warning")
             return
-        self.notify(f"cancelling job {job.id}…")
-        self.cancel_worker(job.id)
+        if not job.active and job.stored_state not in ("running", "queued"):
+            self.notify(f"job {job.id} is {job.state}: nothing to cancel", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"cancelling job {job.id}…")
+                self.cancel_worker(job.id)
+
+        done = f"{job.done:,}" + (f" of {job.total:,}" if job.total else "")
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Cancel job {job.id}?",
+                f"{job.title}\n\n{done} {job.unit} done. It stops after the chunk in flight; "
+                "r resumes it later from its last committed chunk.",
+                "cancel the job",
+                "keep it running",
+            ),
+            answered,
+        )
 
     def action_resume_job(self) -> None:
         job = self.selected_job()

@@ -32,9 +32,10 @@ from engine.api.jobs import start
 from engine.api.labels import label_agreement, set_label
 from engine.api.why import embed_docs_spec
 from engine.errors import BetrError
+from engine.units import format_number
 from tui.actions import bindings_for
 from tui.reads import reading
-from tui.safe_text import visible_data
+from tui.safe_text import one_line, plain, visible_data
 from tui.screens.base import BetrScreen
 from tui.screens.viewer_contamination import (
     contamination_note,
@@ -74,8 +75,8 @@ def keep_text(query: Query) -> str:
     return f"keep {query.keep * 100:g}% of {query.by}"
 
 
-def fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def fmt(value: float | None, digits: int = 4) -> str:
+    return format_number(value, digits)
 
 
 def agreement_text(agree: dict[str, Any], view: View) -> str:
@@ -144,11 +145,11 @@ class DocViewerScreen(BetrScreen):
                 "", read_only=True, soft_wrap=True, show_line_numbers=False, id="viewer-text"
             )
             with VerticalScroll(id="viewer-side"):
-                yield Static("", id="viewer-contamination")
-                yield Static("", id="viewer-why")
-                yield Static("", id="viewer-nearest")
-                yield Static("", id="viewer-fields")
-                yield Static("", id="viewer-contamination-note")
+                yield Static("", id="viewer-contamination", markup=False)
+                yield Static("", id="viewer-why", markup=False)
+                yield Static("", id="viewer-nearest", markup=False)
+                yield Static("", id="viewer-fields", markup=False)
+                yield Static("", id="viewer-contamination-note", markup=False)
         yield Static("", id="viewer-agreement", markup=False)
 
     def on_mount(self) -> None:
@@ -315,8 +316,8 @@ class DocViewerScreen(BetrScreen):
                     e["benchmark"],
                     style=bench_style(e["benchmark"], variables, self.session.bench_ids),
                 ),
-                f"{e['cosine']:.3f}",
-                Text(f"{rank} · {question[:160]}", overflow="ellipsis"),
+                plain(format_number(e["cosine"], 4)),
+                Text(one_line(f"{rank} · {question[:160]}"), overflow="ellipsis"),
             )
         outside = self.detail is not None and not self.detail["in_sample"]
         note = Text(
@@ -331,19 +332,22 @@ class DocViewerScreen(BetrScreen):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(ratio=1)
-        table.add_row("tokens", f"{d['n_tokens']:,} tokens")
-        table.add_row("chars", f"{d['n_chars']:,} chars")
-        table.add_row("source", Text(str(d["source"]), overflow="fold"))  # a long path wraps
-        table.add_row("corpus", Text(str(d["corpus"])))
-        table.add_row("ext id", Text(str(d["ext_id"])))
+        table.add_row("tokens", plain(f"{d['n_tokens']:,} tokens"))
+        table.add_row("chars", plain(f"{d['n_chars']:,} chars"))
+        source = plain(d["source"], lines=False)
+        source.overflow = "fold"  # a long path wraps
+        table.add_row("source", source)
+        table.add_row("corpus", plain(d["corpus"], lines=False))
+        table.add_row("ext id", plain(d["ext_id"], lines=False))
         if d["meta"]:
-            table.add_row("meta", Text(json.dumps(d["meta"], ensure_ascii=False)))
-        table.add_row("probability", fmt(d["prob"], 4))
-        table.add_row("rank", f"{d['rank']:,} of {d['of']:,} docs (run {d['run_id']})")
+            table.add_row("meta", plain(json.dumps(d["meta"], ensure_ascii=False)))
+        table.add_row("probability", plain(fmt(d["prob"], 6)))
+        table.add_row("rank", plain(f"{d['rank']:,} of {d['of']:,} docs (run {d['run_id']})"))
         if d["in_sample"]:
             cls = {1: "positive", 0: "negative", None: "-"}[d["classifier_label"]]
-            table.add_row("classifier", f"{cls} ({d['split'] or 'no split'}) in the scored sample")
-        table.add_row("your label", d["label"] or "none")
+            split = d["split"] or "no split"
+            table.add_row("classifier", plain(f"{cls} ({split}) in the scored sample"))
+        table.add_row("your label", plain(d["label"] or "none"))
         self.query_one("#viewer-fields", Static).update(table)
 
     def show_agreement(self, agreement: dict[str, Any]) -> None:
@@ -368,11 +372,16 @@ class DocViewerScreen(BetrScreen):
 
     def on_doc_viewer_screen_labelled(self, message: Labelled) -> None:
         self.show_agreement(message.agreement)
-        if self.detail is not None and self.detail["doc_id"] == message.doc_id:
+        here = self.detail is not None and self.detail["doc_id"] == message.doc_id
+        if here:
             self.detail["label"] = message.label
             self.show_heading()
             self.show_fields()
         self.notify(f"doc {message.doc_id}: label {message.label or 'cleared'}", timeout=3)
+        # as labelling tools do: a label moves on to the next document (config: label_advance)
+        advance = getattr(self.betr.config, "label_advance", True)
+        if here and message.label is not None and advance and self.row + 1 < len(self.view):
+            self.load(self.row + 1)
 
     def action_label_good(self) -> None:
         self.label("good")

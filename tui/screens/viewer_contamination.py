@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.api.contamination import DocContamination
-from engine.terminal import visible
+from tui.safe_text import one_line
 
 CONTEXT = 60
 SHOWN = 5
@@ -20,7 +20,7 @@ ITEM_CHARS = 300
 
 def flat(text: str) -> str:
     """One line, whitespace runs as one space, control characters made visible."""
-    return visible(" ".join(text.split()))
+    return one_line(" ".join(text.split()))
 
 
 def span_location(text: str, start: int, end: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -69,9 +69,9 @@ def contamination_pane(
     for k, hit in enumerate(found.hits[:SHOWN]):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(ratio=1)
-        line = Text(f"{'▶ ' if k == current else ''}{visible(hit.benchmark)}", style="bold")
-        split = f" ({visible(hit.split)} split)" if hit.split else ""
-        line.append(f"{split} · example {visible(hit.example)} · {hit.ngrams} n-grams · chars "
+        line = Text(f"{'▶ ' if k == current else ''}{one_line(hit.benchmark)}", style="bold")
+        split = f" ({one_line(hit.split)} split)" if hit.split else ""
+        line.append(f"{split} · example {one_line(hit.example)} · {hit.ngrams} n-grams · chars "
                     f"{hit.start:,}-{hit.end:,}")  # fmt: skip
         grid.add_row(line)
         context = Text(flat(text[max(0, hit.start - CONTEXT) : hit.start]) + " ")

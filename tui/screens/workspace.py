@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label, Static
 
 from engine.api.catalog import summary
 from engine.api.run_targets import targets_line, warning_line
-from engine.units import abbreviate
+from engine.units import abbreviate, format_number
 from tui.actions import bindings_for
 from tui.polling import Poller
 from tui.reads import reading
@@ -136,7 +136,7 @@ class WorkspaceScreen(BetrScreen):
         with VerticalScroll(id="ws-body"):
             for name, (title, columns, hint) in SECTIONS.items():
                 with Vertical(classes="ws-section", id=f"section-{name}"):
-                    yield Label(title, classes="section-title", id=f"title-{name}")
+                    yield Label(title, classes="section-title", id=f"title-{name}", markup=False)
                     yield KeyedTable(columns, id=f"table-{name}")
                     yield Static(hint, classes="empty-hint", id=f"hint-{name}", markup=False)
         yield Static("", id="ws-detail", markup=False)
@@ -290,7 +290,7 @@ class WorkspaceScreen(BetrScreen):
 
         def metric(name: str) -> str:
             value = clf.get(name)
-            return "n/a" if value is None else f"{value:.3f}"
+            return format_number(value, 3, missing="n/a")
 
         if clf:
             parts.append(

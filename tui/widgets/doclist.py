@@ -25,8 +25,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.api.browse import DocRow, RunIndex, View
-from engine.terminal import visible
-from engine.units import abbreviate
+from engine.units import abbreviate, format_number
+from tui.safe_text import one_line
 from tui.widgets.plots import bench_colour_value, bench_ids_of
 from tui.workers import WorkersReportToApp
 
@@ -41,8 +41,8 @@ CONTAMINATED_MARK = "!"  # shares an n-gram with a benchmark example (the run's 
 COLUMNS: tuple[tuple[str, int, bool, int], ...] = (
     ("rank", 9, True, 0),
     ("", 3, False, 0),  # kept, label and contamination markers
-    ("prob", 6, True, 5),
-    ("score", 6, True, 3),
+    ("prob", 8, True, 5),
+    ("score", 8, True, 3),
     ("tokens", 7, True, 4),
     ("source", SOURCE_WIDTH, False, 1),
     ("benchmark", 14, False, 2),
@@ -94,6 +94,19 @@ def fit(text: str, width: int, right: bool = False) -> str:
     return text.rjust(width) if right else set_cell_size(text, width)
 
 
+def row_detail(row: DocRow | None) -> str:
+    """Everything about the cursor row that a narrow list leaves out: its source (whole), best
+    benchmark, p(positive), BETR score and tokens, exactly."""
+    if row is None:
+        return ""
+    parts = [f"rank {row.rank:,}", f"doc {one_line(row.ext_id)}", f"p {format_number(row.prob, 6)}"]
+    if row.score is not None:
+        parts.append(f"BETR {format_number(row.score, 4)} ({row.benchmark or '-'})")
+    parts.append(f"{row.n_tokens:,} tokens")
+    parts.append(f"source {one_line(row.source)}")
+    return " · ".join(parts)
+
+
 def row_cells(row: DocRow) -> list[str]:
     """The column texts of one row (the snippet last)."""
     kept = " " if row.kept is None else (KEPT_MARK if row.kept else "·")
@@ -102,12 +115,12 @@ def row_cells(row: DocRow) -> list[str]:
     return [
         str(row.rank),
         kept + label + dirty,
-        "-" if row.prob is None else f"{row.prob:.3f}",
-        "-" if row.score is None else f"{row.score:.3f}",
+        format_number(row.prob, 3),
+        format_number(row.score, 3),
         abbreviate(row.n_tokens),
-        tail(visible(row.source, lines=False), SOURCE_WIDTH),
+        tail(one_line(row.source), SOURCE_WIDTH),
         row.benchmark or "-",
-        visible(row.snippet, lines=False),
+        one_line(row.snippet),
     ]
 
 

@@ -1,4 +1,10 @@
-"""A DataTable updated in place by row key: only changed cells are rewritten (dolphie style)."""
+"""Tables whose cells are data: `PlainTable`, a DataTable that never parses markup, and
+`KeyedTable`, updated in place by row key (only changed cells are rewritten, dolphie style).
+
+A DataTable parses a plain `str` cell, column label or row label as markup; every table of the
+app is a `PlainTable`, which passes them through `tui.safe_text.plain`, so a name like
+`c[x=1-2]` or `[bold]` shows as it is.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,33 @@ from typing import Any
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from tui.safe_text import plain, plain_cell
 
-class KeyedTable(DataTable):
+
+class PlainTable(DataTable):
+    """A DataTable whose string cells and labels are shown verbatim (never markup)."""
+
+    def add_column(
+        self, label: Any, *, width: int | None = None, key: str | None = None, default: Any = None
+    ):
+        return super().add_column(plain(label, lines=False), width=width, key=key, default=default)
+
+    def add_row(
+        self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None
+    ):
+        shown = None if label is None else plain(label, lines=False)
+        return super().add_row(*map(plain_cell, cells), height=height, key=key, label=shown)
+
+    def update_cell(
+        self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False
+    ) -> None:
+        super().update_cell(row_key, column_key, plain_cell(value), update_width=update_width)
+
+    def update_cell_at(self, coordinate: Any, value: Any, *, update_width: bool = False) -> None:
+        super().update_cell_at(coordinate, plain_cell(value), update_width=update_width)
+
+
+class KeyedTable(PlainTable):
     """Rows are keyed by a string id; `sync` adds, updates and removes rows without a rebuild."""
 
     def __init__(self, columns: Sequence[tuple[str, str, int | None]], **kwargs: Any):
@@ -50,7 +81,8 @@ class KeyedTable(DataTable):
             for key in [k.value for k in self.rows if k.value not in rows]:
                 self.remove_row(key)
                 changed = True
-            for key, cells in rows.items():
+            for key, raw in rows.items():
+                cells = [plain_cell(cell) for cell in raw]
                 if key in self.rows:
                     for column, value in zip(column_keys, cells, strict=True):
                         if self.get_cell(key, column) != value:

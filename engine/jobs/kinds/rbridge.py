@@ -8,6 +8,12 @@ that writes the benchmark's aggregates (and its rows in the long evaluation tabl
 names its job before anything else happens, so a job that fails leaves a row that says so
 (engine.api.rbridge.score_state); a rescore fills a row beside the finished one and swaps in
 at that last transaction (engine.store.rbridge).
+
+A `mask` trace is also scored the rBridge release's way (engine.rbridge.scoring.mask_sums):
+question + reasoning tokenized together with no separator and no special tokens, every token
+scored given all before it: after the tokenizer's own BOS when it adds one (the release scores
+ids with the BOS but takes offsets without it, one token off: here offsets and ids agree),
+else from the second token on (the first has nothing to condition on).
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ from engine.jobs.context import JobContext
 from engine.jobs.specs import RbridgeScoreSpec
 from engine.ops.proxy_nll import ProxyNLL
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
-from engine.rbridge.scoring import TraceWeights, aggregate, benchmark_range, score_trace
+from engine.rbridge.scoring import (
+    TraceWeights,
+    aggregate,
+    benchmark_range,
+    mask_sums,
+    score_trace,
+)
 from engine.rbridge.scoring import trace_weights as make_weights
 from engine.rbridge.tokenrows import pack_token_rows
 from engine.store import evals, proxies, traces
@@ -86,14 +98,19 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
     n_tokens = 0
     for start in range(0, len(todo), CHUNK_TRACES):
         chunk = todo[start : start + CHUNK_TRACES]
+        golds = [p for p in chunk if p["gold_ids"]]
+        masks = [p for p in chunk if p["mask"]]
         batch = {
             "context_ids": [p["prompt_ids"] for p in chunk]
-            + [p["prompt_ids"] for p in chunk if p["gold_ids"]],
+            + [p["prompt_ids"] for p in golds]
+            + [p["mask"]["context"] for p in masks],
             "target_ids": [p["r_ids"] for p in chunk]
-            + [p["gold_ids"] for p in chunk if p["gold_ids"]],
+            + [p["gold_ids"] for p in golds]
+            + [p["mask"]["target"] for p in masks],
         }
         nll = op(batch)["nll"]
-        gold_nll = iter(nll[len(chunk) :])
+        gold_nll = iter(nll[len(chunk) : len(chunk) + len(golds)])
+        mask_nll = iter(nll[len(chunk) + len(golds) :])
         out = []
         for p, r_nll in zip(chunk, nll[: len(chunk)], strict=True):
             res = score_trace(
@@ -105,6 +122,7 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
                 spans=[tuple(s) for s in p["row"]["spans"]] if p["row"]["spans"] else None,
             )
             n_tokens += res.n_tokens
+            sums = _mask_sums(p, next(mask_nll)) if p["mask"] else None
             out.append(
                 {
                     "trace_id": p["row"]["id"],
@@ -121,6 +139,10 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
                         res.weight_minmax,
                         res.nll,
                     ),
+                    "mask_nll": sums.nll if sums else None,
+                    "mask_bytes": sums.n_bytes if sums else None,
+                    "mask_words": sums.n_words if sums else None,
+                    "mask_tokens": sums.n_tokens if sums else None,
                 }
             )
         ctx.commit_chunk(
@@ -152,7 +174,31 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
     return {"score_id": spec.score_id, **{k: metrics[k] for k in _RESULT_KEYS}}
 
 
-_RESULT_KEYS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "n_traces", "n_scored", "flags")
+_RESULT_KEYS = (
+    "rbridge", "nll_rphi", "nll_gold", "bpb", "word_perplexity", "byte_perplexity",
+    "bpb_prompted", "n_mask_traces", "n_traces", "n_scored", "flags",
+)  # fmt: skip
+# the benchmark's rows in the long evaluation table: metric name -> key of the aggregates
+_EVAL_METRICS = {
+    "nll_rphi": "nll_rphi", "nll_gold": "nll_gold", "bpb": "bpb",
+    "word_perplexity": "word_perplexity", "byte_perplexity": "byte_perplexity",
+    "bpb_prompted": "bpb_prompted",
+}  # fmt: skip
+
+
+def _mask_sums(p: dict[str, Any], target_nll: np.ndarray):
+    """The release's sums of one mask trace from the NLL of its joint tokens."""
+    m = p["mask"]
+    nll = np.full(len(m["offsets"]), np.nan)
+    nll[m["first"] :] = target_nll
+    row = p["row"]
+    return mask_sums(
+        np.asarray(m["offsets"], dtype=np.int64).reshape(-1, 2),
+        nll,
+        question=row["question"],
+        reasoning=row["reasoning"],
+        spans=[tuple(s) for s in row["spans"]],
+    )
 
 
 def _prepare(op: ProxyNLL, spec: RbridgeScoreSpec, row: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +221,20 @@ def _prepare(op: ProxyNLL, spec: RbridgeScoreSpec, row: dict[str, Any]) -> dict[
         "prompt_ids": list(prompt_ids),
         "gold_ids": list(gold_ids),
         "weights": weights,
+        "mask": _prepare_mask(op, row) if row["spans"] else None,
     }
+
+
+def _prepare_mask(op: ProxyNLL, row: dict[str, Any]) -> dict[str, Any]:
+    """The release's tokens of a mask trace: question + reasoning encoded together without
+    special tokens (offsets into that text); scored after the tokenizer's leading special
+    tokens (its BOS) when it adds any, else from the second token on."""
+    text = row["question"] + row["reasoning"]
+    ids, offsets = op.encode(text, add_special_tokens=False)
+    lead = op.leading_special_ids(text)
+    first = 0 if lead else 1
+    return {"offsets": offsets, "context": lead or ids[:1], "target": ids[first:],
+            "first": first}  # fmt: skip
 
 
 def _finish(conn, spec, score, proxy, metrics) -> None:
@@ -185,7 +244,7 @@ def _finish(conn, spec, score, proxy, metrics) -> None:
         conn,
         proxy_id=proxy["id"],
         benchmark=name,
-        metrics=[f"rbridge_{spec.minmax}", "nll_rphi", "nll_gold", "bpb"],
+        metrics=[f"rbridge_{spec.minmax}", *_EVAL_METRICS],
     )
     base = {
         "run": proxy["dataset"] or proxy["name"],
@@ -202,12 +261,7 @@ def _finish(conn, spec, score, proxy, metrics) -> None:
         conn,
         [
             {**base, "metric": metric, "value": metrics[key]}
-            for metric, key in (
-                (f"rbridge_{spec.minmax}", "rbridge"),
-                ("nll_rphi", "nll_rphi"),
-                ("nll_gold", "nll_gold"),
-                ("bpb", "bpb"),
-            )
+            for metric, key in ((f"rbridge_{spec.minmax}", "rbridge"), *_EVAL_METRICS.items())
             if metrics[key] is not None
         ],
     )

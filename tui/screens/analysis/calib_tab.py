@@ -24,16 +24,26 @@ def summary_text(res: dict[str, Any], k: int, total: int) -> str:
         if cp.get(key) is not None
     )
     t = res.get("temperature")
+    bound = res.get("temperature_at_bound")
+    lo, hi = res.get("bounds") or (None, None)
+    flag = f" ⚠ at the {bound} bound of [{lo:g}, {hi:g}]: not converged" if bound else ""
     return (
         f"{name(res['run'])} on {name(res['benchmark'])} ({where}) · pair {k + 1}/{total} "
         f"(c: next)\nECE {fmt_num(res['ece'])} → {fmt_num(res['ece_scaled'])} after scaling "
-        f"at T = {fmt_num(t)} · NLL {fmt_num(res.get('nll'))} → {fmt_num(res.get('nll_scaled'))}"
+        f"at T = {fmt_num(t)}{flag} · NLL {fmt_num(res.get('nll'))} → "
+        f"{fmt_num(res.get('nll_scaled'))}"
         f" · acc {fmt_num(res.get('acc'))} · {res['n_items']} items: T fitted on {res['n_fit']},"
-        f" ECE on the other {res['n_eval']} (15 bins, seed {res.get('seed', 0)})"
+        f" ECE on the other {res['n_eval']} (15 bins, seed {res.get('seed', 0)}, items in "
+        "natural id order)"
     )
 
 
 class CalibrationTab(Vertical):
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # the bars drawn, per series: (bin, accuracy), from the bins table's rows
+        self.plotted: dict[str, list[tuple[int, float]]] = {}
+
     def compose(self) -> ComposeResult:
         yield Static("", id="an-cal-empty", classes="an-empty", markup=False)
         yield Static("", id="an-cal-summary", markup=False)
@@ -61,7 +71,7 @@ class CalibrationTab(Vertical):
             src = x or y
             raw.append([b, src.get("lo"), src.get("hi"), x.get("n", 0), x.get("acc"),
                         x.get("conf"), y.get("n", 0), y.get("acc"), y.get("conf")])  # fmt: skip
-        cells = [[str(v[0]), f"{v[1]:.2f}", f"{v[2]:.2f}", str(v[3]), fmt_num(v[4], 3),
+        cells = [[str(v[0]), fmt_num(v[1], 3), fmt_num(v[2], 3), str(v[3]), fmt_num(v[4], 3),
                   fmt_num(v[5], 3), str(v[6]), fmt_num(v[7], 3), fmt_num(v[8], 3)]
                  for v in raw if v[3] or v[6]]  # fmt: skip
         table = self.query_one("#an-cal-bins", ExportTable)
@@ -75,6 +85,7 @@ class CalibrationTab(Vertical):
         plot = self.query_one("#an-cal-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
+        self.plotted = {}
         plt.plot([0, 1], [0, 1], color=plot_rgb(self.app, "foreground"), marker="braille",
                  label="perfect calibration")  # fmt: skip
         for key, label, colour, shift in (
@@ -82,6 +93,7 @@ class CalibrationTab(Vertical):
             ("bins_scaled", "after scaling", "primary", 0.012),
         ):
             bins = [b for b in res.get(key) or [] if b.get("n") and b.get("acc") is not None]
+            self.plotted[key] = [(b["bin"], b["acc"]) for b in bins]
             if bins:
                 xs = [(b["lo"] + b["hi"]) / 2 + shift for b in bins]
                 plt.bar(xs, [b["acc"] for b in bins], width=0.02, label=label,

@@ -1,5 +1,6 @@
-"""The Correlations tab: the protocol switch (o), the heatmap of one matrix (k cycles PT-PT,
-SFT-SFT, PT->SFT and the scales; s sorts) with its cell cursor spelled out below it, and the
+"""The Correlations tab: the protocol switch (o), the heatmap of one matrix (n cycles each
+side with itself and across, PT-PT, SFT-SFT, PT->SFT or 150M-150M, 1B-1B, 150M->1B, and the
+scales; s sorts) with its cell cursor spelled out below it, and the
 tables of the other protocols: cross-stage transfer with reliability tiers, intra-category
 coherence, accuracy-confidence alignment."""
 
@@ -53,7 +54,7 @@ class CorrTab(Vertical):
         yield Static("", id="an-corr-empty", classes="an-empty", markup=False)
         with ContentSwitcher(initial=VIEWS[0], id="an-corr-views"):
             with Vertical(id="an-corr-map-view"):
-                yield Static("", id="an-corr-legend")
+                yield Static("", id="an-corr-legend", markup=False)
                 yield Heatmap(id="an-heatmap")
                 yield Static("", id="an-corr-status", markup=False)
             with Vertical(id="an-corr-table-view"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.workspace import open_private
 from tui.screens.analysis.format import export_path, region_svg, strips_svg, write_csv
 from tui.screens.analysis.heatmap import Heatmap
 from tui.screens.analysis.tables import ExportTable
@@ -62,7 +63,8 @@ def export_plot(screen: AnalysisScreen) -> None:
     path = export_path(screen.betr.workspace.exports_dir, stem, "svg")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(svg, encoding="utf-8")
+        with open_private(path, "w", encoding="utf-8") as fh:
+            fh.write(svg)
     except OSError as exc:
         screen.betr.report_error(f"cannot write {path}: {exc}")
         return

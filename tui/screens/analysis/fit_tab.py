@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from engine.units import format_percent
+from tui.safe_text import plain
 from tui.screens.analysis.format import fmt_key, fmt_num, fmt_p, fmt_r, name
 from tui.screens.analysis.tables import ExportTable
 from tui.widgets.plots import plot_rgb
@@ -39,6 +41,11 @@ def final_text(res: dict[str, Any]) -> str:
 
 
 class FitTab(Vertical):
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # what the plot drew, from the points table's rows (tests compare the two)
+        self.plotted: list[tuple[float, float]] = []
+
     def compose(self) -> ComposeResult:
         yield Static("", id="an-fit-empty", classes="an-empty", markup=False)
         with Horizontal(id="an-fit-body"):
@@ -91,6 +98,7 @@ class FitTab(Vertical):
         plt.clear_figure()
         xs = [p["x"] for p in res["points"] if p["x"] is not None and p["y"] is not None]
         ys = [p["y"] for p in res["points"] if p["x"] is not None and p["y"] is not None]
+        self.plotted = list(zip(xs, ys, strict=True))
         cx = [c["x"] for c in curve if c["y"] is not None]
         cy = [c["y"] for c in curve if c["y"] is not None]
         if cx:
@@ -99,7 +107,7 @@ class FitTab(Vertical):
         plt.scatter(xs, ys, color=plot_rgb(self.app, "primary"), marker="dot", label="points")
         plt.xlabel(f"x: {side_label(res['x'])}")
         plt.ylabel("y")
-        plot.border_title = f"y: {side_label(res['y'])} · {res['n']} points"
+        plot.border_title = plain(f"y: {side_label(res['y'])} · {res['n']} points")
         plot.refresh()
 
 
@@ -120,7 +128,7 @@ class RankTab(Vertical):
     def show(self, res: dict[str, Any]) -> None:
         self.show_empty("")
         acc = res["decision_accuracy"]
-        acc_text = "n/a" if acc is None else f"{acc * 100:.1f}%"
+        acc_text = format_percent(acc, missing="n/a")
         self.query_one("#an-rank-summary", Static).update(
             f"proxy  {side_label(res['x'])}\ntarget {side_label(res['y'])}\n"
             f"decision accuracy {acc_text} ({res['correct']}/{res['pairs']} pairs) · "

@@ -15,7 +15,9 @@ from rich.console import Console
 from textual.geometry import Region
 from textual.strip import Strip
 
-from engine.terminal import visible
+from engine.units import format_number, format_p
+from engine.workspace import open_private
+from tui.safe_text import one_line
 
 NA = "n/a"
 NO_RESULTS = (
@@ -33,25 +35,20 @@ NO_ITEMS = (
 
 def name(value: Any) -> str:
     """Data text made visible on one line (no escape sequence reaches the terminal)."""
-    return visible(str(value), lines=False)
+    return one_line(value)
 
 
 def fmt_r(r: float | None) -> str:
-    return NA if r is None else f"{r:+.3f}"
+    """A correlation, signed: "+0.812" ("n/a" when undefined)."""
+    return format_number(r, 3, missing=NA, signed=True)
 
 
 def fmt_p(p: float | None) -> str:
-    if p is None:
-        return NA
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+    return format_p(p, 2, missing=NA)
 
 
 def fmt_num(v: float | None, digits: int = 4) -> str:
-    if v is None:
-        return NA
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}"
+    return format_number(v, digits, missing=NA)
 
 
 def fmt_key(v: Any) -> str:
@@ -77,7 +74,7 @@ def export_path(exports: Path, stem: str, ext: str) -> Path:
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     """The table as CSV (None as empty); the parent folder is created."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for row in rows:

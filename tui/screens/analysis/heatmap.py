@@ -89,6 +89,11 @@ def groups(cats: list[str | None], order: list[int]) -> list[tuple[str, int, int
     return out
 
 
+def item_number(order: list[int], i: int) -> int:
+    """Matrix row `i`'s 1-based display position (its number in a numbered heatmap)."""
+    return order.index(i) + 1
+
+
 def diverging_styles(base: Color, low: Color, high: Color) -> list[Style]:
     """2 * LEVELS + 1 cell styles, r = -1 .. +1, background at 0; text in contrast."""
     colours = [base.blend(low, (LEVELS - k) / LEVELS) for k in range(LEVELS)]
@@ -134,6 +139,10 @@ class Heatmap(ScrollView, can_focus=True):
         self._seps: set[int] = set()  # x of the bars between column groups
         self._cache: dict[int, Strip] = {}
         self._body_w = 0
+        # column names longer than a cell: rows are numbered and each column header is its
+        # benchmark's row number (the cursor line spells both names out), never a cut name
+        self.numbered = False
+        self._col_numbers: list[str] = []
 
     # -- data ----------------------------------------------------------------------------------
     def show(self, matrix: dict[str, Any] | None) -> None:
@@ -175,6 +184,11 @@ class Heatmap(ScrollView, can_focus=True):
         n_groups = len(groups(grid.col_cats, self.col_order)) if blocks else 1
         room = max(1, width - self.label_w - 1 - n_groups)
         self.cell_w = next((w for w in (6, 4, 3) if w * len(grid.cols) <= room), 2)
+        self.numbered = max(len(name(c)) for c in grid.cols) > self.cell_w - 1
+        row_number = {grid.rows[i]: pos + 1 for pos, i in enumerate(self.row_order)}
+        self._col_numbers = [str(row_number.get(grid.cols[j], "?")) for j in self.col_order]
+        if self.numbered:
+            self.label_w = min(26, self.label_w + len(str(len(grid.rows))) + 1)
         self._lines, self._col_x, self._seps = [], [], set()
         for cat, start, end in groups(grid.row_cats, self.row_order) if blocks else [("", 0, 0)]:
             if blocks:
@@ -264,7 +278,10 @@ class Heatmap(ScrollView, can_focus=True):
         elif y == 1:
             for pos, j in enumerate(self.col_order):
                 x0 = self._col_x[pos]
-                text = name(grid.cols[j])[: self.cell_w - 1].ljust(self.cell_w)
+                label = self._col_numbers[pos] if self.numbered else name(grid.cols[j])
+                if self.numbered:
+                    label = label.rjust(self.cell_w - 1)
+                text = label[: self.cell_w - 1].ljust(self.cell_w)
                 chars[x0 : x0 + self.cell_w] = list(text)
                 st = base + (CURSOR if pos == self.cursor[1] else Style(dim=True))
                 styles[x0 : x0 + self.cell_w - 1] = [st] * (self.cell_w - 1)
@@ -284,7 +301,11 @@ class Heatmap(ScrollView, can_focus=True):
             return Strip([Segment(label + "".join(bar), base + Style(dim=True))])
         i = self.row_order[item]
         label_style = base + (CURSOR if item == self.cursor[0] else Style())
-        segs = [Segment(name(grid.rows[i])[: self.label_w].ljust(self.label_w), label_style),
+        shown = name(grid.rows[i])
+        if self.numbered:
+            digits = len(str(len(grid.rows)))
+            shown = f"{item_number(self.row_order, i):>{digits}} {shown}"
+        segs = [Segment(shown[: self.label_w].ljust(self.label_w), label_style),
                 Segment("│", base + Style(dim=True))]  # fmt: skip
         x = 0
         for pos, j in enumerate(self.col_order):

@@ -41,10 +41,15 @@ from tui.screens.analysis.selection import (
 from tui.screens.base import BetrScreen
 from tui.screens.rbridge.summary import job_line
 from tui.widgets.cells import ThemeStyles
+from tui.widgets.select import PlainSelect
 
 TABS = ("an-tab-fit", "an-tab-rank", "an-tab-cal", "an-tab-corr")
 DEMO_KIND = "demo-experiment"
 CONFIRM_S = 5.0
+SAME_SERIES = (
+    "x and y are the same numbers: a series fitted on itself gives R² = 1 whatever the data. "
+    "Pick a smaller size (or another metric) for x and a larger size for y in the selectors above."
+)
 
 
 class Read(Message):
@@ -59,11 +64,13 @@ class AnalysisScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "Analysis"
     BINDINGS = bindings_for(SCOPE)
+    AUTO_FOCUS = "ContentTabs"  # the tabs, not a Select: enter and arrows never open a dropdown
 
     def __init__(self) -> None:
         super().__init__()
         self.view: dict[str, Any] | None = None
         self.sel = Selection()
+        self.default_sel: Selection | None = None  # what the overview's defaults chose
         self.protocol = PROTOCOLS[0]
         self.cal_index = 0
         self.shown: dict[str, Any] = {}  # tab -> the key its content was computed for
@@ -77,7 +84,7 @@ class AnalysisScreen(BetrScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="an-selectors"):
             for key in SELECTS:
-                yield Select[str]([], prompt=key.replace("_", " "), allow_blank=True,
+                yield PlainSelect[str]([], prompt=key.replace("_", " "), allow_blank=True,
                                   id=f"an-sel-{key}", compact=True)  # fmt: skip
         yield Static("", id="an-jobs", markup=False)
         yield Static("reading the workspace…", id="an-empty", classes="an-empty", markup=False)
@@ -95,9 +102,10 @@ class AnalysisScreen(BetrScreen):
         self.query_one("#an-jobs").display = False
         self.query_one("#an-tabs").display = False
         self.watch(self.app, "jobs", self.jobs_changed)
-        self.read_overview()
+        self.preload()
 
     def on_screen_resume(self) -> None:
+        # also the first showing (mount, then resume): one read, not two racing each other
         self.read_overview()
 
     @property
@@ -115,6 +123,12 @@ class AnalysisScreen(BetrScreen):
         except BetrError as exc:
             data = exc
         self.post_message(Read(what, key, data))
+
+    @work(thread=True, exit_on_error=False, group="analysis-preload")
+    def preload(self) -> None:
+        from engine.api.analysis_fit import preload
+
+        preload()  # the fit's libraries load while the overview is read
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="analysis-overview")
     def read_overview(self, open_demo: bool = False) -> None:
@@ -190,6 +204,7 @@ class AnalysisScreen(BetrScreen):
         keep = self.sel.benchmark in {b["benchmark"] for b in view["benchmarks"]}
         if open_demo or not keep:
             self.sel = Selection.from_defaults(view["defaults"], self.sel)
+            self.default_sel = self.sel
         self.sync_selects()
         if open_demo:
             self.shown.clear()
@@ -259,6 +274,11 @@ class AnalysisScreen(BetrScreen):
             return
         self.shown[what] = key
         if what == "fit":
+            note = self.no_fit_note()
+            if note is not None:
+                self.results.pop("fit", None)
+                self.query_one(FitTab).show_empty(note)
+                return
             self.query_one(FitTab).show_empty("fitting…")
             self.read_fit(key)
         elif what == "rank":
@@ -273,6 +293,17 @@ class AnalysisScreen(BetrScreen):
         else:
             self.corr_tab.show_empty("correlating…")
             self.read_corr(key)
+
+    def no_fit_note(self) -> str | None:
+        """Why the selection has nothing to fit (an empty state, not an error): x and y are
+        the same numbers, or the defaults found no pair of sides sharing checkpoints."""
+        if self.sel.same_series():
+            return SAME_SERIES
+        note = ((self.view or {}).get("defaults") or {}).get("fit_note")
+        default = self.default_sel
+        if note and default is not None and self.sel.fit_args() == default.fit_args():
+            return str(note)
+        return None
 
     def got_fit(self, key: Selection, data: tuple) -> None:
         if key == self.sel:
@@ -337,16 +368,31 @@ class AnalysisScreen(BetrScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="analysis-demo")
     def start_demo(self) -> None:
-        from engine.api.demo import experiment_spec
+        from engine.api.demo import earlier_experiment, experiment_spec
 
         ws = self.betr.workspace
         spec = experiment_spec(ws)
-        job_id = api_jobs.start(ws, spec, title="demo experiment (from the Analysis screen)")
+        earlier = earlier_experiment(ws, spec)
+        if earlier is not None and earlier.state == "done":
+            self.post_message(Read("demo_done", None, earlier.id))
+            return
+        if earlier is None:
+            job_id = api_jobs.start(ws, spec, title="demo experiment (from the Analysis screen)")
+        elif earlier.state in api_jobs.RESUMABLE:
+            job_id = api_jobs.resume(ws, earlier.id).id  # on from where it stopped
+        else:
+            job_id = earlier.id  # running already: follow it
         self.post_message(Read("demo_started", None, job_id))
+
+    def got_demo_done(self, _key: None, job_id: int) -> None:
+        from engine.api.demo import experiment_results_hint
+
+        self.notify(experiment_results_hint(job_id, tui=True), markup=False, timeout=10)
+        self.read_overview(open_demo=True)
 
     def got_demo_started(self, _key: None, job_id: int) -> None:
         self.demo_job, self._demo_state = job_id, None
-        self.notify(f"demo experiment started: job {job_id} (progress above; 2: Jobs screen)")
+        self.notify(f"demo experiment: job {job_id} (progress above; 2: Jobs screen)")
         self.betr.jobs_poll.now()
 
     # -- keys ----------------------------------------------------------------------------------

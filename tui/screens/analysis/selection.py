@@ -37,11 +37,18 @@ class Selection:
             x_metric=f"{d['x_benchmark']}{SEP}{d['x_metric']}",
             y_side=f"{d['y_run']}{SEP}{d['y_size'] or ''}",
             y_metric=d["y_metric"],
+            match=d.get("match") or base.match,
         )
 
     def side(self, which: str) -> tuple[str, str | None]:
         run, _, size = getattr(self, f"{which}_side").partition(SEP)
         return run, size or None
+
+    def same_series(self) -> bool:
+        """x and y are the same numbers (a fit of a series on itself: R^2 = 1 by construction)."""
+        return (
+            self.x_side == self.y_side and self.x_metric == f"{self.benchmark}{SEP}{self.y_metric}"
+        )
 
     def fit_args(self) -> dict[str, Any]:
         (x_run, x_size), (y_run, y_size) = self.side("x"), self.side("y")

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
-from tui.screens.analysis.format import name
+from tui.safe_text import plain_cell
+from tui.widgets.tables import PlainTable
 
 
-class ExportTable(DataTable):
+class ExportTable(PlainTable):
     """`show(stem, header, rows, cells=None)`: `rows` are the raw values (the CSV), `cells`
-    what is drawn (formatted text; the raw values made visible when not given)."""
+    what is drawn (formatted text; the raw values when not given), always as plain text."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("cursor_type", "row")
@@ -31,8 +31,9 @@ class ExportTable(DataTable):
         cells: Sequence[Sequence[str | Text]] | None = None,
     ) -> None:
         self.stem, self.header, self.raw = stem, list(header), [list(r) for r in rows]
-        drawn = cells if cells is not None else [[name("" if v is None else v) for v in r]
-                                                 for r in rows]  # fmt: skip
+        if cells is None:
+            cells = [["" if v is None else str(v) for v in r] for r in rows]
+        drawn = [[plain_cell(c) for c in r] for r in cells]
         with self.app.batch_update():
             self.clear(columns=True)
             self.add_columns(*header)

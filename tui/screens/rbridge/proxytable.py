@@ -1,32 +1,35 @@
-"""The proxies on the selected benchmark: a table (checkpoint, dataset, tokens, rBridge, R-phi,
-gold, bpb) and the selected proxy's curve (its dataset's checkpoints) plotted against training
-tokens, log x when the tokens span two decades or more. Moving the table's cursor picks the
+"""The proxies on the selected benchmark: a table (checkpoint, dataset, size, tokens, rBridge,
+R-phi, gold, bpb) and one metric of theirs plotted against training tokens, a curve per
+(dataset, size), log x when the tokens span two decades or more. Moving the table's cursor picks the
 proxy (the screen follows `ProxyTable.Picked`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.text import Text
+from textual.color import Color
 from textual.message import Message
 from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
-from engine.api.rbridge_views import curve
-from engine.terminal import visible
+from engine.api.rbridge_views import Curve, curves
 from engine.units import abbreviate
+from tui.safe_text import one_line, plain
 from tui.screens.rbridge.tokens import fmt_num
-from tui.widgets.plots import plot_rgb
+from tui.widgets.plots import bench_palette, plot_rgb
+from tui.widgets.tables import PlainTable
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("proxy", "checkpoint", None),
     ("dataset", "dataset", None),
-    ("tokens", "tokens", 7),
-    ("rbridge", "rBridge", 7),
-    ("nll_rphi", "R-phi", 7),
-    ("nll_gold", "gold", 7),
-    ("bpb", "bpb", 6),
+    ("params", "size", None),
+    ("tokens", "tokens", None),
+    ("rbridge", "rBridge", None),
+    ("nll_rphi", "R-phi", None),
+    ("nll_gold", "gold", None),
+    ("bpb", "bpb", None),
+    ("bpb_prompted", "bpb prompted", None),
     ("state", "score", None),
 )
 # metric, legend label, theme colour
@@ -35,8 +38,10 @@ SERIES = (
     ("nll_rphi", "R-phi", "warning"),
     ("nll_gold", "gold", "success"),
     ("bpb", "bpb", "secondary"),
+    ("bpb_prompted", "bpb prompted", "accent"),
 )
 LOG_X_SPAN = 100.0  # max/min tokens from which the x axis is logarithmic
+MAX_CURVES = 8  # the plot's legend stays readable; the table lists every proxy
 
 
 def state_text(row: dict[str, Any]) -> Text:
@@ -57,18 +62,20 @@ def proxy_cells(row: dict[str, Any]) -> tuple:
         return Text(fmt_num(row.get(key)), justify="right")
 
     return (
-        visible(str(row["proxy"]), lines=False),
-        visible(str(row["dataset"] or "-"), lines=False),
+        one_line(row["proxy"]),
+        one_line(row["dataset"] or "-"),
+        Text(abbreviate(row["params"]) if row["params"] is not None else "-", justify="right"),
         Text(abbreviate(row["tokens"]) if row["tokens"] is not None else "-", justify="right"),
         num("rbridge"),
         num("nll_rphi"),
         num("nll_gold"),
         num("bpb"),
+        num("bpb_prompted"),
         state_text(row),
     )
 
 
-class ProxyTable(DataTable):
+class ProxyTable(PlainTable):
     class Picked(Message):
         def __init__(self, proxy: str):
             super().__init__()
@@ -114,48 +121,59 @@ def log_x(tokens: list[float]) -> bool:
     return lo > 0 and hi / lo >= LOG_X_SPAN
 
 
-class ProxyPlot(PlotextPlot):
-    """Each score of the selected proxy's dataset against training tokens."""
+def curve_label(c: Curve) -> str:
+    size = "size ?" if c.params is None else abbreviate(c.params)
+    return f"{one_line(c.dataset or '-')} · {size}"
 
-    def show(self, rows: list[dict], selected: dict | None) -> None:
+
+class ProxyPlot(PlotextPlot):
+    """One metric (m cycles rBridge, R-phi, gold NLL, bpb and betr's prompted bpb: their scales
+    differ, so never two on
+    one axis) against training tokens, a curve per (dataset, size); the selected proxy's curve
+    first and in the primary colour. `curves` is what is drawn (tests compare it with the
+    table)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.curves: list[Curve] = []
+        self.metric = SERIES[0][0]
+
+    def show(self, rows: list[dict], selected: dict | None, metric: str | None = None) -> None:
+        self.metric = metric or self.metric
+        key, label, _colour = next(s for s in SERIES if s[0] == self.metric)
         plt = self.plt
         plt.clear_figure()
-        dataset = selected["dataset"] if selected else None
-        points = curve(rows, dataset) if selected else []
-        name = visible(str(dataset), lines=False) if dataset else "-"
-        if not points:
-            self.border_title = f"scores vs training tokens · dataset {name}"
-            why = (
-                "pick a proxy"
-                if selected is None
-                else "no scored checkpoints with a token count in this dataset yet"
-                if dataset
-                else "this proxy has no dataset: register checkpoints with --dataset and --tokens"
+        found = curves(rows, key)
+        mine = (selected["dataset"], selected["params"]) if selected else None
+        found.sort(key=lambda c: ((c.dataset, c.params) != mine, c.dataset or "", c.params or 0))
+        self.curves = found[:MAX_CURVES]
+        if not self.curves:
+            self.border_title = plain(f"{label} vs training tokens · m: next metric")
+            plt.title(
+                "no scored checkpoints with a token count yet: register checkpoints with "
+                "--dataset and --tokens, and score them (S)"
             )
-            plt.title(why)
             self.refresh()
             return
-        x = [float(r["tokens"]) for r in points]
+        x = [t for c in self.curves for t in c.tokens]
         logx = log_x(x)
         if logx:
             plt.xscale("log")
-        for key, label, colour in SERIES:
-            xs = [xv for xv, r in zip(x, points, strict=True) if _finite(r.get(key))]
-            ys = [float(r[key]) for r in points if _finite(r.get(key))]
-            if ys:
-                plt.plot(xs, ys, label=label, color=plot_rgb(self.app, colour), marker="braille")
-                plt.scatter(xs, ys, color=plot_rgb(self.app, colour), marker="dot")
-        if selected.get("tokens") is not None:
+        palette = bench_palette(self.app.theme_variables or {}) or ["#ffffff"]
+        for k, c in enumerate(self.curves):
+            colour = Color.parse(palette[k % len(palette)]).rgb
+            plt.plot(c.tokens, c.values, label=curve_label(c), color=colour, marker="braille")
+            plt.scatter(c.tokens, c.values, color=colour, marker="dot")
+        if selected and selected.get("tokens") is not None:
             plt.vline(float(selected["tokens"]), color=plot_rgb(self.app, "foreground"))
         plt.xlabel("training tokens" + (" (log)" if logx else ""))
+        plt.ylabel(label)
         ticks = sorted(set(x))
         if len(ticks) <= 6:
             plt.xticks(ticks, [abbreviate(t) for t in ticks])
-        self.border_title = (
-            f"scores vs training tokens · dataset {name} · {len(points)} checkpoints"
+        more = len(found) - len(self.curves)
+        self.border_title = plain(
+            f"{label} vs training tokens · {len(self.curves)} curve(s), one per dataset and "
+            f"size" + (f" (+{more} in the table)" if more else "") + " · m: next metric"
         )
         self.refresh()
-
-
-def _finite(v: Any) -> bool:
-    return v is not None and math.isfinite(float(v))

@@ -19,10 +19,12 @@ from textual.widgets import ContentSwitcher, DataTable, Select, Static
 
 from engine.api import jobs as api_jobs
 from engine.api.rbridge_views import overview, proxy_scores
+from engine.units import format_number
 from tui.actions import bindings_for
 from tui.actions_rbridge import SCOPE
+from tui.safe_text import plain
 from tui.screens.base import BetrScreen
-from tui.screens.rbridge.proxytable import ProxyPlot, ProxyTable
+from tui.screens.rbridge.proxytable import SERIES, ProxyPlot, ProxyTable
 from tui.screens.rbridge.summary import JOB_KINDS, NO_PROXIES, NO_TRACES, jobs_text, name
 from tui.screens.rbridge.summary import summary_text as make_summary
 from tui.screens.rbridge.tokens import TraceTokens
@@ -30,6 +32,7 @@ from tui.screens.rbridge.tokenview import TokenPanel, TokenView
 from tui.screens.rbridge.tracelist import TraceList
 from tui.screens.rbridge.trainform import TrainProxyDialog
 from tui.widgets.cells import ThemeStyles
+from tui.widgets.select import PlainSelect
 
 VIEWS = ("rb-traces-view", "rb-proxies-view")
 
@@ -46,6 +49,9 @@ class RbridgeScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "rBridge"
     BINDINGS = bindings_for(SCOPE)
+    # the keys go to the trace list, never to a Select (enter and arrows would open it; b and
+    # p cycle the benchmark and the proxy instead)
+    AUTO_FOCUS = "#rb-traces"
 
     def __init__(self) -> None:
         super().__init__()
@@ -64,8 +70,8 @@ class RbridgeScreen(BetrScreen):
     # -- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="rb-top"):
-            yield Select[str]([], prompt="benchmark", allow_blank=True, id="rb-bench")
-            yield Select[str]([], prompt="proxy", allow_blank=True, id="rb-proxy")
+            yield PlainSelect[str]([], prompt="benchmark", allow_blank=True, id="rb-bench")
+            yield PlainSelect[str]([], prompt="proxy", allow_blank=True, id="rb-proxy")
             yield Static("reading the workspace…", id="rb-summary", markup=False)
         yield Static("", id="rb-jobs", markup=False)
         yield Static("", id="rb-empty", markup=False)
@@ -85,9 +91,9 @@ class RbridgeScreen(BetrScreen):
         self.query_one("#rb-trace-side").border_title = "Traces"
         self.query_one(TraceList).focus()
         self.watch(self.app, "jobs", self.jobs_changed)
-        self.read_overview()
 
     def on_screen_resume(self) -> None:
+        # also the first showing (mount, then resume): one read, not two racing each other
         self.read_overview()
 
     @property
@@ -133,6 +139,11 @@ class RbridgeScreen(BetrScreen):
         benches = [name(b["benchmark"]) for b in data["benchmarks"]]
         raw_benches = [b["benchmark"] for b in data["benchmarks"]]
         proxies = [p["name"] for p in data["proxies"]]
+        if self.benchmark not in raw_benches and self.proxy not in proxies:
+            # first showing: the newest scored pair, so the traces and tokens have numbers
+            pair = next(iter(data.get("scored") or []), None)
+            if pair is not None and pair["benchmark"] in raw_benches and pair["proxy"] in proxies:
+                self.benchmark, self.proxy = pair["benchmark"], pair["proxy"]
         if self.benchmark not in raw_benches:
             self.benchmark = raw_benches[0] if raw_benches else None
         if self.proxy not in proxies:
@@ -222,7 +233,7 @@ class RbridgeScreen(BetrScreen):
         self.show_summary()
         self.query_one(ProxyTable).show(self.proxy_rows, self.proxy)
         self.query_one(ProxyPlot).show(self.proxy_rows, row)
-        self.query_one(ProxyTable).border_title = f"Proxies on {name(self.benchmark)}"
+        self.query_one(ProxyTable).border_title = plain(f"Proxies on {name(self.benchmark)}")
         score_id = row["score_id"] if row else None
         if score_id is None:
             self.score_id, self.traces = None, None
@@ -277,6 +288,7 @@ class RbridgeScreen(BetrScreen):
         if self.wanted_trace == trace_id and self.tokens is not None:
             return
         self.wanted_trace = trace_id
+        self.panel.show_loading(f"trace #{trace_id}")
         self.read_tokens(self.score_id, trace_id)
 
     def got_tokens(self, key: tuple[int, int], tokens: TraceTokens) -> None:
@@ -290,7 +302,7 @@ class RbridgeScreen(BetrScreen):
         self.tokens = tokens
         title = ""
         if tokens is not None:
-            score = "-" if tokens.score is None else f"{tokens.score:.3f}"
+            score = format_number(tokens.score, 4)
             flags = f" · {', '.join(name(f) for f in tokens.flags)}" if tokens.flags else ""
             title = f"trace {name(tokens.ext_id)} · score {score} · {len(tokens)} tokens{flags}"
         self.panel.show(tokens, title)
@@ -389,6 +401,13 @@ class RbridgeScreen(BetrScreen):
             self.trace_list.focus()
         else:
             self.query_one(ProxyTable).focus()
+
+    def action_next_rb_metric(self) -> None:
+        plot = self.query_one(ProxyPlot)
+        keys = [key for key, _label, _colour in SERIES]
+        metric = keys[(keys.index(plot.metric) + 1) % len(keys)]
+        self.query_one(ContentSwitcher).current = VIEWS[1]
+        plot.show(self.proxy_rows, self.selected_row, metric)
 
     def action_focus_traces(self) -> None:
         self.query_one(ContentSwitcher).current = VIEWS[0]

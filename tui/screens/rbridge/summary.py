@@ -8,8 +8,8 @@ from typing import Any
 from rich.text import Text
 
 from engine.api.jobs import JobInfo
-from engine.terminal import visible
-from engine.units import format_duration
+from engine.units import format_duration, format_number
+from tui.safe_text import one_line
 from tui.screens.rbridge.tokens import fmt_num
 from tui.widgets.cells import ThemeStyles, progress_cell
 
@@ -29,7 +29,7 @@ NO_PROXIES = (
 
 
 def name(value: Any) -> str:
-    return visible(str(value), lines=False)
+    return one_line(value)
 
 
 def flags_text(flags: dict[str, int]) -> str:
@@ -38,6 +38,14 @@ def flags_text(flags: dict[str, int]) -> str:
         return "no flags"
     parts = ", ".join(f"{name(k)} {v}" for k, v in sorted(flags.items()))
     return f"flags: {parts}"
+
+
+def bpb_text(row: dict[str, Any]) -> str:
+    """The release's bpb (masked spans, corpus-level) where the traces have spans; else betr's
+    per-trace prompt-conditioned bits per byte, under its own name."""
+    if row.get("bpb") is not None or row.get("bpb_prompted") is None:
+        return f"bpb {fmt_num(row.get('bpb'))}"
+    return f"bpb prompted {fmt_num(row['bpb_prompted'])}"
 
 
 def summary_text(row: dict[str, Any] | None, benchmark: str | None, *, width: int) -> str:
@@ -55,13 +63,13 @@ def summary_text(row: dict[str, Any] | None, benchmark: str | None, *, width: in
     if width < NARROW:
         return (
             f"rBridge {fmt_num(row['rbridge'])} · R-phi {fmt_num(row['nll_rphi'])}\n"
-            f"gold {fmt_num(row['nll_gold'])} · bpb {fmt_num(row['bpb'])}\n"
+            f"gold {fmt_num(row['nll_gold'])} · {bpb_text(row)}\n"
             f"{row['n_traces']} traces · {flagged} flagged · MinMax {row['minmax']}"
         )
     n = f"{row['n_traces']} traces ({row['n_scored']} scored)"
     numbers = (
         f"rBridge {fmt_num(row['rbridge'])} · R-phi {fmt_num(row['nll_rphi'])} · "
-        f"gold {fmt_num(row['nll_gold'])} nats/token · bpb {fmt_num(row['bpb'])}"
+        f"gold {fmt_num(row['nll_gold'])} nats/token · {bpb_text(row)}"
     )
     if width < WIDE:
         return f"{numbers}\n{n} · {flags_text(row['flags'])} · MinMax {scope}"
@@ -83,11 +91,11 @@ def job_line(job: JobInfo, styles: ThemeStyles) -> Text:
     else:
         line.append(job.state, style=styles.states.get(job.state))
         if job.error:
-            line.append(f": {visible(job.error.splitlines()[0], lines=False)}")
+            line.append(f": {one_line(job.error.splitlines()[0])}")
     loss = (job.checkpoint or {}).get("loss")
     if isinstance(loss, int | float):
-        line.append(f" · loss {loss:.3f}")
-    line.append(f" · {visible(job.title, lines=False)}", style="dim")
+        line.append(f" · loss {format_number(loss, 4)}")
+    line.append(f" · {one_line(job.title)}", style="dim")
     return line
 
 

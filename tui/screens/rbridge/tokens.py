@@ -14,6 +14,7 @@ import numpy as np
 from rich.cells import cell_len
 
 from engine.terminal import visible
+from engine.units import format_number, format_percent
 
 # colouring key -> (legend title, short name, theme variable at the high end of the scale)
 COLOURINGS: dict[str, tuple[str, str, str]] = {
@@ -131,10 +132,8 @@ def scale_position(value: float, lo: float, hi: float) -> float:
     return min(1.0, max(0.0, (value - lo) / (hi - lo)))
 
 
-def fmt_num(x: float | None, digits: int = 3) -> str:
-    if x is None or not np.isfinite(x):
-        return "-"
-    return f"{x:.{digits}f}"
+def fmt_num(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None or not np.isfinite(x) else format_number(x, digits)
 
 
 def status_text(
@@ -160,7 +159,7 @@ def status_text(
         parts.append(f"top {top[0] + 1}/{top[1]}" + ("" if compact else " by NLL×u"))
     share = tokens.share(i)
     if share is not None:
-        parts.append(f"{share * 100:.1f}%" + ("" if compact else " of the trace's NLL×u"))
+        parts.append(format_percent(share) + ("" if compact else " of the trace's NLL×u"))
     return " · ".join(parts)
 
 

@@ -27,6 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from tui.safe_text import plain
 from tui.screens.rbridge.tokens import (
     COLOURING_ORDER,
     COLOURINGS,
@@ -282,12 +283,18 @@ class TokenPanel(Vertical):
     def show(self, tokens: TraceTokens | None, title: str = "") -> None:
         self.top = tokens.top_tokens() if tokens is not None else []
         self.top_at = -1
-        self.border_title = title
+        self.border_title = plain(title, lines=False)
         self.view.show(tokens)
         self.show_legend()
+        status = self.query_one("#rb-token-status", Static)
         if tokens is None or not len(tokens):
-            why = "no per-token rows for this trace" if tokens is not None else ""
-            self.query_one("#rb-token-status", Static).update(why)
+            status.update("no per-token rows for this trace" if tokens is not None else "")
+        else:  # this trace's first token at once, never the previous trace's cursor token
+            status.update(status_text(tokens, 0, None, compact=self.size.width < COMPACT_BELOW))
+
+    def show_loading(self, what: str) -> None:
+        """A trace is being read: nothing of the previous one stays on the status line."""
+        self.query_one("#rb-token-status", Static).update(f"reading {what}…")
 
     def cycle_colouring(self) -> str:
         at = COLOURING_ORDER.index(self.view.colouring)

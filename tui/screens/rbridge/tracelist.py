@@ -15,8 +15,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
-from engine.terminal import visible
+from tui.safe_text import one_line
 from tui.screens.rbridge.tokens import fmt_num
+from tui.widgets.tables import PlainTable
 
 # (key, label, width); the sortable ones in `s` order
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -33,10 +34,10 @@ ID_WIDTH = 12
 
 
 def trace_cells(row: dict[str, Any]) -> tuple:
-    ext = visible(str(row["ext_id"]), lines=False)
+    ext = one_line(row["ext_id"])
     if len(ext) > ID_WIDTH:
         ext = ext[: ID_WIDTH - 1] + "…"
-    flags = ", ".join(visible(str(f), lines=False) for f in row.get("flags") or [])
+    flags = ", ".join(one_line(f) for f in row.get("flags") or [])
     return (
         ext,
         Text(fmt_num(row.get("score")), justify="right"),
@@ -65,7 +66,7 @@ def sort_rows(rows: list[dict], column: str, reverse: bool = False) -> list[dict
     return sorted(present, key=value, reverse=not reverse) + missing
 
 
-class TraceList(DataTable):
+class TraceList(PlainTable):
     def __init__(self, **kwargs: Any):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.rows_data: list[dict] = []

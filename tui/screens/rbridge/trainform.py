@@ -41,19 +41,22 @@ class TrainProxyDialog(BetrModal[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="rb-train-dialog", classes="doc-dialog") as dialog:
             dialog.border_title = "Train a tiny proxy (betr proxy train)"
-            yield Label("Corpus")
+            yield Label("Corpus", markup=False)
             yield Input(self.corpus or "", placeholder="a ready corpus", id="train-corpus")
             with Horizontal(classes="import-fields"):
                 with Vertical():
-                    yield Label("Parameters")
+                    yield Label("Parameters", markup=False)
                     yield Input("2M", id="train-params")
                 with Vertical():
-                    yield Label("Training tokens")
+                    yield Label("Training tokens", markup=False)
                     yield Input("5M", id="train-tokens")
                 with Vertical():
-                    yield Label("Checkpoints")
+                    yield Label("Checkpoints", markup=False)
                     yield Input("4", id="train-checkpoints")
-            yield Label("Tokenizer: neox (GPT-NeoX) or train:VOCAB (a BPE trained on the corpus)")
+            yield Label(
+                "Tokenizer: neox (GPT-NeoX) or train:VOCAB (a BPE trained on the corpus)",
+                markup=False,
+            )
             yield Input("train:4096", id="train-tokenizer")
             yield Static("", id="train-error", markup=False)
             with Horizontal(classes="doc-dialog-buttons"):

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from engine.api.browse import RunIndex
 from engine.api.tradeoff import agreement
 from engine.errors import BetrError
+from engine.units import format_number
 from tui.screens.threshold.format import fmt_float, fmt_keep, fmt_p, no_run_text
 from tui.screens.threshold.messages import OpenDoc, table_doc_ids
 from tui.widgets.cards import CardRow, NumberCard, update_static
@@ -27,13 +28,14 @@ from tui.widgets.plots import bench_colour
 from tui.widgets.tables import KeyedTable
 from tui.workers import WorkersReportToApp
 
+# every column as wide as its widest value (never cut: 1.826e-5 once read "1.826e-0")
 AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
-    ("rank", "rank", 7),
-    ("doc", "doc", 8),
-    ("prob", "p(pos)", 7),
-    ("score", "BETR", 8),
-    ("prob_pct", "p pct", 6),
-    ("score_pct", "BETR pct", 8),
+    ("rank", "rank", None),
+    ("doc", "doc", None),
+    ("prob", "p(pos)", None),
+    ("score", "BETR", None),
+    ("prob_pct", "p pct", None),
+    ("score_pct", "BETR pct", None),
     ("benchmark", "benchmark", None),
 ]
 
@@ -139,7 +141,7 @@ class AgreementTab(WorkersReportToApp, Vertical):
                 Text(f"{r['rank']:,}", justify="right"),
                 Text(str(r["doc_id"]), justify="right"),
                 Text(fmt_float(r["prob"]), justify="right"),
-                Text(f"{r['score']:.4g}", justify="right"),
+                Text(format_number(r["score"], 4), justify="right"),
                 Text(f"{r['prob_percentile']:.0f}", justify="right"),
                 Text(f"{r['score_percentile']:.0f}", justify="right"),
                 Text(

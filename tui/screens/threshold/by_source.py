@@ -1,11 +1,11 @@
 """The per-source panel: how much of each source (or metadata value) survives the keep rate,
-as a table and a bar chart, so the classifier's sorting by domain shows.
+as a table and a bar chart of the table's own rows, so the classifier's sorting by domain
+shows.
 
 The run's docs are grouped once per field in a thread worker (`source_groups`: every doc's
 source or metadata value read once); after that a keep rate is one binary search per group
-(`by_source`), so the table follows the keep bar on the UI thread like the cards. The chart
-costs a plotext draw: it redraws once the keep rests. `v` groups by the next field: source,
-then each metadata field the corpus was imported with.
+(`by_source`), so the table and the chart follow the keep bar on the UI thread like the cards.
+`v` groups by the next field: source, then each metadata field the corpus was imported with.
 """
 
 from __future__ import annotations
@@ -18,33 +18,29 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from engine.api.browse import RunIndex
 from engine.api.tradeoff import SourceGroups, by_source, group_fields, source_groups
 from engine.errors import BetrError
-from engine.units import abbreviate
+from engine.units import abbreviate, format_percent
 from tui.reads import reading
 from tui.screens.threshold.format import fmt_keep
 from tui.session import UsesSession
+from tui.widgets.bars import Bar, BarChart
 from tui.widgets.cards import update_static
-from tui.widgets.plots import plot_rgb
 from tui.widgets.tables import KeyedTable
 from tui.workers import WorkersReportToApp
 
 SOURCE = "source"
-PLOT_DELAY_S = 0.25  # the chart redraws once the keep rests this long
 NAME_CELLS = 16  # a group's name in the table (longer ones cut, the end of a source kept)
-PLOT_NAME_CELLS = 12
 COLUMNS: list[tuple[str, str, int | None]] = [
     ("group", "source", NAME_CELLS),
     ("docs", "kept docs", 11),
     ("tokens", "kept tokens", 13),
-    ("survival", "survives", 8),
-    ("kept_share", "of kept", 7),
-    ("pool_share", "of pool", 7),
+    ("survival", "survives", None),
+    ("kept_share", "of kept", None),
+    ("pool_share", "of pool", None),
 ]
 OVER, UNDER = "▲", "▼"  # survives more / less than the pool as a whole
 
@@ -61,7 +57,7 @@ def values(n: int) -> str:
 
 
 def pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
+    return format_percent(x)
 
 
 class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
@@ -82,7 +78,6 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         self.result: dict[str, Any] | None = None  # the last by_source(...) shown
         self._keep: tuple[float, str] | None = None
         self._grouping: tuple | None = None  # (run id, field) of the rows in the table
-        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="th-src-heading", markup=False)
@@ -90,10 +85,10 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
             table = KeyedTable(COLUMNS, id="th-src-table", cursor_type="none")
             table.can_focus = False  # the keys stay with the keep bar
             yield table
-            yield PlotextPlot(id="th-src-plot")
+            yield BarChart(id="th-src-plot")
 
     def on_mount(self) -> None:
-        self.query_one("#th-src-plot").border_title = "tokens kept per source, % (| whole pool)"
+        self.query_one("#th-src-plot").border_title = "share of its tokens kept (│ whole pool)"
 
     # -- the run and its groupings -------------------------------------------------------------
     def set_run(self, index: RunIndex | None) -> None:
@@ -151,9 +146,9 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
     def show(self, keep: float, by: str) -> None:
         """The kept share per group at this keep rate (once the grouping is loaded)."""
         self._keep = (keep, by)
-        self.redraw(plot_now=False)
+        self.redraw()
 
-    def redraw(self, plot_now: bool = True) -> None:
+    def redraw(self) -> None:
         groups = self.groups.get(self.field)
         if self.index is None or groups is None or self._keep is None:
             return
@@ -165,12 +160,7 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         self.result = r
         self._set_heading(self.heading(r))
         self.fill(r)
-        if self._timer is not None:
-            self._timer.stop()
-        if plot_now:
-            self.plot(r)
-        else:
-            self._timer = self.set_timer(PLOT_DELAY_S, lambda: self.plot(r))
+        self.plot(r)
 
     def heading(self, r: dict[str, Any]) -> str:
         fields = self.fields
@@ -210,30 +200,23 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         table.sync(rows)
 
     def plot(self, r: dict[str, Any]) -> None:
-        widget = self.query_one("#th-src-plot", PlotextPlot)
-        plt = widget.plt
-        plt.clear_figure()
-        fits = max(1, widget.size.height - 5)  # border, axis, ticks and label
-        shown = list(reversed(r["rows"][:fits]))  # the largest group on top
-        names = [short_name(g["group"], PLOT_NAME_CELLS, r["field"]) for g in shown]
-        whole = r["kept_token_share"] * 100
-        values = [g["survival"] * 100 for g in shown]
-        pos = list(range(1, len(shown) + 1))
-        for over, colour in ((False, "primary-muted"), (True, "primary")):
-            part = [(p, v) for p, v in zip(pos, values, strict=True) if (v > whole) == over]
-            if part:
-                plt.bar(
-                    [p for p, _ in part],
-                    [v for _, v in part],
-                    orientation="horizontal",
-                    width=0.6,
-                    color=plot_rgb(self.app, colour),
-                )
-        plt.yticks(pos, names)
-        plt.ylim(0.5, len(shown) + 0.5)
-        plt.vline(whole, color=plot_rgb(self.app, "warning"))
-        plt.xlim(0, max([whole, *values]) * 1.08 or 1.0)
+        """The table's rows as bars: each group's share of its tokens kept, in percent (the
+        table's "survives" column), with the whole pool's share as the reference line."""
+        chart = self.query_one("#th-src-plot", BarChart)
+        height = chart.content_region.height
+        fits = max(1, height - 1) if height else len(r["rows"])
+        shown = r["rows"][:fits]
         left = len(r["rows"]) - len(shown)
-        more = f"; {left} more in the table" if left else ""
-        plt.xlabel(f"% of its tokens kept; | whole pool {whole:.3g}%{more}")
-        widget.refresh()
+        whole = r["kept_token_share"] * 100
+        caption = f"whole pool │ {pct(r['kept_token_share'])}"
+        if left:
+            caption += f" · {left} more in the table"
+        chart.show(
+            [
+                Bar(short_name(g["group"], NAME_CELLS, r["field"]), g["survival"] * 100)
+                for g in shown
+            ],
+            whole,
+            "%",
+            caption,
+        )

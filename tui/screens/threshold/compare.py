@@ -20,20 +20,22 @@ from textual.widgets import DataTable, Label, Select, Static
 from engine.api.browse import snippets
 from engine.api.tradeoff import overlap
 from engine.errors import BetrError
+from engine.units import format_number
 from tui.reads import reading
 from tui.screens.threshold.format import fmt_count, fmt_float, fmt_keep
 from tui.screens.threshold.messages import OpenDoc, table_doc_ids
 from tui.session import UsesSession
 from tui.widgets.cards import CardRow, NumberCard, update_static
+from tui.widgets.select import PlainSelect
 from tui.widgets.tables import KeyedTable
 from tui.workers import WorkersReportToApp
 
 LISTED = 200  # set-difference docs listed (and fetched) per side
 SNIPPET = 160
 COMPARE_COLUMNS: list[tuple[str, str, int | None]] = [
-    ("doc", "doc", 8),
+    ("doc", "doc", None),
     ("ext", "ext id", 14),
-    ("prob", "p(pos)", 7),
+    ("prob", "p(pos)", None),
     ("snippet", "snippet", 60),
 ]
 
@@ -55,10 +57,10 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="cmp-pick"):
-            yield Label("A", classes="cmp-side")
-            yield Select([], prompt="run A", id="cmp-a")
-            yield Label("B", classes="cmp-side")
-            yield Select([], prompt="run B", id="cmp-b")
+            yield Label("A", classes="cmp-side", markup=False)
+            yield PlainSelect[int]([], prompt="run A", id="cmp-a")
+            yield Label("B", classes="cmp-side", markup=False)
+            yield PlainSelect[int]([], prompt="run B", id="cmp-b")
         yield Static("", id="cmp-message", classes="th-empty", markup=False)
         with Vertical(id="cmp-body"):
             yield CardRow(
@@ -197,7 +199,7 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
             "cmp-detail",
             f"at keep {fmt_keep(c['keep_percent'])} of {c['by']}: run {c['run_a']} keeps "
             f"{c['kept_a']:,} docs, run {c['run_b']} keeps {c['kept_b']:,}; both keep "
-            f"{c['overlap']:,} (Jaccard {c['jaccard']:.4f}). Only in A: {len(c['only_a']):,}; "
+            f"{c['overlap']:,} (Jaccard {format_number(c['jaccard'], 4)}). Only in A: {len(c['only_a']):,}; "
             f"only in B: {len(c['only_b']):,} (first {LISTED} listed, in each run's order).",
         )
         for side, selector in (("a", "#cmp-only-a"), ("b", "#cmp-only-b")):
@@ -211,7 +213,7 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
                 table.add_row(
                     Text(str(doc_id), justify="right"),
                     ext_id,
-                    Text(f"{prob:.3f}", justify="right"),
+                    Text(format_number(prob, 3), justify="right"),
                     Text(snippet, style=Style(dim=True)),
                     key=str(doc_id),
                 )

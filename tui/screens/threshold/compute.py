@@ -16,12 +16,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from engine.api.tradeoff import MAX_EPOCHS, Budget, parse_amount
 from engine.errors import BetrError
 from tui.screens.threshold.format import fmt_count, fmt_epochs, fmt_pct, fmt_sci
 from tui.widgets.cards import CardRow, NumberCard, update_static
+from tui.widgets.form_input import FormInput
 from tui.widgets.plots import theme_colour
 
 BUDGET_FIELDS = (
@@ -29,6 +31,8 @@ BUDGET_FIELDS = (
     ("#th-tokens", "training tokens D"),
     ("#th-compute-input", "compute C"),
 )
+AMOUNT_HINT = "type an amount such as 1B, 300M, 2.5T or 1.2e20 and press enter"
+INCOMPLETE = "a budget needs both N and D, or C (with or without one of them)"
 
 
 class ComputePanel(Vertical):
@@ -43,17 +47,19 @@ class ComputePanel(Vertical):
         self._table_drawn = False  # the F_opt table (fixed rows) is on screen
 
     def compose(self) -> ComposeResult:
-        yield Label("Compute (C = 6ND)", classes="th-heading")
+        yield Label("Compute (C = 6ND)", classes="th-heading", markup=False)
         with Horizontal(id="th-budget-row"):
             with Vertical():
-                yield Label("N params", classes="card-caption")
-                yield Input(placeholder="1B", id="th-params")
+                yield Label("N params", classes="card-caption", markup=False)
+                yield FormInput(placeholder="1B", id="th-params", on_enter=self.after_enter)
             with Vertical():
-                yield Label("D train tokens", classes="card-caption")
-                yield Input(placeholder="20B", id="th-tokens")
+                yield Label("D train tokens", classes="card-caption", markup=False)
+                yield FormInput(placeholder="20B", id="th-tokens", on_enter=self.after_enter)
             with Vertical():
-                yield Label("or C FLOPs", classes="card-caption")
-                yield Input(placeholder="1.2e20", id="th-compute-input")
+                yield Label("or C FLOPs", classes="card-caption", markup=False)
+                yield FormInput(
+                    placeholder="1.2e20", id="th-compute-input", on_enter=self.after_enter
+                )
         yield Static("", id="th-budget-error", classes="th-error", markup=False)
         yield CardRow(
             NumberCard("C", "th-compute-c"),
@@ -66,7 +72,7 @@ class ComputePanel(Vertical):
         )
         yield Static("", id="th-starvation", classes="th-warning", markup=False)
         yield Static("", id="th-compute-detail", markup=False)
-        yield Static("", id="th-table")
+        yield Static("", id="th-table", markup=False)
 
     def focus_budget(self) -> None:
         self.query_one("#th-params", Input).focus()
@@ -77,24 +83,58 @@ class ComputePanel(Vertical):
         """Typing updates the numbers once the budget parses; errors wait for enter."""
         self.read_budget(show_error=False)
 
+    def after_enter(self, field: FormInput) -> Widget | None:
+        """Where the keys go after enter in a budget field: N with D still empty moves on to D
+        (and back); a whole budget hands them back to the keep bar (so `o` uses F_opt); a
+        problem keeps them here to fix it."""
+        from tui.screens.threshold.keepbar import KeepBar
+
+        texts = self.budget_texts()
+        _budget, problem = self.budget_problem()
+        partner = {"th-params": ("#th-tokens", 1), "th-tokens": ("#th-params", 0)}
+        if problem == INCOMPLETE and field.id in partner and not texts[2]:
+            other, k = partner[field.id]
+            return None if texts[k] else self.query_one(other, FormInput)
+        return None if problem else self.screen.query_one(KeepBar)
+
     @on(Input.Submitted, "#th-params, #th-tokens, #th-compute-input")
-    def budget_submitted(self) -> None:
+    def budget_submitted(self, event: Input.Submitted) -> None:
+        """The budget read at enter; a problem is said in the panel's own words (keys, not
+        CLI flags), except a half-entered N and D while the other is being typed."""
+        texts = self.budget_texts()
+        _budget, problem = self.budget_problem()
+        partner = {"th-params": 1, "th-tokens": 0}.get(event.input.id or "")
+        if problem == INCOMPLETE and partner is not None and not texts[2] and not texts[partner]:
+            self.query_one("#th-budget-error", Static).update("")
+            return
         self.read_budget(show_error=True)
+
+    def budget_texts(self) -> list[str]:
+        return [self.query_one(sel, Input).value.strip() for sel, _name in BUDGET_FIELDS]
+
+    def budget_problem(self) -> tuple[Budget, str]:
+        """The budget the inputs give, or Budget() and what is wrong with them."""
+        values: list[float | None] = []
+        for (_sel, name), text in zip(BUDGET_FIELDS, self.budget_texts(), strict=True):
+            try:
+                values.append(parse_amount(text, name) if text else None)
+            except BetrError:
+                return Budget(), f"{name}: '{text}' is not a positive amount; {AMOUNT_HINT}"
+        try:
+            return Budget.of(*values), ""
+        except BetrError:
+            if all(v is not None for v in values):
+                return Budget(), (
+                    "compute C disagrees with 6·N·D: clear C, or give C with only one of N and D"
+                )
+            return Budget(), INCOMPLETE
 
     def read_budget(self, show_error: bool) -> None:
         error = self.query_one("#th-budget-error", Static)
-        try:
-            values = [
-                parse_amount(text, name)
-                if (text := self.query_one(sel, Input).value.strip())
-                else None
-                for sel, name in BUDGET_FIELDS
-            ]
-            budget = Budget.of(*values)
-        except BetrError as exc:
+        budget, problem = self.budget_problem()
+        if problem:
             if show_error:
-                error.update(str(exc))
-            budget = Budget()
+                error.update(problem)
         else:
             error.update("")
         if budget != self.budget:
@@ -127,6 +167,31 @@ class ComputePanel(Vertical):
         self._set("th-compute-detail", detail)
         self._set("th-table", self.compute_table(s, law), same_size=self._table_drawn)
         self._table_drawn = True
+
+    @staticmethod
+    def summary_line(s: dict[str, Any] | None) -> str:
+        """The compute law in one line, for a layout where the panel sits below the fold:
+        "C 1.2e20 FLOPs · F_opt 4.19% · kept at F_opt 555k tokens · epochs at F_opt 36 · epochs
+        at this keep 15.1 (c: budget, o: use F_opt)"."""
+        law = (s or {}).get("compute_law") or {}
+        if law.get("compute") is None:
+            return "compute: no budget yet (c: enter N and D, or C)"
+        parts = [
+            f"C {fmt_sci(law['compute'])} FLOPs",
+            f"F_opt {fmt_pct(law.get('f_opt_percent'))}",
+        ]
+        if law.get("kept_tokens_at_f_opt") is not None:
+            parts.append(f"kept at F_opt {fmt_count(law['kept_tokens_at_f_opt'], 'tokens')}")
+        if law.get("epochs_at_f_opt") is not None:
+            parts.append(f"{fmt_epochs(law['epochs_at_f_opt'])} at F_opt")
+        if (s or {}).get("epochs_at_keep") is not None:
+            parts.append(f"{fmt_epochs(s['epochs_at_keep'])} at this keep")
+        starving = law.get("starvation_at_f_opt") or (s or {}).get("starvation_at_keep")
+        return (
+            " · ".join(parts)
+            + (" ⚠ data starvation" if starving else "")
+            + (" (c: budget, o: use F_opt)")
+        )
 
     def show_starvation(self, s: dict[str, Any] | None, law: dict[str, Any]) -> None:
         starving = []

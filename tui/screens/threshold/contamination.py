@@ -14,7 +14,7 @@ from textual.widgets import Static
 from engine.api.contamination import counts_by_benchmark, current_check, plan_check
 from engine.api.jobs import start
 from engine.errors import BetrError
-from engine.terminal import visible
+from tui.safe_text import one_line
 from tui.workers import WorkersReportToApp
 
 SHOWN = 6  # benchmarks named on the line
@@ -28,8 +28,8 @@ def counts_text(counts: list, check: Any, variables: dict[str, Any]) -> Text:
     text = Text(head, style=f"bold {variables.get('error', 'red')}")
     parts = []
     for c in counts[:SHOWN]:
-        split = f" ({visible(c.split)})" if c.split else ""
-        parts.append(f"{visible(c.benchmark)}{split} {c.docs:,} doc{'s' * (c.docs != 1)}")
+        split = f" ({one_line(c.split)})" if c.split else ""
+        parts.append(f"{one_line(c.benchmark)}{split} {c.docs:,} doc{'s' * (c.docs != 1)}")
     text.append(" · ".join(parts))
     if len(counts) > SHOWN:
         text.append(f" · {len(counts) - SHOWN} more benchmarks")

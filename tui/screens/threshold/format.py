@@ -5,21 +5,20 @@ Tests format the engine's values with these same functions and compare the texts
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from engine.api.browse import RunIndex
-from engine.units import abbreviate
+from engine.units import abbreviate, format_number, format_p, format_percent
 
 MIN_KEEP_PERCENT = 0.01
 
 
 def fmt_keep(percent: float) -> str:
-    return f"{percent:.4g}%"
+    return f"{format_number(percent, 4)}%"
 
 
 def fmt_prob(p: float) -> str:
-    return f"p ≥ {p:.4f}"
+    return f"p ≥ {format_number(p, 4)}"
 
 
 def fmt_count(n: float | None, unit: str) -> str:
@@ -32,35 +31,25 @@ def fmt_exact(n: float | None, unit: str) -> str:
 
 def fmt_pct(x: float | None) -> str:
     """A share already in percent: 4.186 -> "4.19%"."""
-    return "-" if x is None else f"{x:.2f}%"
+    return "-" if x is None else f"{format_number(x, 3)}%"
 
 
 def fmt_sci(x: float | None) -> str:
     """1.2e20 -> "1.2e20"."""
-    if x is None:
-        return "-"
-    exp = math.floor(math.log10(x))
-    mant = x / 10**exp
-    if round(mant, 3) >= 10:
-        mant, exp = mant / 10, exp + 1
-    return f"{mant:.3g}e{exp}"
+    return format_number(x, 3)
 
 
 def fmt_epochs(e: float | None) -> str:
-    if e is None:
-        return "-"
-    return f"{e:,.1f} epochs" if e >= 10 else f"{e:.2f} epochs"
+    return "-" if e is None else f"{format_number(e, 3)} epochs"
 
 
 def fmt_float(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+    return format_number(x, digits)
 
 
 def fmt_p(p: float | None) -> str:
-    """A p-value: "0.012", "3.20e-05"."""
-    if p is None or math.isnan(p):
-        return "-"
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+    """A p-value: "0.012", "3.2e-5"."""
+    return format_p(p, 2)
 
 
 def step_keep(percent: float, direction: int, fine: bool) -> float:
@@ -79,8 +68,8 @@ def other_unit(by: str) -> str:
 def share_text(s: dict[str, Any]) -> str:
     """The kept share of the pool in the unit the keep counts (and the other in the detail)."""
     if s["by"] == "docs":
-        return f"{s['kept_doc_share'] * 100:.2f}% of docs"
-    return f"{s['kept_token_share'] * 100:.2f}% of tokens"
+        return f"{format_percent(s['kept_doc_share'])} of docs"
+    return f"{format_percent(s['kept_token_share'])} of tokens"
 
 
 def no_run_text() -> str:

@@ -28,7 +28,8 @@ from engine.api.browse import RunIndex, View
 from engine.api.select import parse_keep
 from engine.api.tradeoff import Budget, keep_curve, prob_histogram, tradeoff
 from engine.errors import BetrError
-from tui.actions import bindings_for
+from engine.workspace import open_private
+from tui.actions import BY_NAME, bindings_for, effective_keys
 from tui.reads import reading
 from tui.screens.base import BetrScreen
 from tui.screens.threshold.agreement import AgreementTab
@@ -49,8 +50,10 @@ from tui.screens.threshold.messages import OpenDoc
 from tui.screens.threshold.plots import KeepPlots
 from tui.screens.threshold.stats import KeepStats
 from tui.screens.viewer import DocViewerScreen
+from tui.widgets.form_input import FormInput
 
 TABS = ("th-tab-threshold", "th-tab-agreement", "th-tab-compare")
+KEEP_CHARS = frozenset("0123456789.,%")  # what a typed keep rate is made of
 HIST_BINS = 40
 RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pause
 
@@ -74,6 +77,9 @@ class ThresholdScreen(BetrScreen):
         self.loaded_state: str | None = None
         self.stats: dict[str, Any] | None = None  # the last tradeoff(...) shown
         self._follow_timer = None
+        # a keep rate being typed from the keep bar: the characters that arrived before the
+        # input had focus (a burst, as a paste or a fast typist sends, lands before focus moves)
+        self._typed: str | None = None
 
     # -- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -84,11 +90,18 @@ class ThresholdScreen(BetrScreen):
                     with Horizontal(id="th-main"):
                         with Vertical(id="th-left"):
                             with Horizontal(id="th-keep-row"):
-                                yield Label("keep", id="th-keep-label")
-                                yield Input(placeholder="10%", id="th-keep-input")
+                                yield Label("keep", id="th-keep-label", markup=False)
+                                yield FormInput(
+                                    placeholder="10%",
+                                    id="th-keep-input",
+                                    select_on_focus=False,
+                                    on_enter=self.after_keep_entered,
+                                )
                                 yield Static("", id="th-by", markup=False)
                             yield KeepBar(id="th-bar")
                             yield Static("", id="th-keep-error", classes="th-error", markup=False)
+                            # the compute law in one line where the panel is below the fold
+                            yield Static("", id="th-compute-line", markup=False)
                             yield KeepStats(id="th-stats")
                             yield KeepPlots(id="th-plots")
                         yield ComputePanel(id="th-compute")
@@ -176,6 +189,9 @@ class ThresholdScreen(BetrScreen):
             self.post_message(self.IndexLoaded(run_id, None, str(exc), extra))
             return
         self.post_message(self.IndexLoaded(run_id, index, None, extra))
+        from engine.api.tradeoff import preload_agreement
+
+        preload_agreement()  # the Agreement tab's libraries, while the user reads this one
 
     def on_threshold_screen_index_loaded(self, message: IndexLoaded) -> None:
         if message.run_id != self.session.run_id:
@@ -257,6 +273,9 @@ class ThresholdScreen(BetrScreen):
         self.query_one(KeepStats).show_split_warning(index.split_warning)
         self.query_one(ContaminationLine).show(index.run_id, self.session.keep, by)
         compute.show(stats)
+        line = compute.summary_line(stats)
+        if self.query_one("#th-compute-line", Static).content != line:
+            self.query_one("#th-compute-line", Static).update(line)
         self.query_one(KeepPlots).show_later(stats)
         self.source_panel.show(self.session.keep, by)
         self.follow_later()
@@ -354,7 +373,11 @@ class ThresholdScreen(BetrScreen):
 
     def action_edit_keep(self) -> None:
         self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
-        self.query_one("#th-keep-input", Input).focus()
+        self._typed = ""  # what is typed next replaces the value shown
+        keep_input = self.query_one("#th-keep-input", Input)
+        keep_input.placeholder = f"{self.keep_percent:g}% now"
+        keep_input.value = ""
+        self.set_focus(keep_input)  # at once: the keys after `k` in a burst go there
 
     def action_edit_budget(self) -> None:
         self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
@@ -410,24 +433,87 @@ class ThresholdScreen(BetrScreen):
         path = self.betr.workspace.exports_dir / f"tradeoff-run{self.stats['run_id']}-{stamp}.json"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.stats, indent=2, default=float) + "\n")
+            with open_private(path, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(self.stats, indent=2, default=float) + "\n")
         except OSError as exc:
             self.betr.report_error(f"cannot write {path}: {exc}")
             return
         self.notify(f"trade-off numbers saved: {path}", markup=False)
 
     # -- inputs --------------------------------------------------------------------------------
+    def on_key(self, event) -> None:
+        """`k` and the keys after it that arrive before the keep input has taken the focus (a
+        burst: `k12` then enter, as tmux send-keys or a fast typist sends) go into the input,
+        in order. Digits alone stay the screen keys (1-6 switch screens)."""
+        keep_input = self.query_one("#th-keep-input", Input)
+        if keep_input.has_focus or self.active_tab != "th-tab-threshold":
+            self._typed = None
+            return
+        if not isinstance(self.focused, KeepBar) and self._typed is None:
+            return
+        if event.key in effective_keys(BY_NAME["edit_keep"], self.betr.user_keymap):
+            # here, not as a binding: a binding runs after the keys that follow it in a burst
+            self.action_edit_keep()
+            event.stop()
+            event.prevent_default()
+            return
+        char = event.character
+        if self._typed is None:
+            return
+        if char is not None and char in KEEP_CHARS:
+            self._typed = (self._typed or "") + char
+            keep_input.value = self._typed
+            keep_input.cursor_position = len(self._typed)
+            keep_input.focus()
+            event.stop()
+            event.prevent_default()
+        elif event.key == "enter" and self._typed is not None:
+            self.submit_keep(keep_input.value)
+            event.stop()
+            event.prevent_default()
+
+    def on_paste(self, event) -> None:
+        """A keep rate pasted while the keep bar has the focus goes into the keep input."""
+        if self.active_tab == "th-tab-threshold" and isinstance(self.focused, KeepBar):
+            keep_input = self.query_one("#th-keep-input", Input)
+            keep_input.value = event.text.strip()
+            keep_input.focus()
+            event.stop()
+
     @on(KeepBar.Picked)
     def keep_picked(self, message: KeepBar.Picked) -> None:
         self.set_keep(message.percent)
 
+    def after_keep_entered(self, keep_input: FormInput) -> KeepBar | None:
+        """Where the keys go after enter on the keep input: back to the keep bar when the value
+        reads, else they stay to fix it (the error comes with `Submitted`)."""
+        try:
+            parse_keep(keep_input.value)
+        except BetrError:
+            return None
+        return self.query_one(KeepBar)
+
     @on(Input.Submitted, "#th-keep-input")
     def keep_typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit_keep(event.value)
+
+    def submit_keep(self, text: str) -> None:
+        """Apply a typed keep rate; a bad one is named with the keys that fix it (never a CLI
+        flag), and the input keeps the focus to correct it."""
+        self._typed = None
         error = self.query_one("#th-keep-error", Static)
         try:
-            keep = parse_keep(event.value)
-        except BetrError as exc:
-            error.update(str(exc))
+            keep = parse_keep(text)
+        except BetrError:
+            shown = text.strip() or "nothing"
+            error.update(
+                f"keep rate: '{shown}' is not a percentage between 0 and 100; type one such as "
+                "12.5 or 12.5% and press enter (escape goes back; +/- step it)"
+                if text.strip()
+                else "keep rate: type a percentage such as 12.5 and press enter (escape goes back)"
+            )
+            self.query_one("#th-keep-input", Input).focus()
             return
         error.update("")
         self.query_one(KeepBar).focus()

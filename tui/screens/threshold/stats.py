@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from engine.api.tradeoff import OVER_TARGET_SHARE
-from engine.units import abbreviate
+from engine.units import abbreviate, format_number, format_percent
 from tui.screens.threshold.contamination import ContaminationLine
 from tui.screens.threshold.format import fmt_count, fmt_exact, fmt_keep, fmt_prob, share_text
 from tui.widgets.cards import CardRow, NumberCard, update_static
@@ -37,7 +37,7 @@ class KeepStats(Vertical):
             classes="th-cards",
         )
         yield Static("", id="th-detail", markup=False)
-        yield Static("", id="th-shares")
+        yield Static("", id="th-shares", markup=False)
         yield ContaminationLine(id="th-contamination", markup=False)
         yield Static("", id="th-over-warning", classes="th-warning", markup=False)
         split_warning = Static("", id="th-split-warning", classes="th-warning", markup=False)
@@ -59,8 +59,9 @@ class KeepStats(Vertical):
             f"keep {fmt_keep(s['keep_percent'])} of {by}: kept "
             f"{fmt_exact(s['kept_docs'], 'docs')} of {s['total_docs']:,} · "
             f"{fmt_exact(s['kept_tokens'], 'tokens')} of {s['total_tokens']:,} · "
-            f"{s['kept_doc_share'] * 100:.2f}% of docs, {s['kept_token_share'] * 100:.2f}% of "
-            f"tokens · p ≥ {s['threshold']:.6f}",
+            f"{format_percent(s['kept_doc_share'], 4)} of docs, "
+            f"{format_percent(s['kept_token_share'], 4)} of tokens · p ≥ "
+            f"{format_number(s['threshold'], 6)}",
         )
         rows = len(s["benchmark_shares"])
         self._set("th-shares", self.shares_table(s), same_size=rows == self._shares_rows)
@@ -71,7 +72,7 @@ class KeepStats(Vertical):
             top = s["benchmark_shares"][0]
             self._set(
                 "th-over-warning",
-                f"⚠ over-targeting: {names} holds {top['share'] * 100:.0f}% of the kept "
+                f"⚠ over-targeting: {names} holds {format_percent(top['share'])} of the kept "
                 f"sample (more than {OVER_TARGET_SHARE:.0%}); the kept set leans on one "
                 "benchmark",
             )
@@ -99,7 +100,7 @@ class KeepStats(Vertical):
             table.add_row(
                 name,
                 share_bar(share["share"], SHARE_BAR, colour),
-                Text(f"{share['share'] * 100:5.1f}%", style=Style(bold=over)),
+                Text(format_percent(share["share"]), style=Style(bold=over)),
                 f"{share['docs']:,} docs · {abbreviate(share['tokens'])} tokens",
             )
         caption = Text(

@@ -1,4 +1,4 @@
--- migration 8: results imports write behind staging tables. An import's rows are staged in
+-- migration 9: results imports write behind staging tables. An import's rows are staged in
 -- bounded transactions (never visible to a reader), checked, then moved into eval_results /
 -- eval_items in one INSERT ... SELECT; a killed import leaves only staged rows, which the next
 -- import (or `betr results delete`) removes. Self-contained: it only adds.
@@ -41,6 +41,8 @@ CREATE TABLE eval_items_staging (
     item       TEXT NOT NULL,
     gold       INTEGER NOT NULL,
     logliks    TEXT NOT NULL,
-    source     TEXT NOT NULL
+    source     TEXT NOT NULL,
+    choices    TEXT,
+    delimiter  TEXT
 );
 CREATE INDEX eval_items_staging_import ON eval_items_staging(import_id);
