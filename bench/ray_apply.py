@@ -58,7 +58,8 @@ def _setup(tmp: Path, n_docs: int, n_shards: int) -> tuple[list[Path], Path]:
 def _local(shards: list[Path], model: Path, out: Path, batch_size: int) -> int:
     """The same per-shard function as each Ray actor runs (engine.exec.ray.process_shard),
     shard after shard, in this process."""
-    from engine.exec.ray import ApplyActor, plan_shards, process_shard
+    from engine.exec.ray import ApplyActor, process_shard
+    from engine.exec.ray_shards import plan_shards
 
     actor = ApplyActor(str(model), file_sha256(model), None, DEFAULT_TOKENIZER)
     rows = 0
@@ -72,7 +73,8 @@ def bench_ray_apply(
 ) -> dict:
     """Docs/s of the local single-process apply and of the Ray apply on `num_cpus` CPUs (2
     actors), on the same shards; `speedup` = ray / local."""
-    from engine.exec.ray import ApplyActor, Pool, plan_shards, ray_session, run_shards
+    from engine.exec.ray import ApplyActor, Pool, ray_session, run_shards
+    from engine.exec.ray_shards import plan_shards
 
     with tempfile.TemporaryDirectory(prefix="betr-bench-ray-") as d:
         tmp = Path(d)

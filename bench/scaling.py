@@ -91,7 +91,8 @@ def ray_part(n_docs: int, n_shards: int, batch_size: int) -> None:
 
     from bench.ray_apply import _local
     from engine.betr.classifier import file_sha256
-    from engine.exec.ray import ApplyActor, Pool, plan_shards, ray_session, run_shards
+    from engine.exec.ray import ApplyActor, Pool, ray_session, run_shards
+    from engine.exec.ray_shards import plan_shards
     from engine.tokenize import DEFAULT_TOKENIZER
 
     DataContext.get_current().enable_progress_bars = False  # no progress lines between ours

@@ -62,6 +62,10 @@ class WorkspaceError(BetrError):
     """The workspace cannot be opened or is from an incompatible version."""
 
 
+class WorkspaceBusy(WorkspaceError):
+    """Another process held the workspace's write lock for longer than a writer waits."""
+
+
 class NotFoundError(BetrError):
     """A named corpus, benchmark, run, job or document does not exist."""
 

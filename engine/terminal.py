@@ -7,12 +7,17 @@ data goes through `visible`, which shows each control character as a symbol inst
 controls as their Unicode control pictures (ESC as ␛, BEL as ␇, CR as ␍), DEL as ␡, and C1
 controls (U+0080..U+009F, which some terminals also execute) as `\\x9b`. Newline and tab stay
 as they are (unless `lines=False`). Names are checked at creation (`check_name`): a corpus,
-benchmark or target set name with a control character is refused.
+benchmark or target set name with a control character is refused; a name that also becomes a
+file or directory name (a proxy dataset) goes through `check_path_name`, which keeps it one
+plain path component, so nothing betr derives from a name can land outside its folder.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from typing import Any
 
 from engine.errors import UsageError
 
@@ -46,6 +51,28 @@ def json_safe(dumped: str) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
+def json_text(data: Any, *, indent: int | None = None) -> str:
+    """`data` as JSON that every parser reads: NaN and infinities (which json.dumps would
+    write as the non-JSON NaN / Infinity) become null, and DEL and C1 controls are escaped
+    (json_safe). What the CLI prints with --json goes through here."""
+    dumped = json.dumps(
+        _finite(data), indent=indent, ensure_ascii=False, default=str, allow_nan=False
+    )
+    return json_safe(dumped)
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    if hasattr(data, "dtype") and hasattr(data, "tolist"):  # numpy scalars and arrays
+        return _finite(data.tolist())
+    return data
+
+
 def shown_name(name: str) -> str:
     """A name as an error message shows it: controls and bidi overrides made visible."""
     return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", visible(name, lines=False))
@@ -59,5 +86,36 @@ def check_name(what: str, name: str) -> str:
             f"the {what} name '{shown_name(name)}' holds a control character "
             f"(U+{ord(bad.group()):04X} at position {bad.start() + 1})",
             fix=f"choose a {what} name of printable characters",
+        )
+    return name
+
+
+MAX_PATH_NAME = 120  # characters: a file name (with the suffixes betr adds) stays under 255 bytes
+
+
+def check_path_name(what: str, name: str) -> str:
+    """`name`, or a UsageError when it cannot be one file or directory name as it is: empty,
+    a path separator, "." or "..", a leading dot (a hidden file, or "..x"), a control
+    character, or longer than MAX_PATH_NAME characters. Every name that becomes part of a
+    path goes through here."""
+    check_name(what, name)
+    fix = f"choose a {what} name without '/', '\\' or a leading '.', e.g. web-top10"
+    if not name.strip():
+        raise UsageError(f"the {what} name is empty", fix=fix)
+    if "/" in name or "\\" in name:
+        raise UsageError(
+            f"the {what} name '{shown_name(name)}' holds a path separator: it would name a "
+            "file in another folder",
+            fix=fix,
+        )
+    if name.startswith(".") or name != name.strip():
+        raise UsageError(
+            f"the {what} name '{shown_name(name)}' starts with '.' or a space, or ends with one",
+            fix=fix,
+        )
+    if len(name) > MAX_PATH_NAME:
+        raise UsageError(
+            f"the {what} name is {len(name)} characters long, more than {MAX_PATH_NAME}",
+            fix=f"choose a shorter {what} name",
         )
     return name

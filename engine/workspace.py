@@ -14,11 +14,12 @@ from typing import IO, Any
 
 from engine.errors import WorkspaceError, damaged_database_message
 from engine.store import db
-from engine.store.db import is_damaged_database
+from engine.store.db import is_busy, is_damaged_database
 
 __all__ = [
     "Workspace",
     "damaged_database_message",
+    "is_busy",
     "is_damaged_database",
     "open_private",
     "owner_only",

@@ -113,15 +113,19 @@ def fit_function(name: str, x: np.ndarray, y: np.ndarray, *, maxfev: int = MAXFE
     k = len(PARAM_NAMES[name])
     if len(x) < k:
         raise FitFailed(f"{len(x)} point(s) for {k} parameters")
-    if name == "linear":
-        return P.polyfit(x, y, 1)
-    if name == "quadratic":
-        return P.polyfit(x, y, 2)
-    if name == "logarithmic":
-        if np.any(x <= 0):
-            raise FitFailed("log needs x > 0")
-        return P.polyfit(np.log(x), y, 1)
-    return _fit_exponential(x, y, maxfev)
+    if name == "logarithmic" and np.any(x <= 0):
+        raise FitFailed("log needs x > 0")
+    # numpy warns (on stderr) that a fit on too few distinct x is poorly conditioned: the
+    # notes of cross_validate say so instead
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", np.exceptions.RankWarning)
+        if name == "linear":
+            return P.polyfit(x, y, 1)
+        if name == "quadratic":
+            return P.polyfit(x, y, 2)
+        if name == "logarithmic":
+            return P.polyfit(np.log(x), y, 1)
+        return _fit_exponential(x, y, maxfev)
 
 
 def exp_p0(u: np.ndarray, y: np.ndarray) -> list[float]:
@@ -153,14 +157,15 @@ def _fit_exponential(x: np.ndarray, y: np.ndarray, maxfev: int) -> np.ndarray:
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
-    """1 - SS_res/SS_tot, as sklearn.metrics.r2_score (a constant y: 1.0 if exact, else 0.0)."""
+    """1 - SS_res/SS_tot, as sklearn.metrics.r2_score (a constant y: 1.0 if exact, else 0.0;
+    "exact" to within rounding, so a constant fitted by least squares is exact)."""
     res = y - pred
-    dev = y - y.mean()
     ss_res = float(res @ res)
-    ss_tot = float(dev @ dev)
-    if ss_tot == 0.0:
-        return 1.0 if ss_res == 0.0 else 0.0
-    return 1.0 - ss_res / ss_tot
+    if np.ptp(y) == 0:
+        scale = 1e-9 * max(1.0, abs(float(y[0]))) if len(y) else 0.0
+        return 1.0 if ss_res <= len(y) * scale * scale else 0.0
+    dev = y - y.mean()
+    return 1.0 - ss_res / float(dev @ dev)
 
 
 # -- cross-validation ---------------------------------------------------------------------------
@@ -224,7 +229,7 @@ def cross_validate(
         raise ValueError("x and y must be finite (drop missing values first)")
     order = np.argsort(keys, kind="stable")
     x, y, keys = x[order], y[order], keys[order]
-    notes: list[str] = []
+    notes: list[str] = constant_notes(x, y)
     if "logarithmic" in space and np.any(x <= 0):
         notes.append(f"logarithmic skipped: {int(np.sum(x <= 0))} point(s) have x <= 0")
         space_used = tuple(f for f in space if f != "logarithmic")
@@ -281,6 +286,22 @@ def cross_validate(
         space=space_used,
         notes=notes,
     )
+
+
+def constant_notes(x: np.ndarray, y: np.ndarray) -> list[str]:
+    """What a fit on constant data can and cannot say (its R^2 alone would not tell)."""
+    notes = []
+    if np.ptp(y) == 0:
+        notes.append(
+            f"the target (y) is {y[0]:g} at every point: any constant fits it exactly, so R^2 "
+            "is 1 by convention and says nothing about how y follows x"
+        )
+    if np.ptp(x) == 0:
+        notes.append(
+            f"the proxy (x) is {x[0]:g} at every point: no function of x can follow y; a fit "
+            "predicts at most the mean of y"
+        )
+    return notes
 
 
 def _final(x, y, chosen, space, maxfev, notes) -> FinalFit:

@@ -59,7 +59,8 @@ class Parsed:
 
 # -- values and sizes ---------------------------------------------------------------------
 def as_float(value: Any) -> float | None:
-    """A finite float, or None for missing / NaN / "N/A" / inf; a non-number raises ValueError."""
+    """A finite float, or None for missing / NaN / "N/A" / inf (and an integer too large for a
+    float); a non-number raises ValueError."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -67,7 +68,10 @@ def as_float(value: Any) -> float | None:
         if text.lower() in _MISSING or text.upper().startswith("N/A"):
             return None  # also DCLM's "N/A due to missing tasks: [...]"
         value = float(text)
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer too large for a float (JSON allows 4300 digits)
+        return None
     return v if math.isfinite(v) else None
 
 

@@ -6,7 +6,7 @@ the workspace's map fills it), metric, value, attrs, source} and per-item rows {
 params, tokens, step, stage, benchmark, item, gold, logliks, source}.
 
 Formats (modules): `lm-eval` (results_lmeval: results JSON v0.3 and v0.4, samples_*.jsonl),
-`dclm`, `datadecide` and `csv` (results_tables); shared basics in results_common.
+`dclm` and `datadecide` (results_tables), `csv` (results_csv); shared basics in results_common.
 
 Rules shared by every format:
 - A NaN, missing or "N/A" value is dropped and counted (`dropped`), never stored.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.analysis import results_lmeval, results_tables
+from engine.analysis import results_csv, results_lmeval, results_tables
 from engine.analysis.results_common import (
     DEFAULT_STAGE,
     FORMATS,
@@ -39,8 +39,8 @@ from engine.analysis.results_common import (
 from engine.errors import InputError, UsageError
 
 __all__ = [
-    "FORMATS", "KEY_FIELDS", "Parsed", "as_float", "describe_key", "parse_columns",
-    "parse_count", "parse_results", "size_from_name", "size_label",
+    "FORMATS", "KEY_FIELDS", "Parsed", "as_float", "describe_key", "no_results_error",
+    "parse_columns", "parse_count", "parse_results", "size_from_name", "size_label",
 ]  # fmt: skip
 
 
@@ -66,18 +66,27 @@ def parse_results(
     elif fmt == "datadecide":
         results_tables.parse_datadecide(paths, parsed, stage=stage, skip_bad=skip_bad)
     else:
-        results_tables.parse_long_csv(paths, parsed, columns, stage=stage, skip_bad=skip_bad)
+        results_csv.parse_long_csv(paths, parsed, columns, stage=stage, skip_bad=skip_bad)
     check_duplicates(parsed.rows)
     _check_item_duplicates(parsed.items)
     if not parsed.rows and not parsed.items:
-        what = (
-            f" ({len(parsed.skipped)} bad file(s) or record(s) skipped)" if parsed.skipped else ""
-        )
-        raise InputError(
-            f"no results read from {', '.join(paths[:3])}{what}",
-            fix=f"check that the files are {fmt} results (betr results import --help)",
-        )
+        raise no_results_error(parsed, paths, fmt)
     return parsed
+
+
+def no_results_error(parsed: Parsed, paths: Sequence[str], fmt: str) -> InputError:
+    """The error of an import that read no row: why (values dropped, files skipped) and the fix."""
+    why = []
+    if parsed.dropped:
+        example = f", e.g. {parsed.dropped_examples[0]}" if parsed.dropped_examples else ""
+        why.append(f"{parsed.dropped} value(s) were missing or NaN and dropped{example}")
+    if parsed.skipped:
+        why.append(f"{len(parsed.skipped)} bad file(s) or record(s) skipped")
+    return InputError(
+        f"no results read from {', '.join(paths[:3])}" + (f" ({'; '.join(why)})" if why else ""),
+        fix=f"check that the files are {fmt} results with numbers in them "
+        "(betr results import --help)",
+    )
 
 
 def _check_item_duplicates(items: list[dict[str, Any]]) -> None:

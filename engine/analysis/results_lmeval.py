@@ -46,10 +46,10 @@ one dropped; the two values are compared (`Parsed.checks`), and a difference is 
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,8 @@ import numpy as np
 from engine.analysis.mc import ACCURACIES, mc_metrics
 from engine.analysis.results_common import Parsed, bad_file, size_from_name, walk_files
 from engine.errors import InputError
+from engine.ingest.json_records import iter_json_records, load_json_document
+from engine.ingest.sources import PathSource
 
 PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens
 SHOT_FOLDERS = {"zero-shot": 0, "one-shot": 1, "five-shot": 5, "ten-shot": 10}
@@ -122,15 +124,8 @@ def _key(r: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _load_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file ({exc})", file=path, fix="check the file") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON ({exc.msg})", file=path, line=exc.lineno, fix=f"expected {EXPECTED}"
-        ) from exc
+    """The whole file, by the importers' shared JSON reader (engine.ingest.json_records)."""
+    return load_json_document(PathSource(Path(path)))
 
 
 # -- model, step, shots ---------------------------------------------------------------------
@@ -414,39 +409,32 @@ def _parse_samples(path: str, parsed: Parsed, stage: str) -> None:
     items: list[dict[str, Any]] = []
     continuations: list[list[int] | None] = []  # characters of each scored continuation
     own: list[dict[str, float]] = []  # lm-eval's own per-item metric values, where given
-    try:
-        fh = open(path, encoding="utf-8")  # noqa: SIM115 (closed by the with below)
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc})", file=path, fix="check the file") from exc
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise ValueError("a line must be a JSON object")
-                resps = rec.get("filtered_resps", rec.get("resps"))
-                if not isinstance(resps, list) or not resps:
-                    raise ValueError("no filtered_resps/resps list")
-                ll = [_choice_loglik(r) for r in resps]
-                gold = _gold(rec, len(ll))
-                pairs = _arguments(rec, len(ll))
-            except (ValueError, SyntaxError, TypeError) as exc:
-                raise InputError(
-                    str(exc), file=path, line=lineno, field="filtered_resps/target/arguments",
-                    fix="expected one [loglik, is_greedy] per choice, an integer target and one "
-                    "(context, continuation) argument per choice",
-                ) from exc  # fmt: skip
-            choices, item_delim = _choices(pairs, delim)
-            continuations.append([len(c) for _, c in pairs] if choices is not None else None)
-            own.append({m: rec[m] for m in ACCURACIES if isinstance(rec.get(m), int | float)})
-            item = rec.get("doc_id", lineno - 1)
-            items.append({**{k: info[k] for k in ("run", "size", "params", "tokens", "step")},
-                          "stage": stage, "benchmark": task, "item": str(item), "gold": gold,
-                          "logliks": ll, "choices": choices,
-                          "delimiter": item_delim,
-                          "source": path})  # fmt: skip
+    for record in iter_json_records(PathSource(Path(path))):  # the shared JSON Lines reader
+        if isinstance(record, InputError):
+            raise record
+        lineno, rec = record.line, record.data
+        try:
+            resps = rec.get("filtered_resps", rec.get("resps"))
+            if not isinstance(resps, list) or not resps:
+                raise ValueError("no filtered_resps/resps list")
+            ll = [_choice_loglik(r) for r in resps]
+            gold = _gold(rec, len(ll))
+            pairs = _arguments(rec, len(ll))
+        except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError) as exc:
+            raise InputError(
+                str(exc)[:300] or type(exc).__name__, file=path, line=lineno,
+                field="filtered_resps/target/arguments",
+                fix="expected one [loglik, is_greedy] per choice, an integer target and one "
+                "(context, continuation) argument per choice",
+            ) from None  # fmt: skip
+        choices, item_delim = _choices(pairs, delim)
+        continuations.append([len(c) for _, c in pairs] if choices is not None else None)
+        own.append({m: rec[m] for m in ACCURACIES if isinstance(rec.get(m), int | float)})
+        item = rec.get("doc_id", lineno - 1)
+        items.append({**{k: info[k] for k in ("run", "size", "params", "tokens", "step")},
+                      "stage": stage, "benchmark": task, "item": str(item), "gold": gold,
+                      "logliks": ll, "choices": choices, "delimiter": item_delim,
+                      "source": path})  # fmt: skip
     if not items:
         raise InputError("no samples in the file", file=path, fix=f"expected {EXPECTED}")
     res = mc_metrics(

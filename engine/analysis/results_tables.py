@@ -1,4 +1,4 @@
-"""Tabular eval results (pure): DCLM, DataDecide and a long CSV with a column mapping.
+"""Tabular eval results (pure): DCLM and DataDecide.
 
 DCLM (`--format dclm`): `DCLM_model_database.csv` (one row per model: "Model JSON", Dataset,
 model, params, tokens, per-task columns) and/or DCLM eval JSONs (exp_data/evals/*.json:
@@ -25,21 +25,17 @@ ast.literal_eval; a bare nan is missing). run = data, or "data [seed S]" for a s
 "default" (attrs["seed"] either way, and attrs["data"]); size = params label; one row per
 numeric entry of metrics (metric = its key).
 
-Long CSV (`--format csv --columns run=...,benchmark=...,value=...`): fields run, size, params,
-tokens, step, stage, benchmark, category, metric, value; run, benchmark and value are required;
-without --columns, columns named like the fields are used. metric defaults to "acc" and stage
-to the import's stage when absent; params from size ("1B") when absent and size from params.
-Every unmapped column becomes a run attribute (a number when it reads as one).
+The long CSV (`--format csv`) is engine.analysis.results_csv.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
-import json
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from engine.analysis.results_common import (
@@ -51,7 +47,9 @@ from engine.analysis.results_common import (
     size_label,
     walk_files,
 )  # fmt: skip
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
+from engine.ingest.json_records import iter_json_records, load_json_document, lone_surrogate_field
+from engine.ingest.sources import PathSource
 
 ARCH_PARAMS = {
     "open_lm_1b": 1_439_795_200, "open_lm_1b_swiglutorch": 1_439_795_200,
@@ -66,8 +64,6 @@ DCLM_META = {
     "eval_metrics.perplexity", "Core", "Extended",
 }  # fmt: skip
 DCLM_AGGREGATES = {"Core": "dclm_core", "Extended": "dclm_extended"}
-FIELDS = ("run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
-          "value")  # fmt: skip
 
 
 def _csv_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -239,14 +235,8 @@ def parse_dclm(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bo
 
 
 def _load_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file ({exc})", file=path, fix="check the file") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg})", file=path, line=exc.lineno,
-                         fix="give a JSON file") from exc  # fmt: skip
+    """The whole file, by the importers' shared JSON reader (engine.ingest.json_records)."""
+    return load_json_document(PathSource(Path(path)))
 
 
 # -- DataDecide -------------------------------------------------------------------------------
@@ -256,14 +246,10 @@ DD_REQUIRED = ("params", "data", "task", "step", "metrics")
 def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
     if path.endswith((".jsonl", ".json")):
         out = []
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        out.append((lineno, json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"not valid JSON ({exc.msg})", file=path, line=lineno,
-                                         fix="one JSON object per line") from exc  # fmt: skip
+        for rec in iter_json_records(PathSource(Path(path))):  # the shared JSON reader
+            if isinstance(rec, InputError):
+                raise rec
+            out.append((rec.line, rec.data))
         return out
     return list(_csv_rows(path)[1])
 
@@ -272,9 +258,15 @@ def _metrics_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     text = re.sub(r"(?<![\w'\"])(nan|NaN|inf|-inf|Infinity)(?![\w'\"])", "None", str(value))
-    out = ast.literal_eval(text)
+    try:
+        out = ast.literal_eval(text)
+    except (RecursionError, MemoryError):
+        raise ValueError("metrics is nested too deeply") from None
     if not isinstance(out, dict):
         raise ValueError("metrics is not a dict")
+    bad = lone_surrogate_field(out, "metrics")
+    if bad is not None:  # a Python string literal may spell one ("\ud800")
+        raise ValueError(f"{bad} holds an unpaired surrogate, which is not valid Unicode text")
     return out
 
 
@@ -325,88 +317,3 @@ def parse_datadecide(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_b
                 if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
                     continue
                 parsed.add(base, str(metric), value, f"{path}:{line}")
-
-
-# -- long CSV ---------------------------------------------------------------------------------
-def parse_long_csv(
-    paths: Sequence[str],
-    parsed: Parsed,
-    columns: dict[str, str] | None,
-    *,
-    stage: str,
-    skip_bad: bool,
-) -> None:
-    if columns:
-        unknown = sorted(set(columns) - set(FIELDS))
-        if unknown:
-            raise UsageError(f"unknown --columns field(s) {', '.join(unknown)}",
-                             fix=f"fields are {', '.join(FIELDS)}")  # fmt: skip
-        missing = [f for f in ("run", "benchmark", "value") if f not in columns]
-        if missing:
-            raise UsageError(f"--columns must name {', '.join(missing)}",
-                             fix="e.g. --columns run=model,benchmark=task,value=score")  # fmt: skip
-    for path in walk_files(paths, (".csv",)):
-        parsed.files += 1
-        try:
-            header, rows = _csv_rows(path)
-            mapping = columns or {f: f for f in FIELDS if f in header}
-            absent = [f"{f}={c}" for f, c in mapping.items() if c not in header]
-            need = [f for f in ("run", "benchmark", "value") if f not in mapping]
-            if absent or need:
-                what = f"column(s) {', '.join(absent)} not in the header" if absent else (
-                    f"no {', '.join(need)} column")  # fmt: skip
-                raise InputError(
-                    f"unknown shape: {what} ({', '.join(header[:12])})", file=path,
-                    fix="expected a long CSV with run, benchmark and value columns; map yours "
-                    "with --columns run=COL,benchmark=COL,value=COL",
-                )  # fmt: skip
-        except InputError as exc:
-            bad_file(parsed, exc, skip_bad)
-            continue
-        extra = [c for c in header if c not in mapping.values()]
-        for line, row in rows:
-            try:
-                _long_row(path, line, row, mapping, extra, parsed, stage)
-            except InputError as exc:
-                bad_file(parsed, exc, skip_bad)
-
-
-def _long_row(path: str, line: int, row: dict[str, str], mapping: dict[str, str],
-              extra: list[str], parsed: Parsed, stage: str) -> None:  # fmt: skip
-    def get(f: str) -> str | None:
-        v = row.get(mapping[f]) if f in mapping else None
-        return v.strip() if isinstance(v, str) and v.strip() else None
-
-    run, bench = get("run"), get("benchmark")
-    for f, v in (("run", run), ("benchmark", bench)):
-        if v is None:
-            raise InputError("empty", file=path, line=line, field=mapping[f], fix=f"give a {f}")
-    counts: dict[str, int | None] = {}
-    for f in ("params", "tokens", "step"):
-        try:
-            counts[f] = parse_count(get(f))
-        except ValueError as exc:
-            raise InputError(str(exc), file=path, line=line, field=mapping[f],
-                             fix="give a whole number (1.4e9 and 160m are fine)") from exc  # fmt: skip
-    size = get("size")
-    if counts["params"] is None and size:
-        try:
-            counts["params"] = parse_count(size)
-        except ValueError:
-            pass
-    attrs: dict[str, Any] = {}
-    for c in extra:
-        v = (row.get(c) or "").strip()
-        if v:
-            try:
-                attrs[c] = float(v)
-            except ValueError:
-                attrs[c] = v
-    base = {"run": run, "size": size or size_label(counts["params"]), **counts,
-            "stage": get("stage") or stage, "benchmark": bench, "category": get("category"),
-            "attrs": attrs or None, "source": f"{path}:{line}"}  # fmt: skip
-    try:
-        parsed.add(base, get("metric") or "acc", get("value"), f"{path}:{line}")
-    except ValueError as exc:
-        raise InputError(f"{get('value')!r} is not a number", file=path, line=line,
-                         field=mapping["value"], fix="give a number (empty or NaN is dropped)") from exc  # fmt: skip

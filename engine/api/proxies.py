@@ -6,14 +6,18 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from engine.errors import NotFoundError, UsageError
+from engine.jobs.kinds.proxy_train import check_fits, vocab_bound
 from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
+from engine.jobs.train_dir import check_out_dir, default_out_dir
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 from engine.store import catalog, evals, proxies
 from engine.store.db import transaction
-from engine.terminal import check_name
+from engine.terminal import check_name, check_path_name
 from engine.workspace import Workspace
 
 
@@ -42,7 +46,12 @@ def add_proxy(
     step: int | None = None,
 ) -> dict[str, Any]:
     """Register a Hugging Face causal LM directory (config.json, *.safetensors, tokenizer.json;
-    never a pickle); its sha256 is recorded. Returns {"proxy_id", "name", "sha256", ...}."""
+    never a pickle), after loading it far enough to know it is one (engine.ops.hf_load.
+    verify_causal_lm: a known causal architecture without remote code, weights that match the
+    config exactly, a tokenizer with offsets); its sha256 is recorded. Returns {"proxy_id",
+    "name", "sha256", ...}."""
+    from engine.ops.hf_load import verify_causal_lm
+
     model = check_model_dir(path)
     name = name or model.path.name
     check_name("proxy", name)
@@ -50,6 +59,7 @@ def add_proxy(
         if value is not None and value < 0:
             raise UsageError(f"{label} must not be negative, got {value}")
     sha = model_sha256(model)
+    verify_causal_lm(model.path)
     with closing(workspace.connect()) as conn:
         existing = proxies.get_proxy(conn, name)
         if existing is not None and (existing["path"], existing["sha256"]) != (
@@ -116,7 +126,10 @@ def train_spec(
     **kwargs: Any,
 ) -> ProxyTrainSpec:
     """The checked spec of `betr proxy train`. The dataset name defaults to the corpus (or
-    "<corpus>-run<R>-top<X>%" for a selection); checkpoints go under the workspace."""
+    "<corpus>-run<R>-top<X>%" for a selection) and must be one plain file name; checkpoints go
+    under the workspace unless `out_dir` names a new, empty or betr-made directory that no
+    other job owns (engine.jobs.train_dir); a model that cannot fit in the device's free
+    memory is refused with the estimate. Nothing is written."""
     with closing(workspace.connect(readonly=True)) as conn:
         row = catalog.corpus_by_name(conn, corpus)
         if row is None:
@@ -125,13 +138,11 @@ def train_spec(
             raise UsageError(f"corpus '{corpus}' is still importing", fix="wait for its import")
     if dataset is None:
         dataset = corpus if selection is None else f"{corpus}-run{selection}-top{_pct(keep)}"
-    check_name("dataset", dataset)
-    if out_dir is None:
-        out_dir = str(workspace.root / "proxies" / f"{dataset}-{params}p-s{seed}")
-    return ProxyTrainSpec(
+    check_path_name("dataset", dataset)
+    spec = ProxyTrainSpec(
         corpus_id=int(row["id"]),
         dataset=dataset,
-        out_dir=os.path.abspath(out_dir),
+        out_dir=os.path.abspath(os.path.expanduser(out_dir)) if out_dir else "",
         params=params,
         tokens=tokens,
         checkpoints=checkpoints,
@@ -141,6 +152,14 @@ def train_spec(
         tokenizer=tokenizer,
         **kwargs,
     )
+    if not out_dir:  # under the workspace, named by everything that makes the run distinct
+        spec = replace(spec, out_dir=str(default_out_dir(workspace.root, spec.to_config())))
+    with closing(workspace.connect(readonly=True)) as conn:
+        check_out_dir(conn, Path(spec.out_dir))
+    # the device is resolved by the job (that imports torch); the CPU is known here
+    on_cpu = spec.device == "cpu" or os.environ.get("BETR_DEVICE") == "cpu"
+    check_fits(spec, vocab_bound(spec.tokenizer), spec.tokens + 1, "cpu" if on_cpu else None)
+    return spec
 
 
 def _pct(keep: float | None) -> str:

@@ -12,7 +12,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from engine.api.proxies import resolve_proxy
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
-from engine.jobs.table import refuse_if_in_use
+from engine.jobs.table import get_job, refuse_if_in_use
 from engine.rbridge.tokenrows import unpack_token_rows
 from engine.rbridge.weights import DEFAULT_PROMPT, LN2, ScoreConfig
 from engine.store import catalog, proxies, traces
@@ -113,12 +113,7 @@ def import_traces(
                     field="benchmark",
                     fix=f"import it with --benchmark {rec.benchmark}, or fix the field",
                 )
-            if rec.ext_id in seen:
-                raise InputError(
-                    f"trace id '{rec.ext_id}' appears twice", file=rec.source, field="id",
-                    fix="give every trace its own id",
-                )  # fmt: skip
-            seen.add(rec.ext_id)
+            seen.add(rec.ext_id)  # (read_traces reports an id seen twice)
             gold = rec.gold
             if gold is None:
                 gold = examples.get(("id", rec.ext_id)) or examples.get(("q", rec.question.strip()))
@@ -217,15 +212,20 @@ def plan_score(
     with closing(workspace.connect()) as conn:
         p = resolve_proxy(conn, proxy)
         bench = resolve_benchmark(conn, benchmark)
+        # every option checked before the score row is written: a refused command writes nothing
+        spec = RbridgeScoreSpec(
+            score_id=0, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
+            prompt=cfg.prompt, batch_size=batch_size, device=device,
+        )  # fmt: skip
         score_id, cached = plan_score_row(conn, p, bench, cfg, rescore=rescore)
     if cached:
         return ScorePlan(score_id, True, None, p["name"], benchmark, ["cached result"])
-    notes = ["rescoring from scratch"] if rescore else []
-    spec = RbridgeScoreSpec(
-        score_id=score_id, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
-        prompt=cfg.prompt, batch_size=batch_size, device=device,
-    )  # fmt: skip
-    return ScorePlan(score_id, False, spec, p["name"], benchmark, notes)
+    notes = (
+        ["rescoring from scratch beside the finished score, which stays until this one is done"]
+        if rescore
+        else []
+    )
+    return ScorePlan(score_id, False, replace(spec, score_id=score_id), p["name"], benchmark, notes)
 
 
 def _num(x: Any) -> float | None:
@@ -331,19 +331,40 @@ def token_rows(reasoning: str, blob: bytes | None) -> list[dict[str, Any]]:
 
 
 # -- what the rBridge screen reads ------------------------------------------------------------
+def score_state(conn: sqlite3.Connection, score: dict[str, Any]) -> tuple[str, str | None]:
+    """(state, error) of a score as the user sees it: "done"; or, while it is not, the state
+    of the job that fills it (queued, running, failed, cancelled, interrupted; with its
+    error), "pending" when no job has taken it yet; a rescore's row reads "rescore <state>"."""
+    if score["state"] == "done":
+        return "done", None
+    state, error = "pending", None
+    if score["job_id"] is not None:
+        try:
+            job = get_job(conn, score["job_id"])
+        except NotFoundError:
+            job = None
+        if job is not None and job.state != "done":
+            state, error = job.state, job.error
+    if score["config_hash"].endswith(store_rb.RESCORE_MARK):
+        state = f"rescore {state}"
+    return state, error
+
+
 def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[dict[str, Any]]:
-    """Every score (finished or pending) with its proxy's curve position."""
+    """Every score (finished, being computed, failed) with its proxy's curve position."""
     with closing(workspace.connect(readonly=True)) as conn:
         bench_id = resolve_benchmark(conn, benchmark)["id"] if benchmark else None
         out = []
         for s in store_rb.list_scores(conn, benchmark_id=bench_id):
             p = proxies.get_proxy(conn, s["proxy_id"]) or {}
+            state, error = score_state(conn, s)
             out.append(
                 {
                     "score_id": s["id"],
                     "proxy": s["proxy"],
                     "benchmark": s["benchmark"],
-                    "state": s["state"],
+                    "state": state,
+                    "error": error,
                     "minmax": s["config"].get("minmax"),
                     "dataset": p.get("dataset"),
                     "step": p.get("step"),
@@ -383,9 +404,9 @@ def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> dict[str
 def generate_spec(
     workspace: Workspace, benchmark: str, model: str, *, task: str | None = None, **kwargs: Any
 ) -> GenerateSpec:
-    from engine.rbridge.proxy_dir import check_model_dir
+    from engine.ops.hf_load import verify_causal_lm
 
-    path = check_model_dir(model).path
+    path = verify_causal_lm(model, load=False).path  # its job loads it, strictly
     with closing(workspace.connect(readonly=True)) as conn:
         bench = resolve_benchmark(conn, benchmark)
     return GenerateSpec(
@@ -396,9 +417,9 @@ def generate_spec(
 def teacher_force_spec(
     workspace: Workspace, benchmark: str, model: str, *, prompt: str | None = None, **kwargs: Any
 ) -> TeacherForceSpec:
-    from engine.rbridge.proxy_dir import check_model_dir
+    from engine.ops.hf_load import verify_causal_lm
 
-    path = check_model_dir(model).path
+    path = verify_causal_lm(model, load=False).path  # its job loads it, strictly
     with closing(workspace.connect(readonly=True)) as conn:
         bench = resolve_benchmark(conn, benchmark)
         if traces.traces_hash(conn, bench["id"])[1] == 0:

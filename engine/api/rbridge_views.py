@@ -12,12 +12,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from engine.api.rbridge import score_state
 from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.workspace import Workspace
 
 # bpb: the rBridge release's masked-span number (mask traces only); bpb_prompted: betr's own
 METRICS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")
+BUSY = ("pending", "queued", "running")  # score states (score_state) of a score in the making
 
 
 def overview(workspace: Workspace) -> dict[str, Any]:
@@ -40,11 +42,13 @@ def overview(workspace: Workspace) -> dict[str, Any]:
 def proxy_scores(workspace: Workspace, benchmark: str) -> list[dict[str, Any]]:
     """One row per proxy (curve order: dataset, params, tokens): its newest finished score on
     `benchmark` (score_id, minmax, rbridge, nll_rphi, nll_gold, bpb, n_traces, n_scored,
-    flags {flag: n traces}), None values when it has none, and `pending` (ids of scores planned
-    but not finished, e.g. a running job)."""
+    flags {flag: n traces}), None values when it has none, `pending` (ids of scores being
+    computed: queued, running, or not taken by a job yet) and `stopped` (the state of its
+    newest score whose job failed, was cancelled or interrupted, else None)."""
     with closing(workspace.connect(readonly=True)) as conn:
         bench = catalog.benchmark_by_name(conn, benchmark)
         scores = [] if bench is None else store_rb.list_scores(conn, benchmark_id=bench["id"])
+        states = {s["id"]: score_state(conn, s)[0] for s in scores}
         rows = []
         for p in proxies.list_proxies(conn):
             mine = [s for s in scores if s["proxy_id"] == p["id"]]
@@ -65,7 +69,15 @@ def proxy_scores(workspace: Workspace, benchmark: str) -> list[dict[str, Any]]:
                     "n_traces": metrics.get("n_traces"),
                     "n_scored": metrics.get("n_scored"),
                     "flags": dict(metrics.get("flags") or {}),
-                    "pending": [s["id"] for s in mine if s["state"] != "done"],
+                    "pending": [s["id"] for s in mine if states[s["id"]].endswith(BUSY)],
+                    "stopped": next(
+                        (
+                            states[s["id"]]
+                            for s in reversed(mine)
+                            if s["state"] != "done" and not states[s["id"]].endswith(BUSY)
+                        ),
+                        None,
+                    ),
                 }
             )
     return rows

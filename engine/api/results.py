@@ -1,23 +1,30 @@
 """Eval-results use cases: import files of lm-eval, DCLM, DataDecide or a long CSV into the
-long table (all or nothing, in one transaction), list and delete imports, show the stored
-results (imported and the proxies' own) and their per-item multiple-choice rows, and read or
-edit the benchmark -> category map.
+long table (all or nothing), list and delete imports, show the stored results (imported and
+the proxies' own) and their per-item multiple-choice rows, and read or edit the benchmark ->
+category map.
 
-An import never half-happens: a bad file (unless skip_bad), a duplicate inside the import, or
-a row that is already in the workspace (same run, size, tokens, step, stage, benchmark and
-metric) raises before anything is written, so importing the same files twice is refused and
-leaves the workspace as it was.
+An import never half-happens, and never holds the workspace's write lock for long: its rows
+are parsed outside any transaction (a long CSV streamed with polars, one batch of
+`results_csv.BATCH_ROWS` rows in memory at a time), staged in bounded transactions (one per
+batch) where no reader sees them, checked (a duplicate inside the import: an error naming the
+key and both sources), and moved into the long table in one transaction that first checks
+them against the stored rows (same run, size, tokens, step, stage, benchmark and metric:
+refused, so importing the same files twice leaves the workspace as it was). A bad file
+(unless skip_bad), a clash or an interrupt removes the staged rows; an import whose process
+died is removed by the next one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
+from engine.jobs.table import process_alive
 from engine.store import evals
 from engine.store import proxies as store_proxies
 from engine.store import result_imports as store_ri
@@ -25,6 +32,9 @@ from engine.store.db import transaction
 from engine.workspace import Workspace
 
 FORMATS = ("lm-eval", "dclm", "datadecide", "csv")
+STAGE_ROWS = 10_000  # rows staged per transaction (about 0.1-0.3 s of the write lock)
+HOST = socket.gethostname()
+Progress = Callable[[int, int | None, str], None]  # (done, total, unit)
 
 
 def import_results(
@@ -34,17 +44,14 @@ def import_results(
     columns: str | dict[str, str] | None = None,
     skip_bad: bool = False,
     stage: str | None = None,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Parse `paths` as `fmt` and store rows and items under one new import.
-    Returns {import_id, format, rows, items, dropped, dropped_examples, skipped,
-    skipped_examples, runs, benchmarks, metrics, files, notes, categories_added, checks}
-    (checks: the values a samples file and its results JSON both give, side by side)."""
-    from engine.analysis.categories import DEFAULT_MAP, category_of, seed_map
-    from engine.analysis.results_formats import (
-        describe_key,
-        parse_columns,
-        parse_results,
-    )  # fmt: skip
+    """Parse `paths` as `fmt` and store rows and items under one new import (module doc);
+    `on_progress(rows staged, rows expected or None, "rows")` after each batch. Returns
+    {import_id, format, rows, items, dropped, dropped_examples, skipped, skipped_examples,
+    runs, benchmarks, metrics, files, notes, categories_added, checks} (checks: the values a
+    samples file and its results JSON both give, side by side)."""
+    from engine.analysis.results_formats import parse_columns
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown results format '{fmt}'", fix=f"use one of {', '.join(FORMATS)}")
@@ -55,58 +62,122 @@ def import_results(
         if not os.path.exists(p):
             raise InputError("no such file or directory", file=p, fix="check the path")
     cols = parse_columns(columns) if isinstance(columns, str) else columns
-    parsed = parse_results(abs_paths, fmt, columns=cols, skip_bad=skip_bad, stage=stage)
-    runs = sorted({r["run"] for r in parsed.rows} | {i["run"] for i in parsed.items})
-    benchmarks = sorted(
-        {r["benchmark"] for r in parsed.rows} | {i["benchmark"] for i in parsed.items}
-    )
+    if cols is not None and fmt != "csv":
+        raise UsageError("--columns is for --format csv only", fix="drop --columns")
     with closing(workspace.connect()) as conn:
+        for stale in store_ri.abandoned_imports(conn, _alive):
+            store_ri.delete_import_rows(conn, stale)  # left by a process that died
         with transaction(conn):
-            stored = store_ri.existing_keys(conn, runs)
-            clash = [r for r in parsed.rows if _key(r) in stored]
-            if clash:
-                first = clash[0]
-                was = stored[_key(first)]
-                where = f"import {was}" if isinstance(was, int) else str(was)
-                raise UsageError(
-                    f"{len(clash)} of these rows are already in the workspace, e.g. "
-                    f"({describe_key(_key(first))}) from {where}",
-                    fix="delete that import first (betr results list; betr results delete ID), "
-                    "or import other files",
-                )
-            existing = evals.categories(conn)
-            added = seed_map(benchmarks, existing)
-            if not existing:
-                added = {**DEFAULT_MAP, **added}
-            mapping = {**existing, **added}
-            import_id = evals.create_import(conn, fmt, abs_paths)
-            rows = []
-            for r in parsed.rows:
-                row = dict(r, import_id=import_id)
-                if row.get("category") is None:
-                    row["category"] = category_of(row["benchmark"], mapping)
-                rows.append(row)
-            evals.insert_eval_results(conn, rows)
-            evals.insert_eval_items(conn, [dict(i, import_id=import_id) for i in parsed.items])
-            if added:
-                evals.set_categories(conn, added)
-            evals.finish_import(
-                conn, import_id, n_rows=len(rows), n_items=len(parsed.items),
-                n_dropped=parsed.dropped,
-            )  # fmt: skip
+            import_id = store_ri.create_staging_import(conn, fmt, abs_paths, os.getpid(), HOST)
+        try:
+            result = _stage_and_swap(conn, import_id, abs_paths, fmt, cols, skip_bad, stage,
+                                     on_progress)  # fmt: skip
+        except BaseException:
+            try:  # nothing of it stays (if this fails too, the next import removes it)
+                store_ri.delete_import_rows(conn, import_id)
+            except Exception:
+                pass
+            raise
+        store_ri.clear_staging(conn, import_id)
+    return result
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that stages an import still runs (one on another host: assumed)."""
+    return host != HOST or process_alive(pid)
+
+
+def _stage_and_swap(
+    conn, import_id: int, paths: list[str], fmt: str, cols: dict[str, str] | None,
+    skip_bad: bool, stage: str | None, on_progress: Progress | None,
+) -> dict[str, Any]:  # fmt: skip
+    from engine.analysis.categories import DEFAULT_MAP, category_of, seed_map
+    from engine.analysis.results_common import DEFAULT_STAGE, Parsed, describe_key
+    from engine.analysis.results_csv import iter_long_csv
+    from engine.analysis.results_formats import no_results_error, parse_results
+
+    parsed = Parsed()
+    expected = {"rows": 0}
+    batches: Iterator[list[dict[str, Any]]]
+    if fmt == "csv":
+
+        def on_total(n: int) -> None:
+            expected["rows"] += n
+
+        batches = iter_long_csv(paths, parsed, cols, stage=stage or DEFAULT_STAGE,
+                                skip_bad=skip_bad, on_total=on_total)  # fmt: skip
+    else:
+        parsed = parse_results(paths, fmt, skip_bad=skip_bad, stage=stage)
+        rows, parsed.rows = parsed.rows, []
+        expected["rows"] = len(rows)
+        batches = iter([rows])
+    existing = evals.categories(conn)
+    base = existing or DEFAULT_MAP
+    category: dict[str, str | None] = {}  # per benchmark, computed once
+    staged = 0
+    for rows in batches:
+        for row in rows:
+            if row.get("category") is None:
+                bench = row["benchmark"]
+                if bench not in category:
+                    category[bench] = category_of(bench, {**base, **seed_map([bench], existing)})
+                row["category"] = category[bench]
+        for i in range(0, len(rows), STAGE_ROWS):  # short transactions: others write between
+            with transaction(conn):
+                store_ri.stage_results(conn, import_id, rows[i : i + STAGE_ROWS])
+        staged += len(rows)
+        if on_progress is not None:
+            on_progress(staged, max(expected["rows"], staged), "rows")
+    for i in range(0, len(parsed.items), STAGE_ROWS):
+        with transaction(conn):
+            store_ri.stage_items(conn, import_id, parsed.items[i : i + STAGE_ROWS])
+    if staged == 0 and not parsed.items:
+        raise no_results_error(parsed, paths, fmt)
+    dup = store_ri.staged_duplicate(conn, import_id)
+    if dup is not None:
+        key, sources, n = dup
+        more = f" ({n} duplicated keys in all)" if n > 1 else ""
+        raise InputError(
+            f"duplicate rows for ({describe_key(key)}), from {' and '.join(sorted(set(sources)))}"
+            + more,
+            fix="import each result once: drop the repeated file or rows, or tell them apart "
+            "(another run name, stage or metric)",
+        )
+    summary = store_ri.staged_summary(conn, import_id)
+    added = seed_map(summary["benchmarks"], existing)
+    if not existing:
+        added = {**DEFAULT_MAP, **added}
+    with transaction(conn):
+        clash = store_ri.staged_clash(conn, import_id)
+        if clash is not None:
+            key, was, n = clash
+            where = f"import {was}" if isinstance(was, int) else str(was)
+            raise UsageError(
+                f"{n} of these rows are already in the workspace, e.g. "
+                f"({describe_key(key)}) from {where}",
+                fix="delete that import first (betr results list; betr results delete ID), "
+                "or import other files",
+            )
+        store_ri.swap_in(conn, import_id)
+        if added:
+            evals.set_categories(conn, added)
+        evals.finish_import(
+            conn, import_id, n_rows=summary["rows"], n_items=summary["items"],
+            n_dropped=parsed.dropped,
+        )  # fmt: skip
     return {
         "import_id": import_id,
         "format": fmt,
         "files": parsed.files,
-        "rows": len(parsed.rows),
-        "items": len(parsed.items),
+        "rows": summary["rows"],
+        "items": summary["items"],
         "dropped": parsed.dropped,
         "dropped_examples": parsed.dropped_examples[:10],
         "skipped": len(parsed.skipped),
         "skipped_examples": parsed.skipped[:20],
-        "runs": len(runs),
-        "benchmarks": len(benchmarks),
-        "metrics": len({r["metric"] for r in parsed.rows}),
+        "runs": len(summary["runs"]),
+        "benchmarks": len(summary["benchmarks"]),
+        "metrics": summary["metrics"],
         "categories_added": len(added),
         "notes": parsed.notes,
         "checks": parsed.checks,
@@ -130,17 +201,21 @@ def list_imports(workspace: Workspace) -> dict[str, Any]:
 
 
 def delete_import(workspace: Workspace, import_id: int) -> dict[str, Any]:
-    """Drop an import with its rows and items."""
+    """Drop an import with its rows and items (in bounded transactions: the import reads as
+    'deleting' meanwhile)."""
     with closing(workspace.connect()) as conn:
-        with transaction(conn):
-            known = {i["id"]: i for i in evals.list_imports(conn)}
-            if import_id not in known:
-                raise NotFoundError(
-                    f"no results import {import_id}",
-                    fix="see the imports with: betr results list",
-                )
-            evals.delete_import(conn, import_id)
-    imp = known[import_id]
+        known = {i["id"]: i for i in evals.list_imports(conn)}
+        imp = known.get(import_id)
+        if imp is None:
+            raise NotFoundError(
+                f"no results import {import_id}", fix="see the imports with: betr results list"
+            )
+        if imp["state"] == "staging" and _alive(imp["pid"], imp["host"]):
+            raise UsageError(
+                f"results import {import_id} is still being written (process {imp['pid']})",
+                fix="wait for it to finish, or stop that `betr results import`",
+            )
+        store_ri.delete_import_rows(conn, import_id)  # in bounded transactions
     return {"import_id": import_id, "rows": imp["n_rows"], "items": imp["n_items"]}
 
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from contextlib import closing
 
 from engine.errors import UsageError
-from engine.exec.ray import expand_inputs, import_ray
+from engine.exec.ray import import_ray
+from engine.exec.ray_shards import check_out_dir, expand_inputs
 from engine.jobs.kinds.ray_jobs import apply_inputs
 from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
 from engine.jobs.table import refuse_if_in_use
@@ -30,7 +31,9 @@ def _common(inputs: Sequence[str], out_dir: str | None) -> tuple[tuple[str, ...]
         os.path.abspath(os.path.expanduser(p)) for p in inputs
     )  # globs stay globs, anchored
     expand_inputs(absolute)  # every pattern names at least one readable shard
-    return absolute, os.path.abspath(os.path.expanduser(out_dir))
+    out = os.path.abspath(os.path.expanduser(out_dir))
+    check_out_dir(out)
+    return absolute, out
 
 
 def ray_apply_spec(

@@ -101,7 +101,7 @@ def check_probs(prob: np.ndarray, n_tokens: np.ndarray, where: str = "") -> None
     if len(bad):
         i = int(bad[0])
         raise InputError(
-            f"probability {prob[i]!r} at row {i} is not in [0, 1]",
+            f"probability {float(prob[i])!r} at row {i} is not in [0, 1]",
             file=where or None,
             field="prob",
             fix="these shards must come from a classifier apply (betr apply --engine ray)",

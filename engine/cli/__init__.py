@@ -9,6 +9,7 @@ Heavy libraries are imported inside commands, so `betr --help` stays instant.
 from __future__ import annotations
 
 import io
+import logging
 import sqlite3
 import sys
 import traceback
@@ -32,7 +33,7 @@ from engine.cli import (
 )
 from engine.cli.common import BetrGroup, Obj, echo, workspace_param
 from engine.errors import BetrError
-from engine.workspace import damaged_database_message, is_damaged_database
+from engine.workspace import damaged_database_message, is_busy, is_damaged_database
 
 
 @click.group(cls=BetrGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,8 +53,26 @@ for module in (
         cli.add_command(command)
 
 
+class _Notices(logging.Handler):
+    """The engine's notices to the user while a command runs (`betr.workspace`: a write that
+    waits for another writer), on stderr through `echo` (escaped like all output)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        echo(f"note: {record.getMessage()}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: BetrError -> exit 2 with its message; a bug -> exit 1."""
+    notices = _Notices(logging.WARNING)
+    workspace_log = logging.getLogger("betr.workspace")
+    workspace_log.addHandler(notices)
+    try:
+        _main(argv)
+    finally:
+        workspace_log.removeHandler(notices)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="betr", standalone_mode=False)
     except click.exceptions.Abort:
@@ -72,6 +91,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):  # a write outside `transaction` (which says who writes) timed out
+            echo(
+                "error: workspace busy: another betr process held the write lock past the "
+                "busy timeout\n  fix: run the command again when it has finished (betr jobs "
+                "list shows the jobs)",
+                err=True,
+            )
+            sys.exit(2)
         if not is_damaged_database(exc):
             internal_error()
         echo(f"error: {damaged_database_message(exc)}", err=True)

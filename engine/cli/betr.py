@@ -19,6 +19,7 @@ from engine.cli.common import (
 )
 from engine.cli.scale import ray_apply, ray_options
 from engine.cli.workspace import show_list
+from engine.terminal import json_text
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 
@@ -117,7 +118,7 @@ def run_stage(stage: str, run_id: int, detach: bool, **kwargs) -> None:
 
     result = run_job(stage_spec(obj().workspace, stage, run_id, **kwargs), detach)
     if result is not None:
-        emit_json(result) if obj().json else echo(json.dumps(result))
+        emit_json(result) if obj().json else echo(json_text(result))
 
 
 @click.command("train", cls=BetrCommand)

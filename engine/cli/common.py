@@ -5,14 +5,13 @@ sequences, tables, and jobs run in the foreground with a progress bar or detache
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from typing import Any
 
 import click
 
 from engine.errors import JobCancelled
-from engine.terminal import json_safe, visible
+from engine.terminal import json_text, visible
 from engine.workspace import Workspace
 
 WORKSPACE_HELP = "Workspace directory (default: $BETR_WORKSPACE, else ./betr-workspace)."
@@ -96,11 +95,12 @@ def echo(text: Any = "", *, err: bool = False, nl: bool = True) -> None:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json_safe(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+    """`data` as valid JSON (NaN and infinities as null: engine.terminal.json_text)."""
+    click.echo(json_text(data, indent=2))
 
 
 def emit_json_line(data: Any) -> None:
-    click.echo(json_safe(json.dumps(data, ensure_ascii=False, default=str)))
+    click.echo(json_text(data))
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:

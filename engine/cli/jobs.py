@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from engine.cli.common import BetrCommand, BetrGroup, echo, emit_json, follow_job, obj, print_table
+from engine.terminal import json_text
 
 
 @click.group("jobs", cls=BetrGroup)
@@ -75,11 +74,11 @@ def jobs_show(job_id: int) -> None:
         echo(f"  rate      {format_rate(job.rate, job.unit)}   ETA {format_duration(job.eta_s)}")
     echo(f"  attempts  {job.attempts}   pid {job.pid or '-'}")
     echo(f"  log       {ws.job_log_path(job.id)}")
-    echo(f"  config    {json.dumps(job.config, ensure_ascii=False)}")
+    echo(f"  config    {json_text(job.config)}")
     if job.error:
         echo(f"  error     {job.error}")
     if job.result:
-        echo(f"  result    {json.dumps(job.result, ensure_ascii=False)}")
+        echo(f"  result    {json_text(job.result)}")
 
 
 @jobs_group.command("cancel")
@@ -113,7 +112,7 @@ def jobs_resume(job_id: int, detach: bool) -> None:
         return
     result = follow_job(ws, job_id, job.title)
     if result is not None:
-        emit_json(result) if obj().json else echo(f"job {job_id} done: {json.dumps(result)}")
+        emit_json(result) if obj().json else echo(f"job {job_id} done: {json_text(result)}")
 
 
 @jobs_group.command("logs", json=False)

@@ -8,7 +8,15 @@ import time
 
 import click
 
-from engine.cli.common import BetrGroup, echo, emit_json, obj, print_table, report_skipped
+from engine.cli.common import (
+    BetrGroup,
+    echo,
+    emit_json,
+    obj,
+    print_table,
+    progress_bar,
+    report_skipped,
+)
 
 FORMATS = click.Choice(["lm-eval", "dclm", "datadecide", "csv"])
 
@@ -34,9 +42,11 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
     """Import results files or folders (all or nothing, unless --skip-bad)."""
     from engine.api.results import import_results
 
-    result = import_results(
-        obj().workspace, paths, fmt, columns=columns, skip_bad=skip_bad, stage=stage
-    )
+    with progress_bar(f"import {fmt} results", "rows", transient=True) as update:
+        result = import_results(
+            obj().workspace, paths, fmt, columns=columns, skip_bad=skip_bad, stage=stage,
+            on_progress=lambda done, total, unit: update(done, total, unit),
+        )  # fmt: skip
     if obj().json:
         emit_json(result)
         return
@@ -78,7 +88,7 @@ def list_cmd():
     ]
     print_table(
         rows,
-        [("id", "id"), ("format", "format"), ("n_rows", "rows"), ("n_items", "items"),
+        [("id", "id"), ("state", "state"), ("format", "format"), ("n_rows", "rows"), ("n_items", "items"),
          ("n_dropped", "dropped"), ("runs", "runs"), ("benchmarks", "benchmarks"),
          ("metrics", "metrics"), ("when", "when"), ("files", "files")],
         "no results imported yet: betr results import PATH... --format lm-eval|dclm|datadecide|csv",

@@ -4,13 +4,13 @@ out per input shard; a re-run skips the shards already written."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from engine.cli.common import BetrCommand, echo, emit_json, obj, run_job
+from engine.terminal import json_text
 
 ADDRESS_HELP = "local (a Ray instance started for the job), auto, or HOST:PORT"
 
@@ -61,7 +61,7 @@ def ray_options(*, actors: int, batch_size: int) -> Callable[[Callable], Callabl
 def run_ray_job(spec: Any, detach: bool) -> None:
     result = run_job(spec, detach)
     if result is not None:
-        emit_json(result) if obj().json else echo(json.dumps(result))
+        emit_json(result) if obj().json else echo(json_text(result))
 
 
 def ray_apply(run_id: int, detach: bool, tokenizer: str | None, **options: Any) -> None:

@@ -14,9 +14,14 @@ CPU reservation: each actor gets min(1, (CPUs - READ_CPUS) / actors) by default 
 `num_cpus=2` and 2 actors), so the short row-counting tasks (READ_CPUS) still fit. An explicit
 --actor-cpus that leaves no room for them on a local instance is refused.
 
-Retries: counting tasks retry on any exception (max_retries=3, retry_exceptions=True); a shard's
-actor task is retried on errors too (DataContext.actor_task_retry_on_errors, max_task_retries=2:
-the shard is redone from its start) and dead actors restart (max_restarts=2).
+Retries are for lost workers, not for bad data: a shard that cannot be read (a truncated JSON
+line, a record without its text field, a corrupt .gz) is reported, not raised, by the counting
+task or the actor (its InputError travels back as data: `error_payload`), and the driver raises
+it at once, naming the shard, the line and the field (exit 2, no retry, no Ray traceback).
+Other exceptions are retried: counting tasks on any exception (max_retries=3,
+retry_exceptions=True), a shard's actor task on errors too (DataContext.
+actor_task_retry_on_errors, max_task_retries=2: the shard is redone from its start), and dead
+actors restart (max_restarts=2).
 Ray is imported only inside functions; the workers import this module by name, so the `engine`
 package must be importable on every node (installed, as it is for a local instance).
 """
@@ -24,11 +29,9 @@ package must be importable on every node (installed, as it is for a local instan
 from __future__ import annotations
 
 import contextlib
-import glob
-import hashlib
+import json
 import logging
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -38,13 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import InputError, UsageError
+from engine.errors import UsageError
+from engine.exec.ray_shards import READ_CPUS, Shard, error_from_payload, error_payload
 
 log = logging.getLogger(__name__)
 
 INSTALL_FIX = "install the Ray extra: pip install 'betr-tui[ray]'"
-READ_CPUS = 0.25
-READ_RETRIES = 3
 FAULT_ENV = "BETR_RAY_FAULT_DIR"  # tests: a file `fail-once` there fails one actor call
 
 
@@ -97,80 +99,7 @@ def ray_session(address: str = "local", num_cpus: int | None = None) -> Iterator
         ray.shutdown()
 
 
-# -- shards -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Shard:
-    source: str  # absolute path of the input file
-    out: str  # absolute path of its Parquet output
-
-    @property
-    def done(self) -> bool:
-        return Path(self.out).is_file()
-
-
-_SUFFIX = re.compile(r"(\.(jsonl|json|ndjson|parquet))?(\.(gz|zst))?$", re.IGNORECASE)
-
-
-def expand_inputs(patterns: Sequence[str]) -> list[str]:
-    """Absolute paths of the files the patterns (paths or globs) name, sorted, each once."""
-    from engine.ingest.streams import detect_format
-
-    paths: list[str] = []
-    for pattern in patterns:
-        pattern = os.path.expanduser(pattern)
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matches:
-            raise InputError(
-                "the pattern matches no file", file=pattern, fix="check the --input glob"
-            )
-        for m in matches:
-            if not os.path.isfile(m):
-                raise InputError("no such file", file=m, fix="check the --input path")
-            fmt = detect_format(m)
-            if fmt not in ("jsonl", "parquet"):
-                raise InputError(
-                    f"--engine ray reads JSONL (.gz, .zst) and Parquet shards, not {fmt}", file=m
-                )
-            paths.append(os.path.abspath(m))
-    return list(dict.fromkeys(paths))
-
-
-def plan_shards(inputs: Sequence[str], out_dir: str | Path) -> list[Shard]:
-    """One output file per input shard: `<stem>-<hash of its path>.parquet` in out_dir."""
-    out = Path(out_dir)
-    shards = []
-    for path in expand_inputs(inputs):
-        stem = _SUFFIX.sub("", Path(path).name) or "shard"
-        tag = hashlib.sha1(path.encode()).hexdigest()[:8]
-        shards.append(Shard(path, str(out / f"{stem}-{tag}.parquet")))
-    return shards
-
-
-def shard_rows(path: str) -> int:
-    """Rows of a shard: from Parquet metadata, or the non-blank lines of a JSONL file."""
-    from engine.ingest.sources import PathSource
-    from engine.ingest.streams import detect_format, open_decompressed
-
-    if detect_format(path) == "parquet" or path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    n = 0
-    with open_decompressed(PathSource(Path(path))) as stream:
-        for line in stream:
-            if line.strip():
-                n += 1
-    return n
-
-
-def count_rows(ray: Any, paths: Sequence[str]) -> list[int]:
-    """shard_rows of each path, as parallel Ray tasks."""
-    if not paths:
-        return []
-    task = ray.remote(num_cpus=READ_CPUS, max_retries=READ_RETRIES)(shard_rows)
-    return list(ray.get([task.remote(p) for p in paths]))
-
-
+# -- reading a shard (in the actors) ----------------------------------------------------------
 def read_shard(
     batch: dict[str, np.ndarray], *, text_field: str, id_field: str, rows_per_batch: int
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -338,13 +267,21 @@ class ShardMapper:
         self.args = (text_field, id_field, batch_size)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """{source, rows, error}: per shard the rows written, or -1 and the JSON error
+        payload of a shard whose data is bad (returned, never raised: no retry)."""
+        from engine.errors import BetrError
+
         sources = [str(x) for x in batch["source"]]
         outs = [str(x) for x in batch["out"]]
-        rows = [
-            process_shard(self.worker, src, out, *self.args)
-            for src, out in zip(sources, outs, strict=True)
-        ]
-        return {"source": sources, "rows": rows}
+        rows, errors = [], []
+        for src, out in zip(sources, outs, strict=True):
+            try:
+                rows.append(process_shard(self.worker, src, out, *self.args))
+                errors.append("")
+            except BetrError as exc:
+                rows.append(-1)
+                errors.append(json.dumps(error_payload(exc)))
+        return {"source": sources, "rows": rows, "error": errors}
 
 
 def quiet_ray_data(ray: Any) -> None:
@@ -415,6 +352,8 @@ def run_shards(
     rows_iter = ds.iter_rows()
     try:
         for row in rows_iter:
+            if row.get("error"):  # bad data in that shard: stop now (the finally closes)
+                raise error_from_payload(json.loads(str(row["error"])))
             n = int(row["rows"])
             written += n
             on_shard(by_source[str(row["source"])], n)
@@ -439,7 +378,8 @@ def _write_shard(shard: Shard, parts: list[Any]) -> int:
     table = table.sort_by("row").drop_columns(["row", "size"])
     out = Path(shard.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    # a name of its own: two runs into one --out never write the same temporary file
+    tmp = out.with_name(f"{out.name}.{os.getpid()}-{time.monotonic_ns()}.tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, out)
     return table.num_rows

@@ -7,26 +7,27 @@ no other exception type escapes (tests/unit/test_fuzz_readers.py holds us to tha
 Two kinds of errors: a bad *record* (malformed JSON, invalid UTF-8, a ragged CSV row) is
 skipped with `skip_bad=True` and reported to `on_skip`; a bad *file* (missing, empty, truncated
 or corrupt compression, unreadable Parquet/Arrow) always raises.
+
+JSON records come from engine.ingest.json_records, which every importer that reads JSON
+shares (documents, benchmarks, traces, evaluation results).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import json
-import zlib
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from engine.errors import InputError, UsageError
 from engine.ingest.docfields import extract_doc
+from engine.ingest.json_records import iter_json_records, json_lines, load_json_document
 from engine.ingest.records import SKIP_FIX, Record, json_kind
 from engine.ingest.sources import PathSource, Source
 from engine.ingest.streams import (
     COMPRESSIONS,
     FORMATS,
-    MiB,
+    MAX_RECORD_BYTES,
     arrow_shards,
     check_not_misnamed,
     decompression_error,
@@ -34,8 +35,10 @@ from engine.ingest.streams import (
     detect_format,
     expand_sources,
     first_line,
+    guarded,
     open_decompressed,
     open_source,
+    size_text,
 )
 
 __all__ = [  # what importers use: finding and opening files live in engine.ingest.streams,
@@ -47,12 +50,12 @@ __all__ = [  # what importers use: finding and opening files live in engine.inge
     "detect_format",
     "expand_sources",
     "extract_doc",
+    "iter_json_records",
     "iter_records",
     "json_kind",
+    "load_json_document",
     "open_decompressed",
 ]
-
-MAX_RECORD_BYTES = 32 * MiB
 
 
 # -- the entry point ----------------------------------------------------------------------------
@@ -71,11 +74,11 @@ def iter_records(
     any record is an error either way.
     """
     fmt = fmt or detect_format(source.name)
-    readers = {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet, "arrow": _arrow}
+    readers = {"jsonl": json_lines, "csv": _csv, "parquet": _parquet, "arrow": _arrow}
     if fmt not in readers:
         raise UsageError(f"unknown record format '{fmt}'", fix=f"use one of: {', '.join(FORMATS)}")
     n_good = n_bad = 0
-    for item in _guarded(readers[fmt](source, max_record_bytes), source, fmt):
+    for item in guarded(readers[fmt](source, max_record_bytes), source, fmt):
         if isinstance(item, InputError):
             if not skip_bad:
                 raise item
@@ -97,166 +100,6 @@ def iter_records(
             file=source.name,
             fix="check the file type and its contents",
         )
-
-
-def _guarded(items: Iterator[Any], source: Source, fmt: str) -> Iterator[Any]:
-    """Last line of defence: a library exception the readers did not anticipate becomes an
-    InputError about the whole file. (Only library error types: a bug still shows as a bug.)"""
-    try:
-        yield from items
-    except InputError:
-        raise
-    except _library_errors() as exc:
-        raise InputError(
-            f"cannot read this {fmt} file: {first_line(exc)}",
-            file=source.name,
-            fix="check that the file is complete and of the type its name says",
-        ) from None
-
-
-def _library_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError, EOFError, zlib.error, csv.Error, ValueError]
-    with contextlib.suppress(ImportError):
-        import zstandard
-
-        errors.append(zstandard.ZstdError)
-    with contextlib.suppress(ImportError):
-        import pyarrow as pa
-
-        errors.append(pa.ArrowException)
-    return tuple(errors)
-
-
-def _size(n: int) -> str:
-    """A byte count for messages: '32 MiB', '50.0 MiB', '100 bytes'."""
-    if n >= MiB:
-        return f"{n // MiB} MiB" if n % MiB == 0 else f"{n / MiB:.1f} MiB"
-    return f"{n} bytes"
-
-
-# -- JSONL --------------------------------------------------------------------------------------
-def _jsonl(source: Source, limit: int) -> Iterator[Record | InputError]:
-    with open_decompressed(source) as stream:
-        if not source.name.lower().endswith(COMPRESSIONS):
-            check_not_misnamed(source, stream)
-        if source.name.lower().endswith(".json"):
-            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
-            if head.lstrip()[:1] == b"[":  # a JSON array of records (one file, one document)
-                yield from _json_array(source, stream)
-                return
-        for item in _numbered_lines(source, stream, limit):
-            if isinstance(item, InputError):
-                yield item
-                continue
-            lineno, raw = item
-            yield _parse_json_line(source, lineno, raw)
-
-
-def _json_array(source: Source, stream: BinaryIO) -> Iterator[Record | InputError]:
-    """A `.json` file holding one array of objects: item N (1-based) is record N."""
-    try:
-        data = json.loads(stream.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        yield InputError(
-            f"malformed JSON array: {exc}",
-            file=source.name,
-            fix="fix the file, or convert it to JSONL (one object per line)",
-        )
-        return
-    for i, item in enumerate(data, 1):
-        if isinstance(item, dict):
-            yield Record(source.name, i, "item", item)
-        else:
-            yield InputError(
-                f"expected a JSON object, got {json_kind(item)}",
-                file=source.name, line=i, unit="item", fix=SKIP_FIX,
-            )  # fmt: skip
-
-
-def _numbered_lines(
-    source: Source, stream: BinaryIO, limit: int
-) -> Iterator[tuple[int, bytes] | InputError]:
-    """(line number, raw bytes) per non-blank line, never holding more than `limit` + 1 bytes
-    of one line in memory; an over-long line becomes an error and is skipped over."""
-    decompression_errors = decompression_error_types()
-    lineno = 0
-    while True:
-        try:
-            line = stream.readline(limit + 1)
-        except decompression_errors as exc:
-            raise decompression_error(source, exc, lineno) from None
-        if not line:
-            return
-        lineno += 1
-        if len(line) > limit and not line.endswith(b"\n"):
-            try:
-                size = len(line) + _skip_rest_of_line(stream)
-            except decompression_errors as exc:
-                raise decompression_error(source, exc, lineno - 1) from None
-            yield InputError(
-                f"line {lineno} is longer than {_size(limit)} ({_size(size)}), the limit for one "
-                "record",
-                file=source.name,
-                line=lineno,
-                fix="split that document into smaller ones, or check that this is a JSONL file "
-                "(one JSON object per line); --skip-bad skips it",
-            )
-            continue
-        if line.strip():
-            yield lineno, line
-
-
-def _skip_rest_of_line(stream: BinaryIO) -> int:
-    """Read up to and including the next newline in bounded chunks; returns bytes skipped."""
-    skipped = 0
-    while chunk := stream.readline(MiB):
-        skipped += len(chunk)
-        if chunk.endswith(b"\n"):
-            break
-    return skipped
-
-
-def _parse_json_line(source: Source, lineno: int, raw: bytes) -> Record | InputError:
-    where = {"file": source.name, "line": lineno}
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        return InputError(
-            f"looks like a binary file, not JSON Lines text (NUL byte at byte {nul + 1})",
-            fix="check the file type; compressed files need a .gz or .zst name",
-            **where,
-        )
-    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte order mark (some Windows tools write one)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return InputError(
-            f"invalid UTF-8 at byte {exc.start + 1}",
-            fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8), or pass "
-            "--skip-bad to skip bad records",
-            **where,
-        )
-    text = text.rstrip("\r\n")  # so that an error at the end points into the line
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return InputError(
-            f"malformed JSON: {exc.msg} (column {exc.pos + 1})", fix=_json_fix(text), **where
-        )
-    except RecursionError:
-        return InputError("malformed JSON: nested too deeply", fix=SKIP_FIX, **where)
-    except ValueError as exc:  # e.g. an integer with more than 4300 digits
-        return InputError(f"malformed JSON: {first_line(exc)}", fix=SKIP_FIX, **where)
-    if not isinstance(data, dict):
-        return InputError(f"expected a JSON object, got {json_kind(data)}", fix=SKIP_FIX, **where)
-    return Record(source.name, lineno, "line", data)
-
-
-def _json_fix(text: str) -> str:
-    if text.strip() in ("[", "{"):
-        # a pretty-printed JSON document, not one object per line
-        return "this looks like one JSON document, not JSON Lines; convert it, e.g. jq -c '.[]'"
-    return SKIP_FIX
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -319,7 +162,7 @@ def _bounded_text_lines(source: Source, text: io.TextIOWrapper, limit: int) -> I
         n += 1
         if len(line) > limit and not line.endswith(("\n", "\r")):
             raise InputError(
-                f"line {n} is longer than {_size(limit)}, the limit for one record",
+                f"line {n} is longer than {size_text(limit)}, the limit for one record",
                 file=source.name,
                 line=n,
                 fix="check that this is a CSV file with one record per line",

@@ -5,6 +5,7 @@ A truncated or corrupt stream is an `InputError` naming the file and how far it 
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
 import json
@@ -18,6 +19,7 @@ from engine.errors import InputError, UsageError
 from engine.ingest.sources import PathSource, Source
 
 MiB = 2**20
+MAX_RECORD_BYTES = 32 * MiB  # one JSON Lines or CSV record, after decompression
 FORMATS = ("jsonl", "csv", "parquet", "arrow")
 TEXT_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 BINARY_SUFFIXES = {".parquet": "parquet", ".arrow": "arrow"}
@@ -242,3 +244,39 @@ def check_not_misnamed(source: Source, stream: BinaryIO) -> None:
                 if suffix in COMPRESSIONS
                 else f"rename it to end in {suffix}",
             )
+
+
+# -- library errors as errors about the file -------------------------------------------------
+def guarded(items: Iterator[Any], source: Source, fmt: str) -> Iterator[Any]:
+    """Last line of defence: a library exception the readers did not anticipate becomes an
+    InputError about the whole file. (Only library error types: a bug still shows as a bug.)"""
+    try:
+        yield from items
+    except InputError:
+        raise
+    except _library_errors() as exc:
+        raise InputError(
+            f"cannot read this {fmt} file: {first_line(exc)}",
+            file=source.name,
+            fix="check that the file is complete and of the type its name says",
+        ) from None
+
+
+def _library_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, EOFError, zlib.error, csv.Error, ValueError]
+    with contextlib.suppress(ImportError):
+        import zstandard
+
+        errors.append(zstandard.ZstdError)
+    with contextlib.suppress(ImportError):
+        import pyarrow as pa
+
+        errors.append(pa.ArrowException)
+    return tuple(errors)
+
+
+def size_text(n: int) -> str:
+    """A byte count for messages: '32 MiB', '50.0 MiB', '100 bytes'."""
+    if n >= MiB:
+        return f"{n // MiB} MiB" if n % MiB == 0 else f"{n / MiB:.1f} MiB"
+    return f"{n} bytes"

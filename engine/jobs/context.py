@@ -2,7 +2,10 @@
 
 `commit_chunk` is the only way a job writes results: the chunk's rows, the job's progress and
 its new checkpoint go into one transaction. A worker killed at any moment therefore leaves
-the workspace at a chunk boundary, and `resume` continues from the stored checkpoint.
+the workspace at a chunk boundary, and `resume` continues from the stored checkpoint. A job
+whose progress runs ahead of what it can resume from (training reports tokens between its
+saved states) puts `resumes_at` (that progress value) in its checkpoint: a resume then
+starts its progress, and says so, from there.
 """
 
 from __future__ import annotations

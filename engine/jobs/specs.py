@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from engine.device import check_device_name
 from engine.errors import UsageError
 from engine.ops.proxy_nll import BOS_MODES
 from engine.rbridge.weights import DEFAULT_PROMPT, ScoreConfig
+from engine.terminal import check_path_name
 
 SPECS: dict[str, type[JobSpec]] = {}  # kind -> spec class, filled as the classes are defined
 # the other modules of specs (each registers its classes when imported; see all_specs)
@@ -45,6 +48,7 @@ class JobSpec:
                     f"{self.kind} job: field '{f.name}' must be {_describe(hints[f.name])}, "
                     f"got {value!r}"
                 )
+            _check_common(f.name, value)
         self.validate()
 
     def validate(self) -> None:
@@ -203,6 +207,7 @@ class McEvalSpec(JobSpec):
 
 
 SELECTION_ORDERS = ("top", "bottom", "random")
+MAX_LR = 1.0  # AdamW steps of more than the weights' own scale only diverge
 
 
 @dataclass(frozen=True)
@@ -258,11 +263,13 @@ class ProxyTrainSpec(JobSpec):
                 f"--tokenizer train:VOCAB needs 300 <= VOCAB <= 200000, got {vocab}",
                 fix="e.g. train:4096",
             )
-        if self.seq_len < 8 or self.batch_size < 1 or not self.lr > 0:
+        if self.seq_len < 8 or self.batch_size < 1 or not 0 < self.lr <= MAX_LR:
             raise UsageError(
-                "--seq-len must be at least 8, --batch-size at least 1 and --lr positive "
-                f"(got {self.seq_len}, {self.batch_size}, {self.lr})"
+                f"--seq-len must be at least 8, --batch-size at least 1 and --lr in (0, {MAX_LR}] "
+                f"(got {self.seq_len}, {self.batch_size}, {self.lr})",
+                fix="the default --lr 1e-3 suits these small models",
             )
+        check_path_name("dataset", self.dataset)
 
     @property
     def title(self) -> str:
@@ -366,6 +373,24 @@ def spec_from_config(kind: str, config: dict[str, Any]) -> JobSpec:
         return cls(**config)
     except TypeError as exc:  # a required field is missing
         raise UsageError(f"{kind} job: {exc}") from None
+
+
+MAX_SEED = 2**32 - 1  # what numpy's and torch's generators take
+
+
+def _check_common(name: str, value: Any) -> None:
+    """Checks every job kind shares, by field name: a number is finite (a NaN or infinite
+    --lr would train to NaN), a seed is a non-negative 32-bit integer, a batch size at least
+    1, a device one this engine knows (never a silent fall back to the CPU)."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{flag} must be a finite number, got {value}")
+    if name == "seed" and value is not None and not 0 <= value <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {value}")
+    if name == "batch_size" and value is not None and value < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {value}")
+    if name == "device" and value is not None:
+        check_device_name(value)
 
 
 def _conforms(value: Any, hint: Any) -> bool:

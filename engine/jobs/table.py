@@ -2,7 +2,8 @@
 
 A job's stored `state` is what its worker last wrote. A worker that died without writing
 (kill -9, power loss) leaves `running` behind; `effective_state` turns that into
-`interrupted` when the heartbeat is stale or the worker process is gone.
+`interrupted` when the worker process is gone (on this host) or its heartbeat is stale (a
+worker on another host).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 RESUMABLE = ("failed", "cancelled", "interrupted")
 HEARTBEAT_INTERVAL_S = 1.0
-HEARTBEAT_STALE_S = 10.0
+HEARTBEAT_STALE_S = 10.0  # a worker on another host whose heartbeat is older is gone
+HEARTBEAT_LOST_S = 900.0  # ... on this host, with its pid alive (the pid may have been reused)
 HOST = socket.gethostname()
 
 
@@ -90,15 +92,18 @@ def process_alive(pid: int | None) -> bool:
 
 
 def effective_state(row: sqlite3.Row, now: float | None = None) -> str:
+    """`running` only while its worker lives: on this host, while its process is alive (a
+    heartbeat held back by another writer's lock does not make a live worker interrupted;
+    after HEARTBEAT_LOST_S without one, a reused pid no longer counts); on another host,
+    while its heartbeat is fresh (HEARTBEAT_STALE_S)."""
     state = row["state"]
     if state != "running":
         return state
     now = time.time() if now is None else now
-    if row["heartbeat"] is None or now - row["heartbeat"] > HEARTBEAT_STALE_S:
-        return "interrupted"
-    if row["host"] == HOST and not process_alive(row["pid"]):
-        return "interrupted"
-    return state
+    age = float("inf") if row["heartbeat"] is None else now - row["heartbeat"]
+    if row["host"] == HOST:
+        return state if process_alive(row["pid"]) and age <= HEARTBEAT_LOST_S else "interrupted"
+    return state if age <= HEARTBEAT_STALE_S else "interrupted"
 
 
 def _loads(text: str | None) -> Any:

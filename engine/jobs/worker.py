@@ -23,9 +23,16 @@ from engine.jobs.registry import job_function
 from engine.jobs.specs import spec_from_config
 from engine.jobs.table import HEARTBEAT_INTERVAL_S, HOST, get_job, mark_finished
 from engine.store import jobs as store_jobs
-from engine.store.db import is_damaged_database, rollback_if_open
+from engine.store.db import (
+    JOB_BUSY_TIMEOUT_MS,
+    is_damaged_database,
+    rollback_if_open,
+    set_busy_timeout,
+)
 from engine.terminal import visible
 from engine.workspace import Workspace
+
+PRIVATE_UMASK = 0o077  # a workspace is owner-only (engine.workspace): so is what a job writes
 
 
 class JobInterrupted(Exception):
@@ -108,8 +115,19 @@ def execute_job(
     cancelled; SIGTERM without a cancel request -> interrupted.
     """
     conn = workspace.connect()
+    set_busy_timeout(conn, JOB_BUSY_TIMEOUT_MS)  # a job waits out others' writes
     logger = job_logger(workspace, job_id)
-    claim(conn, job_id)
+    waits = logging.getLogger("betr.workspace")  # "waiting for the workspace" into the job log
+    handlers = list(logger.handlers)
+    for handler in handlers:
+        waits.addHandler(handler)
+    try:
+        claim(conn, job_id)
+    except BaseException:
+        for handler in handlers:
+            waits.removeHandler(handler)
+        raise
+    umask = os.umask(PRIVATE_UMASK)  # what the job writes (checkpoints, caches) is owner-only
     job = get_job(conn, job_id)
     logger.info("start %s (attempt %d, pid %d): %s", job.kind, job.attempts, os.getpid(), job.title)
     heartbeat = Heartbeat(workspace, job_id)
@@ -148,6 +166,9 @@ def execute_job(
         )
         raise
     finally:
+        os.umask(umask)
+        for handler in handlers:
+            waits.removeHandler(handler)
         heartbeat.stop()
         if handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -28,7 +28,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,41 @@ def neox_config(shape: ModelShape, *, eos_id: int) -> Any:
         bos_token_id=eos_id,
         eos_token_id=eos_id,
     )
+
+
+def training_memory(shape: ModelShape, batch_size: int, seq_len: int, n_tokens: int) -> int:
+    """Bytes that training `shape` needs on its device, estimated: float32 weights, gradients
+    and AdamW's two moments (16 bytes per parameter); the activations kept for the backward
+    pass, s*b*h*L*(34 + 5*a*s/h) bytes in 16 bits (Korthikanti et al. 2022, "Reducing
+    activation recomputation"), twice that in float32; the logits with their float32 copy and
+    gradient (3*b*s*V floats); and the token array on the device (int32)."""
+    b, s, h, n_layers, a = batch_size, seq_len, shape.hidden, shape.layers, shape.heads
+    states = 16 * shape.params
+    activations = 2 * s * b * h * n_layers * (34 + 5 * a * s / h)
+    logits = 3 * 4 * b * s * shape.vocab
+    return int(states + activations + logits + 4 * n_tokens)
+
+
+TRAINING = (
+    "float32 weights, gradients and AdamW moments at 16 bytes per parameter, plus activations"
+)
+BUILDING = (
+    "float32 weights at 4 bytes per parameter, built on the CPU before they move to the device"
+)
+
+
+def check_memory(need: int, have: int | None, device: str, what: str, how: str = TRAINING) -> None:
+    """A UsageError with the estimate (`how` it is made) when `need` bytes do not fit in the
+    `have` free on `device` (None: unknown, nothing to check)."""
+    from engine.errors import UsageError
+    from engine.units import format_bytes
+
+    if have is not None and need > have:
+        raise UsageError(
+            f"{what} needs about {format_bytes(need)} on {device} ({how}), but "
+            f"{format_bytes(have)} is free there",
+            fix="train a smaller model (--params), or lower --batch-size / --seq-len",
+        )
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -217,6 +252,7 @@ class LMTrainer:
     eos_id: int
     settings: TrainSettings
     meta: dict[str, Any] = field(default_factory=dict)  # written into training.json
+    keep_checkpoint: Callable[[Path], bool] | None = None  # True: that checkpoint is registered
     step: int = 0
     device: str = "cpu"
     model: Any = None
@@ -308,12 +344,15 @@ class LMTrainer:
                 if not (save or log):
                     continue
                 mean = float(loss_sum.item()) / n_sum
+                last_loss = float(loss.item())
+                if not (math.isfinite(mean) and math.isfinite(last_loss)):
+                    raise diverged(self.step, mean if not math.isfinite(mean) else last_loss, s)
                 event = TrainEvent(
                     "state" if save else "log",
                     self.step,
                     self.tokens_done,
                     mean,
-                    float(loss.item()),
+                    last_loss,
                     rate=(self.tokens_done - start_tokens) / max(now - t0, 1e-9),
                     done=done,
                 )
@@ -334,7 +373,11 @@ class LMTrainer:
         return self.out_dir / f"ckpt-{tokens:012d}"
 
     def save_checkpoint(self, loss: float) -> Path:
+        """The checkpoint of this step, written to a temporary name and renamed; one that
+        `keep_checkpoint` says is registered already is left as it is (never rewritten)."""
         final = self.checkpoint_dir(self.tokens_done)
+        if final.exists() and self.keep_checkpoint is not None and self.keep_checkpoint(final):
+            return final
         tmp = self.out_dir / f".tmp-{final.name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         self.model.save_pretrained(str(tmp))
@@ -414,6 +457,17 @@ class LMTrainer:
                 ours = d.name.startswith(".tmp-") or (root == self.state_root)
                 if d.is_dir() and ours and d.resolve() != keep:
                     shutil.rmtree(d, ignore_errors=True)
+
+
+def diverged(step: int, loss: float, s: TrainSettings) -> Exception:
+    """The error of a run whose loss is not finite: nothing from it is saved from this step on."""
+    from engine.errors import UsageError
+
+    return UsageError(
+        f"training diverged: the loss is {loss} at step {step} (--lr {s.lr:g}); no checkpoint "
+        "of this step or later is saved or registered",
+        fix="train again with a lower --lr (the default is 1e-3) or a smaller --batch-size",
+    )
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,10 @@
 
 A gold answer is read from the optional `gold` field (a number becomes its text). Reading is
 all or nothing: the first bad record raises its InputError (file, line or index, field, fix)
-unless skip_bad, which skips it and returns its message.
+unless skip_bad, which skips it and returns its message. A trace id that appears twice is a
+bad record (skip_bad keeps the first). Files are read by the importers' shared JSON reader
+(engine.ingest.json_records): JSON Lines split on "\n" only, .gz/.zst by name, and nesting, huge
+numbers and unpaired surrogates are precise errors.
 """
 
 from __future__ import annotations
@@ -86,12 +89,20 @@ def read_traces(
         items = _records(_expand(names), reader, Fields(fmt, defaults, field_map))
     records: list[TraceRecord] = []
     skipped: list[str] = []
+    first: dict[str, str] = {}  # trace id -> where it first is
     for item in items:
+        if isinstance(item, TraceRecord) and item.ext_id in first:
+            item = InputError(
+                f"trace id '{item.ext_id}' appears twice (first at {first[item.ext_id]})",
+                file=item.source, field="id",
+                fix="give every trace its own id; --skip-bad keeps the first",
+            )  # fmt: skip
         if isinstance(item, InputError):
             if not skip_bad:
                 raise item
             skipped.append(item.message)
         else:
+            first[item.ext_id] = item.source
             records.append(item)
     if not records:
         raise InputError(

@@ -19,7 +19,6 @@ parts at all gives traces without probabilities.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
@@ -35,9 +34,9 @@ from engine.rbridge.trace_io import (
     iter_json_items,
     kind,
     letters_for,
+    load_json,
     non_empty,
     openai_completion,
-    read_text,
     token_entries,
 )
 
@@ -139,14 +138,7 @@ def _check_parts(json_path: str, found: dict[str, tuple[int, int]]) -> list[str]
 
 
 def _read_one(json_path: str, parts: list[str], f: Fields) -> Iterator[TraceRecord | InputError]:
-    try:
-        items = json.loads(read_text(json_path))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            file=json_path,
-            fix="check that the file is complete (a JSON array of completions)",
-        ) from None
+    items = load_json(json_path)
     if not isinstance(items, list):
         raise InputError(
             f"expected a JSON array of completions, got {kind(items)}",
@@ -155,11 +147,12 @@ def _read_one(json_path: str, parts: list[str], f: Fields) -> Iterator[TraceReco
         )
     groups: dict[str, list] = {}
     bad: set[str] = set()
+    seen: dict[str, str] = {}  # trace id -> where it first is
     yield from _token_groups(parts, f, groups, bad)
     for i, item in enumerate(items):
         loc = Loc(json_path, i, "index")
         try:
-            rec = _trace(loc, item, f, groups, bad, bool(parts))
+            rec = _trace(loc, item, f, groups, bad, bool(parts), seen)
         except InputError as exc:
             yield exc
             continue
@@ -212,12 +205,19 @@ def _token_groups(parts: list[str], f: Fields, groups: dict, bad: set) -> Iterat
 
 
 def _trace(
-    loc: Loc, item, f: Fields, groups: dict, bad: set, has_parts: bool
+    loc: Loc, item, f: Fields, groups: dict, bad: set, has_parts: bool, seen: dict[str, str]
 ) -> TraceRecord | None:
     if not isinstance(item, dict):
         raise loc.error(f"expected a JSON object, got {kind(item)}")
     ext_id = f.text(item, "id", loc, required=False)
     ext_id = str(loc.pos) if ext_id is None else ext_id
+    if ext_id in seen:  # (before its token rows are taken: they belong to the first)
+        raise loc.error(
+            f"trace id '{ext_id}' appears twice (first at {seen[ext_id]})",
+            field=f.names["id"][0],
+            fix="give every completion its own id; --skip-bad keeps the first",
+        )
+    seen[ext_id] = loc.label
     if ext_id in bad:
         groups.pop(ext_id, None)
         return None  # its bad token row was reported

@@ -44,17 +44,28 @@ def _at(where: str) -> str:
 
 
 def check_logprobs(logprobs: list[float], *, where: str = "") -> np.ndarray:
-    """The log-probabilities as float64, or InputError naming the first bad token (not a
-    number, NaN, infinite, or positive)."""
-    try:
-        lp = np.asarray(logprobs, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        for i, v in enumerate(logprobs):
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise InputError(
-                    f"{_at(where)}token {i}: logprob is not a number ({v!r})", fix=LOGPROB_FIX
-                ) from None
-        raise
+    """The log-probabilities as float64, or InputError naming the first bad token: not a JSON
+    number (true/false and strings such as "-0.5" are not), too large to be a float, NaN,
+    infinite, or positive."""
+    lp = np.empty(len(logprobs), dtype=np.float64)
+    for i, v in enumerate(logprobs):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            shown = (
+                str(v).lower() if isinstance(v, bool)
+                else f"the string {json.dumps(v)[:40]}" if isinstance(v, str)
+                else type(v).__name__
+            )  # fmt: skip
+            raise InputError(
+                f"{_at(where)}token {i}: logprob is not a number ({shown})", fix=LOGPROB_FIX
+            )
+        try:
+            lp[i] = v
+        except OverflowError:
+            raise InputError(
+                f"{_at(where)}token {i}: logprob is an integer of {len(str(abs(v)))} digits, "
+                "too large for a number",
+                fix=LOGPROB_FIX,
+            ) from None
     bad = np.flatnonzero(~np.isfinite(lp) | (lp > 0.0))
     if len(bad):
         i = int(bad[0])

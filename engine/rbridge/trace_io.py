@@ -128,53 +128,31 @@ def kind(value: Any) -> str:
     return type(value).__name__
 
 
-def read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"invalid UTF-8 at byte {exc.start + 1}", file=path, fix="re-encode the file as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=path, fix="check the path") from None
+def load_json(path: str) -> Any:
+    """A whole JSON file (.gz/.zst by name), read by the importers' shared reader
+    (engine.ingest.json_records.load_json_document: UTF-8, nesting, huge numbers, lone surrogates
+    are InputErrors naming the file)."""
+    from engine.ingest.json_records import load_json_document
+    from engine.ingest.sources import PathSource
+
+    return load_json_document(PathSource(Path(path)))
 
 
 def iter_json_items(path: str) -> Iterator[tuple[Loc, dict | InputError]]:
-    """Each record of a JSON Lines file (blank lines skipped) or of a JSON array file (the
-    first non-blank character is '['), with its place; a bad record comes as an InputError."""
-    text = read_text(path)
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                file=path,
-                fix="check that the file is complete (a JSON array of records)",
-            ) from None
-        for i, item in enumerate(items):
-            loc = Loc(path, i, "index")
-            yield (
-                loc,
-                item
-                if isinstance(item, dict)
-                else loc.error(f"expected a JSON object, got {kind(item)}"),
-            )
-        return
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        loc = Loc(path, n)
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield loc, loc.error(f"malformed JSON: {exc.msg} (column {exc.colno})")
-            continue
-        yield (
-            loc,
-            obj if isinstance(obj, dict) else loc.error(f"expected a JSON object, got {kind(obj)}"),
-        )
+    """Each record of a JSON Lines file (blank lines skipped; lines end at "\n" only) or of
+    a JSON array file (the first non-blank character is '['), .gz/.zst by name, with its
+    place; a bad record comes as an InputError. The importers' shared reader
+    (engine.ingest.json_records.iter_json_records) does the reading."""
+    from engine.ingest.json_records import iter_json_records
+    from engine.ingest.sources import PathSource
+
+    for rec in iter_json_records(PathSource(Path(path)), any_array=True):
+        if isinstance(rec, InputError):
+            yield Loc(path, rec.line or 0, "index" if rec.unit == "item" else "line"), rec
+        elif rec.unit == "item":  # a JSON array's item N is index N - 1
+            yield Loc(path, rec.line - 1, "index"), rec.data
+        else:
+            yield Loc(path, rec.line), rec.data
 
 
 def check_spells(text: str, completion: str, loc: Loc, field: str) -> None:

@@ -7,6 +7,7 @@ transactions short (one chunk); readers (the TUI) open with `readonly=True`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import time
@@ -14,10 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from engine.errors import DAMAGED_FIX, WorkspaceError
+from engine.errors import DAMAGED_FIX, WorkspaceBusy, WorkspaceError
 from engine.store.schema import DATA_STEPS, MIGRATIONS, SCHEMA_VERSION
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long a command's write waits for the lock before WorkspaceBusy
+JOB_BUSY_TIMEOUT_MS = 600_000  # a job's writes wait longer: a job never dies of a busy moment
+NOTICE_AFTER_MS = 2_000  # a writer that waited this long says who it waits for
+log = logging.getLogger("betr.workspace")
+log.addHandler(logging.NullHandler())  # the faces decide where waiting notices go
 DB_FILENAME = "betr.sqlite"
 RETRY_BUSY_S = 600.0  # how long a write that must land (a job's final state) keeps trying
 T = TypeVar("T")
@@ -109,14 +114,68 @@ def rollback_if_open(conn: sqlite3.Connection) -> None:
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception)."""
-    conn.execute("BEGIN IMMEDIATE")
+    """One write transaction (BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception);
+    waiting for the write lock as `begin_immediate` says."""
+    begin_immediate(conn)
     try:
         yield conn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def set_busy_timeout(conn: sqlite3.Connection, ms: int) -> None:
+    """How long this connection's writes wait for another writer (a job's: JOB_BUSY_TIMEOUT_MS)."""
+    conn.execute(f"PRAGMA busy_timeout = {int(ms)}")
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock. A writer that waits more than NOTICE_AFTER_MS says so (a warning
+    on the `betr.workspace` logger, naming who writes: the CLI prints it, a job logs it), and
+    one that still has no lock after its connection's busy timeout raises WorkspaceBusy
+    ("workspace busy: job N is writing", exit 2) instead of a bare "database is locked"."""
+    timeout = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    if timeout > NOTICE_AFTER_MS:
+        conn.execute(f"PRAGMA busy_timeout = {NOTICE_AFTER_MS}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("waiting for the workspace: %s", writers(conn))
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {timeout}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        who = writers(conn)
+        raise WorkspaceBusy(
+            f"workspace busy: {who}; no write lock after {timeout / 1000:g} s",
+            fix="run the command again when it has finished (betr jobs list shows the jobs)",
+        ) from None
+
+
+def writers(conn: sqlite3.Connection) -> str:
+    """Who may hold the write lock, in words: the running jobs and the results imports in
+    progress (read while the lock is held: WAL readers never wait)."""
+    parts = []
+    try:
+        for r in conn.execute(
+            "SELECT id, title FROM jobs WHERE state = 'running' AND heartbeat > ? ORDER BY id",
+            (time.time() - 60,),
+        ):
+            parts.append(f"job {r[0]} ({r[1]}) is writing")
+        for r in conn.execute(
+            "SELECT id, pid FROM result_imports WHERE state != 'done' ORDER BY id"
+        ):
+            parts.append(f"results import {r[0]} (process {r[1]}) is writing")
+    except sqlite3.Error:
+        pass
+    return "; ".join(parts[:3]) or "another betr process is writing"
 
 
 def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
@@ -128,7 +187,7 @@ def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
     while True:
         try:
             return write()
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, WorkspaceBusy) as exc:
             if not is_busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(pause)
@@ -136,9 +195,10 @@ def retry_busy(write: Callable[[], T], *, within_s: float = RETRY_BUSY_S) -> T:
 
 
 def is_busy(exc: BaseException) -> bool:
-    """A write that timed out waiting for another writer ("database is locked")."""
-    return isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in str(exc) or "busy" in str(exc)
+    """A write that timed out waiting for another writer ("database is locked", or the
+    WorkspaceBusy that `begin_immediate` makes of it)."""
+    return isinstance(exc, WorkspaceBusy) or (
+        isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
     )
 
 

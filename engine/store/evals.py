@@ -134,15 +134,6 @@ def mc_done_example_ids(
     }
 
 
-def create_import(conn: sqlite3.Connection, fmt: str, sources: Sequence[str]) -> int:
-    """(inside a transaction) A result import's row; its counts are set by `finish_import`."""
-    cur = conn.execute(
-        "INSERT INTO result_imports (format, sources, created_at) VALUES (?, ?, ?)",
-        (fmt, json.dumps(list(sources)), time.time()),
-    )
-    return int(cur.lastrowid)
-
-
 def finish_import(
     conn: sqlite3.Connection, import_id: int, *, n_rows: int, n_items: int, n_dropped: int
 ) -> None:
@@ -153,17 +144,14 @@ def finish_import(
 
 
 def list_imports(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every result import with its state: 'done', or 'staging' / 'deleting' while a
+    process writes or removes its rows (engine.store.result_imports)."""
     out = []
     for r in conn.execute("SELECT * FROM result_imports ORDER BY id"):
         d = dict(r)
         d["sources"] = json.loads(d["sources"])
         out.append(d)
     return out
-
-
-def delete_import(conn: sqlite3.Connection, import_id: int) -> int:
-    """(inside a transaction) An import and, by cascade, its rows and items."""
-    return conn.execute("DELETE FROM result_imports WHERE id = ?", (import_id,)).rowcount
 
 
 def insert_eval_items(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:

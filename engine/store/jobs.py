@@ -151,11 +151,13 @@ def mark_interrupted(conn: sqlite3.Connection, job_ids: Sequence[int]) -> None:
 
 
 def requeue(conn: sqlite3.Connection, job_id: int) -> None:
-    """Back in the queue, keeping the checkpoint."""
+    """Back in the queue, keeping the checkpoint; its progress goes back to the checkpoint's
+    `resumes_at` when it has one (engine.jobs.context)."""
     with transaction(conn):
         conn.execute(
             "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, "
-            "finished_at = NULL, pid = NULL, pgid = NULL WHERE id = ?",
+            "finished_at = NULL, pid = NULL, pgid = NULL, "
+            "done = COALESCE(json_extract(checkpoint, '$.resumes_at'), done) WHERE id = ?",
             (job_id,),
         )
 

@@ -72,6 +72,13 @@ def list_proxies(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def path_registered(conn: sqlite3.Connection, path: str) -> bool:
+    """Whether a proxy is registered at `path` (a resolved directory)."""
+    return (
+        conn.execute("SELECT 1 FROM proxies WHERE path = ? LIMIT 1", (path,)).fetchone() is not None
+    )
+
+
 def proxy_names(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT name FROM proxies ORDER BY id")]
 

@@ -4,6 +4,12 @@ and per trace its score, baselines and packed per-token arrays (`rbridge_trace_s
 The row is the cache key: a finished one (state 'done') for the same proxy sha256, traces hash
 and config hash is reused instead of recomputed. A job fills a pending row trace by trace;
 'done' is set only in the transaction that writes the benchmark's aggregates.
+
+A rescore never touches the finished row while it runs: it fills a row of its own beside it,
+keyed by the config hash + RESCORE_MARK (so the UNIQUE key holds and no lookup finds it), and
+`finish_score` swaps it in: the old row (and its per-trace rows) goes and the new one takes the
+real key, in the one transaction that marks it done. A killed rescore leaves the old score
+complete and shown.
 """
 
 from __future__ import annotations
@@ -73,6 +79,22 @@ def create_score(
         ),
     )
     return int(cur.lastrowid)
+
+
+RESCORE_MARK = "~rescore"
+
+
+def find_rescore(conn: sqlite3.Connection, done: dict[str, Any]) -> dict[str, Any] | None:
+    """The row a rescore of the finished row `done` fills, if there is one."""
+    return find_score(
+        conn, done["proxy_id"], done["benchmark_id"], done["proxy_sha256"], done["traces_hash"],
+        done["config_hash"] + RESCORE_MARK,
+    )  # fmt: skip
+
+
+def delete_score(conn: sqlite3.Connection, score_id: int) -> None:
+    """(inside a transaction) A score row and, by cascade, its per-trace rows."""
+    conn.execute("DELETE FROM rbridge_scores WHERE id = ?", (score_id,))
 
 
 def set_score_job(conn: sqlite3.Connection, score_id: int, job_id: int) -> None:
@@ -200,18 +222,18 @@ def trace_score(conn: sqlite3.Connection, score_id: int, trace_id: int) -> dict[
 
 
 def finish_score(conn: sqlite3.Connection, score_id: int, metrics: dict[str, Any]) -> None:
-    """(inside a transaction) The aggregates, and state 'done'."""
+    """(inside a transaction) The aggregates, and state 'done'; a rescore's row replaces the
+    finished row it was computed beside (module doc)."""
+    row = get_score(conn, score_id)
+    key = row["config_hash"] if row is not None else ""
+    if key.endswith(RESCORE_MARK):
+        key = key[: -len(RESCORE_MARK)]
+        old = find_score(conn, row["proxy_id"], row["benchmark_id"], row["proxy_sha256"],
+                         row["traces_hash"], key)  # fmt: skip
+        if old is not None:
+            delete_score(conn, old["id"])
     conn.execute(
-        "UPDATE rbridge_scores SET state = 'done', metrics = ?, finished_at = ? WHERE id = ?",
-        (json.dumps(metrics), time.time(), score_id),
-    )
-
-
-def reset_score(conn: sqlite3.Connection, score_id: int) -> None:
-    """(inside a transaction) Drop a score's per-trace rows (a rescore from scratch)."""
-    conn.execute("DELETE FROM rbridge_trace_scores WHERE score_id = ?", (score_id,))
-    conn.execute(
-        "UPDATE rbridge_scores SET state = 'pending', metrics = '{}', finished_at = NULL "
+        "UPDATE rbridge_scores SET state = 'done', metrics = ?, finished_at = ?, config_hash = ? "
         "WHERE id = ?",
-        (score_id,),
+        (json.dumps(metrics), time.time(), key, score_id),
     )

@@ -282,3 +282,41 @@ def test_ray_embed_equals_the_local_embedder(applied, tmp_path):
     np.testing.assert_allclose(got, want, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert job_row(ws, job_id).state == "done"
+
+
+def test_bad_shard_data_is_exit_2_naming_shard_line_and_field(applied, tmp_path):
+    """A truncated JSON line, a record without `text`, a corrupt .jsonl.gz: exit 2 at once with
+    the shard, the line and the field (bad data is not retried; no Ray traceback); --out naming
+    a file is refused (issue 19.9)."""
+    from tests.cli_run import betr
+
+    ws, run_id, shards, _expected = applied
+    good = shards[0].read_text().splitlines()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "truncated.jsonl").write_text("\n".join([*good[:5], good[5][:40], *good[6:9]]) + "\n")
+    no_text = [
+        json.dumps({k: v for k, v in json.loads(x).items() if k != "text"}) for x in good[3:4]
+    ]
+    (bad / "notext.jsonl").write_text("\n".join([*good[:3], *no_text, *good[4:8]]) + "\n")
+    raw = gzip.compress(("\n".join(good) + "\n").encode())
+    (bad / "corrupt.jsonl.gz").write_bytes(raw[: len(raw) // 2])
+    cases = {
+        "truncated.jsonl": ("truncated.jsonl:6", "malformed JSON"),
+        "notext.jsonl": ("notext.jsonl:4", "field 'text'"),
+        "corrupt.jsonl.gz": ("corrupt.jsonl.gz", "truncated or corrupt"),
+    }
+    for name, (where, what) in cases.items():
+        out = tmp_path / f"out-{name}"
+        code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray",
+                            "--input", str(bad / name), "--out", str(out))  # fmt: skip
+        assert code == 2, (name, err)
+        assert where in err and what in err, (name, err)
+        assert "Traceback" not in err and "RayTaskError" not in err, (name, err)
+        assert not out.exists() or not list(out.glob("*.parquet")), name  # nothing written
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray",
+                        "--input", str(shards[0]), "--out", str(a_file))  # fmt: skip
+    assert code == 2 and "is a file" in err, err
+    assert a_file.read_text() == "x"

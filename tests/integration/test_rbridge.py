@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -221,7 +222,9 @@ def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace
         jobs.run_here(workspace, job_id)
     code, out, _ = betr("rbridge", "scores", "--json")
     (row,) = json.loads(out)
-    assert row["state"] == "pending" and row["rbridge"] is None  # never half a result marked done
+    # never half a result marked done, and never "pending" for good: the row says its job failed
+    assert row["state"] == "failed" and row["rbridge"] is None
+    assert "simulated crash" in row["error"]
     monkeypatch.setattr(store_rb, "write_trace_scores", real)
     jobs.resume(workspace, job_id, detach=False)
     jobs.run_here(workspace, job_id)
@@ -233,6 +236,81 @@ def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace
     fresh = json.loads(out)
     for key in ("rbridge", "nll_rphi", "nll_gold", "bpb_prompted"):
         assert resumed[key] == pytest.approx(fresh[key], rel=1e-9)
+
+
+def test_kill_9_during_a_rescore_leaves_the_old_score_complete_and_shown(
+    betr, setup, workspace, tmp_path
+):
+    """`--rescore --detach`, then kill -9 after its first chunk: the finished score, its
+    per-trace rows and its rows in `proxy results` are exactly as before; the rescore reads
+    as interrupted beside it; resumed, it swaps in (issue 19.10)."""
+    import os
+    import signal
+
+    from tests.integration.test_jobs import job_state, wait_for
+
+    n = 160
+    many = tmp_path / "many.jsonl"
+    words = "the proxy reads each letter of this reasoning and weighs it by the frontier ".split()
+    many.write_text("".join(
+        json.dumps({"id": f"t{i}", "benchmark": "mini", "question": f"Q{i}?",
+                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40))}) + "\n"
+        for i in range(n)
+    ))  # fmt: skip
+    code, _, err = betr("rbridge", "import", str(many), "--benchmark", "mini", "--format", "plain")
+    assert code == 0, err
+    code, out, err = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", "--json")
+    assert code == 0, err
+    old = json.loads(out)
+
+    def seen():
+        shown = json.loads(betr("rbridge", "show", "--proxy", "tiny", "--benchmark", "mini",
+                                "--json")[1])  # fmt: skip
+        results = json.loads(betr("proxy", "results", "--json")[1])
+        with closing(workspace.connect(readonly=True)) as conn:
+            rows = conn.execute(
+                "SELECT trace_id, score, tokens FROM rbridge_trace_scores WHERE score_id = ? "
+                "ORDER BY trace_id", (old["score_id"],)
+            ).fetchall()  # fmt: skip
+        return shown, [(r["metric"], r["value"]) for r in results], [tuple(r) for r in rows]
+
+    before = seen()
+    assert len(before[2]) == n and before[0]["rbridge"] == old["rbridge"]
+    code, out, err = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini",
+                          "--rescore", "--detach", "--json")  # fmt: skip
+    assert code == 0, err
+    job_id = json.loads(out)["job_id"]
+    job = wait_for(
+        lambda: (j := job_state(workspace, job_id)).state == "running" and j.done > 0 and j,
+        120, "the rescore to commit its first chunk", interval=0.01,
+    )  # fmt: skip
+    assert job.done < n, "it finished before it could be killed"
+    os.killpg(job.pgid, signal.SIGKILL)
+    wait_for(lambda: job_state(workspace, job_id).state == "interrupted", 15, "interrupted")
+    assert seen() == before
+    states = {r["score_id"]: r["state"] for r in json.loads(betr("rbridge", "scores", "--json")[1])}
+    assert states[old["score_id"]] == "done"
+    assert sorted(states.values()) == ["done", "rescore interrupted"]
+    # resumed, the rescore swaps in: one finished score with the same numbers (same model)
+    code, _, err = betr("jobs", "resume", str(job_id))
+    assert code == 0, err
+    (row,) = json.loads(betr("rbridge", "scores", "--json")[1])
+    assert row["state"] == "done" and row["score_id"] != old["score_id"]
+    assert row["rbridge"] == pytest.approx(old["rbridge"], rel=1e-9)
+
+
+def test_a_refused_score_command_writes_nothing(betr, setup, workspace):
+    """--batch-size 0, an unknown --device or --minmax: exit 2 and no score row (issue 19.10)."""
+    betr("rbridge", "import", str(setup), "--benchmark", "mini", "--format", "plain")
+    before = snapshot(workspace)
+    for extra, needle in (
+        (("--batch-size", "0"), "--batch-size must be at least 1"),
+        (("--device", "tpu"), "unknown --device 'tpu'"),
+        (("--prompt", "no placeholder"), "{x}"),
+    ):
+        code, _, err = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", *extra)
+        assert code == 2 and needle in err, (extra, err)
+        assert snapshot(workspace) == before, extra
 
 
 def snapshot(workspace):
@@ -300,6 +378,114 @@ def test_unknown_benchmark_and_bad_proxy_directories(betr, setup, tmp_path, tiny
     assert snapshot(workspace) == before
     code, _, err = betr("rbridge", "score", "--proxy", "nope", "--benchmark", "mini")
     assert code == 2 and "no proxy 'nope'" in err
+
+
+def bad_proxy_dirs(root, good) -> dict[str, tuple]:
+    """Directories that are not the causal LM they claim (issue 19.5): name -> (path, what the
+    refusal says)."""
+    import os
+
+    from transformers import BertConfig, BertForMaskedLM, T5Config
+
+    def copy(name):
+        d = root / name
+        shutil.copytree(good, d)
+        return d
+
+    def edit_config(d, **changes):
+        cfg = json.loads((d / "config.json").read_text())
+        cfg.update(changes)
+        (d / "config.json").write_text(json.dumps(cfg))
+
+    out = {}
+    bert = root / "bert"
+    BertForMaskedLM(
+        BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                   intermediate_size=64)
+    ).save_pretrained(bert)  # fmt: skip
+    shutil.copy(good / "tokenizer.json", bert)
+    out["bert"] = (bert, "BertForMaskedLM is not a causal LM")
+    d = copy("bert-config-neox-weights")
+    (d / "config.json").write_text(
+        json.dumps({**BertConfig(vocab_size=300, hidden_size=32, num_attention_heads=4).to_dict(),
+                    "architectures": ["BertLMHeadModel"], "is_decoder": True})
+    )  # fmt: skip
+    out["bert-config-neox-weights"] = (d, "weight(s) missing (transformers would initialise")
+    d = copy("truncated")
+    raw = (d / "model.safetensors").read_bytes()
+    (d / "model.safetensors").write_bytes(raw[: len(raw) // 2])
+    out["truncated"] = (d, "truncated")
+    d = copy("t5")
+    (d / "config.json").write_text(T5Config(vocab_size=300).to_json_string())
+    out["t5"] = (d, "'t5' is not a causal LM architecture")
+    d = copy("auto-map")
+    edit_config(d, auto_map={"AutoModelForCausalLM": "modeling_evil.Evil"})
+    out["auto-map"] = (d, "field 'auto_map'")
+    d = copy("tokenizer-not-json")
+    (d / "tokenizer.json").write_text("not json")
+    out["tokenizer-not-json"] = (d, "the tokenizer does not load")
+    d = copy("shapes")
+    edit_config(d, intermediate_size=96)
+    out["shapes"] = (d, "of another shape than the config makes them")
+    d = copy("small-vocab")
+    edit_config(d, vocab_size=200)
+    out["small-vocab"] = (d, "gpt_neox.embed_in.weight ([300, 32] in the file, [200, 32]")
+    d = copy("stray")
+    shutil.copy(d / "model.safetensors", d / "other.safetensors")
+    out["stray"] = (d, "other.safetensors is not part of the model")
+    d = copy("only-other")
+    (d / "model.safetensors").rename(d / "other.safetensors")
+    out["only-other"] = (d, "no model.safetensors")
+    d = copy("symlink-loop")
+    (d / "model.safetensors").unlink()
+    os.symlink("model.safetensors", d / "model.safetensors")
+    out["symlink-loop"] = (d, "Too many levels of symbolic links")
+    os.symlink("loop-dir", root / "loop-dir")
+    out["loop-dir"] = (root / "loop-dir", "is not a directory")
+    return out
+
+
+def test_every_proxy_that_cannot_be_what_it_claims_is_refused_at_add(
+    betr, tmp_path, tiny_lm_dir, workspace
+):
+    """Each bad directory of issue 19.5 exits 2 with the reason at `proxy add` and registers
+    nothing; the good one still registers."""
+    before = snapshot(workspace)
+    for name, (path, needle) in bad_proxy_dirs(tmp_path / "bad", tiny_lm_dir).items():
+        code, _, err = betr("proxy", "add", str(path), "--name", name)
+        assert code == 2, (name, err)
+        assert needle in err and "Traceback" not in err, (name, err)
+        assert snapshot(workspace) == before, name
+    code, _, err = betr("proxy", "add", str(tiny_lm_dir), "--name", "good")
+    assert code == 0, err
+
+
+def test_a_proxy_registered_before_the_checks_fails_its_score_job_cleanly(
+    betr, setup, workspace, tmp_path, tiny_lm_dir
+):
+    """A mismatched proxy that slipped into the workspace (registered by an older betr) is
+    refused when its job loads it: exit 2 with the reason, never a score from random weights,
+    and its score row says failed."""
+    from engine.rbridge.proxy_dir import check_model_dir, model_sha256
+    from engine.store import proxies
+    from engine.store.db import transaction
+
+    betr("rbridge", "import", str(setup), "--benchmark", "mini", "--format", "plain")
+    d = bad_proxy_dirs(tmp_path / "bad", tiny_lm_dir)["bert-config-neox-weights"][0]
+    with closing(workspace.connect()) as conn, transaction(conn):
+        proxies.add_proxy(conn, name="old", path=str(d.resolve()),
+                          sha256=model_sha256(check_model_dir(d)))  # fmt: skip
+    code, _, err = betr("rbridge", "score", "--proxy", "old", "--benchmark", "mini")
+    assert code == 2 and "the weights do not match the config" in err, err
+    rows = betr("rbridge", "scores", "--json")[1]
+    assert [r["state"] for r in json.loads(rows) if r["proxy"] == "old"] == ["failed"]
+    # the rBridge screen's table says failed too, never "scoring…" for good
+    from engine.api.rbridge_views import proxy_scores
+    from tui.screens.rbridge.proxytable import state_text
+
+    (row,) = [r for r in proxy_scores(workspace, "mini") if r["proxy"] == "old"]
+    assert (row["pending"], row["stopped"]) == ([], "failed")
+    assert state_text(row).plain == "failed (S)"
 
 
 def test_traces_without_probabilities_score_as_plain_nll_and_say_so(

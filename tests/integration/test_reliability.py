@@ -467,6 +467,35 @@ def test_resume_in_the_background_says_where_it_continues(workspace, tmp_path):
     launch.cancel(workspace, job_id)
 
 
+def test_resume_says_where_it_really_continues_from(workspace):
+    """Training reports tokens between its saved states: a resume continues from the last
+    saved state (the checkpoint's `resumes_at`), and says that, not the last reported count
+    (issue 19.11)."""
+    from tests.tui.conftest import update_job
+
+    job_id = fake_job(workspace, state="failed", done=40_960, total=102_400, unit="tokens")
+    update_job(workspace, job_id, checkpoint=json.dumps({"step": 56, "resumes_at": 28_672}))
+    _, out, _ = betr(workspace, "jobs", "resume", str(job_id), "--detach")
+    assert out == (
+        f"job {job_id} resumed in the background from 28672/102400 tokens: "
+        f"betr jobs show {job_id}\n"
+    )
+    launch.cancel(workspace, job_id)
+
+
+def test_a_live_worker_whose_heartbeat_waits_on_a_lock_stays_running(workspace):
+    """A worker whose heartbeat is 30 s old but whose process lives reads running, and
+    `jobs resume` refuses to start a second worker for it (issue 19.11)."""
+    from tests.tui.conftest import update_job
+
+    job_id = fake_job(workspace, state="running")  # this test process is its worker
+    update_job(workspace, job_id, heartbeat=time.time() - 30)
+    code, out, _ = betr(workspace, "jobs", "show", str(job_id), "--json")
+    assert code == 0 and json.loads(out)["state"] == "running"
+    code, _, err = betr(workspace, "jobs", "resume", str(job_id))
+    assert code == 2 and f"job {job_id} is running" in err
+
+
 def test_a_cancelled_job_reads_cancelled_only_once_its_worker_is_gone(workspace, tmp_path):
     src = write_docs_jsonl(tmp_path / "big.jsonl", 20_000, seed=4, words=30)
     code, out, err = betr(workspace, "import", "docs", str(src), "--corpus", "big", "--detach")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -84,8 +85,11 @@ async def test_jobs_screen_follows_progress_written_to_the_job_table(workspace):
         assert cell(app, "#jobs-table", str(job), "count") == "500 / 1.0k docs"
         assert "500 / 1,000 docs" in rendered(app, "#job-fields")
 
-        # a worker that stopped beating reads as interrupted, with no rate or ETA
-        update_job(workspace, job, heartbeat=time.time() - 60)
+        # a worker that died (its process gone, its heartbeat stopped) reads as interrupted,
+        # with no rate or ETA (a live one whose heartbeat waits on a lock stays running)
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        update_job(workspace, job, pid=gone.pid, heartbeat=time.time() - 60)
         await wait_until(
             pilot,
             lambda: cell(app, "#jobs-table", str(job), "state").startswith("interrupted"),

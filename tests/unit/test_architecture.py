@@ -93,6 +93,49 @@ def test_every_job_kind_has_a_spec_and_a_function():
         ),
         ("betr-train", {"run_id": 1, "fasttext": [1]}, "field 'fasttext' must be an object"),
         ("nope", {}, "unknown job kind 'nope'"),
+        # checks every kind shares, by field name (issue 19.6)
+        (
+            "proxy-mc-eval",
+            {"proxy_id": 1, "benchmark_ids": [1], "device": "tpu"},
+            "unknown --device 'tpu'",
+        ),
+        (
+            "rbridge-generate",
+            {"benchmark_id": 1, "model": "/m", "batch_size": 0},
+            "--batch-size must be at least 1, got 0",
+        ),
+        (
+            "rbridge-score",
+            {"score_id": 1, "proxy_id": 1, "benchmark_id": 1, "device": "cuda:x"},
+            "unknown --device 'cuda:x'",
+        ),
+        (
+            "demo-experiment",
+            {"corpus_id": 1, "run_id": 1, "out_dir": "/o", "seed": -1},
+            "--seed must be between 0 and 4294967295, got -1",
+        ),
+        (
+            "demo-experiment",
+            {"corpus_id": 1, "run_id": 1, "out_dir": "/o", "keep": float("nan")},
+            "--keep must be a finite number, got nan",
+        ),
+        (
+            "proxy-train",
+            {
+                "corpus_id": 1,
+                "dataset": "d",
+                "out_dir": "/o",
+                "params": 10**6,
+                "tokens": 10**6,
+                "lr": float("inf"),
+            },
+            "--lr must be a finite number",
+        ),
+        (
+            "proxy-train",
+            {"corpus_id": 1, "dataset": "../d", "out_dir": "/o", "params": 10**6, "tokens": 10**6},
+            "the dataset name '../d' holds a path separator",
+        ),
     ],
 )
 def test_a_job_config_is_checked_against_its_spec(kind, config, message):

@@ -400,3 +400,28 @@ def test_fitted_curve_for_drawing():
     pts = fitted_curve({"name": "logarithmic", "params": {"a": 1.0, "b": 2.0}}, 0.0, 1.0, n=3)
     assert pts == [{"x": 0.0, "y": None}, {"x": 0.5, "y": pytest.approx(1 + 2 * math.log(0.5))},
                    {"x": 1.0, "y": 1.0}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "r2", "says"),
+    [
+        ([1.0] * 6, [0.5] * 6, 1.0, ("target (y) is 0.5", "proxy (x) is 1")),
+        ([1, 2, 3, 4, 5, 6], [0.1] * 6, 1.0, ("target (y) is 0.1",)),
+        ([2.0] * 6, [1, 2, 3, 4, 5, 6], 0.0, ("proxy (x) is 2",)),
+    ],
+)
+def test_constant_data_get_a_consistent_r2_a_note_and_no_numpy_warning(x, y, r2, says, capfd):
+    """Constant x and y used to give train R^2 1.0 per fold and 0.0 overall with no note, and
+    numpy's RankWarning on stderr (issue 19.11)."""
+    import warnings
+
+    from engine.analysis.fits import cross_validate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that reached the caller would raise
+        r = cross_validate(x, y)
+    assert r.train_r2 == pytest.approx(r2, abs=1e-9)
+    assert r.final.r2 == pytest.approx(r2, abs=1e-9)
+    for text in says:
+        assert any(text in n for n in r.notes), r.notes
+    assert capfd.readouterr().err == ""

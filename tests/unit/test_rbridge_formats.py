@@ -325,3 +325,17 @@ def test_rbridge_part_without_its_completions_file(tmp_path):
     part = path.parent / "gpt4o_s1_new_logprobs_part01_of_01.jsonl"
     with pytest.raises(InputError, match="a logprob part without its completions file"):
         read_traces([str(part)], "rbridge")
+
+
+def test_rbridge_duplicate_completion_id_is_named_and_skip_bad_keeps_the_first(tmp_path):
+    """Two completions with one id: the second is reported as a duplicate (it used to read as
+    "no log-probabilities"), and --skip-bad keeps the first with its token rows (issue 19.11)."""
+    path = rbridge_release(tmp_path)
+    completions = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps([*completions, {**completions[0], "question": "again"}]), "utf-8")
+    with pytest.raises(InputError, match=r"index 2: field 'id': trace id 'g1' appears twice"):
+        read_traces([str(path)], "rbridge")
+    records, skipped = read_traces([str(path)], "rbridge", skip_bad=True)
+    assert [(r.ext_id, r.question) for r in records] == [("g1", "Q1"), ("g2", "Q2")]
+    assert records[0].letter_probs.tolist() == pytest.approx([0.5, 0.25])
+    assert len(skipped) == 1 and "appears twice" in skipped[0]

@@ -178,3 +178,13 @@ def test_local_driver_over_parquet_shards(tmp_path):
             shard = int(np.searchsorted(bounds, k, side="right")) - 1
             assert th.last_tie == (shard << 32) | (k - bounds[shard])
             assert info["shards"] == 3 and info["docs"] == 3000
+
+
+def test_a_nan_probability_is_named_plainly():
+    """The message says "nan", not numpy's repr "np.float64(nan)" (issue 19.11)."""
+    from engine.betr.threshold_scale import check_probs
+
+    with pytest.raises(InputError) as err:
+        check_probs(np.array([0.5, np.nan]), np.array([3, 4]), "s.parquet")
+    assert "probability nan at row 1 is not in [0, 1]" in str(err.value)
+    assert "np." not in str(err.value)

@@ -11,8 +11,6 @@ uninterrupted run would (CPU; batches and learning rate are functions of the ste
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,18 +19,29 @@ import numpy as np
 
 from engine.betr.runindex import keep_count
 from engine.betr.runs import require_state
+from engine.device import available_memory, detect_device
 from engine.errors import UsageError
 from engine.jobs.context import JobContext
 from engine.jobs.specs import ProxyTrainSpec
-from engine.ops.lm_data import eot_id, prepare_tokenizer, prepare_tokens, write_atomic
-from engine.ops.train_lm import LMTrainer, TrainSettings, shape_for_budget, steps_for_tokens
+from engine.jobs.train_dir import claim_out_dir
+from engine.ops.lm_data import eot_id, prepare_tokenizer, prepare_tokens
+from engine.ops.train_lm import (
+    BUILDING,
+    LMTrainer,
+    ModelShape,
+    TrainSettings,
+    check_memory,
+    shape_for_budget,
+    steps_for_tokens,
+    training_memory,
+)
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 from engine.store import docs, proxies, scores
 from engine.store import runs as store_runs
 from engine.units import abbreviate
 
 TEXT_CHUNK = 256
-SPEC_FILE = "betr-train.json"
+NEOX_VOCAB = 50_280  # entries of the bundled GPT-NeoX tokenizer
 
 
 def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
@@ -40,8 +49,12 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
     if cp.get("finished"):
         return cp["result"]
     out = Path(spec.out_dir)
-    claim_out_dir(out, spec, ctx.job_id)
     conn = ctx.conn
+    device = detect_device(spec.device)
+    check_fits(spec, vocab_bound(spec.tokenizer), spec.tokens + 1, device)  # before any write
+    verdict = claim_out_dir(conn, out, ctx.job_id, spec.to_config())
+    if verdict == "take-over":
+        ctx.log.info("took over %s from a job that stopped before its first checkpoint", out)
     doc_ids = training_doc_ids(conn, spec)
     settings = TrainSettings(
         seq_len=spec.seq_len,
@@ -74,7 +87,7 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
             f"({spec.seq_len + 1})",
             fix="train on a larger corpus or selection, or pass a smaller --seq-len",
         )
-    shape = shape_for_budget(spec.params, tok.get_vocab_size(), spec.seq_len)
+    shape = check_fits(spec, tok.get_vocab_size(), len(tokens), device)
     trainer = LMTrainer(
         out_dir=out,
         tokens=tokens,
@@ -83,6 +96,7 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
         eos_id=eot_id(tok),
         settings=settings,
         meta={"dataset": spec.dataset, "seed": spec.seed, "tokenizer": spec.tokenizer},
+        keep_checkpoint=lambda path: proxies.path_registered(conn, str(path.resolve())),
     )
     state_dir = cp.get("state_dir")
     if state_dir is not None and not Path(state_dir).is_dir():
@@ -129,12 +143,15 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
             ev.loss,
             f"{ev.rate:,.0f}" if ev.rate else "-",
         )
-        if ev.kind == "log":
+        if ev.kind == "log":  # progress only: a resume starts from the last saved state
             ctx.commit_chunk(
                 lambda _c: None,
                 advance=ev.tokens - ctx.done,
-                checkpoint={**state_cp, "registered": registered, "loss": ev.loss},
-            )
+                checkpoint={
+                    **state_cp, "registered": registered, "loss": ev.loss,
+                    "resumes_at": state_cp["tokens"],
+                },
+            )  # fmt: skip
             continue
         new = None
         if ev.checkpoint_dir is not None and ev.step not in {r["step"] for r in registered}:
@@ -148,7 +165,12 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
                 "sha256": model_sha256(model_dir),
             }
         state_cp = {"step": ev.step, "tokens": ev.tokens, "state_dir": str(ev.state_dir)}
-        checkpoint = {**state_cp, "registered": registered, "loss": ev.loss}
+        checkpoint = {
+            **state_cp,
+            "registered": registered,
+            "loss": ev.loss,
+            "resumes_at": ev.tokens,
+        }
         result = None
         if ev.done:
             result = {
@@ -170,6 +192,9 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
 
         def write(c, new=new) -> None:
             if new is not None:
+                taken = proxies.get_proxy(c, new["name"])
+                if taken is not None and taken["path"] != new["path"]:  # another run's name
+                    new["name"] = f"{new['name']}-job{ctx.job_id}"
                 new["proxy_id"] = proxies.add_proxy(
                     c,
                     name=new["name"],
@@ -194,30 +219,32 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
     raise AssertionError("the trainer stopped before its last step")  # pragma: no cover
 
 
-def claim_out_dir(out: Path, spec: ProxyTrainSpec, job_id: int) -> None:
-    """The output directory belongs to one job: another job never rewrites checkpoints that
-    are registered as proxies (their sha256 would go stale), and caches (tokenizer, tokens,
-    states) made for other settings are dropped."""
-    out.mkdir(parents=True, exist_ok=True)
-    marker = out / SPEC_FILE
-    mine = {"job_id": job_id, "spec": spec.to_config()}
-    if marker.is_file():
-        theirs = json.loads(marker.read_text(encoding="utf-8"))
-        if theirs == mine:
-            return
-        if theirs.get("job_id") != job_id and any(out.glob("ckpt-*")):
-            raise UsageError(
-                f"{out} holds the checkpoints of proxy-train job {theirs.get('job_id')}",
-                fix=f"resume that job (betr jobs resume {theirs.get('job_id')}), train into "
-                "another directory, or delete that one",
-            )
-        for name in ("tokenizer.json", "data", "state"):
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-    write_atomic(marker, json.dumps(mine, indent=1).encode())
+def vocab_bound(tokenizer: str) -> int:
+    """The most entries the vocabulary of a --tokenizer can have, before it is built."""
+    if tokenizer.startswith("train:"):
+        return int(tokenizer.partition(":")[2])
+    if tokenizer.startswith("file:") and Path(tokenizer[len("file:") :]).is_file():
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(tokenizer[len("file:") :]).get_vocab_size()
+    return NEOX_VOCAB
+
+
+def check_fits(spec: ProxyTrainSpec, vocab: int, n_tokens: int, device: str | None) -> ModelShape:
+    """The model shape of the spec's budget, or a UsageError with the memory estimate when
+    training it would not fit in what `device` has free. device None (not resolved yet: that
+    needs torch): only what building the model needs on the host is checked."""
+    shape = shape_for_budget(spec.params, vocab, spec.seq_len)
+    what = f"a {abbreviate(shape.params)}-parameter proxy"
+    if abs(shape.params - spec.params) > 0.1 * spec.params:
+        what += f" (the shape closest to the budget of {abbreviate(spec.params)})"
+    if device is None:
+        need = 4 * shape.params + 4 * n_tokens
+        check_memory(need, available_memory("cpu"), "cpu", what, BUILDING)
+    else:
+        need = training_memory(shape, spec.batch_size, spec.seq_len, n_tokens)
+        check_memory(need, available_memory(device), device, what)
+    return shape
 
 
 def training_doc_ids(conn, spec: ProxyTrainSpec) -> np.ndarray:

@@ -12,21 +12,12 @@ temporary name, then renamed).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from engine.betr.runs import require_state
 from engine.errors import UsageError
-from engine.exec.ray import (
-    ApplyActor,
-    EmbedActor,
-    Pool,
-    Shard,
-    count_rows,
-    plan_shards,
-    ray_session,
-    run_shards,
-)
+from engine.exec.ray import ApplyActor, EmbedActor, Pool, ray_session, run_shards
+from engine.exec.ray_shards import Shard, check_out_dir, count_rows, plan_shards
 from engine.jobs.context import JobContext
 from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
 from engine.store import catalog
@@ -94,7 +85,7 @@ def _run(
 ) -> dict[str, Any]:
     """Count, skip what is written, run the rest with progress per finished shard."""
     shards = plan_shards(spec.inputs, spec.out_dir)
-    Path(spec.out_dir).mkdir(parents=True, exist_ok=True)
+    check_out_dir(spec.out_dir).mkdir(parents=True, exist_ok=True)
     skipped = [s for s in shards if s.done]
     state = {"shards": len(skipped)}
     with ray_session(spec.address, spec.num_cpus) as ray:

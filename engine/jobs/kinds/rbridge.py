@@ -4,7 +4,10 @@ Weights need only the proxy's tokenizer, so every trace is tokenized and weighte
 `benchmark` MinMax scope needs the range over all of them); the NLL forward passes then run in
 chunks of traces, each chunk's per-trace rows committed with the job's progress. A killed job
 resumes after the last committed trace; the score row turns 'done' only in the transaction
-that writes the benchmark's aggregates (and its rows in the long evaluation table).
+that writes the benchmark's aggregates (and its rows in the long evaluation table). The row
+names its job before anything else happens, so a job that fails leaves a row that says so
+(engine.api.rbridge.score_state); a rescore fills a row beside the finished one and swaps in
+at that last transaction (engine.store.rbridge).
 
 A `mask` trace is also scored the rBridge release's way (engine.rbridge.scoring.mask_sums):
 question + reasoning tokenized together with no separator and no special tokens, every token
@@ -51,6 +54,12 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
         )
     if score["state"] == "done":
         return {"score_id": spec.score_id, "skipped": "already scored", **score["metrics"]}
+    if score["job_id"] != ctx.job_id:  # first: any failure below shows on the score row
+        ctx.commit_chunk(
+            lambda c: store_rb.set_score_job(c, spec.score_id, ctx.job_id),
+            advance=0,
+            checkpoint=ctx.checkpoint or {"stage": "start"},
+        )
     proxy = proxies.get_proxy(conn, spec.proxy_id)
     if proxy is None:
         raise UsageError(f"proxy {spec.proxy_id} was deleted")
@@ -67,12 +76,6 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
             f"the files of proxy '{proxy['name']}' at {proxy['path']} changed since it was "
             "registered",
             fix=f"register the new files as a new proxy: betr proxy add {proxy['path']} --name NEW",
-        )
-    if score["job_id"] != ctx.job_id:
-        ctx.commit_chunk(
-            lambda c: store_rb.set_score_job(c, spec.score_id, ctx.job_id),
-            advance=0,
-            checkpoint=ctx.checkpoint or {"stage": "start"},
         )
     rows = traces.trace_rows(conn, spec.benchmark_id)
     op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)

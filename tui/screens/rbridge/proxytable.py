@@ -47,10 +47,14 @@ MAX_CURVES = 8  # the plot's legend stays readable; the table lists every proxy
 def state_text(row: dict[str, Any]) -> Text:
     if row["pending"]:
         return Text("scoring…", style="italic")
+    stopped = row.get("stopped")
     if row["score_id"] is None:
+        if stopped:  # its job failed, was cancelled or interrupted: say so, never "scoring"
+            return Text(f"{stopped} (S)", style="italic")
         return Text("not scored (S)", style="dim")
     flags = sum((row.get("flags") or {}).values())
-    return Text(f"#{row['score_id']}" + (f" · {flags} flag" if flags else ""), style="dim")
+    text = f"#{row['score_id']}" + (f" · {flags} flag" if flags else "")
+    return Text(text + (f" · {stopped}" if stopped else ""), style="dim")
 
 
 def proxy_cells(row: dict[str, Any]) -> tuple:
