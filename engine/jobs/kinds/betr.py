@@ -69,12 +69,15 @@ def score_stage(ctx: JobContext, run_id: int, device: str = "auto") -> dict[str,
     texts = [r["text"] for r in examples] + docs.doc_texts(conn, doc_ids)
     ctx.log.info("embedding %d example and %d doc texts", len(examples), len(doc_ids))
     op = run_embedder(cfg, device)
-    ctx.start_phase(len(texts), "texts")
+    # a resumed score counts on from what it committed (not from 0 while the cache is read)
+    committed = ctx.done if (ctx.checkpoint or {}).get("stage") in ("embed", "rank") else 0
+    ctx.start_phase(len(texts), "texts", done=min(committed, len(texts)))
     base = {"done": None}
 
     def embed_progress(done: int, total_missing: int) -> None:
-        if base["done"] is None:
+        if base["done"] is None:  # (0, missing) before the first chunk: the cache holds the rest
             base["done"] = len(texts) - total_missing
+            ctx.start_phase(len(texts), "texts", done=base["done"])  # the rate: this run's own
         ctx.commit_chunk(
             lambda _c: None,
             advance=base["done"] + done - ctx.done,
