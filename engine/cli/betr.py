@@ -210,6 +210,7 @@ def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
 
     if ngram is not None and not decontaminate:
         raise click.UsageError("--n goes with --decontaminate")
+    share = parse_keep(keep)
     warnings = selection_warnings(obj().workspace, run_id)
     for warning in warnings:  # before anything is written
         echo(f"warning: run {run_id}: {warning}", err=True)
@@ -217,11 +218,11 @@ def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
         from engine.cli.contamination import select_decontaminated
 
         result = select_decontaminated(
-            run_id, parse_keep(keep), by, Path(out), n=ngram, replay=replay, seed=seed
+            run_id, share, by, Path(out), n=ngram, replay=replay, seed=seed
         )
     else:
         result = select_and_export(
-            obj().workspace, run_id, parse_keep(keep), by, Path(out), replay=replay, seed=seed
+            obj().workspace, run_id, share, by, Path(out), replay=replay, seed=seed
         )
     result["warnings"] = warnings
     if obj().json:
