@@ -214,7 +214,8 @@ def embed_cached(
     text once. New vectors are stored as (dim,) float16 after every ENCODE_CHUNK texts (an
     interrupted run keeps what it finished). Every returned row went through float16 and was
     renormalised, so a first and a second run return identical arrays.
-    progress(done, total) counts texts to embed, after each chunk; it may raise to cancel.
+    progress(done, total) counts texts to embed: (0, total) once the cache is read, then after
+    each chunk; it may raise to cancel.
     """
     texts = list(texts)
     keys = [text_sha256(t) for t in texts]
@@ -227,6 +228,8 @@ def embed_cached(
     # longest first across chunks as well, so each chunk's batches pad little
     missing.sort(key=lambda key: -len(texts[first[key]]))
     done = 0
+    if progress is not None:
+        progress(0, len(missing))
     for start in range(0, len(missing), ENCODE_CHUNK):
         part = missing[start : start + ENCODE_CHUNK]
         vecs = embedder.encode([texts[first[key]] for key in part], batch_size=batch_size)

@@ -24,6 +24,7 @@ from textual.app import App, InvalidThemeError
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import var
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from engine.api.catalog import app_state
@@ -51,6 +52,7 @@ from tui.widgets.doclist import BLOCK
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 JOBS_POLL_S = 0.5
 REPEAT_ERROR_AFTER_S = 30.0
+ERROR_STALE_S = 60.0  # the status line drops an error not reported again for this long
 EXIT_AFTER_PAINT_ENV = "BETR_TUI_EXIT_AFTER_PAINT"
 
 
@@ -148,6 +150,8 @@ class BetrApp(App[None]):
         self.jobs_poll = Poller(self, self.poll_jobs, JOBS_POLL_S)
         self._job_states: dict[int, str] | None = None
         self._shown_error: tuple[str, float] = ("", 0.0)
+        self.error_stale_s = ERROR_STALE_S
+        self._error_timer: Timer | None = None
         self._control_filter = ControlCharFilter()
 
     # -- start-up ------------------------------------------------------------------------------
@@ -312,12 +316,20 @@ class BetrApp(App[None]):
         """Show an error once (a failing poll repeats its error only every 30 s)."""
         message = visible(message)
         self.last_error = message
+        if self._error_timer is not None:
+            self._error_timer.stop()
+        self._error_timer = self.set_timer(self.error_stale_s, self.clear_stale_error)
         last, when = self._shown_error
         now = time.monotonic()
         if message == last and now - when < REPEAT_ERROR_AFTER_S:
             return
         self._shown_error = (message, now)
         self.notify(message, title="error", severity="error", timeout=10, markup=False)
+
+    def clear_stale_error(self) -> None:
+        """The last error was not reported again for `error_stale_s`: off the status line."""
+        self.last_error = None
+        self._error_timer = None
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.api.run_targets import annotate_runs, warning_line
+from engine.api.run_targets import annotate_runs, classifier_warning_line, warning_line
 from engine.betr.runindex import (
     SORT_LABELS,
     SORTS,
@@ -83,7 +83,9 @@ def load_run_index(conn: sqlite3.Connection, run_id: int) -> RunIndex:
         sc = scores.sample_columns([(i, *s[2:]) for i, s in enumerate(sample)])
         index = index_from_sample(run, benchmarks, doc_id, n_tokens, sc)
     index.target_examples = run["config"].get("target_examples")
-    index.split_warning = warning_line(annotate_runs(conn, [run])[0])
+    annotated = annotate_runs(conn, [run])[0]
+    index.split_warning = warning_line(annotated)
+    index.classifier_warning = classifier_warning_line(annotated)
     return index
 
 

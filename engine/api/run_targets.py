@@ -1,6 +1,9 @@
 """What a BETR run targets, as planned and as shown: balanced targets (`--per-benchmark N|min`),
 the fields each benchmark's texts were made from, and the evaluation-split warning.
 
+A run's warnings live here too: targets from an evaluation split, and (once trained) a
+degenerate classifier.
+
 At plan time the run's config records, per target benchmark, its split and text fields, and
 with `--per-benchmark` the number per benchmark and the example ids drawn (seeded by the run's
 seed), so the config hash names exactly the examples the score job embeds and ranks.
@@ -13,6 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from engine.betr.classifier_health import classifier_warnings
 from engine.betr.targets import (
     draw_balanced,
     examples_used,
@@ -73,9 +77,10 @@ def describe_targets(
 
 
 def annotate_runs(conn: sqlite3.Connection, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add `targets`, `per_benchmark` and `warnings` (one per benchmark from an evaluation
-    split) to each BETR run dict (with its decoded config); other kinds of run get empty
-    ones."""
+    """Add `targets`, `per_benchmark`, `classifier_warnings` (a degenerate classifier,
+    engine.betr.classifier_health) and `warnings` (one per benchmark from an evaluation split,
+    then the classifier's) to each BETR run dict (with its decoded config and metrics); other
+    kinds of run get empty ones."""
     betr_runs = [r for r in runs if r.get("kind") == "betr"]
     splits_now: dict[str, str | None] = {}
     fields_now: dict[str, list[str]] = {}
@@ -85,8 +90,10 @@ def annotate_runs(conn: sqlite3.Connection, runs: list[dict[str, Any]]) -> list[
     for run in runs:
         if run.get("kind") == "betr":
             run.update(describe_targets(run["config"], splits_now, fields_now))
+            clf = classifier_warnings((run.get("metrics") or {}).get("classifier"), run["id"])
+            run.update(classifier_warnings=clf, warnings=run["warnings"] + clf)
         else:
-            run.update(per_benchmark=None, targets={}, warnings=[])
+            run.update(per_benchmark=None, targets={}, warnings=[], classifier_warnings=[])
     return runs
 
 
@@ -103,3 +110,8 @@ def targets_line(run: dict[str, Any]) -> str:
 def warning_line(run: dict[str, Any]) -> str:
     """The run's split warnings in one line, "" when none (for a status line)."""
     return split_warning_line({name: t["split"] for name, t in run.get("targets", {}).items()})
+
+
+def classifier_warning_line(run: dict[str, Any]) -> str:
+    """The run's degenerate-classifier warning, "" when none."""
+    return " ".join(run.get("classifier_warnings") or [])

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.api.run_targets import annotate_runs
 from engine.betr.runs import require_state
 from engine.betr.select import Selection, parse_keep
 from engine.errors import UsageError
@@ -23,7 +24,21 @@ from engine.store import runs as store_runs
 from engine.store import scores
 from engine.workspace import Workspace, open_private
 
-__all__ = ["Selection", "export_selection", "parse_keep", "select", "select_and_export"]
+__all__ = [
+    "Selection",
+    "export_selection",
+    "parse_keep",
+    "select",
+    "select_and_export",
+    "selection_warnings",
+]
+
+
+def selection_warnings(workspace: Workspace, run_id: int) -> list[str]:
+    """What to say before writing a run's selection: its classifier is degenerate (its order
+    of the pool is noise). [] when there is nothing to say."""
+    with closing(workspace.connect(readonly=True)) as conn:
+        return annotate_runs(conn, [store_runs.get_run(conn, run_id)])[0]["classifier_warnings"]
 
 
 def select(conn: sqlite3.Connection, run_id: int, keep: float, by: str = "tokens") -> Selection:

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from engine.betr.fasttext_settings import PAPER_SETTINGS
 from engine.errors import UsageError
 
-FASTTEXT_DEFAULTS: dict[str, Any] = dict(
-    wordNgrams=2, lr=0.03, dim=128, ws=10, minCount=5, epoch=5
-)  # the paper's tuning
+FASTTEXT_DEFAULTS: dict[str, Any] = PAPER_SETTINGS  # the paper's tuning; for the size of a
+# training set, engine.betr.fasttext_settings.choose_settings
 # fastText (DenseMatrix::uniform) initialises the input matrix in 10 blocks, one per training
 # thread, and leaves the blocks of threads it does not start uninitialised: with fewer threads
 # the weights start as whatever malloc returned (garbage, NaN losses even at lr 0, models that
@@ -65,7 +65,7 @@ def train_classifier(
 ) -> ClassifierInfo:
     """Trains a fastText supervised classifier (labels: 1 = positive) and saves it to
     out_path (mode 0600). params override FASTTEXT_DEFAULTS (also any other fastText
-    argument, e.g. bucket: the default 2M hash buckets x dim 128 make a ~1 GB .bin);
+    argument, e.g. bucket: fastText's default 2M hash buckets x dim 128 make a ~1 GB .bin);
     threads=None uses every core, and never fewer than FASTTEXT_MIN_THREADS."""
     import fasttext
 

@@ -70,8 +70,10 @@ class RunIndex:
     vectors: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     # the example ids drawn per benchmark (balanced targets); None: every example
     target_examples: dict[str, list[int]] | None = field(default=None, repr=False)
-    # what the screens showing this run must say: its targets come from an evaluation split
+    # what the screens showing this run must say: its targets come from an evaluation split;
+    # its classifier is degenerate (engine.betr.classifier_health)
     split_warning: str = ""
+    classifier_warning: str = ""
 
     def __post_init__(self) -> None:
         self.cum_tokens = np.cumsum(self.n_tokens, dtype=np.int64)

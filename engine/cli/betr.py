@@ -117,24 +117,43 @@ def run_stage(stage: str, run_id: int, detach: bool, **kwargs) -> None:
     from engine.api.runs import stage_spec
 
     result = run_job(stage_spec(obj().workspace, stage, run_id, **kwargs), detach)
-    if result is not None:
-        emit_json(result) if obj().json else echo(json_text(result))
+    if result is None:
+        return
+    emit_json(result) if obj().json else echo(json_text(result))
+    for warning in result.get("warnings", []):  # a degenerate classifier
+        echo(f"warning: run {run_id}: {warning}", err=True)
 
 
 @click.command("train", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
 @click.option("--positive-frac", type=float, default=None, help="Top share labelled positive.")
-@click.option("--epoch", type=int, default=None, help="fastText epochs (default 5).")
-@click.option("--lr", type=float, default=None, help="fastText learning rate (default 0.03).")
+@click.option(
+    "--epoch",
+    type=int,
+    default=None,
+    help="fastText epochs (default: 5, the paper's, from 80,000 training docs; up to 50 below).",
+)
+@click.option(
+    "--lr",
+    type=float,
+    default=None,
+    help="fastText learning rate (default: 0.03, the paper's, from 80,000 training docs; up to "
+    "1.0 below).",
+)
 @click.option("--dim", type=int, default=None, help="fastText dimension (default 128).")
 @click.option("--word-ngrams", type=int, default=None, help="fastText wordNgrams (default 2).")
 @click.option("--min-count", type=int, default=None, help="fastText minCount (default 5).")
 @click.option(
-    "--bucket", type=int, default=None, help="fastText hash buckets (default 2M: a ~1 GB model)."
+    "--bucket",
+    type=int,
+    default=None,
+    help="fastText hash buckets (default: one per 16 word n-grams of the training text, a "
+    "power of two, 16,384 to 2M).",
 )
 @click.option("--detach", is_flag=True)
 def train_cmd(run_id, positive_frac, epoch, lr, dim, word_ngrams, min_count, bucket, detach):
-    """Label the scored sample (top share positive, balanced) and train the fastText classifier."""
+    """Label the scored sample (top share positive, balanced) and train the fastText classifier
+    (settings for the training set's size; warns when the classifier is degenerate)."""
     from engine.api.runs import fasttext_params
 
     params = fasttext_params(
@@ -188,20 +207,25 @@ def apply_cmd(run_id, detach, engine, tokenizer, workers, **ray):
 @click.option("--n", "ngram", type=int, default=None, help="(--decontaminate) n, default 13.")
 def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
     """Keep the top docs by p(positive) until X% of tokens (or docs) and export them."""
-    from engine.api.select import parse_keep, select_and_export
+    from engine.api.select import parse_keep, select_and_export, selection_warnings
 
     if ngram is not None and not decontaminate:
         raise click.UsageError("--n goes with --decontaminate")
+    share = parse_keep(keep)
+    warnings = selection_warnings(obj().workspace, run_id)
+    for warning in warnings:  # before anything is written
+        echo(f"warning: run {run_id}: {warning}", err=True)
     if decontaminate:
         from engine.cli.contamination import select_decontaminated
 
         result = select_decontaminated(
-            run_id, parse_keep(keep), by, Path(out), n=ngram, replay=replay, seed=seed
+            run_id, share, by, Path(out), n=ngram, replay=replay, seed=seed
         )
     else:
         result = select_and_export(
-            obj().workspace, run_id, parse_keep(keep), by, Path(out), replay=replay, seed=seed
+            obj().workspace, run_id, share, by, Path(out), replay=replay, seed=seed
         )
+    result["warnings"] = warnings
     if obj().json:
         emit_json(result)
     else:

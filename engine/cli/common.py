@@ -135,9 +135,10 @@ def report_skipped(result: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def progress_bar(title: str, unit: str, *, transient: bool = False):
+def progress_bar(title: str, unit: str, *, transient: bool = False, job_eta: bool = True):
     """A rich progress bar on stderr (only when it is a terminal); yields
-    `update(done, total, unit=None, rate=None, eta=None)`."""
+    `update(done, total, unit=None, rate=None, eta=None)`. job_eta: show the `eta` given (a
+    job's own, "-" when unknown), else rich's estimate from the bar's speed."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import (
@@ -149,7 +150,7 @@ def progress_bar(title: str, unit: str, *, transient: bool = False):
         TimeRemainingColumn,
     )
 
-    from engine.units import format_rate
+    from engine.units import format_duration, format_rate
 
     console = Console(stderr=True)
     progress = Progress(
@@ -160,16 +161,19 @@ def progress_bar(title: str, unit: str, *, transient: bool = False):
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[eta]}") if job_eta else TimeRemainingColumn(),
         console=console,
         transient=transient,
         disable=not console.is_terminal,
     )
-    task = progress.add_task(escape(visible(title, lines=False)), total=None, unit=unit, rate="")
+    task = progress.add_task(
+        escape(visible(title, lines=False)), total=None, unit=unit, rate="", eta="-"
+    )
 
     def update(done, total, unit=None, rate=None, eta=None):
         fields = {} if unit is None else {"unit": unit}
         fields["rate"] = format_rate(rate, unit or "") if rate is not None else ""
+        fields["eta"] = format_duration(eta)
         progress.update(task, completed=done, total=total, **fields)
 
     with progress:

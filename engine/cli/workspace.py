@@ -133,7 +133,9 @@ def delete_cmd(what: str, name: str) -> None:
     elif what == "proxy":
         done = delete_proxy(ws, name)
     else:
-        with progress_bar(f"delete corpus {name}", "docs", transient=True) as on_progress:
+        with progress_bar(
+            f"delete corpus {name}", "docs", transient=True, job_eta=False
+        ) as on_progress:
             done = delete_corpus(ws, name, on_progress=on_progress)
     if obj().json:
         emit_json(done.as_dict())

@@ -70,6 +70,9 @@ class JobContext:
         self.unit = job.unit
         self._meter = RateMeter(self.done)
         self._on_progress = on_progress
+        # a multi-step job sets this: its ETA from its steps' own times (engine.jobs.eta), and
+        # no rate (steps of different kinds per second mean nothing)
+        self.steps_eta: Callable[[], float | None] | None = None
 
     def start_phase(self, total: int | None, unit: str, done: int = 0) -> None:
         """A multi-stage job starts counting a new unit from `done`."""
@@ -97,7 +100,9 @@ class JobContext:
         done = self.done + advance
         rate = self._meter.update(done)
         eta = None
-        if rate and self.total is not None and rate > 0:
+        if self.steps_eta is not None:
+            rate, eta = None, self.steps_eta()
+        elif rate and self.total is not None and rate > 0:
             eta = max(0.0, (self.total - done) / rate)
         with transaction(self.conn):
             out = write(self.conn)
@@ -107,6 +112,11 @@ class JobContext:
         self._report(rate, eta)
         self.check_cancel()
         return out
+
+    def report_eta(self, eta: float | None) -> None:
+        """A new ETA between commits (a multi-step job while one of its steps runs)."""
+        store_jobs.set_eta(self.conn, self.job_id, eta)
+        self._report(None, eta)
 
     def check_cancel(self) -> None:
         if store_jobs.cancel_requested(self.conn, self.job_id):

@@ -47,7 +47,7 @@ def claim(conn: sqlite3.Connection, job_id: int, pid: int, pgid: int, host: str)
     with transaction(conn):
         cur = conn.execute(
             "UPDATE jobs SET state = 'running', pid = ?, pgid = ?, host = ?, heartbeat = ?, "
-            "started_at = ?, attempts = attempts + 1, error = NULL "
+            "started_at = ?, attempts = attempts + 1, error = NULL, rate = NULL, eta_s = NULL "
             "WHERE id = ? AND state = 'queued'",
             (pid, pgid, host, now, now, job_id),
         )
@@ -77,11 +77,17 @@ def request_cancel(conn: sqlite3.Connection, job_id: int) -> None:
 
 
 def set_total(conn: sqlite3.Connection, job_id: int, total: int | None, unit: str, done: int):
+    """A new phase's count: the last phase's rate and ETA (of another unit) go."""
     with transaction(conn):
         conn.execute(
-            "UPDATE jobs SET total = ?, unit = ?, done = ? WHERE id = ?",
+            "UPDATE jobs SET total = ?, unit = ?, done = ?, rate = NULL, eta_s = NULL WHERE id = ?",
             (total, unit, done, job_id),
         )
+
+
+def set_eta(conn: sqlite3.Connection, job_id: int, eta: float | None) -> None:
+    """An ETA without progress (autocommit: one statement); the rate goes with it."""
+    conn.execute("UPDATE jobs SET rate = NULL, eta_s = ? WHERE id = ?", (eta, job_id))
 
 
 def record_progress(

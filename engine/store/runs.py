@@ -114,6 +114,17 @@ def update_metrics(conn: sqlite3.Connection, run_id: int, **metrics: Any) -> Non
     conn.execute("UPDATE runs SET metrics = ? WHERE id = ?", (json.dumps(merged), run_id))
 
 
+def update_config(conn: sqlite3.Connection, run_id: int, **entries: Any) -> None:
+    """Merge `entries` into runs.config (call inside a transaction): what a later step chose
+    (the classifier's settings). The config hash stays the plan's, the run's cache key."""
+    row = conn.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+    merged = json.loads(row["config"] or "{}")
+    merged.update(entries)
+    conn.execute(
+        "UPDATE runs SET config = ? WHERE id = ?", (json.dumps(merged, sort_keys=True), run_id)
+    )
+
+
 def artifact(conn: sqlite3.Connection, run_id: int, kind: str) -> sqlite3.Row | None:
     """(path relative to the workspace, sha256) of the run's file of `kind`."""
     return conn.execute(

@@ -267,7 +267,8 @@ def test_score_train_apply_through_the_cli(pipeline):
     assert pipeline.score == {"run_id": run_id, "cached": False, "notes": []}
     assert pipeline.score_err == ""  # no progress bar, note or warning on a non-terminal
     metric_keys = ["accuracy", "precision", "recall", "roc_auc", "spearman"]
-    assert list(pipeline.train) == ["run_id", "stage", *metric_keys]
+    health = ["p_spread", "fasttext", "fasttext_rule", "warnings"]
+    assert list(pipeline.train) == ["run_id", "stage", *metric_keys, *health]
     assert (pipeline.train["run_id"], pipeline.train["stage"]) == (run_id, "train")
     assert pipeline.apply == {"run_id": run_id, "stage": "apply", "docs": N_CORPUS}
 
@@ -298,7 +299,18 @@ def test_score_train_apply_through_the_cli(pipeline):
         # imported without --split; the paper's example text (question and answer)
         "splits": {"arc-challenge": None, "gsm8k": None},
         "text_fields": {"arc-challenge": ["question", "answer"], "gsm8k": ["question", "answer"]},
+        "fasttext": cfg["fasttext"],  # recorded by train: what it chose and why
     }
+    chosen = cfg["fasttext"]
+    assert chosen["given"] == ["bucket", "dim", "epoch", "lr", "minCount"]
+    assert chosen["params"] == dict(
+        wordNgrams=2, lr=0.5, dim=32, ws=10, minCount=1, epoch=30, bucket=20000
+    )
+    assert (chosen["rule"], chosen["train_docs"]) == ("small-set", 56)
+    assert (
+        "56 training docs: the paper's epoch 5 and lr 0.03 give only 8 lr-weighted"
+        in (chosen["why"])
+    )
     assert (run["state"], run["name"], run["corpus"]) == ("applied", "web vs core", "web")
     assert (run["sample_docs"], run["applied_docs"]) == (N_SAMPLE, N_CORPUS)
     m = run["metrics"]
@@ -633,6 +645,9 @@ def test_select_exports_the_top_docs_as_jsonl_and_parquet(pipeline, tmp_path):
         "format": "jsonl",
         "replay_docs": 0,
         "rows": p,
+        # this module's fastText (30 epochs at lr 0.5 on 56 docs: 840 lr-weighted updates)
+        # learns next to nothing, and select says so (engine/betr/classifier_health.py)
+        "warnings": betr_json(ws, "runs", "show", str(run_id))["classifier_warnings"],
     }
     rows = read_jsonl(out)
     docs = {r[0]: r[1:] for r in query(ws, "SELECT id, ext_id, text, source, meta FROM docs")}

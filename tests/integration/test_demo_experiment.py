@@ -5,6 +5,7 @@ failed experiment resumes without redoing the steps that finished."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from contextlib import closing
 
 import pytest
@@ -78,6 +79,10 @@ def test_the_experiment_trains_scores_and_evaluates_and_resumes(workspace, spec,
     assert result["datasets"] == ["demo-bottom-20pct", "demo-random-20pct", "demo-top-20pct"]
     assert result["proxies"] == 1 + 3 * 2 * 2 and "cannot show" in result["caveats"]
     assert all(j.state == "done" for j in jobs.jobs(workspace))
+    # every step was timed in its group (its ETA came from them), across the failure
+    steps = jobs.job(workspace, job_id).checkpoint["steps"]
+    assert Counter(group for group, _s in steps.values()) == experiment.step_plan(spec)
+    assert all(seconds >= 0 for _g, seconds in steps.values())
     with closing(workspace.connect(readonly=True)) as conn:
         rows = evals.eval_results(conn)
     by = {}

@@ -140,4 +140,4 @@ def test_cache_entries_are_per_model(embedder):
 def test_progress_counts_texts_to_embed(embedder):
     seen = []
     embed_cached(embedder, TEXTS, MemoryEmbeddingCache(), progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(5, 5)]
+    assert seen == [(0, 5), (5, 5)]

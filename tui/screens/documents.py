@@ -24,14 +24,16 @@ from tui.actions import bindings_for
 from tui.reads import reading
 from tui.screens.base import BetrModal, BetrScreen
 from tui.screens.viewer import DocViewerScreen, keep_text
+from tui.widgets.cells import flag_warning_lines
 from tui.widgets.doclist import DocList, row_detail
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
 
 
 def info_line(index: RunIndex, view: View) -> str:
-    """ "run · 1,234 of 20,000 docs · sort … · keep 10% of tokens: p ≥ 0.81 · …", and a second
-    line when the run's targets come from an evaluation split."""
+    """ "run · 1,234 of 20,000 docs · sort … · keep 10% of tokens: p ≥ 0.81 · …", and a line
+    more when the run's classifier is degenerate, and when its targets come from an evaluation
+    split."""
     q = view.query
     parts = [index.name, f"{len(view):,} of {len(index):,} docs", q.describe()]
     if view.cut is not None and view.cut > 0:
@@ -42,8 +44,8 @@ def info_line(index: RunIndex, view: View) -> str:
         parts.append("not applied yet: the scored sample in BETR order, no probabilities")
     n_sample = int(np.count_nonzero(index.in_sample))
     parts.append(f"score and benchmark on the {n_sample:,}-doc scored sample")
-    warning = f"\n⚠ {index.split_warning}" if index.split_warning else ""
-    return " · ".join(parts) + warning
+    warnings = [w for w in (index.classifier_warning, index.split_warning) if w]
+    return " · ".join(parts) + "".join(f"\n⚠ {w}" for w in warnings)
 
 
 def empty_view_text(q: Query) -> str:
@@ -250,7 +252,10 @@ class DocumentsScreen(BetrScreen):
         self.doclist.set_view(
             index, view, loader, message.cursor, self.session.first_rows(index, view.query)
         )
-        self.query_one("#docs-info", Static).update(info_line(index, view))
+        colour = self.app.get_css_variables().get("text-warning")
+        self.query_one("#docs-info", Static).update(
+            flag_warning_lines(info_line(index, view), colour)
+        )
 
     @on(DocList.Highlighted)
     @on(DocList.Loaded)
@@ -379,6 +384,14 @@ class DocumentsScreen(BetrScreen):
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = self.betr.workspace.exports_dir / f"docs-run{self.index.run_id}-{stamp}.jsonl"
+        if self.index.classifier_warning:  # said before anything is written
+            self.notify(
+                f"run {self.index.run_id}: {self.index.classifier_warning}",
+                title="exporting a degenerate classifier's ranking",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
         self.export_worker(self.index, self.view, out)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="documents-export")

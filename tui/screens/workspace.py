@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,13 +17,19 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
 from engine.api.catalog import summary
-from engine.api.run_targets import targets_line, warning_line
+from engine.api.run_targets import classifier_warning_line, targets_line, warning_line
 from engine.units import abbreviate, format_number
 from tui.actions import bindings_for
 from tui.polling import Poller
 from tui.reads import reading
 from tui.screens.base import BetrScreen
-from tui.widgets.cells import ThemeStyles, exact_count, format_time, state_cell
+from tui.widgets.cells import (
+    ThemeStyles,
+    exact_count,
+    flag_warning_lines,
+    format_time,
+    state_cell,
+)
 from tui.widgets.tables import KeyedTable
 
 REFRESH_S = 1.0
@@ -265,16 +270,17 @@ class WorkspaceScreen(BetrScreen):
             Text(str(r["id"]), justify="right"),
             r["kind"],
             r["name"] or "-",
-            state_cell(r["state"], styles),
+            state_cell(r["state"], styles, "⚠ degenerate" if r.get("classifier_warnings") else ""),
             r["corpus"] or "-",
-            (r["target_set"] or "-") + (" ⚠ eval split" if r.get("warnings") else ""),
+            (r["target_set"] or "-") + (" ⚠ eval split" if warning_line(r) else ""),
             format_time(r["created_at"]),
         )
 
     @staticmethod
     def run_detail(r: dict[str, Any]) -> str:
         """What the run produced: targets (examples used per benchmark), sample and k, held-out
-        classifier metrics, applied docs; first any warning (targets from an evaluation split)."""
+        classifier metrics, applied docs; first any warning (a degenerate classifier, targets
+        from an evaluation split)."""
         cfg, m = r["config"], r["metrics"]
         parts = [f"run {r['id']} ({r['kind']}, {r['state']})", f"config {r['config_hash'][:12]}"]
         if r.get("targets"):
@@ -288,19 +294,19 @@ class WorkspaceScreen(BetrScreen):
             parts.append(f"k={m['k_final']} ({exact_count(m.get('n_within_k', 0))} docs within k)")
         clf = m.get("classifier") or {}
 
-        def metric(name: str) -> str:
-            value = clf.get(name)
-            return format_number(value, 3, missing="n/a")
+        def metric(name: str, digits: int = 3) -> str:
+            return format_number(clf.get(name), digits, missing="n/a")
 
         if clf:
             parts.append(
                 f"held-out n={clf.get('n')}: acc {metric('accuracy')} · P {metric('precision')} · "
-                f"R {metric('recall')} · AUC {metric('roc_auc')} · Spearman {metric('spearman')}"
+                f"R {metric('recall')} · AUC {metric('roc_auc')} · Spearman {metric('spearman')} · "
+                f"p spread {metric('p_spread', 2)}"
             )
         if m.get("applied_docs"):
             parts.append(f"applied to {exact_count(m['applied_docs'])} docs")
-        warning = warning_line(r)
-        return (f"⚠ {warning}\n" if warning else "") + " · ".join(parts)
+        warnings = [w for w in (classifier_warning_line(r), warning_line(r)) if w]
+        return "".join(f"⚠ {w}\n" for w in warnings) + " · ".join(parts)
 
     # -- the detail line: exact values of the highlighted row ------------------------------------
     @on(DataTable.RowHighlighted)
@@ -319,13 +325,10 @@ class WorkspaceScreen(BetrScreen):
         self.query_one("#ws-detail", Static).update(self.flag_warning(text))
 
     def flag_warning(self, text: str) -> Text | str:
-        """A detail whose first line is a warning (⚠ ...): that line in the warning colour."""
+        """A detail whose first lines are warnings (⚠ ...): those lines in the warning colour."""
         if not text.startswith("⚠"):
             return text
-        shown = Text(text)
-        colour = self.app.get_css_variables().get("text-warning")
-        shown.stylize(Style(color=colour, bold=True), 0, len(text.split("\n", 1)[0]))
-        return shown
+        return flag_warning_lines(text, self.app.get_css_variables().get("text-warning"))
 
     # -- actions -------------------------------------------------------------------------------
     def action_import_docs(self) -> None:

@@ -89,3 +89,15 @@ def format_time(ts: float | None) -> str:
     if ts is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def flag_warning_lines(text: str, colour: str | None) -> Text:
+    """`text` as plain Text, every line that starts with ⚠ bold in `colour` (the theme's
+    text-warning), so a warning stands out of a muted info line."""
+    shown = Text(text)
+    start = 0
+    for line in text.split("\n"):
+        if line.startswith("⚠"):
+            shown.stylize(Style(color=colour, bold=True), start, start + len(line))
+        start += len(line) + 1
+    return shown

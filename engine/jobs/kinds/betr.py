@@ -69,12 +69,17 @@ def score_stage(ctx: JobContext, run_id: int, device: str = "auto") -> dict[str,
     texts = [r["text"] for r in examples] + docs.doc_texts(conn, doc_ids)
     ctx.log.info("embedding %d example and %d doc texts", len(examples), len(doc_ids))
     op = run_embedder(cfg, device)
-    ctx.start_phase(len(texts), "texts")
+    # a resumed score counts on from what it committed (not from 0 while the cache is read)
+    committed = ctx.done if (ctx.checkpoint or {}).get("stage") in ("embed", "rank") else 0
+    ctx.start_phase(len(texts), "texts", done=min(committed, len(texts)))
     base = {"done": None}
 
     def embed_progress(done: int, total_missing: int) -> None:
-        if base["done"] is None:
+        if base["done"] is None:  # (0, missing) before the first chunk: the cache holds the rest
             base["done"] = len(texts) - total_missing
+            ctx.start_phase(len(texts), "texts", done=base["done"])  # the rate: this run's own
+        if done == 0:
+            return
         ctx.commit_chunk(
             lambda _c: None,
             advance=base["done"] + done - ctx.done,
@@ -172,7 +177,8 @@ def train_stage(
     positive_frac: float | None = None,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from engine.betr.classifier import FASTTEXT_DEFAULTS
+    from engine.betr.classifier_health import classifier_warnings
+    from engine.betr.fasttext_settings import choose_settings
     from engine.betr.labels import make_labels
 
     conn = ctx.conn
@@ -189,7 +195,9 @@ def train_stage(
     labels = make_labels(np.arange(len(rows)), len(rows), frac, cfg["valid_frac"], cfg["seed"])
     texts = docs.doc_texts(conn, doc_ids)
     ctx.commit_chunk(lambda _c: None, advance=1, checkpoint={"stage": "labels"})
-    merged = {**FASTTEXT_DEFAULTS, **(params or {})}
+    train_words = (len(texts[i].split()) for i in labels.train_idx)
+    choice = choose_settings(len(labels.train_idx), train_words, params)
+    ctx.log.info("fastText settings (%s): %s", choice.rule, choice.why)
     previous = store_runs.artifact(conn, run_id, "fasttext")
     root = ctx.workspace.root
     out_path = ctx.workspace.models_dir / f"run-{run_id}-fasttext.bin"
@@ -197,7 +205,9 @@ def train_stage(
         # retraining: the classifier in use stays on disk until the new one is committed
         out_path = out_path.with_name(f"run-{run_id}-fasttext-job{ctx.job_id}.bin")
     try:
-        trained = train_and_validate(texts, labels, betr_scores, merged, cfg["seed"], out_path)
+        trained = train_and_validate(
+            texts, labels, betr_scores, choice.params, cfg["seed"], out_path
+        )
         metrics = {**trained["metrics"], "positive_frac": frac, "train_s": trained["train_s"]}
         assert not set(doc_ids[labels.train_idx]) & set(doc_ids[labels.valid_idx]), (
             "validation docs leaked into training"
@@ -216,6 +226,7 @@ def train_stage(
             store_runs.replace_artifact(
                 c, run_id, "fasttext", str(out_path.relative_to(root)), trained["sha256"]
             )
+            store_runs.update_config(c, run_id, fasttext=choice.as_config())
             scores.clear_results(c, run_id)  # a retrained classifier invalidates them
             store_runs.set_state(c, run_id, "trained")
             store_runs.update_metrics(
@@ -234,10 +245,17 @@ def train_stage(
         for path in {out_path, *([root / previous["path"]] if previous else [])}:
             if in_use is None or root / in_use["path"] != path:
                 path.unlink(missing_ok=True)
+    warnings = classifier_warnings(metrics, run_id)
+    for warning in warnings:
+        ctx.log.warning("%s", warning)
     return {
         "run_id": run_id,
         "stage": "train",
         **{k: metrics[k] for k in ("accuracy", "precision", "recall", "roc_auc", "spearman")},
+        "p_spread": metrics["p_spread"],
+        "fasttext": {k: choice.params[k] for k in ("epoch", "lr", "minCount", "bucket")},
+        "fasttext_rule": choice.rule,
+        "warnings": warnings,
     }
 
 
@@ -247,6 +265,7 @@ def train_and_validate(
     """Train on the balanced training docs, then the held-out metrics (pure computation and
     the model file; nothing is written to the workspace)."""
     from engine.betr.classifier import evaluate, predict_positive, train_classifier
+    from engine.betr.classifier_health import p_spread
 
     t0 = time.monotonic()
     info = train_classifier(
@@ -262,7 +281,7 @@ def train_and_validate(
     valid = labels.valid_idx
     prob = predict_positive(op.model, [texts[i] for i in valid])
     metrics = evaluate(prob, labels.label[valid], betr_scores[valid])
-    metrics.update(train_docs=len(labels.train_idx), valid_docs=len(valid))
+    metrics.update(p_spread=p_spread(prob), train_docs=len(labels.train_idx), valid_docs=len(valid))
     return {
         "metrics": metrics,
         "sha256": info.sha256,

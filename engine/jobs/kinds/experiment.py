@@ -15,19 +15,23 @@ run one after another in this worker:
 5. every checkpoint scored with rBridge on those traces, and evaluated on the multiple-choice
    benchmarks.
 
-The orchestrator's checkpoint maps each step to its child job; a resumed experiment skips the
-children that are done and resumes the others.
+The orchestrator's checkpoint maps each step to its child job and records each finished step's
+group and seconds; a resumed experiment skips the children that are done and resumes the others.
+Its ETA comes from its steps' own times (engine.jobs.eta): the running child's own ETA plus, for
+each step left, the mean time of the finished steps of its group, or unknown.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
 from engine.jobs import table
 from engine.jobs.context import JobContext
+from engine.jobs.eta import RunningStep, steps_eta
 from engine.jobs.kinds.proxy_train import iter_texts
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import (
@@ -65,17 +69,40 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = dict(ctx.checkpoint or {})
     children: dict[str, int] = dict(state.get("children", {}))
-    n_steps = 3 + 2 + len(SELECTIONS) * len(spec.sizes) * (1 + 2 * spec.checkpoints)
-    ctx.start_phase(n_steps, "steps", done=len(state.get("finished", [])))
+    plan = step_plan(spec)
+    ctx.start_phase(sum(plan.values()), "steps", done=len(state.get("finished", [])))
     finished: list[str] = list(state.get("finished", []))
+    steps: dict[str, list] = dict(state.get("steps", {}))  # key -> [group, seconds]
+    current: dict[str, Any] = {}  # the step in progress: group, t0
 
-    def step_done(key: str, child: int | None = None) -> None:
-        if child is not None:
-            children[key] = child
+    def checkpoint() -> dict[str, Any]:
+        return {"children": children, "finished": finished, "steps": steps}
+
+    def times() -> list[tuple[str, float | None]]:
+        return [(*steps[k],) if k in steps else (step_group(k), None) for k in finished]
+
+    ctx.steps_eta = lambda: steps_eta(plan, times())
+
+    def begin(group: str) -> None:
+        current.update(group=group, t0=time.monotonic())
+
+    def step_done(key: str) -> None:
+        if current:
+            steps[key] = [current["group"], round(time.monotonic() - current["t0"], 3)]
+            current.clear()
         finished.append(key)
-        ctx.commit_chunk(
-            lambda _c: None, advance=1, checkpoint={"children": children, "finished": finished}
-        )
+        ctx.commit_chunk(lambda _c: None, advance=1, checkpoint=checkpoint())
+
+    last_report = [0.0]
+
+    def child_progress(done, total, unit, rate, eta) -> None:
+        """The experiment's ETA while a child runs: the child's own ETA and the steps left."""
+        now = time.monotonic()
+        if not current or now - last_report[0] < 1.0:
+            return
+        last_report[0] = now
+        running = RunningStep(current["group"], now - current["t0"], eta)
+        ctx.report_eta(steps_eta(plan, times(), running))
 
     def run_child(key: str, child_spec: JobSpec, title: str) -> dict[str, Any]:
         """The child job of `key`: done -> its result; else (re)run it here."""
@@ -89,27 +116,27 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
         else:
             job_id = table.create_job(conn, child_spec.kind, title, child_spec.to_config())
             children[key] = job_id
-            ctx.commit_chunk(
-                lambda _c: None,
-                advance=0,
-                checkpoint={"children": children, "finished": finished},
-            )
+            ctx.commit_chunk(lambda _c: None, advance=0, checkpoint=checkpoint())
         ctx.log.info("step %s: job %d (%s)", key, job_id, title)
-        return execute_job(ctx.workspace, job_id) or {}
+        return execute_job(ctx.workspace, job_id, on_progress=child_progress) or {}
 
     # 1. the BETR selection exists
     if "betr" not in finished:
+        begin("betr")
         ensure_applied(ctx, spec, run_child)
         step_done("betr")
     # 2. one tokenizer for every proxy
     tok_path = out / "tokenizer.json"
     if "tokenizer" not in finished:
+        begin("tokenizer")
         train_shared_tokenizer(conn, spec, tok_path)
         step_done("tokenizer")
     trained: dict[str, dict[str, Any]] = {}
 
     def train(dataset: str, params: int, order: str | None) -> None:
         key = f"train:{dataset}:{params}"
+        if key not in finished:
+            begin(f"train:{params}")
         child = ProxyTrainSpec(
             corpus_id=spec.corpus_id,
             dataset=dataset,
@@ -142,10 +169,13 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
     if bench is None:
         raise UsageError(f"the demo experiment needs the benchmark '{spec.trace_benchmark}'")
     if "traces" not in finished:
+        begin("traces")
         import_gold_traces(conn, bench, spec.n_traces)
         step_done("traces")
     frontier_ckpt = trained[f"train:demo-frontier:{big}"]["checkpoints"][-1]
     frontier = proxies.get_proxy(conn, frontier_ckpt["proxy_id"])
+    if "teacher-force" not in finished:
+        begin("teacher-force")
     run_child(
         "teacher-force",
         TeacherForceSpec(benchmark_id=int(bench["id"]), model=frontier["path"], device=spec.device),
@@ -159,10 +189,12 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
     for key, result in trained.items():
         if key.startswith("train:demo-frontier"):
             continue
+        params = key.rsplit(":", 1)[1]
         for ck in result["checkpoints"]:
             p = proxies.get_proxy(conn, ck["proxy_id"])
             score_key = f"score:{p['id']}"
             if score_key not in finished:
+                begin(f"score:{params}")
                 score_id, cached = plan_score_row(conn, p, bench, cfg)
                 if not cached:
                     run_child(
@@ -178,6 +210,7 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
                 step_done(score_key)
             mc_key = f"mc:{p['id']}"
             if mc_key not in finished:
+                begin(f"mc:{params}")
                 run_child(
                     mc_key,
                     McEvalSpec(
@@ -199,6 +232,26 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
         "children": children,
         "caveats": CAVEATS,
     }
+
+
+def step_plan(spec: DemoExperimentSpec) -> Counter[str]:
+    """Every step of the experiment by group (steps of one group do the same work: the same
+    kind at the same size): the BETR run, the tokenizer, the frontier and each selection's
+    proxy at each size, the traces, their teacher forcing, and per checkpoint an rBridge score
+    and a multiple-choice evaluation."""
+    plan = Counter({"betr": 1, "tokenizer": 1, f"train:{max(spec.sizes)}": 1})
+    plan.update({"traces": 1, "teacher-force": 1})
+    for params in spec.sizes:
+        plan[f"train:{params}"] += len(SELECTIONS)
+        plan[f"score:{params}"] += len(SELECTIONS) * spec.checkpoints
+        plan[f"mc:{params}"] += len(SELECTIONS) * spec.checkpoints
+    return plan
+
+
+def step_group(key: str) -> str:
+    """The group of a step finished before groups were recorded (best effort from its key)."""
+    kind, _, rest = key.partition(":")
+    return f"train:{rest.rsplit(':', 1)[-1]}" if kind == "train" else kind
 
 
 def ensure_applied(ctx: JobContext, spec: DemoExperimentSpec, run_child) -> None:

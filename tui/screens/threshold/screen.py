@@ -271,6 +271,7 @@ class ThresholdScreen(BetrScreen):
         self.show_threshold_empty(False)
         self.query_one(KeepStats).show(stats)
         self.query_one(KeepStats).show_split_warning(index.split_warning)
+        self.query_one(KeepStats).show_classifier_warning(index.classifier_warning)
         self.query_one(ContaminationLine).show(index.run_id, self.session.keep, by)
         compute.show(stats)
         line = compute.summary_line(stats)

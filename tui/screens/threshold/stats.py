@@ -37,6 +37,9 @@ class KeepStats(Vertical):
             classes="th-cards",
         )
         yield Static("", id="th-detail", markup=False)
+        degenerate = Static("", id="th-classifier-warning", classes="th-warning", markup=False)
+        degenerate.display = False
+        yield degenerate
         yield Static("", id="th-shares", markup=False)
         yield ContaminationLine(id="th-contamination", markup=False)
         yield Static("", id="th-over-warning", classes="th-warning", markup=False)
@@ -80,6 +83,11 @@ class KeepStats(Vertical):
         else:
             self._set("th-over-warning", "")
             warning.display = False
+
+    def show_classifier_warning(self, text: str) -> None:
+        """The run's classifier is degenerate: its p orders nothing ("" hides the line)."""
+        self._set("th-classifier-warning", f"⚠ {text}" if text else "")
+        self.query_one("#th-classifier-warning", Static).display = bool(text)
 
     def show_split_warning(self, text: str) -> None:
         """The run's targets come from an evaluation split ("" hides the line)."""
