@@ -25,14 +25,22 @@ def abbreviate(n: float | int | None, digits: int = 1) -> str:
 
 
 def format_number(
-    x: float | int | None, digits: int = 4, *, missing: str = "-", signed: bool = False
+    x: float | int | None,
+    digits: int = 4,
+    *,
+    missing: str = "-",
+    signed: bool = False,
+    zeros: bool = True,
 ) -> str:
-    """`x` to `digits` significant digits (at least): 0.4123, 12.35, 1235, 1.826e-5, 3.2e7.
+    """`x` to `digits` significant digits (at least): 0.4123, 0.5000, 12.35, 1235, 1.826e-5,
+    3.2e7.
 
-    Plain notation for 1e-3 <= |x| < 1e6 (integers of more than `digits` digits keep all of
-    theirs, rounded to a whole number), scientific outside it with the mantissa's trailing zeros
-    and the exponent's sign and leading zeros dropped (1.2e20, as compute is written). The shown text is within half a unit of its last significant digit of `x`.
-    `missing` for None and NaN; `signed` puts "+" before positive values (a correlation)."""
+    Plain notation for 1e-3 <= |x| < 1e6, its significant zeros kept (integers of more than
+    `digits` digits keep all of theirs, rounded to a whole number); scientific outside it with
+    the mantissa's trailing zeros and the exponent's sign and leading zeros dropped (1.2e20, as
+    compute is written). The shown text is within half a unit of its last significant digit of `x`.
+    `missing` for None and NaN; `signed` puts "+" before positive values (a correlation);
+    `zeros=False` drops trailing zeros (a value the user typed, such as a keep rate of 10%)."""
     if x is None:
         return missing
     x = float(x)
@@ -51,8 +59,9 @@ def format_number(
             text = f"{mantissa}e{int(exponent)}"
         elif a >= 10 ** (digits - 1):
             text = f"{x:.0f}"
-        else:
-            text = f"{x:.{digits}g}"
+        else:  # significant zeros kept: a column of 0.960, 0.967 reads as one precision
+            text = f"{x:#.{digits}g}" if zeros else f"{x:.{digits}g}"
+            text = text.rstrip(".")
     return f"+{text}" if signed and x > 0 else text
 
 

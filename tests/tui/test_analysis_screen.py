@@ -216,7 +216,8 @@ async def test_heatmap_column_headers_are_whole_names_or_row_numbers(analysis_ws
                 assert any(line.lstrip().startswith(f"{k} {row[:6]}") for line in labels), row
         else:
             assert header == cols
-        assert heatmap.numbered  # these names (up to 13 characters) fit no 6-cell column
+        # at 160 columns the 8 names (up to 13 characters) fit whole; at 80 they are numbered
+        assert heatmap.numbered == (size == SMALL)
 
 
 async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
@@ -512,3 +513,20 @@ def test_correlations_tab_at_80x24(snap_compare, snapshot_ws):
     app = make_app(snapshot_ws)
     keys = ("right", "down", "down", "down", "down")
     assert snap_compare(app, terminal_size=SMALL, run_before=steps(app, "an-tab-corr", keys))
+
+
+@SNAPSHOT_GROUP
+def test_fit_tab_at_80x24(snap_compare, snapshot_ws):
+    """On the SSH default the plot keeps 12 rows (the tab scrolls for the tables)."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(snapshot_ws)
+    assert snap_compare(app, terminal_size=SMALL, run_before=steps(app, "an-tab-fit"))
+
+
+@SNAPSHOT_GROUP
+def test_ranking_tab_at_80x24(snap_compare, snapshot_ws):
+    from tests.tui.conftest import make_app
+
+    app = make_app(snapshot_ws)
+    assert snap_compare(app, terminal_size=SMALL, run_before=steps(app, "an-tab-rank"))

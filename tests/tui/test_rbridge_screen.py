@@ -348,6 +348,21 @@ def test_rbridge_screen_at_80x24(snap_compare, snapshot_ws):
     assert snap_compare(app, terminal_size=SMALL, run_before=snapshot_steps(app))
 
 
+def proxies_steps(app):
+    async def run_before(pilot):
+        await wait_until(pilot, lambda: app.device == TEST_DEVICE, what="device")
+        await open_rbridge(pilot, app)
+        await pilot.press("v")
+        await pilot.pause(0.5)
+
+    return run_before
+
+
+def test_proxies_view_at_80x24(snap_compare, snapshot_ws):
+    app = make_app(snapshot_ws("rbridge-proxies-small"))
+    assert snap_compare(app, terminal_size=SMALL, run_before=proxies_steps(app))
+
+
 async def test_opens_on_the_trace_list_and_the_proxy_plot_draws_the_tables_numbers(scored_ws):
     """Focus starts on the trace list (enter and arrows never open a Select); the Proxies view
     plots one metric at a time (m cycles), a curve per (dataset, size), from the table's rows."""

@@ -264,8 +264,24 @@ def viewer_steps(app):
             ),
             what="the document and its nearest examples",
         )
-        await pilot.press("y")  # labelled good
-        await wait_until(pilot, lambda: app.screen.detail["label"] == "good", what="the label")
+        first = app.screen.detail["doc_id"]
+        await pilot.press("y")  # labelled good: the viewer moves on to the next document
+        await wait_until(
+            pilot,
+            lambda: app.screen.detail and app.screen.detail["doc_id"] != first,
+            what="the next document",
+        )
+        await pilot.press("left_square_bracket")  # back to the labelled one
+        await wait_until(
+            pilot,
+            lambda: (
+                app.screen.detail
+                and app.screen.detail["doc_id"] == first
+                and app.screen.detail["label"] == "good"
+                and app.screen.nearest is not None
+            ),
+            what="the label",
+        )
         await pilot.pause(0.2)
 
     return run_before

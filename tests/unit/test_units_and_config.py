@@ -95,7 +95,7 @@ def test_bad_config_is_named_precisely(tmp_path, text, expected):
         (1.826e-05, 4, "1.826e-5"),  # the Agreement tab's BETR score, once shown as "1.826e-0"
         (1.826e-05, 3, "1.83e-5"),
         (0.41234, 4, "0.4123"),
-        (0.5, 4, "0.5"),
+        (0.5, 4, "0.5000"),  # significant zeros kept
         (0.500013, 6, "0.500013"),
         (12.3456, 4, "12.35"),
         (12345.6, 4, "12346"),  # more integer digits than asked: kept, never cut
@@ -113,11 +113,11 @@ def test_format_number(x, digits, text):
 
 
 def test_format_number_signs_and_percent():
-    assert format_number(0.25, 3, signed=True) == "+0.25"
-    assert format_number(-0.25, 3, signed=True) == "-0.25"
+    assert format_number(0.25, 3, signed=True) == "+0.250"
+    assert format_number(-0.25, 3, signed=True) == "-0.250"
     assert format_number(None, missing="n/a") == "n/a"
     assert format_percent(0.1423) == "14.2%"
-    assert format_percent(0.003) == "0.3%"
+    assert format_percent(0.003) == "0.300%"
     assert format_percent(None) == "-"
     assert format_p(0.0) == "< 1e-300" and format_p(0.0123) == "0.012"
     assert format_p(3.2e-5) == "3.2e-5"

@@ -183,8 +183,12 @@ class Heatmap(ScrollView, can_focus=True):
         self.label_w = min(22, max(8, *(len(name(b)) + 1 for b in grid.rows)))
         n_groups = len(groups(grid.col_cats, self.col_order)) if blocks else 1
         room = max(1, width - self.label_w - 1 - n_groups)
-        self.cell_w = next((w for w in (6, 4, 3) if w * len(grid.cols) <= room), 2)
-        self.numbered = max(len(name(c)) for c in grid.cols) > self.cell_w - 1
+        longest = max(len(name(c)) for c in grid.cols)
+        if max(6, longest + 1) * len(grid.cols) <= room:  # room for every name, whole
+            self.cell_w = max(6, longest + 1)
+        else:
+            self.cell_w = next((w for w in (6, 4, 3) if w * len(grid.cols) <= room), 2)
+        self.numbered = longest > self.cell_w - 1
         row_number = {grid.rows[i]: pos + 1 for pos, i in enumerate(self.row_order)}
         self._col_numbers = [str(row_number.get(grid.cols[j], "?")) for j in self.col_order]
         if self.numbered:

@@ -14,7 +14,7 @@ MIN_KEEP_PERCENT = 0.01
 
 
 def fmt_keep(percent: float) -> str:
-    return f"{format_number(percent, 4)}%"
+    return f"{format_number(percent, 4, zeros=False)}%"
 
 
 def fmt_prob(p: float) -> str:
