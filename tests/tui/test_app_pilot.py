@@ -380,9 +380,11 @@ async def test_import_cancel_resume_from_the_tui(workspace, tmp_path, import_rea
         await wait_until(pilot, lambda: cell(app, "#table-corpora", "wiki", "state") == "ready")
         assert cell(app, "#table-corpora", "wiki", "docs") == f"{N_DOCS / 1000:.1f}k"
         app.screen.query_one("#table-corpora").focus()
-        await pilot.pause(0.2)
-        assert f"{N_DOCS:,} docs" in label_text(app, "#ws-detail")
-        assert app.session.corpus == "wiki" and "corpus: wiki" in app.sub_title
+        await wait_until(  # the detail line follows the focus (deferred: wait for it)
+            pilot, lambda: f"{N_DOCS:,} docs" in label_text(app, "#ws-detail"), what="detail"
+        )
+        await wait_until(pilot, lambda: app.session.corpus == "wiki", what="current corpus")
+        assert "corpus: wiki" in app.sub_title
 
 
 @pytest.mark.slow
