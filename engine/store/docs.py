@@ -64,16 +64,6 @@ def corpus_doc_ids(conn: sqlite3.Connection, corpus_id: int) -> np.ndarray:
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
-def docs_after(
-    conn: sqlite3.Connection, corpus_id: int, after_id: int, limit: int
-) -> list[sqlite3.Row]:
-    """(id, text) of the next `limit` docs of the corpus with id > `after_id`, by id."""
-    return conn.execute(
-        "SELECT id, text FROM docs WHERE corpus_id = ? AND id > ? ORDER BY id LIMIT ?",
-        (corpus_id, after_id, limit),
-    ).fetchall()
-
-
 def id_chunks(
     conn: sqlite3.Connection, corpus_id: int, after_id: int, size: int
 ) -> Iterator[tuple[int, int]]:
@@ -101,14 +91,6 @@ def docs_between(
         "SELECT id, text FROM docs WHERE corpus_id = ? AND id > ? AND id <= ? ORDER BY id",
         (corpus_id, after, last),
     ).fetchall()
-
-
-def iter_docs(conn: sqlite3.Connection, corpus_id: int, chunk: int) -> Iterator[list]:
-    """Chunks of (id, text) rows of a corpus, by id."""
-    last = 0
-    while rows := docs_after(conn, corpus_id, last, chunk):
-        yield rows
-        last = rows[-1][0]
 
 
 def insert_docs(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:

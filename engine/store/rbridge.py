@@ -124,18 +124,6 @@ def list_scores(
     return [_score(r) for r in rows]
 
 
-def latest_done_score(
-    conn: sqlite3.Connection, proxy_id: int, benchmark_id: int
-) -> dict[str, Any] | None:
-    return _score(
-        conn.execute(
-            f"SELECT {SCORE_COLUMNS} {FROM} WHERE s.proxy_id = ? AND s.benchmark_id = ? "
-            "AND s.state = 'done' ORDER BY s.finished_at DESC, s.id DESC LIMIT 1",
-            (proxy_id, benchmark_id),
-        ).fetchone()
-    )
-
-
 def scored_trace_ids(conn: sqlite3.Connection, score_id: int) -> set[int]:
     return {
         r[0]

@@ -230,13 +230,3 @@ def abandoned_imports(
         )
         if r[3] == "deleting" or not alive(r[1], r[2])
     ]
-
-
-def imports_in_progress(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """{id, pid, host, state} of the imports being staged or deleted."""
-    return [
-        dict(r)
-        for r in conn.execute(
-            "SELECT id, pid, host, state FROM result_imports WHERE state != 'done' ORDER BY id"
-        )
-    ]
