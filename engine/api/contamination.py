@@ -28,7 +28,7 @@ from engine.api.select import export_selection, select
 from engine.betr.contamination import DEFAULT_N, check_n, split_rank
 from engine.betr.runs import require_state
 from engine.errors import UsageError
-from engine.jobs.specs_trust import ContaminationSpec
+from engine.jobs.specs import ContaminationSpec
 from engine.store import contamination as store_c
 from engine.store import docs, scores
 from engine.store import runs as store_runs

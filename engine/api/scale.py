@@ -16,7 +16,7 @@ from engine.errors import UsageError
 from engine.exec.ray import import_ray
 from engine.exec.ray_shards import check_out_dir, expand_inputs
 from engine.jobs.kinds.ray_jobs import apply_inputs
-from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
+from engine.jobs.specs import RayApplySpec, RayEmbedSpec
 from engine.jobs.table import refuse_if_in_use
 from engine.workspace import Workspace
 

@@ -8,7 +8,7 @@ from contextlib import closing
 
 from engine.betr.runs import require_state
 from engine.exec.ray_threshold import score_shards
-from engine.jobs.specs_scale import ImportScoresSpec
+from engine.jobs.specs import ImportScoresSpec
 from engine.jobs.table import refuse_if_in_use
 from engine.store import runs as store_runs
 from engine.workspace import Workspace

@@ -20,7 +20,7 @@ from engine.betr.runs import require_state
 from engine.errors import UsageError
 from engine.exec.local import available_cores, run_batches
 from engine.jobs.context import JobContext
-from engine.jobs.specs_trust import ContaminationSpec
+from engine.jobs.specs import ContaminationSpec
 from engine.ops import Batch
 from engine.ops.contamination import FindOverlaps
 from engine.store import contamination as store_c

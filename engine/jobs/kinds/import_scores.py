@@ -26,7 +26,7 @@ from engine.betr.threshold_scale import check_probs
 from engine.errors import InputError, UsageError
 from engine.exec.ray_threshold import COLUMNS, read_columns, score_shards
 from engine.jobs.context import JobContext
-from engine.jobs.specs_scale import ImportScoresSpec
+from engine.jobs.specs import ImportScoresSpec
 from engine.store import runs as store_runs
 from engine.store import scores
 from engine.store.deletes import delete_batched

@@ -19,7 +19,7 @@ from engine.errors import UsageError
 from engine.exec.ray import ApplyActor, EmbedActor, Pool, ray_session, run_shards
 from engine.exec.ray_shards import Shard, check_out_dir, count_rows, plan_shards
 from engine.jobs.context import JobContext
-from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
+from engine.jobs.specs import RayApplySpec, RayEmbedSpec
 from engine.store import catalog
 from engine.store import runs as store_runs
 

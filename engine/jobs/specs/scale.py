@@ -1,5 +1,5 @@
 """Specs of the scale-out jobs: Ray apply and embed over sharded files, and importing a Ray
-apply's scores back into a run (registered in engine.jobs.specs.SPECS when imported)."""
+apply's scores back into a run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from engine.errors import UsageError
-from engine.jobs.specs import JobSpec
+from engine.jobs.specs.base import JobSpec
 
 RAY_ADDRESS_HELP = "local (a Ray instance started for the job), auto, or HOST:PORT"
 

@@ -1,15 +1,36 @@
-"""Specs of the small per-document jobs the viewer starts (registered in
-engine.jobs.specs.SPECS when imported)."""
+"""Specs of the jobs on documents: importing files into a corpus, and embedding a few docs of a
+run's corpus (what the viewer starts for "why this doc")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from engine.errors import UsageError
-from engine.jobs.specs import JobSpec
+from engine.jobs.specs.base import JobSpec
 
 MAX_EMBED_DOCS = 10_000
+
+
+@dataclass(frozen=True)
+class ImportDocsSpec(JobSpec):
+    """`betr import docs`: files into a new corpus."""
+
+    kind: ClassVar[str] = "import-docs"
+    corpus: str
+    paths: tuple[str, ...]
+    text_field: str = "text"
+    id_field: str | None = None
+    meta_fields: tuple[str, ...] = ()
+    tokenizer: str | None = None
+    skip_bad: bool = False
+
+    @property
+    def title(self) -> str:
+        first = Path(self.paths[0]).name if self.paths else "?"
+        more = f" +{len(self.paths) - 1}" if len(self.paths) > 1 else ""
+        return f"import {first}{more} -> {self.corpus}"
 
 
 @dataclass(frozen=True)

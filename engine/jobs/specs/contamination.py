@@ -1,5 +1,4 @@
-"""Specs of the jobs that check a selection can be trusted (registered in
-engine.jobs.specs.SPECS when imported)."""
+"""Specs of the jobs that check a selection can be trusted ."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from engine.errors import UsageError
-from engine.jobs.specs import JobSpec
+from engine.jobs.specs.base import JobSpec
 
 
 @dataclass(frozen=True)
