@@ -10,6 +10,7 @@ import click
 
 from engine.cli.common import (
     BetrGroup,
+    RegistryChoice,
     echo,
     emit_json,
     obj,
@@ -18,7 +19,14 @@ from engine.cli.common import (
     report_skipped,
 )
 
-FORMATS = click.Choice(["lm-eval", "dclm", "datadecide", "csv"])
+
+def _formats():
+    from engine.api.results import RESULT_FORMATS
+
+    return RESULT_FORMATS
+
+
+FORMATS = RegistryChoice(_formats)
 
 
 @click.group("results", cls=BetrGroup)
@@ -72,7 +80,7 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
 @results_group.command("list")
 def list_cmd():
     """Imports with their counts, and the long table's totals."""
-    from engine.api.results import list_imports
+    from engine.api.results import format_names, list_imports
 
     data = list_imports(obj().workspace)
     if obj().json:
@@ -91,7 +99,7 @@ def list_cmd():
         [("id", "id"), ("state", "state"), ("format", "format"), ("n_rows", "rows"), ("n_items", "items"),
          ("n_dropped", "dropped"), ("runs", "runs"), ("benchmarks", "benchmarks"),
          ("metrics", "metrics"), ("when", "when"), ("files", "files")],
-        "no results imported yet: betr results import PATH... --format lm-eval|dclm|datadecide|csv",
+        f"no results imported yet: betr results import PATH... --format {format_names()}",
     )  # fmt: skip
     t = data["totals"]
     echo(

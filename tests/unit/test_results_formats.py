@@ -9,7 +9,7 @@ import math
 import pytest
 
 from engine.analysis.categories import DEFAULT_MAP, category_of, normalise, seed_map
-from engine.analysis.results_formats import parse_count, parse_results, size_label
+from engine.ingest.results import parse_count, parse_results, size_label
 from engine.errors import InputError, UsageError
 
 

@@ -1,6 +1,4 @@
-"""Tabular eval results (pure): DCLM and DataDecide.
-
-DCLM (`--format dclm`): `DCLM_model_database.csv` (one row per model: "Model JSON", Dataset,
+"""DCLM eval results (pure; `--format dclm`): `DCLM_model_database.csv` (one row per model: "Model JSON", Dataset,
 model, params, tokens, per-task columns) and/or DCLM eval JSONs (exp_data/evals/*.json:
 eval_metrics.icl per task, eval_metrics.downstream_perpexity, Core, Extended).
 - run = Dataset (the data pool), size from params ("1.4B"), params, tokens, stage as given.
@@ -18,37 +16,27 @@ eval_metrics.icl per task, eval_metrics.downstream_perpexity, Core, Extended).
   411,616,256, as in the database); published models (model "Qwen/Qwen2-7B", ...) are runs
   of their own name with the size in the name.
 - eval_meta_data.csv (task metadata, no results) is recognised and skipped with a note.
-
-DataDecide (`--format datadecide`, CSV or JSONL): params, data, task, step, seed, tokens,
-compute, metrics (a dict, or a dict-like string with single quotes, read with
-ast.literal_eval; a bare nan is missing). run = data, or "data [seed S]" for a seed other than
-"default" (attrs["seed"] either way, and attrs["data"]); size = params label; one row per
-numeric entry of metrics (metric = its key).
-
-The long CSV (`--format csv`) is engine.analysis.results_csv.
 """
-
 from __future__ import annotations
 
-import ast
-import csv
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.analysis.results_common import (
+from engine.errors import InputError
+from engine.ingest.json_records import load_json_document
+from engine.ingest.results.rows import (
     Parsed,
-    as_float,
+    ReadOptions,
     bad_file,
+    csv_rows,
     parse_count,
     size_from_name,
     size_label,
     walk_files,
 )  # fmt: skip
-from engine.errors import InputError
-from engine.ingest.json_records import iter_json_records, load_json_document, lone_surrogate_field
 from engine.ingest.sources import PathSource
 
 ARCH_PARAMS = {
@@ -66,20 +54,7 @@ DCLM_META = {
 DCLM_AGGREGATES = {"Core": "dclm_core", "Extended": "dclm_extended"}
 
 
-def _csv_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            header = list(reader.fieldnames or [])
-            rows = []
-            for row in reader:
-                rows.append((reader.line_num, row))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read the CSV ({exc})", file=path, fix="check the file") from exc
-    return header, rows
 
-
-# -- DCLM -------------------------------------------------------------------------------------
 def _hyper(stem: str) -> list[str]:
     return [c for c in re.split(r"[-_](?=[A-Za-z]+=)", stem) if c]
 
@@ -174,14 +149,15 @@ def _runs_for(models: list[dict[str, Any]]) -> None:
             m["run"] = run
 
 
-def parse_dclm(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bool) -> None:
+def parse_dclm(paths: Sequence[str], parsed: Parsed, options: ReadOptions) -> None:
+    stage, skip_bad = options.stage, options.skip_bad
     by_key: dict[str, dict[str, Any]] = {}
     csv_models: list[dict[str, Any]] = []
     for path in walk_files(paths, (".json", ".csv")):
         parsed.files += 1
         try:
             if path.endswith(".csv"):
-                header, rows = _csv_rows(path)
+                header, rows = csv_rows(path)
                 if "Eval Task" in header and "Task Category" in header:
                     parsed.notes.append(f"{path}: DCLM task metadata (no results), skipped")
                     continue
@@ -237,83 +213,3 @@ def parse_dclm(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bo
 def _load_json(path: str) -> Any:
     """The whole file, by the importers' shared JSON reader (engine.ingest.json_records)."""
     return load_json_document(PathSource(Path(path)))
-
-
-# -- DataDecide -------------------------------------------------------------------------------
-DD_REQUIRED = ("params", "data", "task", "step", "metrics")
-
-
-def _records(path: str) -> list[tuple[int, dict[str, Any]]]:
-    if path.endswith((".jsonl", ".json")):
-        out = []
-        for rec in iter_json_records(PathSource(Path(path))):  # the shared JSON reader
-            if isinstance(rec, InputError):
-                raise rec
-            out.append((rec.line, rec.data))
-        return out
-    return list(_csv_rows(path)[1])
-
-
-def _metrics_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    text = re.sub(r"(?<![\w'\"])(nan|NaN|inf|-inf|Infinity)(?![\w'\"])", "None", str(value))
-    try:
-        out = ast.literal_eval(text)
-    except (RecursionError, MemoryError):
-        raise ValueError("metrics is nested too deeply") from None
-    if not isinstance(out, dict):
-        raise ValueError("metrics is not a dict")
-    bad = lone_surrogate_field(out, "metrics")
-    if bad is not None:  # a Python string literal may spell one ("\ud800")
-        raise ValueError(f"{bad} holds an unpaired surrogate, which is not valid Unicode text")
-    return out
-
-
-def parse_datadecide(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bool) -> None:
-    for path in walk_files(paths, (".csv", ".jsonl", ".json")):
-        parsed.files += 1
-        try:
-            recs = _records(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            bad_file(parsed, InputError(f"cannot read ({exc})", file=path, fix="check the file"),
-                     skip_bad)  # fmt: skip
-            continue
-        except InputError as exc:
-            bad_file(parsed, exc, skip_bad)
-            continue
-        if recs and any(k not in recs[0][1] for k in DD_REQUIRED):
-            missing = [k for k in DD_REQUIRED if k not in recs[0][1]]
-            bad_file(parsed, InputError(
-                f"unknown shape: no {', '.join(missing)} column(s)", file=path,
-                fix="expected DataDecide rows: params, data, task, step, seed, tokens, compute, "
-                "metrics",
-            ), skip_bad)  # fmt: skip
-            continue
-        for line, rec in recs:
-            try:
-                metrics = _metrics_dict(rec["metrics"])
-                params = parse_count(rec["params"])
-                tokens = parse_count(rec.get("tokens"))
-                step = parse_count(rec["step"])
-                compute = as_float(rec.get("compute"))
-            except (ValueError, SyntaxError, TypeError) as exc:
-                bad_file(parsed, InputError(str(exc), file=path, line=line,
-                                            field="metrics/params/tokens/step",
-                                            fix="metrics a dict-like string, counts numbers"),
-                         skip_bad)  # fmt: skip
-                continue
-            data, seed = str(rec["data"]), rec.get("seed")
-            seed = None if seed in (None, "") else str(seed)
-            run = data if seed in (None, "default") else f"{data} [seed {seed}]"
-            attrs = {"data": data, "seed": seed, "compute": compute}
-            label = (
-                str(rec["params"]).strip() if not isinstance(rec["params"], int | float) else None
-            )
-            base = {"run": run, "size": label or size_label(params), "params": params,
-                    "tokens": tokens, "step": step, "stage": stage, "benchmark": str(rec["task"]),
-                    "attrs": attrs, "source": f"{path}:{line}"}  # fmt: skip
-            for metric, value in metrics.items():
-                if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
-                    continue
-                parsed.add(base, str(metric), value, f"{path}:{line}")

@@ -17,14 +17,15 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from engine.analysis.results_common import (
+from engine.errors import InputError, UsageError
+from engine.ingest.results.rows import (
     Parsed,
+    ReadOptions,
     bad_file,
     parse_count,
     size_label,
     walk_files,
 )  # fmt: skip
-from engine.errors import InputError, UsageError
 from engine.ingest.streams import first_line
 
 FIELDS = ("run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
@@ -32,28 +33,19 @@ FIELDS = ("run", "size", "params", "tokens", "step", "stage", "benchmark", "cate
 BATCH_ROWS = 50_000  # rows of a long CSV held at once (as a polars frame and as row dicts)
 
 
-def parse_long_csv(
-    paths: Sequence[str],
-    parsed: Parsed,
-    columns: dict[str, str] | None,
-    *,
-    stage: str,
-    skip_bad: bool,
-) -> None:
+def parse_long_csv(paths: Sequence[str], parsed: Parsed, options: ReadOptions) -> None:
     """Every row of the long CSVs into parsed.rows (iter_long_csv, all at once)."""
-    for rows in iter_long_csv(paths, parsed, columns, stage=stage, skip_bad=skip_bad):
+    for rows in iter_long_csv(paths, parsed, options):
         parsed.rows.extend(rows)
 
 
 def iter_long_csv(
     paths: Sequence[str],
     parsed: Parsed,
-    columns: dict[str, str] | None,
-    *,
-    stage: str,
-    skip_bad: bool,
-    batch_rows: int = BATCH_ROWS,
+    options: ReadOptions,
     on_total: Callable[[int], None] | None = None,
+    *,
+    batch_rows: int = BATCH_ROWS,
 ) -> Iterator[list[dict[str, Any]]]:
     """The long CSVs' rows, a batch of at most `batch_rows` at a time (parsed counts the
     files, the dropped values and the skipped records; its `rows` stay as they were). Read
@@ -61,6 +53,7 @@ def iter_long_csv(
     so a bad file is refused before any of its rows is yielded), then in batches, so memory
     holds one batch whatever the file's size. `on_total(rows)` gets each file's row count
     before its rows come. Lines are physical: a quoted field holding line breaks counts them."""
+    columns, stage, skip_bad = options.columns, options.stage, options.skip_bad
     if columns:
         unknown = sorted(set(columns) - set(FIELDS))
         if unknown:

@@ -1,9 +1,11 @@
-"""Eval-results parsing basics shared by the formats (pure): Parsed, values, sizes, files,
-duplicate keys. The entry point and the rules are in engine.analysis.results_formats.
+"""What every eval-results format shares (pure): the rows a parse produces (`Parsed`), the
+options of a read, values, sizes, files and duplicate keys. The formats and the rules are in
+engine.ingest.results.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 import re
@@ -13,7 +15,6 @@ from typing import Any
 
 from engine.errors import InputError, UsageError
 
-FORMATS = ("lm-eval", "dclm", "datadecide", "csv")
 KEY_FIELDS = ("run", "size", "tokens", "step", "stage", "benchmark", "metric")
 ROW_FIELDS = (
     "run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
@@ -21,6 +22,17 @@ ROW_FIELDS = (
 )  # fmt: skip
 DEFAULT_STAGE = "PT"
 _MISSING = {"", "nan", "na", "n/a", "none", "null", "-"}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a format's files: the stage of rows whose file names none, whether a bad
+    file or record is skipped (and reported) instead of refused, and the CSV column of each
+    field (formats that take --columns)."""
+
+    stage: str = DEFAULT_STAGE
+    skip_bad: bool = False
+    columns: dict[str, str] | None = None
 
 
 @dataclass
@@ -152,6 +164,20 @@ def walk_files(paths: Sequence[str], suffixes: tuple[str, ...]) -> list[str]:
         else:
             out.append(p)
     return out
+
+
+def csv_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(header, [(line, row)]) of a whole CSV file (an InputError when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            rows = []
+            for row in reader:
+                rows.append((reader.line_num, row))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read the CSV ({exc})", file=path, fix="check the file") from exc
+    return header, rows
 
 
 def duplicate_keys(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple[Any, ...], list[str]]]:

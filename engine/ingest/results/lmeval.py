@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 
 from engine.analysis.mc import ACCURACIES, mc_metrics
-from engine.analysis.results_common import Parsed, bad_file, size_from_name, walk_files
 from engine.errors import InputError
 from engine.ingest.json_records import iter_json_records, load_json_document
+from engine.ingest.results.rows import Parsed, ReadOptions, bad_file, size_from_name, walk_files
 from engine.ingest.sources import PathSource
 
 PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens
@@ -69,7 +69,8 @@ EXPECTED = (
 )
 
 
-def parse_lmeval(paths: Sequence[str], parsed: Parsed, *, stage: str, skip_bad: bool) -> None:
+def parse_lmeval(paths: Sequence[str], parsed: Parsed, options: ReadOptions) -> None:
+    stage, skip_bad = options.stage, options.skip_bad
     files = walk_files(paths, (".json", ".jsonl"))
     results_keys: dict[tuple[Any, ...], float] = {}
     samples_rows: list[dict[str, Any]] = []
@@ -287,7 +288,7 @@ def _parse_results_file(path: str, parsed: Parsed, stage: str) -> None:
 
 
 def _maybe_float(value: Any) -> float | None:
-    from engine.analysis.results_common import as_float
+    from engine.ingest.results.rows import as_float
 
     return as_float(value)
 
