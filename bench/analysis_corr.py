@@ -4,8 +4,8 @@ the same library calls done bare, measured in the same run.
 Data: 400 runs x 60 benchmarks of synthetic accuracies (one latent quality per run plus noise),
 as 24 000 long rows, given to both sides as columns ({column: values}, what
 engine.store.eval_columns.eval_result_columns returns and the use case reads).
-- engine: engine.analysis.correlations_run.run(columns, "matrix"): polars frame, duplicate
-  check, pivot, category order, engine.analysis.correlations.block (np.corrcoef for r, scipy's
+- engine: engine.analysis.correlations.run.run(columns, "matrix"): polars frame, duplicate
+  check, pivot, category order, engine.analysis.correlations.stats.block (np.corrcoef for r, scipy's
   pearsonr null distribution for p, scipy.stats.pearsonr on the diagonal), the JSON-ready
   {rows, cols, r, p, n} (the use case minus reading SQLite).
 - bare: the same columns pivoted with a dict into a numpy array, the same two library calls
@@ -13,7 +13,7 @@ engine.store.eval_columns.eval_result_columns returns and the use case reads).
   (`2 * scipy.special.betaincc(n/2 - 1, n/2 - 1, (|r| + 1) / 2)`, the beta null distribution
   scipy.stats.pearsonr uses), `.tolist()`.
 So the ratio bare / engine is the engine's overhead over the bare computation (1.0x = none).
-Also shown: the matrix step alone (engine.analysis.correlations.block vs those bare calls), the
+Also shown: the matrix step alone (engine.analysis.correlations.stats.block vs those bare calls), the
 broadcast `scipy.stats.pearsonr(x[:, :, None], x[:, None, :], axis=0)` the engine used before
 (same numbers), the use case through a workspace (engine.api.analysis_corr.corr, SQLite read
 included), and the naive per-pair `scipy.stats.pearsonr` loop (3600 calls) for scale. Best of
@@ -37,8 +37,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.analysis.correlations import block  # noqa: E402
-from engine.analysis.correlations_run import run  # noqa: E402
+from engine.analysis.correlations.run import run  # noqa: E402
+from engine.analysis.correlations.stats import block  # noqa: E402
 
 
 def long_rows(n_runs: int, n_bench: int, seed: int = 0) -> list[dict]:

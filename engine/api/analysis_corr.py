@@ -13,13 +13,12 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
+from engine.analysis.correlations import METHODS as METHODS  # the registries, for the faces
+from engine.analysis.correlations import PROTOCOLS as PROTOCOLS
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.names import canonical, spellings, suggest
 from engine.store import eval_columns, eval_summary, evals
 from engine.workspace import Workspace
-
-PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
-METHODS = ("pearson", "spearman")
 
 
 def corr(
@@ -46,8 +45,9 @@ def corr(
     kind benchmark|category, target, r, p, n), tiers (rows: benchmark, tier, r_acc, r_conf per
     scale). pt_stage / sft_stage name two stages or two scales; checkpoint="last" keeps each
     run's last checkpoint when a run has several."""
-    from engine.analysis.correlations_run import NEEDS_ATTRS, run, wanted_metrics
-    from engine.analysis.pivots import merge_attrs
+    from engine.analysis.correlations.pivots import merge_attrs
+    from engine.analysis.correlations.run import needs_attrs, run, wanted_metrics
+    from engine.api.results import format_names
 
     wanted = wanted_metrics(protocol, metric, conf_metric)
     attrs = None
@@ -61,7 +61,12 @@ def corr(
         metrics = set(cols["metric"])
         if not metrics.issuperset(wanted):  # a message will list the workspace's metrics
             metrics = set(eval_columns.eval_metrics(conn))
-        if protocol in NEEDS_ATTRS:
+        if not cols["run"] and not metrics:
+            raise NotFoundError(
+                "no evaluation results in this workspace",
+                fix=f"import some: betr results import PATH --format {format_names()}",
+            )
+        if needs_attrs(protocol):
             attrs = merge_attrs(eval_columns.eval_result_attrs(conn, metric=wanted))
         mapping = evals.categories(conn)
     return run(

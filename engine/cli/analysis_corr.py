@@ -7,9 +7,20 @@ from typing import Any
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table
+from engine.cli.common import BetrCommand, RegistryChoice, echo, emit_json, obj, print_table
+from engine.terminal import json_text
 
-PROTOCOLS = ["cross-stage", "matrix", "coherence", "align", "attribute", "tiers"]
+
+def _protocols():
+    from engine.api.analysis_corr import PROTOCOLS
+
+    return PROTOCOLS
+
+
+def _methods():
+    from engine.api.analysis_corr import METHODS
+
+    return METHODS
 
 
 def _f(x: Any, digits: int = 2) -> str:
@@ -21,7 +32,9 @@ def _p(x: Any) -> str:
 
 
 @click.command("corr", cls=BetrCommand)
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default="matrix", show_default=True)
+@click.option(
+    "--protocol", type=RegistryChoice(_protocols), default="matrix", show_default=True
+)
 @click.option("--metric", default="acc", show_default=True, help="The (accuracy) metric.")
 @click.option(
     "--conf-metric",
@@ -31,8 +44,7 @@ def _p(x: Any) -> str:
 )
 @click.option("--stage", default=None, help="Only this stage.")
 @click.option("--scale", default=None, help="Only this model scale (size label).")
-@click.option("--method", type=click.Choice(["pearson", "spearman"]), default="pearson",
-              show_default=True)  # fmt: skip
+@click.option("--method", type=RegistryChoice(_methods), default="pearson", show_default=True)
 @click.option("--pt", default=None, help="The stage (or scale) playing PT, e.g. PT or 400M.")
 @click.option("--sft", default=None, help="The stage (or scale) playing SFT, e.g. SFT or 7B.")
 @click.option("--attribute", default=None, help="A run attribute (attribute effects, align).")
@@ -60,9 +72,14 @@ def corr_cmd(protocol, metric, conf_metric, stage, scale, method, pt, sft, attri
     if res["axis"]:
         head += f", {res['pt'] or '(none)'} -> {res['sft'] or '(none)'} by {res['axis']}"
     echo(head)
-    PRINTERS[protocol](res)
+    PRINTERS.get(protocol, _as_json)(res)
     for note in res["notes"]:
         echo(f"note: {note}", err=True)
+
+
+def _as_json(res: dict) -> None:
+    """A protocol without a table of its own: its result as JSON."""
+    echo(json_text({k: v for k, v in res.items() if k != "notes"}, indent=2))
 
 
 def _cross(res: dict) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.api.analysis_corr import METHODS
 from tui.screens.analysis.format import name
 
 SEP = "\t"
 SELECTS = ("benchmark", "x_side", "x_metric", "y_side", "y_metric", "scope", "method", "match")
-METHODS = ("pearson", "spearman")
 MATCHES = ("tokens", "step")
 
 

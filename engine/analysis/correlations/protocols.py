@@ -1,4 +1,4 @@
-"""The correlation protocols of METHODS 4 over runs x benchmarks pivots (engine.analysis.pivots):
+"""The correlation protocols of METHODS 4 over runs x benchmarks pivots (pivots.Pivot):
 cross-stage r_acc / r_conf, PT-PT / SFT-SFT / PT->SFT matrices with structural persistence,
 intra-category coherence, accuracy-confidence alignment (r_align), attribute effects and
 reliability tiers. Pure; results are JSON-ready dicts (None for n/a).
@@ -12,13 +12,13 @@ the others are listed under `one_sided`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.analysis.correlations import (
+from engine.analysis.correlations.stats import (
     Corr,
     block,
     coherence,
@@ -28,8 +28,10 @@ from engine.analysis.correlations import (
     structural_persistence,
     tier,
 )
-from engine.analysis.pivots import Pivot, one_sided
-from engine.errors import InputError, UsageError
+from engine.errors import InputError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from engine.analysis.correlations.pivots import Pivot
 
 Key = tuple[str, str]  # (stage, scale); "" = none
 
@@ -132,6 +134,21 @@ def need_pairing(ctxs: Sequence[Context], keys: Sequence[Key], protocol: str) ->
             f"the {protocol} protocol needs two stages or two scales to pair",
             fix=f"give --pt and --sft (stages: {', '.join(stages)}; scales: {', '.join(scales)})",
         )
+
+def one_sided(pivots: Mapping[Any, Pivot], a: Any, b: Any) -> list[dict[str, Any]]:
+    """Benchmarks present in only one of two pivots: [{benchmark, present, missing}]."""
+    pa, pb = pivots.get(a), pivots.get(b)
+    ba = set(pa.benchmarks) if pa else set()
+    bb = set(pb.benchmarks) if pb else set()
+    out = [{"benchmark": x, "present": _label(a), "missing": _label(b)} for x in sorted(ba - bb)]
+    out += [{"benchmark": x, "present": _label(b), "missing": _label(a)} for x in sorted(bb - ba)]
+    return out
+
+
+def _label(key: Any) -> str:
+    if isinstance(key, tuple):
+        return " ".join(k for k in key if k) or "(one stage)"
+    return str(key)
 
 
 def ordered(benchmarks: Sequence[str], cats: Mapping[str, str | None]) -> list[str]:
@@ -410,3 +427,108 @@ def tiers(cross: Mapping[str, Any], cats: Mapping[str, str | None]) -> dict[str,
                      "n_acc": [per.get(s, {}).get("n_acc", 0) for s in scales],
                      "n_conf": [per.get(s, {}).get("n_conf", 0) for s in scales]})  # fmt: skip
     return {"rows": rows, "scales": scales}
+
+
+# -- the registry -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProtocolInput:
+    """What a protocol computes on: the accuracy (and confidence) pivots by (stage, scale), the
+    keys selected and their PT/SFT pairings, the benchmark categories, the runs' attributes."""
+
+    acc: Mapping[Key, Pivot]
+    conf: Mapping[Key, Pivot]
+    keys: Sequence[Key]
+    selected: Sequence[Key]
+    ctxs: Sequence[Context]
+    cats: Mapping[str, str | None]
+    method: str
+    conf_metric: str = "confidence"
+    metrics: Sequence[str] = ()
+    attrs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One correlation protocol: `compute(inputs)` -> the JSON-ready part of its result.
+
+    needs_conf: it reads the confidence metric too; needs_attrs: the runs' attributes;
+    needs_attribute: an --attribute NAME; derived_from: the protocol whose result it
+    summarises (a face showing that one may show this one with it)."""
+
+    summary: str
+    compute: Callable[[ProtocolInput], dict[str, Any]]
+    needs_conf: bool = False
+    needs_attrs: bool = False
+    needs_attribute: bool = False
+    derived_from: str | None = None
+
+
+def _cross_stage(i: ProtocolInput) -> dict[str, Any]:
+    need_pairing(i.ctxs, i.keys, "cross-stage")
+    return cross_stage(i.acc, i.conf, i.ctxs, i.cats, i.method)
+
+
+def _tiers(i: ProtocolInput) -> dict[str, Any]:
+    need_pairing(i.ctxs, i.keys, "tiers")
+    cross = cross_stage(i.acc, i.conf, i.ctxs, i.cats, i.method)
+    return {**tiers(cross, i.cats), "one_sided": cross["one_sided"]}
+
+
+def _matrices(i: ProtocolInput) -> dict[str, Any]:
+    return matrices(i.acc, i.selected, i.ctxs, i.cats, i.method)
+
+
+def _coherences(i: ProtocolInput) -> dict[str, Any]:
+    return coherences(i.acc, i.selected, i.ctxs, i.cats, i.method)
+
+
+def _alignment(i: ProtocolInput) -> dict[str, Any]:
+    if not i.conf:
+        raise NotFoundError(
+            f"r_align needs accuracy and confidence: no '{i.conf_metric}' results",
+            fix=f"give the confidence metric with --conf-metric (metrics: {', '.join(i.metrics)})",
+        )
+    out = alignment(
+        i.acc, i.conf, i.selected, i.ctxs, i.cats, i.attrs, i.attribute, i.method
+    )
+    return {**out, "attribute": i.attribute}
+
+
+def _attribute_effects(i: ProtocolInput) -> dict[str, Any]:
+    assert i.attribute is not None
+    out = attribute_effects(i.acc, i.selected, i.cats, i.attrs, i.attribute, i.method)
+    return {**out, "attribute": i.attribute}
+
+
+# name -> protocol, in the order the faces list them (the first is the default view)
+PROTOCOLS: dict[str, Protocol] = {
+    "matrix": Protocol(
+        "benchmark x benchmark matrices (PT-PT, SFT-SFT, PT->SFT) and structural persistence",
+        _matrices,
+    ),
+    "cross-stage": Protocol(
+        "per benchmark r_acc and r_conf between the paired stages or scales",
+        _cross_stage,
+        needs_conf=True,
+    ),
+    "coherence": Protocol("mean r within each benchmark category", _coherences),
+    "align": Protocol(
+        "r_align: accuracy against confidence per run and category",
+        _alignment,
+        needs_conf=True,
+        needs_attrs=True,
+    ),
+    "attribute": Protocol(
+        "a run attribute against each benchmark and category",
+        _attribute_effects,
+        needs_attrs=True,
+        needs_attribute=True,
+    ),
+    "tiers": Protocol(
+        "reliability tiers of the benchmarks from their cross-stage r",
+        _tiers,
+        needs_conf=True,
+        derived_from="cross-stage",
+    ),
+}

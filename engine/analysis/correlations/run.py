@@ -1,26 +1,32 @@
 """One correlation protocol from the long results rows to a JSON-ready dict: frame and pivot
-(engine.analysis.pivots), pick the PT/SFT pairing, run the protocol
-(engine.analysis.correlations_protocols). Pure: rows (or columns) and the category map in, a
-dict out."""
+(pivots), pick the PT/SFT pairing, run the protocol (its entry in protocols.PROTOCOLS). Pure:
+rows (or columns) and the category map in, a dict out."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.analysis import correlations_protocols as cp
-from engine.analysis import pivots
-from engine.analysis.correlations import check_method
+from engine.analysis.correlations import pivots
+from engine.analysis.correlations import protocols as cp
+from engine.analysis.correlations.protocols import PROTOCOLS, ProtocolInput
+from engine.analysis.correlations.stats import METHODS, check_method
 from engine.errors import NotFoundError, UsageError
 
-PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
-NEEDS_CONF = ("cross-stage", "align", "tiers")
-NEEDS_ATTRS = ("align", "attribute")
+
+def needs_conf(protocol: str) -> bool:
+    """Whether the protocol (a known one) reads the confidence metric too."""
+    return protocol in PROTOCOLS and PROTOCOLS[protocol].needs_conf
+
+
+def needs_attrs(protocol: str) -> bool:
+    """Whether the protocol (a known one) reads the runs' attributes."""
+    return protocol in PROTOCOLS and PROTOCOLS[protocol].needs_attrs
 
 
 def wanted_metrics(protocol: str, metric: str, conf_metric: str) -> list[str]:
     """The metrics whose rows `run` reads for this protocol."""
-    return [metric, conf_metric] if protocol in NEEDS_CONF else [metric]
+    return [metric, conf_metric] if needs_conf(protocol) else [metric]
 
 
 def run(
@@ -49,16 +55,17 @@ def run(
     attribute protocols)."""
     if protocol not in PROTOCOLS:
         raise UsageError(f"unknown protocol '{protocol}'", fix=f"one of {', '.join(PROTOCOLS)}")
-    if method not in ("pearson", "spearman"):
-        raise UsageError(f"unknown method '{method}'", fix="pearson or spearman")
+    if method not in METHODS:
+        raise UsageError(f"unknown method '{method}'", fix=" or ".join(METHODS))
     check_method(method)
-    if protocol == "attribute" and not attribute:
-        raise UsageError("the attribute protocol needs --attribute NAME (e.g. code_share)")
+    chosen = PROTOCOLS[protocol]
+    if chosen.needs_attribute and not attribute:
+        raise UsageError(f"the {protocol} protocol needs --attribute NAME (e.g. code_share)")
     height = len(rows["run"]) if isinstance(rows, Mapping) else len(rows)
     if not height and not metrics:
         raise NotFoundError(
             "no evaluation results in this workspace",
-            fix="import some: betr results import PATH --format lm-eval|dclm|datadecide|csv",
+            fix="import some: betr results import PATH --format FORMAT (betr results import --help)",
         )
     df = pivots.frame(rows)
     if checkpoint != "error":  # "last" keeps each key's last checkpoint; pivots.matrices
@@ -71,17 +78,17 @@ def run(
             f"no results for metric '{metric}'", fix=f"metrics: {', '.join(metrics)}"
         )
     cats = pivots.category_map(df, categories)
-    if protocol not in NEEDS_ATTRS:
+    if not chosen.needs_attrs:
         attrs = {}
     elif attrs is None:
         attrs = {} if isinstance(rows, Mapping) else pivots.run_attrs(rows)
     acc = pivots.matrices(df, metric)
-    conf = pivots.matrices(df, conf_metric) if protocol in NEEDS_CONF else {}
+    conf = pivots.matrices(df, conf_metric) if chosen.needs_conf else {}
     keys = list(acc)
     scale_order = pivots.scales(df)
     selected, axis, ctxs = cp.resolve(keys, scale_order, stage=stage, scale=scale, pt=pt, sft=sft)
     notes: list[str] = []
-    if protocol in NEEDS_CONF and not conf:
+    if chosen.needs_conf and not conf:
         notes.append(
             f"no '{conf_metric}' results: confidence correlations are n/a "
             f"(metrics: {', '.join(metrics)})"
@@ -89,7 +96,7 @@ def run(
     out: dict[str, Any] = {
         "protocol": protocol,
         "metric": metric,
-        "conf_metric": conf_metric if protocol in NEEDS_CONF else None,
+        "conf_metric": conf_metric if chosen.needs_conf else None,
         "method": method,
         "axis": axis,
         "pt": None if not ctxs else _side(axis, ctxs[0].pt),
@@ -100,29 +107,10 @@ def run(
         "n_runs": len({r for k in selected for r in acc[k].runs}),
         "notes": notes,
     }
-    if protocol in ("cross-stage", "tiers"):
-        cp.need_pairing(ctxs, keys, protocol)
-        cross = cp.cross_stage(acc, conf, ctxs, cats, method)
-        out.update(cross if protocol == "cross-stage" else cp.tiers(cross, cats))
-        out["one_sided"] = cross["one_sided"]
-    elif protocol == "matrix":
-        out.update(cp.matrices(acc, selected, ctxs, cats, method))
-    elif protocol == "coherence":
-        out.update(cp.coherences(acc, selected, ctxs, cats, method))
-    elif protocol == "align":
-        if not conf:
-            raise NotFoundError(
-                f"r_align needs accuracy and confidence: no '{conf_metric}' results",
-                fix=f"give the confidence metric with --conf-metric (metrics: {', '.join(metrics)})",
-            )
-        out.update(
-            cp.alignment(acc, conf, selected, ctxs, cats, attrs, attribute, method),
-            attribute=attribute,
-        )
-    else:
-        assert attribute is not None
-        out.update(cp.attribute_effects(acc, selected, cats, attrs, attribute, method))
-        out["attribute"] = attribute
+    inputs = ProtocolInput(
+        acc, conf, keys, selected, ctxs, cats, method, conf_metric, metrics, attrs, attribute
+    )
+    out.update(chosen.compute(inputs))
     if out.get("one_sided"):
         names = sorted({s["benchmark"] for s in out["one_sided"]})
         notes.append(

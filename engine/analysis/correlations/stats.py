@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
 METHODS = ("pearson", "spearman")
 TIERS = ("highly reliable", "moderate", "unreliable", "n/a")
@@ -67,6 +66,8 @@ def corr(x: Sequence[float], y: Sequence[float], method: str = "pearson") -> Cor
     xa, ya = xa[keep], ya[keep]
     if n < 3 or np.all(xa == xa[0]) or np.all(ya == ya[0]):
         return Corr(None, None, n, dropped)
+    from scipy import stats
+
     fn = stats.pearsonr if method == "pearson" else stats.spearmanr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -120,6 +121,8 @@ def _p_values(r: np.ndarray, n: np.ndarray | int, method: str) -> np.ndarray:
     """Two-sided p of r over n runs, by the null distributions scipy.stats uses: pearsonr's
     beta(n/2 - 1, n/2 - 1) on (-1, 1) (2 * special.betaincc), spearmanr's Student t with
     n - 2 degrees of freedom (2 * special.stdtr(n - 2, -|t|))."""
+    from scipy import special
+
     if method == "pearson":
         ab = np.asarray(n, dtype=np.float64) / 2 - 1
         return 2 * special.betaincc(ab, ab, (np.abs(r) - -1.0) / 2)
@@ -134,6 +137,8 @@ def _complete_block(
     """r, p (k1 x k2) for non-constant columns without a missing value: r from one
     np.corrcoef call (of the columns, or of their ranks (scipy.stats.rankdata) for Spearman,
     as spearmanr does), p from scipy's null distribution (_p_values). same: b is a."""
+    from scipy import stats
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if method == "spearman":
@@ -156,6 +161,8 @@ def _pairwise_block(
     all pairs at once (runs x pairs arrays): Spearman ranks each pair's values
     (scipy.stats.rankdata, NaN omitted), then the centred two-pass Pearson formula
     pearsonr uses; NaN under the n/a rules (n < 3, or a constant vector over those runs)."""
+    from scipy import stats
+
     x, y = a[:, ii], b[:, jj]
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = np.where(keep, x, np.nan), np.where(keep, y, np.nan)

@@ -242,21 +242,6 @@ def _scatter(part: pl.DataFrame, df: pl.DataFrame) -> tuple[list[str], list[str]
     return runs.to_list(), benchmarks.to_list(), values.reshape(len(runs), len(benchmarks))
 
 
-def one_sided(pivots: Mapping[Any, Pivot], a: Any, b: Any) -> list[dict[str, Any]]:
-    """Benchmarks present in only one of two pivots: [{benchmark, present, missing}]."""
-    pa, pb = pivots.get(a), pivots.get(b)
-    ba = set(pa.benchmarks) if pa else set()
-    bb = set(pb.benchmarks) if pb else set()
-    out = [{"benchmark": x, "present": _label(a), "missing": _label(b)} for x in sorted(ba - bb)]
-    out += [{"benchmark": x, "present": _label(b), "missing": _label(a)} for x in sorted(bb - ba)]
-    return out
-
-
-def _label(key: Any) -> str:
-    if isinstance(key, tuple):
-        return " ".join(k for k in key if k) or "(one stage)"
-    return str(key)
-
 
 def category_map(
     df: pl.DataFrame, mapping: Mapping[str, str] | None = None
