@@ -22,6 +22,7 @@ from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import get_job, refuse_if_in_use
+from engine.rbridge.formats import TRACE_FORMATS as TRACE_FORMATS  # the registry
 from engine.rbridge.tokenrows import unpack_token_rows
 from engine.rbridge.weights import DEFAULT_PROMPT, LN2, ScoreConfig
 from engine.store import catalog, proxies, traces
@@ -29,12 +30,16 @@ from engine.store import rbridge as store_rb
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
-TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
 # bits per byte: `bpb`, `byte_perplexity`, `word_perplexity` are the rBridge release's
 # masked-span numbers (mask traces only, summed over the benchmark); `bpb_prompted` is betr's
 # own (per trace after betr's prompt, averaged over traces); n_mask_traces counts the former
 BPB_KEYS = ("bpb", "word_perplexity", "byte_perplexity", "bpb_prompted", "n_mask_traces")
 SCORE_KEYS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")  # per score row
+
+
+def trace_format_names(separator: str = "|") -> str:
+    """The registered trace formats' names, e.g. for a hint: openai|rbridge|mask|plain."""
+    return separator.join(TRACE_FORMATS)
 
 
 def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
@@ -84,12 +89,9 @@ def import_traces(
 ) -> dict[str, Any]:
     """Traces into `benchmark`, in one transaction: a bad record stops the import and changes
     nothing (unless skip_bad, which reports what it skipped)."""
-    from engine.rbridge.formats import read_traces
+    from engine.rbridge.formats import read_traces, trace_format
 
-    if fmt not in TRACE_FORMATS:
-        raise UsageError(
-            f"unknown trace format '{fmt}'", fix=f"use one of {', '.join(TRACE_FORMATS)}"
-        )
+    trace_format(fmt)  # a known one
     if not paths:
         raise UsageError("no input files given", fix="betr rbridge import PATH... --benchmark B")
     abs_paths = [os.path.abspath(os.path.expanduser(p)) for p in paths]

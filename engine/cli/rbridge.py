@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrGroup, echo, emit_json, obj, print_table, report_skipped, run_job
+from engine.cli.common import (
+    BetrGroup,
+    RegistryChoice,
+    echo,
+    emit_json,
+    obj,
+    print_table,
+    report_skipped,
+    run_job,
+)
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 DEVICE = click.option(
@@ -16,7 +25,15 @@ PROMPT = click.option(
     default=None,
     help='Context before the trace; {x} is the question (default "Question: {x}\\nAnswer: ").',
 )
-FORMATS = click.Choice(["openai", "rbridge", "mask", "plain"])
+
+
+def _trace_formats():
+    from engine.api.rbridge import TRACE_FORMATS
+
+    return TRACE_FORMATS
+
+
+FORMATS = RegistryChoice(_trace_formats)
 
 
 @click.group("rbridge", cls=BetrGroup)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.rbridge.trace_io import (
+from engine.rbridge.formats.records import (
     Fields,
     Loc,
     TraceRecord,

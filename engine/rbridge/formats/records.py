@@ -10,7 +10,8 @@ caller decides between stopping (the default) and skipping.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,30 @@ def non_empty(reasoning: str, loc: Loc, field: str) -> str:
 
 def stem_of(path: str) -> str:
     return Path(path).stem
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """A directory stands for its .jsonl and .json files, in name order."""
+    out = []
+    for p in paths:
+        if os.path.isdir(p):
+            out += sorted(str(q) for q in Path(p).iterdir() if q.suffix in (".jsonl", ".json"))
+        else:
+            out.append(p)
+    return out
+
+
+def each_record(
+    paths: list[str], reader: Callable[[Loc, dict, Fields], TraceRecord], fields: Fields
+) -> Iterator[TraceRecord | InputError]:
+    """reader(loc, record, fields) of every record of the JSON / JSON Lines files (a directory
+    stands for its .jsonl and .json files), or the InputError of a bad one."""
+    for path in expand_paths(paths):
+        for loc, obj in iter_json_items(path):
+            if isinstance(obj, InputError):
+                yield obj
+                continue
+            try:
+                yield reader(loc, obj, fields)
+            except InputError as exc:
+                yield exc
