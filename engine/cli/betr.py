@@ -10,6 +10,7 @@ import click
 from engine.cli.common import (
     BetrCommand,
     BetrGroup,
+    RegistryChoice,
     echo,
     emit_json,
     emit_json_line,
@@ -20,6 +21,13 @@ from engine.cli.common import (
 from engine.cli.scale import ray_apply, ray_options
 from engine.cli.workspace import show_list
 from engine.terminal import json_text
+
+
+def _aggregations():
+    from engine.api.runs import AGGREGATIONS
+
+    return AGGREGATIONS
+
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 
@@ -56,7 +64,7 @@ def targets_list() -> None:
 @click.option("--embedder", default=None, help="Model dir (default: bundled all-MiniLM-L6-v2).")
 @click.option(
     "--aggregate",
-    type=click.Choice(["max-rank", "mean-inv-rank", "max-cosine", "centroid"]),
+    type=RegistryChoice(_aggregations),
     default="max-rank",
     show_default=True,
 )
