@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from contextlib import closing
 from typing import Any
 
+from engine.analysis.pairing import MATCH_KEYS as MATCH_KEYS  # the registry, for the faces
 from engine.errors import NotFoundError, UsageError
 from engine.names import same_name, spellings, suggest
 from engine.store import eval_summary
 from engine.workspace import Workspace
 
-MATCH_KEYS = ("tokens", "step")
 DIRECTIONS = ("auto", "same", "opposite")
 # metric names that read as "lower is better" (a loss, an NLL, a perplexity, an rBridge score)
 LOSS_PREFIXES = ("nll", "bpb", "bits_per_byte", "loss", "perplexity", "ppl", "rbridge")
@@ -113,7 +113,7 @@ def _load(ws: Workspace, x, y):
 
 def _check_match(match: str) -> None:
     if match not in MATCH_KEYS:
-        raise UsageError(f"unknown --match '{match}'", fix="match on tokens or step")
+        raise UsageError(f"unknown --match '{match}'", fix=f"match on {' or '.join(MATCH_KEYS)}")
 
 
 def _side_dict(side) -> dict[str, Any]:

@@ -22,9 +22,10 @@ from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import get_job, refuse_if_in_use
-from engine.rbridge.formats import TRACE_FORMATS as TRACE_FORMATS  # the registry
+from engine.rbridge.formats import TRACE_FORMATS as TRACE_FORMATS  # registries, for the faces
 from engine.rbridge.tokenrows import unpack_token_rows
 from engine.rbridge.weights import DEFAULT_PROMPT, LN2, ScoreConfig
+from engine.rbridge.weights import MINMAX_SCOPES as MINMAX_SCOPES
 from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.store.db import transaction

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.betr.select import check_keep_by
 from engine.errors import InputError, UsageError
 
 BINS = 1 << 16
@@ -145,8 +146,7 @@ def cut_bin(hist: Histogram, keep: float, by: str = "tokens") -> CutBin:
     """The bin holding the last kept doc at keep rate `keep` (a fraction in (0, 1]), walking
     the bins from the top: by tokens the first non-empty bin whose cumulative tokens reach
     keep * total - EPS, by docs the bin of doc number max(1, ceil(keep * n - EPS))."""
-    if by not in ("tokens", "docs"):
-        raise UsageError(f"--by must be tokens or docs, got '{by}'")
+    check_keep_by(by)
     if not 0.0 < keep <= 1.0:
         raise UsageError(f"keep must be in (0, 1], got {keep}")
     n, total = hist.total_docs, hist.total_tokens

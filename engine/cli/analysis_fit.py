@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table
+from engine.cli.common import BetrCommand, RegistryChoice, echo, emit_json, obj, print_table
+
+
+def _match_keys():
+    from engine.api.analysis_fit import MATCH_KEYS
+
+    return MATCH_KEYS
+
+
+def _directions():
+    from engine.api.analysis_fit import DIRECTIONS
+
+    return DIRECTIONS
+
 
 MATCH = click.option(
     "--match",
-    type=click.Choice(["tokens", "step"]),
+    type=RegistryChoice(_match_keys),
     default="tokens",
     show_default=True,
     help="Pair x and y on training tokens or on the checkpoint step.",
@@ -120,7 +133,7 @@ def print_fit(r: dict) -> None:
 @FUNCTIONS
 @click.option(
     "--direction",
-    type=click.Choice(["auto", "same", "opposite"]),
+    type=RegistryChoice(_directions),
     default="auto",
     show_default=True,
     help="Without --fit-from: does a higher proxy mean a higher target (auto: opposite when "

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from engine.cli.common import (
+    KEEP_BY,
     BetrCommand,
     BetrGroup,
     RegistryChoice,
@@ -197,7 +198,7 @@ def apply_cmd(run_id, detach, engine, tokenizer, workers, **ray):
 @click.command("select", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
 @click.option("--keep", required=True, help="Share to keep, e.g. 10%.")
-@click.option("--by", type=click.Choice(["tokens", "docs"]), default="tokens", show_default=True)
+@click.option("--by", type=KEEP_BY, default="tokens", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help=".jsonl or .parquet")
 @click.option(
     "--replay",

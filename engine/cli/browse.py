@@ -8,13 +8,35 @@ from typing import Any
 
 import click
 
-from engine.cli.common import BetrCommand, BetrGroup, echo, emit_json, obj, print_table
+from engine.cli.common import (
+    KEEP_BY,
+    BetrCommand,
+    BetrGroup,
+    RegistryChoice,
+    echo,
+    emit_json,
+    obj,
+    print_table,
+)
 from engine.errors import UsageError
 from engine.units import abbreviate
 
+
+def _sorts() -> tuple[str, ...]:
+    from engine.api.browse import SORTS
+
+    return SORTS
+
+
+def _labels_or_none() -> tuple[str, ...]:
+    from engine.api.labels import LABELS
+
+    return (*LABELS, "none")
+
+
 BY = click.option(
     "--by",
-    type=click.Choice(["tokens", "docs"]),
+    type=KEEP_BY,
     default="tokens",
     show_default=True,
     help="Keep a share of the pool's tokens or of its docs.",
@@ -236,7 +258,7 @@ def _rounded(d: dict[str, Any]) -> dict[str, Any]:
 @click.command("docs", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
 @click.option(
-    "--sort", type=click.Choice(["prob", "score", "tokens"]), default="prob", show_default=True
+    "--sort", type=RegistryChoice(_sorts), default="prob", show_default=True
 )
 @click.option("--benchmark", default=None, help="Best-matching target benchmark.")
 @click.option("--kept", "kept", flag_value="kept", default=None, help="Only docs kept.")
@@ -305,7 +327,7 @@ def labels_group() -> None:
 
 @labels_group.command("set", json=False)
 @click.argument("doc_id", type=int)
-@click.argument("label", type=click.Choice(["good", "bad", "skip", "none"]))
+@click.argument("label", type=RegistryChoice(_labels_or_none))
 @click.option("--run", "run_id", type=int, default=None, help="Run the label was given under.")
 def labels_set(doc_id, label, run_id):
     """Label a doc (none clears its label)."""

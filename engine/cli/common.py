@@ -99,6 +99,15 @@ class RegistryChoice(click.Choice):
         return tuple(self.registry())
 
 
+def _keep_by() -> tuple[str, ...]:
+    from engine.api.select import KEEP_BY
+
+    return KEEP_BY
+
+
+KEEP_BY = RegistryChoice(_keep_by)  # --by of every keep rate: tokens or docs
+
+
 def obj() -> Obj:
     return click.get_current_context().ensure_object(Obj)
 

@@ -33,6 +33,24 @@ def _trace_formats():
     return TRACE_FORMATS
 
 
+def _minmax_scopes():
+    from engine.api.rbridge import MINMAX_SCOPES
+
+    return MINMAX_SCOPES
+
+
+def _selection_orders():
+    from engine.api.proxies import SELECTION_ORDERS
+
+    return SELECTION_ORDERS
+
+
+def _bos_modes():
+    from engine.api.proxies import BOS_MODES
+
+    return BOS_MODES
+
+
 FORMATS = RegistryChoice(_trace_formats)
 
 
@@ -103,7 +121,7 @@ def traces_cmd():
 @click.option("--benchmark", required=True)
 @click.option(
     "--minmax",
-    type=click.Choice(["trace", "benchmark"]),
+    type=RegistryChoice(_minmax_scopes),
     default="trace",
     show_default=True,
     help="Range of the MinMax weight scaling: each trace (Algorithm 1) or the whole benchmark.",
@@ -167,7 +185,7 @@ def _print_summary(r: dict) -> None:
 @click.option("--proxy", required=True)
 @click.option("--benchmark", required=True)
 @click.option("--trace", default=None, help="A trace's own id: its score and per-token rows.")
-@click.option("--minmax", type=click.Choice(["trace", "benchmark"]), default=None)
+@click.option("--minmax", type=RegistryChoice(_minmax_scopes), default=None)
 @click.option("--top", type=int, default=None, help="Only the K tokens with most weighted NLL.")
 def show_cmd(proxy, benchmark, trace, minmax, top):
     """A proxy's rBridge numbers on a benchmark, or one trace's per-token rows."""
@@ -325,7 +343,7 @@ def proxy_list():
 @click.option("--keep", default=None, help="With --selection: the kept share, e.g. 10%.")
 @click.option(
     "--order",
-    type=click.Choice(["top", "bottom", "random"]),
+    type=RegistryChoice(_selection_orders),
     default="top",
     show_default=True,
     help="With --selection: the top, the bottom or a random draw of that token share.",
@@ -382,7 +400,7 @@ def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, see
 @click.option("--limit", type=int, default=None, help="Only the first N items of each.")
 @click.option(
     "--bos",
-    type=click.Choice(["auto", "always", "never"]),
+    type=RegistryChoice(_bos_modes),
     default="auto",
     show_default=True,
     help="BOS before each context: auto = what the tokenizer.json adds; always = the model's "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj
+from engine.cli.common import KEEP_BY, BetrCommand, echo, emit_json, obj
 
 ADDRESS_HELP = "local (a Ray instance started for the command), auto, or HOST:PORT"
 
@@ -14,7 +14,7 @@ ADDRESS_HELP = "local (a Ray instance started for the command), auto, or HOST:PO
 @click.command("threshold", cls=BetrCommand)
 @click.option("--scores", "scores_dir", required=True, help="Output directory of a Ray apply.")
 @click.option("--keep", required=True, help="Share to keep, e.g. 10%.")
-@click.option("--by", type=click.Choice(["tokens", "docs"]), default="tokens", show_default=True)
+@click.option("--by", type=KEEP_BY, default="tokens", show_default=True)
 @click.option(
     "--run",
     "run_id",

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from engine.betr.select import SELECTION_ORDERS
 from engine.errors import UsageError
 from engine.jobs.specs.base import JobSpec
 from engine.ops.proxy_nll import BOS_MODES
 from engine.terminal import check_path_name
 
-SELECTION_ORDERS = ("top", "bottom", "random")
 MAX_LR = 1.0  # AdamW steps of more than the weights' own scale only diverge
 
 
@@ -58,7 +58,7 @@ class ProxyTrainSpec(JobSpec):
     checkpoints: int = 4
     selection_run: int | None = None
     keep: float | None = None
-    selection_order: str = "top"  # top | bottom | random: which X% of tokens (the demo's controls)
+    selection_order: str = "top"  # which X% of tokens: a name of SELECTION_ORDERS
     seed: int = 0
     tokenizer: str = "neox"
     seq_len: int = 128

@@ -7,11 +7,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.api.analysis_corr import METHODS
+from engine.api.analysis_fit import MATCH_KEYS
 from tui.screens.analysis.format import name
 
 SEP = "\t"
 SELECTS = ("benchmark", "x_side", "x_metric", "y_side", "y_metric", "scope", "method", "match")
-MATCHES = ("tokens", "step")
+MATCHES = tuple(MATCH_KEYS)
 
 
 @dataclass(frozen=True)
