@@ -114,7 +114,7 @@ def import_bench(paths, name, category, split, fmt, field_map, text_fields, skip
 @click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 def import_scores(directory, run_id, detach):
     """Load the Parquet shards of `betr apply --engine ray --out DIRECTORY` into run RUN."""
-    from engine.api.scale_scores import import_scores_spec
+    from engine.api.scale import import_scores_spec
 
     result = run_job(import_scores_spec(obj().workspace, run_id, directory), detach)
     if result is None:

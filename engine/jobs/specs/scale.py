@@ -28,7 +28,7 @@ def check_ray_pool(spec: RayApplySpec | RayEmbedSpec, input_example: str) -> Non
 @dataclass(frozen=True)
 class RayApplySpec(JobSpec):
     """A run's fastText classifier over sharded files on Ray Data: Parquet shards out with
-    ids, p(positive) and token counts (engine.exec.ray); shards already written are skipped."""
+    ids, p(positive) and token counts (engine.exec.scale); shards already written are skipped."""
 
     kind: ClassVar[str] = "ray-apply"
     run_id: int

@@ -1,5 +1,5 @@
 """`ray-apply` and `ray-embed`: a run's classifier, or an embedder, over sharded files on Ray
-Data (engine.exec.ray), one Parquet file out per input shard.
+Data (engine.exec.scale: the operators as actors), one Parquet file out per input shard.
 
 Progress is rows done / total: every shard's rows are counted up front (Parquet metadata, or
 the non-blank lines of a JSONL file, as parallel Ray tasks), shards already written count as
@@ -12,14 +12,20 @@ temporary name, then renamed).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.betr.runs import require_state
 from engine.errors import UsageError
-from engine.exec.ray import ApplyActor, EmbedActor, Pool, ray_session, run_shards
-from engine.exec.ray_shards import Shard, check_out_dir, count_rows, plan_shards
+from engine.exec.scale.adapter import run_shards
+from engine.exec.scale.session import ray_session
+from engine.exec.scale.shards import Shard, check_out_dir, count_rows, plan_shards
 from engine.jobs.context import JobContext
 from engine.jobs.specs import RayApplySpec, RayEmbedSpec
+from engine.ops import Operator
+from engine.ops.count_tokens import CountTokens
+from engine.ops.embed import EmbedTexts
+from engine.ops.fasttext_apply import FastTextApply
 from engine.store import catalog
 from engine.store import runs as store_runs
 
@@ -51,46 +57,47 @@ def run_ray_apply(ctx: JobContext, spec: RayApplySpec) -> dict[str, Any]:
     tokenizer = spec.tokenizer or corpus_tokenizer
     if not tokenizer:
         raise UsageError("no tokenizer to count tokens with", fix="pass --tokenizer")
-    kwargs = {
-        "model_path": str(model_path),
-        "sha256": art["sha256"],
-        "run_id": spec.run_id,
-        "tokenizer": tokenizer,
-    }
-    pool = Pool(spec.actors, spec.actor_cpus, spec.batch_size)
-    out = _run(ctx, spec, ApplyActor, kwargs, pool, stage="ray-apply")
+    operators = [  # p(positive), then the token count, of each text
+        FastTextApply(model_path, art["sha256"], spec.run_id, batch_size=spec.batch_size),
+        CountTokens(tokenizer, batch_size=spec.batch_size),
+    ]
+    out = _run(ctx, spec, operators, stage="ray-apply")
     return {"run_id": spec.run_id, "classifier": art["sha256"], "tokenizer": tokenizer, **out}
 
 
 def run_ray_embed(ctx: JobContext, spec: RayEmbedSpec) -> dict[str, Any]:
-    def pool_of(ray) -> tuple[Pool, dict[str, Any]]:
+    def operators_for(ray) -> list[Operator]:
+        """The embedder on a GPU when the cluster has one (device auto or cuda)."""
         gpus = float(ray.cluster_resources().get("GPU", 0.0))
         use_gpu = spec.device in ("auto", "cuda") and gpus >= 1
         device = ("cuda" if use_gpu else "cpu") if spec.device == "auto" else spec.device
-        pool = Pool(spec.actors, spec.actor_cpus, spec.batch_size, 1.0 if use_gpu else 0.0)
-        return pool, {"embedder": spec.embedder, "device": device, "batch_size": spec.batch_size}
+        if device.startswith("cuda") and gpus < 1:
+            raise UsageError(
+                f"--device {spec.device}: the Ray cluster has no GPU",
+                fix="use --device auto or cpu, or a cluster with GPUs",
+            )
+        return [EmbedTexts(spec.embedder, device=device, batch_size=spec.batch_size)]
 
-    out = _run(ctx, spec, EmbedActor, pool_of, None, stage="ray-embed")
+    out = _run(ctx, spec, operators_for, stage="ray-embed")
     return {"embedder": spec.embedder, **out}
 
 
 def _run(
     ctx: JobContext,
     spec: RayApplySpec | RayEmbedSpec,
-    actor_cls: type,
-    kwargs: Any,
-    pool: Pool | None,
+    operators: Sequence[Operator] | Callable[[Any], Sequence[Operator]],
     *,
     stage: str,
 ) -> dict[str, Any]:
-    """Count, skip what is written, run the rest with progress per finished shard."""
+    """Count, skip what is written, run the rest with progress per finished shard. `operators`
+    may be a function of the connected Ray (what the cluster has decides the device)."""
     shards = plan_shards(spec.inputs, spec.out_dir)
     check_out_dir(spec.out_dir).mkdir(parents=True, exist_ok=True)
     skipped = [s for s in shards if s.done]
     state = {"shards": len(skipped)}
     with ray_session(spec.address, spec.num_cpus) as ray:
-        if pool is None:  # the embedder's pool depends on the cluster's GPUs
-            pool, kwargs = kwargs(ray)
+        if callable(operators):  # the embedder's device depends on the cluster's GPUs
+            operators = operators(ray)
         ctx.check_cancel()
         counts = count_rows(ray, [s.source for s in shards])
         done = sum(n for s, n in zip(shards, counts, strict=True) if s.done)
@@ -115,9 +122,9 @@ def _run(
         written = run_shards(
             ray,
             shards,
-            actor_cls,
-            kwargs,
-            pool,
+            operators,
+            actors=spec.actors,
+            actor_cpus=spec.actor_cpus,
             text_field=spec.text_field,
             id_field=spec.id_field,
             local=spec.address == "local",

@@ -1,5 +1,5 @@
-"""The keep threshold for "X% of tokens (or docs)" over sharded scores, exact, without a global
-sort.
+"""Scale-out, pure part: the keep threshold for "X% of tokens (or docs)" over sharded scores,
+exact, without a global sort (the passes run in engine.exec.scale.threshold).
 
 The local engine sorts every doc by probability (descending, ties by doc id ascending) and keeps
 the prefix `engine.betr.runindex.keep_count` picks. Over shards too large to sort in one place,

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 
 from engine.betr.runs import require_state
-from engine.betr.threshold_scale import check_probs
+from engine.betr.scale import check_probs
 from engine.errors import InputError, UsageError
-from engine.exec.ray_threshold import COLUMNS, read_columns, score_shards
+from engine.exec.scale.threshold import COLUMNS, read_columns, score_shards
 from engine.jobs.context import JobContext
 from engine.jobs.specs import ImportScoresSpec
 from engine.store import runs as store_runs
 from engine.store import scores
 from engine.store.deletes import delete_batched
-from engine.store.scale_scores import match_ext_ids
+from engine.store.docs import match_ext_ids
 
 CHUNK = 5000
 SHOW_IDS = 5

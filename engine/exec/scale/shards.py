@@ -1,11 +1,12 @@
-"""Shard files for the Ray executor (engine.exec.ray): which files the inputs name, the Parquet
-file each one becomes, how many rows each holds (counted in parallel Ray tasks), and how bad
-data in a shard travels back to the driver.
+"""Shard files of the scale-out executor: which files the inputs name, the Parquet file each one
+becomes, how many rows each holds (counted in parallel Ray tasks), reading a shard's documents
+in batches and writing its rows, and how bad data in a shard travels back to the driver.
 
-Invariants: an output file exists only whole (engine.exec.ray writes it under a temporary name
-first), so `Shard.done` is the resume test; bad data is an error *value* (`error_payload`),
-never an exception in a Ray task or actor, because Ray retries exceptions and a retry cannot
-fix data: the driver raises it at once (`error_from_payload`), naming shard, line and field.
+Invariants: an output file exists only whole (`write_shard` writes it under a temporary name
+first, then renames it), so `Shard.done` is the resume test; bad data is an error *value*
+(`error_payload`), never an exception in a Ray task or actor, because Ray retries exceptions
+and a retry cannot fix data: the driver raises it at once (`error_from_payload`), naming shard,
+line and field.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import glob
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engine.errors import InputError, UsageError
 
@@ -148,3 +152,69 @@ def error_from_payload(p: dict[str, Any]) -> Exception:
             fix=p.get("fix"), unit=p.get("unit") or "line",
         )  # fmt: skip
     return UsageError(p["message"], fix=p.get("fix"))
+
+
+def read_shard(
+    batch: dict[str, np.ndarray], *, text_field: str, id_field: str, rows_per_batch: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """(in an actor) The documents of the shards in `batch["source"]` (one), as batches
+    {id, text, shard, row, size}: `row` counts from 0 in the shard, `size` (-1 until the final
+    batch) is how many rows it has."""
+    from engine.ingest.docfields import extract_doc
+    from engine.ingest.readers import iter_records
+    from engine.ingest.sources import PathSource
+
+    for source in batch["source"]:
+        ids: list[str] = []
+        texts: list[str] = []
+        row = 0
+        for rec in iter_records(PathSource(Path(str(source)))):
+            ext_id, text, _meta = extract_doc(rec, text_field, id_field)
+            ids.append(ext_id)
+            texts.append(text)
+            if len(ids) >= rows_per_batch:
+                yield _read_batch(ids, texts, str(source), row, last=False)
+                row += len(ids)
+                ids, texts = [], []
+        yield _read_batch(ids, texts, str(source), row, last=True)
+
+
+def _read_batch(ids: list[str], texts: list[str], source: str, start: int, *, last: bool) -> Any:
+    """(a pyarrow Table) `size` is -1, or on a shard's final batch its number of rows; an empty final batch is
+    one marker row (row -1) that carries only the size."""
+    n = len(ids)
+    size = start + n if last else -1
+    if not n:
+        ids, texts, rows = [""], [""], np.array([-1], dtype=np.int64)
+    else:
+        rows = np.arange(start, start + n, dtype=np.int64)
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "text": pa.array(texts, pa.string()),
+            "shard": pa.array([source] * len(ids), pa.string()),
+            "row": rows,
+            "size": np.full(len(ids), size, dtype=np.int64),
+        }
+    )
+
+
+def write_shard(shard: Shard, parts: list[Any]) -> int:
+    """The shard's rows, in input order, without the bookkeeping columns: to a temporary
+    name, then renamed (a shard file that exists is whole)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(parts)
+    table = table.filter(pc.greater_equal(table.column("row"), 0))  # no empty-shard marker
+    table = table.sort_by("row").drop_columns(["row", "size"])
+    out = Path(shard.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # a name of its own: two runs into one --out never write the same temporary file
+    tmp = out.with_name(f"{out.name}.{os.getpid()}-{time.monotonic_ns()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, out)
+    return table.num_rows

@@ -1,5 +1,5 @@
-"""The exact keep threshold over the Parquet shards of a Ray apply (engine.betr.threshold_scale),
-as Ray tasks, or a plain loop over the shards (`engine="local"`).
+"""The exact keep threshold over the Parquet shards of a Ray apply (engine.betr.scale), as Ray
+tasks, or a plain loop over the shards (`engine="local"`).
 
 Pass 1 maps every shard to its histogram of probability (docs and tokens per bin) and merges
 them in the driver; pass 2 maps every shard to its docs in the cut bin only (id, prob, tokens,
@@ -7,10 +7,10 @@ row), which the driver sorts exactly. Each task reads only the columns it needs,
 back is one histogram per shard (1 MiB) plus the cut bin's docs, never the whole corpus.
 
 The tie key (ties in probability, ascending): `tie_of(candidates)` from the caller, e.g. the
-run corpus's doc ids (engine.api.scale_threshold); by default the input order: the shard's
+run corpus's doc ids (engine.api.scale.scale_threshold); by default the input order: the shard's
 source path (the `shard` column), then the row in the shard.
 
-Ray is imported only inside functions (engine.exec.ray.ray_session).
+Ray is imported only inside functions (engine.exec.scale.session.ray_session).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.betr.threshold_scale import (
+from engine.betr.scale import (
     Candidates,
     Histogram,
     Threshold,
@@ -34,6 +34,7 @@ from engine.betr.threshold_scale import (
     threshold_of,
 )
 from engine.errors import InputError, UsageError
+from engine.exec.scale import ENGINES
 
 COLUMNS = ("id", "prob", "n_tokens")
 TASK_CPUS = 0.5
@@ -140,11 +141,11 @@ def shard_threshold(
 ) -> tuple[Threshold, dict[str, Any]]:
     """The exact threshold over the shards `paths`, and what the passes read (shards, docs,
     the cut bin and its docs)."""
-    if engine not in ("local", "ray"):
-        raise UsageError(f"--engine must be local or ray, got '{engine}'")
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be {' or '.join(ENGINES)}, got '{engine}'")
     if engine == "local":
         return _passes(paths, keep, by, engine, None, tie_of)
-    from engine.exec.ray import ray_session
+    from engine.exec.scale.session import ray_session
 
     with ray_session(address, num_cpus) as ray:
         return _passes(paths, keep, by, engine, ray, tie_of)
