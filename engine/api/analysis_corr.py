@@ -13,7 +13,8 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from engine.analysis.correlations import METHODS as METHODS  # the registries, for the faces
+from engine.analysis.correlations import CHECKPOINTS as CHECKPOINTS  # for the faces
+from engine.analysis.correlations import METHODS as METHODS
 from engine.analysis.correlations import PROTOCOLS as PROTOCOLS
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.names import canonical, spellings, suggest

@@ -14,12 +14,13 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
+from engine.betr.select import SELECTION_ORDERS
 from engine.names import canonical, normalise
 from engine.store import eval_summary, evals
 from engine.workspace import Workspace
 
 FIT_TRIES = 12  # target benchmarks tried for a fit pair before settling for a ranking pair
-DEMO_SELECTIONS = ("top", "random", "bottom")
+DEMO_SELECTIONS = tuple(SELECTION_ORDERS)  # the demo experiment trains on each
 DEMO_TARGET_BENCHMARK = "arc-easy"
 # the proxy metric the demo's fit reads, first one present wins
 DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb", "bpb_prompted")

@@ -86,8 +86,9 @@ def seeded_random(
     return ids[perm], n_tokens[perm]
 
 
+# the demo experiment trains a proxy on each, in this order (engine.jobs.kinds.experiment)
 SELECTION_ORDERS: dict[str, SelectionOrder] = {
     "top": SelectionOrder("the highest p(positive) first: what betr select keeps", best_first),
-    "bottom": SelectionOrder("the lowest p(positive) first", worst_first),
     "random": SelectionOrder("a seeded random draw of the same token share", seeded_random),
+    "bottom": SelectionOrder("the lowest p(positive) first", worst_first),
 }

@@ -17,6 +17,12 @@ def _protocols():
     return PROTOCOLS
 
 
+def _checkpoints():
+    from engine.api.analysis_corr import CHECKPOINTS
+
+    return CHECKPOINTS
+
+
 def _methods():
     from engine.api.analysis_corr import METHODS
 
@@ -50,7 +56,7 @@ def _p(x: Any) -> str:
 @click.option("--attribute", default=None, help="A run attribute (attribute effects, align).")
 @click.option(
     "--checkpoint",
-    type=click.Choice(["error", "last"]),
+    type=RegistryChoice(_checkpoints),
     default="error",
     show_default=True,
     help="A run with several checkpoints: refuse, or keep each run's last one.",

@@ -14,4 +14,7 @@ from __future__ import annotations
 from engine.analysis.correlations.protocols import PROTOCOLS, Protocol, ProtocolInput
 from engine.analysis.correlations.stats import METHODS
 
-__all__ = ["METHODS", "PROTOCOLS", "Protocol", "ProtocolInput"]
+# a run with several checkpoints under one key: refuse ("error"), or keep each run's last
+CHECKPOINTS = ("error", "last")
+
+__all__ = ["CHECKPOINTS", "METHODS", "PROTOCOLS", "Protocol", "ProtocolInput"]

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.analysis.correlations import CHECKPOINTS
 from engine.errors import InputError
 from engine.units import abbreviate
 
 KEY = ("run", "scale", "stage", "benchmark", "metric")
-CHECKPOINTS = ("error", "last")
 
 
 @dataclass
