@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrGroup, echo, emit_json, obj, report_skipped, run_job
+from engine.cli.common import (
+    BetrGroup,
+    RegistryChoice,
+    echo,
+    emit_json,
+    obj,
+    report_skipped,
+    run_job,
+)
 
 
 @click.group("import", cls=BetrGroup)
@@ -57,6 +65,12 @@ def import_docs(paths, corpus, text_field, id_field, meta_fields, tokenizer, ski
     report_skipped(result)
 
 
+def _benchmark_formats() -> tuple[str, ...]:
+    from engine.api.imports import BENCHMARK_FORMATS
+
+    return BENCHMARK_FORMATS
+
+
 @import_group.command("bench")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--name", required=True, help="Name of the benchmark.")
@@ -65,10 +79,10 @@ def import_docs(paths, corpus, text_field, id_field, meta_fields, tokenizer, ski
 @click.option(
     "--format",
     "fmt",
+    type=RegistryChoice(_benchmark_formats),
     default="auto",
     show_default=True,
-    help="auto, gsm8k, math, mc, humaneval, olmes, hf-arc, hf-piqa, hf-hellaswag, hf-sciq, "
-    "hf-openbookqa, hf-boolq, field-map.",
+    help="The records' layout (auto: detected from the first record's fields).",
 )
 @click.option(
     "--field-map",

@@ -20,6 +20,7 @@ def registries() -> dict[str, tuple[object, object]]:
         analysis_corr,
         analysis_fit,
         browse,
+        imports,
         labels,
         proxies,
         rbridge,
@@ -32,6 +33,7 @@ def registries() -> dict[str, tuple[object, object]]:
     from engine.betr import select as betr_select
     from engine.betr.similarity import AGGREGATIONS
     from engine.exec.scale import ENGINES
+    from engine.ingest.benchmarks import FORMATS as BENCHMARK_FORMATS
     from engine.ingest.results import RESULT_FORMATS
     from engine.ops.proxy_nll import BOS_MODES
     from engine.rbridge.formats import TRACE_FORMATS
@@ -53,6 +55,7 @@ def registries() -> dict[str, tuple[object, object]]:
         "browse sorts": (runindex.SORTS, browse.SORTS),
         "labels": (doclabels.LABELS, labels.LABELS),
         "engines": (ENGINES, scale.ENGINES),
+        "benchmark formats": (BENCHMARK_FORMATS, imports.BENCHMARK_FORMATS),
     }
 
 
@@ -82,6 +85,7 @@ CLI_CHOICES = {
     (("apply",), "engine"): "engines",
     (("embed",), "engine"): "engines",
     (("threshold",), "engine"): "engines",
+    (("import", "bench"), "fmt"): "benchmark formats",
     (("labels", "set"), "label"): "labels",  # and "none", which clears a label
 }
 EXTRA = {(("labels", "set"), "label"): ("none",)}

@@ -1,6 +1,7 @@
 """Benchmark formats: which layout a record has, and how each layout becomes (question, choices,
 answer, meta). A record that does not fit raises `RecordMismatch` naming the field; the reader
-(engine.ingest.benchmarks) turns it into an InputError with the file and line.
+(engine.ingest.benchmarks) turns it into an InputError with the file and line. CONVERTERS is
+the registry of layouts (a new one: one converter, one entry, one test).
 
 Text that gets embedded (questions, contexts, solutions) must be a string, as a document's text
 must; an answer or a key may also be a number.
@@ -255,16 +256,18 @@ def from_hf_boolq(d: dict) -> Converted:
     return text_of(d, "question"), ["yes", "no"], "yes" if value else "no", meta
 
 
+# the registry of benchmark layouts: name -> its converter (a record -> Converted); the reader
+# adds "auto" (detected), "olmes" (request files, unwrapped) and "field-map" (--field-map)
 CONVERTERS: dict[str, Callable[[dict], Converted]] = {
     "gsm8k": from_gsm8k,
     "math": from_math,
     "mc": from_mc,
     "humaneval": from_humaneval,
     "hf-arc": from_hf_arc,
-    "hf-openbookqa": from_hf_openbookqa,
     "hf-piqa": from_hf_piqa,
     "hf-hellaswag": from_hf_hellaswag,
     "hf-sciq": from_hf_sciq,
+    "hf-openbookqa": from_hf_openbookqa,
     "hf-boolq": from_hf_boolq,
 }
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from engine.errors import InputError, UsageError
-from engine.ingest.bench_formats import (
+from engine.ingest.benchmarks.formats import (
     CONVERTERS,
     Converted,
     RecordMismatch,
@@ -34,7 +34,7 @@ from engine.ingest.bench_formats import (
 from engine.ingest.readers import Record, iter_records
 from engine.ingest.sources import Source
 
-__all__ = [  # what importers use; the per-format converters live in engine.ingest.bench_formats
+__all__ = [  # what importers use; the per-format converters live in .formats
     "FIELD_MAP_KEYS",
     "FORMATS",
     "PAPER_TEXT",
@@ -50,21 +50,9 @@ __all__ = [  # what importers use; the per-format converters live in engine.inge
     "read_benchmark",
 ]
 
-FORMATS = (
-    "auto",
-    "gsm8k",
-    "math",
-    "mc",
-    "humaneval",
-    "olmes",
-    "hf-arc",
-    "hf-piqa",
-    "hf-hellaswag",
-    "hf-sciq",
-    "hf-openbookqa",
-    "hf-boolq",
-    "field-map",
-)
+# --format: detected, one of the layouts (the registry CONVERTERS), OLMES request files, or a
+# --field-map
+FORMATS = ("auto", *CONVERTERS, "olmes", "field-map")
 FIELD_MAP_KEYS = ("id", "question", "choices", "answer", "gold", "context")
 TEXT_PARTS = ("question", "choices", "answer", "context")
 PAPER_TEXT = ("question", "answer", "context")  # the default: the BETR paper's example text
