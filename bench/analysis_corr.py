@@ -47,11 +47,21 @@ def long_rows(n_runs: int, n_bench: int, seed: int = 0) -> list[dict]:
     load = rng.uniform(0.2, 1.0, size=n_bench)
     vals = 0.5 + 0.05 * z[:, None] * load[None, :] + 0.02 * rng.normal(size=(n_runs, n_bench))
     return [
-        {"run": f"run{i:04d}", "size": "1B", "params": 10**9, "stage": None,
-         "benchmark": f"bench{j:02d}", "category": None, "metric": "acc",
-         "value": float(vals[i, j]), "attrs": None, "source": "bench"}
-        for i in range(n_runs) for j in range(n_bench)
-    ]  # fmt: skip
+        {
+            "run": f"run{i:04d}",
+            "size": "1B",
+            "params": 10**9,
+            "stage": None,
+            "benchmark": f"bench{j:02d}",
+            "category": None,
+            "metric": "acc",
+            "value": float(vals[i, j]),
+            "attrs": None,
+            "source": "bench",
+        }
+        for i in range(n_runs)
+        for j in range(n_bench)
+    ]
 
 
 def columns(rows: list[dict]) -> dict[str, list]:
@@ -102,8 +112,10 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
 
     rows = long_rows(n_runs, n_bench)
     cols = columns(rows)
-    print(f"correlation matrix: {n_bench} x {n_bench} benchmarks over {n_runs} runs "
-          f"({len(rows)} long rows)")  # fmt: skip
+    print(
+        f"correlation matrix: {n_bench} x {n_bench} benchmarks over {n_runs} runs "
+        f"({len(rows)} long rows)"
+    )
     t_eng, t_bare = [], []
     res = want = None
     for _ in range(repeat):  # alternate the two
@@ -137,15 +149,29 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
         with closing(ws.connect()) as conn, transaction(conn):
             evals.insert_eval_results(conn, rows)
         t_api, _ = best(lambda: corr(ws, "matrix"), repeat)
-    print(f"  matrix step: engine block {t_block * 1e3:.1f} ms | bare corrcoef + beta p "
-          f"{t_call * 1e3:.1f} ms | ratio {t_call / t_block:.2f}x (broadcast pearsonr call "
-          f"{t_old * 1e3:.1f} ms)")  # fmt: skip
-    print(f"  use case via a workspace (SQLite read included): {t_api * 1e3:.0f} ms; "
-          f"naive per-pair pearsonr loop: {t_loop * 1e3:.0f} ms")  # fmt: skip
-    print(f"engine {eng * 1e3:.1f} ms | bare {base * 1e3:.1f} ms | ratio {base / eng:.2f}x of "
-          f"baseline (goal >= 0.8x)")  # fmt: skip
-    return {"engine_s": eng, "bare_s": base, "ratio": base / eng, "block_s": t_block,
-            "call_s": t_call, "pearsonr_s": t_old, "api_s": t_api, "loop_s": t_loop}  # fmt: skip
+    print(
+        f"  matrix step: engine block {t_block * 1e3:.1f} ms | bare corrcoef + beta p "
+        f"{t_call * 1e3:.1f} ms | ratio {t_call / t_block:.2f}x (broadcast pearsonr call "
+        f"{t_old * 1e3:.1f} ms)"
+    )
+    print(
+        f"  use case via a workspace (SQLite read included): {t_api * 1e3:.0f} ms; "
+        f"naive per-pair pearsonr loop: {t_loop * 1e3:.0f} ms"
+    )
+    print(
+        f"engine {eng * 1e3:.1f} ms | bare {base * 1e3:.1f} ms | ratio {base / eng:.2f}x of "
+        f"baseline (goal >= 0.8x)"
+    )
+    return {
+        "engine_s": eng,
+        "bare_s": base,
+        "ratio": base / eng,
+        "block_s": t_block,
+        "call_s": t_call,
+        "pearsonr_s": t_old,
+        "api_s": t_api,
+        "loop_s": t_loop,
+    }
 
 
 def main() -> None:

@@ -273,10 +273,21 @@ def main() -> None:
         t["ours2"] = timed([*apply, "2"], child_env())
         if no_ray is None:
             ray_cmd = [
-                *betr, "apply", "--run", str(run_id), "--engine", "ray",
-                "--input", str(tmp / "shards" / "*.jsonl"), "--out", str(tmp / "ray"),
-                "--num-cpus", "2", "--actors", "2",
-            ]  # fmt: skip
+                *betr,
+                "apply",
+                "--run",
+                str(run_id),
+                "--engine",
+                "ray",
+                "--input",
+                str(tmp / "shards" / "*.jsonl"),
+                "--out",
+                str(tmp / "ray"),
+                "--num-cpus",
+                "2",
+                "--actors",
+                "2",
+            ]
             t["ray2"] = timed(ray_cmd, child_env())
         else:
             print(f"ray part skipped: {no_ray}")

@@ -53,6 +53,8 @@ def match_key(name: str) -> MatchKey:
         raise UsageError(
             f"unknown match key '{name}'", fix=f"match on {' or '.join(MATCH_KEYS)}"
         ) from None
+
+
 _SIZE_IN_NAME = re.compile(r"(?<![a-z0-9.])\d+(?:\.\d+)?[kmbt](?![a-z0-9])")
 
 

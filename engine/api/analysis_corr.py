@@ -71,15 +71,28 @@ def corr(
             attrs = merge_attrs(eval_columns.eval_result_attrs(conn, metric=wanted))
         mapping = evals.categories(conn)
     return run(
-        cols, protocol, metric=metric, conf_metric=conf_metric, stage=stage, scale=scale,
-        method=method, pt=pt_stage, sft=sft_stage, attribute=attribute, checkpoint=checkpoint,
-        categories=mapping, metrics=sorted(metrics), attrs=attrs,
-    )  # fmt: skip
+        cols,
+        protocol,
+        metric=metric,
+        conf_metric=conf_metric,
+        stage=stage,
+        scale=scale,
+        method=method,
+        pt=pt_stage,
+        sft=sft_stage,
+        attribute=attribute,
+        checkpoint=checkpoint,
+        categories=mapping,
+        metrics=sorted(metrics),
+        attrs=attrs,
+    )
 
 
 def _checkpoints(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    keys = {(r.get("stage"), r.get("size"), r.get("params"), r.get("tokens"), r.get("step"))
-            for r in items}  # fmt: skip
+    keys = {
+        (r.get("stage"), r.get("size"), r.get("params"), r.get("tokens"), r.get("step"))
+        for r in items
+    }
     return sorted(keys, key=lambda k: tuple((x is None, x if x is not None else 0) for x in k))
 
 
@@ -115,13 +128,19 @@ def calibration(
         if not rows:
             runs = sorted({g[0] for g in groups})
             if not runs:
-                fix = ("import lm-eval samples_*.jsonl files (betr results import PATH --format "
-                       "lm-eval) or evaluate a proxy (betr proxy eval)")  # fmt: skip
+                fix = (
+                    "import lm-eval samples_*.jsonl files (betr results import PATH --format "
+                    "lm-eval) or evaluate a proxy (betr proxy eval)"
+                )
             elif run not in runs:
                 fix = suggest(run, runs, "run with per-item results", plural="runs with them")
             elif not spellings(benchmark, benches):
-                fix = suggest(benchmark, benches, f"benchmark of run '{run}'",
-                              plural=f"benchmarks of run '{run}'")  # fmt: skip
+                fix = suggest(
+                    benchmark,
+                    benches,
+                    f"benchmark of run '{run}'",
+                    plural=f"benchmarks of run '{run}'",
+                )
             else:
                 fix = f"leave out the stage, or pick one that run '{run}' has items at"
             raise NotFoundError(

@@ -188,12 +188,16 @@ def mc_eval_spec(
             )
         from engine.names import resolve
 
-        benchmarks = [resolve(b, ids, "benchmark", listing="betr list benchmarks")
-                      for b in benchmarks]  # fmt: skip
+        benchmarks = [
+            resolve(b, ids, "benchmark", listing="betr list benchmarks") for b in benchmarks
+        ]
     return McEvalSpec(
-        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
-        device=device, bos=bos,
-    )  # fmt: skip
+        proxy_id=int(p["id"]),
+        benchmark_ids=tuple(ids[b] for b in benchmarks),
+        limit=limit,
+        device=device,
+        bos=bos,
+    )
 
 
 def proxy_results(

@@ -217,9 +217,14 @@ def plan_score(
         bench = resolve_benchmark(conn, benchmark)
         # every option checked before the score row is written: a refused command writes nothing
         spec = RbridgeScoreSpec(
-            score_id=0, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
-            prompt=cfg.prompt, batch_size=batch_size, device=device,
-        )  # fmt: skip
+            score_id=0,
+            proxy_id=int(p["id"]),
+            benchmark_id=int(bench["id"]),
+            minmax=minmax,
+            prompt=cfg.prompt,
+            batch_size=batch_size,
+            device=device,
+        )
         score_id, cached = plan_score_row(conn, p, bench, cfg, rescore=rescore)
     if cached:
         return ScorePlan(score_id, True, None, p["name"], benchmark, ["cached result"])
@@ -392,10 +397,13 @@ def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> dict[str
         if score is None:
             raise NotFoundError(f"no rBridge score {score_id}")
         row = next(
-            (t for t in traces.trace_rows(conn, score["benchmark_id"], with_probs=False)
-             if t["id"] == trace_id),
+            (
+                t
+                for t in traces.trace_rows(conn, score["benchmark_id"], with_probs=False)
+                if t["id"] == trace_id
+            ),
             None,
-        )  # fmt: skip
+        )
         ts = store_rb.trace_score(conn, score_id, trace_id)
     if row is None or ts is None:
         raise NotFoundError(f"trace {trace_id} has no score in score {score_id}")

@@ -69,8 +69,9 @@ def import_results(
         with transaction(conn):
             import_id = store_ri.create_staging_import(conn, fmt, abs_paths, os.getpid(), HOST)
         try:
-            result = _stage_and_swap(conn, import_id, abs_paths, fmt, cols, skip_bad, stage,
-                                     on_progress)  # fmt: skip
+            result = _stage_and_swap(
+                conn, import_id, abs_paths, fmt, cols, skip_bad, stage, on_progress
+            )
         except BaseException:
             try:  # nothing of it stays (if this fails too, the next import removes it)
                 store_ri.delete_import_rows(conn, import_id)
@@ -87,9 +88,15 @@ def _alive(pid: int | None, host: str | None) -> bool:
 
 
 def _stage_and_swap(
-    conn, import_id: int, paths: list[str], fmt: str, cols: dict[str, str] | None,
-    skip_bad: bool, stage: str | None, on_progress: Progress | None,
-) -> dict[str, Any]:  # fmt: skip
+    conn,
+    import_id: int,
+    paths: list[str],
+    fmt: str,
+    cols: dict[str, str] | None,
+    skip_bad: bool,
+    stage: str | None,
+    on_progress: Progress | None,
+) -> dict[str, Any]:
     from engine.analysis.categories import DEFAULT_MAP, category_of, seed_map
     from engine.ingest.results import (
         DEFAULT_STAGE,
@@ -168,9 +175,12 @@ def _stage_and_swap(
         if added:
             evals.set_categories(conn, added)
         evals.finish_import(
-            conn, import_id, n_rows=summary["rows"], n_items=summary["items"],
+            conn,
+            import_id,
+            n_rows=summary["rows"],
+            n_items=summary["items"],
             n_dropped=parsed.dropped,
-        )  # fmt: skip
+        )
     return {
         "import_id": import_id,
         "format": fmt,
@@ -339,12 +349,23 @@ def show_results(
             origin = f"import {r['import_id']}"
         else:
             origin = "workspace"
-        out.append(ResultRow(
-            run=r["run"], size=r["size"], params=r["params"], tokens=r["tokens"], step=r["step"],
-            stage=r["stage"], benchmark=r["benchmark"], category=r["category"],
-            metric=r["metric"], value=r["value"], attrs=r["attrs"], source=r["source"],
-            origin=origin,
-        ))  # fmt: skip
+        out.append(
+            ResultRow(
+                run=r["run"],
+                size=r["size"],
+                params=r["params"],
+                tokens=r["tokens"],
+                step=r["step"],
+                stage=r["stage"],
+                benchmark=r["benchmark"],
+                category=r["category"],
+                metric=r["metric"],
+                value=r["value"],
+                attrs=r["attrs"],
+                source=r["source"],
+                origin=origin,
+            )
+        )
     return out
 
 
@@ -372,17 +393,34 @@ def show_items(
         except ValueError as exc:
             raise InputError(
                 f"item '{r['item']}' of run '{r['run']}' on '{r['benchmark']}': {exc}",
-                field="logliks", fix="delete the import that holds it: betr results list",
-            ) from None  # fmt: skip
-        out.append(ItemResult(
-            run=r["run"], size=r["size"], tokens=r["tokens"], step=r["step"], stage=r["stage"],
-            benchmark=r["benchmark"], item=str(r["item"]), gold=int(r["gold"]),
-            logliks=r["logliks"], choices=choices, pred=row["pred"], correct=row["correct"],
-            confidence=row["confidence"], p_gold=row["p_gold"], bos=r["bos"], source=r["source"],
-        ))  # fmt: skip
+                field="logliks",
+                fix="delete the import that holds it: betr results list",
+            ) from None
+        out.append(
+            ItemResult(
+                run=r["run"],
+                size=r["size"],
+                tokens=r["tokens"],
+                step=r["step"],
+                stage=r["stage"],
+                benchmark=r["benchmark"],
+                item=str(r["item"]),
+                gold=int(r["gold"]),
+                logliks=r["logliks"],
+                choices=choices,
+                pred=row["pred"],
+                correct=row["correct"],
+                confidence=row["confidence"],
+                p_gold=row["p_gold"],
+                bos=r["bos"],
+                source=r["source"],
+            )
+        )
 
     def group(it: ItemResult) -> tuple[Any, ...]:
-        return tuple((x is None, x if x is not None else 0) for x in
-                     (it.run, it.benchmark, it.stage, it.tokens, it.step, it.source))  # fmt: skip
+        return tuple(
+            (x is None, x if x is not None else 0)
+            for x in (it.run, it.benchmark, it.stage, it.tokens, it.step, it.source)
+        )
 
     return sorted(out, key=lambda it: (group(it), natural_key(it.item)))

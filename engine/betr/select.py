@@ -73,9 +73,7 @@ def best_first(ids: np.ndarray, n_tokens: np.ndarray, seed: int) -> tuple[np.nda
     return ids, n_tokens
 
 
-def worst_first(
-    ids: np.ndarray, n_tokens: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def worst_first(ids: np.ndarray, n_tokens: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return ids[::-1], n_tokens[::-1]
 
 

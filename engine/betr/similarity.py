@@ -168,8 +168,6 @@ def _check_inputs(
     return ex, docs, bench
 
 
-
-
 # ----------------------------------------------------------------------------- aggregations
 
 
@@ -383,9 +381,15 @@ def reference_max_cosine(
     cos_example = np.argmax(cos, axis=0).astype(np.int64)  # first max = lower example index
     zeros = np.zeros(len(docs), dtype=np.int64)
     return RankScores(
-        best_cos.astype(np.float64), zeros, best_cos, cos_example, bench[cos_example],
-        0, 0, "max-cosine",
-    )  # fmt: skip
+        best_cos.astype(np.float64),
+        zeros,
+        best_cos,
+        cos_example,
+        bench[cos_example],
+        0,
+        0,
+        "max-cosine",
+    )
 
 
 def reference_centroid(
@@ -403,10 +407,15 @@ def reference_centroid(
     codes, centroids = benchmark_centroids(ex, bench)
     ccos = exact_cosines(centroids, docs)
     return RankScores(
-        ccos.max(axis=0).astype(np.float64), zeros, best_cos,
-        np.full(len(docs), -1, dtype=np.int64), codes[np.argmax(ccos, axis=0)],
-        0, 0, "centroid",
-    )  # fmt: skip
+        ccos.max(axis=0).astype(np.float64),
+        zeros,
+        best_cos,
+        np.full(len(docs), -1, dtype=np.int64),
+        codes[np.argmax(ccos, axis=0)],
+        0,
+        0,
+        "centroid",
+    )
 
 
 def reference_max_rank(
@@ -461,9 +470,15 @@ def _reference_ranked(
     else:
         score = np.where(within, 1.0 / np.maximum(min_rank, 1), 0.0)
     return RankScores(
-        score, best_rank, best_cos, best_example, bench[best_example],
-        int(k), int(within.sum()), "mean-inv-rank" if mean else "max-rank",
-    )  # fmt: skip
+        score,
+        best_rank,
+        best_cos,
+        best_example,
+        bench[best_example],
+        int(k),
+        int(within.sum()),
+        "mean-inv-rank" if mean else "max-rank",
+    )
 
 
 # ----------------------------------------------------------------------------- the registry
@@ -485,7 +500,9 @@ class Aggregation:
 
 AGGREGATIONS: dict[str, Aggregation] = {
     "max-rank": Aggregation(
-        "the paper's: 1 / the doc's best rank in any example's list", rank_scores, reference_max_rank
+        "the paper's: 1 / the doc's best rank in any example's list",
+        rank_scores,
+        reference_max_rank,
     ),
     "mean-inv-rank": Aggregation(
         "the mean over examples of 1 / rank (0 beyond the final k)",

@@ -45,9 +45,19 @@ def cli(ctx: click.Context) -> None:
 
 cli.params.append(workspace_param())  # `betr -w WS VERB ...` as well as `betr VERB ... -w WS`
 for module in (
-    workspace, imports, jobs, betr, browse, rbridge, results, analysis_fit, analysis_corr,
-    scale, why, contamination,
-):  # fmt: skip
+    workspace,
+    imports,
+    jobs,
+    betr,
+    browse,
+    rbridge,
+    results,
+    analysis_fit,
+    analysis_corr,
+    scale,
+    why,
+    contamination,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

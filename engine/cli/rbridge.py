@@ -76,9 +76,14 @@ def import_cmd(paths, benchmark, fmt, field_map, skip_bad, replace):
     from engine.api.rbridge import import_traces
 
     result = import_traces(
-        obj().workspace, paths, benchmark, fmt=fmt, field_map=field_map, skip_bad=skip_bad,
+        obj().workspace,
+        paths,
+        benchmark,
+        fmt=fmt,
+        field_map=field_map,
+        skip_bad=skip_bad,
         replace=replace,
-    )  # fmt: skip
+    )
     if obj().json:
         emit_json(result)
         return
@@ -86,10 +91,14 @@ def import_cmd(paths, benchmark, fmt, field_map, skip_bad, replace):
     echo(
         f"imported {result['imported']} trace(s) into '{benchmark}' "
         f"({result['with_probs']} with letter probabilities"
-        + (f", gold from the benchmark for {result['gold_from_benchmark']}" if result["gold_from_benchmark"] else "")
+        + (
+            f", gold from the benchmark for {result['gold_from_benchmark']}"
+            if result["gold_from_benchmark"]
+            else ""
+        )
         + (f", replaced {result['replaced']}" if result["replaced"] else "")
         + ")"
-    )  # fmt: skip
+    )
     if result["with_probs"] < result["imported"]:
         echo(
             "note: traces without letter probabilities score as plain NLL (flag no-probs); "
@@ -110,10 +119,14 @@ def traces_cmd():
         return
     print_table(
         rows,
-        [("benchmark", "benchmark"), ("traces", "traces"), ("with_probs", "with probs"),
-         ("formats", "formats")],
+        [
+            ("benchmark", "benchmark"),
+            ("traces", "traces"),
+            ("with_probs", "with probs"),
+            ("formats", "formats"),
+        ],
         "no traces yet: betr rbridge import PATH --benchmark B --format F",
-    )  # fmt: skip
+    )
 
 
 @rbridge_group.command("score")
@@ -138,9 +151,15 @@ def score_cmd(proxy, benchmark, minmax, prompt, batch_size, rescore, device, det
 
     ws = obj().workspace
     plan = plan_score(
-        ws, proxy, benchmark, minmax=minmax, prompt=prompt, batch_size=batch_size,
-        device=device, rescore=rescore,
-    )  # fmt: skip
+        ws,
+        proxy,
+        benchmark,
+        minmax=minmax,
+        prompt=prompt,
+        batch_size=batch_size,
+        device=device,
+        rescore=rescore,
+    )
     for note in plan.notes:
         echo(f"note: {note}", err=True)
     if plan.spec is not None:
@@ -210,15 +229,25 @@ def show_cmd(proxy, benchmark, trace, minmax, top):
             + (f"  flags: {', '.join(t['flags'])}" if t["flags"] else "")
         )
         rows = [
-            {**r, **{k: _fmt(r[k]) for k in ("weight", "weight_minmax", "nll")}, "token": repr(r["token"])}
+            {
+                **r,
+                **{k: _fmt(r[k]) for k in ("weight", "weight_minmax", "nll")},
+                "token": repr(r["token"]),
+            }
             for r in t["tokens"]
-        ]  # fmt: skip
+        ]
         print_table(
             rows,
-            [("token", "token"), ("start", "start"), ("end", "end"), ("weight", "weight"),
-             ("weight_minmax", "minmax"), ("nll", "nll")],
+            [
+                ("token", "token"),
+                ("start", "start"),
+                ("end", "end"),
+                ("weight", "weight"),
+                ("weight_minmax", "minmax"),
+                ("nll", "nll"),
+            ],
             "no tokens",
-        )  # fmt: skip
+        )
 
 
 @rbridge_group.command("scores")
@@ -235,12 +264,21 @@ def scores_cmd(benchmark):
     shown = [{**r, **{k: _fmt(r.get(k)) for k in keys}} for r in rows]
     print_table(
         shown,
-        [("score_id", "id"), ("proxy", "proxy"), ("benchmark", "benchmark"), ("state", "state"),
-         ("minmax", "minmax"), ("tokens", "tokens"), ("rbridge", "rBridge"),
-         ("nll_rphi", "R-phi"), ("nll_gold", "gold"), ("bpb", "bpb (mask)"),
-         ("bpb_prompted", "bpb_prompted")],
+        [
+            ("score_id", "id"),
+            ("proxy", "proxy"),
+            ("benchmark", "benchmark"),
+            ("state", "state"),
+            ("minmax", "minmax"),
+            ("tokens", "tokens"),
+            ("rbridge", "rBridge"),
+            ("nll_rphi", "R-phi"),
+            ("nll_gold", "gold"),
+            ("bpb", "bpb (mask)"),
+            ("bpb_prompted", "bpb_prompted"),
+        ],
         "no rBridge scores yet: betr rbridge score --proxy P --benchmark B",
-    )  # fmt: skip
+    )
 
 
 @rbridge_group.command("generate")
@@ -257,9 +295,15 @@ def generate_cmd(benchmark, model, task, limit, max_new_tokens, batch_size, devi
     from engine.api.rbridge import generate_spec
 
     spec = generate_spec(
-        obj().workspace, benchmark, model, task=task, limit=limit, max_new_tokens=max_new_tokens,
-        batch_size=batch_size, device=device,
-    )  # fmt: skip
+        obj().workspace,
+        benchmark,
+        model,
+        task=task,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        device=device,
+    )
     _print_result(run_job(spec, detach, title=f"generate traces for {benchmark}"))
 
 
@@ -276,9 +320,14 @@ def teacher_force_cmd(benchmark, model, prompt, overwrite, batch_size, device, d
     from engine.api.rbridge import teacher_force_spec
 
     spec = teacher_force_spec(
-        obj().workspace, benchmark, model, prompt=prompt, overwrite=overwrite,
-        batch_size=batch_size, device=device,
-    )  # fmt: skip
+        obj().workspace,
+        benchmark,
+        model,
+        prompt=prompt,
+        overwrite=overwrite,
+        batch_size=batch_size,
+        device=device,
+    )
     _print_result(run_job(spec, detach, title=f"teacher-force traces of {benchmark}"))
 
 
@@ -309,9 +358,13 @@ def proxy_add(path, name, tokens, dataset, step):
     from engine.api.proxies import add_proxy, parse_count
 
     result = add_proxy(
-        obj().workspace, path, name=name, tokens=parse_count(tokens, "--tokens"),
-        dataset=dataset, step=step,
-    )  # fmt: skip
+        obj().workspace,
+        path,
+        name=name,
+        tokens=parse_count(tokens, "--tokens"),
+        dataset=dataset,
+        step=step,
+    )
     if obj().json:
         emit_json(
             {"proxy_id": result["proxy_id"], "name": result["name"], "sha256": result["sha256"]}
@@ -331,10 +384,18 @@ def proxy_list():
         return
     print_table(
         rows,
-        [("id", "id"), ("name", "name"), ("dataset", "dataset"), ("params", "params"),
-         ("tokens", "tokens"), ("step", "step"), ("origin", "origin"), ("path", "path")],
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("dataset", "dataset"),
+            ("params", "params"),
+            ("tokens", "tokens"),
+            ("step", "step"),
+            ("origin", "origin"),
+            ("path", "path"),
+        ],
         "no proxies yet: betr proxy add PATH, or betr proxy train --corpus C ...",
-    )  # fmt: skip
+    )
 
 
 @proxy_group.command("train")
@@ -367,8 +428,24 @@ def proxy_list():
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @DEVICE
 @DETACH
-def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, seed, tokenizer, dataset,
-                seq_len, out_dir, batch_size, lr, device, detach):  # fmt: skip
+def proxy_train(
+    corpus,
+    selection,
+    keep,
+    order,
+    params,
+    tokens,
+    checkpoints,
+    seed,
+    tokenizer,
+    dataset,
+    seq_len,
+    out_dir,
+    batch_size,
+    lr,
+    device,
+    detach,
+):
     """Train a tiny GPT-NeoX-style proxy; each checkpoint is registered as a proxy."""
     from engine.api.proxies import parse_count, train_spec
     from engine.api.select import parse_keep
@@ -431,10 +508,17 @@ def proxy_results(proxy, benchmark):
         return
     print_table(
         rows,
-        [("run", "run"), ("params", "params"), ("tokens", "tokens"), ("step", "step"),
-         ("benchmark", "benchmark"), ("metric", "metric"), ("value", "value")],
+        [
+            ("run", "run"),
+            ("params", "params"),
+            ("tokens", "tokens"),
+            ("step", "step"),
+            ("benchmark", "benchmark"),
+            ("metric", "metric"),
+            ("value", "value"),
+        ],
         "no results yet: betr proxy eval / betr rbridge score",
-    )  # fmt: skip
+    )
 
 
 COMMANDS = (rbridge_group, proxy_group)

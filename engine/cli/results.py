@@ -52,9 +52,14 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
 
     with progress_bar(f"import {fmt} results", "rows", transient=True) as update:
         result = import_results(
-            obj().workspace, paths, fmt, columns=columns, skip_bad=skip_bad, stage=stage,
+            obj().workspace,
+            paths,
+            fmt,
+            columns=columns,
+            skip_bad=skip_bad,
+            stage=stage,
             on_progress=lambda done, total, unit: update(done, total, unit),
-        )  # fmt: skip
+        )
     if obj().json:
         emit_json(result)
         return
@@ -96,11 +101,21 @@ def list_cmd():
     ]
     print_table(
         rows,
-        [("id", "id"), ("state", "state"), ("format", "format"), ("n_rows", "rows"), ("n_items", "items"),
-         ("n_dropped", "dropped"), ("runs", "runs"), ("benchmarks", "benchmarks"),
-         ("metrics", "metrics"), ("when", "when"), ("files", "files")],
+        [
+            ("id", "id"),
+            ("state", "state"),
+            ("format", "format"),
+            ("n_rows", "rows"),
+            ("n_items", "items"),
+            ("n_dropped", "dropped"),
+            ("runs", "runs"),
+            ("benchmarks", "benchmarks"),
+            ("metrics", "metrics"),
+            ("when", "when"),
+            ("files", "files"),
+        ],
         f"no results imported yet: betr results import PATH... --format {format_names()}",
-    )  # fmt: skip
+    )
     t = data["totals"]
     echo(
         f"all results: {t['rows']} row(s), {t['runs']} run(s), {t['benchmarks']} benchmark(s), "
@@ -132,13 +147,22 @@ def show_cmd(run_name, benchmark, metric, items):
             return
         print_table(
             [_item_cells(it) for it in found],
-            [("run", "run"), ("benchmark", "benchmark"), ("checkpoint", "tokens/step"),
-             ("item", "item"), ("gold", "gold"), ("logliks", "log-likelihoods"),
-             ("acc", "acc"), ("acc_norm", "acc_norm"), ("acc_bytes", "acc_bytes"),
-             ("acc_per_char", "acc_per_char"), ("confidence", "confidence")],
+            [
+                ("run", "run"),
+                ("benchmark", "benchmark"),
+                ("checkpoint", "tokens/step"),
+                ("item", "item"),
+                ("gold", "gold"),
+                ("logliks", "log-likelihoods"),
+                ("acc", "acc"),
+                ("acc_norm", "acc_norm"),
+                ("acc_bytes", "acc_bytes"),
+                ("acc_per_char", "acc_per_char"),
+                ("confidence", "confidence"),
+            ],
             "no per-item results: import lm-eval samples_*.jsonl (betr results import) or "
             "evaluate a proxy (betr proxy eval)",
-        )  # fmt: skip
+        )
         echo("prediction per metric: the chosen choice's index, * where it is the gold one")
         return
     rows = show_results(obj().workspace, run=run_name, benchmark=benchmark, metric=metric)
@@ -147,11 +171,19 @@ def show_cmd(run_name, benchmark, metric, items):
         return
     print_table(
         [dict(r.as_dict(), value=_value(r.value)) for r in rows],
-        [("run", "run"), ("size", "size"), ("tokens", "tokens"), ("step", "step"),
-         ("stage", "stage"), ("benchmark", "benchmark"), ("metric", "metric"),
-         ("value", "value"), ("origin", "from")],
+        [
+            ("run", "run"),
+            ("size", "size"),
+            ("tokens", "tokens"),
+            ("step", "step"),
+            ("stage", "stage"),
+            ("benchmark", "benchmark"),
+            ("metric", "metric"),
+            ("value", "value"),
+            ("origin", "from"),
+        ],
         "no results: betr results import, betr proxy eval or betr rbridge score",
-    )  # fmt: skip
+    )
 
 
 def _value(x: float | None) -> str | None:

@@ -87,9 +87,13 @@ RESCORE_MARK = "~rescore"
 def find_rescore(conn: sqlite3.Connection, done: dict[str, Any]) -> dict[str, Any] | None:
     """The row a rescore of the finished row `done` fills, if there is one."""
     return find_score(
-        conn, done["proxy_id"], done["benchmark_id"], done["proxy_sha256"], done["traces_hash"],
+        conn,
+        done["proxy_id"],
+        done["benchmark_id"],
+        done["proxy_sha256"],
+        done["traces_hash"],
         done["config_hash"] + RESCORE_MARK,
-    )  # fmt: skip
+    )
 
 
 def delete_score(conn: sqlite3.Connection, score_id: int) -> None:
@@ -216,8 +220,9 @@ def finish_score(conn: sqlite3.Connection, score_id: int, metrics: dict[str, Any
     key = row["config_hash"] if row is not None else ""
     if key.endswith(RESCORE_MARK):
         key = key[: -len(RESCORE_MARK)]
-        old = find_score(conn, row["proxy_id"], row["benchmark_id"], row["proxy_sha256"],
-                         row["traces_hash"], key)  # fmt: skip
+        old = find_score(
+            conn, row["proxy_id"], row["benchmark_id"], row["proxy_sha256"], row["traces_hash"], key
+        )
         if old is not None:
             delete_score(conn, old["id"])
     conn.execute(

@@ -59,10 +59,17 @@ class Pivot:
 
 
 SCHEMA = {
-    "run": pl.String, "size": pl.String, "params": pl.Int64, "stage": pl.String,
-    "benchmark": pl.String, "category": pl.String, "metric": pl.String, "value": pl.Float64,
-    "tokens": pl.Int64, "step": pl.Int64,
-}  # fmt: skip
+    "run": pl.String,
+    "size": pl.String,
+    "params": pl.Int64,
+    "stage": pl.String,
+    "benchmark": pl.String,
+    "category": pl.String,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "tokens": pl.Int64,
+    "step": pl.Int64,
+}
 
 
 Rows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
@@ -240,7 +247,6 @@ def _scatter(part: pl.DataFrame, df: pl.DataFrame) -> tuple[list[str], list[str]
     values = np.full(size, np.nan)
     values[flat] = part["value"].to_numpy()
     return runs.to_list(), benchmarks.to_list(), values.reshape(len(runs), len(benchmarks))
-
 
 
 def category_map(

@@ -135,6 +135,7 @@ def need_pairing(ctxs: Sequence[Context], keys: Sequence[Key], protocol: str) ->
             fix=f"give --pt and --sft (stages: {', '.join(stages)}; scales: {', '.join(scales)})",
         )
 
+
 def one_sided(pivots: Mapping[Any, Pivot], a: Any, b: Any) -> list[dict[str, Any]]:
     """Benchmarks present in only one of two pivots: [{benchmark, present, missing}]."""
     pa, pb = pivots.get(a), pivots.get(b)
@@ -191,23 +192,37 @@ def cross_stage(
             r_conf = dict(zip(cbms, diagonal(ca, cb, method), strict=True))
         for bm in bms:
             rows.append(
-                {"scale": ctx.label, "benchmark": bm, "category": cats.get(bm),
-                 **_c("_acc", r_acc[bm]), **_c("_conf", r_conf.get(bm))}
-            )  # fmt: skip
+                {
+                    "scale": ctx.label,
+                    "benchmark": bm,
+                    "category": cats.get(bm),
+                    **_c("_acc", r_acc[bm]),
+                    **_c("_conf", r_conf.get(bm)),
+                }
+            )
         m_acc, k_acc = mean_or_none([c.r for c in r_acc.values()])
         m_conf, k_conf = mean_or_none([r_conf[bm].r for bm in bms if bm in r_conf])
         means.append(
-            {"scale": ctx.label, "mean_r_acc": m_acc, "n_acc": k_acc,
-             "mean_r_conf": m_conf, "n_conf": k_conf}
-        )  # fmt: skip
+            {
+                "scale": ctx.label,
+                "mean_r_acc": m_acc,
+                "n_acc": k_acc,
+                "mean_r_conf": m_conf,
+                "n_conf": k_conf,
+            }
+        )
         sided += [{"scale": ctx.label, **s} for s in one_sided(acc, ctx.pt, ctx.sft)]
     return {"rows": rows, "means": means, "one_sided": sided}
 
 
 def _matrix(m, cats, ctx_label: str, **meta) -> dict[str, Any]:
     d = m.as_dict()
-    d.update(scale=ctx_label, row_categories=[cats.get(b) for b in m.rows],
-             col_categories=[cats.get(b) for b in m.cols], **meta)  # fmt: skip
+    d.update(
+        scale=ctx_label,
+        row_categories=[cats.get(b) for b in m.rows],
+        col_categories=[cats.get(b) for b in m.cols],
+        **meta,
+    )
     return d
 
 
@@ -268,8 +283,12 @@ def coherences(
     if not ctxs:
         for key in selected:
             pv = acc[key]
-            add(key[1], "within", key[0] or None, block(pv.values, pv.values,
-                                                        pv.benchmarks, pv.benchmarks, method))  # fmt: skip
+            add(
+                key[1],
+                "within",
+                key[0] or None,
+                block(pv.values, pv.values, pv.benchmarks, pv.benchmarks, method),
+            )
     uncategorised = sorted({b for k in selected for b in acc[k].benchmarks if not cats.get(b)})
     return {"rows": rows, "uncategorised": uncategorised}
 
@@ -336,20 +355,46 @@ def alignment(
         for run, per_cat in runs.items():
             value = attrs.get(run, {}).get(attribute) if attribute else None
             for cat, c in per_cat.items():
-                rows.append({"stage": stage or None, "scale": scale, "run": run, "category": cat,
-                             "r": c.r, "p": c.p, "n": c.n})  # fmt: skip
+                rows.append(
+                    {
+                        "stage": stage or None,
+                        "scale": scale,
+                        "run": run,
+                        "category": cat,
+                        "r": c.r,
+                        "p": c.p,
+                        "n": c.n,
+                    }
+                )
                 cat_vals.setdefault(cat, []).append(c.r)
                 if attribute:
                     groups.setdefault((value, cat), []).append(c.r)
         for cat, vals in sorted(cat_vals.items()):
             mean, k = mean_or_none(vals)
-            by_cat.append({"stage": stage or None, "scale": scale, "category": cat,
-                           "mean_r": mean, "n_runs": k, "n_na": len(vals) - k})  # fmt: skip
+            by_cat.append(
+                {
+                    "stage": stage or None,
+                    "scale": scale,
+                    "category": cat,
+                    "mean_r": mean,
+                    "n_runs": k,
+                    "n_na": len(vals) - k,
+                }
+            )
         for (value, cat), vals in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
             mean, k = mean_or_none(vals)
-            by_attr.append({"stage": stage or None, "scale": scale, "attribute": attribute,
-                            "value": value, "category": cat, "mean_r": mean, "n_runs": k,
-                            "n_na": len(vals) - k})  # fmt: skip
+            by_attr.append(
+                {
+                    "stage": stage or None,
+                    "scale": scale,
+                    "attribute": attribute,
+                    "value": value,
+                    "category": cat,
+                    "mean_r": mean,
+                    "n_runs": k,
+                    "n_na": len(vals) - k,
+                }
+            )
     persistence = []
     for ctx in ctxs:
         if ctx.pt not in per_key or ctx.sft not in per_key:
@@ -398,16 +443,16 @@ def attribute_effects(
         groups: dict[str, list[int]] = {}
         for j, bm in enumerate(pv.benchmarks):
             c = corr(x, pv.values[:, j], method)
-            rows.append({**base, "kind": "benchmark", "target": bm, "category": cats.get(bm),
-                         **c.as_dict()})  # fmt: skip
+            rows.append(
+                {**base, "kind": "benchmark", "target": bm, "category": cats.get(bm), **c.as_dict()}
+            )
             if cats.get(bm):
                 groups.setdefault(cats[bm], []).append(j)  # type: ignore[index]
         for cat, idx in sorted(groups.items()):
             sub = pv.values[:, idx]
             mean = np.where(np.isfinite(sub).all(axis=1), sub.mean(axis=1), np.nan)
             c = corr(x, mean, method)
-            rows.append({**base, "kind": "category", "target": cat, "category": cat,
-                         **c.as_dict()})  # fmt: skip
+            rows.append({**base, "kind": "category", "target": cat, "category": cat, **c.as_dict()})
     return {"rows": rows}
 
 
@@ -422,10 +467,18 @@ def tiers(cross: Mapping[str, Any], cats: Mapping[str, str | None]) -> dict[str,
         per = by_bm[bm]
         r_acc = [per.get(s, {}).get("r_acc") for s in scales]
         r_conf = [per.get(s, {}).get("r_conf") for s in scales]
-        rows.append({"benchmark": bm, "category": cats.get(bm), "tier": tier(r_acc, r_conf),
-                     "scales": scales, "r_acc": r_acc, "r_conf": r_conf,
-                     "n_acc": [per.get(s, {}).get("n_acc", 0) for s in scales],
-                     "n_conf": [per.get(s, {}).get("n_conf", 0) for s in scales]})  # fmt: skip
+        rows.append(
+            {
+                "benchmark": bm,
+                "category": cats.get(bm),
+                "tier": tier(r_acc, r_conf),
+                "scales": scales,
+                "r_acc": r_acc,
+                "r_conf": r_conf,
+                "n_acc": [per.get(s, {}).get("n_acc", 0) for s in scales],
+                "n_conf": [per.get(s, {}).get("n_conf", 0) for s in scales],
+            }
+        )
     return {"rows": rows, "scales": scales}
 
 
@@ -489,9 +542,7 @@ def _alignment(i: ProtocolInput) -> dict[str, Any]:
             f"r_align needs accuracy and confidence: no '{i.conf_metric}' results",
             fix=f"give the confidence metric with --conf-metric (metrics: {', '.join(i.metrics)})",
         )
-    out = alignment(
-        i.acc, i.conf, i.selected, i.ctxs, i.cats, i.attrs, i.attribute, i.method
-    )
+    out = alignment(i.acc, i.conf, i.selected, i.ctxs, i.cats, i.attrs, i.attribute, i.method)
     return {**out, "attribute": i.attribute}
 
 

@@ -148,9 +148,13 @@ def error_payload(exc: Exception) -> dict[str, Any]:
 def error_from_payload(p: dict[str, Any]) -> Exception:
     if p.get("kind") == "input":
         return InputError(
-            p["message"], file=p.get("file"), line=p.get("line"), field=p.get("field"),
-            fix=p.get("fix"), unit=p.get("unit") or "line",
-        )  # fmt: skip
+            p["message"],
+            file=p.get("file"),
+            line=p.get("line"),
+            field=p.get("field"),
+            fix=p.get("fix"),
+            unit=p.get("unit") or "line",
+        )
     return UsageError(p["message"], fix=p.get("fix"))
 
 

@@ -64,19 +64,27 @@ def parse_datadecide(paths: Sequence[str], parsed: Parsed, options: ReadOptions)
         try:
             recs = _records(path)
         except (OSError, UnicodeDecodeError) as exc:
-            bad_file(parsed, InputError(f"cannot read ({exc})", file=path, fix="check the file"),
-                     skip_bad)  # fmt: skip
+            bad_file(
+                parsed,
+                InputError(f"cannot read ({exc})", file=path, fix="check the file"),
+                skip_bad,
+            )
             continue
         except InputError as exc:
             bad_file(parsed, exc, skip_bad)
             continue
         if recs and any(k not in recs[0][1] for k in DD_REQUIRED):
             missing = [k for k in DD_REQUIRED if k not in recs[0][1]]
-            bad_file(parsed, InputError(
-                f"unknown shape: no {', '.join(missing)} column(s)", file=path,
-                fix="expected DataDecide rows: params, data, task, step, seed, tokens, compute, "
-                "metrics",
-            ), skip_bad)  # fmt: skip
+            bad_file(
+                parsed,
+                InputError(
+                    f"unknown shape: no {', '.join(missing)} column(s)",
+                    file=path,
+                    fix="expected DataDecide rows: params, data, task, step, seed, tokens, compute, "
+                    "metrics",
+                ),
+                skip_bad,
+            )
             continue
         for line, rec in recs:
             try:
@@ -86,10 +94,17 @@ def parse_datadecide(paths: Sequence[str], parsed: Parsed, options: ReadOptions)
                 step = parse_count(rec["step"])
                 compute = as_float(rec.get("compute"))
             except (ValueError, SyntaxError, TypeError) as exc:
-                bad_file(parsed, InputError(str(exc), file=path, line=line,
-                                            field="metrics/params/tokens/step",
-                                            fix="metrics a dict-like string, counts numbers"),
-                         skip_bad)  # fmt: skip
+                bad_file(
+                    parsed,
+                    InputError(
+                        str(exc),
+                        file=path,
+                        line=line,
+                        field="metrics/params/tokens/step",
+                        fix="metrics a dict-like string, counts numbers",
+                    ),
+                    skip_bad,
+                )
                 continue
             data, seed = str(rec["data"]), rec.get("seed")
             seed = None if seed in (None, "") else str(seed)
@@ -98,9 +113,17 @@ def parse_datadecide(paths: Sequence[str], parsed: Parsed, options: ReadOptions)
             label = (
                 str(rec["params"]).strip() if not isinstance(rec["params"], int | float) else None
             )
-            base = {"run": run, "size": label or size_label(params), "params": params,
-                    "tokens": tokens, "step": step, "stage": stage, "benchmark": str(rec["task"]),
-                    "attrs": attrs, "source": f"{path}:{line}"}  # fmt: skip
+            base = {
+                "run": run,
+                "size": label or size_label(params),
+                "params": params,
+                "tokens": tokens,
+                "step": step,
+                "stage": stage,
+                "benchmark": str(rec["task"]),
+                "attrs": attrs,
+                "source": f"{path}:{line}",
+            }
             for metric, value in metrics.items():
                 if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
                     continue

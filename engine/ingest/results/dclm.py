@@ -17,6 +17,7 @@ eval_metrics.icl per task, eval_metrics.downstream_perpexity, Core, Extended).
   of their own name with the size in the name.
 - eval_meta_data.csv (task metadata, no results) is recognised and skipped with a note.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,23 +37,42 @@ from engine.ingest.results.rows import (
     size_from_name,
     size_label,
     walk_files,
-)  # fmt: skip
+)
 from engine.ingest.sources import PathSource
 
 ARCH_PARAMS = {
-    "open_lm_1b": 1_439_795_200, "open_lm_1b_swiglutorch": 1_439_795_200,
-    "open_lm_7b": 6_889_410_560, "open_lm_7b_swiglutorch": 6_889_410_560,
+    "open_lm_1b": 1_439_795_200,
+    "open_lm_1b_swiglutorch": 1_439_795_200,
+    "open_lm_7b": 6_889_410_560,
+    "open_lm_7b_swiglutorch": 6_889_410_560,
     "d=1024_l=24_h=8": 411_616_256,
-}  # fmt: skip
+}
 DCLM_META = {
-    "Model JSON", "Dataset", "model", "params", "tokens", "name", "creation_date",
-    "aggregated_results", "rw_small", "rw_small_centered", "95%_CI_above",
-    "95%_CI_above_centered", "99%_CI_above", "99%_CI_above_centered", "low_variance_datasets",
-    "model_uuid", "_filename", "missing tasks", "dataset_uuid", "tokenizer",
-    "eval_metrics.perplexity", "Core", "Extended",
-}  # fmt: skip
+    "Model JSON",
+    "Dataset",
+    "model",
+    "params",
+    "tokens",
+    "name",
+    "creation_date",
+    "aggregated_results",
+    "rw_small",
+    "rw_small_centered",
+    "95%_CI_above",
+    "95%_CI_above_centered",
+    "99%_CI_above",
+    "99%_CI_above_centered",
+    "low_variance_datasets",
+    "model_uuid",
+    "_filename",
+    "missing tasks",
+    "dataset_uuid",
+    "tokenizer",
+    "eval_metrics.perplexity",
+    "Core",
+    "Extended",
+}
 DCLM_AGGREGATES = {"Core": "dclm_core", "Extended": "dclm_extended"}
-
 
 
 def _hyper(stem: str) -> list[str]:
@@ -109,8 +129,9 @@ def _dclm_model_from_csv(path: str, line: int, row: dict[str, str]) -> dict[str,
         params = parse_count(row.get("params"))
         tokens = parse_count(row.get("tokens"))
     except ValueError as exc:
-        raise InputError(str(exc), file=path, line=line, field="params/tokens",
-                         fix="give whole numbers") from exc  # fmt: skip
+        raise InputError(
+            str(exc), file=path, line=line, field="params/tokens", fix="give whole numbers"
+        ) from exc
     values = []
     for col, value in row.items():
         if col is None or col in DCLM_META or col.startswith("aggregated_task_categories"):
@@ -120,10 +141,17 @@ def _dclm_model_from_csv(path: str, line: int, row: dict[str, str]) -> dict[str,
         elif "." not in col:
             values.append((col, "acc", value))
     values += [(b, "centered_acc", row.get(k)) for k, b in DCLM_AGGREGATES.items() if k in row]
-    return {"key": key, "model": row.get("model") or "", "stem": _stem(key) if key else "",
-            "dataset": row.get("Dataset") or row.get("model") or key, "params": params,
-            "tokens": tokens, "tokenizer": row.get("tokenizer") or None, "values": values,
-            "source": f"{path}:{line}"}  # fmt: skip
+    return {
+        "key": key,
+        "model": row.get("model") or "",
+        "stem": _stem(key) if key else "",
+        "dataset": row.get("Dataset") or row.get("model") or key,
+        "params": params,
+        "tokens": tokens,
+        "tokenizer": row.get("tokenizer") or None,
+        "values": values,
+        "source": f"{path}:{line}",
+    }
 
 
 def _runs_for(models: list[dict[str, Any]]) -> None:
@@ -136,8 +164,10 @@ def _runs_for(models: list[dict[str, Any]]) -> None:
         if len(members) == 1:
             members[0]["run"] = dataset
             continue
-        comps = [_hyper(m["stem"][len(dataset) :] if m["stem"].startswith(dataset) else m["stem"])
-                 for m in members]  # fmt: skip
+        comps = [
+            _hyper(m["stem"][len(dataset) :] if m["stem"].startswith(dataset) else m["stem"])
+            for m in members
+        ]
         common = set.intersection(*(set(c) for c in comps))
         seen: set[str] = set()
         for m, c in zip(members, comps, strict=True):
@@ -163,10 +193,11 @@ def parse_dclm(paths: Sequence[str], parsed: Parsed, options: ReadOptions) -> No
                     continue
                 if "Dataset" not in header or "params" not in header:
                     raise InputError(
-                        "unknown shape: no Dataset/params columns", file=path,
+                        "unknown shape: no Dataset/params columns",
+                        file=path,
                         fix="expected DCLM_model_database.csv (Model JSON, Dataset, model, "
                         "params, tokens, per-task columns) or a DCLM eval JSON",
-                    )  # fmt: skip
+                    )
                 for line, row in rows:
                     try:
                         csv_models.append(_dclm_model_from_csv(path, line, row))
@@ -176,9 +207,10 @@ def parse_dclm(paths: Sequence[str], parsed: Parsed, options: ReadOptions) -> No
                 data = _load_json(path)
                 if not isinstance(data, dict) or not isinstance(data.get("eval_metrics"), dict):
                     raise InputError(
-                        "unknown shape: no 'eval_metrics' object", file=path,
+                        "unknown shape: no 'eval_metrics' object",
+                        file=path,
                         fix="expected a DCLM eval JSON (model, eval_metrics.icl {task: value})",
-                    )  # fmt: skip
+                    )
                 rec = _dclm_model_from_json(path, data)
                 by_key[rec["key"]] = rec
         except InputError as exc:
@@ -198,15 +230,27 @@ def parse_dclm(paths: Sequence[str], parsed: Parsed, options: ReadOptions) -> No
         if m["key"]:
             attrs["model_json"] = m["key"]
         attrs.update(_hyper_attrs(m["stem"]))
-        base = {"run": m["run"], "size": size_label(m["params"]), "params": m["params"],
-                "tokens": m["tokens"], "step": None, "stage": stage, "attrs": attrs,
-                "source": m["source"]}  # fmt: skip
+        base = {
+            "run": m["run"],
+            "size": size_label(m["params"]),
+            "params": m["params"],
+            "tokens": m["tokens"],
+            "step": None,
+            "stage": stage,
+            "attrs": attrs,
+            "source": m["source"],
+        }
         for bench, metric, value in m["values"]:
             try:
                 parsed.add({**base, "benchmark": bench}, metric, value, m["source"])
             except (ValueError, TypeError) as exc:
-                bad_file(parsed, InputError(f"{bench}: {value!r} is not a number",
-                                            file=m["source"], fix="give a number"), skip_bad)  # fmt: skip
+                bad_file(
+                    parsed,
+                    InputError(
+                        f"{bench}: {value!r} is not a number", file=m["source"], fix="give a number"
+                    ),
+                    skip_bad,
+                )
                 del exc
 
 

@@ -110,9 +110,17 @@ def _check_against_results(
             continue
         theirs = results[_key(r)]
         agree = abs(r["value"] - theirs) <= 1e-9
-        parsed.checks.append({"run": r["run"], "step": r["step"], "benchmark": r["benchmark"],
-                              "metric": r["metric"], "samples": r["value"], "results_json": theirs,
-                              "agree": agree})  # fmt: skip
+        parsed.checks.append(
+            {
+                "run": r["run"],
+                "step": r["step"],
+                "benchmark": r["benchmark"],
+                "metric": r["metric"],
+                "samples": r["value"],
+                "results_json": theirs,
+                "agree": agree,
+            }
+        )
         if not agree:
             parsed.notes.append(
                 f"{r['benchmark']} {r['metric']} ({r['run']}): {r['value']:.6g} from the "
@@ -207,8 +215,14 @@ def model_info(config: Any, path: str, model_name: Any = None) -> dict[str, Any]
     tokens = step * per_step if step is not None and per_step is not None else None
     if per_step is not None and tokens is not None:
         attrs["tokens_per_step"] = per_step
-    return {"run": run, "size": size, "params": params, "step": step, "tokens": tokens,
-            "attrs": attrs}  # fmt: skip
+    return {
+        "run": run,
+        "size": size,
+        "params": params,
+        "step": step,
+        "tokens": tokens,
+        "attrs": attrs,
+    }
 
 
 def _path_shots(path: str) -> int | None:
@@ -274,17 +288,20 @@ def _parse_results_file(path: str, parsed: Parsed, stage: str) -> None:
                 except ValueError as exc:
                     raise InputError(
                         f"stderr {stderrs[(metric, filt)]!r} is not a number",
-                        file=path, field=f"results.{task}.{metric}_stderr",
+                        file=path,
+                        field=f"results.{task}.{metric}_stderr",
                         fix='give a number, or "N/A"',
-                    ) from exc  # fmt: skip
+                    ) from exc
             base = {**info, "stage": stage, "benchmark": task, "attrs": attrs, "source": path}
             try:
                 parsed.add(base, metric_name(metric, filt, shots), value, path)
             except ValueError as exc:
                 raise InputError(
                     f"value {value!r} is not a number",
-                    file=path, field=f"results.{task}.{metric}", fix="give a number",
-                ) from exc  # fmt: skip
+                    file=path,
+                    field=f"results.{task}.{metric}",
+                    fix="give a number",
+                ) from exc
 
 
 def _maybe_float(value: Any) -> float | None:
@@ -341,8 +358,11 @@ def _samples_info(path: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
     if m is None:
         m = re.fullmatch(r"samples_(.+)\.jsonl", name)
     if m is None:
-        raise InputError("unknown shape: not a samples_<task>_<timestamp>.jsonl name",
-                         file=path, fix=f"expected {EXPECTED}")  # fmt: skip
+        raise InputError(
+            "unknown shape: not a samples_<task>_<timestamp>.jsonl name",
+            file=path,
+            fix=f"expected {EXPECTED}",
+        )
     folder = os.path.dirname(path)
     results: dict[str, Any] = {}
     candidates = sorted(
@@ -375,8 +395,9 @@ def _arguments(rec: dict[str, Any], n: int) -> list[tuple[str, str]] | None:
         raise ValueError(f"{n} log-likelihoods but arguments for {len(args or [])} choices")
     pairs = []
     for a in args:
-        if not (isinstance(a, list | tuple) and len(a) >= 2 and all(isinstance(x, str)
-                                                                    for x in a[:2])):  # fmt: skip
+        if not (
+            isinstance(a, list | tuple) and len(a) >= 2 and all(isinstance(x, str) for x in a[:2])
+        ):
             raise ValueError(f"an argument is not a (context, continuation) pair: {a!r}")
         pairs.append((a[0], a[1]))
     return pairs
@@ -423,19 +444,30 @@ def _parse_samples(path: str, parsed: Parsed, stage: str) -> None:
             pairs = _arguments(rec, len(ll))
         except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError) as exc:
             raise InputError(
-                str(exc)[:300] or type(exc).__name__, file=path, line=lineno,
+                str(exc)[:300] or type(exc).__name__,
+                file=path,
+                line=lineno,
                 field="filtered_resps/target/arguments",
                 fix="expected one [loglik, is_greedy] per choice, an integer target and one "
                 "(context, continuation) argument per choice",
-            ) from None  # fmt: skip
+            ) from None
         choices, item_delim = _choices(pairs, delim)
         continuations.append([len(c) for _, c in pairs] if choices is not None else None)
         own.append({m: rec[m] for m in ACCURACIES if isinstance(rec.get(m), int | float)})
         item = rec.get("doc_id", lineno - 1)
-        items.append({**{k: info[k] for k in ("run", "size", "params", "tokens", "step")},
-                      "stage": stage, "benchmark": task, "item": str(item), "gold": gold,
-                      "logliks": ll, "choices": choices, "delimiter": item_delim,
-                      "source": path})  # fmt: skip
+        items.append(
+            {
+                **{k: info[k] for k in ("run", "size", "params", "tokens", "step")},
+                "stage": stage,
+                "benchmark": task,
+                "item": str(item),
+                "gold": gold,
+                "logliks": ll,
+                "choices": choices,
+                "delimiter": item_delim,
+                "source": path,
+            }
+        )
     if not items:
         raise InputError("no samples in the file", file=path, fix=f"expected {EXPECTED}")
     res = mc_metrics(

@@ -25,11 +25,21 @@ from engine.ingest.results.rows import (
     parse_count,
     size_label,
     walk_files,
-)  # fmt: skip
+)
 from engine.ingest.streams import first_line
 
-FIELDS = ("run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
-          "value")  # fmt: skip
+FIELDS = (
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "category",
+    "metric",
+    "value",
+)
 BATCH_ROWS = 50_000  # rows of a long CSV held at once (as a polars frame and as row dicts)
 
 
@@ -57,12 +67,16 @@ def iter_long_csv(
     if columns:
         unknown = sorted(set(columns) - set(FIELDS))
         if unknown:
-            raise UsageError(f"unknown --columns field(s) {', '.join(unknown)}",
-                             fix=f"fields are {', '.join(FIELDS)}")  # fmt: skip
+            raise UsageError(
+                f"unknown --columns field(s) {', '.join(unknown)}",
+                fix=f"fields are {', '.join(FIELDS)}",
+            )
         missing = [f for f in ("run", "benchmark", "value") if f not in columns]
         if missing:
-            raise UsageError(f"--columns must name {', '.join(missing)}",
-                             fix="e.g. --columns run=model,benchmark=task,value=score")  # fmt: skip
+            raise UsageError(
+                f"--columns must name {', '.join(missing)}",
+                fix="e.g. --columns run=model,benchmark=task,value=score",
+            )
     for path in walk_files(paths, (".csv",)):
         parsed.files += 1
         try:
@@ -71,13 +85,17 @@ def iter_long_csv(
             absent = [f"{f}={c}" for f, c in mapping.items() if c not in header]
             need = [f for f in ("run", "benchmark", "value") if f not in mapping]
             if absent or need:
-                what = f"column(s) {', '.join(absent)} not in the header" if absent else (
-                    f"no {', '.join(need)} column")  # fmt: skip
+                what = (
+                    f"column(s) {', '.join(absent)} not in the header"
+                    if absent
+                    else (f"no {', '.join(need)} column")
+                )
                 raise InputError(
-                    f"unknown shape: {what} ({', '.join(header[:12])})", file=path,
+                    f"unknown shape: {what} ({', '.join(header[:12])})",
+                    file=path,
                     fix="expected a long CSV with run, benchmark and value columns; map yours "
                     "with --columns run=COL,benchmark=COL,value=COL",
-                )  # fmt: skip
+                )
         except InputError as exc:
             bad_file(parsed, exc, skip_bad)
             continue
@@ -117,8 +135,10 @@ def _scan_csv(path: str) -> tuple[list[str], int]:
         line = _first_bad_utf8_line(path) if "utf-8" in str(exc) else None
         raise InputError(
             "not valid UTF-8" if line else f"cannot read the CSV ({first_line(exc)})",
-            file=path, line=line, fix="check the file (a UTF-8 CSV with a header row)",
-        ) from None  # fmt: skip
+            file=path,
+            line=line,
+            fix="check the file (a UTF-8 CSV with a header row)",
+        ) from None
     return header, n_rows
 
 
@@ -160,8 +180,15 @@ _text_count = functools.lru_cache(maxsize=1 << 16)(parse_count)
 _size_label = functools.lru_cache(maxsize=1 << 12)(size_label)
 
 
-def _long_row(path: str, line: int, row: dict[str, str], mapping: dict[str, str],
-              extra: list[str], parsed: Parsed, stage: str) -> None:  # fmt: skip
+def _long_row(
+    path: str,
+    line: int,
+    row: dict[str, str],
+    mapping: dict[str, str],
+    extra: list[str],
+    parsed: Parsed,
+    stage: str,
+) -> None:
     def get(f: str) -> str | None:
         v = row.get(mapping[f]) if f in mapping else None
         return v.strip() if isinstance(v, str) and v.strip() else None
@@ -175,8 +202,13 @@ def _long_row(path: str, line: int, row: dict[str, str], mapping: dict[str, str]
         try:
             counts[f] = _text_count(get(f))
         except ValueError as exc:
-            raise InputError(str(exc), file=path, line=line, field=mapping[f],
-                             fix="give a whole number (1.4e9 and 160m are fine)") from exc  # fmt: skip
+            raise InputError(
+                str(exc),
+                file=path,
+                line=line,
+                field=mapping[f],
+                fix="give a whole number (1.4e9 and 160m are fine)",
+            ) from exc
     size = get("size")
     if counts["params"] is None and size:
         try:
@@ -191,11 +223,23 @@ def _long_row(path: str, line: int, row: dict[str, str], mapping: dict[str, str]
                 attrs[c] = float(v)
             except ValueError:
                 attrs[c] = v
-    base = {"run": run, "size": size or _size_label(counts["params"]), **counts,
-            "stage": get("stage") or stage, "benchmark": bench, "category": get("category"),
-            "attrs": attrs or None, "source": f"{path}:{line}"}  # fmt: skip
+    base = {
+        "run": run,
+        "size": size or _size_label(counts["params"]),
+        **counts,
+        "stage": get("stage") or stage,
+        "benchmark": bench,
+        "category": get("category"),
+        "attrs": attrs or None,
+        "source": f"{path}:{line}",
+    }
     try:
         parsed.add(base, get("metric") or "acc", get("value"), f"{path}:{line}")
     except ValueError as exc:
-        raise InputError(f"{get('value')!r} is not a number", file=path, line=line,
-                         field=mapping["value"], fix="give a number (empty or NaN is dropped)") from exc  # fmt: skip
+        raise InputError(
+            f"{get('value')!r} is not a number",
+            file=path,
+            line=line,
+            field=mapping["value"],
+            fix="give a number (empty or NaN is dropped)",
+        ) from exc

@@ -17,9 +17,19 @@ from engine.errors import InputError, UsageError
 
 KEY_FIELDS = ("run", "size", "tokens", "step", "stage", "benchmark", "metric")
 ROW_FIELDS = (
-    "run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
-    "value", "attrs", "source",
-)  # fmt: skip
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "category",
+    "metric",
+    "value",
+    "attrs",
+    "source",
+)
 DEFAULT_STAGE = "PT"
 _MISSING = {"", "nan", "na", "n/a", "none", "null", "-"}
 

@@ -70,8 +70,12 @@ def run_contamination(ctx: JobContext, spec: ContaminationSpec) -> dict[str, Any
     ctx.start_phase(upto, "docs", done=state["after"])
     ctx.log.info(
         "checking positions %d..%d of run %d against %d examples, n = %d",
-        state["after"] + 1, upto, run["id"], len(examples), check["n"],
-    )  # fmt: skip
+        state["after"] + 1,
+        upto,
+        run["id"],
+        len(examples),
+        check["n"],
+    )
 
     def write(c: sqlite3.Connection, out: Batch) -> None:
         store_c.insert_hits(

@@ -149,10 +149,12 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
                 lambda _c: None,
                 advance=ev.tokens - ctx.done,
                 checkpoint={
-                    **state_cp, "registered": registered, "loss": ev.loss,
+                    **state_cp,
+                    "registered": registered,
+                    "loss": ev.loss,
                     "resumes_at": state_cp["tokens"],
                 },
-            )  # fmt: skip
+            )
             continue
         new = None
         if ev.checkpoint_dir is not None and ev.step not in {r["step"] for r in registered}:

@@ -93,9 +93,10 @@ def read_traces(
         if isinstance(item, TraceRecord) and item.ext_id in first:
             item = InputError(
                 f"trace id '{item.ext_id}' appears twice (first at {first[item.ext_id]})",
-                file=item.source, field="id",
+                file=item.source,
+                field="id",
                 fix="give every trace its own id; --skip-bad keeps the first",
-            )  # fmt: skip
+            )
         if isinstance(item, InputError):
             if not skip_bad:
                 raise item

@@ -81,8 +81,9 @@ class Fields:
                 f"--field-map: unknown name '{unknown[0]}' for the {fmt} format",
                 fix=f"use names from: {', '.join(defaults)}",
             )
-        self.names = {k: ((field_map or {})[k],) if k in (field_map or {}) else v
-                      for k, v in defaults.items()}  # fmt: skip
+        self.names = {
+            k: ((field_map or {})[k],) if k in (field_map or {}) else v for k, v in defaults.items()
+        }
 
     def find(self, obj: dict, key: str) -> tuple[str, Any]:
         """(field name, value) of the first field present, or (first name, None)."""

@@ -171,8 +171,11 @@ def _token_groups(parts: list[str], f: Fields, groups: dict, bad: set) -> Iterat
     """Fill groups {trace id: [tokens, logprobs, bytes, first row's Loc]} from the parts in
     order; yield the error of each bad row (its trace, when known, goes into `bad`)."""
     (tid_name,), (tok_name,), (lp_name,), (b_name,) = (
-        f.names["trace_id"], f.names["token"], f.names["logprob"], f.names["bytes"]
-    )  # fmt: skip
+        f.names["trace_id"],
+        f.names["token"],
+        f.names["logprob"],
+        f.names["bytes"],
+    )
     for path in parts:
         for loc, row in iter_json_items(path):
             if isinstance(row, InputError):
