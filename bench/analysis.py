@@ -129,8 +129,13 @@ def bench_fit(n_points: int = 40, iters: int = 30, repeat: int = 3) -> float:
         with tempfile.TemporaryDirectory(prefix="betr-bench-analysis-") as tmp:
             ws = workspace_with(Path(tmp), x, y, keys)
             t_pipe, t_bare, t_api = [], [], []
-            args = {"benchmark": "arc", "x_run": "small", "x_metric": "acc",
-                    "y_run": "large", "y_metric": "acc"}  # fmt: skip
+            args = {
+                "benchmark": "arc",
+                "x_run": "small",
+                "x_metric": "acc",
+                "y_run": "large",
+                "y_metric": "acc",
+            }
             for i in range(repeat):
                 t_bare.append(timed(lambda: bare_cv(x, y, keys), iters))
                 t_pipe.append(timed(lambda: cross_validate(x, y, keys), iters))

@@ -4,8 +4,8 @@ the same library calls done bare, measured in the same run.
 Data: 400 runs x 60 benchmarks of synthetic accuracies (one latent quality per run plus noise),
 as 24 000 long rows, given to both sides as columns ({column: values}, what
 engine.store.eval_columns.eval_result_columns returns and the use case reads).
-- engine: engine.analysis.correlations_run.run(columns, "matrix"): polars frame, duplicate
-  check, pivot, category order, engine.analysis.correlations.block (np.corrcoef for r, scipy's
+- engine: engine.analysis.correlations.run.run(columns, "matrix"): polars frame, duplicate
+  check, pivot, category order, engine.analysis.correlations.stats.block (np.corrcoef for r, scipy's
   pearsonr null distribution for p, scipy.stats.pearsonr on the diagonal), the JSON-ready
   {rows, cols, r, p, n} (the use case minus reading SQLite).
 - bare: the same columns pivoted with a dict into a numpy array, the same two library calls
@@ -13,7 +13,7 @@ engine.store.eval_columns.eval_result_columns returns and the use case reads).
   (`2 * scipy.special.betaincc(n/2 - 1, n/2 - 1, (|r| + 1) / 2)`, the beta null distribution
   scipy.stats.pearsonr uses), `.tolist()`.
 So the ratio bare / engine is the engine's overhead over the bare computation (1.0x = none).
-Also shown: the matrix step alone (engine.analysis.correlations.block vs those bare calls), the
+Also shown: the matrix step alone (engine.analysis.correlations.stats.block vs those bare calls), the
 broadcast `scipy.stats.pearsonr(x[:, :, None], x[:, None, :], axis=0)` the engine used before
 (same numbers), the use case through a workspace (engine.api.analysis_corr.corr, SQLite read
 included), and the naive per-pair `scipy.stats.pearsonr` loop (3600 calls) for scale. Best of
@@ -37,8 +37,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.analysis.correlations import block  # noqa: E402
-from engine.analysis.correlations_run import run  # noqa: E402
+from engine.analysis.correlations.run import run  # noqa: E402
+from engine.analysis.correlations.stats import block  # noqa: E402
 
 
 def long_rows(n_runs: int, n_bench: int, seed: int = 0) -> list[dict]:
@@ -47,11 +47,21 @@ def long_rows(n_runs: int, n_bench: int, seed: int = 0) -> list[dict]:
     load = rng.uniform(0.2, 1.0, size=n_bench)
     vals = 0.5 + 0.05 * z[:, None] * load[None, :] + 0.02 * rng.normal(size=(n_runs, n_bench))
     return [
-        {"run": f"run{i:04d}", "size": "1B", "params": 10**9, "stage": None,
-         "benchmark": f"bench{j:02d}", "category": None, "metric": "acc",
-         "value": float(vals[i, j]), "attrs": None, "source": "bench"}
-        for i in range(n_runs) for j in range(n_bench)
-    ]  # fmt: skip
+        {
+            "run": f"run{i:04d}",
+            "size": "1B",
+            "params": 10**9,
+            "stage": None,
+            "benchmark": f"bench{j:02d}",
+            "category": None,
+            "metric": "acc",
+            "value": float(vals[i, j]),
+            "attrs": None,
+            "source": "bench",
+        }
+        for i in range(n_runs)
+        for j in range(n_bench)
+    ]
 
 
 def columns(rows: list[dict]) -> dict[str, list]:
@@ -102,8 +112,10 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
 
     rows = long_rows(n_runs, n_bench)
     cols = columns(rows)
-    print(f"correlation matrix: {n_bench} x {n_bench} benchmarks over {n_runs} runs "
-          f"({len(rows)} long rows)")  # fmt: skip
+    print(
+        f"correlation matrix: {n_bench} x {n_bench} benchmarks over {n_runs} runs "
+        f"({len(rows)} long rows)"
+    )
     t_eng, t_bare = [], []
     res = want = None
     for _ in range(repeat):  # alternate the two
@@ -137,15 +149,29 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
         with closing(ws.connect()) as conn, transaction(conn):
             evals.insert_eval_results(conn, rows)
         t_api, _ = best(lambda: corr(ws, "matrix"), repeat)
-    print(f"  matrix step: engine block {t_block * 1e3:.1f} ms | bare corrcoef + beta p "
-          f"{t_call * 1e3:.1f} ms | ratio {t_call / t_block:.2f}x (broadcast pearsonr call "
-          f"{t_old * 1e3:.1f} ms)")  # fmt: skip
-    print(f"  use case via a workspace (SQLite read included): {t_api * 1e3:.0f} ms; "
-          f"naive per-pair pearsonr loop: {t_loop * 1e3:.0f} ms")  # fmt: skip
-    print(f"engine {eng * 1e3:.1f} ms | bare {base * 1e3:.1f} ms | ratio {base / eng:.2f}x of "
-          f"baseline (goal >= 0.8x)")  # fmt: skip
-    return {"engine_s": eng, "bare_s": base, "ratio": base / eng, "block_s": t_block,
-            "call_s": t_call, "pearsonr_s": t_old, "api_s": t_api, "loop_s": t_loop}  # fmt: skip
+    print(
+        f"  matrix step: engine block {t_block * 1e3:.1f} ms | bare corrcoef + beta p "
+        f"{t_call * 1e3:.1f} ms | ratio {t_call / t_block:.2f}x (broadcast pearsonr call "
+        f"{t_old * 1e3:.1f} ms)"
+    )
+    print(
+        f"  use case via a workspace (SQLite read included): {t_api * 1e3:.0f} ms; "
+        f"naive per-pair pearsonr loop: {t_loop * 1e3:.0f} ms"
+    )
+    print(
+        f"engine {eng * 1e3:.1f} ms | bare {base * 1e3:.1f} ms | ratio {base / eng:.2f}x of "
+        f"baseline (goal >= 0.8x)"
+    )
+    return {
+        "engine_s": eng,
+        "bare_s": base,
+        "ratio": base / eng,
+        "block_s": t_block,
+        "call_s": t_call,
+        "pearsonr_s": t_old,
+        "api_s": t_api,
+        "loop_s": t_loop,
+    }
 
 
 def main() -> None:

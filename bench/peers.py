@@ -11,7 +11,7 @@ Timed from the outside, CLI start included, each as a subprocess:
     to SQLite);
   - ours, 2 workers: `betr apply --run R --engine ray --input SHARDS --out DIR --num-cpus 2`
     (2 actors on a local Ray instance, Ray's start-up included; reads the JSONL shards, also
-    counts tokens, writes Parquet), run only when `ray` imports and engine/exec/ray.py exists;
+    counts tokens, writes Parquet), run only when `ray` imports and engine/exec/scale/ exists;
   - datatrove, 1 and 2 workers: LocalPipelineExecutor(tasks=N, workers=N) over JsonlReader ->
     FastTextClassifierFilter(keep_labels=("pos", 0.0), every doc scored) -> JsonlWriter
     (uncompressed), in its own venv bench/.peers-venv (created once here; datatrove is never
@@ -101,8 +101,8 @@ def ray_missing() -> str | None:
     """Why the Ray part cannot run, or None."""
     if importlib.util.find_spec("ray") is None:
         return "ray is not installed (pip install 'betr-tui[ray]')"
-    if not (REPO / "engine" / "exec" / "ray.py").is_file():
-        return "engine/exec/ray.py does not exist"
+    if not (REPO / "engine" / "exec" / "scale" / "adapter.py").is_file():
+        return "engine/exec/scale/adapter.py does not exist"
     try:
         import ray
         import ray.data  # noqa: F401
@@ -273,10 +273,21 @@ def main() -> None:
         t["ours2"] = timed([*apply, "2"], child_env())
         if no_ray is None:
             ray_cmd = [
-                *betr, "apply", "--run", str(run_id), "--engine", "ray",
-                "--input", str(tmp / "shards" / "*.jsonl"), "--out", str(tmp / "ray"),
-                "--num-cpus", "2", "--actors", "2",
-            ]  # fmt: skip
+                *betr,
+                "apply",
+                "--run",
+                str(run_id),
+                "--engine",
+                "ray",
+                "--input",
+                str(tmp / "shards" / "*.jsonl"),
+                "--out",
+                str(tmp / "ray"),
+                "--num-cpus",
+                "2",
+                "--actors",
+                "2",
+            ]
             t["ray2"] = timed(ray_cmd, child_env())
         else:
             print(f"ray part skipped: {no_ray}")

@@ -3,7 +3,7 @@
 Work per doc, both ways: read the shard with our readers (JSONL), p(positive) with a fastText
 classifier (FastTextApply: normalise + batched predict), the GPT-NeoX token count, and a
 Parquet file per shard. Local: one process, shard after shard. Ray: `ray.init(num_cpus=2)`,
-2 actors (engine.exec.ray.ShardWorker, 0.875 CPU each), each taking whole shards: the same
+2 actors (engine.exec.scale.adapter.OperatorActor, 0.875 CPU each), each taking whole shards: the same
 `process_shard` (read, predict, count, write) as the local side runs shard after shard. The Ray
 instance's start-up is not timed (the bench waits 3 s for its agents to settle); starting the
 actors and loading their models is. Tokenizers run on one thread
@@ -55,16 +55,27 @@ def _setup(tmp: Path, n_docs: int, n_shards: int) -> tuple[list[Path], Path]:
     return shards, model
 
 
-def _local(shards: list[Path], model: Path, out: Path, batch_size: int) -> int:
-    """The same per-shard function as each Ray actor runs (engine.exec.ray.process_shard),
-    shard after shard, in this process."""
-    from engine.exec.ray import ApplyActor, process_shard
-    from engine.exec.ray_shards import plan_shards
+def apply_operators(model: Path, batch_size: int) -> list:
+    """What a Ray apply runs on each batch: p(positive), then the GPT-NeoX token count."""
+    from engine.ops.count_tokens import CountTokens
+    from engine.ops.fasttext_apply import FastTextApply
 
-    actor = ApplyActor(str(model), file_sha256(model), None, DEFAULT_TOKENIZER)
+    return [
+        FastTextApply(model, file_sha256(model), None, batch_size=batch_size),
+        CountTokens(DEFAULT_TOKENIZER, batch_size=batch_size),
+    ]
+
+
+def _local(shards: list[Path], model: Path, out: Path, batch_size: int) -> int:
+    """The same per-shard function as each Ray actor runs (engine.exec.scale.adapter.
+    process_shard), shard after shard, in this process."""
+    from engine.exec.scale.adapter import process_shard
+    from engine.exec.scale.shards import plan_shards
+
+    operators = apply_operators(model, batch_size)
     rows = 0
     for shard in plan_shards([str(s) for s in shards], out):
-        rows += process_shard(actor, shard.source, shard.out, "text", "id", batch_size)
+        rows += process_shard(operators, shard.source, shard.out, "text", "id", batch_size)
     return rows
 
 
@@ -73,8 +84,9 @@ def bench_ray_apply(
 ) -> dict:
     """Docs/s of the local single-process apply and of the Ray apply on `num_cpus` CPUs (2
     actors), on the same shards; `speedup` = ray / local."""
-    from engine.exec.ray import ApplyActor, Pool, ray_session, run_shards
-    from engine.exec.ray_shards import plan_shards
+    from engine.exec.scale.adapter import run_shards
+    from engine.exec.scale.session import ray_session
+    from engine.exec.scale.shards import plan_shards
 
     with tempfile.TemporaryDirectory(prefix="betr-bench-ray-") as d:
         tmp = Path(d)
@@ -84,12 +96,6 @@ def bench_ray_apply(
         t_local = time.perf_counter() - t0
         with ray_session("local", num_cpus) as ray:
             plan = plan_shards([str(s) for s in shards], tmp / "ray")
-            kwargs = {
-                "model_path": str(model),
-                "sha256": file_sha256(model),
-                "run_id": None,
-                "tokenizer": DEFAULT_TOKENIZER,
-            }
             # let the instance finish starting (its dashboard, agents and log monitor are
             # Python processes that import for ~2 s of CPU after ray.init returns): start-up
             # is not what is measured
@@ -99,9 +105,8 @@ def bench_ray_apply(
             ray_rows = run_shards(
                 ray,
                 plan,
-                ApplyActor,
-                kwargs,
-                Pool(2, None, batch_size),
+                apply_operators(model, batch_size),
+                actors=2,
                 on_shard=lambda _s, _n: finished.append(time.perf_counter() - t0),
             )
             t_ray = time.perf_counter() - t0

@@ -1,13 +1,13 @@
 """Apply scaling: Ray at 1 and 2 CPUs vs one local process on the same shards, and the local
 apply's cost per doc from 10k to 1M docs.
 
-Part 1 (only when `ray` imports and engine/exec/ray.py exists; "ray part skipped: ..."
+Part 1 (only when `ray` imports and engine/exec/scale/adapter.py exists; "ray part skipped: ..."
 otherwise): `--ray-docs` records cycling over combined_docs.jsonl (unique ids) in `--shards`
 JSONL shards; a fastText classifier (paper settings, bucket 100 000) trained on the base docs
 (label: quality_label == 1). The same work per doc every way: read the shard (our readers),
 p(positive) (FastTextApply), the GPT-NeoX token count, a Parquet file per shard. Local: one
 process, shard after shard (bench/ray_apply.py's `_local`). Ray: a local instance with
-`num_cpus` 1 then 2 and as many ApplyActor actors (engine.exec.ray sizes them to leave 0.25 CPU
+`num_cpus` 1 then 2 and as many actors (engine.exec.scale.adapter sizes them to leave 0.25 CPU
 for the read tasks); the instance's start-up is not timed, the actors' model loading is.
 Tokenizers run on one thread (RAYON_NUM_THREADS=1).
 
@@ -45,7 +45,7 @@ def ray_missing() -> str | None:
     """Why the Ray part cannot run, or None."""
     if importlib.util.find_spec("ray") is None:
         return "ray is not installed (pip install 'betr-tui[ray]')"
-    for path in ("engine/exec/ray.py", "bench/ray_apply.py"):
+    for path in ("engine/exec/scale/adapter.py", "bench/ray_apply.py"):
         if not (REPO / path).is_file():
             return f"{path} does not exist"
     try:
@@ -89,11 +89,10 @@ def ray_part(n_docs: int, n_shards: int, batch_size: int) -> None:
 
     from ray.data import DataContext
 
-    from bench.ray_apply import _local
-    from engine.betr.classifier import file_sha256
-    from engine.exec.ray import ApplyActor, Pool, ray_session, run_shards
-    from engine.exec.ray_shards import plan_shards
-    from engine.tokenize import DEFAULT_TOKENIZER
+    from bench.ray_apply import _local, apply_operators
+    from engine.exec.scale.adapter import run_shards
+    from engine.exec.scale.session import ray_session
+    from engine.exec.scale.shards import plan_shards
 
     DataContext.get_current().enable_progress_bars = False  # no progress lines between ours
     logging.getLogger("ray").setLevel(logging.WARNING)
@@ -112,17 +111,11 @@ def ray_part(n_docs: int, n_shards: int, batch_size: int) -> None:
         assert rows == n_docs, rows
         local_rate = n_docs / t_local
         print(f"  local, 1 process: {t_local:6.2f} s  {local_rate:8,.0f} docs/s")
-        kwargs = {
-            "model_path": str(model),
-            "sha256": file_sha256(model),
-            "run_id": None,
-            "tokenizer": DEFAULT_TOKENIZER,
-        }
         for cpus in (1, 2):
             with ray_session("local", cpus) as ray:
                 plan = plan_shards([str(s) for s in shards], tmp / f"ray{cpus}")
                 t0 = time.perf_counter()
-                rows = run_shards(ray, plan, ApplyActor, kwargs, Pool(cpus, None, batch_size))
+                rows = run_shards(ray, plan, apply_operators(model, batch_size), actors=cpus)
                 elapsed = time.perf_counter() - t0
             assert rows == n_docs, rows
             rate = n_docs / elapsed

@@ -59,9 +59,18 @@ def matrix(n: int = N, seed: int = 0) -> dict:
     obj[3, :] = None  # one n/a row and column (a constant benchmark)
     obj[:, 3] = None
     p = np.full((n, n), 0.01).astype(object)
-    return {"kind": "PT-PT", "scale": "1B", "stage": "PT", "rows": names, "cols": names,
-            "r": obj.tolist(), "p": p.tolist(), "n": [[400] * n] * n,
-            "row_categories": cats, "col_categories": cats}  # fmt: skip
+    return {
+        "kind": "PT-PT",
+        "scale": "1B",
+        "stage": "PT",
+        "rows": names,
+        "cols": names,
+        "r": obj.tolist(),
+        "p": p.tolist(),
+        "n": [[400] * n] * n,
+        "row_categories": cats,
+        "col_categories": cats,
+    }
 
 
 async def bench() -> None:
@@ -118,8 +127,12 @@ async def bench() -> None:
             before = heatmap.cursor
             moves.append(await press_ms(key, lambda b=before: heatmap.cursor != b))
         print(f"-- TUI (headless, 160x48): {N}x{N} matrix, cell width {heatmap.cell_w}")
-        report("cursor move (TUI)", statistics.median(moves), "Input keystroke",
-               statistics.median(base))  # fmt: skip
+        report(
+            "cursor move (TUI)",
+            statistics.median(moves),
+            "Input keystroke",
+            statistics.median(base),
+        )
         goal = statistics.median(moves) < GOAL_MS
         print(f"goal < {GOAL_MS:.0f} ms: {'ok' if goal else 'MISSED'}")
 
@@ -143,8 +156,16 @@ async def bench() -> None:
 
 
 # -- opening the Analysis screen over a large results table ---------------------------------------
-SUITE_SIZES = (("70M", 70e6), ("160M", 160e6), ("410M", 410e6), ("1B", 1e9), ("1.4B", 1.4e9),
-               ("2.8B", 2.8e9), ("6.9B", 6.9e9), ("12B", 12e9))  # fmt: skip
+SUITE_SIZES = (
+    ("70M", 70e6),
+    ("160M", 160e6),
+    ("410M", 410e6),
+    ("1B", 1e9),
+    ("1.4B", 1.4e9),
+    ("2.8B", 2.8e9),
+    ("6.9B", 6.9e9),
+    ("12B", 12e9),
+)
 POOL_SIZES = (("412M", 412e6), ("1.4B", 1.4e9), ("6.9B", 6.9e9))
 
 
@@ -167,10 +188,20 @@ def result_rows(n_rows: int, seed: int = 0):
                 acc = float(
                     np.clip(0.25 + 0.05 * np.log10(params / 7e7) + rng.normal(0, 0.01), 0, 1)
                 )
-                base = {"run": run, "size": size, "params": int(params), "tokens": step * 2_097_152,
-                        "step": step, "stage": "PT", "benchmark": b, "source": "bench"}  # fmt: skip
-                chunk += [{**base, "metric": "acc", "value": acc},
-                          {**base, "metric": "acc_norm", "value": acc + 0.01}]  # fmt: skip
+                base = {
+                    "run": run,
+                    "size": size,
+                    "params": int(params),
+                    "tokens": step * 2_097_152,
+                    "step": step,
+                    "stage": "PT",
+                    "benchmark": b,
+                    "source": "bench",
+                }
+                chunk += [
+                    {**base, "metric": "acc", "value": acc},
+                    {**base, "metric": "acc_norm", "value": acc + 0.01},
+                ]
             if len(chunk) >= 20_000:
                 yield chunk
                 chunk = []
@@ -181,11 +212,19 @@ def result_rows(n_rows: int, seed: int = 0):
         for size, params in sizes:
             for b in benches:
                 acc = float(rng.uniform(0.25, 0.7))
-                base = {"run": f"pool_{pool:04d}_[fasttext]-wd=0p033", "size": size,
-                        "params": int(params), "tokens": int(params * 20), "stage": "PT",
-                        "benchmark": b, "source": "bench"}  # fmt: skip
-                chunk += [{**base, "metric": "acc", "value": acc},
-                          {**base, "metric": "perplexity", "value": 10 - 5 * acc}]  # fmt: skip
+                base = {
+                    "run": f"pool_{pool:04d}_[fasttext]-wd=0p033",
+                    "size": size,
+                    "params": int(params),
+                    "tokens": int(params * 20),
+                    "stage": "PT",
+                    "benchmark": b,
+                    "source": "bench",
+                }
+                chunk += [
+                    {**base, "metric": "acc", "value": acc},
+                    {**base, "metric": "perplexity", "value": 10 - 5 * acc},
+                ]
         pool += 1
         if len(chunk) >= 20_000:
             yield chunk
@@ -278,33 +317,48 @@ def bench_open(n_rows: int, opens: int, real: bool) -> None:
         view = overview(ws)
         d = view["defaults"]
         kind = "real: Pythia + DCLM" if real else "generated"
-        print(f"-- Analysis open: {view['n_rows']:,} result rows ({kind}), "
-              f"{len(view['sides'])} (run, size) sides, {len(view['benchmarks'])} benchmarks; "
-              f"built in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-        print(f"   default: x {d['x_run']} {d['x_size']}, y {d['y_run']} {d['y_size']}, "
-              f"{d['benchmark']} {d['y_metric']}, match {d['match']}"
-              + (" (no fit: a note says what to pick)" if d["fit_note"] else ""))  # fmt: skip
+        print(
+            f"-- Analysis open: {view['n_rows']:,} result rows ({kind}), "
+            f"{len(view['sides'])} (run, size) sides, {len(view['benchmarks'])} benchmarks; "
+            f"built in {time.perf_counter() - t0:.1f} s"
+        )
+        print(
+            f"   default: x {d['x_run']} {d['x_size']}, y {d['y_run']} {d['y_size']}, "
+            f"{d['benchmark']} {d['y_metric']}, match {d['match']}"
+            + (" (no fit: a note says what to pick)" if d["fit_note"] else "")
+        )
         repeat = 3
         ours = best_ms(lambda: overview(ws), repeat)
         base = best_ms(lambda: overview_before_18(ws), repeat)
         report("overview (engine)", ours, "rows grouped in Python (before #18)", base)
         if not d["fit_note"]:
-            args = {"benchmark": d["benchmark"], "x_run": d["x_run"], "x_metric": d["x_metric"],
-                    "y_run": d["y_run"], "y_metric": d["y_metric"], "x_size": d["x_size"],
-                    "y_size": d["y_size"], "match": d["match"]}  # fmt: skip
+            args = {
+                "benchmark": d["benchmark"],
+                "x_run": d["x_run"],
+                "x_metric": d["x_metric"],
+                "y_run": d["y_run"],
+                "y_metric": d["y_metric"],
+                "x_size": d["x_size"],
+                "y_size": d["y_size"],
+                "match": d["match"],
+            }
             fit_ms = best_ms(lambda: fit(ws, **args), repeat)
             print(f"default fit (engine, warm) {fit_ms:9.2f} ms")
         tui, floor = [], []
         for _ in range(opens):  # fresh apps, alternating: load on a shared machine hits both
             tui.append(asyncio.run(open_ms(ws)))
             floor.append(asyncio.run(open_ms(empty)))
-        print(f"   opens (ms): {', '.join(f'{t:.0f}' for t in tui)}; empty workspace: "
-              f"{', '.join(f'{t:.0f}' for t in floor)}")  # fmt: skip
+        print(
+            f"   opens (ms): {', '.join(f'{t:.0f}' for t in tui)}; empty workspace: "
+            f"{', '.join(f'{t:.0f}' for t in floor)}"
+        )
         med, base_med = statistics.median(tui), statistics.median(floor)
         report("open Analysis (TUI)", med, "the same key, empty workspace", base_med)
-        print(f"goal < {OPEN_GOAL_MS:.0f} ms: {'ok' if med < OPEN_GOAL_MS else 'MISSED'}; the "
-              f"data's share (open minus the empty workspace's) {med - base_med:.0f} ms, which "
-              "includes importing polars and scipy (the first open in a process)")  # fmt: skip
+        print(
+            f"goal < {OPEN_GOAL_MS:.0f} ms: {'ok' if med < OPEN_GOAL_MS else 'MISSED'}; the "
+            f"data's share (open minus the empty workspace's) {med - base_med:.0f} ms, which "
+            "includes importing polars and scipy (the first open in a process)"
+        )
 
 
 def main() -> None:

@@ -268,7 +268,7 @@ ACTIONS: tuple[Action, ...] = (
         "back to the Documents screen",
         "Back",
     ),
-    # -- Threshold screen (tui/screens/threshold.py) --------------------------------------------
+    # -- Threshold screen (tui/screens/threshold/) -----------------------------------------------
     Action(
         "keep_more",
         "keep more: raise the keep rate by 1 point (0.1 below 1%)",

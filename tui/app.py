@@ -53,7 +53,6 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 JOBS_POLL_S = 0.5
 REPEAT_ERROR_AFTER_S = 30.0
 ERROR_STALE_S = 60.0  # the status line drops an error not reported again for this long
-EXIT_AFTER_PAINT_ENV = "BETR_TUI_EXIT_AFTER_PAINT"
 
 
 class JobsPolled(Message):
@@ -179,8 +178,7 @@ class BetrApp(App[None]):
 
     def on_ready(self) -> None:
         """The first frame is on screen: now the slow bits (torch, for the device)."""
-        if self.exit_after_paint:
-            print_first_paint()
+        if self.exit_after_paint:  # bench/startup.py times the first frame, then we leave
             self.exit()
             return
         self.detect_device()
@@ -392,23 +390,6 @@ for _entry in SCREENS:
     setattr(BetrApp, f"action_{_entry.action}", switch_action(_entry.mode))
 
 
-def print_first_paint() -> None:
-    """For bench/startup.py: seconds from process start to the first painted frame."""
-    now = time.time()
-    since_start = time.clock_gettime(time.CLOCK_BOOTTIME) - _process_start_since_boot()
-    # printed once the terminal is restored, so it lands on the real stdout
-    _PAINT_REPORT.append(f"betr-tui first paint: epoch={now:.6f} since_start={since_start:.3f}s")
-
-
-_PAINT_REPORT: list[str] = []
-
-
-def _process_start_since_boot() -> float:
-    with open(f"/proc/{os.getpid()}/stat", "rb") as fh:
-        fields = fh.read().rsplit(b")", 1)[1].split()
-    return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: starttime
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="betr-tui",
@@ -429,10 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:
         print(f"error: {damaged_database_message(exc)}", file=sys.stderr)
         return 2
-    app = BetrApp(workspace, exit_after_paint=bool(os.environ.get(EXIT_AFTER_PAINT_ENV)))
+    app = BetrApp(workspace)
     app.run()
-    for line in _PAINT_REPORT:
-        print(line)
     return app.return_code or 0
 
 

@@ -102,10 +102,15 @@ def reliability(
         if n_b:
             total += n_b * abs(acc_b - conf_b)
         rows.append(
-            {"bin": b, "lo": b / n_bins, "hi": (b + 1) / n_bins, "n": n_b,
-             "acc": None if acc_b is None else float(acc_b),
-             "conf": None if conf_b is None else float(conf_b)}
-        )  # fmt: skip
+            {
+                "bin": b,
+                "lo": b / n_bins,
+                "hi": (b + 1) / n_bins,
+                "n": n_b,
+                "acc": None if acc_b is None else float(acc_b),
+                "conf": None if conf_b is None else float(conf_b),
+            }
+        )
     n = len(conf)
     return (float(total / n) if n else None), rows
 

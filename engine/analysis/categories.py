@@ -20,9 +20,20 @@ from collections.abc import Iterable
 from engine.names import normalise
 
 CATEGORIES = (
-    "commonsense", "science", "NLI", "semantic", "math", "code", "knowledge", "reading",
-    "language", "symbolic", "bias", "safety", "aggregate",
-)  # fmt: skip
+    "commonsense",
+    "science",
+    "NLI",
+    "semantic",
+    "math",
+    "code",
+    "knowledge",
+    "reading",
+    "language",
+    "symbolic",
+    "bias",
+    "safety",
+    "aggregate",
+)
 
 _GROUPS: dict[str, tuple[str, ...]] = {
     "commonsense": (
@@ -189,15 +200,36 @@ _GROUPS: dict[str, tuple[str, ...]] = {
 
 # Family prefixes (normalised), longest first at lookup: "<prefix>_<anything>" -> category.
 _PREFIXES: dict[str, str] = {
-    "hendryckstest": "knowledge", "mmlu": "knowledge", "global_mmlu": "knowledge",
-    "crows_pairs": "bias", "anli": "NLI", "xnli": "NLI", "blimp": "language",
-    "minerva_math": "math", "hendrycks_math": "math", "arithmetic": "math", "math": "math",
-    "lambada": "language", "wikitext": "language", "arc": "science", "gpqa": "science",
-    "triviaqa": "knowledge", "truthfulqa": "knowledge", "bbh": "symbolic",
-    "humaneval": "code", "human_eval": "code", "mbpp": "code", "agieval": "reading",
-    "paloma": "language", "winogender": "bias", "xwinograd": "commonsense", "xcopa": "commonsense",
-    "gsm8k": "math", "squad": "reading", "pubmed": "science",
-}  # fmt: skip
+    "hendryckstest": "knowledge",
+    "mmlu": "knowledge",
+    "global_mmlu": "knowledge",
+    "crows_pairs": "bias",
+    "anli": "NLI",
+    "xnli": "NLI",
+    "blimp": "language",
+    "minerva_math": "math",
+    "hendrycks_math": "math",
+    "arithmetic": "math",
+    "math": "math",
+    "lambada": "language",
+    "wikitext": "language",
+    "arc": "science",
+    "gpqa": "science",
+    "triviaqa": "knowledge",
+    "truthfulqa": "knowledge",
+    "bbh": "symbolic",
+    "humaneval": "code",
+    "human_eval": "code",
+    "mbpp": "code",
+    "agieval": "reading",
+    "paloma": "language",
+    "winogender": "bias",
+    "xwinograd": "commonsense",
+    "xcopa": "commonsense",
+    "gsm8k": "math",
+    "squad": "reading",
+    "pubmed": "science",
+}
 
 DEFAULT_MAP: dict[str, str] = {
     name: category for category, names in _GROUPS.items() for name in names

@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from engine.errors import InputError, UsageError
+from engine.analysis.pairing import match_key
+from engine.errors import InputError
 
-MATCH_KEYS = ("tokens", "step")
 SCHEMA = {
     "id": pl.Int64,
     "run": pl.Utf8,
@@ -85,11 +85,6 @@ def select(frame: pl.DataFrame, side: Side) -> pl.DataFrame:
     return frame.filter(cond)
 
 
-def _check_match(match: str) -> None:
-    if match not in MATCH_KEYS:
-        raise UsageError(f"unknown match key '{match}'", fix="match on tokens or step")
-
-
 def _drop_missing(part: pl.DataFrame, key: str) -> tuple[pl.DataFrame, int]:
     kept = part.filter(pl.col(key).is_not_null() & pl.col("value").is_not_null())
     return kept, part.height - kept.height
@@ -117,20 +112,21 @@ def _refuse_duplicates(part: pl.DataFrame, keys: list[str], side: Side) -> None:
 
 
 def matched_points(frame: pl.DataFrame, x: Side, y: Side, match: str = "tokens") -> Matched:
-    """(x, y) pairs on one run each, inner joined on `match`, ordered by it."""
-    _check_match(match)
+    """(x, y) pairs on one run each, inner joined on `match` (a key of MATCH_KEYS), ordered by
+    it."""
+    key = match_key(match).column
     parts, dropped = [], 0
     for side in (x, y):
-        part, n = _drop_missing(select(frame, side), match)
+        part, n = _drop_missing(select(frame, side), key)
         dropped += n
-        _refuse_duplicates(part, [match], side)
-        parts.append(part.select(pl.col(match), pl.col("value")))
+        _refuse_duplicates(part, [key], side)
+        parts.append(part.select(pl.col(key), pl.col("value")))
     px, py = parts
-    joined = px.join(py, on=match, how="inner", suffix="_y").sort(match)
+    joined = px.join(py, on=key, how="inner", suffix="_y").sort(key)
     out = Matched(
         x=joined["value"].to_list(),
         y=joined["value_y"].to_list(),
-        keys=joined[match].to_list(),
+        keys=joined[key].to_list(),
         match=match,
         dropped_missing=dropped,
         x_only=px.height - joined.height,
@@ -150,14 +146,14 @@ def per_dataset(
 ) -> pl.DataFrame:
     """One row per run: {run, key, value} at `at` (runs without it are left out) or at each
     run's last key with a value. Duplicates at the chosen key are an error."""
-    _check_match(match)
-    part, _ = _drop_missing(select(frame, side), match)
-    _refuse_duplicates(part, ["run", match], side)
+    key = match_key(match).column
+    part, _ = _drop_missing(select(frame, side), key)
+    _refuse_duplicates(part, ["run", key], side)
     if at is not None:
-        part = part.filter(pl.col(match) == at)
+        part = part.filter(pl.col(key) == at)
     else:
-        part = part.filter(pl.col(match) == pl.col(match).max().over("run"))
-    return part.select(pl.col("run"), pl.col(match).alias("key"), pl.col("value")).sort("run")
+        part = part.filter(pl.col(key) == pl.col(key).max().over("run"))
+    return part.select(pl.col("run"), pl.col(key).alias("key"), pl.col("value")).sort("run")
 
 
 def ranking_table(

@@ -23,9 +23,38 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from engine.errors import UsageError
 from engine.names import normalise
 
 MIN_POINTS = 3  # a fit's minimum of matched points (engine.analysis.fits)
+
+
+@dataclass(frozen=True)
+class MatchKey:
+    """How a fit pairs a small model's checkpoints with a large one's: rows with equal values
+    in `column` of the results table are one point."""
+
+    column: str
+    summary: str
+
+
+# the registry of match keys (engine.api.analysis_fit re-exports it); the first is the default
+MATCH_KEYS: dict[str, MatchKey] = {
+    "tokens": MatchKey("tokens", "training tokens seen"),
+    "step": MatchKey("step", "the checkpoint's training step"),
+}
+
+
+def match_key(name: str) -> MatchKey:
+    """The registered match key `name` (a UsageError naming the known ones otherwise)."""
+    try:
+        return MATCH_KEYS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown match key '{name}'", fix=f"match on {' or '.join(MATCH_KEYS)}"
+        ) from None
+
+
 _SIZE_IN_NAME = re.compile(r"(?<![a-z0-9.])\d+(?:\.\d+)?[kmbt](?![a-z0-9])")
 
 

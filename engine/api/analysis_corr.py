@@ -13,13 +13,13 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
+from engine.analysis.correlations import CHECKPOINTS as CHECKPOINTS  # for the faces
+from engine.analysis.correlations import METHODS as METHODS
+from engine.analysis.correlations import PROTOCOLS as PROTOCOLS
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.names import canonical, spellings, suggest
 from engine.store import eval_columns, eval_summary, evals
 from engine.workspace import Workspace
-
-PROTOCOLS = ("cross-stage", "matrix", "coherence", "align", "attribute", "tiers")
-METHODS = ("pearson", "spearman")
 
 
 def corr(
@@ -46,8 +46,9 @@ def corr(
     kind benchmark|category, target, r, p, n), tiers (rows: benchmark, tier, r_acc, r_conf per
     scale). pt_stage / sft_stage name two stages or two scales; checkpoint="last" keeps each
     run's last checkpoint when a run has several."""
-    from engine.analysis.correlations_run import NEEDS_ATTRS, run, wanted_metrics
-    from engine.analysis.pivots import merge_attrs
+    from engine.analysis.correlations.pivots import merge_attrs
+    from engine.analysis.correlations.run import needs_attrs, run, wanted_metrics
+    from engine.api.results import format_names
 
     wanted = wanted_metrics(protocol, metric, conf_metric)
     attrs = None
@@ -61,19 +62,37 @@ def corr(
         metrics = set(cols["metric"])
         if not metrics.issuperset(wanted):  # a message will list the workspace's metrics
             metrics = set(eval_columns.eval_metrics(conn))
-        if protocol in NEEDS_ATTRS:
+        if not cols["run"] and not metrics:
+            raise NotFoundError(
+                "no evaluation results in this workspace",
+                fix=f"import some: betr results import PATH --format {format_names()}",
+            )
+        if needs_attrs(protocol):
             attrs = merge_attrs(eval_columns.eval_result_attrs(conn, metric=wanted))
         mapping = evals.categories(conn)
     return run(
-        cols, protocol, metric=metric, conf_metric=conf_metric, stage=stage, scale=scale,
-        method=method, pt=pt_stage, sft=sft_stage, attribute=attribute, checkpoint=checkpoint,
-        categories=mapping, metrics=sorted(metrics), attrs=attrs,
-    )  # fmt: skip
+        cols,
+        protocol,
+        metric=metric,
+        conf_metric=conf_metric,
+        stage=stage,
+        scale=scale,
+        method=method,
+        pt=pt_stage,
+        sft=sft_stage,
+        attribute=attribute,
+        checkpoint=checkpoint,
+        categories=mapping,
+        metrics=sorted(metrics),
+        attrs=attrs,
+    )
 
 
 def _checkpoints(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    keys = {(r.get("stage"), r.get("size"), r.get("params"), r.get("tokens"), r.get("step"))
-            for r in items}  # fmt: skip
+    keys = {
+        (r.get("stage"), r.get("size"), r.get("params"), r.get("tokens"), r.get("step"))
+        for r in items
+    }
     return sorted(keys, key=lambda k: tuple((x is None, x if x is not None else 0) for x in k))
 
 
@@ -109,13 +128,19 @@ def calibration(
         if not rows:
             runs = sorted({g[0] for g in groups})
             if not runs:
-                fix = ("import lm-eval samples_*.jsonl files (betr results import PATH --format "
-                       "lm-eval) or evaluate a proxy (betr proxy eval)")  # fmt: skip
+                fix = (
+                    "import lm-eval samples_*.jsonl files (betr results import PATH --format "
+                    "lm-eval) or evaluate a proxy (betr proxy eval)"
+                )
             elif run not in runs:
                 fix = suggest(run, runs, "run with per-item results", plural="runs with them")
             elif not spellings(benchmark, benches):
-                fix = suggest(benchmark, benches, f"benchmark of run '{run}'",
-                              plural=f"benchmarks of run '{run}'")  # fmt: skip
+                fix = suggest(
+                    benchmark,
+                    benches,
+                    f"benchmark of run '{run}'",
+                    plural=f"benchmarks of run '{run}'",
+                )
             else:
                 fix = f"leave out the stage, or pick one that run '{run}' has items at"
             raise NotFoundError(

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from contextlib import closing
 from typing import Any
 
+from engine.analysis.pairing import MATCH_KEYS as MATCH_KEYS  # the registry, for the faces
 from engine.errors import NotFoundError, UsageError
 from engine.names import same_name, spellings, suggest
 from engine.store import eval_summary
 from engine.workspace import Workspace
 
-MATCH_KEYS = ("tokens", "step")
 DIRECTIONS = ("auto", "same", "opposite")
 # metric names that read as "lower is better" (a loss, an NLL, a perplexity, an rBridge score)
 LOSS_PREFIXES = ("nll", "bpb", "bits_per_byte", "loss", "perplexity", "ppl", "rbridge")
@@ -62,9 +62,12 @@ def _rows(conn: sqlite3.Connection, benchmark: str) -> list[dict[str, Any]]:
     if not names:
         raise NotFoundError(
             f"no results for benchmark '{benchmark}'",
-            fix=(suggest(benchmark, known, "benchmark", listing="betr results list") if known
-                 else "import results first: betr results import PATH --format F"),
-        )  # fmt: skip
+            fix=(
+                suggest(benchmark, known, "benchmark", listing="betr results list")
+                if known
+                else "import results first: betr results import PATH --format F"
+            ),
+        )
     rows = []
     for name in names:
         rows += eval_summary.frame_rows(conn, name)
@@ -113,7 +116,7 @@ def _load(ws: Workspace, x, y):
 
 def _check_match(match: str) -> None:
     if match not in MATCH_KEYS:
-        raise UsageError(f"unknown --match '{match}'", fix="match on tokens or step")
+        raise UsageError(f"unknown --match '{match}'", fix=f"match on {' or '.join(MATCH_KEYS)}")
 
 
 def _side_dict(side) -> dict[str, Any]:
@@ -216,8 +219,12 @@ def fit(
             fix="give x a smaller size (--x-size), another run or another metric than y",
         )
     res = cross_validate(matched.x, matched.y, matched.keys, functions=space)
-    return {"benchmark": benchmark, "x": _side_dict(x), "y": _side_dict(y),
-            **fit_dict(res, matched, match=match)}  # fmt: skip
+    return {
+        "benchmark": benchmark,
+        "x": _side_dict(x),
+        "y": _side_dict(y),
+        **fit_dict(res, matched, match=match),
+    }
 
 
 # -- rank ---------------------------------------------------------------------------------------
@@ -317,8 +324,13 @@ def rank(
     n_missing = sum(t is None for t in target)
     if n_missing:
         notes.append(f"{n_missing} dataset(s) without a target value: ranked, not scored")
-    keys = dict(zip(datasets, zip(table["x_key"].to_list(), table["y_key"].to_list(),
-                                  proxy, strict=True), strict=True))  # fmt: skip
+    keys = dict(
+        zip(
+            datasets,
+            zip(table["x_key"].to_list(), table["y_key"].to_list(), proxy, strict=True),
+            strict=True,
+        )
+    )
     return {
         "benchmark": benchmark,
         "x": _side_dict(x),

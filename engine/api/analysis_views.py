@@ -14,12 +14,13 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
+from engine.betr.select import SELECTION_ORDERS
 from engine.names import canonical, normalise
 from engine.store import eval_summary, evals
 from engine.workspace import Workspace
 
 FIT_TRIES = 12  # target benchmarks tried for a fit pair before settling for a ranking pair
-DEMO_SELECTIONS = ("top", "random", "bottom")
+DEMO_SELECTIONS = tuple(SELECTION_ORDERS)  # the demo experiment trains on each
 DEMO_TARGET_BENCHMARK = "arc-easy"
 # the proxy metric the demo's fit reads, first one present wins
 DEMO_X_METRICS = ("rbridge_trace", "rbridge_benchmark", "bpb", "bpb_prompted")
@@ -64,8 +65,15 @@ def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
         names = sorted(g["names"])
         category = next((cats[b] for b in names if b in cats), None)
         category = category or next((row_cats[b] for b in names if b in row_cats), None)
-        benches.append({"benchmark": name, "names": names, "category": category,
-                        "metrics": sorted(g["metrics"]), "n": g["n"]})  # fmt: skip
+        benches.append(
+            {
+                "benchmark": name,
+                "names": names,
+                "category": category,
+                "metrics": sorted(g["metrics"]),
+                "n": g["n"],
+            }
+        )
         for metric in g["metrics"]:
             metric_benches.setdefault(metric, set()).add(name)
     benches.sort(key=lambda b: (b["category"] is None, b["category"] or "", b["benchmark"]))
@@ -80,8 +88,9 @@ def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
             stages.add(stage)
         if size:
             sizes[size] = sizes.get(size) if sizes.get(size) is not None else params
-    side_list = sorted(sides.values(),
-                       key=lambda s: (*_size_key((s["size"], s["params"])), s["run"]))  # fmt: skip
+    side_list = sorted(
+        sides.values(), key=lambda s: (*_size_key((s["size"], s["params"])), s["run"])
+    )
     return {
         "n_rows": sum(n for _b, _m, n in pairs),
         "benchmarks": benches,
@@ -139,11 +148,17 @@ def defaults(conn, view: dict[str, Any]) -> dict[str, Any]:
         if pair is None:
             continue
         chosen = {
-            "benchmark": bench["benchmark"], "x_benchmark": x_bench, "x_run": pair.x.run,
-            "x_size": pair.x.size, "x_metric": x_metric, "y_run": pair.y.run,
-            "y_size": pair.y.size, "y_metric": y_metric, "match": pair.match,
+            "benchmark": bench["benchmark"],
+            "x_benchmark": x_bench,
+            "x_run": pair.x.run,
+            "x_size": pair.x.size,
+            "x_metric": x_metric,
+            "y_run": pair.y.run,
+            "y_size": pair.y.size,
+            "y_metric": y_metric,
+            "match": pair.match,
             "fit_note": pair.note,
-        }  # fmt: skip
+        }
         if pair.fits:
             return chosen
         first = first or chosen

@@ -28,7 +28,7 @@ from engine.api.select import export_selection, select
 from engine.betr.contamination import DEFAULT_N, check_n, split_rank
 from engine.betr.runs import require_state
 from engine.errors import UsageError
-from engine.jobs.specs_trust import ContaminationSpec
+from engine.jobs.specs import ContaminationSpec
 from engine.store import contamination as store_c
 from engine.store import docs, scores
 from engine.store import runs as store_runs
@@ -167,11 +167,16 @@ def plan_check(
             return CheckPlan(found["id"], True, None, run_id, n, found["scope"], found["upto"])
         with transaction(conn):
             check_id = store_c.create_check(
-                conn, run_id, n, scope=scope,
+                conn,
+                run_id,
+                n,
+                scope=scope,
                 keep=None if all_docs else (DEFAULT_KEEP if keep is None else keep),
-                keep_by=None if all_docs else by, upto=upto, run_version=run["finished_at"],
+                keep_by=None if all_docs else by,
+                upto=upto,
+                run_version=run["finished_at"],
                 benchmarks_key=key,
-            )  # fmt: skip
+            )
     return CheckPlan(check_id, False, replace(spec, check_id=check_id), run_id, n, scope, upto)
 
 
@@ -363,13 +368,21 @@ def contaminated_ids(conn: sqlite3.Connection, run_id: int) -> list[int]:
 # -- helpers --------------------------------------------------------------------------------
 def _check(row: dict[str, Any], benchmarks_key: str) -> Check:
     return Check(
-        id=row["id"], run_id=row["run_id"], n=row["n"], scope=row["scope"], keep=row["keep"],
-        keep_by=row["keep_by"], upto=row["upto"], docs_hit=row["docs_hit"], hits=row["hits"],
-        job_id=row["job_id"], job_state=row["job_state"],
+        id=row["id"],
+        run_id=row["run_id"],
+        n=row["n"],
+        scope=row["scope"],
+        keep=row["keep"],
+        keep_by=row["keep_by"],
+        upto=row["upto"],
+        docs_hit=row["docs_hit"],
+        hits=row["hits"],
+        job_id=row["job_id"],
+        job_state=row["job_state"],
         finished=row["finished_at"] is not None,
         current=row["run_version"] == row["run_finished_at"]
         and row["benchmarks_key"] == benchmarks_key,
-    )  # fmt: skip
+    )
 
 
 def _covering(conn: sqlite3.Connection, run_id: int, n: int | None, upto: int) -> Check | None:

@@ -226,11 +226,19 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
                 catalog.set_meta(conn, "demo_experiment_run", str(run_id))
             catalog.claim_meta(conn, "demo_run_job", "experiment")
     sizing = (
-        {"sizes": (40_000, 120_000), "tokens": 16_384, "checkpoints": 2, "vocab": 512,
-         "n_traces": 12, "mc_limit": 12, "seq_len": 64, "batch_size": 8}
+        {
+            "sizes": (40_000, 120_000),
+            "tokens": 16_384,
+            "checkpoints": 2,
+            "vocab": 512,
+            "n_traces": 12,
+            "mc_limit": 12,
+            "seq_len": 64,
+            "batch_size": 8,
+        }
         if quick
         else {}
-    )  # fmt: skip
+    )
     return DemoExperimentSpec(
         corpus_id=int(corpus["id"]),
         run_id=int(run_id),

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import InputError, UsageError
+from engine.ingest.benchmarks import FORMATS
 from engine.ingest.sources import Source
 from engine.jobs.specs import ImportDocsSpec
 from engine.store import catalog
 from engine.terminal import check_name
 from engine.workspace import Workspace
+
+BENCHMARK_FORMATS = FORMATS  # `betr import bench --format`: the layouts, for the faces
 
 
 def import_docs_spec(

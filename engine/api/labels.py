@@ -10,7 +10,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from engine.betr.doclabels import LABELS
+from engine.betr.doclabels import LABELS as LABELS  # the labels, for the faces
 from engine.betr.doclabels import label_agreement as _label_agreement
 from engine.betr.runindex import RunIndex
 from engine.errors import NotFoundError, UsageError

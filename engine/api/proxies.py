@@ -10,10 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from engine.betr.select import SELECTION_ORDERS as SELECTION_ORDERS  # registries, for the faces
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.kinds.proxy_train import check_fits, vocab_bound
 from engine.jobs.specs import McEvalSpec, ProxyTrainSpec
 from engine.jobs.train_dir import check_out_dir, default_out_dir
+from engine.ops.proxy_nll import BOS_MODES as BOS_MODES
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
 from engine.store import catalog, evals, proxies
 from engine.store.db import transaction
@@ -186,12 +188,16 @@ def mc_eval_spec(
             )
         from engine.names import resolve
 
-        benchmarks = [resolve(b, ids, "benchmark", listing="betr list benchmarks")
-                      for b in benchmarks]  # fmt: skip
+        benchmarks = [
+            resolve(b, ids, "benchmark", listing="betr list benchmarks") for b in benchmarks
+        ]
     return McEvalSpec(
-        proxy_id=int(p["id"]), benchmark_ids=tuple(ids[b] for b in benchmarks), limit=limit,
-        device=device, bos=bos,
-    )  # fmt: skip
+        proxy_id=int(p["id"]),
+        benchmark_ids=tuple(ids[b] for b in benchmarks),
+        limit=limit,
+        device=device,
+        bos=bos,
+    )
 
 
 def proxy_results(

@@ -22,19 +22,25 @@ from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.table import get_job, refuse_if_in_use
+from engine.rbridge.formats import TRACE_FORMATS as TRACE_FORMATS  # registries, for the faces
 from engine.rbridge.tokenrows import unpack_token_rows
 from engine.rbridge.weights import DEFAULT_PROMPT, LN2, ScoreConfig
+from engine.rbridge.weights import MINMAX_SCOPES as MINMAX_SCOPES
 from engine.store import catalog, proxies, traces
 from engine.store import rbridge as store_rb
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
-TRACE_FORMATS = ("openai", "rbridge", "mask", "plain")
 # bits per byte: `bpb`, `byte_perplexity`, `word_perplexity` are the rBridge release's
 # masked-span numbers (mask traces only, summed over the benchmark); `bpb_prompted` is betr's
 # own (per trace after betr's prompt, averaged over traces); n_mask_traces counts the former
 BPB_KEYS = ("bpb", "word_perplexity", "byte_perplexity", "bpb_prompted", "n_mask_traces")
 SCORE_KEYS = ("rbridge", "nll_rphi", "nll_gold", "bpb", "bpb_prompted")  # per score row
+
+
+def trace_format_names(separator: str = "|") -> str:
+    """The registered trace formats' names, e.g. for a hint: openai|rbridge|mask|plain."""
+    return separator.join(TRACE_FORMATS)
 
 
 def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
@@ -84,12 +90,9 @@ def import_traces(
 ) -> dict[str, Any]:
     """Traces into `benchmark`, in one transaction: a bad record stops the import and changes
     nothing (unless skip_bad, which reports what it skipped)."""
-    from engine.rbridge.formats import read_traces
+    from engine.rbridge.formats import read_traces, trace_format
 
-    if fmt not in TRACE_FORMATS:
-        raise UsageError(
-            f"unknown trace format '{fmt}'", fix=f"use one of {', '.join(TRACE_FORMATS)}"
-        )
+    trace_format(fmt)  # a known one
     if not paths:
         raise UsageError("no input files given", fix="betr rbridge import PATH... --benchmark B")
     abs_paths = [os.path.abspath(os.path.expanduser(p)) for p in paths]
@@ -214,9 +217,14 @@ def plan_score(
         bench = resolve_benchmark(conn, benchmark)
         # every option checked before the score row is written: a refused command writes nothing
         spec = RbridgeScoreSpec(
-            score_id=0, proxy_id=int(p["id"]), benchmark_id=int(bench["id"]), minmax=minmax,
-            prompt=cfg.prompt, batch_size=batch_size, device=device,
-        )  # fmt: skip
+            score_id=0,
+            proxy_id=int(p["id"]),
+            benchmark_id=int(bench["id"]),
+            minmax=minmax,
+            prompt=cfg.prompt,
+            batch_size=batch_size,
+            device=device,
+        )
         score_id, cached = plan_score_row(conn, p, bench, cfg, rescore=rescore)
     if cached:
         return ScorePlan(score_id, True, None, p["name"], benchmark, ["cached result"])
@@ -389,10 +397,13 @@ def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> dict[str
         if score is None:
             raise NotFoundError(f"no rBridge score {score_id}")
         row = next(
-            (t for t in traces.trace_rows(conn, score["benchmark_id"], with_probs=False)
-             if t["id"] == trace_id),
+            (
+                t
+                for t in traces.trace_rows(conn, score["benchmark_id"], with_probs=False)
+                if t["id"] == trace_id
+            ),
             None,
-        )  # fmt: skip
+        )
         ts = store_rb.trace_score(conn, score_id, trace_id)
     if row is None or ts is None:
         raise NotFoundError(f"trace {trace_id} has no score in score {score_id}")

@@ -5,7 +5,7 @@ category map.
 
 An import never half-happens, and never holds the workspace's write lock for long: its rows
 are parsed outside any transaction (a long CSV streamed with polars, one batch of
-`results_csv.BATCH_ROWS` rows in memory at a time), staged in bounded transactions (one per
+`long_csv.BATCH_ROWS` rows in memory at a time), staged in bounded transactions (one per
 batch) where no reader sees them, checked (a duplicate inside the import: an error naming the
 key and both sources), and moved into the long table in one transaction that first checks
 them against the stored rows (same run, size, tokens, step, stage, benchmark and metric:
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import InputError, NotFoundError, UsageError
+from engine.ingest.results import RESULT_FORMATS as RESULT_FORMATS  # the registry, for the faces
+from engine.ingest.results import format_names as format_names
 from engine.jobs.table import process_alive
 from engine.store import evals
 from engine.store import proxies as store_proxies
@@ -31,7 +33,6 @@ from engine.store import result_imports as store_ri
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
-FORMATS = ("lm-eval", "dclm", "datadecide", "csv")
 STAGE_ROWS = 10_000  # rows staged per transaction (about 0.1-0.3 s of the write lock)
 HOST = socket.gethostname()
 Progress = Callable[[int, int | None, str], None]  # (done, total, unit)
@@ -51,10 +52,9 @@ def import_results(
     {import_id, format, rows, items, dropped, dropped_examples, skipped, skipped_examples,
     runs, benchmarks, metrics, files, notes, categories_added, checks} (checks: the values a
     samples file and its results JSON both give, side by side)."""
-    from engine.analysis.results_formats import parse_columns
+    from engine.ingest.results import check_columns, parse_columns, result_format
 
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown results format '{fmt}'", fix=f"use one of {', '.join(FORMATS)}")
+    result_format(fmt)  # a known one
     if not paths:
         raise UsageError("no input files given", fix="betr results import PATH... --format F")
     abs_paths = [os.path.abspath(os.path.expanduser(p)) for p in paths]
@@ -62,16 +62,16 @@ def import_results(
         if not os.path.exists(p):
             raise InputError("no such file or directory", file=p, fix="check the path")
     cols = parse_columns(columns) if isinstance(columns, str) else columns
-    if cols is not None and fmt != "csv":
-        raise UsageError("--columns is for --format csv only", fix="drop --columns")
+    check_columns(fmt, cols)
     with closing(workspace.connect()) as conn:
         for stale in store_ri.abandoned_imports(conn, _alive):
             store_ri.delete_import_rows(conn, stale)  # left by a process that died
         with transaction(conn):
             import_id = store_ri.create_staging_import(conn, fmt, abs_paths, os.getpid(), HOST)
         try:
-            result = _stage_and_swap(conn, import_id, abs_paths, fmt, cols, skip_bad, stage,
-                                     on_progress)  # fmt: skip
+            result = _stage_and_swap(
+                conn, import_id, abs_paths, fmt, cols, skip_bad, stage, on_progress
+            )
         except BaseException:
             try:  # nothing of it stays (if this fails too, the next import removes it)
                 store_ri.delete_import_rows(conn, import_id)
@@ -88,26 +88,39 @@ def _alive(pid: int | None, host: str | None) -> bool:
 
 
 def _stage_and_swap(
-    conn, import_id: int, paths: list[str], fmt: str, cols: dict[str, str] | None,
-    skip_bad: bool, stage: str | None, on_progress: Progress | None,
-) -> dict[str, Any]:  # fmt: skip
+    conn,
+    import_id: int,
+    paths: list[str],
+    fmt: str,
+    cols: dict[str, str] | None,
+    skip_bad: bool,
+    stage: str | None,
+    on_progress: Progress | None,
+) -> dict[str, Any]:
     from engine.analysis.categories import DEFAULT_MAP, category_of, seed_map
-    from engine.analysis.results_common import DEFAULT_STAGE, Parsed, describe_key
-    from engine.analysis.results_csv import iter_long_csv
-    from engine.analysis.results_formats import no_results_error, parse_results
+    from engine.ingest.results import (
+        DEFAULT_STAGE,
+        Parsed,
+        ReadOptions,
+        describe_key,
+        no_results_error,
+        parse_results,
+        result_format,
+    )
 
     parsed = Parsed()
     expected = {"rows": 0}
     batches: Iterator[list[dict[str, Any]]]
-    if fmt == "csv":
+    stream = result_format(fmt).stream
+    if stream is not None:
 
         def on_total(n: int) -> None:
             expected["rows"] += n
 
-        batches = iter_long_csv(paths, parsed, cols, stage=stage or DEFAULT_STAGE,
-                                skip_bad=skip_bad, on_total=on_total)  # fmt: skip
+        options = ReadOptions(stage or DEFAULT_STAGE, skip_bad, cols)
+        batches = stream(paths, parsed, options, on_total)
     else:
-        parsed = parse_results(paths, fmt, skip_bad=skip_bad, stage=stage)
+        parsed = parse_results(paths, fmt, columns=cols, skip_bad=skip_bad, stage=stage)
         rows, parsed.rows = parsed.rows, []
         expected["rows"] = len(rows)
         batches = iter([rows])
@@ -162,9 +175,12 @@ def _stage_and_swap(
         if added:
             evals.set_categories(conn, added)
         evals.finish_import(
-            conn, import_id, n_rows=summary["rows"], n_items=summary["items"],
+            conn,
+            import_id,
+            n_rows=summary["rows"],
+            n_items=summary["items"],
             n_dropped=parsed.dropped,
-        )  # fmt: skip
+        )
     return {
         "import_id": import_id,
         "format": fmt,
@@ -333,12 +349,23 @@ def show_results(
             origin = f"import {r['import_id']}"
         else:
             origin = "workspace"
-        out.append(ResultRow(
-            run=r["run"], size=r["size"], params=r["params"], tokens=r["tokens"], step=r["step"],
-            stage=r["stage"], benchmark=r["benchmark"], category=r["category"],
-            metric=r["metric"], value=r["value"], attrs=r["attrs"], source=r["source"],
-            origin=origin,
-        ))  # fmt: skip
+        out.append(
+            ResultRow(
+                run=r["run"],
+                size=r["size"],
+                params=r["params"],
+                tokens=r["tokens"],
+                step=r["step"],
+                stage=r["stage"],
+                benchmark=r["benchmark"],
+                category=r["category"],
+                metric=r["metric"],
+                value=r["value"],
+                attrs=r["attrs"],
+                source=r["source"],
+                origin=origin,
+            )
+        )
     return out
 
 
@@ -366,17 +393,34 @@ def show_items(
         except ValueError as exc:
             raise InputError(
                 f"item '{r['item']}' of run '{r['run']}' on '{r['benchmark']}': {exc}",
-                field="logliks", fix="delete the import that holds it: betr results list",
-            ) from None  # fmt: skip
-        out.append(ItemResult(
-            run=r["run"], size=r["size"], tokens=r["tokens"], step=r["step"], stage=r["stage"],
-            benchmark=r["benchmark"], item=str(r["item"]), gold=int(r["gold"]),
-            logliks=r["logliks"], choices=choices, pred=row["pred"], correct=row["correct"],
-            confidence=row["confidence"], p_gold=row["p_gold"], bos=r["bos"], source=r["source"],
-        ))  # fmt: skip
+                field="logliks",
+                fix="delete the import that holds it: betr results list",
+            ) from None
+        out.append(
+            ItemResult(
+                run=r["run"],
+                size=r["size"],
+                tokens=r["tokens"],
+                step=r["step"],
+                stage=r["stage"],
+                benchmark=r["benchmark"],
+                item=str(r["item"]),
+                gold=int(r["gold"]),
+                logliks=r["logliks"],
+                choices=choices,
+                pred=row["pred"],
+                correct=row["correct"],
+                confidence=row["confidence"],
+                p_gold=row["p_gold"],
+                bos=r["bos"],
+                source=r["source"],
+            )
+        )
 
     def group(it: ItemResult) -> tuple[Any, ...]:
-        return tuple((x is None, x if x is not None else 0) for x in
-                     (it.run, it.benchmark, it.stage, it.tokens, it.step, it.source))  # fmt: skip
+        return tuple(
+            (x is None, x if x is not None else 0)
+            for x in (it.run, it.benchmark, it.stage, it.tokens, it.step, it.source)
+        )
 
     return sorted(out, key=lambda it: (group(it), natural_key(it.item)))

@@ -17,12 +17,13 @@ from typing import Any
 from engine.api.catalog import resolve_targets
 from engine.api.run_targets import annotate_runs, plan_targets
 from engine.betr.runs import (
-    AGGREGATIONS,
     DEFAULT_SAMPLE,
     check_fraction,
     config_hash,
     require_state,
 )
+from engine.betr.similarity import AGGREGATIONS as AGGREGATIONS  # the registry, for the faces
+from engine.betr.similarity import aggregation
 from engine.betr.targets import split_warnings
 from engine.errors import InputError, UsageError
 from engine.jobs.launch import submit
@@ -72,10 +73,7 @@ def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[st
     from engine.embed import model_fingerprint, resolve_embedder_path
 
     notes: list[str] = []
-    if req.aggregate not in AGGREGATIONS:
-        raise UsageError(
-            f"unknown aggregation '{req.aggregate}'", fix=f"use one of: {', '.join(AGGREGATIONS)}"
-        )
+    aggregation(req.aggregate)  # a registered one
     check_fraction("--positive-frac", req.positive_frac)
     corpus = catalog.corpus_by_name(conn, req.corpus)
     if corpus is None:

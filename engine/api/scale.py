@@ -1,9 +1,19 @@
-"""Scale-out use cases: the checked specs of `betr apply --engine ray` and
-`betr embed --engine ray` (the jobs: engine.jobs.kinds.ray_jobs).
+"""Scale-out use cases (engine.exec.scale): the checked specs of `betr apply --engine ray` and
+`betr embed --engine ray` (the jobs: engine.jobs.kinds.scale), of `betr import scores DIR --run
+R` (a Ray apply's Parquet shards into a run), and `betr threshold --scores DIR --keep X%` (the
+exact keep threshold over those shards, without loading them into the workspace).
 
 Paths become absolute (the worker may not share the caller's working directory), the inputs
 must name files, Ray must be installed (a UsageError says how to install it otherwise), and for
-apply the run must be trained or applied, with its classifier and a tokenizer to count with.
+apply the run must be trained or applied, with its classifier and a tokenizer to count with; an
+import needs a directory of shards and a run that is trained (it has a classifier) or applied,
+with no active job using it.
+
+Threshold ties in probability are broken as the local engine breaks them: with `--run R`, by
+the doc ids of the run's corpus (the ids in the shards matched to its docs), so the numbers
+equal `betr select --run R` once the scores are imported; without, by input order (the shard's
+source file, then the row), which is the doc id order of a corpus imported from those files in
+that order.
 """
 
 from __future__ import annotations
@@ -11,13 +21,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import closing
+from typing import Any
 
-from engine.errors import UsageError
-from engine.exec.ray import import_ray
-from engine.exec.ray_shards import check_out_dir, expand_inputs
-from engine.jobs.kinds.ray_jobs import apply_inputs
-from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
+import numpy as np
+
+from engine.betr.runs import require_state
+from engine.errors import InputError, UsageError
+from engine.exec.scale import ENGINES as ENGINES  # for the faces
+from engine.exec.scale.session import import_ray
+from engine.exec.scale.shards import check_out_dir, expand_inputs
+from engine.exec.scale.threshold import input_order_tie, score_shards, shard_threshold
+from engine.jobs.kinds.scale.shards import apply_inputs
+from engine.jobs.specs import ImportScoresSpec, RayApplySpec, RayEmbedSpec
 from engine.jobs.table import refuse_if_in_use
+from engine.store import runs as store_runs
+from engine.store.docs import match_ext_ids
 from engine.workspace import Workspace
 
 
@@ -115,3 +133,53 @@ def ray_embed_spec(
         text_field=text_field,
         id_field=id_field,
     )
+
+
+def import_scores_spec(workspace: Workspace, run_id: int, path: str) -> ImportScoresSpec:
+    """The directory must hold shards (*.parquet), the run must exist and be trained (it has a
+    classifier) or applied, and no active job may be using it."""
+    directory = os.path.abspath(os.path.expanduser(path))
+    score_shards(directory)
+    with closing(workspace.connect(readonly=True)) as conn:
+        run = store_runs.get_run(conn, run_id)
+        require_state(run, "trained", "applied", action="import scores into it")
+        refuse_if_in_use(conn, "run", run_id, str(run_id))
+    return ImportScoresSpec(run_id=run_id, path=directory)
+
+
+def scale_threshold(
+    scores_dir: str,
+    keep: float,
+    by: str = "tokens",
+    *,
+    workspace: Workspace | None = None,
+    run_id: int | None = None,
+    engine: str = "local",
+    address: str = "local",
+    num_cpus: int | None = None,
+) -> dict[str, Any]:
+    """The threshold, kept docs and kept tokens at `keep` (a fraction) of the shards in
+    `scores_dir`; with `run_id` (and its workspace) ties go by the corpus's doc ids."""
+    paths = score_shards(os.path.abspath(os.path.expanduser(scores_dir)))
+    opts = {"engine": engine, "address": address, "num_cpus": num_cpus}
+    if run_id is None or workspace is None:
+        th, info = shard_threshold(paths, keep, by, tie_of=input_order_tie, **opts)
+        return {**th.as_dict(), **info, "tie": "input order (shard source, row)"}
+    with closing(workspace.connect(readonly=True)) as conn:
+        run = store_runs.get_run(conn, run_id)
+
+        def doc_id_tie(got: dict[str, np.ndarray]) -> np.ndarray:
+            doc_ids, _ = match_ext_ids(conn, run["corpus_id"], got["id"])
+            unknown = np.flatnonzero(doc_ids < 0)
+            if len(unknown):
+                i = int(unknown[0])
+                raise InputError(
+                    f"id {str(got['id'][i])!r} is not a doc of corpus '{run['corpus']}'",
+                    file=str(got["shard_path"][i]),
+                    field="id",
+                    fix="use the --run whose corpus the shards were applied to",
+                )
+            return doc_ids
+
+        th, info = shard_threshold(paths, keep, by, tie_of=doc_id_tie, **opts)
+    return {**th.as_dict(), **info, "run_id": run_id, "tie": "doc id"}

@@ -18,7 +18,8 @@ import numpy as np
 
 from engine.api.run_targets import annotate_runs
 from engine.betr.runs import require_state
-from engine.betr.select import Selection, parse_keep
+from engine.betr.select import KEEP_BY as KEEP_BY  # the units, for the faces
+from engine.betr.select import Selection, check_keep_by, parse_keep
 from engine.errors import UsageError
 from engine.store import runs as store_runs
 from engine.store import scores
@@ -42,8 +43,7 @@ def selection_warnings(workspace: Workspace, run_id: int) -> list[str]:
 
 
 def select(conn: sqlite3.Connection, run_id: int, keep: float, by: str = "tokens") -> Selection:
-    if by not in ("tokens", "docs"):
-        raise UsageError(f"--by must be tokens or docs, got '{by}'")
+    check_keep_by(by)
     run = store_runs.get_run(conn, run_id)
     require_state(run, "applied", action="select documents")
     n_docs, n_tokens = scores.order_totals(conn, run_id)

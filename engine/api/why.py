@@ -12,7 +12,7 @@ from typing import Any
 from engine.api.browse import NEVER_EMBEDDED, load_run_index, nearest_examples
 from engine.api.jobs import queue, run_here
 from engine.errors import NotFoundError, UsageError
-from engine.jobs.specs_docs import EmbedDocsSpec
+from engine.jobs.specs import EmbedDocsSpec
 from engine.store import docs
 from engine.store import runs as store_runs
 from engine.workspace import Workspace

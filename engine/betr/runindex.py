@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.betr.select import check_keep_by
 from engine.errors import UsageError
 from engine.names import matching, suggest
 
@@ -32,10 +33,9 @@ def keep_count(cum_tokens: np.ndarray, keep: float, by: str) -> int:
     n = len(cum_tokens)
     if n == 0:
         return 0
+    check_keep_by(by)
     if by == "docs":
         return max(1, math.ceil(keep * n - 1e-9))
-    if by != "tokens":
-        raise UsageError(f"--by must be tokens or docs, got '{by}'")
     target = keep * float(cum_tokens[-1]) - 1e-9
     return min(n, int(np.searchsorted(cum_tokens, target, side="left")) + 1)
 

@@ -1,5 +1,6 @@
-"""What a BETR run is, independent of where it is stored: its aggregations and states, the cache
-key of its config, and the checks that say which step a run is ready for."""
+"""What a BETR run is, independent of where it is stored: its states, the cache key of its
+config, and the checks that say which step a run is ready for (its aggregations are the registry
+engine.betr.similarity.AGGREGATIONS)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from engine.errors import UsageError
 
-AGGREGATIONS = ("max-rank", "mean-inv-rank", "max-cosine", "centroid")
 DEFAULT_SAMPLE = 100_000
 RUN_STATES = ("pending", "scored", "trained", "applied")
 

@@ -3,14 +3,28 @@
 By tokens, the doc that crosses the target is kept (the kept share is the smallest prefix
 holding at least X% of the tokens); ties in probability are ordered by doc id. The cut itself
 is a binary search on the cumulative tokens (`engine.api.select`).
+
+SELECTION_ORDERS is the registry of the orders a proxy's training selection may take the same
+token share in (name -> SelectionOrder): the top docs (what `betr select` keeps), the bottom
+ones, or a seeded random draw (the controls of the demo experiment).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from engine.errors import UsageError
+
+KEEP_BY = ("tokens", "docs")  # what a keep rate is a share of: the pool's tokens, or its docs
+
+
+def check_keep_by(by: str) -> None:
+    if by not in KEEP_BY:
+        raise UsageError(f"--by must be {' or '.join(KEEP_BY)}, got '{by}'")
 
 
 @dataclass
@@ -43,3 +57,36 @@ def parse_keep(text: str | float) -> float:
             f"--keep must be above 0% and at most 100%, got {raw}", fix="e.g. --keep 10%"
         )
     return value / 100.0
+
+
+@dataclass(frozen=True)
+class SelectionOrder:
+    """`order(doc_ids, n_tokens, seed)`: a run's docs (given best first by p(positive)) in the
+    order a selection takes them; the selection is the shortest prefix holding X% of the
+    tokens. Both arrays come back reordered alike."""
+
+    summary: str
+    order: Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def best_first(ids: np.ndarray, n_tokens: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return ids, n_tokens
+
+
+def worst_first(ids: np.ndarray, n_tokens: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return ids[::-1], n_tokens[::-1]
+
+
+def seeded_random(
+    ids: np.ndarray, n_tokens: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return ids[perm], n_tokens[perm]
+
+
+# the demo experiment trains a proxy on each, in this order (engine.jobs.kinds.experiment)
+SELECTION_ORDERS: dict[str, SelectionOrder] = {
+    "top": SelectionOrder("the highest p(positive) first: what betr select keeps", best_first),
+    "random": SelectionOrder("a seeded random draw of the same token share", seeded_random),
+    "bottom": SelectionOrder("the lowest p(positive) first", worst_first),
+}

@@ -23,6 +23,13 @@ Definitions that make the result exact and reproducible:
 
 The search itself (dense or faiss, both exact) is `engine.betr.exact_search`.
 
+The aggregations are one registry, AGGREGATIONS (name -> Aggregation: the function that scores,
+its numpy reference beside it, a one-line summary); `score_docs` and `brute_force_rank_scores`
+dispatch through it, and engine.api.runs re-exports it for the faces. Every aggregation takes
+the same arguments, `(example_vecs, doc_vecs, example_benchmark, n_required, *, k0, use_gpu,
+progress)` (its reference: `(..., n_required, *, k0)`); one that computes no ranks ignores
+n_required and k0. A new aggregation is one function (and its reference), one entry, one test.
+
 Every function takes L2-normalised vectors: `example_vecs (n_examples, dim) float32`,
 `doc_vecs (n_docs, dim) float32`, and `example_benchmark (n_examples,) int` (a benchmark code
 per example, passed through to `best_benchmark`).
@@ -31,6 +38,7 @@ per example, passed through to `best_benchmark`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,8 +63,10 @@ __all__ = [
     "AGGREGATIONS",
     "DENSE_MAX_PAIRS",
     "GPU_MAX_K",
+    "Aggregation",
     "FlatSearcher",
     "RankScores",
+    "aggregation",
     "benchmark_centroids",
     "brute_force_rank_scores",
     "candidate_cosines",
@@ -71,7 +81,6 @@ __all__ = [
     "score_docs",
 ]
 
-AGGREGATIONS = ("max-rank", "mean-inv-rank", "max-cosine", "centroid")
 DEFAULT_K0 = 64
 
 
@@ -159,14 +168,6 @@ def _check_inputs(
     return ex, docs, bench
 
 
-def _check_aggregate(aggregate: str) -> None:
-    if aggregate not in AGGREGATIONS:
-        raise UsageError(
-            f"unknown aggregation '{aggregate}'",
-            fix=f"use one of: {', '.join(AGGREGATIONS)}",
-        )
-
-
 # ----------------------------------------------------------------------------- aggregations
 
 
@@ -244,11 +245,14 @@ def max_cosine_scores(
     example_vecs: np.ndarray,
     doc_vecs: np.ndarray,
     example_benchmark: np.ndarray,
+    n_required: int = 0,
     *,
+    k0: int = DEFAULT_K0,
     use_gpu: bool | None = None,
     progress: Progress | None = None,
 ) -> RankScores:
-    """Score = the best cosine over all examples (no ranks: best_rank 0, k_final 0)."""
+    """Score = the best cosine over all examples (no ranks: best_rank 0, k_final 0; n_required
+    and k0 do not apply)."""
     ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
     gpu = want_gpu(use_gpu)
     best_cos, best_example = best_cosines_any(ex, docs, gpu, progress)
@@ -284,12 +288,15 @@ def centroid_scores(
     example_vecs: np.ndarray,
     doc_vecs: np.ndarray,
     example_benchmark: np.ndarray,
+    n_required: int = 0,
     *,
+    k0: int = DEFAULT_K0,
     use_gpu: bool | None = None,
     progress: Progress | None = None,
 ) -> RankScores:
     """Score = max over benchmarks of cos(benchmark centroid, doc); best_benchmark = argmax
-    (ties: lower code); best_example -1; best_cosine still the max over all examples."""
+    (ties: lower code); best_example -1; best_cosine still the max over all examples
+    (n_required and k0 do not apply)."""
     ex, docs, _ = _check_inputs(example_vecs, doc_vecs, example_benchmark)
     gpu = want_gpu(use_gpu)
     codes, centroids = benchmark_centroids(ex, example_benchmark)
@@ -328,23 +335,14 @@ def score_docs(
     progress: Progress | None = None,
 ) -> RankScores:
     """Scores every doc with the named aggregation (one of AGGREGATIONS)."""
-    _check_aggregate(aggregate)
-    if aggregate == "max-rank":
-        return rank_scores(
-            example_vecs, doc_vecs, example_benchmark, n_required,
-            k0=k0, use_gpu=use_gpu, progress=progress,
-        )  # fmt: skip
-    if aggregate == "mean-inv-rank":
-        return mean_inv_rank_scores(
-            example_vecs, doc_vecs, example_benchmark, n_required,
-            k0=k0, use_gpu=use_gpu, progress=progress,
-        )  # fmt: skip
-    if aggregate == "max-cosine":
-        return max_cosine_scores(
-            example_vecs, doc_vecs, example_benchmark, use_gpu=use_gpu, progress=progress
-        )
-    return centroid_scores(
-        example_vecs, doc_vecs, example_benchmark, use_gpu=use_gpu, progress=progress
+    return aggregation(aggregate).score(
+        example_vecs,
+        doc_vecs,
+        example_benchmark,
+        n_required,
+        k0=k0,
+        use_gpu=use_gpu,
+        progress=progress,
     )
 
 
@@ -360,28 +358,98 @@ def brute_force_rank_scores(
     k0: int = DEFAULT_K0,
     aggregate: str = "max-rank",
 ) -> RankScores:
-    """The numpy reference: the full (n_ex, n_docs) cosine matrix, every example's full
-    ordinal ranking, then the aggregation. O(n_ex * n_docs) memory: tests and bench only."""
-    _check_aggregate(aggregate)
+    """The numpy reference of the named aggregation: the full (n_ex, n_docs) cosine matrix,
+    every example's full ordinal ranking, then the aggregation. O(n_ex * n_docs) memory: tests
+    and bench only."""
+    return aggregation(aggregate).reference(
+        example_vecs, doc_vecs, example_benchmark, n_required, k0=k0
+    )
+
+
+def reference_max_cosine(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int = 0,
+    *,
+    k0: int = DEFAULT_K0,
+) -> RankScores:
+    """max-cosine from the full cosine matrix."""
+    ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
+    cos = exact_cosines(ex, docs)
+    best_cos = cos.max(axis=0)
+    cos_example = np.argmax(cos, axis=0).astype(np.int64)  # first max = lower example index
+    zeros = np.zeros(len(docs), dtype=np.int64)
+    return RankScores(
+        best_cos.astype(np.float64),
+        zeros,
+        best_cos,
+        cos_example,
+        bench[cos_example],
+        0,
+        0,
+        "max-cosine",
+    )
+
+
+def reference_centroid(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int = 0,
+    *,
+    k0: int = DEFAULT_K0,
+) -> RankScores:
+    """centroid from the full cosine matrices (examples, and centroids, against every doc)."""
+    ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
+    best_cos = exact_cosines(ex, docs).max(axis=0)
+    zeros = np.zeros(len(docs), dtype=np.int64)
+    codes, centroids = benchmark_centroids(ex, bench)
+    ccos = exact_cosines(centroids, docs)
+    return RankScores(
+        ccos.max(axis=0).astype(np.float64),
+        zeros,
+        best_cos,
+        np.full(len(docs), -1, dtype=np.int64),
+        codes[np.argmax(ccos, axis=0)],
+        0,
+        0,
+        "centroid",
+    )
+
+
+def reference_max_rank(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int,
+    *,
+    k0: int = DEFAULT_K0,
+) -> RankScores:
+    """max-rank from every example's full ordinal ranking."""
+    return _reference_ranked(example_vecs, doc_vecs, example_benchmark, n_required, k0, False)
+
+
+def reference_mean_inv_rank(
+    example_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    example_benchmark: np.ndarray,
+    n_required: int,
+    *,
+    k0: int = DEFAULT_K0,
+) -> RankScores:
+    """mean-inv-rank from every example's full ordinal ranking."""
+    return _reference_ranked(example_vecs, doc_vecs, example_benchmark, n_required, k0, True)
+
+
+def _reference_ranked(
+    example_vecs, doc_vecs, example_benchmark, n_required: int, k0: int, mean: bool
+) -> RankScores:
     ex, docs, bench = _check_inputs(example_vecs, doc_vecs, example_benchmark)
     n_ex, n_docs = len(ex), len(docs)
     cos = exact_cosines(ex, docs)
     best_cos = cos.max(axis=0)
     cos_example = np.argmax(cos, axis=0).astype(np.int64)  # first max = lower example index
-    zeros = np.zeros(n_docs, dtype=np.int64)
-    if aggregate == "max-cosine":
-        return RankScores(
-            best_cos.astype(np.float64), zeros, best_cos, cos_example, bench[cos_example],
-            0, 0, aggregate,
-        )  # fmt: skip
-    if aggregate == "centroid":
-        codes, centroids = benchmark_centroids(ex, bench)
-        ccos = exact_cosines(centroids, docs)
-        return RankScores(
-            ccos.max(axis=0).astype(np.float64), zeros, best_cos,
-            np.full(n_docs, -1, dtype=np.int64), codes[np.argmax(ccos, axis=0)],
-            0, 0, aggregate,
-        )  # fmt: skip
     doc_index = np.arange(n_docs)
     ranks = np.empty((n_ex, n_docs), dtype=np.int64)
     for i in range(n_ex):
@@ -394,7 +462,7 @@ def brute_force_rank_scores(
     at_best = np.where(ranks == min_rank[None, :], cos, -np.inf)
     best_example = np.where(within, np.argmax(at_best, axis=0), cos_example).astype(np.int64)
     best_rank = np.where(within, min_rank, 0).astype(np.int64)
-    if aggregate == "mean-inv-rank":
+    if mean:
         score = np.zeros(n_docs, dtype=np.float64)
         for i in range(n_ex):  # sequential in example order, like the faiss path
             score += np.where(ranks[i] <= k, 1.0 / ranks[i], 0.0)
@@ -402,9 +470,62 @@ def brute_force_rank_scores(
     else:
         score = np.where(within, 1.0 / np.maximum(min_rank, 1), 0.0)
     return RankScores(
-        score, best_rank, best_cos, best_example, bench[best_example],
-        int(k), int(within.sum()), aggregate,
-    )  # fmt: skip
+        score,
+        best_rank,
+        best_cos,
+        best_example,
+        bench[best_example],
+        int(k),
+        int(within.sum()),
+        "mean-inv-rank" if mean else "max-rank",
+    )
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """One way to score a doc from its cosines to the benchmark examples.
+
+    score(example_vecs, doc_vecs, example_benchmark, n_required, *, k0, use_gpu, progress) ->
+    RankScores; reference(example_vecs, doc_vecs, example_benchmark, n_required, *, k0) -> the
+    same RankScores from a plain numpy computation (tests and bench check one against the
+    other)."""
+
+    summary: str
+    score: Callable[..., RankScores]
+    reference: Callable[..., RankScores]
+
+
+AGGREGATIONS: dict[str, Aggregation] = {
+    "max-rank": Aggregation(
+        "the paper's: 1 / the doc's best rank in any example's list",
+        rank_scores,
+        reference_max_rank,
+    ),
+    "mean-inv-rank": Aggregation(
+        "the mean over examples of 1 / rank (0 beyond the final k)",
+        mean_inv_rank_scores,
+        reference_mean_inv_rank,
+    ),
+    "max-cosine": Aggregation(
+        "the best cosine to any example", max_cosine_scores, reference_max_cosine
+    ),
+    "centroid": Aggregation(
+        "the best cosine to a benchmark's centroid", centroid_scores, reference_centroid
+    ),
+}
+
+
+def aggregation(name: str) -> Aggregation:
+    """The registered aggregation `name` (a UsageError naming the known ones otherwise)."""
+    try:
+        return AGGREGATIONS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown aggregation '{name}'", fix=f"use one of: {', '.join(AGGREGATIONS)}"
+        ) from None
 
 
 def required_positives(n_docs: int, positive_frac: float) -> int:

@@ -27,7 +27,6 @@ from engine.cli import (
     rbridge,
     results,
     scale,
-    scale_scores,
     why,
     workspace,
 )
@@ -46,9 +45,19 @@ def cli(ctx: click.Context) -> None:
 
 cli.params.append(workspace_param())  # `betr -w WS VERB ...` as well as `betr VERB ... -w WS`
 for module in (
-    workspace, imports, jobs, betr, browse, rbridge, results, analysis_fit, analysis_corr,
-    scale, scale_scores, why, contamination,
-):  # fmt: skip
+    workspace,
+    imports,
+    jobs,
+    betr,
+    browse,
+    rbridge,
+    results,
+    analysis_fit,
+    analysis_corr,
+    scale,
+    why,
+    contamination,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

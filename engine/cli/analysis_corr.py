@@ -7,9 +7,26 @@ from typing import Any
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table
+from engine.cli.common import BetrCommand, RegistryChoice, echo, emit_json, obj, print_table
+from engine.terminal import json_text
 
-PROTOCOLS = ["cross-stage", "matrix", "coherence", "align", "attribute", "tiers"]
+
+def _protocols():
+    from engine.api.analysis_corr import PROTOCOLS
+
+    return PROTOCOLS
+
+
+def _checkpoints():
+    from engine.api.analysis_corr import CHECKPOINTS
+
+    return CHECKPOINTS
+
+
+def _methods():
+    from engine.api.analysis_corr import METHODS
+
+    return METHODS
 
 
 def _f(x: Any, digits: int = 2) -> str:
@@ -21,7 +38,7 @@ def _p(x: Any) -> str:
 
 
 @click.command("corr", cls=BetrCommand)
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default="matrix", show_default=True)
+@click.option("--protocol", type=RegistryChoice(_protocols), default="matrix", show_default=True)
 @click.option("--metric", default="acc", show_default=True, help="The (accuracy) metric.")
 @click.option(
     "--conf-metric",
@@ -31,14 +48,13 @@ def _p(x: Any) -> str:
 )
 @click.option("--stage", default=None, help="Only this stage.")
 @click.option("--scale", default=None, help="Only this model scale (size label).")
-@click.option("--method", type=click.Choice(["pearson", "spearman"]), default="pearson",
-              show_default=True)  # fmt: skip
+@click.option("--method", type=RegistryChoice(_methods), default="pearson", show_default=True)
 @click.option("--pt", default=None, help="The stage (or scale) playing PT, e.g. PT or 400M.")
 @click.option("--sft", default=None, help="The stage (or scale) playing SFT, e.g. SFT or 7B.")
 @click.option("--attribute", default=None, help="A run attribute (attribute effects, align).")
 @click.option(
     "--checkpoint",
-    type=click.Choice(["error", "last"]),
+    type=RegistryChoice(_checkpoints),
     default="error",
     show_default=True,
     help="A run with several checkpoints: refuse, or keep each run's last one.",
@@ -49,10 +65,18 @@ def corr_cmd(protocol, metric, conf_metric, stage, scale, method, pt, sft, attri
     from engine.api.analysis_corr import corr
 
     res = corr(
-        obj().workspace, protocol, metric=metric, conf_metric=conf_metric, stage=stage,
-        scale=scale, method=method, pt_stage=pt, sft_stage=sft, attribute=attribute,
+        obj().workspace,
+        protocol,
+        metric=metric,
+        conf_metric=conf_metric,
+        stage=stage,
+        scale=scale,
+        method=method,
+        pt_stage=pt,
+        sft_stage=sft,
+        attribute=attribute,
         checkpoint=checkpoint,
-    )  # fmt: skip
+    )
     if obj().json:
         emit_json(res)
         return
@@ -60,24 +84,46 @@ def corr_cmd(protocol, metric, conf_metric, stage, scale, method, pt, sft, attri
     if res["axis"]:
         head += f", {res['pt'] or '(none)'} -> {res['sft'] or '(none)'} by {res['axis']}"
     echo(head)
-    PRINTERS[protocol](res)
+    PRINTERS.get(protocol, _as_json)(res)
     for note in res["notes"]:
         echo(f"note: {note}", err=True)
 
 
+def _as_json(res: dict) -> None:
+    """A protocol without a table of its own: its result as JSON."""
+    echo(json_text({k: v for k, v in res.items() if k != "notes"}, indent=2))
+
+
 def _cross(res: dict) -> None:
-    rows = [{**r, **{k: _f(r[k]) for k in ("r_acc", "r_conf")},
-             "p_acc": _p(r["p_acc"]), "p_conf": _p(r["p_conf"])} for r in res["rows"]]  # fmt: skip
+    rows = [
+        {
+            **r,
+            **{k: _f(r[k]) for k in ("r_acc", "r_conf")},
+            "p_acc": _p(r["p_acc"]),
+            "p_conf": _p(r["p_conf"]),
+        }
+        for r in res["rows"]
+    ]
     print_table(
         rows,
-        [("scale", "scale"), ("category", "category"), ("benchmark", "benchmark"),
-         ("r_acc", "r_acc"), ("p_acc", "p"), ("n_acc", "n"), ("r_conf", "r_conf"),
-         ("p_conf", "p"), ("n_conf", "n")],
+        [
+            ("scale", "scale"),
+            ("category", "category"),
+            ("benchmark", "benchmark"),
+            ("r_acc", "r_acc"),
+            ("p_acc", "p"),
+            ("n_acc", "n"),
+            ("r_conf", "r_conf"),
+            ("p_conf", "p"),
+            ("n_conf", "n"),
+        ],
         "no benchmark in both stages",
-    )  # fmt: skip
+    )
     for m in res["means"]:
-        echo(f"{m['scale'] or 'all'}: mean r_acc {_f(m['mean_r_acc'])} over {m['n_acc']}, "
-             f"mean r_conf {_f(m['mean_r_conf'])} over {m['n_conf']}")  # fmt: skip
+        echo(
+            f"{m['scale'] or 'all'}: mean r_acc {_f(m['mean_r_acc'])} over {m['n_acc']}, "
+            f"mean r_conf {_f(m['mean_r_conf'])} over {m['n_conf']}"
+        )
 
 
 def _short(name: str, width: int = 6) -> str:
@@ -103,10 +149,17 @@ def _coherence(res: dict) -> None:
     rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["rows"]]
     print_table(
         rows,
-        [("scale", "scale"), ("protocol", "protocol"), ("stage", "stage"),
-         ("category", "category"), ("mean_r", "mean r"), ("n_pairs", "pairs"), ("n_na", "n/a")],
+        [
+            ("scale", "scale"),
+            ("protocol", "protocol"),
+            ("stage", "stage"),
+            ("category", "category"),
+            ("mean_r", "mean r"),
+            ("n_pairs", "pairs"),
+            ("n_na", "n/a"),
+        ],
         "no category with two benchmarks (betr results categories)",
-    )  # fmt: skip
+    )
     if res["uncategorised"]:
         echo(f"uncategorised: {', '.join(res['uncategorised'])}")
 
@@ -115,52 +168,90 @@ def _align(res: dict) -> None:
     rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["by_category"]]
     print_table(
         rows,
-        [("stage", "stage"), ("scale", "scale"), ("category", "category"),
-         ("mean_r", "mean r_align"), ("n_runs", "runs"), ("n_na", "n/a")],
+        [
+            ("stage", "stage"),
+            ("scale", "scale"),
+            ("category", "category"),
+            ("mean_r", "mean r_align"),
+            ("n_runs", "runs"),
+            ("n_na", "n/a"),
+        ],
         "no run with accuracy and confidence",
-    )  # fmt: skip
+    )
     if res["by_attribute"]:
         rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["by_attribute"]]
         print_table(
             rows,
-            [("stage", "stage"), ("scale", "scale"), ("value", res["attribute"]),
-             ("category", "category"), ("mean_r", "mean r_align"), ("n_runs", "runs")],
+            [
+                ("stage", "stage"),
+                ("scale", "scale"),
+                ("value", res["attribute"]),
+                ("category", "category"),
+                ("mean_r", "mean r_align"),
+                ("n_runs", "runs"),
+            ],
             "",
-        )  # fmt: skip
+        )
     if res["persistence"]:
         rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res["persistence"]]
         echo("PT->SFT persistence of r_align:")
-        print_table(rows, [("scale", "scale"), ("category", "category"), ("r", "r"),
-                           ("p", "p"), ("n", "n")], "")  # fmt: skip
+        print_table(
+            rows,
+            [("scale", "scale"), ("category", "category"), ("r", "r"), ("p", "p"), ("n", "n")],
+            "",
+        )
 
 
 def _attribute(res: dict) -> None:
     rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res["rows"]]
     print_table(
         rows,
-        [("stage", "stage"), ("scale", "scale"), ("kind", "kind"), ("target", "benchmark"),
-         ("category", "category"), ("r", "r"), ("p", "p"), ("n", "n"), ("dropped", "dropped")],
+        [
+            ("stage", "stage"),
+            ("scale", "scale"),
+            ("kind", "kind"),
+            ("target", "benchmark"),
+            ("category", "category"),
+            ("r", "r"),
+            ("p", "p"),
+            ("n", "n"),
+            ("dropped", "dropped"),
+        ],
         "no results",
-    )  # fmt: skip
+    )
 
 
 def _tiers(res: dict) -> None:
     rows = [
-        {**r, "r_acc": " ".join(_f(x) for x in r["r_acc"]),
-         "r_conf": " ".join(_f(x) for x in r["r_conf"])}
+        {
+            **r,
+            "r_acc": " ".join(_f(x) for x in r["r_acc"]),
+            "r_conf": " ".join(_f(x) for x in r["r_conf"]),
+        }
         for r in res["rows"]
-    ]  # fmt: skip
+    ]
     scales = " / ".join(s or "all" for s in res["scales"])
     print_table(
         rows,
-        [("category", "category"), ("benchmark", "benchmark"), ("tier", "tier"),
-         ("r_acc", f"r_acc ({scales})"), ("r_conf", f"r_conf ({scales})")],
+        [
+            ("category", "category"),
+            ("benchmark", "benchmark"),
+            ("tier", "tier"),
+            ("r_acc", f"r_acc ({scales})"),
+            ("r_conf", f"r_conf ({scales})"),
+        ],
         "no benchmark in both stages",
-    )  # fmt: skip
+    )
 
 
-PRINTERS = {"cross-stage": _cross, "matrix": _matrix, "coherence": _coherence, "align": _align,
-            "attribute": _attribute, "tiers": _tiers}  # fmt: skip
+PRINTERS = {
+    "cross-stage": _cross,
+    "matrix": _matrix,
+    "coherence": _coherence,
+    "align": _align,
+    "attribute": _attribute,
+    "tiers": _tiers,
+}
 
 
 @click.command("calibration", cls=BetrCommand)
@@ -187,26 +278,44 @@ def calibration_cmd(run_name, benchmark, stage, seed):
     echo(
         f"{run_name} on {benchmark}: {res['n_items']} items (fit {res['n_fit']}, "
         f"evaluate {res['n_eval']}), T = {_f(res['temperature'], 3)}"
-        + (f" AT THE {bound.upper()} BOUND of [{res['bounds'][0]:g}, {res['bounds'][1]:g}]"
-           if bound else "")
-    )  # fmt: skip
+        + (
+            f" AT THE {bound.upper()} BOUND of [{res['bounds'][0]:g}, {res['bounds'][1]:g}]"
+            if bound
+            else ""
+        )
+    )
     echo(f"halves: {res['split']}")
-    echo(f"ECE {_f(res['ece'], 4)} -> {_f(res['ece_scaled'], 4)} after scaling "
-         f"(all items at T = 1: {_f(res['ece_all'], 4)})")  # fmt: skip
+    echo(
+        f"ECE {_f(res['ece'], 4)} -> {_f(res['ece_scaled'], 4)} after scaling "
+        f"(all items at T = 1: {_f(res['ece_all'], 4)})"
+    )
     scaled = {b["bin"]: b for b in res["bins_scaled"]}
     rows = [
-        {"bin": f"{b['lo']:.2f}-{b['hi']:.2f}", "n": b["n"], "acc": _f(b["acc"], 3),
-         "conf": _f(b["conf"], 3), "n_s": scaled[b["bin"]]["n"],
-         "acc_s": _f(scaled[b["bin"]]["acc"], 3), "conf_s": _f(scaled[b["bin"]]["conf"], 3)}
+        {
+            "bin": f"{b['lo']:.2f}-{b['hi']:.2f}",
+            "n": b["n"],
+            "acc": _f(b["acc"], 3),
+            "conf": _f(b["conf"], 3),
+            "n_s": scaled[b["bin"]]["n"],
+            "acc_s": _f(scaled[b["bin"]]["acc"], 3),
+            "conf_s": _f(scaled[b["bin"]]["conf"], 3),
+        }
         for b in res["bins"]
         if b["n"] or scaled.get(b["bin"], {}).get("n")
-    ]  # fmt: skip
+    ]
     print_table(
         rows,
-        [("bin", "confidence"), ("n", "n"), ("acc", "acc"), ("conf", "conf"),
-         ("n_s", "n (T)"), ("acc_s", "acc (T)"), ("conf_s", "conf (T)")],
+        [
+            ("bin", "confidence"),
+            ("n", "n"),
+            ("acc", "acc"),
+            ("conf", "conf"),
+            ("n_s", "n (T)"),
+            ("acc_s", "acc (T)"),
+            ("conf_s", "conf (T)"),
+        ],
         "no items in the evaluation half",
-    )  # fmt: skip
+    )
     for note in res["notes"]:
         echo(f"note: {note}", err=True)
 

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table
+from engine.cli.common import BetrCommand, RegistryChoice, echo, emit_json, obj, print_table
+
+
+def _match_keys():
+    from engine.api.analysis_fit import MATCH_KEYS
+
+    return MATCH_KEYS
+
+
+def _directions():
+    from engine.api.analysis_fit import DIRECTIONS
+
+    return DIRECTIONS
+
 
 MATCH = click.option(
     "--match",
-    type=click.Choice(["tokens", "step"]),
+    type=RegistryChoice(_match_keys),
     default="tokens",
     show_default=True,
     help="Pair x and y on training tokens or on the checkpoint step.",
@@ -39,18 +52,40 @@ def _f(v, digits: int = 4) -> str:
 @click.option("--y-stage", default=None, help="Stage of y.")
 @MATCH
 @FUNCTIONS
-def fit_cmd(benchmark, x_run, x_metric, y_run, y_metric, y_benchmark, x_size, y_size, x_stage,
-            y_stage, match, functions):  # fmt: skip
+def fit_cmd(
+    benchmark,
+    x_run,
+    x_metric,
+    y_run,
+    y_metric,
+    y_benchmark,
+    x_size,
+    y_size,
+    x_stage,
+    y_stage,
+    match,
+    functions,
+):
     """Fit a large model's metric (y) on a small model's metric (x), matched on tokens or
     step: 5-fold CV choosing per fold the function with the best train R^2 (leave-one-out
     under 5 points), then a final fit on all points."""
     from engine.api.analysis_fit import fit
 
     result = fit(
-        obj().workspace, benchmark=benchmark, x_run=x_run, x_metric=x_metric, y_run=y_run,
-        y_metric=y_metric, match=match, functions=functions, y_benchmark=y_benchmark,
-        x_size=x_size, y_size=y_size, x_stage=x_stage, y_stage=y_stage,
-    )  # fmt: skip
+        obj().workspace,
+        benchmark=benchmark,
+        x_run=x_run,
+        x_metric=x_metric,
+        y_run=y_run,
+        y_metric=y_metric,
+        match=match,
+        functions=functions,
+        y_benchmark=y_benchmark,
+        x_size=x_size,
+        y_size=y_size,
+        x_stage=x_stage,
+        y_stage=y_stage,
+    )
     if obj().json:
         emit_json(result)
         return
@@ -68,10 +103,16 @@ def print_fit(r: dict) -> None:
     rows = [{**f, "train_r2": _f(f["train_r2"]), "test_mae": _f(f["test_mae"])} for f in r["folds"]]
     print_table(
         rows,
-        [("fold", "fold"), ("function", "chosen"), ("train_r2", "train R^2"),
-         ("test_mae", "test MAE"), ("n_train", "train"), ("n_test", "test")],
+        [
+            ("fold", "fold"),
+            ("function", "chosen"),
+            ("train_r2", "train R^2"),
+            ("test_mae", "test MAE"),
+            ("n_train", "train"),
+            ("n_test", "test"),
+        ],
         "no folds",
-    )  # fmt: skip
+    )
     final = r["final"]
     params = ", ".join(f"{k}={_f(v, 6)}" for k, v in final["params"].items())
     echo(
@@ -120,25 +161,51 @@ def print_fit(r: dict) -> None:
 @FUNCTIONS
 @click.option(
     "--direction",
-    type=click.Choice(["auto", "same", "opposite"]),
+    type=RegistryChoice(_directions),
     default="auto",
     show_default=True,
     help="Without --fit-from: does a higher proxy mean a higher target (auto: opposite when "
     "one metric is a loss such as nll or rbridge).",
 )
-def rank_cmd(benchmark, x_metric, y_metric, x_size, y_size, y_benchmark, x_stage, y_stage, match,
-             at, y_at, runs, fit_from, functions, direction):  # fmt: skip
+def rank_cmd(
+    benchmark,
+    x_metric,
+    y_metric,
+    x_size,
+    y_size,
+    y_benchmark,
+    x_stage,
+    y_stage,
+    match,
+    at,
+    y_at,
+    runs,
+    fit_from,
+    functions,
+    direction,
+):
     """Rank datasets (runs) by a proxy score, or by a fit transferred from one dataset, against
     the target: decision accuracy over dataset pairs and Kendall tau-b."""
     from engine.api.analysis_fit import rank
 
     result = rank(
-        obj().workspace, benchmark=benchmark, x_metric=x_metric, y_metric=y_metric,
-        x_size=x_size, y_size=y_size, x_stage=x_stage, y_stage=y_stage, y_benchmark=y_benchmark,
-        match=match, at=at, y_at=y_at,
+        obj().workspace,
+        benchmark=benchmark,
+        x_metric=x_metric,
+        y_metric=y_metric,
+        x_size=x_size,
+        y_size=y_size,
+        x_stage=x_stage,
+        y_stage=y_stage,
+        y_benchmark=y_benchmark,
+        match=match,
+        at=at,
+        y_at=y_at,
         runs=[r.strip() for r in runs.split(",") if r.strip()] if runs else None,
-        fit_from=fit_from, functions=functions, direction=direction,
-    )  # fmt: skip
+        fit_from=fit_from,
+        functions=functions,
+        direction=direction,
+    )
     if obj().json:
         emit_json(result)
         return
@@ -150,10 +217,16 @@ def rank_cmd(benchmark, x_metric, y_metric, x_size, y_size, y_benchmark, x_stage
     ]
     print_table(
         rows,
-        [("rank_prediction", "#pred"), ("dataset", "dataset"), ("proxy", "proxy"),
-         ("prediction", "prediction"), ("target", "target"), ("rank_target", "#target")],
+        [
+            ("rank_prediction", "#pred"),
+            ("dataset", "dataset"),
+            ("proxy", "proxy"),
+            ("prediction", "prediction"),
+            ("target", "target"),
+            ("rank_target", "#target"),
+        ],
         "no datasets",
-    )  # fmt: skip
+    )
     r = result
     echo(
         f"decision accuracy {_f(r['decision_accuracy'])} over {r['pairs']} pair(s) "

@@ -8,8 +8,10 @@ from pathlib import Path
 import click
 
 from engine.cli.common import (
+    KEEP_BY,
     BetrCommand,
     BetrGroup,
+    RegistryChoice,
     echo,
     emit_json,
     emit_json_line,
@@ -20,6 +22,13 @@ from engine.cli.common import (
 from engine.cli.scale import ray_apply, ray_options
 from engine.cli.workspace import show_list
 from engine.terminal import json_text
+
+
+def _aggregations():
+    from engine.api.runs import AGGREGATIONS
+
+    return AGGREGATIONS
+
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 
@@ -56,7 +65,7 @@ def targets_list() -> None:
 @click.option("--embedder", default=None, help="Model dir (default: bundled all-MiniLM-L6-v2).")
 @click.option(
     "--aggregate",
-    type=click.Choice(["max-rank", "mean-inv-rank", "max-cosine", "centroid"]),
+    type=RegistryChoice(_aggregations),
     default="max-rank",
     show_default=True,
 )
@@ -189,7 +198,7 @@ def apply_cmd(run_id, detach, engine, tokenizer, workers, **ray):
 @click.command("select", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
 @click.option("--keep", required=True, help="Share to keep, e.g. 10%.")
-@click.option("--by", type=click.Choice(["tokens", "docs"]), default="tokens", show_default=True)
+@click.option("--by", type=KEEP_BY, default="tokens", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help=".jsonl or .parquet")
 @click.option(
     "--replay",

@@ -8,13 +8,35 @@ from typing import Any
 
 import click
 
-from engine.cli.common import BetrCommand, BetrGroup, echo, emit_json, obj, print_table
+from engine.cli.common import (
+    KEEP_BY,
+    BetrCommand,
+    BetrGroup,
+    RegistryChoice,
+    echo,
+    emit_json,
+    obj,
+    print_table,
+)
 from engine.errors import UsageError
 from engine.units import abbreviate
 
+
+def _sorts() -> tuple[str, ...]:
+    from engine.api.browse import SORTS
+
+    return SORTS
+
+
+def _labels_or_none() -> tuple[str, ...]:
+    from engine.api.labels import LABELS
+
+    return (*LABELS, "none")
+
+
 BY = click.option(
     "--by",
-    type=click.Choice(["tokens", "docs"]),
+    type=KEEP_BY,
     default="tokens",
     show_default=True,
     help="Keep a share of the pool's tokens or of its docs.",
@@ -126,8 +148,15 @@ def _by_source(run_id, keep, by, field, budget) -> None:
         f"kept share by {r['field']} ({r['n_values']:,} values{other}); bars: the share of its "
         f"tokens kept (full bar {full * 100:.3g}%), | at the whole pool's {whole * 100:.3g}%"
     )
-    header = (r["field"], "docs kept / pool", "tokens kept / pool", "survives", "", "of kept",
-              "of pool")  # fmt: skip
+    header = (
+        r["field"],
+        "docs kept / pool",
+        "tokens kept / pool",
+        "survives",
+        "",
+        "of kept",
+        "of pool",
+    )
     lines = [
         (
             g["group"],
@@ -235,9 +264,7 @@ def _rounded(d: dict[str, Any]) -> dict[str, Any]:
 
 @click.command("docs", cls=BetrCommand)
 @click.option("--run", "run_id", type=int, required=True)
-@click.option(
-    "--sort", type=click.Choice(["prob", "score", "tokens"]), default="prob", show_default=True
-)
+@click.option("--sort", type=RegistryChoice(_sorts), default="prob", show_default=True)
 @click.option("--benchmark", default=None, help="Best-matching target benchmark.")
 @click.option("--kept", "kept", flag_value="kept", default=None, help="Only docs kept.")
 @click.option("--dropped", "kept", flag_value="dropped", help="Only docs dropped.")
@@ -249,8 +276,9 @@ def _rounded(d: dict[str, Any]) -> dict[str, Any]:
 @click.option("--sample-only", is_flag=True, help="Only docs of the scored sample.")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
-def docs_cmd(run_id, sort, benchmark, kept, keep, by, source, meta, search, sample_only, limit,
-             offset):  # fmt: skip
+def docs_cmd(
+    run_id, sort, benchmark, kept, keep, by, source, meta, search, sample_only, limit, offset
+):
     """A run's documents as the Documents screen lists them (same sort and filters)."""
     from engine.api.browse import Query, docs_page
 
@@ -305,7 +333,7 @@ def labels_group() -> None:
 
 @labels_group.command("set", json=False)
 @click.argument("doc_id", type=int)
-@click.argument("label", type=click.Choice(["good", "bad", "skip", "none"]))
+@click.argument("label", type=RegistryChoice(_labels_or_none))
 @click.option("--run", "run_id", type=int, default=None, help="Run the label was given under.")
 def labels_set(doc_id, label, run_id):
     """Label a doc (none clears its label)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -81,6 +82,30 @@ class BetrGroup(click.Group):
 
 
 BetrGroup.group_class = BetrGroup
+
+
+class RegistryChoice(click.Choice):
+    """A choice among the names of an engine registry (re-exported by engine.api), read when
+    the option is parsed or its help shown: `registry` is a function returning the registry,
+    so `betr --help` imports no engine module, and a name registered later (a plugin, a test)
+    is a valid choice."""
+
+    def __init__(self, registry: Callable[[], Iterable[str]], case_sensitive: bool = True):
+        self.registry = registry
+        self.case_sensitive = case_sensitive
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self.registry())
+
+
+def _keep_by() -> tuple[str, ...]:
+    from engine.api.select import KEEP_BY
+
+    return KEEP_BY
+
+
+KEEP_BY = RegistryChoice(_keep_by)  # --by of every keep rate: tokens or docs
 
 
 def obj() -> Obj:

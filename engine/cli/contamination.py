@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj, print_table, run_job
+from engine.cli.common import KEEP_BY, BetrCommand, echo, emit_json, obj, print_table, run_job
 
 
 def ensure_check(
@@ -55,7 +55,7 @@ def select_decontaminated(
 @click.option("--run", "run_id", type=int, required=True)
 @click.option("--n", type=int, default=13, show_default=True, help="Words per n-gram, 8..50.")
 @click.option("--keep", default=None, help="The kept set to check, e.g. 10% (default 10%).")
-@click.option("--by", type=click.Choice(["tokens", "docs"]), default="tokens", show_default=True)
+@click.option("--by", type=KEEP_BY, default="tokens", show_default=True)
 @click.option("--all", "all_docs", is_flag=True, help="Check the whole pool, not the kept set.")
 @click.option("--workers", type=int, default=None, help="Processes (default: by size).")
 @click.option("--detach", is_flag=True, help="Run as a background job and return at once.")

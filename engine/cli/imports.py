@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrGroup, echo, emit_json, obj, report_skipped, run_job
+from engine.cli.common import (
+    BetrGroup,
+    RegistryChoice,
+    echo,
+    emit_json,
+    obj,
+    report_skipped,
+    run_job,
+)
 
 
 @click.group("import", cls=BetrGroup)
@@ -57,6 +65,12 @@ def import_docs(paths, corpus, text_field, id_field, meta_fields, tokenizer, ski
     report_skipped(result)
 
 
+def _benchmark_formats() -> tuple[str, ...]:
+    from engine.api.imports import BENCHMARK_FORMATS
+
+    return BENCHMARK_FORMATS
+
+
 @import_group.command("bench")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--name", required=True, help="Name of the benchmark.")
@@ -65,10 +79,10 @@ def import_docs(paths, corpus, text_field, id_field, meta_fields, tokenizer, ski
 @click.option(
     "--format",
     "fmt",
+    type=RegistryChoice(_benchmark_formats),
     default="auto",
     show_default=True,
-    help="auto, gsm8k, math, mc, humaneval, olmes, hf-arc, hf-piqa, hf-hellaswag, hf-sciq, "
-    "hf-openbookqa, hf-boolq, field-map.",
+    help="The records' layout (auto: detected from the first record's fields).",
 )
 @click.option(
     "--field-map",
@@ -114,7 +128,7 @@ def import_bench(paths, name, category, split, fmt, field_map, text_fields, skip
 @click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 def import_scores(directory, run_id, detach):
     """Load the Parquet shards of `betr apply --engine ray --out DIRECTORY` into run RUN."""
-    from engine.api.scale_scores import import_scores_spec
+    from engine.api.scale import import_scores_spec
 
     result = run_job(import_scores_spec(obj().workspace, run_id, directory), detach)
     if result is None:

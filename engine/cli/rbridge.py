@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import BetrGroup, echo, emit_json, obj, print_table, report_skipped, run_job
+from engine.cli.common import (
+    BetrGroup,
+    RegistryChoice,
+    echo,
+    emit_json,
+    obj,
+    print_table,
+    report_skipped,
+    run_job,
+)
 
 DETACH = click.option("--detach", is_flag=True, help="Run as a background job and return at once.")
 DEVICE = click.option(
@@ -16,7 +25,33 @@ PROMPT = click.option(
     default=None,
     help='Context before the trace; {x} is the question (default "Question: {x}\\nAnswer: ").',
 )
-FORMATS = click.Choice(["openai", "rbridge", "mask", "plain"])
+
+
+def _trace_formats():
+    from engine.api.rbridge import TRACE_FORMATS
+
+    return TRACE_FORMATS
+
+
+def _minmax_scopes():
+    from engine.api.rbridge import MINMAX_SCOPES
+
+    return MINMAX_SCOPES
+
+
+def _selection_orders():
+    from engine.api.proxies import SELECTION_ORDERS
+
+    return SELECTION_ORDERS
+
+
+def _bos_modes():
+    from engine.api.proxies import BOS_MODES
+
+    return BOS_MODES
+
+
+FORMATS = RegistryChoice(_trace_formats)
 
 
 @click.group("rbridge", cls=BetrGroup)
@@ -41,9 +76,14 @@ def import_cmd(paths, benchmark, fmt, field_map, skip_bad, replace):
     from engine.api.rbridge import import_traces
 
     result = import_traces(
-        obj().workspace, paths, benchmark, fmt=fmt, field_map=field_map, skip_bad=skip_bad,
+        obj().workspace,
+        paths,
+        benchmark,
+        fmt=fmt,
+        field_map=field_map,
+        skip_bad=skip_bad,
         replace=replace,
-    )  # fmt: skip
+    )
     if obj().json:
         emit_json(result)
         return
@@ -51,10 +91,14 @@ def import_cmd(paths, benchmark, fmt, field_map, skip_bad, replace):
     echo(
         f"imported {result['imported']} trace(s) into '{benchmark}' "
         f"({result['with_probs']} with letter probabilities"
-        + (f", gold from the benchmark for {result['gold_from_benchmark']}" if result["gold_from_benchmark"] else "")
+        + (
+            f", gold from the benchmark for {result['gold_from_benchmark']}"
+            if result["gold_from_benchmark"]
+            else ""
+        )
         + (f", replaced {result['replaced']}" if result["replaced"] else "")
         + ")"
-    )  # fmt: skip
+    )
     if result["with_probs"] < result["imported"]:
         echo(
             "note: traces without letter probabilities score as plain NLL (flag no-probs); "
@@ -75,10 +119,14 @@ def traces_cmd():
         return
     print_table(
         rows,
-        [("benchmark", "benchmark"), ("traces", "traces"), ("with_probs", "with probs"),
-         ("formats", "formats")],
+        [
+            ("benchmark", "benchmark"),
+            ("traces", "traces"),
+            ("with_probs", "with probs"),
+            ("formats", "formats"),
+        ],
         "no traces yet: betr rbridge import PATH --benchmark B --format F",
-    )  # fmt: skip
+    )
 
 
 @rbridge_group.command("score")
@@ -86,7 +134,7 @@ def traces_cmd():
 @click.option("--benchmark", required=True)
 @click.option(
     "--minmax",
-    type=click.Choice(["trace", "benchmark"]),
+    type=RegistryChoice(_minmax_scopes),
     default="trace",
     show_default=True,
     help="Range of the MinMax weight scaling: each trace (Algorithm 1) or the whole benchmark.",
@@ -103,9 +151,15 @@ def score_cmd(proxy, benchmark, minmax, prompt, batch_size, rescore, device, det
 
     ws = obj().workspace
     plan = plan_score(
-        ws, proxy, benchmark, minmax=minmax, prompt=prompt, batch_size=batch_size,
-        device=device, rescore=rescore,
-    )  # fmt: skip
+        ws,
+        proxy,
+        benchmark,
+        minmax=minmax,
+        prompt=prompt,
+        batch_size=batch_size,
+        device=device,
+        rescore=rescore,
+    )
     for note in plan.notes:
         echo(f"note: {note}", err=True)
     if plan.spec is not None:
@@ -150,7 +204,7 @@ def _print_summary(r: dict) -> None:
 @click.option("--proxy", required=True)
 @click.option("--benchmark", required=True)
 @click.option("--trace", default=None, help="A trace's own id: its score and per-token rows.")
-@click.option("--minmax", type=click.Choice(["trace", "benchmark"]), default=None)
+@click.option("--minmax", type=RegistryChoice(_minmax_scopes), default=None)
 @click.option("--top", type=int, default=None, help="Only the K tokens with most weighted NLL.")
 def show_cmd(proxy, benchmark, trace, minmax, top):
     """A proxy's rBridge numbers on a benchmark, or one trace's per-token rows."""
@@ -175,15 +229,25 @@ def show_cmd(proxy, benchmark, trace, minmax, top):
             + (f"  flags: {', '.join(t['flags'])}" if t["flags"] else "")
         )
         rows = [
-            {**r, **{k: _fmt(r[k]) for k in ("weight", "weight_minmax", "nll")}, "token": repr(r["token"])}
+            {
+                **r,
+                **{k: _fmt(r[k]) for k in ("weight", "weight_minmax", "nll")},
+                "token": repr(r["token"]),
+            }
             for r in t["tokens"]
-        ]  # fmt: skip
+        ]
         print_table(
             rows,
-            [("token", "token"), ("start", "start"), ("end", "end"), ("weight", "weight"),
-             ("weight_minmax", "minmax"), ("nll", "nll")],
+            [
+                ("token", "token"),
+                ("start", "start"),
+                ("end", "end"),
+                ("weight", "weight"),
+                ("weight_minmax", "minmax"),
+                ("nll", "nll"),
+            ],
             "no tokens",
-        )  # fmt: skip
+        )
 
 
 @rbridge_group.command("scores")
@@ -200,12 +264,21 @@ def scores_cmd(benchmark):
     shown = [{**r, **{k: _fmt(r.get(k)) for k in keys}} for r in rows]
     print_table(
         shown,
-        [("score_id", "id"), ("proxy", "proxy"), ("benchmark", "benchmark"), ("state", "state"),
-         ("minmax", "minmax"), ("tokens", "tokens"), ("rbridge", "rBridge"),
-         ("nll_rphi", "R-phi"), ("nll_gold", "gold"), ("bpb", "bpb (mask)"),
-         ("bpb_prompted", "bpb_prompted")],
+        [
+            ("score_id", "id"),
+            ("proxy", "proxy"),
+            ("benchmark", "benchmark"),
+            ("state", "state"),
+            ("minmax", "minmax"),
+            ("tokens", "tokens"),
+            ("rbridge", "rBridge"),
+            ("nll_rphi", "R-phi"),
+            ("nll_gold", "gold"),
+            ("bpb", "bpb (mask)"),
+            ("bpb_prompted", "bpb_prompted"),
+        ],
         "no rBridge scores yet: betr rbridge score --proxy P --benchmark B",
-    )  # fmt: skip
+    )
 
 
 @rbridge_group.command("generate")
@@ -222,9 +295,15 @@ def generate_cmd(benchmark, model, task, limit, max_new_tokens, batch_size, devi
     from engine.api.rbridge import generate_spec
 
     spec = generate_spec(
-        obj().workspace, benchmark, model, task=task, limit=limit, max_new_tokens=max_new_tokens,
-        batch_size=batch_size, device=device,
-    )  # fmt: skip
+        obj().workspace,
+        benchmark,
+        model,
+        task=task,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        device=device,
+    )
     _print_result(run_job(spec, detach, title=f"generate traces for {benchmark}"))
 
 
@@ -241,9 +320,14 @@ def teacher_force_cmd(benchmark, model, prompt, overwrite, batch_size, device, d
     from engine.api.rbridge import teacher_force_spec
 
     spec = teacher_force_spec(
-        obj().workspace, benchmark, model, prompt=prompt, overwrite=overwrite,
-        batch_size=batch_size, device=device,
-    )  # fmt: skip
+        obj().workspace,
+        benchmark,
+        model,
+        prompt=prompt,
+        overwrite=overwrite,
+        batch_size=batch_size,
+        device=device,
+    )
     _print_result(run_job(spec, detach, title=f"teacher-force traces of {benchmark}"))
 
 
@@ -274,9 +358,13 @@ def proxy_add(path, name, tokens, dataset, step):
     from engine.api.proxies import add_proxy, parse_count
 
     result = add_proxy(
-        obj().workspace, path, name=name, tokens=parse_count(tokens, "--tokens"),
-        dataset=dataset, step=step,
-    )  # fmt: skip
+        obj().workspace,
+        path,
+        name=name,
+        tokens=parse_count(tokens, "--tokens"),
+        dataset=dataset,
+        step=step,
+    )
     if obj().json:
         emit_json(
             {"proxy_id": result["proxy_id"], "name": result["name"], "sha256": result["sha256"]}
@@ -296,10 +384,18 @@ def proxy_list():
         return
     print_table(
         rows,
-        [("id", "id"), ("name", "name"), ("dataset", "dataset"), ("params", "params"),
-         ("tokens", "tokens"), ("step", "step"), ("origin", "origin"), ("path", "path")],
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("dataset", "dataset"),
+            ("params", "params"),
+            ("tokens", "tokens"),
+            ("step", "step"),
+            ("origin", "origin"),
+            ("path", "path"),
+        ],
         "no proxies yet: betr proxy add PATH, or betr proxy train --corpus C ...",
-    )  # fmt: skip
+    )
 
 
 @proxy_group.command("train")
@@ -308,7 +404,7 @@ def proxy_list():
 @click.option("--keep", default=None, help="With --selection: the kept share, e.g. 10%.")
 @click.option(
     "--order",
-    type=click.Choice(["top", "bottom", "random"]),
+    type=RegistryChoice(_selection_orders),
     default="top",
     show_default=True,
     help="With --selection: the top, the bottom or a random draw of that token share.",
@@ -332,8 +428,24 @@ def proxy_list():
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @DEVICE
 @DETACH
-def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, seed, tokenizer, dataset,
-                seq_len, out_dir, batch_size, lr, device, detach):  # fmt: skip
+def proxy_train(
+    corpus,
+    selection,
+    keep,
+    order,
+    params,
+    tokens,
+    checkpoints,
+    seed,
+    tokenizer,
+    dataset,
+    seq_len,
+    out_dir,
+    batch_size,
+    lr,
+    device,
+    detach,
+):
     """Train a tiny GPT-NeoX-style proxy; each checkpoint is registered as a proxy."""
     from engine.api.proxies import parse_count, train_spec
     from engine.api.select import parse_keep
@@ -365,7 +477,7 @@ def proxy_train(corpus, selection, keep, order, params, tokens, checkpoints, see
 @click.option("--limit", type=int, default=None, help="Only the first N items of each.")
 @click.option(
     "--bos",
-    type=click.Choice(["auto", "always", "never"]),
+    type=RegistryChoice(_bos_modes),
     default="auto",
     show_default=True,
     help="BOS before each context: auto = what the tokenizer.json adds; always = the model's "
@@ -396,10 +508,17 @@ def proxy_results(proxy, benchmark):
         return
     print_table(
         rows,
-        [("run", "run"), ("params", "params"), ("tokens", "tokens"), ("step", "step"),
-         ("benchmark", "benchmark"), ("metric", "metric"), ("value", "value")],
+        [
+            ("run", "run"),
+            ("params", "params"),
+            ("tokens", "tokens"),
+            ("step", "step"),
+            ("benchmark", "benchmark"),
+            ("metric", "metric"),
+            ("value", "value"),
+        ],
         "no results yet: betr proxy eval / betr rbridge score",
-    )  # fmt: skip
+    )
 
 
 COMMANDS = (rbridge_group, proxy_group)

@@ -10,6 +10,7 @@ import click
 
 from engine.cli.common import (
     BetrGroup,
+    RegistryChoice,
     echo,
     emit_json,
     obj,
@@ -18,7 +19,14 @@ from engine.cli.common import (
     report_skipped,
 )
 
-FORMATS = click.Choice(["lm-eval", "dclm", "datadecide", "csv"])
+
+def _formats():
+    from engine.api.results import RESULT_FORMATS
+
+    return RESULT_FORMATS
+
+
+FORMATS = RegistryChoice(_formats)
 
 
 @click.group("results", cls=BetrGroup)
@@ -44,9 +52,14 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
 
     with progress_bar(f"import {fmt} results", "rows", transient=True) as update:
         result = import_results(
-            obj().workspace, paths, fmt, columns=columns, skip_bad=skip_bad, stage=stage,
+            obj().workspace,
+            paths,
+            fmt,
+            columns=columns,
+            skip_bad=skip_bad,
+            stage=stage,
             on_progress=lambda done, total, unit: update(done, total, unit),
-        )  # fmt: skip
+        )
     if obj().json:
         emit_json(result)
         return
@@ -72,7 +85,7 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
 @results_group.command("list")
 def list_cmd():
     """Imports with their counts, and the long table's totals."""
-    from engine.api.results import list_imports
+    from engine.api.results import format_names, list_imports
 
     data = list_imports(obj().workspace)
     if obj().json:
@@ -88,11 +101,21 @@ def list_cmd():
     ]
     print_table(
         rows,
-        [("id", "id"), ("state", "state"), ("format", "format"), ("n_rows", "rows"), ("n_items", "items"),
-         ("n_dropped", "dropped"), ("runs", "runs"), ("benchmarks", "benchmarks"),
-         ("metrics", "metrics"), ("when", "when"), ("files", "files")],
-        "no results imported yet: betr results import PATH... --format lm-eval|dclm|datadecide|csv",
-    )  # fmt: skip
+        [
+            ("id", "id"),
+            ("state", "state"),
+            ("format", "format"),
+            ("n_rows", "rows"),
+            ("n_items", "items"),
+            ("n_dropped", "dropped"),
+            ("runs", "runs"),
+            ("benchmarks", "benchmarks"),
+            ("metrics", "metrics"),
+            ("when", "when"),
+            ("files", "files"),
+        ],
+        f"no results imported yet: betr results import PATH... --format {format_names()}",
+    )
     t = data["totals"]
     echo(
         f"all results: {t['rows']} row(s), {t['runs']} run(s), {t['benchmarks']} benchmark(s), "
@@ -124,13 +147,22 @@ def show_cmd(run_name, benchmark, metric, items):
             return
         print_table(
             [_item_cells(it) for it in found],
-            [("run", "run"), ("benchmark", "benchmark"), ("checkpoint", "tokens/step"),
-             ("item", "item"), ("gold", "gold"), ("logliks", "log-likelihoods"),
-             ("acc", "acc"), ("acc_norm", "acc_norm"), ("acc_bytes", "acc_bytes"),
-             ("acc_per_char", "acc_per_char"), ("confidence", "confidence")],
+            [
+                ("run", "run"),
+                ("benchmark", "benchmark"),
+                ("checkpoint", "tokens/step"),
+                ("item", "item"),
+                ("gold", "gold"),
+                ("logliks", "log-likelihoods"),
+                ("acc", "acc"),
+                ("acc_norm", "acc_norm"),
+                ("acc_bytes", "acc_bytes"),
+                ("acc_per_char", "acc_per_char"),
+                ("confidence", "confidence"),
+            ],
             "no per-item results: import lm-eval samples_*.jsonl (betr results import) or "
             "evaluate a proxy (betr proxy eval)",
-        )  # fmt: skip
+        )
         echo("prediction per metric: the chosen choice's index, * where it is the gold one")
         return
     rows = show_results(obj().workspace, run=run_name, benchmark=benchmark, metric=metric)
@@ -139,11 +171,19 @@ def show_cmd(run_name, benchmark, metric, items):
         return
     print_table(
         [dict(r.as_dict(), value=_value(r.value)) for r in rows],
-        [("run", "run"), ("size", "size"), ("tokens", "tokens"), ("step", "step"),
-         ("stage", "stage"), ("benchmark", "benchmark"), ("metric", "metric"),
-         ("value", "value"), ("origin", "from")],
+        [
+            ("run", "run"),
+            ("size", "size"),
+            ("tokens", "tokens"),
+            ("step", "step"),
+            ("stage", "stage"),
+            ("benchmark", "benchmark"),
+            ("metric", "metric"),
+            ("value", "value"),
+            ("origin", "from"),
+        ],
         "no results: betr results import, betr proxy eval or betr rbridge score",
-    )  # fmt: skip
+    )
 
 
 def _value(x: float | None) -> str | None:

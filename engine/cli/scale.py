@@ -1,6 +1,9 @@
-"""`betr embed --engine ray` and the Ray options of `betr apply --engine ray`: the same
-per-batch operators as Ray Data actors over sharded files (engine.exec.ray), one Parquet file
-out per input shard; a re-run skips the shards already written."""
+"""Scale-out verbs (engine.api.scale): `betr embed --engine ray` and the Ray options of `betr
+apply --engine ray` (the same per-batch operators as Ray Data actors over sharded files, one
+Parquet file out per input shard; a re-run skips the shards already written), and `betr
+threshold --scores DIR --keep X%` (the exact keep threshold over the Parquet shards of a Ray
+apply, in two passes over the shards, Ray tasks with --engine ray, without importing them).
+`betr import scores` is with the other imports (engine.cli.imports)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,19 @@ from typing import Any
 
 import click
 
-from engine.cli.common import BetrCommand, echo, emit_json, obj, run_job
+from engine.cli.common import KEEP_BY, BetrCommand, RegistryChoice, echo, emit_json, obj, run_job
 from engine.terminal import json_text
 
 ADDRESS_HELP = "local (a Ray instance started for the job), auto, or HOST:PORT"
+
+
+def _engines() -> tuple[str, ...]:
+    from engine.api.scale import ENGINES
+
+    return ENGINES
+
+
+ENGINE = RegistryChoice(_engines)
 
 
 def ray_options(*, actors: int, batch_size: int) -> Callable[[Callable], Callable]:
@@ -20,7 +32,7 @@ def ray_options(*, actors: int, batch_size: int) -> Callable[[Callable], Callabl
     options = [
         click.option(
             "--engine",
-            type=click.Choice(["local", "ray"]),
+            type=ENGINE,
             default="local",
             show_default=True,
             help="ray: Ray Data actors over --input shards, Parquet out to --out.",
@@ -86,4 +98,50 @@ def embed_cmd(engine, detach, **options):
     run_ray_job(ray_embed_spec(**options), detach)
 
 
-COMMANDS = (embed_cmd,)
+@click.command("threshold", cls=BetrCommand)
+@click.option("--scores", "scores_dir", required=True, help="Output directory of a Ray apply.")
+@click.option("--keep", required=True, help="Share to keep, e.g. 10%.")
+@click.option("--by", type=KEEP_BY, default="tokens", show_default=True)
+@click.option(
+    "--run",
+    "run_id",
+    type=int,
+    default=None,
+    help="Break ties by the doc ids of this run's corpus (as `betr select` does); "
+    "default: input order.",
+)
+@click.option("--engine", type=ENGINE, default="local", show_default=True)
+@click.option(
+    "--address",
+    default="local",
+    show_default=True,
+    help="local (a Ray instance started for the command), auto, or HOST:PORT",
+)
+@click.option("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance.")
+def threshold_cmd(scores_dir, keep, by, run_id, engine, address, num_cpus):
+    """The p(positive) threshold keeping the top X% of sharded scores, exact to one doc."""
+    from engine.api.scale import scale_threshold
+    from engine.api.select import parse_keep
+
+    result = scale_threshold(
+        scores_dir,
+        parse_keep(keep),
+        by,
+        workspace=obj().workspace if run_id is not None else None,
+        run_id=run_id,
+        engine=engine,
+        address=address,
+        num_cpus=num_cpus,
+    )
+    if obj().json:
+        emit_json(result)
+        return
+    echo(
+        f"keep {result['keep'] * 100:g}% of {by}: threshold p >= {result['threshold']:.6g}, "
+        f"{result['kept_docs']} of {result['total_docs']} docs, "
+        f"{result['kept_tokens']} of {result['total_tokens']} tokens "
+        f"(ties by {result['tie']})"
+    )
+
+
+COMMANDS = (embed_cmd, threshold_cmd)

@@ -41,8 +41,10 @@ def why_cmd(run_id: int, doc_id: int, k: int, embed: bool) -> None:
     for e in result["examples"]:
         rank = "-" if e["rank"] is None else f"#{e['rank']:,}"
         question = (e["question"] or e["text"] or "").replace("\n", " ")[:90]
-        echo(f"{e['cosine']:7.4f} {rank:>7}  {e['benchmark'][:14]:<14} {e['ext_id'][:14]:<14} "
-             f"{question}")  # fmt: skip
+        echo(
+            f"{e['cosine']:7.4f} {rank:>7}  {e['benchmark'][:14]:<14} {e['ext_id'][:14]:<14} "
+            f"{question}"
+        )
 
 
 COMMANDS = (why_cmd,)

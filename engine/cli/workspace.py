@@ -200,8 +200,10 @@ def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
         if obj().json:
             emit_json({"job_id": earlier.id, "state": earlier.state})
         else:
-            echo(f"job {earlier.id} is running the demo experiment already: betr jobs show "
-                 f"{earlier.id} (or screen 2 in betr-tui)")  # fmt: skip
+            echo(
+                f"job {earlier.id} is running the demo experiment already: betr jobs show "
+                f"{earlier.id} (or screen 2 in betr-tui)"
+            )
         return
     # failed, cancelled or interrupted: go on from where it stopped
     result = resume_job(earlier, detach) if earlier is not None else run_job(spec, detach)
@@ -223,8 +225,11 @@ def resume_job(job, detach: bool) -> dict | None:
     from engine.cli.common import follow_job
 
     ws = obj().workspace
-    echo(f"resuming job {job.id} (the demo experiment, {job.state} at step {job.done} of "
-         f"{job.total})", err=True)  # fmt: skip
+    echo(
+        f"resuming job {job.id} (the demo experiment, {job.state} at step {job.done} of "
+        f"{job.total})",
+        err=True,
+    )
     resume(ws, job.id, detach=detach)
     if detach:
         echo(f"job {job.id} resumed in the background: betr jobs show {job.id}")

@@ -1,5 +1,5 @@
 """Executors: feed batches to per-batch operators (engine.ops) and commit what they return.
 
-`local` runs an operator in the job's own process over store chunks; `ray` drives the same
-operator classes in Ray actors through Ray Data's `map_batches`, over sharded files.
+`local` runs an operator in the job's own process over store chunks; `scale` drives the same
+operator classes as Ray Data actors (one generic adapter, `scale.adapter`) over sharded files.
 """

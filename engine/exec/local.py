@@ -1,7 +1,7 @@
 """The local executor: an operator in this process over batches read from the workspace, each
 result committed with the job's progress and checkpoint in one transaction.
 
-It knows nothing of job kinds: the caller hands it the batches (e.g. `corpus_text_batches`),
+It knows nothing of job kinds: the caller hands it the batches (e.g. `CorpusChunks`),
 what to write for each, and the checkpoint that goes with it. `sink` is anything with `commit_chunk(write, *, advance,
 checkpoint)`, i.e. the job's context.
 
@@ -32,16 +32,6 @@ class ChunkSink(Protocol):
     def commit_chunk(
         self, write: Callable[[sqlite3.Connection], Any], *, advance: int, checkpoint: dict
     ) -> Any: ...
-
-
-def corpus_text_batches(
-    conn: sqlite3.Connection, corpus_id: int, *, after_id: int, size: int
-) -> Iterator[Batch]:
-    """The corpus's docs with id > `after_id`, by id, as batches {"id": [...], "text": [...]}
-    of at most `size` (read one at a time, as they are consumed)."""
-    while rows := docs.docs_after(conn, corpus_id, after_id, size):
-        after_id = rows[-1][0]
-        yield {"id": [r[0] for r in rows], "text": [r[1] for r in rows]}
 
 
 class CorpusChunks:

@@ -164,9 +164,10 @@ def _json_array(source: Source, stream: BinaryIO) -> Iterator[Record | InputErro
         return
     if not isinstance(data, list):
         yield InputError(
-            f"expected a JSON array of objects, got {json_kind(data)}", file=source.name,
+            f"expected a JSON array of objects, got {json_kind(data)}",
+            file=source.name,
             fix="give a JSON array of records, or JSONL (one object per line)",
-        )  # fmt: skip
+        )
         return
     check = bool(_SURROGATE_ESCAPE_BYTES.search(raw))
     for i, item in enumerate(data, 1):
@@ -180,8 +181,11 @@ def _json_array(source: Source, stream: BinaryIO) -> Iterator[Record | InputErro
         else:
             yield InputError(
                 f"expected a JSON object, got {json_kind(item)}",
-                file=source.name, line=i, unit="item", fix=SKIP_FIX,
-            )  # fmt: skip
+                file=source.name,
+                line=i,
+                unit="item",
+                fix=SKIP_FIX,
+            )
 
 
 def _numbered_lines(

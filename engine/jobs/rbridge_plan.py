@@ -62,6 +62,11 @@ def plan_score_row(
         elif row is not None:  # pending: a job fills it (or resumes filling it)
             return row["id"], False
         return store_rb.create_score(
-            conn, proxy_id=proxy["id"], benchmark_id=benchmark["id"], proxy_sha256=sha,
-            traces_hash=th, config=cfg.as_dict(), config_hash=key,
-        ), False  # fmt: skip
+            conn,
+            proxy_id=proxy["id"],
+            benchmark_id=benchmark["id"],
+            proxy_sha256=sha,
+            traces_hash=th,
+            config=cfg.as_dict(),
+            config_hash=key,
+        ), False

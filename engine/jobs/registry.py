@@ -25,9 +25,9 @@ JOB_FUNCTIONS: dict[str, str] = {
     "rbridge-generate": "engine.jobs.kinds.frontier:run_generate",
     "rbridge-teacher-force": "engine.jobs.kinds.frontier:run_teacher_force",
     "demo-experiment": "engine.jobs.kinds.experiment:run_experiment",
-    "ray-apply": "engine.jobs.kinds.ray_jobs:run_ray_apply",
-    "ray-embed": "engine.jobs.kinds.ray_jobs:run_ray_embed",
-    "import-scores": "engine.jobs.kinds.import_scores:run_import_scores",
+    "ray-apply": "engine.jobs.kinds.scale.shards:run_ray_apply",
+    "ray-embed": "engine.jobs.kinds.scale.shards:run_ray_embed",
+    "import-scores": "engine.jobs.kinds.scale.import_scores:run_import_scores",
     "embed-docs": "engine.jobs.kinds.embed_docs:run_embed_docs",
     "contamination": "engine.jobs.kinds.contamination:run_contamination",
 }

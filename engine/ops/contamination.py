@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.ops import Batch
+from engine.ops import Batch, Resources
 
 
 class FindOverlaps:
@@ -14,9 +14,12 @@ class FindOverlaps:
     (position, doc id, example index, start, end, ngrams), one per overlap
     (engine.betr.contamination.find_overlaps), by doc, then example, then start."""
 
-    def __init__(self, example_texts: Sequence[str], n: int):
+    resources = Resources(cpus=1.0)
+
+    def __init__(self, example_texts: Sequence[str], n: int, *, batch_size: int = 2000):
         self.example_texts = list(example_texts)
         self.n = n
+        self.batch_size = batch_size
         self.index: Any = None
 
     def setup(self) -> None:

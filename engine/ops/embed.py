@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.ops import Batch
+from engine.ops import Batch, Resources, device_resources
 
 
 class EmbedTexts:
@@ -18,6 +18,10 @@ class EmbedTexts:
         self.device = device
         self.batch_size = batch_size
         self.embedder: Any = None
+
+    @property
+    def resources(self) -> Resources:
+        return device_resources(self.device)
 
     def setup(self) -> None:
         from engine.embed import Embedder

@@ -6,19 +6,27 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
-from engine.ops import Batch
+from engine.ops import Batch, Resources
 
 
 class FastTextApply:
     """`setup()` checks the model file against its recorded sha256 and loads it once;
     `__call__({"id": ..., "text": [...]})` adds "prob": (n,) float64 p(positive)."""
 
+    resources = Resources(cpus=1.0)
+
     def __init__(
-        self, model_path: Path | str, sha256: str | None = None, run_id: int | None = None
+        self,
+        model_path: Path | str,
+        sha256: str | None = None,
+        run_id: int | None = None,
+        *,
+        batch_size: int = 4096,
     ):
         self.model_path = Path(model_path)
         self.sha256 = sha256
         self.run_id = run_id
+        self.batch_size = batch_size
         self.model: Any = None
 
     def setup(self) -> None:

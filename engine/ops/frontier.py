@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import Batch
+from engine.ops import Batch, Resources, device_resources
 from engine.rbridge.weights import DEFAULT_PROMPT
 
 SYSTEM_PROMPT = "You are a helpful assistant that solves {task} problems."
@@ -240,6 +240,14 @@ class TeacherForce:
         self.prompt = prompt
         self.lm = _LocalLM(model_path, device, dtype, batch_size)
 
+    @property
+    def resources(self) -> Resources:
+        return device_resources(self.lm.device)
+
+    @property
+    def batch_size(self) -> int:
+        return self.lm.batch_size
+
     def setup(self) -> None:
         if self.lm.loaded is None:
             self.lm.setup()
@@ -310,6 +318,14 @@ class Generate:
         self.lm = _LocalLM(model_path, device, dtype, batch_size)
         self._hf_tok: Any = None
         self.uses_chat_template = False
+
+    @property
+    def resources(self) -> Resources:
+        return device_resources(self.lm.device)
+
+    @property
+    def batch_size(self) -> int:
+        return self.lm.batch_size
 
     def setup(self) -> None:
         if self.lm.loaded is not None:

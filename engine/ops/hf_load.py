@@ -148,30 +148,35 @@ def verify_causal_lm(path: str | Path, *, load: bool = True) -> ModelDir:
     if "auto_map" in cfg:
         raise InputError(
             "auto_map names custom model code, which betr never runs (no remote code)",
-            file=where, field="auto_map",
+            file=where,
+            field="auto_map",
             fix="use a model whose architecture transformers ships (GPT-NeoX, Llama, ...)",
-        )  # fmt: skip
+        )
     model_type = cfg.get("model_type")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise InputError(
             f"'{model_type}' is not a causal LM architecture transformers knows",
-            file=where, field="model_type",
+            file=where,
+            field="model_type",
             fix="a proxy must be a causal (decoder) LM, e.g. gpt_neox, llama, qwen2, gpt2",
-        )  # fmt: skip
+        )
     causal = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
     archs = cfg.get("architectures")
     if isinstance(archs, list) and archs and not any(a in causal for a in archs):
         raise InputError(
             f"the architecture {', '.join(map(str, archs))} is not a causal LM",
-            file=where, field="architectures",
+            file=where,
+            field="architectures",
             fix=f"save it as its causal LM class ({MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[model_type]})",
-        )  # fmt: skip
+        )
     if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and cfg.get("is_decoder") is not True:
         raise InputError(
             f"a {model_type} model is an encoder (its attention sees the whole text) unless "
             "is_decoder is true",
-            file=where, field="is_decoder", fix="use a causal (decoder) LM as the proxy",
-        )  # fmt: skip
+            file=where,
+            field="is_decoder",
+            fix="use a causal (decoder) LM as the proxy",
+        )
     tok = _check_tokenizer(model_dir)
     if not load:
         return model_dir
@@ -182,8 +187,9 @@ def verify_causal_lm(path: str | Path, *, load: bool = True) -> ModelDir:
         raise InputError(
             f"the tokenizer has {size} entries but the model only {rows} embedding rows: "
             "its ids would index past the embeddings",
-            file=str(model_dir.tokenizer_file), fix="use the tokenizer the model was trained with",
-        )  # fmt: skip
+            file=str(model_dir.tokenizer_file),
+            fix="use the tokenizer the model was trained with",
+        )
     return model_dir
 
 
@@ -196,15 +202,17 @@ def _check_tokenizer(model_dir: ModelDir) -> Any:
     except Exception as exc:  # tokenizers raises plain Exceptions for a bad file
         raise InputError(
             f"the tokenizer does not load: {str(exc).splitlines()[0][:200] if str(exc) else exc!r}",
-            file=where, fix="save a fast tokenizer: AutoTokenizer.from_pretrained(SRC, "
+            file=where,
+            fix="save a fast tokenizer: AutoTokenizer.from_pretrained(SRC, "
             "use_fast=True).save_pretrained(DIR)",
-        ) from None  # fmt: skip
+        ) from None
     if not enc.ids or not any(e > s for s, e in enc.offsets):
         raise InputError(
             "the tokenizer gives no character offsets (rBridge weights tokens by the letters "
             "they cover)",
-            file=where, fix="use a fast tokenizer's tokenizer.json",
-        )  # fmt: skip
+            file=where,
+            fix="use a fast tokenizer's tokenizer.json",
+        )
     return tok
 
 

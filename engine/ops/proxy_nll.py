@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import Batch
+from engine.ops import Batch, Resources, device_resources
 
 BOS_MODES = ("auto", "always", "never")
 LOGIT_BUDGET = 1 << 25  # logits (positions x vocabulary) computed at once: 128 MB in float32
@@ -109,6 +109,10 @@ class ProxyNLL:
         self._softcap: float | None = None
         self._logit_scale: float | None = None
         self._pad_id = 0
+
+    @property
+    def resources(self) -> Resources:
+        return device_resources(self.device)
 
     # -- setup ----------------------------------------------------------------------------------
     def setup(self) -> None:

@@ -51,10 +51,12 @@ def check_logprobs(logprobs: list[float], *, where: str = "") -> np.ndarray:
     for i, v in enumerate(logprobs):
         if isinstance(v, bool) or not isinstance(v, int | float):
             shown = (
-                str(v).lower() if isinstance(v, bool)
-                else f"the string {json.dumps(v)[:40]}" if isinstance(v, str)
+                str(v).lower()
+                if isinstance(v, bool)
+                else f"the string {json.dumps(v)[:40]}"
+                if isinstance(v, str)
                 else type(v).__name__
-            )  # fmt: skip
+            )
             raise InputError(
                 f"{_at(where)}token {i}: logprob is not a number ({shown})", fix=LOGPROB_FIX
             )

@@ -103,9 +103,14 @@ def delete_run(
     """A run and everything it produced, its bulky tables in bounded transactions."""
     for check_id in contamination.check_ids_of_run(conn, run_id):
         delete_batched(
-            conn, "contamination_hits", "position", "check_id = ?", (check_id,), batch=batch,
+            conn,
+            "contamination_hits",
+            "position",
+            "check_id = ?",
+            (check_id,),
+            batch=batch,
             on_rows=on_rows,
-        )  # fmt: skip
+        )
     for table, key in RUN_TABLES:
         delete_batched(conn, table, key, "run_id = ?", (run_id,), batch=batch, on_rows=on_rows)
     with transaction(conn):

@@ -64,16 +64,6 @@ def corpus_doc_ids(conn: sqlite3.Connection, corpus_id: int) -> np.ndarray:
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
-def docs_after(
-    conn: sqlite3.Connection, corpus_id: int, after_id: int, limit: int
-) -> list[sqlite3.Row]:
-    """(id, text) of the next `limit` docs of the corpus with id > `after_id`, by id."""
-    return conn.execute(
-        "SELECT id, text FROM docs WHERE corpus_id = ? AND id > ? ORDER BY id LIMIT ?",
-        (corpus_id, after_id, limit),
-    ).fetchall()
-
-
 def id_chunks(
     conn: sqlite3.Connection, corpus_id: int, after_id: int, size: int
 ) -> Iterator[tuple[int, int]]:
@@ -101,14 +91,6 @@ def docs_between(
         "SELECT id, text FROM docs WHERE corpus_id = ? AND id > ? AND id <= ? ORDER BY id",
         (corpus_id, after, last),
     ).fetchall()
-
-
-def iter_docs(conn: sqlite3.Connection, corpus_id: int, chunk: int) -> Iterator[list]:
-    """Chunks of (id, text) rows of a corpus, by id."""
-    last = 0
-    while rows := docs_after(conn, corpus_id, last, chunk):
-        yield rows
-        last = rows[-1][0]
 
 
 def insert_docs(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
@@ -257,3 +239,23 @@ def group_values(
         ids.append(doc_id)
         values.append(value)
     return np.array(ids, dtype=np.int64), values
+
+
+def match_ext_ids(
+    conn: sqlite3.Connection, corpus_id: int, ext_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(doc id, n_tokens) of each ext id in the corpus, aligned with `ext_ids` (e.g. the ids of
+    scores computed outside the workspace, a Ray apply's shards); -1 for both where the corpus
+    has no doc with that id. Each lookup uses the (corpus_id, ext_id) index."""
+    ids = [str(e) for e in ext_ids]
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(ids), IN_BATCH):
+        part = ids[start : start + IN_BATCH]
+        for row in conn.execute(
+            f"SELECT ext_id, id, n_tokens FROM docs WHERE corpus_id = ? AND ext_id IN "
+            f"({','.join('?' * len(part))})",
+            (corpus_id, *part),
+        ):
+            found[row[0]] = (row[1], row[2])
+    out = np.array([found.get(e, (-1, -1)) for e in ids], dtype=np.int64).reshape(-1, 2)
+    return out[:, 0], out[:, 1]

@@ -9,8 +9,18 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-COLUMNS = ("run", "size", "params", "tokens", "step", "stage", "benchmark", "category",
-           "metric", "value")  # fmt: skip
+COLUMNS = (
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "category",
+    "metric",
+    "value",
+)
 
 
 def eval_result_columns(

@@ -75,8 +75,20 @@ def checkpoint_keys(
     )
 
 
-FRAME_COLUMNS = ("id", "run", "size", "params", "tokens", "step", "stage", "benchmark",
-                 "category", "metric", "value", "source")  # fmt: skip
+FRAME_COLUMNS = (
+    "id",
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "category",
+    "metric",
+    "value",
+    "source",
+)
 
 
 def frame_rows(conn: sqlite3.Connection, benchmark: str) -> list[dict[str, Any]]:

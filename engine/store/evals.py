@@ -10,13 +10,38 @@ from collections.abc import Sequence
 from typing import Any
 
 RESULT_KEYS = (
-    "run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
-    "value", "attrs", "source", "proxy_id", "job_id", "import_id",
-)  # fmt: skip
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "category",
+    "metric",
+    "value",
+    "attrs",
+    "source",
+    "proxy_id",
+    "job_id",
+    "import_id",
+)
 ITEM_KEYS = (
-    "run", "size", "params", "tokens", "step", "stage", "benchmark", "item", "gold", "logliks",
-    "source", "import_id", "choices", "delimiter",
-)  # fmt: skip
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "item",
+    "gold",
+    "logliks",
+    "source",
+    "import_id",
+    "choices",
+    "delimiter",
+)
 
 
 def insert_eval_results(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:
@@ -67,8 +92,12 @@ def eval_results(
     run: str | None = None,
 ) -> list[dict[str, Any]]:
     where, args = [], []
-    for col, value in (("benchmark", benchmark), ("metric", metric), ("proxy_id", proxy_id),
-                       ("run", run)):  # fmt: skip
+    for col, value in (
+        ("benchmark", benchmark),
+        ("metric", metric),
+        ("proxy_id", proxy_id),
+        ("run", run),
+    ):
         if value is not None:
             where.append(f"{col} = ?")
             args.append(value)

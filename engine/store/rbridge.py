@@ -87,9 +87,13 @@ RESCORE_MARK = "~rescore"
 def find_rescore(conn: sqlite3.Connection, done: dict[str, Any]) -> dict[str, Any] | None:
     """The row a rescore of the finished row `done` fills, if there is one."""
     return find_score(
-        conn, done["proxy_id"], done["benchmark_id"], done["proxy_sha256"], done["traces_hash"],
+        conn,
+        done["proxy_id"],
+        done["benchmark_id"],
+        done["proxy_sha256"],
+        done["traces_hash"],
         done["config_hash"] + RESCORE_MARK,
-    )  # fmt: skip
+    )
 
 
 def delete_score(conn: sqlite3.Connection, score_id: int) -> None:
@@ -122,18 +126,6 @@ def list_scores(
         sql += " WHERE " + " AND ".join(where)
     rows = conn.execute(sql + " ORDER BY s.id", args).fetchall()
     return [_score(r) for r in rows]
-
-
-def latest_done_score(
-    conn: sqlite3.Connection, proxy_id: int, benchmark_id: int
-) -> dict[str, Any] | None:
-    return _score(
-        conn.execute(
-            f"SELECT {SCORE_COLUMNS} {FROM} WHERE s.proxy_id = ? AND s.benchmark_id = ? "
-            "AND s.state = 'done' ORDER BY s.finished_at DESC, s.id DESC LIMIT 1",
-            (proxy_id, benchmark_id),
-        ).fetchone()
-    )
 
 
 def scored_trace_ids(conn: sqlite3.Connection, score_id: int) -> set[int]:
@@ -228,8 +220,9 @@ def finish_score(conn: sqlite3.Connection, score_id: int, metrics: dict[str, Any
     key = row["config_hash"] if row is not None else ""
     if key.endswith(RESCORE_MARK):
         key = key[: -len(RESCORE_MARK)]
-        old = find_score(conn, row["proxy_id"], row["benchmark_id"], row["proxy_sha256"],
-                         row["traces_hash"], key)  # fmt: skip
+        old = find_score(
+            conn, row["proxy_id"], row["benchmark_id"], row["proxy_sha256"], row["traces_hash"], key
+        )
         if old is not None:
             delete_score(conn, old["id"])
     conn.execute(

@@ -56,13 +56,34 @@ def set_row_categories(conn: sqlite3.Connection, mapping: Mapping[str, str]) -> 
 
 # -- staging: an import's rows, invisible until swapped in ------------------------------------
 STAGED_RESULT_COLUMNS = (
-    "run", "size", "params", "tokens", "step", "stage", "benchmark", "category", "metric",
-    "value", "attrs", "source",
-)  # fmt: skip
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "category",
+    "metric",
+    "value",
+    "attrs",
+    "source",
+)
 STAGED_ITEM_COLUMNS = (
-    "run", "size", "params", "tokens", "step", "stage", "benchmark", "item", "gold", "logliks",
-    "source", "choices", "delimiter",
-)  # fmt: skip
+    "run",
+    "size",
+    "params",
+    "tokens",
+    "step",
+    "stage",
+    "benchmark",
+    "item",
+    "gold",
+    "logliks",
+    "source",
+    "choices",
+    "delimiter",
+)
 
 
 def create_staging_import(
@@ -132,8 +153,13 @@ def staged_summary(conn: sqlite3.Connection, import_id: int) -> dict[str, Any]:
                 )
             }
         )
-    return {"rows": r[0], "metrics": r[1], "items": items, "runs": names["run"],
-            "benchmarks": names["benchmark"]}  # fmt: skip
+    return {
+        "rows": r[0],
+        "metrics": r[1],
+        "items": items,
+        "runs": names["run"],
+        "benchmarks": names["benchmark"],
+    }
 
 
 def staged_duplicate(
@@ -229,14 +255,4 @@ def abandoned_imports(
             "SELECT id, pid, host, state FROM result_imports WHERE state != 'done' ORDER BY id"
         )
         if r[3] == "deleting" or not alive(r[1], r[2])
-    ]
-
-
-def imports_in_progress(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """{id, pid, host, state} of the imports being staged or deleted."""
-    return [
-        dict(r)
-        for r in conn.execute(
-            "SELECT id, pid, host, state FROM result_imports WHERE state != 'done' ORDER BY id"
-        )
     ]

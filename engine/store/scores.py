@@ -4,7 +4,6 @@ staged in `apply_staging` while an apply runs), the probability order with cumul
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -285,7 +284,3 @@ def sample_in_betr_order(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.
         "WHERE s.run_id = ? ORDER BY s.score DESC, s.best_cosine DESC, s.doc_id",
         (run_id,),
     ).fetchall()
-
-
-def meta_json(text: str | None) -> Any:
-    return json.loads(text) if text else None

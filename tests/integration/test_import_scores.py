@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.synth_run import make_synthetic_run
-from engine.api.scale_threshold import scale_threshold
+from engine.api.scale import scale_threshold
 from engine.api.select import select
 from engine.cli import main
 from engine.store import runs as store_runs
@@ -202,8 +202,8 @@ def test_threshold_on_ray_equals_local(ws, shards):
 
 def test_a_failed_import_resumes_after_its_last_chunk(ws, shards, monkeypatch):
     from engine.api import jobs
-    from engine.api.scale_scores import import_scores_spec
-    from engine.jobs.kinds import import_scores
+    from engine.api.scale import import_scores_spec
+    from engine.jobs.kinds.scale import import_scores
 
     with contextlib.closing(ws.connect()) as conn:
         want = snapshot(conn, 1)

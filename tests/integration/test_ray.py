@@ -23,7 +23,7 @@ from engine.api.jobs import queue, run_here
 from engine.api.scale import ray_apply_spec
 from engine.betr.classifier import train_classifier
 from engine.errors import JobCancelled
-from engine.exec.ray import FAULT_ENV
+from engine.exec.scale.adapter import FAULT_ENV
 from engine.jobs.specs import ApplySpec
 from engine.jobs.table import get_job
 from engine.store import jobs as store_jobs

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from engine.analysis.correlations import Corr, block, corr, structural_persistence, tier
-from engine.analysis.correlations_run import run
+from engine.analysis.correlations.run import run
+from engine.analysis.correlations.stats import Corr, block, corr, structural_persistence, tier
 from engine.errors import InputError, UsageError
 
 CATS = {"arc": "science", "sciq": "science", "obqa": "science", "hellaswag": "commonsense",

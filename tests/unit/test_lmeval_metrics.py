@@ -94,7 +94,7 @@ def test_the_formulas_pick_differently_on_these_items():
 
 
 def test_samples_rescored_by_betr_equal_the_results_json_and_lm_evals_formulas(tmp_path):
-    from engine.analysis.results_formats import parse_results
+    from engine.ingest.results import parse_results
 
     run = write_run(tmp_path / "out" / "EleutherAI__pythia-160m")
     parsed = parse_results([str(run)], "lm-eval")
@@ -111,7 +111,7 @@ def test_samples_rescored_by_betr_equal_the_results_json_and_lm_evals_formulas(t
 
 
 def test_a_results_json_that_disagrees_is_said(tmp_path):
-    from engine.analysis.results_formats import parse_results
+    from engine.ingest.results import parse_results
 
     wrong = dict(expected(), acc_norm=expected()["acc_per_char"])  # betr's old acc_norm
     run = write_run(tmp_path / "out" / "EleutherAI__pythia-160m", results_values=wrong)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.betr.runindex import keep_count
-from engine.betr.threshold_scale import (
+from engine.betr.scale import (
     BINS,
     Candidates,
     Histogram,
@@ -147,7 +147,7 @@ def test_local_driver_over_parquet_shards(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from engine.exec.ray_threshold import score_shards, shard_threshold
+    from engine.exec.scale.threshold import score_shards, shard_threshold
 
     prob, _tie, n_tokens = data(11, 3000, 2)
     bounds = [0, 1000, 1800, 3000]
@@ -182,7 +182,7 @@ def test_local_driver_over_parquet_shards(tmp_path):
 
 def test_a_nan_probability_is_named_plainly():
     """The message says "nan", not numpy's repr "np.float64(nan)" (issue 19.11)."""
-    from engine.betr.threshold_scale import check_probs
+    from engine.betr.scale import check_probs
 
     with pytest.raises(InputError) as err:
         check_probs(np.array([0.5, np.nan]), np.array([3, 4]), "s.parquet")

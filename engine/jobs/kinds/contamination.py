@@ -20,7 +20,7 @@ from engine.betr.runs import require_state
 from engine.errors import UsageError
 from engine.exec.local import available_cores, run_batches
 from engine.jobs.context import JobContext
-from engine.jobs.specs_trust import ContaminationSpec
+from engine.jobs.specs import ContaminationSpec
 from engine.ops import Batch
 from engine.ops.contamination import FindOverlaps
 from engine.store import contamination as store_c
@@ -70,8 +70,12 @@ def run_contamination(ctx: JobContext, spec: ContaminationSpec) -> dict[str, Any
     ctx.start_phase(upto, "docs", done=state["after"])
     ctx.log.info(
         "checking positions %d..%d of run %d against %d examples, n = %d",
-        state["after"] + 1, upto, run["id"], len(examples), check["n"],
-    )  # fmt: skip
+        state["after"] + 1,
+        upto,
+        run["id"],
+        len(examples),
+        check["n"],
+    )
 
     def write(c: sqlite3.Connection, out: Batch) -> None:
         store_c.insert_hits(

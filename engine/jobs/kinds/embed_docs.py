@@ -10,7 +10,7 @@ from engine.errors import UsageError
 from engine.exec.local import embed_texts
 from engine.jobs.context import JobContext
 from engine.jobs.kinds.betr import run_embedder
-from engine.jobs.specs_docs import EmbedDocsSpec
+from engine.jobs.specs import EmbedDocsSpec
 from engine.store import docs
 from engine.store import runs as store_runs
 from engine.store.embeddings import SqliteEmbeddingCache

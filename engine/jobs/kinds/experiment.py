@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from engine.betr.select import SELECTION_ORDERS
 from engine.errors import UsageError
 from engine.jobs import table
 from engine.jobs.context import JobContext
@@ -49,7 +50,7 @@ from engine.store import runs as store_runs
 from engine.store.db import transaction
 from engine.units import abbreviate
 
-SELECTIONS = ("top", "random", "bottom")
+SELECTIONS = tuple(SELECTION_ORDERS)  # a proxy on each selection order, top first
 CAVEATS = (
     "What this can show: the whole loop on one machine (select data, train proxies, score them "
     "with rBridge and multiple choice, fit a small proxy's score to a larger one's accuracy, "

@@ -76,9 +76,13 @@ def run_generate(ctx: JobContext, spec: GenerateSpec) -> dict[str, Any]:
         op.setup()
         ctx.log.info(
             "generating %d traces for %s with %s on %s (%s), %s",
-            len(todo), name, spec.model, op.loaded.device, op.loaded.dtype,
+            len(todo),
+            name,
+            spec.model,
+            op.loaded.device,
+            op.loaded.dtype,
             "chat template" if op.uses_chat_template else "plain prompt",
-        )  # fmt: skip
+        )
     t0, retried = time.monotonic(), int(cp.get("retried", 0))
     for start in range(0, len(todo), spec.batch_size):
         chunk = todo[start : start + spec.batch_size]
@@ -118,8 +122,11 @@ def run_generate(ctx: JobContext, spec: GenerateSpec) -> dict[str, Any]:
         )
     ctx.log.info(
         "generated %d traces, %d failed, %d skipped in %.1f s",
-        generated, len(failures), skipped, time.monotonic() - t0,
-    )  # fmt: skip
+        generated,
+        len(failures),
+        skipped,
+        time.monotonic() - t0,
+    )
     return _result(
         failures,
         skipped,
@@ -156,8 +163,12 @@ def run_teacher_force(ctx: JobContext, spec: TeacherForceSpec) -> dict[str, Any]
         op.setup()
         ctx.log.info(
             "teacher-forcing %d traces of %s with %s on %s (%s)",
-            len(todo), name, spec.model, op.loaded.device, op.loaded.dtype,
-        )  # fmt: skip
+            len(todo),
+            name,
+            spec.model,
+            op.loaded.device,
+            op.loaded.dtype,
+        )
     source = f"teacher:{sha}"
     for start in range(0, len(todo), spec.batch_size):
         chunk = todo[start : start + spec.batch_size]

@@ -65,9 +65,13 @@ def run_mc_eval(ctx: JobContext, spec: McEvalSpec) -> dict[str, Any]:
         )
     ctx.log.info(
         "multiple-choice evaluation of proxy %s on %s (%d items) on %s (%s), BOS %s",
-        proxy["name"], ", ".join(p["name"] for p in plans), total, op.loaded.device,
-        op.loaded.dtype, spec.bos,
-    )  # fmt: skip
+        proxy["name"],
+        ", ".join(p["name"] for p in plans),
+        total,
+        op.loaded.device,
+        op.loaded.dtype,
+        spec.bos,
+    )
     t0 = time.monotonic()
     scored_now = 0
     results: dict[str, Any] = {}
@@ -149,9 +153,8 @@ def _score_items(op: ProxyNLL, chunk: list[dict[str, Any]], job_id: int, bos: st
     for it, context, ll in zip(chunk, contexts, logliks, strict=True):
         n_chars = [len(mc_continuation(context, c)) for c in it["choices"]]
         rows.append(
-            (it["id"], it["gold"], json.dumps([v for v, _ in ll]), json.dumps(n_chars), job_id,
-             bos)
-        )  # fmt: skip
+            (it["id"], it["gold"], json.dumps([v for v, _ in ll]), json.dumps(n_chars), job_id, bos)
+        )
     return rows
 
 
@@ -196,7 +199,9 @@ def _finish_benchmark(
 
     ctx.commit_chunk(write, advance=0, checkpoint={"benchmark": plan["id"], "stage": "done"})
     ctx.log.info(
-        "%s over %d items: %s", plan["name"], res.n_items,
+        "%s over %d items: %s",
+        plan["name"],
+        res.n_items,
         ", ".join(f"{m} {v:.4f}" for m, v in res.metrics().items() if v is not None),
-    )  # fmt: skip
+    )
     return {**res.metrics(), "n_items": res.n_items, "no_gold": plan["no_gold"]}

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.betr.runindex import keep_count
 from engine.betr.runs import require_state
+from engine.betr.select import SELECTION_ORDERS
 from engine.device import available_memory, detect_device
 from engine.errors import UsageError
 from engine.jobs.context import JobContext
@@ -148,10 +149,12 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
                 lambda _c: None,
                 advance=ev.tokens - ctx.done,
                 checkpoint={
-                    **state_cp, "registered": registered, "loss": ev.loss,
+                    **state_cp,
+                    "registered": registered,
+                    "loss": ev.loss,
                     "resumes_at": state_cp["tokens"],
                 },
-            )  # fmt: skip
+            )
             continue
         new = None
         if ev.checkpoint_dir is not None and ev.step not in {r["step"] for r in registered}:
@@ -249,8 +252,8 @@ def check_fits(spec: ProxyTrainSpec, vocab: int, n_tokens: int, device: str | No
 
 def training_doc_ids(conn, spec: ProxyTrainSpec) -> np.ndarray:
     """The corpus's doc ids, or those a BETR run keeps at spec.keep (by tokens, the cut of
-    `betr select`; with selection_order "bottom" the lowest-ranked docs of that token share,
-    with "random" a seeded random draw of it), ascending."""
+    `betr select`; in another selection_order, e.g. "bottom" or "random", the docs that order
+    takes for that token share: engine.betr.select.SELECTION_ORDERS), ascending."""
     if spec.selection_run is None:
         ids = docs.corpus_doc_ids(conn, spec.corpus_id)
         if not len(ids):
@@ -267,11 +270,7 @@ def training_doc_ids(conn, spec: ProxyTrainSpec) -> np.ndarray:
     cols = scores.read_packed(conn, run["id"]) or scores.build_run_columns(conn, run["id"])
     ids = np.asarray(cols["doc_id"], dtype=np.int64)  # by p(positive), best first
     n_tokens = np.asarray(cols["n_tokens"], dtype=np.int64)
-    if spec.selection_order == "bottom":
-        ids, n_tokens = ids[::-1], n_tokens[::-1]
-    elif spec.selection_order == "random":  # a seeded control of the same token share
-        perm = np.random.default_rng(spec.seed).permutation(len(ids))
-        ids, n_tokens = ids[perm], n_tokens[perm]
+    ids, n_tokens = SELECTION_ORDERS[spec.selection_order].order(ids, n_tokens, spec.seed)
     kept = keep_count(np.cumsum(n_tokens), float(spec.keep), "tokens")
     if kept == 0:
         raise UsageError(f"run {run['id']} has no scored documents", fix="apply it again")

@@ -82,9 +82,13 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
     op.setup()
     ctx.log.info(
         "scoring %d traces of %s with proxy %s on %s (%s), MinMax per %s",
-        len(rows), score["benchmark"], proxy["name"], op.loaded.device, op.loaded.dtype,
+        len(rows),
+        score["benchmark"],
+        proxy["name"],
+        op.loaded.device,
+        op.loaded.dtype,
         spec.minmax,
-    )  # fmt: skip
+    )
 
     t0 = time.monotonic()
     prepared = [_prepare(op, spec, row) for row in rows]
@@ -168,22 +172,38 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
     )
     ctx.log.info(
         "rBridge %s on %s: %s (R-phi %s, gold %s) over %d traces",
-        proxy["name"], score["benchmark"], metrics["rbridge"], metrics["nll_rphi"],
-        metrics["nll_gold"], metrics["n_traces"],
-    )  # fmt: skip
+        proxy["name"],
+        score["benchmark"],
+        metrics["rbridge"],
+        metrics["nll_rphi"],
+        metrics["nll_gold"],
+        metrics["n_traces"],
+    )
     return {"score_id": spec.score_id, **{k: metrics[k] for k in _RESULT_KEYS}}
 
 
 _RESULT_KEYS = (
-    "rbridge", "nll_rphi", "nll_gold", "bpb", "word_perplexity", "byte_perplexity",
-    "bpb_prompted", "n_mask_traces", "n_traces", "n_scored", "flags",
-)  # fmt: skip
+    "rbridge",
+    "nll_rphi",
+    "nll_gold",
+    "bpb",
+    "word_perplexity",
+    "byte_perplexity",
+    "bpb_prompted",
+    "n_mask_traces",
+    "n_traces",
+    "n_scored",
+    "flags",
+)
 # the benchmark's rows in the long evaluation table: metric name -> key of the aggregates
 _EVAL_METRICS = {
-    "nll_rphi": "nll_rphi", "nll_gold": "nll_gold", "bpb": "bpb",
-    "word_perplexity": "word_perplexity", "byte_perplexity": "byte_perplexity",
+    "nll_rphi": "nll_rphi",
+    "nll_gold": "nll_gold",
+    "bpb": "bpb",
+    "word_perplexity": "word_perplexity",
+    "byte_perplexity": "byte_perplexity",
     "bpb_prompted": "bpb_prompted",
-}  # fmt: skip
+}
 
 
 def _mask_sums(p: dict[str, Any], target_nll: np.ndarray):
@@ -233,8 +253,7 @@ def _prepare_mask(op: ProxyNLL, row: dict[str, Any]) -> dict[str, Any]:
     ids, offsets = op.encode(text, add_special_tokens=False)
     lead = op.leading_special_ids(text)
     first = 0 if lead else 1
-    return {"offsets": offsets, "context": lead or ids[:1], "target": ids[first:],
-            "first": first}  # fmt: skip
+    return {"offsets": offsets, "context": lead or ids[:1], "target": ids[first:], "first": first}
 
 
 def _finish(conn, spec, score, proxy, metrics) -> None:

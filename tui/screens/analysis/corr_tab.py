@@ -13,11 +13,16 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
+from engine.api.analysis_corr import PROTOCOLS as ALL_PROTOCOLS
 from tui.screens.analysis.format import fmt_num, fmt_p, fmt_r, na_reason, name
 from tui.screens.analysis.heatmap import SORTS, Heatmap
 from tui.screens.analysis.tables import ExportTable
 
-PROTOCOLS = ("matrix", "cross-stage", "coherence", "align")
+# the protocols the tab switches through: every one needing no --attribute (tiers show with
+# cross-stage, the protocol they summarise)
+PROTOCOLS = tuple(
+    n for n, p in ALL_PROTOCOLS.items() if not p.needs_attribute and p.derived_from is None
+)
 VIEWS = ("an-corr-map-view", "an-corr-table-view")
 
 

@@ -20,12 +20,21 @@ from engine.workspace import open_private
 from tui.safe_text import one_line
 
 NA = "n/a"
-NO_RESULTS = (
+NO_RESULTS = (  # {formats}: the result formats' registry, read when shown (no_results)
     "No evaluation results in this workspace yet. Import some:\n"
-    "  betr results import PATH... --format lm-eval|dclm|datadecide|csv\n"
+    "  betr results import PATH... --format {formats}\n"
     "or, in the demo workspace, press x (twice) to run the demo experiment "
     "(betr demo experiment): tiny proxies on three selections at two sizes, ~20 minutes."
 )
+
+
+def no_results() -> str:
+    """NO_RESULTS with the result formats' names (the engine's registry, imported when shown)."""
+    from engine.api.results import format_names
+
+    return NO_RESULTS.format(formats=format_names())
+
+
 NO_ITEMS = (
     "No per-item results to calibrate. Import lm-eval samples_*.jsonl files\n"
     "  betr results import PATH --format lm-eval\n"

@@ -28,7 +28,7 @@ from tui.screens.analysis.calib_tab import CalibrationTab
 from tui.screens.analysis.corr_tab import PROTOCOLS, CorrTab
 from tui.screens.analysis.exports import export_plot, export_table
 from tui.screens.analysis.fit_tab import FitTab, RankTab
-from tui.screens.analysis.format import NO_ITEMS, NO_RESULTS
+from tui.screens.analysis.format import NO_ITEMS, no_results
 from tui.screens.analysis.heatmap import Heatmap
 from tui.screens.analysis.selection import (
     MATCHES,
@@ -195,7 +195,7 @@ class AnalysisScreen(BetrScreen):
         self.view = view
         empty = self.query_one("#an-empty", Static)
         has = bool(view["n_rows"])
-        empty.update("" if has else NO_RESULTS)
+        empty.update("" if has else no_results())
         empty.display = not has
         self.query_one("#an-tabs").display = has
         self.query_one("#an-selectors").display = has

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.api.analysis_corr import METHODS
+from engine.api.analysis_fit import MATCH_KEYS
 from tui.screens.analysis.format import name
 
 SEP = "\t"
 SELECTS = ("benchmark", "x_side", "x_metric", "y_side", "y_metric", "scope", "method", "match")
-METHODS = ("pearson", "spearman")
-MATCHES = ("tokens", "step")
+MATCHES = tuple(MATCH_KEYS)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from tui.actions_rbridge import SCOPE
 from tui.safe_text import plain
 from tui.screens.base import BetrScreen
 from tui.screens.rbridge.proxytable import SERIES, ProxyPlot, ProxyTable
-from tui.screens.rbridge.summary import JOB_KINDS, NO_PROXIES, NO_TRACES, jobs_text, name
+from tui.screens.rbridge.summary import JOB_KINDS, NO_PROXIES, jobs_text, name, no_traces
 from tui.screens.rbridge.summary import summary_text as make_summary
 from tui.screens.rbridge.tokens import TraceTokens
 from tui.screens.rbridge.tokenview import TokenPanel, TokenView
@@ -150,9 +150,9 @@ class RbridgeScreen(BetrScreen):
             self.proxy = proxies[0] if proxies else None
         self._set_options("#rb-bench", list(zip(benches, raw_benches, strict=True)), self.benchmark)
         self._set_options("#rb-proxy", [(name(p), p) for p in proxies], self.proxy)
-        empty = NO_TRACES if not raw_benches else NO_PROXIES if not proxies else ""
+        empty = no_traces() if not raw_benches else NO_PROXIES if not proxies else ""
         if not raw_benches and not proxies:
-            empty = f"{NO_TRACES}\n\n{NO_PROXIES}"
+            empty = f"{no_traces()}\n\n{NO_PROXIES}"
         self.show_empty(empty)
         if self.benchmark is not None:
             self.read_scores(self.benchmark)

@@ -15,12 +15,21 @@ from tui.widgets.cells import ThemeStyles, progress_cell
 
 NARROW, WIDE = 100, 140  # the App's width breakpoints
 JOB_KINDS = ("rbridge-score", "proxy-train", "proxy-mc-eval")
-NO_TRACES = (
+NO_TRACES = (  # {formats}: the trace formats' registry, read when shown (no_traces)
     "No reasoning traces yet. Import a frontier model's traces for an imported benchmark:\n"
-    "  betr rbridge import PATH... --benchmark B --format openai|rbridge|mask|plain\n"
+    "  betr rbridge import PATH... --benchmark B --format {formats}\n"
     "(import the benchmark first with  betr import bench PATH --name B ; traces without "
     "log-probabilities get them from  betr rbridge teacher-force --model PATH)"
 )
+
+
+def no_traces() -> str:
+    """NO_TRACES with the trace formats' names (the engine's registry, imported when shown)."""
+    from engine.api.rbridge import trace_format_names
+
+    return NO_TRACES.format(formats=trace_format_names())
+
+
 NO_PROXIES = (
     "No proxies yet. Register a local Hugging Face causal LM directory:\n"
     "  betr proxy add PATH --tokens N --dataset NAME\n"
