@@ -248,8 +248,11 @@ class BetrApp(App[None]):
             if job.state == "done" and job.kind == "embed-docs":
                 self.notify(f"job {job.id} done: {job.title}", markup=False, timeout=3)
             elif job.state == "done" and job.run_id is not None:
-                self.notify(f"job {job.id} done: {job.title}. {self.run_hint(job.run_id)}",
-                            markup=False, timeout=15)  # fmt: skip
+                self.notify(
+                    f"job {job.id} done: {job.title}. {self.run_hint(job.run_id)}",
+                    markup=False,
+                    timeout=15,
+                )
             elif job.state == "done":
                 self.notify(f"job {job.id} done: {job.title}", markup=False)
             elif job.state == "failed":

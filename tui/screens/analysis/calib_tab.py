@@ -69,11 +69,34 @@ class CalibrationTab(Vertical):
         for b in sorted(set(before) | set(after)):
             x, y = before.get(b, {}), after.get(b, {})
             src = x or y
-            raw.append([b, src.get("lo"), src.get("hi"), x.get("n", 0), x.get("acc"),
-                        x.get("conf"), y.get("n", 0), y.get("acc"), y.get("conf")])  # fmt: skip
-        cells = [[str(v[0]), fmt_num(v[1], 3), fmt_num(v[2], 3), str(v[3]), fmt_num(v[4], 3),
-                  fmt_num(v[5], 3), str(v[6]), fmt_num(v[7], 3), fmt_num(v[8], 3)]
-                 for v in raw if v[3] or v[6]]  # fmt: skip
+            raw.append(
+                [
+                    b,
+                    src.get("lo"),
+                    src.get("hi"),
+                    x.get("n", 0),
+                    x.get("acc"),
+                    x.get("conf"),
+                    y.get("n", 0),
+                    y.get("acc"),
+                    y.get("conf"),
+                ]
+            )
+        cells = [
+            [
+                str(v[0]),
+                fmt_num(v[1], 3),
+                fmt_num(v[2], 3),
+                str(v[3]),
+                fmt_num(v[4], 3),
+                fmt_num(v[5], 3),
+                str(v[6]),
+                fmt_num(v[7], 3),
+                fmt_num(v[8], 3),
+            ]
+            for v in raw
+            if v[3] or v[6]
+        ]
         table = self.query_one("#an-cal-bins", ExportTable)
         table.show("calibration-bins", header, raw, cells)
         table.border_title = "bins with items (before | after)"
@@ -86,8 +109,13 @@ class CalibrationTab(Vertical):
         plt = plot.plt
         plt.clear_figure()
         self.plotted = {}
-        plt.plot([0, 1], [0, 1], color=plot_rgb(self.app, "foreground"), marker="braille",
-                 label="perfect calibration")  # fmt: skip
+        plt.plot(
+            [0, 1],
+            [0, 1],
+            color=plot_rgb(self.app, "foreground"),
+            marker="braille",
+            label="perfect calibration",
+        )
         for key, label, colour, shift in (
             ("bins", "before (T = 1)", "error", -0.012),
             ("bins_scaled", "after scaling", "primary", 0.012),
@@ -96,8 +124,13 @@ class CalibrationTab(Vertical):
             self.plotted[key] = [(b["bin"], b["acc"]) for b in bins]
             if bins:
                 xs = [(b["lo"] + b["hi"]) / 2 + shift for b in bins]
-                plt.bar(xs, [b["acc"] for b in bins], width=0.02, label=label,
-                        color=plot_rgb(self.app, colour))  # fmt: skip
+                plt.bar(
+                    xs,
+                    [b["acc"] for b in bins],
+                    width=0.02,
+                    label=label,
+                    color=plot_rgb(self.app, colour),
+                )
         plt.xlim(0, 1)
         plt.ylim(0, 1)
         plt.xticks([0, 0.25, 0.5, 0.75, 1])

@@ -135,42 +135,94 @@ class CorrTab(Vertical):
         second.display = False
         if protocol == "cross-stage":
             tiers = {t["benchmark"]: t["tier"] for t in data.get("tiers_rows", [])}
-            header = ["scale", "benchmark", "category", "r_acc", "p_acc", "n_acc", "r_conf",
-                      "p_conf", "n_conf", "tier"]  # fmt: skip
-            raw = [[r["scale"], r["benchmark"], r["category"], r["r_acc"], r["p_acc"],
-                    r["n_acc"], r["r_conf"], r["p_conf"], r["n_conf"],
-                    tiers.get(r["benchmark"])] for r in rows]  # fmt: skip
-            cells = [[name(v[0]), name(v[1]), name(v[2] or "-"), fmt_r(v[3]), fmt_p(v[4]),
-                      str(v[5]), fmt_r(v[6]), fmt_p(v[7]), str(v[8]), name(v[9] or "-")]
-                     for v in raw]  # fmt: skip
+            header = [
+                "scale",
+                "benchmark",
+                "category",
+                "r_acc",
+                "p_acc",
+                "n_acc",
+                "r_conf",
+                "p_conf",
+                "n_conf",
+                "tier",
+            ]
+            raw = [
+                [
+                    r["scale"],
+                    r["benchmark"],
+                    r["category"],
+                    r["r_acc"],
+                    r["p_acc"],
+                    r["n_acc"],
+                    r["r_conf"],
+                    r["p_conf"],
+                    r["n_conf"],
+                    tiers.get(r["benchmark"]),
+                ]
+                for r in rows
+            ]
+            cells = [
+                [
+                    name(v[0]),
+                    name(v[1]),
+                    name(v[2] or "-"),
+                    fmt_r(v[3]),
+                    fmt_p(v[4]),
+                    str(v[5]),
+                    fmt_r(v[6]),
+                    fmt_p(v[7]),
+                    str(v[8]),
+                    name(v[9] or "-"),
+                ]
+                for v in raw
+            ]
             main.show("cross-stage", header, raw, cells)
             means = data.get("means") or []
             second.display = bool(means)
             mh = ["scale", "mean_r_acc", "n_acc", "mean_r_conf", "n_conf"]
             mraw = [[m[k] for k in mh] for m in means]
-            second.show("cross-stage-means", mh, mraw, [
-                [name(v[0]), fmt_r(v[1]), str(v[2]), fmt_r(v[3]), str(v[4])] for v in mraw
-            ])  # fmt: skip
+            second.show(
+                "cross-stage-means",
+                mh,
+                mraw,
+                [[name(v[0]), fmt_r(v[1]), str(v[2]), fmt_r(v[3]), str(v[4])] for v in mraw],
+            )
         elif protocol == "coherence":
             header = ["scale", "protocol", "stage", "category", "mean_r", "n_pairs", "n_na"]
             raw = [[r[k] for k in header] for r in rows]
-            cells = [[name(v[0]), name(v[1]), name(v[2] or "-"), name(v[3]), fmt_r(v[4]),
-                      str(v[5]), str(v[6])] for v in raw]  # fmt: skip
+            cells = [
+                [
+                    name(v[0]),
+                    name(v[1]),
+                    name(v[2] or "-"),
+                    name(v[3]),
+                    fmt_r(v[4]),
+                    str(v[5]),
+                    str(v[6]),
+                ]
+                for v in raw
+            ]
             main.show("coherence", header, raw, cells)
         else:
             header = ["stage", "scale", "category", "mean_r", "n_runs", "n_na"]
             by_cat = data.get("by_category") or []
             raw = [[r[k] for k in header] for r in by_cat]
-            cells = [[name(v[0] or "-"), name(v[1]), name(v[2]), fmt_r(v[3]), str(v[4]),
-                      str(v[5])] for v in raw]  # fmt: skip
+            cells = [
+                [name(v[0] or "-"), name(v[1]), name(v[2]), fmt_r(v[3]), str(v[4]), str(v[5])]
+                for v in raw
+            ]
             main.show("align-by-category", header, raw, cells)
             pers = data.get("persistence") or []
             second.display = bool(pers)
             ph = ["scale", "category", "r", "p", "n"]
             praw = [[p.get(k) for k in ph] for p in pers]
-            second.show("align-persistence", ph, praw, [
-                [name(v[0]), name(v[1]), fmt_r(v[2]), fmt_p(v[3]), str(v[4])] for v in praw
-            ])  # fmt: skip
+            second.show(
+                "align-persistence",
+                ph,
+                praw,
+                [[name(v[0]), name(v[1]), fmt_r(v[2]), fmt_p(v[3]), str(v[4])] for v in praw],
+            )
 
     # -- keys ----------------------------------------------------------------------------------
     def next_matrix(self) -> bool:
@@ -200,8 +252,11 @@ class CorrTab(Vertical):
         if grid is None:
             return None
         header = ["row", "col", "row_category", "col_category", "r", "p", "n"]
-        rows = [[grid.rows[i], grid.cols[j], grid.row_cats[i], grid.col_cats[j], *grid.cell(i, j)]
-                for i in self.heatmap.row_order for j in self.heatmap.col_order]  # fmt: skip
+        rows = [
+            [grid.rows[i], grid.cols[j], grid.row_cats[i], grid.col_cats[j], *grid.cell(i, j)]
+            for i in self.heatmap.row_order
+            for j in self.heatmap.col_order
+        ]
         stem = f"corr-{m.get('kind') or 'within'}-{m.get('scale') or ''}"
         return stem, header, rows
 

@@ -69,19 +69,34 @@ class FitTab(Vertical):
         cv = self.query_one("#an-fit-cv", ExportTable)
         header = ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
         raw = [[f[k] for k in header] for f in res["folds"]]
-        cv.show("fit-cv", header, raw, [
-            [str(v[0]), v[1], fmt_num(v[2]), fmt_num(v[3]), str(v[4]), str(v[5])] for v in raw
-        ])  # fmt: skip
+        cv.show(
+            "fit-cv",
+            header,
+            raw,
+            [[str(v[0]), v[1], fmt_num(v[2]), fmt_num(v[3]), str(v[4]), str(v[5])] for v in raw],
+        )
         cv.border_title = "cross-validation"
         pts = self.query_one("#an-fit-points", ExportTable)
         header = [res["match"], "x", "y", "prediction", "residual"]
-        raw = [[p["key"], p["x"], p["y"], p["prediction"],
-                None if p["prediction"] is None or p["y"] is None else p["y"] - p["prediction"]]
-               for p in res["points"]]  # fmt: skip
-        pts.show("fit-points", header, raw, [
-            [fmt_key(v[0]), fmt_num(v[1]), fmt_num(v[2]), fmt_num(v[3]), fmt_num(v[4])]
-            for v in raw
-        ])  # fmt: skip
+        raw = [
+            [
+                p["key"],
+                p["x"],
+                p["y"],
+                p["prediction"],
+                None if p["prediction"] is None or p["y"] is None else p["y"] - p["prediction"],
+            ]
+            for p in res["points"]
+        ]
+        pts.show(
+            "fit-points",
+            header,
+            raw,
+            [
+                [fmt_key(v[0]), fmt_num(v[1]), fmt_num(v[2]), fmt_num(v[3]), fmt_num(v[4])]
+                for v in raw
+            ],
+        )
         pts.border_title = "points and predictions"
         notes = [name(n) for n in res.get("notes", [])]
         if res.get("dropped"):
@@ -102,8 +117,13 @@ class FitTab(Vertical):
         cx = [c["x"] for c in curve if c["y"] is not None]
         cy = [c["y"] for c in curve if c["y"] is not None]
         if cx:
-            plt.plot(cx, cy, color=plot_rgb(self.app, "secondary"), marker="braille",
-                     label=f"{res['final']['name']} fit")  # fmt: skip
+            plt.plot(
+                cx,
+                cy,
+                color=plot_rgb(self.app, "secondary"),
+                marker="braille",
+                label=f"{res['final']['name']} fit",
+            )
         plt.scatter(xs, ys, color=plot_rgb(self.app, "primary"), marker="dot", label="points")
         plt.xlabel(f"x: {side_label(res['x'])}")
         plt.ylabel("y")
@@ -137,12 +157,39 @@ class RankTab(Vertical):
             f"{res['prediction_ties']} (counted wrong)"
             + ("" if res.get("mae") is None else f" · MAE {fmt_num(res['mae'])} (n {res['mae_n']})")
         )
-        header = ["dataset", "proxy", "prediction", "rank_prediction", "target", "rank_target",
-                  res["match"]]  # fmt: skip
-        raw = [[d["dataset"], d["proxy"], d["prediction"], d["rank_prediction"], d["target"],
-                d["rank_target"], d["x_key"]] for d in res["datasets"]]  # fmt: skip
-        cells = [[name(v[0]), fmt_num(v[1]), fmt_num(v[2]), str(v[3]), fmt_num(v[4]),
-                  "-" if v[5] is None else str(v[5]), fmt_key(v[6])] for v in raw]  # fmt: skip
+        header = [
+            "dataset",
+            "proxy",
+            "prediction",
+            "rank_prediction",
+            "target",
+            "rank_target",
+            res["match"],
+        ]
+        raw = [
+            [
+                d["dataset"],
+                d["proxy"],
+                d["prediction"],
+                d["rank_prediction"],
+                d["target"],
+                d["rank_target"],
+                d["x_key"],
+            ]
+            for d in res["datasets"]
+        ]
+        cells = [
+            [
+                name(v[0]),
+                fmt_num(v[1]),
+                fmt_num(v[2]),
+                str(v[3]),
+                fmt_num(v[4]),
+                "-" if v[5] is None else str(v[5]),
+                fmt_key(v[6]),
+            ]
+            for v in raw
+        ]
         table = self.query_one("#an-rank-table", ExportTable)
         table.show("ranking", header, raw, cells)
         table.border_title = "datasets by prediction, next to the target"

@@ -88,9 +88,14 @@ def region_svg(app: Any, region: Region, title: str) -> str:
         full=True, screen_stack=app._background_screens, simplify=True
     )
     console = Console(
-        width=region.width, file=io.StringIO(), force_terminal=True,
-        color_system="truecolor", record=True, legacy_windows=False, safe_box=False,
-    )  # fmt: skip
+        width=region.width,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     for line in update.strips[region.y : region.bottom]:
         strip = Strip.join(line).crop(region.x, region.right)
         for seg in strip:
@@ -102,9 +107,14 @@ def region_svg(app: Any, region: Region, title: str) -> str:
 def strips_svg(strips: Sequence[Any], width: int, title: str) -> str:
     """An SVG of lines drawn by a Line-API widget (all of them, not only those on screen)."""
     console = Console(
-        width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor",
-        record=True, legacy_windows=False, safe_box=False,
-    )  # fmt: skip
+        width=width,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     for strip in strips:
         for seg in strip:
             console.print(seg.text, style=seg.style, end="", markup=False, highlight=False)

@@ -47,10 +47,14 @@ class Grid:
     @classmethod
     def from_matrix(cls, m: dict[str, Any]) -> Grid:
         return cls(
-            list(m["rows"]), list(m["cols"]), m["r"], m["p"], m["n"],
+            list(m["rows"]),
+            list(m["cols"]),
+            m["r"],
+            m["p"],
+            m["n"],
             list(m.get("row_categories") or [None] * len(m["rows"])),
             list(m.get("col_categories") or [None] * len(m["cols"])),
-        )  # fmt: skip
+        )
 
     def cell(self, i: int, j: int) -> tuple[float | None, float | None, int]:
         return self.r[i][j], self.p[i][j], int(self.n[i][j])
@@ -309,8 +313,10 @@ class Heatmap(ScrollView, can_focus=True):
         if self.numbered:
             digits = len(str(len(grid.rows)))
             shown = f"{item_number(self.row_order, i):>{digits}} {shown}"
-        segs = [Segment(shown[: self.label_w].ljust(self.label_w), label_style),
-                Segment("│", base + Style(dim=True))]  # fmt: skip
+        segs = [
+            Segment(shown[: self.label_w].ljust(self.label_w), label_style),
+            Segment("│", base + Style(dim=True)),
+        ]
         x = 0
         for pos, j in enumerate(self.col_order):
             if self._col_x[pos] != x:

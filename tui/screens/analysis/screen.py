@@ -84,8 +84,13 @@ class AnalysisScreen(BetrScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="an-selectors"):
             for key in SELECTS:
-                yield PlainSelect[str]([], prompt=key.replace("_", " "), allow_blank=True,
-                                  id=f"an-sel-{key}", compact=True)  # fmt: skip
+                yield PlainSelect[str](
+                    [],
+                    prompt=key.replace("_", " "),
+                    allow_blank=True,
+                    id=f"an-sel-{key}",
+                    compact=True,
+                )
         yield Static("", id="an-jobs", markup=False)
         yield Static("reading the workspace…", id="an-empty", classes="an-empty", markup=False)
         with TabbedContent(id="an-tabs"):

@@ -55,11 +55,18 @@ class Selection:
         x_bench, _, x_metric = self.x_metric.partition(SEP)
         stage = self.scope.partition(":")[2] if self.scope.startswith("stage:") else None
         return {
-            "benchmark": x_bench, "x_run": x_run, "x_metric": x_metric, "x_size": x_size,
-            "y_run": y_run, "y_metric": self.y_metric, "y_size": y_size,
-            "y_benchmark": self.benchmark, "match": self.match, "x_stage": stage,
+            "benchmark": x_bench,
+            "x_run": x_run,
+            "x_metric": x_metric,
+            "x_size": x_size,
+            "y_run": y_run,
+            "y_metric": self.y_metric,
+            "y_size": y_size,
+            "y_benchmark": self.benchmark,
+            "match": self.match,
+            "x_stage": stage,
             "y_stage": stage,
-        }  # fmt: skip
+        }
 
     def rank_args(self) -> dict[str, Any]:
         a = self.fit_args()
@@ -70,10 +77,12 @@ class Selection:
     def corr_args(self) -> dict[str, Any]:
         kind, _, value = self.scope.partition(":")
         return {
-            "metric": self.y_metric or "acc", "method": self.method, "checkpoint": "last",
+            "metric": self.y_metric or "acc",
+            "method": self.method,
+            "checkpoint": "last",
             "stage": value if kind == "stage" else None,
             "scale": value if kind == "scale" else None,
-        }  # fmt: skip
+        }
 
 
 def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, str]]]:
@@ -91,10 +100,12 @@ def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, s
 
     def sides(prefix: str) -> list[tuple[str, str]]:
         return [
-            (f"{prefix} {name(s['run'])}" + (f" · {name(s['size'])}" if s["size"] else ""),
-             f"{s['run']}{SEP}{s['size'] or ''}")
+            (
+                f"{prefix} {name(s['run'])}" + (f" · {name(s['size'])}" if s["size"] else ""),
+                f"{s['run']}{SEP}{s['size'] or ''}",
+            )
             for s in view["sides"]
-        ]  # fmt: skip
+        ]
 
     scope = [("all stages, scales", "")]
     scope += [(f"stage {name(s)}", f"stage:{s}") for s in view["stages"]]
