@@ -16,14 +16,15 @@ from typing import Any, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.color import Color, ColorParseError
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.action_model import bindings
+from tui.screens.analysis.actions import ACTIONS, HEATMAP
 from tui.screens.analysis.format import name
+from tui.screens.analysis.messages import HeatmapCursorMoved
 from tui.widgets.plots import theme_colour
 
 LEVELS = 10  # colour steps on each side of 0
@@ -113,19 +114,8 @@ def level(r: float) -> int:
 
 
 class Heatmap(ScrollView, can_focus=True):
-    BINDINGS: ClassVar = [
-        Binding("left,h", "move(0,-1)", "Left", show=False),
-        Binding("right,l", "move(0,1)", "Right", show=False),
-        Binding("up,k", "move(-1,0)", "Up", show=False),
-        Binding("down,j", "move(1,0)", "Down", show=False),
-        Binding("home,g", "corner(0)", "First cell", show=False),
-        Binding("end,G", "corner(1)", "Last cell", show=False),
-    ]
-
-    class CursorMoved(Message):
-        def __init__(self, heatmap: Heatmap):
-            super().__init__()
-            self.heatmap = heatmap
+    # the cell cursor's keys (tui/screens/analysis/actions.py)
+    BINDINGS: ClassVar = bindings(ACTIONS, HEATMAP)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -154,7 +144,7 @@ class Heatmap(ScrollView, can_focus=True):
         self.cursor = (0, 0)
         self.relayout()
         self.scroll_to(0, 0, animate=False, immediate=True)
-        self.post_message(self.CursorMoved(self))
+        self.post_message(HeatmapCursorMoved())
 
     def set_sort(self, sort: str) -> None:
         """Another order; the cursor stays on the same benchmark pair."""
@@ -164,7 +154,7 @@ class Heatmap(ScrollView, can_focus=True):
         if cell is not None:
             self.cursor = (self.row_order.index(cell[0]), self.col_order.index(cell[1]))
         self.refresh()
-        self.post_message(self.CursorMoved(self))
+        self.post_message(HeatmapCursorMoved())
 
     def cursor_cell(self) -> tuple[int, int] | None:
         """The matrix (row, col) under the cursor."""
@@ -365,7 +355,7 @@ class Heatmap(ScrollView, can_focus=True):
         self.refresh_lines(0, HEADER)
         for pos in {old[0], row}:
             self.refresh_lines(HEADER + self._line_of_row(pos) - int(self.scroll_y), 1)
-        self.post_message(self.CursorMoved(self))
+        self.post_message(HeatmapCursorMoved())
 
     def _scroll_to_cursor(self) -> None:
         region = self.scrollable_content_region

@@ -3,7 +3,7 @@ the arguments each tab's engine call takes from them (pure: no widgets)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tui.screens.analysis.format import name
@@ -12,6 +12,10 @@ SEP = "\t"
 SELECTS = ("benchmark", "x_side", "x_metric", "y_side", "y_metric", "scope", "method", "match")
 METHODS = ("pearson", "spearman")
 MATCHES = ("tokens", "step")
+SAME_SERIES = (
+    "x and y are the same numbers: a series fitted on itself gives R² = 1 whatever the data. "
+    "Pick a smaller size (or another metric) for x and a larger size for y in the selectors above."
+)
 
 
 @dataclass(frozen=True)
@@ -128,3 +132,24 @@ def calibration_pairs(view: dict[str, Any], sel: Selection) -> list[dict[str, An
     y_run = sel.side("y")[0]
     items = list(view.get("items") or [])
     return sorted(items, key=lambda it: (it["run"] != y_run, it["benchmark"] != sel.benchmark))
+
+
+@dataclass
+class AnalysisContext:
+    """What the Analysis tabs read from their screen (one object, shared: the screen changes
+    it, each tab reads it when it computes its key)."""
+
+    view: dict[str, Any] | None = None  # `analysis_views.overview`
+    sel: Selection = field(default_factory=Selection)
+    default_sel: Selection | None = None  # what the overview's defaults chose
+
+    def no_fit_note(self) -> str | None:
+        """Why the selection has nothing to fit (an empty state, not an error): x and y are
+        the same numbers, or the defaults found no pair of sides sharing checkpoints."""
+        if self.sel.same_series():
+            return SAME_SERIES
+        note = ((self.view or {}).get("defaults") or {}).get("fit_note")
+        default = self.default_sel
+        if note and default is not None and self.sel.fit_args() == default.fit_args():
+            return str(note)
+        return None

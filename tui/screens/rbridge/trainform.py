@@ -17,12 +17,12 @@ from textual.widgets import Button, Input, Label, Static
 from engine.api import jobs as api_jobs
 from engine.api.proxies import parse_count
 from engine.errors import BetrError, UsageError
-from tui.actions import bindings_for
-from tui.screens.base import BetrModal
+from tui.action_model import bindings
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
 
 
 class TrainProxyDialog(BetrModal[int | None]):
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     class Started(Message):
         def __init__(self, job_id: int):

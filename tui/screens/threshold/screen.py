@@ -29,9 +29,11 @@ from engine.api.select import parse_keep
 from engine.api.tradeoff import Budget, keep_curve, prob_histogram, tradeoff
 from engine.errors import BetrError
 from engine.workspace import open_private
-from tui.actions import BY_NAME, bindings_for, effective_keys
+from tui.action_model import bindings, effective_keys
 from tui.reads import reading
 from tui.screens.base import BetrScreen
+from tui.screens.documents.viewer import DocViewerScreen
+from tui.screens.threshold.actions import ACTIONS, EDIT_KEEP, SCOPE
 from tui.screens.threshold.agreement import AgreementTab
 from tui.screens.threshold.by_source import SourcePanel
 from tui.screens.threshold.compare import CompareTab
@@ -49,7 +51,6 @@ from tui.screens.threshold.keepbar import KeepBar
 from tui.screens.threshold.messages import OpenDoc
 from tui.screens.threshold.plots import KeepPlots
 from tui.screens.threshold.stats import KeepStats
-from tui.screens.viewer import DocViewerScreen
 from tui.widgets.form_input import FormInput
 
 TABS = ("th-tab-threshold", "th-tab-agreement", "th-tab-compare")
@@ -59,9 +60,9 @@ RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pa
 
 
 class ThresholdScreen(BetrScreen):
-    SCOPE = "threshold"
+    SCOPE = SCOPE
     TITLE = "Threshold"
-    BINDINGS = bindings_for("threshold")
+    BINDINGS = bindings(ACTIONS, SCOPE)
 
     class IndexLoaded(Message):
         def __init__(self, run_id: int, index: RunIndex | None, error: str | None, extra: dict):
@@ -452,7 +453,7 @@ class ThresholdScreen(BetrScreen):
             return
         if not isinstance(self.focused, KeepBar) and self._typed is None:
             return
-        if event.key in effective_keys(BY_NAME["edit_keep"], self.betr.user_keymap):
+        if event.key in effective_keys(EDIT_KEEP, self.betr.user_keymap):
             # here, not as a binding: a binding runs after the keys that follow it in a burst
             self.action_edit_keep()
             event.stop()

@@ -33,16 +33,17 @@ from engine.api.labels import label_agreement, set_label
 from engine.api.why import embed_docs_spec
 from engine.errors import BetrError
 from engine.units import format_number
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.reads import reading
 from tui.safe_text import one_line, plain, visible_data
 from tui.screens.base import BetrScreen
-from tui.screens.viewer_contamination import (
+from tui.screens.documents.actions import ACTIONS, VIEWER
+from tui.screens.documents.doclist import bench_style
+from tui.screens.documents.viewer_contamination import (
     contamination_note,
     contamination_pane,
     span_location,
 )
-from tui.widgets.doclist import bench_style
 
 QUESTION_CHARS = 600
 NEAREST_K = 5
@@ -98,9 +99,9 @@ def agreement_text(agree: dict[str, Any], view: View) -> str:
 class DocViewerScreen(BetrScreen):
     """Dismissed with the view row it ended on (the list moves its cursor there)."""
 
-    SCOPE = "viewer"
+    SCOPE = VIEWER
     TITLE = "Document"
-    BINDINGS = bindings_for("viewer")
+    BINDINGS = bindings(ACTIONS, VIEWER)
 
     class Detail(Message):
         def __init__(self, row: int, detail: dict[str, Any], agreement: dict[str, Any]):

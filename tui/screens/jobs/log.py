@@ -11,18 +11,19 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Label, Log
 
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.polling import Poller
 from tui.reads import LogFollower
 from tui.screens.base import BetrScreen
+from tui.screens.jobs.actions import ACTIONS, LOG
 
 FOLLOW_S = 0.3
 MAX_LINES = 20_000
 
 
 class LogScreen(BetrScreen):
-    SCOPE = "log"
-    BINDINGS = bindings_for("log")
+    SCOPE = LOG
+    BINDINGS = bindings(ACTIONS, LOG)
 
     class Lines(Message):
         def __init__(self, lines: list[str] | None):

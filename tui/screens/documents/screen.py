@@ -20,12 +20,13 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
 from engine.errors import BetrError
 from engine.units import abbreviate, format_number
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.reads import reading
-from tui.screens.base import BetrModal, BetrScreen
-from tui.screens.viewer import DocViewerScreen, keep_text
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal, BetrScreen
+from tui.screens.documents.actions import ACTIONS, DOC_LIST, SCOPE
+from tui.screens.documents.doclist import DocList, row_detail
+from tui.screens.documents.viewer import DocViewerScreen, keep_text
 from tui.widgets.cells import flag_warning_lines
-from tui.widgets.doclist import DocList, row_detail
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
 
@@ -61,7 +62,7 @@ def empty_view_text(q: Query) -> str:
 class PromptDialog(BetrModal[str | None]):
     """One line of input (search, rank); dismissed with the text, or None when closed."""
 
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     def __init__(self, title: str, hint: str, value: str = "", placeholder: str = ""):
         super().__init__()
@@ -85,7 +86,7 @@ class PromptDialog(BetrModal[str | None]):
 class FilterDialog(BetrModal[Query | None]):
     """Source substring, metadata field=value and scored-sample-only; dismissed with a Query."""
 
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     def __init__(self, query: Query):
         super().__init__()
@@ -133,9 +134,10 @@ class FilterDialog(BetrModal[Query | None]):
 
 
 class DocumentsScreen(BetrScreen):
-    SCOPE = "documents"
+    SCOPE = SCOPE
     TITLE = "Documents"
-    BINDINGS = bindings_for("documents")
+    BINDINGS = bindings(ACTIONS, SCOPE)
+    WIDGET_SCOPES = (DOC_LIST,)
 
     class ViewReady(Message):
         def __init__(self, index: RunIndex, view: View, cursor: int):

@@ -19,10 +19,11 @@ from textual.widgets import DataTable, Label, Static
 from engine.api.catalog import summary
 from engine.api.run_targets import classifier_warning_line, targets_line, warning_line
 from engine.units import abbreviate, format_number
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.polling import Poller
 from tui.reads import reading
 from tui.screens.base import BetrScreen
+from tui.screens.workspace.actions import ACTIONS, SCOPE
 from tui.widgets.cells import (
     ThemeStyles,
     exact_count,
@@ -120,9 +121,9 @@ def summary_text(s: dict[str, int]) -> str:
 
 
 class WorkspaceScreen(BetrScreen):
-    SCOPE = "workspace"
+    SCOPE = SCOPE
     TITLE = "Workspace"
-    BINDINGS = bindings_for("workspace")
+    BINDINGS = bindings(ACTIONS, SCOPE)
 
     class Read(Message):
         def __init__(self, data: WorkspaceData | None):
@@ -332,7 +333,7 @@ class WorkspaceScreen(BetrScreen):
 
     # -- actions -------------------------------------------------------------------------------
     def action_import_docs(self) -> None:
-        from tui.screens.import_docs import ImportDocsScreen
+        from tui.screens.workspace.import_docs import ImportDocsScreen
 
         self.app.push_screen(ImportDocsScreen(), self.import_started)
 

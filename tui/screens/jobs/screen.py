@@ -19,10 +19,11 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from engine.api.jobs import JobInfo, cancel, resume
 from engine.units import format_duration, format_rate
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.reads import log_tail
 from tui.safe_text import plain
 from tui.screens.base import BetrScreen
+from tui.screens.jobs.actions import ACTIONS, SCOPE
 from tui.widgets.cells import (
     BAR_WIDTH,
     ThemeStyles,
@@ -119,9 +120,9 @@ def job_fields(job: JobInfo, styles: ThemeStyles) -> Table:
 
 
 class JobsScreen(BetrScreen):
-    SCOPE = "jobs"
+    SCOPE = SCOPE
     TITLE = "Jobs"
-    BINDINGS = bindings_for("jobs")
+    BINDINGS = bindings(ACTIONS, SCOPE)
 
     class LogTail(Message):
         def __init__(self, job_id: int, lines: list[str]):
@@ -282,7 +283,7 @@ class JobsScreen(BetrScreen):
         self.resume_worker(job.id)
 
     def action_show_log(self) -> None:
-        from tui.screens.log import LogScreen
+        from tui.screens.jobs.log import LogScreen
 
         job = self.selected_job()
         if job is None:

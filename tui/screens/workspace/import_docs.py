@@ -13,8 +13,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from engine.api.imports import import_docs_spec
 from engine.api.jobs import start
 from engine.errors import BetrError
-from tui.actions import bindings_for
-from tui.screens.base import BetrModal
+from tui.action_model import bindings
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
 
 SEPARATORS = re.compile(r"[\s,]+")
 
@@ -27,7 +27,7 @@ def split_list(text: str) -> list[str]:
 class ImportDocsScreen(BetrModal[int | None]):
     """Dismissed with the new job's id, or None when closed."""
 
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     class Started(Message):
         def __init__(self, job_id: int):

@@ -17,7 +17,6 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -26,7 +25,9 @@ from textual.strip import Strip
 
 from engine.api.browse import DocRow, RunIndex, View
 from engine.units import abbreviate, format_number
+from tui.action_model import bindings
 from tui.safe_text import one_line
+from tui.screens.documents.actions import ACTIONS, DOC_LIST
 from tui.widgets.plots import bench_colour_value, bench_ids_of
 from tui.workers import WorkersReportToApp
 
@@ -128,14 +129,8 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
     """The rows of one view; `set_view` swaps the view in once it is ready (old rows stay
     until then). The cursor is a display row; Enter is the screen's (open the viewer)."""
 
-    BINDINGS: ClassVar = [
-        Binding("up", "cursor_up", "up", show=False),
-        Binding("down", "cursor_down", "down", show=False),
-        Binding("pageup", "page_up", "page up", show=False),
-        Binding("pagedown", "page_down", "page down", show=False),
-        Binding("home", "cursor_top", "top", show=False),
-        Binding("end", "cursor_bottom", "bottom", show=False),
-    ]
+    # the cursor's keys (tui/screens/documents/actions.py)
+    BINDINGS: ClassVar = bindings(ACTIONS, DOC_LIST)
     COMPONENT_CLASSES: ClassVar = {
         "doclist--header",
         "doclist--cursor",
