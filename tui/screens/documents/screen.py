@@ -14,7 +14,6 @@ import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
@@ -25,6 +24,13 @@ from tui.reads import reading
 from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal, BetrScreen
 from tui.screens.documents.actions import ACTIONS, DOC_LIST, SCOPE
 from tui.screens.documents.doclist import DocList, row_detail
+from tui.screens.documents.messages import (
+    Exported,
+    RowHighlighted,
+    RowsLoaded,
+    ViewFailed,
+    ViewReady,
+)
 from tui.screens.documents.viewer import DocViewerScreen, keep_text
 from tui.widgets.cells import flag_warning_lines
 
@@ -139,19 +145,6 @@ class DocumentsScreen(BetrScreen):
     BINDINGS = bindings(ACTIONS, SCOPE)
     WIDGET_SCOPES = (DOC_LIST,)
 
-    class ViewReady(Message):
-        def __init__(self, index: RunIndex, view: View, cursor: int):
-            super().__init__()
-            self.index, self.view, self.cursor = index, view, cursor
-
-    class ViewFailed(Message):
-        pass
-
-    class Exported(Message):
-        def __init__(self, path: Path, rows: int):
-            super().__init__()
-            self.path, self.rows = path, rows
-
     def __init__(self) -> None:
         super().__init__()
         self.index: RunIndex | None = None
@@ -220,9 +213,9 @@ class DocumentsScreen(BetrScreen):
                 view = make_view(None, index, self.wanted)
             except BetrError as exc:
                 self.betr.report_error(str(exc))
-                self.on_documents_screen_view_failed()
+                self.view_failed()
                 return
-            self.on_documents_screen_view_ready(self.ViewReady(index, view, cursor))
+            self.view_ready(ViewReady(index, view, cursor))
             return
         if self.index is None or self.index.run_id != run_id:
             self.query_one("#docs-info", Static).update(f"loading run {run_id}…")
@@ -235,11 +228,12 @@ class DocumentsScreen(BetrScreen):
                 index = self.session.load_index(conn, run_id)
                 view = make_view(conn, index, query)
         except BetrError:
-            self.post_message(self.ViewFailed())
+            self.post_message(ViewFailed())
             raise
-        self.post_message(self.ViewReady(index, view, cursor))
+        self.post_message(ViewReady(index, view, cursor))
 
-    def on_documents_screen_view_ready(self, message: ViewReady) -> None:
+    @on(ViewReady)
+    def view_ready(self, message: ViewReady) -> None:
         if message.index.run_id != self.session.run_id:
             return
         self.index, self.view = message.index, message.view
@@ -259,8 +253,8 @@ class DocumentsScreen(BetrScreen):
             flag_warning_lines(info_line(index, view), colour)
         )
 
-    @on(DocList.Highlighted)
-    @on(DocList.Loaded)
+    @on(RowHighlighted)
+    @on(RowsLoaded)
     def show_row_detail(self) -> None:
         """The cursor row's source, benchmark and exact numbers under the list (a narrow list
         drops those columns; a wide one cuts long sources)."""
@@ -271,7 +265,8 @@ class DocumentsScreen(BetrScreen):
             detail = empty_view_text(doclist.view.query)
         self.query_one("#docs-row", Static).update(detail)
 
-    def on_documents_screen_view_failed(self) -> None:
+    @on(ViewFailed)
+    def view_failed(self) -> None:
         if self.view is not None:
             self.wanted = self.view.query  # the bad query is not kept
 
@@ -400,9 +395,10 @@ class DocumentsScreen(BetrScreen):
     def export_worker(self, index: RunIndex, view: View, out: Path) -> None:
         with reading(self.betr.workspace) as conn:
             rows = export_view(conn, index, view, out)
-        self.post_message(self.Exported(out, rows))
+        self.post_message(Exported(out, rows))
 
-    def on_documents_screen_exported(self, message: Exported) -> None:
+    @on(Exported)
+    def exported(self, message: Exported) -> None:
         self.notify(
             f"exported {message.rows:,} docs ({abbreviate(message.rows)}) to {message.path}",
             markup=False,
