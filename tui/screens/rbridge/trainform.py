@@ -80,7 +80,7 @@ class TrainProxyDialog(BetrModal[int | None]):
         try:
             form = self.form()
         except BetrError as exc:
-            self.on_train_proxy_dialog_rejected(StartRejected(str(exc)))
+            self.start_rejected(StartRejected(str(exc)))
             return
         self.query_one("#train-submit", Button).disabled = True
         self.query_one("#train-error").display = False
