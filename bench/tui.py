@@ -200,8 +200,8 @@ async def tui_bench(ws: Workspace) -> None:
     from textual.widgets import Input
 
     from tui.app import BetrApp
-    from tui.screens.documents import DocumentsScreen
-    from tui.screens.threshold import ThresholdScreen
+    from tui.screens.documents.screen import DocumentsScreen
+    from tui.screens.threshold.screen import ThresholdScreen
 
     painted: list[float] = []  # when the frame showing the result was written
     waiting: list[Callable[[], bool]] = []

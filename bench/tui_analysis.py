@@ -285,7 +285,7 @@ def best_ms(fn: Callable[[], object], repeat: int) -> float:
 async def open_ms(workspace: Workspace) -> float:
     """A fresh app on `workspace`: ms from the key 6 to the Fit tab showing its content."""
     from tui.app import BetrApp
-    from tui.screens.analysis import AnalysisScreen
+    from tui.screens.analysis.screen import AnalysisScreen
 
     app = BetrApp(workspace, probe_device=lambda preference: "cpu (bench)")
     async with app.run_test(size=(160, 48)) as pilot:

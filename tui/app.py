@@ -33,21 +33,15 @@ from engine.config import UserConfig, load_config
 from engine.errors import BetrError, damaged_database_message
 from engine.terminal import visible
 from engine.workspace import Workspace, owner_only
-from tui.actions import (
-    BY_NAME,
-    GLOBAL,
-    MAIN_SCREENS,
-    ActionsProvider,
-    bindings_for,
-    unknown_keymap_names,
-)
+from tui.action_model import GLOBAL, bindings
+from tui.actions import ACTIONS, BY_NAME, ActionsProvider, help_sections, unknown_keymap_names
 from tui.polling import Poller
 from tui.reads import reading
 from tui.safe_text import ControlCharFilter
-from tui.screen_registry import SCREENS, SWITCH_ACTIONS
+from tui.screen_registry import MAIN_MODES, SCREENS, SWITCH_ACTIONS
+from tui.screens.documents.doclist import BLOCK
 from tui.screens.help import HelpScreen
 from tui.session import Session
-from tui.widgets.doclist import BLOCK
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 JOBS_POLL_S = 0.5
@@ -112,7 +106,7 @@ def detect_device_label(preference: str) -> str:
 class BetrApp(App[None]):
     TITLE = "betr"
     CSS_PATH = ASSETS / "app.tcss"
-    BINDINGS = bindings_for(GLOBAL)
+    BINDINGS = bindings(ACTIONS, GLOBAL)
     COMMANDS: ClassVar = {ActionsProvider}
     MODES: ClassVar = {entry.mode: entry.create for entry in SCREENS}
     DEFAULT_MODE = SCREENS[0].mode
@@ -246,8 +240,11 @@ class BetrApp(App[None]):
             if job.state == "done" and job.kind == "embed-docs":
                 self.notify(f"job {job.id} done: {job.title}", markup=False, timeout=3)
             elif job.state == "done" and job.run_id is not None:
-                self.notify(f"job {job.id} done: {job.title}. {self.run_hint(job.run_id)}",
-                            markup=False, timeout=15)  # fmt: skip
+                self.notify(
+                    f"job {job.id} done: {job.title}. {self.run_hint(job.run_id)}",
+                    markup=False,
+                    timeout=15,
+                )
             elif job.state == "done":
                 self.notify(f"job {job.id} done: {job.title}", markup=False)
             elif job.state == "failed":
@@ -337,7 +334,11 @@ class BetrApp(App[None]):
     # action_screen_<mode> for each registry entry: see `switch_action` below the class
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(getattr(self.screen, "SCOPE", GLOBAL)))
+        """The keys of the screen shown (its own, then its widgets'), then the global ones."""
+        screen = self.screen
+        scopes = [getattr(screen, "SCOPE", GLOBAL), *getattr(screen, "WIDGET_SCOPES", ())]
+        scopes = [s for s in scopes if s != GLOBAL] + [GLOBAL]
+        self.push_screen(HelpScreen(help_sections(self, scopes, self.user_keymap)))
 
     def action_screenshot(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -359,7 +360,7 @@ class BetrApp(App[None]):
         if action.scope == GLOBAL:
             await self.run_action(name)
             return
-        if action.scope in MAIN_SCREENS and self.current_mode != action.scope:
+        if action.scope in MAIN_MODES and self.current_mode != action.scope:
             await self.switch_mode(action.scope)
         await self.screen.run_action(name)
 

@@ -117,7 +117,7 @@ def analysis_ws(analysis_template, tmp_path) -> Workspace:
 
 async def open_analysis(pilot, app):
     from tests.tui.conftest import wait_until
-    from tui.screens.analysis import AnalysisScreen
+    from tui.screens.analysis.screen import AnalysisScreen
 
     await pilot.press("6")
     await wait_until(
@@ -314,7 +314,7 @@ def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
 async def open_analysis_on(pilot, app):
     """The Analysis screen once its Fit tab shows a fit or an empty state (never "fitting…")."""
     from tests.tui.conftest import wait_until
-    from tui.screens.analysis import AnalysisScreen
+    from tui.screens.analysis.screen import AnalysisScreen
 
     await pilot.press("6")
 

@@ -26,7 +26,7 @@ from engine.betr.classifier_health import chance_sd, degenerate_reasons, p_sprea
 from engine.workspace import Workspace
 from tests.cli_run import betr, betr_json
 from tests.tui.conftest import make_app, wait_until
-from tui.screens.threshold import ThresholdScreen
+from tui.screens.threshold.screen import ThresholdScreen
 from tui.widgets.tables import KeyedTable
 
 pytestmark = [

@@ -17,7 +17,7 @@ from engine.store.db import transaction
 from engine.workspace import Workspace
 from tests.integration.test_contamination import betr_json, plant
 from tests.tui.conftest import TEST_DEVICE, make_app, wait_until
-from tui.widgets.doclist import CONTAMINATED_MARK, row_cells
+from tui.screens.documents.doclist import CONTAMINATED_MARK, row_cells
 
 SIZE = (160, 48)
 T0 = 1_750_000_000.0

@@ -19,9 +19,9 @@ from engine.units import format_number
 from engine.workspace import Workspace
 from tests.tui.conftest import fake_job, make_app, screen_lines, update_job, wait_until
 from tui.reads import reading
-from tui.screens.documents import EMPTY
-from tui.screens.viewer import agreement_text
-from tui.widgets.doclist import DocList
+from tui.screens.documents.doclist import DocList
+from tui.screens.documents.screen import EMPTY
+from tui.screens.documents.viewer import agreement_text
 
 SIZE = (160, 48)
 N_DOCS = 3000

@@ -20,7 +20,7 @@ from engine.store.db import transaction
 from engine.units import format_percent
 from engine.workspace import Workspace
 from tests.tui.conftest import TEST_DEVICE, make_app, screen_lines, wait_until
-from tui.screens.rbridge import RbridgeScreen
+from tui.screens.rbridge.screen import RbridgeScreen
 from tui.screens.rbridge.tokens import fmt_num, wrap_lines
 from tui.screens.rbridge.trainform import TrainProxyDialog
 

@@ -10,7 +10,7 @@ from engine.api.catalog import delete_corpus
 from engine.store.db import transaction
 from engine.workspace import Workspace
 from tests.tui.conftest import make_app, wait_until
-from tui.widgets.doclist import DocList
+from tui.screens.documents.doclist import DocList
 
 SIZE = (160, 48)
 ESCAPES = "\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\x1b[H\x9b31m"

@@ -19,7 +19,7 @@ from engine.units import format_number
 from engine.workspace import Workspace
 from tests.tui.conftest import make_app, wait_until
 from tui.reads import reading
-from tui.screens.threshold import ThresholdScreen
+from tui.screens.threshold.screen import ThresholdScreen
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("betr_pipeline")]
 FASTTEXT = ("--epoch", "30", "--lr", "0.5", "--min-count", "1", "--dim", "32", "--bucket", "20000")

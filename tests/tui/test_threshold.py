@@ -16,8 +16,7 @@ from engine.errors import UsageError
 from engine.store.db import transaction
 from engine.units import format_number
 from tests.tui.conftest import make_app, screen_lines, wait_until
-from tui.screens.threshold import (
-    ThresholdScreen,
+from tui.screens.threshold.format import (
     fmt_count,
     fmt_epochs,
     fmt_float,
@@ -26,6 +25,7 @@ from tui.screens.threshold import (
     share_text,
     step_keep,
 )
+from tui.screens.threshold.screen import ThresholdScreen
 
 SIZE = (160, 48)
 N_DOCS = 2000

@@ -1,5 +1,6 @@
-"""The shape of the code (ARCHITECTURE.md): SQL only in engine.store, long modules flagged, the layers
-kept by import-linter, and one typed spec per job kind."""
+"""The shape of the code (ARCHITECTURE.md): SQL only in engine.store, long modules flagged, the
+layers kept by import-linter, no import circle (type-only imports included), and one typed spec
+per job kind."""
 
 from __future__ import annotations
 
@@ -65,6 +66,46 @@ def test_the_import_contracts_hold():
     done = subprocess.run([lint, "--no-cache"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "Contracts: 6 kept, 0 broken." in done.stdout
+
+
+def sibling_cycles(graph, package: str) -> dict[str, set[tuple[str, str]]]:
+    """Imports that close a circle between the children of `package`, or of any package under
+    it (import-linter's acyclic_siblings): package -> the (importer, imported) pairs that would
+    break them."""
+    found = {}
+    children = graph.find_children(package)
+    if len(children) >= 2 and (breakers := graph.nominate_cycle_breakers(package)):
+        found[package] = breakers
+    for child in sorted(children):
+        found |= sibling_cycles(graph, child)
+    return found
+
+
+def test_no_import_circle_counting_type_checking_imports():
+    """`if TYPE_CHECKING:` imports count: a screen that imports the App for a type still ties
+    the two modules together (the import-linter contract leaves them out). A screen that needs
+    the App's type uses `tui.app_protocol.AppServices`."""
+    import grimp
+
+    graph = grimp.build_graph("engine", "tui", exclude_type_checking_imports=False, cache_dir=None)
+    assert {**sibling_cycles(graph, "engine"), **sibling_cycles(graph, "tui")} == {}
+
+
+def test_the_circle_check_sees_an_import_made_only_for_type_checking(tmp_path, monkeypatch):
+    import grimp
+
+    toy = tmp_path / "toy_circle"
+    toy.mkdir()
+    (toy / "__init__.py").write_text("")
+    (toy / "app.py").write_text("from toy_circle import screen\n")
+    (toy / "screen.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from toy_circle import app\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    counted = grimp.build_graph("toy_circle", exclude_type_checking_imports=False, cache_dir=None)
+    assert set(sibling_cycles(counted, "toy_circle")) == {"toy_circle"}
+    left_out = grimp.build_graph("toy_circle", exclude_type_checking_imports=True, cache_dir=None)
+    assert sibling_cycles(left_out, "toy_circle") == {}
 
 
 def test_every_job_kind_has_a_spec_and_a_function():

@@ -1,5 +1,5 @@
-"""`?`: every key of the current screen and the global keys, straight from the registries
-(actions from `tui.actions`, screen titles from `tui.screen_registry`)."""
+"""`?`: every key of the current screen (its own, its widgets') and the global keys, as the App
+hands them over from the registries (`tui.actions.help_sections`)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,20 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from tui.actions import GLOBAL, actions_in, bindings_for, key_hint
-from tui.screen_registry import scope_title
-from tui.screens.base import BetrModal
+from tui.action_model import HelpRow, bindings
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
 
-HelpRow = tuple[str, str, str]  # (keys as displayed, long name, description)
 KEY_WIDTH = 8
 MIN_DESCRIPTION = 30  # cells: below this the descriptions go under the action names
 
 
 class HelpScreen(BetrModal[None]):
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
-    def __init__(self, scope: str):
+    def __init__(self, sections: list[tuple[str, list[HelpRow]]]):
+        """`sections`: (title, rows) for each scope: the screen's first, the global keys last."""
         super().__init__()
-        self.scope = scope
-        self.sections: list[tuple[str, list[HelpRow]]] = []
+        self.sections = sections
 
     @property
     def rows(self) -> list[HelpRow]:
@@ -40,18 +38,6 @@ class HelpScreen(BetrModal[None]):
         )
 
     def compose(self) -> ComposeResult:
-        scopes = [self.scope, GLOBAL] if self.scope != GLOBAL else [GLOBAL]
-        keymap = getattr(self.app, "user_keymap", {})
-        self.sections = [
-            (
-                scope_title(scope) if scope != GLOBAL else "Everywhere",
-                [
-                    (key_hint(self.app, a, keymap), a.long_name, a.description)
-                    for a in actions_in(scope)
-                ],
-            )
-            for scope in scopes
-        ]
         with Vertical(id="help-dialog") as dialog:
             dialog.border_title = "Keys"
             dialog.border_subtitle = "escape closes · ctrl+p lists every action by name"

@@ -1,5 +1,6 @@
-"""Tables whose cells are data: `PlainTable`, a DataTable that never parses markup, and
-`KeyedTable`, updated in place by row key (only changed cells are rewritten, dolphie style).
+"""Tables whose cells are data: `PlainTable`, a DataTable that never parses markup,
+`KeyedTable`, updated in place by row key (only changed cells are rewritten, dolphie style), and
+`ExportTable`, which remembers the raw values it shows so that `e` can write them as CSV.
 
 A DataTable parses a plain `str` cell, column label or row label as markup; every table of the
 app is a `PlainTable`, which passes them through `tui.safe_text.plain`, so a name like
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -113,3 +115,40 @@ class KeyedTable(PlainTable):
             return False
         self.move_cursor(row=self.get_row_index(key))
         return True
+
+
+class ExportTable(PlainTable):
+    """`show(stem, header, rows, cells=None)`: `rows` are the raw values (the CSV), `cells`
+    what is drawn (formatted text; the raw values when not given), always as plain text."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", True)
+        super().__init__(**kwargs)
+        self.stem = "table"
+        self.header: list[str] = []
+        self.raw: list[list[Any]] = []
+
+    def show(
+        self,
+        stem: str,
+        header: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        cells: Sequence[Sequence[str | Text]] | None = None,
+    ) -> None:
+        self.stem, self.header, self.raw = stem, list(header), [list(r) for r in rows]
+        if cells is None:
+            cells = [["" if v is None else str(v) for v in r] for r in rows]
+        drawn = [[plain_cell(c) for c in r] for r in cells]
+        with self.app.batch_update():
+            self.clear(columns=True)
+            self.add_columns(*header)
+            self.add_rows(drawn)
+
+    @property
+    def has_rows(self) -> bool:
+        return bool(self.raw)
+
+    def rows_to_export(self) -> tuple[str, list[str], list[list[Any]]]:
+        """(file stem, header, raw rows): what `e` writes."""
+        return self.stem, self.header, self.raw

@@ -1,19 +1,30 @@
 """The Calibration tab: the reliability diagram (accuracy per confidence bin, before and after
 temperature scaling, with the diagonal), ECE before and after, the temperature T, and the
-bins as a table."""
+bins as a table (`analysis_corr.calibration`), for one (run, benchmark) pair at a time (c: the
+next pair with per-item results)."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from tui.screens.analysis.format import fmt_key, fmt_num, name
-from tui.screens.analysis.tables import ExportTable
+from tui.exports import region_svg
+from tui.screens.analysis.format import NO_ITEMS, fmt_key, fmt_num, formatted, name
+from tui.screens.analysis.selection import calibration_pairs
+from tui.screens.analysis.tab import AnalysisTab
+from tui.screens.tab import NothingToExport
 from tui.widgets.plots import plot_rgb
+from tui.widgets.tables import ExportTable
+
+Pair = tuple[str, str, str | None]  # (run, benchmark, stage)
+BIN_COLUMNS = ["bin", "lo", "hi", "n", "acc", "conf", "n_scaled", "acc_scaled", "conf_scaled"]
+three = partial(fmt_num, digits=3)
+BIN_FORMATS = [str, three, three, str, three, three, str, three, three]
 
 
 def summary_text(res: dict[str, Any], k: int, total: int) -> str:
@@ -38,9 +49,32 @@ def summary_text(res: dict[str, Any], k: int, total: int) -> str:
     )
 
 
-class CalibrationTab(Vertical):
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
+def bin_rows(res: dict[str, Any]) -> list[list[Any]]:
+    """One row per bin, before and after scaling side by side (BIN_COLUMNS)."""
+
+    def counts(side: dict[str, Any]) -> list[Any]:
+        return [side.get("n", 0), side.get("acc"), side.get("conf")]
+
+    before = {b["bin"]: b for b in res.get("bins") or []}
+    after = {b["bin"]: b for b in res.get("bins_scaled") or []}
+    rows = []
+    for b in sorted(set(before) | set(after)):
+        x, y = before.get(b, {}), after.get(b, {})
+        src = x or y
+        rows.append([b, src.get("lo"), src.get("hi"), *counts(x), *counts(y)])
+    return rows
+
+
+class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
+    TITLE = "Calibration"
+    NAME = "cal"
+    LOADING = "calibrating…"
+    EMPTY = "#an-cal-empty"
+    CONTENT: ClassVar = ("#an-cal-summary", "#an-cal-body", "#an-cal-notes")
+
+    def __init__(self, context, **kwargs: Any):
+        super().__init__(context, **kwargs)
+        self.pair_index = 0  # which of the pairs with per-item results (c: the next)
         # the bars drawn, per series: (bin, accuracy), from the bins table's rows
         self.plotted: dict[str, list[tuple[int, float]]] = {}
 
@@ -52,30 +86,42 @@ class CalibrationTab(Vertical):
             yield ExportTable(id="an-cal-bins")
         yield Static("", id="an-cal-notes", classes="an-notes", markup=False)
 
-    def show_empty(self, text: str) -> None:
-        empty = self.query_one("#an-cal-empty", Static)
-        empty.update(text)
-        empty.display = bool(text)
-        for part in ("#an-cal-summary", "#an-cal-body", "#an-cal-notes"):
-            self.query_one(part).display = not text
+    # -- the read ------------------------------------------------------------------------------
+    def pairs(self) -> list[dict[str, Any]]:
+        return calibration_pairs(self.context.view or {}, self.context.sel)
 
-    def show(self, res: dict[str, Any], k: int, total: int) -> None:
+    def wanted(self) -> Pair | None:
+        pairs = self.pairs()
+        if not pairs:
+            return None
+        p = pairs[self.pair_index % len(pairs)]
+        return (p["run"], p["benchmark"], p["stage"])
+
+    def empty_note(self, key: Pair | None) -> str | None:
+        return NO_ITEMS if key is None else None
+
+    def read(self, key: Pair | None) -> dict[str, Any]:
+        from engine.api.analysis_corr import calibration
+
+        assert key is not None  # empty_note says so instead
+        run, bench, stage = key
+        return calibration(self.services.workspace, run, bench, stage=stage)
+
+    def next_pair(self) -> None:
+        self.pair_index += 1
+
+    # -- drawing -------------------------------------------------------------------------------
+    def show(self, answer: dict[str, Any]) -> None:
+        res = answer
+        total = len(self.pairs())
         self.show_empty("")
-        self.query_one("#an-cal-summary", Static).update(summary_text(res, k, total))
-        before = {b["bin"]: b for b in res.get("bins") or []}
-        after = {b["bin"]: b for b in res.get("bins_scaled") or []}
-        header = ["bin", "lo", "hi", "n", "acc", "conf", "n_scaled", "acc_scaled", "conf_scaled"]
-        raw = []
-        for b in sorted(set(before) | set(after)):
-            x, y = before.get(b, {}), after.get(b, {})
-            src = x or y
-            raw.append([b, src.get("lo"), src.get("hi"), x.get("n", 0), x.get("acc"),
-                        x.get("conf"), y.get("n", 0), y.get("acc"), y.get("conf")])  # fmt: skip
-        cells = [[str(v[0]), fmt_num(v[1], 3), fmt_num(v[2], 3), str(v[3]), fmt_num(v[4], 3),
-                  fmt_num(v[5], 3), str(v[6]), fmt_num(v[7], 3), fmt_num(v[8], 3)]
-                 for v in raw if v[3] or v[6]]  # fmt: skip
+        self.query_one("#an-cal-summary", Static).update(
+            summary_text(res, self.pair_index % total, total)
+        )
+        raw = bin_rows(res)
+        drawn = [row for row in raw if row[3] or row[6]]  # the bins with items
         table = self.query_one("#an-cal-bins", ExportTable)
-        table.show("calibration-bins", header, raw, cells)
+        table.show("calibration-bins", BIN_COLUMNS, raw, formatted(drawn, BIN_FORMATS))
         table.border_title = "bins with items (before | after)"
         notes = [name(n) for n in res.get("notes", [])]
         self.query_one("#an-cal-notes", Static).update(" · ".join(notes) or "")
@@ -86,8 +132,13 @@ class CalibrationTab(Vertical):
         plt = plot.plt
         plt.clear_figure()
         self.plotted = {}
-        plt.plot([0, 1], [0, 1], color=plot_rgb(self.app, "foreground"), marker="braille",
-                 label="perfect calibration")  # fmt: skip
+        plt.plot(
+            [0, 1],
+            [0, 1],
+            color=plot_rgb(self.app, "foreground"),
+            marker="braille",
+            label="perfect calibration",
+        )
         for key, label, colour, shift in (
             ("bins", "before (T = 1)", "error", -0.012),
             ("bins_scaled", "after scaling", "primary", 0.012),
@@ -96,8 +147,13 @@ class CalibrationTab(Vertical):
             self.plotted[key] = [(b["bin"], b["acc"]) for b in bins]
             if bins:
                 xs = [(b["lo"] + b["hi"]) / 2 + shift for b in bins]
-                plt.bar(xs, [b["acc"] for b in bins], width=0.02, label=label,
-                        color=plot_rgb(self.app, colour))  # fmt: skip
+                plt.bar(
+                    xs,
+                    [b["acc"] for b in bins],
+                    width=0.02,
+                    label=label,
+                    color=plot_rgb(self.app, colour),
+                )
         plt.xlim(0, 1)
         plt.ylim(0, 1)
         plt.xticks([0, 0.25, 0.5, 0.75, 1])
@@ -105,3 +161,9 @@ class CalibrationTab(Vertical):
         plt.ylabel("accuracy")
         plot.border_title = f"reliability: ECE {fmt_num(res['ece'])} → {fmt_num(res['ece_scaled'])}"
         plot.refresh()
+
+    def export_svg(self) -> tuple[str, str]:
+        plot = self.query_one("#an-cal-plot", PlotextPlot)
+        if not plot.display or self.answer is None:
+            raise NothingToExport("no plot shown on this tab")
+        return "reliability", region_svg(self.app, plot.region, "betr reliability")

@@ -1,22 +1,29 @@
-"""The Correlations tab: the protocol switch (o), the heatmap of one matrix (n cycles each
-side with itself and across, PT-PT, SFT-SFT, PT->SFT or 150M-150M, 1B-1B, 150M->1B, and the
-scales; s sorts) with its cell cursor spelled out below it, and the
-tables of the other protocols: cross-stage transfer with reliability tiers, intra-category
-coherence, accuracy-confidence alignment."""
+"""The Correlations tab (`analysis_corr.corr`): the protocol switch (o), the heatmap of one
+matrix (n cycles each side with itself and across, PT-PT, SFT-SFT, PT->SFT or 150M-150M, 1B-1B,
+150M->1B, and the scales; s sorts) with its cell cursor spelled out below it, and the tables of
+the other protocols: cross-stage transfer with reliability tiers, intra-category coherence,
+accuracy-confidence alignment."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
 from engine.api.analysis_corr import PROTOCOLS as ALL_PROTOCOLS
-from tui.screens.analysis.format import fmt_num, fmt_p, fmt_r, na_reason, name
+from tui.exports import strips_svg
+from tui.screens.analysis.format import fmt_p, fmt_r, formatted, na_reason, name
 from tui.screens.analysis.heatmap import SORTS, Heatmap
-from tui.screens.analysis.tables import ExportTable
+from tui.screens.analysis.messages import HeatmapCursorMoved
+from tui.screens.analysis.selection import Selection
+from tui.screens.analysis.tab import AnalysisTab
+from tui.screens.tab import NothingToExport, Rows
+from tui.widgets.tables import ExportTable
 
 # the protocols the tab switches through: every one needing no --attribute (tiers show with
 # cross-stage, the protocol they summarise)
@@ -24,6 +31,65 @@ PROTOCOLS = tuple(
     n for n, p in ALL_PROTOCOLS.items() if not p.needs_attribute and p.derived_from is None
 )
 VIEWS = ("an-corr-map-view", "an-corr-table-view")
+Columns = Sequence[tuple[str, Callable[[Any], Any]]]  # (column, how its cells read)
+
+
+def name_or_dash(value: Any) -> str:
+    return name(value or "-")
+
+
+CROSS_STAGE: Columns = [
+    ("scale", name),
+    ("benchmark", name),
+    ("category", name_or_dash),
+    ("r_acc", fmt_r),
+    ("p_acc", fmt_p),
+    ("n_acc", str),
+    ("r_conf", fmt_r),
+    ("p_conf", fmt_p),
+    ("n_conf", str),
+    ("tier", name_or_dash),
+]
+CROSS_STAGE_MEANS: Columns = [
+    ("scale", name),
+    ("mean_r_acc", fmt_r),
+    ("n_acc", str),
+    ("mean_r_conf", fmt_r),
+    ("n_conf", str),
+]
+COHERENCE: Columns = [
+    ("scale", name),
+    ("protocol", name),
+    ("stage", name_or_dash),
+    ("category", name),
+    ("mean_r", fmt_r),
+    ("n_pairs", str),
+    ("n_na", str),
+]
+ALIGN_BY_CATEGORY: Columns = [
+    ("stage", name_or_dash),
+    ("scale", name),
+    ("category", name),
+    ("mean_r", fmt_r),
+    ("n_runs", str),
+    ("n_na", str),
+]
+ALIGN_PERSISTENCE: Columns = [
+    ("scale", name),
+    ("category", name),
+    ("r", fmt_r),
+    ("p", fmt_p),
+    ("n", str),
+]
+
+
+def show_records(
+    table: ExportTable, stem: str, columns: Columns, records: Sequence[dict[str, Any]]
+) -> None:
+    """`records` as the table's rows: the raw values for the CSV, drawn through `columns`."""
+    header = [column for column, _fmt in columns]
+    raw = [[r.get(column) for column in header] for r in records]
+    table.show(stem, header, raw, formatted(raw, [fmt for _column, fmt in columns]))
 
 
 def cell_status(heatmap: Heatmap) -> str:
@@ -46,10 +112,17 @@ def matrix_title(m: dict[str, Any], k: int, total: int) -> str:
     return f"{kind} · {name(m.get('scale') or '-')}{stage} ({k + 1}/{total}, n: next)"
 
 
-class CorrTab(Vertical):
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.protocol = PROTOCOLS[0]
+class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
+    TITLE = "Correlations"
+    NAME = "corr"
+    LOADING = "correlating…"
+    EMPTY = "#an-corr-empty"
+    CONTENT: ClassVar = ("#an-corr-views", "#an-corr-notes")
+
+    def __init__(self, context, **kwargs: Any):
+        super().__init__(context, **kwargs)
+        self.wanted_protocol = PROTOCOLS[0]  # what o chose (the next read's)
+        self.protocol = PROTOCOLS[0]  # the protocol shown
         self.data: dict[str, Any] | None = None
         self.matrices: list[dict[str, Any]] = []
         self.matrix_index = 0
@@ -72,16 +145,35 @@ class CorrTab(Vertical):
         return self.query_one(Heatmap)
 
     def show_empty(self, text: str) -> None:
-        empty = self.query_one("#an-corr-empty", Static)
-        empty.update(text)
-        empty.display = bool(text)
-        self.query_one("#an-corr-views").display = not text
-        self.query_one("#an-corr-notes").display = not text
+        super().show_empty(text)
         if text:
             self.query_one("#an-corr-head", Static).update(f"Correlations · {self.protocol}")
 
+    def focus_content(self) -> None:
+        self.heatmap.focus()
+
+    # -- the read ------------------------------------------------------------------------------
+    def wanted(self) -> tuple[Selection, str]:
+        return (self.context.sel, self.wanted_protocol)
+
+    def read(self, key: tuple[Selection, str]) -> dict[str, Any]:
+        from engine.api.analysis_corr import corr
+
+        sel, protocol = key
+        ws, args = self.services.workspace, sel.corr_args()
+        data = corr(ws, protocol, **args)
+        if protocol == "cross-stage":
+            data["tiers_rows"] = corr(ws, "tiers", **args)["rows"]
+        return data
+
+    def next_protocol(self) -> None:
+        at = PROTOCOLS.index(self.wanted_protocol)
+        self.wanted_protocol = PROTOCOLS[(at + 1) % len(PROTOCOLS)]
+
     # -- showing a protocol's result -----------------------------------------------------------
-    def show(self, protocol: str, data: dict[str, Any]) -> None:
+    def show(self, answer: dict[str, Any]) -> None:
+        assert self.asked is not None  # an answer to the last read asked
+        protocol, data = self.asked[1], answer
         self.protocol, self.data = protocol, data
         self.show_empty("")
         notes = [name(n) for n in data.get("notes", [])]
@@ -109,7 +201,7 @@ class CorrTab(Vertical):
         notes.append("each run's last checkpoint (checkpoint=last)")
         self.query_one("#an-corr-notes", Static).update(" · ".join(notes))
 
-    def _show_matrix(self, over: str = "") -> None:
+    def _show_matrix(self) -> None:
         self._update_head()
         self.heatmap.show(self.matrices[self.matrix_index])
         self.show_legend()
@@ -132,50 +224,25 @@ class CorrTab(Vertical):
         self.query_one("#an-corr-legend", Static).update(legend)
 
     def _show_table(self, protocol: str, data: dict[str, Any]) -> None:
-        main, second = (
-            self.query_one("#an-corr-table", ExportTable),
-            self.query_one("#an-corr-table2", ExportTable),
-        )
+        main = self.query_one("#an-corr-table", ExportTable)
+        second = self.query_one("#an-corr-table2", ExportTable)
         rows = data.get("rows") or []
         second.display = False
         if protocol == "cross-stage":
             tiers = {t["benchmark"]: t["tier"] for t in data.get("tiers_rows", [])}
-            header = ["scale", "benchmark", "category", "r_acc", "p_acc", "n_acc", "r_conf",
-                      "p_conf", "n_conf", "tier"]  # fmt: skip
-            raw = [[r["scale"], r["benchmark"], r["category"], r["r_acc"], r["p_acc"],
-                    r["n_acc"], r["r_conf"], r["p_conf"], r["n_conf"],
-                    tiers.get(r["benchmark"])] for r in rows]  # fmt: skip
-            cells = [[name(v[0]), name(v[1]), name(v[2] or "-"), fmt_r(v[3]), fmt_p(v[4]),
-                      str(v[5]), fmt_r(v[6]), fmt_p(v[7]), str(v[8]), name(v[9] or "-")]
-                     for v in raw]  # fmt: skip
-            main.show("cross-stage", header, raw, cells)
+            tiered = [{**r, "tier": tiers.get(r["benchmark"])} for r in rows]
+            show_records(main, "cross-stage", CROSS_STAGE, tiered)
             means = data.get("means") or []
             second.display = bool(means)
-            mh = ["scale", "mean_r_acc", "n_acc", "mean_r_conf", "n_conf"]
-            mraw = [[m[k] for k in mh] for m in means]
-            second.show("cross-stage-means", mh, mraw, [
-                [name(v[0]), fmt_r(v[1]), str(v[2]), fmt_r(v[3]), str(v[4])] for v in mraw
-            ])  # fmt: skip
+            show_records(second, "cross-stage-means", CROSS_STAGE_MEANS, means)
         elif protocol == "coherence":
-            header = ["scale", "protocol", "stage", "category", "mean_r", "n_pairs", "n_na"]
-            raw = [[r[k] for k in header] for r in rows]
-            cells = [[name(v[0]), name(v[1]), name(v[2] or "-"), name(v[3]), fmt_r(v[4]),
-                      str(v[5]), str(v[6])] for v in raw]  # fmt: skip
-            main.show("coherence", header, raw, cells)
+            show_records(main, "coherence", COHERENCE, rows)
         else:
-            header = ["stage", "scale", "category", "mean_r", "n_runs", "n_na"]
-            by_cat = data.get("by_category") or []
-            raw = [[r[k] for k in header] for r in by_cat]
-            cells = [[name(v[0] or "-"), name(v[1]), name(v[2]), fmt_r(v[3]), str(v[4]),
-                      str(v[5])] for v in raw]  # fmt: skip
-            main.show("align-by-category", header, raw, cells)
-            pers = data.get("persistence") or []
-            second.display = bool(pers)
-            ph = ["scale", "category", "r", "p", "n"]
-            praw = [[p.get(k) for k in ph] for p in pers]
-            second.show("align-persistence", ph, praw, [
-                [name(v[0]), name(v[1]), fmt_r(v[2]), fmt_p(v[3]), str(v[4])] for v in praw
-            ])  # fmt: skip
+            by_category = data.get("by_category") or []
+            show_records(main, "align-by-category", ALIGN_BY_CATEGORY, by_category)
+            persistence = data.get("persistence") or []
+            second.display = bool(persistence)
+            show_records(second, "align-persistence", ALIGN_PERSISTENCE, persistence)
 
     # -- keys ----------------------------------------------------------------------------------
     def next_matrix(self) -> bool:
@@ -192,11 +259,13 @@ class CorrTab(Vertical):
             self._update_head()  # the head names the sort
         return sort
 
-    def on_heatmap_cursor_moved(self, message: Heatmap.CursorMoved) -> None:
+    @on(HeatmapCursorMoved)
+    def cursor_moved(self, message: HeatmapCursorMoved) -> None:
         message.stop()
-        self.query_one("#an-corr-status", Static).update(cell_status(message.heatmap))
+        self.query_one("#an-corr-status", Static).update(cell_status(self.heatmap))
 
-    def export_rows(self) -> tuple[str, list[str], list[list[Any]]] | None:
+    # -- exports -------------------------------------------------------------------------------
+    def main_rows(self) -> Rows | None:
         """The heatmap as a long table (row, col, categories, r, p, n)."""
         if self.protocol != "matrix" or not self.matrices:
             return None
@@ -205,10 +274,18 @@ class CorrTab(Vertical):
         if grid is None:
             return None
         header = ["row", "col", "row_category", "col_category", "r", "p", "n"]
-        rows = [[grid.rows[i], grid.cols[j], grid.row_cats[i], grid.col_cats[j], *grid.cell(i, j)]
-                for i in self.heatmap.row_order for j in self.heatmap.col_order]  # fmt: skip
+        rows = [
+            [grid.rows[i], grid.cols[j], grid.row_cats[i], grid.col_cats[j], *grid.cell(i, j)]
+            for i in self.heatmap.row_order
+            for j in self.heatmap.col_order
+        ]
         stem = f"corr-{m.get('kind') or 'within'}-{m.get('scale') or ''}"
         return stem, header, rows
 
-
-__all__ = ["PROTOCOLS", "CorrTab", "cell_status", "fmt_num"]
+    def export_svg(self) -> tuple[str, str]:
+        heatmap = self.heatmap
+        rows = self.main_rows()
+        if heatmap.grid is None or self.protocol != "matrix" or rows is None:
+            raise NothingToExport("no heatmap shown (o: the matrix protocol)")
+        stem = rows[0]
+        return stem, strips_svg(heatmap.all_strips(), heatmap.virtual_size.width, f"betr {stem}")

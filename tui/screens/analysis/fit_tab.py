@@ -1,31 +1,32 @@
-"""The Fit and Ranking tabs: the proxy -> target scatter with the fitted curve, the CV table
-(fold, chosen function, train R², test MAE), the final fit and its predictions; the datasets
-ranked by prediction next to the target with decision accuracy and Kendall's tau."""
+"""The Fit tab: the proxy -> target scatter with the fitted curve, the CV table (fold, chosen
+function, train R², test MAE), the final fit and its predictions (`analysis_fit.fit`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from engine.units import format_percent
+from tui.exports import region_svg
 from tui.safe_text import plain
-from tui.screens.analysis.format import fmt_key, fmt_num, fmt_p, fmt_r, name
-from tui.screens.analysis.tables import ExportTable
+from tui.screens.analysis.format import fmt_key, fmt_num, formatted, name, side_label
+from tui.screens.analysis.selection import Selection
+from tui.screens.analysis.tab import AnalysisTab
+from tui.screens.tab import NothingToExport
 from tui.widgets.plots import plot_rgb
+from tui.widgets.tables import ExportTable
+
+CV_COLUMNS = ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
+CV_FORMATS = [str, str, fmt_num, fmt_num, str, str]
+POINT_FORMATS = [fmt_key, fmt_num, fmt_num, fmt_num, fmt_num]
 
 
-def side_label(side: dict[str, Any]) -> str:
-    parts = [
-        side.get("run") or "every dataset",
-        side.get("size"),
-        side["benchmark"],
-        side["metric"],
-    ]
-    return " · ".join(name(p) for p in parts if p)
+class Fitted(NamedTuple):
+    res: dict[str, Any]  # `analysis_fit.fit`
+    curve: list[dict[str, Any]]  # the final fit drawn over the points' x range
 
 
 def final_text(res: dict[str, Any]) -> str:
@@ -40,9 +41,37 @@ def final_text(res: dict[str, Any]) -> str:
     )
 
 
-class FitTab(Vertical):
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
+def point_row(p: dict[str, Any]) -> list[Any]:
+    """key, x, y, prediction and the residual y - prediction (None where one is missing)."""
+    missing = p["prediction"] is None or p["y"] is None
+    return [
+        p["key"],
+        p["x"],
+        p["y"],
+        p["prediction"],
+        None if missing else p["y"] - p["prediction"],
+    ]
+
+
+def fit_notes(res: dict[str, Any]) -> str:
+    notes = [name(n) for n in res.get("notes", [])]
+    if res.get("dropped"):
+        notes.append(f"{res['dropped']} row(s) with a missing value dropped")
+    un = res.get("unmatched") or {}
+    if un.get("x_only") or un.get("y_only"):
+        notes.append(f"unmatched {res['match']}: {un['x_only']} x only, {un['y_only']} y only")
+    return " · ".join(notes) or "no notes"
+
+
+class FitTab(AnalysisTab[Selection, Fitted]):
+    TITLE = "Fit"
+    NAME = "fit"
+    LOADING = "fitting…"
+    EMPTY = "#an-fit-empty"
+    CONTENT: ClassVar = ("#an-fit-body", "#an-fit-notes")
+
+    def __init__(self, context, **kwargs: Any):
+        super().__init__(context, **kwargs)
         # what the plot drew, from the points table's rows (tests compare the two)
         self.plotted: list[tuple[float, float]] = []
 
@@ -56,41 +85,40 @@ class FitTab(Vertical):
                 yield ExportTable(id="an-fit-points")
         yield Static("", id="an-fit-notes", classes="an-notes", markup=False)
 
-    def show_empty(self, text: str) -> None:
-        empty = self.query_one("#an-fit-empty", Static)
-        empty.update(text)
-        empty.display = bool(text)
-        self.query_one("#an-fit-body").display = not text
-        self.query_one("#an-fit-notes").display = not text
+    # -- the read ------------------------------------------------------------------------------
+    def wanted(self) -> Selection:
+        return self.context.sel
 
-    def show(self, res: dict[str, Any], curve: list[dict[str, Any]]) -> None:
+    def empty_note(self, key: Selection | None) -> str | None:
+        return self.context.no_fit_note()
+
+    def read(self, key: Selection) -> Fitted:
+        from engine.api.analysis_fit import fit, fitted_curve
+
+        res = fit(self.services.workspace, **key.fit_args())
+        xs = [p["x"] for p in res["points"] if p["x"] is not None]
+        return Fitted(res, fitted_curve(res["final"], min(xs), max(xs)) if xs else [])
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        return None if self.answer is None else self.answer.res
+
+    # -- drawing -------------------------------------------------------------------------------
+    def show(self, answer: Fitted) -> None:
+        res = answer.res
         self.show_empty("")
         self.query_one("#an-fit-final", Static).update(final_text(res))
         cv = self.query_one("#an-fit-cv", ExportTable)
-        header = ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
-        raw = [[f[k] for k in header] for f in res["folds"]]
-        cv.show("fit-cv", header, raw, [
-            [str(v[0]), v[1], fmt_num(v[2]), fmt_num(v[3]), str(v[4]), str(v[5])] for v in raw
-        ])  # fmt: skip
+        raw = [[f[k] for k in CV_COLUMNS] for f in res["folds"]]
+        cv.show("fit-cv", CV_COLUMNS, raw, formatted(raw, CV_FORMATS))
         cv.border_title = "cross-validation"
         pts = self.query_one("#an-fit-points", ExportTable)
+        raw = [point_row(p) for p in res["points"]]
         header = [res["match"], "x", "y", "prediction", "residual"]
-        raw = [[p["key"], p["x"], p["y"], p["prediction"],
-                None if p["prediction"] is None or p["y"] is None else p["y"] - p["prediction"]]
-               for p in res["points"]]  # fmt: skip
-        pts.show("fit-points", header, raw, [
-            [fmt_key(v[0]), fmt_num(v[1]), fmt_num(v[2]), fmt_num(v[3]), fmt_num(v[4])]
-            for v in raw
-        ])  # fmt: skip
+        pts.show("fit-points", header, raw, formatted(raw, POINT_FORMATS))
         pts.border_title = "points and predictions"
-        notes = [name(n) for n in res.get("notes", [])]
-        if res.get("dropped"):
-            notes.append(f"{res['dropped']} row(s) with a missing value dropped")
-        un = res.get("unmatched") or {}
-        if un.get("x_only") or un.get("y_only"):
-            notes.append(f"unmatched {res['match']}: {un['x_only']} x only, {un['y_only']} y only")
-        self.query_one("#an-fit-notes", Static).update(" · ".join(notes) or "no notes")
-        self.draw(res, curve)
+        self.query_one("#an-fit-notes", Static).update(fit_notes(res))
+        self.draw(res, answer.curve)
 
     def draw(self, res: dict[str, Any], curve: list[dict[str, Any]]) -> None:
         plot = self.query_one("#an-fit-plot", PlotextPlot)
@@ -102,49 +130,17 @@ class FitTab(Vertical):
         cx = [c["x"] for c in curve if c["y"] is not None]
         cy = [c["y"] for c in curve if c["y"] is not None]
         if cx:
-            plt.plot(cx, cy, color=plot_rgb(self.app, "secondary"), marker="braille",
-                     label=f"{res['final']['name']} fit")  # fmt: skip
+            fit_colour = plot_rgb(self.app, "secondary")
+            label = f"{res['final']['name']} fit"
+            plt.plot(cx, cy, color=fit_colour, marker="braille", label=label)
         plt.scatter(xs, ys, color=plot_rgb(self.app, "primary"), marker="dot", label="points")
         plt.xlabel(f"x: {side_label(res['x'])}")
         plt.ylabel("y")
         plot.border_title = plain(f"y: {side_label(res['y'])} · {res['n']} points")
         plot.refresh()
 
-
-class RankTab(Vertical):
-    def compose(self) -> ComposeResult:
-        yield Static("", id="an-rank-empty", classes="an-empty", markup=False)
-        yield Static("", id="an-rank-summary", markup=False)
-        yield ExportTable(id="an-rank-table")
-        yield Static("", id="an-rank-notes", classes="an-notes", markup=False)
-
-    def show_empty(self, text: str) -> None:
-        empty = self.query_one("#an-rank-empty", Static)
-        empty.update(text)
-        empty.display = bool(text)
-        for part in ("#an-rank-summary", "#an-rank-table", "#an-rank-notes"):
-            self.query_one(part).display = not text
-
-    def show(self, res: dict[str, Any]) -> None:
-        self.show_empty("")
-        acc = res["decision_accuracy"]
-        acc_text = format_percent(acc, missing="n/a")
-        self.query_one("#an-rank-summary", Static).update(
-            f"proxy  {side_label(res['x'])}\ntarget {side_label(res['y'])}\n"
-            f"decision accuracy {acc_text} ({res['correct']}/{res['pairs']} pairs) · "
-            f"Kendall tau-b {fmt_r(res['kendall_tau'])} (p {fmt_p(res['p_value'])}, "
-            f"n {res['n']}) · target ties {res['target_ties']} (excluded) · prediction ties "
-            f"{res['prediction_ties']} (counted wrong)"
-            + ("" if res.get("mae") is None else f" · MAE {fmt_num(res['mae'])} (n {res['mae_n']})")
-        )
-        header = ["dataset", "proxy", "prediction", "rank_prediction", "target", "rank_target",
-                  res["match"]]  # fmt: skip
-        raw = [[d["dataset"], d["proxy"], d["prediction"], d["rank_prediction"], d["target"],
-                d["rank_target"], d["x_key"]] for d in res["datasets"]]  # fmt: skip
-        cells = [[name(v[0]), fmt_num(v[1]), fmt_num(v[2]), str(v[3]), fmt_num(v[4]),
-                  "-" if v[5] is None else str(v[5]), fmt_key(v[6])] for v in raw]  # fmt: skip
-        table = self.query_one("#an-rank-table", ExportTable)
-        table.show("ranking", header, raw, cells)
-        table.border_title = "datasets by prediction, next to the target"
-        notes = [name(n) for n in res.get("notes", [])]
-        self.query_one("#an-rank-notes", Static).update(" · ".join(notes))
+    def export_svg(self) -> tuple[str, str]:
+        plot = self.query_one("#an-fit-plot", PlotextPlot)
+        if not plot.display or self.answer is None:
+            raise NothingToExport("no plot shown on this tab")
+        return "fit-plot", region_svg(self.app, plot.region, "betr fit-plot")

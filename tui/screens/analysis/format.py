@@ -1,22 +1,12 @@
-"""How the Analysis screen's numbers and texts read, and its exports: every table to CSV and
-every plot to SVG under <workspace>/exports/ (tests format the engine's values with these)."""
+"""How the Analysis screen's numbers and texts read (tests format the engine's values with
+these)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.console import Console
-from textual.geometry import Region
-from textual.strip import Strip
-
 from engine.units import format_number, format_p
-from engine.workspace import open_private
 from tui.safe_text import one_line
 
 NA = "n/a"
@@ -71,51 +61,21 @@ def na_reason(n: int) -> str:
     return f"fewer than 3 runs (n = {n})" if n < 3 else "a constant vector"
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "table"
+def fmt_rank(v: int | None) -> str:
+    return "-" if v is None else str(v)
 
 
-def export_path(exports: Path, stem: str, ext: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return exports / f"analysis-{slug(stem)}-{stamp}.{ext}"
+def formatted(raw: Sequence[Sequence[Any]], formats: Sequence[Callable[[Any], Any]]) -> list[list]:
+    """The cells drawn for `raw` rows: column k of each row through `formats[k]`."""
+    return [[fmt(v) for fmt, v in zip(formats, row, strict=True)] for row in raw]
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    """The table as CSV (None as empty); the parent folder is created."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open_private(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for row in rows:
-            w.writerow(["" if v is None else v for v in row])
-    return path
-
-
-def region_svg(app: Any, region: Region, title: str) -> str:
-    """An SVG of one region of the screen as drawn now (a plot, the heatmap)."""
-    update = app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens, simplify=True
-    )
-    console = Console(
-        width=region.width, file=io.StringIO(), force_terminal=True,
-        color_system="truecolor", record=True, legacy_windows=False, safe_box=False,
-    )  # fmt: skip
-    for line in update.strips[region.y : region.bottom]:
-        strip = Strip.join(line).crop(region.x, region.right)
-        for seg in strip:
-            console.print(seg.text, style=seg.style, end="", markup=False, highlight=False)
-        console.print()
-    return console.export_svg(title=title)
-
-
-def strips_svg(strips: Sequence[Any], width: int, title: str) -> str:
-    """An SVG of lines drawn by a Line-API widget (all of them, not only those on screen)."""
-    console = Console(
-        width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor",
-        record=True, legacy_windows=False, safe_box=False,
-    )  # fmt: skip
-    for strip in strips:
-        for seg in strip:
-            console.print(seg.text, style=seg.style, end="", markup=False, highlight=False)
-        console.print()
-    return console.export_svg(title=title)
+def side_label(side: dict[str, Any]) -> str:
+    """ "data-a · 150M · arc-easy · acc": a fit's side (run, size, benchmark, metric)."""
+    parts = [
+        side.get("run") or "every dataset",
+        side.get("size"),
+        side["benchmark"],
+        side["metric"],
+    ]
+    return " · ".join(name(p) for p in parts if p)

@@ -16,14 +16,15 @@ from typing import Any, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.color import Color, ColorParseError
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.action_model import bindings
+from tui.screens.analysis.actions import ACTIONS, HEATMAP
 from tui.screens.analysis.format import name
+from tui.screens.analysis.messages import HeatmapCursorMoved
 from tui.widgets.plots import theme_colour
 
 LEVELS = 10  # colour steps on each side of 0
@@ -47,10 +48,14 @@ class Grid:
     @classmethod
     def from_matrix(cls, m: dict[str, Any]) -> Grid:
         return cls(
-            list(m["rows"]), list(m["cols"]), m["r"], m["p"], m["n"],
+            list(m["rows"]),
+            list(m["cols"]),
+            m["r"],
+            m["p"],
+            m["n"],
             list(m.get("row_categories") or [None] * len(m["rows"])),
             list(m.get("col_categories") or [None] * len(m["cols"])),
-        )  # fmt: skip
+        )
 
     def cell(self, i: int, j: int) -> tuple[float | None, float | None, int]:
         return self.r[i][j], self.p[i][j], int(self.n[i][j])
@@ -109,19 +114,8 @@ def level(r: float) -> int:
 
 
 class Heatmap(ScrollView, can_focus=True):
-    BINDINGS: ClassVar = [
-        Binding("left,h", "move(0,-1)", "Left", show=False),
-        Binding("right,l", "move(0,1)", "Right", show=False),
-        Binding("up,k", "move(-1,0)", "Up", show=False),
-        Binding("down,j", "move(1,0)", "Down", show=False),
-        Binding("home,g", "corner(0)", "First cell", show=False),
-        Binding("end,G", "corner(1)", "Last cell", show=False),
-    ]
-
-    class CursorMoved(Message):
-        def __init__(self, heatmap: Heatmap):
-            super().__init__()
-            self.heatmap = heatmap
+    # the cell cursor's keys (tui/screens/analysis/actions.py)
+    BINDINGS: ClassVar = bindings(ACTIONS, HEATMAP)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -150,7 +144,7 @@ class Heatmap(ScrollView, can_focus=True):
         self.cursor = (0, 0)
         self.relayout()
         self.scroll_to(0, 0, animate=False, immediate=True)
-        self.post_message(self.CursorMoved(self))
+        self.post_message(HeatmapCursorMoved())
 
     def set_sort(self, sort: str) -> None:
         """Another order; the cursor stays on the same benchmark pair."""
@@ -160,7 +154,7 @@ class Heatmap(ScrollView, can_focus=True):
         if cell is not None:
             self.cursor = (self.row_order.index(cell[0]), self.col_order.index(cell[1]))
         self.refresh()
-        self.post_message(self.CursorMoved(self))
+        self.post_message(HeatmapCursorMoved())
 
     def cursor_cell(self) -> tuple[int, int] | None:
         """The matrix (row, col) under the cursor."""
@@ -309,8 +303,10 @@ class Heatmap(ScrollView, can_focus=True):
         if self.numbered:
             digits = len(str(len(grid.rows)))
             shown = f"{item_number(self.row_order, i):>{digits}} {shown}"
-        segs = [Segment(shown[: self.label_w].ljust(self.label_w), label_style),
-                Segment("│", base + Style(dim=True))]  # fmt: skip
+        segs = [
+            Segment(shown[: self.label_w].ljust(self.label_w), label_style),
+            Segment("│", base + Style(dim=True)),
+        ]
         x = 0
         for pos, j in enumerate(self.col_order):
             if self._col_x[pos] != x:
@@ -359,7 +355,7 @@ class Heatmap(ScrollView, can_focus=True):
         self.refresh_lines(0, HEADER)
         for pos in {old[0], row}:
             self.refresh_lines(HEADER + self._line_of_row(pos) - int(self.scroll_y), 1)
-        self.post_message(self.CursorMoved(self))
+        self.post_message(HeatmapCursorMoved())
 
     def _scroll_to_cursor(self) -> None:
         region = self.scrollable_content_region

@@ -3,7 +3,7 @@ the arguments each tab's engine call takes from them (pure: no widgets)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.api.analysis_corr import METHODS
@@ -13,6 +13,10 @@ from tui.screens.analysis.format import name
 SEP = "\t"
 SELECTS = ("benchmark", "x_side", "x_metric", "y_side", "y_metric", "scope", "method", "match")
 MATCHES = tuple(MATCH_KEYS)
+SAME_SERIES = (
+    "x and y are the same numbers: a series fitted on itself gives R² = 1 whatever the data. "
+    "Pick a smaller size (or another metric) for x and a larger size for y in the selectors above."
+)
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,18 @@ class Selection:
         x_bench, _, x_metric = self.x_metric.partition(SEP)
         stage = self.scope.partition(":")[2] if self.scope.startswith("stage:") else None
         return {
-            "benchmark": x_bench, "x_run": x_run, "x_metric": x_metric, "x_size": x_size,
-            "y_run": y_run, "y_metric": self.y_metric, "y_size": y_size,
-            "y_benchmark": self.benchmark, "match": self.match, "x_stage": stage,
+            "benchmark": x_bench,
+            "x_run": x_run,
+            "x_metric": x_metric,
+            "x_size": x_size,
+            "y_run": y_run,
+            "y_metric": self.y_metric,
+            "y_size": y_size,
+            "y_benchmark": self.benchmark,
+            "match": self.match,
+            "x_stage": stage,
             "y_stage": stage,
-        }  # fmt: skip
+        }
 
     def rank_args(self) -> dict[str, Any]:
         a = self.fit_args()
@@ -71,10 +82,12 @@ class Selection:
     def corr_args(self) -> dict[str, Any]:
         kind, _, value = self.scope.partition(":")
         return {
-            "metric": self.y_metric or "acc", "method": self.method, "checkpoint": "last",
+            "metric": self.y_metric or "acc",
+            "method": self.method,
+            "checkpoint": "last",
             "stage": value if kind == "stage" else None,
             "scale": value if kind == "scale" else None,
-        }  # fmt: skip
+        }
 
 
 def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, str]]]:
@@ -92,10 +105,12 @@ def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, s
 
     def sides(prefix: str) -> list[tuple[str, str]]:
         return [
-            (f"{prefix} {name(s['run'])}" + (f" · {name(s['size'])}" if s["size"] else ""),
-             f"{s['run']}{SEP}{s['size'] or ''}")
+            (
+                f"{prefix} {name(s['run'])}" + (f" · {name(s['size'])}" if s["size"] else ""),
+                f"{s['run']}{SEP}{s['size'] or ''}",
+            )
             for s in view["sides"]
-        ]  # fmt: skip
+        ]
 
     scope = [("all stages, scales", "")]
     scope += [(f"stage {name(s)}", f"stage:{s}") for s in view["stages"]]
@@ -118,3 +133,24 @@ def calibration_pairs(view: dict[str, Any], sel: Selection) -> list[dict[str, An
     y_run = sel.side("y")[0]
     items = list(view.get("items") or [])
     return sorted(items, key=lambda it: (it["run"] != y_run, it["benchmark"] != sel.benchmark))
+
+
+@dataclass
+class AnalysisContext:
+    """What the Analysis tabs read from their screen (one object, shared: the screen changes
+    it, each tab reads it when it computes its key)."""
+
+    view: dict[str, Any] | None = None  # `analysis_views.overview`
+    sel: Selection = field(default_factory=Selection)
+    default_sel: Selection | None = None  # what the overview's defaults chose
+
+    def no_fit_note(self) -> str | None:
+        """Why the selection has nothing to fit (an empty state, not an error): x and y are
+        the same numbers, or the defaults found no pair of sides sharing checkpoints."""
+        if self.sel.same_series():
+            return SAME_SERIES
+        note = ((self.view or {}).get("defaults") or {}).get("fit_note")
+        default = self.default_sel
+        if note and default is not None and self.sel.fit_args() == default.fit_args():
+            return str(note)
+        return None

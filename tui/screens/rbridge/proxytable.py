@@ -1,7 +1,7 @@
 """The proxies on the selected benchmark: a table (checkpoint, dataset, size, tokens, rBridge,
 R-phi, gold, bpb) and one metric of theirs plotted against training tokens, a curve per
 (dataset, size), log x when the tokens span two decades or more. Moving the table's cursor picks the
-proxy (the screen follows `ProxyTable.Picked`)."""
+proxy (the screen follows `ProxyPicked`)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.color import Color
-from textual.message import Message
 from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
 from engine.api.rbridge_views import Curve, curves
 from engine.units import abbreviate
 from tui.safe_text import one_line, plain
+from tui.screens.rbridge.messages import ProxyPicked
 from tui.screens.rbridge.tokens import fmt_num
 from tui.widgets.plots import bench_palette, plot_rgb
 from tui.widgets.tables import PlainTable
@@ -76,11 +76,6 @@ def proxy_cells(row: dict[str, Any]) -> tuple:
 
 
 class ProxyTable(PlainTable):
-    class Picked(Message):
-        def __init__(self, proxy: str):
-            super().__init__()
-            self.proxy = proxy
-
     def __init__(self, **kwargs: Any):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.rows_data: list[dict] = []
@@ -113,7 +108,7 @@ class ProxyTable(PlainTable):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if not self._quiet and event.row_key.value is not None:
-            self.post_message(self.Picked(str(event.row_key.value)))
+            self.post_message(ProxyPicked(str(event.row_key.value)))
 
 
 def log_x(tokens: list[float]) -> bool:

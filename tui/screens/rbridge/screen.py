@@ -14,16 +14,23 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Select, Static
 
 from engine.api import jobs as api_jobs
 from engine.api.rbridge_views import overview, proxy_scores
 from engine.units import format_number
-from tui.actions import bindings_for
-from tui.actions_rbridge import SCOPE
+from tui.action_model import bindings
 from tui.safe_text import plain
 from tui.screens.base import BetrScreen
+from tui.screens.rbridge.actions import ACTIONS, SCOPE, TOKEN_VIEW
+from tui.screens.rbridge.messages import (
+    OverviewRead,
+    ProxyPicked,
+    ScorePlanned,
+    ScoresRead,
+    TokensRead,
+    TracesRead,
+)
 from tui.screens.rbridge.proxytable import SERIES, ProxyPlot, ProxyTable
 from tui.screens.rbridge.summary import JOB_KINDS, NO_PROXIES, jobs_text, name, no_traces
 from tui.screens.rbridge.summary import summary_text as make_summary
@@ -37,18 +44,11 @@ from tui.widgets.select import PlainSelect
 VIEWS = ("rb-traces-view", "rb-proxies-view")
 
 
-class Read(Message):
-    """A worker's answer: `what` names it, `key` the selection it was read for."""
-
-    def __init__(self, what: str, key: Any, data: Any):
-        super().__init__()
-        self.what, self.key, self.data = what, key, data
-
-
 class RbridgeScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "rBridge"
-    BINDINGS = bindings_for(SCOPE)
+    BINDINGS = bindings(ACTIONS, SCOPE)
+    WIDGET_SCOPES = (TOKEN_VIEW,)
     # the keys go to the trace list, never to a Select (enter and arrows would open it; b and
     # p cycle the benchmark and the proxy instead)
     AUTO_FOCUS = "#rb-traces"
@@ -111,31 +111,29 @@ class RbridgeScreen(BetrScreen):
     # -- reads (thread workers) ----------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-overview")
     def read_overview(self) -> None:
-        self.post_message(Read("overview", None, overview(self.betr.workspace)))
+        self.post_message(OverviewRead(overview(self.betr.workspace)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-scores")
     def read_scores(self, benchmark: str) -> None:
-        self.post_message(Read("scores", benchmark, proxy_scores(self.betr.workspace, benchmark)))
+        self.post_message(ScoresRead(benchmark, proxy_scores(self.betr.workspace, benchmark)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-traces")
     def read_traces(self, score_id: int) -> None:
         from engine.api.rbridge import trace_list
 
-        self.post_message(Read("traces", score_id, trace_list(self.betr.workspace, score_id)))
+        self.post_message(TracesRead(score_id, trace_list(self.betr.workspace, score_id)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-tokens")
     def read_tokens(self, score_id: int, trace_id: int) -> None:
         from engine.api.rbridge import trace_tokens
 
         data = trace_tokens(self.betr.workspace, score_id, trace_id)
-        self.post_message(Read("tokens", (score_id, trace_id), TraceTokens.from_api(data)))
-
-    def on_read(self, message: Read) -> None:
-        getattr(self, f"got_{message.what}")(message.key, message.data)
+        self.post_message(TokensRead(score_id, trace_id, TraceTokens.from_api(data)))
 
     # -- benchmark and proxy -------------------------------------------------------------------
-    def got_overview(self, _key: None, data: dict[str, Any]) -> None:
-        self.overview = data
+    @on(OverviewRead)
+    def overview_read(self, message: OverviewRead) -> None:
+        data = self.overview = message.overview
         benches = [name(b["benchmark"]) for b in data["benchmarks"]]
         raw_benches = [b["benchmark"] for b in data["benchmarks"]]
         proxies = [p["name"] for p in data["proxies"]]
@@ -185,7 +183,8 @@ class RbridgeScreen(BetrScreen):
         if isinstance(event.value, str) and event.value != self.proxy:
             self.choose(proxy=event.value)
 
-    def on_proxy_table_picked(self, message: ProxyTable.Picked) -> None:
+    @on(ProxyPicked)
+    def proxy_table_picked(self, message: ProxyPicked) -> None:
         if message.proxy != self.proxy:
             self.choose(proxy=message.proxy)
 
@@ -221,10 +220,11 @@ class RbridgeScreen(BetrScreen):
             self.choose(proxy=nxt)
 
     # -- the selected score --------------------------------------------------------------------
-    def got_scores(self, benchmark: str, rows: list[dict[str, Any]]) -> None:
-        if benchmark != self.benchmark:
+    @on(ScoresRead)
+    def scores_read(self, message: ScoresRead) -> None:
+        if message.benchmark != self.benchmark:
             return
-        self.proxy_rows = rows
+        self.proxy_rows = message.rows
         self.show_selected()
 
     def show_selected(self) -> None:
@@ -262,10 +262,11 @@ class RbridgeScreen(BetrScreen):
         if self.overview is not None:
             self.show_summary()
 
-    def got_traces(self, score_id: int, rows: list[dict[str, Any]]) -> None:
-        if score_id != self.score_id:
+    @on(TracesRead)
+    def traces_read(self, message: TracesRead) -> None:
+        if message.score_id != self.score_id:
             return
-        self.traces = rows
+        rows = self.traces = message.rows
         self.query_one("#rb-traces-hint").display = not rows
         self.query_one("#rb-traces-hint", Static).update("" if rows else "this score has no traces")
         self.query_one("#rb-trace-side").border_title = f"Traces ({len(rows)})"
@@ -291,10 +292,11 @@ class RbridgeScreen(BetrScreen):
         self.panel.show_loading(f"trace #{trace_id}")
         self.read_tokens(self.score_id, trace_id)
 
-    def got_tokens(self, key: tuple[int, int], tokens: TraceTokens) -> None:
-        if key != (self.score_id, self.wanted_trace):
+    @on(TokensRead)
+    def tokens_read(self, message: TokensRead) -> None:
+        if (message.score_id, message.trace_id) != (self.score_id, self.wanted_trace):
             return
-        self.show_tokens(tokens)
+        self.show_tokens(message.tokens)
 
     def show_tokens(self, tokens: TraceTokens | None) -> None:
         if tokens is None:
@@ -337,24 +339,25 @@ class RbridgeScreen(BetrScreen):
         workspace = self.betr.workspace
         plan = plan_score(workspace, proxy, benchmark)
         if plan.cached or plan.spec is None:
-            self.post_message(Read("score_planned", None, (plan.score_id, None, proxy, benchmark)))
+            self.post_message(ScorePlanned(plan.score_id, None, proxy, benchmark))
             return
         title = f"rbridge score {proxy} on {benchmark}"
         job_id = api_jobs.start(workspace, plan.spec, title=title)
-        self.post_message(Read("score_planned", None, (plan.score_id, job_id, proxy, benchmark)))
+        self.post_message(ScorePlanned(plan.score_id, job_id, proxy, benchmark))
 
-    def got_score_planned(self, _key: None, data: tuple) -> None:
-        score_id, job_id, proxy, benchmark = data
+    @on(ScorePlanned)
+    def score_planned(self, message: ScorePlanned) -> None:
+        proxy, benchmark, job_id = name(message.proxy), name(message.benchmark), message.job_id
         if job_id is None:
             self.notify(
-                f"{name(proxy)} on {name(benchmark)} is already scored (score #{score_id}, "
+                f"{proxy} on {benchmark} is already scored (score #{message.score_id}, "
                 "cached: same model files, traces and weighting)",
                 markup=False,
             )
             return
         self.started_jobs.add(job_id)
         self.notify(
-            f"scoring {name(proxy)} on {name(benchmark)}: job {job_id} (progress above; "
+            f"scoring {proxy} on {benchmark}: job {job_id} (progress above; "
             "2 opens the Jobs screen)",
             markup=False,
         )

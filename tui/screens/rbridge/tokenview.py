@@ -16,18 +16,19 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from tui.action_model import bindings
 from tui.safe_text import plain
+from tui.screens.rbridge.actions import ACTIONS, TOKEN_VIEW
+from tui.screens.rbridge.messages import TokenCursorMoved
 from tui.screens.rbridge.tokens import (
     COLOURING_ORDER,
     COLOURINGS,
@@ -63,19 +64,8 @@ def scale_styles(colours: list[Color]) -> list[Style]:
 
 
 class TokenView(ScrollView, can_focus=True):
-    BINDINGS: ClassVar = [
-        Binding("left,h", "move(-1)", "Prev token", show=False),
-        Binding("right,l", "move(1)", "Next token", show=False),
-        Binding("up,k", "move_line(-1)", "Line up", show=False),
-        Binding("down,j", "move_line(1)", "Line down", show=False),
-        Binding("home,g", "move_to(0)", "First token", show=False),
-        Binding("end,G", "move_to(-1)", "Last token", show=False),
-    ]
-
-    class CursorMoved(Message):
-        def __init__(self, index: int):
-            super().__init__()
-            self.index = index
+    # the token cursor's keys (tui/screens/rbridge/actions.py)
+    BINDINGS: ClassVar = bindings(ACTIONS, TOKEN_VIEW)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -100,7 +90,7 @@ class TokenView(ScrollView, can_focus=True):
         self.rewrap()
         self.scroll_to(y=0, animate=False, immediate=True)
         if tokens is not None and len(tokens):
-            self.post_message(self.CursorMoved(0))
+            self.post_message(TokenCursorMoved(0))
 
     def set_colouring(self, colouring: str) -> None:
         self.colouring = colouring
@@ -219,7 +209,7 @@ class TokenView(ScrollView, can_focus=True):
             self._cache.pop(li, None)
             self.refresh_lines(li)
         self.scroll_cursor_into_view()
-        self.post_message(self.CursorMoved(i))
+        self.post_message(TokenCursorMoved(i))
 
     def scroll_cursor_into_view(self) -> None:
         lines = self.token_lines(self.cursor)
@@ -326,7 +316,8 @@ class TokenPanel(Vertical):
         self.view.focus()
         return True
 
-    def on_token_view_cursor_moved(self, message: TokenView.CursorMoved) -> None:
+    @on(TokenCursorMoved)
+    def cursor_moved(self, message: TokenCursorMoved) -> None:
         tokens = self.view.tokens
         if tokens is None or not len(tokens):
             return

@@ -11,28 +11,18 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from engine.api import jobs as api_jobs
 from engine.api.proxies import parse_count
 from engine.errors import BetrError, UsageError
-from tui.actions import bindings_for
-from tui.screens.base import BetrModal
+from tui.action_model import bindings
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
+from tui.screens.messages import JobStarted, StartRejected
 
 
 class TrainProxyDialog(BetrModal[int | None]):
-    BINDINGS = bindings_for("dialog")
-
-    class Started(Message):
-        def __init__(self, job_id: int):
-            super().__init__()
-            self.job_id = job_id
-
-    class Rejected(Message):
-        def __init__(self, error: str):
-            super().__init__()
-            self.error = error
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     def __init__(self, corpus: str | None = None):
         super().__init__()
@@ -90,7 +80,7 @@ class TrainProxyDialog(BetrModal[int | None]):
         try:
             form = self.form()
         except BetrError as exc:
-            self.on_train_proxy_dialog_rejected(self.Rejected(str(exc)))
+            self.start_rejected(StartRejected(str(exc)))
             return
         self.query_one("#train-submit", Button).disabled = True
         self.query_one("#train-error").display = False
@@ -110,14 +100,16 @@ class TrainProxyDialog(BetrModal[int | None]):
             title = f"train proxy {spec.dataset} ({form['params']:,} params)"
             job_id = api_jobs.start(workspace, spec, title=title)
         except BetrError as exc:
-            self.post_message(self.Rejected(str(exc)))
+            self.post_message(StartRejected(str(exc)))
             return
-        self.post_message(self.Started(job_id))
+        self.post_message(JobStarted(job_id))
 
-    def on_train_proxy_dialog_started(self, message: Started) -> None:
+    @on(JobStarted)
+    def job_started(self, message: JobStarted) -> None:
         self.dismiss(message.job_id)
 
-    def on_train_proxy_dialog_rejected(self, message: Rejected) -> None:
+    @on(StartRejected)
+    def start_rejected(self, message: StartRejected) -> None:
         error = self.query_one("#train-error", Static)
         error.update(message.error)
         error.display = True

@@ -1,41 +1,11 @@
 """Screen 4, Threshold, as a package of small widgets.
 
-`screen` (the keep rate and the tabs), `keepbar` (the slider), `stats` (the numbers of one keep
-rate), `plots`, `compute` (the budget and the compute law), `by_source` (the kept share per
-source), `agreement` and `compare` (the other two tabs), `format` (how every number reads; tests
-format the engine's values with it).
+`screen` (the keep rate and the tabs), `actions` (its keys), `messages` (what its workers and
+widgets tell it), `keepbar` (the slider), `stats` (the numbers of one keep rate), `plots`,
+`compute` (the budget and the compute law), `by_source` (the kept share per source),
+`contamination` (the kept set's check), `agreement` and `compare` (the other two tabs),
+`format` (how every number reads; tests format the engine's values with it).
+
+Nothing is imported here: the screen registry imports `actions` at start-up, the screen itself
+loads when it is first shown.
 """
-
-from tui.screens.threshold.format import (
-    MIN_KEEP_PERCENT,
-    fmt_count,
-    fmt_epochs,
-    fmt_exact,
-    fmt_float,
-    fmt_keep,
-    fmt_p,
-    fmt_pct,
-    fmt_prob,
-    fmt_sci,
-    share_text,
-    step_keep,
-)
-from tui.screens.threshold.keepbar import KeepBar
-from tui.screens.threshold.screen import ThresholdScreen
-
-__all__ = [
-    "MIN_KEEP_PERCENT",
-    "KeepBar",
-    "ThresholdScreen",
-    "fmt_count",
-    "fmt_epochs",
-    "fmt_exact",
-    "fmt_float",
-    "fmt_keep",
-    "fmt_p",
-    "fmt_pct",
-    "fmt_prob",
-    "fmt_sci",
-    "share_text",
-    "step_keep",
-]

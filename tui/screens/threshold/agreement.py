@@ -14,7 +14,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from engine.api.browse import RunIndex
@@ -22,7 +21,7 @@ from engine.api.tradeoff import agreement
 from engine.errors import BetrError
 from engine.units import format_number
 from tui.screens.threshold.format import fmt_float, fmt_keep, fmt_p, no_run_text
-from tui.screens.threshold.messages import OpenDoc, table_doc_ids
+from tui.screens.threshold.messages import AgreementReady, OpenDoc, table_doc_ids
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.plots import bench_colour
 from tui.widgets.tables import KeyedTable
@@ -41,13 +40,6 @@ AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
 
 
 class AgreementTab(WorkersReportToApp, Vertical):
-    class Ready(Message):
-        def __init__(self, key: tuple, result: dict | None, error: str | None):
-            super().__init__()
-            self.key = key
-            self.result = result
-            self.error = error
-
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.result: dict[str, Any] | None = None  # the last agreement(...) shown
@@ -103,11 +95,12 @@ class AgreementTab(WorkersReportToApp, Vertical):
         try:
             result = agreement(index, key[1], key[2])
         except BetrError as exc:
-            self.post_message(self.Ready(key, None, str(exc)))
+            self.post_message(AgreementReady(key, None, str(exc)))
             return
-        self.post_message(self.Ready(key, result, None))
+        self.post_message(AgreementReady(key, result, None))
 
-    def on_agreement_tab_ready(self, message: Ready) -> None:
+    @on(AgreementReady)
+    def agreement_ready(self, message: AgreementReady) -> None:
         if message.key != self._key:
             return
         if message.result is None:

@@ -14,10 +14,9 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Static
 
 from engine.api.browse import RunIndex
@@ -26,6 +25,7 @@ from engine.errors import BetrError
 from engine.units import abbreviate, format_percent
 from tui.reads import reading
 from tui.screens.threshold.format import fmt_keep
+from tui.screens.threshold.messages import SourcesGrouped
 from tui.session import UsesSession
 from tui.widgets.bars import Bar, BarChart
 from tui.widgets.cards import update_static
@@ -61,14 +61,6 @@ def pct(x: float) -> str:
 
 
 class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
-    class Grouped(Message):
-        def __init__(self, key: tuple, groups: SourceGroups | None, fields: list, error: str):
-            super().__init__()
-            self.key = key  # (run id, field)
-            self.groups = groups
-            self.fields = fields
-            self.error = error
-
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.index: RunIndex | None = None
@@ -124,11 +116,12 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
                 fields = group_fields(conn, index.corpus_id)
                 groups = source_groups(conn, index, field if field in fields else SOURCE)
         except BetrError as exc:
-            self.post_message(self.Grouped(key, None, [], str(exc)))
+            self.post_message(SourcesGrouped(key, None, [], str(exc)))
             return
-        self.post_message(self.Grouped(key, groups, fields, ""))
+        self.post_message(SourcesGrouped(key, groups, fields, ""))
 
-    def on_source_panel_grouped(self, message: Grouped) -> None:
+    @on(SourcesGrouped)
+    def sources_grouped(self, message: SourcesGrouped) -> None:
         message.stop()
         if self.index is None or message.key != (self.index.run_id, self.field):
             return  # another run or field since

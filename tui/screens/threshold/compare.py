@@ -14,7 +14,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Label, Select, Static
 
 from engine.api.browse import snippets
@@ -23,7 +22,7 @@ from engine.errors import BetrError
 from engine.units import format_number
 from tui.reads import reading
 from tui.screens.threshold.format import fmt_count, fmt_float, fmt_keep
-from tui.screens.threshold.messages import OpenDoc, table_doc_ids
+from tui.screens.threshold.messages import CompareReady, OpenDoc, table_doc_ids
 from tui.session import UsesSession
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.select import PlainSelect
@@ -41,14 +40,6 @@ COMPARE_COLUMNS: list[tuple[str, str, int | None]] = [
 
 
 class CompareTab(UsesSession, WorkersReportToApp, Vertical):
-    class Ready(Message):
-        def __init__(self, key: tuple, result: dict | None, error: str | None, docs: dict):
-            super().__init__()
-            self.key = key
-            self.result = result
-            self.error = error
-            self.docs = docs  # "a"/"b" -> [(doc_id, ext_id, prob, snippet)]
-
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.result: dict[str, Any] | None = None  # the last overlap(...) shown
@@ -173,16 +164,17 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
                 ids = shown["a"][1] + shown["b"][1]
                 text = snippets(conn, ids, SNIPPET)
         except BetrError as exc:
-            self.post_message(self.Ready(key, None, str(exc), docs))
+            self.post_message(CompareReady(key, None, str(exc), docs))
             return
         for side, (index, side_ids) in shown.items():
             probs = index.prob[index.rows_of_docs(side_ids)] if side_ids else []
             for doc_id, prob in zip(side_ids, probs, strict=True):
                 ext_id, snippet = text.get(doc_id, ("?", ""))
                 docs[side].append((doc_id, ext_id, float(prob), snippet))
-        self.post_message(self.Ready(key, result, None, docs))
+        self.post_message(CompareReady(key, result, None, docs))
 
-    def on_compare_tab_ready(self, message: Ready) -> None:
+    @on(CompareReady)
+    def compare_ready(self, message: CompareReady) -> None:
         if message.key != self._key:
             return
         if message.result is None:

@@ -15,13 +15,13 @@ from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from engine.api.tradeoff import MAX_EPOCHS, Budget, parse_amount
 from engine.errors import BetrError
 from tui.screens.threshold.format import fmt_count, fmt_epochs, fmt_pct, fmt_sci
+from tui.screens.threshold.messages import BudgetChanged
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.form_input import FormInput
 from tui.widgets.plots import theme_colour
@@ -36,11 +36,6 @@ INCOMPLETE = "a budget needs both N and D, or C (with or without one of them)"
 
 
 class ComputePanel(Vertical):
-    class BudgetChanged(Message):
-        def __init__(self, budget: Budget):
-            super().__init__()
-            self.budget = budget
-
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.budget = Budget()
@@ -139,7 +134,7 @@ class ComputePanel(Vertical):
             error.update("")
         if budget != self.budget:
             self.budget = budget
-            self.post_message(self.BudgetChanged(budget))
+            self.post_message(BudgetChanged(budget))
 
     # -- the numbers ---------------------------------------------------------------------------
     def _set(self, widget_id: str, content: Any, *, same_size: bool = False) -> None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import work
-from textual.message import Message
+from textual import on, work
 from textual.widgets import Static
 
 from engine.api.contamination import counts_by_benchmark, current_check, plan_check
 from engine.api.jobs import start
 from engine.errors import BetrError
 from tui.safe_text import one_line
+from tui.screens.threshold.messages import ContaminationRead, ContaminationStarted
 from tui.workers import WorkersReportToApp
 
 SHOWN = 6  # benchmarks named on the line
@@ -39,16 +39,6 @@ def counts_text(counts: list, check: Any, variables: dict[str, Any]) -> Text:
 
 class ContaminationLine(WorkersReportToApp, Static):
     """Shows `counts_by_benchmark` at the screen's keep rate (read in a thread worker)."""
-
-    class Read(Message):
-        def __init__(self, key: tuple, text: Text):
-            super().__init__()
-            self.key, self.text = key, text
-
-    class Started(Message):
-        def __init__(self, job_id: int | None, note: str):
-            super().__init__()
-            self.job_id, self.note = job_id, note
 
     def __init__(self, **kwargs: Any):
         super().__init__("", **kwargs)
@@ -77,9 +67,10 @@ class ContaminationLine(WorkersReportToApp, Static):
         else:
             counts = counts_by_benchmark(ws, run_id, keep=keep, by=by, check_id=check.id)
             text = counts_text(counts, check, variables)
-        self.post_message(self.Read(key, text))
+        self.post_message(ContaminationRead(key, text))
 
-    def on_contamination_line_read(self, message: Read) -> None:
+    @on(ContaminationRead)
+    def contamination_read(self, message: ContaminationRead) -> None:
         if message.key == self.key:
             self.update(message.text)
 
@@ -101,15 +92,18 @@ class ContaminationLine(WorkersReportToApp, Static):
         try:
             plan = plan_check(ws, run_id, keep=keep, by=by)
             if plan.cached:
-                self.post_message(self.Started(None, "a finished check covers this kept set"))
+                self.post_message(
+                    ContaminationStarted(None, "a finished check covers this kept set")
+                )
                 return
             job_id = start(ws, plan.spec, title=plan.title)
         except BetrError as exc:
-            self.post_message(self.Started(None, f"cannot check: {exc}"))
+            self.post_message(ContaminationStarted(None, f"cannot check: {exc}"))
             return
-        self.post_message(self.Started(job_id, f"{plan.title}: job {job_id} started"))
+        self.post_message(ContaminationStarted(job_id, f"{plan.title}: job {job_id} started"))
 
-    def on_contamination_line_started(self, message: Started) -> None:
+    @on(ContaminationStarted)
+    def contamination_started(self, message: ContaminationStarted) -> None:
         self.job_id = message.job_id
         self.notify(message.note, markup=False, timeout=5)
         if message.job_id is not None:

@@ -1,6 +1,6 @@
 """The keep-rate slider: one line of bar on a square-root scale (so 1-20% get room), ticks below.
 
-Keys are the screen's; a click or a drag posts `KeepBar.Picked` with a keep rate.
+Keys are the screen's; a click or a drag posts `KeepPicked` (messages.py) with a keep rate.
 """
 
 from __future__ import annotations
@@ -11,22 +11,17 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from tui.screens.threshold.format import MIN_KEEP_PERCENT
+from tui.screens.threshold.messages import KeepPicked
 from tui.widgets.plots import theme_colour
 
 
 class KeepBar(Widget, can_focus=True):
     TICKS = (1, 5, 10, 25, 50, 100)
     percent: reactive[float] = reactive(10.0)
-
-    class Picked(Message):
-        def __init__(self, percent: float):
-            super().__init__()
-            self.percent = percent
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -66,11 +61,11 @@ class KeepBar(Widget, can_focus=True):
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self._dragging = True
         self.capture_mouse()
-        self.post_message(self.Picked(self._percent_at(event.x)))
+        self.post_message(KeepPicked(self._percent_at(event.x)))
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._dragging:
-            self.post_message(self.Picked(self._percent_at(event.x)))
+            self.post_message(KeepPicked(self._percent_at(event.x)))
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
         if self._dragging:

@@ -1,17 +1,97 @@
-"""What the Threshold tabs tell the screen."""
+"""What the Threshold screen's workers, tabs and widgets tell it (or themselves, from a thread
+worker). A read's answer carries the key it was read for, so a tab drops one the user has left."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from engine.api.browse import RunIndex
+from engine.api.tradeoff import Budget, SourceGroups
 
+
+@dataclass
 class OpenDoc(Message):
     """Open `doc_id` of run `run_id` in the document viewer; ] and [ walk `doc_ids`."""
 
-    def __init__(self, doc_ids: list[int], doc_id: int, run_id: int):
-        super().__init__()
-        self.doc_ids, self.doc_id, self.run_id = doc_ids, doc_id, run_id
+    doc_ids: list[int]
+    doc_id: int
+    run_id: int
+
+
+@dataclass
+class IndexLoaded(Message):
+    """Run `run_id`'s index (None: not loaded, `error` says why); `extra`: its histogram and
+    keep curve, computed once per run."""
+
+    run_id: int
+    index: RunIndex | None
+    error: str | None
+    extra: dict[str, Any]
+
+
+@dataclass
+class KeepPicked(Message):
+    """A click or drag on the keep bar picked `percent`."""
+
+    percent: float
+
+
+@dataclass
+class BudgetChanged(Message):
+    """The compute panel's budget was edited."""
+
+    budget: Budget
+
+
+@dataclass
+class SourcesGrouped(Message):
+    """The kept share per source for `key` (run id, field); `fields`: what it can group by."""
+
+    key: tuple
+    groups: SourceGroups | None
+    fields: list
+    error: str
+
+
+@dataclass
+class ContaminationRead(Message):
+    """The contamination line's text for `key`."""
+
+    key: tuple
+    text: Text
+
+
+@dataclass
+class ContaminationStarted(Message):
+    """`x`: the kept set's check runs as job `job_id` (None: not started); `note` says so."""
+
+    job_id: int | None
+    note: str
+
+
+@dataclass
+class AgreementReady(Message):
+    """The Agreement tab's comparison for `key` (None: `error` says why)."""
+
+    key: tuple
+    result: dict | None
+    error: str | None
+
+
+@dataclass
+class CompareReady(Message):
+    """The Compare tab's comparison of two runs for `key` (None: `error` says why); `docs`:
+    "a"/"b" -> [(doc_id, ext_id, prob, snippet)]."""
+
+    key: tuple
+    result: dict | None
+    error: str | None
+    docs: dict
 
 
 def table_doc_ids(table: DataTable) -> list[int]:

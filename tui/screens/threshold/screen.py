@@ -21,7 +21,6 @@ import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from engine.api.browse import RunIndex, View
@@ -29,9 +28,11 @@ from engine.api.select import parse_keep
 from engine.api.tradeoff import Budget, keep_curve, prob_histogram, tradeoff
 from engine.errors import BetrError
 from engine.workspace import open_private
-from tui.actions import BY_NAME, bindings_for, effective_keys
+from tui.action_model import bindings, effective_keys
 from tui.reads import reading
 from tui.screens.base import BetrScreen
+from tui.screens.documents.viewer import DocViewerScreen
+from tui.screens.threshold.actions import ACTIONS, EDIT_KEEP, SCOPE
 from tui.screens.threshold.agreement import AgreementTab
 from tui.screens.threshold.by_source import SourcePanel
 from tui.screens.threshold.compare import CompareTab
@@ -46,10 +47,9 @@ from tui.screens.threshold.format import (
     step_keep,
 )
 from tui.screens.threshold.keepbar import KeepBar
-from tui.screens.threshold.messages import OpenDoc
+from tui.screens.threshold.messages import BudgetChanged, IndexLoaded, KeepPicked, OpenDoc
 from tui.screens.threshold.plots import KeepPlots
 from tui.screens.threshold.stats import KeepStats
-from tui.screens.viewer import DocViewerScreen
 from tui.widgets.form_input import FormInput
 
 TABS = ("th-tab-threshold", "th-tab-agreement", "th-tab-compare")
@@ -59,17 +59,9 @@ RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pa
 
 
 class ThresholdScreen(BetrScreen):
-    SCOPE = "threshold"
+    SCOPE = SCOPE
     TITLE = "Threshold"
-    BINDINGS = bindings_for("threshold")
-
-    class IndexLoaded(Message):
-        def __init__(self, run_id: int, index: RunIndex | None, error: str | None, extra: dict):
-            super().__init__()
-            self.run_id = run_id
-            self.index = index
-            self.error = error
-            self.extra = extra  # histogram and keep curve, computed once per run
+    BINDINGS = bindings(ACTIONS, SCOPE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -186,14 +178,15 @@ class ThresholdScreen(BetrScreen):
                 extra["curve"] = keep_curve(index)
                 index.sample_counts_at(0)  # the one O(n) setup pass, off the UI thread
         except BetrError as exc:
-            self.post_message(self.IndexLoaded(run_id, None, str(exc), extra))
+            self.post_message(IndexLoaded(run_id, None, str(exc), extra))
             return
-        self.post_message(self.IndexLoaded(run_id, index, None, extra))
+        self.post_message(IndexLoaded(run_id, index, None, extra))
         from engine.api.tradeoff import preload_agreement
 
         preload_agreement()  # the Agreement tab's libraries, while the user reads this one
 
-    def on_threshold_screen_index_loaded(self, message: IndexLoaded) -> None:
+    @on(IndexLoaded)
+    def index_loaded(self, message: IndexLoaded) -> None:
         if message.run_id != self.session.run_id:
             return  # a run chosen since
         if message.index is None:
@@ -332,7 +325,8 @@ class ThresholdScreen(BetrScreen):
             self.sync_run_options()
             self.compare_tab.focus_table()
 
-    def on_open_doc(self, message: OpenDoc) -> None:
+    @on(OpenDoc)
+    def open_doc(self, message: OpenDoc) -> None:
         """Open a doc of a tab's list in the document viewer; ] and [ walk that list."""
         keep, by = self.session.keep, self.session.keep_by
         self.open_docs_worker(message.doc_ids, message.doc_id, message.run_id, keep, by)
@@ -452,7 +446,7 @@ class ThresholdScreen(BetrScreen):
             return
         if not isinstance(self.focused, KeepBar) and self._typed is None:
             return
-        if event.key in effective_keys(BY_NAME["edit_keep"], self.betr.user_keymap):
+        if event.key in effective_keys(EDIT_KEEP, self.betr.user_keymap):
             # here, not as a binding: a binding runs after the keys that follow it in a burst
             self.action_edit_keep()
             event.stop()
@@ -481,8 +475,8 @@ class ThresholdScreen(BetrScreen):
             keep_input.focus()
             event.stop()
 
-    @on(KeepBar.Picked)
-    def keep_picked(self, message: KeepBar.Picked) -> None:
+    @on(KeepPicked)
+    def keep_picked(self, message: KeepPicked) -> None:
         self.set_keep(message.percent)
 
     def after_keep_entered(self, keep_input: FormInput) -> KeepBar | None:
@@ -521,5 +515,6 @@ class ThresholdScreen(BetrScreen):
         self.set_keep(keep * 100.0)
         self.refresh_numbers()  # also when the keep did not change: show the value again
 
-    def on_compute_panel_budget_changed(self) -> None:
+    @on(BudgetChanged)
+    def budget_changed(self) -> None:
         self.refresh_numbers()

@@ -1,6 +1,6 @@
-"""The Analysis screen's actions (scope "analysis"), gathered into `tui.actions.ACTIONS` (keys,
-command palette, help). The heatmap's cell cursor keys (arrows, h/j/k/l, g/G) are the heatmap's
-own bindings, active while it has the focus; the selectors at the top are Selects (tab to them).
+"""The Analysis screen's actions (scope "analysis") and the heatmap's (scope "heatmap": its cell
+cursor, active while it has the focus), gathered by the screen registry into `tui.actions`
+(keys, command palette, help). The selectors at the top are Selects (tab to them).
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 from tui.action_model import Action
 
 SCOPE = "analysis"
+HEATMAP = "heatmap"
 
-ANALYSIS_ACTIONS: tuple[Action, ...] = (
+ACTIONS: tuple[Action, ...] = (
     Action(
         "analysis_next_tab",
         "Analysis: next tab (Fit, Ranking, Calibration, Correlations)",
@@ -93,5 +94,54 @@ ANALYSIS_ACTIONS: tuple[Action, ...] = (
         SCOPE,
         "press twice: tiny proxies on top/random/bottom selections at two sizes; opens the tabs",
         "Demo exp",
+    ),
+    # -- the heatmap's cell cursor -----------------------------------------------------------
+    Action(
+        "heatmap_left",
+        "heatmap: cell to the left",
+        "left,h",
+        HEATMAP,
+        "the cursor one column left",
+        action="move(0,-1)",
+    ),
+    Action(
+        "heatmap_right",
+        "heatmap: cell to the right",
+        "right,l",
+        HEATMAP,
+        "the cursor one column right",
+        action="move(0,1)",
+    ),
+    Action(
+        "heatmap_up",
+        "heatmap: cell above",
+        "up,k",
+        HEATMAP,
+        "the cursor one row up",
+        action="move(-1,0)",
+    ),
+    Action(
+        "heatmap_down",
+        "heatmap: cell below",
+        "down,j",
+        HEATMAP,
+        "the cursor one row down",
+        action="move(1,0)",
+    ),
+    Action(
+        "heatmap_first",
+        "heatmap: first cell",
+        "home,g",
+        HEATMAP,
+        "the top-left cell",
+        action="corner(0)",
+    ),
+    Action(
+        "heatmap_last",
+        "heatmap: last cell",
+        "end,G",
+        HEATMAP,
+        "the bottom-right cell",
+        action="corner(1)",
     ),
 )

@@ -17,16 +17,17 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.api.browse import DocRow, RunIndex, View
 from engine.units import abbreviate, format_number
+from tui.action_model import bindings
 from tui.safe_text import one_line
+from tui.screens.documents.actions import ACTIONS, DOC_LIST
+from tui.screens.documents.messages import RowHighlighted, RowsLoaded
 from tui.widgets.plots import bench_colour_value, bench_ids_of
 from tui.workers import WorkersReportToApp
 
@@ -128,14 +129,8 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
     """The rows of one view; `set_view` swaps the view in once it is ready (old rows stay
     until then). The cursor is a display row; Enter is the screen's (open the viewer)."""
 
-    BINDINGS: ClassVar = [
-        Binding("up", "cursor_up", "up", show=False),
-        Binding("down", "cursor_down", "down", show=False),
-        Binding("pageup", "page_up", "page up", show=False),
-        Binding("pagedown", "page_down", "page down", show=False),
-        Binding("home", "cursor_top", "top", show=False),
-        Binding("end", "cursor_bottom", "bottom", show=False),
-    ]
+    # the cursor's keys (tui/screens/documents/actions.py)
+    BINDINGS: ClassVar = bindings(ACTIONS, DOC_LIST)
     COMPONENT_CLASSES: ClassVar = {
         "doclist--header",
         "doclist--cursor",
@@ -165,18 +160,6 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         color: $text-muted;
     }
     """
-
-    class Highlighted(Message):
-        def __init__(self, row: int):
-            super().__init__()
-            self.row = row
-
-    class Loaded(Message):
-        """A block of rows landed (tests wait for this)."""
-
-        def __init__(self, start: int):
-            super().__init__()
-            self.start = start
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
@@ -226,7 +209,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
             self._want(row)
         self._fetch_wanted()
         self.refresh()
-        self.post_message(self.Highlighted(self.cursor))
+        self.post_message(RowHighlighted(self.cursor))
 
     def reload(self) -> None:
         """Fetch the rows again (labels changed); the old rows stay on screen until then."""
@@ -304,7 +287,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
             self.rows[row.row] = row
         self._lines.clear()
         self.refresh()
-        self.post_message(self.Loaded(start))
+        self.post_message(RowsLoaded(start))
 
     # -- rendering -----------------------------------------------------------------------------
     def _theme_key(self) -> tuple:
@@ -418,7 +401,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self.cursor = row
         self.scroll_cursor_into_view()
         self.refresh()
-        self.post_message(self.Highlighted(row))
+        self.post_message(RowHighlighted(row))
 
     def scroll_cursor_into_view(self) -> None:
         top = round(self.scroll_y)

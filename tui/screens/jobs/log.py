@@ -6,28 +6,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.widgets import Label, Log
 
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.polling import Poller
 from tui.reads import LogFollower
 from tui.screens.base import BetrScreen
+from tui.screens.jobs.actions import ACTIONS, LOG
+from tui.screens.jobs.messages import LogLinesRead
 
 FOLLOW_S = 0.3
 MAX_LINES = 20_000
 
 
 class LogScreen(BetrScreen):
-    SCOPE = "log"
-    BINDINGS = bindings_for("log")
-
-    class Lines(Message):
-        def __init__(self, lines: list[str] | None):
-            super().__init__()
-            self.lines = lines
+    SCOPE = LOG
+    BINDINGS = bindings(ACTIONS, LOG)
 
     def __init__(self, job_id: int, title: str, path: Path):
         super().__init__()
@@ -56,9 +52,10 @@ class LogScreen(BetrScreen):
         try:
             lines = self.follower.read_new()
         finally:
-            self.post_message(self.Lines(lines))
+            self.post_message(LogLinesRead(lines))
 
-    def on_log_screen_lines(self, message: Lines) -> None:
+    @on(LogLinesRead)
+    def lines_read(self, message: LogLinesRead) -> None:
         self.follow.finished(ok=message.lines is not None)
         if message.lines:
             self.query_one(Log).write_lines(message.lines)

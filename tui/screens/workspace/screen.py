@@ -6,23 +6,23 @@ one finished), rows updated in place by key, so a corpus appears as its import f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
 from engine.api.catalog import summary
 from engine.api.run_targets import classifier_warning_line, targets_line, warning_line
 from engine.units import abbreviate, format_number
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.polling import Poller
 from tui.reads import reading
 from tui.screens.base import BetrScreen
+from tui.screens.workspace.actions import ACTIONS, SCOPE
+from tui.screens.workspace.messages import WorkspaceData, WorkspaceRead
 from tui.widgets.cells import (
     ThemeStyles,
     exact_count,
@@ -90,15 +90,6 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str, int | None]], str]] = {
 }
 
 
-@dataclass
-class WorkspaceData:
-    summary: dict[str, int]
-    corpora: list[dict[str, Any]]
-    benchmarks: list[dict[str, Any]]
-    targets: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
-
-
 def number(n: int | float | None) -> Text:
     return Text(abbreviate(n), justify="right")
 
@@ -120,14 +111,9 @@ def summary_text(s: dict[str, int]) -> str:
 
 
 class WorkspaceScreen(BetrScreen):
-    SCOPE = "workspace"
+    SCOPE = SCOPE
     TITLE = "Workspace"
-    BINDINGS = bindings_for("workspace")
-
-    class Read(Message):
-        def __init__(self, data: WorkspaceData | None):
-            super().__init__()
-            self.data = data
+    BINDINGS = bindings(ACTIONS, SCOPE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,9 +150,10 @@ class WorkspaceScreen(BetrScreen):
             with reading(self.betr.workspace) as conn:
                 data = WorkspaceData(**summary(conn))
         finally:
-            self.post_message(self.Read(data))
+            self.post_message(WorkspaceRead(data))
 
-    def on_workspace_screen_read(self, message: Read) -> None:
+    @on(WorkspaceRead)
+    def workspace_read(self, message: WorkspaceRead) -> None:
         self.refresh_poll.finished(ok=message.data is not None)
         if message.data is not None:
             self.data = message.data
@@ -332,7 +319,7 @@ class WorkspaceScreen(BetrScreen):
 
     # -- actions -------------------------------------------------------------------------------
     def action_import_docs(self) -> None:
-        from tui.screens.import_docs import ImportDocsScreen
+        from tui.screens.workspace.import_docs import ImportDocsScreen
 
         self.app.push_screen(ImportDocsScreen(), self.import_started)
 

@@ -13,10 +13,9 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import Static, TextArea
 
 from engine.api.browse import (
@@ -33,16 +32,24 @@ from engine.api.labels import label_agreement, set_label
 from engine.api.why import embed_docs_spec
 from engine.errors import BetrError
 from engine.units import format_number
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.reads import reading
 from tui.safe_text import one_line, plain, visible_data
 from tui.screens.base import BetrScreen
-from tui.screens.viewer_contamination import (
+from tui.screens.documents.actions import ACTIONS, VIEWER
+from tui.screens.documents.doclist import bench_style
+from tui.screens.documents.messages import (
+    DocContaminationRead,
+    DocDetailRead,
+    EmbedStarted,
+    Labelled,
+    NearestRead,
+)
+from tui.screens.documents.viewer_contamination import (
     contamination_note,
     contamination_pane,
     span_location,
 )
-from tui.widgets.doclist import bench_style
 
 QUESTION_CHARS = 600
 NEAREST_K = 5
@@ -98,35 +105,9 @@ def agreement_text(agree: dict[str, Any], view: View) -> str:
 class DocViewerScreen(BetrScreen):
     """Dismissed with the view row it ended on (the list moves its cursor there)."""
 
-    SCOPE = "viewer"
+    SCOPE = VIEWER
     TITLE = "Document"
-    BINDINGS = bindings_for("viewer")
-
-    class Detail(Message):
-        def __init__(self, row: int, detail: dict[str, Any], agreement: dict[str, Any]):
-            super().__init__()
-            self.row, self.detail, self.agreement = row, detail, agreement
-            self.text, self.broken = display_text(detail["text"])
-
-    class Nearest(Message):
-        def __init__(self, doc_id: int, nearest: dict[str, Any]):
-            super().__init__()
-            self.doc_id, self.nearest = doc_id, nearest
-
-    class Contamination(Message):
-        def __init__(self, doc_id: int, found: DocContamination):
-            super().__init__()
-            self.doc_id, self.found = doc_id, found
-
-    class EmbedStarted(Message):
-        def __init__(self, doc_id: int, job_id: int | None, error: str | None = None):
-            super().__init__()
-            self.doc_id, self.job_id, self.error = doc_id, job_id, error
-
-    class Labelled(Message):
-        def __init__(self, doc_id: int, label: str | None, agreement: dict[str, Any]):
-            super().__init__()
-            self.doc_id, self.label, self.agreement = doc_id, label, agreement
+    BINDINGS = bindings(ACTIONS, VIEWER)
 
     def __init__(self, index: RunIndex, view: View, row: int):
         super().__init__()
@@ -179,9 +160,10 @@ class DocViewerScreen(BetrScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-contamination")
     def load_contamination(self, doc_id: int) -> None:
         found = hits_for_doc(self.betr.workspace, self.index.run_id, doc_id)
-        self.post_message(self.Contamination(doc_id, found))
+        self.post_message(DocContaminationRead(doc_id, found))
 
-    def on_doc_viewer_screen_contamination(self, message: Contamination) -> None:
+    @on(DocContaminationRead)
+    def contamination_read(self, message: DocContaminationRead) -> None:
         if message.doc_id != self.doc_id_of(self.row):
             return
         self.contamination = message.found
@@ -225,15 +207,16 @@ class DocViewerScreen(BetrScreen):
         with reading(self.betr.workspace) as conn:
             detail = visible_data(doc_detail(conn, self.index, doc_id))
             agreement = label_agreement(conn, self.index, self.view.cut)
-        self.post_message(self.Detail(row, detail, agreement))
+        self.post_message(DocDetailRead(row, detail, agreement, *display_text(detail["text"])))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-nearest")
     def load_nearest(self, doc_id: int) -> None:
         with reading(self.betr.workspace) as conn:
             nearest = visible_data(nearest_examples(conn, self.index, doc_id, k=NEAREST_K))
-        self.post_message(self.Nearest(doc_id, nearest))
+        self.post_message(NearestRead(doc_id, nearest))
 
-    def on_doc_viewer_screen_detail(self, message: Detail) -> None:
+    @on(DocDetailRead)
+    def detail_read(self, message: DocDetailRead) -> None:
         if message.row != self.row:
             return
         self.detail = message.detail
@@ -245,7 +228,8 @@ class DocViewerScreen(BetrScreen):
         self.show_agreement(message.agreement)
         self.show_contamination()
 
-    def on_doc_viewer_screen_nearest(self, message: Nearest) -> None:
+    @on(NearestRead)
+    def nearest_read(self, message: NearestRead) -> None:
         if message.doc_id != self.doc_id_of(self.row):
             return
         self.nearest = message.nearest
@@ -368,9 +352,10 @@ class DocViewerScreen(BetrScreen):
             agreement = label_agreement(conn, self.index, self.view.cut)
         finally:
             conn.close()
-        self.post_message(self.Labelled(doc_id, label, agreement))
+        self.post_message(Labelled(doc_id, label, agreement))
 
-    def on_doc_viewer_screen_labelled(self, message: Labelled) -> None:
+    @on(Labelled)
+    def labelled(self, message: Labelled) -> None:
         self.show_agreement(message.agreement)
         here = self.detail is not None and self.detail["doc_id"] == message.doc_id
         if here:
@@ -427,11 +412,12 @@ class DocViewerScreen(BetrScreen):
             ws = self.betr.workspace
             job_id = start(ws, embed_docs_spec(ws, self.index.run_id, [doc_id]))
         except BetrError as exc:
-            self.post_message(self.EmbedStarted(doc_id, None, str(exc)))
+            self.post_message(EmbedStarted(doc_id, None, str(exc)))
             return
-        self.post_message(self.EmbedStarted(doc_id, job_id))
+        self.post_message(EmbedStarted(doc_id, job_id))
 
-    def on_doc_viewer_screen_embed_started(self, message: EmbedStarted) -> None:
+    @on(EmbedStarted)
+    def embed_started(self, message: EmbedStarted) -> None:
         if message.job_id is None:
             self.app.report_error(f"cannot embed doc {message.doc_id}: {message.error}")
             return

@@ -1,6 +1,6 @@
-"""The rBridge screen's actions (scope "rbridge"), gathered into `tui.actions.ACTIONS` (keys,
-command palette, help). The token cursor's keys (arrows, h/j/k/l, g/G) are the token view's
-own bindings, active while it has the focus.
+"""The rBridge screen's actions (scope "rbridge") and the token view's (scope "token_view": its
+token cursor, active while it has the focus), gathered by the screen registry into
+`tui.actions` (keys, command palette, help).
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 from tui.action_model import Action
 
 SCOPE = "rbridge"
+TOKEN_VIEW = "token_view"
 
-RBRIDGE_ACTIONS: tuple[Action, ...] = (
+ACTIONS: tuple[Action, ...] = (
     Action(
         "next_rb_benchmark",
         "rBridge: next benchmark with traces",
@@ -96,5 +97,54 @@ RBRIDGE_ACTIONS: tuple[Action, ...] = (
         "escape",
         SCOPE,
         "from the token view (enter on a trace goes the other way)",
+    ),
+    # -- the token view's cursor -------------------------------------------------------------
+    Action(
+        "token_prev",
+        "token view: previous token",
+        "left,h",
+        TOKEN_VIEW,
+        "the cursor one token back",
+        action="move(-1)",
+    ),
+    Action(
+        "token_next",
+        "token view: next token",
+        "right,l",
+        TOKEN_VIEW,
+        "the cursor one token on",
+        action="move(1)",
+    ),
+    Action(
+        "token_line_up",
+        "token view: line up",
+        "up,k",
+        TOKEN_VIEW,
+        "the cursor one line up",
+        action="move_line(-1)",
+    ),
+    Action(
+        "token_line_down",
+        "token view: line down",
+        "down,j",
+        TOKEN_VIEW,
+        "the cursor one line down",
+        action="move_line(1)",
+    ),
+    Action(
+        "token_first",
+        "token view: first token",
+        "home,g",
+        TOKEN_VIEW,
+        "the trace's first token",
+        action="move_to(0)",
+    ),
+    Action(
+        "token_last",
+        "token view: last token",
+        "end,G",
+        TOKEN_VIEW,
+        "the trace's last token",
+        action="move_to(-1)",
     ),
 )

@@ -71,8 +71,10 @@ def contamination_pane(
         grid.add_column(ratio=1)
         line = Text(f"{'▶ ' if k == current else ''}{one_line(hit.benchmark)}", style="bold")
         split = f" ({one_line(hit.split)} split)" if hit.split else ""
-        line.append(f"{split} · example {one_line(hit.example)} · {hit.ngrams} n-grams · chars "
-                    f"{hit.start:,}-{hit.end:,}")  # fmt: skip
+        line.append(
+            f"{split} · example {one_line(hit.example)} · {hit.ngrams} n-grams · chars "
+            f"{hit.start:,}-{hit.end:,}"
+        )
         grid.add_row(line)
         context = Text(flat(text[max(0, hit.start - CONTEXT) : hit.start]) + " ")
         context.append(flat(hit.span), style=f"reverse {variables.get('error', 'red')}")

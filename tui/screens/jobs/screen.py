@@ -14,15 +14,16 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from engine.api.jobs import JobInfo, cancel, resume
 from engine.units import format_duration, format_rate
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.reads import log_tail
 from tui.safe_text import plain
 from tui.screens.base import BetrScreen
+from tui.screens.jobs.actions import ACTIONS, SCOPE
+from tui.screens.jobs.messages import JobControlled, LogTailRead
 from tui.widgets.cells import (
     BAR_WIDTH,
     ThemeStyles,
@@ -119,22 +120,9 @@ def job_fields(job: JobInfo, styles: ThemeStyles) -> Table:
 
 
 class JobsScreen(BetrScreen):
-    SCOPE = "jobs"
+    SCOPE = SCOPE
     TITLE = "Jobs"
-    BINDINGS = bindings_for("jobs")
-
-    class LogTail(Message):
-        def __init__(self, job_id: int, lines: list[str]):
-            super().__init__()
-            self.job_id = job_id
-            self.lines = lines
-
-    class Controlled(Message):
-        """A cancel or resume came back from the engine."""
-
-        def __init__(self, text: str):
-            super().__init__()
-            self.text = text
+    BINDINGS = bindings(ACTIONS, SCOPE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -234,9 +222,10 @@ class JobsScreen(BetrScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="jobs-log-tail")
     def read_log_tail(self, job_id: int) -> None:
         lines = log_tail(self.betr.workspace.job_log_path(job_id), LOG_TAIL_LINES)
-        self.post_message(self.LogTail(job_id, lines))
+        self.post_message(LogTailRead(job_id, lines))
 
-    def on_jobs_screen_log_tail(self, message: LogTail) -> None:
+    @on(LogTailRead)
+    def log_tail_read(self, message: LogTailRead) -> None:
         job = self.selected_job()
         if job is not None and job.id == message.job_id:
             self.query_one("#job-log-tail", Static).update(
@@ -282,7 +271,7 @@ class JobsScreen(BetrScreen):
         self.resume_worker(job.id)
 
     def action_show_log(self) -> None:
-        from tui.screens.log import LogScreen
+        from tui.screens.jobs.log import LogScreen
 
         job = self.selected_job()
         if job is None:
@@ -293,13 +282,14 @@ class JobsScreen(BetrScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="jobs-control")
     def cancel_worker(self, job_id: int) -> None:
         job = cancel(self.betr.workspace, job_id)
-        self.post_message(self.Controlled(f"job {job_id} {job.state}"))
+        self.post_message(JobControlled(f"job {job_id} {job.state}"))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="jobs-control")
     def resume_worker(self, job_id: int) -> None:
         resume(self.betr.workspace, job_id, detach=True)
-        self.post_message(self.Controlled(f"job {job_id} resumed"))
+        self.post_message(JobControlled(f"job {job_id} resumed"))
 
-    def on_jobs_screen_controlled(self, message: Controlled) -> None:
+    @on(JobControlled)
+    def job_controlled(self, message: JobControlled) -> None:
         self.notify(message.text, markup=False)
         self.betr.jobs_poll.now()

@@ -14,18 +14,25 @@ import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
 from engine.errors import BetrError
 from engine.units import abbreviate, format_number
-from tui.actions import bindings_for
+from tui.action_model import bindings
 from tui.reads import reading
-from tui.screens.base import BetrModal, BetrScreen
-from tui.screens.viewer import DocViewerScreen, keep_text
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal, BetrScreen
+from tui.screens.documents.actions import ACTIONS, DOC_LIST, SCOPE
+from tui.screens.documents.doclist import DocList, row_detail
+from tui.screens.documents.messages import (
+    Exported,
+    RowHighlighted,
+    RowsLoaded,
+    ViewFailed,
+    ViewReady,
+)
+from tui.screens.documents.viewer import DocViewerScreen, keep_text
 from tui.widgets.cells import flag_warning_lines
-from tui.widgets.doclist import DocList, row_detail
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
 
@@ -61,7 +68,7 @@ def empty_view_text(q: Query) -> str:
 class PromptDialog(BetrModal[str | None]):
     """One line of input (search, rank); dismissed with the text, or None when closed."""
 
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     def __init__(self, title: str, hint: str, value: str = "", placeholder: str = ""):
         super().__init__()
@@ -85,7 +92,7 @@ class PromptDialog(BetrModal[str | None]):
 class FilterDialog(BetrModal[Query | None]):
     """Source substring, metadata field=value and scored-sample-only; dismissed with a Query."""
 
-    BINDINGS = bindings_for("dialog")
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     def __init__(self, query: Query):
         super().__init__()
@@ -133,22 +140,10 @@ class FilterDialog(BetrModal[Query | None]):
 
 
 class DocumentsScreen(BetrScreen):
-    SCOPE = "documents"
+    SCOPE = SCOPE
     TITLE = "Documents"
-    BINDINGS = bindings_for("documents")
-
-    class ViewReady(Message):
-        def __init__(self, index: RunIndex, view: View, cursor: int):
-            super().__init__()
-            self.index, self.view, self.cursor = index, view, cursor
-
-    class ViewFailed(Message):
-        pass
-
-    class Exported(Message):
-        def __init__(self, path: Path, rows: int):
-            super().__init__()
-            self.path, self.rows = path, rows
+    BINDINGS = bindings(ACTIONS, SCOPE)
+    WIDGET_SCOPES = (DOC_LIST,)
 
     def __init__(self) -> None:
         super().__init__()
@@ -218,9 +213,9 @@ class DocumentsScreen(BetrScreen):
                 view = make_view(None, index, self.wanted)
             except BetrError as exc:
                 self.betr.report_error(str(exc))
-                self.on_documents_screen_view_failed()
+                self.view_failed()
                 return
-            self.on_documents_screen_view_ready(self.ViewReady(index, view, cursor))
+            self.view_ready(ViewReady(index, view, cursor))
             return
         if self.index is None or self.index.run_id != run_id:
             self.query_one("#docs-info", Static).update(f"loading run {run_id}…")
@@ -233,11 +228,12 @@ class DocumentsScreen(BetrScreen):
                 index = self.session.load_index(conn, run_id)
                 view = make_view(conn, index, query)
         except BetrError:
-            self.post_message(self.ViewFailed())
+            self.post_message(ViewFailed())
             raise
-        self.post_message(self.ViewReady(index, view, cursor))
+        self.post_message(ViewReady(index, view, cursor))
 
-    def on_documents_screen_view_ready(self, message: ViewReady) -> None:
+    @on(ViewReady)
+    def view_ready(self, message: ViewReady) -> None:
         if message.index.run_id != self.session.run_id:
             return
         self.index, self.view = message.index, message.view
@@ -257,8 +253,8 @@ class DocumentsScreen(BetrScreen):
             flag_warning_lines(info_line(index, view), colour)
         )
 
-    @on(DocList.Highlighted)
-    @on(DocList.Loaded)
+    @on(RowHighlighted)
+    @on(RowsLoaded)
     def show_row_detail(self) -> None:
         """The cursor row's source, benchmark and exact numbers under the list (a narrow list
         drops those columns; a wide one cuts long sources)."""
@@ -269,7 +265,8 @@ class DocumentsScreen(BetrScreen):
             detail = empty_view_text(doclist.view.query)
         self.query_one("#docs-row", Static).update(detail)
 
-    def on_documents_screen_view_failed(self) -> None:
+    @on(ViewFailed)
+    def view_failed(self) -> None:
         if self.view is not None:
             self.wanted = self.view.query  # the bad query is not kept
 
@@ -398,9 +395,10 @@ class DocumentsScreen(BetrScreen):
     def export_worker(self, index: RunIndex, view: View, out: Path) -> None:
         with reading(self.betr.workspace) as conn:
             rows = export_view(conn, index, view, out)
-        self.post_message(self.Exported(out, rows))
+        self.post_message(Exported(out, rows))
 
-    def on_documents_screen_exported(self, message: Exported) -> None:
+    @on(Exported)
+    def exported(self, message: Exported) -> None:
         self.notify(
             f"exported {message.rows:,} docs ({abbreviate(message.rows)}) to {message.path}",
             markup=False,

@@ -7,14 +7,14 @@ import re
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.api.imports import import_docs_spec
 from engine.api.jobs import start
 from engine.errors import BetrError
-from tui.actions import bindings_for
-from tui.screens.base import BetrModal
+from tui.action_model import bindings
+from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
+from tui.screens.messages import JobStarted, StartRejected
 
 SEPARATORS = re.compile(r"[\s,]+")
 
@@ -27,17 +27,7 @@ def split_list(text: str) -> list[str]:
 class ImportDocsScreen(BetrModal[int | None]):
     """Dismissed with the new job's id, or None when closed."""
 
-    BINDINGS = bindings_for("dialog")
-
-    class Started(Message):
-        def __init__(self, job_id: int):
-            super().__init__()
-            self.job_id = job_id
-
-    class Rejected(Message):
-        def __init__(self, error: str):
-            super().__init__()
-            self.error = error
+    BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="import-dialog") as dialog:
@@ -103,17 +93,19 @@ class ImportDocsScreen(BetrModal[int | None]):
             workspace = self.app.workspace  # type: ignore[attr-defined]
             job_id = start(workspace, import_docs_spec(workspace, **form))
         except BetrError as exc:
-            self.post_message(self.Rejected(str(exc)))
+            self.post_message(StartRejected(str(exc)))
             raise  # the App's worker-error handler notifies as well
         except Exception as exc:
-            self.post_message(self.Rejected(f"internal error: {type(exc).__name__}: {exc}"))
+            self.post_message(StartRejected(f"internal error: {type(exc).__name__}: {exc}"))
             raise
-        self.post_message(self.Started(job_id))
+        self.post_message(JobStarted(job_id))
 
-    def on_import_docs_screen_started(self, message: Started) -> None:
+    @on(JobStarted)
+    def job_started(self, message: JobStarted) -> None:
         self.dismiss(message.job_id)
 
-    def on_import_docs_screen_rejected(self, message: Rejected) -> None:
+    @on(StartRejected)
+    def start_rejected(self, message: StartRejected) -> None:
         error = self.query_one("#import-error", Static)
         error.update(message.error)
         error.display = True

@@ -1,0 +1,95 @@
+"""What the Documents screen's workers and widgets tell it, and the document viewer's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from engine.api.browse import RunIndex, View
+from engine.api.contamination import DocContamination
+
+
+@dataclass
+class ViewReady(Message):
+    """The view (sort, filter, search) of run `index` was made; the list opens on `cursor`."""
+
+    index: RunIndex
+    view: View
+    cursor: int
+
+
+@dataclass
+class ViewFailed(Message):
+    """Making the view failed (the error was reported)."""
+
+
+@dataclass
+class Exported(Message):
+    """The view was written to `path`: `rows` documents."""
+
+    path: Path
+    rows: int
+
+
+@dataclass
+class RowHighlighted(Message):
+    """The document list's cursor is on view row `row`."""
+
+    row: int
+
+
+@dataclass
+class RowsLoaded(Message):
+    """A block of the document list's rows landed, from view row `start` (tests wait for this)."""
+
+    start: int
+
+
+@dataclass
+class DocDetailRead(Message):
+    """The viewer's document at view row `row`: its `detail` and label `agreement`; `text` is
+    what is shown of it (`broken`: long lines were broken)."""
+
+    row: int
+    detail: dict[str, Any]
+    agreement: dict[str, Any]
+    text: str
+    broken: bool
+
+
+@dataclass
+class NearestRead(Message):
+    """The benchmark examples nearest to document `doc_id`."""
+
+    doc_id: int
+    nearest: dict[str, Any]
+
+
+@dataclass
+class DocContaminationRead(Message):
+    """What the contamination checks found in document `doc_id`."""
+
+    doc_id: int
+    found: DocContamination
+
+
+@dataclass
+class EmbedStarted(Message):
+    """`n` on a document without vectors: job `job_id` embeds it (None: not started, `error`
+    says why)."""
+
+    doc_id: int
+    job_id: int | None
+    error: str | None = None
+
+
+@dataclass
+class Labelled(Message):
+    """Document `doc_id` was labelled `label` (None: unlabelled); the new `agreement`."""
+
+    doc_id: int
+    label: str | None
+    agreement: dict[str, Any]
