@@ -513,10 +513,8 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
         screen = await open_threshold(pilot, app)
         expected = tradeoff(index, 0.10, "tokens", Budget())
         assert_numbers(app, expected)
-        await pilot.pause()
         assert screen.query_one("#th-stats").size.width >= 70  # the full width, not a column
-        on_screen = "\n".join(screen_lines(app))
-        for whole in (
+        wholes = (
             fmt_prob(expected["threshold"]),
             fmt_count(expected["kept_docs"], "docs"),
             fmt_count(expected["kept_tokens"], "tokens"),
@@ -525,8 +523,8 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
             "kept docs",
             "kept tokens",
             "share of the pool",
-        ):
-            assert whole in on_screen, whole
+        )
+        await wait_for_text(pilot, app, wholes)
 
         await pilot.press("c")  # the budget: below, scrolled into view
         await wait_until(pilot, lambda: screen.query_one("#th-params").has_focus, what="focus")
@@ -534,18 +532,30 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
         budget = Budget.of(params=1e9, tokens=2e10)
         expected = tradeoff(index, 0.10, "tokens", budget)
         await wait_stats(pilot, screen, expected)
-        await pilot.pause()
         law = expected["compute_law"]
-        on_screen = "\n".join(screen_lines(app))
-        for whole in (
+        wholes = (
             "1.2e20 FLOPs",
             fmt_pct(law["f_opt_percent"]),
             fmt_count(law["kept_tokens_at_f_opt"], "tokens"),
             fmt_epochs(law["epochs_at_f_opt"]),
             fmt_epochs(expected["epochs_at_keep"]),
             "epochs at this keep",
-        ):
-            assert whole in on_screen, whole
+        )
+        await wait_for_text(pilot, app, wholes)
+
+
+async def wait_for_text(pilot, app, wholes: tuple[str, ...]) -> None:
+    """Every one of `wholes` on screen, whole (waited for: a loaded machine paints late); the
+    first one missing is named when it never comes."""
+
+    def missing() -> list[str]:
+        on_screen = "\n".join(screen_lines(app))
+        return [w for w in wholes if w not in on_screen]
+
+    try:
+        await wait_until(pilot, lambda: not missing(), timeout=30, what="the numbers on screen")
+    except AssertionError:
+        assert not missing(), f"not on screen: {missing()}"
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
