@@ -4,6 +4,7 @@ one with the same seed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from contextlib import closing
@@ -156,6 +157,29 @@ def test_kill_9_mid_training_then_resume_reaches_the_same_final_loss(workspace, 
     ]
     with closing(workspace.connect(readonly=True)) as conn:
         assert get_job(conn, job_id).attempts == 2
+
+
+def test_a_training_interrupted_before_an_upgrade_resumes_after_it(workspace, corpus_id):
+    """A job stopped under the code before issue 19, whose checkpoint has no `resumes_at`,
+    resumes under this code to exactly the final loss and checkpoints of an uninterrupted
+    run (tests/unit/test_checkpoints.py holds the other kinds' old shapes)."""
+    from tests.tui.conftest import update_job
+
+    ref = execute_job(
+        workspace, launch.submit(workspace, spec(workspace, corpus_id, "ref"), detach=False)
+    )
+    cut_id = launch.submit(workspace, spec(workspace, corpus_id, "cut"), detach=False)
+    cancel_after_first_checkpoint(workspace, cut_id)
+    stopped = job_state(workspace, cut_id).checkpoint
+    old = {k: v for k, v in stopped.items() if k != "resumes_at"}
+    assert old["step"] == 14 and [r["step"] for r in old["registered"]] == [14]
+    update_job(workspace, cut_id, checkpoint=json.dumps(old))
+    launch.resume(workspace, cut_id, detach=False)
+    cut = execute_job(workspace, cut_id)
+    assert cut["final_loss"] == ref["final_loss"]
+    assert [(c["step"], c["sha256"]) for c in cut["checkpoints"]] == [
+        (c["step"], c["sha256"]) for c in ref["checkpoints"]
+    ]
 
 
 def test_a_selection_trains_on_the_docs_betr_select_keeps(workspace, corpus_id):

@@ -12,6 +12,7 @@ temporary name, then renamed).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from engine.betr.runs import require_state
@@ -19,6 +20,7 @@ from engine.errors import UsageError
 from engine.exec.ray import ApplyActor, EmbedActor, Pool, ray_session, run_shards
 from engine.exec.ray_shards import Shard, check_out_dir, count_rows, plan_shards
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import RayShardsCheckpoint
 from engine.jobs.specs_scale import RayApplySpec, RayEmbedSpec
 from engine.store import catalog
 from engine.store import runs as store_runs
@@ -87,7 +89,7 @@ def _run(
     shards = plan_shards(spec.inputs, spec.out_dir)
     check_out_dir(spec.out_dir).mkdir(parents=True, exist_ok=True)
     skipped = [s for s in shards if s.done]
-    state = {"shards": len(skipped)}
+    state = RayShardsCheckpoint(stage, shards_done=len(skipped))
     with ray_session(spec.address, spec.num_cpus) as ray:
         if pool is None:  # the embedder's pool depends on the cluster's GPUs
             pool, kwargs = kwargs(ray)
@@ -102,14 +104,9 @@ def _run(
             len(skipped),
         )
 
-        def checkpoint() -> dict[str, Any]:
-            return {"stage": stage, "shards_done": state["shards"]}
-
-        def on_batch(n: int) -> None:
-            ctx.commit_chunk(lambda c: None, advance=n, checkpoint=checkpoint())
-
         def on_shard(shard: Shard, rows: int) -> None:
-            state["shards"] += 1
+            nonlocal state
+            state = dataclasses.replace(state, shards_done=state.shards_done + 1)
             ctx.log.info("wrote %s (%d rows)", shard.out, rows)
 
         written = run_shards(
@@ -121,10 +118,10 @@ def _run(
             text_field=spec.text_field,
             id_field=spec.id_field,
             local=spec.address == "local",
-            on_batch=on_batch,
+            on_batch=lambda n: ctx.advance(n, state),
             on_shard=on_shard,
         )
-    ctx.commit_chunk(lambda c: None, advance=0, checkpoint=checkpoint())
+    ctx.advance(0, state)
     return {
         "out_dir": str(spec.out_dir),
         "shards": len(shards),
