@@ -101,9 +101,18 @@ def ws(tmp_path_factory):
 def balanced(ws):
     """A balanced run: 5 examples of each benchmark, seed 1, scored."""
     code, out, err = betr(
-        ws, "score", "--corpus", "web", "--targets", "both", "--per-benchmark", str(PER_BENCH),
-        "--seed", "1", "--json",
-    )  # fmt: skip
+        ws,
+        "score",
+        "--corpus",
+        "web",
+        "--targets",
+        "both",
+        "--per-benchmark",
+        str(PER_BENCH),
+        "--seed",
+        "1",
+        "--json",
+    )
     assert code == 0, err
     assert f"warning: small (test split): {SPLIT_WARNING}" in err
     assert (
@@ -117,10 +126,17 @@ def test_per_benchmark_draws_exactly_n_of_each_benchmark(ws, balanced):
     cfg = run["config"]
     assert cfg["per_benchmark"] == PER_BENCH
     ids_of = {
-        name: {r[0] for r in query(ws, "SELECT e.id FROM examples e JOIN benchmarks b ON "
-                                   "b.id = e.benchmark_id WHERE b.name = ?", name)}
+        name: {
+            r[0]
+            for r in query(
+                ws,
+                "SELECT e.id FROM examples e JOIN benchmarks b ON "
+                "b.id = e.benchmark_id WHERE b.name = ?",
+                name,
+            )
+        }
         for name in ("big", "small")
-    }  # fmt: skip
+    }
     assert sorted(cfg["target_examples"]) == ["big", "small"]
     for name, ids in cfg["target_examples"].items():
         assert len(ids) == len(set(ids)) == PER_BENCH and set(ids) <= ids_of[name]

@@ -344,9 +344,16 @@ def test_score_train_apply_through_the_cli(pipeline):
     assert c["positive_frac"] == 0.1 and c["train_s"] >= 0
     assert {k: c[k] for k in metric_keys} == {k: pipeline.train[k] for k in metric_keys}
     assert m["fasttext"] == dict(
-        wordNgrams=2, lr=0.5, dim=32, ws=10, minCount=1, epoch=30, bucket=20000, seed=0,
+        wordNgrams=2,
+        lr=0.5,
+        dim=32,
+        ws=10,
+        minCount=1,
+        epoch=30,
+        bucket=20000,
+        seed=0,
         thread=max(FASTTEXT_MIN_THREADS, os.cpu_count()),
-    )  # fmt: skip
+    )
     path = classifier_path(ws, run_id)
     assert path == ws.models_dir / f"run-{run_id}-fasttext.bin"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == m["classifier_sha256"]

@@ -231,9 +231,16 @@ def cli_spec(workspace, tokens: int, **extra) -> ProxyTrainSpec:
     from engine.api.proxies import train_spec
 
     kwargs = dict(
-        params=200_000, tokens=tokens, checkpoints=2, tokenizer="train:512", seq_len=64,
-        batch_size=8, lr=3e-3, seed=5, device="cpu",
-    )  # fmt: skip
+        params=200_000,
+        tokens=tokens,
+        checkpoints=2,
+        tokenizer="train:512",
+        seq_len=64,
+        batch_size=8,
+        lr=3e-3,
+        seed=5,
+        device="cpu",
+    )
     return train_spec(workspace, corpus="web", **{**kwargs, **extra})
 
 
@@ -308,8 +315,24 @@ def test_a_foreign_directory_and_a_path_in_the_dataset_are_refused_unchanged(
     (foreign / "state" / "keep.bin").write_bytes(b"\x00\x01")
     (foreign / "tokenizer.json").write_text('{"not": "betr"}')
     before = tree(foreign)
-    args = ("proxy", "train", "--corpus", "web", "--params", "200k", "--tokens", "20k",
-            "--tokenizer", "train:512", "--seq-len", "64", "--batch-size", "8", "--device", "cpu")  # fmt: skip
+    args = (
+        "proxy",
+        "train",
+        "--corpus",
+        "web",
+        "--params",
+        "200k",
+        "--tokens",
+        "20k",
+        "--tokenizer",
+        "train:512",
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+    )
     code, _, err = betr(workspace, *args, "--out", str(foreign))
     assert code == 2 and "is not empty and was not made by betr proxy train" in err
     assert tree(foreign) == before
@@ -330,8 +353,18 @@ def test_unbounded_training_parameters_are_refused_up_front(workspace, corpus_id
     with the reason and nothing queued (issue 19.6)."""
     from tests.cli_run import betr
 
-    args = ("proxy", "train", "--corpus", "web", "--tokens", "20k", "--seq-len", "64",
-            "--batch-size", "8")  # fmt: skip
+    args = (
+        "proxy",
+        "train",
+        "--corpus",
+        "web",
+        "--tokens",
+        "20k",
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+    )
     cases = {
         ("--params", "1e12", "--device", "cpu"): "needs about",
         ("--params", "200k", "--lr", "inf"): "--lr must be a finite number",

@@ -308,15 +308,35 @@ def test_bad_shard_data_is_exit_2_naming_shard_line_and_field(applied, tmp_path)
     }
     for name, (where, what) in cases.items():
         out = tmp_path / f"out-{name}"
-        code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray",
-                            "--input", str(bad / name), "--out", str(out))  # fmt: skip
+        code, _, err = betr(
+            ws,
+            "apply",
+            "--run",
+            str(run_id),
+            "--engine",
+            "ray",
+            "--input",
+            str(bad / name),
+            "--out",
+            str(out),
+        )
         assert code == 2, (name, err)
         assert where in err and what in err, (name, err)
         assert "Traceback" not in err and "RayTaskError" not in err, (name, err)
         assert not out.exists() or not list(out.glob("*.parquet")), name  # nothing written
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
-    code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray",
-                        "--input", str(shards[0]), "--out", str(a_file))  # fmt: skip
+    code, _, err = betr(
+        ws,
+        "apply",
+        "--run",
+        str(run_id),
+        "--engine",
+        "ray",
+        "--input",
+        str(shards[0]),
+        "--out",
+        str(a_file),
+    )
     assert code == 2 and "is a file" in err, err
     assert a_file.read_text() == "x"

@@ -35,8 +35,10 @@ def write_results_csv(path, n: int = N_ROWS, seed: int = 0):
             run, rest = divmod(i, 1500)
             step, rest = divmod(rest, 30)
             bench, metric = divmod(rest, 3)
-            fh.write(f"run-{run:04d},1B,{step * 10**6},{step},b{bench},"
-                     f"{('acc', 'acc_norm', 'ce')[metric]},{rng.random():.6f},0\n")  # fmt: skip
+            fh.write(
+                f"run-{run:04d},1B,{step * 10**6},{step},b{bench},"
+                f"{('acc', 'acc_norm', 'ce')[metric]},{rng.random():.6f},0\n"
+            )
     return path
 
 
@@ -45,8 +47,11 @@ def cli(ws, *args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
         [sys.executable, "-m", "engine", *args, "-w", str(ws.root)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def counts(ws) -> dict[str, int]:
@@ -66,18 +71,30 @@ def test_a_150k_row_import_beside_a_score_job_and_bench_imports(workspace, tmp_p
     assert betr(ws, "import", "bench", str(bench), "--name", "mini")[0] == 0
     words = "the proxy reads each letter of this reasoning and weighs it by the frontier ".split()
     traces = tmp_path / "traces.jsonl"
-    traces.write_text("".join(
-        json.dumps({"id": f"t{i}", "benchmark": "mini", "question": f"Q{i}?",
-                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40))}) + "\n"
-        for i in range(160)
-    ))  # fmt: skip
-    for args in (("rbridge", "import", str(traces), "--benchmark", "mini", "--format", "plain"),
-                 ("proxy", "add", str(tiny_lm_dir), "--name", "tiny")):  # fmt: skip
+    traces.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"t{i}",
+                    "benchmark": "mini",
+                    "question": f"Q{i}?",
+                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40)),
+                }
+            )
+            + "\n"
+            for i in range(160)
+        )
+    )
+    for args in (
+        ("rbridge", "import", str(traces), "--benchmark", "mini", "--format", "plain"),
+        ("proxy", "add", str(tiny_lm_dir), "--name", "tiny"),
+    ):
         code, _, err = betr(ws, *args)
         assert code == 0, err
     csv = write_results_csv(tmp_path / "results.csv")
-    code, out, err = betr(ws, "rbridge", "score", "--proxy", "tiny", "--benchmark", "mini",
-                          "--detach", "--json")  # fmt: skip
+    code, out, err = betr(
+        ws, "rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", "--detach", "--json"
+    )
     assert code == 0, err
     job_id = json.loads(out)["job_id"]
     importing = cli(ws, "results", "import", str(csv), "--format", "csv", "--json")

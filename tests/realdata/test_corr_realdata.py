@@ -18,9 +18,24 @@ from scipy import stats
 from engine.store import evals
 from engine.store.db import transaction
 
-TASKS = ("hellaswag", "arc_easy", "arc_challenge", "piqa", "copa", "siqa", "commonsense_qa",
-         "openbook_qa", "winogrande", "boolq", "mmlu_fewshot", "lambada_openai", "jeopardy",
-         "squad", "bigbench_qa_wikidata", "coqa")  # fmt: skip
+TASKS = (
+    "hellaswag",
+    "arc_easy",
+    "arc_challenge",
+    "piqa",
+    "copa",
+    "siqa",
+    "commonsense_qa",
+    "openbook_qa",
+    "winogrande",
+    "boolq",
+    "mmlu_fewshot",
+    "lambada_openai",
+    "jeopardy",
+    "squad",
+    "bigbench_qa_wikidata",
+    "coqa",
+)
 
 
 @pytest.fixture()
@@ -48,10 +63,18 @@ def parse_dclm(path: Path) -> list[dict]:
             size = {411616256: "400M", 1439795200: "1B", 6889410560: "7B"}[params]
             for task in TASKS:
                 cell = rec[task].strip()
-                rows.append(dict(run=rec["Model JSON"].removesuffix(".json"), size=size,
-                                 params=params, tokens=int(rec["tokens"]), benchmark=task,
-                                 metric="acc", value=float(cell) if cell else None,
-                                 source="dclm-csv"))  # fmt: skip
+                rows.append(
+                    dict(
+                        run=rec["Model JSON"].removesuffix(".json"),
+                        size=size,
+                        params=params,
+                        tokens=int(rec["tokens"]),
+                        benchmark=task,
+                        metric="acc",
+                        value=float(cell) if cell else None,
+                        source="dclm-csv",
+                    )
+                )
     return rows
 
 
@@ -96,8 +119,20 @@ def test_dclm_cross_benchmark_matrix(shared_data, workspace, cli, method):
         rows = evals.all_eval_results(conn)
     params = 1439795200
     scale = next(r["size"] for r in rows if r["params"] == params and r["size"])
-    code, out, err = cli("corr", "--protocol", "matrix", "--metric", "acc", "--scale", scale,
-                         "--method", method, "--checkpoint", "last", "--json")  # fmt: skip
+    code, out, err = cli(
+        "corr",
+        "--protocol",
+        "matrix",
+        "--metric",
+        "acc",
+        "--scale",
+        scale,
+        "--method",
+        method,
+        "--checkpoint",
+        "last",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert len(res["matrices"]) >= 1
@@ -129,24 +164,56 @@ def test_corr_and_calibration_json_keys(workspace, cli):
             for b in ("arc", "piqa", "sciq"):
                 acc = 0.4 + 0.05 * i + 0.01 * rng.normal()
                 for metric, v in (("acc", acc), ("confidence", 0.8 * acc)):
-                    rows.append(dict(run=f"mix{i}", size="tiny", stage=stage, benchmark=b,
-                                     metric=metric, value=v, attrs={"code_share": i / 10},
-                                     source="test"))  # fmt: skip
+                    rows.append(
+                        dict(
+                            run=f"mix{i}",
+                            size="tiny",
+                            stage=stage,
+                            benchmark=b,
+                            metric=metric,
+                            value=v,
+                            attrs={"code_share": i / 10},
+                            source="test",
+                        )
+                    )
     for k in range(40):
         ll = rng.normal(size=4).tolist()
-        items.append(dict(run="mix0", stage="PT", benchmark="arc", item=str(k), gold=k % 4,
-                          logliks=ll, source="test"))  # fmt: skip
+        items.append(
+            dict(
+                run="mix0",
+                stage="PT",
+                benchmark="arc",
+                item=str(k),
+                gold=k % 4,
+                logliks=ll,
+                source="test",
+            )
+        )
     with closing(workspace.connect()) as conn, transaction(conn):
         evals.insert_eval_results(conn, rows)
         evals.insert_eval_items(conn, items)
         evals.set_categories(conn, {"arc": "science", "sciq": "science", "piqa": "commonsense"})
-    common = {"protocol", "metric", "method", "axis", "pt", "sft", "contexts", "stages",
-              "scales", "n_runs", "notes"}  # fmt: skip
-    extra = {"cross-stage": {"rows", "means", "one_sided"},
-             "matrix": {"matrices", "persistence", "one_sided"},
-             "coherence": {"rows", "uncategorised"},
-             "align": {"rows", "by_category", "by_attribute", "persistence", "attribute"},
-             "attribute": {"rows", "attribute"}, "tiers": {"rows", "scales", "one_sided"}}  # fmt: skip
+    common = {
+        "protocol",
+        "metric",
+        "method",
+        "axis",
+        "pt",
+        "sft",
+        "contexts",
+        "stages",
+        "scales",
+        "n_runs",
+        "notes",
+    }
+    extra = {
+        "cross-stage": {"rows", "means", "one_sided"},
+        "matrix": {"matrices", "persistence", "one_sided"},
+        "coherence": {"rows", "uncategorised"},
+        "align": {"rows", "by_category", "by_attribute", "persistence", "attribute"},
+        "attribute": {"rows", "attribute"},
+        "tiers": {"rows", "scales", "one_sided"},
+    }
     for protocol, keys in extra.items():
         code, out, err = cli("corr", "--protocol", protocol, "--attribute", "code_share", "--json")
         assert code == 0, err
@@ -161,8 +228,18 @@ def test_corr_and_calibration_json_keys(workspace, cli):
     code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "arc", "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert {"ece", "ece_scaled", "temperature", "bins", "bins_scaled", "n_items", "n_fit",
-            "n_eval", "ece_all", "bins_all"} <= set(res)  # fmt: skip
+    assert {
+        "ece",
+        "ece_scaled",
+        "temperature",
+        "bins",
+        "bins_scaled",
+        "n_items",
+        "n_fit",
+        "n_eval",
+        "ece_all",
+        "bins_all",
+    } <= set(res)
     assert (res["n_items"], res["n_fit"], res["n_eval"]) == (40, 20, 20)
     assert len(res["bins"]) == 15 and {"bin", "lo", "hi", "n", "acc", "conf"} == set(res["bins"][0])
     code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "arc")

@@ -371,16 +371,18 @@ async def test_the_toast_of_a_finished_run_leads_to_its_documents_after_an_impor
         assert empty == EMPTY  # nothing can be read anywhere yet: the generic hint
         conn = ws.connect()
         with transaction(conn):
-            conn.execute("UPDATE runs SET state = 'applied', finished_at = ? WHERE id = 1",
-                         (time.time(),))  # fmt: skip
+            conn.execute(
+                "UPDATE runs SET state = 'applied', finished_at = ? WHERE id = 1", (time.time(),)
+            )
         conn.close()
         update_job(ws, job, state="done", finished_at=time.time())
         toast = await wait_until(
             pilot,
-            lambda: next((n.message for n in app._notifications if f"job {job} done" in n.message),
-                         None),
+            lambda: next(
+                (n.message for n in app._notifications if f"job {job} done" in n.message), None
+            ),
             what="the job's toast",
-        )  # fmt: skip
+        )
         assert "Press 3 to read run 1's documents" in toast
         assert app.session.run_id == 1 and app.session.corpus == "synthetic"
         await pilot.press("1", "3")
