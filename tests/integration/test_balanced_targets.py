@@ -8,7 +8,6 @@ from the embeddings the workspace cache holds for the drawn examples and the sam
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -20,8 +19,7 @@ from engine.betr.runs import config_hash
 from engine.betr.similarity import brute_force_rank_scores, required_positives
 from engine.betr.targets import SPLIT_WARNING
 from engine.workspace import Workspace
-from tests.cli_run import betr, betr_json
-from tests.conftest import write_docs_jsonl
+from tests.helpers import betr, betr_json, cached_vectors, write_docs_jsonl
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("balanced")]
 
@@ -53,23 +51,6 @@ def write_quiz(path, n: int, offset: int):
         )
     )
     return path
-
-
-def cached_vectors(ws: Workspace, model_id: str, texts: list[str]) -> np.ndarray:
-    conn = ws.connect(readonly=True)
-    try:
-        rows = []
-        for text in texts:
-            key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-            (blob,) = conn.execute(
-                "SELECT vec FROM embeddings WHERE model_id = ? AND text_sha256 = ?",
-                (model_id, key),
-            ).fetchone()
-            rows.append(np.frombuffer(blob, dtype=np.float16))
-    finally:
-        conn.close()
-    vecs = np.stack(rows).astype(np.float32)
-    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 
 
 def plan_config(ws: Workspace, **kwargs) -> dict[str, Any]:

@@ -9,9 +9,7 @@ its own 36 000-doc workspace so that apply takes several chunks.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import math
 import os
@@ -21,7 +19,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import accumulate, islice
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -34,7 +31,6 @@ from engine.betr.classifier import (
     predict_positive,
 )
 from engine.betr.similarity import brute_force_rank_scores, order_by_score, required_positives
-from engine.cli import main
 from engine.device import detect_device
 from engine.jobs import launch
 from engine.jobs.kinds.betr import APPLY_CHUNK
@@ -42,7 +38,7 @@ from engine.jobs.specs import ApplySpec
 from engine.jobs.table import get_job, process_alive
 from engine.jobs.worker import execute_job
 from engine.workspace import Workspace
-from tests.conftest import write_docs_jsonl
+from tests.helpers import betr, betr_json, cached_vectors, write_docs_jsonl, write_quiz
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("betr_pipeline")]
 
@@ -59,24 +55,6 @@ SIZE_FIX = "  fix: score a larger sample (--sample) or raise --positive-frac\n"
 
 
 # -- helpers --------------------------------------------------------------------------------
-def betr(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    """`betr ARGS -w WS` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
-
-
-def betr_json(ws: Workspace, *args: str) -> Any:
-    code, out, err = betr(ws, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
-
-
 def query(ws: Workspace, sql: str, *params) -> list[tuple]:
     conn = ws.connect(readonly=True)
     try:
@@ -109,24 +87,6 @@ def write_head(src: Path, dst: Path, n: int) -> Path:
     with open(src, encoding="utf-8") as fh:
         dst.write_text("".join(islice(fh, n)), encoding="utf-8")
     return dst
-
-
-def write_quiz(path: Path, n: int = 8) -> Path:
-    """A GSM8K-format benchmark of `n` generated questions."""
-    things = "rivers planets proteins villages engines markets theorems signals gardens".split()
-    path.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "question": f"How many {things[i % 9]} are in the {things[(i + 3) % 9]}?",
-                    "answer": f"Count them: {i + 2}.\n#### {i + 2}",
-                }
-            )
-            + "\n"
-            for i in range(n)
-        )
-    )
-    return path
 
 
 def sample_rows(ws: Workspace, run_id: int) -> list[tuple]:
@@ -164,24 +124,6 @@ def classifier_path(ws: Workspace, run_id: int) -> Path:
         ws, "SELECT path FROM artifacts WHERE run_id = ? AND kind = 'fasttext'", run_id
     )
     return ws.root / path
-
-
-def cached_vectors(ws: Workspace, model_id: str, texts: list[str]) -> np.ndarray:
-    """(n, dim) float32 unit rows: the float16 vectors the embedding cache holds for `texts`."""
-    conn = ws.connect(readonly=True)
-    try:
-        rows = []
-        for text in texts:
-            key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-            (blob,) = conn.execute(
-                "SELECT vec FROM embeddings WHERE model_id = ? AND text_sha256 = ?",
-                (model_id, key),
-            ).fetchone()
-            rows.append(np.frombuffer(blob, dtype=np.float16))
-    finally:
-        conn.close()
-    vecs = np.stack(rows).astype(np.float32)
-    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 
 
 def score_inputs(ws: Workspace, run_id: int, model_id: str):

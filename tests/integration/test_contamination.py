@@ -14,7 +14,7 @@ from bench.synth_run import make_synthetic_run
 from engine.api import contamination as api
 from engine.api.select import select
 from engine.workspace import Workspace
-from tests.cli_run import betr, betr_json
+from tests.helpers import betr, betr_json
 
 NATO = (
     "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "

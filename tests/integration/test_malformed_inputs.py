@@ -12,7 +12,7 @@ from contextlib import closing
 
 import pytest
 
-from tests.cli_run import betr
+from tests.helpers import betr
 
 GOOD = {
     "id": "a",

@@ -18,8 +18,7 @@ from engine.jobs.table import get_job, request_cancel
 from engine.jobs.worker import execute_job
 from engine.ops.train_lm import neox_params
 from engine.store import catalog, proxies
-from tests.conftest import write_docs_jsonl
-from tests.integration.test_jobs import job_state, wait_for
+from tests.helpers import job_state, wait_for, write_docs_jsonl
 
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
 torch = pytest.importorskip("torch")
@@ -308,7 +307,7 @@ def test_a_foreign_directory_and_a_path_in_the_dataset_are_refused_unchanged(
 ):
     """--out into a non-empty directory betr did not make: refused, not one byte changed;
     --dataset with a path in it: refused; no job is queued for either (issue 19.2, 19.3)."""
-    from tests.cli_run import betr
+    from tests.helpers import betr
 
     foreign = tmp_path / "mine"
     (foreign / "state").mkdir(parents=True)
@@ -351,7 +350,7 @@ def test_a_foreign_directory_and_a_path_in_the_dataset_are_refused_unchanged(
 def test_unbounded_training_parameters_are_refused_up_front(workspace, corpus_id):
     """--params 1e12 (with the memory estimate), --lr inf / nan, --seed -1, --device tpu: exit 2
     with the reason and nothing queued (issue 19.6)."""
-    from tests.cli_run import betr
+    from tests.helpers import betr
 
     args = (
         "proxy",
@@ -391,7 +390,7 @@ def test_a_run_whose_loss_turns_nan_stops_and_registers_nothing_after_it(
     import json
 
     from engine.ops import train_lm
-    from tests.cli_run import betr
+    from tests.helpers import betr
 
     real_loss = train_lm.lm_loss
     calls = {"n": 0}

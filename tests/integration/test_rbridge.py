@@ -247,7 +247,7 @@ def test_kill_9_during_a_rescore_leaves_the_old_score_complete_and_shown(
     import os
     import signal
 
-    from tests.integration.test_jobs import job_state, wait_for
+    from tests.helpers import job_state, wait_for
 
     n = 160
     many = tmp_path / "many.jsonl"
@@ -541,7 +541,7 @@ def test_the_loop_on_one_machine_train_then_score_and_evaluate_each_checkpoint(
     betr, setup, tmp_path, olmo_wheel
 ):
     """select data -> train a tiny proxy -> rBridge and multiple choice on every checkpoint."""
-    from tests.conftest import write_docs_jsonl
+    from tests.helpers import write_docs_jsonl
 
     docs = write_docs_jsonl(tmp_path / "docs.jsonl", 80, seed=3, words=40)
     assert betr("import", "docs", str(docs), "--corpus", "web")[0] == 0

@@ -20,9 +20,7 @@ from contextlib import closing
 import pytest
 
 from engine.store import db
-from tests.cli_run import betr
-from tests.conftest import REPO
-from tests.integration.test_jobs import job_state, wait_for
+from tests.helpers import REPO, betr, job_state, wait_for
 
 N_ROWS = 150_000
 
@@ -181,7 +179,7 @@ def test_a_job_waits_out_a_long_write_instead_of_failing(workspace, tmp_path, mo
     from engine.api.imports import import_docs_spec
     from engine.jobs import launch
     from engine.jobs.worker import execute_job
-    from tests.conftest import write_docs_jsonl
+    from tests.helpers import write_docs_jsonl
 
     ws = workspace
     src = write_docs_jsonl(tmp_path / "docs.jsonl", 200, seed=1)

@@ -38,21 +38,6 @@ TASKS = (
 )
 
 
-@pytest.fixture()
-def cli(betr):
-    """The `betr` fixture with `corr` and `calibration` registered (until the lead wires
-    engine.cli.analysis_corr into engine/cli/__init__.py)."""
-    from engine.cli import cli as root
-    from engine.cli.analysis_corr import COMMANDS
-
-    added = [c.name for c in COMMANDS if c.name not in root.commands]
-    for c in COMMANDS:
-        root.commands.setdefault(c.name, c)
-    yield betr
-    for name in added:
-        root.commands.pop(name, None)
-
-
 def parse_dclm(path: Path) -> list[dict]:
     """A small independent parser: one long row per (model, task), run = the model's JSON
     name (unique per row), size from params; empty cells stay missing (None)."""
@@ -78,9 +63,9 @@ def parse_dclm(path: Path) -> list[dict]:
     return rows
 
 
-def import_dclm(ws, cli, path: Path) -> None:
+def import_dclm(ws, betr, path: Path) -> None:
     if importlib.util.find_spec("engine.api.results") is not None:
-        code, _out, _err = cli("results", "import", str(path), "--format", "dclm")
+        code, _out, _err = betr("results", "import", str(path), "--format", "dclm")
         if code == 0:
             return
     with closing(ws.connect()) as conn, transaction(conn):
@@ -112,14 +97,14 @@ def expected_matrix(rows: list[dict], scale_params: int, tasks: list[str], metho
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
-def test_dclm_cross_benchmark_matrix(shared_data, workspace, cli, method):
+def test_dclm_cross_benchmark_matrix(shared_data, workspace, betr, method):
     path = shared_data / "eval_results" / "dclm" / "DCLM_model_database.csv"
-    import_dclm(workspace, cli, path)
+    import_dclm(workspace, betr, path)
     with closing(workspace.connect(readonly=True)) as conn:
         rows = evals.all_eval_results(conn)
     params = 1439795200
     scale = next(r["size"] for r in rows if r["params"] == params and r["size"])
-    code, out, err = cli(
+    code, out, err = betr(
         "corr",
         "--protocol",
         "matrix",
@@ -156,7 +141,7 @@ def test_dclm_cross_benchmark_matrix(shared_data, workspace, cli, method):
     assert m["r"][hi][pi] > 0.8
 
 
-def test_corr_and_calibration_json_keys(workspace, cli):
+def test_corr_and_calibration_json_keys(workspace, betr):
     rng = np.random.default_rng(0)
     rows, items = [], []
     for i in range(8):
@@ -215,17 +200,17 @@ def test_corr_and_calibration_json_keys(workspace, cli):
         "tiers": {"rows", "scales", "one_sided"},
     }
     for protocol, keys in extra.items():
-        code, out, err = cli("corr", "--protocol", protocol, "--attribute", "code_share", "--json")
+        code, out, err = betr("corr", "--protocol", protocol, "--attribute", "code_share", "--json")
         assert code == 0, err
         res = json.loads(out)
         assert common | keys <= set(res), (protocol, set(res))
         assert (res["pt"], res["sft"], res["axis"]) == ("PT", "SFT", "stage")
-    m = json.loads(cli("corr", "--protocol", "matrix", "--json")[1])["matrices"][2]
+    m = json.loads(betr("corr", "--protocol", "matrix", "--json")[1])["matrices"][2]
     assert m["kind"] == "PT->SFT" and {"rows", "cols", "r", "p", "n"} <= set(m)
     assert m["rows"] == ["piqa", "arc", "sciq"]  # grouped by category
-    code, out, err = cli("corr", "--protocol", "tiers")
+    code, out, err = betr("corr", "--protocol", "tiers")
     assert code == 0 and "tier" in out
-    code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "arc", "--json")
+    code, out, err = betr("calibration", "--run", "mix0", "--benchmark", "arc", "--json")
     assert code == 0, err
     res = json.loads(out)
     assert {
@@ -242,9 +227,9 @@ def test_corr_and_calibration_json_keys(workspace, cli):
     } <= set(res)
     assert (res["n_items"], res["n_fit"], res["n_eval"]) == (40, 20, 20)
     assert len(res["bins"]) == 15 and {"bin", "lo", "hi", "n", "acc", "conf"} == set(res["bins"][0])
-    code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "arc")
+    code, out, err = betr("calibration", "--run", "mix0", "--benchmark", "arc")
     assert code == 0 and "ECE" in out
-    code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "nope")
+    code, out, err = betr("calibration", "--run", "mix0", "--benchmark", "nope")
     assert code == 2 and "arc" in err
-    code, out, err = cli("corr", "--protocol", "matrix", "--metric", "nope")
+    code, out, err = betr("corr", "--protocol", "matrix", "--metric", "nope")
     assert code == 2 and "confidence" in err

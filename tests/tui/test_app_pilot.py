@@ -14,7 +14,7 @@ from rich.console import Console
 from textual.widgets import Input, Log
 
 from engine.errors import BetrError
-from tests.conftest import write_docs_jsonl
+from tests.helpers import write_docs_jsonl
 from tests.tui.conftest import (
     TEST_DEVICE,
     db_job,
