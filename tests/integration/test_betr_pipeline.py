@@ -199,6 +199,7 @@ def pipeline(tmp_path_factory, shared_data, olmo_wheel):
 
 
 # -- 1. the CLI flow ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_score_train_apply_through_the_cli(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     assert pipeline.targets == {
@@ -308,6 +309,7 @@ def test_score_train_apply_through_the_cli(pipeline):
     assert run_id in [r["id"] for r in listed]
 
 
+@pytest.mark.slow
 def test_ranked_lists_the_sample_best_first_with_probabilities(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     code, out, err = betr(ws, "ranked", "--run", str(run_id), "--json")
@@ -343,6 +345,7 @@ def test_ranked_lists_the_sample_best_first_with_probabilities(pipeline):
 
 
 # -- 2. rank scores vs the brute force ------------------------------------------------------
+@pytest.mark.slow
 def test_stored_rank_scores_equal_the_brute_force_on_cached_embeddings(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     run = betr_json(ws, "runs", "show", str(run_id))
@@ -372,6 +375,7 @@ def test_stored_rank_scores_equal_the_brute_force_on_cached_embeddings(pipeline)
     assert positives == set(ref_order[:N_POSITIVE])
 
 
+@pytest.mark.slow
 def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
     """The document viewer's 5 nearest examples, with the doc's rank among the sample for each,
     against cosines and ranks recomputed from the cached vectors."""
@@ -404,6 +408,7 @@ def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
         conn.close()
 
 
+@pytest.mark.slow
 def test_why_embeds_a_doc_outside_the_sample_once_and_equals_the_brute_force(pipeline):
     """`betr why --embed` on a doc the scoring never embedded: an embed-docs job caches its
     vector, and the nearest examples with the rank the doc would have had among the scored
@@ -446,6 +451,7 @@ def test_why_embeds_a_doc_outside_the_sample_once_and_equals_the_brute_force(pip
     assert again["embedded_now"] is False and again["examples"] == got["examples"]
 
 
+@pytest.mark.slow
 def test_tradeoff_on_the_real_run_equals_select(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     out = betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "10%")
@@ -463,6 +469,7 @@ def test_tradeoff_on_the_real_run_equals_select(pipeline):
 
 
 # -- 3. re-scoring is cached ------------------------------------------------------------------
+@pytest.mark.slow
 def test_rescoring_reuses_the_run_and_a_new_config_embeds_nothing(pipeline, monkeypatch):
     from engine.embed import Embedder
 
@@ -508,6 +515,7 @@ def test_rescoring_reuses_the_run_and_a_new_config_embeds_nothing(pipeline, monk
 
 
 # -- 5. held-out validation -----------------------------------------------------------------
+@pytest.mark.slow
 def test_validation_docs_are_held_out_and_the_metrics_are_theirs(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     rows = sample_rows(ws, run_id)
@@ -538,6 +546,7 @@ def test_validation_docs_are_held_out_and_the_metrics_are_theirs(pipeline):
 
 
 # -- 6. the probability order and the cut ---------------------------------------------------
+@pytest.mark.slow
 def test_prob_order_is_cumulative_and_the_cut_is_the_smallest_prefix(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     order = stored_order(ws, run_id)
@@ -569,6 +578,7 @@ def test_prob_order_is_cumulative_and_the_cut_is_the_smallest_prefix(pipeline):
 
 
 # -- 1 (cont.). select and export -----------------------------------------------------------
+@pytest.mark.slow
 def test_select_exports_the_top_docs_as_jsonl_and_parquet(pipeline, tmp_path):
     import pyarrow.parquet as pq
 
@@ -651,6 +661,7 @@ def test_select_exports_the_top_docs_as_jsonl_and_parquet(pipeline, tmp_path):
     assert pq.read_table(parquet).to_pylist() == expected
 
 
+@pytest.mark.slow
 def test_replay_rows_are_marked_and_never_among_the_kept_docs(pipeline, tmp_path):
     ws, run_id = pipeline.ws, pipeline.run_id
     plain = tmp_path / "plain.jsonl"

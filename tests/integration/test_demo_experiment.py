@@ -15,6 +15,8 @@ from engine.api import jobs
 from engine.jobs.specs import DemoExperimentSpec
 from engine.store import catalog, evals
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("torch")
 
 

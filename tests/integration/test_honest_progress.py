@@ -17,6 +17,7 @@ from tests.helpers import betr, write_docs_jsonl, write_quiz
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
 
 
+@pytest.mark.slow
 def test_a_resumed_score_counts_on_from_its_committed_texts(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(engine.embed, "ENCODE_CHUNK", 8)  # a commit every 8 texts

@@ -164,6 +164,7 @@ def test_threshold_at_scale_equals_select(ws, shards, by):
 
 
 @pytest.mark.xdist_group("ray")
+@pytest.mark.slow
 def test_threshold_on_ray_equals_local(ws, shards):
     """One Ray-backed run (both passes as Ray tasks); shares a Ray instance already started
     in this worker, else starts one with 2 CPUs for this test."""

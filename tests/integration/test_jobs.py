@@ -153,6 +153,7 @@ def test_resume_refuses_a_finished_job_and_cancel_a_done_one(workspace, tmp_path
         launch.cancel(workspace, job_id)
 
 
+@pytest.mark.slow
 def test_a_job_reports_rate_and_eta_while_running(workspace, tmp_path):
     src = write_docs_jsonl(tmp_path / "m.jsonl", 12_000, seed=5)
     job_id = submit_import(workspace, src, "m", detach=False)

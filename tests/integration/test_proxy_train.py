@@ -20,7 +20,7 @@ from engine.ops.train_lm import neox_params
 from engine.store import catalog, proxies
 from tests.helpers import job_state, wait_for, write_docs_jsonl
 
-pytestmark = pytest.mark.usefixtures("olmo_wheel")
+pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.slow]
 torch = pytest.importorskip("torch")
 
 STEPS = 40

@@ -32,7 +32,11 @@ from engine.store.db import transaction
 from engine.workspace import Workspace
 from tests.helpers import betr, write_docs_jsonl
 
-pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("ray")]
+pytestmark = [
+    pytest.mark.usefixtures("olmo_wheel"),
+    pytest.mark.xdist_group("ray"),
+    pytest.mark.slow,
+]
 
 N_DOCS = 300
 

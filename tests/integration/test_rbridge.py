@@ -238,6 +238,7 @@ def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace
         assert resumed[key] == pytest.approx(fresh[key], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_rescore_leaves_the_old_score_complete_and_shown(
     betr, setup, workspace, tmp_path
 ):
@@ -537,6 +538,7 @@ def test_traces_without_probabilities_score_as_plain_nll_and_say_so(
     assert got["rbridge"] == pytest.approx(got["nll_rphi"])  # u = 1: the plain NLL
 
 
+@pytest.mark.slow
 def test_the_loop_on_one_machine_train_then_score_and_evaluate_each_checkpoint(
     betr, setup, tmp_path, olmo_wheel
 ):

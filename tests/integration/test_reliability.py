@@ -119,6 +119,7 @@ def test_no_statement_of_a_delete_scans_a_table(workspace, monkeypatch):
 N_BIG = 50_000
 
 
+@pytest.mark.slow
 def test_deleting_a_50k_doc_corpus_with_an_applied_run_lets_an_import_finish(workspace, tmp_path):
     make_synthetic_run(workspace, N_BIG, seed=5)
     make_synthetic_run(workspace, 2000, seed=6, corpus="kept", targets="kept-targets")
@@ -480,6 +481,7 @@ def test_a_live_worker_whose_heartbeat_waits_on_a_lock_stays_running(workspace):
     assert code == 2 and f"job {job_id} is running" in err
 
 
+@pytest.mark.slow
 def test_a_cancelled_job_reads_cancelled_only_once_its_worker_is_gone(workspace, tmp_path):
     src = write_docs_jsonl(tmp_path / "big.jsonl", 20_000, seed=4, words=30)
     code, out, err = betr(workspace, "import", "docs", str(src), "--corpus", "big", "--detach")

@@ -60,6 +60,7 @@ def counts(ws) -> dict[str, int]:
         }
 
 
+@pytest.mark.slow
 def test_a_150k_row_import_beside_a_score_job_and_bench_imports(workspace, tmp_path, tiny_lm_dir):
     """Both complete (a bench import may instead exit 2 with the busy message): no traceback,
     no failed job, every row imported once."""
@@ -123,6 +124,7 @@ def test_a_150k_row_import_beside_a_score_job_and_bench_imports(workspace, tmp_p
     assert counts(ws)["eval_results_staging"] == 0
 
 
+@pytest.mark.slow
 def test_kill_9_mid_import_shows_nothing_and_the_next_import_clears_it(workspace, tmp_path):
     ws = workspace
     csv = write_results_csv(tmp_path / "results.csv")
