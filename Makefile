@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make demo   install everything, build the demo workspace if missing, open betr-tui on it
 #   make test   install everything, lint (ruff, import contracts), run the whole test suite
-# Both are idempotent: a second run skips what is done.
+# Both are idempotent: a second run skips what is done. For the edit loop:
+#   make test-fast   the unit tests and the quick integration tests (not `slow`, no real data)
 
 # the newest supported Python found (3.13, 3.12, 3.11) that actually runs (a pyenv shim may
 # exist for a version that is not active); override with PYTHON=python3.12
@@ -14,7 +15,7 @@ STAMP  := $(VENV)/.betr-installed
 DEMO   ?= demo-workspace
 PYTEST_ARGS ?=
 
-.PHONY: demo test install data lint bench clean
+.PHONY: demo test test-fast install data lint bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "no Python 3.11 to 3.13 found: install one, or pass PYTHON=..." >&2; exit 2; }
@@ -44,6 +45,11 @@ lint: $(STAMP)
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# under 2 minutes on 2 cores; `make test` (what CI runs) stays the whole suite
+test-fast: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow and not realdata" \
+		tests/unit tests/integration $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -1,17 +1,13 @@
-"""Shared fixtures: paths to ../shared/data, throwaway workspaces, the demo wheel."""
+"""Shared fixtures: paths to ../shared/data, throwaway workspaces, the demo wheel, tiny
+proxies, the in-process `betr` (the functions tests share are in tests/helpers.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_data_dir() -> Path:
-    return Path(os.environ.get("BETR_SHARED_DATA", REPO.parent / "shared" / "data"))
+from tests.helpers import REPO, shared_data_dir
 
 
 @pytest.fixture(scope="session")
@@ -47,26 +43,6 @@ def workspace(tmp_path):
     return Workspace.init(tmp_path / "ws")
 
 
-WORDS = (
-    "data model token corpus benchmark rank filter science river mountain planet energy "
-    "equation proof theorem village market history music protein cell orbit language "
-    "question answer reason evidence sample weight signal garden winter harbor engine"
-).split()
-
-
-def write_docs_jsonl(path: Path, n: int, *, seed: int = 0, words: int = 60) -> Path:
-    """`n` JSONL docs of varied pseudo-text (ids doc-00000...), deterministic for a seed."""
-    import json
-    import random
-
-    rng = random.Random(seed)
-    with open(path, "w", encoding="utf-8") as fh:
-        for i in range(n):
-            text = " ".join(rng.choice(WORDS) for _ in range(words + rng.randrange(words)))
-            fh.write(json.dumps({"id": f"doc-{i:05d}", "text": text, "src": f"s{i % 3}"}) + "\n")
-    return path
-
-
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory) -> Path:
     """A tiny random GPT-NeoX proxy directory (tests/tiny_lm.py), built once per session."""
@@ -84,17 +60,12 @@ def tiny_lm_dir_bos(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def betr(capsys, workspace):
-    """`betr ARGS -w WORKSPACE` in-process: returns (exit code, stdout, stderr)."""
-    from engine.cli import main
+def betr(workspace):
+    """`betr ARGS -w WORKSPACE` in-process (ws=False: without -w): returns (exit code,
+    stdout, stderr)."""
+    from tests.helpers import betr as run_betr
 
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main([*args, "-w", str(workspace.root)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+    def run(*args: str, ws: bool = True) -> tuple[int, str, str]:
+        return run_betr(workspace if ws else None, *args)
 
     return run

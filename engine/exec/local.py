@@ -29,8 +29,10 @@ from engine.store import docs
 
 
 class ChunkSink(Protocol):
+    """Where results go: the job's context (its checkpoint is the job kind's dataclass)."""
+
     def commit_chunk(
-        self, write: Callable[[sqlite3.Connection], Any], *, advance: int, checkpoint: dict
+        self, write: Callable[[sqlite3.Connection], Any], *, advance: int, checkpoint: Any
     ) -> Any: ...
 
 
@@ -126,7 +128,7 @@ def run_batches(
     batches: Iterable[Batch],
     *,
     write: Callable[[sqlite3.Connection, Batch], None],
-    checkpoint: Callable[[Batch], dict[str, Any]],
+    checkpoint: Callable[[Batch], Any],
     workers: int = 1,
     load: Callable[[Any], Batch] | None = None,
 ) -> int:

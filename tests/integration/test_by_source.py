@@ -10,7 +10,7 @@ import pytest
 from bench.synth_run import make_synthetic_run
 from engine.store.db import transaction
 from engine.workspace import Workspace
-from tests.integration.test_browse import betr, betr_json
+from tests.helpers import betr, betr_json
 
 
 @pytest.fixture(scope="module")

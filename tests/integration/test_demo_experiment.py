@@ -15,6 +15,8 @@ from engine.api import jobs
 from engine.jobs.specs import DemoExperimentSpec
 from engine.store import catalog, evals
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("torch")
 
 
@@ -50,11 +52,22 @@ def spec(workspace, betr, tmp_path) -> DemoExperimentSpec:
     with closing(workspace.connect(readonly=True)) as conn:
         corpus_id = int(catalog.corpus_by_name(conn, "synthetic")["id"])
     return DemoExperimentSpec(
-        corpus_id=corpus_id, run_id=run_id, out_dir=str(workspace.root / "proxies" / "exp"),
-        keep=0.2, sizes=(20_000, 60_000), tokens=2048, checkpoints=2, vocab=400,
-        trace_benchmark="mini", n_traces=5, mc_benchmarks=("parity",), mc_limit=4, seq_len=32,
-        batch_size=8, device="cpu",
-    )  # fmt: skip
+        corpus_id=corpus_id,
+        run_id=run_id,
+        out_dir=str(workspace.root / "proxies" / "exp"),
+        keep=0.2,
+        sizes=(20_000, 60_000),
+        tokens=2048,
+        checkpoints=2,
+        vocab=400,
+        trace_benchmark="mini",
+        n_traces=5,
+        mc_benchmarks=("parity",),
+        mc_limit=4,
+        seq_len=32,
+        batch_size=8,
+        device="cpu",
+    )
 
 
 def test_the_experiment_trains_scores_and_evaluates_and_resumes(workspace, spec, monkeypatch):

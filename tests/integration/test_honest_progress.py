@@ -12,13 +12,12 @@ from engine.api.jobs import queue, run_here
 from engine.api.runs import ScoreRequest, plan_score, score_spec
 from engine.errors import JobCancelled
 from engine.jobs.table import get_job, prepare_resume
-from tests.cli_run import betr
-from tests.conftest import write_docs_jsonl
-from tests.integration.test_betr_pipeline import write_quiz
+from tests.helpers import betr, write_docs_jsonl, write_quiz
 
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
 
 
+@pytest.mark.slow
 def test_a_resumed_score_counts_on_from_its_committed_texts(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(engine.embed, "ENCODE_CHUNK", 8)  # a commit every 8 texts

@@ -7,7 +7,6 @@ scale equals `betr select`."""
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import json
 import sqlite3
@@ -18,11 +17,11 @@ import pytest
 from bench.synth_run import make_synthetic_run
 from engine.api.scale import scale_threshold
 from engine.api.select import select
-from engine.cli import main
 from engine.store import runs as store_runs
 from engine.store import scores
 from engine.store.db import transaction
 from engine.workspace import Workspace
+from tests.helpers import betr, betr_json
 
 N_DOCS = 1200
 KEEPS = ("0.05%", "1%", "7%", "10%", "33.3%", "50%", "90%", "100%")
@@ -35,23 +34,6 @@ def ws(tmp_path_factory):
     make_synthetic_run(w, N_DOCS, n_sample=200, seed=3, prob_decimals=2)  # many ties
     make_synthetic_run(w, N_DOCS, n_sample=200, seed=4, targets="other")
     return w
-
-
-def betr(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root)])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def betr_json(ws: Workspace, *args: str):
-    code, out, err = betr(ws, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def snapshot(conn: sqlite3.Connection, run_id: int) -> dict:
@@ -182,6 +164,7 @@ def test_threshold_at_scale_equals_select(ws, shards, by):
 
 
 @pytest.mark.xdist_group("ray")
+@pytest.mark.slow
 def test_threshold_on_ray_equals_local(ws, shards):
     """One Ray-backed run (both passes as Ray tasks); shares a Ray instance already started
     in this worker, else starts one with 2 CPUs for this test."""

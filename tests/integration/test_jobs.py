@@ -12,11 +12,11 @@ import pytest
 
 from engine.jobs import launch
 from engine.jobs.specs import ImportDocsSpec
-from engine.jobs.table import get_job, list_jobs
+from engine.jobs.table import list_jobs
 from engine.jobs.worker import execute_job
 from engine.store import catalog as queries
 from engine.workspace import Workspace
-from tests.conftest import write_docs_jsonl
+from tests.helpers import job_state, wait_for, write_docs_jsonl
 
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
 
@@ -24,24 +24,6 @@ pytestmark = pytest.mark.usefixtures("olmo_wheel")
 def submit_import(ws: Workspace, path, corpus: str, *, detach: bool) -> int:
     spec = ImportDocsSpec(corpus=corpus, paths=(str(path),), meta_fields=("src",))
     return launch.submit(ws, spec, detach=detach)
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def job_state(ws: Workspace, job_id: int):
-    conn = ws.connect(readonly=True)
-    try:
-        return get_job(conn, job_id)
-    finally:
-        conn.close()
 
 
 def corpus_rows(ws: Workspace, corpus: str) -> list[tuple]:
@@ -171,6 +153,7 @@ def test_resume_refuses_a_finished_job_and_cancel_a_done_one(workspace, tmp_path
         launch.cancel(workspace, job_id)
 
 
+@pytest.mark.slow
 def test_a_job_reports_rate_and_eta_while_running(workspace, tmp_path):
     src = write_docs_jsonl(tmp_path / "m.jsonl", 12_000, seed=5)
     job_id = submit_import(workspace, src, "m", detach=False)

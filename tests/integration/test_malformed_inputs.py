@@ -12,10 +12,15 @@ from contextlib import closing
 
 import pytest
 
-from tests.cli_run import betr
+from tests.helpers import betr
 
-GOOD = {"id": "a", "benchmark": "mini", "question": "Q?", "reasoning": "ab cd",
-        "tokens": [["ab", -0.1], [" cd", -0.2]]}  # fmt: skip
+GOOD = {
+    "id": "a",
+    "benchmark": "mini",
+    "question": "Q?",
+    "reasoning": "ab cd",
+    "tokens": [["ab", -0.1], [" cd", -0.2]],
+}
 NESTED = "[" * 100_000
 BIG = "9" * 401
 
@@ -23,10 +28,13 @@ BIG = "9" * 401
 def everything(ws) -> dict[str, list]:
     """Every table but the job table (which records the attempt)."""
     with closing(ws.connect(readonly=True)) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
-            "('jobs', 'sqlite_sequence') AND name NOT LIKE '%fts%'"
-        )]  # fmt: skip
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+                "('jobs', 'sqlite_sequence') AND name NOT LIKE '%fts%'"
+            )
+        ]
         return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
 
 
@@ -45,16 +53,32 @@ def line(record: dict | str) -> str:
 # (command, file name, content, what the message must say)
 TRACE_CASES = [
     ("nested", line(GOOD) + line(NESTED), ":2", "nested too deeply"),
-    ("surrogate", line(json.dumps(GOOD).replace('"Q?"', '"Q\\ud800?"')), ":1",
-     "field 'question': holds an unpaired surrogate"),
-    ("big-logprob", line(json.dumps(GOOD).replace("-0.1", "-" + BIG)), ":1",
-     "logprob is an integer of 401 digits"),
-    ("logprob-true", line(json.dumps(GOOD).replace("-0.1", "true")), ":1",
-     "field 'tokens': trace 'a': token 0: logprob is not a number (true)"),
-    ("logprob-string", line(json.dumps(GOOD).replace("-0.1", '"-0.1"')), ":1",
-     'logprob is not a number (the string "-0.1")'),
+    (
+        "surrogate",
+        line(json.dumps(GOOD).replace('"Q?"', '"Q\\ud800?"')),
+        ":1",
+        "field 'question': holds an unpaired surrogate",
+    ),
+    (
+        "big-logprob",
+        line(json.dumps(GOOD).replace("-0.1", "-" + BIG)),
+        ":1",
+        "logprob is an integer of 401 digits",
+    ),
+    (
+        "logprob-true",
+        line(json.dumps(GOOD).replace("-0.1", "true")),
+        ":1",
+        "field 'tokens': trace 'a': token 0: logprob is not a number (true)",
+    ),
+    (
+        "logprob-string",
+        line(json.dumps(GOOD).replace("-0.1", '"-0.1"')),
+        ":1",
+        'logprob is not a number (the string "-0.1")',
+    ),
     ("duplicate-id", line(GOOD) + line(GOOD), ":2", "field 'id': trace id 'a' appears twice"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("name", "content", "where", "what"), TRACE_CASES)
@@ -84,8 +108,9 @@ def test_rbridge_release_layout_with_bad_numbers_and_nesting(ws, tmp_path):
     )
     before = everything(ws)
     for path, what in ((nested, "nested too deeply"), (parts / "gsm.json", "401 digits")):
-        code, _, err = betr(ws, "rbridge", "import", str(path), "--benchmark", "mini",
-                            "--format", "rbridge")  # fmt: skip
+        code, _, err = betr(
+            ws, "rbridge", "import", str(path), "--benchmark", "mini", "--format", "rbridge"
+        )
         assert code == 2 and what in err and str(path.parent) in err, err
     assert everything(ws) == before
 
@@ -95,25 +120,49 @@ def test_valid_json_lines_with_unicode_line_separators_import(ws, tmp_path):
     with and without --skip-bad; a .jsonl.gz trace file reads like a document file."""
     path = tmp_path / "seps.jsonl"
     path.write_text(
-        json.dumps({**GOOD, "question": "Q\u2028a\u2029b\u0085?"}, ensure_ascii=False) + "\n"
-        + json.dumps({**GOOD, "id": "b"}) + "\n", encoding="utf-8",
-    )  # fmt: skip
-    code, out, err = betr(ws, "rbridge", "import", str(path), "--benchmark", "mini",
-                          "--format", "plain", "--skip-bad", "--json")  # fmt: skip
+        json.dumps({**GOOD, "question": "Q\u2028a\u2029b\u0085?"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({**GOOD, "id": "b"})
+        + "\n",
+        encoding="utf-8",
+    )
+    code, out, err = betr(
+        ws,
+        "rbridge",
+        "import",
+        str(path),
+        "--benchmark",
+        "mini",
+        "--format",
+        "plain",
+        "--skip-bad",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["imported"] == 2 and json.loads(out)["skipped"] == 0
     gz = tmp_path / "t.jsonl.gz"
     gz.write_bytes(gzip.compress(line({**GOOD, "id": "g"}).encode()))
-    code, out, err = betr(ws, "rbridge", "import", str(gz), "--benchmark", "mini",
-                          "--format", "plain", "--json")  # fmt: skip
+    code, out, err = betr(
+        ws, "rbridge", "import", str(gz), "--benchmark", "mini", "--format", "plain", "--json"
+    )
     assert code == 0 and json.loads(out)["imported"] == 1, err
 
 
 def test_skip_bad_skips_a_duplicate_trace_id_and_keeps_the_first(ws, tmp_path):
     path = tmp_path / "dup.jsonl"
     path.write_text(line(GOOD) + line({**GOOD, "question": "Other?"}) + line({**GOOD, "id": "c"}))
-    code, out, err = betr(ws, "rbridge", "import", str(path), "--benchmark", "mini",
-                          "--format", "plain", "--skip-bad", "--json")  # fmt: skip
+    code, out, err = betr(
+        ws,
+        "rbridge",
+        "import",
+        str(path),
+        "--benchmark",
+        "mini",
+        "--format",
+        "plain",
+        "--skip-bad",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert (result["imported"], result["skipped"]) == (2, 1)
@@ -123,8 +172,10 @@ def test_skip_bad_skips_a_duplicate_trace_id_and_keeps_the_first(ws, tmp_path):
     assert [r[0] for r in kept] == ["Q?"]
 
 
-LMEVAL = {"results": {"arc_easy": {"acc": 0.5}},
-          "config": {"model_args": "pretrained=EleutherAI/pythia-160m,revision=step1000"}}  # fmt: skip
+LMEVAL = {
+    "results": {"arc_easy": {"acc": 0.5}},
+    "config": {"model_args": "pretrained=EleutherAI/pythia-160m,revision=step1000"},
+}
 
 
 def test_bad_results_files_exit_2_and_change_nothing(ws, tmp_path):
@@ -134,23 +185,43 @@ def test_bad_results_files_exit_2_and_change_nothing(ws, tmp_path):
     cases = {
         "nested.json": ('{"results": ' + NESTED, ("lm-eval",), "nested too deeply", None),
         "surrogate.json": (
-            json.dumps(LMEVAL).replace("pythia-160m", "pythia\\udc00"), ("lm-eval",),
-            "holds an unpaired surrogate", "field 'config.model_args'",
+            json.dumps(LMEVAL).replace("pythia-160m", "pythia\\udc00"),
+            ("lm-eval",),
+            "holds an unpaired surrogate",
+            "field 'config.model_args'",
         ),
         samples.name: (
             line({"doc_id": 0, "target": 0, "filtered_resps": [[[-1.0, "False"]]]}) + line(NESTED),
-            ("lm-eval",), "nested too deeply", f"{samples.name}:2",
+            ("lm-eval",),
+            "nested too deeply",
+            f"{samples.name}:2",
         ),
         "dd.jsonl": (
-            line({"params": "1B", "data": "c4", "task": "arc", "step": 1, "metrics": "{'acc': 0.5}"})
-            + line(json.dumps({"params": "1B", "data": "c4", "task": "piqa", "step": 1,
-                               "metrics": {"acc": 0.5}}).replace("piqa", "p\\ud800")),
-            ("datadecide",), "holds an unpaired surrogate", "dd.jsonl:2: field 'task'",
+            line(
+                {"params": "1B", "data": "c4", "task": "arc", "step": 1, "metrics": "{'acc': 0.5}"}
+            )
+            + line(
+                json.dumps(
+                    {
+                        "params": "1B",
+                        "data": "c4",
+                        "task": "piqa",
+                        "step": 1,
+                        "metrics": {"acc": 0.5},
+                    }
+                ).replace("piqa", "p\\ud800")
+            ),
+            ("datadecide",),
+            "holds an unpaired surrogate",
+            "dd.jsonl:2: field 'task'",
         ),
-        "nan.json": (json.dumps({**LMEVAL, "results": {"arc_easy": {"acc": None},
-                                                         "piqa": {"acc": "NaN"}}}),
-                     ("lm-eval",), "2 value(s) were missing or NaN and dropped", None),
-    }  # fmt: skip
+        "nan.json": (
+            json.dumps({**LMEVAL, "results": {"arc_easy": {"acc": None}, "piqa": {"acc": "NaN"}}}),
+            ("lm-eval",),
+            "2 value(s) were missing or NaN and dropped",
+            None,
+        ),
+    }
     before = everything(ws)
     for name, (content, fmt, what, where) in cases.items():
         for p in d.iterdir():

@@ -125,8 +125,9 @@ def test_mask_bpb_is_the_release_procedure(betr, tmp_path, tiny_lm_dir, tiny_lm_
     assert {"bpb_prompted", "byte_perplexity", "word_perplexity"} <= set(rows)
     per_trace = []
     for tid, _, _ in TRACES:
-        code, out, _ = betr("rbridge", "show", "--proxy", "tiny", "--benchmark", "mini",
-                            "--trace", tid, "--json")  # fmt: skip
+        code, out, _ = betr(
+            "rbridge", "show", "--proxy", "tiny", "--benchmark", "mini", "--trace", tid, "--json"
+        )
         per_trace.append(json.loads(out)["trace"]["bpb"])
     assert all(np.isfinite(per_trace))
     assert got["bpb"] != pytest.approx(float(np.mean(per_trace)), rel=1e-6)
@@ -143,8 +144,9 @@ def test_the_spans_of_these_traces_are_what_they_claim():
     assert all(len(clean[a:b].encode()) > b - a for a, b in spans)  # multi-byte characters
 
 
-def test_a_mask_score_from_before_the_release_bpb_is_scored_again(betr, tmp_path, tiny_lm_dir,
-                                                                  workspace):  # fmt: skip
+def test_a_mask_score_from_before_the_release_bpb_is_scored_again(
+    betr, tmp_path, tiny_lm_dir, workspace
+):
     import_mask_traces(betr, tmp_path)
     assert betr("proxy", "add", str(tiny_lm_dir), "--name", "tiny")[0] == 0
     code, out, _ = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", "--json")
@@ -153,8 +155,10 @@ def test_a_mask_score_from_before_the_release_bpb_is_scored_again(betr, tmp_path
     assert json.loads(out)["cached"] is True
     # what a score written before migration 8 looks like: no masked-span sums per trace
     conn = workspace.connect()
-    conn.execute("UPDATE rbridge_trace_scores SET mask_nll = NULL, mask_bytes = NULL, "
-                 "mask_words = NULL, mask_tokens = NULL")  # fmt: skip
+    conn.execute(
+        "UPDATE rbridge_trace_scores SET mask_nll = NULL, mask_bytes = NULL, "
+        "mask_words = NULL, mask_tokens = NULL"
+    )
     conn.close()
     code, out, err = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", "--json")
     assert code == 0, err

@@ -4,6 +4,7 @@ one with the same seed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from contextlib import closing
@@ -17,10 +18,9 @@ from engine.jobs.table import get_job, request_cancel
 from engine.jobs.worker import execute_job
 from engine.ops.train_lm import neox_params
 from engine.store import catalog, proxies
-from tests.conftest import write_docs_jsonl
-from tests.integration.test_jobs import job_state, wait_for
+from tests.helpers import job_state, wait_for, write_docs_jsonl
 
-pytestmark = pytest.mark.usefixtures("olmo_wheel")
+pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.slow]
 torch = pytest.importorskip("torch")
 
 STEPS = 40
@@ -158,6 +158,29 @@ def test_kill_9_mid_training_then_resume_reaches_the_same_final_loss(workspace, 
         assert get_job(conn, job_id).attempts == 2
 
 
+def test_a_training_interrupted_before_an_upgrade_resumes_after_it(workspace, corpus_id):
+    """A job stopped under the code before issue 19, whose checkpoint has no `resumes_at`,
+    resumes under this code to exactly the final loss and checkpoints of an uninterrupted
+    run (tests/unit/test_checkpoints.py holds the other kinds' old shapes)."""
+    from tests.tui.conftest import update_job
+
+    ref = execute_job(
+        workspace, launch.submit(workspace, spec(workspace, corpus_id, "ref"), detach=False)
+    )
+    cut_id = launch.submit(workspace, spec(workspace, corpus_id, "cut"), detach=False)
+    cancel_after_first_checkpoint(workspace, cut_id)
+    stopped = job_state(workspace, cut_id).checkpoint
+    old = {k: v for k, v in stopped.items() if k != "resumes_at"}
+    assert old["step"] == 14 and [r["step"] for r in old["registered"]] == [14]
+    update_job(workspace, cut_id, checkpoint=json.dumps(old))
+    launch.resume(workspace, cut_id, detach=False)
+    cut = execute_job(workspace, cut_id)
+    assert cut["final_loss"] == ref["final_loss"]
+    assert [(c["step"], c["sha256"]) for c in cut["checkpoints"]] == [
+        (c["step"], c["sha256"]) for c in ref["checkpoints"]
+    ]
+
+
 def test_a_selection_trains_on_the_docs_betr_select_keeps(workspace, corpus_id):
     import numpy as np
 
@@ -207,9 +230,16 @@ def cli_spec(workspace, tokens: int, **extra) -> ProxyTrainSpec:
     from engine.api.proxies import train_spec
 
     kwargs = dict(
-        params=200_000, tokens=tokens, checkpoints=2, tokenizer="train:512", seq_len=64,
-        batch_size=8, lr=3e-3, seed=5, device="cpu",
-    )  # fmt: skip
+        params=200_000,
+        tokens=tokens,
+        checkpoints=2,
+        tokenizer="train:512",
+        seq_len=64,
+        batch_size=8,
+        lr=3e-3,
+        seed=5,
+        device="cpu",
+    )
     return train_spec(workspace, corpus="web", **{**kwargs, **extra})
 
 
@@ -277,15 +307,31 @@ def test_a_foreign_directory_and_a_path_in_the_dataset_are_refused_unchanged(
 ):
     """--out into a non-empty directory betr did not make: refused, not one byte changed;
     --dataset with a path in it: refused; no job is queued for either (issue 19.2, 19.3)."""
-    from tests.cli_run import betr
+    from tests.helpers import betr
 
     foreign = tmp_path / "mine"
     (foreign / "state").mkdir(parents=True)
     (foreign / "state" / "keep.bin").write_bytes(b"\x00\x01")
     (foreign / "tokenizer.json").write_text('{"not": "betr"}')
     before = tree(foreign)
-    args = ("proxy", "train", "--corpus", "web", "--params", "200k", "--tokens", "20k",
-            "--tokenizer", "train:512", "--seq-len", "64", "--batch-size", "8", "--device", "cpu")  # fmt: skip
+    args = (
+        "proxy",
+        "train",
+        "--corpus",
+        "web",
+        "--params",
+        "200k",
+        "--tokens",
+        "20k",
+        "--tokenizer",
+        "train:512",
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+    )
     code, _, err = betr(workspace, *args, "--out", str(foreign))
     assert code == 2 and "is not empty and was not made by betr proxy train" in err
     assert tree(foreign) == before
@@ -304,10 +350,20 @@ def test_a_foreign_directory_and_a_path_in_the_dataset_are_refused_unchanged(
 def test_unbounded_training_parameters_are_refused_up_front(workspace, corpus_id):
     """--params 1e12 (with the memory estimate), --lr inf / nan, --seed -1, --device tpu: exit 2
     with the reason and nothing queued (issue 19.6)."""
-    from tests.cli_run import betr
+    from tests.helpers import betr
 
-    args = ("proxy", "train", "--corpus", "web", "--tokens", "20k", "--seq-len", "64",
-            "--batch-size", "8")  # fmt: skip
+    args = (
+        "proxy",
+        "train",
+        "--corpus",
+        "web",
+        "--tokens",
+        "20k",
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+    )
     cases = {
         ("--params", "1e12", "--device", "cpu"): "needs about",
         ("--params", "200k", "--lr", "inf"): "--lr must be a finite number",
@@ -334,7 +390,7 @@ def test_a_run_whose_loss_turns_nan_stops_and_registers_nothing_after_it(
     import json
 
     from engine.ops import train_lm
-    from tests.cli_run import betr
+    from tests.helpers import betr
 
     real_loss = train_lm.lm_loss
     calls = {"n": 0}

@@ -30,9 +30,13 @@ from engine.store import jobs as store_jobs
 from engine.store import runs as store_runs
 from engine.store.db import transaction
 from engine.workspace import Workspace
-from tests.conftest import write_docs_jsonl
+from tests.helpers import betr, write_docs_jsonl
 
-pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("ray")]
+pytestmark = [
+    pytest.mark.usefixtures("olmo_wheel"),
+    pytest.mark.xdist_group("ray"),
+    pytest.mark.slow,
+]
 
 N_DOCS = 300
 
@@ -218,9 +222,7 @@ def test_cancel_stops_within_seconds(applied, tmp_path, fault_dir):
     assert 0 < job.done < N_DOCS
 
 
-def test_without_ray_the_cli_says_how_to_install(applied, tmp_path, monkeypatch, capsys):
-    from engine.cli import main
-
+def test_without_ray_the_cli_says_how_to_install(applied, tmp_path, monkeypatch):
     ws, run_id, shards, _expected = applied
     real_import = builtins.__import__
 
@@ -233,23 +235,19 @@ def test_without_ray_the_cli_says_how_to_install(applied, tmp_path, monkeypatch,
     for mod in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
         monkeypatch.delitem(sys.modules, mod)
     args = ["apply", "--run", str(run_id), "--engine", "ray", "--input", str(shards[0])]
-    with pytest.raises(SystemExit) as exc:
-        main([*args, "--out", str(tmp_path / "o"), "-w", str(ws.root)])
-    assert exc.value.code != 0
-    assert "pip install 'betr-tui[ray]'" in capsys.readouterr().err
+    code, _, err = betr(ws, *args, "--out", str(tmp_path / "o"))
+    assert code != 0
+    assert "pip install 'betr-tui[ray]'" in err
 
 
-def test_cli_ray_needs_input_and_out(applied, tmp_path, capsys):
-    from engine.cli import main
-
+def test_cli_ray_needs_input_and_out(applied, tmp_path):
     ws, run_id, _shards, _expected = applied
-    with pytest.raises(SystemExit) as exc:
-        main(["apply", "--run", str(run_id), "--engine", "ray", "-w", str(ws.root)])
-    assert exc.value.code != 0
-    assert "--input" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["apply", "--run", str(run_id), "--out", str(tmp_path), "-w", str(ws.root)])
-    assert "--engine ray" in capsys.readouterr().err
+    code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray")
+    assert code != 0
+    assert "--input" in err
+    code, _, err = betr(ws, "apply", "--run", str(run_id), "--out", str(tmp_path))
+    assert code != 0
+    assert "--engine ray" in err
 
 
 def test_ray_embed_equals_the_local_embedder(applied, tmp_path):
@@ -288,8 +286,6 @@ def test_bad_shard_data_is_exit_2_naming_shard_line_and_field(applied, tmp_path)
     """A truncated JSON line, a record without `text`, a corrupt .jsonl.gz: exit 2 at once with
     the shard, the line and the field (bad data is not retried; no Ray traceback); --out naming
     a file is refused (issue 19.9)."""
-    from tests.cli_run import betr
-
     ws, run_id, shards, _expected = applied
     good = shards[0].read_text().splitlines()
     bad = tmp_path / "bad"
@@ -308,15 +304,35 @@ def test_bad_shard_data_is_exit_2_naming_shard_line_and_field(applied, tmp_path)
     }
     for name, (where, what) in cases.items():
         out = tmp_path / f"out-{name}"
-        code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray",
-                            "--input", str(bad / name), "--out", str(out))  # fmt: skip
+        code, _, err = betr(
+            ws,
+            "apply",
+            "--run",
+            str(run_id),
+            "--engine",
+            "ray",
+            "--input",
+            str(bad / name),
+            "--out",
+            str(out),
+        )
         assert code == 2, (name, err)
         assert where in err and what in err, (name, err)
         assert "Traceback" not in err and "RayTaskError" not in err, (name, err)
         assert not out.exists() or not list(out.glob("*.parquet")), name  # nothing written
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
-    code, _, err = betr(ws, "apply", "--run", str(run_id), "--engine", "ray",
-                        "--input", str(shards[0]), "--out", str(a_file))  # fmt: skip
+    code, _, err = betr(
+        ws,
+        "apply",
+        "--run",
+        str(run_id),
+        "--engine",
+        "ray",
+        "--input",
+        str(shards[0]),
+        "--out",
+        str(a_file),
+    )
     assert code == 2 and "is a file" in err, err
     assert a_file.read_text() == "x"

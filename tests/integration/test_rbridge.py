@@ -238,6 +238,7 @@ def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace
         assert resumed[key] == pytest.approx(fresh[key], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_rescore_leaves_the_old_score_complete_and_shown(
     betr, setup, workspace, tmp_path
 ):
@@ -247,16 +248,25 @@ def test_kill_9_during_a_rescore_leaves_the_old_score_complete_and_shown(
     import os
     import signal
 
-    from tests.integration.test_jobs import job_state, wait_for
+    from tests.helpers import job_state, wait_for
 
     n = 160
     many = tmp_path / "many.jsonl"
     words = "the proxy reads each letter of this reasoning and weighs it by the frontier ".split()
-    many.write_text("".join(
-        json.dumps({"id": f"t{i}", "benchmark": "mini", "question": f"Q{i}?",
-                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40))}) + "\n"
-        for i in range(n)
-    ))  # fmt: skip
+    many.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"t{i}",
+                    "benchmark": "mini",
+                    "question": f"Q{i}?",
+                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40)),
+                }
+            )
+            + "\n"
+            for i in range(n)
+        )
+    )
     code, _, err = betr("rbridge", "import", str(many), "--benchmark", "mini", "--format", "plain")
     assert code == 0, err
     code, out, err = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", "--json")
@@ -264,26 +274,39 @@ def test_kill_9_during_a_rescore_leaves_the_old_score_complete_and_shown(
     old = json.loads(out)
 
     def seen():
-        shown = json.loads(betr("rbridge", "show", "--proxy", "tiny", "--benchmark", "mini",
-                                "--json")[1])  # fmt: skip
+        shown = json.loads(
+            betr("rbridge", "show", "--proxy", "tiny", "--benchmark", "mini", "--json")[1]
+        )
         results = json.loads(betr("proxy", "results", "--json")[1])
         with closing(workspace.connect(readonly=True)) as conn:
             rows = conn.execute(
                 "SELECT trace_id, score, tokens FROM rbridge_trace_scores WHERE score_id = ? "
-                "ORDER BY trace_id", (old["score_id"],)
-            ).fetchall()  # fmt: skip
+                "ORDER BY trace_id",
+                (old["score_id"],),
+            ).fetchall()
         return shown, [(r["metric"], r["value"]) for r in results], [tuple(r) for r in rows]
 
     before = seen()
     assert len(before[2]) == n and before[0]["rbridge"] == old["rbridge"]
-    code, out, err = betr("rbridge", "score", "--proxy", "tiny", "--benchmark", "mini",
-                          "--rescore", "--detach", "--json")  # fmt: skip
+    code, out, err = betr(
+        "rbridge",
+        "score",
+        "--proxy",
+        "tiny",
+        "--benchmark",
+        "mini",
+        "--rescore",
+        "--detach",
+        "--json",
+    )
     assert code == 0, err
     job_id = json.loads(out)["job_id"]
     job = wait_for(
         lambda: (j := job_state(workspace, job_id)).state == "running" and j.done > 0 and j,
-        120, "the rescore to commit its first chunk", interval=0.01,
-    )  # fmt: skip
+        120,
+        "the rescore to commit its first chunk",
+        interval=0.01,
+    )
     assert job.done < n, "it finished before it could be killed"
     os.killpg(job.pgid, signal.SIGKILL)
     wait_for(lambda: job_state(workspace, job_id).state == "interrupted", 15, "interrupted")
@@ -400,16 +423,26 @@ def bad_proxy_dirs(root, good) -> dict[str, tuple]:
     out = {}
     bert = root / "bert"
     BertForMaskedLM(
-        BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                   intermediate_size=64)
-    ).save_pretrained(bert)  # fmt: skip
+        BertConfig(
+            vocab_size=300,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    ).save_pretrained(bert)
     shutil.copy(good / "tokenizer.json", bert)
     out["bert"] = (bert, "BertForMaskedLM is not a causal LM")
     d = copy("bert-config-neox-weights")
     (d / "config.json").write_text(
-        json.dumps({**BertConfig(vocab_size=300, hidden_size=32, num_attention_heads=4).to_dict(),
-                    "architectures": ["BertLMHeadModel"], "is_decoder": True})
-    )  # fmt: skip
+        json.dumps(
+            {
+                **BertConfig(vocab_size=300, hidden_size=32, num_attention_heads=4).to_dict(),
+                "architectures": ["BertLMHeadModel"],
+                "is_decoder": True,
+            }
+        )
+    )
     out["bert-config-neox-weights"] = (d, "weight(s) missing (transformers would initialise")
     d = copy("truncated")
     raw = (d / "model.safetensors").read_bytes()
@@ -473,8 +506,9 @@ def test_a_proxy_registered_before_the_checks_fails_its_score_job_cleanly(
     betr("rbridge", "import", str(setup), "--benchmark", "mini", "--format", "plain")
     d = bad_proxy_dirs(tmp_path / "bad", tiny_lm_dir)["bert-config-neox-weights"][0]
     with closing(workspace.connect()) as conn, transaction(conn):
-        proxies.add_proxy(conn, name="old", path=str(d.resolve()),
-                          sha256=model_sha256(check_model_dir(d)))  # fmt: skip
+        proxies.add_proxy(
+            conn, name="old", path=str(d.resolve()), sha256=model_sha256(check_model_dir(d))
+        )
     code, _, err = betr("rbridge", "score", "--proxy", "old", "--benchmark", "mini")
     assert code == 2 and "the weights do not match the config" in err, err
     rows = betr("rbridge", "scores", "--json")[1]
@@ -504,19 +538,36 @@ def test_traces_without_probabilities_score_as_plain_nll_and_say_so(
     assert got["rbridge"] == pytest.approx(got["nll_rphi"])  # u = 1: the plain NLL
 
 
+@pytest.mark.slow
 def test_the_loop_on_one_machine_train_then_score_and_evaluate_each_checkpoint(
     betr, setup, tmp_path, olmo_wheel
 ):
     """select data -> train a tiny proxy -> rBridge and multiple choice on every checkpoint."""
-    from tests.conftest import write_docs_jsonl
+    from tests.helpers import write_docs_jsonl
 
     docs = write_docs_jsonl(tmp_path / "docs.jsonl", 80, seed=3, words=40)
     assert betr("import", "docs", str(docs), "--corpus", "web")[0] == 0
     code, out, err = betr(
-        "proxy", "train", "--corpus", "web", "--params", "150k", "--tokens", "8192",
-        "--checkpoints", "2", "--tokenizer", "train:400", "--seq-len", "64", "--batch-size", "8",
-        "--device", "cpu", "--json",
-    )  # fmt: skip
+        "proxy",
+        "train",
+        "--corpus",
+        "web",
+        "--params",
+        "150k",
+        "--tokens",
+        "8192",
+        "--checkpoints",
+        "2",
+        "--tokenizer",
+        "train:400",
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert code == 0, err
     trained = json.loads(out)
     assert len(trained["checkpoints"]) == 2

@@ -3,8 +3,6 @@ escape sequences in data, damaged workspace files, and the smaller messages arou
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
@@ -19,13 +17,12 @@ import pytest
 
 from bench.synth_run import make_synthetic_run
 from engine.api.catalog import delete_corpus
-from engine.cli import main
 from engine.jobs import launch
 from engine.jobs.table import get_job, process_alive
 from engine.store import db
 from engine.store.db import transaction
 from engine.workspace import Workspace
-from tests.conftest import REPO, write_docs_jsonl
+from tests.helpers import REPO, betr, write_docs_jsonl
 from tests.tui.conftest import fake_job
 
 pytestmark = pytest.mark.usefixtures("olmo_wheel")
@@ -34,19 +31,6 @@ pytestmark = pytest.mark.usefixtures("olmo_wheel")
 # and cursor home (CSI), a bell, and the 8-bit CSI some terminals honour.
 ESCAPES = "\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\x1b[H\x07\x9b31m"
 INERT = "␛]0;pwned␇␛]52;c;ZWNobyBwd25lZA==␇␛[2J␛[H␇\\x9b31m"
-
-
-def betr(ws: Workspace | Path | None, *args: str) -> tuple[int, str, str]:
-    """`betr ARGS [-w WS]` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv = [*args, "-w", str(ws.root if isinstance(ws, Workspace) else ws)] if ws else [*args]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def tables(ws: Workspace) -> dict[str, int]:
@@ -135,6 +119,7 @@ def test_no_statement_of_a_delete_scans_a_table(workspace, monkeypatch):
 N_BIG = 50_000
 
 
+@pytest.mark.slow
 def test_deleting_a_50k_doc_corpus_with_an_applied_run_lets_an_import_finish(workspace, tmp_path):
     make_synthetic_run(workspace, N_BIG, seed=5)
     make_synthetic_run(workspace, 2000, seed=6, corpus="kept", targets="kept-targets")
@@ -496,6 +481,7 @@ def test_a_live_worker_whose_heartbeat_waits_on_a_lock_stays_running(workspace):
     assert code == 2 and f"job {job_id} is running" in err
 
 
+@pytest.mark.slow
 def test_a_cancelled_job_reads_cancelled_only_once_its_worker_is_gone(workspace, tmp_path):
     src = write_docs_jsonl(tmp_path / "big.jsonl", 20_000, seed=4, words=30)
     code, out, err = betr(workspace, "import", "docs", str(src), "--corpus", "big", "--detach")

@@ -20,9 +20,7 @@ from contextlib import closing
 import pytest
 
 from engine.store import db
-from tests.cli_run import betr
-from tests.conftest import REPO
-from tests.integration.test_jobs import job_state, wait_for
+from tests.helpers import REPO, betr, job_state, wait_for
 
 N_ROWS = 150_000
 
@@ -35,8 +33,10 @@ def write_results_csv(path, n: int = N_ROWS, seed: int = 0):
             run, rest = divmod(i, 1500)
             step, rest = divmod(rest, 30)
             bench, metric = divmod(rest, 3)
-            fh.write(f"run-{run:04d},1B,{step * 10**6},{step},b{bench},"
-                     f"{('acc', 'acc_norm', 'ce')[metric]},{rng.random():.6f},0\n")  # fmt: skip
+            fh.write(
+                f"run-{run:04d},1B,{step * 10**6},{step},b{bench},"
+                f"{('acc', 'acc_norm', 'ce')[metric]},{rng.random():.6f},0\n"
+            )
     return path
 
 
@@ -45,8 +45,11 @@ def cli(ws, *args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
         [sys.executable, "-m", "engine", *args, "-w", str(ws.root)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def counts(ws) -> dict[str, int]:
@@ -57,6 +60,7 @@ def counts(ws) -> dict[str, int]:
         }
 
 
+@pytest.mark.slow
 def test_a_150k_row_import_beside_a_score_job_and_bench_imports(workspace, tmp_path, tiny_lm_dir):
     """Both complete (a bench import may instead exit 2 with the busy message): no traceback,
     no failed job, every row imported once."""
@@ -66,18 +70,30 @@ def test_a_150k_row_import_beside_a_score_job_and_bench_imports(workspace, tmp_p
     assert betr(ws, "import", "bench", str(bench), "--name", "mini")[0] == 0
     words = "the proxy reads each letter of this reasoning and weighs it by the frontier ".split()
     traces = tmp_path / "traces.jsonl"
-    traces.write_text("".join(
-        json.dumps({"id": f"t{i}", "benchmark": "mini", "question": f"Q{i}?",
-                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40))}) + "\n"
-        for i in range(160)
-    ))  # fmt: skip
-    for args in (("rbridge", "import", str(traces), "--benchmark", "mini", "--format", "plain"),
-                 ("proxy", "add", str(tiny_lm_dir), "--name", "tiny")):  # fmt: skip
+    traces.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"t{i}",
+                    "benchmark": "mini",
+                    "question": f"Q{i}?",
+                    "reasoning": " ".join(words[(i + k) % len(words)] for k in range(40)),
+                }
+            )
+            + "\n"
+            for i in range(160)
+        )
+    )
+    for args in (
+        ("rbridge", "import", str(traces), "--benchmark", "mini", "--format", "plain"),
+        ("proxy", "add", str(tiny_lm_dir), "--name", "tiny"),
+    ):
         code, _, err = betr(ws, *args)
         assert code == 0, err
     csv = write_results_csv(tmp_path / "results.csv")
-    code, out, err = betr(ws, "rbridge", "score", "--proxy", "tiny", "--benchmark", "mini",
-                          "--detach", "--json")  # fmt: skip
+    code, out, err = betr(
+        ws, "rbridge", "score", "--proxy", "tiny", "--benchmark", "mini", "--detach", "--json"
+    )
     assert code == 0, err
     job_id = json.loads(out)["job_id"]
     importing = cli(ws, "results", "import", str(csv), "--format", "csv", "--json")
@@ -108,6 +124,7 @@ def test_a_150k_row_import_beside_a_score_job_and_bench_imports(workspace, tmp_p
     assert counts(ws)["eval_results_staging"] == 0
 
 
+@pytest.mark.slow
 def test_kill_9_mid_import_shows_nothing_and_the_next_import_clears_it(workspace, tmp_path):
     ws = workspace
     csv = write_results_csv(tmp_path / "results.csv")
@@ -164,7 +181,7 @@ def test_a_job_waits_out_a_long_write_instead_of_failing(workspace, tmp_path, mo
     from engine.api.imports import import_docs_spec
     from engine.jobs import launch
     from engine.jobs.worker import execute_job
-    from tests.conftest import write_docs_jsonl
+    from tests.helpers import write_docs_jsonl
 
     ws = workspace
     src = write_docs_jsonl(tmp_path / "docs.jsonl", 200, seed=1)

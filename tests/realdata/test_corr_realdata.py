@@ -18,24 +18,24 @@ from scipy import stats
 from engine.store import evals
 from engine.store.db import transaction
 
-TASKS = ("hellaswag", "arc_easy", "arc_challenge", "piqa", "copa", "siqa", "commonsense_qa",
-         "openbook_qa", "winogrande", "boolq", "mmlu_fewshot", "lambada_openai", "jeopardy",
-         "squad", "bigbench_qa_wikidata", "coqa")  # fmt: skip
-
-
-@pytest.fixture()
-def cli(betr):
-    """The `betr` fixture with `corr` and `calibration` registered (until the lead wires
-    engine.cli.analysis_corr into engine/cli/__init__.py)."""
-    from engine.cli import cli as root
-    from engine.cli.analysis_corr import COMMANDS
-
-    added = [c.name for c in COMMANDS if c.name not in root.commands]
-    for c in COMMANDS:
-        root.commands.setdefault(c.name, c)
-    yield betr
-    for name in added:
-        root.commands.pop(name, None)
+TASKS = (
+    "hellaswag",
+    "arc_easy",
+    "arc_challenge",
+    "piqa",
+    "copa",
+    "siqa",
+    "commonsense_qa",
+    "openbook_qa",
+    "winogrande",
+    "boolq",
+    "mmlu_fewshot",
+    "lambada_openai",
+    "jeopardy",
+    "squad",
+    "bigbench_qa_wikidata",
+    "coqa",
+)
 
 
 def parse_dclm(path: Path) -> list[dict]:
@@ -48,16 +48,24 @@ def parse_dclm(path: Path) -> list[dict]:
             size = {411616256: "400M", 1439795200: "1B", 6889410560: "7B"}[params]
             for task in TASKS:
                 cell = rec[task].strip()
-                rows.append(dict(run=rec["Model JSON"].removesuffix(".json"), size=size,
-                                 params=params, tokens=int(rec["tokens"]), benchmark=task,
-                                 metric="acc", value=float(cell) if cell else None,
-                                 source="dclm-csv"))  # fmt: skip
+                rows.append(
+                    dict(
+                        run=rec["Model JSON"].removesuffix(".json"),
+                        size=size,
+                        params=params,
+                        tokens=int(rec["tokens"]),
+                        benchmark=task,
+                        metric="acc",
+                        value=float(cell) if cell else None,
+                        source="dclm-csv",
+                    )
+                )
     return rows
 
 
-def import_dclm(ws, cli, path: Path) -> None:
+def import_dclm(ws, betr, path: Path) -> None:
     if importlib.util.find_spec("engine.api.results") is not None:
-        code, _out, _err = cli("results", "import", str(path), "--format", "dclm")
+        code, _out, _err = betr("results", "import", str(path), "--format", "dclm")
         if code == 0:
             return
     with closing(ws.connect()) as conn, transaction(conn):
@@ -89,15 +97,27 @@ def expected_matrix(rows: list[dict], scale_params: int, tasks: list[str], metho
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
-def test_dclm_cross_benchmark_matrix(shared_data, workspace, cli, method):
+def test_dclm_cross_benchmark_matrix(shared_data, workspace, betr, method):
     path = shared_data / "eval_results" / "dclm" / "DCLM_model_database.csv"
-    import_dclm(workspace, cli, path)
+    import_dclm(workspace, betr, path)
     with closing(workspace.connect(readonly=True)) as conn:
         rows = evals.all_eval_results(conn)
     params = 1439795200
     scale = next(r["size"] for r in rows if r["params"] == params and r["size"])
-    code, out, err = cli("corr", "--protocol", "matrix", "--metric", "acc", "--scale", scale,
-                         "--method", method, "--checkpoint", "last", "--json")  # fmt: skip
+    code, out, err = betr(
+        "corr",
+        "--protocol",
+        "matrix",
+        "--metric",
+        "acc",
+        "--scale",
+        scale,
+        "--method",
+        method,
+        "--checkpoint",
+        "last",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert len(res["matrices"]) >= 1
@@ -121,7 +141,7 @@ def test_dclm_cross_benchmark_matrix(shared_data, workspace, cli, method):
     assert m["r"][hi][pi] > 0.8
 
 
-def test_corr_and_calibration_json_keys(workspace, cli):
+def test_corr_and_calibration_json_keys(workspace, betr):
     rng = np.random.default_rng(0)
     rows, items = [], []
     for i in range(8):
@@ -129,45 +149,87 @@ def test_corr_and_calibration_json_keys(workspace, cli):
             for b in ("arc", "piqa", "sciq"):
                 acc = 0.4 + 0.05 * i + 0.01 * rng.normal()
                 for metric, v in (("acc", acc), ("confidence", 0.8 * acc)):
-                    rows.append(dict(run=f"mix{i}", size="tiny", stage=stage, benchmark=b,
-                                     metric=metric, value=v, attrs={"code_share": i / 10},
-                                     source="test"))  # fmt: skip
+                    rows.append(
+                        dict(
+                            run=f"mix{i}",
+                            size="tiny",
+                            stage=stage,
+                            benchmark=b,
+                            metric=metric,
+                            value=v,
+                            attrs={"code_share": i / 10},
+                            source="test",
+                        )
+                    )
     for k in range(40):
         ll = rng.normal(size=4).tolist()
-        items.append(dict(run="mix0", stage="PT", benchmark="arc", item=str(k), gold=k % 4,
-                          logliks=ll, source="test"))  # fmt: skip
+        items.append(
+            dict(
+                run="mix0",
+                stage="PT",
+                benchmark="arc",
+                item=str(k),
+                gold=k % 4,
+                logliks=ll,
+                source="test",
+            )
+        )
     with closing(workspace.connect()) as conn, transaction(conn):
         evals.insert_eval_results(conn, rows)
         evals.insert_eval_items(conn, items)
         evals.set_categories(conn, {"arc": "science", "sciq": "science", "piqa": "commonsense"})
-    common = {"protocol", "metric", "method", "axis", "pt", "sft", "contexts", "stages",
-              "scales", "n_runs", "notes"}  # fmt: skip
-    extra = {"cross-stage": {"rows", "means", "one_sided"},
-             "matrix": {"matrices", "persistence", "one_sided"},
-             "coherence": {"rows", "uncategorised"},
-             "align": {"rows", "by_category", "by_attribute", "persistence", "attribute"},
-             "attribute": {"rows", "attribute"}, "tiers": {"rows", "scales", "one_sided"}}  # fmt: skip
+    common = {
+        "protocol",
+        "metric",
+        "method",
+        "axis",
+        "pt",
+        "sft",
+        "contexts",
+        "stages",
+        "scales",
+        "n_runs",
+        "notes",
+    }
+    extra = {
+        "cross-stage": {"rows", "means", "one_sided"},
+        "matrix": {"matrices", "persistence", "one_sided"},
+        "coherence": {"rows", "uncategorised"},
+        "align": {"rows", "by_category", "by_attribute", "persistence", "attribute"},
+        "attribute": {"rows", "attribute"},
+        "tiers": {"rows", "scales", "one_sided"},
+    }
     for protocol, keys in extra.items():
-        code, out, err = cli("corr", "--protocol", protocol, "--attribute", "code_share", "--json")
+        code, out, err = betr("corr", "--protocol", protocol, "--attribute", "code_share", "--json")
         assert code == 0, err
         res = json.loads(out)
         assert common | keys <= set(res), (protocol, set(res))
         assert (res["pt"], res["sft"], res["axis"]) == ("PT", "SFT", "stage")
-    m = json.loads(cli("corr", "--protocol", "matrix", "--json")[1])["matrices"][2]
+    m = json.loads(betr("corr", "--protocol", "matrix", "--json")[1])["matrices"][2]
     assert m["kind"] == "PT->SFT" and {"rows", "cols", "r", "p", "n"} <= set(m)
     assert m["rows"] == ["piqa", "arc", "sciq"]  # grouped by category
-    code, out, err = cli("corr", "--protocol", "tiers")
+    code, out, err = betr("corr", "--protocol", "tiers")
     assert code == 0 and "tier" in out
-    code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "arc", "--json")
+    code, out, err = betr("calibration", "--run", "mix0", "--benchmark", "arc", "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert {"ece", "ece_scaled", "temperature", "bins", "bins_scaled", "n_items", "n_fit",
-            "n_eval", "ece_all", "bins_all"} <= set(res)  # fmt: skip
+    assert {
+        "ece",
+        "ece_scaled",
+        "temperature",
+        "bins",
+        "bins_scaled",
+        "n_items",
+        "n_fit",
+        "n_eval",
+        "ece_all",
+        "bins_all",
+    } <= set(res)
     assert (res["n_items"], res["n_fit"], res["n_eval"]) == (40, 20, 20)
     assert len(res["bins"]) == 15 and {"bin", "lo", "hi", "n", "acc", "conf"} == set(res["bins"][0])
-    code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "arc")
+    code, out, err = betr("calibration", "--run", "mix0", "--benchmark", "arc")
     assert code == 0 and "ECE" in out
-    code, out, err = cli("calibration", "--run", "mix0", "--benchmark", "nope")
+    code, out, err = betr("calibration", "--run", "mix0", "--benchmark", "nope")
     assert code == 2 and "arc" in err
-    code, out, err = cli("corr", "--protocol", "matrix", "--metric", "nope")
+    code, out, err = betr("corr", "--protocol", "matrix", "--metric", "nope")
     assert code == 2 and "confidence" in err

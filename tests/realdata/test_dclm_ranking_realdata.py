@@ -20,9 +20,19 @@ def test_dataset_ranking_between_two_scales_equals_scipy(shared_data, workspace,
     code, _, err = betr("results", "import", str(db), "--format", "dclm")
     assert code == 0, err
     code, out, err = betr(
-        "rank", "--benchmark", benchmark, "--x-metric", "acc", "--y-metric", "acc",
-        "--x-size", "412M", "--y-size", "1.4B", "--json",
-    )  # fmt: skip
+        "rank",
+        "--benchmark",
+        benchmark,
+        "--x-metric",
+        "acc",
+        "--y-metric",
+        "acc",
+        "--x-size",
+        "412M",
+        "--y-size",
+        "1.4B",
+        "--json",
+    )
     assert code == 0, err
     got = json.loads(out)
 

@@ -39,11 +39,19 @@ def read_zero_shot(root: Path) -> list[dict]:
             for metric, value in metrics.items():
                 if metric.endswith("_stderr"):
                     continue
-                rows.append({
-                    "run": model, "size": model.split("-")[1], "tokens": step * TOKENS_PER_STEP,
-                    "step": step, "stage": "PT", "benchmark": task, "metric": metric,
-                    "value": value, "source": str(path),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "run": model,
+                        "size": model.split("-")[1],
+                        "tokens": step * TOKENS_PER_STEP,
+                        "step": step,
+                        "stage": "PT",
+                        "benchmark": task,
+                        "metric": metric,
+                        "value": value,
+                        "source": str(path),
+                    }
+                )
     return rows
 
 
@@ -133,8 +141,17 @@ def test_fit_small_to_large_by_step_equals_independent_cv(
     from engine.api.analysis_fit import fit
 
     ws, root = pythia_ws
-    r = fit(ws, benchmark=x_task, x_run=x_model, x_metric="acc", y_run=y_model, y_metric="acc",
-            y_benchmark=y_task, match="step", functions=functions)  # fmt: skip
+    r = fit(
+        ws,
+        benchmark=x_task,
+        x_run=x_model,
+        x_metric="acc",
+        y_run=y_model,
+        y_metric="acc",
+        y_benchmark=y_task,
+        match="step",
+        functions=functions,
+    )
     xs, ys = curve(root, x_model, x_task, "acc"), curve(root, y_model, y_task, "acc")
     steps = sorted(set(xs) & set(ys))
     x = np.array([xs[s] for s in steps])
@@ -159,8 +176,17 @@ def test_rank_models_equals_scipy(pythia_ws):
 
     ws, root = pythia_ws
     names = models(root)
-    r = rank(ws, benchmark="piqa", x_metric="acc", y_metric="acc", y_benchmark="arc_easy",
-             match="step", at=13000, y_at=143000, runs=names)  # fmt: skip
+    r = rank(
+        ws,
+        benchmark="piqa",
+        x_metric="acc",
+        y_metric="acc",
+        y_benchmark="arc_easy",
+        match="step",
+        at=13000,
+        y_at=143000,
+        runs=names,
+    )
     pred = np.array([curve(root, m, "piqa", "acc")[13000] for m in names])
     tgt = np.array([curve(root, m, "arc_easy", "acc")[143000] for m in names])
     i, j = np.triu_indices(len(names), k=1)

@@ -33,14 +33,27 @@ def test_real_traces_teacher_forced_and_scored_by_two_tokenizers(
 
     path, items = traces_file
     code, _, err = betr(
-        "import", "bench", str(path), "--name", "mmlu-pro-cs",
-        "--field-map", "question=question,choices=options,gold=answer_index,id=question_id",
-    )  # fmt: skip
+        "import",
+        "bench",
+        str(path),
+        "--name",
+        "mmlu-pro-cs",
+        "--field-map",
+        "question=question,choices=options,gold=answer_index,id=question_id",
+    )
     assert code == 0, err
     code, out, err = betr(
-        "rbridge", "import", str(path), "--benchmark", "mmlu-pro-cs", "--format", "rbridge",
-        "--field-map", "id=question_id,completion=response", "--json",
-    )  # fmt: skip
+        "rbridge",
+        "import",
+        str(path),
+        "--benchmark",
+        "mmlu-pro-cs",
+        "--format",
+        "rbridge",
+        "--field-map",
+        "id=question_id,completion=response",
+        "--json",
+    )
     assert code == 0, err
     got = json.loads(out)
     assert (got["imported"], got["with_probs"], got["gold_from_benchmark"]) == (

@@ -74,8 +74,9 @@ def test_import_all_of_pythia_v03(shared_data, workspace):
 
     small = root / "pythia-160m-0.5MtokBS" / "160m-0.5MtokBS_step572000.json"
     data = json.loads(small.read_text())
-    (r,) = _rows(workspace, run="pythia-160m-0.5MtokBS", benchmark="sciq", step=572000,
-                 metric="acc_5shot")  # fmt: skip
+    (r,) = _rows(
+        workspace, run="pythia-160m-0.5MtokBS", benchmark="sciq", step=572000, metric="acc_5shot"
+    )
     assert r["value"] == data["results"]["sciq"]["acc"]
     assert r["tokens"] == 572000 * 524_288  # ~300B tokens, like 143000 steps x 2,097,152
 

@@ -36,8 +36,11 @@ BENCHMARKS = {  # benchmark -> (category, loading on quality, loading on the mat
     "mathqa": ("math", 0.0, 0.0),  # constant: every correlation with it is n/a
 }
 # the demo experiment's naming (engine.jobs.kinds.experiment) for the first three datasets
-DEMO_NAMES = {"data-a": "demo-top-10pct", "data-b": "demo-random-10pct",
-              "data-c": "demo-bottom-10pct"}  # fmt: skip
+DEMO_NAMES = {
+    "data-a": "demo-top-10pct",
+    "data-b": "demo-random-10pct",
+    "data-c": "demo-bottom-10pct",
+}
 SIZES = (("150M", 150_000_000), ("1B", 1_000_000_000))
 TOKENS = (1_000_000_000, 2_000_000_000, 4_000_000_000, 8_000_000_000)
 
@@ -55,15 +58,30 @@ def constructed_rows(demo: bool = False) -> list[dict]:
             for k, tokens in enumerate(TOKENS):
                 growth = 0.02 * (k + 1) + (0.05 if params > 200_000_000 else 0.0)
                 for bench, (cat, lq, lm) in BENCHMARKS.items():
-                    acc = 0.25 if bench == "mathqa" else (
-                        0.4 + 0.08 * lq * quality[run] + 0.08 * lm * mathf[run] + growth
-                        + rng.normal(0, 0.004)
-                    )  # fmt: skip
+                    acc = (
+                        0.25
+                        if bench == "mathqa"
+                        else (
+                            0.4
+                            + 0.08 * lq * quality[run]
+                            + 0.08 * lm * mathf[run]
+                            + growth
+                            + rng.normal(0, 0.004)
+                        )
+                    )
                     conf = 0.5 * acc + 0.2 + rng.normal(0, 0.01)
                     bpb = 1.6 - 0.05 * k - 0.05 * quality[run] - (0.1 if params > 2e8 else 0)
-                    base = {"run": name, "size": size, "params": params, "tokens": tokens,
-                            "step": 1000 * (k + 1), "stage": "PT", "benchmark": bench,
-                            "category": cat, "source": "constructed-in-test"}  # fmt: skip
+                    base = {
+                        "run": name,
+                        "size": size,
+                        "params": params,
+                        "tokens": tokens,
+                        "step": 1000 * (k + 1),
+                        "stage": "PT",
+                        "benchmark": bench,
+                        "category": cat,
+                        "source": "constructed-in-test",
+                    }
                     rows += [
                         {**base, "metric": "acc", "value": float(acc)},
                         {**base, "metric": "confidence", "value": float(conf)},
@@ -82,10 +100,21 @@ def constructed_items(run: str = "data-a") -> list[dict]:
         logits = rng.normal(0, 2.5, 4)
         if rng.random() < 0.55:
             logits[gold] += 3.0
-        out.append({"run": run, "size": "1B", "params": 1_000_000_000, "tokens": TOKENS[-1],
-                    "step": 4000, "stage": "PT", "benchmark": "arc-easy", "item": f"q{i:03d}",
-                    "gold": gold, "logliks": [float(v) for v in logits],
-                    "source": "constructed-in-test"})  # fmt: skip
+        out.append(
+            {
+                "run": run,
+                "size": "1B",
+                "params": 1_000_000_000,
+                "tokens": TOKENS[-1],
+                "step": 4000,
+                "stage": "PT",
+                "benchmark": "arc-easy",
+                "item": f"q{i:03d}",
+                "gold": gold,
+                "logliks": [float(v) for v in logits],
+                "source": "constructed-in-test",
+            }
+        )
     return out
 
 
@@ -343,9 +372,19 @@ def one_checkpoint_rows() -> list[dict]:
             [("7B", 7 * 10**9, 1.4e11, acc + 0.1)] if k < 6 else []
         )
         for size, params, tokens, value in sizes:
-            rows.append({"run": f"pool-{k}", "size": size, "params": params, "tokens": int(tokens),
-                         "stage": "PT", "benchmark": "hellaswag", "metric": "acc",
-                         "value": value, "source": "constructed-in-test"})  # fmt: skip
+            rows.append(
+                {
+                    "run": f"pool-{k}",
+                    "size": size,
+                    "params": params,
+                    "tokens": int(tokens),
+                    "stage": "PT",
+                    "benchmark": "hellaswag",
+                    "metric": "acc",
+                    "value": value,
+                    "source": "constructed-in-test",
+                }
+            )
     return rows
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from textual.widgets import Input, Log
 
 from engine.errors import BetrError
-from tests.conftest import write_docs_jsonl
+from tests.helpers import write_docs_jsonl
 from tests.tui.conftest import (
     TEST_DEVICE,
     db_job,
@@ -149,14 +149,14 @@ async def test_a_user_error_is_a_notification_not_a_crash(workspace):
         await wait_until(pilot, lambda: has_row(app, "#jobs-table", str(job)), what="job row")
         await pilot.press("r")  # a done job cannot resume: engine UsageError
         await wait_until(pilot, lambda: has_notification(app, "only failed", "error"))
-        assert app.is_running
         assert "only failed, cancelled or interrupted jobs resume" in label_text(
             app, "#status-error"
         )
         await pilot.press("c")  # nor be cancelled (and nobody is asked)
         await wait_until(pilot, lambda: has_notification(app, "nothing to cancel"))
         assert app.screen.SCOPE == "jobs"
-        assert app.is_running
+        assert has_row(app, "#jobs-table", str(job))  # the job is still listed, still done
+        assert cell(app, "#jobs-table", str(job), "state") == "done"
 
 
 async def test_log_viewer_follows_the_log_file(workspace):
@@ -255,7 +255,7 @@ async def test_a_bad_config_is_reported_and_the_defaults_are_used(workspace, tmp
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         assert has_notification(app, "unknown setting 'frobnicate'", "error")
-        assert app.config.theme == "textual-dark" and app.is_running
+        assert app.config.theme == app.theme == "textual-dark"  # the default, in use
 
 
 async def test_keymap_from_the_config_remaps_keys(workspace, tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from engine.betr.classifier_health import chance_sd, degenerate_reasons, p_spread
 from engine.workspace import Workspace
-from tests.cli_run import betr, betr_json
+from tests.helpers import betr, betr_json
 from tests.tui.conftest import make_app, wait_until
 from tui.screens.threshold.screen import ThresholdScreen
 from tui.widgets.tables import KeyedTable

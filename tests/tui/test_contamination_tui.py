@@ -15,7 +15,8 @@ from bench.synth_run import make_synthetic_run
 from engine.api import contamination as api
 from engine.store.db import transaction
 from engine.workspace import Workspace
-from tests.integration.test_contamination import betr_json, plant
+from tests.helpers import betr_json
+from tests.integration.test_contamination import plant
 from tests.tui.conftest import TEST_DEVICE, make_app, wait_until
 from tui.screens.documents.doclist import CONTAMINATED_MARK, row_cells
 

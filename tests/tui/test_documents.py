@@ -343,8 +343,9 @@ async def test_no_run_shows_the_empty_state(workspace):
         empty = app.screen.query_one("#docs-empty")
         assert empty.display and str(empty.content) == EMPTY
         assert not doclist(app).display
-        await pilot.press("s", "enter", "e")  # nothing to act on: no crash
-        assert app.is_running
+        await pilot.press("s", "enter", "e")  # nothing to act on: the empty state stays
+        assert app.screen.SCOPE == "documents" and app.last_error is None
+        assert empty.display and str(empty.content) == EMPTY and not doclist(app).display
 
 
 async def test_the_toast_of_a_finished_run_leads_to_its_documents_after_an_import(ws):
@@ -371,16 +372,18 @@ async def test_the_toast_of_a_finished_run_leads_to_its_documents_after_an_impor
         assert empty == EMPTY  # nothing can be read anywhere yet: the generic hint
         conn = ws.connect()
         with transaction(conn):
-            conn.execute("UPDATE runs SET state = 'applied', finished_at = ? WHERE id = 1",
-                         (time.time(),))  # fmt: skip
+            conn.execute(
+                "UPDATE runs SET state = 'applied', finished_at = ? WHERE id = 1", (time.time(),)
+            )
         conn.close()
         update_job(ws, job, state="done", finished_at=time.time())
         toast = await wait_until(
             pilot,
-            lambda: next((n.message for n in app._notifications if f"job {job} done" in n.message),
-                         None),
+            lambda: next(
+                (n.message for n in app._notifications if f"job {job} done" in n.message), None
+            ),
             what="the job's toast",
-        )  # fmt: skip
+        )
         assert "Press 3 to read run 1's documents" in toast
         assert app.session.run_id == 1 and app.session.corpus == "synthetic"
         await pilot.press("1", "3")
@@ -438,7 +441,7 @@ async def test_engine_errors_are_notifications_and_the_view_stays(ws):
         await wait_until(pilot, lambda: has_notification(app, "'no-such-bench' is not a target"))
         await pilot.press("s")  # the failed query is forgotten: sort from the shown one
         await wait_for_query(pilot, app, Query(sort="score"))
-        assert app.is_running
+        assert app.screen.SCOPE == "documents" and len(doclist(app)) == N_DOCS
 
 
 async def test_the_list_follows_the_app_keep_rate(ws):

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from bench.synth_run import make_synthetic_run
-from tests.cli_run import betr
+from tests.helpers import betr
 from tests.tui.conftest import make_app, wait_until
 from tests.tui.test_threshold import open_threshold
 

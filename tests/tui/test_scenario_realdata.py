@@ -5,34 +5,21 @@ change the keep rate, and check that the numbers on screen equal `betr tradeoff 
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import re
 from pathlib import Path
 
 import pytest
 
 from engine.api.browse import IndexCache, Query, make_view
-from engine.cli import main
 from engine.units import format_number
 from engine.workspace import Workspace
+from tests.helpers import betr_json
 from tests.tui.conftest import make_app, wait_until
 from tui.reads import reading
 from tui.screens.threshold.screen import ThresholdScreen
 
 pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.xdist_group("betr_pipeline")]
 FASTTEXT = ("--epoch", "30", "--lr", "0.5", "--min-count", "1", "--dim", "32", "--bucket", "20000")
-
-
-def betr_json(ws: Workspace, *args: str):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([*args, "-w", str(ws.root), "--json"])
-        except SystemExit as exc:
-            assert exc.code == 0, err.getvalue()
-    return json.loads(out.getvalue())
 
 
 def head(src: Path, dst: Path, n: int) -> Path:

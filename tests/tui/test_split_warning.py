@@ -56,11 +56,16 @@ async def test_a_balanced_run_says_how_many_examples_of_each_benchmark_it_used(w
         (config,) = conn.execute("SELECT config FROM runs WHERE id = 1").fetchone()
         config = json.loads(config)
         ids = {
-            name: [r[0] for r in conn.execute(
-                "SELECT e.id FROM examples e JOIN benchmarks b ON b.id = e.benchmark_id "
-                "WHERE b.name = ? ORDER BY e.idx LIMIT 2", (name,))]
+            name: [
+                r[0]
+                for r in conn.execute(
+                    "SELECT e.id FROM examples e JOIN benchmarks b ON b.id = e.benchmark_id "
+                    "WHERE b.name = ? ORDER BY e.idx LIMIT 2",
+                    (name,),
+                )
+            ]
             for name in config["benchmarks"]
-        }  # fmt: skip
+        }
         config.update(
             per_benchmark=2,
             target_examples=ids,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SQL_CALLS = {"execute", "executemany", "executescript"}
 # ARCHITECTURE.md: files are cut by concept; length is a smell to look at around 800 lines,

@@ -129,8 +129,13 @@ def test_source_locators_are_dropped():
         18: "pool.whl!squad-00001",
     }
     _index, groups = pool(values=values)
-    assert sorted(groups.names) == ["part-0.jsonl", "plain", "pool.whl!boolq", "pool.whl!squad",
-                                    "t.csv"]  # fmt: skip
+    assert sorted(groups.names) == [
+        "part-0.jsonl",
+        "plain",
+        "pool.whl!boolq",
+        "pool.whl!squad",
+        "t.csv",
+    ]
 
 
 def test_bad_fields_and_foreign_groupings_are_refused():

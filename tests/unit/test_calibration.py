@@ -41,8 +41,14 @@ def test_ece_hand_made():
     assert len(bins) == 15 and sum(b["n"] for b in bins) == 4
     full = {b["bin"]: b for b in bins if b["n"]}
     assert set(full) == {7, 10, 14}
-    assert full[14] == {"bin": 14, "lo": 14 / 15, "hi": 1.0, "n": 2, "acc": 0.5,
-                        "conf": pytest.approx(0.95)}  # fmt: skip
+    assert full[14] == {
+        "bin": 14,
+        "lo": 14 / 15,
+        "hi": 1.0,
+        "n": 2,
+        "acc": 0.5,
+        "conf": pytest.approx(0.95),
+    }
     assert bins[0]["acc"] is None and bins[0]["conf"] is None
 
 
@@ -125,8 +131,16 @@ def test_natural_order_of_item_ids():
 
     ids = ["100", "10", "2", "1", "0", "q10", "q2", "Mercury_12", "Mercury_7"]
     assert [ids[i] for i in natural_order(ids)] == [
-        "0", "1", "2", "10", "100", "Mercury_7", "Mercury_12", "q2", "q10"
-    ]  # fmt: skip
+        "0",
+        "1",
+        "2",
+        "10",
+        "100",
+        "Mercury_7",
+        "Mercury_12",
+        "q2",
+        "q10",
+    ]
     assert sorted(["0", "1", "10", "100", "2"]) == ["0", "1", "10", "100", "2"]  # text order
 
 
@@ -152,9 +166,16 @@ def write_samples(folder, order, logliks, gold):
     import json
 
     folder.mkdir(parents=True)
-    lines = [json.dumps({"doc_id": i, "target": gold[i],
-                         "filtered_resps": [[str(v), "False"] for v in logliks[i]]})
-             for i in order]  # fmt: skip
+    lines = [
+        json.dumps(
+            {
+                "doc_id": i,
+                "target": gold[i],
+                "filtered_resps": [[str(v), "False"] for v in logliks[i]],
+            }
+        )
+        for i in order
+    ]
     (folder / "samples_arc_easy_2025-01-01T00-00-00.jsonl").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -170,8 +191,11 @@ def test_the_split_is_the_same_whatever_order_the_rows_were_stored_in(tmp_path, 
     n = 24
     logliks = rng.normal(-2.0, 1.0, size=(n, 3)).tolist()
     gold = rng.integers(0, 3, size=n).tolist()
-    orders = {"numeric": list(range(n)), "reversed": list(range(n))[::-1],
-              "shuffled": rng.permutation(n).tolist()}  # fmt: skip
+    orders = {
+        "numeric": list(range(n)),
+        "reversed": list(range(n))[::-1],
+        "shuffled": rng.permutation(n).tolist(),
+    }
     results = {}
     for name, order in orders.items():
         ws = Workspace.init(tmp_path / f"ws-{name}")

@@ -146,8 +146,13 @@ def test_n_outside_8_to_50_is_refused_with_the_fix(n):
 
 def test_evaluation_splits_rank_first():
     assert [c.split_rank(s) for s in ("test", "Validation", "dev", None, "", "train")] == [
-        0, 0, 0, 1, 1, 2,
-    ]  # fmt: skip
+        0,
+        0,
+        0,
+        1,
+        1,
+        2,
+    ]
 
 
 def test_words_and_spans_agree_with_the_fast_normalisation():

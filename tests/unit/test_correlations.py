@@ -14,8 +14,14 @@ from engine.analysis.correlations.run import run
 from engine.analysis.correlations.stats import Corr, block, corr, structural_persistence, tier
 from engine.errors import InputError, UsageError
 
-CATS = {"arc": "science", "sciq": "science", "obqa": "science", "hellaswag": "commonsense",
-        "piqa": "commonsense", "flat": "misc"}  # fmt: skip
+CATS = {
+    "arc": "science",
+    "sciq": "science",
+    "obqa": "science",
+    "hellaswag": "commonsense",
+    "piqa": "commonsense",
+    "flat": "misc",
+}
 SHARES = (0.25, 0.35, 0.45)
 
 
@@ -43,9 +49,19 @@ def synth(n_runs: int = 12, seed: int = 0, nan_at: tuple | None = ("240M", "PT",
                         acc = math.nan
                     for metric, v in (("acc", acc), ("confidence", conf)):
                         values[(scale, stage, b, metric, run_name)] = v
-                        rows.append(dict(run=run_name, size=scale, params=params, stage=stage,
-                                         benchmark=b, category=CATS[b], metric=metric, value=v,
-                                         attrs=attrs))  # fmt: skip
+                        rows.append(
+                            dict(
+                                run=run_name,
+                                size=scale,
+                                params=params,
+                                stage=stage,
+                                benchmark=b,
+                                category=CATS[b],
+                                metric=metric,
+                                value=v,
+                                attrs=attrs,
+                            )
+                        )
     return rows, values
 
 
@@ -143,8 +159,9 @@ def test_block_vectorized_paths_match_scipy_per_pair(method):
                     same(got, want)
     m = block(x, x, names, names, method).as_dict()
     assert m["r"][2] == [None] * 9 and m["r"][6] == [None] * 9 and m["r"][7][8] is None
-    assert m["n"][3][4] == 40 - len({*np.flatnonzero(np.isnan(x[:, 3])),
-                                     *np.flatnonzero(np.isnan(x[:, 4]))})  # fmt: skip
+    assert m["n"][3][4] == 40 - len(
+        {*np.flatnonzero(np.isnan(x[:, 3])), *np.flatnonzero(np.isnan(x[:, 4]))}
+    )
 
 
 # -- the protocols against scipy ----------------------------------------------------------------
@@ -195,8 +212,14 @@ def test_matrices_and_structural_persistence():
     rows, v = synth()
     res = run(rows, "matrix")
     kinds = [(m["kind"], m["scale"]) for m in res["matrices"]]
-    assert kinds == [("PT-PT", "240M"), ("SFT-SFT", "240M"), ("PT->SFT", "240M"),
-                     ("PT-PT", "1B"), ("SFT-SFT", "1B"), ("PT->SFT", "1B")]  # fmt: skip
+    assert kinds == [
+        ("PT-PT", "240M"),
+        ("SFT-SFT", "240M"),
+        ("PT->SFT", "240M"),
+        ("PT-PT", "1B"),
+        ("SFT-SFT", "1B"),
+        ("PT->SFT", "1B"),
+    ]
     cross = {(r["scale"], r["benchmark"]): r for r in run(rows, "cross-stage")["rows"]}
     for m in res["matrices"]:
         # grouped by category: commonsense, misc, science
@@ -238,12 +261,19 @@ def test_coherence_three_protocols():
     got = {(r["scale"], r["protocol"], r["category"]): r for r in res["rows"]}
     assert ("240M", "PT", "misc") not in got  # one benchmark: no pair
     for scale in ("240M", "1B"):
-        for proto, (si, sj) in (("PT", ("PT", "PT")), ("SFT", ("SFT", "SFT")),
-                                ("cross-stage", ("PT", "SFT"))):  # fmt: skip
+        for proto, (si, sj) in (
+            ("PT", ("PT", "PT")),
+            ("SFT", ("SFT", "SFT")),
+            ("cross-stage", ("PT", "SFT")),
+        ):
             for cat in ("science", "commonsense"):
                 bms = sorted(b for b in CATS if CATS[b] == cat)
-                pairs = [(x, y) for x in bms for y in bms
-                         if (x != y if proto == "cross-stage" else x < y)]  # fmt: skip
+                pairs = [
+                    (x, y)
+                    for x in bms
+                    for y in bms
+                    if (x != y if proto == "cross-stage" else x < y)
+                ]
                 rs = [ref(vec(v, scale, si, x), vec(v, scale, sj, y))[0] for x, y in pairs]
                 row = got[(scale, proto, cat)]
                 assert row["n_pairs"] == len(pairs) and row["n_na"] == 0
@@ -344,5 +374,7 @@ def test_benchmark_in_one_stage_only_is_reported():
     res = run(rows, "cross-stage")
     assert {r["benchmark"] for r in res["rows"]} == set(CATS) - {"obqa"}
     assert {(s["scale"], s["benchmark"], s["present"], s["missing"]) for s in res["one_sided"]} == {
-        ("240M", "obqa", "PT 240M", "SFT 240M"), ("1B", "obqa", "PT 1B", "SFT 1B")}  # fmt: skip
+        ("240M", "obqa", "PT 240M", "SFT 240M"),
+        ("1B", "obqa", "PT 1B", "SFT 1B"),
+    }
     assert any("obqa" in n for n in res["notes"])

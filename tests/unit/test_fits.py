@@ -163,8 +163,17 @@ IDS = itertools.count(1)
 
 
 def row(run, metric, value, *, tokens=None, step=None, size=None, benchmark="arc"):
-    return {"id": next(IDS), "run": run, "size": size, "tokens": tokens, "step": step,
-            "benchmark": benchmark, "metric": metric, "value": value, "source": "t"}  # fmt: skip
+    return {
+        "id": next(IDS),
+        "run": run,
+        "size": size,
+        "tokens": tokens,
+        "step": step,
+        "benchmark": benchmark,
+        "metric": metric,
+        "value": value,
+        "source": "t",
+    }
 
 
 def test_matched_points_join_drop_missing_and_count():
@@ -254,14 +263,42 @@ def seed_results(workspace):
     for d, (run, off) in enumerate((("web", 0.0), ("code", 0.05), ("books", -0.03))):
         for k in range(5):
             small = 0.25 + 0.02 * k + off + 0.001 * d * k
-            rows.append({"run": run, "size": "7M", "tokens": (k + 1) * 1000, "step": k + 1,
-                         "benchmark": "arc", "metric": "acc", "value": small, "source": "t"})  # fmt: skip
-            rows.append({"run": run, "size": "7M", "tokens": (k + 1) * 1000, "step": k + 1,
-                         "benchmark": "arc", "metric": "rbridge_trace", "value": 3.0 - 4 * small,
-                         "source": "t"})  # fmt: skip
-            rows.append({"run": run, "size": "70M", "tokens": (k + 1) * 1000, "step": k + 1,
-                         "benchmark": "arc", "metric": "acc", "value": 0.2 + 1.5 * small,
-                         "source": "t"})  # fmt: skip
+            rows.append(
+                {
+                    "run": run,
+                    "size": "7M",
+                    "tokens": (k + 1) * 1000,
+                    "step": k + 1,
+                    "benchmark": "arc",
+                    "metric": "acc",
+                    "value": small,
+                    "source": "t",
+                }
+            )
+            rows.append(
+                {
+                    "run": run,
+                    "size": "7M",
+                    "tokens": (k + 1) * 1000,
+                    "step": k + 1,
+                    "benchmark": "arc",
+                    "metric": "rbridge_trace",
+                    "value": 3.0 - 4 * small,
+                    "source": "t",
+                }
+            )
+            rows.append(
+                {
+                    "run": run,
+                    "size": "70M",
+                    "tokens": (k + 1) * 1000,
+                    "step": k + 1,
+                    "benchmark": "arc",
+                    "metric": "acc",
+                    "value": 0.2 + 1.5 * small,
+                    "source": "t",
+                }
+            )
     with closing(workspace.connect()) as conn, transaction(conn):
         insert_eval_results(conn, rows)
     return rows
@@ -281,8 +318,17 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
     from engine.api.analysis_fit import fit, rank
 
     seed_results(workspace)
-    r = fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
-            y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+    r = fit(
+        workspace,
+        benchmark="arc",
+        x_run="web",
+        x_metric="acc",
+        y_run="web",
+        y_metric="acc",
+        x_size="7M",
+        y_size="70M",
+        functions="linear",
+    )
     assert r["n"] == 5 and r["cv"] == "5-fold" and r["final"]["name"] == "linear"
     assert r["final"]["params"] == pytest.approx({"a": 0.2, "b": 1.5})
     with pytest.raises(NotFoundError, match="known x runs: books, code, web$"):
@@ -290,23 +336,56 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
     with pytest.raises(NotFoundError, match="did you mean 'code'\\?$"):
         fit(workspace, benchmark="arc", x_run="cdoe", x_metric="acc", y_run="web", y_metric="acc")
     with pytest.raises(NotFoundError, match="dataset\\(s\\) cdoe .*\n  fix: did you mean 'code'"):
-        rank(workspace, benchmark="arc", x_metric="acc", y_metric="acc", x_size="7M",
-             y_size="70M", runs=["web", "cdoe"])  # fmt: skip
+        rank(
+            workspace,
+            benchmark="arc",
+            x_metric="acc",
+            y_metric="acc",
+            x_size="7M",
+            y_size="70M",
+            runs=["web", "cdoe"],
+        )
     with pytest.raises(NotFoundError, match="known y metrics: acc$"):
-        fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
-            y_metric="f1", y_size="70M")  # fmt: skip
+        fit(
+            workspace,
+            benchmark="arc",
+            x_run="web",
+            x_metric="acc",
+            y_run="web",
+            y_metric="f1",
+            y_size="70M",
+        )
     with pytest.raises(NotFoundError, match="known benchmarks: arc$"):
         fit(workspace, benchmark="mmlu", x_run="web", x_metric="acc", y_run="web", y_metric="acc")
     with closing(workspace.connect()) as conn, transaction(conn):
-        insert_eval_results(conn, [
-            {"run": "web", "size": "70M", "tokens": t, "benchmark": "arc", "metric": "f1",
-             "value": 0.5, "source": "t"} for t in (1500, 2500, 3000)
-        ])  # fmt: skip
+        insert_eval_results(
+            conn,
+            [
+                {
+                    "run": "web",
+                    "size": "70M",
+                    "tokens": t,
+                    "benchmark": "arc",
+                    "metric": "f1",
+                    "value": 0.5,
+                    "source": "t",
+                }
+                for t in (1500, 2500, 3000)
+            ],
+        )
     with pytest.raises(
         UsageError, match="1 matched point\\(s\\) between web / arc / acc / size 7M"
     ):
-        fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web",
-            y_metric="f1", x_size="7M", y_size="70M")  # fmt: skip
+        fit(
+            workspace,
+            benchmark="arc",
+            x_run="web",
+            x_metric="acc",
+            y_run="web",
+            y_metric="f1",
+            x_size="7M",
+            y_size="70M",
+        )
     with pytest.raises(InputError, match="choose a size \\(70M, 7M\\)"):
         fit(workspace, benchmark="arc", x_run="web", x_metric="acc", y_run="web", y_metric="acc")
 
@@ -319,42 +398,118 @@ def test_one_benchmark_spelled_two_ways_is_matched_as_one(workspace):
     rows = []
     for k in range(5):
         small = 0.25 + 0.02 * k
-        rows.append({"run": "web", "size": "7M", "tokens": (k + 1) * 1000, "value": small,
-                     "benchmark": "arc_easy", "metric": "acc", "source": "lm-eval"})  # fmt: skip
-        rows.append({"run": "web", "size": "70M", "tokens": (k + 1) * 1000, "value": 0.2 + 1.5 *
-                     small, "benchmark": "arc-easy", "metric": "acc", "source": "proxy"})  # fmt: skip
+        rows.append(
+            {
+                "run": "web",
+                "size": "7M",
+                "tokens": (k + 1) * 1000,
+                "value": small,
+                "benchmark": "arc_easy",
+                "metric": "acc",
+                "source": "lm-eval",
+            }
+        )
+        rows.append(
+            {
+                "run": "web",
+                "size": "70M",
+                "tokens": (k + 1) * 1000,
+                "value": 0.2 + 1.5 * small,
+                "benchmark": "arc-easy",
+                "metric": "acc",
+                "source": "proxy",
+            }
+        )
     with closing(workspace.connect()) as conn, transaction(conn):
         insert_eval_results(conn, rows)
     for name in ("arc_easy", "arc-easy", "ARC-Easy"):
-        r = fit(workspace, benchmark=name, x_run="web", x_metric="acc", y_run="web",
-                y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+        r = fit(
+            workspace,
+            benchmark=name,
+            x_run="web",
+            x_metric="acc",
+            y_run="web",
+            y_metric="acc",
+            x_size="7M",
+            y_size="70M",
+            functions="linear",
+        )
         assert r["n"] == 5 and r["final"]["params"] == pytest.approx({"a": 0.2, "b": 1.5})
-    r = fit(workspace, benchmark="arc_easy", y_benchmark="arc-easy", x_run="web", x_metric="acc",
-            y_run="web", y_metric="acc", x_size="7M", y_size="70M", functions="linear")  # fmt: skip
+    r = fit(
+        workspace,
+        benchmark="arc_easy",
+        y_benchmark="arc-easy",
+        x_run="web",
+        x_metric="acc",
+        y_run="web",
+        y_metric="acc",
+        x_size="7M",
+        y_size="70M",
+        functions="linear",
+    )
     assert r["n"] == 5
-    r = rank(workspace, benchmark="arc-easy", x_metric="acc", y_metric="acc", x_size="7M",
-             y_size="70M")  # fmt: skip
+    r = rank(
+        workspace, benchmark="arc-easy", x_metric="acc", y_metric="acc", x_size="7M", y_size="70M"
+    )
     assert [d["dataset"] for d in r["datasets"]] == ["web"] and r["datasets"][0]["target"]
     with pytest.raises(NotFoundError, match="did you mean 'arc-easy' or 'arc_easy'\\?"):
-        fit(workspace, benchmark="arc_esay", x_run="web", x_metric="acc", y_run="web",
-            y_metric="acc")  # fmt: skip
+        fit(
+            workspace,
+            benchmark="arc_esay",
+            x_run="web",
+            x_metric="acc",
+            y_run="web",
+            y_metric="acc",
+        )
 
 
 def test_betr_fit_json_keys(workspace, betr, cli_fit):
     seed_results(workspace)
-    code, out, err = betr("fit", "--benchmark", "arc", "--x-run", "code", "--x-metric", "acc",
-                          "--x-size", "7M", "--y-run", "code", "--y-metric", "acc",
-                          "--y-size", "70M", "--match", "step", "--functions",
-                          "linear,quadratic", "--json")  # fmt: skip
+    code, out, err = betr(
+        "fit",
+        "--benchmark",
+        "arc",
+        "--x-run",
+        "code",
+        "--x-metric",
+        "acc",
+        "--x-size",
+        "7M",
+        "--y-run",
+        "code",
+        "--y-metric",
+        "acc",
+        "--y-size",
+        "70M",
+        "--match",
+        "step",
+        "--functions",
+        "linear,quadratic",
+        "--json",
+    )
     assert code == 0, err
     r = json.loads(out)
     assert {"functions", "train_r2", "test_mae", "final", "points", "n", "notes", "cv"} <= set(r)
     assert set(r["final"]) >= {"name", "params"} and len(r["functions"]) == 5
     assert set(r["points"][0]) == {"x", "y", "key", "prediction"}
     assert [p["key"] for p in r["points"]] == [1, 2, 3, 4, 5]
-    code, out, err = betr("fit", "--benchmark", "arc", "--x-run", "code", "--x-metric", "acc",
-                          "--x-size", "7M", "--y-run", "code", "--y-metric", "acc",
-                          "--y-size", "70M")  # fmt: skip
+    code, out, err = betr(
+        "fit",
+        "--benchmark",
+        "arc",
+        "--x-run",
+        "code",
+        "--x-metric",
+        "acc",
+        "--x-size",
+        "7M",
+        "--y-run",
+        "code",
+        "--y-metric",
+        "acc",
+        "--y-size",
+        "70M",
+    )
     assert code == 0, err
     assert "mean train R^2" in out and "final:" in out
 
@@ -378,8 +533,9 @@ def test_betr_rank_json_keys_and_transfer(workspace, betr, cli_fit):
     assert r["kendall_tau"] == pytest.approx(1.0)
     assert [d["dataset"] for d in r["datasets"]] == ["code", "web", "books"]
     assert [d["rank_target"] for d in r["datasets"]] == [1, 2, 3]
-    code, out, err = betr(*base, "--x-metric", "acc", "--fit-from", "web", "--functions",
-                          "linear", "--json")  # fmt: skip
+    code, out, err = betr(
+        *base, "--x-metric", "acc", "--fit-from", "web", "--functions", "linear", "--json"
+    )
     assert code == 0, err
     r = json.loads(out)
     assert r["fit"]["dataset"] == "web" and r["fit"]["final"]["name"] == "linear"
@@ -398,8 +554,11 @@ def test_fitted_curve_for_drawing():
     from engine.api.analysis_fit import fitted_curve
 
     pts = fitted_curve({"name": "logarithmic", "params": {"a": 1.0, "b": 2.0}}, 0.0, 1.0, n=3)
-    assert pts == [{"x": 0.0, "y": None}, {"x": 0.5, "y": pytest.approx(1 + 2 * math.log(0.5))},
-                   {"x": 1.0, "y": 1.0}]  # fmt: skip
+    assert pts == [
+        {"x": 0.0, "y": None},
+        {"x": 0.5, "y": pytest.approx(1 + 2 * math.log(0.5))},
+        {"x": 1.0, "y": 1.0},
+    ]
 
 
 @pytest.mark.parametrize(

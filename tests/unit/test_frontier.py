@@ -275,9 +275,15 @@ def add_benchmark(ws, name: str, items: list[tuple[str, str, str]]) -> int:
     conn = ws.connect()
     try:
         return catalog.insert_benchmark(
-            conn, name=name, category="math", split="test", fmt="jsonl", sources=["t.jsonl"],
-            examples=examples, skipped=0,
-        )  # fmt: skip
+            conn,
+            name=name,
+            category="math",
+            split="test",
+            fmt="jsonl",
+            sources=["t.jsonl"],
+            examples=examples,
+            skipped=0,
+        )
     finally:
         conn.close()
 
@@ -313,9 +319,12 @@ def test_generate_and_teacher_force_jobs(workspace, tiny_lm_dir, monkeypatch):
     assert res["generated"] == 2 and res["failed"] == 1 and res["skipped"] == 0
     assert res["retried"] == 2
     assert res["failures"] == [
-        {"ext_id": "e2", "reason": "attempt 1: no JSON object in the output; "
-         "attempt 2 (retry): no JSON object in the output"}
-    ]  # fmt: skip
+        {
+            "ext_id": "e2",
+            "reason": "attempt 1: no JSON object in the output; "
+            "attempt 2 (retry): no JSON object in the output",
+        }
+    ]
     conn = workspace.connect()
     try:
         rows = traces.trace_rows(conn, bench)
@@ -327,11 +336,23 @@ def test_generate_and_teacher_force_jobs(workspace, tiny_lm_dir, monkeypatch):
         assert len(np.frombuffer(rows[0]["letter_probs"], np.float32)) == len('a"b\nc')
         # an imported trace without probabilities
         with transaction(conn):
-            traces.insert_traces(conn, bench, [
-                {"ext_id": "imp-1", "question": "What is café?", "reasoning": "café  \n x",
-                 "gold": "x", "final_answer": None, "letter_probs": None, "spans": None,
-                 "format": "plain", "source": "t.jsonl"}
-            ])  # fmt: skip
+            traces.insert_traces(
+                conn,
+                bench,
+                [
+                    {
+                        "ext_id": "imp-1",
+                        "question": "What is café?",
+                        "reasoning": "café  \n x",
+                        "gold": "x",
+                        "final_answer": None,
+                        "letter_probs": None,
+                        "spans": None,
+                        "format": "plain",
+                        "source": "t.jsonl",
+                    }
+                ],
+            )
     finally:
         conn.close()
     # again: the generated traces are skipped, the failed example is tried again

@@ -36,11 +36,38 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 BENCH_FIELDS = [
-    "text", "id", "idx", "index", "task_id", "query", "choices", "gold", "question", "answer",
-    "problem", "solution", "prompt", "canonical_solution", "request_type", "doc", "label",
-    "goal", "sol1", "sol2", "ctx", "endings", "activity_label", "correct_answer", "distractor1",
-    "distractor2", "distractor3", "question_stem", "answerKey", "passage", "native_id",
-]  # fmt: skip
+    "text",
+    "id",
+    "idx",
+    "index",
+    "task_id",
+    "query",
+    "choices",
+    "gold",
+    "question",
+    "answer",
+    "problem",
+    "solution",
+    "prompt",
+    "canonical_solution",
+    "request_type",
+    "doc",
+    "label",
+    "goal",
+    "sol1",
+    "sol2",
+    "ctx",
+    "endings",
+    "activity_label",
+    "correct_answer",
+    "distractor1",
+    "distractor2",
+    "distractor3",
+    "question_stem",
+    "answerKey",
+    "passage",
+    "native_id",
+]
 json_scalars = (
     st.none()
     | st.booleans()

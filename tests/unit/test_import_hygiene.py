@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "fasttext")
 

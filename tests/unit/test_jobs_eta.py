@@ -8,6 +8,7 @@ import pytest
 
 from engine.jobs.context import JobContext
 from engine.jobs.eta import RunningStep, steps_eta
+from engine.jobs.kinds.checkpoints import ExperimentCheckpoint
 from engine.jobs.kinds.experiment import SELECTIONS, step_group, step_plan
 from engine.jobs.specs import DemoExperimentSpec
 from engine.jobs.table import create_job, get_job
@@ -80,11 +81,11 @@ def test_a_multi_step_job_writes_its_steps_eta_and_no_steps_per_second(workspace
     finished: list[tuple[str, float | None]] = []
     ctx.steps_eta = lambda: steps_eta({"a": 2, "b": 1}, finished)
     finished.append(("a", 7.0))
-    ctx.commit_chunk(lambda _c: None, advance=1, checkpoint={})
+    ctx.advance(1, ExperimentCheckpoint())
     job = get_job(conn, job_id)
     assert (job.done, job.rate, job.eta_s) == (1, None, None)  # b is not measured yet
     finished.append(("b", 3.0))
-    ctx.commit_chunk(lambda _c: None, advance=1, checkpoint={})
+    ctx.advance(1, ExperimentCheckpoint())
     assert (get_job(conn, job_id).rate, get_job(conn, job_id).eta_s) == (None, 7.0)
     ctx.report_eta(4.5)  # while a step runs
     assert (get_job(conn, job_id).done, get_job(conn, job_id).eta_s) == (2, 4.5)

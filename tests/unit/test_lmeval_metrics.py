@@ -81,8 +81,9 @@ def write_run(folder, *, results_values=None, with_arguments=True):
             **lm_eval_process_results(lls, choices, gold),
         }
         if with_arguments:
-            rec["arguments"] = {f"gen_args_{j}": {"arg_0": ctx, "arg_1": " " + c}
-                                for j, c in enumerate(choices)}  # fmt: skip
+            rec["arguments"] = {
+                f"gen_args_{j}": {"arg_0": ctx, "arg_1": " " + c} for j, c in enumerate(choices)
+            }
         lines.append(json.dumps(rec, ensure_ascii=False))
     (folder / f"samples_{TASK}_{STAMP}.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
     return folder
@@ -118,8 +119,9 @@ def test_a_results_json_that_disagrees_is_said(tmp_path):
     parsed = parse_results([str(run)], "lm-eval")
     bad = [c for c in parsed.checks if not c["agree"]]
     assert [c["metric"] for c in bad] == ["acc_norm"]
-    assert any("acc_norm (pythia-160m): 0.333333 from the samples but 0.5" in n
-               for n in parsed.notes)  # fmt: skip
+    assert any(
+        "acc_norm (pythia-160m): 0.333333 from the samples but 0.5" in n for n in parsed.notes
+    )
 
 
 def test_import_and_show_through_the_cli(workspace, tmp_path, betr, monkeypatch):

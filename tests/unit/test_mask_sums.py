@@ -18,8 +18,9 @@ def test_overlap_adjacent_spans_and_bytes_by_hand():
     offsets = np.array([[0, 2], [2, 5], [5, 8], [8, 10]])
     nll = np.array([np.nan, 1.0, 2.0, 4.0])  # the first token has nothing before it
     # spans on the reasoning: [0, 1) "a" and [1, 4) "b c" (adjacent), [5, 6) "é"
-    res = mask_sums(offsets, nll, question=question, reasoning=reasoning,
-                    spans=[(0, 1), (1, 4), (5, 6)])  # fmt: skip
+    res = mask_sums(
+        offsets, nll, question=question, reasoning=reasoning, spans=[(0, 1), (1, 4), (5, 6)]
+    )
     # "ab " overlaps the first two spans (once), "cdé" overlaps "b c" and "é"; " f" none
     assert res.nll == 3.0 and res.n_tokens == 2 and res.n_unscored == 0
     assert res.n_bytes == 1 + 3 + 2  # "é" is two bytes
@@ -27,20 +28,29 @@ def test_overlap_adjacent_spans_and_bytes_by_hand():
 
 
 def test_a_span_over_the_unconditioned_first_token_is_counted_apart():
-    res = mask_sums(np.array([[0, 3], [3, 5]]), np.array([np.nan, 2.0]), question="",
-                    reasoning="abcde", spans=[(0, 5)])  # fmt: skip
+    res = mask_sums(
+        np.array([[0, 3], [3, 5]]),
+        np.array([np.nan, 2.0]),
+        question="",
+        reasoning="abcde",
+        spans=[(0, 5)],
+    )
     assert (res.nll, res.n_tokens, res.n_unscored, res.n_bytes) == (2.0, 1, 1, 5)
 
 
 def test_benchmark_bpb_sums_before_dividing():
-    rows = [{"mask_nll": 10.0, "mask_bytes": 10, "mask_words": 2},
-            {"mask_nll": 1.0, "mask_bytes": 90, "mask_words": 20},
-            {"mask_nll": None, "mask_bytes": None, "mask_words": None}]  # fmt: skip
+    rows = [
+        {"mask_nll": 10.0, "mask_bytes": 10, "mask_words": 2},
+        {"mask_nll": 1.0, "mask_bytes": 90, "mask_words": 20},
+        {"mask_nll": None, "mask_bytes": None, "mask_words": None},
+    ]
     m = release_mask_metrics(rows)
     assert m["bpb"] == pytest.approx(11.0 / (100 * math.log(2)))
     assert m["bpb"] != pytest.approx(np.mean([10 / (10 * math.log(2)), 1 / (90 * math.log(2))]))
     assert m["byte_perplexity"] == pytest.approx(math.exp(11.0 / 100))
     assert m["word_perplexity"] == pytest.approx(math.exp(11.0 / 22))
     assert release_mask_metrics(rows[2:]) == {
-        "bpb": None, "byte_perplexity": None, "word_perplexity": None
-    }  # fmt: skip
+        "bpb": None,
+        "byte_perplexity": None,
+        "word_perplexity": None,
+    }

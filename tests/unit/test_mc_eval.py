@@ -29,8 +29,12 @@ def test_each_name_is_its_formula_by_hand():
     # acc_bytes (lm-eval, / UTF-8 bytes): -0.567, -1.9, -0.875, -0.925 -> 0
     # acc_per_char (OLMES, / len(" " + choice)): -0.85, -0.95, -0.778, -0.74 -> 3
     assert row["pred"] == {"acc": 1, "acc_norm": 2, "acc_bytes": 0, "acc_per_char": 3}
-    assert row["correct"] == {"acc": False, "acc_norm": False, "acc_bytes": False,
-                              "acc_per_char": True}  # fmt: skip
+    assert row["correct"] == {
+        "acc": False,
+        "acc_norm": False,
+        "acc_bytes": False,
+        "acc_per_char": True,
+    }
     z = sum(math.exp(v) for v in LOGLIKS)
     assert row["confidence"] == pytest.approx(math.exp(-1.9) / z, rel=1e-12)
     assert row["p_gold"] == pytest.approx(math.exp(-3.7) / z, rel=1e-12)
@@ -214,10 +218,14 @@ def test_mc_eval_job_end_to_end_with_resume(mc_workspace, tiny_lm_dir, monkeypat
 
     # metrics from this test's own forward pass, each formula written out here
     def accuracy(length) -> float:
-        return float(np.mean([
-            int(np.argmax(np.array(ll) / [length(c) for c in ch])) == g
-            for ll, (_, _, ch, g) in zip(expected, ITEMS, strict=True)
-        ]))  # fmt: skip
+        return float(
+            np.mean(
+                [
+                    int(np.argmax(np.array(ll) / [length(c) for c in ch])) == g
+                    for ll, (_, _, ch, g) in zip(expected, ITEMS, strict=True)
+                ]
+            )
+        )
 
     conf = np.mean([np.exp(max(ll)) / np.sum(np.exp(ll)) for ll in expected])
     got = result["benchmarks"]["mini-mc"]
@@ -231,8 +239,12 @@ def test_mc_eval_job_end_to_end_with_resume(mc_workspace, tiny_lm_dir, monkeypat
 
     # one row per metric (the limited run's rows were replaced), in the long shape
     assert sorted(r["metric"] for r in results) == [
-        "acc", "acc_bytes", "acc_norm", "acc_per_char", "confidence"
-    ]  # fmt: skip
+        "acc",
+        "acc_bytes",
+        "acc_norm",
+        "acc_per_char",
+        "confidence",
+    ]
     assert {json.dumps(r["attrs"], sort_keys=True) for r in results} == {
         json.dumps({"bos": "auto", "n_items": 5}, sort_keys=True)
     }
@@ -282,8 +294,12 @@ def test_bos_conventions_score_what_they_say_and_are_recorded(
     add_proxy(workspace, str(path), name="tiny", dataset="mix")
     bos_id = 0  # config.json bos_token_id of tests/tiny_lm.py
     # auto: what the tokenizer.json adds (a BOS only for the BOS tokenizer)
-    for mode, prefix in (("auto", [bos_id] if with_bos else []), ("never", []),
-                         ("always", [bos_id]), ("auto", [bos_id] if with_bos else [])):  # fmt: skip
+    for mode, prefix in (
+        ("auto", [bos_id] if with_bos else []),
+        ("never", []),
+        ("always", [bos_id]),
+        ("auto", [bos_id] if with_bos else []),
+    ):
         _, result = run_eval(workspace, ["mini-mc"], bos=mode)
         assert result["bos"] == mode
         assert result["items_scored_now"] == 5  # items scored under another convention: again

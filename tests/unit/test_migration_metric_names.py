@@ -26,9 +26,11 @@ ITEMS = [
 
 def accuracy(items, length) -> float:
     """mean over items of [argmax_c l_c / length(choice_c) == gold] (first maximum on ties)."""
-    return float(np.mean([
-        int(np.argmax(np.array(ll) / [length(c) for c in ch])) == g for ch, ll, g in items
-    ]))  # fmt: skip
+    return float(
+        np.mean(
+            [int(np.argmax(np.array(ll) / [length(c) for c in ch])) == g for ch, ll, g in items]
+        )
+    )
 
 
 def old_workspace(root):
@@ -42,31 +44,52 @@ def old_workspace(root):
     ex = conn.execute
     ex("INSERT INTO benchmarks (id, name, format, created_at) VALUES (1, 'mc', 'mc', 0)")
     for i, (choices, _, _) in enumerate(ITEMS, 1):
-        ex("INSERT INTO examples (id, benchmark_id, idx, ext_id, question, choices, answer, text) "
-           "VALUES (?, 1, ?, ?, 'q', ?, '', 'q')", (i, i, f"e{i}", json.dumps(choices)))  # fmt: skip
+        ex(
+            "INSERT INTO examples (id, benchmark_id, idx, ext_id, question, choices, answer, text) "
+            "VALUES (?, 1, ?, ?, 'q', ?, '', 'q')",
+            (i, i, f"e{i}", json.dumps(choices)),
+        )
     for pid in (1, 2):
-        ex("INSERT INTO proxies (id, name, path, sha256, dataset, tokens, created_at) "
-           "VALUES (?, ?, '/x', 'sha', 'mix', ?, 0)", (pid, f"p{pid}", 1000 * pid))  # fmt: skip
+        ex(
+            "INSERT INTO proxies (id, name, path, sha256, dataset, tokens, created_at) "
+            "VALUES (?, ?, '/x', 'sha', 'mix', ?, 0)",
+            (pid, f"p{pid}", 1000 * pid),
+        )
         for i, (choices, ll, gold) in enumerate(ITEMS, 1):
-            ex("INSERT INTO mc_items (proxy_id, example_id, gold, logliks, n_chars) "
-               "VALUES (?, ?, ?, ?, ?)",
-               (pid, i, gold, json.dumps(ll), json.dumps([len(" " + c) for c in choices])))  # fmt: skip
+            ex(
+                "INSERT INTO mc_items (proxy_id, example_id, gold, logliks, n_chars) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (pid, i, gold, json.dumps(ll), json.dumps([len(" " + c) for c in choices])),
+            )
     # proxy 1's rows were computed over all 3 items, proxy 2's over the first 2 (--limit 2)
     per_char = lambda c: len(" " + c)  # noqa: E731
     for pid, items in ((1, ITEMS), (2, ITEMS[:2])):
-        for metric, value in (("acc", accuracy(items, lambda c: 1)),
-                              ("acc_norm", accuracy(items, per_char)), ("confidence", 0.5)):  # fmt: skip
-            ex("INSERT INTO eval_results (run, tokens, stage, benchmark, category, metric, value, "
-               "source, proxy_id, created_at) VALUES ('mix', ?, 'PT', 'mc', 'science', ?, ?, ?, "
-               "?, 0)", (1000 * pid, metric, value, f"proxy:{pid}", pid))  # fmt: skip
+        for metric, value in (
+            ("acc", accuracy(items, lambda c: 1)),
+            ("acc_norm", accuracy(items, per_char)),
+            ("confidence", 0.5),
+        ):
+            ex(
+                "INSERT INTO eval_results (run, tokens, stage, benchmark, category, metric, value, "
+                "source, proxy_id, created_at) VALUES ('mix', ?, 'PT', 'mc', 'science', ?, ?, ?, "
+                "?, 0)",
+                (1000 * pid, metric, value, f"proxy:{pid}", pid),
+            )
     ex("INSERT INTO result_imports (id, format, created_at) VALUES (1, 'lm-eval', 0)")
-    ex("INSERT INTO eval_results (run, benchmark, metric, value, source, import_id, created_at) "
-       "VALUES ('pythia-160m', 'piqa', 'acc_norm', 0.61, 'r.json', 1, 0)")  # fmt: skip
-    ex("INSERT INTO eval_results (run, benchmark, metric, value, source, proxy_id, created_at) "
-       "VALUES ('mix', 'gsm8k', 'bpb', 1.25, 'proxy:1', 1, 0)")  # fmt: skip
-    ex("INSERT INTO rbridge_scores (id, proxy_id, benchmark_id, proxy_sha256, traces_hash, "
-       "config, config_hash, state, metrics, created_at) VALUES (1, 1, 1, 'sha', 'th', '{}', "
-       "'ch', 'done', ?, 0)", (json.dumps({"rbridge": 2.0, "bpb": 1.25, "n_traces": 3}),))  # fmt: skip
+    ex(
+        "INSERT INTO eval_results (run, benchmark, metric, value, source, import_id, created_at) "
+        "VALUES ('pythia-160m', 'piqa', 'acc_norm', 0.61, 'r.json', 1, 0)"
+    )
+    ex(
+        "INSERT INTO eval_results (run, benchmark, metric, value, source, proxy_id, created_at) "
+        "VALUES ('mix', 'gsm8k', 'bpb', 1.25, 'proxy:1', 1, 0)"
+    )
+    ex(
+        "INSERT INTO rbridge_scores (id, proxy_id, benchmark_id, proxy_sha256, traces_hash, "
+        "config, config_hash, state, metrics, created_at) VALUES (1, 1, 1, 'sha', 'th', '{}', "
+        "'ch', 'done', ?, 0)",
+        (json.dumps({"rbridge": 2.0, "bpb": 1.25, "n_traces": 3}),),
+    )
     conn.close()
     return root
 
@@ -86,8 +109,12 @@ def test_migration_8_names_and_recomputes_the_proxies_metrics(tmp_path):
     with closing(ws.connect()) as conn:
         assert db.schema_version(conn) >= 8
         scores = json.loads(conn.execute("SELECT metrics FROM rbridge_scores").fetchone()[0])
-        other = {(r["benchmark"], r["metric"]): r["value"] for r in conn.execute(
-            "SELECT benchmark, metric, value FROM eval_results WHERE benchmark != 'mc'")}  # fmt: skip
+        other = {
+            (r["benchmark"], r["metric"]): r["value"]
+            for r in conn.execute(
+                "SELECT benchmark, metric, value FROM eval_results WHERE benchmark != 'mc'"
+            )
+        }
         bos = {r[0] for r in conn.execute("SELECT bos FROM mc_items")}
 
     one = rows(ws, 1)

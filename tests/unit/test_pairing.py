@@ -39,8 +39,10 @@ def test_a_dataset_at_two_sizes_pairs_with_itself_small_to_large():
         data += rows(run, "150M", 150_000_000, tokens) + rows(run, "1B", 1_000_000_000, tokens)
     data += rows("other", "7B", 7_000_000_000, tokens)  # a bigger model, but another dataset
     pair = choose(data)
-    assert (pair.x, pair.y) == (SideKey("data-a", "150M", 150_000_000),
-                                SideKey("data-a", "1B", 1_000_000_000))  # fmt: skip
+    assert (pair.x, pair.y) == (
+        SideKey("data-a", "150M", 150_000_000),
+        SideKey("data-a", "1B", 1_000_000_000),
+    )
     assert pair.fits and pair.match == "tokens" and pair.n_points == 4
     # the demo's datasets first, whatever their names sort as
     assert choose(data, prefer_runs=["data-b"]).x.run == "data-b"
@@ -78,8 +80,10 @@ def test_dclm_like_pools_have_no_fit_but_a_ranking_pair():
             data += rows(f"pool-{k:02d}", "412M", 411_000_000, tokens=[8_200_000_000])
     pair = choose(data)
     assert not pair.fits and pair.n_points == 0 and pair.n_datasets == 8
-    assert (pair.x, pair.y) == (SideKey("pool-00", "1.4B", 1_439_795_200),
-                                SideKey("pool-00", "6.9B", 6_889_000_000))  # fmt: skip
+    assert (pair.x, pair.y) == (
+        SideKey("pool-00", "1.4B", 1_439_795_200),
+        SideKey("pool-00", "6.9B", 6_889_000_000),
+    )
     assert f"every run has fewer than {MIN_POINTS} checkpoints per size" in pair.note
     assert "press t for Ranking: 1.4B ranks the datasets of 6.9B (8 evaluated at both)" in (
         pair.note

@@ -124,8 +124,12 @@ def test_plan_windows_by_hand():
     assert plan_windows(2, 15, 16) == [(1, 17, 2)]  # the target whole, one context token
     # the target alone does not fit: pieces of 8, each with a window of up to 16 tokens
     assert plan_windows(3, 40, 16) == [
-        (0, 11, 3), (3, 19, 11), (11, 27, 19), (19, 35, 27), (27, 43, 35),
-    ]  # fmt: skip
+        (0, 11, 3),
+        (3, 19, 11),
+        (11, 27, 19),
+        (19, 35, 27),
+        (27, 43, 35),
+    ]
     assert plan_windows(1, 16, 16) == [(0, 9, 1), (1, 17, 9)]
     with pytest.raises(ValueError, match="at least one token"):
         plan_windows(0, 3, 16)

@@ -12,9 +12,11 @@ from scipy.stats import kendalltau
 from engine.analysis.ranking import decision_accuracy, kendall, rank, transfer
 
 distinct = st.lists(
-    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=2, max_size=40,
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+    min_size=2,
+    max_size=40,
     unique=True,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -70,8 +72,9 @@ def test_rank_orders_by_prediction_and_handles_a_loss_proxy():
 
 
 def test_transfer_predicts_ranks_and_scores_mae():
-    r = transfer("linear", {"a": 0.1, "b": 2.0}, ["x", "y", "z"], [0.1, 0.3, 0.2],
-                 [0.35, 0.65, None])  # fmt: skip
+    r = transfer(
+        "linear", {"a": 0.1, "b": 2.0}, ["x", "y", "z"], [0.1, 0.3, 0.2], [0.35, 0.65, None]
+    )
     assert [row.dataset for row in r.rows] == ["y", "z", "x"]
     assert [row.prediction for row in r.rows] == pytest.approx([0.7, 0.5, 0.3])
     assert r.mae == pytest.approx(0.05) and r.n_known == 2

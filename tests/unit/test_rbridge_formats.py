@@ -52,15 +52,21 @@ def test_openai_completion_and_batch_lines(tmp_path):
         "custom_id": "q2",
         "response": {"status_code": 200, "body": chat_completion(["Café", " ok"], [0.0, L(0.5)])},
         "error": None,
-        "request": {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Q2"}]},
-    }  # fmt: skip
+        "request": {
+            "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Q2"}]
+        },
+    }
     path = write_jsonl(tmp_path / "oa.jsonl", [plain, batch])
     records, skipped = read_traces([path], "openai")
     assert skipped == []
     a, b = records
     assert (a.ext_id, a.question, a.reasoning, a.final_answer, a.gold) == (
-        "q1", "What is 2+2?", "2+2=4\n", "4", "4",
-    )  # fmt: skip
+        "q1",
+        "What is 2+2?",
+        "2+2=4\n",
+        "4",
+        "4",
+    )
     assert a.letter_probs.tolist() == pytest.approx([0.5] * 3 + [0.25] * 2 + [(0.25 + 0.8) / 2])
     assert a.source == f"{path}:1" and a.spans is None
     assert (b.ext_id, b.question, b.reasoning, b.final_answer) == ("q2", "Q2", "Café ok", None)
@@ -135,12 +141,21 @@ def test_openai_question_is_required(tmp_path):
 # -- plain ---------------------------------------------------------------------------------------
 def test_plain_with_and_without_tokens(tmp_path):
     rows = [
-        {"id": "a", "benchmark": "gsm8k", "question": "q", "reasoning": "2 + 2",
-         "tokens": [["2", L(0.5)], [" +", L(0.25)], [" 2", 0.0]]},
+        {
+            "id": "a",
+            "benchmark": "gsm8k",
+            "question": "q",
+            "reasoning": "2 + 2",
+            "tokens": [["2", L(0.5)], [" +", L(0.25)], [" 2", 0.0]],
+        },
         {"id": 7, "question": "q", "reasoning": "no probs", "gold": "4"},
-        {"id": "j", "question": "q", "reasoning": "a\nb",
-         "tokens": [['{"reasoning": "a\\', L(0.5)], ['nb"}', L(0.25)]]},
-    ]  # fmt: skip
+        {
+            "id": "j",
+            "question": "q",
+            "reasoning": "a\nb",
+            "tokens": [['{"reasoning": "a\\', L(0.5)], ['nb"}', L(0.25)]],
+        },
+    ]
     records, _ = read_traces([write_jsonl(tmp_path / "p.jsonl", rows)], "plain")
     a, b, j = records
     assert a.benchmark == "gsm8k" and a.letter_probs.tolist() == [0.5, 0.25, 0.25, 1.0, 1.0]
@@ -202,8 +217,11 @@ def test_mask_records_spans_and_errors(tmp_path):
     path = write_jsonl(tmp_path / "masked.jsonl", rows)
     (a, b), _ = read_traces([path], "mask")
     assert (a.ext_id, a.reasoning, a.spans, a.letter_probs) == (
-        "masked-1", "So x = 4. Done 4", [(3, 8), (15, 16)], None,
-    )  # fmt: skip
+        "masked-1",
+        "So x = 4. Done 4",
+        [(3, 8), (15, 16)],
+        None,
+    )
     assert (b.ext_id, b.reasoning, b.spans, b.gold) == ("m2", "é", [(0, 1)], "4")
     # a JSON array works too
     arr = tmp_path / "masked.json"
@@ -271,8 +289,10 @@ def test_rbridge_without_parts_and_with_a_field_map(tmp_path):
         "2",
         None,
     )
-    rows = [{"trace": 5, "tok": '{"reasoning": "x\\ny", ', "lp": -0.5},
-            {"trace": 5, "tok": '"final_answer": 2}', "lp": 0.0}]  # fmt: skip
+    rows = [
+        {"trace": 5, "tok": '{"reasoning": "x\\ny", ', "lp": -0.5},
+        {"trace": 5, "tok": '"final_answer": 2}', "lp": 0.0},
+    ]
     write_jsonl(folder / "s_logprobs_part1_of_1.jsonl", rows)
     fmap.update({"trace_id": "trace", "token": "tok", "logprob": "lp"})
     (rec,), _ = read_traces([str(folder / "s.json")], "rbridge", field_map=fmap)
@@ -288,8 +308,12 @@ def test_rbridge_missing_part_is_a_clear_error(tmp_path):
 
 
 def test_rbridge_bad_traces(tmp_path):
-    rows = [("g1", '{"reasoning": "a', L(0.5)), ("g2", "plain", L(0.8)),
-            ("g2", " cd", L(0.4)), ("zz", "x", 0.0)]  # fmt: skip
+    rows = [
+        ("g1", '{"reasoning": "a', L(0.5)),
+        ("g2", "plain", L(0.8)),
+        ("g2", " cd", L(0.4)),
+        ("zz", "x", 0.0),
+    ]
     path = rbridge_release(tmp_path, parts=1, rows_for=rows)
     with pytest.raises(InputError) as err:
         read_traces([str(path)], "rbridge")

@@ -226,8 +226,10 @@ def test_missing_and_truncated_logprobs():
     with pytest.raises(InputError, match="3 tokens but 2 log-probabilities"):
         letter_probs_from_tokens(["a", "b", "c"], [-1.0, -1.0])
     text, p = letter_probs_from_tokens(["The", " cat"], [L(0.5), L(0.25)])
-    with pytest.raises(InputError, match="truncated log-probabilities: the tokens cover only "
-                       "the first 7 of 12 characters"):  # fmt: skip
+    with pytest.raises(
+        InputError,
+        match="truncated log-probabilities: the tokens cover only the first 7 of 12 characters",
+    ):
         align_letter_probs("The cat sat.", text, p, where="trace 't'")
 
 

@@ -9,7 +9,7 @@ import ast
 import click
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def registries() -> dict[str, tuple[object, object]]:

@@ -31,9 +31,12 @@ V03 = {  # constructed: an lm-eval v0.3 results file
         "lambada_openai": {"ppl": 30.5, "ppl_stderr": 1.5, "acc": 0.3, "acc_stderr": 0.006},
     },
     "versions": {"arc_easy": 0, "lambada_openai": 0},
-    "config": {"model": "hf-causal", "num_fewshot": 0,
-               "model_args": "pretrained=EleutherAI/pythia-v1.1-160m,revision=step1000"},
-}  # fmt: skip
+    "config": {
+        "model": "hf-causal",
+        "num_fewshot": 0,
+        "model_args": "pretrained=EleutherAI/pythia-v1.1-160m,revision=step1000",
+    },
+}
 
 
 # -- lm-eval v0.3 -----------------------------------------------------------------------------
@@ -78,14 +81,26 @@ def test_pythia_layout_from_the_path_shots_and_batch_variants(tmp_path):
 def test_v04_results_with_na_stderr_and_filters(tmp_path):
     data = {  # constructed: an lm-eval v0.4 results file
         "results": {
-            "hellaswag": {"alias": "hellaswag", "acc,none": 0.4, "acc_stderr,none": "N/A",
-                          "acc_norm,none": 0.5, "acc_norm_stderr,none": 0.005},
-            "gsm8k": {"alias": "gsm8k", "exact_match,strict-match": 0.1,
-                      "exact_match_stderr,strict-match": 0.008, "exact_match,none": "N/A"},
+            "hellaswag": {
+                "alias": "hellaswag",
+                "acc,none": 0.4,
+                "acc_stderr,none": "N/A",
+                "acc_norm,none": 0.5,
+                "acc_norm_stderr,none": 0.005,
+            },
+            "gsm8k": {
+                "alias": "gsm8k",
+                "exact_match,strict-match": 0.1,
+                "exact_match_stderr,strict-match": 0.008,
+                "exact_match,none": "N/A",
+            },
         },
         "n-shot": {"hellaswag": 0, "gsm8k": 5},
-        "config": {"model": "hf", "model_args": {"pretrained": "org/my-model-1b", "revision": "step20"}},
-    }  # fmt: skip
+        "config": {
+            "model": "hf",
+            "model_args": {"pretrained": "org/my-model-1b", "revision": "step20"},
+        },
+    }
     p = parse_results(
         [write(tmp_path / "out" / "results_2024-05-01T10-00-00.json", data)], "lm-eval"
     )
@@ -101,12 +116,20 @@ def test_v04_results_with_na_stderr_and_filters(tmp_path):
 def test_samples_jsonl_items_accuracy_and_confidence(tmp_path):
     out = tmp_path / "out" / "EleutherAI__pythia-160m"
     lines = [  # constructed samples: three ways lm-eval writes the per-choice responses
-        {"doc_id": 0, "target": 0, "doc": {},
-         "filtered_resps": ["['-1.0', 'False']", "['-2.0', 'False']", "['-3.0', 'False']"]},
+        {
+            "doc_id": 0,
+            "target": 0,
+            "doc": {},
+            "filtered_resps": ["['-1.0', 'False']", "['-2.0', 'False']", "['-3.0', 'False']"],
+        },
         {"doc_id": 1, "target": "1", "doc": {}, "resps": [[[-0.5, False]], [[-0.5, True]]]},
-        {"doc_id": 2, "target": "b", "doc": {"choices": ["a", "b"]},
-         "filtered_resps": ["(-2.0, False)", "(-1.0, True)"]},
-    ]  # fmt: skip
+        {
+            "doc_id": 2,
+            "target": "b",
+            "doc": {"choices": ["a", "b"]},
+            "filtered_resps": ["(-2.0, False)", "(-1.0, True)"],
+        },
+    ]
     path = write(out / "samples_piqa_2024-05-01T10-00-00.jsonl", "\n".join(map(json.dumps, lines)))
     p = parse_results([path], "lm-eval")
     assert [i["gold"] for i in p.items] == [0, 1, 1]
@@ -123,9 +146,12 @@ def test_samples_jsonl_items_accuracy_and_confidence(tmp_path):
 
 
 def test_samples_bad_line_names_file_and_line(tmp_path):
-    path = write(tmp_path / "samples_piqa.jsonl",
-                 json.dumps({"doc_id": 0, "target": 0, "filtered_resps": ["['-1', 'False']"]})
-                 + "\n" + json.dumps({"doc_id": 1, "target": 0, "resps": ["a free answer"]}))  # fmt: skip
+    path = write(
+        tmp_path / "samples_piqa.jsonl",
+        json.dumps({"doc_id": 0, "target": 0, "filtered_resps": ["['-1', 'False']"]})
+        + "\n"
+        + json.dumps({"doc_id": 1, "target": 0, "resps": ["a free answer"]}),
+    )
     with pytest.raises(InputError) as exc:
         parse_results([path], "lm-eval")
     assert exc.value.file == path and exc.value.line == 2
@@ -168,8 +194,12 @@ def test_dclm_csv_runs_sizes_and_sweep_suffixes(tmp_path):
 
 
 def test_dclm_json_wins_over_its_csv_row_and_alone(tmp_path):
-    js = {"model": "open_lm_7b", "eval_metrics": {"icl": {"arc_easy": 0.77},
-          "downstream_perpexity": {"arc_easy": 2.4}}, "Core": 0.41, "Extended": "N/A due to x"}  # fmt: skip
+    js = {
+        "model": "open_lm_7b",
+        "eval_metrics": {"icl": {"arc_easy": 0.77}, "downstream_perpexity": {"arc_easy": 2.4}},
+        "Core": 0.41,
+        "Extended": "N/A due to x",
+    }
     name = "evaluation_poolB-open_lm_7b-warm=5000-lr=0p003-seed=1_heavy.json"
     jpath = write(tmp_path / "evals" / name, js)
     p = parse_results([write(tmp_path / "db.csv", DCLM_CSV), jpath], "dclm")
@@ -274,9 +304,20 @@ def test_unknown_shape_is_named_and_skip_bad_reports_it(tmp_path):
 
 def test_counts_and_sizes():
     assert [parse_count(x) for x in ("160m", "1.4B", "2.9e10", 7, "", None)] == [
-        160_000_000, 1_400_000_000, 29_000_000_000, 7, None, None]  # fmt: skip
+        160_000_000,
+        1_400_000_000,
+        29_000_000_000,
+        7,
+        None,
+        None,
+    ]
     assert [size_label(x) for x in (1439795200, 411616256, 12e9, 70e6, None)] == [
-        "1.4B", "412M", "12B", "70M", None]  # fmt: skip
+        "1.4B",
+        "412M",
+        "12B",
+        "70M",
+        None,
+    ]
     with pytest.raises(ValueError):
         parse_count("soon")
 
@@ -285,16 +326,36 @@ def test_counts_and_sizes():
 def test_category_lookup_normalises_and_knows_families():
     assert normalise("ARC-Easy") == normalise("arc-easy") == normalise("arc_easy") == "arc_easy"
     assert category_of("ARC-Easy") == category_of("arc_easy") == "science"
-    for name, cat in (("BoolQ", "commonsense"), ("CSQA", "commonsense"), ("HellaSwag", "commonsense"),
-                      ("PIQA", "commonsense"), ("SIQA", "commonsense"), ("WinoGrande", "commonsense"),
-                      ("OpenBookQA", "science"), ("SciQ", "science"), ("MMLU", "knowledge"),
-                      ("hendrycksTest-anatomy", "knowledge"), ("mmlu_college_physics", "knowledge"),
-                      ("GSM8K", "math"), ("MATH", "math"), ("HumanEval", "code"), ("MBPP", "code"),
-                      ("LAMBADA", "language"), ("lambada_openai", "language"), ("RTE", "NLI"),
-                      ("anli_r2", "NLI"), ("COPA", "commonsense"), ("WSC", "semantic"),
-                      ("TriviaQA", "knowledge"), ("SQuAD", "reading"), ("DROP", "reading"),
-                      ("Jeopardy", "knowledge"), ("bigbench_dyck_languages", "symbolic"),
-                      ("crows_pairs_french_age", "bias"), ("logiqa", "reading")):  # fmt: skip
+    for name, cat in (
+        ("BoolQ", "commonsense"),
+        ("CSQA", "commonsense"),
+        ("HellaSwag", "commonsense"),
+        ("PIQA", "commonsense"),
+        ("SIQA", "commonsense"),
+        ("WinoGrande", "commonsense"),
+        ("OpenBookQA", "science"),
+        ("SciQ", "science"),
+        ("MMLU", "knowledge"),
+        ("hendrycksTest-anatomy", "knowledge"),
+        ("mmlu_college_physics", "knowledge"),
+        ("GSM8K", "math"),
+        ("MATH", "math"),
+        ("HumanEval", "code"),
+        ("MBPP", "code"),
+        ("LAMBADA", "language"),
+        ("lambada_openai", "language"),
+        ("RTE", "NLI"),
+        ("anli_r2", "NLI"),
+        ("COPA", "commonsense"),
+        ("WSC", "semantic"),
+        ("TriviaQA", "knowledge"),
+        ("SQuAD", "reading"),
+        ("DROP", "reading"),
+        ("Jeopardy", "knowledge"),
+        ("bigbench_dyck_languages", "symbolic"),
+        ("crows_pairs_french_age", "bias"),
+        ("logiqa", "reading"),
+    ):
         assert category_of(name) == cat, name
     assert category_of("my_new_bench") is None
     assert category_of("arc_easy", {"arc_easy": "mine"}) == "mine"
@@ -368,7 +429,9 @@ def test_a_bad_file_imports_nothing(workspace, tmp_path):
     assert _count(workspace) == (0, 0, 0)
     res = import_results(workspace, [str(tmp_path / "d")], "lm-eval", skip_bad=True)
     assert res["rows"] == 4 and res["skipped"] == 1
-    samples = write(tmp_path / "s" / "samples_piqa.jsonl",
-                    json.dumps({"doc_id": 0, "target": 0, "filtered_resps": ["[-1, 0]", "[-2, 0]"]}))  # fmt: skip
+    samples = write(
+        tmp_path / "s" / "samples_piqa.jsonl",
+        json.dumps({"doc_id": 0, "target": 0, "filtered_resps": ["[-1, 0]", "[-2, 0]"]}),
+    )
     res = import_results(workspace, [samples], "lm-eval", stage="SFT")
     assert res["items"] == 1 and _count(workspace) == (4 + 2, 1, 2)  # acc and confidence

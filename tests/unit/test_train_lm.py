@@ -26,7 +26,7 @@ from engine.ops.train_lm import (
     steps_for_tokens,
     train_lm,
 )
-from tests.conftest import WORDS
+from tests.helpers import WORDS
 
 torch = pytest.importorskip("torch")
 

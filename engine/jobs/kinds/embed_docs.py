@@ -10,6 +10,7 @@ from engine.errors import UsageError
 from engine.exec.local import embed_texts
 from engine.jobs.context import JobContext
 from engine.jobs.kinds.betr import run_embedder
+from engine.jobs.kinds.checkpoints import EmbedDocsCheckpoint
 from engine.jobs.specs import EmbedDocsSpec
 from engine.store import docs
 from engine.store import runs as store_runs
@@ -36,10 +37,10 @@ def run_embed_docs(ctx: JobContext, spec: EmbedDocsSpec) -> dict[str, Any]:
     before = len(cache.get_many(cfg["model_id"], list(set(_keys(texts)))))
 
     def progress(done: int, _missing: int) -> None:
-        ctx.commit_chunk(lambda _c: None, advance=done - ctx.done, checkpoint={})
+        ctx.advance(done - ctx.done, EmbedDocsCheckpoint())
 
     embed_texts(op, texts, cache, progress=progress)
-    ctx.commit_chunk(lambda _c: None, advance=len(texts) - ctx.done, checkpoint={"done": True})
+    ctx.advance(len(texts) - ctx.done, EmbedDocsCheckpoint(done=True))
     embedded = len(set(_keys(texts))) - before  # the rest were cached
     ctx.log.info("embedded %d doc text(s), %d already cached", embedded, before)
     return {

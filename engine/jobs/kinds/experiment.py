@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from engine.errors import UsageError
 from engine.jobs import table
 from engine.jobs.context import JobContext
 from engine.jobs.eta import RunningStep, steps_eta
+from engine.jobs.kinds.checkpoints import ExperimentCheckpoint
 from engine.jobs.kinds.proxy_train import iter_texts
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import (
@@ -63,51 +66,98 @@ CAVEATS = (
 
 
 def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
-    from engine.jobs.worker import execute_job
-
     conn = ctx.conn
     out = Path(spec.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state: dict[str, Any] = dict(ctx.checkpoint or {})
-    children: dict[str, int] = dict(state.get("children", {}))
-    plan = step_plan(spec)
-    ctx.start_phase(sum(plan.values()), "steps", done=len(state.get("finished", [])))
-    finished: list[str] = list(state.get("finished", []))
-    steps: dict[str, list] = dict(state.get("steps", {}))  # key -> [group, seconds]
-    current: dict[str, Any] = {}  # the step in progress: group, t0
+    steps = Steps(ctx, step_plan(spec))
+    # 1. the BETR selection exists; 2. one tokenizer for every proxy
+    steps.run("betr", "betr", lambda: ensure_applied(ctx, spec, steps.run_child))
+    tok_path = out / "tokenizer.json"
+    steps.run("tokenizer", "tokenizer", lambda: train_shared_tokenizer(conn, spec, tok_path))
+    # 3. the frontier, then each selection at each size
+    trained: dict[str, dict[str, Any]] = {}
+    for dataset, params, order in proxies_to_train(spec):
+        key, child = f"train:{dataset}:{params}", proxy_spec(spec, dataset, params, order, tok_path)
+        title = f"train {dataset} ({abbreviate(params)} params)"
+        trained[key] = steps.child(key, f"train:{params}", child, title)
+    # 4. traces with letter probabilities from the frontier
+    bench = catalog.benchmark_by_name(conn, spec.trace_benchmark)
+    if bench is None:
+        raise UsageError(f"the demo experiment needs the benchmark '{spec.trace_benchmark}'")
+    steps.run("traces", "traces", lambda: import_gold_traces(conn, bench, spec.n_traces))
+    frontier_ckpt = trained[f"train:demo-frontier:{max(spec.sizes)}"]["checkpoints"][-1]
+    frontier = proxies.get_proxy(conn, frontier_ckpt["proxy_id"])
+    steps.child(
+        "teacher-force",
+        "teacher-force",
+        TeacherForceSpec(benchmark_id=int(bench["id"]), model=frontier["path"], device=spec.device),
+        f"teacher-force {spec.trace_benchmark} traces under {frontier['name']}",
+    )
+    # 5. rBridge and multiple choice for every checkpoint of the selections
+    for key, result in trained.items():
+        if not key.startswith("train:demo-frontier"):
+            evaluate_checkpoints(steps, spec, bench, key.rsplit(":", 1)[1], result["checkpoints"])
+    datasets = sorted({key.split(":")[1] for key in trained} - {"demo-frontier"})
+    return {
+        "datasets": datasets,
+        "sizes": list(spec.sizes),
+        "proxies": sum(len(r["checkpoints"]) for r in trained.values()),
+        "trace_benchmark": spec.trace_benchmark,
+        "mc_benchmarks": list(spec.mc_benchmarks),
+        "children": dict(steps.checkpoint.children),
+        "caveats": CAVEATS,
+    }
 
-    def checkpoint() -> dict[str, Any]:
-        return {"children": children, "finished": finished, "steps": steps}
 
-    def times() -> list[tuple[str, float | None]]:
-        return [(*steps[k],) if k in steps else (step_group(k), None) for k in finished]
+class Steps:
+    """The experiment's steps, checkpointed (ExperimentCheckpoint): the child job of each step,
+    the steps finished, and how long each took, which gives the experiment's ETA."""
 
-    ctx.steps_eta = lambda: steps_eta(plan, times())
+    def __init__(self, ctx: JobContext, plan: Counter[str]):
+        self.ctx, self.plan = ctx, plan
+        self.checkpoint = ctx.restore(ExperimentCheckpoint)
+        self.current: tuple[str, float] | None = None  # the step in progress: group, start
+        self.last_report = 0.0
+        ctx.start_phase(sum(plan.values()), "steps", done=len(self.checkpoint.finished))
+        ctx.steps_eta = lambda: steps_eta(plan, self.times())
 
-    def begin(group: str) -> None:
-        current.update(group=group, t0=time.monotonic())
+    def run(self, key: str, group: str, work: Callable[[], Any]) -> None:
+        """Step `key` (of `group`): `work()`, unless it finished before."""
+        if key not in self.checkpoint.finished:
+            self.current = (group, time.monotonic())
+            work()
+            self.finish(key)
 
-    def step_done(key: str) -> None:
-        if current:
-            steps[key] = [current["group"], round(time.monotonic() - current["t0"], 3)]
-            current.clear()
-        finished.append(key)
-        ctx.commit_chunk(lambda _c: None, advance=1, checkpoint=checkpoint())
+    def child(self, key: str, group: str, child_spec: JobSpec, title: str) -> dict[str, Any]:
+        """Step `key` as a child job: its result (from its job when it finished before)."""
+        first = key not in self.checkpoint.finished
+        if first:
+            self.current = (group, time.monotonic())
+        result = self.run_child(key, child_spec, title)
+        if first:
+            self.finish(key)
+        return result
 
-    last_report = [0.0]
+    def finish(self, key: str) -> None:
+        group, seconds = None, 0.0
+        if self.current is not None:
+            group, seconds = self.current[0], round(time.monotonic() - self.current[1], 3)
+            self.current = None
+        self.checkpoint = self.checkpoint.step_done(key, group, seconds)
+        self.ctx.advance(1, self.checkpoint)
 
-    def child_progress(done, total, unit, rate, eta) -> None:
-        """The experiment's ETA while a child runs: the child's own ETA and the steps left."""
-        now = time.monotonic()
-        if not current or now - last_report[0] < 1.0:
-            return
-        last_report[0] = now
-        running = RunningStep(current["group"], now - current["t0"], eta)
-        ctx.report_eta(steps_eta(plan, times(), running))
+    def times(self) -> list[tuple[str, float | None]]:
+        steps = self.checkpoint.steps
+        return [
+            (*steps[k],) if k in steps else (step_group(k), None) for k in self.checkpoint.finished
+        ]
 
-    def run_child(key: str, child_spec: JobSpec, title: str) -> dict[str, Any]:
+    def run_child(self, key: str, child_spec: JobSpec, title: str) -> dict[str, Any]:
         """The child job of `key`: done -> its result; else (re)run it here."""
-        job_id = children.get(key)
+        from engine.jobs.worker import execute_job
+
+        conn = self.ctx.conn
+        job_id = self.checkpoint.children.get(key)
         if job_id is not None:
             job = table.get_job(conn, job_id)
             if job.state == "done":
@@ -116,123 +166,82 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
                 table.prepare_resume(conn, job_id)
         else:
             job_id = table.create_job(conn, child_spec.kind, title, child_spec.to_config())
-            children[key] = job_id
-            ctx.commit_chunk(lambda _c: None, advance=0, checkpoint=checkpoint())
-        ctx.log.info("step %s: job %d (%s)", key, job_id, title)
-        return execute_job(ctx.workspace, job_id, on_progress=child_progress) or {}
+            self.checkpoint = self.checkpoint.with_child(key, job_id)
+            self.ctx.advance(0, self.checkpoint)
+        self.ctx.log.info("step %s: job %d (%s)", key, job_id, title)
+        return execute_job(self.ctx.workspace, job_id, on_progress=self.child_progress) or {}
 
-    # 1. the BETR selection exists
-    if "betr" not in finished:
-        begin("betr")
-        ensure_applied(ctx, spec, run_child)
-        step_done("betr")
-    # 2. one tokenizer for every proxy
-    tok_path = out / "tokenizer.json"
-    if "tokenizer" not in finished:
-        begin("tokenizer")
-        train_shared_tokenizer(conn, spec, tok_path)
-        step_done("tokenizer")
-    trained: dict[str, dict[str, Any]] = {}
+    def child_progress(self, done, total, unit, rate, eta) -> None:
+        """The experiment's ETA while a child runs: the child's own ETA and the steps left."""
+        now = time.monotonic()
+        if self.current is None or now - self.last_report < 1.0:
+            return
+        self.last_report = now
+        running = RunningStep(self.current[0], now - self.current[1], eta)
+        self.ctx.report_eta(steps_eta(self.plan, self.times(), running))
 
-    def train(dataset: str, params: int, order: str | None) -> None:
-        key = f"train:{dataset}:{params}"
-        if key not in finished:
-            begin(f"train:{params}")
-        child = ProxyTrainSpec(
-            corpus_id=spec.corpus_id,
-            dataset=dataset,
-            out_dir=str(out / f"{dataset}-{params}"),
-            params=params,
-            tokens=spec.tokens,
-            checkpoints=spec.checkpoints if order is not None else 1,
-            selection_run=spec.run_id if order is not None else None,
-            keep=spec.keep if order is not None else None,
-            selection_order=order or "top",
-            seed=spec.seed,
-            tokenizer=f"file:{tok_path}",
-            seq_len=spec.seq_len,
-            batch_size=spec.batch_size,
+
+def proxies_to_train(spec: DemoExperimentSpec) -> list[tuple[str, int, str | None]]:
+    """(dataset, params, selection order) of each proxy: the frontier (the larger size, the
+    whole pool), then each selection at each size."""
+    pct = int(spec.keep * 100)
+    selections = [(f"demo-{o}-{pct}pct", p, o) for o in SELECTIONS for p in spec.sizes]
+    return [("demo-frontier", max(spec.sizes), None), *selections]
+
+
+def proxy_spec(
+    spec: DemoExperimentSpec, dataset: str, params: int, order: str | None, tok_path: Path
+) -> ProxyTrainSpec:
+    """A proxy of `params` on a selection (`order`), or on the whole pool (None)."""
+    return ProxyTrainSpec(
+        corpus_id=spec.corpus_id,
+        dataset=dataset,
+        out_dir=str(Path(spec.out_dir) / f"{dataset}-{params}"),
+        params=params,
+        tokens=spec.tokens,
+        checkpoints=spec.checkpoints if order is not None else 1,
+        selection_run=spec.run_id if order is not None else None,
+        keep=spec.keep if order is not None else None,
+        selection_order=order or "top",
+        seed=spec.seed,
+        tokenizer=f"file:{tok_path}",
+        seq_len=spec.seq_len,
+        batch_size=spec.batch_size,
+        device=spec.device,
+    )
+
+
+def evaluate_checkpoints(
+    steps: Steps, spec: DemoExperimentSpec, bench, params: str, checkpoints: list[dict]
+) -> None:
+    """Each checkpoint of one proxy scored with rBridge on the traces and evaluated on the
+    multiple-choice benchmarks, each a step."""
+    conn = steps.ctx.conn
+    mc_ids = tuple(int(catalog.benchmark_by_name(conn, b)["id"]) for b in spec.mc_benchmarks)
+    for ck in checkpoints:
+        p = proxies.get_proxy(conn, ck["proxy_id"])
+        steps.run(f"score:{p['id']}", f"score:{params}", partial(score, steps, spec, bench, p))
+        mc = McEvalSpec(
+            proxy_id=int(p["id"]), benchmark_ids=mc_ids, limit=spec.mc_limit, device=spec.device
+        )
+        title = f"mc-eval {p['name']} on {', '.join(spec.mc_benchmarks)}"
+        steps.run(
+            f"mc:{p['id']}", f"mc:{params}", partial(steps.run_child, f"mc:{p['id']}", mc, title)
+        )
+
+
+def score(steps: Steps, spec: DemoExperimentSpec, bench, proxy: dict[str, Any]) -> None:
+    """The rBridge score of a proxy on the traces, unless one is cached."""
+    score_id, cached = plan_score_row(steps.ctx.conn, proxy, bench, ScoreConfig())
+    if not cached:
+        child = RbridgeScoreSpec(
+            score_id=score_id,
+            proxy_id=int(proxy["id"]),
+            benchmark_id=int(bench["id"]),
             device=spec.device,
         )
-        result = run_child(key, child, f"train {dataset} ({abbreviate(params)} params)")
-        trained[key] = result
-        if key not in finished:
-            step_done(key)
-
-    # 3. the frontier, then each selection at each size
-    big = max(spec.sizes)
-    train("demo-frontier", big, None)
-    for order in SELECTIONS:
-        for params in spec.sizes:
-            train(f"demo-{order}-{int(spec.keep * 100)}pct", params, order)
-    # 4. traces with letter probabilities from the frontier
-    bench = catalog.benchmark_by_name(conn, spec.trace_benchmark)
-    if bench is None:
-        raise UsageError(f"the demo experiment needs the benchmark '{spec.trace_benchmark}'")
-    if "traces" not in finished:
-        begin("traces")
-        import_gold_traces(conn, bench, spec.n_traces)
-        step_done("traces")
-    frontier_ckpt = trained[f"train:demo-frontier:{big}"]["checkpoints"][-1]
-    frontier = proxies.get_proxy(conn, frontier_ckpt["proxy_id"])
-    if "teacher-force" not in finished:
-        begin("teacher-force")
-    run_child(
-        "teacher-force",
-        TeacherForceSpec(benchmark_id=int(bench["id"]), model=frontier["path"], device=spec.device),
-        f"teacher-force {spec.trace_benchmark} traces under {frontier['name']}",
-    )
-    if "teacher-force" not in finished:
-        step_done("teacher-force")
-    # 5. rBridge and multiple choice for every checkpoint of the selections
-    mc_ids = tuple(int(catalog.benchmark_by_name(conn, b)["id"]) for b in spec.mc_benchmarks)
-    cfg = ScoreConfig()
-    for key, result in trained.items():
-        if key.startswith("train:demo-frontier"):
-            continue
-        params = key.rsplit(":", 1)[1]
-        for ck in result["checkpoints"]:
-            p = proxies.get_proxy(conn, ck["proxy_id"])
-            score_key = f"score:{p['id']}"
-            if score_key not in finished:
-                begin(f"score:{params}")
-                score_id, cached = plan_score_row(conn, p, bench, cfg)
-                if not cached:
-                    run_child(
-                        score_key,
-                        RbridgeScoreSpec(
-                            score_id=score_id,
-                            proxy_id=int(p["id"]),
-                            benchmark_id=int(bench["id"]),
-                            device=spec.device,
-                        ),
-                        f"rbridge score {p['name']} on {spec.trace_benchmark}",
-                    )
-                step_done(score_key)
-            mc_key = f"mc:{p['id']}"
-            if mc_key not in finished:
-                begin(f"mc:{params}")
-                run_child(
-                    mc_key,
-                    McEvalSpec(
-                        proxy_id=int(p["id"]),
-                        benchmark_ids=mc_ids,
-                        limit=spec.mc_limit,
-                        device=spec.device,
-                    ),
-                    f"mc-eval {p['name']} on {', '.join(spec.mc_benchmarks)}",
-                )
-                step_done(mc_key)
-    datasets = sorted({key.split(":")[1] for key in trained} - {"demo-frontier"})
-    return {
-        "datasets": datasets,
-        "sizes": list(spec.sizes),
-        "proxies": sum(len(r["checkpoints"]) for r in trained.values()),
-        "trace_benchmark": spec.trace_benchmark,
-        "mc_benchmarks": list(spec.mc_benchmarks),
-        "children": children,
-        "caveats": CAVEATS,
-    }
+        title = f"rbridge score {proxy['name']} on {spec.trace_benchmark}"
+        steps.run_child(f"score:{proxy['id']}", child, title)
 
 
 def step_plan(spec: DemoExperimentSpec) -> Counter[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.errors import InputError, UsageError
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import ImportDocsCheckpoint
 from engine.jobs.specs import ImportDocsSpec
 from engine.store import catalog, docs
 from engine.store import jobs as store_jobs
@@ -54,12 +55,12 @@ class DocImporter:
         self.tokenizer = load_tokenizer(cfg.tokenizer)
         self.skipped: list[str] = []
         self.n_skipped = 0
-        checkpoint = ctx.checkpoint or {}
-        self.position = int(checkpoint.get("records", 0))  # records consumed, bad ones included
-        self.n_skipped = int(checkpoint.get("skipped", 0))
+        checkpoint = ctx.restore(ImportDocsCheckpoint)
+        self.position = checkpoint.records  # records consumed, bad ones included
+        self.n_skipped = checkpoint.skipped
         self.committed_skipped = self.n_skipped
         self._read_position = 0
-        self.corpus_id: int | None = checkpoint.get("corpus_id")
+        self.corpus_id: int | None = checkpoint.corpus_id
 
     # -- the job --------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class DocImporter:
                 sources=[s.name for s in self.sources],
                 job_id=self.ctx.job_id,
             )
-            self.ctx.set_checkpoint(self.checkpoint_for(0, 0, corpus_id))
+            self.ctx.set_checkpoint(ImportDocsCheckpoint(corpus_id=corpus_id))
         return corpus_id
 
     def check_corpus_still_there(self) -> None:
@@ -112,9 +113,6 @@ class DocImporter:
                 "cannot be resumed",
                 fix=f"import the files again: betr import docs ... --corpus {self.cfg.corpus}",
             )
-
-    def checkpoint_for(self, records: int, skipped: int, corpus_id: int) -> dict[str, Any]:
-        return {"records": records, "skipped": skipped, "corpus_id": corpus_id}
 
     def import_records(self) -> None:
         """Tokenize chunk n+1 on a thread while chunk n is written (tokenizers frees the GIL)."""
@@ -217,7 +215,9 @@ class DocImporter:
         self.ctx.commit_chunk(
             write,
             advance=consumed - self.position,
-            checkpoint=self.checkpoint_for(consumed, skipped, self.corpus_id),
+            checkpoint=ImportDocsCheckpoint(
+                records=consumed, skipped=skipped, corpus_id=self.corpus_id
+            ),
         )
         self.position = consumed
         self.committed_skipped = skipped

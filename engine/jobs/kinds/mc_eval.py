@@ -26,6 +26,7 @@ from typing import Any
 from engine.analysis.mc import METRICS, mc_metrics
 from engine.errors import UsageError
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import McEvalCheckpoint
 from engine.jobs.specs import McEvalSpec
 from engine.ops.proxy_nll import ProxyNLL, mc_continuation
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
@@ -56,22 +57,7 @@ def run_mc_eval(ctx: JobContext, spec: McEvalSpec) -> dict[str, Any]:
         )
     total = sum(len(p["items"]) for p in plans)
     ctx.start_phase(total, "items", done=sum(len(p["items"]) - len(p["todo"]) for p in plans))
-    op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)
-    op.setup()
-    if spec.bos == "always" and op.loaded.bos_id is None:
-        raise UsageError(
-            f"--bos always: proxy '{proxy['name']}' has no bos_token_id in its config.json",
-            fix="evaluate with --bos auto or --bos never",
-        )
-    ctx.log.info(
-        "multiple-choice evaluation of proxy %s on %s (%d items) on %s (%s), BOS %s",
-        proxy["name"],
-        ", ".join(p["name"] for p in plans),
-        total,
-        op.loaded.device,
-        op.loaded.dtype,
-        spec.bos,
-    )
+    op = load_proxy(ctx, spec, proxy, [p["name"] for p in plans], total)
     t0 = time.monotonic()
     scored_now = 0
     results: dict[str, Any] = {}
@@ -83,7 +69,7 @@ def run_mc_eval(ctx: JobContext, spec: McEvalSpec) -> dict[str, Any]:
             ctx.commit_chunk(
                 lambda c, rows=rows: evals.upsert_mc_items(c, proxy["id"], rows),
                 advance=len(chunk),
-                checkpoint={"benchmark": plan["id"], "items": ctx.done + len(chunk)},
+                checkpoint=McEvalCheckpoint(benchmark=plan["id"], items=ctx.done + len(chunk)),
             )
             scored_now += len(chunk)
         results[plan["name"]] = _finish_benchmark(ctx, proxy, plan, spec.bos)
@@ -97,6 +83,29 @@ def run_mc_eval(ctx: JobContext, spec: McEvalSpec) -> dict[str, Any]:
         "dtype": op.loaded.dtype,
         "elapsed_s": round(time.monotonic() - t0, 3),
     }
+
+
+def load_proxy(
+    ctx: JobContext, spec: McEvalSpec, proxy: dict[str, Any], benchmarks: list[str], total: int
+) -> ProxyNLL:
+    """The proxy's model, loaded (a UsageError when --bos always asks for a BOS it lacks)."""
+    op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)
+    op.setup()
+    if spec.bos == "always" and op.loaded.bos_id is None:
+        raise UsageError(
+            f"--bos always: proxy '{proxy['name']}' has no bos_token_id in its config.json",
+            fix="evaluate with --bos auto or --bos never",
+        )
+    ctx.log.info(
+        "multiple-choice evaluation of proxy %s on %s (%d items) on %s (%s), BOS %s",
+        proxy["name"],
+        ", ".join(benchmarks),
+        total,
+        op.loaded.device,
+        op.loaded.dtype,
+        spec.bos,
+    )
+    return op
 
 
 def _plan_benchmark(
@@ -197,7 +206,9 @@ def _finish_benchmark(
         )
         evals.insert_eval_results(conn, rows)
 
-    ctx.commit_chunk(write, advance=0, checkpoint={"benchmark": plan["id"], "stage": "done"})
+    ctx.commit_chunk(
+        write, advance=0, checkpoint=McEvalCheckpoint(benchmark=plan["id"], stage="done")
+    )
     ctx.log.info(
         "%s over %d items: %s",
         plan["name"],

@@ -11,6 +11,7 @@ uninterrupted run would (CPU; batches and learning rate are functions of the ste
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from engine.betr.select import SELECTION_ORDERS
 from engine.device import available_memory, detect_device
 from engine.errors import UsageError
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import ProxyTrainCheckpoint
 from engine.jobs.specs import ProxyTrainSpec
 from engine.jobs.train_dir import claim_out_dir
 from engine.ops.lm_data import eot_id, prepare_tokenizer, prepare_tokens
@@ -30,6 +32,7 @@ from engine.ops.train_lm import (
     BUILDING,
     LMTrainer,
     ModelShape,
+    TrainEvent,
     TrainSettings,
     check_memory,
     shape_for_budget,
@@ -46,16 +49,47 @@ NEOX_VOCAB = 50_280  # entries of the bundled GPT-NeoX tokenizer
 
 
 def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
-    cp = dict(ctx.checkpoint or {})
-    if cp.get("finished"):
-        return cp["result"]
+    state = ctx.restore(ProxyTrainCheckpoint)
+    if state.finished:
+        return state.result or {}
     out = Path(spec.out_dir)
-    conn = ctx.conn
     device = detect_device(spec.device)
     check_fits(spec, vocab_bound(spec.tokenizer), spec.tokens + 1, device)  # before any write
-    verdict = claim_out_dir(conn, out, ctx.job_id, spec.to_config())
-    if verdict == "take-over":
+    if claim_out_dir(ctx.conn, out, ctx.job_id, spec.to_config()) == "take-over":
         ctx.log.info("took over %s from a job that stopped before its first checkpoint", out)
+    trainer, n_docs = build_trainer(ctx, spec, out, device)
+    if state.state_dir is None or not Path(state.state_dir).is_dir():
+        if state.state_dir is not None:
+            ctx.log.warning("resume state %s is gone; training from the start", state.state_dir)
+        state = ProxyTrainCheckpoint()  # from the start: nothing saved, nothing registered
+    trainer.setup(Path(state.state_dir) if state.state_dir else None)
+    log_model(ctx, spec, trainer, n_docs)
+    ctx.start_phase(trainer.total_tokens, "tokens", done=trainer.tokens_done)
+    for ev in trainer.run():
+        ctx.log.info(
+            "step %d/%d  %s tokens  loss %.4f  %s tokens/s",
+            ev.step,
+            trainer.settings.total_steps,
+            f"{ev.tokens:,}",
+            ev.loss,
+            f"{ev.rate:,.0f}" if ev.rate else "-",
+        )
+        if ev.kind == "log":  # progress only: a resume starts from the last saved state
+            ctx.advance(ev.tokens - ctx.done, state.progress(ev.loss))
+            continue
+        state = commit_state(ctx, spec, trainer, state, ev)
+        trainer.prune_states(keep=None if ev.done else ev.state_dir)
+        if state.finished:
+            return state.result or {}
+    raise AssertionError("the trainer stopped before its last step")  # pragma: no cover
+
+
+def build_trainer(
+    ctx: JobContext, spec: ProxyTrainSpec, out: Path, device: str | None
+) -> tuple[LMTrainer, int]:
+    """The trainer over the training docs' tokens (tokenizer and tokens prepared, or read
+    from the caches in `out`), and the number of docs they came from."""
+    conn = ctx.conn
     doc_ids = training_doc_ids(conn, spec)
     settings = TrainSettings(
         seq_len=spec.seq_len,
@@ -88,23 +122,21 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
             f"({spec.seq_len + 1})",
             fix="train on a larger corpus or selection, or pass a smaller --seq-len",
         )
-    shape = check_fits(spec, tok.get_vocab_size(), len(tokens), device)
     trainer = LMTrainer(
         out_dir=out,
         tokens=tokens,
         tokenizer_file=tok_path,
-        shape=shape,
+        shape=check_fits(spec, tok.get_vocab_size(), len(tokens), device),
         eos_id=eot_id(tok),
         settings=settings,
         meta={"dataset": spec.dataset, "seed": spec.seed, "tokenizer": spec.tokenizer},
         keep_checkpoint=lambda path: proxies.path_registered(conn, str(path.resolve())),
     )
-    state_dir = cp.get("state_dir")
-    if state_dir is not None and not Path(state_dir).is_dir():
-        ctx.log.warning("resume state %s is gone; training from the start", state_dir)
-        state_dir = None
-    trainer.setup(Path(state_dir) if state_dir else None)
-    registered: list[dict[str, Any]] = list(cp.get("registered", [])) if state_dir else []
+    return trainer, meta["docs"]
+
+
+def log_model(ctx: JobContext, spec: ProxyTrainSpec, trainer: LMTrainer, n_docs: int) -> None:
+    shape, settings = trainer.shape, trainer.settings
     ctx.log.info(
         "model: hidden %d, %d layers, %d heads, vocab %d: %s params (budget %s); %d steps of "
         "%d tokens (%.2f epochs of %s tokens from %d docs) on %s%s",
@@ -117,8 +149,8 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
         settings.total_steps,
         settings.tokens_per_step,
         trainer.epochs,
-        f"{len(tokens):,}",
-        meta["docs"],
+        f"{len(trainer.tokens):,}",
+        n_docs,
         trainer.device,
         f", resuming at step {trainer.step}" if trainer.step else "",
     )
@@ -130,96 +162,94 @@ def run_train(ctx: JobContext, spec: ProxyTrainSpec) -> dict[str, Any]:
             f"{shape.params:,}",
             f"{spec.params:,}",
         )
-    ctx.start_phase(trainer.total_tokens, "tokens", done=trainer.tokens_done)
-    state_cp: dict[str, Any] = {k: cp[k] for k in ("step", "tokens", "state_dir") if k in cp}
-    if not state_dir:
-        state_cp = {"step": 0, "tokens": 0, "state_dir": None}
-    label = abbreviate(shape.params)
-    for ev in trainer.run():
-        ctx.log.info(
-            "step %d/%d  %s tokens  loss %.4f  %s tokens/s",
-            ev.step,
-            settings.total_steps,
-            f"{ev.tokens:,}",
-            ev.loss,
-            f"{ev.rate:,.0f}" if ev.rate else "-",
-        )
-        if ev.kind == "log":  # progress only: a resume starts from the last saved state
-            ctx.commit_chunk(
-                lambda _c: None,
-                advance=ev.tokens - ctx.done,
-                checkpoint={
-                    **state_cp,
-                    "registered": registered,
-                    "loss": ev.loss,
-                    "resumes_at": state_cp["tokens"],
-                },
-            )
-            continue
-        new = None
-        if ev.checkpoint_dir is not None and ev.step not in {r["step"] for r in registered}:
-            model_dir = check_model_dir(ev.checkpoint_dir)
-            new = {
-                "step": ev.step,
-                "tokens": ev.tokens,
-                "loss": ev.last_loss,
-                "name": f"{spec.dataset}-{label}-{ev.tokens}tok",
-                "path": str(model_dir.path),
-                "sha256": model_sha256(model_dir),
-            }
-        state_cp = {"step": ev.step, "tokens": ev.tokens, "state_dir": str(ev.state_dir)}
-        checkpoint = {
-            **state_cp,
-            "registered": registered,
-            "loss": ev.loss,
-            "resumes_at": ev.tokens,
+
+
+def commit_state(
+    ctx: JobContext,
+    spec: ProxyTrainSpec,
+    trainer: LMTrainer,
+    state: ProxyTrainCheckpoint,
+    ev: TrainEvent,
+) -> ProxyTrainCheckpoint:
+    """A saved training state committed with progress and, when it is also a checkpoint not
+    registered yet, that checkpoint's registration as a proxy (in one transaction); the
+    last state also records the job's result. Returns the checkpoint committed."""
+    new = None
+    if ev.checkpoint_dir is not None and ev.step not in {r["step"] for r in state.registered}:
+        model_dir = check_model_dir(ev.checkpoint_dir)
+        new = {
+            "step": ev.step,
+            "tokens": ev.tokens,
+            "loss": ev.last_loss,
+            "name": f"{spec.dataset}-{abbreviate(trainer.shape.params)}-{ev.tokens}tok",
+            "path": str(model_dir.path),
+            "sha256": model_sha256(model_dir),
         }
-        result = None
-        if ev.done:
-            result = {
-                "dataset": spec.dataset,
-                "out_dir": str(out),
-                "params": shape.params,
-                "budget": spec.params,
-                "shape": {"hidden": shape.hidden, "layers": shape.layers, "heads": shape.heads},
-                "vocab": shape.vocab,
-                "final_loss": ev.last_loss,
-                "tokens": ev.tokens,
-                "steps": ev.step,
-                "epochs": round(trainer.epochs, 4),
-                "tokens_per_s": round(ev.rate, 1) if ev.rate else None,
-                "device": trainer.device,
-                "checkpoints": registered,
-            }
-            checkpoint.update(finished=True, result=result)
 
-        def write(c, new=new) -> None:
-            if new is not None:
-                taken = proxies.get_proxy(c, new["name"])
-                if taken is not None and taken["path"] != new["path"]:  # another run's name
-                    new["name"] = f"{new['name']}-job{ctx.job_id}"
-                new["proxy_id"] = proxies.add_proxy(
-                    c,
-                    name=new["name"],
-                    path=new["path"],
-                    sha256=new["sha256"],
-                    model_type="gpt_neox",
-                    params=shape.params,
-                    dataset=spec.dataset,
-                    step=new["step"],
-                    tokens=new["tokens"],
-                    origin="trained",
-                    job_id=ctx.job_id,
-                )
-                registered.append(new)  # (the checkpoint dict is serialised after write)
+    def register(c: sqlite3.Connection) -> dict[str, Any] | None:
+        return None if new is None else register_proxy(c, new, spec, trainer, ctx.job_id)
 
-        ctx.commit_chunk(write, advance=ev.tokens - ctx.done, checkpoint=checkpoint)
-        if new is not None:
-            ctx.log.info("checkpoint %s registered as proxy %d", new["name"], new["proxy_id"])
-        trainer.prune_states(keep=None if ev.done else ev.state_dir)
-        if result is not None:
-            return result
-    raise AssertionError("the trainer stopped before its last step")  # pragma: no cover
+    def checkpoint(registered: dict[str, Any] | None) -> ProxyTrainCheckpoint:
+        saved = state.saved(ev.step, ev.tokens, str(ev.state_dir), ev.loss, registered)
+        return saved.finish(train_result(spec, trainer, ev, saved)) if ev.done else saved
+
+    registered = ctx.commit_chunk(register, advance=ev.tokens - ctx.done, checkpoint=checkpoint)
+    if registered is not None:
+        ctx.log.info(
+            "checkpoint %s registered as proxy %d", registered["name"], registered["proxy_id"]
+        )
+    return ctx.restore(ProxyTrainCheckpoint)  # the one just committed
+
+
+def register_proxy(
+    conn: sqlite3.Connection,
+    new: dict[str, Any],
+    spec: ProxyTrainSpec,
+    trainer: LMTrainer,
+    job_id: int,
+) -> dict[str, Any]:
+    """(inside the chunk's transaction) A checkpoint as a proxy of the dataset, under another
+    name when another run's proxy has that one; returns its entry with the proxy id."""
+    name = new["name"]
+    taken = proxies.get_proxy(conn, name)
+    if taken is not None and taken["path"] != new["path"]:  # another run's name
+        name = f"{name}-job{job_id}"
+    proxy_id = proxies.add_proxy(
+        conn,
+        name=name,
+        path=new["path"],
+        sha256=new["sha256"],
+        model_type="gpt_neox",
+        params=trainer.shape.params,
+        dataset=spec.dataset,
+        step=new["step"],
+        tokens=new["tokens"],
+        origin="trained",
+        job_id=job_id,
+    )
+    return {**new, "name": name, "proxy_id": proxy_id}
+
+
+def train_result(
+    spec: ProxyTrainSpec, trainer: LMTrainer, ev: TrainEvent, state: ProxyTrainCheckpoint
+) -> dict[str, Any]:
+    """The job's result at its last saved state."""
+    shape = trainer.shape
+    return {
+        "dataset": spec.dataset,
+        "out_dir": str(Path(spec.out_dir)),
+        "params": shape.params,
+        "budget": spec.params,
+        "shape": {"hidden": shape.hidden, "layers": shape.layers, "heads": shape.heads},
+        "vocab": shape.vocab,
+        "final_loss": ev.last_loss,
+        "tokens": ev.tokens,
+        "steps": ev.step,
+        "epochs": round(trainer.epochs, 4),
+        "tokens_per_s": round(ev.rate, 1) if ev.rate else None,
+        "device": trainer.device,
+        "checkpoints": list(state.registered),
+    }
 
 
 def vocab_bound(tokenizer: str) -> int:

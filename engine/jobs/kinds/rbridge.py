@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.errors import UsageError
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import RbridgeScoreCheckpoint
 from engine.jobs.specs import RbridgeScoreSpec
 from engine.ops.proxy_nll import ProxyNLL
 from engine.rbridge.proxy_dir import check_model_dir, model_sha256
@@ -58,8 +59,95 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
         ctx.commit_chunk(
             lambda c: store_rb.set_score_job(c, spec.score_id, ctx.job_id),
             advance=0,
-            checkpoint=ctx.checkpoint or {"stage": "start"},
+            checkpoint=ctx.restore(RbridgeScoreCheckpoint),
         )
+    proxy = unchanged_proxy(conn, spec, score)
+    op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)
+    op.setup()
+    t0 = time.monotonic()
+    todo, scope_range = traces_to_score(ctx, op, spec, score["benchmark"], proxy["name"])
+    t_tok = time.monotonic() - t0
+    n_tokens = 0
+    for start in range(0, len(todo), CHUNK_TRACES):
+        chunk = todo[start : start + CHUNK_TRACES]
+        out = score_chunk(op, chunk, scope_range)
+        n_tokens += sum(r["n_tokens"] for r in out)
+        ctx.commit_chunk(
+            lambda c, out=out: store_rb.write_trace_scores(c, spec.score_id, out),
+            advance=len(chunk),
+            checkpoint=RbridgeScoreCheckpoint("nll", scored=ctx.done + len(chunk)),
+        )
+    timings = {"tokenize_s": round(t_tok, 3), "total_s": round(time.monotonic() - t0, 3)}
+    metrics = finish_score(ctx, spec, score, proxy, op, timings, n_tokens)
+    return {"score_id": spec.score_id, **{k: metrics[k] for k in _RESULT_KEYS}}
+
+
+def finish_score(
+    ctx: JobContext,
+    spec: RbridgeScoreSpec,
+    score: dict[str, Any],
+    proxy: dict[str, Any],
+    op: ProxyNLL,
+    timings: dict[str, float],
+    n_tokens: int,
+) -> dict[str, Any]:
+    """The benchmark's aggregates over every scored trace, committed with the score row turned
+    done (and its rows in the long evaluation table); returns them."""
+    metrics = aggregate(store_rb.trace_scores(ctx.conn, spec.score_id))
+    metrics.update(
+        {
+            "minmax": spec.minmax,
+            "device": op.loaded.device,
+            "dtype": op.loaded.dtype,
+            "timings": timings,
+            "tokens_scored_now": n_tokens,
+        }
+    )
+    ctx.commit_chunk(
+        lambda c: _finish(c, spec, score, proxy, metrics),
+        advance=0,
+        checkpoint=RbridgeScoreCheckpoint("done"),
+    )
+    ctx.log.info(
+        "rBridge %s on %s: %s (R-phi %s, gold %s) over %d traces",
+        proxy["name"],
+        score["benchmark"],
+        metrics["rbridge"],
+        metrics["nll_rphi"],
+        metrics["nll_gold"],
+        metrics["n_traces"],
+    )
+    return metrics
+
+
+def traces_to_score(
+    ctx: JobContext, op: ProxyNLL, spec: RbridgeScoreSpec, benchmark: str, proxy: str
+) -> tuple[list[dict[str, Any]], tuple[float, float] | None]:
+    """Every trace prepared (its weights need only the tokenizer, and the `benchmark` MinMax
+    scope needs the range over all of them): those not scored yet, and that range."""
+    rows = traces.trace_rows(ctx.conn, spec.benchmark_id)
+    ctx.log.info(
+        "scoring %d traces of %s with proxy %s on %s (%s), MinMax per %s",
+        len(rows),
+        benchmark,
+        proxy,
+        op.loaded.device,
+        op.loaded.dtype,
+        spec.minmax,
+    )
+    prepared = [_prepare(op, spec, row) for row in rows]
+    scope_range = None
+    if spec.minmax == "benchmark":
+        scope_range = benchmark_range([p["weights"] for p in prepared])
+    done_ids = store_rb.scored_trace_ids(ctx.conn, spec.score_id)
+    todo = [p for p in prepared if p["row"]["id"] not in done_ids]
+    ctx.start_phase(len(rows), "traces", done=len(rows) - len(todo))
+    return todo, scope_range
+
+
+def unchanged_proxy(conn, spec: RbridgeScoreSpec, score: dict[str, Any]) -> dict[str, Any]:
+    """The score's proxy, when it still exists and neither its files nor the benchmark's
+    traces changed since the score was planned (a UsageError saying which did otherwise)."""
     proxy = proxies.get_proxy(conn, spec.proxy_id)
     if proxy is None:
         raise UsageError(f"proxy {spec.proxy_id} was deleted")
@@ -77,109 +165,65 @@ def run_score(ctx: JobContext, spec: RbridgeScoreSpec) -> dict[str, Any]:
             "registered",
             fix=f"register the new files as a new proxy: betr proxy add {proxy['path']} --name NEW",
         )
-    rows = traces.trace_rows(conn, spec.benchmark_id)
-    op = ProxyNLL(proxy["path"], device=spec.device, batch_size=spec.batch_size)
-    op.setup()
-    ctx.log.info(
-        "scoring %d traces of %s with proxy %s on %s (%s), MinMax per %s",
-        len(rows),
-        score["benchmark"],
-        proxy["name"],
-        op.loaded.device,
-        op.loaded.dtype,
-        spec.minmax,
-    )
+    return proxy
 
-    t0 = time.monotonic()
-    prepared = [_prepare(op, spec, row) for row in rows]
-    scope_range = None
-    if spec.minmax == "benchmark":
-        scope_range = benchmark_range([p["weights"] for p in prepared])
-    done_ids = store_rb.scored_trace_ids(conn, spec.score_id)
-    todo = [p for p in prepared if p["row"]["id"] not in done_ids]
-    ctx.start_phase(len(rows), "traces", done=len(rows) - len(todo))
-    t_tok = time.monotonic() - t0
-    n_tokens = 0
-    for start in range(0, len(todo), CHUNK_TRACES):
-        chunk = todo[start : start + CHUNK_TRACES]
-        golds = [p for p in chunk if p["gold_ids"]]
-        masks = [p for p in chunk if p["mask"]]
-        batch = {
-            "context_ids": [p["prompt_ids"] for p in chunk]
-            + [p["prompt_ids"] for p in golds]
-            + [p["mask"]["context"] for p in masks],
-            "target_ids": [p["r_ids"] for p in chunk]
-            + [p["gold_ids"] for p in golds]
-            + [p["mask"]["target"] for p in masks],
-        }
-        nll = op(batch)["nll"]
-        gold_nll = iter(nll[len(chunk) : len(chunk) + len(golds)])
-        mask_nll = iter(nll[len(chunk) + len(golds) :])
-        out = []
-        for p, r_nll in zip(chunk, nll[: len(chunk)], strict=True):
-            res = score_trace(
-                p["weights"],
-                r_nll,
-                reasoning=p["row"]["reasoning"],
-                gold_nll=next(gold_nll) if p["gold_ids"] else None,
-                scope_range=scope_range,
-                spans=[tuple(s) for s in p["row"]["spans"]] if p["row"]["spans"] else None,
-            )
-            n_tokens += res.n_tokens
-            sums = _mask_sums(p, next(mask_nll)) if p["mask"] else None
-            out.append(
-                {
-                    "trace_id": p["row"]["id"],
-                    "score": res.score,
-                    "nll_rphi": res.nll_rphi,
-                    "nll_gold": res.nll_gold,
-                    "bpb": res.bpb,
-                    "n_tokens": res.n_tokens,
-                    "flags": res.flags,
-                    "tokens": pack_token_rows(
-                        p["weights"].offsets[:, 0],
-                        p["weights"].offsets[:, 1],
-                        res.weight,
-                        res.weight_minmax,
-                        res.nll,
-                    ),
-                    "mask_nll": sums.nll if sums else None,
-                    "mask_bytes": sums.n_bytes if sums else None,
-                    "mask_words": sums.n_words if sums else None,
-                    "mask_tokens": sums.n_tokens if sums else None,
-                }
-            )
-        ctx.commit_chunk(
-            lambda c, out=out: store_rb.write_trace_scores(c, spec.score_id, out),
-            advance=len(chunk),
-            checkpoint={"stage": "nll", "scored": ctx.done + len(chunk)},
+
+def score_chunk(
+    op: ProxyNLL, chunk: list[dict[str, Any]], scope_range: tuple[float, float] | None
+) -> list[dict[str, Any]]:
+    """The per-trace rows of a chunk of prepared traces: one forward pass over every trace's
+    reasoning, gold answer and (mask traces) joint tokens."""
+    golds = [p for p in chunk if p["gold_ids"]]
+    masks = [p for p in chunk if p["mask"]]
+    batch = {
+        "context_ids": [p["prompt_ids"] for p in chunk]
+        + [p["prompt_ids"] for p in golds]
+        + [p["mask"]["context"] for p in masks],
+        "target_ids": [p["r_ids"] for p in chunk]
+        + [p["gold_ids"] for p in golds]
+        + [p["mask"]["target"] for p in masks],
+    }
+    nll = op(batch)["nll"]
+    gold_nll = iter(nll[len(chunk) : len(chunk) + len(golds)])
+    mask_nll = iter(nll[len(chunk) + len(golds) :])
+    out = []
+    for p, r_nll in zip(chunk, nll[: len(chunk)], strict=True):
+        res = score_trace(
+            p["weights"],
+            r_nll,
+            reasoning=p["row"]["reasoning"],
+            gold_nll=next(gold_nll) if p["gold_ids"] else None,
+            scope_range=scope_range,
+            spans=[tuple(s) for s in p["row"]["spans"]] if p["row"]["spans"] else None,
         )
-    per_trace = store_rb.trace_scores(conn, spec.score_id)
-    metrics = aggregate(per_trace)
-    metrics.update(
-        {
-            "minmax": spec.minmax,
-            "device": op.loaded.device,
-            "dtype": op.loaded.dtype,
-            "timings": {"tokenize_s": round(t_tok, 3), "total_s": round(time.monotonic() - t0, 3)},
-            "tokens_scored_now": n_tokens,
-        }
-    )
-    ctx.commit_chunk(
-        lambda c: _finish(c, spec, score, proxy, metrics),
-        advance=0,
-        checkpoint={"stage": "done"},
-    )
-    ctx.log.info(
-        "rBridge %s on %s: %s (R-phi %s, gold %s) over %d traces",
-        proxy["name"],
-        score["benchmark"],
-        metrics["rbridge"],
-        metrics["nll_rphi"],
-        metrics["nll_gold"],
-        metrics["n_traces"],
-    )
-    return {"score_id": spec.score_id, **{k: metrics[k] for k in _RESULT_KEYS}}
+        sums = _mask_sums(p, next(mask_nll)) if p["mask"] else None
+        out.append(_trace_row(p, res, sums))
+    return out
+
+
+def _trace_row(p: dict[str, Any], res, sums) -> dict[str, Any]:
+    """A trace's row of rbridge_trace_scores: its score, NLLs, packed per-token rows and, for a
+    mask trace, the release's sums."""
+    return {
+        "trace_id": p["row"]["id"],
+        "score": res.score,
+        "nll_rphi": res.nll_rphi,
+        "nll_gold": res.nll_gold,
+        "bpb": res.bpb,
+        "n_tokens": res.n_tokens,
+        "flags": res.flags,
+        "tokens": pack_token_rows(
+            p["weights"].offsets[:, 0],
+            p["weights"].offsets[:, 1],
+            res.weight,
+            res.weight_minmax,
+            res.nll,
+        ),
+        "mask_nll": sums.nll if sums else None,
+        "mask_bytes": sums.n_bytes if sums else None,
+        "mask_words": sums.n_words if sums else None,
+        "mask_tokens": sums.n_tokens if sums else None,
+    }
 
 
 _RESULT_KEYS = (

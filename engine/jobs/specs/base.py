@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from engine.device import check_device_name
 from engine.errors import UsageError
+from engine.jobs.json_types import conforms, describe
 
 SPECS: dict[str, type[JobSpec]] = {}  # kind -> spec class, filled as the classes are defined
 
@@ -36,9 +36,9 @@ class JobSpec:
             value = getattr(self, f.name)
             if isinstance(value, list):  # JSON has no tuples
                 object.__setattr__(self, f.name, value := tuple(value))
-            if not _conforms(value, hints[f.name]):
+            if not conforms(value, hints[f.name]):
                 raise UsageError(
-                    f"{self.kind} job: field '{f.name}' must be {_describe(hints[f.name])}, "
+                    f"{self.kind} job: field '{f.name}' must be {describe(hints[f.name])}, "
                     f"got {value!r}"
                 )
             _check_common(f.name, value)
@@ -79,36 +79,3 @@ def _check_common(name: str, value: Any) -> None:
         raise UsageError(f"--batch-size must be at least 1, got {value}")
     if name == "device" and value is not None:
         check_device_name(value)
-
-
-def _conforms(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_conforms(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is tuple:
-        (item, _ellipsis) = typing.get_args(hint)
-        return isinstance(value, tuple) and all(_conforms(v, item) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _describe(hint: Any) -> str:
-    names = {str: "text", int: "an integer", float: "a number", bool: "true or false"}
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_describe(h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return "null"
-    if typing.get_origin(hint) is tuple:
-        return "a list of texts"
-    if typing.get_origin(hint) is dict:
-        return "an object"
-    return names.get(hint, getattr(hint, "__name__", str(hint)))

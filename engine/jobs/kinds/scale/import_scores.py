@@ -15,6 +15,7 @@ if it had been applied locally, so the app browses them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from engine.betr.scale import check_probs
 from engine.errors import InputError, UsageError
 from engine.exec.scale.threshold import COLUMNS, read_columns, score_shards
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import ImportScoresCheckpoint
 from engine.jobs.specs import ImportScoresSpec
 from engine.store import runs as store_runs
 from engine.store import scores
@@ -36,13 +38,13 @@ CHUNK = 5000
 SHOW_IDS = 5
 
 
-def fingerprint(paths: list[str]) -> list[list[Any]]:
-    """[name, size, mtime_ns] of each shard file: a resume needs the same files."""
+def fingerprint(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime_ns) of each shard file: a resume needs the same files."""
     out = []
     for p in paths:
         st = os.stat(p)
-        out.append([os.path.basename(p), st.st_size, st.st_mtime_ns])
-    return out
+        out.append((os.path.basename(p), st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 def run_import_scores(ctx: JobContext, spec: ImportScoresSpec) -> dict[str, Any]:
@@ -50,48 +52,11 @@ def run_import_scores(ctx: JobContext, spec: ImportScoresSpec) -> dict[str, Any]
     run = store_runs.get_run(conn, run_id)
     require_state(run, "trained", "applied", action="import scores into it")
     paths = score_shards(spec.path)
-    shards = fingerprint(paths)
-    checkpoint = ctx.checkpoint or {}
-    staged = scores.count_staged(conn, run_id, ctx.job_id)
-    resuming = (
-        checkpoint.get("stage") == "import-scores"
-        and checkpoint.get("shards") == shards
-        and checkpoint.get("staged") == staged
-    )
-    if resuming:
-        checked = checkpoint["checked"]
-        shard, row = int(checkpoint["shard"]), int(checkpoint["row"])
-    else:
-        checked = check_shards(conn, run, paths)  # raises before anything is written
-        shard, row, staged = 0, 0, 0
-    mine = (run_id, ctx.job_id if resuming else -1)
-    delete_batched(conn, "apply_staging", "doc_id", "run_id = ? AND job_id != ?", mine)
-    ctx.start_phase(checked["docs"], "docs", done=staged)
-    progress = {"staged": staged}
+    state = staging_start(ctx, run, paths)
+    checked = state.checked or {}
+    ctx.start_phase(checked["docs"], "docs", done=state.staged)
     t0 = time.monotonic()
-    for i in range(shard, len(paths)):
-        cols = read_columns(paths[i], ("id", "prob"))
-        doc_ids, _ = match_ext_ids(conn, run["corpus_id"], cols["id"])
-        n = len(doc_ids)
-        for start in range(row if i == shard else 0, n, CHUNK):
-            end = min(n, start + CHUNK)
-            rows = [
-                (run_id, int(d), float(p), ctx.job_id)
-                for d, p in zip(doc_ids[start:end], cols["prob"][start:end], strict=True)
-            ]
-            progress["staged"] += len(rows)
-            ctx.commit_chunk(
-                lambda c, rows=rows: scores.stage_probs(c, rows),
-                advance=len(rows),
-                checkpoint={
-                    "stage": "import-scores",
-                    "shards": shards,
-                    "shard": i,
-                    "row": end,
-                    "staged": progress["staged"],
-                    "checked": checked,
-                },
-            )
+    state = stage_shards(ctx, run, paths, state)
     t_stage = time.monotonic() - t0
 
     def swap_in(c) -> None:
@@ -100,7 +65,7 @@ def run_import_scores(ctx: JobContext, spec: ImportScoresSpec) -> dict[str, Any]
         store_runs.update_metrics(
             c,
             run_id,
-            applied_docs=progress["staged"],
+            applied_docs=state.staged,
             apply_s=round(t_stage, 3),
             imported_scores={
                 "path": spec.path,
@@ -109,14 +74,58 @@ def run_import_scores(ctx: JobContext, spec: ImportScoresSpec) -> dict[str, Any]
             },
         )
 
-    ctx.commit_chunk(swap_in, advance=0, checkpoint={"stage": "imported"})
+    ctx.commit_chunk(swap_in, advance=0, checkpoint=ImportScoresCheckpoint("imported"))
     return {
         "run_id": run_id,
         "path": spec.path,
         "shards": len(paths),
-        "docs": progress["staged"],
+        "docs": state.staged,
         "token_mismatches": checked["token_mismatches"],
     }
+
+
+def staging_start(ctx: JobContext, run: dict[str, Any], paths: list[str]) -> ImportScoresCheckpoint:
+    """Where staging starts: after this job's last committed chunk when the shard files are
+    the same and its staged rows all there, else at the first row, once every shard is
+    checked (which raises before anything is written). What other imports or applies of the
+    run staged goes."""
+    shards = fingerprint(paths)
+    staged = scores.count_staged(ctx.conn, run["id"], ctx.job_id)
+    state = ctx.restore(ImportScoresCheckpoint)
+    resuming = state.resumes(shards, staged)
+    if not resuming:
+        checked = check_shards(ctx.conn, run, paths)
+        state = ImportScoresCheckpoint(
+            "import-scores", shards=shards, shard=0, row=0, staged=0, checked=checked
+        )
+    mine = (run["id"], ctx.job_id if resuming else -1)
+    delete_batched(ctx.conn, "apply_staging", "doc_id", "run_id = ? AND job_id != ?", mine)
+    return state
+
+
+def stage_shards(
+    ctx: JobContext, run: dict[str, Any], paths: list[str], state: ImportScoresCheckpoint
+) -> ImportScoresCheckpoint:
+    """The shards' probabilities into apply_staging from `state` on, a chunk a transaction;
+    returns the last checkpoint."""
+    first_shard, first_row = state.shard or 0, state.row or 0
+    for i in range(first_shard, len(paths)):
+        cols = read_columns(paths[i], ("id", "prob"))
+        doc_ids, _ = match_ext_ids(ctx.conn, run["corpus_id"], cols["id"])
+        n = len(doc_ids)
+        for start in range(first_row if i == first_shard else 0, n, CHUNK):
+            end = min(n, start + CHUNK)
+            rows = [
+                (run["id"], int(d), float(p), ctx.job_id)
+                for d, p in zip(doc_ids[start:end], cols["prob"][start:end], strict=True)
+            ]
+            state = dataclasses.replace(state, shard=i, row=end, staged=state.staged + len(rows))
+            ctx.commit_chunk(
+                lambda c, rows=rows: scores.stage_probs(c, rows),
+                advance=len(rows),
+                checkpoint=state,
+            )
+    return state
 
 
 def check_shards(conn, run: dict[str, Any], paths: list[str]) -> dict[str, Any]:

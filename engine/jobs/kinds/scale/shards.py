@@ -12,6 +12,7 @@ temporary name, then renamed).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from engine.exec.scale.adapter import run_shards
 from engine.exec.scale.session import ray_session
 from engine.exec.scale.shards import Shard, check_out_dir, count_rows, plan_shards
 from engine.jobs.context import JobContext
+from engine.jobs.kinds.checkpoints import RayShardsCheckpoint
 from engine.jobs.specs import RayApplySpec, RayEmbedSpec
 from engine.ops import Operator
 from engine.ops.count_tokens import CountTokens
@@ -94,7 +96,7 @@ def _run(
     shards = plan_shards(spec.inputs, spec.out_dir)
     check_out_dir(spec.out_dir).mkdir(parents=True, exist_ok=True)
     skipped = [s for s in shards if s.done]
-    state = {"shards": len(skipped)}
+    state = RayShardsCheckpoint(stage, shards_done=len(skipped))
     with ray_session(spec.address, spec.num_cpus) as ray:
         if callable(operators):  # the embedder's device depends on the cluster's GPUs
             operators = operators(ray)
@@ -109,14 +111,9 @@ def _run(
             len(skipped),
         )
 
-        def checkpoint() -> dict[str, Any]:
-            return {"stage": stage, "shards_done": state["shards"]}
-
-        def on_batch(n: int) -> None:
-            ctx.commit_chunk(lambda c: None, advance=n, checkpoint=checkpoint())
-
         def on_shard(shard: Shard, rows: int) -> None:
-            state["shards"] += 1
+            nonlocal state
+            state = dataclasses.replace(state, shards_done=state.shards_done + 1)
             ctx.log.info("wrote %s (%d rows)", shard.out, rows)
 
         written = run_shards(
@@ -128,10 +125,10 @@ def _run(
             text_field=spec.text_field,
             id_field=spec.id_field,
             local=spec.address == "local",
-            on_batch=on_batch,
+            on_batch=lambda n: ctx.advance(n, state),
             on_shard=on_shard,
         )
-    ctx.commit_chunk(lambda c: None, advance=0, checkpoint=checkpoint())
+    ctx.advance(0, state)
     return {
         "out_dir": str(spec.out_dir),
         "shards": len(shards),
