@@ -218,10 +218,10 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
         if run_id is None and (ref := catalog.get_meta(conn, "demo_experiment_run")):
             run_id = int(ref)
         if run_id is None:  # the app never queued the demo run: the experiment runs it
-            config, _notes = plan_score_run(
+            planned = plan_score_run(
                 conn, ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE)
             )
-            run_id = create_run(conn, config)
+            run_id = create_run(conn, planned.config)
             with transaction(conn):
                 catalog.set_meta(conn, "demo_experiment_run", str(run_id))
             catalog.claim_meta(conn, "demo_run_job", "experiment")

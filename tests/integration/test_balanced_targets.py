@@ -75,7 +75,7 @@ def cached_vectors(ws: Workspace, model_id: str, texts: list[str]) -> np.ndarray
 def plan_config(ws: Workspace, **kwargs) -> dict[str, Any]:
     conn = ws.connect()
     try:
-        return plan_score_run(conn, ScoreRequest("web", "both", **kwargs))[0]
+        return plan_score_run(conn, ScoreRequest("web", "both", **kwargs)).config
     finally:
         conn.close()
 
