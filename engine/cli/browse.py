@@ -349,7 +349,7 @@ def labels_list(run_id):
     """Every label with its doc (and p(positive) in --run)."""
     from engine.api.labels import labels_of_workspace
 
-    rows = labels_of_workspace(obj().workspace, run_id)
+    rows = [r.to_json() for r in labels_of_workspace(obj().workspace, run_id)]
     if obj().json:
         emit_json(rows)
         return
@@ -367,11 +367,11 @@ def labels_export(out, run_id, fmt):
 
     result = export_workspace_labels(obj().workspace, Path(out), run_id=run_id, fmt=fmt)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
     else:
         echo(
-            f"{result['rows']} labels ({result['good']} good, {result['bad']} bad, "
-            f"{result['skip']} skip) -> {out}"
+            f"{result.rows} labels ({result.good} good, {result.bad} bad, "
+            f"{result.skip} skip) -> {out}"
         )
 
 
