@@ -234,20 +234,19 @@ def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
         result = select_and_export(
             obj().workspace, run_id, share, by, Path(out), replay=replay, seed=seed
         )
-    result["warnings"] = warnings
     if obj().json:
-        emit_json(result)
+        emit_json({**result.to_json(), "warnings": warnings})
     else:
         echo(
-            f"kept {result['kept_docs']} of {result['total_docs']} docs, {result['kept_tokens']} of "
-            f"{result['total_tokens']} tokens (p >= {result['threshold']:.4f})"
+            f"kept {result.kept_docs} of {result.total_docs} docs, {result.kept_tokens} of "
+            f"{result.total_tokens} tokens (p >= {result.threshold:.4f})"
             + (
-                f", dropped {result['dropped_docs']} contaminated docs "
-                f"({result['dropped_tokens']} tokens)"
+                f", dropped {result.dropped_docs} contaminated docs "
+                f"({result.dropped_tokens} tokens)"
                 if decontaminate
                 else ""
             )
-            + (f", + {result['replay_docs']} replay docs" if result["replay_docs"] else "")
+            + (f", + {result.replay_docs} replay docs" if result.replay_docs else "")
             + f" -> {out}"
         )
 
