@@ -179,7 +179,7 @@ def demo_cmd(path: str | None, force: bool, quick: bool, device: str, detach: bo
         Path(path or "demo-workspace"), force=force, echo=None if as_json else echo
     )
     if as_json:
-        emit_json(summary)
+        emit_json(summary.to_json())
 
 
 def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
