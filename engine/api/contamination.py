@@ -342,7 +342,9 @@ def newest_check(conn: sqlite3.Connection, run_id: int) -> Check | None:
     return max(usable, key=lambda c: (c.upto, c.id)) if usable else None
 
 
-def marks_of(conn: sqlite3.Connection, run_id: int, rows: list[tuple[int, int]]) -> list:
+def marks_of(
+    conn: sqlite3.Connection, run_id: int, rows: list[tuple[int, int]]
+) -> list[bool | None]:
     """For (doc id, probability position) pairs: True (a hit), False (checked, clean) or None
     (no check reached it), by the run's `newest_check`."""
     check = newest_check(conn, run_id)

@@ -58,9 +58,11 @@ def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
             fix="import it first: betr import bench PATH --name NAME; traces attach to an "
             "imported benchmark",
         )
-    return catalog.benchmark_by_name(
+    found = catalog.benchmark_by_name(
         conn, resolve(name, names, "benchmark", listing="betr list benchmarks")
     )
+    assert found is not None  # resolve() returned a stored name
+    return found
 
 
 # -- import -----------------------------------------------------------------------------------
