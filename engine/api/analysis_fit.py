@@ -12,13 +12,19 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.analysis.pairing import MATCH_KEYS as MATCH_KEYS  # the registry, for the faces
 from engine.errors import NotFoundError, UsageError
 from engine.names import same_name, spellings, suggest
 from engine.store import eval_summary
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from engine.analysis.fits import FitResult
+    from engine.analysis.frames import Matched, Side
 
 DIRECTIONS = ("auto", "same", "opposite")
 # metric names that read as "lower is better" (a loss, an NLL, a perplexity, an rBridge score)
@@ -86,7 +92,7 @@ def _one_of(what: str, value: str, known: list[str], where: str) -> None:
         raise NotFoundError(f"unknown {what} '{value}' {where}", fix=suggest(value, known, what))
 
 
-def _check_side(frame, side, role: str) -> None:
+def _check_side(frame: pl.DataFrame, side: Side, role: str) -> None:
     """Every name of a side exists (run, size, stage, metric), else the known ones listed."""
     from engine.analysis.frames import known
 
@@ -103,7 +109,7 @@ def _check_side(frame, side, role: str) -> None:
     _one_of(f"{role} metric", side.metric, metrics, where)
 
 
-def _load(ws: Workspace, x, y):
+def _load(ws: Workspace, x: Side, y: Side) -> tuple[pl.DataFrame, pl.DataFrame]:
     from engine.analysis.frames import results_frame
 
     with closing(ws.connect(readonly=True)) as conn:
@@ -119,19 +125,19 @@ def _check_match(match: str) -> None:
         raise UsageError(f"unknown --match '{match}'", fix=f"match on {' or '.join(MATCH_KEYS)}")
 
 
-def _side_dict(side) -> dict[str, Any]:
+def _side_dict(side: Side) -> dict[str, Any]:
     return {k: getattr(side, k) for k in ("benchmark", "run", "metric", "size", "stage")}
 
 
 # -- fit ----------------------------------------------------------------------------------------
-def one_frame(fx, fy):
+def one_frame(fx: pl.DataFrame, fy: pl.DataFrame) -> pl.DataFrame:
     """The x and y benchmarks' rows in one frame."""
     import polars as pl
 
     return fx if fx is fy else pl.concat([fx, fy]).unique(subset=["id"], keep="first")
 
 
-def fit_points(fx, fy, x, y, match: str):
+def fit_points(fx: pl.DataFrame, fy: pl.DataFrame, x: Side, y: Side, match: str) -> Matched:
     """Matched points, at least 3 of them (else an error saying what did not match)."""
     from engine.analysis.fits import MIN_POINTS
     from engine.analysis.frames import matched_points
@@ -147,7 +153,7 @@ def fit_points(fx, fy, x, y, match: str):
     return m
 
 
-def fit_dict(res, matched, *, match: str) -> dict[str, Any]:
+def fit_dict(res: FitResult, matched: Matched, *, match: str) -> dict[str, Any]:
     """A FitResult (and how its points were matched) as the JSON shape of `betr fit`."""
     return {
         "match": match,
@@ -365,7 +371,9 @@ def rank(
     }
 
 
-def fitted_curve(final: dict[str, Any], x_min: float, x_max: float, n: int = 100) -> list[dict]:
+def fitted_curve(
+    final: dict[str, Any], x_min: float, x_max: float, n: int = 100
+) -> list[dict[str, float | None]]:
     """The final fit ({name, params} from `fit`) at n evenly spaced x in [x_min, x_max], for
     drawing it over the points: [{x, y}] (y None where the function has no value)."""
     import numpy as np

@@ -11,6 +11,7 @@ by the spelling with the most rows; the analysis calls match every spelling of a
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from typing import Any
 
@@ -52,7 +53,13 @@ def overview(workspace: Workspace) -> dict[str, Any]:
     return out
 
 
-def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
+def _view(
+    pairs: list[tuple[str, str, int]],
+    row_cats: dict[str, str],
+    cats: dict[str, str],
+    side_rows: list[tuple[str, str | None, str | None, int | None, int]],
+    item_rows: list[tuple[str, str, str | None, int]],
+) -> dict[str, Any]:
     shown = canonical((b for b, _m, _n in pairs), (n for _b, _m, n in pairs))
     groups: dict[str, dict[str, Any]] = {}  # shown name -> its spellings, metrics, rows
     for bench, metric, n in pairs:
@@ -60,7 +67,8 @@ def _view(pairs, row_cats, cats, side_rows, item_rows) -> dict[str, Any]:
         g["names"].add(bench)
         g["metrics"].add(metric)
         g["n"] += n
-    benches, metric_benches = [], {}
+    benches: list[dict[str, Any]] = []
+    metric_benches: dict[str, set[str]] = {}
     for name, g in groups.items():
         names = sorted(g["names"])
         category = next((cats[b] for b in names if b in cats), None)
@@ -116,7 +124,7 @@ def demo_datasets(sides: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def defaults(conn, view: dict[str, Any]) -> dict[str, Any]:
+def defaults(conn: sqlite3.Connection, view: dict[str, Any]) -> dict[str, Any]:
     """Selectors to start from: the target benchmark and metric (acc where there is one, the
     benchmark with the most rows), and the sides `engine.analysis.pairing.choose` picks on it
     (trying the next benchmarks when one has no fit pair); for the demo experiment, the

@@ -11,9 +11,10 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from engine.errors import NotFoundError, UsageError
 from engine.store import catalog, docs, labels, scores
 from engine.store import runs as store_runs
 from engine.workspace import Workspace, open_private
+
+if TYPE_CHECKING:
+    from engine.store.embeddings import SqliteEmbeddingCache
 
 __all__ = [
     "SORTS",
@@ -95,7 +99,7 @@ class IndexCache:
 
     def __init__(self, size: int = 4):
         self.size = size
-        self._items: OrderedDict[tuple, RunIndex] = OrderedDict()
+        self._items: OrderedDict[tuple[int, str, float | None], RunIndex] = OrderedDict()
         self._lock = threading.Lock()
 
     def peek(self, run_id: int, state: str, finished_at: float | None) -> RunIndex | None:
@@ -125,7 +129,10 @@ def make_view(conn: sqlite3.Connection | None, index: RunIndex, query: Query) ->
     return _make_view(index, query, _id_filters(conn, index, query) if query.needs_sql else ())
 
 
-def _id_filters(conn: sqlite3.Connection, index: RunIndex, query: Query):
+def _id_filters(
+    conn: sqlite3.Connection | None, index: RunIndex, query: Query
+) -> Iterator[np.ndarray]:
+    assert conn is not None, "a source, metadata, text or contamination filter reads the docs"
     if query.source:
         yield docs.ids_with_source(conn, index.corpus_id, query.source)
     if query.meta:
@@ -138,7 +145,9 @@ def _id_filters(conn: sqlite3.Connection, index: RunIndex, query: Query):
         yield np.asarray(contaminated_ids(conn, index.run_id), dtype=np.int64)
 
 
-def page(conn: sqlite3.Connection, index: RunIndex, view: View, start: int, count: int):
+def page(
+    conn: sqlite3.Connection, index: RunIndex, view: View, start: int, count: int
+) -> list[DocRow]:
     """Display rows start..start+count-1 of the view, with their text snippets."""
     start = max(0, start)
     rows = view.rows[start : start + count]
@@ -175,7 +184,9 @@ def page(conn: sqlite3.Connection, index: RunIndex, view: View, start: int, coun
     return out
 
 
-def contamination_marks(conn, index: RunIndex, ids: list[int], rows: np.ndarray) -> list:
+def contamination_marks(
+    conn: sqlite3.Connection, index: RunIndex, ids: list[int], rows: np.ndarray
+) -> list[bool | None]:
     """Per doc: True / False / None (see engine.api.contamination.marks_of); all None before
     the run is applied (checks read the probability order)."""
     if not index.applied:
@@ -321,7 +332,9 @@ def nearest_examples(
     return {"examples": out, "reason": None, "sample": int(index.in_sample.sum())}
 
 
-def _example_vectors(conn, index: RunIndex, cache, model_id: str) -> tuple[list, np.ndarray]:
+def _example_vectors(
+    conn: sqlite3.Connection, index: RunIndex, cache: SqliteEmbeddingCache, model_id: str
+) -> tuple[list[sqlite3.Row], np.ndarray]:
     """The run's target examples with cached embeddings, and their unit vectors (float64, the
     vectors the scoring ranked with); read once per loaded run."""
     from engine.embed import normalise_rows, text_sha256
@@ -339,10 +352,13 @@ def _example_vectors(conn, index: RunIndex, cache, model_id: str) -> tuple[list,
             [rows[i] for i in have],
             normalise_rows(vecs).astype(np.float64),
         )
-    return index.vectors["examples"]
+    examples: tuple[list[sqlite3.Row], np.ndarray] = index.vectors["examples"]
+    return examples
 
 
-def _sample_vectors(conn, index: RunIndex, cache, model_id: str) -> np.ndarray | None:
+def _sample_vectors(
+    conn: sqlite3.Connection, index: RunIndex, cache: SqliteEmbeddingCache, model_id: str
+) -> np.ndarray | None:
     """Unit vectors of the scored sample (for a doc's rank per example), read once per loaded
     run; None when a sample doc is not cached or the sample is too large to hold."""
     from engine.embed import normalise_rows, text_sha256
@@ -356,4 +372,5 @@ def _sample_vectors(conn, index: RunIndex, cache, model_id: str) -> np.ndarray |
             if len(got) == len(set(keys)):
                 vecs = normalise_rows(np.stack([got[key] for key in keys])).astype(np.float64)
         index.vectors["sample"] = vecs
-    return index.vectors["sample"]
+    sample: np.ndarray | None = index.vectors["sample"]
+    return sample

@@ -13,6 +13,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from engine.api.records import Record
 from engine.betr.targets import parse_names
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.table import active_jobs, refuse_if_in_use
@@ -22,25 +23,77 @@ from engine.store.db import transaction
 from engine.terminal import check_name
 from engine.workspace import Workspace
 
-LISTS = {
-    "corpora": catalog.list_corpora,
-    "benchmarks": catalog.list_benchmarks,
-    "targets": catalog.list_target_sets,
-}
+LISTS = ("corpora", "benchmarks", "targets")
 
 
-def init_workspace(path: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WorkspaceInit(Record):
+    workspace: str  # its root directory
+    schema_version: int
+
+
+@dataclass(frozen=True)
+class CorpusInfo(Record):
+    id: int
+    name: str
+    state: str  # importing | ready | deleting
+    created_at: float  # unix seconds
+    tokenizer: str
+    text_field: str
+    sources: list[str]  # the input files' names
+    n_docs: int
+    n_tokens: int
+    n_chars: int
+    n_skipped: int
+    job_id: int | None  # the import job
+
+
+@dataclass(frozen=True)
+class BenchmarkInfo(Record):
+    id: int
+    name: str
+    category: str | None
+    split: str | None
+    format: str
+    sources: list[str]
+    n_examples: int
+    n_chars: int  # of the embedded texts
+    n_skipped: int
+    created_at: float
+    text_fields: list[str]  # the fields its texts were made from
+
+
+@dataclass(frozen=True)
+class TargetSetInfo(Record):
+    id: int
+    name: str
+    created_at: float
+    members: list[str]  # benchmark names, sorted
+    n_benchmarks: int
+    n_examples: int
+
+
+Listed = CorpusInfo | BenchmarkInfo | TargetSetInfo
+
+
+def init_workspace(path: str | None) -> WorkspaceInit:
     """Create (or re-open) a workspace; its path and schema version."""
     from engine.store.schema import SCHEMA_VERSION
 
     ws = Workspace.init(path)
-    return {"workspace": str(ws.root), "schema_version": SCHEMA_VERSION}
+    return WorkspaceInit(str(ws.root), SCHEMA_VERSION)
 
 
-def list_of(workspace: Workspace, what: str) -> list[dict[str, Any]]:
-    """corpora, benchmarks or targets (target sets), as dicts."""
+def list_of(workspace: Workspace, what: str) -> list[Listed]:
+    """corpora, benchmarks or targets (target sets)."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return LISTS[what](conn)
+        if what == "corpora":
+            return [CorpusInfo(**r) for r in catalog.list_corpora(conn)]
+        if what == "benchmarks":
+            return [BenchmarkInfo(**r) for r in catalog.list_benchmarks(conn)]
+        if what == "targets":
+            return [TargetSetInfo(**r) for r in catalog.list_target_sets(conn)]
+    raise UsageError(f"unknown list '{what}'", fix=f"use one of: {', '.join(LISTS)}")
 
 
 def summary(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -72,10 +125,23 @@ def app_state(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def show_doc(workspace: Workspace, ref: str, corpus: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DocDetail(Record):
+    id: int
+    ext_id: str  # the document's own id
+    text: str
+    n_tokens: int
+    n_chars: int
+    source: str  # "file:line" it came from
+    meta: dict[str, Any] | None  # its --meta fields
+    corpus: str
+    tokenizer: str
+
+
+def show_doc(workspace: Workspace, ref: str, corpus: str | None = None) -> DocDetail:
     """A document by numeric id or by its own id (`corpus` when ids repeat across corpora)."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return docs.get_doc(conn, ref, corpus=corpus)
+        return DocDetail(**docs.get_doc(conn, ref, corpus=corpus))
 
 
 # -- target sets --------------------------------------------------------------------------------
@@ -92,7 +158,14 @@ def benchmark_ids(conn: sqlite3.Connection, names: list[str]) -> dict[str, int]:
     return {n: known[n] for n in found}
 
 
-def create_target_set(workspace: Workspace, name: str, bench_spec: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TargetSetCreated(Record):
+    target_set: str
+    id: int
+    benchmarks: list[str]  # sorted
+
+
+def create_target_set(workspace: Workspace, name: str, bench_spec: str) -> TargetSetCreated:
     names = parse_names(bench_spec)
     if not name.strip():
         raise UsageError("the target set name is empty", fix="betr targets create NAME --bench a,b")
@@ -106,7 +179,7 @@ def create_target_set(workspace: Workspace, name: str, bench_spec: str) -> dict[
         if len(ids) != len(names):
             raise UsageError(f"a benchmark is listed twice in '{bench_spec}' (two spellings)")
         set_id = catalog.insert_target_set(conn, name, list(ids.values()))
-    return {"target_set": name, "id": set_id, "benchmarks": sorted(ids)}
+    return TargetSetCreated(name, set_id, sorted(ids))
 
 
 def resolve_targets(conn: sqlite3.Connection, spec: str) -> tuple[int | None, list[str]]:
@@ -143,7 +216,7 @@ class Deleted:
     rows: int  # docs or examples
     runs: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.api.select import export_selection, select
+from engine.api.select import Decontamination, SelectionExport, export_selection, select
 from engine.betr.contamination import DEFAULT_N, check_n, split_rank
 from engine.betr.runs import require_state
 from engine.errors import UsageError
@@ -306,7 +306,7 @@ def select_decontaminated(
     n: int = DEFAULT_N,
     replay: float = 0.0,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> SelectionExport:
     """`betr select --decontaminate`: the cut at `keep`, exported without the docs that share
     an n-gram with a benchmark example (the cut stays where it is: nothing refills it). With
     `replay`, the replay docs are drawn from the clean non-kept docs, which needs a check of
@@ -326,8 +326,7 @@ def select_decontaminated(
         result = export_selection(
             conn, sel, out, replay=replay, seed=seed, drop=[r["position"] for r in dirty]
         )
-    result["contamination"] = {"check_id": check.id, "n": n, "docs_checked": check.upto}
-    return result
+    return replace(result, contamination=Decontamination(check.id, n, check.upto))
 
 
 # -- for the Documents list ----------------------------------------------------------------
@@ -343,7 +342,9 @@ def newest_check(conn: sqlite3.Connection, run_id: int) -> Check | None:
     return max(usable, key=lambda c: (c.upto, c.id)) if usable else None
 
 
-def marks_of(conn: sqlite3.Connection, run_id: int, rows: list[tuple[int, int]]) -> list:
+def marks_of(
+    conn: sqlite3.Connection, run_id: int, rows: list[tuple[int, int]]
+) -> list[bool | None]:
     """For (doc id, probability position) pairs: True (a hit), False (checked, clean) or None
     (no check reached it), by the run's `newest_check`."""
     check = newest_check(conn, run_id)

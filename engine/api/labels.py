@@ -7,9 +7,11 @@ import csv
 import json
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.api.records import Record
 from engine.betr.doclabels import LABELS as LABELS  # the labels, for the faces
 from engine.betr.doclabels import label_agreement as _label_agreement
 from engine.betr.runindex import RunIndex
@@ -48,23 +50,50 @@ def set_label(
     labels.set_label(conn, doc_id, label, run_id, prob)
 
 
-def label_doc(workspace: Workspace, doc_id: int, label: str | None, run_id: int | None = None):
+def label_doc(
+    workspace: Workspace, doc_id: int, label: str | None, run_id: int | None = None
+) -> None:
     with closing(workspace.connect()) as conn:
         set_label(conn, doc_id, label, run_id=run_id)
 
 
-def list_labels(conn: sqlite3.Connection, run_id: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LabelRow(Record):
+    """A hand label with its doc (the fields of EXPORT_FIELDS, in that order)."""
+
+    doc_id: int
+    ext_id: str
+    corpus: str
+    source: str
+    label: str  # one of LABELS
+    labelled_in: int | None  # the run it was labelled in
+    prob_when_labelled: float | None  # p(positive) in that run then
+    prob: float | None  # p(positive) in the run asked for (None: none asked, or not applied)
+    created_at: float  # unix seconds
+
+
+@dataclass(frozen=True)
+class LabelsExported(Record):
+    out: str
+    format: str  # jsonl | csv
+    rows: int
+    good: int  # the counts per label (LABELS)
+    bad: int
+    skip: int
+
+
+def list_labels(conn: sqlite3.Connection, run_id: int | None = None) -> list[LabelRow]:
     """Every label with its doc, and p(positive) in `run_id` when given (None where absent)."""
-    return labels.list_labels(conn, run_id)
+    return [LabelRow(**r) for r in labels.list_labels(conn, run_id)]
 
 
 def export_labels(
     conn: sqlite3.Connection, out: Path, *, run_id: int | None = None, fmt: str | None = None
-) -> dict[str, Any]:
+) -> LabelsExported:
     fmt = fmt or ("csv" if out.suffix == ".csv" else "jsonl")
     if fmt not in ("csv", "jsonl"):
         raise UsageError(f"unknown labels format '{fmt}'", fix="use a .jsonl or .csv path")
-    rows = list_labels(conn, run_id)
+    rows = [r.to_json() for r in list_labels(conn, run_id)]
     out.parent.mkdir(parents=True, exist_ok=True)
     with open_private(out, "w", encoding="utf-8", newline="") as fh:
         if fmt == "jsonl":
@@ -75,7 +104,7 @@ def export_labels(
             writer.writeheader()
             writer.writerows(rows)
     counts = {k: sum(r["label"] == k for r in rows) for k in LABELS}
-    return {"out": str(out), "format": fmt, "rows": len(rows), **counts}
+    return LabelsExported(str(out), fmt, len(rows), **counts)
 
 
 def label_agreement(conn: sqlite3.Connection, index: RunIndex, cut: int | None) -> dict[str, Any]:
@@ -83,13 +112,13 @@ def label_agreement(conn: sqlite3.Connection, index: RunIndex, cut: int | None) 
     return _label_agreement(labels.all_labels(conn), index, cut)
 
 
-def labels_of_workspace(workspace: Workspace, run_id: int | None = None) -> list[dict[str, Any]]:
+def labels_of_workspace(workspace: Workspace, run_id: int | None = None) -> list[LabelRow]:
     with closing(workspace.connect(readonly=True)) as conn:
         return list_labels(conn, run_id)
 
 
 def export_workspace_labels(
     workspace: Workspace, out: Path, *, run_id: int | None = None, fmt: str | None = None
-) -> dict[str, Any]:
+) -> LabelsExported:
     with closing(workspace.connect(readonly=True)) as conn:
         return export_labels(conn, out, run_id=run_id, fmt=fmt)

@@ -4,12 +4,14 @@ multiple-choice benchmarks, and read their curves (checkpoints of one dataset by
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine.api.records import Record
 from engine.betr.select import SELECTION_ORDERS as SELECTION_ORDERS  # registries, for the faces
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.kinds.proxy_train import check_fits, vocab_bound
@@ -38,6 +40,47 @@ def parse_count(text: str | None, name: str) -> int | None:
     return int(value)
 
 
+@dataclass(frozen=True)
+class ProxyInfo(Record):
+    """A registered proxy model."""
+
+    id: int
+    name: str
+    path: str  # its model directory
+    sha256: str  # of its model files
+    model_type: str | None
+    params: int | None
+    dataset: str | None  # the data it was trained on (a curve: one dataset by tokens)
+    step: int | None
+    tokens: int | None  # training tokens
+    origin: str  # added | trained
+    job_id: int | None  # the training job
+    created_at: float  # unix seconds
+
+
+@dataclass(frozen=True)
+class EvalRow(Record):
+    """An evaluation result, long shape: one value of one metric on one benchmark for one model
+    of a run (a dataset / mixture / series) at a size, tokens or step."""
+
+    id: int
+    run: str
+    size: str | None  # model size label
+    params: int | None
+    tokens: int | None
+    step: int | None
+    stage: str | None  # PT, SFT, ...
+    benchmark: str
+    category: str | None
+    metric: str
+    value: float | None
+    attrs: dict[str, Any] | None  # run attributes
+    source: str  # proxy:<id>, a file path, ...
+    proxy_id: int | None
+    job_id: int | None
+    import_id: int | None  # the import it came from (engine.api.results)
+
+
 def add_proxy(
     workspace: Workspace,
     path: str,
@@ -46,12 +89,11 @@ def add_proxy(
     tokens: int | None = None,
     dataset: str | None = None,
     step: int | None = None,
-) -> dict[str, Any]:
+) -> ProxyInfo:
     """Register a Hugging Face causal LM directory (config.json, *.safetensors, tokenizer.json;
     never a pickle), after loading it far enough to know it is one (engine.ops.hf_load.
     verify_causal_lm: a known causal architecture without remote code, weights that match the
-    config exactly, a tokenizer with offsets); its sha256 is recorded. Returns {"proxy_id",
-    "name", "sha256", ...}."""
+    config exactly, a tokenizer with offsets); its sha256 is recorded."""
     from engine.ops.hf_load import verify_causal_lm
 
     model = check_model_dir(path)
@@ -84,15 +126,16 @@ def add_proxy(
                 step=step,
                 tokens=tokens,
             )
-        return {"proxy_id": proxy_id, **proxies.get_proxy(conn, proxy_id)}
+        return resolve_proxy(conn, proxy_id)
 
 
-def list_proxies(workspace: Workspace) -> list[dict[str, Any]]:
+def list_proxies(workspace: Workspace) -> list[ProxyInfo]:
     with closing(workspace.connect(readonly=True)) as conn:
-        return proxies.list_proxies(conn)
+        return [ProxyInfo(**p) for p in proxies.list_proxies(conn)]
 
 
-def resolve_proxy(conn, ref: str | int) -> dict[str, Any]:
+def resolve_proxy(conn: sqlite3.Connection, ref: str | int) -> ProxyInfo:
+    """A proxy by id or name (NotFoundError with the closest names)."""
     from engine.names import suggest
 
     proxy = proxies.get_proxy(conn, ref)
@@ -104,10 +147,10 @@ def resolve_proxy(conn, ref: str | int) -> dict[str, Any]:
             if names
             else "register one: betr proxy add PATH, or train one: betr proxy train",
         )
-    return proxy
+    return ProxyInfo(**proxy)
 
 
-def get_proxy(workspace: Workspace, ref: str | int) -> dict[str, Any]:
+def get_proxy(workspace: Workspace, ref: str | int) -> ProxyInfo:
     with closing(workspace.connect(readonly=True)) as conn:
         return resolve_proxy(conn, ref)
 
@@ -192,7 +235,7 @@ def mc_eval_spec(
             resolve(b, ids, "benchmark", listing="betr list benchmarks") for b in benchmarks
         ]
     return McEvalSpec(
-        proxy_id=int(p["id"]),
+        proxy_id=p.id,
         benchmark_ids=tuple(ids[b] for b in benchmarks),
         limit=limit,
         device=device,
@@ -202,17 +245,17 @@ def mc_eval_spec(
 
 def proxy_results(
     workspace: Workspace, *, benchmark: str | None = None, proxy: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[EvalRow]:
     """The proxies' evaluation rows (long shape)."""
     from engine.names import resolve
 
     with closing(workspace.connect(readonly=True)) as conn:
-        proxy_id = resolve_proxy(conn, proxy)["id"] if proxy else None
+        proxy_id = resolve_proxy(conn, proxy).id if proxy else None
         if benchmark is not None:  # the proxies' rows carry the imported benchmark's name
             known = catalog.benchmark_ids(conn)
             benchmark = resolve(benchmark, known, "benchmark") if known else benchmark
         return [
-            r
+            EvalRow(**r)
             for r in evals.eval_results(conn, benchmark=benchmark, proxy_id=proxy_id)
             if r["proxy_id"] is not None
         ]

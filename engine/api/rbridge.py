@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.api.proxies import resolve_proxy
+from engine.api.proxies import ProxyInfo, resolve_proxy
+from engine.api.records import Record
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
@@ -57,9 +58,11 @@ def resolve_benchmark(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
             fix="import it first: betr import bench PATH --name NAME; traces attach to an "
             "imported benchmark",
         )
-    return catalog.benchmark_by_name(
+    found = catalog.benchmark_by_name(
         conn, resolve(name, names, "benchmark", listing="betr list benchmarks")
     )
+    assert found is not None  # resolve() returned a stored name
+    return found
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -78,6 +81,18 @@ def parse_field_map(spec: str | None) -> dict[str, str] | None:
     return out
 
 
+@dataclass(frozen=True)
+class TracesImported(Record):
+    benchmark: str
+    format: str  # a TRACE_FORMATS name
+    imported: int
+    with_probs: int  # traces with the frontier's letter probabilities
+    gold_from_benchmark: int  # traces whose gold answer came from the benchmark's examples
+    replaced: int  # traces replaced (--replace)
+    skipped: int  # bad records skipped (--skip-bad)
+    skipped_examples: list[str]  # the first 20 of them
+
+
 def import_traces(
     workspace: Workspace,
     paths: Sequence[str],
@@ -87,7 +102,7 @@ def import_traces(
     field_map: str | None = None,
     skip_bad: bool = False,
     replace: bool = False,
-) -> dict[str, Any]:
+) -> TracesImported:
     """Traces into `benchmark`, in one transaction: a bad record stops the import and changes
     nothing (unless skip_bad, which reports what it skipped)."""
     from engine.rbridge.formats import read_traces, trace_format
@@ -158,16 +173,16 @@ def import_traces(
                         "scores are dropped), or give the traces other ids",
                     )
             traces.insert_traces(conn, bench["id"], rows)
-    return {
-        "benchmark": benchmark,
-        "format": fmt,
-        "imported": len(rows),
-        "with_probs": sum(r["letter_probs"] is not None for r in rows),
-        "gold_from_benchmark": gold_from_bench,
-        "replaced": replaced,
-        "skipped": len(skipped),
-        "skipped_examples": list(skipped[:20]),
-    }
+    return TracesImported(
+        benchmark=benchmark,
+        format=fmt,
+        imported=len(rows),
+        with_probs=sum(r["letter_probs"] is not None for r in rows),
+        gold_from_benchmark=gold_from_bench,
+        replaced=replaced,
+        skipped=len(skipped),
+        skipped_examples=list(skipped[:20]),
+    )
 
 
 def _examples_by_key(conn: sqlite3.Connection, benchmark: str) -> dict[tuple[str, str], str]:
@@ -182,9 +197,20 @@ def _examples_by_key(conn: sqlite3.Connection, benchmark: str) -> dict[tuple[str
     return out
 
 
-def list_traces(workspace: Workspace) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TraceCount(Record):
+    """A benchmark with traces: how many, how many carry letter probabilities."""
+
+    benchmark_id: int
+    benchmark: str
+    traces: int
+    with_probs: int
+    formats: str  # comma-separated TRACE_FORMATS names
+
+
+def list_traces(workspace: Workspace) -> list[TraceCount]:
     with closing(workspace.connect(readonly=True)) as conn:
-        return traces.trace_counts(conn)
+        return [TraceCount(**r) for r in traces.trace_counts(conn)]
 
 
 # -- scoring ----------------------------------------------------------------------------------
@@ -218,22 +244,22 @@ def plan_score(
         # every option checked before the score row is written: a refused command writes nothing
         spec = RbridgeScoreSpec(
             score_id=0,
-            proxy_id=int(p["id"]),
+            proxy_id=p.id,
             benchmark_id=int(bench["id"]),
             minmax=minmax,
             prompt=cfg.prompt,
             batch_size=batch_size,
             device=device,
         )
-        score_id, cached = plan_score_row(conn, p, bench, cfg, rescore=rescore)
+        score_id, cached = plan_score_row(conn, p.to_json(), bench, cfg, rescore=rescore)
     if cached:
-        return ScorePlan(score_id, True, None, p["name"], benchmark, ["cached result"])
+        return ScorePlan(score_id, True, None, p.name, benchmark, ["cached result"])
     notes = (
         ["rescoring from scratch beside the finished score, which stays until this one is done"]
         if rescore
         else []
     )
-    return ScorePlan(score_id, False, replace(spec, score_id=score_id), p["name"], benchmark, notes)
+    return ScorePlan(score_id, False, replace(spec, score_id=score_id), p.name, benchmark, notes)
 
 
 def _num(x: Any) -> float | None:
@@ -259,7 +285,7 @@ def show(
         score = _done_score(conn, p, bench, minmax)
         m = score["metrics"]
         out: dict[str, Any] = {
-            "proxy": p["name"],
+            "proxy": p.name,
             "benchmark": benchmark,
             "score_id": score["id"],
             "minmax": score["config"]["minmax"],
@@ -272,28 +298,59 @@ def show(
             "flags": m.get("flags", {}),
         }
         if trace is not None:
-            out["trace"] = trace_detail(conn, score["id"], bench["id"], trace)
+            out["trace"] = trace_detail(conn, score["id"], bench["id"], trace).to_json()
     return out
 
 
-def _done_score(conn, p, bench, minmax: str | None) -> dict[str, Any]:
+def _done_score(
+    conn: sqlite3.Connection, p: ProxyInfo, bench: sqlite3.Row, minmax: str | None
+) -> dict[str, Any]:
     rows = [
         s
-        for s in store_rb.list_scores(conn, benchmark_id=bench["id"], proxy_id=p["id"])
+        for s in store_rb.list_scores(conn, benchmark_id=bench["id"], proxy_id=p.id)
         if s["state"] == "done" and (minmax is None or s["config"]["minmax"] == minmax)
     ]
     if not rows:
         raise NotFoundError(
-            f"proxy '{p['name']}' has no finished rBridge score on '{bench['name']}'"
+            f"proxy '{p.name}' has no finished rBridge score on '{bench['name']}'"
             + (f" with --minmax {minmax}" if minmax else ""),
-            fix=f"score it: betr rbridge score --proxy {p['name']} --benchmark {bench['name']}",
+            fix=f"score it: betr rbridge score --proxy {p.name} --benchmark {bench['name']}",
         )
     return max(rows, key=lambda s: (s["finished_at"] or 0, s["id"]))
 
 
+@dataclass(frozen=True)
+class TokenRow:
+    """One token of a trace: its text and character span, weight (raw and min-max scaled) and
+    the proxy's NLL of it (None where not finite)."""
+
+    token: str
+    start: int
+    end: int
+    weight: float | None
+    weight_minmax: float | None
+    nll: float | None
+
+
+@dataclass(frozen=True)
+class TraceDetail(Record):
+    """One trace's score in a score: rBridge score, NLLs, bits per byte, and its tokens."""
+
+    id: str  # the trace's own id
+    score: float | None
+    nll_rphi: float | None
+    nll_gold: float | None
+    bpb: float | None  # under the release's procedure (mask traces), else None
+    bpb_prompted: float | None  # betr's prompted variant
+    flags: list[str]  # no-probs, flat-weights, empty
+    prob_source: str  # frontier, teacher:<sha256>, none
+    reasoning: str
+    tokens: list[TokenRow]
+
+
 def trace_detail(
     conn: sqlite3.Connection, score_id: int, benchmark_id: int, ext_id: str
-) -> dict[str, Any]:
+) -> TraceDetail:
     t = traces.trace_by_ext_id(conn, benchmark_id, ext_id)
     if t is None:
         raise NotFoundError(
@@ -304,34 +361,34 @@ def trace_detail(
     ts = store_rb.trace_score(conn, score_id, t["id"])
     if ts is None:
         raise NotFoundError(f"trace '{ext_id}' has no score in score {score_id}")
-    return {
-        "id": ext_id,
-        "score": ts["score"],
-        "nll_rphi": ts["nll_rphi"],
-        "nll_gold": ts["nll_gold"],
+    return TraceDetail(
+        id=ext_id,
+        score=ts["score"],
+        nll_rphi=ts["nll_rphi"],
+        nll_gold=ts["nll_gold"],
         # one trace under the release's procedure (mask traces), and betr's prompted variant
-        "bpb": ts["mask_nll"] / (ts["mask_bytes"] * LN2) if ts["mask_bytes"] else None,
-        "bpb_prompted": ts["bpb"],
-        "flags": ts["flags"],
-        "prob_source": t["prob_source"],
-        "reasoning": t["reasoning"],
-        "tokens": token_rows(t["reasoning"], ts["tokens"]),
-    }
+        bpb=ts["mask_nll"] / (ts["mask_bytes"] * LN2) if ts["mask_bytes"] else None,
+        bpb_prompted=ts["bpb"],
+        flags=ts["flags"],
+        prob_source=t["prob_source"],
+        reasoning=t["reasoning"],
+        tokens=token_rows(t["reasoning"], ts["tokens"]),
+    )
 
 
-def token_rows(reasoning: str, blob: bytes | None) -> list[dict[str, Any]]:
+def token_rows(reasoning: str, blob: bytes | None) -> list[TokenRow]:
     if blob is None:
         return []
     a = unpack_token_rows(blob)
     return [
-        {
-            "token": reasoning[int(s) : int(e)],
-            "start": int(s),
-            "end": int(e),
-            "weight": _num(w),
-            "weight_minmax": _num(u),
-            "nll": _num(n),
-        }
+        TokenRow(
+            token=reasoning[int(s) : int(e)],
+            start=int(s),
+            end=int(e),
+            weight=_num(w),
+            weight_minmax=_num(u),
+            nll=_num(n),
+        )
         for s, e, w, u, n in zip(
             a["starts"], a["ends"], a["weight"], a["weight_minmax"], a["nll"], strict=True
         )
@@ -358,7 +415,30 @@ def score_state(conn: sqlite3.Connection, score: dict[str, Any]) -> tuple[str, s
     return state, error
 
 
-def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ScoreRow(Record):
+    """An rBridge score (finished, being computed, failed) with its proxy's curve position and
+    its numbers (SCORE_KEYS; None until done)."""
+
+    score_id: int
+    proxy: str
+    benchmark: str
+    state: str  # score_state: done, pending, a job's state, "rescore <state>"
+    error: str | None
+    minmax: str | None
+    dataset: str | None
+    step: int | None
+    tokens: int | None
+    params: int | None
+    rbridge: float | None
+    nll_rphi: float | None
+    nll_gold: float | None
+    bpb: float | None
+    bpb_prompted: float | None
+    n_traces: int | None
+
+
+def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[ScoreRow]:
     """Every score (finished, being computed, failed) with its proxy's curve position."""
     with closing(workspace.connect(readonly=True)) as conn:
         bench_id = resolve_benchmark(conn, benchmark)["id"] if benchmark else None
@@ -367,20 +447,20 @@ def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[dic
             p = proxies.get_proxy(conn, s["proxy_id"]) or {}
             state, error = score_state(conn, s)
             out.append(
-                {
-                    "score_id": s["id"],
-                    "proxy": s["proxy"],
-                    "benchmark": s["benchmark"],
-                    "state": state,
-                    "error": error,
-                    "minmax": s["config"].get("minmax"),
-                    "dataset": p.get("dataset"),
-                    "step": p.get("step"),
-                    "tokens": p.get("tokens"),
-                    "params": p.get("params"),
+                ScoreRow(
+                    score_id=s["id"],
+                    proxy=s["proxy"],
+                    benchmark=s["benchmark"],
+                    state=state,
+                    error=error,
+                    minmax=s["config"].get("minmax"),
+                    dataset=p.get("dataset"),
+                    step=p.get("step"),
+                    tokens=p.get("tokens"),
+                    params=p.get("params"),
                     **{k: s["metrics"].get(k) for k in SCORE_KEYS},
-                    "n_traces": s["metrics"].get("n_traces"),
-                }
+                    n_traces=s["metrics"].get("n_traces"),
+                )
             )
     return out
 

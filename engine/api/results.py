@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from engine.api.records import Record
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.ingest.results import RESULT_FORMATS as RESULT_FORMATS  # the registry, for the faces
 from engine.ingest.results import format_names as format_names
@@ -38,6 +40,96 @@ HOST = socket.gethostname()
 Progress = Callable[[int, int | None, str], None]  # (done, total, unit)
 
 
+@dataclass(frozen=True)
+class ValueCheck:
+    """A value read two ways: recomputed from a samples file and given by its results JSON."""
+
+    run: str
+    step: int | None
+    benchmark: str
+    metric: str
+    samples: float
+    results_json: float
+    agree: bool  # equal to float noise (1e-9)
+
+
+@dataclass(frozen=True)
+class ResultsImported(Record):
+    """What an import stored (rows, per-item rows) and what it dropped, skipped and noted."""
+
+    import_id: int
+    format: str  # a RESULT_FORMATS name
+    files: int
+    rows: int
+    items: int
+    dropped: int  # missing or NaN values
+    dropped_examples: list[str]  # the first 10
+    skipped: int  # bad files and records (skip_bad)
+    skipped_examples: list[str]  # the first 20
+    runs: int  # distinct runs
+    benchmarks: int  # distinct benchmarks
+    metrics: int  # distinct metrics
+    categories_added: int  # benchmark -> category entries added to the workspace's map
+    notes: list[str]
+    checks: list[ValueCheck]
+
+
+@dataclass(frozen=True)
+class ImportInfo(Record):
+    """A results import, with the distinct runs, benchmarks and metrics of its rows."""
+
+    id: int
+    format: str
+    sources: list[str]  # the paths imported
+    n_rows: int
+    n_items: int
+    n_dropped: int
+    created_at: float  # unix seconds
+    state: str  # done | staging | deleting
+    pid: int | None  # the process that stages it
+    host: str | None
+    runs: int
+    benchmarks: int
+    metrics: int
+
+
+@dataclass(frozen=True)
+class ResultTotals:
+    """Counts of the whole long table (imported rows and the proxies' own)."""
+
+    rows: int
+    runs: int
+    benchmarks: int
+    metrics: int
+
+
+@dataclass(frozen=True)
+class ImportList(Record):
+    imports: list[ImportInfo]
+    totals: ResultTotals
+
+
+@dataclass(frozen=True)
+class ImportDeleted(Record):
+    import_id: int
+    rows: int
+    items: int
+
+
+@dataclass(frozen=True)
+class Categories(Record):
+    """The benchmark -> category map, sorted by benchmark, and whose it is."""
+
+    categories: dict[str, str]
+    source: str  # workspace | shipped (until the first import or edit seeds the workspace's)
+
+
+@dataclass(frozen=True)
+class CategoriesSet(Record):
+    set: dict[str, str]  # the entries given
+    rows_updated: int  # stored rows whose category changed
+
+
 def import_results(
     workspace: Workspace,
     paths: Sequence[str],
@@ -46,12 +138,10 @@ def import_results(
     skip_bad: bool = False,
     stage: str | None = None,
     on_progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> ResultsImported:
     """Parse `paths` as `fmt` and store rows and items under one new import (module doc);
-    `on_progress(rows staged, rows expected or None, "rows")` after each batch. Returns
-    {import_id, format, rows, items, dropped, dropped_examples, skipped, skipped_examples,
-    runs, benchmarks, metrics, files, notes, categories_added, checks} (checks: the values a
-    samples file and its results JSON both give, side by side)."""
+    `on_progress(rows staged, rows expected or None, "rows")` after each batch (checks: the
+    values a samples file and its results JSON both give, side by side)."""
     from engine.ingest.results import check_columns, parse_columns, result_format
 
     result_format(fmt)  # a known one
@@ -88,7 +178,7 @@ def _alive(pid: int | None, host: str | None) -> bool:
 
 
 def _stage_and_swap(
-    conn,
+    conn: sqlite3.Connection,
     import_id: int,
     paths: list[str],
     fmt: str,
@@ -96,7 +186,7 @@ def _stage_and_swap(
     skip_bad: bool,
     stage: str | None,
     on_progress: Progress | None,
-) -> dict[str, Any]:
+) -> ResultsImported:
     from engine.analysis.categories import DEFAULT_MAP, category_of, seed_map
     from engine.ingest.results import (
         DEFAULT_STAGE,
@@ -181,42 +271,43 @@ def _stage_and_swap(
             n_items=summary["items"],
             n_dropped=parsed.dropped,
         )
-    return {
-        "import_id": import_id,
-        "format": fmt,
-        "files": parsed.files,
-        "rows": summary["rows"],
-        "items": summary["items"],
-        "dropped": parsed.dropped,
-        "dropped_examples": parsed.dropped_examples[:10],
-        "skipped": len(parsed.skipped),
-        "skipped_examples": parsed.skipped[:20],
-        "runs": len(summary["runs"]),
-        "benchmarks": len(summary["benchmarks"]),
-        "metrics": summary["metrics"],
-        "categories_added": len(added),
-        "notes": parsed.notes,
-        "checks": parsed.checks,
-    }
+    return ResultsImported(
+        import_id=import_id,
+        format=fmt,
+        files=parsed.files,
+        rows=summary["rows"],
+        items=summary["items"],
+        dropped=parsed.dropped,
+        dropped_examples=parsed.dropped_examples[:10],
+        skipped=len(parsed.skipped),
+        skipped_examples=parsed.skipped[:20],
+        runs=len(summary["runs"]),
+        benchmarks=len(summary["benchmarks"]),
+        metrics=summary["metrics"],
+        categories_added=len(added),
+        notes=parsed.notes,
+        checks=[ValueCheck(**c) for c in parsed.checks],
+    )
 
 
 def _key(r: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(r.get(k) for k in store_ri.KEY_COLUMNS)
 
 
-def list_imports(workspace: Workspace) -> dict[str, Any]:
-    """{imports: [{id, format, sources, n_rows, n_items, n_dropped, created_at, runs,
-    benchmarks, metrics}], totals: {rows, runs, benchmarks, metrics} of the whole table}."""
+def list_imports(workspace: Workspace) -> ImportList:
+    """Every import with its counts, and the totals of the whole table."""
     with closing(workspace.connect(readonly=True)) as conn:
         imports = evals.list_imports(conn)
         summaries = store_ri.import_summaries(conn)
         totals = store_ri.totals(conn)
-    for imp in imports:
-        imp.update(summaries.get(imp["id"], {"runs": 0, "benchmarks": 0, "metrics": 0}))
-    return {"imports": imports, "totals": totals}
+    none = {"runs": 0, "benchmarks": 0, "metrics": 0}
+    return ImportList(
+        [ImportInfo(**{**imp, **summaries.get(imp["id"], none)}) for imp in imports],
+        ResultTotals(**totals),
+    )
 
 
-def delete_import(workspace: Workspace, import_id: int) -> dict[str, Any]:
+def delete_import(workspace: Workspace, import_id: int) -> ImportDeleted:
     """Drop an import with its rows and items (in bounded transactions: the import reads as
     'deleting' meanwhile)."""
     with closing(workspace.connect()) as conn:
@@ -232,19 +323,19 @@ def delete_import(workspace: Workspace, import_id: int) -> dict[str, Any]:
                 fix="wait for it to finish, or stop that `betr results import`",
             )
         store_ri.delete_import_rows(conn, import_id)  # in bounded transactions
-    return {"import_id": import_id, "rows": imp["n_rows"], "items": imp["n_items"]}
+    return ImportDeleted(import_id, imp["n_rows"], imp["n_items"])
 
 
-def get_categories(workspace: Workspace) -> dict[str, Any]:
-    """{categories: {benchmark: category}, source: "workspace" | "shipped"} (the shipped map
-    until the first import or edit seeds the workspace's)."""
+def get_categories(workspace: Workspace) -> Categories:
+    """The benchmark -> category map: the workspace's, or the shipped map until the first
+    import or edit seeds the workspace's."""
     from engine.analysis.categories import DEFAULT_MAP
 
     with closing(workspace.connect(readonly=True)) as conn:
         mapping = evals.categories(conn)
     if mapping:
-        return {"categories": dict(sorted(mapping.items())), "source": "workspace"}
-    return {"categories": dict(sorted(DEFAULT_MAP.items())), "source": "shipped"}
+        return Categories(dict(sorted(mapping.items())), "workspace")
+    return Categories(dict(sorted(DEFAULT_MAP.items())), "shipped")
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -264,7 +355,7 @@ def parse_mapping(text: str) -> dict[str, str]:
     return out
 
 
-def set_categories(workspace: Workspace, mapping: str | dict[str, str]) -> dict[str, Any]:
+def set_categories(workspace: Workspace, mapping: str | dict[str, str]) -> CategoriesSet:
     """Edit the workspace's map (seeding it from the shipped one first) and the category of
     the stored rows of those benchmarks."""
     from engine.analysis.categories import DEFAULT_MAP
@@ -276,7 +367,7 @@ def set_categories(workspace: Workspace, mapping: str | dict[str, str]) -> dict[
                 evals.set_categories(conn, DEFAULT_MAP)
             evals.set_categories(conn, entries)
             updated = store_ri.set_row_categories(conn, entries)
-    return {"set": entries, "rows_updated": updated}
+    return CategoriesSet(entries, updated)
 
 
 # -- showing what is stored -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api.catalog import resolve_targets
+from engine.api.records import Record
 from engine.api.run_targets import annotate_runs, plan_targets
 from engine.betr.runs import (
     DEFAULT_SAMPLE,
@@ -68,8 +69,17 @@ class ScorePlan:
     warnings: list[str] = field(default_factory=list)  # targets from an evaluation split
 
 
-def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[str, Any], list[str]]:
-    """Validate a score request and build the run config. Returns (config, notes)."""
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated score request: the run's config (what the run row stores and hashes) and
+    notes for the user."""
+
+    config: dict[str, Any]
+    notes: list[str]
+
+
+def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> RunPlan:
+    """Validate a score request and build the run config."""
     from engine.embed import model_fingerprint, resolve_embedder_path
 
     notes: list[str] = []
@@ -128,7 +138,7 @@ def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> tuple[dict[st
         "k0": req.k0,
         **target_entries,
     }
-    return config, notes
+    return RunPlan(config, notes)
 
 
 def create_run(conn: sqlite3.Connection, config: dict[str, Any]) -> int:
@@ -151,7 +161,8 @@ def plan_score(workspace: Workspace, req: ScoreRequest) -> ScorePlan:
     """The run for `req`: a finished one with the same config (cached), else a new pending run
     to score."""
     with closing(workspace.connect()) as conn:
-        config, notes = plan_score_run(conn, req)
+        planned = plan_score_run(conn, req)
+        config, notes = planned.config, planned.notes
         cached = find_cached_run(conn, config)
         run_id = cached if cached is not None else create_run(conn, config)
     title = f"score run {run_id}: {req.corpus} vs {req.targets}"
@@ -162,7 +173,10 @@ def score_spec(plan: ScorePlan, device: str = "auto") -> ScoreSpec:
     return ScoreSpec(run_id=plan.run_id, device=device)
 
 
-def fasttext_params(**flags: Any) -> dict[str, Any]:
+FasttextParams = dict[str, int | float]  # fastText parameter name -> value
+
+
+def fasttext_params(**flags: int | float | None) -> FasttextParams:
     """CLI-named fastText settings (None = the default) as fastText parameters."""
     unknown = set(flags) - set(FASTTEXT_FLAGS)
     if unknown:
@@ -203,13 +217,77 @@ def queue_pipeline(
     """Plan a new run for `req` and queue score -> train -> apply as one detached job (its
     title from the run id). Returns (run id, job id)."""
     with closing(workspace.connect()) as conn:
-        config, _notes = plan_score_run(conn, req)
-        run_id = create_run(conn, config)
+        run_id = create_run(conn, plan_score_run(conn, req).config)
     spec = PipelineSpec(run_id=run_id, fasttext=fasttext or {})
     return run_id, submit(workspace, spec, title=title(run_id) if title else None, detach=True)
 
 
-def run_summary(workspace: Workspace, run_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TargetUse:
+    """One target benchmark of a run: the examples used, of how many, its split and the fields
+    its texts were made from."""
+
+    examples: int
+    of: int
+    split: str | None
+    text_fields: list[str]
+
+
+@dataclass(frozen=True)
+class RunInfo(Record):
+    """A run as listed: its config and metrics decoded, with its targets and warnings
+    (engine.api.run_targets.annotate_runs)."""
+
+    id: int
+    kind: str  # betr | ...
+    name: str | None
+    state: str  # pending | scored | trained | applied | ...
+    config: dict[str, Any]
+    config_hash: str
+    metrics: dict[str, Any]
+    created_at: float  # unix seconds
+    finished_at: float | None
+    corpus: str | None
+    target_set: str | None
+    per_benchmark: int | None  # balanced targets: examples per benchmark; None: every one
+    targets: dict[str, TargetUse]  # benchmark name -> its use, sorted by name
+    warnings: list[str]  # evaluation-split targets, then the classifier's
+    classifier_warnings: list[str]
+
+
+@dataclass(frozen=True)
+class RunDetail(Record):
+    """A run's full row (config, metrics, timings, corpus size), its sample and applied doc
+    counts, targets and warnings."""
+
+    id: int
+    kind: str
+    name: str | None
+    config: dict[str, Any]
+    config_hash: str
+    state: str
+    corpus_id: int | None
+    target_set_id: int | None
+    metrics: dict[str, Any]
+    created_at: float
+    finished_at: float | None
+    corpus: str | None
+    corpus_docs: int | None
+    corpus_tokens: int | None
+    corpus_deleting: int  # 1 while the corpus is being deleted (SQLite's boolean)
+    sample_docs: int
+    applied_docs: int
+    per_benchmark: int | None
+    targets: dict[str, TargetUse]
+    warnings: list[str]
+    classifier_warnings: list[str]
+
+
+def _targets(run: dict[str, Any]) -> dict[str, Any]:
+    return {**run, "targets": {k: TargetUse(**v) for k, v in run["targets"].items()}}
+
+
+def run_summary(workspace: Workspace, run_id: int) -> RunDetail:
     """A run's full config, metrics and timings, with its sample and applied doc counts, its
     targets (examples used per benchmark, their splits and text fields) and warnings."""
     with closing(workspace.connect(readonly=True)) as conn:
@@ -217,28 +295,53 @@ def run_summary(workspace: Workspace, run_id: int) -> dict[str, Any]:
         run["sample_docs"] = scores.count_sample(conn, run_id)
         run["applied_docs"] = scores.count_probs(conn, run_id)
         annotate_runs(conn, [run])
-    return run
+    return RunDetail(**_targets(run))
+
+
+@dataclass(frozen=True)
+class RankedRow(Record):
+    """A doc of a run's scored sample: its BETR score, best rank and cosine against the
+    targets (and which example), p(positive) once the classifier has been applied."""
+
+    doc_id: int
+    ext_id: str
+    score: float
+    best_rank: int
+    best_cosine: float
+    benchmark: str | None
+    example_id: str | None
+    prob: float | None
+    applied: bool  # whether the run's classifier has been applied (`prob` is meaningful)
+
+    def to_json(self) -> dict[str, Any]:
+        """The row; `prob` only once applied."""
+        out = super().to_json()
+        del out["applied"]
+        if not self.applied:
+            del out["prob"]
+        return out
 
 
 def ranked_rows(
     conn: sqlite3.Connection, run_id: int, *, limit: int | None = None, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[RankedRow]:
     """The scored sample, best first (BETR score desc, best cosine desc), with p(positive)
     once the classifier has been applied."""
     run = store_runs.get_run(conn, run_id)
     require_state(run, "scored", "trained", "applied", action="list its ranked docs")
     applied = run["state"] == "applied"
-    return scores.ranked_rows(conn, run_id, applied=applied, limit=limit, offset=offset)
+    rows = scores.ranked_rows(conn, run_id, applied=applied, limit=limit, offset=offset)
+    return [RankedRow(**{"prob": None, **r}, applied=applied) for r in rows]
 
 
 def ranked(
     workspace: Workspace, run_id: int, *, limit: int | None = None, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[RankedRow]:
     with closing(workspace.connect(readonly=True)) as conn:
         return ranked_rows(conn, run_id, limit=limit, offset=offset)
 
 
-def list_runs(workspace: Workspace) -> list[dict[str, Any]]:
+def list_runs(workspace: Workspace) -> list[RunInfo]:
     """Every run, newest first, with its targets and warnings (see `annotate_runs`)."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return annotate_runs(conn, store_runs.list_runs(conn))
+        return [RunInfo(**_targets(r)) for r in annotate_runs(conn, store_runs.list_runs(conn))]

@@ -21,16 +21,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import closing
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
+from engine.api.records import Record
 from engine.betr.runs import require_state
+from engine.betr.scale import Threshold
 from engine.errors import InputError, UsageError
 from engine.exec.scale import ENGINES as ENGINES  # for the faces
 from engine.exec.scale.session import import_ray
 from engine.exec.scale.shards import check_out_dir, expand_inputs
-from engine.exec.scale.threshold import input_order_tie, score_shards, shard_threshold
+from engine.exec.scale.threshold import TieOf, input_order_tie, score_shards, shard_threshold
 from engine.jobs.kinds.scale.shards import apply_inputs
 from engine.jobs.specs import ImportScoresSpec, RayApplySpec, RayEmbedSpec
 from engine.jobs.table import refuse_if_in_use
@@ -147,6 +150,47 @@ def import_scores_spec(workspace: Workspace, run_id: int, path: str) -> ImportSc
     return ImportScoresSpec(run_id=run_id, path=directory)
 
 
+@dataclass(frozen=True)
+class ScaleThreshold(Record):
+    """The exact threshold over sharded scores: what keeping `keep` keeps, how ties were
+    broken, and what the passes read."""
+
+    kept_docs: int
+    kept_tokens: int
+    total_docs: int
+    total_tokens: int
+    keep: float  # fraction in (0, 1]
+    by: str  # a KEEP_BY unit
+    last_tie: int  # tie key of the last kept doc (its doc id, or source rank << 32 | row)
+    threshold: float  # p(positive) of the last kept doc
+    kept_token_share: float
+    shards: int  # shards read
+    docs: int  # docs in them
+    cut_bin: int | None  # the histogram bin the cut fell in, and its docs (None: not gathered)
+    bin_docs: int | None
+    run_id: int | None  # the run whose doc ids broke ties (None: input order)
+    tie: str  # how ties were broken, in words
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields; `cut_bin`, `bin_docs` and `run_id` only where known."""
+        out = super().to_json()
+        for key in ("cut_bin", "bin_docs", "run_id"):
+            if out[key] is None:
+                del out[key]
+        return out
+
+
+def _threshold(
+    th: dict[str, Any], info: dict[str, Any], run_id: int | None, tie: str
+) -> ScaleThreshold:
+    return ScaleThreshold(
+        **th,
+        **{"cut_bin": None, "bin_docs": None, **info},
+        run_id=run_id,
+        tie=tie,
+    )
+
+
 def scale_threshold(
     scores_dir: str,
     keep: float,
@@ -157,19 +201,24 @@ def scale_threshold(
     engine: str = "local",
     address: str = "local",
     num_cpus: int | None = None,
-) -> dict[str, Any]:
+) -> ScaleThreshold:
     """The threshold, kept docs and kept tokens at `keep` (a fraction) of the shards in
     `scores_dir`; with `run_id` (and its workspace) ties go by the corpus's doc ids."""
     paths = score_shards(os.path.abspath(os.path.expanduser(scores_dir)))
-    opts = {"engine": engine, "address": address, "num_cpus": num_cpus}
+
+    def threshold(tie_of: TieOf) -> tuple[Threshold, dict[str, Any]]:
+        return shard_threshold(
+            paths, keep, by, tie_of=tie_of, engine=engine, address=address, num_cpus=num_cpus
+        )
+
     if run_id is None or workspace is None:
-        th, info = shard_threshold(paths, keep, by, tie_of=input_order_tie, **opts)
-        return {**th.as_dict(), **info, "tie": "input order (shard source, row)"}
+        th, info = threshold(input_order_tie)
+        return _threshold(th.as_dict(), info, None, "input order (shard source, row)")
     with closing(workspace.connect(readonly=True)) as conn:
         run = store_runs.get_run(conn, run_id)
 
         def doc_id_tie(got: dict[str, np.ndarray]) -> np.ndarray:
-            doc_ids, _ = match_ext_ids(conn, run["corpus_id"], got["id"])
+            doc_ids, _ = match_ext_ids(conn, run["corpus_id"], cast("Sequence[str]", got["id"]))
             unknown = np.flatnonzero(doc_ids < 0)
             if len(unknown):
                 i = int(unknown[0])
@@ -181,5 +230,5 @@ def scale_threshold(
                 )
             return doc_ids
 
-        th, info = shard_threshold(paths, keep, by, tie_of=doc_id_tie, **opts)
-    return {**th.as_dict(), **info, "run_id": run_id, "tie": "doc id"}
+        th, info = threshold(doc_id_tie)
+    return _threshold(th.as_dict(), info, run_id, "doc id")

@@ -11,11 +11,13 @@ import math
 import sqlite3
 from collections.abc import Collection
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.api.records import Record
 from engine.api.run_targets import annotate_runs
 from engine.betr.runs import require_state
 from engine.betr.select import KEEP_BY as KEEP_BY  # the units, for the faces
@@ -26,7 +28,9 @@ from engine.store import scores
 from engine.workspace import Workspace, open_private
 
 __all__ = [
+    "Decontamination",
     "Selection",
+    "SelectionExport",
     "export_selection",
     "parse_keep",
     "select",
@@ -35,11 +39,53 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Decontamination:
+    """The contamination check a decontaminated export left docs out by."""
+
+    check_id: int
+    n: int  # words per n-gram
+    docs_checked: int  # prob_order positions 1..docs_checked
+
+
+@dataclass(frozen=True)
+class SelectionExport(Record):
+    """A selection (the cut at a keep rate) and what its export wrote."""
+
+    run_id: int
+    keep: float  # fraction in (0, 1]
+    by: str  # a KEEP_BY unit
+    position: int  # docs kept: prob_order positions 1..position
+    kept_tokens: int
+    total_tokens: int
+    total_docs: int
+    threshold: float  # p(positive) of the last kept doc
+    kept_docs: int
+    kept_token_share: float
+    out: str
+    format: str  # jsonl | parquet
+    replay_docs: int  # random non-kept docs added, marked as replay
+    rows: int  # rows written
+    dropped_docs: int | None = None  # contaminated kept docs left out (None: not checked)
+    dropped_tokens: int | None = None
+    contamination: Decontamination | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields; the decontamination ones only for a decontaminated export."""
+        out = super().to_json()
+        for key in ("dropped_docs", "dropped_tokens", "contamination"):
+            if out[key] is None:
+                del out[key]
+        return out
+
+
 def selection_warnings(workspace: Workspace, run_id: int) -> list[str]:
     """What to say before writing a run's selection: its classifier is degenerate (its order
     of the pool is noise). [] when there is nothing to say."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return annotate_runs(conn, [store_runs.get_run(conn, run_id)])[0]["classifier_warnings"]
+        run = annotate_runs(conn, [store_runs.get_run(conn, run_id)])[0]
+    warnings: list[str] = run["classifier_warnings"]
+    return warnings
 
 
 def select(conn: sqlite3.Connection, run_id: int, keep: float, by: str = "tokens") -> Selection:
@@ -52,8 +98,8 @@ def select(conn: sqlite3.Connection, run_id: int, keep: float, by: str = "tokens
     if by == "docs":
         position = max(1, math.ceil(keep * n_docs - 1e-9))
     else:
-        position = scores.first_position_with_tokens(conn, run_id, keep * n_tokens - 1e-9)
-        position = position or n_docs
+        found = scores.first_position_with_tokens(conn, run_id, keep * n_tokens - 1e-9)
+        position = found or n_docs
     row = scores.at_position(conn, run_id, position)
     return Selection(run_id, keep, by, position, row["cum_tokens"], n_tokens, n_docs, row["prob"])
 
@@ -67,7 +113,7 @@ def export_selection(
     seed: int = 0,
     fmt: str | None = None,
     drop: Collection[int] | None = None,
-) -> dict[str, Any]:
+) -> SelectionExport:
     """Write the kept docs (and `replay` x as many random non-kept docs, marked) to JSONL or
     Parquet, with the run's provenance on every row. Positions in `drop` (contaminated docs)
     are left out of both: the result then also says how many kept docs and tokens went."""
@@ -112,21 +158,19 @@ def export_selection(
             pq.write_table(pa.Table.from_pylist(rows), fh)
     elif fmt == "jsonl":
         with open_private(out, "w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         raise UsageError(f"unknown export format '{fmt}'", fix="use a .jsonl or .parquet path")
-    result = {
+    return SelectionExport(
         **sel.as_dict(),
-        "out": str(out),
-        "format": fmt,
-        "replay_docs": len(replay_positions),
-        "rows": len(rows),
-    }
-    if drop is not None:
-        result["dropped_docs"] = sel.position - n_kept
-        result["dropped_tokens"] = dropped_tokens
-    return result
+        out=str(out),
+        format=fmt,
+        replay_docs=len(replay_positions),
+        rows=len(rows),
+        dropped_docs=None if drop is None else sel.position - n_kept,
+        dropped_tokens=None if drop is None else dropped_tokens,
+    )
 
 
 def _row(r: sqlite3.Row, replay: bool, provenance: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +197,7 @@ def select_and_export(
     *,
     replay: float = 0.0,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> SelectionExport:
     """`betr select`: the cut at `keep` (a fraction) and its export to `out`."""
     with closing(workspace.connect(readonly=True)) as conn:
         sel = select(conn, run_id, keep, by)

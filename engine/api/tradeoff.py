@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 from engine.api.browse import RunIndex, load_run_index, snippets
+from engine.api.records import Record
 from engine.betr.by_source import SOURCE, SourceGroups, by_source, group_run, parse_field
 from engine.betr.select import parse_keep
 from engine.betr.tradeoff import (
@@ -33,6 +35,8 @@ __all__ = [
     "MAX_EPOCHS",
     "OVER_TARGET_SHARE",
     "Budget",
+    "DocSnippet",
+    "RunsOverlap",
     "SourceGroups",
     "agreement",
     "agreement_of_run",
@@ -61,7 +65,7 @@ def preload_agreement() -> None:
     import scipy.stats  # noqa: F401
 
 
-def open_index(workspace: Workspace, run_id: int):
+def open_index(workspace: Workspace, run_id: int) -> RunIndex:
     with closing(workspace.connect(readonly=True)) as conn:
         return load_run_index(conn, run_id)
 
@@ -87,24 +91,48 @@ def tradeoff_of_run(
     return tradeoff(index, keep, by, budget)
 
 
+@dataclass(frozen=True)
+class DocSnippet:
+    doc_id: int
+    ext_id: str  # the document's own id
+    snippet: str  # its first 200 characters
+
+
+@dataclass(frozen=True)
+class RunsOverlap(Record):
+    """Two runs' kept sets at one keep rate: their sizes, overlap and Jaccard index, and the
+    first docs of each set difference (with the size of each)."""
+
+    run_a: int
+    run_b: int
+    keep_percent: float
+    by: str  # a KEEP_BY unit
+    kept_a: int
+    kept_b: int
+    overlap: int
+    jaccard: float
+    only_a: list[DocSnippet]  # the first `show` docs kept by run A only
+    only_b: list[DocSnippet]
+    n_only_a: int
+    n_only_b: int
+
+
 def overlap_of_runs(
     workspace: Workspace, run_a: int, run_b: int, keep: float, by: str, show: int
-) -> dict[str, Any]:
+) -> RunsOverlap:
     """Two runs' kept sets at one keep rate; the first `show` docs of each set difference with
     their ids and snippets, and the size of each."""
     result = overlap(open_index(workspace, run_a), open_index(workspace, run_b), keep, by)
+    sides: dict[str, list[DocSnippet]] = {}
+    sizes: dict[str, int] = {}
     with closing(workspace.connect(readonly=True)) as conn:
         for side in ("only_a", "only_b"):
             ids = [int(i) for i in result[side]]
-            result[f"n_{side}"] = len(ids)
+            sizes[f"n_{side}"] = len(ids)
             shown = ids[: max(0, show)]
             found = snippets(conn, shown, 200, read=200)
-            result[side] = [
-                {"doc_id": i, "ext_id": found[i][0], "snippet": found[i][1]}
-                for i in shown
-                if i in found
-            ]
-    return result
+            sides[side] = [DocSnippet(i, found[i][0], found[i][1]) for i in shown if i in found]
+    return RunsOverlap(**{**result, **sides, **sizes})
 
 
 def agreement_of_run(
@@ -149,7 +177,8 @@ def by_source_of_run(
     """`betr tradeoff --by-source`: each source's (or metadata value's) docs and tokens in the
     pool and kept at `keep` (F_opt when not given and the budget is known, else 10%)."""
     if keep is None:
-        keep = budget.f_opt() / 100.0 if budget is not None and budget.known else 0.10
+        f_opt = budget.f_opt() if budget is not None else None
+        keep = f_opt / 100.0 if f_opt is not None else 0.10
     with closing(workspace.connect(readonly=True)) as conn:
         index = load_run_index(conn, run_id)
         index.cut(keep, by)  # "apply it first" before reading every doc's value

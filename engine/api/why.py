@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 from engine.api.browse import NEVER_EMBEDDED, load_run_index, nearest_examples
 from engine.api.jobs import queue, run_here
+from engine.api.records import Record
 from engine.errors import NotFoundError, UsageError
 from engine.jobs.specs import EmbedDocsSpec
 from engine.store import docs
@@ -39,18 +41,57 @@ def embed_docs_spec(
     return EmbedDocsSpec(run_id=run_id, doc_ids=tuple(doc_ids), device=device)
 
 
+@dataclass(frozen=True)
+class NearestExample:
+    """A target example near a doc: its cosine, and the rank the doc has (or would have) among
+    the run's scored sample for that example (None without the sample's vectors)."""
+
+    example_id: int
+    ext_id: str
+    benchmark: str
+    question: str | None
+    text: str | None
+    cosine: float
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class WhyDoc(Record):
+    """The k target examples nearest a doc, or why there are none (`reason`)."""
+
+    examples: list[NearestExample]
+    reason: str | None  # why `examples` is empty (NEVER_EMBEDDED: --embed helps)
+    sample: int | None  # the scored sample's size (None when there are no examples)
+    embedded_now: bool  # the doc was embedded by this call
+    job_id: int | None = None  # the embed-docs job that did it
+
+    def to_json(self) -> dict[str, Any]:
+        """`sample` only with examples found, `job_id` only when embedded now."""
+        out = super().to_json()
+        if out["sample"] is None:
+            del out["sample"]
+        if not self.embedded_now:
+            del out["job_id"]
+        return out
+
+
+def _why(result: dict[str, Any], job_id: int | None) -> WhyDoc:
+    examples = [NearestExample(**e) for e in result["examples"]]
+    return WhyDoc(examples, result["reason"], result.get("sample"), job_id is not None, job_id)
+
+
 def why_doc(
     workspace: Workspace, run_id: int, doc_id: int, *, k: int = 5, embed: bool = False
-) -> dict[str, Any]:
+) -> WhyDoc:
     """nearest_examples of the doc; with `embed`, a doc never embedded is embedded first (an
     embed-docs job run in this process, recorded in the job table like any other)."""
     with closing(workspace.connect(readonly=True)) as conn:
         index = load_run_index(conn, run_id)
         result = nearest_examples(conn, index, doc_id, k=k)
     if result["examples"] or not embed or result["reason"] != NEVER_EMBEDDED:
-        return {**result, "embedded_now": False}
+        return _why(result, None)
     job_id = queue(workspace, embed_docs_spec(workspace, run_id, [doc_id]))
     run_here(workspace, job_id)
     with closing(workspace.connect(readonly=True)) as conn:
         result = nearest_examples(conn, index, doc_id, k=k)
-    return {**result, "embedded_now": True, "job_id": job_id}
+    return _why(result, job_id)

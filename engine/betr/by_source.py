@@ -143,7 +143,9 @@ def group_run(
     )
 
 
-def by_source(index: RunIndex, groups: SourceGroups, keep: float, by: str = "tokens"):
+def by_source(
+    index: RunIndex, groups: SourceGroups, keep: float, by: str = "tokens"
+) -> dict[str, Any]:
     """What keeping `keep` (a fraction, by tokens or docs: the cut of `betr select`) keeps of
     each group: docs and tokens in the pool and kept, the share of the group's tokens kept
     (survival), the group's share of the kept tokens and of the pool's tokens."""

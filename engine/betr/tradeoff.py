@@ -237,7 +237,9 @@ def overlap(a: RunIndex, b: RunIndex, keep: float, by: str = "tokens") -> dict[s
 
 
 # -- classifier vs BETR on the scored sample -------------------------------------------------
-def agreement(index: RunIndex, keep: float = 0.10, by: str = "tokens", top: int = 50):
+def agreement(
+    index: RunIndex, keep: float = 0.10, by: str = "tokens", top: int = 50
+) -> dict[str, Any]:
     """On the scored sample: Spearman of p(positive) vs BETR score, precision at the keep rate
     (of the sample docs the classifier keeps, the share BETR also ranks in its top as many),
     and the largest disagreements both ways by percentile rank."""

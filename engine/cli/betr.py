@@ -47,9 +47,9 @@ def targets_create(name: str, benches: str) -> None:
 
     result = create_target_set(obj().workspace, name, benches)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
     else:
-        echo(f"target set '{name}': {', '.join(result['benchmarks'])}")
+        echo(f"target set '{name}': {', '.join(result.benchmarks)}")
 
 
 @targets_group.command("list")
@@ -234,20 +234,19 @@ def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
         result = select_and_export(
             obj().workspace, run_id, share, by, Path(out), replay=replay, seed=seed
         )
-    result["warnings"] = warnings
     if obj().json:
-        emit_json(result)
+        emit_json({**result.to_json(), "warnings": warnings})
     else:
         echo(
-            f"kept {result['kept_docs']} of {result['total_docs']} docs, {result['kept_tokens']} of "
-            f"{result['total_tokens']} tokens (p >= {result['threshold']:.4f})"
+            f"kept {result.kept_docs} of {result.total_docs} docs, {result.kept_tokens} of "
+            f"{result.total_tokens} tokens (p >= {result.threshold:.4f})"
             + (
-                f", dropped {result['dropped_docs']} contaminated docs "
-                f"({result['dropped_tokens']} tokens)"
+                f", dropped {result.dropped_docs} contaminated docs "
+                f"({result.dropped_tokens} tokens)"
                 if decontaminate
                 else ""
             )
-            + (f", + {result['replay_docs']} replay docs" if result["replay_docs"] else "")
+            + (f", + {result.replay_docs} replay docs" if result.replay_docs else "")
             + f" -> {out}"
         )
 
@@ -260,7 +259,7 @@ def ranked_cmd(run_id, limit, offset):
     """The scored sample, best first: one JSON object per line with --json."""
     from engine.api.runs import ranked
 
-    rows = ranked(obj().workspace, run_id, limit=limit, offset=offset)
+    rows = [r.to_json() for r in ranked(obj().workspace, run_id, limit=limit, offset=offset)]
     if obj().json:
         for r in rows:
             emit_json_line(r)
@@ -295,7 +294,7 @@ def runs_show(run_id: int) -> None:
     from engine.api.run_targets import targets_line
     from engine.api.runs import run_summary
 
-    run = run_summary(obj().workspace, run_id)
+    run = run_summary(obj().workspace, run_id).to_json()
     if obj().json:
         emit_json(run)
         return

@@ -203,18 +203,18 @@ def overlap_cmd(run_ids, keep, by, show):
     ws = obj().workspace
     result = overlap_of_runs(ws, run_ids[0], run_ids[1], _keep(keep), by, show)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
     r = result
     echo(
-        f"keep {r['keep_percent']:.4g}% of {r['by']}: run {r['run_a']} keeps {r['kept_a']:,}, "
-        f"run {r['run_b']} keeps {r['kept_b']:,}; both {r['overlap']:,} "
-        f"(Jaccard {r['jaccard']:.4f})"
+        f"keep {r.keep_percent:.4g}% of {r.by}: run {r.run_a} keeps {r.kept_a:,}, "
+        f"run {r.run_b} keeps {r.kept_b:,}; both {r.overlap:,} "
+        f"(Jaccard {r.jaccard:.4f})"
     )
-    for side, run in (("only_a", r["run_a"]), ("only_b", r["run_b"])):
-        echo(f"only in run {run}: {r['n_' + side]:,} docs")
-        for d in r[side]:
-            echo(f"  {d['doc_id']:>8}  {d['ext_id']:<20}  {d['snippet'][:90]}")
+    for run, n, shown in ((r.run_a, r.n_only_a, r.only_a), (r.run_b, r.n_only_b, r.only_b)):
+        echo(f"only in run {run}: {n:,} docs")
+        for d in shown:
+            echo(f"  {d.doc_id:>8}  {d.ext_id:<20}  {d.snippet[:90]}")
 
 
 @click.command("agreement", cls=BetrCommand)
@@ -349,7 +349,7 @@ def labels_list(run_id):
     """Every label with its doc (and p(positive) in --run)."""
     from engine.api.labels import labels_of_workspace
 
-    rows = labels_of_workspace(obj().workspace, run_id)
+    rows = [r.to_json() for r in labels_of_workspace(obj().workspace, run_id)]
     if obj().json:
         emit_json(rows)
         return
@@ -367,11 +367,11 @@ def labels_export(out, run_id, fmt):
 
     result = export_workspace_labels(obj().workspace, Path(out), run_id=run_id, fmt=fmt)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
     else:
         echo(
-            f"{result['rows']} labels ({result['good']} good, {result['bad']} bad, "
-            f"{result['skip']} skip) -> {out}"
+            f"{result.rows} labels ({result.good} good, {result.bad} bad, "
+            f"{result.skip} skip) -> {out}"
         )
 
 

@@ -4,9 +4,12 @@ check that `betr select --decontaminate` runs first when none covers its kept se
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from engine.api.select import SelectionExport
 
 from engine.cli.common import KEEP_BY, BetrCommand, echo, emit_json, obj, print_table, run_job
 
@@ -39,7 +42,7 @@ def ensure_check(
 
 def select_decontaminated(
     run_id: int, keep: float, by: str, out: Path, *, n: int | None, replay: float, seed: int
-) -> dict[str, Any]:
+) -> SelectionExport:
     """`betr select --decontaminate`: the check first when none covers the kept set (the
     whole pool with --replay), then the export without the contaminated docs."""
     from engine.api.contamination import DEFAULT_N, select_decontaminated

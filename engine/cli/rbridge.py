@@ -85,21 +85,21 @@ def import_cmd(paths, benchmark, fmt, field_map, skip_bad, replace):
         replace=replace,
     )
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
-    report_skipped(result)
+    report_skipped(result.to_json())
     echo(
-        f"imported {result['imported']} trace(s) into '{benchmark}' "
-        f"({result['with_probs']} with letter probabilities"
+        f"imported {result.imported} trace(s) into '{benchmark}' "
+        f"({result.with_probs} with letter probabilities"
         + (
-            f", gold from the benchmark for {result['gold_from_benchmark']}"
-            if result["gold_from_benchmark"]
+            f", gold from the benchmark for {result.gold_from_benchmark}"
+            if result.gold_from_benchmark
             else ""
         )
-        + (f", replaced {result['replaced']}" if result["replaced"] else "")
+        + (f", replaced {result.replaced}" if result.replaced else "")
         + ")"
     )
-    if result["with_probs"] < result["imported"]:
+    if result.with_probs < result.imported:
         echo(
             "note: traces without letter probabilities score as plain NLL (flag no-probs); "
             f"give them probabilities with: betr rbridge teacher-force --benchmark {benchmark} "
@@ -113,7 +113,7 @@ def traces_cmd():
     """Benchmarks with traces: how many, how many with letter probabilities."""
     from engine.api.rbridge import list_traces
 
-    rows = list_traces(obj().workspace)
+    rows = [t.to_json() for t in list_traces(obj().workspace)]
     if obj().json:
         emit_json(rows)
         return
@@ -256,7 +256,7 @@ def scores_cmd(benchmark):
     """Every rBridge score with its proxy's dataset, step and tokens."""
     from engine.api.rbridge import scores_table
 
-    rows = scores_table(obj().workspace, benchmark)
+    rows = [r.to_json() for r in scores_table(obj().workspace, benchmark)]
     if obj().json:
         emit_json(rows)
         return
@@ -366,11 +366,9 @@ def proxy_add(path, name, tokens, dataset, step):
         step=step,
     )
     if obj().json:
-        emit_json(
-            {"proxy_id": result["proxy_id"], "name": result["name"], "sha256": result["sha256"]}
-        )
+        emit_json({"proxy_id": result.id, "name": result.name, "sha256": result.sha256})
     else:
-        echo(f"proxy {result['proxy_id']} '{result['name']}' ({result['params'] or '?'} params)")
+        echo(f"proxy {result.id} '{result.name}' ({result.params or '?'} params)")
 
 
 @proxy_group.command("list")
@@ -378,7 +376,7 @@ def proxy_list():
     """Every proxy, by dataset and training tokens."""
     from engine.api.proxies import list_proxies
 
-    rows = list_proxies(obj().workspace)
+    rows = [p.to_json() for p in list_proxies(obj().workspace)]
     if obj().json:
         emit_json(rows)
         return
@@ -502,7 +500,7 @@ def proxy_results(proxy, benchmark):
     """The proxies' evaluation results (long shape: run, tokens, benchmark, metric, value)."""
     from engine.api.proxies import proxy_results as results
 
-    rows = results(obj().workspace, benchmark=benchmark, proxy=proxy)
+    rows = [r.to_json() for r in results(obj().workspace, benchmark=benchmark, proxy=proxy)]
     if obj().json:
         emit_json(rows)
         return

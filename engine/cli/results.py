@@ -61,24 +61,24 @@ def import_cmd(paths, fmt, columns, stage, skip_bad):
             on_progress=lambda done, total, unit: update(done, total, unit),
         )
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
-    report_skipped(result)
-    for note in result["notes"]:
+    report_skipped(result.to_json())
+    for note in result.notes:
         echo(f"note: {note}", err=True)
-    if result["checks"]:
-        same = sum(c["agree"] for c in result["checks"])
-        metrics = sorted({c["metric"] for c in result["checks"]})
+    if result.checks:
+        same = sum(c.agree for c in result.checks)
+        metrics = sorted({c.metric for c in result.checks})
         echo(
-            f"recomputed from the samples: {same} of {len(result['checks'])} value(s) equal the "
+            f"recomputed from the samples: {same} of {len(result.checks)} value(s) equal the "
             f"results JSON's ({', '.join(metrics)})"
         )
     echo(
-        f"import {result['import_id']}: {result['rows']} row(s) from {result['files']} file(s): "
-        f"{result['runs']} run(s), {result['benchmarks']} benchmark(s), "
-        f"{result['metrics']} metric(s)"
-        + (f", {result['items']} item(s)" if result["items"] else "")
-        + (f"; {result['dropped']} missing or NaN value(s) dropped" if result["dropped"] else "")
+        f"import {result.import_id}: {result.rows} row(s) from {result.files} file(s): "
+        f"{result.runs} run(s), {result.benchmarks} benchmark(s), "
+        f"{result.metrics} metric(s)"
+        + (f", {result.items} item(s)" if result.items else "")
+        + (f"; {result.dropped} missing or NaN value(s) dropped" if result.dropped else "")
     )
 
 
@@ -89,15 +89,15 @@ def list_cmd():
 
     data = list_imports(obj().workspace)
     if obj().json:
-        emit_json(data)
+        emit_json(data.to_json())
         return
     rows = [
         dict(
-            imp,
-            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(imp["created_at"])),
-            files=", ".join(imp["sources"][:2]) + (" ..." if len(imp["sources"]) > 2 else ""),
+            imp.to_json(),
+            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(imp.created_at)),
+            files=", ".join(imp.sources[:2]) + (" ..." if len(imp.sources) > 2 else ""),
         )
-        for imp in data["imports"]
+        for imp in data.imports
     ]
     print_table(
         rows,
@@ -116,10 +116,10 @@ def list_cmd():
         ],
         f"no results imported yet: betr results import PATH... --format {format_names()}",
     )
-    t = data["totals"]
+    t = data.totals
     echo(
-        f"all results: {t['rows']} row(s), {t['runs']} run(s), {t['benchmarks']} benchmark(s), "
-        f"{t['metrics']} metric(s)"
+        f"all results: {t.rows} row(s), {t.runs} run(s), {t.benchmarks} benchmark(s), "
+        f"{t.metrics} metric(s)"
     )
 
 
@@ -213,9 +213,9 @@ def delete_cmd(import_id):
 
     result = delete_import(obj().workspace, import_id)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
-    echo(f"deleted import {import_id} ({result['rows']} row(s), {result['items']} item(s))")
+    echo(f"deleted import {import_id} ({result.rows} row(s), {result.items} item(s))")
 
 
 @results_group.command("categories")
@@ -227,22 +227,22 @@ def categories_cmd(entries):
     if entries:
         result = set_categories(obj().workspace, entries)
         if obj().json:
-            emit_json(result)
+            emit_json(result.to_json())
             return
-        for bench, cat in result["set"].items():
+        for bench, cat in result.set.items():
             echo(f"{bench} -> {cat}")
-        echo(f"({result['rows_updated']} stored row(s) updated)")
+        echo(f"({result.rows_updated} stored row(s) updated)")
         return
     data = get_categories(obj().workspace)
     if obj().json:
-        emit_json(data)
+        emit_json(data.to_json())
         return
     print_table(
-        [{"benchmark": b, "category": c} for b, c in data["categories"].items()],
+        [{"benchmark": b, "category": c} for b, c in data.categories.items()],
         [("benchmark", "benchmark"), ("category", "category")],
         "no categories",
     )
-    if data["source"] == "shipped":
+    if data.source == "shipped":
         echo("(the shipped map: the workspace gets its own copy on the first import or edit)")
 
 

@@ -134,13 +134,13 @@ def threshold_cmd(scores_dir, keep, by, run_id, engine, address, num_cpus):
         num_cpus=num_cpus,
     )
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
     echo(
-        f"keep {result['keep'] * 100:g}% of {by}: threshold p >= {result['threshold']:.6g}, "
-        f"{result['kept_docs']} of {result['total_docs']} docs, "
-        f"{result['kept_tokens']} of {result['total_tokens']} tokens "
-        f"(ties by {result['tie']})"
+        f"keep {result.keep * 100:g}% of {by}: threshold p >= {result.threshold:.6g}, "
+        f"{result.kept_docs} of {result.total_docs} docs, "
+        f"{result.kept_tokens} of {result.total_tokens} tokens "
+        f"(ties by {result.tie})"
     )
 
 

@@ -22,9 +22,9 @@ def init(path: str | None) -> None:
 
     done = init_workspace(path)
     if obj().json:
-        emit_json(done)
+        emit_json(done.to_json())
     else:
-        echo(f"workspace ready at {done['workspace']} (schema v{done['schema_version']})")
+        echo(f"workspace ready at {done.workspace} (schema v{done.schema_version})")
 
 
 @click.command("list", cls=BetrCommand)
@@ -44,7 +44,7 @@ def show_list(what: str) -> None:
         show_jobs()
         return
     ws = obj().workspace
-    rows = list_runs(ws) if what == "runs" else list_of(ws, what)
+    rows = [r.to_json() for r in (list_runs(ws) if what == "runs" else list_of(ws, what))]
     if obj().json:
         emit_json(rows)
         return
@@ -104,16 +104,16 @@ def show_cmd(what: str, ref: str, corpus: str | None) -> None:
 
     doc = show_doc(obj().workspace, ref, corpus)
     if obj().json:
-        emit_json(doc)
+        emit_json(doc.to_json())
         return
     echo(
-        f"doc {doc['id']}  id={doc['ext_id']}  corpus={doc['corpus']}  "
-        f"{doc['n_tokens']} tokens ({doc['tokenizer']})  {doc['n_chars']} chars  from {doc['source']}"
+        f"doc {doc.id}  id={doc.ext_id}  corpus={doc.corpus}  "
+        f"{doc.n_tokens} tokens ({doc.tokenizer})  {doc.n_chars} chars  from {doc.source}"
     )
-    if doc["meta"]:
-        echo(f"meta: {json.dumps(doc['meta'], ensure_ascii=False)}")
+    if doc.meta:
+        echo(f"meta: {json.dumps(doc.meta, ensure_ascii=False)}")
     echo("")
-    echo(doc["text"])
+    echo(doc.text)
 
 
 @click.command("delete", cls=BetrCommand)
@@ -179,7 +179,7 @@ def demo_cmd(path: str | None, force: bool, quick: bool, device: str, detach: bo
         Path(path or "demo-workspace"), force=force, echo=None if as_json else echo
     )
     if as_json:
-        emit_json(summary)
+        emit_json(summary.to_json())
 
 
 def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:

@@ -13,7 +13,8 @@ from typing import BinaryIO, Protocol
 
 
 class Source(Protocol):
-    name: str  # shown in messages: a path, or "wheel.whl!member/path"
+    @property
+    def name(self) -> str: ...  # shown in messages: a path, or "wheel.whl!member/path"
 
     def open(self) -> BinaryIO: ...
 

@@ -56,7 +56,7 @@ def write_quiz(path, n: int, offset: int):
 def plan_config(ws: Workspace, **kwargs) -> dict[str, Any]:
     conn = ws.connect()
     try:
-        return plan_score_run(conn, ScoreRequest("web", "both", **kwargs))[0]
+        return plan_score_run(conn, ScoreRequest("web", "both", **kwargs)).config
     finally:
         conn.close()
 

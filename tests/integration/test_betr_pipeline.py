@@ -808,7 +808,7 @@ def test_stages_out_of_order_name_the_step_to_run_first(small_ws, tmp_path):
 
     conn = small_ws.connect()
     try:
-        config, _ = plan_score_run(conn, ScoreRequest("web", "quiz"))
+        config = plan_score_run(conn, ScoreRequest("web", "quiz")).config
         run_id = create_run(conn, config)  # pending: its score job never ran
     finally:
         conn.close()

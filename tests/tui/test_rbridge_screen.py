@@ -135,15 +135,15 @@ def assert_status(screen, data: dict, i: int) -> None:
 
 async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
     app = make_app(scored_ws)
-    score = next(r for r in scores_table(scored_ws, "gsm8k") if r["proxy"] == "tiny-a")
-    rows = trace_list(scored_ws, score["score_id"])
-    first = trace_tokens(scored_ws, score["score_id"], rows[0]["trace_id"])
+    score = next(r for r in scores_table(scored_ws, "gsm8k") if r.proxy == "tiny-a")
+    rows = trace_list(scored_ws, score.score_id)
+    first = trace_tokens(scored_ws, score.score_id, rows[0]["trace_id"])
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_rbridge(pilot, app)
         summary = str(screen.query_one("#rb-summary").content)
-        assert f"rBridge {fmt_num(score['rbridge'])}" in summary
-        assert f"R-phi {fmt_num(score['nll_rphi'])}" in summary
-        assert f"gold {fmt_num(score['nll_gold'])}" in summary
+        assert f"rBridge {fmt_num(score.rbridge)}" in summary
+        assert f"R-phi {fmt_num(score.nll_rphi)}" in summary
+        assert f"gold {fmt_num(score.nll_gold)}" in summary
         assert "3 traces (3 scored)" in summary and "MinMax per trace" in summary
         assert screen.trace_list.row_count == 3
         assert screen.tokens.ext_id == "t0"
@@ -186,8 +186,8 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
 
 async def test_trace_list_sorts_and_other_traces_load(scored_ws):
     app = make_app(scored_ws)
-    score = next(r for r in scores_table(scored_ws, "gsm8k") if r["proxy"] == "tiny-a")
-    rows = trace_list(scored_ws, score["score_id"])
+    score = next(r for r in scores_table(scored_ws, "gsm8k") if r.proxy == "tiny-a")
+    rows = trace_list(scored_ws, score.score_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_rbridge(pilot, app)
         await pilot.press("s")  # by score, largest first
@@ -209,7 +209,7 @@ async def test_trace_list_sorts_and_other_traces_load(scored_ws):
         lines = screen_lines(app)
         assert not any("\x1b" in line for line in lines)
         assert any("␛[31m Café naïve." in line for line in lines)
-        data = trace_tokens(scored_ws, score["score_id"], t2["trace_id"])
+        data = trace_tokens(scored_ws, score.score_id, t2["trace_id"])
         assert_status(screen, data, 0)
 
 

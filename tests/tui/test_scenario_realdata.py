@@ -155,8 +155,8 @@ async def test_embedding_a_doc_outside_the_sample_from_the_viewer(real_run):
             what="the nearest examples after embedding",
         )
         want = why_doc(ws, run_id, doc_id)
-        assert want["embedded_now"] is False  # the job cached it
-        assert viewer.nearest["examples"] == want["examples"]
+        assert want.embedded_now is False  # the job cached it
+        assert viewer.nearest["examples"] == want.to_json()["examples"]
         await pilot.pause()
         note = str(viewer.query_one("#viewer-nearest").content.renderables[2])
         assert "would have had among the 300-doc scored sample" in note

@@ -163,6 +163,6 @@ def test_samples_without_arguments_give_acc_and_confidence_only(tmp_path, worksp
     run = write_run(tmp_path / "out" / "EleutherAI__pythia-160m", with_arguments=False)
     (run / f"results_{STAMP}.json").unlink()
     res = import_results(workspace, [str(run)], "lm-eval")
-    assert res["checks"] == [] and res["rows"] == 2  # acc, confidence
+    assert res.checks == [] and res.rows == 2  # acc, confidence
     items = show_items(workspace, run="pythia-160m")
     assert items[0].choices is None and set(items[0].pred) == {"acc"}

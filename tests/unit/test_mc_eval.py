@@ -260,11 +260,11 @@ def test_mc_eval_job_end_to_end_with_resume(mc_workspace, tiny_lm_dir, monkeypat
     assert (row["tokens"], row["step"], row["source"], row["proxy_id"], row["job_id"]) == (
         1000,
         5,
-        f"proxy:{proxy['proxy_id']}",
-        proxy["proxy_id"],
+        f"proxy:{proxy.id}",
+        proxy.id,
         job_id,
     )
-    assert row["params"] == proxy["params"] and row["size"] == abbreviate(proxy["params"])
+    assert row["params"] == proxy.params and row["size"] == abbreviate(proxy.params)
 
     # a rerun scores nothing again and gives the same numbers
     _, again = run_eval(ws, ["mini-mc"])

@@ -428,10 +428,10 @@ def test_a_bad_file_imports_nothing(workspace, tmp_path):
         import_results(workspace, [str(tmp_path / "d")], "lm-eval")
     assert _count(workspace) == (0, 0, 0)
     res = import_results(workspace, [str(tmp_path / "d")], "lm-eval", skip_bad=True)
-    assert res["rows"] == 4 and res["skipped"] == 1
+    assert res.rows == 4 and res.skipped == 1
     samples = write(
         tmp_path / "s" / "samples_piqa.jsonl",
         json.dumps({"doc_id": 0, "target": 0, "filtered_resps": ["[-1, 0]", "[-2, 0]"]}),
     )
     res = import_results(workspace, [samples], "lm-eval", stage="SFT")
-    assert res["items"] == 1 and _count(workspace) == (4 + 2, 1, 2)  # acc and confidence
+    assert res.items == 1 and _count(workspace) == (4 + 2, 1, 2)  # acc and confidence
