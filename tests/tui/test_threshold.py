@@ -226,9 +226,12 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_threshold(pilot, app)
         await pilot.press("o")  # no budget yet: says so, changes nothing
-        await pilot.pause()
+        await wait_until(
+            pilot,
+            lambda: any("budget" in n.message for n in app._notifications),
+            what="the no-budget notification",
+        )
         assert app.session.keep == 0.10
-        assert any("budget" in n.message for n in app._notifications)
 
         await type_into(pilot, app, "#th-params", "1e9")
         assert screen.query_one("#th-tokens").has_focus  # enter moves on to D
