@@ -516,7 +516,11 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
         screen = await open_threshold(pilot, app)
         expected = tradeoff(index, 0.10, "tokens", Budget())
         assert_numbers(app, expected)
-        assert screen.query_one("#th-stats").size.width >= 70  # the full width, not a column
+        await wait_until(  # the full width, not a column (laid out after the numbers: wait)
+            pilot,
+            lambda: screen.query_one("#th-stats").size.width >= 70,
+            what="the keep numbers at full width",
+        )
         wholes = (
             fmt_prob(expected["threshold"]),
             fmt_count(expected["kept_docs"], "docs"),
