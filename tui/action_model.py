@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -40,7 +40,7 @@ class Action:
         )
 
 
-def bindings(actions: Iterable[Action], scope: str) -> list[Binding]:
+def bindings(actions: Iterable[Action], scope: str) -> list[BindingType]:
     """The BINDINGS of the App (scope GLOBAL), a screen or a widget: `scope`'s actions with keys."""
     return [a.binding() for a in actions if a.scope == scope and a.keys]
 
@@ -51,6 +51,6 @@ def effective_keys(action: Action, keymap: dict[str, str]) -> list[str]:
     return [k.strip() for k in keys.split(",") if k.strip()]
 
 
-def key_hint(app: App, action: Action, keymap: dict[str, str]) -> str:
+def key_hint(app: App[Any], action: Action, keymap: dict[str, str]) -> str:
     """The effective keys as the footer shows them ("^s", "?")."""
     return " ".join(app.get_key_display(Binding(k, "")) for k in effective_keys(action, keymap))

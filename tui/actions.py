@@ -11,9 +11,9 @@ palette entry and its help line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -99,7 +99,7 @@ def palette_actions(scope: str) -> Iterable[Action]:
 
 
 def help_sections(
-    app: App, scopes: Iterable[str], keymap: dict[str, str]
+    app: App[Any], scopes: Iterable[str], keymap: dict[str, str]
 ) -> list[tuple[str, list[HelpRow]]]:
     """What `?` shows: for each scope its title and its actions' (keys, long name, description),
     with the keys the user's `[keymap]` gives them."""
@@ -110,6 +110,12 @@ def help_sections(
         )
         for scope in scopes
     ]
+
+
+class _RunsRegistryActions(Protocol):
+    """What the palette needs of the App (`tui.app.BetrApp` has it)."""
+
+    async def run_registry_action(self, name: str) -> None: ...
 
 
 class ActionsProvider(Provider):
@@ -124,8 +130,8 @@ class ActionsProvider(Provider):
             for action in palette_actions(scope)
         ]
 
-    def _command(self, action: Action):
-        return partial(self.app.run_registry_action, action.name)  # type: ignore[attr-defined]
+    def _command(self, action: Action) -> Callable[[], Awaitable[None]]:
+        return partial(cast(_RunsRegistryActions, self.app).run_registry_action, action.name)
 
     async def discover(self) -> Hits:
         for action, help_text in self._candidates():

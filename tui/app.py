@@ -15,12 +15,13 @@ import sqlite3
 import sys
 import time
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, InvalidThemeError
+from textual.filter import LineFilter
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import var
@@ -111,8 +112,10 @@ class BetrApp(App[None]):
     MODES: ClassVar = {entry.mode: entry.create for entry in SCREENS}
     DEFAULT_MODE = SCREENS[0].mode
     # Screens restyle by width (`Screen.-narrow`, ... in app.tcss) and height (`-short`).
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (36, "-tall")]
+    # (No ClassVar: Textual declares them `ClassVar[...] | None`, which mypy reads as instance
+    # variables, and a ClassVar may not override one.)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
 
     jobs: var[list[JobInfo]] = var(list, always_update=True)
     device: var[str | None] = var(None)
@@ -269,7 +272,7 @@ class BetrApp(App[None]):
     def show_selection(self, text: str) -> None:
         self.sub_title = text
 
-    def get_line_filters(self):
+    def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, and one that drops control characters from every line drawn."""
         return [*super().get_line_filters(), self._control_filter]
 
@@ -340,16 +343,19 @@ class BetrApp(App[None]):
         scopes = [s for s in scopes if s != GLOBAL] + [GLOBAL]
         self.push_screen(HelpScreen(help_sections(self, scopes, self.user_keymap)))
 
-    def action_screenshot(self) -> None:
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen, by default betr-<screen>-<time>.svg in the workspace's exports
+        folder (`filename` and `path` as Textual's action takes them)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        name = f"betr-{getattr(self.screen, 'SCOPE', 'screen')}-{stamp}.svg"
+        name = filename or f"betr-{getattr(self.screen, 'SCOPE', 'screen')}-{stamp}.svg"
+        folder = path or str(self.workspace.exports_dir)
         try:
-            path = self.save_screenshot(name, str(self.workspace.exports_dir))
-            owner_only(Path(path), 0o600)  # written by Textual with the umask's mode
+            saved = self.save_screenshot(name, folder)
+            owner_only(Path(saved), 0o600)  # written by Textual with the umask's mode
         except OSError as exc:
-            self.report_error(f"cannot save the screenshot in {self.workspace.exports_dir}: {exc}")
+            self.report_error(f"cannot save the screenshot in {folder}: {exc}")
             return
-        self.notify(f"screenshot saved: {path}", markup=False)
+        self.notify(f"screenshot saved: {saved}", markup=False)
 
     def action_change_theme(self) -> None:
         self.search_themes()

@@ -54,6 +54,7 @@ class LogFollower:
             data = self._read_from_offset()
         except FileNotFoundError:
             return []
+        assert self.offset is not None  # set by the read
         self.offset += len(data)
         data = self.partial + data
         complete, newline, self.partial = data.rpartition(b"\n")

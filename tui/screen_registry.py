@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.screens.analysis import actions as analysis
 from tui.screens.base import DIALOG
@@ -49,11 +49,12 @@ class ScreenEntry:
     def title(self) -> str:
         return f"{self.label} screen"
 
-    def screen_class(self) -> type[Screen]:
+    def screen_class(self) -> type[Screen[Any]]:
         module, _, name = self.screen.partition(":")
-        return getattr(importlib.import_module(module), name)
+        screen_class: type[Screen[Any]] = getattr(importlib.import_module(module), name)
+        return screen_class
 
-    def create(self) -> Screen:
+    def create(self) -> Screen[Any]:
         """A new instance of the screen (what the App's MODES call)."""
         return self.screen_class()()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual import work
 from textual.dom import DOMNode
@@ -22,20 +22,21 @@ from textual.reactive import var
 from engine.errors import BetrError
 from engine.workspace import Workspace
 from tui.reads import reading
-from tui.workers import WorkersReportToApp
+from tui.workers import HasApp, WorkersReportToApp
 
 if TYPE_CHECKING:
-    from engine.api.browse import IndexCache, Query, RunIndex
+    from engine.api.browse import DocRow, IndexCache, Query, RunIndex
 
 
 BROWSABLE = ("applied", "scored", "trained")  # run states the Documents screen can list
+# a run's (id, state, finished_at): what changes when it is scored, trained, applied
+RunState = tuple[int, str, float | None]
 
 
 class Session(WorkersReportToApp, DOMNode):
     corpus: var[str | None] = var(None)
     run_id: var[int | None] = var(None)  # the current run: what Documents/Threshold show
-    # the current run's (id, state, finished_at): changes when it is scored, trained, applied
-    run_state: var[tuple | None] = var(None)
+    run_state: var[RunState | None] = var(None)
     keep: var[float] = var(0.10)  # the keep rate (fraction) every screen uses
     keep_by: var[str] = var("tokens")  # "tokens" or "docs"
     bench_ids: var[dict[str, int]] = var(dict)  # benchmark name -> id (its colour, everywhere)
@@ -50,7 +51,8 @@ class Session(WorkersReportToApp, DOMNode):
         self.run_chosen = False  # likewise for the current run
         self.runs: dict[int, dict[str, Any]] = {}  # id -> {id, name, state, corpus, ...}
         self.index_cache: IndexCache | None = None  # numpy loads with the first run
-        self._first_rows: tuple | None = None  # (index, query, rows) read by warm_index
+        # (index, query, rows) read by warm_index
+        self._first_rows: tuple[RunIndex, Query, list[DocRow]] | None = None
         self._index_lock = threading.Lock()
 
     # -- what the jobs poll read ---------------------------------------------------------------
@@ -166,7 +168,7 @@ class Session(WorkersReportToApp, DOMNode):
         with self._index_lock:
             return self.index_cache.peek(run_id, run["state"], run["finished_at"])
 
-    def watch_run_state(self, state: tuple | None) -> None:
+    def watch_run_state(self, state: RunState | None) -> None:
         if state is not None and state[1] != "pending" and self.warm_up:
             self.warm_index(state[0])
 
@@ -191,7 +193,7 @@ class Session(WorkersReportToApp, DOMNode):
         for sort in SORTS:  # each sort's argsort once, ahead of the first key press
             index.order(sort)
 
-    def first_rows(self, index: RunIndex, query: Query) -> list | None:
+    def first_rows(self, index: RunIndex, query: Query) -> list[DocRow] | None:
         """The warm-up's first rows of this run's `query` view, once (later views fetch)."""
         cached, self._first_rows = self._first_rows, None
         if cached is not None and cached[0] is index and cached[1] == query:
@@ -199,9 +201,16 @@ class Session(WorkersReportToApp, DOMNode):
         return None
 
 
+class _HoldsSession(Protocol):
+    """What `UsesSession` reads of the App (`tui.app_protocol.AppServices` has it; importing
+    that here would close an import circle: it names `Session`)."""
+
+    session: Session
+
+
 class UsesSession:
     """Mix into a widget: `self.session` is the App's Session."""
 
     @property
-    def session(self) -> Session:
-        return self.app.session  # type: ignore[attr-defined]
+    def session(self: HasApp) -> Session:
+        return cast(_HoldsSession, self.app).session

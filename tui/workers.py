@@ -8,11 +8,22 @@ runs them on the App instead. Worker groups are named per screen or widget, so
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.worker import Worker
+
+
+class HasApp(Protocol):
+    """What a mixin needs of the class it is mixed into (every DOMNode has it)."""
+
+    @property
+    def app(self) -> App[Any]: ...
 
 
 class WorkersReportToApp:
     """Mix into a Screen, Widget or DOMNode: its `@work` methods run as workers of the App."""
 
-    def run_worker(self, work: Any, *args: Any, **kwargs: Any):
-        return self.app.run_worker(work, *args, **kwargs)  # type: ignore[attr-defined]
+    def run_worker(self: HasApp, work: Any, *args: Any, **kwargs: Any) -> Worker[Any]:
+        return self.app.run_worker(work, *args, **kwargs)

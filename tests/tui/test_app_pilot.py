@@ -353,7 +353,9 @@ async def test_import_cancel_resume_from_the_tui(workspace, tmp_path, import_rea
     async with app.run_test(size=SIZE) as pilot:
         await fill_import_form(pilot, app, str(docs), "wiki")
         await wait_until(pilot, lambda: app.screen.SCOPE == "jobs", 10, "jobs screen")
-        assert has_notification(app, "job 1 started")
+        await wait_until(
+            pilot, lambda: has_notification(app, "job 1 started"), what="job 1 started"
+        )
         await wait_until(pilot, lambda: has_row(app, "#jobs-table", "1"), what="job row")
 
         def mid_way() -> bool:

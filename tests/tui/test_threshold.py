@@ -226,9 +226,12 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_threshold(pilot, app)
         await pilot.press("o")  # no budget yet: says so, changes nothing
-        await pilot.pause()
+        await wait_until(
+            pilot,
+            lambda: any("budget" in n.message for n in app._notifications),
+            what="the no-budget notification",
+        )
         assert app.session.keep == 0.10
-        assert any("budget" in n.message for n in app._notifications)
 
         await type_into(pilot, app, "#th-params", "1e9")
         assert screen.query_one("#th-tokens").has_focus  # enter moves on to D
@@ -513,7 +516,11 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
         screen = await open_threshold(pilot, app)
         expected = tradeoff(index, 0.10, "tokens", Budget())
         assert_numbers(app, expected)
-        assert screen.query_one("#th-stats").size.width >= 70  # the full width, not a column
+        await wait_until(  # the full width, not a column (laid out after the numbers: wait)
+            pilot,
+            lambda: screen.query_one("#th-stats").size.width >= 70,
+            what="the keep numbers at full width",
+        )
         wholes = (
             fmt_prob(expected["threshold"]),
             fmt_count(expected["kept_docs"], "docs"),

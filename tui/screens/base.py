@@ -3,7 +3,7 @@ report to the App; and what every dialog shares (escape closes it: the "dialog" 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.screen import ModalScreen, Screen
@@ -31,7 +31,7 @@ DIALOG_ACTIONS: tuple[Action, ...] = (
 )
 
 
-class BetrScreen(WorkersReportToApp, Screen):
+class BetrScreen(WorkersReportToApp, Screen[Any]):
     SCOPE = "global"
     # the scopes of the widgets on this screen with keys of their own (help lists them too)
     WIDGET_SCOPES: ClassVar[tuple[str, ...]] = ()
@@ -39,7 +39,7 @@ class BetrScreen(WorkersReportToApp, Screen):
     @property
     def betr(self) -> AppServices:
         """The App, as what screens use of it (`tui.app_protocol`)."""
-        return self.app  # type: ignore[return-value]
+        return cast("AppServices", self.app)  # the App is a tui.app.BetrApp
 
     @property
     def session(self) -> Session:
@@ -65,7 +65,7 @@ class BetrModal(WorkersReportToApp, ModalScreen[ResultType]):
     @property
     def betr(self) -> AppServices:
         """The App, as what screens use of it (`tui.app_protocol`)."""
-        return self.app  # type: ignore[return-value]
+        return cast("AppServices", self.app)  # the App is a tui.app.BetrApp
 
     def action_close_dialog(self) -> None:
         self.dismiss(None)

@@ -68,11 +68,12 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
         return cast(AppServices, self.app)
 
     # -- what a tab defines --------------------------------------------------------------------
-    def wanted(self) -> Key | None:
-        """What the content depends on now."""
+    def wanted(self) -> Key:
+        """What the content depends on now (a tab with nothing to read may make `Key` an
+        Optional and say why in `empty_note`)."""
         raise NotImplementedError
 
-    def empty_note(self, key: Key | None) -> str | None:
+    def empty_note(self, key: Key) -> str | None:
         """Why there is nothing to read for `key` (an empty state, not an error), else None."""
         return None
 

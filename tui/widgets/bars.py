@@ -55,7 +55,9 @@ class BarChart(Widget):
         self.unit = ""
         self.caption = ""
 
-    def show(self, bars: list[Bar], reference: float | None, unit: str = "", caption: str = ""):
+    def show(
+        self, bars: list[Bar], reference: float | None, unit: str = "", caption: str = ""
+    ) -> None:
         self.bars, self.reference, self.unit, self.caption = list(bars), reference, unit, caption
         self.refresh(layout=True)
 

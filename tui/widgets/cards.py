@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import RenderableType
 from textual import events
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Static
@@ -27,7 +28,7 @@ class NumberCard(Vertical):
         self.caption = caption
         self.value_id = value_id
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Label(self.caption, classes="card-caption", markup=False)
         yield Static("-", id=self.value_id, classes="card-value", markup=False)
 

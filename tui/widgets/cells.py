@@ -11,6 +11,7 @@ from rich.text import Text
 from engine.units import abbreviate
 
 BAR_WIDTH = 20
+Cells = tuple[str | Text, ...]  # one table row's cells, in column order
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ a theme variable by a stable hash (the same on every screen and in every session
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
@@ -59,24 +59,24 @@ def bench_colour_value(
     return palette[slot % len(palette)]
 
 
-def theme_colour(app: App, name: str, fallback: str = "foreground") -> str:
+def theme_colour(app: App[Any], name: str, fallback: str = "foreground") -> str:
     """A theme variable's colour ("#0178D4"); the foreground when the theme lacks it."""
     variables = app.theme_variables or app.get_css_variables()
     return variables.get(name) or variables.get(fallback) or "default"
 
 
-def bench_ids_of(app: App) -> dict[str, int]:
+def bench_ids_of(app: App[Any]) -> dict[str, int]:
     """The workspace's benchmark ids (the App's session holds them; {} before the first poll)."""
     return getattr(getattr(app, "session", None), "bench_ids", None) or {}
 
 
-def bench_colour(app: App, name: str) -> str:
+def bench_colour(app: App[Any], name: str) -> str:
     """The benchmark's colour in the app's theme (see `bench_colour_value`)."""
     variables = app.theme_variables or app.get_css_variables()
     return bench_colour_value(name, variables, bench_ids_of(app)) or theme_colour(app, "foreground")
 
 
-def plot_rgb(app: App, name: str) -> tuple[int, int, int]:
+def plot_rgb(app: App[Any], name: str) -> tuple[int, int, int]:
     """A theme variable as the (r, g, b) tuple plotext takes."""
     try:
         return Color.parse(theme_colour(app, name)).rgb

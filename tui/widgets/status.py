@@ -7,6 +7,7 @@ It only watches the App's state (jobs, device, last error); it never reads anyth
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -14,6 +15,9 @@ from textual.widgets import Label
 
 from engine.api.jobs import JobInfo
 from engine.units import progress_summary
+
+if TYPE_CHECKING:
+    from tui.app_protocol import AppServices
 
 
 def job_summary(job: JobInfo) -> str:
@@ -32,7 +36,7 @@ def home_relative(path: Path) -> str:
 
 class StatusBar(Horizontal):
     def compose(self) -> ComposeResult:
-        root = self.app.workspace.root  # type: ignore[attr-defined]
+        root = cast("AppServices", self.app).workspace.root
         yield Label(home_relative(root), id="status-workspace", markup=False)
         yield Label("device: detecting…", id="status-device", markup=False)
         yield Label("no running jobs", id="status-jobs", markup=False)

@@ -9,27 +9,27 @@ app is a `PlainTable`, which passes them through `tui.safe_text.plain`, so a nam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from tui.safe_text import plain, plain_cell
 
 
-class PlainTable(DataTable):
+class PlainTable(DataTable[Any]):
     """A DataTable whose string cells and labels are shown verbatim (never markup)."""
 
     def add_column(
         self, label: Any, *, width: int | None = None, key: str | None = None, default: Any = None
-    ):
+    ) -> ColumnKey:
         return super().add_column(plain(label, lines=False), width=width, key=key, default=default)
 
     def add_row(
         self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None
-    ):
+    ) -> RowKey:
         shown = None if label is None else plain(label, lines=False)
         return super().add_row(*map(plain_cell, cells), height=height, key=key, label=shown)
 
@@ -70,7 +70,7 @@ class KeyedTable(PlainTable):
 
     def sync(
         self,
-        rows: dict[str, Sequence[Any]],
+        rows: Mapping[str, Sequence[Any]],
         *,
         sort_by: str | None = None,
         sort_key: Any = None,
@@ -80,8 +80,8 @@ class KeyedTable(PlainTable):
         added = changed = False
         column_keys = [key for key, _label, _width in self._column_specs]
         with self.app.batch_update():
-            for key in [k.value for k in self.rows if k.value not in rows]:
-                self.remove_row(key)
+            for row_key in [k for k in self.rows if k.value not in rows]:
+                self.remove_row(row_key)
                 changed = True
             for key, raw in rows.items():
                 cells = [plain_cell(cell) for cell in raw]

@@ -14,8 +14,8 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tui.exports import region_svg
-from tui.screens.analysis.format import NO_ITEMS, fmt_key, fmt_num, formatted, name
-from tui.screens.analysis.selection import calibration_pairs
+from tui.screens.analysis.format import NO_ITEMS, Format, fmt_key, fmt_num, formatted, name
+from tui.screens.analysis.selection import AnalysisContext, calibration_pairs
 from tui.screens.analysis.tab import AnalysisTab
 from tui.screens.tab import NothingToExport
 from tui.widgets.plots import plot_rgb
@@ -24,7 +24,7 @@ from tui.widgets.tables import ExportTable
 Pair = tuple[str, str, str | None]  # (run, benchmark, stage)
 BIN_COLUMNS = ["bin", "lo", "hi", "n", "acc", "conf", "n_scaled", "acc_scaled", "conf_scaled"]
 three = partial(fmt_num, digits=3)
-BIN_FORMATS = [str, three, three, str, three, three, str, three, three]
+BIN_FORMATS: list[Format] = [str, three, three, str, three, three, str, three, three]
 
 
 def summary_text(res: dict[str, Any], k: int, total: int) -> str:
@@ -72,7 +72,7 @@ class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
     EMPTY = "#an-cal-empty"
     CONTENT: ClassVar = ("#an-cal-summary", "#an-cal-body", "#an-cal-notes")
 
-    def __init__(self, context, **kwargs: Any):
+    def __init__(self, context: AnalysisContext, **kwargs: Any):
         super().__init__(context, **kwargs)
         self.pair_index = 0  # which of the pairs with per-item results (c: the next)
         # the bars drawn, per series: (bin, accuracy), from the bins table's rows

@@ -20,7 +20,7 @@ from tui.exports import strips_svg
 from tui.screens.analysis.format import fmt_p, fmt_r, formatted, na_reason, name
 from tui.screens.analysis.heatmap import SORTS, Heatmap
 from tui.screens.analysis.messages import HeatmapCursorMoved
-from tui.screens.analysis.selection import Selection
+from tui.screens.analysis.selection import AnalysisContext, Selection
 from tui.screens.analysis.tab import AnalysisTab
 from tui.screens.tab import NothingToExport, Rows
 from tui.widgets.tables import ExportTable
@@ -119,7 +119,7 @@ class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
     EMPTY = "#an-corr-empty"
     CONTENT: ClassVar = ("#an-corr-views", "#an-corr-notes")
 
-    def __init__(self, context, **kwargs: Any):
+    def __init__(self, context: AnalysisContext, **kwargs: Any):
         super().__init__(context, **kwargs)
         self.wanted_protocol = PROTOCOLS[0]  # what o chose (the next read's)
         self.protocol = PROTOCOLS[0]  # the protocol shown

@@ -12,16 +12,16 @@ from textual_plotext import PlotextPlot
 
 from tui.exports import region_svg
 from tui.safe_text import plain
-from tui.screens.analysis.format import fmt_key, fmt_num, formatted, name, side_label
-from tui.screens.analysis.selection import Selection
+from tui.screens.analysis.format import Format, fmt_key, fmt_num, formatted, name, side_label
+from tui.screens.analysis.selection import AnalysisContext, Selection
 from tui.screens.analysis.tab import AnalysisTab
 from tui.screens.tab import NothingToExport
 from tui.widgets.plots import plot_rgb
 from tui.widgets.tables import ExportTable
 
 CV_COLUMNS = ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
-CV_FORMATS = [str, str, fmt_num, fmt_num, str, str]
-POINT_FORMATS = [fmt_key, fmt_num, fmt_num, fmt_num, fmt_num]
+CV_FORMATS: list[Format] = [str, str, fmt_num, fmt_num, str, str]
+POINT_FORMATS: list[Format] = [fmt_key, fmt_num, fmt_num, fmt_num, fmt_num]
 
 
 class Fitted(NamedTuple):
@@ -70,7 +70,7 @@ class FitTab(AnalysisTab[Selection, Fitted]):
     EMPTY = "#an-fit-empty"
     CONTENT: ClassVar = ("#an-fit-body", "#an-fit-notes")
 
-    def __init__(self, context, **kwargs: Any):
+    def __init__(self, context: AnalysisContext, **kwargs: Any):
         super().__init__(context, **kwargs)
         # what the plot drew, from the points table's rows (tests compare the two)
         self.plotted: list[tuple[float, float]] = []

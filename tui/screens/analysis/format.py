@@ -65,7 +65,10 @@ def fmt_rank(v: int | None) -> str:
     return "-" if v is None else str(v)
 
 
-def formatted(raw: Sequence[Sequence[Any]], formats: Sequence[Callable[[Any], Any]]) -> list[list]:
+Format = Callable[[Any], Any]  # a raw value -> the cell drawn
+
+
+def formatted(raw: Sequence[Sequence[Any]], formats: Sequence[Format]) -> list[list[Any]]:
     """The cells drawn for `raw` rows: column k of each row through `formats[k]`."""
     return [[fmt(v) for fmt, v in zip(formats, row, strict=True)] for row in raw]
 

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from engine.units import format_percent
 from tui.screens.analysis.format import (
+    Format,
     fmt_key,
     fmt_num,
     fmt_p,
@@ -25,7 +26,7 @@ from tui.screens.tab import NothingToExport
 from tui.widgets.tables import ExportTable
 
 DATASET_KEYS = ["dataset", "proxy", "prediction", "rank_prediction", "target", "rank_target"]
-DATASET_FORMATS = [name, fmt_num, fmt_num, str, fmt_num, fmt_rank, fmt_key]
+DATASET_FORMATS: list[Format] = [name, fmt_num, fmt_num, str, fmt_num, fmt_rank, fmt_key]
 
 
 def summary_text(res: dict[str, Any]) -> str:

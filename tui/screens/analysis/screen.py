@@ -23,6 +23,7 @@ from textual.containers import Horizontal
 from textual.widgets import Select, Static, TabbedContent, TabPane
 
 from engine.api import jobs as api_jobs
+from engine.api.analysis_corr import METHODS
 from engine.errors import BetrError
 from tui.action_model import bindings
 from tui.screens.analysis.actions import ACTIONS, HEATMAP, SCOPE
@@ -34,7 +35,6 @@ from tui.screens.analysis.messages import DemoAlreadyRan, DemoStarted, OverviewR
 from tui.screens.analysis.rank_tab import RankTab
 from tui.screens.analysis.selection import (
     MATCHES,
-    METHODS,
     SELECTS,
     AnalysisContext,
     Selection,
@@ -47,12 +47,12 @@ from tui.widgets.cells import ThemeStyles
 from tui.widgets.select import PlainSelect
 
 # the tabs, in order: each is one module (an AnalysisTab) and one line here
-TABS: tuple[type[AnalysisTab], ...] = (FitTab, RankTab, CalibrationTab, CorrTab)
+TABS: tuple[type[AnalysisTab[Any, Any]], ...] = (FitTab, RankTab, CalibrationTab, CorrTab)
 DEMO_KIND = "demo-experiment"
 CONFIRM_S = 5.0
 
 
-def pane_id(tab: type[AnalysisTab]) -> str:
+def pane_id(tab: type[AnalysisTab[Any, Any]]) -> str:
     return f"an-tab-{tab.NAME}"
 
 
@@ -115,11 +115,11 @@ class AnalysisScreen(BetrScreen):
         return self.query_one("#an-tabs", TabbedContent).active
 
     @property
-    def tabs(self) -> list[AnalysisTab]:
+    def tabs(self) -> list[AnalysisTab[Any, Any]]:
         return list(self.query(AnalysisTab))
 
     @property
-    def current_tab(self) -> AnalysisTab:
+    def current_tab(self) -> AnalysisTab[Any, Any]:
         return self.query_one(f"#{self.active_tab}").query_one(AnalysisTab)
 
     @property
@@ -201,7 +201,7 @@ class AnalysisScreen(BetrScreen):
     def choose(self, **changes: str) -> None:
         sel = replace(self.sel, **changes)
         if "benchmark" in changes and self.view is not None:
-            y_metrics = next(
+            y_metrics: list[str] = next(
                 (b["metrics"] for b in self.view["benchmarks"] if b["benchmark"] == sel.benchmark),
                 [],
             )
@@ -288,7 +288,7 @@ class AnalysisScreen(BetrScreen):
         self.betr.jobs_poll.now()
 
     # -- keys ----------------------------------------------------------------------------------
-    def show_tab(self, tab: type[AnalysisTab]) -> None:
+    def show_tab(self, tab: type[AnalysisTab[Any, Any]]) -> None:
         self.query_one("#an-tabs", TabbedContent).active = pane_id(tab)
 
     def action_analysis_next_tab(self) -> None:

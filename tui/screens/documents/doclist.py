@@ -11,7 +11,7 @@ columns drop out by priority (source first, then benchmark, BETR score, tokens, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -70,6 +70,21 @@ def shown_columns(width: int) -> tuple[int, ...]:
 
 
 Loader = Callable[[int, int], list[DocRow]]
+ThemeKey = tuple[str, bool, int]  # (theme, focused, id of the benchmark ids): what looks follow
+# a drawn line's cache key: (generation, row, width, cursor on it, row loaded, ThemeKey)
+LineKey = tuple[int, int, int, bool, bool, ThemeKey]
+
+
+class Looks(TypedDict):
+    """The row styles for one theme and focus (`DocList._looks`)."""
+
+    base: Style
+    pending: Style
+    dropped: Style
+    cursor: Style
+    contaminated: Style
+    variables: dict[str, str]
+    bench_ids: dict[str, int]
 
 
 def bench_style(
@@ -173,8 +188,8 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self._in_flight: set[int] = set()
         self._failed: set[int] = set()
         self._wanted: set[int] = set()
-        self._lines: LRUCache[tuple, Strip] = LRUCache(LINE_CACHE)
-        self._looks_cache: tuple[tuple, dict] | None = None
+        self._lines: LRUCache[LineKey, Strip] = LRUCache(LINE_CACHE)
+        self._looks_cache: tuple[ThemeKey, Looks] | None = None
         self._layouts: dict[int, list[tuple[int, int, bool]]] = {}  # line width -> columns
 
     # -- the view ------------------------------------------------------------------------------
@@ -290,16 +305,16 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self.post_message(RowsLoaded(start))
 
     # -- rendering -----------------------------------------------------------------------------
-    def _theme_key(self) -> tuple:
+    def _theme_key(self) -> ThemeKey:
         return (self.app.theme, self.has_focus, id(bench_ids_of(self.app)))
 
-    def _looks(self) -> dict:
+    def _looks(self) -> Looks:
         """The row styles for the current theme and focus, resolved once (resolving component
         styles per line would cost more than drawing it)."""
         key = self._theme_key()
         if self._looks_cache is None or self._looks_cache[0] != key:
             base = self.rich_style
-            looks = {
+            looks: Looks = {
                 "base": base,
                 "pending": base + self.get_component_rich_style("doclist--pending"),
                 "dropped": base + self.get_component_rich_style("doclist--dropped"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual import on, work
@@ -33,6 +34,10 @@ from tui.screens.documents.messages import (
 )
 from tui.screens.documents.viewer import DocViewerScreen, keep_text
 from tui.widgets.cells import flag_warning_lines
+
+if TYPE_CHECKING:
+    from engine.api.browse import DocRow
+    from tui.session import RunState
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
 
@@ -192,7 +197,7 @@ class DocumentsScreen(BetrScreen):
             self.wanted = Query(sort=self.wanted.sort)  # another run: its own benchmarks
         self.request(self.wanted)
 
-    def run_state_changed(self, state: tuple | None) -> None:
+    def run_state_changed(self, state: RunState | None) -> None:
         if state is not None and self.index is not None and state[0] == self.index.run_id:
             self.run_changed(state[0])
 
@@ -241,9 +246,10 @@ class DocumentsScreen(BetrScreen):
         workspace = self.betr.workspace
         index, view = message.index, message.view
 
-        def loader(start: int, count: int):
+        def loader(start: int, count: int) -> list[DocRow]:
             with reading(workspace) as conn:
-                return page(conn, index, view, start, count)
+                rows: list[DocRow] = page(conn, index, view, start, count)
+            return rows
 
         self.doclist.set_view(
             index, view, loader, message.cursor, self.session.first_rows(index, view.query)
@@ -284,6 +290,7 @@ class DocumentsScreen(BetrScreen):
     def action_cycle_benchmark(self) -> None:
         if not self.ready():
             return
+        assert self.index is not None and self.view is not None  # ready() said so
         names = [None, *sorted(self.index.benchmarks.values())]
         at = names.index(self.wanted.benchmark) if self.wanted.benchmark in names else 0
         self.request(replace(self.wanted, benchmark=names[(at + 1) % len(names)]))
@@ -325,6 +332,7 @@ class DocumentsScreen(BetrScreen):
     def action_jump_rank(self) -> None:
         if not self.ready():
             return
+        assert self.index is not None and self.view is not None  # ready() said so
 
         def chosen(text: str | None) -> None:
             if text:
@@ -337,6 +345,7 @@ class DocumentsScreen(BetrScreen):
     def jump_to_rank(self, text: str) -> None:
         if not self.ready():
             return
+        assert self.index is not None and self.view is not None  # ready() said so
         try:
             rank = int(text.replace(",", "").replace("_", ""))
         except ValueError:
@@ -366,7 +375,10 @@ class DocumentsScreen(BetrScreen):
         self.doclist.action_cursor_bottom()
 
     def action_open_doc(self) -> None:
-        if not self.ready() or not len(self.view):
+        if not self.ready():
+            return
+        assert self.index is not None and self.view is not None  # ready() said so
+        if not len(self.view):
             return
 
         def closed(row: int | None) -> None:
@@ -379,6 +391,7 @@ class DocumentsScreen(BetrScreen):
     def action_export_view(self) -> None:
         if not self.ready():
             return
+        assert self.index is not None and self.view is not None  # ready() said so
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = self.betr.workspace.exports_dir / f"docs-run{self.index.run_id}-{stamp}.jsonl"
         if self.index.classifier_warning:  # said before anything is written

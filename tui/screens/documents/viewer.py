@@ -27,7 +27,7 @@ from engine.api.browse import (
     nearest_examples,
 )
 from engine.api.contamination import DocContamination, hits_for_doc
-from engine.api.jobs import start
+from engine.api.jobs import JobInfo, start
 from engine.api.labels import label_agreement, set_label
 from engine.api.why import embed_docs_spec
 from engine.errors import BetrError
@@ -238,6 +238,7 @@ class DocViewerScreen(BetrScreen):
     # -- panes ---------------------------------------------------------------------------------
     def show_heading(self) -> None:
         d = self.detail
+        assert d is not None  # shown once read
         label = d["label"] or "none"
         self.query_one("#viewer-heading", Static).update(
             f"row {self.row + 1:,} of {len(self.view):,} in the view · doc {d['doc_id']} · "
@@ -247,6 +248,7 @@ class DocViewerScreen(BetrScreen):
 
     def show_why(self) -> None:
         d = self.detail
+        assert d is not None  # shown once read
         variables = self.app.theme_variables
         ex = d["best_example"]
         if not d["in_sample"]:
@@ -274,6 +276,7 @@ class DocViewerScreen(BetrScreen):
 
     def show_nearest(self) -> None:
         n = self.nearest
+        assert n is not None  # shown once read
         title = Text(f"nearest {NEAREST_K} target examples", style="bold")
         if not n["examples"]:
             body = Text(n["reason"] or "none", style="dim")
@@ -313,6 +316,7 @@ class DocViewerScreen(BetrScreen):
 
     def show_fields(self) -> None:
         d = self.detail
+        assert d is not None  # shown once read
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(ratio=1)
@@ -358,7 +362,7 @@ class DocViewerScreen(BetrScreen):
     def labelled(self, message: Labelled) -> None:
         self.show_agreement(message.agreement)
         here = self.detail is not None and self.detail["doc_id"] == message.doc_id
-        if here:
+        if here and self.detail is not None:
             self.detail["label"] = message.label
             self.show_heading()
             self.show_fields()
@@ -419,13 +423,13 @@ class DocViewerScreen(BetrScreen):
     @on(EmbedStarted)
     def embed_started(self, message: EmbedStarted) -> None:
         if message.job_id is None:
-            self.app.report_error(f"cannot embed doc {message.doc_id}: {message.error}")
+            self.betr.report_error(f"cannot embed doc {message.doc_id}: {message.error}")
             return
         self.embedding[message.doc_id] = message.job_id
         if self.nearest is not None and message.doc_id == self.doc_id_of(self.row):
             self.show_nearest()
 
-    def jobs_changed(self, jobs: list) -> None:
+    def jobs_changed(self, jobs: list[JobInfo]) -> None:
         """An embed job this viewer started finished: show the doc's nearest examples (when
         it is the doc on screen), or why it failed."""
         by_id = {j.id: j for j in jobs}
@@ -435,7 +439,7 @@ class DocViewerScreen(BetrScreen):
                 continue
             del self.embedding[doc_id]
             if job.state != "done":
-                self.app.report_error(
+                self.betr.report_error(
                     f"embedding doc {doc_id} {job.state}: {job.error or 'see the Jobs screen'}"
                 )
             if doc_id == self.doc_id_of(self.row):

@@ -26,6 +26,7 @@ from tui.screens.jobs.actions import ACTIONS, SCOPE
 from tui.screens.jobs.messages import JobControlled, LogTailRead
 from tui.widgets.cells import (
     BAR_WIDTH,
+    Cells,
     ThemeStyles,
     count_cell,
     exact_count,
@@ -72,14 +73,14 @@ def job_row(
     styles: ThemeStyles,
     bar_width: int = BAR_WIDTH,
     columns: list[tuple[str, str, int | None]] = COLUMNS,
-) -> tuple:
+) -> Cells:
     """The cells of `columns` for one job."""
     note = "worker gone" if job.state == "interrupted" and job.stored_state == "running" else ""
     if job.cancel_requested and job.active:
         note = "cancelling…"
     narrow = columns is NARROW_COLUMNS
     running = job.state == "running"
-    cells = {
+    cells: dict[str, str | Text] = {
         "id": Text(str(job.id), justify="right"),
         "title": job.title,
         "state": state_cell(job.state, styles, "" if narrow else note),

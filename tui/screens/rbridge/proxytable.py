@@ -17,6 +17,7 @@ from engine.units import abbreviate
 from tui.safe_text import one_line, plain
 from tui.screens.rbridge.messages import ProxyPicked
 from tui.screens.rbridge.tokens import fmt_num
+from tui.widgets.cells import Cells
 from tui.widgets.plots import bench_palette, plot_rgb
 from tui.widgets.tables import PlainTable
 
@@ -57,7 +58,7 @@ def state_text(row: dict[str, Any]) -> Text:
     return Text(text + (f" · {stopped}" if stopped else ""), style="dim")
 
 
-def proxy_cells(row: dict[str, Any]) -> tuple:
+def proxy_cells(row: dict[str, Any]) -> Cells:
     def num(key: str) -> Text:
         return Text(fmt_num(row.get(key)), justify="right")
 
@@ -78,14 +79,14 @@ def proxy_cells(row: dict[str, Any]) -> tuple:
 class ProxyTable(PlainTable):
     def __init__(self, **kwargs: Any):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.rows_data: list[dict] = []
+        self.rows_data: list[dict[str, Any]] = []
         self._quiet = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def show(self, rows: list[dict], selected: str | None) -> None:
+    def show(self, rows: list[dict[str, Any]], selected: str | None) -> None:
         self.rows_data = rows
         self._quiet = True  # refilling moves the cursor: not a pick
         try:
@@ -133,7 +134,9 @@ class ProxyPlot(PlotextPlot):
         self.curves: list[Curve] = []
         self.metric = SERIES[0][0]
 
-    def show(self, rows: list[dict], selected: dict | None, metric: str | None = None) -> None:
+    def show(
+        self, rows: list[dict[str, Any]], selected: dict[str, Any] | None, metric: str | None = None
+    ) -> None:
         self.metric = metric or self.metric
         key, label, _colour = next(s for s in SERIES if s[0] == self.metric)
         plt = self.plt

@@ -157,7 +157,9 @@ class RbridgeScreen(BetrScreen):
         else:
             self.query_one("#rb-summary", Static).update("")
 
-    def _set_options(self, selector: str, options: list[tuple[str, str]], value: str | None):
+    def _set_options(
+        self, selector: str, options: list[tuple[str, str]], value: str | None
+    ) -> None:
         select = self.query_one(selector, Select)
         if self.options[selector] != options:
             self.options[selector] = options

@@ -9,12 +9,16 @@ takes no part in the rBridge score: it is drawn dim and has no weighted NLL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.cells import cell_len
 
 from engine.terminal import visible
 from engine.units import format_number, format_percent
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 # colouring key -> (legend title, short name, theme variable at the high end of the scale)
 COLOURINGS: dict[str, tuple[str, str, str]] = {
@@ -56,14 +60,14 @@ class TraceTokens:
     flags: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_api(cls, data: dict) -> TraceTokens:
+    def from_api(cls, data: dict[str, Any]) -> TraceTokens:
         """From `engine.api.rbridge.trace_tokens` (arrays None: no per-token rows)."""
         trace, score, arrays = data["trace"], data["score"], data["arrays"]
         empty = np.zeros(0)
         a = arrays or {}
         text = trace["reasoning"] or ""
 
-        def col(name: str, dtype=np.float64) -> np.ndarray:
+        def col(name: str, dtype: DTypeLike = np.float64) -> np.ndarray:
             v = a.get(name)
             return empty.astype(dtype) if v is None else np.asarray(v, dtype=dtype)
 
@@ -87,7 +91,8 @@ class TraceTokens:
 
     @property
     def weighted(self) -> np.ndarray:
-        return self.nll * self.weight_minmax
+        weighted: np.ndarray = self.nll * self.weight_minmax
+        return weighted
 
     def values(self, colouring: str) -> np.ndarray:
         if colouring == "weight":

@@ -9,14 +9,16 @@ made visible.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from tui.safe_text import one_line
 from tui.screens.rbridge.tokens import fmt_num
+from tui.widgets.cells import Cells
 from tui.widgets.tables import PlainTable
 
 # (key, label, width); the sortable ones in `s` order
@@ -33,7 +35,7 @@ NUMERIC = {"score", "nll_rphi", "nll_gold", "n_tokens"}
 ID_WIDTH = 12
 
 
-def trace_cells(row: dict[str, Any]) -> tuple:
+def trace_cells(row: dict[str, Any]) -> Cells:
     ext = one_line(row["ext_id"])
     if len(ext) > ID_WIDTH:
         ext = ext[: ID_WIDTH - 1] + "…"
@@ -48,7 +50,9 @@ def trace_cells(row: dict[str, Any]) -> tuple:
     )
 
 
-def sort_rows(rows: list[dict], column: str, reverse: bool = False) -> list[dict]:
+def sort_rows(
+    rows: list[dict[str, Any]], column: str, reverse: bool = False
+) -> list[dict[str, Any]]:
     """Numbers largest first (`reverse`: smallest first), missing values last either way;
     flags: flagged first; ids: import order."""
     if column == "ext_id":
@@ -57,19 +61,20 @@ def sort_rows(rows: list[dict], column: str, reverse: bool = False) -> list[dict
         out = sorted(rows, key=lambda r: -len(r.get("flags") or []))
         return list(reversed(out)) if reverse else out
 
-    def value(r: dict) -> float | None:
+    def value(r: dict[str, Any]) -> float | None:
         v = r.get(column)
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
     present = [r for r in rows if value(r) is not None]
     missing = [r for r in rows if value(r) is None]
-    return sorted(present, key=value, reverse=not reverse) + missing
+    by_value = cast("Callable[[dict[str, Any]], float]", value)  # `present`: never None
+    return sorted(present, key=by_value, reverse=not reverse) + missing
 
 
 class TraceList(PlainTable):
     def __init__(self, **kwargs: Any):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.rows_data: list[dict] = []
+        self.rows_data: list[dict[str, Any]] = []
         self.sort_column = "ext_id"
         self.sort_reverse = False
 
@@ -77,7 +82,7 @@ class TraceList(PlainTable):
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def show(self, rows: list[dict]) -> None:
+    def show(self, rows: list[dict[str, Any]]) -> None:
         """The score's traces; the cursor stays on the same trace when it is still there."""
         keep = self.highlighted_trace
         self.rows_data = rows
@@ -98,7 +103,7 @@ class TraceList(PlainTable):
         with self.app.batch_update():
             self.clear()
             for key, label, _width in COLUMNS:
-                column = self.columns[key]  # type: ignore[index]
+                column = self.columns[ColumnKey(key)]
                 mark = ""
                 if key == self.sort_column and key != "ext_id":
                     mark = " ▲" if self.sort_reverse else " ▼"

@@ -94,7 +94,7 @@ class TrainProxyDialog(BetrModal[int | None]):
     def launch(self, form: dict[str, Any]) -> None:
         from engine.api.proxies import train_spec
 
-        workspace = self.app.workspace  # type: ignore[attr-defined]
+        workspace = self.betr.workspace
         try:
             spec = train_spec(workspace, **form)  # the spec checks itself
             title = f"train proxy {spec.dataset} ({form['params']:,} params)"

@@ -21,7 +21,7 @@ from engine.api.tradeoff import agreement
 from engine.errors import BetrError
 from engine.units import format_number
 from tui.screens.threshold.format import fmt_float, fmt_keep, fmt_p, no_run_text
-from tui.screens.threshold.messages import AgreementReady, OpenDoc, table_doc_ids
+from tui.screens.threshold.messages import AgreementReady, KeepKey, OpenDoc, table_doc_ids
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.plots import bench_colour
 from tui.widgets.tables import KeyedTable
@@ -43,7 +43,7 @@ class AgreementTab(WorkersReportToApp, Vertical):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.result: dict[str, Any] | None = None  # the last agreement(...) shown
-        self._key: tuple | None = None  # (run id, keep, by) asked for last
+        self._key: KeepKey | None = None  # (run id, keep, by) asked for last
 
     def compose(self) -> ComposeResult:
         yield Static("", id="ag-empty", classes="th-empty", markup=False)
@@ -91,7 +91,7 @@ class AgreementTab(WorkersReportToApp, Vertical):
         self.compute(index, key)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-agreement")
-    def compute(self, index: RunIndex, key: tuple) -> None:
+    def compute(self, index: RunIndex, key: KeepKey) -> None:
         try:
             result = agreement(index, key[1], key[2])
         except BetrError as exc:

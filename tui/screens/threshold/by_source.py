@@ -69,7 +69,7 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         self.groups: dict[str, SourceGroups] = {}  # field -> grouping, of the current run
         self.result: dict[str, Any] | None = None  # the last by_source(...) shown
         self._keep: tuple[float, str] | None = None
-        self._grouping: tuple | None = None  # (run id, field) of the rows in the table
+        self._grouping: tuple[int, str] | None = None  # (run id, field) of the rows in the table
 
     def compose(self) -> ComposeResult:
         yield Static("", id="th-src-heading", markup=False)

@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Select, Static
+from textual.widgets.select import NoSelection
 
 from engine.api.browse import snippets
 from engine.api.tradeoff import overlap
@@ -22,7 +23,13 @@ from engine.errors import BetrError
 from engine.units import format_number
 from tui.reads import reading
 from tui.screens.threshold.format import fmt_count, fmt_float, fmt_keep
-from tui.screens.threshold.messages import CompareReady, OpenDoc, table_doc_ids
+from tui.screens.threshold.messages import (
+    CompareKey,
+    CompareReady,
+    ListedDoc,
+    OpenDoc,
+    table_doc_ids,
+)
 from tui.session import UsesSession
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.select import PlainSelect
@@ -44,7 +51,7 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
         super().__init__(**kwargs)
         self.result: dict[str, Any] | None = None  # the last overlap(...) shown
         self.run_options: list[tuple[str, int]] = []  # what the pickers offer
-        self._key: tuple | None = None  # (run A, run B, keep, by) asked for last
+        self._key: CompareKey | None = None  # (run A, run B, keep, by) asked for last
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="cmp-pick"):
@@ -131,7 +138,7 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
                 "seed), then pick runs A and B above."
             )
             return
-        if a == Select.NULL or b == Select.NULL:
+        if isinstance(a, NoSelection) or isinstance(b, NoSelection):
             self._key = None
             self.show_message("pick run A and run B above")
             return
@@ -148,10 +155,10 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
         self._key = None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-compare")
-    def compare(self, key: tuple) -> None:
+    def compare(self, key: CompareKey) -> None:
         run_a, run_b, keep, by = key
         session = self.session
-        docs: dict[str, list] = {"a": [], "b": []}
+        docs: dict[str, list[ListedDoc]] = {"a": [], "b": []}
         try:
             with reading(session.workspace) as conn:
                 index_a = session.load_index(conn, run_a)

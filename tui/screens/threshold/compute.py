@@ -168,7 +168,8 @@ class ComputePanel(Vertical):
         """The compute law in one line, for a layout where the panel sits below the fold:
         "C 1.2e20 FLOPs · F_opt 4.19% · kept at F_opt 555k tokens · epochs at F_opt 36 · epochs
         at this keep 15.1 (c: budget, o: use F_opt)"."""
-        law = (s or {}).get("compute_law") or {}
+        stats = s or {}
+        law = stats.get("compute_law") or {}
         if law.get("compute") is None:
             return "compute: no budget yet (c: enter N and D, or C)"
         parts = [
@@ -179,9 +180,9 @@ class ComputePanel(Vertical):
             parts.append(f"kept at F_opt {fmt_count(law['kept_tokens_at_f_opt'], 'tokens')}")
         if law.get("epochs_at_f_opt") is not None:
             parts.append(f"{fmt_epochs(law['epochs_at_f_opt'])} at F_opt")
-        if (s or {}).get("epochs_at_keep") is not None:
-            parts.append(f"{fmt_epochs(s['epochs_at_keep'])} at this keep")
-        starving = law.get("starvation_at_f_opt") or (s or {}).get("starvation_at_keep")
+        if stats.get("epochs_at_keep") is not None:
+            parts.append(f"{fmt_epochs(stats['epochs_at_keep'])} at this keep")
+        starving = law.get("starvation_at_f_opt") or stats.get("starvation_at_keep")
         return (
             " · ".join(parts)
             + (" ⚠ data starvation" if starving else "")
@@ -192,7 +193,7 @@ class ComputePanel(Vertical):
         starving = []
         if law.get("starvation_at_f_opt"):
             starving.append(f"at F_opt ({fmt_epochs(law['epochs_at_f_opt'])})")
-        if (s or {}).get("starvation_at_keep"):
+        if s is not None and s.get("starvation_at_keep"):
             starving.append(f"at this keep ({fmt_epochs(s['epochs_at_keep'])})")
         self.query_one("#th-starvation", Static).display = bool(starving)
         self._set(

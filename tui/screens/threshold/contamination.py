@@ -4,7 +4,7 @@ check covers this keep rate yet and how to run one (x: a check of the kept set, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -17,10 +17,16 @@ from tui.safe_text import one_line
 from tui.screens.threshold.messages import ContaminationRead, ContaminationStarted
 from tui.workers import WorkersReportToApp
 
+if TYPE_CHECKING:
+    from engine.api.contamination import BenchmarkCount, Check
+    from engine.api.jobs import JobInfo
+    from tui.app_protocol import AppServices
+    from tui.screens.threshold.messages import KeepKey
+
 SHOWN = 6  # benchmarks named on the line
 
 
-def counts_text(counts: list, check: Any, variables: dict[str, Any]) -> Text:
+def counts_text(counts: list[BenchmarkCount], check: Check, variables: dict[str, str]) -> Text:
     """ "contamination of the kept set (13-grams): gsm8k (test) 3 docs · ...": or none."""
     head = f"contamination of the kept set (word {check.n}-grams): "
     if not counts:
@@ -42,8 +48,12 @@ class ContaminationLine(WorkersReportToApp, Static):
 
     def __init__(self, **kwargs: Any):
         super().__init__("", **kwargs)
-        self.key: tuple | None = None  # (run id, keep, by) asked for last
+        self.key: KeepKey | None = None  # (run id, keep, by) asked for last
         self.job_id: int | None = None  # the check this line started and waits for
+
+    @property
+    def services(self) -> AppServices:
+        return cast("AppServices", self.app)
 
     def on_mount(self) -> None:
         self.watch(self.app, "jobs", self.jobs_changed, init=False)
@@ -53,9 +63,9 @@ class ContaminationLine(WorkersReportToApp, Static):
         self.read(self.key)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="th-contamination")
-    def read(self, key: tuple) -> None:
+    def read(self, key: KeepKey) -> None:
         run_id, keep, by = key
-        ws = self.app.workspace  # type: ignore[attr-defined]
+        ws = self.services.workspace
         variables = self.app.theme_variables
         check = current_check(ws, run_id, keep=keep, by=by)
         if check is None:
@@ -86,9 +96,9 @@ class ContaminationLine(WorkersReportToApp, Static):
         self.launch(self.key)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="th-contamination-start")
-    def launch(self, key: tuple) -> None:
+    def launch(self, key: KeepKey) -> None:
         run_id, keep, by = key
-        ws = self.app.workspace  # type: ignore[attr-defined]
+        ws = self.services.workspace
         try:
             plan = plan_check(ws, run_id, keep=keep, by=by)
             if plan.cached:
@@ -96,6 +106,7 @@ class ContaminationLine(WorkersReportToApp, Static):
                     ContaminationStarted(None, "a finished check covers this kept set")
                 )
                 return
+            assert plan.spec is not None  # only a cached plan has none
             job_id = start(ws, plan.spec, title=plan.title)
         except BetrError as exc:
             self.post_message(ContaminationStarted(None, f"cannot check: {exc}"))
@@ -109,7 +120,7 @@ class ContaminationLine(WorkersReportToApp, Static):
         if message.job_id is not None:
             self.update(Text(f"contamination: checking the kept set (job {message.job_id})…"))
 
-    def jobs_changed(self, jobs: list) -> None:
+    def jobs_changed(self, jobs: list[JobInfo]) -> None:
         if self.job_id is None:
             return
         job = next((j for j in jobs if j.id == self.job_id), None)
@@ -117,6 +128,6 @@ class ContaminationLine(WorkersReportToApp, Static):
             return
         self.job_id = None
         if job.state != "done":
-            self.app.report_error(f"contamination check {job.state}: {job.error or ''}")
+            self.services.report_error(f"contamination check {job.state}: {job.error or ''}")
         if self.key is not None:
             self.read(self.key)

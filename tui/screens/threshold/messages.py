@@ -13,6 +13,11 @@ from textual.widgets import DataTable
 from engine.api.browse import RunIndex
 from engine.api.tradeoff import Budget, SourceGroups
 
+KeepKey = tuple[int, float, str]  # (run id, keep rate, "tokens" or "docs"): what a read is for
+CompareKey = tuple[int, int, float, str]  # (run A, run B, keep rate, by)
+# a doc listed by the Compare tab: (doc id, external id, p(positive), snippet)
+ListedDoc = tuple[int, str, float, str]
+
 
 @dataclass
 class OpenDoc(Message):
@@ -52,9 +57,9 @@ class BudgetChanged(Message):
 class SourcesGrouped(Message):
     """The kept share per source for `key` (run id, field); `fields`: what it can group by."""
 
-    key: tuple
+    key: tuple[int, str]  # (run id, field)
     groups: SourceGroups | None
-    fields: list
+    fields: list[str]
     error: str
 
 
@@ -62,7 +67,7 @@ class SourcesGrouped(Message):
 class ContaminationRead(Message):
     """The contamination line's text for `key`."""
 
-    key: tuple
+    key: KeepKey
     text: Text
 
 
@@ -78,8 +83,8 @@ class ContaminationStarted(Message):
 class AgreementReady(Message):
     """The Agreement tab's comparison for `key` (None: `error` says why)."""
 
-    key: tuple
-    result: dict | None
+    key: KeepKey
+    result: dict[str, Any] | None
     error: str | None
 
 
@@ -88,12 +93,12 @@ class CompareReady(Message):
     """The Compare tab's comparison of two runs for `key` (None: `error` says why); `docs`:
     "a"/"b" -> [(doc_id, ext_id, prob, snippet)]."""
 
-    key: tuple
-    result: dict | None
+    key: CompareKey
+    result: dict[str, Any] | None
     error: str | None
-    docs: dict
+    docs: dict[str, list[ListedDoc]]
 
 
-def table_doc_ids(table: DataTable) -> list[int]:
+def table_doc_ids(table: DataTable[Any]) -> list[int]:
     """The doc ids a table lists (its row keys), in display order."""
     return [int(key.value) for key in table.rows if key.value is not None]

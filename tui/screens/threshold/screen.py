@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
@@ -52,6 +52,9 @@ from tui.screens.threshold.plots import KeepPlots
 from tui.screens.threshold.stats import KeepStats
 from tui.widgets.form_input import FormInput
 
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
 TABS = ("th-tab-threshold", "th-tab-agreement", "th-tab-compare")
 KEEP_CHARS = frozenset("0123456789.,%")  # what a typed keep rate is made of
 HIST_BINS = 40
@@ -68,7 +71,7 @@ class ThresholdScreen(BetrScreen):
         self.index: RunIndex | None = None
         self.loaded_state: str | None = None
         self.stats: dict[str, Any] | None = None  # the last tradeoff(...) shown
-        self._follow_timer = None
+        self._follow_timer: Timer | None = None
         # a keep rate being typed from the keep bar: the characters that arrived before the
         # input had focus (a burst, as a paste or a fast typist sends, lands before focus moves)
         self._typed: str | None = None
@@ -436,7 +439,7 @@ class ThresholdScreen(BetrScreen):
         self.notify(f"trade-off numbers saved: {path}", markup=False)
 
     # -- inputs --------------------------------------------------------------------------------
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         """`k` and the keys after it that arrive before the keep input has taken the focus (a
         burst: `k12` then enter, as tmux send-keys or a fast typist sends) go into the input,
         in order. Digits alone stay the screen keys (1-6 switch screens)."""
@@ -467,7 +470,7 @@ class ThresholdScreen(BetrScreen):
             event.stop()
             event.prevent_default()
 
-    def on_paste(self, event) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         """A keep rate pasted while the keep bar has the focus goes into the keep input."""
         if self.active_tab == "th-tab-threshold" and isinstance(self.focused, KeepBar):
             keep_input = self.query_one("#th-keep-input", Input)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +23,17 @@ SEPARATORS = re.compile(r"[\s,]+")
 def split_list(text: str) -> list[str]:
     """ "a.jsonl, b.jsonl c.jsonl" -> three items (paths with spaces need a glob)."""
     return [part for part in SEPARATORS.split(text.strip()) if part]
+
+
+class ImportForm(TypedDict):
+    """The form's fields, as the arguments of `engine.api.imports.import_docs_spec`."""
+
+    corpus: str
+    paths: list[str]
+    text_field: str
+    id_field: str | None
+    meta_fields: list[str]
+    skip_bad: bool
 
 
 class ImportDocsScreen(BetrModal[int | None]):
@@ -61,13 +73,13 @@ class ImportDocsScreen(BetrModal[int | None]):
         self.query_one("#import-paths", Input).focus()
         self.query_one("#import-error").display = False
 
-    def form(self) -> dict:
+    def form(self) -> ImportForm:
         """What the form says, as the arguments of `engine.api.imports.import_docs_spec`."""
 
         def value(widget_id: str) -> str:
             return self.query_one(widget_id, Input).value.strip()
 
-        return dict(
+        return ImportForm(
             corpus=value("#import-corpus"),
             paths=split_list(value("#import-paths")),
             text_field=value("#import-text-field") or "text",
@@ -88,9 +100,9 @@ class ImportDocsScreen(BetrModal[int | None]):
         self.dismiss(None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="import-docs")
-    def launch(self, form: dict) -> None:
+    def launch(self, form: ImportForm) -> None:
         try:
-            workspace = self.app.workspace  # type: ignore[attr-defined]
+            workspace = self.betr.workspace
             job_id = start(workspace, import_docs_spec(workspace, **form))
         except BetrError as exc:
             self.post_message(StartRejected(str(exc)))

@@ -24,6 +24,7 @@ from tui.screens.base import BetrScreen
 from tui.screens.workspace.actions import ACTIONS, SCOPE
 from tui.screens.workspace.messages import WorkspaceData, WorkspaceRead
 from tui.widgets.cells import (
+    Cells,
     ThemeStyles,
     exact_count,
     flag_warning_lines,
@@ -185,7 +186,7 @@ class WorkspaceScreen(BetrScreen):
         self.show_detail()
 
     def fill(
-        self, name: str, rows: dict[str, tuple], sort: str = "name", rev: bool = False
+        self, name: str, rows: dict[str, Cells], sort: str = "name", rev: bool = False
     ) -> None:
         table = self.query_one(f"#table-{name}", KeyedTable)
         table.sync(rows, sort_by=sort, sort_key=sort_value, reverse=rev)
@@ -194,7 +195,7 @@ class WorkspaceScreen(BetrScreen):
         self.query_one(f"#title-{name}", Label).update(f"{SECTIONS[name][0]} · {len(rows)}")
 
     @staticmethod
-    def corpus_row(c: dict[str, Any], styles: ThemeStyles) -> tuple:
+    def corpus_row(c: dict[str, Any], styles: ThemeStyles) -> Cells:
         note = f"job {c['job_id']}" if c["state"] == "importing" and c["job_id"] else ""
         sources = c["sources"]
         shown = sources[0].rsplit("/", 1)[-1] if sources else "-"
@@ -222,7 +223,7 @@ class WorkspaceScreen(BetrScreen):
         )
 
     @staticmethod
-    def benchmark_row(b: dict[str, Any]) -> tuple:
+    def benchmark_row(b: dict[str, Any]) -> Cells:
         return (
             b["name"],
             b["category"] or "-",
@@ -243,7 +244,7 @@ class WorkspaceScreen(BetrScreen):
         )
 
     @staticmethod
-    def target_row(t: dict[str, Any]) -> tuple:
+    def target_row(t: dict[str, Any]) -> Cells:
         return (
             t["name"],
             ", ".join(t["members"]) or "-",
@@ -252,7 +253,7 @@ class WorkspaceScreen(BetrScreen):
         )
 
     @staticmethod
-    def run_row(r: dict[str, Any], styles: ThemeStyles) -> tuple:
+    def run_row(r: dict[str, Any], styles: ThemeStyles) -> Cells:
         return (
             Text(str(r["id"]), justify="right"),
             r["kind"],
