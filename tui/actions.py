@@ -2,10 +2,11 @@
 
 Every action is listed once: the global ones below, each screen's in its own package's
 `actions` module (gathered through the screen registry, `tui.screen_registry`, with the
-`screen_<mode>` actions it makes), the dialogs' in `tui.screens.base`. An action's `name` is at
-once the binding id (what `[keymap]` in the config remaps) and, unless it says otherwise, the
-`action_<name>` method that runs it: on the App for global actions, on the screen of its scope
-(or the widget, for a widget's keys) otherwise. Adding an action to a list adds its key, its
+`screen_<mode>` actions it makes), the dialogs' in `tui.screens.base`, the yes/no question's
+in `tui.screens.confirm`. An action's `name` is at once the binding id (what `[keymap]` in the
+config remaps) and, unless it says otherwise, the `action_<name>` method that runs it: on the
+App for global actions, on the screen of its scope (or the widget, for a widget's keys)
+otherwise. Adding an action to a list adds its key, its
 palette entry and its help line.
 """
 
@@ -20,6 +21,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from tui.action_model import GLOBAL, Action, HelpRow, key_hint
 from tui.screen_registry import MAIN_MODES, SCREENS, scope_title
 from tui.screens.base import DIALOG_ACTIONS
+from tui.screens.confirm import CONFIRM_ACTIONS
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -75,6 +77,7 @@ ACTIONS: tuple[Action, ...] = (
     *GLOBAL_ACTIONS,
     *(action for entry in SCREENS for action in entry.actions),
     *DIALOG_ACTIONS,
+    *CONFIRM_ACTIONS,
 )
 
 BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.screens.analysis import actions as analysis
 from tui.screens.base import DIALOG
+from tui.screens.confirm import CONFIRM
 from tui.screens.documents import actions as documents
 from tui.screens.jobs import actions as jobs
 from tui.screens.rbridge import actions as rbridge
@@ -126,6 +127,7 @@ OTHER_SCOPE_TITLES = {
     documents.VIEWER: "Document viewer",
     jobs.LOG: "Log viewer",
     DIALOG: "Dialogs",
+    CONFIRM: "Yes/no question",
     documents.DOC_LIST: "Document list (while it has the focus)",
     rbridge.TOKEN_VIEW: "Token view (while it has the focus)",
     analysis.HEATMAP: "Heatmap (while it has the focus)",

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from tui.action_model import Action, bindings
 from tui.safe_text import plain
 from tui.screens.base import BetrModal
 
+CONFIRM = "confirm"
+CONFIRM_ACTIONS: tuple[Action, ...] = (
+    Action("confirm_yes", "answer yes", "y,enter", CONFIRM, "yes: do it", "Yes", priority=True),
+    Action("confirm_no", "answer no", "n,escape", CONFIRM, "no: leave it as it is", "No", True),
+)
+
 
 class ConfirmDialog(BetrModal[bool]):
-    BINDINGS = [  # noqa: RUF012 (Textual's own convention)
-        Binding("y,enter", "answer(True)", "Yes", priority=True),
-        Binding("n,escape", "answer(False)", "No", priority=True),
-    ]
+    SCOPE = CONFIRM
+    BINDINGS = bindings(CONFIRM_ACTIONS, CONFIRM)
 
     def __init__(self, title: str, question: str, yes: str, no: str):
         super().__init__()
@@ -34,8 +38,11 @@ class ConfirmDialog(BetrModal[bool]):
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
 
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+    def action_confirm_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_confirm_no(self) -> None:
+        self.dismiss(False)
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
