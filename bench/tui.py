@@ -304,8 +304,8 @@ async def tui_bench(ws: Workspace) -> None:
         th = app.screen
         ups = []
         for _ in range(10):
-            before = th.stats["keep_percent"]
-            ups.append(await press_ms("plus", lambda b=before: th.stats["keep_percent"] != b))
+            before = th.stats.keep_percent
+            ups.append(await press_ms("plus", lambda b=before: th.stats.keep_percent != b))
             await pilot.pause(0.4)  # the plots redraw once the keep rests (timed below)
         report("threshold (TUI)", statistics.median(ups), "a keystroke into an Input", base_key)
 

@@ -9,16 +9,34 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+
+import numpy as np
 
 from engine.api.browse import RunIndex, load_run_index, snippets
 from engine.api.records import Record
-from engine.betr.by_source import SOURCE, SourceGroups, by_source, group_run, parse_field
+from engine.betr.by_source import (
+    SOURCE,
+    KeptBySource,
+    SourceGroups,
+    SourceShare,
+    by_source,
+    group_run,
+    parse_field,
+)
 from engine.betr.select import parse_keep
 from engine.betr.tradeoff import (
     MAX_EPOCHS,
     OVER_TARGET_SHARE,
+    Agreement,
+    BenchmarkShare,
     Budget,
+    BudgetTradeoff,
+    ComputeLaw,
+    ComputeRow,
+    Disagreement,
+    Overlap,
+    RunTradeoff,
+    ThresholdStats,
     agreement,
     keep_curve,
     overlap,
@@ -34,10 +52,21 @@ from engine.workspace import Workspace
 __all__ = [
     "MAX_EPOCHS",
     "OVER_TARGET_SHARE",
+    "Agreement",
+    "BenchmarkShare",
     "Budget",
+    "BudgetTradeoff",
+    "ComputeLaw",
+    "ComputeRow",
+    "Disagreement",
     "DocSnippet",
+    "KeptBySource",
+    "Overlap",
+    "RunTradeoff",
     "RunsOverlap",
     "SourceGroups",
+    "SourceShare",
+    "ThresholdStats",
     "agreement",
     "agreement_of_run",
     "budget_from_text",
@@ -82,13 +111,15 @@ def budget_from_text(
 
 
 def tradeoff_of_run(
-    workspace: Workspace, run_id: int | None, keep: float | None, by: str, budget: Budget
-) -> dict[str, Any]:
+    workspace: Workspace | None, run_id: int | None, keep: float | None, by: str, budget: Budget
+) -> RunTradeoff | BudgetTradeoff:
     """`betr tradeoff`: the compute law alone without a run, else what `keep` keeps and costs."""
-    if run_id is None and keep is not None:
-        raise UsageError("--keep needs --run: a keep rate is a cut of a run's pool")
-    index = open_index(workspace, run_id) if run_id is not None else None
-    return tradeoff(index, keep, by, budget)
+    if run_id is None:
+        if keep is not None:
+            raise UsageError("--keep needs --run: a keep rate is a cut of a run's pool")
+        return tradeoff(None, keep, by, budget)
+    assert workspace is not None  # a run is read from a workspace
+    return tradeoff(open_index(workspace, run_id), keep, by, budget)
 
 
 @dataclass(frozen=True)
@@ -122,22 +153,34 @@ def overlap_of_runs(
 ) -> RunsOverlap:
     """Two runs' kept sets at one keep rate; the first `show` docs of each set difference with
     their ids and snippets, and the size of each."""
-    result = overlap(open_index(workspace, run_a), open_index(workspace, run_b), keep, by)
-    sides: dict[str, list[DocSnippet]] = {}
-    sizes: dict[str, int] = {}
+    r = overlap(open_index(workspace, run_a), open_index(workspace, run_b), keep, by)
     with closing(workspace.connect(readonly=True)) as conn:
-        for side in ("only_a", "only_b"):
-            ids = [int(i) for i in result[side]]
-            sizes[f"n_{side}"] = len(ids)
-            shown = ids[: max(0, show)]
+
+        def listed(only: np.ndarray) -> list[DocSnippet]:
+            shown = [int(i) for i in only[: max(0, show)]]
             found = snippets(conn, shown, 200, read=200)
-            sides[side] = [DocSnippet(i, found[i][0], found[i][1]) for i in shown if i in found]
-    return RunsOverlap(**{**result, **sides, **sizes})
+            return [DocSnippet(i, found[i][0], found[i][1]) for i in shown if i in found]
+
+        only_a, only_b = listed(r.only_a), listed(r.only_b)
+    return RunsOverlap(
+        r.run_a,
+        r.run_b,
+        r.keep_percent,
+        r.by,
+        r.kept_a,
+        r.kept_b,
+        r.overlap,
+        r.jaccard,
+        only_a,
+        only_b,
+        n_only_a=len(r.only_a),
+        n_only_b=len(r.only_b),
+    )
 
 
 def agreement_of_run(
     workspace: Workspace, run_id: int, keep: float, by: str, top: int
-) -> dict[str, Any]:
+) -> Agreement:
     return agreement(open_index(workspace, run_id), keep, by, top)
 
 
@@ -173,7 +216,7 @@ def by_source_of_run(
     by: str,
     field: str | None = None,
     budget: Budget | None = None,
-) -> dict[str, Any]:
+) -> KeptBySource:
     """`betr tradeoff --by-source`: each source's (or metadata value's) docs and tokens in the
     pool and kept at `keep` (F_opt when not given and the budget is known, else 10%)."""
     if keep is None:

@@ -16,12 +16,12 @@ matches it), docs lacking it in the group "(none)".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from engine.betr.runindex import RunIndex
 from engine.errors import UsageError
+from engine.records import Record
 
 SOURCE = "source"
 META_PREFIX = "meta."
@@ -143,9 +143,43 @@ def group_run(
     )
 
 
+@dataclass(frozen=True)
+class SourceShare(Record):
+    """One group's docs and tokens in the pool and kept, the share of its tokens kept
+    (survival), its share of the kept tokens and of the pool's tokens."""
+
+    group: str
+    docs: int
+    kept_docs: int
+    tokens: int
+    kept_tokens: int
+    survival: float
+    kept_share: float
+    pool_share: float
+
+
+@dataclass(frozen=True)
+class KeptBySource(Record):
+    """What a keep rate keeps of each group of one grouping (see `by_source`)."""
+
+    run_id: int
+    field: str  # "source" or "meta.FIELD"
+    keep_percent: float
+    by: str  # a KEEP_BY unit
+    threshold: float | None  # p(positive) of the last kept doc (None: nothing kept)
+    kept_docs: int
+    kept_tokens: int
+    total_docs: int
+    total_tokens: int
+    kept_token_share: float
+    n_values: int
+    n_other: int
+    rows: list[SourceShare]  # the display groups, largest by pool tokens first
+
+
 def by_source(
     index: RunIndex, groups: SourceGroups, keep: float, by: str = "tokens"
-) -> dict[str, Any]:
+) -> KeptBySource:
     """What keeping `keep` (a fraction, by tokens or docs: the cut of `betr select`) keeps of
     each group: docs and tokens in the pool and kept, the share of the group's tokens kept
     (survival), the group's share of the kept tokens and of the pool's tokens."""
@@ -155,34 +189,34 @@ def by_source(
     kept_docs, kept_tokens = groups.kept_at(cut)
     total_kept = int(index.cum_tokens[cut - 1]) if cut else 0
     total = index.total_tokens
-    rows: list[dict[str, Any]] = []
+    rows: list[SourceShare] = []
     for i, name in enumerate(groups.names):
         tokens = int(groups.tokens[i])
         kept = int(kept_tokens[i])
         rows.append(
-            {
-                "group": name,
-                "docs": int(groups.docs[i]),
-                "kept_docs": int(kept_docs[i]),
-                "tokens": tokens,
-                "kept_tokens": kept,
-                "survival": kept / tokens if tokens else 0.0,
-                "kept_share": kept / total_kept if total_kept else 0.0,
-                "pool_share": tokens / total if total else 0.0,
-            }
+            SourceShare(
+                group=name,
+                docs=int(groups.docs[i]),
+                kept_docs=int(kept_docs[i]),
+                tokens=tokens,
+                kept_tokens=kept,
+                survival=kept / tokens if tokens else 0.0,
+                kept_share=kept / total_kept if total_kept else 0.0,
+                pool_share=tokens / total if total else 0.0,
+            )
         )
-    return {
-        "run_id": index.run_id,
-        "field": groups.field,
-        "keep_percent": keep * 100.0,
-        "by": by,
-        "threshold": float(index.prob[cut - 1]) if cut else None,
-        "kept_docs": cut,
-        "kept_tokens": total_kept,
-        "total_docs": len(index),
-        "total_tokens": total,
-        "kept_token_share": total_kept / total if total else 0.0,
-        "n_values": groups.n_values,
-        "n_other": groups.n_other,
-        "rows": rows,
-    }
+    return KeptBySource(
+        run_id=index.run_id,
+        field=groups.field,
+        keep_percent=keep * 100.0,
+        by=by,
+        threshold=float(index.prob[cut - 1]) if cut else None,
+        kept_docs=cut,
+        kept_tokens=total_kept,
+        total_docs=len(index),
+        total_tokens=total,
+        kept_token_share=total_kept / total if total else 0.0,
+        n_values=groups.n_values,
+        n_other=groups.n_other,
+        rows=rows,
+    )

@@ -72,7 +72,7 @@ def _tokens(n: float | None) -> str:
 def tradeoff_cmd(run_id, keep, by, params, tokens, compute, by_source):
     """What a keep rate keeps and costs; F_opt(C) = 4e-5 * C^0.25 % of tokens; epochs needed.
     With --by-source, how much of each source survives the keep rate."""
-    from engine.api.tradeoff import budget_from_text, tradeoff_of_run
+    from engine.api.tradeoff import RunTradeoff, budget_from_text, tradeoff_of_run
 
     budget = budget_from_text(params, tokens, compute)
     keep_frac = _keep(keep)
@@ -82,45 +82,38 @@ def tradeoff_cmd(run_id, keep, by, params, tokens, compute, by_source):
     ws = obj().workspace if run_id is not None else None
     result = tradeoff_of_run(ws, run_id, keep_frac, by, budget)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
-    law = result["compute_law"]
-    if law["compute"] is not None:
+    law = result.compute_law
+    if law.compute is not None:
         echo(
-            f"compute C = {law['compute']:.4g} FLOPs"
-            + (
-                f" (N = {law['params']:.4g} params, D = {law['tokens']:.4g} tokens)"
-                if law["params"]
-                else ""
-            )
+            f"compute C = {law.compute:.4g} FLOPs"
+            + (f" (N = {law.params:.4g} params, D = {law.tokens:.4g} tokens)" if law.params else "")
         )
-        echo(f"F_opt(C) = {law['f_opt_percent']:.4g}% of tokens")
-    if run_id is not None:
+        echo(f"F_opt(C) = {law.f_opt_percent:.4g}% of tokens")
+    if isinstance(result, RunTradeoff):
         r = result
+        echo(f"run {r.run_id}: keep {r.keep_percent:.4g}% of {r.by} -> p >= {r.threshold:.6f}")
         echo(
-            f"run {r['run_id']}: keep {r['keep_percent']:.4g}% of {r['by']} -> p >= "
-            f"{r['threshold']:.6f}"
+            f"  kept {r.kept_docs:,} of {r.total_docs:,} docs, "
+            f"{_tokens(r.kept_tokens)} of {_tokens(r.total_tokens)} tokens"
         )
-        echo(
-            f"  kept {r['kept_docs']:,} of {r['total_docs']:,} docs, "
-            f"{_tokens(r['kept_tokens'])} of {_tokens(r['total_tokens'])} tokens"
-        )
-        if law["compute"] is not None:
-            echo(f"  at F_opt: kept {_tokens(law['kept_tokens_at_f_opt'])} tokens")
-        if r.get("epochs_at_keep") is not None:
-            warn = "  DATA STARVATION (> 4 epochs)" if r["starvation_at_keep"] else ""
-            echo(f"  epochs needed at this keep rate: {r['epochs_at_keep']:.3g}{warn}")
-        if law.get("epochs_at_f_opt") is not None:
-            warn = "  DATA STARVATION (> 4 epochs)" if law["starvation_at_f_opt"] else ""
-            echo(f"  epochs needed at F_opt: {law['epochs_at_f_opt']:.3g}{warn}")
-        echo(f"  target shares of the kept set (on the {r['sample_docs']:,}-doc scored sample):")
-        for s in r["benchmark_shares"]:
-            flag = "  over-targeted (> 50%)" if s["benchmark"] in r["over_targeted"] else ""
-            echo(f"    {s['benchmark']:<24} {s['share'] * 100:5.1f}%  ({s['docs']} docs){flag}")
+        if law.compute is not None:
+            echo(f"  at F_opt: kept {_tokens(law.kept_tokens_at_f_opt)} tokens")
+        if r.epochs_at_keep is not None:
+            warn = "  DATA STARVATION (> 4 epochs)" if r.starvation_at_keep else ""
+            echo(f"  epochs needed at this keep rate: {r.epochs_at_keep:.3g}{warn}")
+        if law.epochs_at_f_opt is not None:
+            warn = "  DATA STARVATION (> 4 epochs)" if law.starvation_at_f_opt else ""
+            echo(f"  epochs needed at F_opt: {law.epochs_at_f_opt:.3g}{warn}")
+        echo(f"  target shares of the kept set (on the {r.sample_docs:,}-doc scored sample):")
+        for s in r.benchmark_shares:
+            flag = "  over-targeted (> 50%)" if s.benchmark in r.over_targeted else ""
+            echo(f"    {s.benchmark:<24} {s.share * 100:5.1f}%  ({s.docs} docs){flag}")
     echo("F_opt by compute:")
-    for row in result["table"]:
-        kept = f"  kept {_tokens(row['kept_tokens'])} tokens" if "kept_tokens" in row else ""
-        echo(f"  C = {row['compute']:.0e}  F_opt {row['f_opt_percent']:6.2f}%{kept}")
+    for row in result.table:
+        kept = f"  kept {_tokens(row.kept_tokens)} tokens" if row.kept_tokens is not None else ""
+        echo(f"  C = {row.compute:.0e}  F_opt {row.f_opt_percent:6.2f}%{kept}")
 
 
 SOURCE_BAR = 20  # cells of a source's survival bar
@@ -133,23 +126,23 @@ def _by_source(run_id, keep, by, field, budget) -> None:
         raise UsageError("--by-source needs --run: it breaks a run's kept set down by source")
     r = by_source_of_run(obj().workspace, run_id, keep, by, field, budget)
     if obj().json:
-        emit_json(r)
+        emit_json(r.to_json())
         return
     echo(
-        f"run {r['run_id']}: keep {r['keep_percent']:.4g}% of {r['by']} -> p >= "
-        f"{r['threshold']:.6f}; kept {r['kept_docs']:,} of {r['total_docs']:,} docs, "
-        f"{_tokens(r['kept_tokens'])} of {_tokens(r['total_tokens'])} tokens "
-        f"({r['kept_token_share'] * 100:.2f}%)"
+        f"run {r.run_id}: keep {r.keep_percent:.4g}% of {r.by} -> p >= "
+        f"{r.threshold:.6f}; kept {r.kept_docs:,} of {r.total_docs:,} docs, "
+        f"{_tokens(r.kept_tokens)} of {_tokens(r.total_tokens)} tokens "
+        f"({r.kept_token_share * 100:.2f}%)"
     )
-    other = f", the smallest {r['n_other']:,} as one row" if r["n_other"] else ""
-    whole = r["kept_token_share"]
-    full = max([whole, *(g["survival"] for g in r["rows"])]) or 1.0
+    other = f", the smallest {r.n_other:,} as one row" if r.n_other else ""
+    whole = r.kept_token_share
+    full = max([whole, *(g.survival for g in r.rows)]) or 1.0
     echo(
-        f"kept share by {r['field']} ({r['n_values']:,} values{other}); bars: the share of its "
+        f"kept share by {r.field} ({r.n_values:,} values{other}); bars: the share of its "
         f"tokens kept (full bar {full * 100:.3g}%), | at the whole pool's {whole * 100:.3g}%"
     )
     header = (
-        r["field"],
+        r.field,
         "docs kept / pool",
         "tokens kept / pool",
         "survives",
@@ -159,15 +152,15 @@ def _by_source(run_id, keep, by, field, budget) -> None:
     )
     lines = [
         (
-            g["group"],
-            f"{g['kept_docs']:,} / {g['docs']:,}",
-            f"{abbreviate(g['kept_tokens'])} / {abbreviate(g['tokens'])}",
-            f"{g['survival'] * 100:.1f}%",
-            _bar(g["survival"] / full, whole / full, SOURCE_BAR),
-            f"{g['kept_share'] * 100:.1f}%",
-            f"{g['pool_share'] * 100:.1f}%",
+            g.group,
+            f"{g.kept_docs:,} / {g.docs:,}",
+            f"{abbreviate(g.kept_tokens)} / {abbreviate(g.tokens)}",
+            f"{g.survival * 100:.1f}%",
+            _bar(g.survival / full, whole / full, SOURCE_BAR),
+            f"{g.kept_share * 100:.1f}%",
+            f"{g.pool_share * 100:.1f}%",
         )
-        for g in r["rows"]
+        for g in r.rows
     ]
     widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
     for line in [header, *lines]:
@@ -229,17 +222,17 @@ def agreement_cmd(run_id, keep, by, top):
 
     result = agreement_of_run(obj().workspace, run_id, _keep(keep), by, top)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
     r = result
     echo(
-        f"run {r['run_id']}, on the {r['sample_docs']:,}-doc scored sample: Spearman rho = "
-        f"{r['spearman']:.4f} (p = {r['spearman_p']:.3g}, n = {r['sample_docs']:,})"
+        f"run {r.run_id}, on the {r.sample_docs:,}-doc scored sample: Spearman rho = "
+        f"{r.spearman:.4f} (p = {r.spearman_p:.3g}, n = {r.sample_docs:,})"
     )
-    prec = "-" if r["precision_at_keep"] is None else f"{r['precision_at_keep']:.4f}"
+    prec = "-" if r.precision_at_keep is None else f"{r.precision_at_keep:.4f}"
     echo(
-        f"precision at keep {r['keep_percent']:.4g}% of {r['by']}: {prec} "
-        f"({r['sample_kept']} sample docs kept)"
+        f"precision at keep {r.keep_percent:.4g}% of {r.by}: {prec} "
+        f"({r.sample_kept} sample docs kept)"
     )
     cols = [
         ("rank", "rank"),
@@ -250,12 +243,12 @@ def agreement_cmd(run_id, keep, by, top):
         ("score_percentile", "BETR pct"),
         ("benchmark", "benchmark"),
     ]
-    for key, title in (
-        ("classifier_over_betr", "classifier ranks higher than BETR"),
-        ("betr_over_classifier", "BETR ranks higher than the classifier"),
+    for listed, title in (
+        (r.classifier_over_betr, "classifier ranks higher than BETR"),
+        (r.betr_over_classifier, "BETR ranks higher than the classifier"),
     ):
         echo(title + ":")
-        print_table([_rounded(d) for d in r[key]], cols, "  none")
+        print_table([_rounded(d.to_json()) for d in listed], cols, "  none")
 
 
 def _rounded(d: dict[str, Any]) -> dict[str, Any]:

@@ -75,8 +75,8 @@ def test_cut_equals_select(conn, keep, by):
     cut = index.cut(keep, by)
     assert cut == sel.position
     stats = tradeoff(index, keep, by, Budget())
-    assert (stats["kept_docs"], stats["kept_tokens"]) == (sel.position, sel.kept_tokens)
-    assert stats["threshold"] == sel.threshold
+    assert (stats.kept_docs, stats.kept_tokens) == (sel.position, sel.kept_tokens)
+    assert stats.threshold == sel.threshold
 
 
 def test_views_equal_sql(conn):
@@ -186,7 +186,7 @@ def test_cli_tradeoff_matches_the_engine(ws, conn):
         ws, "tradeoff", "--run", "1", "--keep", "7.5%", "--params", "1B", "--tokens", "20B"
     )
     want = tradeoff(index, 0.075, "tokens", Budget.of(params=1e9, tokens=2e10))
-    assert out == json.loads(json.dumps(want))
+    assert out == json.loads(json.dumps(want.to_json()))
     assert out["compute_law"]["compute"] == 1.2e20
     law = betr_json(ws, "tradeoff", "--compute", "1e23")["compute_law"]
     assert round(law["f_opt_percent"], 1) == 22.5
@@ -197,9 +197,9 @@ def test_cli_tradeoff_matches_the_engine(ws, conn):
 def test_cli_overlap_agreement_docs_labels(ws, conn):
     out = betr_json(ws, "overlap", "--run", "1", "--run", "2", "--keep", "10%", "--show", "3")
     want = overlap(load_run_index(conn, 1), load_run_index(conn, 2), 0.1)
-    assert (out["overlap"], out["jaccard"]) == (want["overlap"], want["jaccard"])
-    assert out["n_only_a"] == len(want["only_a"])
-    assert [d["doc_id"] for d in out["only_a"]] == want["only_a"][:3].tolist()
+    assert (out["overlap"], out["jaccard"]) == (want.overlap, want.jaccard)
+    assert out["n_only_a"] == len(want.only_a)
+    assert [d["doc_id"] for d in out["only_a"]] == want.only_a[:3].tolist()
     agree = betr_json(ws, "agreement", "--run", "1", "--top", "2")
     assert agree["sample_docs"] == 300 and len(agree["betr_over_classifier"]) == 2
     docs = betr_json(ws, "docs", "--run", "1", "--benchmark", "gsm8k", "--sort", "score")

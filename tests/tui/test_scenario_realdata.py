@@ -106,10 +106,10 @@ async def test_browse_label_and_threshold_scenario(real_run):
         th = app.screen
         for _ in range(3):
             await pilot.press("plus")  # 10 % -> 13 % of tokens
-        await wait_until(pilot, lambda: th.stats["keep_percent"] == pytest.approx(13.0))
+        await wait_until(pilot, lambda: th.stats.keep_percent == pytest.approx(13.0))
         cli = betr_json(ws, "tradeoff", "--run", str(run_id), "--keep", "13%")
         for key in ("threshold", "kept_docs", "kept_tokens", "total_tokens", "benchmark_shares"):
-            assert th.stats[key] == cli[key], key
+            assert th.stats.to_json()[key] == cli[key], key
         shown = {
             w: str(th.query_one(f"#{w}").content)
             for w in ("th-threshold", "th-kept-docs", "th-detail")

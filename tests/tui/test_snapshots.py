@@ -296,19 +296,16 @@ def threshold_steps(app):
             await pilot.press(*value, "enter")
         await wait_until(
             pilot,
-            lambda: screen.stats["compute_law"]["compute"] == 1.2e20,
+            lambda: screen.stats.compute_law.compute == 1.2e20,
             what="the budget's numbers",
         )
         await pilot.press("escape", "plus", "plus")  # keep 12 % of tokens
-        await wait_until(pilot, lambda: screen.stats["keep_percent"] == 12.0, what="keep 12%")
+        await wait_until(pilot, lambda: screen.stats.keep_percent == 12.0, what="keep 12%")
         await wait_until(pilot, lambda: screen.by_source is not None, what="kept by source")
         await pilot.press("v")  # the per-source panel by the corpus's metadata field
         await wait_until(
             pilot,
-            lambda: (
-                screen.by_source["field"] == "meta.lang"
-                and screen.by_source["keep_percent"] == 12.0
-            ),
+            lambda: screen.by_source.field == "meta.lang" and screen.by_source.keep_percent == 12.0,
             what="kept by meta.lang",
         )
         await pilot.pause(0.5)  # the plots redraw once the keep rests

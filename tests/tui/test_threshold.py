@@ -11,7 +11,7 @@ import pytest
 from bench.synth_run import make_synthetic_run
 from engine.api.browse import RunIndex, load_run_index
 from engine.api.select import parse_keep
-from engine.betr.tradeoff import Budget, agreement, overlap, tradeoff
+from engine.betr.tradeoff import Budget, RunTradeoff, agreement, overlap, tradeoff
 from engine.errors import UsageError
 from engine.store.db import transaction
 from engine.units import format_number
@@ -58,21 +58,19 @@ async def open_threshold(pilot, app) -> ThresholdScreen:
     return app.screen
 
 
-async def wait_stats(pilot, screen, expected: dict) -> None:
-    await wait_until(
-        pilot, lambda: screen.stats == expected, what=f"stats {expected['keep_percent']}"
-    )
+async def wait_stats(pilot, screen, expected: RunTradeoff) -> None:
+    await wait_until(pilot, lambda: screen.stats == expected, what=f"stats {expected.keep_percent}")
 
 
-def assert_numbers(app, expected: dict) -> None:
+def assert_numbers(app, expected: RunTradeoff) -> None:
     """The number widgets show the engine's values, formatted the one way."""
     assert app.screen.stats == expected
-    assert text(app, "#th-threshold") == fmt_prob(expected["threshold"])
-    assert text(app, "#th-kept-docs") == fmt_count(expected["kept_docs"], "docs")
-    assert text(app, "#th-kept-tokens") == fmt_count(expected["kept_tokens"], "tokens")
+    assert text(app, "#th-threshold") == fmt_prob(expected.threshold)
+    assert text(app, "#th-kept-docs") == fmt_count(expected.kept_docs, "docs")
+    assert text(app, "#th-kept-tokens") == fmt_count(expected.kept_tokens, "tokens")
     detail = text(app, "#th-detail")
-    assert f"{expected['kept_docs']:,} docs" in detail
-    assert f"{expected['kept_tokens']:,} tokens" in detail
+    assert f"{expected.kept_docs:,} docs" in detail
+    assert f"{expected.kept_tokens:,} tokens" in detail
 
 
 async def type_into(pilot, app, selector: str, value: str) -> None:
@@ -138,7 +136,7 @@ async def test_keys_and_typing_move_the_keep_to_the_engine_numbers(workspace):
         await pilot.press("e")  # export: the same numbers as `betr tradeoff --json`
         await pilot.pause()
         (path,) = workspace.exports_dir.glob("tradeoff-run*.json")
-        assert json.loads(path.read_text()) == json.loads(json.dumps(screen.stats))
+        assert json.loads(path.read_text()) == json.loads(json.dumps(screen.stats.to_json()))
 
 
 async def test_bad_keep_input_says_what_to_type_and_changes_nothing(workspace):
@@ -240,15 +238,15 @@ async def test_compute_panel_shows_the_compute_law_and_o_applies_f_opt(workspace
         budget = Budget.of(params=1e9, tokens=2e10)
         expected = tradeoff(index, 0.10, "tokens", budget)
         await wait_stats(pilot, screen, expected)
-        law = expected["compute_law"]
+        law = expected.compute_law
         assert text(app, "#th-budget-error") == ""
         assert text(app, "#th-compute-c") == "1.2e20 FLOPs"
-        assert text(app, "#th-f-opt") == "4.19%" == fmt_pct(law["f_opt_percent"])
-        assert text(app, "#th-kept-f-opt") == fmt_count(law["kept_tokens_at_f_opt"], "tokens")
-        assert text(app, "#th-epochs") == fmt_epochs(law["epochs_at_f_opt"])
-        assert text(app, "#th-epochs-keep") == fmt_epochs(expected["epochs_at_keep"])
+        assert text(app, "#th-f-opt") == "4.19%" == fmt_pct(law.f_opt_percent)
+        assert text(app, "#th-kept-f-opt") == fmt_count(law.kept_tokens_at_f_opt, "tokens")
+        assert text(app, "#th-epochs") == fmt_epochs(law.epochs_at_f_opt)
+        assert text(app, "#th-epochs-keep") == fmt_epochs(expected.epochs_at_keep)
         # a 2 000-doc pool cannot feed 2e10 tokens: data starvation, at F_opt and at this keep
-        assert law["starvation_at_f_opt"] and expected["starvation_at_keep"]
+        assert law.starvation_at_f_opt and expected.starvation_at_keep
         assert shown(app, "#th-starvation")
         assert "data starvation" in text(app, "#th-starvation")
         assert "1e24" in str(
@@ -277,18 +275,18 @@ async def test_over_targeting_warning_follows_the_engine(workspace):
     run_id = make_synthetic_run(workspace, N_DOCS, benchmarks=("a", "b"))
     index = engine_index(workspace, run_id)
     expected = tradeoff(index, 0.10, "tokens", Budget())
-    assert expected["over_targeted"]  # two benchmarks: one holds more than half
-    top = expected["benchmark_shares"][0]
+    assert expected.over_targeted  # two benchmarks: one holds more than half
+    top = expected.benchmark_shares[0]
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         await open_threshold(pilot, app)
         assert_numbers(app, expected)
         assert shown(app, "#th-over-warning")
         warning = text(app, "#th-over-warning")
-        assert "over-targeting" in warning and top["benchmark"] in warning
+        assert "over-targeting" in warning and top.benchmark in warning
         shares = app.screen.query_one("#th-shares").content
         caption = str(shares.renderables[0])
-        assert f"on the {expected['sample_docs']:,}-doc scored sample" in caption
+        assert f"on the {expected.sample_docs:,}-doc scored sample" in caption
 
 
 async def test_no_warning_without_over_targeting(workspace):
@@ -297,7 +295,7 @@ async def test_no_warning_without_over_targeting(workspace):
     calm = [
         p
         for p in range(5, 101, 5)
-        if not tradeoff(index, p / 100, "tokens", Budget())["over_targeted"]
+        if not tradeoff(index, p / 100, "tokens", Budget()).over_targeted
     ]
     assert calm, "the synthetic run is over-targeted at every keep rate"
     app = make_app(workspace)
@@ -318,15 +316,15 @@ async def test_agreement_tab_shows_the_engine_agreement_and_follows_the_keep(wor
         await pilot.press("t")
         expected = agreement(index, 0.10, "tokens")
         await wait_until(pilot, lambda: screen.agreement == expected, what="agreement")
-        assert text(app, "#ag-rho") == fmt_float(expected["spearman"])
-        assert text(app, "#ag-n") == f"{expected['sample_docs']:,} docs"
-        assert text(app, "#ag-precision") == fmt_float(expected["precision_at_keep"])
-        assert f"{expected['sample_docs']:,}-doc scored sample" in text(app, "#ag-detail")
+        assert text(app, "#ag-rho") == fmt_float(expected.spearman)
+        assert text(app, "#ag-n") == f"{expected.sample_docs:,} docs"
+        assert text(app, "#ag-precision") == fmt_float(expected.precision_at_keep)
+        assert f"{expected.sample_docs:,}-doc scored sample" in text(app, "#ag-detail")
         table = screen.query_one("#ag-cls-over")
-        assert table.row_count == len(expected["classifier_over_betr"])
-        first = expected["classifier_over_betr"][0]
-        assert table.get_row_at(0)[1].plain == str(first["doc_id"])
-        assert screen.query_one("#ag-betr-over").row_count == len(expected["betr_over_classifier"])
+        assert table.row_count == len(expected.classifier_over_betr)
+        first = expected.classifier_over_betr[0]
+        assert table.get_row_at(0)[1].plain == str(first.doc_id)
+        assert screen.query_one("#ag-betr-over").row_count == len(expected.betr_over_classifier)
 
         await pilot.press("plus")  # keys still move the keep on this tab
         expected = agreement(index, 0.11, "tokens")
@@ -338,8 +336,8 @@ async def test_agreement_tab_shows_the_engine_agreement_and_follows_the_keep(wor
         await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="the viewer")
         viewer = app.screen
         await wait_until(pilot, lambda: viewer.detail is not None, what="the doc's detail")
-        assert viewer.detail["doc_id"] == first["doc_id"]
-        second = expected["classifier_over_betr"][1]["doc_id"]
+        assert viewer.detail["doc_id"] == first.doc_id
+        second = expected.classifier_over_betr[1].doc_id
         await pilot.press("right_square_bracket")
         await wait_until(
             pilot,
@@ -364,15 +362,15 @@ async def test_compare_tab_overlap_equals_the_engine_and_other_corpora_are_refus
         await wait_until(pilot, lambda: screen.comparison is not None, what="comparison")
         got = screen.comparison
         for key in ("run_a", "run_b", "kept_a", "kept_b", "overlap", "jaccard", "keep_percent"):
-            assert got[key] == expected[key], key
-        assert np.array_equal(got["only_a"], expected["only_a"])
-        assert np.array_equal(got["only_b"], expected["only_b"])
-        assert text(app, "#cmp-overlap") == fmt_count(expected["overlap"], "docs")
-        assert text(app, "#cmp-jaccard") == fmt_float(expected["jaccard"])
+            assert getattr(got, key) == getattr(expected, key), key
+        assert np.array_equal(got.only_a, expected.only_a)
+        assert np.array_equal(got.only_b, expected.only_b)
+        assert text(app, "#cmp-overlap") == fmt_count(expected.overlap, "docs")
+        assert text(app, "#cmp-jaccard") == fmt_float(expected.jaccard)
         only_a = screen.query_one("#cmp-only-a")
         await wait_until(pilot, lambda: only_a.row_count > 0, what="set difference rows")
-        assert only_a.row_count == min(200, len(expected["only_a"]))
-        first = int(expected["only_a"][0])
+        assert only_a.row_count == min(200, len(expected.only_a))
+        first = int(expected.only_a[0])
         row = only_a.get_row_at(0)
         conn = workspace.connect(readonly=True)
         try:
@@ -389,8 +387,8 @@ async def test_compare_tab_overlap_equals_the_engine_and_other_corpora_are_refus
             pilot,
             lambda: (
                 screen.comparison is not None
-                and screen.comparison["overlap"] == expected["overlap"]
-                and screen.comparison["keep_percent"] == expected["keep_percent"]
+                and screen.comparison.overlap == expected.overlap
+                and screen.comparison.keep_percent == expected.keep_percent
             ),
             what="comparison at 9%",
         )
@@ -472,7 +470,7 @@ async def test_non_positive_budgets_are_refused_and_change_nothing(workspace):
             assert f"{name}: '{bad}' is not a positive amount; type an amount such as" in error
             assert "--" not in error  # keys and words, not the CLI's flags
             assert screen.query_one(selector).has_focus
-            assert screen.stats["compute_law"]["compute"] is None
+            assert screen.stats.compute_law.compute is None
             assert screen.stats == before
             await type_into(pilot, app, selector, "")
 
@@ -522,9 +520,9 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
             what="the keep numbers at full width",
         )
         wholes = (
-            fmt_prob(expected["threshold"]),
-            fmt_count(expected["kept_docs"], "docs"),
-            fmt_count(expected["kept_tokens"], "tokens"),
+            fmt_prob(expected.threshold),
+            fmt_count(expected.kept_docs, "docs"),
+            fmt_count(expected.kept_tokens, "tokens"),
             share_text(expected),
             "threshold p(positive)",
             "kept docs",
@@ -539,13 +537,13 @@ async def test_at_80x24_every_number_reads_whole_and_c_scrolls_to_the_budget(wor
         budget = Budget.of(params=1e9, tokens=2e10)
         expected = tradeoff(index, 0.10, "tokens", budget)
         await wait_stats(pilot, screen, expected)
-        law = expected["compute_law"]
+        law = expected.compute_law
         wholes = (
             "1.2e20 FLOPs",
-            fmt_pct(law["f_opt_percent"]),
-            fmt_count(law["kept_tokens_at_f_opt"], "tokens"),
-            fmt_epochs(law["epochs_at_f_opt"]),
-            fmt_epochs(expected["epochs_at_keep"]),
+            fmt_pct(law.f_opt_percent),
+            fmt_count(law.kept_tokens_at_f_opt, "tokens"),
+            fmt_epochs(law.epochs_at_f_opt),
+            fmt_epochs(expected.epochs_at_keep),
             "epochs at this keep",
         )
         await wait_for_text(pilot, app, wholes)
@@ -592,13 +590,13 @@ async def test_agreement_numbers_read_whole(workspace, size):
             ("#ag-betr-over", "betr_over_classifier"),
         ):
             table = screen.query_one(table_id)
-            for k, r in enumerate(expected[key]):
+            for k, r in enumerate(getattr(expected, key)):
                 cells = [c.plain for c in table.get_row_at(k)]
-                assert cells[3] == format_number(r["score"], 4)
-                assert cells[2] == fmt_float(r["prob"])
+                assert cells[3] == format_number(r.score, 4)
+                assert cells[2] == fmt_float(r.prob)
                 column = table.ordered_columns[3]
                 assert column.get_render_width(table) >= len(cells[3]) + 2  # never cut
-        tiny = [r["score"] for r in expected["betr_over_classifier"] if 0 < r["score"] < 1e-3]
+        tiny = [r.score for r in expected.betr_over_classifier if 0 < r.score < 1e-3]
         assert tiny, "the case has scores below 1e-3"
         table = screen.query_one("#ag-betr-over")
         table.focus()

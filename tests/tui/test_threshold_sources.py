@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bench.synth_run import make_synthetic_run
-from engine.api.tradeoff import by_source_of_run
+from engine.api.tradeoff import KeptBySource, by_source_of_run
 from engine.store.db import transaction
 from engine.units import abbreviate, format_percent
 from tests.tui.conftest import make_app, wait_until
@@ -30,17 +30,17 @@ def table_rows(screen) -> dict[str, list[str]]:
     return {key.value: [str(cell) for cell in table.get_row(key)] for key in table.rows}
 
 
-def assert_table(screen, expected: dict) -> None:
+def assert_table(screen, expected: KeptBySource) -> None:
     """The table holds the engine's rows, in its order, formatted the one way."""
     rows = table_rows(screen)
-    assert list(rows) == [r["group"] for r in expected["rows"]]
-    for r in expected["rows"]:
-        cells = rows[r["group"]]
-        assert cells[1] == f"{abbreviate(r['kept_docs'])}/{abbreviate(r['docs'])}"
-        assert cells[2] == f"{abbreviate(r['kept_tokens'])}/{abbreviate(r['tokens'])}"
-        assert cells[3].startswith(format_percent(r["survival"]))
-        assert cells[4] == format_percent(r["kept_share"])
-        assert cells[5] == format_percent(r["pool_share"])
+    assert list(rows) == [r.group for r in expected.rows]
+    for r in expected.rows:
+        cells = rows[r.group]
+        assert cells[1] == f"{abbreviate(r.kept_docs)}/{abbreviate(r.docs)}"
+        assert cells[2] == f"{abbreviate(r.kept_tokens)}/{abbreviate(r.tokens)}"
+        assert cells[3].startswith(format_percent(r.survival))
+        assert cells[4] == format_percent(r.kept_share)
+        assert cells[5] == format_percent(r.pool_share)
     assert_chart(screen, rows)
 
 
@@ -57,14 +57,14 @@ def assert_chart(screen, rows: dict[str, list[str]]) -> None:
         assert bar.label == cells[0]
         assert chart.value_text(bar.value) == cells[3].split()[0]
         assert chart.value_text(bar.value) in drawn
-    assert chart.reference == screen.by_source["kept_token_share"] * 100
+    assert chart.reference == screen.by_source.kept_token_share * 100
 
 
-async def wait_panel(pilot, screen, expected: dict) -> None:
+async def wait_panel(pilot, screen, expected: KeptBySource) -> None:
     await wait_until(
         pilot,
         lambda: screen.by_source == expected,
-        what=f"by {expected['field']} at {expected['keep_percent']}% of {expected['by']}",
+        what=f"by {expected.field} at {expected.keep_percent}% of {expected.by}",
     )
     assert_table(screen, expected)
 
@@ -92,7 +92,7 @@ async def test_the_per_source_table_follows_the_keep_rate_and_the_field(workspac
 
         await pilot.press("b")  # 12% of the docs
         await wait_panel(pilot, screen, engine(0.12, "docs"))
-        assert screen.by_source["kept_docs"] == 240
+        assert screen.by_source.kept_docs == 240
 
         await pilot.press("v")  # group by the corpus's metadata field
         await wait_panel(pilot, screen, engine(0.12, "docs", "meta.lang"))
@@ -118,4 +118,4 @@ async def test_a_corpus_without_metadata_groups_by_source_only(workspace):
         await pilot.press("v")
         await pilot.pause()
         assert any("no metadata fields" in n.message for n in app._notifications)
-        assert screen.by_source["field"] == "source"
+        assert screen.by_source.field == "source"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.betr.by_source import by_source, group_run, parse_field
+from engine.betr.by_source import SourceShare, by_source, group_run, parse_field
 from engine.errors import UsageError
 from tests.unit.test_tradeoff import run_index
 
@@ -32,16 +32,16 @@ def pool(field="source", values=None, top=20):
 
 
 def row(group, docs, kept_docs, tokens, kept_tokens, total_kept):
-    return {
-        "group": group,
-        "docs": docs,
-        "kept_docs": kept_docs,
-        "tokens": tokens,
-        "kept_tokens": kept_tokens,
-        "survival": kept_tokens / tokens,
-        "kept_share": kept_tokens / total_kept,
-        "pool_share": tokens / 1000,
-    }
+    return SourceShare(
+        group=group,
+        docs=docs,
+        kept_docs=kept_docs,
+        tokens=tokens,
+        kept_tokens=kept_tokens,
+        survival=kept_tokens / tokens,
+        kept_share=kept_tokens / total_kept,
+        pool_share=tokens / 1000,
+    )
 
 
 def test_a_token_cut_inside_a_doc_keeps_that_doc_whole():
@@ -49,28 +49,28 @@ def test_a_token_cut_inside_a_doc_keeps_that_doc_whole():
     assert groups.names == ["b.jsonl", "a.jsonl", "c.csv"]  # by pool tokens
     # 50% of 1000 tokens: rows 0-1 hold 400, row 2 (doc 13, 200 tokens) crosses 500: kept whole
     out = by_source(index, groups, 0.5, "tokens")
-    assert out["kept_docs"] == 3 and out["kept_tokens"] == 600
-    assert out["threshold"] == index.prob[2]
-    assert out["rows"] == [
+    assert out.kept_docs == 3 and out.kept_tokens == 600
+    assert out.threshold == index.prob[2]
+    assert out.rows == [
         row("b.jsonl", 3, 1, 400, 300, 600),
         row("a.jsonl", 3, 2, 350, 300, 600),
         row("c.csv", 2, 0, 250, 0, 600),
     ]
-    assert out["rows"][1]["survival"] == 300 / 350
-    assert out["n_values"] == 3 and out["n_other"] == 0
-    assert out["field"] == "source" and out["keep_percent"] == 50.0
+    assert out.rows[1].survival == 300 / 350
+    assert out.n_values == 3 and out.n_other == 0
+    assert out.field == "source" and out.keep_percent == 50.0
 
 
 def test_a_doc_cut():
     index, groups = pool()
     out = by_source(index, groups, 0.5, "docs")  # ceil(0.5 * 8) = 4 docs: rows 0-3
-    assert out["kept_docs"] == 4 and out["kept_tokens"] == 700
-    assert out["rows"] == [
+    assert out.kept_docs == 4 and out.kept_tokens == 700
+    assert out.rows == [
         row("b.jsonl", 3, 1, 400, 300, 700),
         row("a.jsonl", 3, 2, 350, 300, 700),
         row("c.csv", 2, 1, 250, 100, 700),
     ]
-    assert [r["kept_share"] for r in out["rows"]] == [3 / 7, 3 / 7, 1 / 7]
+    assert [r.kept_share for r in out.rows] == [3 / 7, 3 / 7, 1 / 7]
 
 
 @pytest.mark.parametrize(
@@ -85,16 +85,16 @@ def test_a_doc_cut():
 def test_kept_tokens_per_source_follow_the_cut(keep, by, kept):
     index, groups = pool()
     out = by_source(index, groups, keep, by)
-    assert [r["kept_tokens"] for r in out["rows"]] == kept
-    assert sum(kept) == out["kept_tokens"] == index.cum_tokens[index.cut(keep, by) - 1]
+    assert [r.kept_tokens for r in out.rows] == kept
+    assert sum(kept) == out.kept_tokens == index.cum_tokens[index.cut(keep, by) - 1]
 
 
 def test_many_values_fold_into_other():
     index, groups = pool(top=2)
     assert groups.names == ["b.jsonl", "a.jsonl", "(other 1)"]
     out = by_source(index, groups, 0.5, "docs")
-    assert out["rows"][2] == row("(other 1)", 2, 1, 250, 100, 700)
-    assert out["n_values"] == 3 and out["n_other"] == 1
+    assert out.rows[2] == row("(other 1)", 2, 1, 250, 100, 700)
+    assert out.n_values == 3 and out.n_other == 1
 
 
 def test_a_metadata_field_with_docs_lacking_it():
@@ -103,8 +103,8 @@ def test_a_metadata_field_with_docs_lacking_it():
     # en: 11 14 16 17 = 400; de: 12 15 = 350; (none): 13 and 18 (missing) = 250
     assert groups.names == ["en", "de", "(none)"]
     out = by_source(index, groups, 0.5, "tokens")  # rows 0-2 kept
-    assert out["field"] == "meta.lang"
-    assert out["rows"] == [
+    assert out.field == "meta.lang"
+    assert out.rows == [
         row("en", 4, 1, 400, 100, 600),
         row("de", 2, 1, 350, 300, 600),
         row("(none)", 2, 1, 250, 200, 600),

@@ -109,20 +109,20 @@ def test_parse_amount_suffixes():
 def test_epochs_and_starvation():
     # C = 1e20 -> F_opt 4 %; a pool of 1e6 tokens keeps 40 000 tokens
     law = compute_law(Budget.of(compute=1e20, tokens=1e6), pool_tokens=1_000_000)
-    assert law["kept_tokens_at_f_opt"] == pytest.approx(40_000)
-    assert law["epochs_at_f_opt"] == pytest.approx(25.0)
-    assert law["starvation_at_f_opt"] is True
+    assert law.kept_tokens_at_f_opt == pytest.approx(40_000)
+    assert law.epochs_at_f_opt == pytest.approx(25.0)
+    assert law.starvation_at_f_opt is True
     law = compute_law(Budget.of(compute=1e20, tokens=1.6e5), pool_tokens=1_000_000)
-    assert law["epochs_at_f_opt"] == pytest.approx(4.0)
-    assert law["starvation_at_f_opt"] is False  # warn above 4 epochs, not at 4
+    assert law.epochs_at_f_opt == pytest.approx(4.0)
+    assert law.starvation_at_f_opt is False  # warn above 4 epochs, not at 4
 
 
 def test_compute_table_spans_1e19_to_1e24():
     table = compute_table(pool_tokens=1000)
-    assert [r["compute"] for r in table] == [1e19, 1e20, 1e21, 1e22, 1e23, 1e24]
-    assert table[1]["f_opt_percent"] == pytest.approx(4.0)
-    assert table[1]["kept_tokens"] == pytest.approx(40.0)
-    assert table[5]["f_opt_percent"] == pytest.approx(40.0)
+    assert [r.compute for r in table] == [1e19, 1e20, 1e21, 1e22, 1e23, 1e24]
+    assert table[1].f_opt_percent == pytest.approx(4.0)
+    assert table[1].kept_tokens == pytest.approx(40.0)
+    assert table[5].f_opt_percent == pytest.approx(40.0)
 
 
 # -- thresholds ----------------------------------------------------------------------------
@@ -166,28 +166,33 @@ def test_threshold_stats_shares_and_over_targeting():
         benchmarks={1: "a", 2: "b"},
     )
     s = threshold_stats(index, 0.5, "tokens")  # 30 of 60 tokens: rows 0..2
-    assert (s["kept_docs"], s["kept_tokens"], s["threshold"]) == (3, 30, 0.8)
-    assert s["sample_kept_docs"] == 3
-    assert [(x["benchmark"], x["docs"], x["tokens"]) for x in s["benchmark_shares"]] == [
+    assert (s.kept_docs, s.kept_tokens, s.threshold) == (3, 30, 0.8)
+    assert s.sample_kept_docs == 3
+    assert [(x.benchmark, x.docs, x.tokens) for x in s.benchmark_shares] == [
         ("a", 2, 20),
         ("b", 1, 10),
     ]
-    assert s["benchmark_shares"][0]["share"] == pytest.approx(2 / 3)
-    assert s["over_targeted"] == ["a"]
+    assert s.benchmark_shares[0].share == pytest.approx(2 / 3)
+    assert s.over_targeted == ["a"]
     s = threshold_stats(index, 1.0, "docs")
-    assert s["sample_kept_docs"] == 4 and s["over_targeted"] == ["a"]  # 3 of 4
+    assert s.sample_kept_docs == 4 and s.over_targeted == ["a"]  # 3 of 4
     s = threshold_stats(index, 0.1, "docs")  # row 0 only
-    assert s["benchmark_shares"][0] == {"benchmark": "a", "docs": 1, "tokens": 10, "share": 1.0}
+    assert s.benchmark_shares[0].to_json() == {
+        "benchmark": "a",
+        "docs": 1,
+        "tokens": 10,
+        "share": 1.0,
+    }
 
 
 def test_tradeoff_defaults_keep_to_f_opt():
     index = run_index(list(range(100)), [1] * 100)
     out = tradeoff(index, None, "tokens", Budget.of(compute=1e20, tokens=8))
-    assert out["keep_percent"] == pytest.approx(4.0)
-    assert out["kept_docs"] == 4
-    assert out["epochs_at_keep"] == pytest.approx(2.0)
-    assert out["starvation_at_keep"] is False
-    assert tradeoff(index, None, "tokens", Budget())["keep_percent"] == pytest.approx(10.0)
+    assert out.keep_percent == pytest.approx(4.0)
+    assert out.kept_docs == 4
+    assert out.epochs_at_keep == pytest.approx(2.0)
+    assert out.starvation_at_keep is False
+    assert tradeoff(index, None, "tokens", Budget()).keep_percent == pytest.approx(10.0)
     with pytest.raises(UsageError, match="without --run, tradeoff needs a budget"):
         tradeoff(None, None, "tokens", Budget())
 
@@ -204,13 +209,13 @@ def test_overlap_and_jaccard_on_hand_made_sets():
     a = run_index([1, 2, 3, 4, 5], [1] * 5, run_id=1)
     b = run_index([3, 1, 9, 2, 4], [1] * 5, run_id=2)
     out = overlap(a, b, 0.4, "docs")  # A keeps {1, 2}, B keeps {3, 1}
-    assert (out["kept_a"], out["kept_b"], out["overlap"]) == (2, 2, 1)
-    assert out["jaccard"] == pytest.approx(1 / 3)
-    assert out["only_a"].tolist() == [2] and out["only_b"].tolist() == [3]
+    assert (out.kept_a, out.kept_b, out.overlap) == (2, 2, 1)
+    assert out.jaccard == pytest.approx(1 / 3)
+    assert out.only_a.tolist() == [2] and out.only_b.tolist() == [3]
     out = overlap(a, b, 0.8, "docs")  # {1,2,3,4} vs {3,1,9,2}: 3 shared of 5
-    assert out["jaccard"] == pytest.approx(3 / 5)
-    assert out["only_a"].tolist() == [4] and out["only_b"].tolist() == [9]
-    assert overlap(a, a, 0.4, "docs")["jaccard"] == 1.0
+    assert out.jaccard == pytest.approx(3 / 5)
+    assert out.only_a.tolist() == [4] and out.only_b.tolist() == [9]
+    assert overlap(a, a, 0.4, "docs").jaccard == 1.0
 
 
 def test_overlap_refuses_runs_over_different_corpora():
@@ -225,17 +230,17 @@ def test_agreement_on_a_monotone_and_a_reversed_sample():
     n = 10
     same = run_index(list(range(n)), [1] * n, score=np.linspace(1.0, 0.1, n))
     out = agreement(same, 0.3, "docs", top=3)
-    assert out["spearman"] == pytest.approx(1.0)
-    assert (out["sample_kept"], out["precision_at_keep"]) == (3, 1.0)
+    assert out.spearman == pytest.approx(1.0)
+    assert (out.sample_kept, out.precision_at_keep) == (3, 1.0)
     rev = run_index(list(range(n)), [1] * n, score=np.linspace(0.1, 1.0, n))
     out = agreement(rev, 0.3, "docs", top=2)
-    assert out["spearman"] == pytest.approx(-1.0)
-    assert out["precision_at_keep"] == 0.0
+    assert out.spearman == pytest.approx(-1.0)
+    assert out.precision_at_keep == 0.0
     # the top probability doc has the lowest BETR score: the largest disagreement
-    assert out["classifier_over_betr"][0]["doc_id"] == 0
-    assert out["classifier_over_betr"][0]["prob_percentile"] == 100.0
-    assert out["classifier_over_betr"][0]["score_percentile"] == 10.0
-    assert out["betr_over_classifier"][0]["doc_id"] == n - 1
+    assert out.classifier_over_betr[0].doc_id == 0
+    assert out.classifier_over_betr[0].prob_percentile == 100.0
+    assert out.classifier_over_betr[0].score_percentile == 10.0
+    assert out.betr_over_classifier[0].doc_id == n - 1
 
 
 def test_agreement_needs_a_sample():
@@ -249,5 +254,5 @@ def test_spearman_matches_a_hand_computation():
     score = [0.8, 0.9, 0.6, 0.7, 0.5]
     out = agreement(run_index(list(range(5)), [1] * 5, score=score), 0.2, "docs")
     # rank(prob) = 5,4,3,2,1; rank(score) = 4,5,2,3,1 -> d^2 = 1+1+1+1+0 = 4
-    assert out["spearman"] == pytest.approx(1 - 6 * 4 / (5 * (25 - 1)))
-    assert math.isclose(out["precision_at_keep"], 0.0)  # row 0 kept; BETR's top is row 1
+    assert out.spearman == pytest.approx(1 - 6 * 4 / (5 * (25 - 1)))
+    assert math.isclose(out.precision_at_keep, 0.0)  # row 0 kept; BETR's top is row 1

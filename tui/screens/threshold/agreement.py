@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from engine.api.browse import RunIndex
-from engine.api.tradeoff import agreement
+from engine.api.tradeoff import Agreement, Disagreement, agreement
 from engine.errors import BetrError
 from engine.units import format_number
 from tui.screens.threshold.format import fmt_float, fmt_keep, fmt_p, no_run_text
@@ -42,7 +42,7 @@ AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
 class AgreementTab(WorkersReportToApp, Vertical):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self.result: dict[str, Any] | None = None  # the last agreement(...) shown
+        self.result: Agreement | None = None  # the last agreement(...) shown
         self._key: KeepKey | None = None  # (run id, keep, by) asked for last
 
     def compose(self) -> ComposeResult:
@@ -108,39 +108,37 @@ class AgreementTab(WorkersReportToApp, Vertical):
             return
         self.show_empty(empty=False)
         a = self.result = message.result
-        self._set("ag-rho", fmt_float(a["spearman"]))
-        self._set("ag-p", fmt_p(a["spearman_p"]))
-        self._set("ag-n", f"{a['sample_docs']:,} docs")
-        self._set("ag-precision", fmt_float(a["precision_at_keep"]))
+        self._set("ag-rho", fmt_float(a.spearman))
+        self._set("ag-p", fmt_p(a.spearman_p))
+        self._set("ag-n", f"{a.sample_docs:,} docs")
+        self._set("ag-precision", fmt_float(a.precision_at_keep))
         self._set(
             "ag-detail",
-            f"on the {a['sample_docs']:,}-doc scored sample: at keep {fmt_keep(a['keep_percent'])} "
-            f"of {a['by']} the classifier keeps {a['sample_kept']:,} sample docs; precision = "
+            f"on the {a.sample_docs:,}-doc scored sample: at keep {fmt_keep(a.keep_percent)} "
+            f"of {a.by} the classifier keeps {a.sample_kept:,} sample docs; precision = "
             "the share of them BETR also ranks in its top as many. Largest disagreements by "
             "percentile rank below (enter opens a doc).",
         )
-        self.fill("#ag-cls-over", a["classifier_over_betr"])
-        self.fill("#ag-betr-over", a["betr_over_classifier"])
+        self.fill("#ag-cls-over", a.classifier_over_betr)
+        self.fill("#ag-betr-over", a.betr_over_classifier)
 
     def _set(self, widget_id: str, content: str) -> None:
         update_static(self.query_one(f"#{widget_id}", Static), content)
 
-    def fill(self, selector: str, rows: list[dict[str, Any]]) -> None:
+    def fill(self, selector: str, rows: list[Disagreement]) -> None:
         table = self.query_one(selector, KeyedTable)
         table.clear()
         for r in rows:
-            name = r["benchmark"] or "-"
+            name = r.benchmark or "-"
             table.add_row(
-                Text(f"{r['rank']:,}", justify="right"),
-                Text(str(r["doc_id"]), justify="right"),
-                Text(fmt_float(r["prob"]), justify="right"),
-                Text(format_number(r["score"], 4), justify="right"),
-                Text(f"{r['prob_percentile']:.0f}", justify="right"),
-                Text(f"{r['score_percentile']:.0f}", justify="right"),
-                Text(
-                    name, style=Style(color=bench_colour(self.app, name)) if r["benchmark"] else ""
-                ),
-                key=str(r["doc_id"]),
+                Text(f"{r.rank:,}", justify="right"),
+                Text(str(r.doc_id), justify="right"),
+                Text(fmt_float(r.prob), justify="right"),
+                Text(format_number(r.score, 4), justify="right"),
+                Text(f"{r.prob_percentile:.0f}", justify="right"),
+                Text(f"{r.score_percentile:.0f}", justify="right"),
+                Text(name, style=Style(color=bench_colour(self.app, name)) if r.benchmark else ""),
+                key=str(r.doc_id),
             )
 
     @on(DataTable.RowSelected, "#ag-cls-over, #ag-betr-over")

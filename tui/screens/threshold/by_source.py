@@ -20,7 +20,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from engine.api.browse import RunIndex
-from engine.api.tradeoff import SourceGroups, by_source, group_fields, source_groups
+from engine.api.tradeoff import (
+    KeptBySource,
+    SourceGroups,
+    by_source,
+    group_fields,
+    source_groups,
+)
 from engine.errors import BetrError
 from engine.units import abbreviate, format_percent
 from tui.reads import reading
@@ -67,7 +73,7 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         self.fields: list[str] = [SOURCE]
         self.field = SOURCE
         self.groups: dict[str, SourceGroups] = {}  # field -> grouping, of the current run
-        self.result: dict[str, Any] | None = None  # the last by_source(...) shown
+        self.result: KeptBySource | None = None  # the last by_source(...) shown
         self._keep: tuple[float, str] | None = None
         self._grouping: tuple[int, str] | None = None  # (run id, field) of the rows in the table
 
@@ -155,60 +161,57 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         self.fill(r)
         self.plot(r)
 
-    def heading(self, r: dict[str, Any]) -> str:
+    def heading(self, r: KeptBySource) -> str:
         fields = self.fields
         nxt = fields[(fields.index(self.field) + 1) % len(fields)] if self.field in fields else ""
         key = f" · v: by {nxt}" if nxt and nxt != self.field else ""
-        other = f", the smallest {r['n_other']:,} as one row" if r["n_other"] else ""
+        other = f", the smallest {r.n_other:,} as one row" if r.n_other else ""
         return (
-            f"kept share by {r['field']} at {fmt_keep(r['keep_percent'])} of {r['by']} "
-            f"({values(r['n_values'])}{other}) · kept/pool · {OVER}{UNDER} survives more/less "
-            f"than the whole pool's {pct(r['kept_token_share'])}{key}"
+            f"kept share by {r.field} at {fmt_keep(r.keep_percent)} of {r.by} "
+            f"({values(r.n_values)}{other}) · kept/pool · {OVER}{UNDER} survives more/less "
+            f"than the whole pool's {pct(r.kept_token_share)}{key}"
         )
 
     def _set_heading(self, text: str) -> None:
         update_static(self.query_one("#th-src-heading", Static), text)
 
-    def fill(self, r: dict[str, Any]) -> None:
+    def fill(self, r: KeptBySource) -> None:
         table = self.query_one("#th-src-table", KeyedTable)
-        grouping = (r["run_id"], r["field"])
+        grouping = (r.run_id, r.field)
         if grouping != self._grouping:  # another grouping: its rows, in its order
             self._grouping = grouping
-            title = short_name(r["field"], NAME_CELLS, "")
+            title = short_name(r.field, NAME_CELLS, "")
             if not table.set_columns([("group", title, NAME_CELLS), *COLUMNS[1:]]):
                 table.clear()
-        whole = r["kept_token_share"]
+        whole = r.kept_token_share
         dim = Style(dim=True)
         rows: dict[str, list[Any]] = {}
-        for g in r["rows"]:
-            mark = OVER if g["survival"] > whole else UNDER if g["survival"] < whole else " "
-            rows[g["group"]] = [
-                short_name(g["group"], NAME_CELLS, r["field"]),
-                Text(f"{abbreviate(g['kept_docs'])}/{abbreviate(g['docs'])}", justify="right"),
-                Text(f"{abbreviate(g['kept_tokens'])}/{abbreviate(g['tokens'])}", justify="right"),
-                Text(f"{pct(g['survival'])} {mark}", justify="right"),
-                Text(pct(g["kept_share"]), justify="right"),
-                Text(pct(g["pool_share"]), justify="right", style=dim),
+        for g in r.rows:
+            mark = OVER if g.survival > whole else UNDER if g.survival < whole else " "
+            rows[g.group] = [
+                short_name(g.group, NAME_CELLS, r.field),
+                Text(f"{abbreviate(g.kept_docs)}/{abbreviate(g.docs)}", justify="right"),
+                Text(f"{abbreviate(g.kept_tokens)}/{abbreviate(g.tokens)}", justify="right"),
+                Text(f"{pct(g.survival)} {mark}", justify="right"),
+                Text(pct(g.kept_share), justify="right"),
+                Text(pct(g.pool_share), justify="right", style=dim),
             ]
         table.sync(rows)
 
-    def plot(self, r: dict[str, Any]) -> None:
+    def plot(self, r: KeptBySource) -> None:
         """The table's rows as bars: each group's share of its tokens kept, in percent (the
         table's "survives" column), with the whole pool's share as the reference line."""
         chart = self.query_one("#th-src-plot", BarChart)
         height = chart.content_region.height
-        fits = max(1, height - 1) if height else len(r["rows"])
-        shown = r["rows"][:fits]
-        left = len(r["rows"]) - len(shown)
-        whole = r["kept_token_share"] * 100
-        caption = f"whole pool │ {pct(r['kept_token_share'])}"
+        fits = max(1, height - 1) if height else len(r.rows)
+        shown = r.rows[:fits]
+        left = len(r.rows) - len(shown)
+        whole = r.kept_token_share * 100
+        caption = f"whole pool │ {pct(r.kept_token_share)}"
         if left:
             caption += f" · {left} more in the table"
         chart.show(
-            [
-                Bar(short_name(g["group"], NAME_CELLS, r["field"]), g["survival"] * 100)
-                for g in shown
-            ],
+            [Bar(short_name(g.group, NAME_CELLS, r.field), g.survival * 100) for g in shown],
             whole,
             "%",
             caption,

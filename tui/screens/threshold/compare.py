@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Label, Select, Static
 from textual.widgets.select import NoSelection
 
 from engine.api.browse import snippets
-from engine.api.tradeoff import overlap
+from engine.api.tradeoff import Overlap, overlap
 from engine.errors import BetrError
 from engine.units import format_number
 from tui.reads import reading
@@ -49,7 +49,7 @@ COMPARE_COLUMNS: list[tuple[str, str, int | None]] = [
 class CompareTab(UsesSession, WorkersReportToApp, Vertical):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self.result: dict[str, Any] | None = None  # the last overlap(...) shown
+        self.result: Overlap | None = None  # the last overlap(...) shown
         self.run_options: list[tuple[str, int]] = []  # what the pickers offer
         self._key: CompareKey | None = None  # (run A, run B, keep, by) asked for last
 
@@ -165,8 +165,8 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
                 index_b = session.load_index(conn, run_b)
                 result = overlap(index_a, index_b, keep, by)
                 shown = {
-                    "a": (index_a, [int(i) for i in result["only_a"][:LISTED]]),
-                    "b": (index_b, [int(i) for i in result["only_b"][:LISTED]]),
+                    "a": (index_a, [int(i) for i in result.only_a[:LISTED]]),
+                    "b": (index_b, [int(i) for i in result.only_b[:LISTED]]),
                 }
                 ids = shown["a"][1] + shown["b"][1]
                 text = snippets(conn, ids, SNIPPET)
@@ -190,22 +190,23 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
             return
         self.show_message(None)
         c = self.result = message.result
-        self._set("cmp-overlap", fmt_count(c["overlap"], "docs"))
-        self._set("cmp-jaccard", fmt_float(c["jaccard"]))
-        self._set("cmp-kept-a", fmt_count(c["kept_a"], "docs"))
-        self._set("cmp-kept-b", fmt_count(c["kept_b"], "docs"))
+        self._set("cmp-overlap", fmt_count(c.overlap, "docs"))
+        self._set("cmp-jaccard", fmt_float(c.jaccard))
+        self._set("cmp-kept-a", fmt_count(c.kept_a, "docs"))
+        self._set("cmp-kept-b", fmt_count(c.kept_b, "docs"))
         self._set(
             "cmp-detail",
-            f"at keep {fmt_keep(c['keep_percent'])} of {c['by']}: run {c['run_a']} keeps "
-            f"{c['kept_a']:,} docs, run {c['run_b']} keeps {c['kept_b']:,}; both keep "
-            f"{c['overlap']:,} (Jaccard {format_number(c['jaccard'], 4)}). Only in A: {len(c['only_a']):,}; "
-            f"only in B: {len(c['only_b']):,} (first {LISTED} listed, in each run's order).",
+            f"at keep {fmt_keep(c.keep_percent)} of {c.by}: run {c.run_a} keeps "
+            f"{c.kept_a:,} docs, run {c.run_b} keeps {c.kept_b:,}; both keep "
+            f"{c.overlap:,} (Jaccard {format_number(c.jaccard, 4)}). Only in A: {len(c.only_a):,}; "
+            f"only in B: {len(c.only_b):,} (first {LISTED} listed, in each run's order).",
         )
-        for side, selector in (("a", "#cmp-only-a"), ("b", "#cmp-only-b")):
+        for side, selector, run, other, only in (
+            ("a", "#cmp-only-a", c.run_a, c.run_b, c.only_a),
+            ("b", "#cmp-only-b", c.run_b, c.run_a, c.only_b),
+        ):
             table = self.query_one(selector, KeyedTable)
-            run = c[f"run_{side}"]
-            other = c["run_b" if side == "a" else "run_a"]
-            total = len(c[f"only_{side}"])
+            total = len(only)
             table.border_title = f"kept by run {run}, not by run {other}: {total:,} docs"
             table.clear()
             for doc_id, ext_id, prob, snippet in message.docs[side]:
@@ -225,8 +226,7 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
         event.stop()
         if self.result is None or event.row_key.value is None:
             return
-        side = "a" if event.data_table.id == "cmp-only-a" else "b"
-        run_id = self.result[f"run_{side}"]
+        run_id = self.result.run_a if event.data_table.id == "cmp-only-a" else self.result.run_b
         self.post_message(
             OpenDoc(table_doc_ids(event.data_table), int(event.row_key.value), run_id)
         )

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from engine.api.tradeoff import MAX_EPOCHS, Budget, parse_amount
+from engine.api.tradeoff import MAX_EPOCHS, Budget, ComputeLaw, RunTradeoff, parse_amount
 from engine.errors import BetrError
 from tui.screens.threshold.format import fmt_count, fmt_epochs, fmt_pct, fmt_sci
 from tui.screens.threshold.messages import BudgetChanged
@@ -140,61 +140,60 @@ class ComputePanel(Vertical):
     def _set(self, widget_id: str, content: Any, *, same_size: bool = False) -> None:
         update_static(self.query_one(f"#{widget_id}", Static), content, same_size=same_size)
 
-    def show(self, s: dict[str, Any] | None) -> None:
+    def show(self, s: RunTradeoff | None) -> None:
         """Show the compute law of `tradeoff(...)` (None: no run, only the F_opt table)."""
-        law = (s or {}).get("compute_law") or {}
-        known = law.get("compute") is not None
-        self._set("th-compute-c", f"{fmt_sci(law['compute'])} FLOPs" if known else "-")
-        self._set("th-f-opt", fmt_pct(law.get("f_opt_percent")) if known else "-")
-        self._set("th-kept-f-opt", fmt_count(law.get("kept_tokens_at_f_opt"), "tokens"))
-        self._set("th-epochs", fmt_epochs(law.get("epochs_at_f_opt")))
-        self._set("th-epochs-keep", fmt_epochs((s or {}).get("epochs_at_keep")))
-        self.show_starvation(s, law)
-        if known:
-            parts = [f"C = 6ND = {fmt_sci(law['compute'])} FLOPs"]
-            if law.get("params") is not None:
-                parts.append(f"N = {law['params']:,.0f} params, D = {law['tokens']:,.0f} tokens")
-            if law.get("kept_tokens_at_f_opt") is not None:
-                parts.append(f"kept at F_opt = {law['kept_tokens_at_f_opt']:,.0f} tokens")
+        law = s.compute_law if s is not None else ComputeLaw(None, None, None, None)
+        known = law.compute is not None
+        self._set("th-compute-c", f"{fmt_sci(law.compute)} FLOPs" if known else "-")
+        self._set("th-f-opt", fmt_pct(law.f_opt_percent) if known else "-")
+        self._set("th-kept-f-opt", fmt_count(law.kept_tokens_at_f_opt, "tokens"))
+        self._set("th-epochs", fmt_epochs(law.epochs_at_f_opt))
+        self._set("th-epochs-keep", fmt_epochs(s.epochs_at_keep if s is not None else None))
+        self.show_starvation(s)
+        if law.compute is not None:
+            parts = [f"C = 6ND = {fmt_sci(law.compute)} FLOPs"]
+            if law.params is not None and law.tokens is not None:
+                parts.append(f"N = {law.params:,.0f} params, D = {law.tokens:,.0f} tokens")
+            if law.kept_tokens_at_f_opt is not None:
+                parts.append(f"kept at F_opt = {law.kept_tokens_at_f_opt:,.0f} tokens")
             detail = "\n".join(parts) + "\no: use F_opt as the keep rate"
         else:
             detail = "enter N and D, or C (1e9, 1B, 300M); F_opt(C) = 4e-5 · C^0.25 %"
         self._set("th-compute-detail", detail)
-        self._set("th-table", self.compute_table(s, law), same_size=self._table_drawn)
+        self._set("th-table", self.compute_table(s), same_size=self._table_drawn)
         self._table_drawn = True
 
     @staticmethod
-    def summary_line(s: dict[str, Any] | None) -> str:
+    def summary_line(s: RunTradeoff | None) -> str:
         """The compute law in one line, for a layout where the panel sits below the fold:
         "C 1.2e20 FLOPs · F_opt 4.19% · kept at F_opt 555k tokens · epochs at F_opt 36 · epochs
         at this keep 15.1 (c: budget, o: use F_opt)"."""
-        stats = s or {}
-        law = stats.get("compute_law") or {}
-        if law.get("compute") is None:
+        law = s.compute_law if s is not None else None
+        if s is None or law is None or law.compute is None:
             return "compute: no budget yet (c: enter N and D, or C)"
         parts = [
-            f"C {fmt_sci(law['compute'])} FLOPs",
-            f"F_opt {fmt_pct(law.get('f_opt_percent'))}",
+            f"C {fmt_sci(law.compute)} FLOPs",
+            f"F_opt {fmt_pct(law.f_opt_percent)}",
         ]
-        if law.get("kept_tokens_at_f_opt") is not None:
-            parts.append(f"kept at F_opt {fmt_count(law['kept_tokens_at_f_opt'], 'tokens')}")
-        if law.get("epochs_at_f_opt") is not None:
-            parts.append(f"{fmt_epochs(law['epochs_at_f_opt'])} at F_opt")
-        if stats.get("epochs_at_keep") is not None:
-            parts.append(f"{fmt_epochs(stats['epochs_at_keep'])} at this keep")
-        starving = law.get("starvation_at_f_opt") or stats.get("starvation_at_keep")
+        if law.kept_tokens_at_f_opt is not None:
+            parts.append(f"kept at F_opt {fmt_count(law.kept_tokens_at_f_opt, 'tokens')}")
+        if law.epochs_at_f_opt is not None:
+            parts.append(f"{fmt_epochs(law.epochs_at_f_opt)} at F_opt")
+        if s.epochs_at_keep is not None:
+            parts.append(f"{fmt_epochs(s.epochs_at_keep)} at this keep")
+        starving = law.starvation_at_f_opt or s.starvation_at_keep
         return (
             " · ".join(parts)
             + (" ⚠ data starvation" if starving else "")
             + (" (c: budget, o: use F_opt)")
         )
 
-    def show_starvation(self, s: dict[str, Any] | None, law: dict[str, Any]) -> None:
+    def show_starvation(self, s: RunTradeoff | None) -> None:
         starving = []
-        if law.get("starvation_at_f_opt"):
-            starving.append(f"at F_opt ({fmt_epochs(law['epochs_at_f_opt'])})")
-        if s is not None and s.get("starvation_at_keep"):
-            starving.append(f"at this keep ({fmt_epochs(s['epochs_at_keep'])})")
+        if s is not None and s.compute_law.starvation_at_f_opt:
+            starving.append(f"at F_opt ({fmt_epochs(s.compute_law.epochs_at_f_opt)})")
+        if s is not None and s.starvation_at_keep:
+            starving.append(f"at this keep ({fmt_epochs(s.epochs_at_keep)})")
         self.query_one("#th-starvation", Static).display = bool(starving)
         self._set(
             "th-starvation",
@@ -204,7 +203,7 @@ class ComputePanel(Vertical):
             else "",
         )
 
-    def compute_table(self, s: dict[str, Any] | None, law: dict[str, Any]) -> Table:
+    def compute_table(self, s: RunTradeoff | None) -> Table:
         table = Table(
             box=None,
             padding=(0, 1),
@@ -215,19 +214,20 @@ class ComputePanel(Vertical):
         table.add_column("C (FLOPs)", no_wrap=True)
         table.add_column("F_opt", justify="right", no_wrap=True)
         table.add_column("kept tokens", justify="right", no_wrap=True)
-        rows = (s or {}).get("table") or []
+        rows = s.table if s is not None else []
+        compute = s.compute_law.compute if s is not None else None
         near = None
-        if rows and law.get("compute"):
+        if rows and compute:
             near = min(
                 range(len(rows)),
-                key=lambda i: abs(math.log10(rows[i]["compute"]) - math.log10(law["compute"])),
+                key=lambda i: abs(math.log10(rows[i].compute) - math.log10(compute)),
             )
         mark = Style(color=theme_colour(self.app, "accent"), bold=True)
         for i, row in enumerate(rows):
             table.add_row(
-                fmt_sci(row["compute"]),
-                fmt_pct(row["f_opt_percent"]),
-                fmt_count(row.get("kept_tokens"), "tokens"),
+                fmt_sci(row.compute),
+                fmt_pct(row.f_opt_percent),
+                fmt_count(row.kept_tokens, "tokens"),
                 style=mark if i == near else None,
             )
         return table

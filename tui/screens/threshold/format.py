@@ -5,9 +5,8 @@ Tests format the engine's values with these same functions and compare the texts
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.api.browse import RunIndex
+from engine.api.tradeoff import ThresholdStats
 from engine.units import abbreviate, format_number, format_p, format_percent
 
 MIN_KEEP_PERCENT = 0.01
@@ -65,11 +64,11 @@ def other_unit(by: str) -> str:
     return "docs" if by == "tokens" else "tokens"
 
 
-def share_text(s: dict[str, Any]) -> str:
+def share_text(s: ThresholdStats) -> str:
     """The kept share of the pool in the unit the keep counts (and the other in the detail)."""
-    if s["by"] == "docs":
-        return f"{format_percent(s['kept_doc_share'])} of docs"
-    return f"{format_percent(s['kept_token_share'])} of tokens"
+    if s.by == "docs":
+        return f"{format_percent(s.kept_doc_share)} of docs"
+    return f"{format_percent(s.kept_token_share)} of tokens"
 
 
 def no_run_text() -> str:

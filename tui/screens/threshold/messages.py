@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from engine.api.browse import RunIndex
-from engine.api.tradeoff import Budget, SourceGroups
+from engine.api.tradeoff import Agreement, Budget, Overlap, SourceGroups
 
 KeepKey = tuple[int, float, str]  # (run id, keep rate, "tokens" or "docs"): what a read is for
 CompareKey = tuple[int, int, float, str]  # (run A, run B, keep rate, by)
@@ -84,7 +84,7 @@ class AgreementReady(Message):
     """The Agreement tab's comparison for `key` (None: `error` says why)."""
 
     key: KeepKey
-    result: dict[str, Any] | None
+    result: Agreement | None
     error: str | None
 
 
@@ -94,7 +94,7 @@ class CompareReady(Message):
     "a"/"b" -> [(doc_id, ext_id, prob, snippet)]."""
 
     key: CompareKey
-    result: dict[str, Any] | None
+    result: Overlap | None
     error: str | None
     docs: dict[str, list[ListedDoc]]
 

@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
+from engine.api.tradeoff import ThresholdStats
 from tui.widgets.plots import plot_rgb
 
 PLOT_DELAY_S = 0.25  # the plots redraw once the keep rests this long
@@ -47,7 +48,7 @@ class KeepPlots(Horizontal):
         self.hist, self.curve = hist, curve
         self._drawn = False
 
-    def show_later(self, stats: dict[str, Any]) -> None:
+    def show_later(self, stats: ThresholdStats) -> None:
         """Redraw once the keep stops moving for a moment (the numbers are already shown)."""
         if self._timer is not None:
             self._timer.stop()
@@ -57,7 +58,7 @@ class KeepPlots(Horizontal):
             return
         self._timer = self.set_timer(PLOT_DELAY_S, lambda: self.show(stats))
 
-    def show(self, s: dict[str, Any]) -> None:
+    def show(self, s: ThresholdStats) -> None:
         kept_rgb = plot_rgb(self.app, "primary")
         line_rgb = plot_rgb(self.app, "warning")
         dim_rgb = plot_rgb(self.app, "primary-muted")
@@ -68,22 +69,22 @@ class KeepPlots(Horizontal):
             plt.clear_figure()
             counts, edges = self.hist
             centres = (edges[:-1] + edges[1:]) / 2
-            kept = edges[1:] > s["threshold"]
+            kept = edges[1:] > s.threshold
             for mask, colour in ((~kept, dim_rgb), (kept, kept_rgb)):
                 if mask.any():
                     plt.bar(centres[mask].tolist(), counts[mask].tolist(), color=colour, width=0.8)
-            plt.vline(s["threshold"], color=line_rgb)
+            plt.vline(s.threshold, color=line_rgb)
             plt.xlim(0, 1)
             plt.xticks([0, 0.25, 0.5, 0.75, 1])
-            plt.xlabel(f"p(positive); line at {s['threshold']:.4f}")
+            plt.xlabel(f"p(positive); line at {s.threshold:.4f}")
             widget.refresh()
         if self.curve is not None:
             widget = self.query_one("#th-curve", PlotextPlot)
             plt = widget.plt
             plt.clear_figure()
             x, y = self.curve
-            x0 = s["kept_doc_share"] * 100
-            y0 = s["kept_token_share"] * 100
+            x0 = s.kept_doc_share * 100
+            y0 = s.kept_token_share * 100
             plt.plot([0, 100], [0, 100], color=ref_rgb, marker="braille")
             plt.plot(x.tolist(), y.tolist(), color=kept_rgb, marker="braille")
             plt.vline(x0, color=line_rgb)

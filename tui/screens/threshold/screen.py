@@ -25,7 +25,16 @@ from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from engine.api.browse import RunIndex, View
 from engine.api.select import parse_keep
-from engine.api.tradeoff import Budget, keep_curve, prob_histogram, tradeoff
+from engine.api.tradeoff import (
+    Agreement,
+    Budget,
+    KeptBySource,
+    Overlap,
+    RunTradeoff,
+    keep_curve,
+    prob_histogram,
+    tradeoff,
+)
 from engine.errors import BetrError
 from engine.workspace import open_private
 from tui.action_model import bindings, effective_keys
@@ -70,7 +79,7 @@ class ThresholdScreen(BetrScreen):
         super().__init__()
         self.index: RunIndex | None = None
         self.loaded_state: str | None = None
-        self.stats: dict[str, Any] | None = None  # the last tradeoff(...) shown
+        self.stats: RunTradeoff | None = None  # the last tradeoff(...) shown
         self._follow_timer: Timer | None = None
         # a keep rate being typed from the keep bar: the characters that arrived before the
         # input had focus (a burst, as a paste or a fast typist sends, lands before focus moves)
@@ -115,12 +124,12 @@ class ThresholdScreen(BetrScreen):
         return self.query_one(CompareTab)
 
     @property
-    def agreement(self) -> dict[str, Any] | None:
+    def agreement(self) -> Agreement | None:
         """The last `agreement(...)` shown on the Agreement tab."""
         return self.agreement_tab.result
 
     @property
-    def comparison(self) -> dict[str, Any] | None:
+    def comparison(self) -> Overlap | None:
         """The last `overlap(...)` shown on the Compare runs tab."""
         return self.compare_tab.result
 
@@ -129,7 +138,7 @@ class ThresholdScreen(BetrScreen):
         return self.query_one(SourcePanel)
 
     @property
-    def by_source(self) -> dict[str, Any] | None:
+    def by_source(self) -> KeptBySource | None:
         """The last `by_source(...)` shown in the per-source panel."""
         return self.source_panel.result
 
@@ -428,11 +437,11 @@ class ThresholdScreen(BetrScreen):
             self.notify("nothing to export: no applied run shown", severity="warning")
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.betr.workspace.exports_dir / f"tradeoff-run{self.stats['run_id']}-{stamp}.json"
+        path = self.betr.workspace.exports_dir / f"tradeoff-run{self.stats.run_id}-{stamp}.json"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open_private(path, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(self.stats, indent=2, default=float) + "\n")
+                fh.write(json.dumps(self.stats.to_json(), indent=2, default=float) + "\n")
         except OSError as exc:
             self.betr.report_error(f"cannot write {path}: {exc}")
             return

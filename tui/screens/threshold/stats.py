@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from engine.api.tradeoff import OVER_TARGET_SHARE
+from engine.api.tradeoff import OVER_TARGET_SHARE, ThresholdStats
 from engine.units import abbreviate, format_number, format_percent
 from tui.screens.threshold.contamination import ContaminationLine
 from tui.screens.threshold.format import fmt_count, fmt_exact, fmt_keep, fmt_prob, share_text
@@ -50,32 +50,32 @@ class KeepStats(Vertical):
     def _set(self, widget_id: str, content: Any, *, same_size: bool = False) -> None:
         update_static(self.query_one(f"#{widget_id}", Static), content, same_size=same_size)
 
-    def show(self, s: dict[str, Any]) -> None:
+    def show(self, s: ThresholdStats) -> None:
         """Show `tradeoff(...)`'s numbers."""
-        by = s["by"]
-        self._set("th-threshold", fmt_prob(s["threshold"]))
-        self._set("th-kept-docs", fmt_count(s["kept_docs"], "docs"))
-        self._set("th-kept-tokens", fmt_count(s["kept_tokens"], "tokens"))
+        by = s.by
+        self._set("th-threshold", fmt_prob(s.threshold))
+        self._set("th-kept-docs", fmt_count(s.kept_docs, "docs"))
+        self._set("th-kept-tokens", fmt_count(s.kept_tokens, "tokens"))
         self._set("th-share", share_text(s))
         self._set(
             "th-detail",
-            f"keep {fmt_keep(s['keep_percent'])} of {by}: kept "
-            f"{fmt_exact(s['kept_docs'], 'docs')} of {s['total_docs']:,} · "
-            f"{fmt_exact(s['kept_tokens'], 'tokens')} of {s['total_tokens']:,} · "
-            f"{format_percent(s['kept_doc_share'], 4)} of docs, "
-            f"{format_percent(s['kept_token_share'], 4)} of tokens · p ≥ "
-            f"{format_number(s['threshold'], 6)}",
+            f"keep {fmt_keep(s.keep_percent)} of {by}: kept "
+            f"{fmt_exact(s.kept_docs, 'docs')} of {s.total_docs:,} · "
+            f"{fmt_exact(s.kept_tokens, 'tokens')} of {s.total_tokens:,} · "
+            f"{format_percent(s.kept_doc_share, 4)} of docs, "
+            f"{format_percent(s.kept_token_share, 4)} of tokens · p ≥ "
+            f"{format_number(s.threshold, 6)}",
         )
-        rows = len(s["benchmark_shares"])
+        rows = len(s.benchmark_shares)
         self._set("th-shares", self.shares_table(s), same_size=rows == self._shares_rows)
         self._shares_rows = rows
         warning = self.query_one("#th-over-warning", Static)
-        if s["over_targeted"]:
-            names = ", ".join(s["over_targeted"])
-            top = s["benchmark_shares"][0]
+        if s.over_targeted:
+            names = ", ".join(s.over_targeted)
+            top = s.benchmark_shares[0]
             self._set(
                 "th-over-warning",
-                f"⚠ over-targeting: {names} holds {format_percent(top['share'])} of the kept "
+                f"⚠ over-targeting: {names} holds {format_percent(top.share)} of the kept "
                 f"sample (more than {OVER_TARGET_SHARE:.0%}); the kept set leans on one "
                 "benchmark",
             )
@@ -94,26 +94,26 @@ class KeepStats(Vertical):
         self._set("th-split-warning", f"⚠ {text}" if text else "")
         self.query_one("#th-split-warning", Static).display = bool(text)
 
-    def shares_table(self, s: dict[str, Any]) -> Group:
+    def shares_table(self, s: ThresholdStats) -> Group:
         table = Table.grid(padding=(0, 1))
         table.add_column(no_wrap=True, min_width=14)
         table.add_column(no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
         table.add_column(justify="right", style=Style(dim=True))
-        for share in s["benchmark_shares"]:
-            colour = bench_colour(self.app, share["benchmark"])
+        for share in s.benchmark_shares:
+            colour = bench_colour(self.app, share.benchmark)
             name = Text("■ ", style=Style(color=colour))
-            name.append(share["benchmark"])
-            over = share["benchmark"] in s["over_targeted"]
+            name.append(share.benchmark)
+            over = share.benchmark in s.over_targeted
             table.add_row(
                 name,
-                share_bar(share["share"], SHARE_BAR, colour),
-                Text(format_percent(share["share"]), style=Style(bold=over)),
-                f"{share['docs']:,} docs · {abbreviate(share['tokens'])} tokens",
+                share_bar(share.share, SHARE_BAR, colour),
+                Text(format_percent(share.share), style=Style(bold=over)),
+                f"{share.docs:,} docs · {abbreviate(share.tokens)} tokens",
             )
         caption = Text(
-            f"target share of the kept set, on the {s['sample_docs']:,}-doc scored sample "
-            f"({s['sample_kept_docs']:,} kept)",
+            f"target share of the kept set, on the {s.sample_docs:,}-doc scored sample "
+            f"({s.sample_kept_docs:,} kept)",
             style=Style(dim=True),
         )
         return Group(caption, table)
