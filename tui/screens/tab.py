@@ -3,8 +3,8 @@ in its screen's tab list.
 
 A tab owns its content: what it depends on (`wanted()`: a key compared by value), the read that
 computes it (`read(key)`, run in a thread worker), its drawing (`show(answer)`), its empty state
-(`show_empty(text)`, also what it says while reading: the `EMPTY` Static shows the text in
-place of the `CONTENT`), its exports (`export_rows` for `e`,
+(`show_empty(text)`, also what it says while reading, `loading_text(key)`, and after an error,
+`show_error`: the `EMPTY` Static shows the text in place of the `CONTENT`), its exports (`export_rows` for `e`,
 `export_svg` for `p`) and where the keys go when it opens (`focus_content`).
 
 `refresh_content()` reads only when the key changed since the last read asked (or nothing is
@@ -57,6 +57,9 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
     EXPORT_PREFIX: ClassVar[str] = "tab"  # exports/<prefix>-<stem>-<time>.csv|svg
     EMPTY: ClassVar[str] = ""  # selector of the Static that says why there is no content
     CONTENT: ClassVar[tuple[str, ...]] = ()  # selectors of what it hides while it says so
+    # while a new key is read, keep the last answer on screen (the loading text only before
+    # the first one): for content that follows a moving value, such as the keep rate
+    KEEP_SHOWN: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -83,6 +86,15 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
 
     def show(self, answer: Answer) -> None:
         raise NotImplementedError
+
+    def loading_text(self, key: Key) -> str:
+        """What the tab says while `read(key)` runs."""
+        return self.LOADING
+
+    def show_error(self, error: BetrError) -> None:
+        """A read failed: the error becomes the tab's text and a notification."""
+        self.show_empty(str(error))
+        self.services.report_error(str(error))
 
     def show_empty(self, text: str) -> None:
         """Show `text` instead of the content ("" shows the content)."""
@@ -119,7 +131,8 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
             self.answer = None
             self.show_empty(note)
             return
-        self.show_empty(self.LOADING)
+        if not (self.KEEP_SHOWN and self.answer is not None):
+            self.show_empty(self.loading_text(key))
         self.run_worker(
             partial(self._read, key),
             name=f"read {self.NAME}",
@@ -132,6 +145,11 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
     def forget(self) -> None:
         """Read again on the next `refresh_content`, even for the same key."""
         self.asked = None
+
+    def clear(self) -> None:
+        """Nothing shown, nothing asked (an answer still on its way is dropped)."""
+        self.asked = None
+        self.answer = None
 
     def _read(self, key: Key) -> None:
         try:
@@ -147,8 +165,7 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
         if message.key != self.asked:
             return  # read for a selection the user has left
         if message.error is not None:
-            self.show_empty(str(message.error))
-            self.services.report_error(str(message.error))
+            self.show_error(message.error)
             return
         self.answer = message.answer
         self.show(message.answer)

@@ -1,31 +1,31 @@
 """The Agreement tab: classifier vs BETR on the scored sample, at the current keep rate.
 
 Spearman ρ between p(positive) and the BETR score, the precision of the classifier's kept docs,
-and the largest disagreements both ways (enter opens a doc). `agreement` is O(n): it runs in a
-thread worker, only while the tab is shown, and again when the keep rests.
+and the largest disagreements both ways (enter opens a doc). `agreement` is O(n): the tab reads
+it in a thread worker (tui/screens/threshold/tab.py), only while shown, again when the keep
+rests.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from engine.api.browse import RunIndex
 from engine.api.tradeoff import Agreement, Disagreement, agreement
-from engine.errors import BetrError
 from engine.units import format_number
+from tui.reads import reading
 from tui.screens.threshold.format import fmt_float, fmt_keep, fmt_p, no_run_text
-from tui.screens.threshold.messages import AgreementReady, KeepKey, OpenDoc, table_doc_ids
+from tui.screens.threshold.messages import KeepKey, OpenDoc, table_doc_ids
+from tui.screens.threshold.tab import ThresholdTab
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.plots import bench_colour
 from tui.widgets.tables import KeyedTable
-from tui.workers import WorkersReportToApp
 
 # every column as wide as its widest value (never cut: 1.826e-5 once read "1.826e-0")
 AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
@@ -39,11 +39,13 @@ AGREEMENT_COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-class AgreementTab(WorkersReportToApp, Vertical):
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.result: Agreement | None = None  # the last agreement(...) shown
-        self._key: KeepKey | None = None  # (run id, keep, by) asked for last
+class AgreementTab(ThresholdTab[KeepKey | None, Agreement]):
+    TITLE = "Agreement"
+    NAME = "agreement"
+    WIDGET_ID = "ag-tab"
+    LOADING = "computing the agreement on the scored sample…"
+    EMPTY = "#ag-empty"
+    CONTENT: ClassVar = ("#ag-body",)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="ag-empty", classes="th-empty", markup=False)
@@ -64,50 +66,32 @@ class AgreementTab(WorkersReportToApp, Vertical):
         self.query_one("#ag-cls-over").border_title = "classifier over BETR"
         self.query_one("#ag-betr-over").border_title = "BETR over classifier"
 
-    def focus_table(self) -> None:
+    def focus_content(self) -> None:
         self.query_one("#ag-cls-over").focus()
 
-    def reset(self) -> None:
-        """Another run: nothing shown, compute again on the next `start`."""
-        self.result = None
-        self._key = None
+    # -- the read ------------------------------------------------------------------------------
+    def wanted(self) -> KeepKey | None:
+        index = self.context.index
+        if index is None:
+            return None
+        return (index.run_id, self.session.keep, self.session.keep_by)
 
-    def forget(self) -> None:
-        """Compute again on the next `start` (the theme changed: the rows redraw)."""
-        self._key = None
+    def empty_note(self, key: KeepKey | None) -> str | None:
+        return (self.context.note or no_run_text()) if key is None else None
 
-    def show_empty(self, text: str | None = None, *, empty: bool = True) -> None:
-        message = self.query_one("#ag-empty", Static)
-        message.display = empty
-        self.query_one("#ag-body").display = not empty
-        if empty:
-            message.update(text or no_run_text())
+    def read(self, key: KeepKey | None) -> Agreement:
+        assert key is not None  # empty_note says why there is none
+        run_id, keep, by = key
+        index = self.context.index
+        if index is None or index.run_id != run_id:  # another run since (the answer is dropped)
+            with reading(self.services.workspace) as conn:
+                index = self.session.load_index(conn, run_id)
+        return agreement(index, keep, by)
 
-    def start(self, index: RunIndex, keep: float, by: str) -> None:
-        key = (index.run_id, keep, by)
-        if key == self._key:
-            return
-        self._key = key
-        self.compute(index, key)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-agreement")
-    def compute(self, index: RunIndex, key: KeepKey) -> None:
-        try:
-            result = agreement(index, key[1], key[2])
-        except BetrError as exc:
-            self.post_message(AgreementReady(key, None, str(exc)))
-            return
-        self.post_message(AgreementReady(key, result, None))
-
-    @on(AgreementReady)
-    def agreement_ready(self, message: AgreementReady) -> None:
-        if message.key != self._key:
-            return
-        if message.result is None:
-            self.show_empty(message.error)
-            return
-        self.show_empty(empty=False)
-        a = self.result = message.result
+    # -- drawing -------------------------------------------------------------------------------
+    def show(self, answer: Agreement) -> None:
+        self.show_empty("")
+        a = answer
         self._set("ag-rho", fmt_float(a.spearman))
         self._set("ag-p", fmt_p(a.spearman_p))
         self._set("ag-n", f"{a.sample_docs:,} docs")
@@ -144,6 +128,6 @@ class AgreementTab(WorkersReportToApp, Vertical):
     @on(DataTable.RowSelected, "#ag-cls-over, #ag-betr-over")
     def row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if self._key is not None and event.row_key.value is not None:
+        if self.answer is not None and event.row_key.value is not None:
             doc_ids = table_doc_ids(event.data_table)
-            self.post_message(OpenDoc(doc_ids, int(event.row_key.value), self._key[0]))
+            self.post_message(OpenDoc(doc_ids, int(event.row_key.value), self.answer.run_id))

@@ -3,8 +3,9 @@ as a table and a bar chart of the table's own rows, so the classifier's sorting 
 shows.
 
 The run's docs are grouped once per field in a thread worker (`source_groups`: every doc's
-source or metadata value read once); after that a keep rate is one binary search per group
-(`by_source`), so the table and the chart follow the keep bar on the UI thread like the cards.
+source or metadata value read once; the panel reads like a tab, tui/screens/tab.py); after that
+a keep rate is one binary search per group (`by_source`), so the table and the chart follow the
+keep bar on the UI thread like the cards.
 `v` groups by the next field: source, then each metadata field the corpus was imported with.
 """
 
@@ -14,9 +15,8 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Static
 
 from engine.api.browse import RunIndex
@@ -30,13 +30,11 @@ from engine.api.tradeoff import (
 from engine.errors import BetrError
 from engine.units import abbreviate, format_percent
 from tui.reads import reading
+from tui.screens.tab import ScreenTab
 from tui.screens.threshold.format import fmt_keep
-from tui.screens.threshold.messages import SourcesGrouped
-from tui.session import UsesSession
 from tui.widgets.bars import Bar, BarChart
 from tui.widgets.cards import update_static
 from tui.widgets.tables import KeyedTable
-from tui.workers import WorkersReportToApp
 
 SOURCE = "source"
 NAME_CELLS = 16  # a group's name in the table (longer ones cut, the end of a source kept)
@@ -66,14 +64,22 @@ def pct(x: float) -> str:
     return format_percent(x)
 
 
-class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
+Grouping = tuple[list[str], SourceGroups]  # (the fields to group by, the run's grouping)
+
+
+class SourcePanel(ScreenTab[tuple[int, str], Grouping]):
+    """A panel of the Threshold tab that reads like a tab: its key is (run id, field), its read
+    the grouping; it says what it is doing in its heading, above the table it keeps."""
+
+    NAME = "sources"
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.index: RunIndex | None = None
         self.fields: list[str] = [SOURCE]
         self.field = SOURCE
         self.groups: dict[str, SourceGroups] = {}  # field -> grouping, of the current run
-        self.result: KeptBySource | None = None  # the last by_source(...) shown
+        self.kept: KeptBySource | None = None  # the last by_source(...) shown
         self._keep: tuple[float, str] | None = None
         self._grouping: tuple[int, str] | None = None  # (run id, field) of the rows in the table
 
@@ -88,16 +94,22 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
     def on_mount(self) -> None:
         self.query_one("#th-src-plot").border_title = "share of its tokens kept (│ whole pool)"
 
+    @property
+    def result(self) -> KeptBySource | None:
+        """The last `by_source(...)` shown."""
+        return self.kept
+
     # -- the run and its groupings -------------------------------------------------------------
     def set_run(self, index: RunIndex | None) -> None:
         """A new run (None: none shown); its grouping by the current field loads at once."""
         self.index = index
         self.groups = {}
-        self.result = None
+        self.kept = None
         self._grouping = None
+        self.clear()  # a grouping still being read is of another run
         self.query_one("#th-src-table", KeyedTable).clear()
         if index is not None:
-            self.load()
+            self.refresh_content()
 
     def cycle_field(self) -> str:
         """Group by the next field (source, then each metadata field); returns it."""
@@ -105,44 +117,45 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         self.field = fields[(fields.index(self.field) + 1) % len(fields)] if fields else SOURCE
         if self.index is not None:
             if self.field in self.groups:
+                self.asked = self.wanted()  # a grouping by another field is dropped
                 self.redraw()
             else:
-                self.load()
+                self.refresh_content()
         return self.field
 
-    def load(self) -> None:
-        self._set_heading(f"grouping the pool by {self.field}…")
-        self.group_docs(self.index, self.field)
+    def wanted(self) -> tuple[int, str]:
+        assert self.index is not None  # read only with a run
+        return (self.index.run_id, self.field)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-sources")
-    def group_docs(self, index: RunIndex, field: str) -> None:
-        key = (index.run_id, field)
-        try:
-            with reading(self.session.workspace) as conn:
-                fields = group_fields(conn, index.corpus_id)
-                groups = source_groups(conn, index, field if field in fields else SOURCE)
-        except BetrError as exc:
-            self.post_message(SourcesGrouped(key, None, [], str(exc)))
-            return
-        self.post_message(SourcesGrouped(key, groups, fields, ""))
+    def loading_text(self, key: tuple[int, str]) -> str:
+        return f"grouping the pool by {key[1]}…"
 
-    @on(SourcesGrouped)
-    def sources_grouped(self, message: SourcesGrouped) -> None:
-        message.stop()
-        if self.index is None or message.key != (self.index.run_id, self.field):
-            return  # another run or field since
-        if message.groups is None:
-            self._set_heading(f"cannot group by {self.field}: {message.error}")
-            self._grouping = None
-            self.query_one("#th-src-table", KeyedTable).clear()
-            return
-        self.fields = message.fields
-        self.field = message.groups.field
-        self.groups[self.field] = message.groups
+    def show_empty(self, text: str) -> None:
+        self._set_heading(text)
+
+    def read(self, key: tuple[int, str]) -> Grouping:
+        index, field = self.index, key[1]
+        if index is None or index.run_id != key[0]:
+            raise BetrError(f"run {key[0]} is no longer shown")  # dropped: not asked any more
+        with reading(self.services.workspace) as conn:
+            fields = group_fields(conn, index.corpus_id)
+            groups = source_groups(conn, index, field if field in fields else SOURCE)
+        return fields, groups
+
+    def show_error(self, error: BetrError) -> None:
+        self._set_heading(f"cannot group by {self.field}: {error}")
+        self._grouping = None
+        self.query_one("#th-src-table", KeyedTable).clear()
+
+    def show(self, answer: Grouping) -> None:
+        fields, groups = answer
+        self.fields = fields
+        self.field = groups.field
+        self.groups[self.field] = groups
         self.redraw()
 
     # -- the numbers ---------------------------------------------------------------------------
-    def show(self, keep: float, by: str) -> None:
+    def show_keep(self, keep: float, by: str) -> None:
         """The kept share per group at this keep rate (once the grouping is loaded)."""
         self._keep = (keep, by)
         self.redraw()
@@ -156,7 +169,7 @@ class SourcePanel(UsesSession, WorkersReportToApp, Vertical):
         except BetrError as exc:
             self._set_heading(str(exc))
             return
-        self.result = r
+        self.kept = r
         self._set_heading(self.heading(r))
         self.fill(r)
         self.plot(r)

@@ -1,17 +1,18 @@
 """The Compare runs tab: two applied runs over one corpus, kept sets at the same keep rate.
 
 Overlap, Jaccard, and the docs only one of them keeps (the first LISTED of each, with a
-snippet; enter opens a doc). `overlap` is O(n): it runs in a thread worker, only while the tab
-is shown, and again when the keep rests.
+snippet; enter opens a doc). `overlap` is O(n): the tab reads it in a thread worker
+(tui/screens/threshold/tab.py), only while shown, again when the keep rests.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Select, Static
@@ -23,18 +24,11 @@ from engine.errors import BetrError
 from engine.units import format_number
 from tui.reads import reading
 from tui.screens.threshold.format import fmt_count, fmt_float, fmt_keep
-from tui.screens.threshold.messages import (
-    CompareKey,
-    CompareReady,
-    ListedDoc,
-    OpenDoc,
-    table_doc_ids,
-)
-from tui.session import UsesSession
+from tui.screens.threshold.messages import CompareKey, ListedDoc, OpenDoc, table_doc_ids
+from tui.screens.threshold.tab import ThresholdContext, ThresholdTab
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.select import PlainSelect
 from tui.widgets.tables import KeyedTable
-from tui.workers import WorkersReportToApp
 
 LISTED = 200  # set-difference docs listed (and fetched) per side
 SNIPPET = 160
@@ -46,12 +40,25 @@ COMPARE_COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-class CompareTab(UsesSession, WorkersReportToApp, Vertical):
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.result: Overlap | None = None  # the last overlap(...) shown
+@dataclass(frozen=True)
+class Comparison:
+    """The tab's answer: the two runs' overlap and the first LISTED docs of each side, "a"/"b"
+    -> [(doc_id, ext_id, prob, snippet)]."""
+
+    overlap: Overlap
+    docs: dict[str, list[ListedDoc]]
+
+
+class CompareTab(ThresholdTab[CompareKey | None, Comparison]):
+    TITLE = "Compare runs"
+    NAME = "compare"
+    WIDGET_ID = "cmp-tab"
+    EMPTY = "#cmp-message"
+    CONTENT: ClassVar = ("#cmp-body",)
+
+    def __init__(self, context: ThresholdContext, **kwargs: Any):
+        super().__init__(context, **kwargs)
         self.run_options: list[tuple[str, int]] = []  # what the pickers offer
-        self._key: CompareKey | None = None  # (run A, run B, keep, by) asked for last
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="cmp-pick"):
@@ -74,8 +81,17 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
                 yield KeyedTable(COMPARE_COLUMNS, id="cmp-only-a")
                 yield KeyedTable(COMPARE_COLUMNS, id="cmp-only-b")
 
-    def focus_table(self) -> None:
+    def focus_content(self) -> None:
         self.query_one("#cmp-only-a").focus()
+
+    def opened(self) -> None:
+        self.sync_run_options(shown=True)  # offers the runs polled since, then compares
+        self.focus_content()
+
+    @property
+    def result(self) -> Overlap | None:
+        """The last `overlap(...)` shown."""
+        return self.answer.overlap if self.answer is not None else None
 
     # -- the runs ------------------------------------------------------------------------------
     def sync_run_options(self, *, shown: bool) -> None:
@@ -111,85 +127,67 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
             with self.prevent(Select.Changed):
                 select_b.value = (same or others)[0]["id"]
         if shown:
-            self.start()
+            self.refresh_content()
 
     @on(Select.Changed, "#cmp-a, #cmp-b")
     def picked(self, event: Select.Changed) -> None:
         event.stop()
-        self.start()
-
-    def show_message(self, text: str | None) -> None:
-        message = self.query_one("#cmp-message", Static)
-        message.display = text is not None
-        message.update(text or "")
-        self.query_one("#cmp-body").display = text is None
+        self.refresh_content()
 
     # -- the comparison ------------------------------------------------------------------------
-    def start(self) -> None:
-        """Compare runs A and B at the session's keep rate (unless that is on screen already)."""
+    def wanted(self) -> CompareKey | None:
+        """Runs A and B at the session's keep rate (None: not both picked)."""
         a = self.query_one("#cmp-a", Select).value
         b = self.query_one("#cmp-b", Select).value
+        if isinstance(a, NoSelection) or isinstance(b, NoSelection):
+            return None
+        return (int(a), int(b), self.session.keep, self.session.keep_by)
+
+    def empty_note(self, key: CompareKey | None) -> str | None:
+        if key is not None:
+            return None
         n_applied = len(self.run_options)
-        if n_applied < 2 and (a == Select.NULL or b == Select.NULL):
-            self._key = None
-            self.show_message(
+        if n_applied < 2:
+            return (
                 f"Comparing runs needs two applied runs over one corpus; this workspace has "
                 f"{n_applied}. Score and apply another run (`betr score …`, another target set or "
                 "seed), then pick runs A and B above."
             )
-            return
-        if isinstance(a, NoSelection) or isinstance(b, NoSelection):
-            self._key = None
-            self.show_message("pick run A and run B above")
-            return
-        key = (int(a), int(b), self.session.keep, self.session.keep_by)
-        if key == self._key:
-            return
-        self._key = key
-        if self.result is None:
-            self.show_message(f"comparing runs {a} and {b}…")
-        self.compare(key)
+        return "pick run A and run B above"
 
-    def forget(self) -> None:
-        """Compare again on the next `start` (the theme changed: the rows redraw)."""
-        self._key = None
+    def loading_text(self, key: CompareKey | None) -> str:
+        assert key is not None
+        return f"comparing runs {key[0]} and {key[1]}…"
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="threshold-compare")
-    def compare(self, key: CompareKey) -> None:
+    def show_error(self, error: BetrError) -> None:
+        super().show_error(error)
+        self.answer = None
+
+    def read(self, key: CompareKey | None) -> Comparison:
+        assert key is not None  # empty_note says why there is none
         run_a, run_b, keep, by = key
         session = self.session
+        with reading(session.workspace) as conn:
+            index_a = session.load_index(conn, run_a)
+            index_b = session.load_index(conn, run_b)
+            result = overlap(index_a, index_b, keep, by)
+            shown = {
+                "a": (index_a, [int(i) for i in result.only_a[:LISTED]]),
+                "b": (index_b, [int(i) for i in result.only_b[:LISTED]]),
+            }
+            ids = shown["a"][1] + shown["b"][1]
+            text = snippets(conn, ids, SNIPPET)
         docs: dict[str, list[ListedDoc]] = {"a": [], "b": []}
-        try:
-            with reading(session.workspace) as conn:
-                index_a = session.load_index(conn, run_a)
-                index_b = session.load_index(conn, run_b)
-                result = overlap(index_a, index_b, keep, by)
-                shown = {
-                    "a": (index_a, [int(i) for i in result.only_a[:LISTED]]),
-                    "b": (index_b, [int(i) for i in result.only_b[:LISTED]]),
-                }
-                ids = shown["a"][1] + shown["b"][1]
-                text = snippets(conn, ids, SNIPPET)
-        except BetrError as exc:
-            self.post_message(CompareReady(key, None, str(exc), docs))
-            return
         for side, (index, side_ids) in shown.items():
             probs = index.prob[index.rows_of_docs(side_ids)] if side_ids else []
             for doc_id, prob in zip(side_ids, probs, strict=True):
                 ext_id, snippet = text.get(doc_id, ("?", ""))
                 docs[side].append((doc_id, ext_id, float(prob), snippet))
-        self.post_message(CompareReady(key, result, None, docs))
+        return Comparison(result, docs)
 
-    @on(CompareReady)
-    def compare_ready(self, message: CompareReady) -> None:
-        if message.key != self._key:
-            return
-        if message.result is None:
-            self.result = None
-            self.show_message(message.error)
-            return
-        self.show_message(None)
-        c = self.result = message.result
+    def show(self, answer: Comparison) -> None:
+        self.show_empty("")
+        c = answer.overlap
         self._set("cmp-overlap", fmt_count(c.overlap, "docs"))
         self._set("cmp-jaccard", fmt_float(c.jaccard))
         self._set("cmp-kept-a", fmt_count(c.kept_a, "docs"))
@@ -209,7 +207,7 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
             total = len(only)
             table.border_title = f"kept by run {run}, not by run {other}: {total:,} docs"
             table.clear()
-            for doc_id, ext_id, prob, snippet in message.docs[side]:
+            for doc_id, ext_id, prob, snippet in answer.docs[side]:
                 table.add_row(
                     Text(str(doc_id), justify="right"),
                     ext_id,
@@ -224,9 +222,10 @@ class CompareTab(UsesSession, WorkersReportToApp, Vertical):
     @on(DataTable.RowSelected, "#cmp-only-a, #cmp-only-b")
     def row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if self.result is None or event.row_key.value is None:
+        c = self.result
+        if c is None or event.row_key.value is None:
             return
-        run_id = self.result.run_a if event.data_table.id == "cmp-only-a" else self.result.run_b
+        run_id = c.run_a if event.data_table.id == "cmp-only-a" else c.run_b
         self.post_message(
             OpenDoc(table_doc_ids(event.data_table), int(event.row_key.value), run_id)
         )

@@ -1,5 +1,6 @@
-"""What the Threshold screen's workers, tabs and widgets tell it (or themselves, from a thread
-worker). A read's answer carries the key it was read for, so a tab drops one the user has left."""
+"""What the Threshold screen's workers and widgets tell it (or themselves, from a thread worker),
+and the keys its reads are for. A read's answer carries the key it was read for, so a widget
+drops one the user has left (the tabs' answers are `tui.screens.tab.Answered`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from engine.api.browse import RunIndex
-from engine.api.tradeoff import Agreement, Budget, Overlap, SourceGroups
+from engine.api.tradeoff import Budget
 
 KeepKey = tuple[int, float, str]  # (run id, keep rate, "tokens" or "docs"): what a read is for
 CompareKey = tuple[int, int, float, str]  # (run A, run B, keep rate, by)
@@ -54,16 +55,6 @@ class BudgetChanged(Message):
 
 
 @dataclass
-class SourcesGrouped(Message):
-    """The kept share per source for `key` (run id, field); `fields`: what it can group by."""
-
-    key: tuple[int, str]  # (run id, field)
-    groups: SourceGroups | None
-    fields: list[str]
-    error: str
-
-
-@dataclass
 class ContaminationRead(Message):
     """The contamination line's text for `key`."""
 
@@ -77,26 +68,6 @@ class ContaminationStarted(Message):
 
     job_id: int | None
     note: str
-
-
-@dataclass
-class AgreementReady(Message):
-    """The Agreement tab's comparison for `key` (None: `error` says why)."""
-
-    key: KeepKey
-    result: Agreement | None
-    error: str | None
-
-
-@dataclass
-class CompareReady(Message):
-    """The Compare tab's comparison of two runs for `key` (None: `error` says why); `docs`:
-    "a"/"b" -> [(doc_id, ext_id, prob, snippet)]."""
-
-    key: CompareKey
-    result: Overlap | None
-    error: str | None
-    docs: dict[str, list[ListedDoc]]
 
 
 def table_doc_ids(table: DataTable[Any]) -> list[int]:

@@ -59,15 +59,25 @@ from tui.screens.threshold.keepbar import KeepBar
 from tui.screens.threshold.messages import BudgetChanged, IndexLoaded, KeepPicked, OpenDoc
 from tui.screens.threshold.plots import KeepPlots
 from tui.screens.threshold.stats import KeepStats
+from tui.screens.threshold.tab import ThresholdContext, ThresholdTab
 from tui.widgets.form_input import FormInput
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-TABS = ("th-tab-threshold", "th-tab-agreement", "th-tab-compare")
+# the tabs after the Threshold one, in order: each is one module (a ThresholdTab) and one line
+TABS: tuple[type[ThresholdTab[Any, Any]], ...] = (AgreementTab, CompareTab)
+THRESHOLD_PANE = "th-tab-threshold"
 KEEP_CHARS = frozenset("0123456789.,%")  # what a typed keep rate is made of
 HIST_BINS = 40
 RECOMPUTE_DELAY_S = 0.15  # agreement / comparison follow the keep after this pause
+
+
+def pane_id(tab: type[ThresholdTab[Any, Any]]) -> str:
+    return f"th-tab-{tab.NAME}"
+
+
+PANES = (THRESHOLD_PANE, *(pane_id(tab) for tab in TABS))
 
 
 class ThresholdScreen(BetrScreen):
@@ -80,6 +90,7 @@ class ThresholdScreen(BetrScreen):
         self.index: RunIndex | None = None
         self.loaded_state: str | None = None
         self.stats: RunTradeoff | None = None  # the last tradeoff(...) shown
+        self.context = ThresholdContext()  # what the tabs know of the current run
         self._follow_timer: Timer | None = None
         # a keep rate being typed from the keep bar: the characters that arrived before the
         # input had focus (a burst, as a paste or a fast typist sends, lands before focus moves)
@@ -88,7 +99,7 @@ class ThresholdScreen(BetrScreen):
     # -- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="th-tabs"):
-            with TabPane("Threshold", id="th-tab-threshold"):
+            with TabPane("Threshold", id=THRESHOLD_PANE):
                 yield Static("", id="th-empty", classes="th-empty", markup=False)
                 with Vertical(id="th-body"):
                     with Horizontal(id="th-main"):
@@ -110,10 +121,20 @@ class ThresholdScreen(BetrScreen):
                             yield KeepPlots(id="th-plots")
                         yield ComputePanel(id="th-compute")
                     yield SourcePanel(id="th-sources")
-            with TabPane("Agreement", id="th-tab-agreement"):
-                yield AgreementTab(id="ag-tab")
-            with TabPane("Compare runs", id="th-tab-compare"):
-                yield CompareTab(id="cmp-tab")
+            for tab in TABS:
+                with TabPane(tab.TITLE, id=pane_id(tab)):
+                    yield tab(self.context, id=tab.WIDGET_ID)
+
+    @property
+    def tabs(self) -> list[ThresholdTab[Any, Any]]:
+        return list(self.query(ThresholdTab))
+
+    @property
+    def current_tab(self) -> ThresholdTab[Any, Any] | None:
+        """The shown tab (None: the Threshold tab, which is the screen's own)."""
+        if self.active_tab == THRESHOLD_PANE:
+            return None
+        return self.query_one(f"#{self.active_tab}").query_one(ThresholdTab)
 
     @property
     def agreement_tab(self) -> AgreementTab:
@@ -126,12 +147,14 @@ class ThresholdScreen(BetrScreen):
     @property
     def agreement(self) -> Agreement | None:
         """The last `agreement(...)` shown on the Agreement tab."""
-        return self.agreement_tab.result
+        result: Agreement | None = self.agreement_tab.result
+        return result
 
     @property
     def comparison(self) -> Overlap | None:
         """The last `overlap(...)` shown on the Compare runs tab."""
-        return self.compare_tab.result
+        result: Overlap | None = self.compare_tab.result
+        return result
 
     @property
     def source_panel(self) -> SourcePanel:
@@ -167,14 +190,13 @@ class ThresholdScreen(BetrScreen):
         run_id = self.session.run_id
         self.index = None
         self.stats = None
-        self.agreement_tab.reset()
+        self.context.index = self.context.note = None
         self.source_panel.set_run(None)
+        self.follow_tabs(read=False)
         if run_id is None:
             self.show_threshold_empty(None)
-            self.agreement_tab.show_empty()
             return
         self.show_threshold_empty(f"loading run {run_id}…")
-        self.agreement_tab.show_empty()
         self.loaded_state = (self.session.runs.get(run_id) or {}).get("state")
         self.load_run(run_id)
         self.sync_run_options()
@@ -203,13 +225,17 @@ class ThresholdScreen(BetrScreen):
             return  # a run chosen since
         if message.index is None:
             self.show_threshold_empty(f"run {message.run_id}: {message.error}")
-            self.agreement_tab.show_empty(f"run {message.run_id}: {message.error}")
+            self.context.note = f"run {message.run_id}: {message.error}"
+            self.follow_tabs(read=False)
             return
         self.index = message.index
         self.query_one(KeepPlots).set_run(message.extra.get("hist"), message.extra.get("curve"))
         self.source_panel.set_run(self.usable_index())
-        if self.usable_index() is not None:
-            self.agreement_tab.show_empty("computing the agreement on the scored sample…")
+        self.context.index = self.usable_index()
+        self.context.note = (
+            None if self.context.index is not None else not_applied_text(message.index)
+        )
+        self.follow_tabs(read=False)  # the shown tab reads once the numbers are up
         self.refresh_numbers()
 
     def runs_polled(self) -> None:
@@ -226,7 +252,7 @@ class ThresholdScreen(BetrScreen):
         self.sync_run_options()
 
     def sync_run_options(self) -> None:
-        self.compare_tab.sync_run_options(shown=self.active_tab == "th-tab-compare")
+        self.compare_tab.sync_run_options(shown=self.active_tab == pane_id(CompareTab))
 
     # -- the keep rate -------------------------------------------------------------------------
     @property
@@ -263,7 +289,6 @@ class ThresholdScreen(BetrScreen):
         if index is None:
             if self.index is not None:
                 self.show_threshold_empty(not_applied_text(self.index))
-                self.agreement_tab.show_empty(not_applied_text(self.index))
             compute.show(None)
             self.follow_later()
             return
@@ -283,7 +308,7 @@ class ThresholdScreen(BetrScreen):
         if self.query_one("#th-compute-line", Static).content != line:
             self.query_one("#th-compute-line", Static).update(line)
         self.query_one(KeepPlots).show_later(stats)
-        self.source_panel.show(self.session.keep, by)
+        self.source_panel.show_keep(self.session.keep, by)
         self.follow_later()
 
     def follow_later(self) -> None:
@@ -293,16 +318,14 @@ class ThresholdScreen(BetrScreen):
         self._follow_timer = self.set_timer(RECOMPUTE_DELAY_S, self.refresh_active_tab)
 
     def refresh_active_tab(self) -> None:
-        active = self.active_tab
-        if active == "th-tab-agreement":
-            self.start_agreement()
-        elif active == "th-tab-compare":
-            self.compare_tab.start()
+        self.follow_tabs(read=True)
 
-    def start_agreement(self) -> None:
-        index = self.usable_index()
-        if index is not None:
-            self.agreement_tab.start(index, self.session.keep, self.session.keep_by)
+    def follow_tabs(self, *, read: bool) -> None:
+        """The run or the keep changed: every tab brings its empty state up to date, and the
+        shown one reads too when `read`."""
+        active = self.active_tab
+        for tab in self.tabs:
+            tab.follow(shown=read and pane_id(type(tab)) == active)
 
     def show_threshold_empty(self, text: str | bool | None) -> None:
         """False: show the numbers; None: the no-run text; a string: that text."""
@@ -320,22 +343,18 @@ class ThresholdScreen(BetrScreen):
         self.query_one(KeepBar).refresh()
         self.refresh_numbers()
         self.source_panel.redraw()
-        self.agreement_tab.forget()
-        self.compare_tab.forget()
+        for tab in self.tabs:
+            tab.forget()
         self.refresh_active_tab()
 
     # -- tabs and the viewer -------------------------------------------------------------------
     @on(TabbedContent.TabActivated, "#th-tabs")
-    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane = event.pane.id
-        if pane == "th-tab-threshold":
+    def tab_activated(self) -> None:
+        tab = self.current_tab
+        if tab is None:
             self.query_one(KeepBar).focus()
-        elif pane == "th-tab-agreement":
-            self.start_agreement()
-            self.agreement_tab.focus_table()
-        elif pane == "th-tab-compare":
-            self.sync_run_options()
-            self.compare_tab.focus_table()
+            return
+        tab.opened()
 
     @on(OpenDoc)
     def open_doc(self, message: OpenDoc) -> None:
@@ -379,7 +398,7 @@ class ThresholdScreen(BetrScreen):
         self.set_keep(self.keep_percent, other_unit(self.session.keep_by))
 
     def action_edit_keep(self) -> None:
-        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one("#th-tabs", TabbedContent).active = THRESHOLD_PANE
         self._typed = ""  # what is typed next replaces the value shown
         keep_input = self.query_one("#th-keep-input", Input)
         keep_input.placeholder = f"{self.keep_percent:g}% now"
@@ -387,7 +406,7 @@ class ThresholdScreen(BetrScreen):
         self.set_focus(keep_input)  # at once: the keys after `k` in a burst go there
 
     def action_edit_budget(self) -> None:
-        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one("#th-tabs", TabbedContent).active = THRESHOLD_PANE
         self.query_one(ComputePanel).focus_budget()
 
     def action_apply_f_opt(self) -> None:
@@ -403,7 +422,7 @@ class ThresholdScreen(BetrScreen):
         self.notify(f"keep rate set to F_opt = {fmt_pct(f_opt)} of tokens", markup=False)
 
     def action_group_sources(self) -> None:
-        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one("#th-tabs", TabbedContent).active = THRESHOLD_PANE
         if not self.source_panel.groups:
             return  # the first grouping is still being read
         if len(self.source_panel.fields) < 2:
@@ -416,21 +435,19 @@ class ThresholdScreen(BetrScreen):
         self.source_panel.cycle_field()
 
     def action_check_contamination(self) -> None:
-        self.query_one("#th-tabs", TabbedContent).active = "th-tab-threshold"
+        self.query_one("#th-tabs", TabbedContent).active = THRESHOLD_PANE
         self.query_one(ContaminationLine).check()
 
     def action_next_threshold_tab(self) -> None:
         tabs = self.query_one("#th-tabs", TabbedContent)
-        tabs.active = TABS[(TABS.index(tabs.active) + 1) % len(TABS)]
+        tabs.active = PANES[(PANES.index(tabs.active) + 1) % len(PANES)]
 
     def action_leave_input(self) -> None:
-        active = self.active_tab
-        if active == "th-tab-threshold":
+        tab = self.current_tab
+        if tab is None:
             self.query_one(KeepBar).focus()
-        elif active == "th-tab-agreement":
-            self.agreement_tab.focus_table()
         else:
-            self.compare_tab.focus_table()
+            tab.focus_content()
 
     def action_export_tradeoff(self) -> None:
         if self.stats is None:
@@ -453,7 +470,7 @@ class ThresholdScreen(BetrScreen):
         burst: `k12` then enter, as tmux send-keys or a fast typist sends) go into the input,
         in order. Digits alone stay the screen keys (1-6 switch screens)."""
         keep_input = self.query_one("#th-keep-input", Input)
-        if keep_input.has_focus or self.active_tab != "th-tab-threshold":
+        if keep_input.has_focus or self.active_tab != THRESHOLD_PANE:
             self._typed = None
             return
         if not isinstance(self.focused, KeepBar) and self._typed is None:
@@ -481,7 +498,7 @@ class ThresholdScreen(BetrScreen):
 
     def on_paste(self, event: events.Paste) -> None:
         """A keep rate pasted while the keep bar has the focus goes into the keep input."""
-        if self.active_tab == "th-tab-threshold" and isinstance(self.focused, KeepBar):
+        if self.active_tab == THRESHOLD_PANE and isinstance(self.focused, KeepBar):
             keep_input = self.query_one("#th-keep-input", Input)
             keep_input.value = event.text.strip()
             keep_input.focus()
