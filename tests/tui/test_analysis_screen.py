@@ -515,6 +515,12 @@ def steps(app, tab: str, keys: tuple[str, ...] = ()):
         await wait_until(pilot, lambda: what in screen.results, what=what)
         for key in keys:
             await pilot.press(key)
+        # what the keys started (reads, repaints) has finished before the picture is taken:
+        # under a loaded machine a fixed pause was not always enough
+        await wait_until(
+            pilot, lambda: not any(w.is_running for w in app.workers), 30, "workers idle"
+        )
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
 
     return run_before
