@@ -143,11 +143,12 @@ def corr_status(screen) -> str:
 
 # -- Pilot tests ----------------------------------------------------------------------------------
 async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
-    from engine.api.analysis_corr import corr
+    from engine.api.analysis_corr import CorrRequest, corr
     from tests.tui.conftest import make_app, wait_until
     from tui.screens.analysis.format import fmt_p, fmt_r
 
-    expected = corr(analysis_ws, "matrix", metric="acc", checkpoint="last")["matrices"][0]
+    req = CorrRequest("matrix", metric="acc", checkpoint="last")
+    expected = corr(analysis_ws, req).parts["matrices"][0]
     # one stage (PT) at two sizes: the matrices pair the sizes and say so (no "SFT" here)
     assert expected["kind"] == "150M-150M"
     app = make_app(analysis_ws)
@@ -188,7 +189,7 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
         assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "1B-1B"
         # the protocol switch: cross-stage transfer with tiers
         await pilot.press("o")
-        await wait_until(pilot, lambda: screen.results["corr"]["protocol"] == "cross-stage")
+        await wait_until(pilot, lambda: screen.results["corr"].result.protocol == "cross-stage")
         await pilot.pause()
         table = screen.query_one("#an-corr-table")
         assert table.header[-1] == "tier" and table.row_count == len(BENCHMARKS)
@@ -259,9 +260,9 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
 
         await open_tab(pilot, screen, "an-tab-cal", "cal")
         want = calibration(analysis_ws, "data-a", "arc-easy", stage="PT")
-        assert screen.results["cal"]["ece"] == want["ece"]
+        assert screen.results["cal"].ece == want.ece
         text = str(screen.query_one("#an-cal-summary").content)
-        assert f"at T = {fmt_num(want['temperature'])}" in text
+        assert f"at T = {fmt_num(want.temperature)}" in text
         # the reliability bars are the bins table's accuracies, before and after scaling
         bins = screen.query_one("#an-cal-bins").raw
         drawn = screen.query_one("CalibrationTab").plotted

@@ -10,13 +10,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from engine.analysis.correlations.run import run
+from engine.analysis.correlations.request import CorrRequest
+from engine.analysis.correlations.run import run as run_protocol
 from engine.analysis.correlations.stats import Corr, block, corr, structural_persistence, tier
 from engine.errors import InputError, UsageError
 
 CATS = {"arc": "science", "sciq": "science", "obqa": "science", "hellaswag": "commonsense",
         "piqa": "commonsense", "flat": "misc"}  # fmt: skip
 SHARES = (0.25, 0.35, 0.45)
+
+
+def run(rows, protocol: str = "matrix", **params):
+    """The protocol's result in its JSON shape (`betr corr --json`)."""
+    return run_protocol(rows, CorrRequest(protocol, **params)).to_json()
 
 
 def synth(n_runs: int = 12, seed: int = 0, nan_at: tuple | None = ("240M", "PT", "arc", 3)):
