@@ -180,8 +180,8 @@ def test_doc_detail_and_labels(ws, conn):
     cut = index.cut(0.1, "tokens")
     agree = label_agreement(conn, index, cut)
     # good+kept (first), good+kept (second), bad+dropped (last): 3 of 3
-    assert (agree["good"], agree["bad"], agree["skip"], agree["agree"]) == (2, 1, 1, 3)
-    assert agree["agreement"] == 1.0
+    assert (agree.good, agree.bad, agree.skip, agree.agree) == (2, 1, 1, 3)
+    assert agree.agreement == 1.0
     set_label(conn, second, None)
     out = ws.exports_dir / "labels.jsonl"
     summary = export_labels(conn, out, run_id=1)

@@ -10,6 +10,7 @@ from textual.message import Message
 
 from engine.api.browse import RunIndex, View
 from engine.api.contamination import DocContamination
+from engine.api.labels import LabelAgreement
 
 
 @dataclass
@@ -55,7 +56,7 @@ class DocDetailRead(Message):
 
     row: int
     detail: dict[str, Any]
-    agreement: dict[str, Any]
+    agreement: LabelAgreement
     text: str
     broken: bool
 
@@ -92,4 +93,4 @@ class Labelled(Message):
 
     doc_id: int
     label: str | None
-    agreement: dict[str, Any]
+    agreement: LabelAgreement

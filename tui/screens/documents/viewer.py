@@ -28,7 +28,7 @@ from engine.api.browse import (
 )
 from engine.api.contamination import DocContamination, hits_for_doc
 from engine.api.jobs import start
-from engine.api.labels import label_agreement, set_label
+from engine.api.labels import LabelAgreement, label_agreement, set_label
 from engine.api.why import embed_docs_spec
 from engine.errors import BetrError
 from engine.units import format_number
@@ -86,18 +86,19 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return format_number(value, digits)
 
 
-def agreement_text(agree: dict[str, Any], view: View) -> str:
+def agreement_text(agree: LabelAgreement, view: View) -> str:
     """ "labels: 3 good, 1 bad, 0 skip · classifier agrees on 3 of 4 (75%) at keep 10% of
     tokens"."""
-    head = f"labels: {agree['good']} good, {agree['bad']} bad, {agree['skip']} skip"
-    judged = agree["good"] + agree["bad"]
+    head = f"labels: {agree.good} good, {agree.bad} bad, {agree.skip} skip"
+    judged = agree.good + agree.bad
     if view.cut is None:
         return f"{head} · no classifier yet (the run is not applied)"
     if not judged:
         return f"{head} · no good or bad labels to compare with the classifier yet"
-    share = agree["agreement"] * 100
+    assert agree.agreement is not None  # a cut and a judged doc
+    share = agree.agreement * 100
     return (
-        f"{head} · classifier agrees on {agree['agree']} of {judged} ({share:.0f}%) "
+        f"{head} · classifier agrees on {agree.agree} of {judged} ({share:.0f}%) "
         f"at {keep_text(view.query)}"
     )
 
@@ -334,7 +335,7 @@ class DocViewerScreen(BetrScreen):
         table.add_row("your label", plain(d["label"] or "none"))
         self.query_one("#viewer-fields", Static).update(table)
 
-    def show_agreement(self, agreement: dict[str, Any]) -> None:
+    def show_agreement(self, agreement: LabelAgreement) -> None:
         self.query_one("#viewer-agreement", Static).update(agreement_text(agreement, self.view))
 
     # -- labels and navigation -----------------------------------------------------------------
