@@ -15,12 +15,16 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import UsageError, WorkspaceError
 from engine.store import catalog, docs
 from engine.store.db import transaction
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import JobInfo
 
 DEMO_CORPUS = "demo-pool"
 DEMO_MARKER = "demo_version"
@@ -195,7 +199,9 @@ def queue_demo_run(ws: Workspace) -> int | None:
     return job_id
 
 
-def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto"):
+def experiment_spec(
+    ws: Workspace, *, quick: bool = False, device: str = "auto"
+) -> DemoExperimentSpec:
     """The demo experiment over this demo workspace's pool and BETR run (the run is created
     when the app has not queued it yet; the experiment then scores, trains and applies it
     first). `quick` shrinks it to a smoke test (tests, a first look)."""
@@ -210,6 +216,8 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
         )
     with closing(ws.connect()) as conn:
         corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
+        if corpus is None:  # a demo workspace whose corpus was deleted
+            raise catalog.not_found_corpus(conn, DEMO_CORPUS)
         run_id = None
         job_ref = catalog.get_meta(conn, "demo_run_job")
         if job_ref and job_ref.isdigit():
@@ -225,7 +233,7 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
             with transaction(conn):
                 catalog.set_meta(conn, "demo_experiment_run", str(run_id))
             catalog.claim_meta(conn, "demo_run_job", "experiment")
-    sizing = (
+    sizing: dict[str, Any] = (
         {
             "sizes": (40_000, 120_000),
             "tokens": 16_384,
@@ -250,8 +258,8 @@ def experiment_spec(ws: Workspace, *, quick: bool = False, device: str = "auto")
     )
 
 
-def earlier_experiment(ws: Workspace, spec) -> Any:
-    """The newest demo-experiment job with this spec's settings (a JobInfo), or None. A second
+def earlier_experiment(ws: Workspace, spec: DemoExperimentSpec) -> JobInfo | None:
+    """The newest demo-experiment job with this spec's settings, or None. A second
     `betr demo experiment` must not start another: it would retrain into the first one's proxy
     folders and fail on them. Done: point to the results; running: to the job; stopped: resume."""
     from engine.jobs.table import list_jobs
