@@ -304,11 +304,11 @@ def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
     from engine.api.analysis_views import overview
 
     ws = build_analysis_workspace(tmp_path / "demo", demo=True)
-    d = overview(ws)["defaults"]
-    assert d["x_run"] == d["y_run"] == "demo-top-10pct"
-    assert (d["x_size"], d["y_size"], d["y_metric"]) == ("150M", "1B", "acc")
-    assert d["benchmark"] == "arc-easy"
-    assert d["x_metric"] == "bpb"  # the demo's rbridge_trace when present, else bpb
+    d = overview(ws).defaults
+    assert d.x_run == d.y_run == "demo-top-10pct"
+    assert (d.x_size, d.y_size, d.y_metric) == ("150M", "1B", "acc")
+    assert d.benchmark == "arc-easy"
+    assert d.x_metric == "bpb"  # the demo's rbridge_trace when present, else bpb
 
 
 # -- defaults that mean something on the user's data (issue 18) ----------------------------------
@@ -428,7 +428,7 @@ async def test_imported_dclm_results_open_on_a_ranking_pair_not_an_error(shared_
         assert text.startswith("Nothing to fit by default") and "matched point" not in text
         assert app.last_error is None and "fit" not in screen.results
         (x_run, x_size), (y_run, y_size) = screen.sel.side("x"), screen.sel.side("y")
-        sizes = {s["size"]: s["params"] for s in screen.view["sides"]}
+        sizes = {s.size: s.params for s in screen.view.sides}
         assert x_run == y_run and sizes[x_size] < sizes[y_size]
         await open_tab(pilot, screen, "an-tab-rank", "rank")
         assert screen.results["rank"]["n"] >= 10  # datasets evaluated at both sizes
@@ -448,7 +448,7 @@ async def test_pythia_results_open_on_a_smaller_model_predicting_a_larger_one(
         screen = await open_analysis_on(pilot, app)
         assert "fit" in screen.results and app.last_error is None
         res = screen.results["fit"]
-        params = {(s["run"], s["size"]): s["params"] for s in screen.view["sides"]}
+        params = {(s.run, s.size): s.params for s in screen.view.sides}
         x, y = screen.sel.side("x"), screen.sel.side("y")
         assert x != y and params[x] < params[y]
         assert res["n"] >= 20 and res["x"]["run"] != res["y"]["run"]  # two Pythia models

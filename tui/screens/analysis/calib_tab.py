@@ -14,6 +14,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from engine.api.analysis_corr import CalibrationBin, CalibrationResult
+from engine.api.analysis_views import ItemGroup
 from tui.exports import region_svg
 from tui.screens.analysis.format import NO_ITEMS, fmt_key, fmt_num, formatted, name
 from tui.screens.analysis.selection import calibration_pairs
@@ -89,15 +90,15 @@ class CalibrationTab(AnalysisTab[Pair | None, CalibrationResult]):
         yield Static("", id="an-cal-notes", classes="an-notes", markup=False)
 
     # -- the read ------------------------------------------------------------------------------
-    def pairs(self) -> list[dict[str, Any]]:
-        return calibration_pairs(self.context.view or {}, self.context.sel)
+    def pairs(self) -> list[ItemGroup]:
+        return calibration_pairs(self.context.view, self.context.sel)
 
     def wanted(self) -> Pair | None:
         pairs = self.pairs()
         if not pairs:
             return None
         p = pairs[self.pair_index % len(pairs)]
-        return (p["run"], p["benchmark"], p["stage"])
+        return (p.run, p.benchmark, p.stage)
 
     def empty_note(self, key: Pair | None) -> str | None:
         return NO_ITEMS if key is None else None
@@ -146,7 +147,7 @@ class CalibrationTab(AnalysisTab[Pair | None, CalibrationResult]):
             ("bins_scaled", res.bins_scaled, "after scaling", "primary", 0.012),
         ):
             bins = [b for b in side if b.n and b.acc is not None]
-            self.plotted[key] = [(b.bin, b.acc) for b in bins]
+            self.plotted[key] = [(b.bin, b.acc) for b in bins if b.acc is not None]
             if bins:
                 xs = [(b.lo + b.hi) / 2 + shift for b in bins]
                 plt.bar(
