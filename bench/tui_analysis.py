@@ -307,7 +307,7 @@ async def open_ms(workspace: Workspace) -> float:
 
 
 def bench_open(n_rows: int, opens: int, real: bool) -> None:
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import FitRequest, fit
     from engine.api.analysis_views import overview
 
     with tempfile.TemporaryDirectory(prefix="betr-bench-analysis-") as tmp:
@@ -343,7 +343,7 @@ def bench_open(n_rows: int, opens: int, real: bool) -> None:
                 "y_size": d.y_size,
                 "match": d.match,
             }
-            fit_ms = best_ms(lambda: fit(ws, **args), repeat)
+            fit_ms = best_ms(lambda: fit(ws, FitRequest(**args)), repeat)
             print(f"default fit (engine, warm) {fit_ms:9.2f} ms")
         tui, floor = [], []
         for _ in range(opens):  # fresh apps, alternating: load on a shared machine hits both

@@ -223,7 +223,7 @@ async def test_heatmap_column_headers_are_whole_names_or_row_numbers(analysis_ws
 
 async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
     from engine.api.analysis_corr import calibration
-    from engine.api.analysis_fit import fit, rank
+    from engine.api.analysis_fit import FitRequest, RankRequest, fit, rank
     from tests.tui.conftest import make_app, wait_until
     from tui.screens.analysis.format import fmt_num
 
@@ -232,11 +232,11 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         screen = await open_analysis(pilot, app)
         args = screen.sel.fit_args()
         assert (args["x_run"], args["x_size"], args["y_size"]) == ("data-a", "150M", "1B")
-        want = fit(analysis_ws, **args)
+        want = fit(analysis_ws, FitRequest(**args))
         got = screen.results["fit"]
-        assert got["final"] == want["final"] and got["test_mae"] == want["test_mae"]
+        assert got.fit.final == want.fit.final and got.fit.test_mae == want.fit.test_mae
         assert "leave-one-out" in str(screen.query_one("#an-fit-notes").content)
-        assert screen.query_one("#an-fit-cv").row_count == len(want["folds"])
+        assert screen.query_one("#an-fit-cv").row_count == len(want.fit.folds)
         # the plot is drawn from the points table beside it: the same (x, y), in its order
         points = screen.query_one("#an-fit-points")
         from_table = [(r[1], r[2]) for r in points.raw if r[1] is not None and r[2] is not None]
@@ -248,14 +248,14 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         with open(files[0], newline="") as fh:
             rows = list(csv.reader(fh))
         assert rows[0] == ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
-        assert len(rows) == 1 + len(want["folds"])
+        assert len(rows) == 1 + len(want.fit.folds)
         await pilot.press("p")
         assert len(list(analysis_ws.exports_dir.glob("analysis-fit-plot-*.svg"))) == 1
 
         await open_tab(pilot, screen, "an-tab-rank", "rank")
-        want = rank(analysis_ws, **screen.sel.rank_args())
+        want = rank(analysis_ws, RankRequest(**screen.sel.rank_args()))
         summary = str(screen.query_one("#an-rank-summary").content)
-        assert f"({want['correct']}/{want['pairs']} pairs)" in summary
+        assert f"({want.correct}/{want.pairs} pairs)" in summary
         assert screen.query_one("#an-rank-table").row_count == len(RUNS)
 
         await open_tab(pilot, screen, "an-tab-cal", "cal")
@@ -351,7 +351,7 @@ def one_checkpoint_rows() -> list[dict]:
 
 
 async def test_one_checkpoint_per_run_opens_on_what_to_pick_not_on_an_error(tmp_path):
-    from engine.api.analysis_fit import rank
+    from engine.api.analysis_fit import RankRequest, rank
     from tests.tui.conftest import make_app, wait_until
 
     ws = Workspace.init(tmp_path / "ws")
@@ -366,9 +366,9 @@ async def test_one_checkpoint_per_run_opens_on_what_to_pick_not_on_an_error(tmp_
         assert "fit" not in screen.results and app.last_error is None
         assert (screen.sel.side("x")[1], screen.sel.side("y")[1]) == ("1B", "7B")
         await open_tab(pilot, screen, "an-tab-rank", "rank")
-        want = rank(ws, **screen.sel.rank_args())
-        assert screen.results["rank"]["decision_accuracy"] == want["decision_accuracy"] == 1.0
-        assert want["n"] == 6
+        want = rank(ws, RankRequest(**screen.sel.rank_args()))
+        assert screen.results["rank"].decision_accuracy == want.decision_accuracy == 1.0
+        assert want.n == 6
         # picking an x run by hand leaves the default: its fit runs (and says what is missing)
         await pilot.press("t", "t", "t")  # back to Fit
         screen.choose(x_side="pool-1\t1B")
@@ -431,7 +431,7 @@ async def test_imported_dclm_results_open_on_a_ranking_pair_not_an_error(shared_
         sizes = {s.size: s.params for s in screen.view.sides}
         assert x_run == y_run and sizes[x_size] < sizes[y_size]
         await open_tab(pilot, screen, "an-tab-rank", "rank")
-        assert screen.results["rank"]["n"] >= 10  # datasets evaluated at both sizes
+        assert screen.results["rank"].n >= 10  # datasets evaluated at both sizes
         assert app.last_error is None and app.is_running
 
 
@@ -451,7 +451,7 @@ async def test_pythia_results_open_on_a_smaller_model_predicting_a_larger_one(
         params = {(s.run, s.size): s.params for s in screen.view.sides}
         x, y = screen.sel.side("x"), screen.sel.side("y")
         assert x != y and params[x] < params[y]
-        assert res["n"] >= 20 and res["x"]["run"] != res["y"]["run"]  # two Pythia models
+        assert res.fit.n >= 20 and res.x.run != res.y.run  # two Pythia models
 
 
 # -- snapshots ------------------------------------------------------------------------------------
