@@ -47,10 +47,10 @@ def why_doc(
     with closing(workspace.connect(readonly=True)) as conn:
         index = load_run_index(conn, run_id)
         result = nearest_examples(conn, index, doc_id, k=k)
-    if result["examples"] or not embed or result["reason"] != NEVER_EMBEDDED:
-        return {**result, "embedded_now": False}
+    if result.examples or not embed or result.reason != NEVER_EMBEDDED:
+        return {**result.to_json(), "embedded_now": False}
     job_id = queue(workspace, embed_docs_spec(workspace, run_id, [doc_id]))
     run_here(workspace, job_id)
     with closing(workspace.connect(readonly=True)) as conn:
         result = nearest_examples(conn, index, doc_id, k=k)
-    return {**result, "embedded_now": True, "job_id": job_id}
+    return {**result.to_json(), "embedded_now": True, "job_id": job_id}

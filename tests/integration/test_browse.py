@@ -163,11 +163,11 @@ def test_doc_detail_and_labels(ws, conn):
     index = load_run_index(conn, 1)
     row = int(np.flatnonzero(index.example >= 0)[0])
     d = doc_detail(conn, index, int(index.doc_id[row]))
-    assert d["in_sample"] and d["rank"] == row + 1
-    assert d["best_example"]["id"] == index.example[row]
-    assert d["best_example"]["benchmark"] == d["benchmark"] == index.benchmarks[index.bench[row]]
-    assert d["best_rank"] == index.best_rank[row] and d["score"] == 1.0 / d["best_rank"]
-    assert d["text"].endswith(".") and d["corpus"] == "synthetic"
+    assert d.in_sample and d.rank == row + 1
+    assert d.best_example["id"] == index.example[row]
+    assert d.best_example["benchmark"] == d.benchmark == index.benchmarks[index.bench[row]]
+    assert d.best_rank == index.best_rank[row] and d.score == 1.0 / d.best_rank
+    assert d.text.endswith(".") and d.corpus == "synthetic"
     with pytest.raises(NotFoundError):
         doc_detail(conn, index, 10**9)
     first, second, third = (int(i) for i in index.doc_id[:3])

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.message import Message
 
-from engine.api.browse import RunIndex, View
+from engine.api.browse import DocDetail, NearestExamples, RunIndex, View
 from engine.api.contamination import DocContamination
 from engine.api.labels import LabelAgreement
 
@@ -55,7 +54,7 @@ class DocDetailRead(Message):
     what is shown of it (`broken`: long lines were broken)."""
 
     row: int
-    detail: dict[str, Any]
+    detail: DocDetail
     agreement: LabelAgreement
     text: str
     broken: bool
@@ -66,7 +65,7 @@ class NearestRead(Message):
     """The benchmark examples nearest to document `doc_id`."""
 
     doc_id: int
-    nearest: dict[str, Any]
+    nearest: NearestExamples
 
 
 @dataclass
