@@ -116,7 +116,7 @@ def workspace_with(tmp: Path, x, y, keys):
 
 def bench_fit(n_points: int = 40, iters: int = 30, repeat: int = 3) -> float:
     """Print pipeline vs bare fits/s; returns the ratio (bare time / pipeline time)."""
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import FitRequest, fit
 
     x, y, keys = points(n_points)
     res = cross_validate(x, y, keys)
@@ -139,7 +139,7 @@ def bench_fit(n_points: int = 40, iters: int = 30, repeat: int = 3) -> float:
             for i in range(repeat):
                 t_bare.append(timed(lambda: bare_cv(x, y, keys), iters))
                 t_pipe.append(timed(lambda: cross_validate(x, y, keys), iters))
-                t_api.append(timed(lambda: fit(ws, **args), max(1, iters // 3)))
+                t_api.append(timed(lambda: fit(ws, FitRequest(**args)), max(1, iters // 3)))
                 print(
                     f"  round {i + 1}: bare {t_bare[-1] * 1e3:.2f} ms | cross_validate "
                     f"{t_pipe[-1] * 1e3:.2f} ms | api fit (SQLite + polars + fit) "

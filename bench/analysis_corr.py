@@ -105,7 +105,7 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
     """Times (seconds) and the ratio bare / engine (goal >= 0.8x); prints a summary."""
     from scipy import stats
 
-    from engine.api.analysis_corr import corr
+    from engine.api.analysis_corr import CorrRequest, corr
     from engine.store import evals
     from engine.store.db import transaction
     from engine.workspace import Workspace
@@ -119,11 +119,11 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
     t_eng, t_bare = [], []
     res = want = None
     for _ in range(repeat):  # alternate the two
-        t, res = best(lambda: run(cols, "matrix"), 1)
+        t, res = best(lambda: run(cols, CorrRequest("matrix")), 1)
         t_eng.append(t)
         t, want = best(lambda: bare(cols), 1)
         t_bare.append(t)
-    m = res["matrices"][0]  # type: ignore[index]
+    m = res.parts["matrices"][0]  # type: ignore[union-attr]
     assert m["rows"] == want["rows"]  # type: ignore[index]
     for key in ("r", "p"):
         got = np.array(m[key], dtype=float)
@@ -148,7 +148,7 @@ def bench_corr(n_runs: int = 400, n_bench: int = 60, repeat: int = 3) -> dict[st
         ws = Workspace.init(Path(tmp) / "ws")
         with closing(ws.connect()) as conn, transaction(conn):
             evals.insert_eval_results(conn, rows)
-        t_api, _ = best(lambda: corr(ws, "matrix"), repeat)
+        t_api, _ = best(lambda: corr(ws, CorrRequest("matrix")), repeat)
     print(
         f"  matrix step: engine block {t_block * 1e3:.1f} ms | bare corrcoef + beta p "
         f"{t_call * 1e3:.1f} ms | ratio {t_call / t_block:.2f}x (broadcast pearsonr call "

@@ -295,7 +295,7 @@ async def open_ms(workspace: Workspace) -> float:
         while True:
             screen = app.screen
             if isinstance(screen, AnalysisScreen) and screen.view is not None:
-                if not screen.view["n_rows"]:
+                if not screen.view.n_rows:
                     break  # the empty workspace: its empty state is the content
                 text = str(screen.query_one("#an-fit-empty").content)
                 if "fit" in screen.results or (text and "fitting" not in text):
@@ -307,7 +307,7 @@ async def open_ms(workspace: Workspace) -> float:
 
 
 def bench_open(n_rows: int, opens: int, real: bool) -> None:
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import FitRequest, fit
     from engine.api.analysis_views import overview
 
     with tempfile.TemporaryDirectory(prefix="betr-bench-analysis-") as tmp:
@@ -315,34 +315,35 @@ def bench_open(n_rows: int, opens: int, real: bool) -> None:
         ws = build_results(Path(tmp) / "ws", n_rows, real)
         empty = Workspace.init(Path(tmp) / "empty")
         view = overview(ws)
-        d = view["defaults"]
+        d = view.defaults
+        assert d is not None  # the built results have sides and benchmarks
         kind = "real: Pythia + DCLM" if real else "generated"
         print(
-            f"-- Analysis open: {view['n_rows']:,} result rows ({kind}), "
-            f"{len(view['sides'])} (run, size) sides, {len(view['benchmarks'])} benchmarks; "
+            f"-- Analysis open: {view.n_rows:,} result rows ({kind}), "
+            f"{len(view.sides)} (run, size) sides, {len(view.benchmarks)} benchmarks; "
             f"built in {time.perf_counter() - t0:.1f} s"
         )
         print(
-            f"   default: x {d['x_run']} {d['x_size']}, y {d['y_run']} {d['y_size']}, "
-            f"{d['benchmark']} {d['y_metric']}, match {d['match']}"
-            + (" (no fit: a note says what to pick)" if d["fit_note"] else "")
+            f"   default: x {d.x_run} {d.x_size}, y {d.y_run} {d.y_size}, "
+            f"{d.benchmark} {d.y_metric}, match {d.match}"
+            + (" (no fit: a note says what to pick)" if d.fit_note else "")
         )
         repeat = 3
         ours = best_ms(lambda: overview(ws), repeat)
         base = best_ms(lambda: overview_before_18(ws), repeat)
         report("overview (engine)", ours, "rows grouped in Python (before #18)", base)
-        if not d["fit_note"]:
+        if not d.fit_note:
             args = {
-                "benchmark": d["benchmark"],
-                "x_run": d["x_run"],
-                "x_metric": d["x_metric"],
-                "y_run": d["y_run"],
-                "y_metric": d["y_metric"],
-                "x_size": d["x_size"],
-                "y_size": d["y_size"],
-                "match": d["match"],
+                "benchmark": d.benchmark,
+                "x_run": d.x_run,
+                "x_metric": d.x_metric,
+                "y_run": d.y_run,
+                "y_metric": d.y_metric,
+                "x_size": d.x_size,
+                "y_size": d.y_size,
+                "match": d.match,
             }
-            fit_ms = best_ms(lambda: fit(ws, **args), repeat)
+            fit_ms = best_ms(lambda: fit(ws, FitRequest(**args)), repeat)
             print(f"default fit (engine, warm) {fit_ms:9.2f} ms")
         tui, floor = [], []
         for _ in range(opens):  # fresh apps, alternating: load on a shared machine hits both

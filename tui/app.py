@@ -216,8 +216,7 @@ class BetrApp(App[None]):
         try:
             with reading(self.workspace) as conn:
                 state = app_state(conn)
-            jobs, corpora = state["jobs"], state["corpora"]
-            runs, bench_ids = state["runs"], state["bench_ids"]
+            jobs, corpora, runs, bench_ids = state.jobs, state.corpora, state.runs, state.bench_ids
         finally:
             self.post_message(JobsPolled(jobs, corpora, runs, bench_ids))
 

@@ -19,6 +19,7 @@ zero-width to Rich, so dropping them keeps every layout as measured).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 from rich.segment import Segment
@@ -68,9 +69,14 @@ class ControlCharFilter(LineFilter):
 
 
 def visible_data(value: Any) -> Any:
-    """`value` with every string in it (dict values, list items) made visible."""
+    """`value` with every string in it (dict values, list items, dataclass fields) made
+    visible."""
     if isinstance(value, str):
         return visible(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(
+            value, **{f.name: visible_data(getattr(value, f.name)) for f in fields(value)}
+        )
     if isinstance(value, dict):
         return {k: visible_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -11,46 +11,36 @@ correlated over runs.
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.analysis.correlations import CHECKPOINTS as CHECKPOINTS  # for the faces
 from engine.analysis.correlations import METHODS as METHODS
 from engine.analysis.correlations import PROTOCOLS as PROTOCOLS
+from engine.analysis.correlations import CorrRequest as CorrRequest
+from engine.analysis.correlations import CorrResult as CorrResult
 from engine.errors import InputError, NotFoundError, UsageError
 from engine.names import canonical, spellings, suggest
 from engine.store import eval_columns, eval_summary, evals
 from engine.workspace import Workspace
 
 
-def corr(
-    workspace: Workspace,
-    protocol: str = "matrix",
-    *,
-    metric: str = "acc",
-    conf_metric: str = "confidence",
-    stage: str | None = None,
-    scale: str | None = None,
-    method: str = "pearson",
-    pt_stage: str | None = None,
-    sft_stage: str | None = None,
-    attribute: str | None = None,
-    checkpoint: str = "error",
-) -> dict[str, Any]:
-    """One correlation protocol over the workspace's results.
+def corr(workspace: Workspace, req: CorrRequest = CorrRequest()) -> CorrResult:
+    """One correlation protocol (req.protocol) over the workspace's results.
 
-    protocol: cross-stage (rows: scale, benchmark, category, r_acc, p_acc, n_acc, r_conf,
+    The result's parts by protocol: cross-stage (rows: scale, benchmark, category, r_acc, p_acc, n_acc, r_conf,
     p_conf, n_conf; means per scale), matrix (matrices: PT-PT, SFT-SFT, PT->SFT per scale, or
     one within-stage matrix per (stage, scale) when nothing pairs; persistence), coherence
     (rows: scale, protocol PT|SFT|cross-stage|within, category, mean_r, n_pairs, n_na, pairs),
     align (rows per run and category, by_category, by_attribute, persistence), attribute (rows:
     kind benchmark|category, target, r, p, n), tiers (rows: benchmark, tier, r_acc, r_conf per
-    scale). pt_stage / sft_stage name two stages or two scales; checkpoint="last" keeps each
-    run's last checkpoint when a run has several."""
+    scale; the tiers' scales are the result's scales). req.pt / req.sft name two stages or two
+    scales; req.checkpoint="last" keeps each run's last checkpoint when a run has several."""
     from engine.analysis.correlations.pivots import merge_attrs
     from engine.analysis.correlations.run import needs_attrs, run, wanted_metrics
     from engine.api.results import format_names
 
-    wanted = wanted_metrics(protocol, metric, conf_metric)
+    wanted = wanted_metrics(req.protocol, req.metric, req.conf_metric)
     attrs = None
     with closing(workspace.connect(readonly=True)) as conn:
         # only the rows the protocol reads, as columns; run attributes only when it needs them
@@ -67,25 +57,73 @@ def corr(
                 "no evaluation results in this workspace",
                 fix=f"import some: betr results import PATH --format {format_names()}",
             )
-        if needs_attrs(protocol):
+        if needs_attrs(req.protocol):
             attrs = merge_attrs(eval_columns.eval_result_attrs(conn, metric=wanted))
         mapping = evals.categories(conn)
-    return run(
-        cols,
-        protocol,
-        metric=metric,
-        conf_metric=conf_metric,
-        stage=stage,
-        scale=scale,
-        method=method,
-        pt=pt_stage,
-        sft=sft_stage,
-        attribute=attribute,
-        checkpoint=checkpoint,
-        categories=mapping,
-        metrics=sorted(metrics),
-        attrs=attrs,
-    )
+    return run(cols, req, categories=mapping, metrics=sorted(metrics), attrs=attrs)
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One of the 15 confidence bins [lo, hi): its items, their accuracy and mean confidence
+    (None for an empty bin)."""
+
+    bin: int
+    lo: float
+    hi: float
+    n: int
+    acc: float | None
+    conf: float | None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The checkpoint a run's items were read at (None: the results do not say)."""
+
+    size: str | None
+    params: int | None
+    tokens: int | None
+    step: int | None
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """`calibration`'s answer (see its docstring); `to_json` is the shape of `betr calibration
+    --json`."""
+
+    run: str
+    benchmark: str
+    stage: str | None
+    checkpoint: Checkpoint
+    seed: int
+    n_items: int
+    n_fit: int
+    n_eval: int
+    split: str
+    fit_items: list[str]
+    temperature: float | None
+    temperature_at_bound: str | None  # "lower" / "upper" / None
+    bounds: list[float]
+    ece: float | None
+    ece_scaled: float | None
+    bins: list[CalibrationBin]
+    bins_scaled: list[CalibrationBin]
+    acc: float | None
+    confidence: float | None
+    confidence_scaled: float | None
+    nll: float | None
+    nll_scaled: float | None
+    ece_all: float | None
+    bins_all: list[CalibrationBin]
+    acc_all: float | None
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _bins(rows: list[dict[str, Any]]) -> list[CalibrationBin]:
+    return [CalibrationBin(**b) for b in rows]
 
 
 def _checkpoints(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -103,12 +141,12 @@ def calibration(
     *,
     stage: str | None = None,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> CalibrationResult:
     """ECE (15 bins) and reliability diagram of a run on a benchmark from its per-item
     log-likelihoods (imported lm-eval samples, or a proxy's own multiple-choice items), and
     temperature scaling fitted on a seeded half.
 
-    Keys: run, benchmark, stage, checkpoint {size, params, tokens, step}, n_items, n_fit,
+    Fields: run, benchmark, stage, checkpoint (size, params, tokens, step), n_items, n_fit,
     n_eval, split (how the halves were drawn), fit_items (the ids that fitted T), temperature,
     temperature_at_bound ("lower" / "upper" / None) and bounds, ece and bins (the evaluation
     half at T = 1), ece_scaled and bins_scaled (the evaluation half at T), acc, nll and
@@ -148,7 +186,7 @@ def calibration(
                 + (f" at stage {stage}" if stage else ""),
                 fix=fix,
             )
-    notes = []
+    notes: list[str] = []
     stages = sorted({r.get("stage") or "" for r in rows})
     if len(stages) > 1:
         raise UsageError(
@@ -186,33 +224,33 @@ def calibration(
             f"search [{lo:g}, {hi:g}]: the NLL kept falling towards it, so T did not converge "
             "inside the range"
         )
-    return {
-        "run": run,
-        "benchmark": benchmark,
-        "stage": stages[0] or None,
-        "checkpoint": dict(zip(("size", "params", "tokens", "step"), last[1:], strict=True)),
-        "seed": seed,
-        "n_items": res["n_items"],
-        "n_fit": res["n_fit"],
-        "n_eval": res["n_eval"],
-        "split": f"seed {seed}: numpy default_rng({seed}).permutation over the {res['n_items']} "
+    return CalibrationResult(
+        run=run,
+        benchmark=benchmark,
+        stage=stages[0] or None,
+        checkpoint=Checkpoint(*last[1:]),
+        seed=seed,
+        n_items=res["n_items"],
+        n_fit=res["n_fit"],
+        n_eval=res["n_eval"],
+        split=f"seed {seed}: numpy default_rng({seed}).permutation over the {res['n_items']} "
         "items in natural id order; its first half fits T",
-        "fit_items": [str(chosen[i]["item"]) for i in res["fit_idx"]],
-        "temperature": res["temperature"],
-        "temperature_at_bound": res["temperature_at_bound"],
-        "bounds": res["bounds"],
-        "ece": before.get("ece"),
-        "ece_scaled": after.get("ece"),
-        "bins": before.get("bins", []),
-        "bins_scaled": after.get("bins", []),
-        "acc": before.get("acc"),
-        "confidence": before.get("confidence"),
-        "confidence_scaled": after.get("confidence"),
-        "nll": before.get("nll"),
-        "nll_scaled": after.get("nll"),
-        "ece_all": res["all"]["ece"],
-        "bins_all": res["all"]["bins"],
-        "acc_all": res["all"]["acc"],
-        "notes": notes
+        fit_items=[str(chosen[i]["item"]) for i in res["fit_idx"]],
+        temperature=res["temperature"],
+        temperature_at_bound=res["temperature_at_bound"],
+        bounds=res["bounds"],
+        ece=before.get("ece"),
+        ece_scaled=after.get("ece"),
+        bins=_bins(before.get("bins", [])),
+        bins_scaled=_bins(after.get("bins", [])),
+        acc=before.get("acc"),
+        confidence=before.get("confidence"),
+        confidence_scaled=after.get("confidence"),
+        nll=before.get("nll"),
+        nll_scaled=after.get("nll"),
+        ece_all=res["all"]["ece"],
+        bins_all=_bins(res["all"]["bins"]),
+        acc_all=res["all"]["acc"],
+        notes=notes
         + ([] if res["temperature"] is not None else ["under 2 items: no temperature scaling"]),
-    }
+    )

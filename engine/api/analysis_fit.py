@@ -1,6 +1,8 @@
 """Proxy -> target fits and dataset rankings (METHODS 3) on the imported results: read the long
 table through engine.store (read-only), reshape it with polars (engine.analysis.frames), and
-compute with engine.analysis.fits / ranking. Plain dicts out (JSON-ready: NaN -> None).
+compute with engine.analysis.fits / ranking. Requests and results are dataclasses (FitRequest ->
+ProxyFit, RankRequest -> Ranking); numbers in them are JSON-ready (NaN -> None) and `to_json`
+gives the shapes of `betr fit --json` and `betr rank --json`.
 
 polars, scipy and sklearn are imported inside the functions: the TUI imports this module at
 startup.
@@ -12,7 +14,8 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.analysis.pairing import MATCH_KEYS as MATCH_KEYS  # the registry, for the faces
 from engine.errors import NotFoundError, UsageError
@@ -57,6 +60,214 @@ def parse_functions(spec: str | Sequence[str] | None) -> list[str] | None:
         return None
     parts = spec.split(",") if isinstance(spec, str) else list(spec)
     return [p.strip() for p in parts if p.strip()] or None
+
+
+# -- requests and results ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitRequest:
+    """Fit y (y_metric of run y_run, the target) on x (x_metric of x_run, the proxy) on
+    `benchmark` (y on y_benchmark when given), matched on tokens or step; sizes and stages pick
+    one series of a run that has several; functions: the hypothesis space (None: all)."""
+
+    benchmark: str
+    x_run: str
+    x_metric: str
+    y_run: str
+    y_metric: str
+    match: str = "tokens"
+    functions: str | Sequence[str] | None = None
+    y_benchmark: str | None = None
+    x_size: str | None = None
+    y_size: str | None = None
+    x_stage: str | None = None
+    y_stage: str | None = None
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """Rank the datasets (runs) by a proxy score (x_metric at x_size) against the target
+    (y_metric at y_size), each at tokens/step `at` (`y_at`) or the run's last one; `runs`: only
+    these datasets; `fit_from`: predict with a fit on that dataset's points (zero-shot
+    transfer); `direction`: auto, same or opposite (without fit_from)."""
+
+    benchmark: str
+    x_metric: str
+    y_metric: str
+    x_size: str | None = None
+    y_size: str | None = None
+    x_stage: str | None = None
+    y_stage: str | None = None
+    y_benchmark: str | None = None
+    match: str = "tokens"
+    at: int | None = None
+    y_at: int | None = None
+    runs: Sequence[str] | None = None
+    fit_from: str | None = None
+    functions: str | Sequence[str] | None = None
+    direction: str = "auto"
+
+
+@dataclass(frozen=True)
+class FitSide:
+    """One side of a fit or ranking as asked (run None: every dataset)."""
+
+    benchmark: str
+    run: str | None
+    metric: str
+    size: str | None
+    stage: str | None
+
+
+@dataclass(frozen=True)
+class CvFold:
+    """One CV fold (numbered from 1): the function it chose (None: none could be fitted), its
+    train R^2 and test MAE, the sizes of its halves, every candidate's train R^2."""
+
+    fold: int
+    function: str | None
+    train_r2: float | None
+    test_mae: float | None
+    n_train: int
+    n_test: int
+    candidates: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class FittedFunction:
+    """The final fit on every point: the function, its parameters, R^2 and formula."""
+
+    name: str
+    params: dict[str, float | None]
+    r2: float | None
+    formula: str
+
+
+@dataclass(frozen=True)
+class FitPoint:
+    """A matched point (key: its tokens or step) and the final fit's prediction there."""
+
+    x: float | None
+    y: float | None
+    key: int
+    prediction: float | None
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """Keys with an x but no y, and with a y but no x."""
+
+    x_only: int
+    y_only: int
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """A cross-validated fit and how its points were matched: the match key, the number of
+    points, the CV scheme, the functions tried and chosen per fold, the means over the folds,
+    the folds, the final fit, the points, the rows dropped for a missing value, the unmatched
+    keys, notes."""
+
+    match: str
+    n: int
+    cv: str
+    space: list[str]
+    functions: list[str | None]
+    train_r2: float | None
+    test_mae: float | None
+    folds: list[CvFold]
+    final: FittedFunction
+    points: list[FitPoint]
+    dropped: int
+    unmatched: Unmatched
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProxyFit:
+    """`fit`'s answer: the benchmark, the two sides, and the cross-validated fit."""
+
+    benchmark: str
+    x: FitSide
+    y: FitSide
+    fit: CrossValidation
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of `betr fit --json`: benchmark, x, y, then the fit's keys."""
+        return {
+            "benchmark": self.benchmark,
+            "x": asdict(self.x),
+            "y": asdict(self.y),
+            **self.fit.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class TransferFit:
+    """The fit a ranking transfers zero-shot: fitted on `dataset`'s points."""
+
+    dataset: str
+    fit: CrossValidation
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, **self.fit.to_json()}
+
+
+@dataclass(frozen=True)
+class RankedDataset:
+    """A dataset's proxy score (at x_key), prediction, target (at y_key) and both ranks."""
+
+    dataset: str
+    proxy: float | None
+    x_key: int | None
+    prediction: float | None
+    target: float | None
+    y_key: int | None
+    rank_prediction: int
+    rank_target: int | None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """`rank`'s answer: decision accuracy over dataset pairs (target ties excluded, prediction
+    ties counted wrong), Kendall tau-b and its p-value over the n datasets with a target, the
+    MAE of a transferred fit against the other datasets' targets (mae_n of them), the fit
+    (None without fit_from), the datasets by predicted rank, notes."""
+
+    benchmark: str
+    x: FitSide
+    y: FitSide
+    match: str
+    at: int | None
+    decision_accuracy: float | None
+    kendall_tau: float | None
+    p_value: float | None
+    n: int
+    pairs: int
+    correct: int
+    target_ties: int
+    prediction_ties: int
+    mae: float | None
+    mae_n: int
+    fit: TransferFit | None
+    datasets: list[RankedDataset]
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of `betr rank --json`."""
+        out = asdict(self)
+        out["fit"] = None if self.fit is None else self.fit.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """A point of a fitted curve (y None where the function has no value)."""
+
+    x: float
+    y: float | None
 
 
 # -- reading and checking names -----------------------------------------------------------------
@@ -125,8 +336,8 @@ def _check_match(match: str) -> None:
         raise UsageError(f"unknown --match '{match}'", fix=f"match on {' or '.join(MATCH_KEYS)}")
 
 
-def _side_dict(side: Side) -> dict[str, Any]:
-    return {k: getattr(side, k) for k in ("benchmark", "run", "metric", "size", "stage")}
+def _fit_side(side: Side) -> FitSide:
+    return FitSide(side.benchmark, side.run, side.metric, side.size, side.stage)
 
 
 # -- fit ----------------------------------------------------------------------------------------
@@ -153,71 +364,57 @@ def fit_points(fx: pl.DataFrame, fy: pl.DataFrame, x: Side, y: Side, match: str)
     return m
 
 
-def fit_dict(res: FitResult, matched: Matched, *, match: str) -> dict[str, Any]:
-    """A FitResult (and how its points were matched) as the JSON shape of `betr fit`."""
-    return {
-        "match": match,
-        "n": res.n,
-        "cv": res.cv,
-        "space": list(res.space),
-        "functions": res.functions,
-        "train_r2": num(res.train_r2),
-        "test_mae": num(res.test_mae),
-        "folds": [
-            {
-                "fold": f.index + 1,
-                "function": f.function,
-                "train_r2": num(f.train_r2),
-                "test_mae": num(f.test_mae),
-                "n_train": len(f.train),
-                "n_test": len(f.test),
-                "candidates": {k: num(v) for k, v in f.candidates.items()},
-            }
+def fit_dict(res: FitResult, matched: Matched, *, match: str) -> CrossValidation:
+    """A FitResult (and how its points were matched) as the API's CrossValidation."""
+    return CrossValidation(
+        match=match,
+        n=res.n,
+        cv=res.cv,
+        space=list(res.space),
+        functions=res.functions,
+        train_r2=num(res.train_r2),
+        test_mae=num(res.test_mae),
+        folds=[
+            CvFold(
+                fold=f.index + 1,
+                function=f.function,
+                train_r2=num(f.train_r2),
+                test_mae=num(f.test_mae),
+                n_train=len(f.train),
+                n_test=len(f.test),
+                candidates={k: num(v) for k, v in f.candidates.items()},
+            )
             for f in res.folds
         ],
-        "final": {
-            "name": res.final.name,
-            "params": {k: num(v) for k, v in res.final.params.items()},
-            "r2": num(res.final.r2),
-            "formula": res.final.formula,
-        },
-        "points": [
-            {"x": num(xv), "y": num(yv), "key": int(k), "prediction": num(p)}
+        final=FittedFunction(
+            name=res.final.name,
+            params={k: num(v) for k, v in res.final.params.items()},
+            r2=num(res.final.r2),
+            formula=res.final.formula,
+        ),
+        points=[
+            FitPoint(x=num(xv), y=num(yv), key=int(k), prediction=num(p))
             for xv, yv, k, p in zip(res.x, res.y, res.keys, res.predictions, strict=True)
         ],
-        "dropped": matched.dropped_missing,
-        "unmatched": {"x_only": matched.x_only, "y_only": matched.y_only},
-        "notes": [*matched.notes, *res.notes],
-    }
+        dropped=matched.dropped_missing,
+        unmatched=Unmatched(x_only=matched.x_only, y_only=matched.y_only),
+        notes=[*matched.notes, *res.notes],
+    )
 
 
-def fit(
-    workspace: Workspace,
-    *,
-    benchmark: str,
-    x_run: str,
-    x_metric: str,
-    y_run: str,
-    y_metric: str,
-    match: str = "tokens",
-    functions: str | Sequence[str] | None = None,
-    y_benchmark: str | None = None,
-    x_size: str | None = None,
-    y_size: str | None = None,
-    x_stage: str | None = None,
-    y_stage: str | None = None,
-) -> dict[str, Any]:
+def fit(workspace: Workspace, req: FitRequest) -> ProxyFit:
     """Fit y (metric y_metric of run y_run, the target) on x (x_metric of x_run, the proxy),
     matched on tokens or step: 5-fold CV over the hypothesis space and a final fit."""
     from engine.analysis.fits import check_functions, cross_validate
     from engine.analysis.frames import Side
 
-    _check_match(match)
-    space = check_functions(parse_functions(functions))
-    x = Side(benchmark, x_metric, x_run, x_size, x_stage)
-    y = Side(_y_benchmark(benchmark, y_benchmark), y_metric, y_run, y_size, y_stage)
+    _check_match(req.match)
+    space = check_functions(parse_functions(req.functions))
+    x = Side(req.benchmark, req.x_metric, req.x_run, req.x_size, req.x_stage)
+    y_bench = _y_benchmark(req.benchmark, req.y_benchmark)
+    y = Side(y_bench, req.y_metric, req.y_run, req.y_size, req.y_stage)
     fx, fy = _load(workspace, x, y)
-    matched = fit_points(fx, fy, x, y, match)
+    matched = fit_points(fx, fy, x, y, req.match)
     if x == y:
         raise UsageError(
             f"x and y are the same numbers ({x.label()}): a series fitted on itself gives "
@@ -225,34 +422,13 @@ def fit(
             fix="give x a smaller size (--x-size), another run or another metric than y",
         )
     res = cross_validate(matched.x, matched.y, matched.keys, functions=space)
-    return {
-        "benchmark": benchmark,
-        "x": _side_dict(x),
-        "y": _side_dict(y),
-        **fit_dict(res, matched, match=match),
-    }
+    return ProxyFit(
+        req.benchmark, _fit_side(x), _fit_side(y), fit_dict(res, matched, match=req.match)
+    )
 
 
 # -- rank ---------------------------------------------------------------------------------------
-def rank(
-    workspace: Workspace,
-    *,
-    benchmark: str,
-    x_metric: str,
-    y_metric: str,
-    x_size: str | None = None,
-    y_size: str | None = None,
-    x_stage: str | None = None,
-    y_stage: str | None = None,
-    y_benchmark: str | None = None,
-    match: str = "tokens",
-    at: int | None = None,
-    y_at: int | None = None,
-    runs: Sequence[str] | None = None,
-    fit_from: str | None = None,
-    functions: str | Sequence[str] | None = None,
-    direction: str = "auto",
-) -> dict[str, Any]:
+def rank(workspace: Workspace, req: RankRequest) -> Ranking:
     """Rank the datasets (runs) by a proxy score (x_metric at x_size) against the target
     (y_metric at y_size), each at tokens/step `at` or the run's last one. With fit_from=D, the
     prediction is a fit on D's points applied zero-shot to every dataset's proxy score."""
@@ -260,12 +436,15 @@ def rank(
     from engine.analysis.frames import Side, known, ranking_table
     from engine.analysis.ranking import rank as rank_rows
 
+    benchmark, x_metric, y_metric, match = req.benchmark, req.x_metric, req.y_metric, req.match
+    at, y_at, runs, fit_from, direction = req.at, req.y_at, req.runs, req.fit_from, req.direction
+    x_size, y_size, x_stage, y_stage = req.x_size, req.y_size, req.x_stage, req.y_stage
     _check_match(match)
     if direction not in DIRECTIONS:
         raise UsageError(f"unknown direction '{direction}'", fix="use auto, same or opposite")
-    space = check_functions(parse_functions(functions))
+    space = check_functions(parse_functions(req.functions))
     x = Side(benchmark, x_metric, None, x_size, x_stage)
-    y = Side(_y_benchmark(benchmark, y_benchmark), y_metric, None, y_size, y_stage)
+    y = Side(_y_benchmark(benchmark, req.y_benchmark), y_metric, None, y_size, y_stage)
     fx, fy = _load(workspace, x, y)
     frame = one_frame(fx, fy)
     table = ranking_table(frame, x, y, match, at, y_at)
@@ -292,14 +471,14 @@ def rank(
     proxy = table["x"].to_list()
     target = table["y"].to_list()
     higher = not is_loss(y_metric)
-    fit_info = None
+    fit_info: TransferFit | None = None
     if fit_from is not None:
         _one_of("dataset", fit_from, known(frame, "run"), f"on benchmark '{benchmark}'")
         xs = Side(x.benchmark, x_metric, fit_from, x_size, x_stage)
         ys = Side(y.benchmark, y_metric, fit_from, y_size, y_stage)
         matched = fit_points(fx, fy, xs, ys, match)
         res = cross_validate(matched.x, matched.y, matched.keys, functions=space)
-        fit_info = {"dataset": fit_from, **fit_dict(res, matched, match=match)}
+        fit_info = TransferFit(fit_from, fit_dict(res, matched, match=match))
         prediction = [float(v) for v in predict(res.final.name, res.final.params, proxy)]
         bad = [d for d, p in zip(datasets, prediction, strict=True) if not math.isfinite(p)]
         if bad:
@@ -337,49 +516,49 @@ def rank(
             strict=True,
         )
     )
-    return {
-        "benchmark": benchmark,
-        "x": _side_dict(x),
-        "y": _side_dict(y),
-        "match": match,
-        "at": at,
-        "decision_accuracy": num(result.decision.accuracy),
-        "kendall_tau": num(result.tau.tau),
-        "p_value": num(result.tau.p_value),
-        "n": result.n_known,
-        "pairs": result.decision.pairs,
-        "correct": result.decision.correct,
-        "target_ties": result.decision.target_ties,
-        "prediction_ties": result.decision.prediction_ties,
-        "mae": num(mae_rank.mae) if mae_rank is not None else None,
-        "mae_n": mae_rank.n_known if mae_rank is not None else 0,
-        "fit": fit_info,
-        "datasets": [
-            {
-                "dataset": r.dataset,
-                "proxy": num(keys[r.dataset][2]),
-                "x_key": keys[r.dataset][0],
-                "prediction": num(r.prediction),
-                "target": num(r.target),
-                "y_key": keys[r.dataset][1],
-                "rank_prediction": r.rank_prediction,
-                "rank_target": r.rank_target,
-            }
+    return Ranking(
+        benchmark=benchmark,
+        x=_fit_side(x),
+        y=_fit_side(y),
+        match=match,
+        at=at,
+        decision_accuracy=num(result.decision.accuracy),
+        kendall_tau=num(result.tau.tau),
+        p_value=num(result.tau.p_value),
+        n=result.n_known,
+        pairs=result.decision.pairs,
+        correct=result.decision.correct,
+        target_ties=result.decision.target_ties,
+        prediction_ties=result.decision.prediction_ties,
+        mae=num(mae_rank.mae) if mae_rank is not None else None,
+        mae_n=mae_rank.n_known if mae_rank is not None else 0,
+        fit=fit_info,
+        datasets=[
+            RankedDataset(
+                dataset=r.dataset,
+                proxy=num(keys[r.dataset][2]),
+                x_key=keys[r.dataset][0],
+                prediction=num(r.prediction),
+                target=num(r.target),
+                y_key=keys[r.dataset][1],
+                rank_prediction=r.rank_prediction,
+                rank_target=r.rank_target,
+            )
             for r in result.rows
         ],
-        "notes": notes,
-    }
+        notes=notes,
+    )
 
 
 def fitted_curve(
-    final: dict[str, Any], x_min: float, x_max: float, n: int = 100
-) -> list[dict[str, float | None]]:
-    """The final fit ({name, params} from `fit`) at n evenly spaced x in [x_min, x_max], for
-    drawing it over the points: [{x, y}] (y None where the function has no value)."""
+    final: FittedFunction, x_min: float, x_max: float, n: int = 100
+) -> list[CurvePoint]:
+    """The final fit (from `fit`) at n evenly spaced x in [x_min, x_max], for drawing it over
+    the points (y None where the function has no value)."""
     import numpy as np
 
     from engine.analysis.fits import predict
 
     xs = np.linspace(x_min, x_max, n)
-    ys = predict(final["name"], final["params"], xs)
-    return [{"x": float(a), "y": num(b)} for a, b in zip(xs, ys, strict=True)]
+    ys = predict(final.name, cast("dict[str, float]", final.params), xs)
+    return [CurvePoint(float(a), num(b)) for a, b in zip(xs, ys, strict=True)]

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +158,7 @@ def page(
     found = docs.docs_by_ids(conn, ids, ("ext_id", "source"), snippet=SNIPPET_CHARS)
     marks = labels.labels_of(conn, ids)
     dirty = contamination_marks(conn, index, ids, rows)
-    out = []
+    out: list[DocRow] = []
     for offset, (row, doc_id) in enumerate(zip(rows, ids, strict=True)):
         d = found.get(doc_id)
         if d is None:  # deleted under us: skip rather than show a wrong row
@@ -241,8 +242,38 @@ def export_view(conn: sqlite3.Connection, index: RunIndex, view: View, out: Path
 
 
 # -- one document ----------------------------------------------------------------------------
-def doc_detail(conn: sqlite3.Connection, index: RunIndex, doc_id: int) -> dict[str, Any]:
-    """Everything the viewer shows about one doc of the run, except its nearest examples."""
+@dataclass(frozen=True)
+class DocDetail:
+    """Everything the viewer shows about one doc of the run, except its nearest examples: the
+    doc (text, size, source, meta, corpus), its place in the run (rank of `of` docs, p, the
+    BETR score, best rank and cosine, benchmark and best example when it is in the scored
+    sample; the classifier's label and split there) and the user's label."""
+
+    doc_id: int
+    ext_id: str
+    text: str
+    n_tokens: int
+    n_chars: int
+    source: str | None
+    meta: dict[str, Any] | None
+    corpus: str
+    run_id: int
+    rank: int
+    of: int
+    prob: float | None
+    in_sample: bool
+    score: float | None
+    best_rank: int | None
+    best_cosine: float | None
+    benchmark: str | None
+    classifier_label: int | None
+    split: str | None
+    best_example: dict[str, Any] | None  # the benchmark example's row
+    label: str | None
+
+
+def doc_detail(conn: sqlite3.Connection, index: RunIndex, doc_id: int) -> DocDetail:
+    """The DocDetail of one doc of the run."""
     row = index.row_of_doc(doc_id)
     if row is None:
         raise NotFoundError(f"doc {doc_id} is not in run {index.run_id}")
@@ -254,38 +285,69 @@ def doc_detail(conn: sqlite3.Connection, index: RunIndex, doc_id: int) -> dict[s
     if index.example[row] >= 0:
         example = catalog.example(conn, int(index.example[row]))
     score = index.score[row]
-    return {
-        "doc_id": d["id"],
-        "ext_id": d["ext_id"],
-        "text": d["text"],
-        "n_tokens": d["n_tokens"],
-        "n_chars": d["n_chars"],
-        "source": d["source"],
-        "meta": d["meta"],
-        "corpus": d["corpus"],
-        "run_id": index.run_id,
-        "rank": row + 1,
-        "of": len(index),
-        "prob": None if np.isnan(index.prob[row]) else float(index.prob[row]),
-        "in_sample": not np.isnan(score),
-        "score": None if np.isnan(score) else float(score),
-        "best_rank": int(index.best_rank[row]) or None,
-        "best_cosine": None if np.isnan(index.best_cosine[row]) else float(index.best_cosine[row]),
-        "benchmark": index.benchmarks.get(int(index.bench[row])),
-        "classifier_label": int(index.label[row]) if index.label[row] >= 0 else None,
-        "split": SPLITS[int(index.split[row])] or None,
-        "best_example": example,
-        "label": label[0] if label else None,
-    }
+    return DocDetail(
+        doc_id=d["id"],
+        ext_id=d["ext_id"],
+        text=d["text"],
+        n_tokens=d["n_tokens"],
+        n_chars=d["n_chars"],
+        source=d["source"],
+        meta=d["meta"],
+        corpus=d["corpus"],
+        run_id=index.run_id,
+        rank=row + 1,
+        of=len(index),
+        prob=None if np.isnan(index.prob[row]) else float(index.prob[row]),
+        in_sample=not np.isnan(score),
+        score=None if np.isnan(score) else float(score),
+        best_rank=int(index.best_rank[row]) or None,
+        best_cosine=None if np.isnan(index.best_cosine[row]) else float(index.best_cosine[row]),
+        benchmark=index.benchmarks.get(int(index.bench[row])),
+        classifier_label=int(index.label[row]) if index.label[row] >= 0 else None,
+        split=SPLITS[int(index.split[row])] or None,
+        best_example=example,
+        label=label[0] if label else None,
+    )
+
+
+@dataclass(frozen=True)
+class NearestExample:
+    """A target example near a doc: its cosine, and the doc's rank among the scored sample for
+    that example (1 = the example's nearest doc; None when the sample's vectors are not
+    cached)."""
+
+    example_id: int
+    ext_id: str
+    benchmark: str
+    question: str | None
+    text: str | None
+    cosine: float
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class NearestExamples:
+    """The nearest examples, or none and the `reason`; `sample`: the scored sample's size."""
+
+    examples: list[NearestExample]
+    reason: str | None
+    sample: int | None = None  # None: no examples
+
+    def to_json(self) -> dict[str, Any]:
+        """{examples, reason} and, with examples, the sample's size."""
+        out = asdict(self)
+        if self.sample is None:
+            del out["sample"]
+        return out
 
 
 def nearest_examples(
     conn: sqlite3.Connection, index: RunIndex, doc_id: int, k: int = 5, *, embedder: Any = None
-) -> dict[str, Any]:
+) -> NearestExamples:
     """The k target examples nearest to the doc by cosine, from the workspace's embedding cache
     (every doc of the scored sample is cached). With each, the doc's rank among the scored sample
     for that example (1 = the example's nearest doc). A doc outside the cache is embedded with
-    `embedder` when given, else `{"examples": [], "reason": ...}`."""
+    `embedder` when given, else no examples and the reason."""
     from engine.embed import normalise_rows, text_sha256
     from engine.store.embeddings import SqliteEmbeddingCache
 
@@ -302,16 +364,16 @@ def nearest_examples(
     if vec is None:
         in_sample = bool(index.in_sample[index.row_of_doc(doc_id)])
         reason = "its embedding is not in the workspace cache" if in_sample else NEVER_EMBEDDED
-        return {"examples": [], "reason": reason}
+        return NearestExamples([], reason)
     if not index.benchmarks:
-        return {"examples": [], "reason": "the run has no target benchmarks"}
+        return NearestExamples([], "the run has no target benchmarks")
     ex, ex_vecs = _example_vectors(conn, index, cache, model_id)
     if not ex:
-        return {"examples": [], "reason": "the target examples' embeddings are not cached"}
+        return NearestExamples([], "the target examples' embeddings are not cached")
     cos = ex_vecs @ normalise_rows(np.asarray(vec)[None, :])[0].astype(np.float64)
     top = np.lexsort((np.arange(len(ex)), -cos))[:k]
     sample_vecs = _sample_vectors(conn, index, cache, model_id)
-    out = []
+    out: list[NearestExample] = []
     for j in top:
         r = ex[j]
         c = float(cos[j])
@@ -319,17 +381,17 @@ def nearest_examples(
         if sample_vecs is not None:
             rank = int(np.count_nonzero(sample_vecs @ ex_vecs[j] > c + 1e-9)) + 1
         out.append(
-            {
-                "example_id": r["id"],
-                "ext_id": r["ext_id"],
-                "benchmark": r["benchmark"],
-                "question": r["question"],
-                "text": r["text"],
-                "cosine": c,
-                "rank": rank,
-            }
+            NearestExample(
+                example_id=r["id"],
+                ext_id=r["ext_id"],
+                benchmark=r["benchmark"],
+                question=r["question"],
+                text=r["text"],
+                cosine=c,
+                rank=rank,
+            )
         )
-    return {"examples": out, "reason": None, "sample": int(index.in_sample.sum())}
+    return NearestExamples(out, None, int(index.in_sample.sum()))
 
 
 def _example_vectors(

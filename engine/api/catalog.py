@@ -16,7 +16,7 @@ from typing import Any
 from engine.api.records import Record
 from engine.betr.targets import parse_names
 from engine.errors import NotFoundError, UsageError
-from engine.jobs.table import active_jobs, refuse_if_in_use
+from engine.jobs.table import JobInfo, active_jobs, refuse_if_in_use
 from engine.names import matching, resolve, suggest
 from engine.store import catalog, deletes, docs, proxies
 from engine.store.db import transaction
@@ -96,33 +96,54 @@ def list_of(workspace: Workspace, what: str) -> list[Listed]:
     raise UsageError(f"unknown list '{what}'", fix=f"use one of: {', '.join(LISTS)}")
 
 
-def summary(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Everything the Workspace screen shows, read on one connection (runs with their targets
-    and warnings)."""
+@dataclass(frozen=True)
+class WorkspaceSummary:
+    """What the Workspace screen shows: the counts (`summary`: corpora, docs, tokens, ...) and
+    one list of rows per section (runs with their targets and warnings)."""
+
+    summary: dict[str, int]
+    corpora: list[dict[str, Any]]
+    benchmarks: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+
+
+def summary(conn: sqlite3.Connection) -> WorkspaceSummary:
+    """Everything the Workspace screen shows, read on one connection."""
     from engine.api.run_targets import annotate_runs
     from engine.store import runs
 
-    return {
-        "summary": catalog.workspace_summary(conn),
-        "corpora": catalog.list_corpora(conn),
-        "benchmarks": catalog.list_benchmarks(conn),
-        "targets": catalog.list_target_sets(conn),
-        "runs": annotate_runs(conn, runs.list_runs(conn)),
-    }
+    return WorkspaceSummary(
+        summary=catalog.workspace_summary(conn),
+        corpora=catalog.list_corpora(conn),
+        benchmarks=catalog.list_benchmarks(conn),
+        targets=catalog.list_target_sets(conn),
+        runs=annotate_runs(conn, runs.list_runs(conn)),
+    )
 
 
-def app_state(conn: sqlite3.Connection) -> dict[str, Any]:
-    """What the TUI polls twice a second, on one connection: jobs, corpora, runs (id, name,
-    state, corpus, finished_at) and benchmark ids by name."""
+@dataclass(frozen=True)
+class AppState:
+    """What the TUI polls twice a second: the jobs, the corpora, the runs (id, name, state,
+    corpus, finished_at) and the benchmark ids by name."""
+
+    jobs: list[JobInfo]
+    corpora: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    bench_ids: dict[str, int]
+
+
+def app_state(conn: sqlite3.Connection) -> AppState:
+    """The app's poll (AppState), read on one connection."""
     from engine.jobs.table import list_jobs
     from engine.store import runs
 
-    return {
-        "jobs": list_jobs(conn),
-        "corpora": catalog.list_corpora(conn),
-        "runs": runs.run_states(conn),
-        "bench_ids": catalog.benchmark_ids(conn),
-    }
+    return AppState(
+        jobs=list_jobs(conn),
+        corpora=catalog.list_corpora(conn),
+        runs=runs.run_states(conn),
+        bench_ids=catalog.benchmark_ids(conn),
+    )
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.api.records import Record
-
-if TYPE_CHECKING:
-    from engine.jobs.specs import DemoExperimentSpec
-    from engine.jobs.table import JobInfo
 from engine.errors import UsageError, WorkspaceError
 from engine.store import catalog, docs
 from engine.store.db import transaction
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import JobInfo
 
 DEMO_CORPUS = "demo-pool"
 DEMO_MARKER = "demo_version"
@@ -247,7 +247,7 @@ def experiment_spec(
         )
     with closing(ws.connect()) as conn:
         corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
-        if corpus is None:
+        if corpus is None:  # a demo workspace whose corpus was deleted
             raise catalog.not_found_corpus(conn, DEMO_CORPUS)
         run_id = None
         job_ref = catalog.get_meta(conn, "demo_run_job")
@@ -290,7 +290,7 @@ def experiment_spec(
 
 
 def earlier_experiment(ws: Workspace, spec: DemoExperimentSpec) -> JobInfo | None:
-    """The newest demo-experiment job with this spec's settings (a JobInfo), or None. A second
+    """The newest demo-experiment job with this spec's settings, or None. A second
     `betr demo experiment` must not start another: it would retrain into the first one's proxy
     folders and fail on them. Done: point to the results; running: to the job; stopped: resume."""
     from engine.jobs.table import list_jobs

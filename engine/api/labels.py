@@ -9,7 +9,6 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine.api.records import Record
 from engine.betr.doclabels import LABELS as LABELS  # the labels, for the faces
@@ -107,9 +106,24 @@ def export_labels(
     return LabelsExported(str(out), fmt, len(rows), **counts)
 
 
-def label_agreement(conn: sqlite3.Connection, index: RunIndex, cut: int | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LabelAgreement:
+    """The run's hand-labelled docs by label, and how many good-and-kept plus bad-and-dropped
+    (`agree`); agreement = agree / (good + bad), None without a threshold or a judged doc;
+    the mean p(positive) of the good and of the bad ones (None: none)."""
+
+    good: int = 0
+    bad: int = 0
+    skip: int = 0
+    agree: int = 0
+    agreement: float | None = None
+    mean_prob_good: float | None = None
+    mean_prob_bad: float | None = None
+
+
+def label_agreement(conn: sqlite3.Connection, index: RunIndex, cut: int | None) -> LabelAgreement:
     """Hand labels of the run's docs vs the classifier at the threshold (`cut` kept rows)."""
-    return _label_agreement(labels.all_labels(conn), index, cut)
+    return LabelAgreement(**_label_agreement(labels.all_labels(conn), index, cut))
 
 
 def labels_of_workspace(workspace: Workspace, run_id: int | None = None) -> list[LabelRow]:

@@ -12,7 +12,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -269,6 +269,41 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
+@dataclass(frozen=True)
+class RbridgeNumbers:
+    """A proxy's rBridge numbers on a benchmark (its latest finished score, or the one with a
+    given MinMax scope): rBridge, R-phi and gold NLL (nats/token), the masked-span bpb of the
+    rBridge release with its perplexities (None without mask traces), betr's prompted bpb,
+    the traces, the flags {flag: n traces}; `trace`: one trace's score and per-token rows
+    when asked for (trace_detail)."""
+
+    proxy: str
+    benchmark: str
+    score_id: int
+    minmax: str
+    rbridge: float | None
+    nll_rphi: float | None
+    nll_gold: float | None
+    bpb: float | None
+    word_perplexity: float | None
+    byte_perplexity: float | None
+    bpb_prompted: float | None
+    n_mask_traces: int | None
+    n_traces: int | None
+    n_scored: int | None
+    flags: dict[str, int]
+    trace: TraceDetail | None = None  # the trace asked for, with its tokens
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of `betr rbridge show --json` (`trace` only when one was asked for)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.trace is None:
+            del out["trace"]
+        else:
+            out["trace"] = self.trace.to_json()
+        return out
+
+
 def show(
     workspace: Workspace,
     proxy: str,
@@ -276,7 +311,7 @@ def show(
     *,
     trace: str | None = None,
     minmax: str | None = None,
-) -> dict[str, Any]:
+) -> RbridgeNumbers:
     """A benchmark's rBridge numbers for a proxy (the latest finished score, or the one with
     `minmax`), and with `trace` that trace's score and per-token rows."""
     with closing(workspace.connect(readonly=True)) as conn:
@@ -284,22 +319,20 @@ def show(
         bench = resolve_benchmark(conn, benchmark)
         score = _done_score(conn, p, bench, minmax)
         m = score["metrics"]
-        out: dict[str, Any] = {
-            "proxy": p.name,
-            "benchmark": benchmark,
-            "score_id": score["id"],
-            "minmax": score["config"]["minmax"],
-            "rbridge": m.get("rbridge"),
-            "nll_rphi": m.get("nll_rphi"),
-            "nll_gold": m.get("nll_gold"),
+        return RbridgeNumbers(
+            proxy=p.name,
+            benchmark=benchmark,
+            score_id=score["id"],
+            minmax=score["config"]["minmax"],
+            rbridge=m.get("rbridge"),
+            nll_rphi=m.get("nll_rphi"),
+            nll_gold=m.get("nll_gold"),
             **{k: m.get(k) for k in BPB_KEYS},
-            "n_traces": m.get("n_traces"),
-            "n_scored": m.get("n_scored"),
-            "flags": m.get("flags", {}),
-        }
-        if trace is not None:
-            out["trace"] = trace_detail(conn, score["id"], bench["id"], trace).to_json()
-    return out
+            n_traces=m.get("n_traces"),
+            n_scored=m.get("n_scored"),
+            flags=m.get("flags", {}),
+            trace=None if trace is None else trace_detail(conn, score["id"], bench["id"], trace),
+        )
 
 
 def _done_score(
@@ -465,12 +498,56 @@ def scores_table(workspace: Workspace, benchmark: str | None = None) -> list[Sco
     return out
 
 
-def trace_list(workspace: Workspace, score_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TraceScore:
+    """One trace's result in a score, with the trace's own id and text length: its score
+    (weighted NLL), R-phi and gold NLL, prompted bpb, tokens, flags, the probabilities'
+    source, and the masked span's NLL and sizes (None without a mask)."""
+
+    trace_id: int
+    ext_id: str
+    score: float | None
+    nll_rphi: float | None
+    nll_gold: float | None
+    bpb: float | None
+    n_tokens: int | None
+    flags: list[str]
+    prob_source: str | None
+    n_chars: int | None
+    mask_nll: float | None
+    mask_bytes: int | None
+    mask_words: int | None
+    mask_tokens: int | None
+
+    def value(self, column: str) -> Any:
+        """A column's value by its name (a table sorted by a column the user picked)."""
+        if column not in TRACE_SCORE_COLUMNS:
+            raise KeyError(column)
+        return getattr(self, column)
+
+
+TRACE_SCORE_COLUMNS = frozenset(f.name for f in fields(TraceScore))
+
+
+def trace_list(workspace: Workspace, score_id: int) -> list[TraceScore]:
+    """The score's traces, in import order."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return store_rb.trace_scores(conn, score_id)
+        rows = store_rb.trace_scores(conn, score_id)
+    return [TraceScore(**{k: v for k, v in r.items() if k != "tokens"}) for r in rows]
 
 
-def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScoredTrace:
+    """One trace (its traces row: id, ext_id, reasoning, ...), its score row in the score,
+    and the per-token arrays (starts, ends, weight, weight_minmax, nll; None: no per-token
+    rows were kept)."""
+
+    trace: dict[str, Any]
+    score: dict[str, Any]
+    arrays: dict[str, np.ndarray] | None
+
+
+def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> ScoredTrace:
     """One trace's text and per-token arrays (what the per-token view colours)."""
     with closing(workspace.connect(readonly=True)) as conn:
         score = store_rb.get_score(conn, score_id)
@@ -488,7 +565,7 @@ def trace_tokens(workspace: Workspace, score_id: int, trace_id: int) -> dict[str
     if row is None or ts is None:
         raise NotFoundError(f"trace {trace_id} has no score in score {score_id}")
     arrays = unpack_token_rows(ts["tokens"]) if ts["tokens"] is not None else None
-    return {"trace": row, "score": ts, "arrays": arrays}
+    return ScoredTrace(trace=row, score=ts, arrays=arrays)
 
 
 # -- traces from a local model ----------------------------------------------------------------

@@ -10,7 +10,13 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from engine.api.browse import NEVER_EMBEDDED, load_run_index, nearest_examples
+from engine.api.browse import (
+    NEVER_EMBEDDED,
+    NearestExample,
+    NearestExamples,
+    load_run_index,
+    nearest_examples,
+)
 from engine.api.jobs import queue, run_here
 from engine.api.records import Record
 from engine.errors import NotFoundError, UsageError
@@ -42,20 +48,6 @@ def embed_docs_spec(
 
 
 @dataclass(frozen=True)
-class NearestExample:
-    """A target example near a doc: its cosine, and the rank the doc has (or would have) among
-    the run's scored sample for that example (None without the sample's vectors)."""
-
-    example_id: int
-    ext_id: str
-    benchmark: str
-    question: str | None
-    text: str | None
-    cosine: float
-    rank: int | None
-
-
-@dataclass(frozen=True)
 class WhyDoc(Record):
     """The k target examples nearest a doc, or why there are none (`reason`)."""
 
@@ -75,9 +67,8 @@ class WhyDoc(Record):
         return out
 
 
-def _why(result: dict[str, Any], job_id: int | None) -> WhyDoc:
-    examples = [NearestExample(**e) for e in result["examples"]]
-    return WhyDoc(examples, result["reason"], result.get("sample"), job_id is not None, job_id)
+def _why(result: NearestExamples, job_id: int | None) -> WhyDoc:
+    return WhyDoc(result.examples, result.reason, result.sample, job_id is not None, job_id)
 
 
 def why_doc(
@@ -88,7 +79,7 @@ def why_doc(
     with closing(workspace.connect(readonly=True)) as conn:
         index = load_run_index(conn, run_id)
         result = nearest_examples(conn, index, doc_id, k=k)
-    if result["examples"] or not embed or result["reason"] != NEVER_EMBEDDED:
+    if result.examples or not embed or result.reason != NEVER_EMBEDDED:
         return _why(result, None)
     job_id = queue(workspace, embed_docs_spec(workspace, run_id, [doc_id]))
     run_here(workspace, job_id)

@@ -3,12 +3,15 @@ diagram and temperature scaling, METHODS 6), on engine.api.analysis_corr."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from engine.cli.common import BetrCommand, RegistryChoice, echo, emit_json, obj, print_table
 from engine.terminal import json_text
+
+if TYPE_CHECKING:
+    from engine.api.analysis_corr import CorrResult
 
 
 def _protocols():
@@ -62,39 +65,39 @@ def _p(x: Any) -> str:
 def corr_cmd(protocol, metric, conf_metric, stage, scale, method, pt, sft, attribute, checkpoint):
     """Benchmark correlations over runs: cross-stage r, matrices, coherence, r_align,
     attribute effects, reliability tiers (r, p and n for each; n/a when n < 3 or constant)."""
-    from engine.api.analysis_corr import corr
+    from engine.api.analysis_corr import CorrRequest, corr
 
-    res = corr(
-        obj().workspace,
-        protocol,
+    req = CorrRequest(
+        protocol=protocol,
         metric=metric,
         conf_metric=conf_metric,
         stage=stage,
         scale=scale,
         method=method,
-        pt_stage=pt,
-        sft_stage=sft,
+        pt=pt,
+        sft=sft,
         attribute=attribute,
         checkpoint=checkpoint,
     )
+    res = corr(obj().workspace, req)
     if obj().json:
-        emit_json(res)
+        emit_json(res.to_json())
         return
-    head = f"{protocol}: {metric}, {method}, {res['n_runs']} run(s)"
-    if res["axis"]:
-        head += f", {res['pt'] or '(none)'} -> {res['sft'] or '(none)'} by {res['axis']}"
+    head = f"{protocol}: {metric}, {method}, {res.n_runs} run(s)"
+    if res.axis:
+        head += f", {res.pt or '(none)'} -> {res.sft or '(none)'} by {res.axis}"
     echo(head)
     PRINTERS.get(protocol, _as_json)(res)
-    for note in res["notes"]:
+    for note in res.notes:
         echo(f"note: {note}", err=True)
 
 
-def _as_json(res: dict) -> None:
+def _as_json(res: CorrResult) -> None:
     """A protocol without a table of its own: its result as JSON."""
-    echo(json_text({k: v for k, v in res.items() if k != "notes"}, indent=2))
+    echo(json_text({k: v for k, v in res.to_json().items() if k != "notes"}, indent=2))
 
 
-def _cross(res: dict) -> None:
+def _cross(res: CorrResult) -> None:
     rows = [
         {
             **r,
@@ -102,7 +105,7 @@ def _cross(res: dict) -> None:
             "p_acc": _p(r["p_acc"]),
             "p_conf": _p(r["p_conf"]),
         }
-        for r in res["rows"]
+        for r in res.parts["rows"]
     ]
     print_table(
         rows,
@@ -119,7 +122,7 @@ def _cross(res: dict) -> None:
         ],
         "no benchmark in both stages",
     )
-    for m in res["means"]:
+    for m in res.parts["means"]:
         echo(
             f"{m['scale'] or 'all'}: mean r_acc {_f(m['mean_r_acc'])} over {m['n_acc']}, "
             f"mean r_conf {_f(m['mean_r_conf'])} over {m['n_conf']}"
@@ -130,8 +133,8 @@ def _short(name: str, width: int = 6) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
-def _matrix(res: dict) -> None:
-    for m in res["matrices"]:
+def _matrix(res: CorrResult) -> None:
+    for m in res.parts["matrices"]:
         where = " ".join(x for x in (m.get("stage"), m.get("scale")) if x)
         echo(f"\n{m['kind']} {where} ({len(m['rows'])} x {len(m['cols'])}, r; . = n/a)")
         width = max((len(r) for r in m["rows"]), default=4)
@@ -141,12 +144,12 @@ def _matrix(res: dict) -> None:
             echo(f"{name:<{width}} {cells}")
         ns = {n for row in m["n"] for n in row}
         echo(f"n per cell: {min(ns)}..{max(ns)}" if ns else "")
-    for p in res["persistence"]:
+    for p in res.parts["persistence"]:
         echo(f"structural persistence {p['scale']}: r {_f(p['r'])} p {_p(p['p'])} n {p['n']}")
 
 
-def _coherence(res: dict) -> None:
-    rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["rows"]]
+def _coherence(res: CorrResult) -> None:
+    rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res.parts["rows"]]
     print_table(
         rows,
         [
@@ -160,12 +163,12 @@ def _coherence(res: dict) -> None:
         ],
         "no category with two benchmarks (betr results categories)",
     )
-    if res["uncategorised"]:
-        echo(f"uncategorised: {', '.join(res['uncategorised'])}")
+    if res.parts["uncategorised"]:
+        echo(f"uncategorised: {', '.join(res.parts['uncategorised'])}")
 
 
-def _align(res: dict) -> None:
-    rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["by_category"]]
+def _align(res: CorrResult) -> None:
+    rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res.parts["by_category"]]
     print_table(
         rows,
         [
@@ -178,22 +181,22 @@ def _align(res: dict) -> None:
         ],
         "no run with accuracy and confidence",
     )
-    if res["by_attribute"]:
-        rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res["by_attribute"]]
+    if res.parts["by_attribute"]:
+        rows = [{**r, "mean_r": _f(r["mean_r"])} for r in res.parts["by_attribute"]]
         print_table(
             rows,
             [
                 ("stage", "stage"),
                 ("scale", "scale"),
-                ("value", res["attribute"]),
+                ("value", res.parts["attribute"]),
                 ("category", "category"),
                 ("mean_r", "mean r_align"),
                 ("n_runs", "runs"),
             ],
             "",
         )
-    if res["persistence"]:
-        rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res["persistence"]]
+    if res.parts["persistence"]:
+        rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res.parts["persistence"]]
         echo("PT->SFT persistence of r_align:")
         print_table(
             rows,
@@ -202,8 +205,8 @@ def _align(res: dict) -> None:
         )
 
 
-def _attribute(res: dict) -> None:
-    rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res["rows"]]
+def _attribute(res: CorrResult) -> None:
+    rows = [{**r, "r": _f(r["r"]), "p": _p(r["p"])} for r in res.parts["rows"]]
     print_table(
         rows,
         [
@@ -221,16 +224,16 @@ def _attribute(res: dict) -> None:
     )
 
 
-def _tiers(res: dict) -> None:
+def _tiers(res: CorrResult) -> None:
     rows = [
         {
             **r,
             "r_acc": " ".join(_f(x) for x in r["r_acc"]),
             "r_conf": " ".join(_f(x) for x in r["r_conf"]),
         }
-        for r in res["rows"]
+        for r in res.parts["rows"]
     ]
-    scales = " / ".join(s or "all" for s in res["scales"])
+    scales = " / ".join(s or "all" for s in res.scales)
     print_table(
         rows,
         [
@@ -272,36 +275,36 @@ def calibration_cmd(run_name, benchmark, stage, seed):
 
     res = calibration(obj().workspace, run_name, benchmark, stage=stage, seed=seed)
     if obj().json:
-        emit_json(res)
+        emit_json(res.to_json())
         return
-    bound = res.get("temperature_at_bound")
+    bound = res.temperature_at_bound
     echo(
-        f"{run_name} on {benchmark}: {res['n_items']} items (fit {res['n_fit']}, "
-        f"evaluate {res['n_eval']}), T = {_f(res['temperature'], 3)}"
+        f"{run_name} on {benchmark}: {res.n_items} items (fit {res.n_fit}, "
+        f"evaluate {res.n_eval}), T = {_f(res.temperature, 3)}"
         + (
-            f" AT THE {bound.upper()} BOUND of [{res['bounds'][0]:g}, {res['bounds'][1]:g}]"
+            f" AT THE {bound.upper()} BOUND of [{res.bounds[0]:g}, {res.bounds[1]:g}]"
             if bound
             else ""
         )
     )
-    echo(f"halves: {res['split']}")
+    echo(f"halves: {res.split}")
     echo(
-        f"ECE {_f(res['ece'], 4)} -> {_f(res['ece_scaled'], 4)} after scaling "
-        f"(all items at T = 1: {_f(res['ece_all'], 4)})"
+        f"ECE {_f(res.ece, 4)} -> {_f(res.ece_scaled, 4)} after scaling "
+        f"(all items at T = 1: {_f(res.ece_all, 4)})"
     )
-    scaled = {b["bin"]: b for b in res["bins_scaled"]}
+    scaled = {b.bin: b for b in res.bins_scaled}
     rows = [
         {
-            "bin": f"{b['lo']:.2f}-{b['hi']:.2f}",
-            "n": b["n"],
-            "acc": _f(b["acc"], 3),
-            "conf": _f(b["conf"], 3),
-            "n_s": scaled[b["bin"]]["n"],
-            "acc_s": _f(scaled[b["bin"]]["acc"], 3),
-            "conf_s": _f(scaled[b["bin"]]["conf"], 3),
+            "bin": f"{b.lo:.2f}-{b.hi:.2f}",
+            "n": b.n,
+            "acc": _f(b.acc, 3),
+            "conf": _f(b.conf, 3),
+            "n_s": scaled[b.bin].n,
+            "acc_s": _f(scaled[b.bin].acc, 3),
+            "conf_s": _f(scaled[b.bin].conf, 3),
         }
-        for b in res["bins"]
-        if b["n"] or scaled.get(b["bin"], {}).get("n")
+        for b in res.bins
+        if b.n or (b.bin in scaled and scaled[b.bin].n)
     ]
     print_table(
         rows,
@@ -316,7 +319,7 @@ def calibration_cmd(run_name, benchmark, stage, seed):
         ],
         "no items in the evaluation half",
     )
-    for note in res["notes"]:
+    for note in res.notes:
         echo(f"note: {note}", err=True)
 
 

@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
 import click
 
 from engine.cli.common import BetrCommand, RegistryChoice, echo, emit_json, obj, print_table
+
+if TYPE_CHECKING:
+    from engine.api.analysis_fit import ProxyFit
 
 
 def _match_keys():
@@ -69,10 +75,9 @@ def fit_cmd(
     """Fit a large model's metric (y) on a small model's metric (x), matched on tokens or
     step: 5-fold CV choosing per fold the function with the best train R^2 (leave-one-out
     under 5 points), then a final fit on all points."""
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import FitRequest, fit
 
-    result = fit(
-        obj().workspace,
+    req = FitRequest(
         benchmark=benchmark,
         x_run=x_run,
         x_metric=x_metric,
@@ -86,21 +91,22 @@ def fit_cmd(
         x_stage=x_stage,
         y_stage=y_stage,
     )
+    result = fit(obj().workspace, req)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
     print_fit(result)
 
 
-def print_fit(r: dict) -> None:
-    x, y = r["x"], r["y"]
+def print_fit(res: ProxyFit) -> None:
+    x, y, r = res.x, res.y, res.fit
     echo(
-        f"{y['run']} {y['metric']} ~ {x['run']} {x['metric']} on {r['benchmark']}: "
-        f"{r['n']} points matched on {r['match']}, {r['cv']} CV"
+        f"{y.run} {y.metric} ~ {x.run} {x.metric} on {res.benchmark}: "
+        f"{r.n} points matched on {r.match}, {r.cv} CV"
     )
-    for note in r["notes"]:
+    for note in r.notes:
         echo(f"note: {note}", err=True)
-    rows = [{**f, "train_r2": _f(f["train_r2"]), "test_mae": _f(f["test_mae"])} for f in r["folds"]]
+    rows = [{**asdict(f), "train_r2": _f(f.train_r2), "test_mae": _f(f.test_mae)} for f in r.folds]
     print_table(
         rows,
         [
@@ -113,19 +119,18 @@ def print_fit(r: dict) -> None:
         ],
         "no folds",
     )
-    final = r["final"]
-    params = ", ".join(f"{k}={_f(v, 6)}" for k, v in final["params"].items())
+    final = r.final
+    params = ", ".join(f"{k}={_f(v, 6)}" for k, v in final.params.items())
     echo(
-        f"mean train R^2 {_f(r['train_r2'])}  mean test MAE {_f(r['test_mae'])}\n"
-        f"final: {final['name']} y = {final['formula']} ({params}), R^2 {_f(final['r2'])}"
+        f"mean train R^2 {_f(r.train_r2)}  mean test MAE {_f(r.test_mae)}\n"
+        f"final: {final.name} y = {final.formula} ({params}), R^2 {_f(final.r2)}"
     )
     pts = [
-        {"key": p["key"], "x": _f(p["x"]), "y": _f(p["y"]), "prediction": _f(p["prediction"])}
-        for p in r["points"]
+        {"key": p.key, "x": _f(p.x), "y": _f(p.y), "prediction": _f(p.prediction)} for p in r.points
     ]
     print_table(
         pts,
-        [("key", r["match"]), ("x", "x"), ("y", "y"), ("prediction", "prediction")],
+        [("key", r.match), ("x", "x"), ("y", "y"), ("prediction", "prediction")],
         "no points",
     )
 
@@ -186,10 +191,9 @@ def rank_cmd(
 ):
     """Rank datasets (runs) by a proxy score, or by a fit transferred from one dataset, against
     the target: decision accuracy over dataset pairs and Kendall tau-b."""
-    from engine.api.analysis_fit import rank
+    from engine.api.analysis_fit import RankRequest, rank
 
-    result = rank(
-        obj().workspace,
+    req = RankRequest(
         benchmark=benchmark,
         x_metric=x_metric,
         y_metric=y_metric,
@@ -206,14 +210,15 @@ def rank_cmd(
         functions=functions,
         direction=direction,
     )
+    result = rank(obj().workspace, req)
     if obj().json:
-        emit_json(result)
+        emit_json(result.to_json())
         return
-    for note in result["notes"]:
+    for note in result.notes:
         echo(f"note: {note}", err=True)
     rows = [
         {**d, **{k: _f(d[k]) for k in ("proxy", "prediction", "target")}}
-        for d in result["datasets"]
+        for d in (asdict(ds) for ds in result.datasets)
     ]
     print_table(
         rows,
@@ -229,11 +234,11 @@ def rank_cmd(
     )
     r = result
     echo(
-        f"decision accuracy {_f(r['decision_accuracy'])} over {r['pairs']} pair(s) "
-        f"({r['target_ties']} tied in the target, excluded; {r['prediction_ties']} tied in the "
-        f"prediction, counted wrong)\nKendall tau-b {_f(r['kendall_tau'])} "
-        f"(p {'n/a' if r['p_value'] is None else format(r['p_value'], '.3g')}, n {r['n']})"
-        + (f"\nMAE of the transferred fit {_f(r['mae'])} (n {r['mae_n']})" if r["fit"] else "")
+        f"decision accuracy {_f(r.decision_accuracy)} over {r.pairs} pair(s) "
+        f"({r.target_ties} tied in the target, excluded; {r.prediction_ties} tied in the "
+        f"prediction, counted wrong)\nKendall tau-b {_f(r.kendall_tau)} "
+        f"(p {'n/a' if r.p_value is None else format(r.p_value, '.3g')}, n {r.n})"
+        + (f"\nMAE of the transferred fit {_f(r.mae)} (n {r.mae_n})" if r.fit else "")
     )
 
 

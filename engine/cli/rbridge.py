@@ -171,8 +171,7 @@ def score_cmd(proxy, benchmark, minmax, prompt, batch_size, rescore, device, det
                 echo(f"scoring in the background as job {job_id}: betr jobs show {job_id}")
             return
         run_job(plan.spec, False, title=f"rbridge score {plan.proxy} on {benchmark}")
-    result = show(ws, plan.proxy, benchmark, minmax=minmax)
-    result["cached"] = plan.cached
+    result = {**show(ws, plan.proxy, benchmark, minmax=minmax).to_json(), "cached": plan.cached}
     if obj().json:
         emit_json(result)
     else:
@@ -210,14 +209,14 @@ def show_cmd(proxy, benchmark, trace, minmax, top):
     """A proxy's rBridge numbers on a benchmark, or one trace's per-token rows."""
     from engine.api.rbridge import show
 
-    result = show(obj().workspace, proxy, benchmark, trace=trace, minmax=minmax)
+    result = show(obj().workspace, proxy, benchmark, trace=trace, minmax=minmax).to_json()
     t = result.get("trace")
     if t is not None and top is not None:
         ranked = sorted(
             t["tokens"],
             key=lambda r: -((r["nll"] or 0) * (r["weight_minmax"] or 0)),
         )
-        t["tokens"] = ranked[:top]
+        t = result["trace"] = {**t, "tokens": ranked[:top]}
     if obj().json:
         emit_json(result)
         return

@@ -393,17 +393,17 @@ def test_viewer_nearest_examples_equal_the_brute_force(pipeline):
             doc = int(doc_ids[j])
             got = nearest_examples(conn, index, doc, k=5)
             want = np.lexsort((np.arange(len(example_ids)), -cos[:, j]))[:5]
-            assert [e["example_id"] for e in got["examples"]] == example_ids[want].tolist()
-            for e, i in zip(got["examples"], want, strict=True):
-                assert e["cosine"] == pytest.approx(cos[i, j], abs=1e-9)
-                assert e["rank"] == int(np.count_nonzero(cos[i] > cos[i, j] + 1e-9)) + 1
+            assert [e.example_id for e in got.examples] == example_ids[want].tolist()
+            for e, i in zip(got.examples, want, strict=True):
+                assert e.cosine == pytest.approx(cos[i, j], abs=1e-9)
+                assert e.rank == int(np.count_nonzero(cos[i] > cos[i, j] + 1e-9)) + 1
             detail = doc_detail(conn, index, doc)
-            assert detail["best_rank"] == stored[doc][2]
-            best = detail["best_example"]
+            assert detail.best_rank == stored[doc][2]
+            best = detail.best_example
             assert (best["id"] if best else None) == stored[doc][4]
         # a doc outside the scored sample has no cached embedding: the viewer says so
         outside = next(int(d) for d in index.doc_id if int(d) not in stored)
-        assert nearest_examples(conn, index, outside)["reason"].startswith("not in the scored")
+        assert nearest_examples(conn, index, outside).reason.startswith("not in the scored")
     finally:
         conn.close()
 

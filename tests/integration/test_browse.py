@@ -144,11 +144,11 @@ def test_doc_detail_and_labels(ws, conn):
     index = load_run_index(conn, 1)
     row = int(np.flatnonzero(index.example >= 0)[0])
     d = doc_detail(conn, index, int(index.doc_id[row]))
-    assert d["in_sample"] and d["rank"] == row + 1
-    assert d["best_example"]["id"] == index.example[row]
-    assert d["best_example"]["benchmark"] == d["benchmark"] == index.benchmarks[index.bench[row]]
-    assert d["best_rank"] == index.best_rank[row] and d["score"] == 1.0 / d["best_rank"]
-    assert d["text"].endswith(".") and d["corpus"] == "synthetic"
+    assert d.in_sample and d.rank == row + 1
+    assert d.best_example["id"] == index.example[row]
+    assert d.best_example["benchmark"] == d.benchmark == index.benchmarks[index.bench[row]]
+    assert d.best_rank == index.best_rank[row] and d.score == 1.0 / d.best_rank
+    assert d.text.endswith(".") and d.corpus == "synthetic"
     with pytest.raises(NotFoundError):
         doc_detail(conn, index, 10**9)
     first, second, third = (int(i) for i in index.doc_id[:3])
@@ -161,8 +161,8 @@ def test_doc_detail_and_labels(ws, conn):
     cut = index.cut(0.1, "tokens")
     agree = label_agreement(conn, index, cut)
     # good+kept (first), good+kept (second), bad+dropped (last): 3 of 3
-    assert (agree["good"], agree["bad"], agree["skip"], agree["agree"]) == (2, 1, 1, 3)
-    assert agree["agreement"] == 1.0
+    assert (agree.good, agree.bad, agree.skip, agree.agree) == (2, 1, 1, 3)
+    assert agree.agreement == 1.0
     set_label(conn, second, None)
     out = ws.exports_dir / "labels.jsonl"
     summary = export_labels(conn, out, run_id=1)

@@ -235,7 +235,7 @@ def test_an_interrupted_score_resumes_to_the_same_numbers(betr, setup, workspace
     assert code == 0, err
     fresh = json.loads(out)
     for key in ("rbridge", "nll_rphi", "nll_gold", "bpb_prompted"):
-        assert resumed[key] == pytest.approx(fresh[key], rel=1e-9)
+        assert getattr(resumed, key) == pytest.approx(fresh[key], rel=1e-9)
 
 
 @pytest.mark.slow
@@ -517,8 +517,8 @@ def test_a_proxy_registered_before_the_checks_fails_its_score_job_cleanly(
     from engine.api.rbridge_views import proxy_scores
     from tui.screens.rbridge.proxytable import state_text
 
-    (row,) = [r for r in proxy_scores(workspace, "mini") if r["proxy"] == "old"]
-    assert (row["pending"], row["stopped"]) == ([], "failed")
+    (row,) = [r for r in proxy_scores(workspace, "mini") if r.proxy == "old"]
+    assert (row.pending, row.stopped) == ([], "failed")
     assert state_text(row).plain == "failed (S)"
 
 

@@ -138,20 +138,22 @@ def independent_cv(x, y, names):
 def test_fit_small_to_large_by_step_equals_independent_cv(
     pythia_ws, x_task, x_model, y_task, y_model, functions
 ):
-    from engine.api.analysis_fit import fit
+    from engine.api.analysis_fit import FitRequest, fit
 
     ws, root = pythia_ws
     r = fit(
         ws,
-        benchmark=x_task,
-        x_run=x_model,
-        x_metric="acc",
-        y_run=y_model,
-        y_metric="acc",
-        y_benchmark=y_task,
-        match="step",
-        functions=functions,
-    )
+        FitRequest(
+            benchmark=x_task,
+            x_run=x_model,
+            x_metric="acc",
+            y_run=y_model,
+            y_metric="acc",
+            y_benchmark=y_task,
+            match="step",
+            functions=functions,
+        ),
+    ).to_json()
     xs, ys = curve(root, x_model, x_task, "acc"), curve(root, y_model, y_task, "acc")
     steps = sorted(set(xs) & set(ys))
     x = np.array([xs[s] for s in steps])
@@ -172,21 +174,23 @@ def test_fit_small_to_large_by_step_equals_independent_cv(
 def test_rank_models_equals_scipy(pythia_ws):
     """The Pythia models as 'datasets': piqa acc at step 13000 ranks arc_easy acc at the last
     step; decision accuracy and tau-b as computed from the files."""
-    from engine.api.analysis_fit import rank
+    from engine.api.analysis_fit import RankRequest, rank
 
     ws, root = pythia_ws
     names = models(root)
     r = rank(
         ws,
-        benchmark="piqa",
-        x_metric="acc",
-        y_metric="acc",
-        y_benchmark="arc_easy",
-        match="step",
-        at=13000,
-        y_at=143000,
-        runs=names,
-    )
+        RankRequest(
+            benchmark="piqa",
+            x_metric="acc",
+            y_metric="acc",
+            y_benchmark="arc_easy",
+            match="step",
+            at=13000,
+            y_at=143000,
+            runs=names,
+        ),
+    ).to_json()
     pred = np.array([curve(root, m, "piqa", "acc")[13000] for m in names])
     tgt = np.array([curve(root, m, "arc_easy", "acc")[143000] for m in names])
     i, j = np.triu_indices(len(names), k=1)

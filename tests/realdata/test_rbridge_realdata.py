@@ -112,9 +112,9 @@ def test_real_traces_teacher_forced_and_scored_by_two_tokenizers(
     for name in ("a", "b"):
         score_id = scores[name]["score_id"]
         trace_id = next(
-            t["trace_id"] for t in trace_list(workspace, score_id) if t["ext_id"] == first["ext_id"]
+            t.trace_id for t in trace_list(workspace, score_id) if t.ext_id == first["ext_id"]
         )
-        a = trace_tokens(workspace, score_id, trace_id)["arrays"]
+        a = trace_tokens(workspace, score_id, trace_id).arrays
         keep = a["ends"] > a["starts"]
         expect = [
             letters[s:e].mean() for s, e in zip(a["starts"][keep], a["ends"][keep], strict=True)

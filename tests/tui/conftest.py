@@ -46,7 +46,7 @@ def make_app(workspace, **kwargs: Any):
     return BetrApp(workspace, **kwargs)
 
 
-async def wait_until(pilot, predicate: Callable[[], Any], timeout: float = 10.0, what: str = ""):
+async def wait_until(pilot, predicate: Callable[[], Any], timeout: float = 30.0, what: str = ""):
     """Let the app run (pilot.pause) until `predicate()` is true; fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

@@ -172,11 +172,12 @@ def corr_status(screen) -> str:
 
 # -- Pilot tests ----------------------------------------------------------------------------------
 async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
-    from engine.api.analysis_corr import corr
+    from engine.api.analysis_corr import CorrRequest, corr
     from tests.tui.conftest import make_app, wait_until
     from tui.screens.analysis.format import fmt_p, fmt_r
 
-    expected = corr(analysis_ws, "matrix", metric="acc", checkpoint="last")["matrices"][0]
+    req = CorrRequest("matrix", metric="acc", checkpoint="last")
+    expected = corr(analysis_ws, req).parts["matrices"][0]
     # one stage (PT) at two sizes: the matrices pair the sizes and say so (no "SFT" here)
     assert expected["kind"] == "150M-150M"
     app = make_app(analysis_ws)
@@ -217,7 +218,7 @@ async def test_heatmap_cursor_spells_out_r_p_n_and_sorts(analysis_ws):
         assert screen.corr_tab.matrices[screen.corr_tab.matrix_index]["kind"] == "1B-1B"
         # the protocol switch: cross-stage transfer with tiers
         await pilot.press("o")
-        await wait_until(pilot, lambda: screen.results["corr"]["protocol"] == "cross-stage")
+        await wait_until(pilot, lambda: screen.results["corr"].result.protocol == "cross-stage")
         await pilot.pause()
         table = screen.query_one("#an-corr-table")
         assert table.header[-1] == "tier" and table.row_count == len(BENCHMARKS)
@@ -251,7 +252,7 @@ async def test_heatmap_column_headers_are_whole_names_or_row_numbers(analysis_ws
 
 async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
     from engine.api.analysis_corr import calibration
-    from engine.api.analysis_fit import fit, rank
+    from engine.api.analysis_fit import FitRequest, RankRequest, fit, rank
     from tests.tui.conftest import make_app, wait_until
     from tui.screens.analysis.format import fmt_num
 
@@ -260,11 +261,11 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         screen = await open_analysis(pilot, app)
         args = screen.sel.fit_args()
         assert (args["x_run"], args["x_size"], args["y_size"]) == ("data-a", "150M", "1B")
-        want = fit(analysis_ws, **args)
+        want = fit(analysis_ws, FitRequest(**args))
         got = screen.results["fit"]
-        assert got["final"] == want["final"] and got["test_mae"] == want["test_mae"]
+        assert got.fit.final == want.fit.final and got.fit.test_mae == want.fit.test_mae
         assert "leave-one-out" in str(screen.query_one("#an-fit-notes").content)
-        assert screen.query_one("#an-fit-cv").row_count == len(want["folds"])
+        assert screen.query_one("#an-fit-cv").row_count == len(want.fit.folds)
         # the plot is drawn from the points table beside it: the same (x, y), in its order
         points = screen.query_one("#an-fit-points")
         from_table = [(r[1], r[2]) for r in points.raw if r[1] is not None and r[2] is not None]
@@ -276,21 +277,21 @@ async def test_tabs_show_the_engine_numbers_and_export_csv(analysis_ws):
         with open(files[0], newline="") as fh:
             rows = list(csv.reader(fh))
         assert rows[0] == ["fold", "function", "train_r2", "test_mae", "n_train", "n_test"]
-        assert len(rows) == 1 + len(want["folds"])
+        assert len(rows) == 1 + len(want.fit.folds)
         await pilot.press("p")
         assert len(list(analysis_ws.exports_dir.glob("analysis-fit-plot-*.svg"))) == 1
 
         await open_tab(pilot, screen, "an-tab-rank", "rank")
-        want = rank(analysis_ws, **screen.sel.rank_args())
+        want = rank(analysis_ws, RankRequest(**screen.sel.rank_args()))
         summary = str(screen.query_one("#an-rank-summary").content)
-        assert f"({want['correct']}/{want['pairs']} pairs)" in summary
+        assert f"({want.correct}/{want.pairs} pairs)" in summary
         assert screen.query_one("#an-rank-table").row_count == len(RUNS)
 
         await open_tab(pilot, screen, "an-tab-cal", "cal")
         want = calibration(analysis_ws, "data-a", "arc-easy", stage="PT")
-        assert screen.results["cal"]["ece"] == want["ece"]
+        assert screen.results["cal"].ece == want.ece
         text = str(screen.query_one("#an-cal-summary").content)
-        assert f"at T = {fmt_num(want['temperature'])}" in text
+        assert f"at T = {fmt_num(want.temperature)}" in text
         # the reliability bars are the bins table's accuracies, before and after scaling
         bins = screen.query_one("#an-cal-bins").raw
         drawn = screen.query_one("CalibrationTab").plotted
@@ -332,11 +333,11 @@ def test_demo_defaults_pick_the_small_proxy_and_the_large_target(tmp_path):
     from engine.api.analysis_views import overview
 
     ws = build_analysis_workspace(tmp_path / "demo", demo=True)
-    d = overview(ws)["defaults"]
-    assert d["x_run"] == d["y_run"] == "demo-top-10pct"
-    assert (d["x_size"], d["y_size"], d["y_metric"]) == ("150M", "1B", "acc")
-    assert d["benchmark"] == "arc-easy"
-    assert d["x_metric"] == "bpb"  # the demo's rbridge_trace when present, else bpb
+    d = overview(ws).defaults
+    assert d.x_run == d.y_run == "demo-top-10pct"
+    assert (d.x_size, d.y_size, d.y_metric) == ("150M", "1B", "acc")
+    assert d.benchmark == "arc-easy"
+    assert d.x_metric == "bpb"  # the demo's rbridge_trace when present, else bpb
 
 
 # -- defaults that mean something on the user's data (issue 18) ----------------------------------
@@ -389,7 +390,7 @@ def one_checkpoint_rows() -> list[dict]:
 
 
 async def test_one_checkpoint_per_run_opens_on_what_to_pick_not_on_an_error(tmp_path):
-    from engine.api.analysis_fit import rank
+    from engine.api.analysis_fit import RankRequest, rank
     from tests.tui.conftest import make_app, wait_until
 
     ws = Workspace.init(tmp_path / "ws")
@@ -404,9 +405,9 @@ async def test_one_checkpoint_per_run_opens_on_what_to_pick_not_on_an_error(tmp_
         assert "fit" not in screen.results and app.last_error is None
         assert (screen.sel.side("x")[1], screen.sel.side("y")[1]) == ("1B", "7B")
         await open_tab(pilot, screen, "an-tab-rank", "rank")
-        want = rank(ws, **screen.sel.rank_args())
-        assert screen.results["rank"]["decision_accuracy"] == want["decision_accuracy"] == 1.0
-        assert want["n"] == 6
+        want = rank(ws, RankRequest(**screen.sel.rank_args()))
+        assert screen.results["rank"].decision_accuracy == want.decision_accuracy == 1.0
+        assert want.n == 6
         # picking an x run by hand leaves the default: its fit runs (and says what is missing)
         await pilot.press("t", "t", "t")  # back to Fit
         screen.choose(x_side="pool-1\t1B")
@@ -466,10 +467,10 @@ async def test_imported_dclm_results_open_on_a_ranking_pair_not_an_error(shared_
         assert text.startswith("Nothing to fit by default") and "matched point" not in text
         assert app.last_error is None and "fit" not in screen.results
         (x_run, x_size), (y_run, y_size) = screen.sel.side("x"), screen.sel.side("y")
-        sizes = {s["size"]: s["params"] for s in screen.view["sides"]}
+        sizes = {s.size: s.params for s in screen.view.sides}
         assert x_run == y_run and sizes[x_size] < sizes[y_size]
         await open_tab(pilot, screen, "an-tab-rank", "rank")
-        assert screen.results["rank"]["n"] >= 10  # datasets evaluated at both sizes
+        assert screen.results["rank"].n >= 10  # datasets evaluated at both sizes
         assert app.last_error is None and app.is_running
 
 
@@ -486,10 +487,10 @@ async def test_pythia_results_open_on_a_smaller_model_predicting_a_larger_one(
         screen = await open_analysis_on(pilot, app)
         assert "fit" in screen.results and app.last_error is None
         res = screen.results["fit"]
-        params = {(s["run"], s["size"]): s["params"] for s in screen.view["sides"]}
+        params = {(s.run, s.size): s.params for s in screen.view.sides}
         x, y = screen.sel.side("x"), screen.sel.side("y")
         assert x != y and params[x] < params[y]
-        assert res["n"] >= 20 and res["x"]["run"] != res["y"]["run"]  # two Pythia models
+        assert res.fit.n >= 20 and res.x.run != res.y.run  # two Pythia models
 
 
 # -- snapshots ------------------------------------------------------------------------------------
@@ -515,6 +516,12 @@ def steps(app, tab: str, keys: tuple[str, ...] = ()):
         await wait_until(pilot, lambda: what in screen.results, what=what)
         for key in keys:
             await pilot.press(key)
+        # what the keys started (reads, repaints) has finished before the picture is taken:
+        # under a loaded machine a fixed pause was not always enough
+        await wait_until(
+            pilot, lambda: not any(w.is_running for w in app.workers), 30, "workers idle"
+        )
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
 
     return run_before

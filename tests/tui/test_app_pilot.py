@@ -120,7 +120,7 @@ async def test_cancel_a_fake_running_job_then_resume_it_fails_visibly(workspace)
         await pilot.press("c")
         await wait_until(pilot, lambda: app.screen.query("#confirm-dialog"), what="the question")
         await pilot.press("y")
-        await wait_until(pilot, lambda: db_job(workspace, job).state == "cancelled", 8, "DB")
+        await wait_until(pilot, lambda: db_job(workspace, job).state == "cancelled", 30, "DB")
         await wait_until(
             pilot,
             lambda: cell(app, "#jobs-table", str(job), "state") == "cancelled",
@@ -352,7 +352,7 @@ async def test_import_cancel_resume_from_the_tui(workspace, tmp_path, import_rea
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         await fill_import_form(pilot, app, str(docs), "wiki")
-        await wait_until(pilot, lambda: app.screen.SCOPE == "jobs", 10, "jobs screen")
+        await wait_until(pilot, lambda: app.screen.SCOPE == "jobs", 30, "jobs screen")
         await wait_until(
             pilot, lambda: has_notification(app, "job 1 started"), what="job 1 started"
         )
@@ -365,7 +365,7 @@ async def test_import_cancel_resume_from_the_tui(workspace, tmp_path, import_rea
 
         await wait_until(pilot, mid_way, 30, "the import half-way")
         await pilot.press("c", "y")  # asked first, yes
-        await wait_until(pilot, lambda: db_job(workspace, 1).state == "cancelled", 10, "DB")
+        await wait_until(pilot, lambda: db_job(workspace, 1).state == "cancelled", 30, "DB")
         await wait_until(
             pilot, lambda: cell(app, "#jobs-table", "1", "state") == "cancelled", what="screen"
         )

@@ -29,7 +29,7 @@ async def test_a_temperature_at_the_upper_bound_is_flagged_on_the_tab(tmp_path):
         evals.insert_eval_items(conn, wrong)
     conn.close()
     want = calibration(ws, "data-a", "arc-easy", stage="PT")
-    assert want["temperature_at_bound"] == "upper"
+    assert want.temperature_at_bound == "upper"
     app = make_app(ws)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_analysis(pilot, app)

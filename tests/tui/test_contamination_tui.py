@@ -77,7 +77,7 @@ async def test_filter_open_and_select_the_overlap(planted):
         hit, other = viewer.contamination.hits  # evaluation split first
         assert (hit.benchmark, hit.example, hit.split) == ("quiz", "q-exact", "test")
         assert (other.benchmark, other.example, other.split) == ("drill", "t-1", "train")
-        text = viewer.detail["text"]
+        text = viewer.detail.text
         assert (
             text[hit.start : hit.end]
             == hit.span

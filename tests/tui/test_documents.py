@@ -227,8 +227,8 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="viewer")
         await wait_until(pilot, lambda: app.screen.detail is not None, what="detail")
-        assert app.screen.query_one("#viewer-text", TextArea).text == detail["text"]
-        example = detail["best_example"]
+        assert app.screen.query_one("#viewer-text", TextArea).text == detail.text
+        example = detail.best_example
         assert example is not None
         why_text = rendered(app, "#viewer-why")
         assert example["benchmark"] in why_text and example["question"][:20] in why_text
@@ -240,20 +240,20 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         third = engine_page(ws, Query(sort="score"), 2, 1)[0]
         await wait_until(
             pilot,
-            lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
+            lambda: app.screen.detail and app.screen.detail.doc_id == second.doc_id,
             what="next doc",
         )
         await pilot.press("n")
         await wait_until(pilot, lambda: labels(ws).get(second.doc_id) == "bad", what="label 2")
         await wait_until(
             pilot,
-            lambda: app.screen.detail and app.screen.detail["doc_id"] == third.doc_id,
+            lambda: app.screen.detail and app.screen.detail.doc_id == third.doc_id,
             what="third doc",
         )
         await pilot.press("left_square_bracket")  # back to the second
         await wait_until(
             pilot,
-            lambda: app.screen.detail and app.screen.detail["doc_id"] == second.doc_id,
+            lambda: app.screen.detail and app.screen.detail.doc_id == second.doc_id,
             what="second doc again",
         )
         _, view = engine_view(ws, Query(sort="score"))
@@ -268,7 +268,7 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
         await pilot.press("backspace")  # clearing a label stays on the doc
         await wait_until(pilot, lambda: second.doc_id not in labels(ws), what="cleared")
         await pilot.pause(0.2)
-        assert app.screen.detail["doc_id"] == second.doc_id
+        assert app.screen.detail.doc_id == second.doc_id
 
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="back")
@@ -297,7 +297,7 @@ async def test_label_advance_can_be_turned_off(ws, tmp_path, monkeypatch):
         await pilot.press("s")
         await wait_until(pilot, lambda: labels(ws).get(first.doc_id) == "skip", what="skip")
         await pilot.pause(0.3)
-        assert app.screen.detail["doc_id"] == first.doc_id
+        assert app.screen.detail.doc_id == first.doc_id
 
 
 ONE_MB_TEXTS = {

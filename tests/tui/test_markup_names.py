@@ -203,7 +203,7 @@ async def test_every_screen_shows_markup_names_verbatim(markup_template, tmp_pat
         assert DOC_TEXT[:40] in text or not wide
         assert app.screen.query_one("#viewer-text").text == DOC_TEXT
         fields = str(app.screen.query_one("#viewer-fields").render())
-        assert SOURCE in app.screen.detail["source"]
+        assert SOURCE in app.screen.detail.source
         if wide:
             expect(text, [SOURCE, META], wide)
         del fields

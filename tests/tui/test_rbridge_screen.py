@@ -113,7 +113,7 @@ def status(screen) -> str:
 
 def expected_status_parts(data: dict, i: int) -> list[str]:
     """The cursor token's numbers as the user reads them, from the API's arrays."""
-    a, text = data["arrays"], data["trace"]["reasoning"]
+    a, text = data.arrays, data.trace["reasoning"]
     s, e = int(a["starts"][i]), int(a["ends"][i])
     w, u, nll = (float(a[k][i]) for k in ("weight", "weight_minmax", "nll"))
     return [
@@ -137,7 +137,7 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
     app = make_app(scored_ws)
     score = next(r for r in scores_table(scored_ws, "gsm8k") if r.proxy == "tiny-a")
     rows = trace_list(scored_ws, score.score_id)
-    first = trace_tokens(scored_ws, score.score_id, rows[0]["trace_id"])
+    first = trace_tokens(scored_ws, score.score_id, rows[0].trace_id)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_rbridge(pilot, app)
         summary = str(screen.query_one("#rb-summary").content)
@@ -156,11 +156,11 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
         await pilot.press("h")
         assert_status(screen, first, 1)
         await pilot.press("end")
-        assert_status(screen, first, len(first["arrays"]["starts"]) - 1)
+        assert_status(screen, first, len(first.arrays["starts"]) - 1)
 
         panel = screen.panel
         assert "MinMax weight u" in panel.border_subtitle
-        nll = first["arrays"]["nll"]
+        nll = first.arrays["nll"]
         await pilot.press("c")
         assert "proxy NLL" in panel.border_subtitle
         legend = str(screen.query_one("#rb-legend").content)
@@ -170,7 +170,7 @@ async def test_per_token_view_cursor_colourings_and_top_tokens(scored_ws):
         await pilot.press("c")
         assert "MinMax weight u" in panel.border_subtitle
 
-        weighted = nll * first["arrays"]["weight_minmax"]
+        weighted = nll * first.arrays["weight_minmax"]
         order = np.argsort(-np.where(np.isfinite(weighted), weighted, -np.inf), kind="stable")
         await pilot.press("t")
         assert screen.panel.view.cursor == order[0]
@@ -191,17 +191,17 @@ async def test_trace_list_sorts_and_other_traces_load(scored_ws):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_rbridge(pilot, app)
         await pilot.press("s")  # by score, largest first
-        by_score = sorted(rows, key=lambda r: -r["score"])
-        assert screen.trace_list.sorted_ids() == [r["trace_id"] for r in by_score]
+        by_score = sorted(rows, key=lambda r: -r.score)
+        assert screen.trace_list.sorted_ids() == [r.trace_id for r in by_score]
         await pilot.press("s")  # by R-phi
-        by_rphi = sorted(rows, key=lambda r: -r["nll_rphi"])
-        assert screen.trace_list.sorted_ids() == [r["trace_id"] for r in by_rphi]
+        by_rphi = sorted(rows, key=lambda r: -r.nll_rphi)
+        assert screen.trace_list.sorted_ids() == [r.trace_id for r in by_rphi]
         screen.trace_list.sort_by("nll_rphi")  # a header click on the same column: reversed
-        assert screen.trace_list.sorted_ids() == [r["trace_id"] for r in by_rphi[::-1]]
+        assert screen.trace_list.sorted_ids() == [r.trace_id for r in by_rphi[::-1]]
 
         # the trace with the ESC sequence: shown as a symbol, never sent to the terminal
-        t2 = next(r for r in rows if r["ext_id"] == "t2")
-        screen.trace_list.move_cursor(row=screen.trace_list.get_row_index(str(t2["trace_id"])))
+        t2 = next(r for r in rows if r.ext_id == "t2")
+        screen.trace_list.move_cursor(row=screen.trace_list.get_row_index(str(t2.trace_id)))
         await wait_until(
             pilot, lambda: screen.tokens is not None and screen.tokens.ext_id == "t2", what="t2"
         )
@@ -209,7 +209,7 @@ async def test_trace_list_sorts_and_other_traces_load(scored_ws):
         lines = screen_lines(app)
         assert not any("\x1b" in line for line in lines)
         assert any("␛[31m Café naïve." in line for line in lines)
-        data = trace_tokens(scored_ws, score.score_id, t2["trace_id"])
+        data = trace_tokens(scored_ws, score.score_id, t2.trace_id)
         assert_status(screen, data, 0)
 
 
@@ -375,22 +375,22 @@ async def test_opens_on_the_trace_list_and_the_proxy_plot_draws_the_tables_numbe
         await pilot.press("v")
         await pilot.pause()
         table, plot = screen.query_one(ProxyTable), screen.query_one(ProxyPlot)
-        scored = [r for r in table.rows_data if r["score_id"] is not None and r["tokens"]]
+        scored = [r for r in table.rows_data if r.score_id is not None and r.tokens]
         assert scored, "one proxy is scored"
         for metric, _label, _colour in SERIES:
             assert plot.metric == metric
             drawn = {(c.dataset, c.params): c for c in plot.curves}
-            having = [r for r in scored if r.get(metric) is not None]  # bpb: mask traces only
-            assert set(drawn) == {(r["dataset"], r["params"]) for r in having}
+            having = [r for r in scored if r.metric(metric) is not None]  # bpb: mask traces only
+            assert set(drawn) == {(r.dataset, r.params) for r in having}
             for key, c in drawn.items():
                 members = sorted(
-                    (r for r in having if (r["dataset"], r["params"]) == key),
-                    key=lambda r: r["tokens"],
+                    (r for r in having if (r.dataset, r.params) == key),
+                    key=lambda r: r.tokens,
                 )
-                assert c.tokens == [float(r["tokens"]) for r in members]
-                assert c.values == [float(r[metric]) for r in members]
+                assert c.tokens == [float(r.tokens) for r in members]
+                assert c.values == [float(r.metric(metric)) for r in members]
                 for r in members:  # the table beside it shows those values
-                    assert table.get_cell(str(r["proxy"]), metric).plain == fmt_num(r[metric])
+                    assert table.get_cell(str(r.proxy), metric).plain == fmt_num(r.metric(metric))
             assert metric_label(metric) in str(plot.border_title)
             await pilot.press("m")
 

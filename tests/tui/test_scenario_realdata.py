@@ -86,7 +86,7 @@ async def test_browse_label_and_threshold_scenario(real_run):
         await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="the viewer")
         viewer = app.screen
         await wait_until(pilot, lambda: viewer.detail is not None, what="the doc")
-        assert viewer.detail["doc_id"] == doc_id and word in viewer.detail["text"]
+        assert viewer.detail.doc_id == doc_id and word in viewer.detail.text
         await pilot.press("y")
         await wait_until(
             pilot,
@@ -142,7 +142,7 @@ async def test_embedding_a_doc_outside_the_sample_from_the_viewer(real_run):
             await pilot.press("right_square_bracket")
         await wait_until(pilot, lambda: viewer.row == row and viewer.nearest is not None)
         doc_id = viewer.doc_id_of(row)
-        assert viewer.nearest["reason"] == NEVER_EMBEDDED
+        assert viewer.nearest.reason == NEVER_EMBEDDED
         pane = str(viewer.query_one("#viewer-nearest").content.renderables[1])
         assert "press e to embed it" in pane
 
@@ -150,13 +150,13 @@ async def test_embedding_a_doc_outside_the_sample_from_the_viewer(real_run):
         await wait_until(pilot, lambda: doc_id in viewer.embedding, what="the embed job")
         await wait_until(
             pilot,
-            lambda: viewer.nearest is not None and viewer.nearest["examples"],
+            lambda: viewer.nearest is not None and viewer.nearest.examples,
             timeout=120,
             what="the nearest examples after embedding",
         )
         want = why_doc(ws, run_id, doc_id)
         assert want.embedded_now is False  # the job cached it
-        assert viewer.nearest["examples"] == want.to_json()["examples"]
+        assert viewer.nearest.to_json()["examples"] == want.to_json()["examples"]
         await pilot.pause()
         note = str(viewer.query_one("#viewer-nearest").content.renderables[2])
         assert "would have had among the 300-doc scored sample" in note

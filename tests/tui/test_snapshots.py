@@ -264,11 +264,11 @@ def viewer_steps(app):
             ),
             what="the document and its nearest examples",
         )
-        first = app.screen.detail["doc_id"]
+        first = app.screen.detail.doc_id
         await pilot.press("y")  # labelled good: the viewer moves on to the next document
         await wait_until(
             pilot,
-            lambda: app.screen.detail and app.screen.detail["doc_id"] != first,
+            lambda: app.screen.detail and app.screen.detail.doc_id != first,
             what="the next document",
         )
         await pilot.press("left_square_bracket")  # back to the labelled one
@@ -276,8 +276,8 @@ def viewer_steps(app):
             pilot,
             lambda: (
                 app.screen.detail
-                and app.screen.detail["doc_id"] == first
-                and app.screen.detail["label"] == "good"
+                and app.screen.detail.doc_id == first
+                and app.screen.detail.label == "good"
                 and app.screen.nearest is not None
             ),
             what="the label",

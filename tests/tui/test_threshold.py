@@ -336,12 +336,12 @@ async def test_agreement_tab_shows_the_engine_agreement_and_follows_the_keep(wor
         await wait_until(pilot, lambda: app.screen.SCOPE == "viewer", what="the viewer")
         viewer = app.screen
         await wait_until(pilot, lambda: viewer.detail is not None, what="the doc's detail")
-        assert viewer.detail["doc_id"] == first.doc_id
+        assert viewer.detail.doc_id == first.doc_id
         second = expected.classifier_over_betr[1].doc_id
         await pilot.press("right_square_bracket")
         await wait_until(
             pilot,
-            lambda: viewer.detail is not None and viewer.detail["doc_id"] == second,
+            lambda: viewer.detail is not None and viewer.detail.doc_id == second,
             what="the next doc of the disagreement list",
         )
         await pilot.press("escape")

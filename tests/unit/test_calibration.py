@@ -205,13 +205,13 @@ def test_the_split_is_the_same_whatever_order_the_rows_were_stored_in(tmp_path, 
     first = results["numeric"]
     for res in results.values():
         for key in ("fit_items", "temperature", "ece", "ece_scaled", "nll_scaled", "ece_all"):
-            assert res[key] == first[key]
+            assert getattr(res, key) == getattr(first, key)
     # the halves are drawn over the ids in numeric order: "0", "1", "2", ..., "23"
     fit_idx, _ = split(n, seed)
-    assert first["fit_items"] == [str(i) for i in sorted(fit_idx.tolist())]
+    assert first.fit_items == [str(i) for i in sorted(fit_idx.tolist())]
     text_order = sorted(str(i) for i in range(n))  # "0", "1", "10", "11", ...
-    assert set(first["fit_items"]) != {text_order[i] for i in fit_idx}  # what text order gave
-    assert "natural id order" in first["split"] and f"seed {seed}" in first["split"]
+    assert set(first.fit_items) != {text_order[i] for i in fit_idx}  # what text order gave
+    assert "natural id order" in first.split and f"seed {seed}" in first.split
 
 
 def test_the_cli_says_the_split_and_a_temperature_at_a_bound(tmp_path, workspace, betr):

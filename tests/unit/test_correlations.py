@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from engine.analysis.correlations.run import run
+from engine.analysis.correlations.request import CorrRequest
+from engine.analysis.correlations.run import run as run_protocol
 from engine.analysis.correlations.stats import Corr, block, corr, structural_persistence, tier
 from engine.errors import InputError, UsageError
 
@@ -23,6 +24,11 @@ CATS = {
     "flat": "misc",
 }
 SHARES = (0.25, 0.35, 0.45)
+
+
+def run(rows, protocol: str = "matrix", **params):
+    """The protocol's result in its JSON shape (`betr corr --json`)."""
+    return run_protocol(rows, CorrRequest(protocol, **params)).to_json()
 
 
 def synth(n_runs: int = 12, seed: int = 0, nan_at: tuple | None = ("240M", "PT", "arc", 3)):

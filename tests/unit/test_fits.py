@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 from contextlib import closing
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -257,6 +258,22 @@ def test_folds_are_sklearns(n):
         assert train.tolist() == w_train.tolist() and test.tolist() == w_test.tolist()
 
 
+def fit(workspace, **params):
+    """engine.api.analysis_fit.fit in the shape `betr fit --json` shows."""
+    from engine.api.analysis_fit import FitRequest
+    from engine.api.analysis_fit import fit as fit_api
+
+    return fit_api(workspace, FitRequest(**params)).to_json()
+
+
+def rank(workspace, **params):
+    """engine.api.analysis_fit.rank in the shape `betr rank --json` shows."""
+    from engine.api.analysis_fit import RankRequest
+    from engine.api.analysis_fit import rank as rank_api
+
+    return rank_api(workspace, RankRequest(**params)).to_json()
+
+
 def seed_results(workspace):
     """Three datasets at two sizes, five checkpoints each; 'big' accuracy = 0.2 + 1.5*small."""
     rows = []
@@ -315,8 +332,6 @@ def cli_fit(monkeypatch):
 
 
 def test_fit_use_case_and_errors_name_the_known(workspace):
-    from engine.api.analysis_fit import fit, rank
-
     seed_results(workspace)
     r = fit(
         workspace,
@@ -393,8 +408,6 @@ def test_fit_use_case_and_errors_name_the_known(workspace):
 def test_one_benchmark_spelled_two_ways_is_matched_as_one(workspace):
     """The small model's rows as lm-eval names the task (`arc_easy`), the large one's as a
     benchmark imported into the workspace (`arc-easy`, a proxy's own evaluation): one fit."""
-    from engine.api.analysis_fit import fit, rank
-
     rows = []
     for k in range(5):
         small = 0.25 + 0.02 * k
@@ -551,9 +564,10 @@ def test_betr_rank_json_keys_and_transfer(workspace, betr, cli_fit):
 
 
 def test_fitted_curve_for_drawing():
-    from engine.api.analysis_fit import fitted_curve
+    from engine.api.analysis_fit import FittedFunction, fitted_curve
 
-    pts = fitted_curve({"name": "logarithmic", "params": {"a": 1.0, "b": 2.0}}, 0.0, 1.0, n=3)
+    final = FittedFunction("logarithmic", {"a": 1.0, "b": 2.0}, r2=None, formula="")
+    pts = [asdict(p) for p in fitted_curve(final, 0.0, 1.0, n=3)]
     assert pts == [
         {"x": 0.0, "y": None},
         {"x": 0.5, "y": pytest.approx(1 + 2 * math.log(0.5))},

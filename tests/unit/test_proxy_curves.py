@@ -6,23 +6,30 @@ from __future__ import annotations
 
 import math
 
-from engine.api.rbridge_views import Curve, curves
+from engine.api.rbridge_views import Curve, ProxyScore, curves
 
 
 def row(proxy_id, dataset, params, tokens, rbridge, *, step=None, scored=True, bpb=1.0):
-    return {
-        "proxy_id": proxy_id,
-        "proxy": f"p{proxy_id}",
-        "dataset": dataset,
-        "params": params,
-        "step": step,
-        "tokens": tokens,
-        "score_id": proxy_id if scored else None,
-        "rbridge": rbridge,
-        "nll_rphi": 7.0,
-        "nll_gold": 6.5,
-        "bpb": bpb,
-    }
+    return ProxyScore(
+        proxy_id=proxy_id,
+        proxy=f"p{proxy_id}",
+        dataset=dataset,
+        params=params,
+        step=step,
+        tokens=tokens,
+        score_id=proxy_id if scored else None,
+        minmax=None,
+        rbridge=rbridge,
+        nll_rphi=7.0,
+        nll_gold=6.5,
+        bpb=bpb,
+        bpb_prompted=None,
+        n_traces=None,
+        n_scored=None,
+        flags={},
+        pending=[],
+        stopped=None,
+    )
 
 
 def test_two_sizes_of_one_dataset_are_two_curves_in_token_order():
@@ -45,8 +52,8 @@ def test_two_sizes_of_one_dataset_are_two_curves_in_token_order():
     ]
     # each curve is one (dataset, size): no curve mixes sizes
     for c in got:
-        members = [r for r in rows if (r["dataset"], r["params"]) == (c.dataset, c.params)]
-        assert set(c.tokens) <= {r["tokens"] for r in members}
+        members = [r for r in rows if (r.dataset, r.params) == (c.dataset, c.params)]
+        assert set(c.tokens) <= {r.tokens for r in members}
 
 
 def test_another_metric_gives_its_own_values():

@@ -12,9 +12,18 @@ this package is light (numpy): polars and scipy load when a protocol runs.
 from __future__ import annotations
 
 from engine.analysis.correlations.protocols import PROTOCOLS, Protocol, ProtocolInput
+from engine.analysis.correlations.request import CorrRequest, CorrResult
 from engine.analysis.correlations.stats import METHODS
 
 # a run with several checkpoints under one key: refuse ("error"), or keep each run's last
 CHECKPOINTS = ("error", "last")
 
-__all__ = ["CHECKPOINTS", "METHODS", "PROTOCOLS", "Protocol", "ProtocolInput"]
+__all__ = [
+    "CHECKPOINTS",
+    "METHODS",
+    "PROTOCOLS",
+    "CorrRequest",
+    "CorrResult",
+    "Protocol",
+    "ProtocolInput",
+]

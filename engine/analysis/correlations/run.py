@@ -1,6 +1,6 @@
-"""One correlation protocol from the long results rows to a JSON-ready dict: frame and pivot
+"""One correlation protocol from the long results rows to a JSON-ready result: frame and pivot
 (pivots), pick the PT/SFT pairing, run the protocol (its entry in protocols.PROTOCOLS). Pure:
-rows (or columns) and the category map in, a dict out."""
+rows (or columns), a CorrRequest and the category map in, a CorrResult out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from engine.analysis.correlations import pivots
 from engine.analysis.correlations import protocols as cp
 from engine.analysis.correlations.protocols import PROTOCOLS, ProtocolInput
+from engine.analysis.correlations.request import CorrRequest, CorrResult
 from engine.analysis.correlations.stats import METHODS, check_method
 from engine.errors import NotFoundError, UsageError
 
@@ -31,21 +32,12 @@ def wanted_metrics(protocol: str, metric: str, conf_metric: str) -> list[str]:
 
 def run(
     rows: pivots.Rows,
-    protocol: str = "matrix",
+    req: CorrRequest = CorrRequest(),
     *,
-    metric: str = "acc",
-    conf_metric: str = "confidence",
-    stage: str | None = None,
-    scale: str | None = None,
-    method: str = "pearson",
-    pt: str | None = None,
-    sft: str | None = None,
-    attribute: str | None = None,
-    checkpoint: str = "error",
     categories: Mapping[str, str] | None = None,
     metrics: Sequence[str] | None = None,
     attrs: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> CorrResult:
     """The protocol's result (see engine.api.analysis_corr.corr for the keys).
 
     rows: long rows (dicts with attrs) or columns ({column: values}, as
@@ -53,13 +45,14 @@ def run(
     `wanted_metrics` only, `metrics` names the metrics there are (every one when a message lists
     them: a wanted metric has no rows) and `attrs` gives {run: {attribute: value}} (align and
     attribute protocols)."""
+    protocol, metric, conf_metric, method = req.protocol, req.metric, req.conf_metric, req.method
     if protocol not in PROTOCOLS:
         raise UsageError(f"unknown protocol '{protocol}'", fix=f"one of {', '.join(PROTOCOLS)}")
     if method not in METHODS:
         raise UsageError(f"unknown method '{method}'", fix=" or ".join(METHODS))
     check_method(method)
     chosen = PROTOCOLS[protocol]
-    if chosen.needs_attribute and not attribute:
+    if chosen.needs_attribute and not req.attribute:
         raise UsageError(f"the {protocol} protocol needs --attribute NAME (e.g. code_share)")
     height = len(rows["run"]) if isinstance(rows, Mapping) else len(rows)
     if not height and not metrics:
@@ -68,8 +61,8 @@ def run(
             fix="import some: betr results import PATH --format FORMAT (betr results import --help)",
         )
     df = pivots.frame(rows)
-    if checkpoint != "error":  # "last" keeps each key's last checkpoint; pivots.matrices
-        df = pivots.dedupe(df, checkpoint)  # raises on the duplicates left in what it reads
+    if req.checkpoint != "error":  # "last" keeps each key's last checkpoint; pivots.matrices
+        df = pivots.dedupe(df, req.checkpoint)  # raises on the duplicates left in what it reads
     if metrics is None:
         metrics = df["metric"].unique().to_list()
     metrics = sorted(metrics)
@@ -86,39 +79,42 @@ def run(
     conf = pivots.matrices(df, conf_metric) if chosen.needs_conf else {}
     keys = list(acc)
     scale_order = pivots.scales(df)
-    selected, axis, ctxs = cp.resolve(keys, scale_order, stage=stage, scale=scale, pt=pt, sft=sft)
+    selected, axis, ctxs = cp.resolve(
+        keys, scale_order, stage=req.stage, scale=req.scale, pt=req.pt, sft=req.sft
+    )
     notes: list[str] = []
     if chosen.needs_conf and not conf:
         notes.append(
             f"no '{conf_metric}' results: confidence correlations are n/a "
             f"(metrics: {', '.join(metrics)})"
         )
-    out: dict[str, Any] = {
-        "protocol": protocol,
-        "metric": metric,
-        "conf_metric": conf_metric if chosen.needs_conf else None,
-        "method": method,
-        "axis": axis,
-        "pt": None if not ctxs else _side(axis, ctxs[0].pt),
-        "sft": None if not ctxs else _side(axis, ctxs[0].sft),
-        "contexts": [c.label for c in ctxs],
-        "stages": [s or None for s in sorted({k[0] for k in selected})],
-        "scales": [s for s in scale_order if any(k[1] == s for k in selected)],
-        "n_runs": len({r for k in selected for r in acc[k].runs}),
-        "notes": notes,
-    }
     inputs = ProtocolInput(
-        acc, conf, keys, selected, ctxs, cats, method, conf_metric, metrics, attrs, attribute
+        acc, conf, keys, selected, ctxs, cats, method, conf_metric, metrics, attrs, req.attribute
     )
-    out.update(chosen.compute(inputs))
-    if out.get("one_sided"):
-        names = sorted({s["benchmark"] for s in out["one_sided"]})
+    parts = chosen.compute(inputs)
+    if parts.get("one_sided"):
+        names = sorted({s["benchmark"] for s in parts["one_sided"]})
         notes.append(
             f"{len(names)} benchmark(s) in one {axis} only, left out of the pairing: "
             + ", ".join(names[:10])
             + (" ..." if len(names) > 10 else "")
         )
-    return out
+    scales = [s for s in scale_order if any(k[1] == s for k in selected)]
+    return CorrResult(
+        protocol=protocol,
+        metric=metric,
+        conf_metric=conf_metric if chosen.needs_conf else None,
+        method=method,
+        axis=axis,
+        pt=None if not ctxs else _side(axis, ctxs[0].pt),
+        sft=None if not ctxs else _side(axis, ctxs[0].sft),
+        contexts=[c.label for c in ctxs],
+        stages=[s or None for s in sorted({k[0] for k in selected})],
+        scales=parts.pop("scales", scales),  # the tiers name their own scales
+        n_runs=len({r for k in selected for r in acc[k].runs}),
+        notes=notes,
+        parts=parts,
+    )
 
 
 def _side(axis: str | None, key: tuple[str, str]) -> str | None:

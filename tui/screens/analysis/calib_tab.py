@@ -13,6 +13,8 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from engine.api.analysis_corr import CalibrationBin, CalibrationResult
+from engine.api.analysis_views import ItemGroup
 from tui.exports import region_svg
 from tui.screens.analysis.format import NO_ITEMS, Format, fmt_key, fmt_num, formatted, name
 from tui.screens.analysis.selection import AnalysisContext, calibration_pairs
@@ -27,45 +29,46 @@ three = partial(fmt_num, digits=3)
 BIN_FORMATS: list[Format] = [str, three, three, str, three, three, str, three, three]
 
 
-def summary_text(res: dict[str, Any], k: int, total: int) -> str:
-    cp = res.get("checkpoint") or {}
+def summary_text(res: CalibrationResult, k: int, total: int) -> str:
+    cp = res.checkpoint
     where = " · ".join(
-        f"{key} {fmt_key(cp[key]) if key == 'tokens' else name(cp[key])}"
-        for key in ("size", "tokens", "step")
-        if cp.get(key) is not None
+        f"{key} {fmt_key(value) if key == 'tokens' else name(value)}"
+        for key, value in (("size", cp.size), ("tokens", cp.tokens), ("step", cp.step))
+        if value is not None
     )
-    t = res.get("temperature")
-    bound = res.get("temperature_at_bound")
-    lo, hi = res.get("bounds") or (None, None)
+    t = res.temperature
+    bound = res.temperature_at_bound
+    lo, hi = res.bounds
     flag = f" ⚠ at the {bound} bound of [{lo:g}, {hi:g}]: not converged" if bound else ""
     return (
-        f"{name(res['run'])} on {name(res['benchmark'])} ({where}) · pair {k + 1}/{total} "
-        f"(c: next)\nECE {fmt_num(res['ece'])} → {fmt_num(res['ece_scaled'])} after scaling "
-        f"at T = {fmt_num(t)}{flag} · NLL {fmt_num(res.get('nll'))} → "
-        f"{fmt_num(res.get('nll_scaled'))}"
-        f" · acc {fmt_num(res.get('acc'))} · {res['n_items']} items: T fitted on {res['n_fit']},"
-        f" ECE on the other {res['n_eval']} (15 bins, seed {res.get('seed', 0)}, items in "
+        f"{name(res.run)} on {name(res.benchmark)} ({where}) · pair {k + 1}/{total} "
+        f"(c: next)\nECE {fmt_num(res.ece)} → {fmt_num(res.ece_scaled)} after scaling "
+        f"at T = {fmt_num(t)}{flag} · NLL {fmt_num(res.nll)} → "
+        f"{fmt_num(res.nll_scaled)}"
+        f" · acc {fmt_num(res.acc)} · {res.n_items} items: T fitted on {res.n_fit},"
+        f" ECE on the other {res.n_eval} (15 bins, seed {res.seed}, items in "
         "natural id order)"
     )
 
 
-def bin_rows(res: dict[str, Any]) -> list[list[Any]]:
+def bin_rows(res: CalibrationResult) -> list[list[Any]]:
     """One row per bin, before and after scaling side by side (BIN_COLUMNS)."""
 
-    def counts(side: dict[str, Any]) -> list[Any]:
-        return [side.get("n", 0), side.get("acc"), side.get("conf")]
+    def counts(side: CalibrationBin | None) -> list[Any]:
+        return [0, None, None] if side is None else [side.n, side.acc, side.conf]
 
-    before = {b["bin"]: b for b in res.get("bins") or []}
-    after = {b["bin"]: b for b in res.get("bins_scaled") or []}
+    before = {b.bin: b for b in res.bins}
+    after = {b.bin: b for b in res.bins_scaled}
     rows = []
     for b in sorted(set(before) | set(after)):
-        x, y = before.get(b, {}), after.get(b, {})
+        x, y = before.get(b), after.get(b)
         src = x or y
-        rows.append([b, src.get("lo"), src.get("hi"), *counts(x), *counts(y)])
+        assert src is not None  # b is a bin of one side
+        rows.append([b, src.lo, src.hi, *counts(x), *counts(y)])
     return rows
 
 
-class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
+class CalibrationTab(AnalysisTab[Pair | None, CalibrationResult]):
     TITLE = "Calibration"
     NAME = "cal"
     LOADING = "calibrating…"
@@ -87,20 +90,20 @@ class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
         yield Static("", id="an-cal-notes", classes="an-notes", markup=False)
 
     # -- the read ------------------------------------------------------------------------------
-    def pairs(self) -> list[dict[str, Any]]:
-        return calibration_pairs(self.context.view or {}, self.context.sel)
+    def pairs(self) -> list[ItemGroup]:
+        return calibration_pairs(self.context.view, self.context.sel)
 
     def wanted(self) -> Pair | None:
         pairs = self.pairs()
         if not pairs:
             return None
         p = pairs[self.pair_index % len(pairs)]
-        return (p["run"], p["benchmark"], p["stage"])
+        return (p.run, p.benchmark, p.stage)
 
     def empty_note(self, key: Pair | None) -> str | None:
         return NO_ITEMS if key is None else None
 
-    def read(self, key: Pair | None) -> dict[str, Any]:
+    def read(self, key: Pair | None) -> CalibrationResult:
         from engine.api.analysis_corr import calibration
 
         assert key is not None  # empty_note says so instead
@@ -111,7 +114,7 @@ class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
         self.pair_index += 1
 
     # -- drawing -------------------------------------------------------------------------------
-    def show(self, answer: dict[str, Any]) -> None:
+    def show(self, answer: CalibrationResult) -> None:
         res = answer
         total = len(self.pairs())
         self.show_empty("")
@@ -123,11 +126,11 @@ class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
         table = self.query_one("#an-cal-bins", ExportTable)
         table.show("calibration-bins", BIN_COLUMNS, raw, formatted(drawn, BIN_FORMATS))
         table.border_title = "bins with items (before | after)"
-        notes = [name(n) for n in res.get("notes", [])]
+        notes = [name(n) for n in res.notes]
         self.query_one("#an-cal-notes", Static).update(" · ".join(notes) or "")
         self.draw(res)
 
-    def draw(self, res: dict[str, Any]) -> None:
+    def draw(self, res: CalibrationResult) -> None:
         plot = self.query_one("#an-cal-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
@@ -139,17 +142,17 @@ class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
             marker="braille",
             label="perfect calibration",
         )
-        for key, label, colour, shift in (
-            ("bins", "before (T = 1)", "error", -0.012),
-            ("bins_scaled", "after scaling", "primary", 0.012),
+        for key, side, label, colour, shift in (
+            ("bins", res.bins, "before (T = 1)", "error", -0.012),
+            ("bins_scaled", res.bins_scaled, "after scaling", "primary", 0.012),
         ):
-            bins = [b for b in res.get(key) or [] if b.get("n") and b.get("acc") is not None]
-            self.plotted[key] = [(b["bin"], b["acc"]) for b in bins]
+            bins = [b for b in side if b.n and b.acc is not None]
+            self.plotted[key] = [(b.bin, b.acc) for b in bins if b.acc is not None]
             if bins:
-                xs = [(b["lo"] + b["hi"]) / 2 + shift for b in bins]
+                xs = [(b.lo + b.hi) / 2 + shift for b in bins]
                 plt.bar(
                     xs,
-                    [b["acc"] for b in bins],
+                    [b.acc for b in bins],
                     width=0.02,
                     label=label,
                     color=plot_rgb(self.app, colour),
@@ -159,7 +162,7 @@ class CalibrationTab(AnalysisTab[Pair | None, dict[str, Any]]):
         plt.xticks([0, 0.25, 0.5, 0.75, 1])
         plt.xlabel("confidence (bin centre)")
         plt.ylabel("accuracy")
-        plot.border_title = f"reliability: ECE {fmt_num(res['ece'])} → {fmt_num(res['ece_scaled'])}"
+        plot.border_title = f"reliability: ECE {fmt_num(res.ece)} → {fmt_num(res.ece_scaled)}"
         plot.refresh()
 
     def export_svg(self) -> tuple[str, str]:

@@ -7,6 +7,7 @@ accuracy-confidence alignment."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
 from engine.api.analysis_corr import PROTOCOLS as ALL_PROTOCOLS
+from engine.api.analysis_corr import CorrResult
 from tui.exports import strips_svg
 from tui.screens.analysis.format import fmt_p, fmt_r, formatted, na_reason, name
 from tui.screens.analysis.heatmap import SORTS, Heatmap
@@ -32,6 +34,14 @@ PROTOCOLS = tuple(
 )
 VIEWS = ("an-corr-map-view", "an-corr-table-view")
 Columns = Sequence[tuple[str, Callable[[Any], Any]]]  # (column, how its cells read)
+
+
+@dataclass(frozen=True)
+class CorrAnswer:
+    """A protocol's result, and for cross-stage the tiers' rows shown beside it."""
+
+    result: CorrResult
+    tiers_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def name_or_dash(value: Any) -> str:
@@ -112,7 +122,7 @@ def matrix_title(m: dict[str, Any], k: int, total: int) -> str:
     return f"{kind} · {name(m.get('scale') or '-')}{stage} ({k + 1}/{total}, n: next)"
 
 
-class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
+class CorrTab(AnalysisTab[tuple[Selection, str], CorrAnswer]):
     TITLE = "Correlations"
     NAME = "corr"
     LOADING = "correlating…"
@@ -123,7 +133,7 @@ class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
         super().__init__(context, **kwargs)
         self.wanted_protocol = PROTOCOLS[0]  # what o chose (the next read's)
         self.protocol = PROTOCOLS[0]  # the protocol shown
-        self.data: dict[str, Any] | None = None
+        self.data: CorrResult | None = None
         self.matrices: list[dict[str, Any]] = []
         self.matrix_index = 0
 
@@ -156,37 +166,37 @@ class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
     def wanted(self) -> tuple[Selection, str]:
         return (self.context.sel, self.wanted_protocol)
 
-    def read(self, key: tuple[Selection, str]) -> dict[str, Any]:
-        from engine.api.analysis_corr import corr
+    def read(self, key: tuple[Selection, str]) -> CorrAnswer:
+        from engine.api.analysis_corr import CorrRequest, corr
 
         sel, protocol = key
         ws, args = self.services.workspace, sel.corr_args()
-        data = corr(ws, protocol, **args)
+        data = corr(ws, CorrRequest(protocol, **args))
         if protocol == "cross-stage":
-            data["tiers_rows"] = corr(ws, "tiers", **args)["rows"]
-        return data
+            return CorrAnswer(data, corr(ws, CorrRequest("tiers", **args)).parts["rows"])
+        return CorrAnswer(data)
 
     def next_protocol(self) -> None:
         at = PROTOCOLS.index(self.wanted_protocol)
         self.wanted_protocol = PROTOCOLS[(at + 1) % len(PROTOCOLS)]
 
     # -- showing a protocol's result -----------------------------------------------------------
-    def show(self, answer: dict[str, Any]) -> None:
+    def show(self, answer: CorrAnswer) -> None:
         assert self.asked is not None  # an answer to the last read asked
-        protocol, data = self.asked[1], answer
+        protocol, data = self.asked[1], answer.result
         self.protocol, self.data = protocol, data
         self.show_empty("")
-        notes = [name(n) for n in data.get("notes", [])]
-        over = f"{data.get('method')} over {data.get('n_runs')} runs, metric {name(data['metric'])}"
+        notes = [name(n) for n in data.notes]
+        over = f"{data.method} over {data.n_runs} runs, metric {name(data.metric)}"
         switcher = self.query_one(ContentSwitcher)
         if protocol == "matrix":
-            self.matrices = data.get("matrices") or []
+            self.matrices = data.parts.get("matrices") or []
             self.matrix_index = min(self.matrix_index, max(0, len(self.matrices) - 1))
             switcher.current = VIEWS[0]
             if not self.matrices:
                 self.show_empty("no matrix: no (stage, scale) has results for this metric")
                 return
-            for p in data.get("persistence") or []:
+            for p in data.parts.get("persistence") or []:
                 notes.append(
                     f"structural persistence {name(p['scale'])}: r = {fmt_r(p.get('r'))} "
                     f"(p {fmt_p(p.get('p'))}, n {p.get('n')})"
@@ -194,7 +204,7 @@ class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
             self._show_matrix()
         else:
             switcher.current = VIEWS[1]
-            self._show_table(protocol, data)
+            self._show_table(protocol, answer)
             self.query_one("#an-corr-head", Static).update(
                 f"Correlations · {protocol} · {over}  (o: next protocol)"
             )
@@ -207,8 +217,9 @@ class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
         self.show_legend()
 
     def _update_head(self) -> None:
-        m, d = self.matrices[self.matrix_index], self.data or {}
-        over = f"{d.get('method')} over {d.get('n_runs')} runs, metric {name(d.get('metric'))}"
+        m, d = self.matrices[self.matrix_index], self.data
+        assert d is not None  # a matrix is shown
+        over = f"{d.method} over {d.n_runs} runs, metric {name(d.metric)}"
         self.query_one("#an-corr-head", Static).update(
             f"Correlations · matrix {matrix_title(m, self.matrix_index, len(self.matrices))} · "
             f"{over} · sort {self.heatmap.sort} (s)"
@@ -223,13 +234,14 @@ class CorrTab(AnalysisTab[tuple[Selection, str], dict[str, Any]]):
         legend.append(" n/a (n < 3 or a constant vector) · arrows move the cursor")
         self.query_one("#an-corr-legend", Static).update(legend)
 
-    def _show_table(self, protocol: str, data: dict[str, Any]) -> None:
+    def _show_table(self, protocol: str, answer: CorrAnswer) -> None:
         main = self.query_one("#an-corr-table", ExportTable)
         second = self.query_one("#an-corr-table2", ExportTable)
+        data = answer.result.parts
         rows = data.get("rows") or []
         second.display = False
         if protocol == "cross-stage":
-            tiers = {t["benchmark"]: t["tier"] for t in data.get("tiers_rows", [])}
+            tiers = {t["benchmark"]: t["tier"] for t in answer.tiers_rows}
             tiered = [{**r, "tier": tiers.get(r["benchmark"])} for r in rows]
             show_records(main, "cross-stage", CROSS_STAGE, tiered)
             means = data.get("means") or []

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from engine.api.analysis_fit import CrossValidation, CurvePoint, FitPoint, ProxyFit
 from tui.exports import region_svg
 from tui.safe_text import plain
 from tui.screens.analysis.format import Format, fmt_key, fmt_num, formatted, name, side_label
@@ -25,41 +26,40 @@ POINT_FORMATS: list[Format] = [fmt_key, fmt_num, fmt_num, fmt_num, fmt_num]
 
 
 class Fitted(NamedTuple):
-    res: dict[str, Any]  # `analysis_fit.fit`
-    curve: list[dict[str, Any]]  # the final fit drawn over the points' x range
+    res: ProxyFit  # `analysis_fit.fit`
+    curve: list[CurvePoint]  # the final fit drawn over the points' x range
 
 
-def final_text(res: dict[str, Any]) -> str:
-    final = res["final"]
-    params = ", ".join(f"{k} = {fmt_num(v)}" for k, v in final["params"].items())
-    chosen = ", ".join(res["functions"])
+def final_text(res: CrossValidation) -> str:
+    final = res.final
+    params = ", ".join(f"{k} = {fmt_num(v)}" for k, v in final.params.items())
+    chosen = ", ".join(str(f) for f in res.functions)
     return (
-        f"final fit: {final['name']}  y = {final['formula']}  ({params})  R² {fmt_num(final['r2'])}"
-        f"\n{res['cv']} over {res['n']} points matched on {res['match']}: mean train R² "
-        f"{fmt_num(res['train_r2'])} · mean test MAE {fmt_num(res['test_mae'])} · chosen per "
+        f"final fit: {final.name}  y = {final.formula}  ({params})  R² {fmt_num(final.r2)}"
+        f"\n{res.cv} over {res.n} points matched on {res.match}: mean train R² "
+        f"{fmt_num(res.train_r2)} · mean test MAE {fmt_num(res.test_mae)} · chosen per "
         f"fold: {chosen}"
     )
 
 
-def point_row(p: dict[str, Any]) -> list[Any]:
+def point_row(p: FitPoint) -> list[Any]:
     """key, x, y, prediction and the residual y - prediction (None where one is missing)."""
-    missing = p["prediction"] is None or p["y"] is None
     return [
-        p["key"],
-        p["x"],
-        p["y"],
-        p["prediction"],
-        None if missing else p["y"] - p["prediction"],
+        p.key,
+        p.x,
+        p.y,
+        p.prediction,
+        None if p.prediction is None or p.y is None else p.y - p.prediction,
     ]
 
 
-def fit_notes(res: dict[str, Any]) -> str:
-    notes = [name(n) for n in res.get("notes", [])]
-    if res.get("dropped"):
-        notes.append(f"{res['dropped']} row(s) with a missing value dropped")
-    un = res.get("unmatched") or {}
-    if un.get("x_only") or un.get("y_only"):
-        notes.append(f"unmatched {res['match']}: {un['x_only']} x only, {un['y_only']} y only")
+def fit_notes(res: CrossValidation) -> str:
+    notes = [name(n) for n in res.notes]
+    if res.dropped:
+        notes.append(f"{res.dropped} row(s) with a missing value dropped")
+    un = res.unmatched
+    if un.x_only or un.y_only:
+        notes.append(f"unmatched {res.match}: {un.x_only} x only, {un.y_only} y only")
     return " · ".join(notes) or "no notes"
 
 
@@ -93,50 +93,51 @@ class FitTab(AnalysisTab[Selection, Fitted]):
         return self.context.no_fit_note()
 
     def read(self, key: Selection) -> Fitted:
-        from engine.api.analysis_fit import fit, fitted_curve
+        from engine.api.analysis_fit import FitRequest, fit, fitted_curve
 
-        res = fit(self.services.workspace, **key.fit_args())
-        xs = [p["x"] for p in res["points"] if p["x"] is not None]
-        return Fitted(res, fitted_curve(res["final"], min(xs), max(xs)) if xs else [])
+        res = fit(self.services.workspace, FitRequest(**key.fit_args()))
+        xs = [p.x for p in res.fit.points if p.x is not None]
+        return Fitted(res, fitted_curve(res.fit.final, min(xs), max(xs)) if xs else [])
 
     @property
-    def result(self) -> dict[str, Any] | None:
+    def result(self) -> ProxyFit | None:
         return None if self.answer is None else self.answer.res
 
     # -- drawing -------------------------------------------------------------------------------
     def show(self, answer: Fitted) -> None:
-        res = answer.res
+        res = answer.res.fit
         self.show_empty("")
         self.query_one("#an-fit-final", Static).update(final_text(res))
         cv = self.query_one("#an-fit-cv", ExportTable)
-        raw = [[f[k] for k in CV_COLUMNS] for f in res["folds"]]
+        raw = [[getattr(f, k) for k in CV_COLUMNS] for f in res.folds]
         cv.show("fit-cv", CV_COLUMNS, raw, formatted(raw, CV_FORMATS))
         cv.border_title = "cross-validation"
         pts = self.query_one("#an-fit-points", ExportTable)
-        raw = [point_row(p) for p in res["points"]]
-        header = [res["match"], "x", "y", "prediction", "residual"]
+        raw = [point_row(p) for p in res.points]
+        header = [res.match, "x", "y", "prediction", "residual"]
         pts.show("fit-points", header, raw, formatted(raw, POINT_FORMATS))
         pts.border_title = "points and predictions"
         self.query_one("#an-fit-notes", Static).update(fit_notes(res))
-        self.draw(res, answer.curve)
+        self.draw(answer.res, answer.curve)
 
-    def draw(self, res: dict[str, Any], curve: list[dict[str, Any]]) -> None:
+    def draw(self, answer: ProxyFit, curve: list[CurvePoint]) -> None:
         plot = self.query_one("#an-fit-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
-        xs = [p["x"] for p in res["points"] if p["x"] is not None and p["y"] is not None]
-        ys = [p["y"] for p in res["points"] if p["x"] is not None and p["y"] is not None]
+        res = answer.fit
+        xs = [p.x for p in res.points if p.x is not None and p.y is not None]
+        ys = [p.y for p in res.points if p.x is not None and p.y is not None]
         self.plotted = list(zip(xs, ys, strict=True))
-        cx = [c["x"] for c in curve if c["y"] is not None]
-        cy = [c["y"] for c in curve if c["y"] is not None]
+        cx = [c.x for c in curve if c.y is not None]
+        cy = [c.y for c in curve if c.y is not None]
         if cx:
             fit_colour = plot_rgb(self.app, "secondary")
-            label = f"{res['final']['name']} fit"
+            label = f"{res.final.name} fit"
             plt.plot(cx, cy, color=fit_colour, marker="braille", label=label)
         plt.scatter(xs, ys, color=plot_rgb(self.app, "primary"), marker="dot", label="points")
-        plt.xlabel(f"x: {side_label(res['x'])}")
+        plt.xlabel(f"x: {side_label(answer.x)}")
         plt.ylabel("y")
-        plot.border_title = plain(f"y: {side_label(res['y'])} · {res['n']} points")
+        plot.border_title = plain(f"y: {side_label(answer.y)} · {res.n} points")
         plot.refresh()
 
     def export_svg(self) -> tuple[str, str]:

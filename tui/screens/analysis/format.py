@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from engine.api.analysis_fit import FitSide
 from engine.units import format_number, format_p
 from tui.safe_text import one_line
 
@@ -73,12 +74,7 @@ def formatted(raw: Sequence[Sequence[Any]], formats: Sequence[Format]) -> list[l
     return [[fmt(v) for fmt, v in zip(formats, row, strict=True)] for row in raw]
 
 
-def side_label(side: dict[str, Any]) -> str:
+def side_label(side: FitSide) -> str:
     """ "data-a · 150M · arc-easy · acc": a fit's side (run, size, benchmark, metric)."""
-    parts = [
-        side.get("run") or "every dataset",
-        side.get("size"),
-        side["benchmark"],
-        side["metric"],
-    ]
+    parts = [side.run or "every dataset", side.size, side.benchmark, side.metric]
     return " · ".join(name(p) for p in parts if p)

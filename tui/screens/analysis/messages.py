@@ -4,10 +4,10 @@ base's `Answered`, tui/screens/tab.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from engine.api.analysis_views import AnalysisOverview
 from engine.errors import BetrError
 
 
@@ -17,7 +17,7 @@ class OverviewRead(Message):
     the demo experiment's results."""
 
     open_demo: bool
-    view: dict[str, Any] | None = None
+    view: AnalysisOverview | None = None
     error: BetrError | None = None
 
 

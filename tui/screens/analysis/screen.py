@@ -24,6 +24,7 @@ from textual.widgets import Select, Static, TabbedContent, TabPane
 
 from engine.api import jobs as api_jobs
 from engine.api.analysis_corr import METHODS
+from engine.api.analysis_views import AnalysisOverview
 from engine.errors import BetrError
 from tui.action_model import bindings
 from tui.screens.analysis.actions import ACTIONS, HEATMAP, SCOPE
@@ -101,7 +102,7 @@ class AnalysisScreen(BetrScreen):
 
     # -- what the tests and the tabs read ------------------------------------------------------
     @property
-    def view(self) -> dict[str, Any] | None:
+    def view(self) -> AnalysisOverview | None:
         """The overview: what the selectors offer (None until read)."""
         return self.context.view
 
@@ -156,16 +157,16 @@ class AnalysisScreen(BetrScreen):
             return
         view = self.context.view = message.view
         empty = self.query_one("#an-empty", Static)
-        has = bool(view["n_rows"])
+        has = bool(view.n_rows)
         empty.update("" if has else no_results())
         empty.display = not has
         self.query_one("#an-tabs").display = has
         self.query_one("#an-selectors").display = has
         if not has:
             return
-        keep = self.sel.benchmark in {b["benchmark"] for b in view["benchmarks"]}
+        keep = self.sel.benchmark in {b.benchmark for b in view.benchmarks}
         if message.open_demo or not keep:
-            self.context.sel = Selection.from_defaults(view["defaults"], self.sel)
+            self.context.sel = Selection.from_defaults(view.defaults, self.sel)
             self.context.default_sel = self.sel
         self.sync_selects()
         if message.open_demo:
@@ -202,7 +203,7 @@ class AnalysisScreen(BetrScreen):
         sel = replace(self.sel, **changes)
         if "benchmark" in changes and self.view is not None:
             y_metrics: list[str] = next(
-                (b["metrics"] for b in self.view["benchmarks"] if b["benchmark"] == sel.benchmark),
+                (b.metrics for b in self.view.benchmarks if b.benchmark == sel.benchmark),
                 [],
             )
             if sel.y_metric not in y_metrics and y_metrics:
@@ -213,7 +214,7 @@ class AnalysisScreen(BetrScreen):
 
     def compute(self) -> None:
         """(Re)compute the shown tab when its inputs changed since it was drawn."""
-        if self.view is None or not self.view["n_rows"]:
+        if self.view is None or not self.view.n_rows:
             return
         self.current_tab.refresh_content()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.api.analysis_corr import METHODS
 from engine.api.analysis_fit import MATCH_KEYS
+from engine.api.analysis_views import AnalysisOverview, Defaults, ItemGroup
 from tui.screens.analysis.format import name
 
 SEP = "\t"
@@ -31,18 +32,18 @@ class Selection:
     match: str = "tokens"
 
     @classmethod
-    def from_defaults(cls, d: dict[str, Any], old: Selection | None = None) -> Selection:
+    def from_defaults(cls, d: Defaults | None, old: Selection | None = None) -> Selection:
         base = old or cls()
-        if not d:
+        if d is None:
             return base
         return replace(
             base,
-            benchmark=d["benchmark"],
-            x_side=f"{d['x_run']}{SEP}{d['x_size'] or ''}",
-            x_metric=f"{d['x_benchmark']}{SEP}{d['x_metric']}",
-            y_side=f"{d['y_run']}{SEP}{d['y_size'] or ''}",
-            y_metric=d["y_metric"],
-            match=d.get("match") or base.match,
+            benchmark=d.benchmark,
+            x_side=f"{d.x_run}{SEP}{d.x_size or ''}",
+            x_metric=f"{d.x_benchmark}{SEP}{d.x_metric}",
+            y_side=f"{d.y_run}{SEP}{d.y_size or ''}",
+            y_metric=d.y_metric,
+            match=d.match or base.match,
         )
 
     def side(self, which: str) -> tuple[str, str | None]:
@@ -90,13 +91,13 @@ class Selection:
         }
 
 
-def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, str]]]:
+def options(view: AnalysisOverview, sel: Selection) -> dict[str, list[tuple[str, str]]]:
     """Each select's (label, value) options; labels say which side they belong to."""
-    benches = view["benchmarks"]
-    target = next((b for b in benches if b["benchmark"] == sel.benchmark), None)
-    y_metrics = target["metrics"] if target else []
+    benches = view.benchmarks
+    target = next((b for b in benches if b.benchmark == sel.benchmark), None)
+    y_metrics = target.metrics if target else []
     x_metrics = [(f"x {name(m)}", f"{sel.benchmark}{SEP}{m}") for m in y_metrics]
-    for metric, where in view["metric_benchmarks"].items():
+    for metric, where in view.metric_benchmarks.items():
         if metric not in y_metrics:
             x_metrics += [(f"x {name(metric)} @ {name(b)}", f"{b}{SEP}{metric}") for b in where]
     if sel.x_metric and sel.x_metric not in {v for _l, v in x_metrics}:
@@ -106,17 +107,17 @@ def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, s
     def sides(prefix: str) -> list[tuple[str, str]]:
         return [
             (
-                f"{prefix} {name(s['run'])}" + (f" · {name(s['size'])}" if s["size"] else ""),
-                f"{s['run']}{SEP}{s['size'] or ''}",
+                f"{prefix} {name(s.run)}" + (f" · {name(s.size)}" if s.size else ""),
+                f"{s.run}{SEP}{s.size or ''}",
             )
-            for s in view["sides"]
+            for s in view.sides
         ]
 
     scope = [("all stages, scales", "")]
-    scope += [(f"stage {name(s)}", f"stage:{s}") for s in view["stages"]]
-    scope += [(f"scale {name(s)}", f"scale:{s}") for s in view["scales"]]
+    scope += [(f"stage {name(s)}", f"stage:{s}") for s in view.stages]
+    scope += [(f"scale {name(s)}", f"scale:{s}") for s in view.scales]
     return {
-        "benchmark": [(f"target {name(b['benchmark'])}", b["benchmark"]) for b in benches],
+        "benchmark": [(f"target {name(b.benchmark)}", b.benchmark) for b in benches],
         "x_side": sides("x"),
         "x_metric": x_metrics,
         "y_side": sides("y"),
@@ -127,12 +128,12 @@ def options(view: dict[str, Any], sel: Selection) -> dict[str, list[tuple[str, s
     }
 
 
-def calibration_pairs(view: dict[str, Any], sel: Selection) -> list[dict[str, Any]]:
+def calibration_pairs(view: AnalysisOverview | None, sel: Selection) -> list[ItemGroup]:
     """The (run, benchmark, stage) groups with per-item results, the selected y run on the
     target benchmark first."""
     y_run = sel.side("y")[0]
-    items = list(view.get("items") or [])
-    return sorted(items, key=lambda it: (it["run"] != y_run, it["benchmark"] != sel.benchmark))
+    items = list(view.items) if view is not None else []
+    return sorted(items, key=lambda it: (it.run != y_run, it.benchmark != sel.benchmark))
 
 
 @dataclass
@@ -140,7 +141,7 @@ class AnalysisContext:
     """What the Analysis tabs read from their screen (one object, shared: the screen changes
     it, each tab reads it when it computes its key)."""
 
-    view: dict[str, Any] | None = None  # `analysis_views.overview`
+    view: AnalysisOverview | None = None  # `analysis_views.overview`
     sel: Selection = field(default_factory=Selection)
     default_sel: Selection | None = None  # what the overview's defaults chose
 
@@ -149,7 +150,8 @@ class AnalysisContext:
         the same numbers, or the defaults found no pair of sides sharing checkpoints."""
         if self.sel.same_series():
             return SAME_SERIES
-        note = ((self.view or {}).get("defaults") or {}).get("fit_note")
+        d = self.view.defaults if self.view is not None else None
+        note = d.fit_note if d is not None else None
         default = self.default_sel
         if note and default is not None and self.sel.fit_args() == default.fit_args():
             return str(note)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.message import Message
 
-from engine.api.browse import RunIndex, View
+from engine.api.browse import DocDetail, NearestExamples, RunIndex, View
 from engine.api.contamination import DocContamination
+from engine.api.labels import LabelAgreement
 
 
 @dataclass
@@ -54,8 +54,8 @@ class DocDetailRead(Message):
     what is shown of it (`broken`: long lines were broken)."""
 
     row: int
-    detail: dict[str, Any]
-    agreement: dict[str, Any]
+    detail: DocDetail
+    agreement: LabelAgreement
     text: str
     broken: bool
 
@@ -65,7 +65,7 @@ class NearestRead(Message):
     """The benchmark examples nearest to document `doc_id`."""
 
     doc_id: int
-    nearest: dict[str, Any]
+    nearest: NearestExamples
 
 
 @dataclass
@@ -92,4 +92,4 @@ class Labelled(Message):
 
     doc_id: int
     label: str | None
-    agreement: dict[str, Any]
+    agreement: LabelAgreement

@@ -8,7 +8,7 @@ read in thread workers; `]` and `[` walk the Documents view the viewer was opene
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import replace
 
 from rich.console import Group
 from rich.table import Table
@@ -20,6 +20,8 @@ from textual.widgets import Static, TextArea
 
 from engine.api.browse import (
     NEVER_EMBEDDED,
+    DocDetail,
+    NearestExamples,
     Query,
     RunIndex,
     View,
@@ -28,7 +30,7 @@ from engine.api.browse import (
 )
 from engine.api.contamination import DocContamination, hits_for_doc
 from engine.api.jobs import JobInfo, start
-from engine.api.labels import label_agreement, set_label
+from engine.api.labels import LabelAgreement, label_agreement, set_label
 from engine.api.why import embed_docs_spec
 from engine.errors import BetrError
 from engine.units import format_number
@@ -86,18 +88,19 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return format_number(value, digits)
 
 
-def agreement_text(agree: dict[str, Any], view: View) -> str:
+def agreement_text(agree: LabelAgreement, view: View) -> str:
     """ "labels: 3 good, 1 bad, 0 skip · classifier agrees on 3 of 4 (75%) at keep 10% of
     tokens"."""
-    head = f"labels: {agree['good']} good, {agree['bad']} bad, {agree['skip']} skip"
-    judged = agree["good"] + agree["bad"]
+    head = f"labels: {agree.good} good, {agree.bad} bad, {agree.skip} skip"
+    judged = agree.good + agree.bad
     if view.cut is None:
         return f"{head} · no classifier yet (the run is not applied)"
     if not judged:
         return f"{head} · no good or bad labels to compare with the classifier yet"
-    share = agree["agreement"] * 100
+    assert agree.agreement is not None  # a cut and a judged doc
+    share = agree.agreement * 100
     return (
-        f"{head} · classifier agrees on {agree['agree']} of {judged} ({share:.0f}%) "
+        f"{head} · classifier agrees on {agree.agree} of {judged} ({share:.0f}%) "
         f"at {keep_text(view.query)}"
     )
 
@@ -112,8 +115,8 @@ class DocViewerScreen(BetrScreen):
     def __init__(self, index: RunIndex, view: View, row: int):
         super().__init__()
         self.index, self.view, self.row = index, view, row
-        self.detail: dict[str, Any] | None = None
-        self.nearest: dict[str, Any] | None = None
+        self.detail: DocDetail | None = None
+        self.nearest: NearestExamples | None = None
         self.broken_lines = False
         self.embedding: dict[int, int] = {}  # doc id -> the embed-docs job embedding it
         self.contamination: DocContamination | None = None
@@ -177,9 +180,7 @@ class DocViewerScreen(BetrScreen):
             self.query_one("#viewer-contamination", Static).update("")
             self.query_one("#viewer-contamination-note", Static).update(contamination_note(found))
             return
-        pane = contamination_pane(
-            found, self.detail["text"], self.app.theme_variables, self.overlap
-        )
+        pane = contamination_pane(found, self.detail.text, self.app.theme_variables, self.overlap)
         self.query_one("#viewer-contamination", Static).update(pane)
         self.query_one("#viewer-contamination-note", Static).update("")
 
@@ -196,7 +197,7 @@ class DocViewerScreen(BetrScreen):
             return
         self.overlap = (self.overlap + 1) % len(found.hits)
         hit = found.hits[self.overlap]
-        start, end = span_location(self.detail["text"], hit.start, hit.end)
+        start, end = span_location(self.detail.text, hit.start, hit.end)
         area = self.query_one("#viewer-text", TextArea)
         area.selection = Selection(start, end)
         area.scroll_cursor_visible(center=True)
@@ -207,7 +208,7 @@ class DocViewerScreen(BetrScreen):
         with reading(self.betr.workspace) as conn:
             detail = visible_data(doc_detail(conn, self.index, doc_id))
             agreement = label_agreement(conn, self.index, self.view.cut)
-        self.post_message(DocDetailRead(row, detail, agreement, *display_text(detail["text"])))
+        self.post_message(DocDetailRead(row, detail, agreement, *display_text(detail.text)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-nearest")
     def load_nearest(self, doc_id: int) -> None:
@@ -239,10 +240,10 @@ class DocViewerScreen(BetrScreen):
     def show_heading(self) -> None:
         d = self.detail
         assert d is not None  # shown once read
-        label = d["label"] or "none"
+        label = d.label or "none"
         self.query_one("#viewer-heading", Static).update(
-            f"row {self.row + 1:,} of {len(self.view):,} in the view · doc {d['doc_id']} · "
-            f"rank {d['rank']:,} of {d['of']:,} · p {fmt(d['prob'])} · your label: {label}"
+            f"row {self.row + 1:,} of {len(self.view):,} in the view · doc {d.doc_id} · "
+            f"rank {d.rank:,} of {d.of:,} · p {fmt(d.prob)} · your label: {label}"
             + (f" · lines over {LONG_LINE:,} chars broken for display" if self.broken_lines else "")
         )
 
@@ -250,8 +251,8 @@ class DocViewerScreen(BetrScreen):
         d = self.detail
         assert d is not None  # shown once read
         variables = self.app.theme_variables
-        ex = d["best_example"]
-        if not d["in_sample"]:
+        ex = d.best_example
+        if not d.in_sample:
             body = Text("not in the scored sample: no BETR score or best example", style="dim")
         elif ex is None:
             body = Text("no best example recorded", style="dim")
@@ -262,8 +263,8 @@ class DocViewerScreen(BetrScreen):
                 style=bench_style(ex["benchmark"], variables, self.session.bench_ids),
             )
             body.append(
-                f"  example {ex['ext_id']} · best rank {d['best_rank'] or '-'} · "
-                f"cosine {fmt(d['best_cosine'])} · BETR score {fmt(d['score'])}\n"
+                f"  example {ex['ext_id']} · best rank {d.best_rank or '-'} · "
+                f"cosine {fmt(d.best_cosine)} · BETR score {fmt(d.score)}\n"
             )
             question = ex["question"] or ex["text"] or ""
             if len(question) > QUESTION_CHARS:
@@ -278,12 +279,12 @@ class DocViewerScreen(BetrScreen):
         n = self.nearest
         assert n is not None  # shown once read
         title = Text(f"nearest {NEAREST_K} target examples", style="bold")
-        if not n["examples"]:
-            body = Text(n["reason"] or "none", style="dim")
+        if not n.examples:
+            body = Text(n.reason or "none", style="dim")
             doc_id = self.doc_id_of(self.row)
             if doc_id in self.embedding:
                 body.append(f"\nembedding it in job {self.embedding[doc_id]} (background)…")
-            elif n["reason"] == NEVER_EMBEDDED:
+            elif n.reason == NEVER_EMBEDDED:
                 body.append(
                     "\npress e to embed it (a background job; cached afterwards) and see the "
                     "examples it is nearest, with the rank it would have had in the sample"
@@ -295,21 +296,21 @@ class DocViewerScreen(BetrScreen):
         table.add_column(no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
         table.add_column(ratio=1)
-        for e in n["examples"]:
-            rank = "-" if e["rank"] is None else f"#{e['rank']:,}"
-            question = (e["question"] or e["text"] or "").replace("\n", " ")
+        for e in n.examples:
+            rank = "-" if e.rank is None else f"#{e.rank:,}"
+            question = (e.question or e.text or "").replace("\n", " ")
             table.add_row(
                 Text(
-                    e["benchmark"],
-                    style=bench_style(e["benchmark"], variables, self.session.bench_ids),
+                    e.benchmark,
+                    style=bench_style(e.benchmark, variables, self.session.bench_ids),
                 ),
-                plain(format_number(e["cosine"], 4)),
+                plain(format_number(e.cosine, 4)),
                 Text(one_line(f"{rank} · {question[:160]}"), overflow="ellipsis"),
             )
-        outside = self.detail is not None and not self.detail["in_sample"]
+        outside = self.detail is not None and not self.detail.in_sample
         note = Text(
             f"cosine; #rank this doc {'would have had' if outside else 'has'} among the "
-            f"{n.get('sample', 0):,}-doc scored sample",
+            f"{n.sample or 0:,}-doc scored sample",
             style="dim",
         )
         self.query_one("#viewer-nearest", Static).update(Group(title, table, note, Text("")))
@@ -320,25 +321,25 @@ class DocViewerScreen(BetrScreen):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(ratio=1)
-        table.add_row("tokens", plain(f"{d['n_tokens']:,} tokens"))
-        table.add_row("chars", plain(f"{d['n_chars']:,} chars"))
-        source = plain(d["source"], lines=False)
+        table.add_row("tokens", plain(f"{d.n_tokens:,} tokens"))
+        table.add_row("chars", plain(f"{d.n_chars:,} chars"))
+        source = plain(d.source, lines=False)
         source.overflow = "fold"  # a long path wraps
         table.add_row("source", source)
-        table.add_row("corpus", plain(d["corpus"], lines=False))
-        table.add_row("ext id", plain(d["ext_id"], lines=False))
-        if d["meta"]:
-            table.add_row("meta", plain(json.dumps(d["meta"], ensure_ascii=False)))
-        table.add_row("probability", plain(fmt(d["prob"], 6)))
-        table.add_row("rank", plain(f"{d['rank']:,} of {d['of']:,} docs (run {d['run_id']})"))
-        if d["in_sample"]:
-            cls = {1: "positive", 0: "negative", None: "-"}[d["classifier_label"]]
-            split = d["split"] or "no split"
+        table.add_row("corpus", plain(d.corpus, lines=False))
+        table.add_row("ext id", plain(d.ext_id, lines=False))
+        if d.meta:
+            table.add_row("meta", plain(json.dumps(d.meta, ensure_ascii=False)))
+        table.add_row("probability", plain(fmt(d.prob, 6)))
+        table.add_row("rank", plain(f"{d.rank:,} of {d.of:,} docs (run {d.run_id})"))
+        if d.in_sample:
+            cls = {1: "positive", 0: "negative", None: "-"}[d.classifier_label]
+            split = d.split or "no split"
             table.add_row("classifier", plain(f"{cls} ({split}) in the scored sample"))
-        table.add_row("your label", plain(d["label"] or "none"))
+        table.add_row("your label", plain(d.label or "none"))
         self.query_one("#viewer-fields", Static).update(table)
 
-    def show_agreement(self, agreement: dict[str, Any]) -> None:
+    def show_agreement(self, agreement: LabelAgreement) -> None:
         self.query_one("#viewer-agreement", Static).update(agreement_text(agreement, self.view))
 
     # -- labels and navigation -----------------------------------------------------------------
@@ -346,7 +347,7 @@ class DocViewerScreen(BetrScreen):
         if self.detail is None:
             self.notify("the document is still loading", severity="warning")
             return
-        self.label_worker(self.detail["doc_id"], label, self.detail["prob"])
+        self.label_worker(self.detail.doc_id, label, self.detail.prob)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-label")
     def label_worker(self, doc_id: int, label: str | None, prob: float | None) -> None:
@@ -361,9 +362,9 @@ class DocViewerScreen(BetrScreen):
     @on(Labelled)
     def labelled(self, message: Labelled) -> None:
         self.show_agreement(message.agreement)
-        here = self.detail is not None and self.detail["doc_id"] == message.doc_id
+        here = self.detail is not None and self.detail.doc_id == message.doc_id
         if here and self.detail is not None:
-            self.detail["label"] = message.label
+            self.detail = replace(self.detail, label=message.label)
             self.show_heading()
             self.show_fields()
         self.notify(f"doc {message.doc_id}: label {message.label or 'cleared'}", timeout=3)
@@ -403,10 +404,10 @@ class DocViewerScreen(BetrScreen):
             self.notify("the nearest examples are still loading", severity="warning", timeout=3)
         elif doc_id in self.embedding:
             self.notify(f"doc {doc_id} is being embedded (job {self.embedding[doc_id]})")
-        elif n["examples"]:
+        elif n.examples:
             self.notify(f"doc {doc_id} is embedded already: its nearest examples are shown")
-        elif n["reason"] != NEVER_EMBEDDED:
-            self.notify(f"cannot show nearest examples: {n['reason']}", severity="warning")
+        elif n.reason != NEVER_EMBEDDED:
+            self.notify(f"cannot show nearest examples: {n.reason}", severity="warning")
         else:
             self.start_embed(doc_id)
 

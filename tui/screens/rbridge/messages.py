@@ -4,10 +4,11 @@ selection it was read for, so the screen drops one the user has left."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from engine.api.rbridge import TraceScore
+from engine.api.rbridge_views import ProxyScore, RbridgeOverview
 from tui.screens.rbridge.tokens import TraceTokens
 
 
@@ -15,7 +16,7 @@ from tui.screens.rbridge.tokens import TraceTokens
 class OverviewRead(Message):
     """`rbridge_views.overview`: benchmarks with traces, proxies, scored pairs, corpora."""
 
-    overview: dict[str, Any]
+    overview: RbridgeOverview
 
 
 @dataclass
@@ -23,7 +24,7 @@ class ScoresRead(Message):
     """`rbridge_views.proxy_scores`: every proxy's scores on `benchmark`."""
 
     benchmark: str
-    rows: list[dict[str, Any]]
+    rows: list[ProxyScore]
 
 
 @dataclass
@@ -31,7 +32,7 @@ class TracesRead(Message):
     """`rbridge.trace_list` of score `score_id`."""
 
     score_id: int
-    rows: list[dict[str, Any]]
+    rows: list[TraceScore]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from textual.color import Color
 from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
-from engine.api.rbridge_views import Curve, curves
+from engine.api.rbridge_views import Curve, ProxyScore, curves
 from engine.units import abbreviate
 from tui.safe_text import one_line, plain
 from tui.screens.rbridge.messages import ProxyPicked
@@ -45,28 +45,28 @@ LOG_X_SPAN = 100.0  # max/min tokens from which the x axis is logarithmic
 MAX_CURVES = 8  # the plot's legend stays readable; the table lists every proxy
 
 
-def state_text(row: dict[str, Any]) -> Text:
-    if row["pending"]:
+def state_text(row: ProxyScore) -> Text:
+    if row.pending:
         return Text("scoring…", style="italic")
-    stopped = row.get("stopped")
-    if row["score_id"] is None:
+    stopped = row.stopped
+    if row.score_id is None:
         if stopped:  # its job failed, was cancelled or interrupted: say so, never "scoring"
             return Text(f"{stopped} (S)", style="italic")
         return Text("not scored (S)", style="dim")
-    flags = sum((row.get("flags") or {}).values())
-    text = f"#{row['score_id']}" + (f" · {flags} flag" if flags else "")
+    flags = sum(row.flags.values())
+    text = f"#{row.score_id}" + (f" · {flags} flag" if flags else "")
     return Text(text + (f" · {stopped}" if stopped else ""), style="dim")
 
 
-def proxy_cells(row: dict[str, Any]) -> Cells:
+def proxy_cells(row: ProxyScore) -> Cells:
     def num(key: str) -> Text:
-        return Text(fmt_num(row.get(key)), justify="right")
+        return Text(fmt_num(row.metric(key)), justify="right")
 
     return (
-        one_line(row["proxy"]),
-        one_line(row["dataset"] or "-"),
-        Text(abbreviate(row["params"]) if row["params"] is not None else "-", justify="right"),
-        Text(abbreviate(row["tokens"]) if row["tokens"] is not None else "-", justify="right"),
+        one_line(row.proxy),
+        one_line(row.dataset or "-"),
+        Text(abbreviate(row.params) if row.params is not None else "-", justify="right"),
+        Text(abbreviate(row.tokens) if row.tokens is not None else "-", justify="right"),
         num("rbridge"),
         num("nll_rphi"),
         num("nll_gold"),
@@ -79,21 +79,21 @@ def proxy_cells(row: dict[str, Any]) -> Cells:
 class ProxyTable(PlainTable):
     def __init__(self, **kwargs: Any):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.rows_data: list[dict[str, Any]] = []
+        self.rows_data: list[ProxyScore] = []
         self._quiet = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def show(self, rows: list[dict[str, Any]], selected: str | None) -> None:
+    def show(self, rows: list[ProxyScore], selected: str | None) -> None:
         self.rows_data = rows
         self._quiet = True  # refilling moves the cursor: not a pick
         try:
             with self.app.batch_update():
                 self.clear()
                 for row in rows:
-                    self.add_row(*proxy_cells(row), key=str(row["proxy"]))
+                    self.add_row(*proxy_cells(row), key=str(row.proxy))
                 self.select(selected)
         finally:
             self.call_after_refresh(self._unquiet)
@@ -135,14 +135,14 @@ class ProxyPlot(PlotextPlot):
         self.metric = SERIES[0][0]
 
     def show(
-        self, rows: list[dict[str, Any]], selected: dict[str, Any] | None, metric: str | None = None
+        self, rows: list[ProxyScore], selected: ProxyScore | None, metric: str | None = None
     ) -> None:
         self.metric = metric or self.metric
         key, label, _colour = next(s for s in SERIES if s[0] == self.metric)
         plt = self.plt
         plt.clear_figure()
         found = curves(rows, key)
-        mine = (selected["dataset"], selected["params"]) if selected else None
+        mine = (selected.dataset, selected.params) if selected else None
         found.sort(key=lambda c: ((c.dataset, c.params) != mine, c.dataset or "", c.params or 0))
         self.curves = found[:MAX_CURVES]
         if not self.curves:
@@ -162,8 +162,8 @@ class ProxyPlot(PlotextPlot):
             colour = Color.parse(palette[k % len(palette)]).rgb
             plt.plot(c.tokens, c.values, label=curve_label(c), color=colour, marker="braille")
             plt.scatter(c.tokens, c.values, color=colour, marker="dot")
-        if selected and selected.get("tokens") is not None:
-            plt.vline(float(selected["tokens"]), color=plot_rgb(self.app, "foreground"))
+        if selected and selected.tokens is not None:
+            plt.vline(float(selected.tokens), color=plot_rgb(self.app, "foreground"))
         plt.xlabel("training tokens" + (" (log)" if logx else ""))
         plt.ylabel(label)
         ticks = sorted(set(x))

@@ -9,15 +9,14 @@ drives the job line, and a job that finishes re-reads the scores.
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Select, Static
 
 from engine.api import jobs as api_jobs
-from engine.api.rbridge_views import overview, proxy_scores
+from engine.api.rbridge import TraceScore
+from engine.api.rbridge_views import ProxyScore, RbridgeOverview, overview, proxy_scores
 from engine.units import format_number
 from tui.action_model import bindings
 from tui.safe_text import plain
@@ -55,12 +54,12 @@ class RbridgeScreen(BetrScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.overview: dict[str, Any] | None = None
+        self.overview: RbridgeOverview | None = None
         self.benchmark: str | None = None
         self.proxy: str | None = None
-        self.proxy_rows: list[dict[str, Any]] = []
+        self.proxy_rows: list[ProxyScore] = []
         self.score_id: int | None = None  # the score whose traces are listed
-        self.traces: list[dict[str, Any]] | None = None
+        self.traces: list[TraceScore] | None = None
         self.tokens: TraceTokens | None = None
         self.wanted_trace: int | None = None
         self.started_jobs: set[int] = set()
@@ -105,8 +104,8 @@ class RbridgeScreen(BetrScreen):
         return self.query_one(TokenPanel)
 
     @property
-    def selected_row(self) -> dict[str, Any] | None:
-        return next((r for r in self.proxy_rows if r["proxy"] == self.proxy), None)
+    def selected_row(self) -> ProxyScore | None:
+        return next((r for r in self.proxy_rows if r.proxy == self.proxy), None)
 
     # -- reads (thread workers) ----------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-overview")
@@ -134,14 +133,14 @@ class RbridgeScreen(BetrScreen):
     @on(OverviewRead)
     def overview_read(self, message: OverviewRead) -> None:
         data = self.overview = message.overview
-        benches = [name(b["benchmark"]) for b in data["benchmarks"]]
-        raw_benches = [b["benchmark"] for b in data["benchmarks"]]
-        proxies = [p["name"] for p in data["proxies"]]
+        benches = [name(b["benchmark"]) for b in data.benchmarks]
+        raw_benches = [b["benchmark"] for b in data.benchmarks]
+        proxies = [p["name"] for p in data.proxies]
         if self.benchmark not in raw_benches and self.proxy not in proxies:
             # first showing: the newest scored pair, so the traces and tokens have numbers
-            pair = next(iter(data.get("scored") or []), None)
-            if pair is not None and pair["benchmark"] in raw_benches and pair["proxy"] in proxies:
-                self.benchmark, self.proxy = pair["benchmark"], pair["proxy"]
+            pair = next(iter(data.scored), None)
+            if pair is not None and pair.benchmark in raw_benches and pair.proxy in proxies:
+                self.benchmark, self.proxy = pair.benchmark, pair.proxy
         if self.benchmark not in raw_benches:
             self.benchmark = raw_benches[0] if raw_benches else None
         if self.proxy not in proxies:
@@ -236,7 +235,7 @@ class RbridgeScreen(BetrScreen):
         self.query_one(ProxyTable).show(self.proxy_rows, self.proxy)
         self.query_one(ProxyPlot).show(self.proxy_rows, row)
         self.query_one(ProxyTable).border_title = plain(f"Proxies on {name(self.benchmark)}")
-        score_id = row["score_id"] if row else None
+        score_id = row.score_id if row else None
         if score_id is None:
             self.score_id, self.traces = None, None
             self.query_one("#rb-trace-side").border_title = "Traces"
@@ -366,7 +365,7 @@ class RbridgeScreen(BetrScreen):
         self.betr.jobs_poll.now()
 
     def action_train_proxy(self) -> None:
-        corpora = (self.overview or {}).get("corpora") or []
+        corpora = self.overview.corpora if self.overview is not None else []
         corpus = self.session.corpus if self.session.corpus in corpora else None
 
         def started(job_id: int | None) -> None:

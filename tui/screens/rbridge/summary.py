@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from engine.api.jobs import JobInfo
+from engine.api.rbridge_views import ProxyScore
 from engine.units import format_duration, format_number
 from tui.safe_text import one_line
 from tui.screens.rbridge.tokens import fmt_num
@@ -49,42 +50,43 @@ def flags_text(flags: dict[str, int]) -> str:
     return f"flags: {parts}"
 
 
-def bpb_text(row: dict[str, Any]) -> str:
+def bpb_text(row: ProxyScore) -> str:
     """The release's bpb (masked spans, corpus-level) where the traces have spans; else betr's
     per-trace prompt-conditioned bits per byte, under its own name."""
-    if row.get("bpb") is not None or row.get("bpb_prompted") is None:
-        return f"bpb {fmt_num(row.get('bpb'))}"
-    return f"bpb prompted {fmt_num(row['bpb_prompted'])}"
+    if row.bpb is not None or row.bpb_prompted is None:
+        return f"bpb {fmt_num(row.bpb)}"
+    return f"bpb prompted {fmt_num(row.bpb_prompted)}"
 
 
-def summary_text(row: dict[str, Any] | None, benchmark: str | None, *, width: int) -> str:
+def summary_text(row: ProxyScore | None, benchmark: str | None, *, width: int) -> str:
     """The selected proxy's numbers on the selected benchmark, for a screen `width` columns
     wide (two lines from 100 columns, three short ones below)."""
     if row is None or benchmark is None:
         return "pick a benchmark (b) and a proxy (p)"
-    proxy = name(row["proxy"])
-    if row["score_id"] is None:
-        if row["pending"]:
+    proxy = name(row.proxy)
+    if row.score_id is None:
+        if row.pending:
             return f"{proxy} on {name(benchmark)}: being scored (see the job line)"
         return f"{proxy} on {name(benchmark)}: not scored yet · S scores it (a background job)"
-    scope = {"trace": "per trace", "benchmark": "per benchmark"}.get(row["minmax"], row["minmax"])
-    flagged = sum(row["flags"].values())
+    scopes = {"trace": "per trace", "benchmark": "per benchmark"}
+    scope = scopes.get(row.minmax or "", row.minmax)
+    flagged = sum(row.flags.values())
     if width < NARROW:
         return (
-            f"rBridge {fmt_num(row['rbridge'])} · R-phi {fmt_num(row['nll_rphi'])}\n"
-            f"gold {fmt_num(row['nll_gold'])} · {bpb_text(row)}\n"
-            f"{row['n_traces']} traces · {flagged} flagged · MinMax {row['minmax']}"
+            f"rBridge {fmt_num(row.rbridge)} · R-phi {fmt_num(row.nll_rphi)}\n"
+            f"gold {fmt_num(row.nll_gold)} · {bpb_text(row)}\n"
+            f"{row.n_traces} traces · {flagged} flagged · MinMax {row.minmax}"
         )
-    n = f"{row['n_traces']} traces ({row['n_scored']} scored)"
+    n = f"{row.n_traces} traces ({row.n_scored} scored)"
     numbers = (
-        f"rBridge {fmt_num(row['rbridge'])} · R-phi {fmt_num(row['nll_rphi'])} · "
-        f"gold {fmt_num(row['nll_gold'])} nats/token · {bpb_text(row)}"
+        f"rBridge {fmt_num(row.rbridge)} · R-phi {fmt_num(row.nll_rphi)} · "
+        f"gold {fmt_num(row.nll_gold)} nats/token · {bpb_text(row)}"
     )
     if width < WIDE:
-        return f"{numbers}\n{n} · {flags_text(row['flags'])} · MinMax {scope}"
+        return f"{numbers}\n{n} · {flags_text(row.flags)} · MinMax {scope}"
     return (
-        f"{numbers}\n{n} · {flags_text(row['flags'])} · MinMax {scope} · "
-        f"score #{row['score_id']} of {proxy} on {name(benchmark)}"
+        f"{numbers}\n{n} · {flags_text(row.flags)} · MinMax {scope} · "
+        f"score #{row.score_id} of {proxy} on {name(benchmark)}"
     )
 
 

@@ -9,7 +9,7 @@ takes no part in the rBridge score: it is drawn dim and has no weighted NLL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.cells import cell_len
@@ -19,6 +19,8 @@ from engine.units import format_number, format_percent
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
+
+    from engine.api.rbridge import ScoredTrace
 
 # colouring key -> (legend title, short name, theme variable at the high end of the scale)
 COLOURINGS: dict[str, tuple[str, str, str]] = {
@@ -60,9 +62,9 @@ class TraceTokens:
     flags: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> TraceTokens:
+    def from_api(cls, data: ScoredTrace) -> TraceTokens:
         """From `engine.api.rbridge.trace_tokens` (arrays None: no per-token rows)."""
-        trace, score, arrays = data["trace"], data["score"], data["arrays"]
+        trace, score, arrays = data.trace, data.score, data.arrays
         empty = np.zeros(0)
         a = arrays or {}
         text = trace["reasoning"] or ""

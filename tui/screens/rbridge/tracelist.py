@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
+from engine.api.rbridge import TraceScore
 from tui.safe_text import one_line
 from tui.screens.rbridge.tokens import fmt_num
 from tui.widgets.cells import Cells
@@ -35,46 +36,44 @@ NUMERIC = {"score", "nll_rphi", "nll_gold", "n_tokens"}
 ID_WIDTH = 12
 
 
-def trace_cells(row: dict[str, Any]) -> Cells:
-    ext = one_line(row["ext_id"])
+def trace_cells(row: TraceScore) -> Cells:
+    ext = one_line(row.ext_id)
     if len(ext) > ID_WIDTH:
         ext = ext[: ID_WIDTH - 1] + "…"
-    flags = ", ".join(one_line(f) for f in row.get("flags") or [])
+    flags = ", ".join(one_line(f) for f in row.flags or [])
     return (
         ext,
-        Text(fmt_num(row.get("score")), justify="right"),
-        Text(fmt_num(row.get("nll_rphi")), justify="right"),
-        Text(fmt_num(row.get("nll_gold")), justify="right"),
-        Text(str(row.get("n_tokens") if row.get("n_tokens") is not None else "-"), justify="right"),
+        Text(fmt_num(row.score), justify="right"),
+        Text(fmt_num(row.nll_rphi), justify="right"),
+        Text(fmt_num(row.nll_gold), justify="right"),
+        Text(str(row.n_tokens if row.n_tokens is not None else "-"), justify="right"),
         Text(flags or "·", style="bold" if flags else "dim"),
     )
 
 
-def sort_rows(
-    rows: list[dict[str, Any]], column: str, reverse: bool = False
-) -> list[dict[str, Any]]:
+def sort_rows(rows: list[TraceScore], column: str, reverse: bool = False) -> list[TraceScore]:
     """Numbers largest first (`reverse`: smallest first), missing values last either way;
     flags: flagged first; ids: import order."""
     if column == "ext_id":
         return list(reversed(rows)) if reverse else list(rows)
     if column == "flags":
-        out = sorted(rows, key=lambda r: -len(r.get("flags") or []))
+        out = sorted(rows, key=lambda r: -len(r.flags or []))
         return list(reversed(out)) if reverse else out
 
-    def value(r: dict[str, Any]) -> float | None:
-        v = r.get(column)
+    def value(r: TraceScore) -> float | None:
+        v = r.value(column)
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
     present = [r for r in rows if value(r) is not None]
     missing = [r for r in rows if value(r) is None]
-    by_value = cast("Callable[[dict[str, Any]], float]", value)  # `present`: never None
+    by_value = cast("Callable[[TraceScore], float]", value)  # `present`: never None
     return sorted(present, key=by_value, reverse=not reverse) + missing
 
 
 class TraceList(PlainTable):
     def __init__(self, **kwargs: Any):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.rows_data: list[dict[str, Any]] = []
+        self.rows_data: list[TraceScore] = []
         self.sort_column = "ext_id"
         self.sort_reverse = False
 
@@ -82,7 +81,7 @@ class TraceList(PlainTable):
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def show(self, rows: list[dict[str, Any]]) -> None:
+    def show(self, rows: list[TraceScore]) -> None:
         """The score's traces; the cursor stays on the same trace when it is still there."""
         keep = self.highlighted_trace
         self.rows_data = rows
@@ -109,7 +108,7 @@ class TraceList(PlainTable):
                     mark = " ▲" if self.sort_reverse else " ▼"
                 column.label = Text(label + mark)
             for row in sort_rows(self.rows_data, self.sort_column, self.sort_reverse):
-                self.add_row(*trace_cells(row), key=str(row["trace_id"]))
+                self.add_row(*trace_cells(row), key=str(row.trace_id))
             if keep is not None and str(keep) in self.rows:
                 self.move_cursor(row=self.get_row_index(str(keep)))
         self.refresh()

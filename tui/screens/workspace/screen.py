@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
-from engine.api.catalog import summary
+from engine.api.catalog import WorkspaceSummary, summary
 from engine.api.run_targets import classifier_warning_line, targets_line, warning_line
 from engine.units import abbreviate, format_number
 from tui.action_model import bindings
@@ -22,7 +22,7 @@ from tui.polling import Poller
 from tui.reads import reading
 from tui.screens.base import BetrScreen
 from tui.screens.workspace.actions import ACTIONS, SCOPE
-from tui.screens.workspace.messages import WorkspaceData, WorkspaceRead
+from tui.screens.workspace.messages import WorkspaceRead
 from tui.widgets.cells import (
     Cells,
     ThemeStyles,
@@ -121,7 +121,7 @@ class WorkspaceScreen(BetrScreen):
         self.refresh_poll = Poller(self, self.read_workspace, REFRESH_S)
         self.details: dict[str, dict[str, str]] = {name: {} for name in SECTIONS}
         self.corpus_states: dict[str, str] = {}
-        self.data: WorkspaceData | None = None
+        self.data: WorkspaceSummary | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("reading the workspace…", id="ws-summary", markup=False)
@@ -149,7 +149,7 @@ class WorkspaceScreen(BetrScreen):
         data = None
         try:
             with reading(self.betr.workspace) as conn:
-                data = WorkspaceData(**summary(conn))
+                data = summary(conn)
         finally:
             self.post_message(WorkspaceRead(data))
 
@@ -165,7 +165,7 @@ class WorkspaceScreen(BetrScreen):
             self.show(self.data)
 
     # -- showing -------------------------------------------------------------------------------
-    def show(self, data: WorkspaceData) -> None:
+    def show(self, data: WorkspaceSummary) -> None:
         styles = ThemeStyles.from_variables(self.app.get_css_variables())
         self.query_one("#ws-summary", Static).update(summary_text(data.summary))
         self.corpus_states = {c["name"]: c["state"] for c in data.corpora}
