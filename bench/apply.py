@@ -73,7 +73,7 @@ def build_workspace(tmp: Path, n_docs: int, sample: int) -> tuple[Workspace, int
     import_benchmark(ws, expand_sources([str(gsm)]), "gsm8k")
     conn = ws.connect()
     try:
-        config, _ = plan_score_run(conn, ScoreRequest("pool", "gsm8k", sample=sample))
+        config = plan_score_run(conn, ScoreRequest("pool", "gsm8k", sample=sample)).config
         run_id = create_run(conn, config)
     finally:
         conn.close()
@@ -124,7 +124,7 @@ def pipeline(ws: Workspace, run_id: int, n_docs: int) -> tuple[float, float]:
     elapsed = time.perf_counter() - t0
     assert result["docs"] == n_docs, result
     run = run_summary(ws, run_id)
-    return elapsed, run["metrics"]["apply_s"]
+    return elapsed, run.metrics["apply_s"]
 
 
 def main() -> None:

@@ -162,7 +162,7 @@ def build_run(tmp: Path, shards: list[Path], sample: int) -> tuple[Workspace, in
     import_benchmark(ws, expand_sources([str(gsm)]), "gsm8k")
     conn = ws.connect()
     try:
-        config, _ = plan_score_run(conn, ScoreRequest("pool", "gsm8k", sample=sample))
+        config = plan_score_run(conn, ScoreRequest("pool", "gsm8k", sample=sample)).config
         run_id = create_run(conn, config)
     finally:
         conn.close()
