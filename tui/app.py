@@ -28,7 +28,7 @@ from textual.reactive import var
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from engine.api.catalog import app_state
+from engine.api.catalog import CorpusInfo, PolledRun, app_state
 from engine.api.jobs import FINISHED, JobInfo, reap_children
 from engine.config import UserConfig, load_config
 from engine.errors import BetrError, damaged_database_message
@@ -56,8 +56,8 @@ class JobsPolled(Message):
     def __init__(
         self,
         jobs: list[JobInfo] | None,
-        corpora: list[dict[str, Any]] | None,
-        runs: list[dict[str, Any]] | None = None,
+        corpora: list[CorpusInfo] | None,
+        runs: list[PolledRun] | None = None,
         bench_ids: dict[str, int] | None = None,
     ):
         super().__init__()

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import work
 from textual.dom import DOMNode
 from textual.reactive import var
 
+from engine.api.catalog import CorpusInfo, PolledRun
 from engine.errors import BetrError
 from engine.workspace import Workspace
 from tui.reads import reading
@@ -49,7 +50,7 @@ class Session(WorkersReportToApp, DOMNode):
         self.warm_rows = warm_rows  # rows of the Documents list read ahead by the warm-up
         self.corpus_chosen = False  # the user picked one: stop following the newest corpus
         self.run_chosen = False  # likewise for the current run
-        self.runs: dict[int, dict[str, Any]] = {}  # id -> {id, name, state, corpus, ...}
+        self.runs: dict[int, PolledRun] = {}  # id -> its id, name, state, corpus, finished_at
         self.index_cache: IndexCache | None = None  # numpy loads with the first run
         # (index, query, rows) read by warm_index
         self._first_rows: tuple[RunIndex, Query, list[DocRow]] | None = None
@@ -58,12 +59,12 @@ class Session(WorkersReportToApp, DOMNode):
     # -- what the jobs poll read ---------------------------------------------------------------
     def polled(
         self,
-        corpora: list[dict[str, Any]],
-        runs: list[dict[str, Any]] | None,
+        corpora: list[CorpusInfo],
+        runs: list[PolledRun] | None,
         bench_ids: dict[str, int] | None,
     ) -> None:
         if runs is not None:
-            self.runs = {r["id"]: r for r in runs}
+            self.runs = {r.id: r for r in runs}
         self.follow_newest_corpus(corpora)
         if bench_ids is not None and bench_ids != self.bench_ids:
             self.bench_ids = bench_ids  # a new dict: lists redraw their colours
@@ -72,18 +73,18 @@ class Session(WorkersReportToApp, DOMNode):
             self.selection = self.selection_text()
             self.update_run_state()
 
-    def follow_newest_corpus(self, corpora: list[dict[str, Any]]) -> None:
+    def follow_newest_corpus(self, corpora: list[CorpusInfo]) -> None:
         """Until the user picks one: the newest ready corpus with a browsable run, else the
         newest ready corpus (a corpus just imported does not hide the runs of another: the
         Documents and Threshold screens would have nothing to show)."""
-        ready = [c for c in corpora if c["state"] == "ready"]
-        names = {c["name"] for c in ready}
+        ready = [c for c in corpora if c.state == "ready"]
+        names = {c.name for c in ready}
         if self.corpus_chosen and self.corpus in names:
             return
-        browsable = {r["corpus"] for r in self.runs.values() if r["state"] in BROWSABLE}
-        with_run = [c for c in ready if c["name"] in browsable]
+        browsable = {r.corpus for r in self.runs.values() if r.state in BROWSABLE}
+        with_run = [c for c in ready if c.name in browsable]
         pool = with_run or ready
-        newest = max(pool, key=lambda c: (c["created_at"], c["id"]))["name"] if pool else None
+        newest = max(pool, key=lambda c: (c.created_at, c.id)).name if pool else None
         if newest != self.corpus:
             self.corpus = newest
 
@@ -92,10 +93,11 @@ class Session(WorkersReportToApp, DOMNode):
         corpus (applied first, else scored)."""
         if self.run_chosen and self.run_id in self.runs:
             return
-        mine = [r for r in self.runs.values() if r["corpus"] == self.corpus or self.corpus is None]
-        applied = [r["id"] for r in mine if r["state"] == "applied"]
-        scored = [r["id"] for r in mine if r["state"] in BROWSABLE and r["state"] != "applied"]
-        newest = max(applied or scored or [None], key=lambda x: -1 if x is None else x)
+        mine = [r for r in self.runs.values() if r.corpus == self.corpus or self.corpus is None]
+        applied = [r.id for r in mine if r.state == "applied"]
+        scored = [r.id for r in mine if r.state in BROWSABLE and r.state != "applied"]
+        candidates: list[int | None] = [*(applied or scored)] or [None]
+        newest = max(candidates, key=lambda x: -1 if x is None else x)
         if newest != self.run_id:
             self.run_id = newest
 
@@ -106,8 +108,8 @@ class Session(WorkersReportToApp, DOMNode):
 
     def choose_run(self, run_id: int) -> None:
         run = self.runs.get(run_id)
-        if run is not None and run["corpus"] and run["corpus"] != self.corpus:
-            self.choose_corpus(run["corpus"])
+        if run is not None and run.corpus and run.corpus != self.corpus:
+            self.choose_corpus(run.corpus)
         self.run_chosen = True
         self.run_id = run_id
 
@@ -122,23 +124,23 @@ class Session(WorkersReportToApp, DOMNode):
 
     def update_run_state(self) -> None:
         run = self.runs.get(self.run_id) if self.run_id is not None else None
-        state = None if run is None else (run["id"], run["state"], run["finished_at"])
+        state = None if run is None else (run.id, run.state, run.finished_at)
         if state != self.run_state:
             self.run_state = state
 
     def no_run_hint(self) -> str | None:
         """No current run, but another corpus has one that can be read: which, and how to make
         it current (None when there is none)."""
-        readable = [r for r in self.runs.values() if r["state"] in BROWSABLE]
+        readable = [r for r in self.runs.values() if r.state in BROWSABLE]
         if not readable:
             return None
-        other = max(readable, key=lambda r: r["id"])
+        other = max(readable, key=lambda r: r.id)
         where = (
             f"corpus '{self.corpus}' has no scored run yet" if self.corpus else "no run is current"
         )
         return (
-            f"{where}: score it (betr score), or press 1, then r on run {other['id']} "
-            f"({other['name'] or 'unnamed'}, corpus '{other['corpus']}') to read its documents here"
+            f"{where}: score it (betr score), or press 1, then r on run {other.id} "
+            f"({other.name or 'unnamed'}, corpus '{other.corpus}') to read its documents here"
         )
 
     def selection_text(self) -> str:
@@ -146,8 +148,8 @@ class Session(WorkersReportToApp, DOMNode):
         if run is None:
             shown = "-"
         else:
-            state = "" if run["state"] == "applied" else f", {run['state']}"
-            shown = f"{run['id']} ({run['name'] or ''}{state})"
+            state = "" if run.state == "applied" else f", {run.state}"
+            shown = f"{run.id} ({run.name or ''}{state})"
         return f"corpus: {self.corpus or '-'} · run: {shown}"
 
     # -- run indexes ---------------------------------------------------------------------------
@@ -166,7 +168,7 @@ class Session(WorkersReportToApp, DOMNode):
         if run is None or self.index_cache is None:
             return None
         with self._index_lock:
-            return self.index_cache.peek(run_id, run["state"], run["finished_at"])
+            return self.index_cache.peek(run_id, run.state, run.finished_at)
 
     def watch_run_state(self, state: RunState | None) -> None:
         if state is not None and state[1] != "pending" and self.warm_up:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.api.run_targets import annotate_runs, classifier_warning_line, warning_line
+from engine.api.run_targets import annotate_runs
 from engine.betr.runindex import (
     SORT_LABELS,
     SORTS,
@@ -34,6 +34,7 @@ from engine.betr.runindex import (
 )
 from engine.betr.runindex import make_view as _make_view
 from engine.betr.runs import require_state
+from engine.betr.targets import split_warning_line
 from engine.errors import NotFoundError, UsageError
 from engine.store import catalog, docs, labels, scores
 from engine.store import runs as store_runs
@@ -89,8 +90,10 @@ def load_run_index(conn: sqlite3.Connection, run_id: int) -> RunIndex:
         index = index_from_sample(run, benchmarks, doc_id, n_tokens, sc)
     index.target_examples = run["config"].get("target_examples")
     annotated = annotate_runs(conn, [run])[0]
-    index.split_warning = warning_line(annotated)
-    index.classifier_warning = classifier_warning_line(annotated)
+    index.split_warning = split_warning_line(
+        {name: t["split"] for name, t in annotated["targets"].items()}
+    )
+    index.classifier_warning = " ".join(annotated["classifier_warnings"])
     return index
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.api.records import Record
 from engine.betr.targets import parse_names
@@ -22,6 +22,9 @@ from engine.store import catalog, deletes, docs, proxies
 from engine.store.db import transaction
 from engine.terminal import check_name
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine.api.run_targets import RunInfo
 
 LISTS = ("corpora", "benchmarks", "targets")
 
@@ -102,24 +105,35 @@ class WorkspaceSummary:
     one list of rows per section (runs with their targets and warnings)."""
 
     summary: dict[str, int]
-    corpora: list[dict[str, Any]]
-    benchmarks: list[dict[str, Any]]
-    targets: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
+    corpora: list[CorpusInfo]
+    benchmarks: list[BenchmarkInfo]
+    targets: list[TargetSetInfo]
+    runs: list[RunInfo]
 
 
 def summary(conn: sqlite3.Connection) -> WorkspaceSummary:
     """Everything the Workspace screen shows, read on one connection."""
-    from engine.api.run_targets import annotate_runs
+    from engine.api.run_targets import run_infos
     from engine.store import runs
 
     return WorkspaceSummary(
         summary=catalog.workspace_summary(conn),
-        corpora=catalog.list_corpora(conn),
-        benchmarks=catalog.list_benchmarks(conn),
-        targets=catalog.list_target_sets(conn),
-        runs=annotate_runs(conn, runs.list_runs(conn)),
+        corpora=[CorpusInfo(**r) for r in catalog.list_corpora(conn)],
+        benchmarks=[BenchmarkInfo(**r) for r in catalog.list_benchmarks(conn)],
+        targets=[TargetSetInfo(**r) for r in catalog.list_target_sets(conn)],
+        runs=run_infos(conn, runs.list_runs(conn)),
     )
+
+
+@dataclass(frozen=True)
+class PolledRun:
+    """A run as the TUI polls it: its id, name, state, corpus name and when it finished."""
+
+    id: int
+    name: str | None
+    state: str  # pending | scored | trained | applied | ...
+    corpus: str | None
+    finished_at: float | None  # unix seconds
 
 
 @dataclass(frozen=True)
@@ -128,8 +142,8 @@ class AppState:
     corpus, finished_at) and the benchmark ids by name."""
 
     jobs: list[JobInfo]
-    corpora: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
+    corpora: list[CorpusInfo]
+    runs: list[PolledRun]
     bench_ids: dict[str, int]
 
 
@@ -140,8 +154,8 @@ def app_state(conn: sqlite3.Connection) -> AppState:
 
     return AppState(
         jobs=list_jobs(conn),
-        corpora=catalog.list_corpora(conn),
-        runs=runs.run_states(conn),
+        corpora=[CorpusInfo(**r) for r in catalog.list_corpora(conn)],
+        runs=[PolledRun(**r) for r in runs.run_states(conn)],
         bench_ids=catalog.benchmark_ids(conn),
     )
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from engine.api.records import Record
 from engine.betr.classifier_health import classifier_warnings
 from engine.betr.targets import (
     draw_balanced,
@@ -97,21 +99,93 @@ def annotate_runs(conn: sqlite3.Connection, runs: list[dict[str, Any]]) -> list[
     return runs
 
 
-def targets_line(run: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class TargetUse:
+    """One target benchmark of a run: the examples used, of how many, its split and the fields
+    its texts were made from."""
+
+    examples: int
+    of: int
+    split: str | None
+    text_fields: list[str]
+
+
+@dataclass(frozen=True)
+class RunInfo(Record):
+    """A run as listed: its config and metrics decoded, with its targets and warnings
+    (annotate_runs, below)."""
+
+    id: int
+    kind: str  # betr | ...
+    name: str | None
+    state: str  # pending | scored | trained | applied | ...
+    config: dict[str, Any]
+    config_hash: str
+    metrics: dict[str, Any]
+    created_at: float  # unix seconds
+    finished_at: float | None
+    corpus: str | None
+    target_set: str | None
+    per_benchmark: int | None  # balanced targets: examples per benchmark; None: every one
+    targets: dict[str, TargetUse]  # benchmark name -> its use, sorted by name
+    warnings: list[str]  # evaluation-split targets, then the classifier's
+    classifier_warnings: list[str]
+
+
+@dataclass(frozen=True)
+class RunDetail(Record):
+    """A run's full row (config, metrics, timings, corpus size), its sample and applied doc
+    counts, targets and warnings."""
+
+    id: int
+    kind: str
+    name: str | None
+    config: dict[str, Any]
+    config_hash: str
+    state: str
+    corpus_id: int | None
+    target_set_id: int | None
+    metrics: dict[str, Any]
+    created_at: float
+    finished_at: float | None
+    corpus: str | None
+    corpus_docs: int | None
+    corpus_tokens: int | None
+    corpus_deleting: int  # 1 while the corpus is being deleted (SQLite's boolean)
+    sample_docs: int
+    applied_docs: int
+    per_benchmark: int | None
+    targets: dict[str, TargetUse]
+    warnings: list[str]
+    classifier_warnings: list[str]
+
+
+def typed_targets(run: dict[str, Any]) -> dict[str, Any]:
+    """An annotated run dict with its `targets` as TargetUse."""
+    return {**run, "targets": {k: TargetUse(**v) for k, v in run["targets"].items()}}
+
+
+def run_infos(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[RunInfo]:
+    """Run rows (engine.store.runs.list_runs) with their targets and warnings (see
+    `annotate_runs`)."""
+    return [RunInfo(**typed_targets(r)) for r in annotate_runs(conn, rows)]
+
+
+def targets_line(run: RunInfo | RunDetail) -> str:
     """ "gsm8k 10 of 40 (question, answer) · sciq 10 of 1000 (question, answer, support)"."""
     parts = []
-    for name, t in run.get("targets", {}).items():
-        fields = f" ({', '.join(t['text_fields'])})" if t["text_fields"] else ""
-        parts.append(f"{name} {t['examples']:,} of {t['of']:,}{fields}")
-    head = f"{run['per_benchmark']:,} per benchmark: " if run.get("per_benchmark") else ""
+    for name, t in run.targets.items():
+        fields = f" ({', '.join(t.text_fields)})" if t.text_fields else ""
+        parts.append(f"{name} {t.examples:,} of {t.of:,}{fields}")
+    head = f"{run.per_benchmark:,} per benchmark: " if run.per_benchmark else ""
     return head + " · ".join(parts)
 
 
-def warning_line(run: dict[str, Any]) -> str:
+def warning_line(run: RunInfo | RunDetail) -> str:
     """The run's split warnings in one line, "" when none (for a status line)."""
-    return split_warning_line({name: t["split"] for name, t in run.get("targets", {}).items()})
+    return split_warning_line({name: t.split for name, t in run.targets.items()})
 
 
-def classifier_warning_line(run: dict[str, Any]) -> str:
+def classifier_warning_line(run: RunInfo | RunDetail) -> str:
     """The run's degenerate-classifier warning, "" when none."""
-    return " ".join(run.get("classifier_warnings") or [])
+    return " ".join(run.classifier_warnings)

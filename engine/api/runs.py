@@ -16,7 +16,10 @@ from typing import Any
 
 from engine.api.catalog import resolve_targets
 from engine.api.records import Record
-from engine.api.run_targets import annotate_runs, plan_targets
+from engine.api.run_targets import RunDetail as RunDetail
+from engine.api.run_targets import RunInfo as RunInfo
+from engine.api.run_targets import TargetUse as TargetUse
+from engine.api.run_targets import annotate_runs, plan_targets, run_infos, typed_targets
 from engine.betr.runs import (
     DEFAULT_SAMPLE,
     check_fraction,
@@ -222,71 +225,6 @@ def queue_pipeline(
     return run_id, submit(workspace, spec, title=title(run_id) if title else None, detach=True)
 
 
-@dataclass(frozen=True)
-class TargetUse:
-    """One target benchmark of a run: the examples used, of how many, its split and the fields
-    its texts were made from."""
-
-    examples: int
-    of: int
-    split: str | None
-    text_fields: list[str]
-
-
-@dataclass(frozen=True)
-class RunInfo(Record):
-    """A run as listed: its config and metrics decoded, with its targets and warnings
-    (engine.api.run_targets.annotate_runs)."""
-
-    id: int
-    kind: str  # betr | ...
-    name: str | None
-    state: str  # pending | scored | trained | applied | ...
-    config: dict[str, Any]
-    config_hash: str
-    metrics: dict[str, Any]
-    created_at: float  # unix seconds
-    finished_at: float | None
-    corpus: str | None
-    target_set: str | None
-    per_benchmark: int | None  # balanced targets: examples per benchmark; None: every one
-    targets: dict[str, TargetUse]  # benchmark name -> its use, sorted by name
-    warnings: list[str]  # evaluation-split targets, then the classifier's
-    classifier_warnings: list[str]
-
-
-@dataclass(frozen=True)
-class RunDetail(Record):
-    """A run's full row (config, metrics, timings, corpus size), its sample and applied doc
-    counts, targets and warnings."""
-
-    id: int
-    kind: str
-    name: str | None
-    config: dict[str, Any]
-    config_hash: str
-    state: str
-    corpus_id: int | None
-    target_set_id: int | None
-    metrics: dict[str, Any]
-    created_at: float
-    finished_at: float | None
-    corpus: str | None
-    corpus_docs: int | None
-    corpus_tokens: int | None
-    corpus_deleting: int  # 1 while the corpus is being deleted (SQLite's boolean)
-    sample_docs: int
-    applied_docs: int
-    per_benchmark: int | None
-    targets: dict[str, TargetUse]
-    warnings: list[str]
-    classifier_warnings: list[str]
-
-
-def _targets(run: dict[str, Any]) -> dict[str, Any]:
-    return {**run, "targets": {k: TargetUse(**v) for k, v in run["targets"].items()}}
-
-
 def run_summary(workspace: Workspace, run_id: int) -> RunDetail:
     """A run's full config, metrics and timings, with its sample and applied doc counts, its
     targets (examples used per benchmark, their splits and text fields) and warnings."""
@@ -295,7 +233,7 @@ def run_summary(workspace: Workspace, run_id: int) -> RunDetail:
         run["sample_docs"] = scores.count_sample(conn, run_id)
         run["applied_docs"] = scores.count_probs(conn, run_id)
         annotate_runs(conn, [run])
-    return RunDetail(**_targets(run))
+    return RunDetail(**typed_targets(run))
 
 
 @dataclass(frozen=True)
@@ -344,4 +282,4 @@ def ranked(
 def list_runs(workspace: Workspace) -> list[RunInfo]:
     """Every run, newest first, with its targets and warnings (see `annotate_runs`)."""
     with closing(workspace.connect(readonly=True)) as conn:
-        return [RunInfo(**_targets(r)) for r in annotate_runs(conn, store_runs.list_runs(conn))]
+        return run_infos(conn, store_runs.list_runs(conn))

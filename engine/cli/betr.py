@@ -294,7 +294,8 @@ def runs_show(run_id: int) -> None:
     from engine.api.run_targets import targets_line
     from engine.api.runs import run_summary
 
-    run = run_summary(obj().workspace, run_id).to_json()
+    detail = run_summary(obj().workspace, run_id)
+    run = detail.to_json()
     if obj().json:
         emit_json(run)
         return
@@ -306,7 +307,7 @@ def runs_show(run_id: int) -> None:
     echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
     echo(f"  config  {json.dumps(config, sort_keys=True)}")
     if run["targets"]:
-        echo(f"  targets {targets_line(run)}")
+        echo(f"  targets {targets_line(detail)}")
     echo(f"  sample  {run['sample_docs']} docs   applied {run['applied_docs']} docs")
     echo(f"  metrics {json.dumps(run['metrics'], sort_keys=True)}")
     for warning in run["warnings"]:

@@ -8,7 +8,7 @@ snippet; enter opens a doc). `overlap` is O(n): the tab reads it in a thread wor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -98,10 +98,8 @@ class CompareTab(ThresholdTab[CompareKey | None, Comparison]):
         """Offer the session's applied runs; pick A (the current run) and B (another run over
         the same corpus) while blank. `shown`: the tab is on screen, compare now."""
         session = self.session
-        applied = [r for r in session.runs.values() if r["state"] == "applied"]
-        options = [
-            (f"{r['id']} {r['name'] or ''} ({r['corpus'] or '?'})", int(r["id"])) for r in applied
-        ]
+        applied = [r for r in session.runs.values() if r.state == "applied"]
+        options = [(f"{r.id} {r.name or ''} ({r.corpus or '?'})", int(r.id)) for r in applied]
         select_a = self.query_one("#cmp-a", Select)
         select_b = self.query_one("#cmp-b", Select)
         if options != self.run_options:
@@ -115,17 +113,17 @@ class CompareTab(ThresholdTab[CompareKey | None, Comparison]):
                     select_a.value = a
                 if b in ids:
                     select_b.value = b
-        by_id = {r["id"]: r for r in applied}
+        by_id = {r.id: r for r in applied}
         if select_a.is_blank() and by_id:
             current = session.run_id if session.run_id in by_id else max(by_id)
             with self.prevent(Select.Changed):
                 select_a.value = current
         if select_b.is_blank() and not select_a.is_blank() and len(by_id) > 1:
-            a = by_id[select_a.value]
-            others = sorted((r for r in applied if r["id"] != a["id"]), key=lambda r: -r["id"])
-            same = [r for r in others if r["corpus"] == a["corpus"]]
+            a = by_id[cast(int, select_a.value)]
+            others = sorted((r for r in applied if r.id != a.id), key=lambda r: -r.id)
+            same = [r for r in others if r.corpus == a.corpus]
             with self.prevent(Select.Changed):
-                select_b.value = (same or others)[0]["id"]
+                select_b.value = (same or others)[0].id
         if shown:
             self.refresh_content()
 

@@ -197,7 +197,8 @@ class ThresholdScreen(BetrScreen):
             self.show_threshold_empty(None)
             return
         self.show_threshold_empty(f"loading run {run_id}…")
-        self.loaded_state = (self.session.runs.get(run_id) or {}).get("state")
+        run = self.session.runs.get(run_id)
+        self.loaded_state = None if run is None else run.state
         self.load_run(run_id)
         self.sync_run_options()
 
@@ -243,7 +244,8 @@ class ThresholdScreen(BetrScreen):
         current run whose state changed (scored -> applied) is loaded again."""
         run_id = self.session.run_id
         if run_id is not None:
-            state = (self.session.runs.get(run_id) or {}).get("state")
+            run = self.session.runs.get(run_id)
+            state = None if run is None else run.state
             if state is not None and self.loaded_state is not None and state != self.loaded_state:
                 self.run_changed()
                 return

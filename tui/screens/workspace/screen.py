@@ -14,8 +14,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
-from engine.api.catalog import WorkspaceSummary, summary
-from engine.api.run_targets import classifier_warning_line, targets_line, warning_line
+from engine.api.catalog import (
+    BenchmarkInfo,
+    CorpusInfo,
+    TargetSetInfo,
+    WorkspaceSummary,
+    summary,
+)
+from engine.api.run_targets import RunInfo, classifier_warning_line, targets_line, warning_line
 from engine.units import abbreviate, format_number
 from tui.action_model import bindings
 from tui.polling import Poller
@@ -168,21 +174,21 @@ class WorkspaceScreen(BetrScreen):
     def show(self, data: WorkspaceSummary) -> None:
         styles = ThemeStyles.from_variables(self.app.get_css_variables())
         self.query_one("#ws-summary", Static).update(summary_text(data.summary))
-        self.corpus_states = {c["name"]: c["state"] for c in data.corpora}
-        self.fill("corpora", {c["name"]: self.corpus_row(c, styles) for c in data.corpora})
-        self.details["corpora"] = {c["name"]: self.corpus_detail(c) for c in data.corpora}
-        self.fill("benchmarks", {b["name"]: self.benchmark_row(b) for b in data.benchmarks})
-        self.details["benchmarks"] = {b["name"]: self.benchmark_detail(b) for b in data.benchmarks}
-        self.fill("targets", {t["name"]: self.target_row(t) for t in data.targets})
+        self.corpus_states = {c.name: c.state for c in data.corpora}
+        self.fill("corpora", {c.name: self.corpus_row(c, styles) for c in data.corpora})
+        self.details["corpora"] = {c.name: self.corpus_detail(c) for c in data.corpora}
+        self.fill("benchmarks", {b.name: self.benchmark_row(b) for b in data.benchmarks})
+        self.details["benchmarks"] = {b.name: self.benchmark_detail(b) for b in data.benchmarks}
+        self.fill("targets", {t.name: self.target_row(t) for t in data.targets})
         self.details["targets"] = {
-            t["name"]: f"{t['name']}: {', '.join(t['members']) or 'no benchmarks'} · "
-            f"{exact_count(t['n_examples'])} examples"
+            t.name: f"{t.name}: {', '.join(t.members) or 'no benchmarks'} · "
+            f"{exact_count(t.n_examples)} examples"
             for t in data.targets
         }
         self.fill(
-            "runs", {str(r["id"]): self.run_row(r, styles) for r in data.runs}, sort="id", rev=True
+            "runs", {str(r.id): self.run_row(r, styles) for r in data.runs}, sort="id", rev=True
         )
-        self.details["runs"] = {str(r["id"]): self.run_detail(r) for r in data.runs}
+        self.details["runs"] = {str(r.id): self.run_detail(r) for r in data.runs}
         self.show_detail()
 
     def fill(
@@ -195,83 +201,83 @@ class WorkspaceScreen(BetrScreen):
         self.query_one(f"#title-{name}", Label).update(f"{SECTIONS[name][0]} · {len(rows)}")
 
     @staticmethod
-    def corpus_row(c: dict[str, Any], styles: ThemeStyles) -> Cells:
-        note = f"job {c['job_id']}" if c["state"] == "importing" and c["job_id"] else ""
-        sources = c["sources"]
+    def corpus_row(c: CorpusInfo, styles: ThemeStyles) -> Cells:
+        note = f"job {c.job_id}" if c.state == "importing" and c.job_id else ""
+        sources = c.sources
         shown = sources[0].rsplit("/", 1)[-1] if sources else "-"
         if len(sources) > 1:
             shown += f" +{len(sources) - 1}"
         return (
-            c["name"],
-            state_cell(c["state"], styles, note),
-            number(c["n_docs"]),
-            number(c["n_tokens"]),
-            Text(f"{abbreviate(c['n_chars'])} chars", justify="right"),
-            c["tokenizer"],
-            number(c["n_skipped"]),
+            c.name,
+            state_cell(c.state, styles, note),
+            number(c.n_docs),
+            number(c.n_tokens),
+            Text(f"{abbreviate(c.n_chars)} chars", justify="right"),
+            c.tokenizer,
+            number(c.n_skipped),
             shown,
-            format_time(c["created_at"]),
+            format_time(c.created_at),
         )
 
     @staticmethod
-    def corpus_detail(c: dict[str, Any]) -> str:
+    def corpus_detail(c: CorpusInfo) -> str:
         return (
-            f"{c['name']}: {exact_count(c['n_docs'])} docs · {exact_count(c['n_tokens'])} tokens · "
-            f"{exact_count(c['n_chars'])} chars · {exact_count(c['n_skipped'])} skipped · "
-            f"text field '{c['text_field']}' · tokenizer {c['tokenizer']} · "
-            f"sources: {', '.join(c['sources']) or '-'}"
+            f"{c.name}: {exact_count(c.n_docs)} docs · {exact_count(c.n_tokens)} tokens · "
+            f"{exact_count(c.n_chars)} chars · {exact_count(c.n_skipped)} skipped · "
+            f"text field '{c.text_field}' · tokenizer {c.tokenizer} · "
+            f"sources: {', '.join(c.sources) or '-'}"
         )
 
     @staticmethod
-    def benchmark_row(b: dict[str, Any]) -> Cells:
+    def benchmark_row(b: BenchmarkInfo) -> Cells:
         return (
-            b["name"],
-            b["category"] or "-",
-            b["split"] or "-",
-            b["format"],
-            number(b["n_examples"]),
-            Text(f"{abbreviate(b['n_chars'])} chars", justify="right"),
-            number(b["n_skipped"]),
+            b.name,
+            b.category or "-",
+            b.split or "-",
+            b.format,
+            number(b.n_examples),
+            Text(f"{abbreviate(b.n_chars)} chars", justify="right"),
+            number(b.n_skipped),
         )
 
     @staticmethod
-    def benchmark_detail(b: dict[str, Any]) -> str:
-        fields = " + ".join(b.get("text_fields") or []) or "-"
+    def benchmark_detail(b: BenchmarkInfo) -> str:
+        fields = " + ".join(b.text_fields or []) or "-"
         return (
-            f"{b['name']}: {exact_count(b['n_examples'])} examples · text: {fields} · "
-            f"{exact_count(b['n_chars'])} chars of text · {exact_count(b['n_skipped'])} skipped · "
-            f"sources: {', '.join(b['sources']) or '-'}"
+            f"{b.name}: {exact_count(b.n_examples)} examples · text: {fields} · "
+            f"{exact_count(b.n_chars)} chars of text · {exact_count(b.n_skipped)} skipped · "
+            f"sources: {', '.join(b.sources) or '-'}"
         )
 
     @staticmethod
-    def target_row(t: dict[str, Any]) -> Cells:
+    def target_row(t: TargetSetInfo) -> Cells:
         return (
-            t["name"],
-            ", ".join(t["members"]) or "-",
-            number(t["n_benchmarks"]),
-            number(t["n_examples"]),
+            t.name,
+            ", ".join(t.members) or "-",
+            number(t.n_benchmarks),
+            number(t.n_examples),
         )
 
     @staticmethod
-    def run_row(r: dict[str, Any], styles: ThemeStyles) -> Cells:
+    def run_row(r: RunInfo, styles: ThemeStyles) -> Cells:
         return (
-            Text(str(r["id"]), justify="right"),
-            r["kind"],
-            r["name"] or "-",
-            state_cell(r["state"], styles, "⚠ degenerate" if r.get("classifier_warnings") else ""),
-            r["corpus"] or "-",
-            (r["target_set"] or "-") + (" ⚠ eval split" if warning_line(r) else ""),
-            format_time(r["created_at"]),
+            Text(str(r.id), justify="right"),
+            r.kind,
+            r.name or "-",
+            state_cell(r.state, styles, "⚠ degenerate" if r.classifier_warnings else ""),
+            r.corpus or "-",
+            (r.target_set or "-") + (" ⚠ eval split" if warning_line(r) else ""),
+            format_time(r.created_at),
         )
 
     @staticmethod
-    def run_detail(r: dict[str, Any]) -> str:
+    def run_detail(r: RunInfo) -> str:
         """What the run produced: targets (examples used per benchmark), sample and k, held-out
         classifier metrics, applied docs; first any warning (a degenerate classifier, targets
         from an evaluation split)."""
-        cfg, m = r["config"], r["metrics"]
-        parts = [f"run {r['id']} ({r['kind']}, {r['state']})", f"config {r['config_hash'][:12]}"]
-        if r.get("targets"):
+        cfg, m = r.config, r.metrics
+        parts = [f"run {r.id} ({r.kind}, {r.state})", f"config {r.config_hash[:12]}"]
+        if r.targets:
             parts.append(f"targets {targets_line(r)}")
         if cfg.get("sample"):
             parts.append(
@@ -346,7 +352,7 @@ class WorkspaceScreen(BetrScreen):
             self.notify("no run yet: score a corpus first (betr score)", severity="warning")
             return
         run = self.session.runs.get(int(key))
-        if run is not None and run["state"] == "pending":
+        if run is not None and run.state == "pending":
             self.notify(f"run {key} is not scored yet", severity="warning", markup=False)
             return
         self.session.choose_run(int(key))
