@@ -514,6 +514,12 @@ def steps(app, tab: str, keys: tuple[str, ...] = ()):
         while screen.active_tab != tab:
             await pilot.press("t")
         await wait_until(pilot, lambda: what in screen.results, what=what)
+        if keys and tab == "an-tab-corr":  # the keys move the heatmap's cursor: it has the focus
+            await wait_until(
+                pilot,
+                lambda: app.focused is not None and app.focused.id == "an-heatmap",
+                what="the heatmap's focus",
+            )
         for key in keys:
             await pilot.press(key)
         # what the keys started (reads, repaints) has finished before the picture is taken:
