@@ -205,7 +205,11 @@ async def test_trace_list_sorts_and_other_traces_load(scored_ws):
         await wait_until(
             pilot, lambda: screen.tokens is not None and screen.tokens.ext_id == "t2", what="t2"
         )
-        await pilot.pause(0.1)
+        await wait_until(  # the frame can lag the data under load
+            pilot,
+            lambda: any("␛[31m Café naïve." in line for line in screen_lines(app)),
+            what="t2 text",
+        )
         lines = screen_lines(app)
         assert not any("\x1b" in line for line in lines)
         assert any("␛[31m Café naïve." in line for line in lines)
