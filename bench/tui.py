@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.keyframe import KeyFrameTimer, top_row_loaded
 from bench.synth_run import make_synthetic_run
 from engine.api.browse import Query, load_run_index, make_view, page
 from engine.api.select import select
@@ -179,70 +180,25 @@ def _datatable_screen():
     return _Screen
 
 
-def top_row_loaded(screen) -> bool:
-    """The Documents list shows real rows (not "…") at its top."""
-    from textual.css.query import NoMatches
-
-    try:
-        doclist = screen.doclist
-    except NoMatches:  # not composed yet
-        return False
-    return doclist.view is not None and doclist.row_at(int(doclist.scroll_y)) is not None
-
-
 async def tui_bench(ws: Workspace) -> None:
     """The same steps through the app (headless, 160x48), timed from the key press to the
     frame that shows the result, against Textual's DataTable with the first 10 000 rows (open,
     page-down) and a keystroke into an Input (the floor of a key-to-frame round trip). Then the
     widget work alone, without the event loop."""
-    from textual.css.query import NoMatches
-    from textual.screen import Screen
     from textual.widgets import Input
 
     from tui.app import BetrApp
     from tui.screens.documents.screen import DocumentsScreen
     from tui.screens.threshold.screen import ThresholdScreen
 
-    painted: list[float] = []  # when the frame showing the result was written
-    waiting: list[Callable[[], bool]] = []
-    refresh = Screen._compositor_refresh
-
-    def timed_refresh(self) -> None:
-        refresh(self)
-        if waiting and not painted:
-            try:
-                done = waiting[0]()
-            except NoMatches:  # the screen is not composed yet
-                done = False
-            if done:
-                painted.append(time.perf_counter())
-
-    Screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
-    global DataTableScreen
-    DataTableScreen = _datatable_screen()
-
+    timer = KeyFrameTimer()
     datatable_screen = _datatable_screen()
     app = BetrApp(ws, probe_device=lambda _pref: "cpu (bench)")
-    async with app.run_test(size=(160, 48)) as pilot:
-
-        async def until(pred: Callable[[], bool], timeout: float = 60.0) -> None:
-            deadline = time.monotonic() + timeout
-            while not pred():
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the screen did not update")
-                await asyncio.sleep(0.001)
+    async with timer, app.run_test(size=(160, 48)) as pilot:
+        until = timer.until
 
         async def press_ms(key: str, done: Callable[[], bool] = lambda: True) -> float:
-            """From the key press to the end of the first frame painted once `done()` holds
-            (Pilot's own idle waits after that frame are not counted)."""
-            t0 = time.perf_counter()
-            painted.clear()
-            waiting.append(done)
-            await pilot.press(key)
-            await until(lambda: bool(painted))
-            await pilot.pause()
-            waiting.clear()
-            return (painted[0] - t0) * 1000
+            return await timer.press_ms(pilot, key, done)
 
         await until(lambda: app.session.run_id is not None)
         await pilot.pause(2.0)  # the app warms the run's index in the background
@@ -250,13 +206,10 @@ async def tui_bench(ws: Workspace) -> None:
         # baseline: Textual's own DataTable holding the first 10 000 rows of the same run
         # (the widget the issue rules out for millions), opened and paged the same way
         baseline = datatable_screen(ws, 10_000)
-        t0 = time.perf_counter()
-        painted.clear()
-        waiting.append(lambda: app.screen is baseline and baseline.table.row_count > 0)
-        await app.push_screen(baseline)
-        await until(lambda: bool(painted))
-        waiting.clear()
-        base_open = (painted[0] - t0) * 1000
+        base_open = await timer.frame_ms(
+            lambda: app.push_screen(baseline),
+            lambda: app.screen is baseline and baseline.table.row_count > 0,
+        )
         table = baseline.table
         base_down = []
         for _ in range(10):
