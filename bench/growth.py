@@ -4,9 +4,10 @@ doc grows (flat = linear) and to plan a bigger pool from the slopes.
 The pool: real-length documents, cycling ../shared/data/web_docs/combined_docs.jsonl (2,693
 docs: Gutenberg, DCLM Common Crawl, WikiText-2, C4, Dolma CC; about 3,900 characters and 990
 GPT-NeoX tokens on average) with unique ids; every copy after the first gets a light
-perturbation, its copy number inserted as a word at a position drawn from its id, so no two
-texts are equal and nothing dedups away. The targets: the first 500 GSM8K train questions and
-the first 500 ARC-Easy questions (real benchmark items). Generating the pool and importing the
+perturbation, its copy number inserted as a word at a position drawn from its id (and the
+texts the real file repeats get their repeat number), so no two texts are equal and nothing
+dedups away. The targets: the first `--targets` (500) GSM8K train questions
+and as many ARC-Easy questions (real benchmark items). Generating the pool and importing the
 targets is setup, not timed.
 
 Steps, each through the engine API in a process of its own (so its peak RSS is its own; the
@@ -67,7 +68,6 @@ TARGETS = {
     "gsm8k": SHARED / "benchmarks" / "gsm8k" / "train.jsonl",
     "arc_easy": SHARED / "benchmarks" / "arc" / "arc_easy_test.jsonl",
 }
-N_TARGETS = 500
 KEEP = 0.10
 SEARCH = "water"
 STEPS = (
@@ -88,21 +88,29 @@ PER_SAMPLE = {"score", "train"}  # work on the fixed BETR sample, whatever the p
 
 
 # -- the pool --------------------------------------------------------------------------------
-def perturb(text: str, copy: int, doc_id: str) -> str:
-    """Copy `copy` (> 0) of a text: its copy number inserted as a word at a position drawn
-    from the id, so the text is unique and keeps its length to a few characters."""
+def perturb(text: str, tag: str, doc_id: str) -> str:
+    """`text` with `tag` inserted as a word at a position drawn from the id: unique, and its
+    length changes by a few characters."""
     words = text.split(" ")
     at = zlib.crc32(doc_id.encode()) % (len(words) + 1)
-    return " ".join([*words[:at], f"c{copy}", *words[at:]])
+    return " ".join([*words[:at], tag, *words[at:]])
 
 
 def pool_records(n_docs: int) -> Iterator[dict[str, Any]]:
+    """`n_docs` records cycling the real docs. Copy c > 0 of a doc gets the word `c<c>`; the
+    real file repeats some texts (boilerplate pages), so the k-th repeat also gets `d<k>`."""
     base = [json.loads(line) for line in DOCS.open(encoding="utf-8") if line.strip()]
+    seen: dict[str, int] = {}
+    repeat = []
+    for rec in base:
+        repeat.append(seen.get(rec["text"], 0))
+        seen[rec["text"]] = repeat[-1] + 1
     for i in range(n_docs):
         src = base[i % len(base)]
-        copy = i // len(base)
+        copy, k = i // len(base), repeat[i % len(base)]
         doc_id = f"{src['id']}-r{copy}"
-        text = src["text"] if copy == 0 else perturb(src["text"], copy, doc_id)
+        tag = (f"c{copy}" if copy else "") + (f"d{k}" if k else "")
+        text = perturb(src["text"], tag, doc_id) if tag else src["text"]
         yield {"id": doc_id, "text": text, "source": src.get("source")}
 
 
@@ -112,12 +120,12 @@ def write_pool(n_docs: int, out: Path) -> None:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-def write_targets(tmp: Path) -> dict[str, Path]:
+def write_targets(tmp: Path, n_targets: int) -> dict[str, Path]:
     out = {}
     for name, path in TARGETS.items():
         dest = tmp / f"{name}.jsonl"
         with open(path, encoding="utf-8") as fh:
-            dest.write_text("".join(islice(fh, N_TARGETS)), encoding="utf-8")
+            dest.write_text("".join(islice(fh, n_targets)), encoding="utf-8")
         out[name] = dest
     return out
 
@@ -275,7 +283,9 @@ def child_main(args: argparse.Namespace) -> None:
 
 
 # -- sizes, rows, the table ------------------------------------------------------------------
-def measure_size(n: int, steps: list[str], sample: int, work: Path, say) -> list[dict[str, Any]]:
+def measure_size(
+    n: int, steps: list[str], sample: int, n_targets: int, work: Path, say
+) -> list[dict[str, Any]]:
     from engine.api.imports import import_benchmark
     from engine.ingest.readers import expand_sources
     from engine.workspace import Workspace
@@ -287,7 +297,7 @@ def measure_size(n: int, steps: list[str], sample: int, work: Path, say) -> list
     t0 = time.perf_counter()
     write_pool(n, pool)
     ws = Workspace.init(root / "ws")
-    for name, path in write_targets(root).items():
+    for name, path in write_targets(root, n_targets).items():
         import_benchmark(ws, expand_sources([str(path)]), name, split="train")
     say(
         f"-- {n:,} docs ({pool.stat().st_size / 1e6:,.0f} MB of JSONL, setup {time.perf_counter() - t0:.0f} s)"
@@ -311,7 +321,7 @@ def measure_size(n: int, steps: list[str], sample: int, work: Path, say) -> list
         row = {
             "size": n,
             "step": step,
-            "seconds": round(result["seconds"], 4),
+            "seconds": round(result["seconds"], 6),
             "us_per_doc": round(result["seconds"] / unit * 1e6, 3),
             "peak_rss_mb": round(result["peak_rss_mb"], 1),
             "disk_bytes_per_doc": round(disk / n, 1),
@@ -405,6 +415,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--json", action="store_true", help="only a JSON list of rows")
     ap.add_argument("--sample", type=int, default=1000, help="BETR sample scored at every size")
+    ap.add_argument("--targets", type=int, default=500, help="examples of each benchmark")
     ap.add_argument("--fts-compare", action="store_true", help="also import without FTS5")
     ap.add_argument("--steps", default=None, help="comma list (default: all but import-no-fts)")
     ap.add_argument("--project", type=int, default=10_000_000, help="project to this many docs")
@@ -443,7 +454,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="betr-bench-growth-") as tmp:
         work = args.work or Path(tmp)
         for n in sizes:
-            new = measure_size(n, steps, args.sample, work, say)
+            new = measure_size(n, steps, args.sample, args.targets, work, say)
             if args.rows:
                 with open(args.rows, "a", encoding="utf-8") as fh:
                     fh.writelines(json.dumps(r) + "\n" for r in new)

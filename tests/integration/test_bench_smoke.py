@@ -77,3 +77,124 @@ def test_gpu_bench_peak_by_device_name(name, tflops):
     peak = gpu.peak_flops(name, None)
     assert peak == (None if tflops is None else pytest.approx(tflops * 1e12))
     assert gpu.peak_flops(name, 100.0) == pytest.approx(1e14)
+
+
+def growth_module():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import growth
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    return growth
+
+
+def test_growth_pool_is_unique_real_length_text():
+    """The pool cycles the real docs; every copy after the first differs from its original by
+    one inserted word (so do the texts the real file repeats), so nothing dedups away and the
+    length stays real."""
+    growth = growth_module()
+    if not growth.DOCS.is_file():
+        pytest.skip(f"{growth.DOCS} is absent (set BETR_SHARED_DATA)")
+    base = sum(1 for line in growth.DOCS.open(encoding="utf-8") if line.strip())
+    recs = list(growth.pool_records(base + 3))
+    assert len({r["id"] for r in recs}) == len(recs)
+    assert len({r["text"] for r in recs}) == len(recs)
+    for copy, orig in zip(recs[base:], recs[:3], strict=True):
+        assert copy["id"] == orig["id"].removesuffix("-r0") + "-r1"
+        extra = set(copy["text"].split(" ")) - set(orig["text"].split(" "))
+        assert extra and all(w.startswith("c1") for w in extra)
+        assert 0 < len(copy["text"]) - len(orig["text"]) <= 6
+    assert growth.perturb("a b c", "c7", "x") in {"c7 a b c", "a c7 b c", "a b c7 c", "a b c c7"}
+
+
+def test_growth_projection_follows_the_measured_slopes():
+    """Hand-computed: a step whose per-doc cost grew 1.2x from 100k to 1M is projected at
+    1.2x more per doc again at 10M; a fixed-sample step keeps its time; memory is the line
+    through the two sizes."""
+    growth = growth_module()
+
+    def row(size, step, seconds, rss, unit=None):
+        unit = unit or size
+        return {
+            "size": size,
+            "step": step,
+            "seconds": seconds,
+            "us_per_doc": seconds / unit * 1e6,
+            "peak_rss_mb": rss,
+            "disk_bytes_per_doc": 9000.0,
+            "unit_count": unit,
+        }
+
+    rows = [
+        row(100_000, "apply", 10.0, 200.0),
+        row(1_000_000, "apply", 120.0, 290.0),
+        row(100_000, "score", 50.0, 1000.0, unit=1000),
+        row(1_000_000, "score", 50.0, 1000.0, unit=1000),
+        row(100_000, "tui-page-down", 0.010, 300.0),
+        row(1_000_000, "tui-page-down", 0.012, 500.0),
+    ]
+    growth.add_growth(rows)
+    assert rows[1]["growth"] == pytest.approx(1.2)
+    out = {r["step"]: r for r in growth.project(rows, 10_000_000)}
+    assert out["apply"]["seconds"] == pytest.approx(120.0 * 10 * 1.2)
+    assert out["apply"]["peak_rss_mb"] == pytest.approx(290.0 + 90.0 / 900_000 * 9_000_000)
+    assert out["score"]["seconds"] == pytest.approx(50.0)
+    assert out["tui-page-down"]["seconds"] == pytest.approx(0.012 * 1.2)
+    assert all(r["projected"] for r in out.values())
+
+
+@pytest.mark.slow
+def test_growth_bench_runs_every_step_at_two_small_sizes():
+    growth = growth_module()
+    for path in (growth.DOCS, *growth.TARGETS.values()):
+        if not path.is_file():
+            pytest.skip(f"{path} is absent (set BETR_SHARED_DATA)")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "growth.py"),
+            "--sizes",
+            "500,1000",
+            "--sample",
+            "200",
+            "--targets",
+            "40",
+            "--fts-compare",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout)
+    measured = [r for r in rows if not r.get("projected")]
+    assert [(r["size"], r["step"]) for r in measured] == [
+        (n, s) for n in (500, 1000) for s in growth.STEPS
+    ]
+    for r in measured:
+        assert set(r) >= {
+            "size",
+            "step",
+            "seconds",
+            "us_per_doc",
+            "peak_rss_mb",
+            "disk_bytes_per_doc",
+        }
+        assert r["seconds"] > 0 and r["peak_rss_mb"] > 0 and r["disk_bytes_per_doc"] > 0
+        unit = 200 if r["step"] in growth.PER_SAMPLE else r["size"]
+        assert r["us_per_doc"] == pytest.approx(r["seconds"] / unit * 1e6, rel=1e-3)
+    by = {(r["size"], r["step"]): r for r in measured}
+    assert by[(1000, "apply")]["growth"] == pytest.approx(
+        by[(1000, "apply")]["us_per_doc"] / by[(500, "apply")]["us_per_doc"], rel=1e-3
+    )
+    # the full-text index costs disk: the import without it stores fewer bytes per doc
+    assert (
+        by[(1000, "import-no-fts")]["disk_bytes_per_doc"]
+        < by[(1000, "import")]["disk_bytes_per_doc"]
+    )
+    assert {r["step"] for r in rows if r.get("projected")} == set(growth.STEPS)
+    assert all(r["size"] == 10_000_000 for r in rows if r.get("projected"))
