@@ -37,6 +37,24 @@ class TokenCounter:
         return [len(enc.ids) for enc in encode(texts, add_special_tokens=False)]
 
 
+def encode_threads() -> int:
+    """Threads a batch encode runs on: Hugging Face tokenizers' Rayon pool, every core this
+    process may use unless RAYON_NUM_THREADS sets it or TOKENIZERS_PARALLELISM turns it off."""
+    import os
+
+    if os.environ.get("TOKENIZERS_PARALLELISM", "").lower() in ("0", "false", "off", "no"):
+        return 1
+    try:
+        asked = int(os.environ.get("RAYON_NUM_THREADS", "0"))
+    except ValueError:
+        asked = 0
+    if asked > 0:
+        return asked
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def load_tokenizer(spec: str | None = None) -> TokenCounter:
     """A bundled name (default gpt-neox-olmo-dolma-v1_5), a tokenizer.json, or a model directory."""
     return _load(_normalise_spec(spec))

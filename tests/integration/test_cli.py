@@ -34,6 +34,9 @@ def test_import_list_show_roundtrip(betr, tmp_path, workspace):
     result = json.loads(out)
     assert result["docs"] == 30
     assert result["tokenizer"] == "gpt-neox-olmo-dolma-v1_5"
+    from engine.tokenize import encode_threads
+
+    assert result["tokenizer_threads"] == encode_threads()  # every core unless told otherwise
     code, out, _ = betr("list", "corpora", "--json")
     (corpus,) = json.loads(out)
     assert (corpus["name"], corpus["state"], corpus["n_docs"]) == ("web", "ready", 30)

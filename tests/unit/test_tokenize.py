@@ -125,3 +125,21 @@ def test_a_file_that_is_not_a_tokenizer(tmp_path):
     with pytest.raises(InputError) as err:
         load_tokenizer(str(path))
     assert str(path.resolve()) in err.value.message
+
+
+def test_encode_threads_is_every_core_unless_the_environment_says_otherwise(monkeypatch):
+    """The import's batch encode runs on Rayon's pool: every core this process may use, or
+    RAYON_NUM_THREADS, or one thread when TOKENIZERS_PARALLELISM turns parallelism off."""
+    import os
+
+    from engine.tokenize import encode_threads
+
+    monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    assert encode_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("RAYON_NUM_THREADS", "3")
+    assert encode_threads() == 3
+    monkeypatch.setenv("RAYON_NUM_THREADS", "many")
+    assert encode_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    assert encode_threads() == 1

@@ -115,7 +115,11 @@ class DocImporter:
             )
 
     def import_records(self) -> None:
-        """Tokenize chunk n+1 on a thread while chunk n is written (tokenizers frees the GIL)."""
+        """Tokenize chunk n+1 on a thread while chunk n is written (tokenizers frees the GIL;
+        its batch encode runs on every core, `encode_threads`): one writer, every core."""
+        from engine.tokenize import encode_threads
+
+        self.ctx.log.info("tokenizing on %d thread(s), one writer", encode_threads())
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as pool:
             pending: tuple[list[PendingDoc], int, int, Future] | None = None
             for chunk, consumed, skipped in self.chunks():
@@ -251,6 +255,8 @@ class DocImporter:
         return keep
 
     def finish(self) -> dict[str, Any]:
+        from engine.tokenize import encode_threads
+
         with transaction(self.ctx.conn) as conn:
             row = catalog.mark_corpus_ready(conn, self.corpus_id, self.n_skipped)
             store_jobs.set_done_to_total(conn, self.ctx.job_id)
@@ -263,6 +269,7 @@ class DocImporter:
             "skipped": self.n_skipped,
             "skipped_examples": self.skipped,
             "tokenizer": self.tokenizer.name,
+            "tokenizer_threads": encode_threads(),
         }
 
     def discard_corpus(self) -> None:
