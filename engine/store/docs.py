@@ -64,33 +64,37 @@ def corpus_doc_ids(conn: sqlite3.Connection, corpus_id: int) -> np.ndarray:
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
+# Chunk reads walk the rowid (the docs' id): `+corpus_id` keeps SQLite from answering them from
+# the (corpus_id, ext_id) index, which would read every entry of the corpus and sort them, per
+# chunk (O(n^2) over a chunked job). tests/integration/test_query_plans.py holds it.
+CHUNK_END = (
+    "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM docs WHERE +corpus_id = ? AND id > ? "
+    "ORDER BY id LIMIT ?)"
+)
+DOCS_BETWEEN = "SELECT id, text FROM docs WHERE +corpus_id = ? AND id > ? AND id <= ? ORDER BY id"
+
+
 def id_chunks(
     conn: sqlite3.Connection, corpus_id: int, after_id: int, size: int
 ) -> Iterator[tuple[int, int]]:
     """(after, last) id bounds of consecutive chunks of `size` docs of the corpus with id >
-    `after_id` (a chunk is the docs with after < id <= last), read from the id index only and
-    all at once (no statement stays open while the caller writes)."""
-    ids = [
-        r[0]
-        for r in conn.execute(
-            "SELECT id FROM docs WHERE corpus_id = ? AND id > ? ORDER BY id", (corpus_id, after_id)
-        )
-    ]
+    `after_id` (a chunk is the docs with after < id <= last). Each bound is one statement over
+    the next `size` ids, read whole, so memory stays flat with the corpus's size and no
+    statement stays open while the caller writes."""
     start = after_id
-    for i in range(0, len(ids), size):
-        last = ids[min(i + size, len(ids)) - 1]
-        yield start, last
-        start = last
+    while True:
+        last, n = conn.execute(CHUNK_END, (corpus_id, start, size)).fetchall()[0]
+        if not n:
+            return
+        yield start, int(last)
+        start = int(last)
 
 
 def docs_between(
     conn: sqlite3.Connection, corpus_id: int, after: int, last: int
 ) -> list[sqlite3.Row]:
     """(id, text) of the corpus's docs with after < id <= last, by id."""
-    return conn.execute(
-        "SELECT id, text FROM docs WHERE corpus_id = ? AND id > ? AND id <= ? ORDER BY id",
-        (corpus_id, after, last),
-    ).fetchall()
+    return conn.execute(DOCS_BETWEEN, (corpus_id, after, last)).fetchall()
 
 
 def insert_docs(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
