@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,35 +142,78 @@ def export_selection(
         "by": sel.by,
         "threshold": sel.threshold,
     }
-    rows = []
-    dropped_tokens = 0
-    for r, replay_row in scores.export_rows(conn, sel.run_id, sel.position, replay_positions):
-        if r["position"] in dropped:
-            dropped_tokens += r["n_tokens"]
-            continue
-        rows.append(_row(r, replay_row, provenance))
+    if fmt not in ("jsonl", "parquet"):
+        raise UsageError(f"unknown export format '{fmt}'", fix="use a .jsonl or .parquet path")
+    counts = {"rows": 0, "dropped_tokens": 0}
+
+    def kept_rows(with_text: bool = True) -> Iterator[dict[str, Any]]:
+        """The rows to write, read as they are written (memory stays flat with the pool)."""
+        counts.update(rows=0, dropped_tokens=0)
+        rows = scores.export_rows(
+            conn, sel.run_id, sel.position, replay_positions, with_text=with_text
+        )
+        for r, replay_row in rows:
+            if r["position"] in dropped:
+                counts["dropped_tokens"] += r["n_tokens"]
+                continue
+            counts["rows"] += 1
+            yield _row(r, replay_row, provenance)
+
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        with open_private(out, "wb") as fh:
-            pq.write_table(pa.Table.from_pylist(rows), fh)
-    elif fmt == "jsonl":
-        with open_private(out, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        _write_parquet(out, kept_rows, provenance)
     else:
-        raise UsageError(f"unknown export format '{fmt}'", fix="use a .jsonl or .parquet path")
+        with open_private(out, "w", encoding="utf-8") as fh:
+            for row in kept_rows():
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    dropped_tokens = counts["dropped_tokens"]
     return SelectionExport(
         **sel.as_dict(),
         out=str(out),
         format=fmt,
         replay_docs=len(replay_positions),
-        rows=len(rows),
+        rows=counts["rows"],
         dropped_docs=None if drop is None else sel.position - n_kept,
         dropped_tokens=None if drop is None else dropped_tokens,
     )
+
+
+PARQUET_BATCH = 8192  # rows per row group
+
+
+def _write_parquet(
+    out: Path, rows: Callable[..., Iterator[dict[str, Any]]], provenance: dict[str, Any]
+) -> None:
+    """Row groups of PARQUET_BATCH rows under one schema: the `meta` column's type is
+    inferred from every row's metadata first (a pass without the text), as
+    `pa.Table.from_pylist` of all rows at once would, without holding the rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta_type = pa.array([r["meta"] for r in rows(with_text=False)]).type
+    schema = pa.schema(
+        [
+            ("doc_id", pa.int64()),
+            ("id", pa.string()),
+            ("text", pa.string()),
+            ("prob", pa.float64()),
+            ("rank", pa.int64()),
+            ("n_tokens", pa.int64()),
+            ("source", pa.string()),
+            ("meta", meta_type),
+            ("replay", pa.bool_()),
+            ("provenance", pa.array([provenance]).type),
+        ]
+    )
+    with open_private(out, "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for row in rows():
+            batch.append(row)
+            if len(batch) == PARQUET_BATCH:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
 
 
 def _row(r: sqlite3.Row, replay: bool, provenance: dict[str, Any]) -> dict[str, Any]:

@@ -184,21 +184,28 @@ def at_position(conn: sqlite3.Connection, run_id: int, position: int) -> sqlite3
 
 
 _EXPORT = (
-    "SELECT o.position, o.doc_id, o.prob, o.n_tokens, d.ext_id, d.text, d.source, d.meta "
+    "SELECT o.position, o.doc_id, o.prob, o.n_tokens, d.ext_id, {text} AS text, d.source, d.meta "
     "FROM prob_order o JOIN docs d ON d.id = o.doc_id WHERE o.run_id = ? "
 )
 
 
 def export_rows(
-    conn: sqlite3.Connection, run_id: int, upto: int, extra_positions: Sequence[int]
+    conn: sqlite3.Connection,
+    run_id: int,
+    upto: int,
+    extra_positions: Sequence[int],
+    *,
+    with_text: bool = True,
 ) -> Iterator[tuple[sqlite3.Row, bool]]:
-    """(row, is_extra): positions 1..upto in order, then `extra_positions` (sorted) in order."""
-    for r in conn.execute(_EXPORT + "AND o.position <= ? ORDER BY o.position", (run_id, upto)):
+    """(row, is_extra): positions 1..upto in order, then `extra_positions` (sorted) in order;
+    read as they are consumed. Without `with_text` the rows' text is NULL."""
+    sql = _EXPORT.format(text="d.text" if with_text else "NULL")
+    for r in conn.execute(sql + "AND o.position <= ? ORDER BY o.position", (run_id, upto)):
         yield r, False
     for start in range(0, len(extra_positions), 500):
         part = list(extra_positions[start : start + 500])
         for r in conn.execute(
-            _EXPORT + f"AND o.position IN ({','.join('?' * len(part))}) ORDER BY o.position",
+            sql + f"AND o.position IN ({','.join('?' * len(part))}) ORDER BY o.position",
             (run_id, *part),
         ):
             yield r, True
