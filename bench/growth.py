@@ -36,8 +36,8 @@ sizes: time and disk grow with their measured per-doc slope, memory linearly.
                            [--fts-compare] [--steps import,score,...] [--work DIR]
 
 `--json` prints only a JSON list of rows {"size", "step", "seconds", "us_per_doc",
-"peak_rss_mb", "disk_bytes_per_doc"} (plus "unit_count", "growth" and, for the projection,
-"projected": true).
+"peak_rss_mb", "disk_bytes_per_doc"} (plus "unit_count", "load" (the 1-minute load average as the step ended), "growth" and, for
+the projection, "projected": true).
 """
 
 from __future__ import annotations
@@ -326,11 +326,12 @@ def measure_size(
             "peak_rss_mb": round(result["peak_rss_mb"], 1),
             "disk_bytes_per_doc": round(disk / n, 1),
             "unit_count": unit,
+            "load": round(os.getloadavg()[0], 2),  # 1-minute load average as the step ended
         }
         rows.append(row)
         say(
             f"  {step:<15} {row['seconds']:10.2f} s {row['us_per_doc']:12.1f} us/doc "
-            f"{row['peak_rss_mb']:8.0f} MB {row['disk_bytes_per_doc']:9.0f} B/doc"
+            f"{row['peak_rss_mb']:8.0f} MB {row['disk_bytes_per_doc']:9.0f} B/doc  load {row['load']}"
             + "".join(
                 f"  {k} {v}"
                 for k, v in result.items()
