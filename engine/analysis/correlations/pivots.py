@@ -120,7 +120,8 @@ def _series(name: str, values: Sequence[Any] | None, height: int) -> pl.Series:
     dtype = SCHEMA[name]
     if values is None or not height:
         return pl.Series(name, [None], dtype=dtype).new_from_index(0, height)
-    if values.count(values[0]) == height:
+    first = values[0]  # the last value differing rejects most columns before a full count
+    if (values[-1] is first or values[-1] == first) and values.count(first) == height:
         with contextlib.suppress(TypeError, ValueError, pl.exceptions.PolarsError):
             return pl.Series(name, values[:1], dtype=dtype).new_from_index(0, height)
     return pl.Series(name, values, dtype=dtype, strict=False)
@@ -182,16 +183,33 @@ def dedupe(df: pl.DataFrame, checkpoint: str = "error") -> pl.DataFrame:
     return df
 
 
+def _only(s: pl.Series) -> list[Any] | None:
+    """[its value] when every row of `s` holds one value (null included), else None: a constant
+    column (one scale, one stage, one metric: common) costs a comparison, not a hash."""
+    if len(s) and s.eq_missing(s[0]).all():
+        return [s[0]]
+    return None
+
+
+def distinct(s: pl.Series) -> list[Any]:
+    """The distinct values of `s` (unordered), as s.unique().to_list() gives them."""
+    return _only(s) or s.unique().to_list()
+
+
 def scales(df: pl.DataFrame) -> list[str]:
     """Scale labels, smallest model first (by parameter count, then label)."""
     most: dict[str, int] = {}
-    for scale, params in df.select("scale", "scale_params").unique().iter_rows():
+    one, at = _only(df["scale"]), _only(df["scale_params"])
+    pairs = (
+        [(one[0], at[0])] if one and at else df.select("scale", "scale_params").unique().iter_rows()
+    )
+    for scale, params in pairs:
         most[scale] = max(most.get(scale, -1), -1 if params is None else params)
     return sorted(most, key=lambda s: (most[s], s))
 
 
 def stages(df: pl.DataFrame) -> list[str]:
-    return sorted(df["stage"].unique().to_list())
+    return sorted(distinct(df["stage"]))
 
 
 def pivot(df: pl.DataFrame, metric: str, stage: str, scale: str) -> Pivot:
@@ -220,7 +238,10 @@ def matrices(df: pl.DataFrame, metric: str) -> dict[tuple[str, str], Pivot]:
     ).select("stage", "scale", "run", "benchmark", "value")
     if not sub.height:
         return {}
-    keys = sub.select("stage", "scale").unique().rows()
+    stage, scale = _only(sub["stage"]), _only(sub["scale"])
+    keys = (
+        [(stage[0], scale[0])] if stage and scale else sub.select("stage", "scale").unique().rows()
+    )
     one = len(keys) == 1  # the common case: no partition
     parts = {keys[0]: sub} if one else sub.partition_by(["stage", "scale"], as_dict=True)
     out = {}
@@ -256,12 +277,14 @@ def category_map(
     mapping = mapping or {}
     # the first category in engine.store.evals.eval_results order, whatever the frame's order
     order = [pl.col(c) for c in ("run", "scale_params", "tokens", "step", "metric")]
-    rows = (
-        df.filter(pl.col("category").is_not_null())
-        .group_by("benchmark")
-        .agg(pl.col("category").sort_by(order).first())
-    )
-    own = dict(rows.iter_rows())
+    own: dict[str, str] = {}
+    if df["category"].null_count() < df.height:  # no category at all: common, no query
+        rows = (
+            df.filter(pl.col("category").is_not_null())
+            .group_by("benchmark")
+            .agg(pl.col("category").sort_by(order).first())
+        )
+        own = dict(rows.iter_rows())
     return {b: mapping.get(b) or own.get(b) for b in sorted(df["benchmark"].unique().to_list())}
 
 

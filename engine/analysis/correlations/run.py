@@ -64,7 +64,7 @@ def run(
     if req.checkpoint != "error":  # "last" keeps each key's last checkpoint; pivots.matrices
         df = pivots.dedupe(df, req.checkpoint)  # raises on the duplicates left in what it reads
     if metrics is None:
-        metrics = df["metric"].unique().to_list()
+        metrics = pivots.distinct(df["metric"])
     metrics = sorted(metrics)
     if metric not in metrics or not df.height:
         raise NotFoundError(

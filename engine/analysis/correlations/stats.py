@@ -98,8 +98,11 @@ class Matrix:
         """{rows, cols, r, p, n} with None for n/a (JSON-ready)."""
 
         def nested(a: np.ndarray) -> list[list[float | None]]:
+            finite = np.isfinite(a)
+            if finite.all():  # no n/a cell: the floats as they are
+                return a.tolist()
             obj = a.astype(object)
-            obj[~np.isfinite(a)] = None
+            obj[~finite] = None
             return obj.tolist()
 
         return {
