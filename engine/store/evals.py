@@ -9,23 +9,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-RESULT_KEYS = (
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "category",
-    "metric",
-    "value",
-    "attrs",
-    "source",
-    "proxy_id",
-    "job_id",
-    "import_id",
-)
+from engine.result_fields import RESULT_FIELDS
+
+RESULT_KEYS = (*RESULT_FIELDS, "proxy_id", "job_id", "import_id")
 ITEM_KEYS = (
     "run",
     "size",

@@ -14,22 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InputError, UsageError
+from engine.result_fields import RESULT_FIELDS
 
 KEY_FIELDS = ("run", "size", "tokens", "step", "stage", "benchmark", "metric")
-ROW_FIELDS = (
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "category",
-    "metric",
-    "value",
-    "attrs",
-    "source",
-)
+ROW_FIELDS = RESULT_FIELDS
 DEFAULT_STAGE = "PT"
 _MISSING = {"", "nan", "na", "n/a", "none", "null", "-"}
 
