@@ -9,18 +9,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-COLUMNS = (
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "category",
-    "metric",
-    "value",
-)
+from engine.result_fields import VALUE_FIELDS
+
+COLUMNS = VALUE_FIELDS
 
 
 def eval_result_columns(

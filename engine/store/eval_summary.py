@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from engine.result_fields import VALUE_FIELDS
+
 
 def _tuples(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
     cur = conn.cursor()
@@ -75,20 +77,7 @@ def checkpoint_keys(
     )
 
 
-FRAME_COLUMNS = (
-    "id",
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "category",
-    "metric",
-    "value",
-    "source",
-)
+FRAME_COLUMNS = ("id", *VALUE_FIELDS, "source")
 
 
 def frame_rows(conn: sqlite3.Connection, benchmark: str) -> list[dict[str, Any]]:

@@ -9,25 +9,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from engine.result_fields import RESULT_FIELDS
+from engine.result_fields import ITEM_FIELDS, RESULT_FIELDS
 
 RESULT_KEYS = (*RESULT_FIELDS, "proxy_id", "job_id", "import_id")
-ITEM_KEYS = (
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "item",
-    "gold",
-    "logliks",
-    "source",
-    "import_id",
-    "choices",
-    "delimiter",
-)
+ITEM_KEYS = (*ITEM_FIELDS, "import_id")
 
 
 def insert_eval_results(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> int:

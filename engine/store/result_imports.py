@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.result_fields import RESULT_FIELDS
+from engine.result_fields import ITEM_FIELDS, RESULT_FIELDS
 from engine.store.db import transaction
 from engine.store.deletes import delete_batched
 
@@ -57,21 +57,7 @@ def set_row_categories(conn: sqlite3.Connection, mapping: Mapping[str, str]) -> 
 
 # -- staging: an import's rows, invisible until swapped in ------------------------------------
 STAGED_RESULT_COLUMNS = RESULT_FIELDS
-STAGED_ITEM_COLUMNS = (
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "item",
-    "gold",
-    "logliks",
-    "source",
-    "choices",
-    "delimiter",
-)
+STAGED_ITEM_COLUMNS = ITEM_FIELDS
 
 
 def create_staging_import(

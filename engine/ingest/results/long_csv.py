@@ -27,19 +27,9 @@ from engine.ingest.results.rows import (
     walk_files,
 )
 from engine.ingest.streams import first_line
+from engine.result_fields import VALUE_FIELDS
 
-FIELDS = (
-    "run",
-    "size",
-    "params",
-    "tokens",
-    "step",
-    "stage",
-    "benchmark",
-    "category",
-    "metric",
-    "value",
-)
+FIELDS = VALUE_FIELDS
 BATCH_ROWS = 50_000  # rows of a long CSV held at once (as a polars frame and as row dicts)
 
 
