@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from engine.api import jobs as api_jobs
 from engine.api.proxies import parse_count
-from engine.errors import BetrError, UsageError
+from engine.errors import UsageError
 from tui.action_model import bindings
-from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
-from tui.screens.messages import JobStarted, StartRejected
+from tui.screens.base import DIALOG, DIALOG_ACTIONS
+from tui.screens.job_form import JobFormScreen
 
 
-class TrainProxyDialog(BetrModal[int | None]):
+class TrainProxyDialog(JobFormScreen):
     BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
+    PREFIX = "train"
 
     def __init__(self, corpus: str | None = None):
         super().__init__()
@@ -54,8 +54,8 @@ class TrainProxyDialog(BetrModal[int | None]):
                 yield Button("Cancel", id="train-cancel")
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#train-corpus", Input).focus()
-        self.query_one("#train-error").display = False
 
     def form(self) -> dict[str, Any]:
         """The arguments of `engine.api.proxies.train_spec` (UsageError on a bad number)."""
@@ -74,43 +74,10 @@ class TrainProxyDialog(BetrModal[int | None]):
             tokenizer=value("#train-tokenizer") or "neox",
         )
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#train-submit")
-    def submit_form(self) -> None:
-        try:
-            form = self.form()
-        except BetrError as exc:
-            self.start_rejected(StartRejected(str(exc)))
-            return
-        self.query_one("#train-submit", Button).disabled = True
-        self.query_one("#train-error").display = False
-        self.launch(form)
-
-    @on(Button.Pressed, "#train-cancel")
-    def cancel_form(self) -> None:
-        self.dismiss(None)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="rbridge-train")
-    def launch(self, form: dict[str, Any]) -> None:
+    def start_job(self, form: dict[str, Any]) -> int:
         from engine.api.proxies import train_spec
 
         workspace = self.betr.workspace
-        try:
-            spec = train_spec(workspace, **form)  # the spec checks itself
-            title = f"train proxy {spec.dataset} ({form['params']:,} params)"
-            job_id = api_jobs.start(workspace, spec, title=title)
-        except BetrError as exc:
-            self.post_message(StartRejected(str(exc)))
-            return
-        self.post_message(JobStarted(job_id))
-
-    @on(JobStarted)
-    def job_started(self, message: JobStarted) -> None:
-        self.dismiss(message.job_id)
-
-    @on(StartRejected)
-    def start_rejected(self, message: StartRejected) -> None:
-        error = self.query_one("#train-error", Static)
-        error.update(message.error)
-        error.display = True
-        self.query_one("#train-submit", Button).disabled = False
+        spec = train_spec(workspace, **form)  # the spec checks itself
+        title = f"train proxy {spec.dataset} ({form['params']:,} params)"
+        return api_jobs.start(workspace, spec, title=title)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.api.imports import import_docs_spec
 from engine.api.jobs import start
-from engine.errors import BetrError
 from tui.action_model import bindings
-from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
-from tui.screens.messages import JobStarted, StartRejected
+from tui.screens.base import DIALOG, DIALOG_ACTIONS
+from tui.screens.job_form import JobFormScreen
 
 SEPARATORS = re.compile(r"[\s,]+")
 
@@ -36,10 +34,11 @@ class ImportForm(TypedDict):
     skip_bad: bool
 
 
-class ImportDocsScreen(BetrModal[int | None]):
+class ImportDocsScreen(JobFormScreen):
     """Dismissed with the new job's id, or None when closed."""
 
     BINDINGS = bindings(DIALOG_ACTIONS, DIALOG)
+    PREFIX = "import"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="import-dialog") as dialog:
@@ -70,8 +69,8 @@ class ImportDocsScreen(BetrModal[int | None]):
                 yield Button("Cancel", id="import-cancel")
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#import-paths", Input).focus()
-        self.query_one("#import-error").display = False
 
     def form(self) -> ImportForm:
         """What the form says, as the arguments of `engine.api.imports.import_docs_spec`."""
@@ -88,37 +87,6 @@ class ImportDocsScreen(BetrModal[int | None]):
             skip_bad=self.query_one("#import-skip-bad", Checkbox).value,
         )
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#import-submit")
-    def submit_form(self) -> None:
-        self.query_one("#import-submit", Button).disabled = True
-        self.query_one("#import-error").display = False
-        self.launch(self.form())
-
-    @on(Button.Pressed, "#import-cancel")
-    def cancel_form(self) -> None:
-        self.dismiss(None)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="import-docs")
-    def launch(self, form: ImportForm) -> None:
-        try:
-            workspace = self.betr.workspace
-            job_id = start(workspace, import_docs_spec(workspace, **form))
-        except BetrError as exc:
-            self.post_message(StartRejected(str(exc)))
-            raise  # the App's worker-error handler notifies as well
-        except Exception as exc:
-            self.post_message(StartRejected(f"internal error: {type(exc).__name__}: {exc}"))
-            raise
-        self.post_message(JobStarted(job_id))
-
-    @on(JobStarted)
-    def job_started(self, message: JobStarted) -> None:
-        self.dismiss(message.job_id)
-
-    @on(StartRejected)
-    def start_rejected(self, message: StartRejected) -> None:
-        error = self.query_one("#import-error", Static)
-        error.update(message.error)
-        error.display = True
-        self.query_one("#import-submit", Button).disabled = False
+    def start_job(self, form: ImportForm) -> int:
+        workspace = self.betr.workspace
+        return start(workspace, import_docs_spec(workspace, **form))
