@@ -1,0 +1,415 @@
+"""Bootstrap intervals over items, paired differences between models scored on the same items,
+and a verdict in words read from the intervals. Pure (numpy and scipy, no workspace).
+
+Every interval is `scipy.stats.bootstrap`'s, called with a seeded generator
+(`rng=np.random.default_rng(seed)`), so the same data, seed, resamples, confidence and method
+give the same interval as scipy called directly (the tests compare them exactly).
+
+A benchmark number is `sum(values) / sum(weights)` over its items (`ItemValues`): weights None
+for a mean over items (an accuracy, an NLL per trace), byte counts for a number summed over the
+benchmark first (the rBridge release's bpb: sum NLL / (sum bytes * ln 2)). Resampling items and
+recomputing that ratio keeps the metric's own definition inside the bootstrap.
+
+Method (METHODS, default BCa, scipy's default): the bias-corrected and accelerated percentile
+interval is second-order accurate, which matters for accuracies near 0 or 1 and for ratios,
+whose bootstrap distributions are skewed; the plain percentile interval is first-order.
+
+Paired difference: resampling the same items for both models (`paired=True`): the statistic
+of a's values minus b's on each resample, so the items' shared difficulty cancels. For a mean
+this is the bootstrap of the per-item differences (equal up to rounding; tested).
+
+Degenerate inputs are said in `note`, never a silent NaN:
+- fewer than 2 items: no interval (ci_low, ci_high None);
+- every resample gives the same number (constant values; BCa divides by zero there): a
+  zero-width interval at that number;
+- BCa undefined otherwise (a resample distribution with all its mass on one side): the
+  percentile interval from the same resamples, and `method` says percentile;
+- two models with the same values on every item: the difference is exactly 0, interval [0, 0].
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.errors import UsageError
+from engine.records import Record
+
+# scipy.stats.bootstrap's methods (the registry `betr compare --method` chooses from)
+METHODS: dict[str, str] = {
+    "BCa": "bias-corrected and accelerated percentile interval (second order; scipy's default)",
+    "percentile": "percentiles of the bootstrap distribution (first order)",
+    "basic": "the 'reverse percentile' interval: 2 * estimate - percentiles",
+}
+DEFAULT_METHOD = "BCa"
+DEFAULT_RESAMPLES = 9999  # scipy's default
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_SEED = 0
+# resampled values held at once (items x resamples in one batch); above it scipy works in
+# batches of resamples (the batch size is part of what makes an interval reproducible:
+# `batch_size`)
+MAX_BATCH_VALUES = 1 << 22
+
+
+@dataclass(frozen=True)
+class ItemValues:
+    """One model's per-item values on a benchmark: the items' ids, each item's value and, for
+    a number summed over the benchmark first, its weight (the number is sum(values) /
+    sum(weights); weights None: the mean of the values)."""
+
+    ids: tuple[str, ...]
+    values: np.ndarray
+    weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if len(set(self.ids)) != n:
+            seen: set[str] = set()
+            for i in self.ids:
+                if i in seen:
+                    raise UsageError(f"item '{i}' appears twice", fix="give each item one value")
+                seen.add(i)
+        for what, arr in (("value", self.values), ("weight", self.weights)):
+            if arr is None:
+                continue
+            if arr.shape != (n,):
+                raise UsageError(f"{n} items but {arr.shape} {what}s")
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if len(bad):
+                raise UsageError(
+                    f"item '{self.ids[bad[0]]}' has no finite {what} ({arr[bad[0]]})",
+                    fix="leave out the items a model has no number for",
+                )
+        if self.weights is not None and n and not self.weights.sum() > 0:
+            raise UsageError("the items' weights sum to 0: the number is undefined")
+
+    @classmethod
+    def of(
+        cls,
+        values: Sequence[float] | np.ndarray,
+        ids: Sequence[Any] | None = None,
+        weights: Sequence[float] | np.ndarray | None = None,
+    ) -> ItemValues:
+        """From plain sequences (ids default to the positions)."""
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        return cls(
+            tuple(str(i) for i in (range(len(v)) if ids is None else ids)),
+            v,
+            None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def number(self) -> float:
+        """The benchmark's number: the mean, or sum(values) / sum(weights)."""
+        if self.weights is None:
+            return float(np.mean(self.values))
+        return float(self.values.sum() / self.weights.sum())
+
+    def data(self) -> tuple[np.ndarray, ...]:
+        """The samples scipy resamples together (values, and weights when there are any)."""
+        return (self.values,) if self.weights is None else (self.values, self.weights)
+
+
+@dataclass(frozen=True)
+class Interval(Record):
+    """A number with its bootstrap interval: value (on all the items), ci_low..ci_high (None
+    with fewer than 2 items), the items, resamples, confidence, the method that made the
+    interval, the seed; distinguishable: the interval excludes 0; note: a degenerate case in
+    words (module doc), else None."""
+
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    n_resamples: int
+    confidence: float
+    method: str
+    seed: int
+    distinguishable: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PairedDifference(Record):
+    """a minus b on the same items, with its interval."""
+
+    a: str
+    b: str
+    diff: Interval
+
+    @property
+    def distinguishable(self) -> bool:
+        return self.diff.distinguishable
+
+
+def batch_size(n: int, n_resamples: int) -> int | None:
+    """The resamples scipy draws per batch for n items (None: all at once)."""
+    if n * n_resamples <= MAX_BATCH_VALUES:
+        return None
+    return max(1, MAX_BATCH_VALUES // max(n, 1))
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis)
+
+
+def _ratio(v: np.ndarray, w: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sum(v, axis=axis) / np.sum(w, axis=axis)
+
+
+def statistic_of(sample: ItemValues) -> Callable[..., np.ndarray]:
+    """The vectorised statistic scipy resamples for `sample` (over sample.data())."""
+    return _mean if sample.weights is None else _ratio
+
+
+def check_settings(n_resamples: int, confidence: float, method: str) -> None:
+    if method not in METHODS:
+        raise UsageError(
+            f"unknown bootstrap method '{method}'", fix=f"use one of {', '.join(METHODS)}"
+        )
+    if not isinstance(n_resamples, int) or n_resamples < 1:
+        raise UsageError(
+            f"the number of resamples must be a positive whole number, got {n_resamples}",
+            fix=f"e.g. {DEFAULT_RESAMPLES}",
+        )
+    if not 0 < confidence < 1:
+        raise UsageError(
+            f"the confidence level must lie strictly between 0 and 1, got {confidence}",
+            fix="e.g. 0.95",
+        )
+
+
+def _interval(
+    data: tuple[np.ndarray, ...],
+    statistic: Callable[..., np.ndarray],
+    value: float,
+    n: int,
+    *,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+    paired: bool,
+) -> Interval:
+    from scipy.stats import bootstrap
+
+    check_settings(n_resamples, confidence, method)
+
+    def made(lo: float | None, hi: float | None, used: str, note: str | None) -> Interval:
+        excludes = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        return Interval(value, lo, hi, n, n_resamples, confidence, used, seed, excludes, note)
+
+    if n == 0:
+        raise UsageError("no items to compute an interval over")
+    if n < 2:
+        return made(None, None, method, "1 item: a bootstrap interval needs at least 2")
+    common: dict[str, Any] = {
+        "confidence_level": confidence,
+        "paired": paired,
+        "vectorized": True,
+        "batch": batch_size(n, n_resamples),
+    }
+    with warnings.catch_warnings():
+        # BCa on a degenerate distribution warns and gives NaN: handled below, in words
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", message=".*BCa confidence interval cannot")
+        res = bootstrap(
+            data,
+            statistic,
+            n_resamples=n_resamples,
+            method=method,
+            rng=np.random.default_rng(seed),
+            **common,
+        )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return made(lo, hi, method, None)
+    dist = np.asarray(res.bootstrap_distribution)
+    if np.all(dist == dist.flat[0]):
+        same = float(dist.flat[0])
+        return made(
+            same,
+            same,
+            method,
+            f"every resample gives {same:.6g} (the values do not vary over the items): "
+            "the interval has zero width",
+        )
+    pct = bootstrap(
+        data,
+        statistic,
+        n_resamples=0,
+        method="percentile",
+        bootstrap_result=res,
+        rng=np.random.default_rng(seed),
+        **common,
+    )
+    return made(
+        float(pct.confidence_interval.low),
+        float(pct.confidence_interval.high),
+        "percentile",
+        f"{method} is undefined on these values (its correction divides by zero); the "
+        "percentile interval of the same resamples instead",
+    )
+
+
+def bootstrap_ci(
+    sample: ItemValues | Sequence[float] | np.ndarray,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+    method: str = DEFAULT_METHOD,
+) -> Interval:
+    """The benchmark number (mean, or sum(values) / sum(weights)) and its bootstrap interval
+    over items: scipy.stats.bootstrap(sample.data(), statistic, paired=True when weighted,
+    rng=np.random.default_rng(seed), ...)."""
+    s = sample if isinstance(sample, ItemValues) else ItemValues.of(sample)
+    if len(s) == 0:
+        raise UsageError("no items to compute an interval over")
+    return _interval(
+        s.data(),
+        statistic_of(s),
+        s.number(),
+        len(s),
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        method=method,
+        paired=s.weights is not None,
+    )
+
+
+def check_same_items(a: ItemValues, b: ItemValues, names: tuple[str, str] = ("a", "b")) -> None:
+    """A UsageError naming the items one has and the other lacks (or a different order)."""
+    if a.ids == b.ids:
+        return
+    sa, sb = set(a.ids), set(b.ids)
+    only_a, only_b = sorted(sa - sb), sorted(sb - sa)
+    if not only_a and not only_b:
+        raise UsageError(
+            f"{names[0]} and {names[1]} hold the same items in another order",
+            fix="align them by item id first (engine.analysis.bootstrap.align)",
+        )
+    parts = [
+        f"{len(only)} item(s) only {name} has (e.g. {', '.join(repr(i) for i in only[:3])})"
+        for name, only in ((names[0], only_a), (names[1], only_b))
+        if only
+    ]
+    raise UsageError(
+        "a paired difference needs the same items on both sides: " + "; ".join(parts),
+        fix="compare on the items both have (align), or score both on the same items",
+    )
+
+
+def align(samples: dict[str, ItemValues]) -> tuple[dict[str, ItemValues], dict[str, int]]:
+    """Each sample restricted to the items every sample has, in the first sample's order,
+    and how many items each one lost."""
+    if not samples:
+        return {}, {}
+    common = set.intersection(*(set(s.ids) for s in samples.values()))
+    order = [i for i in next(iter(samples.values())).ids if i in common]
+    out, lost = {}, {}
+    for name, s in samples.items():
+        pos = {i: k for k, i in enumerate(s.ids)}
+        idx = np.array([pos[i] for i in order], dtype=np.int64)
+        out[name] = ItemValues(
+            tuple(order), s.values[idx], None if s.weights is None else s.weights[idx]
+        )
+        lost[name] = len(s) - len(order)
+    return out, lost
+
+
+def paired_difference(
+    a: ItemValues,
+    b: ItemValues,
+    *,
+    names: tuple[str, str] = ("a", "b"),
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+    method: str = DEFAULT_METHOD,
+) -> PairedDifference:
+    """number(a) - number(b) on the same items (same ids, same order: else a UsageError naming
+    the difference) and its paired bootstrap interval: scipy.stats.bootstrap((a's data, b's
+    data), statistic(a) - statistic(b), paired=True, rng=np.random.default_rng(seed))."""
+    check_same_items(a, b, names)
+    if (a.weights is None) != (b.weights is None):
+        raise UsageError("a paired difference needs one metric: one side is weighted, one not")
+    if len(a) == 0:
+        raise UsageError("no items to compare")
+    value = a.number() - b.number()
+    if np.array_equal(a.values, b.values) and (
+        a.weights is None or np.array_equal(a.weights, b.weights)  # type: ignore[arg-type]
+    ):
+        exact = Interval(
+            0.0,
+            0.0 if len(a) > 1 else None,
+            0.0 if len(a) > 1 else None,
+            len(a),
+            n_resamples,
+            confidence,
+            method,
+            seed,
+            False,
+            f"{names[0]} and {names[1]} have the same value on every item: the difference is "
+            "exactly 0",
+        )
+        check_settings(n_resamples, confidence, method)
+        return PairedDifference(names[0], names[1], exact)
+    stat_a, stat_b, k = statistic_of(a), statistic_of(b), len(a.data())
+
+    def diff(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
+        return stat_a(*arrays[:k], axis=axis) - stat_b(*arrays[k:], axis=axis)
+
+    interval = _interval(
+        (*a.data(), *b.data()),
+        diff,
+        value,
+        len(a),
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        method=method,
+        paired=True,
+    )
+    return PairedDifference(names[0], names[1], interval)
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def verdict(pair: PairedDifference, metric: str, *, lower_is_better: bool) -> str:
+    """One sentence from the interval alone (never from the point estimate): which of a and b
+    is better by how much, with the interval of that margin, when the interval excludes 0;
+    else that no difference is distinguishable from noise."""
+    d, a, b = pair.diff, pair.a, pair.b
+    items = f"{d.n} item{'s' if d.n != 1 else ''}"
+    level = f"{d.confidence * 100:g}% CI"
+    if d.ci_low is None or d.ci_high is None:
+        return f"{a} vs {b}: no verdict ({d.note or 'no interval'})"
+    if d.ci_low == d.ci_high == d.value == 0.0 and d.note:
+        return f"{a} vs {b}: no difference ({d.note}, {items})"
+    if not d.distinguishable:
+        return (
+            f"{a} vs {b}: no difference distinguishable from noise at this scale "
+            f"({metric} {a} - {b} = {_num(d.value)}, {level} {_num(d.ci_low)}..{_num(d.ci_high)}, "
+            f"{items})"
+        )
+    a_lower = d.ci_high < 0
+    a_wins = a_lower if lower_is_better else not a_lower
+    winner, loser = (a, b) if a_wins else (b, a)
+    # the margin winner over loser, as a positive number, with its interval
+    lo, hi = (-d.ci_high, -d.ci_low) if a_lower else (d.ci_low, d.ci_high)
+    return (
+        f"{winner} beats {loser} by {_num(abs(d.value))} {metric} "
+        f"({level} {_num(lo)}..{_num(hi)}, {items}; "
+        f"{'lower' if lower_is_better else 'higher'} is better)"
+    )

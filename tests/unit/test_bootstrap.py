@@ -1,0 +1,207 @@
+"""Bootstrap intervals, paired differences and verdicts (engine.analysis.bootstrap): the
+intervals are scipy.stats.bootstrap's, called directly here with the same seed; identical
+proxies differ by exactly 0; a planted difference is found and named the right way round for
+both metric directions; degenerate inputs say so instead of giving NaN."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from engine.analysis.bootstrap import (
+    ItemValues,
+    align,
+    bootstrap_ci,
+    paired_difference,
+    verdict,
+)
+from engine.errors import UsageError
+
+RNG = np.random.default_rng(20261206)
+A = RNG.normal(4.8, 0.6, 60)  # per-item bpb of a proxy, fixed for every test
+NOISE = RNG.normal(0.0, 0.05, 60)
+W = RNG.integers(20, 400, 60).astype(np.float64)  # per-item bytes
+
+
+def scipy_ci(data, statistic, *, seed=0, method="BCa", paired=False, n=9999, confidence=0.95):
+    """scipy.stats.bootstrap called directly (its RuntimeWarnings on degenerate data hushed:
+    the tests that reach them expect its DegenerateDataWarning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)
+        res = stats.bootstrap(
+            data,
+            statistic,
+            n_resamples=n,
+            confidence_level=confidence,
+            method=method,
+            paired=paired,
+            vectorized=True,
+            rng=np.random.default_rng(seed),
+        )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@pytest.mark.parametrize("method", ["BCa", "percentile", "basic"])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_a_mean_interval_is_scipys_exactly(method, seed):
+    iv = bootstrap_ci(A, seed=seed, method=method, n_resamples=2000, confidence=0.9)
+    assert (iv.ci_low, iv.ci_high) == scipy_ci(
+        (A,), np.mean, seed=seed, method=method, n=2000, confidence=0.9
+    )
+    assert iv.value == float(np.mean(A)) and iv.n == 60 and iv.method == method
+    assert (iv.n_resamples, iv.confidence, iv.seed, iv.note) == (2000, 0.9, seed, None)
+
+
+def test_a_ratio_interval_resamples_items_with_their_weights():
+    """bpb summed over the benchmark: sum(bits) / sum(bytes), items resampled as pairs."""
+    bits = A * W
+    iv = bootstrap_ci(ItemValues.of(bits, weights=W), seed=3)
+    assert iv.value == pytest.approx(bits.sum() / W.sum(), rel=1e-15)
+    assert (iv.ci_low, iv.ci_high) == scipy_ci(
+        (bits, W), lambda v, w, axis: v.sum(axis) / w.sum(axis), seed=3, paired=True
+    )
+    assert iv.ci_low < iv.value < iv.ci_high
+
+
+def test_a_paired_difference_is_scipys_and_the_bootstrap_of_the_differences():
+    b = A + 0.3 + NOISE
+    pd = paired_difference(ItemValues.of(A), ItemValues.of(b), names=("top", "random"), seed=5)
+    d = pd.diff
+    assert (d.ci_low, d.ci_high) == scipy_ci(
+        (A, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), seed=5, paired=True
+    )
+    # the same resampled items: equal to the bootstrap of the per-item differences
+    assert (d.ci_low, d.ci_high) == pytest.approx(scipy_ci((A - b,), np.mean, seed=5), abs=1e-12)
+    assert d.value == pytest.approx(-0.3 - NOISE.mean(), abs=1e-12)
+
+
+def test_identical_proxies_differ_by_exactly_zero():
+    pd = paired_difference(ItemValues.of(A), ItemValues.of(A.copy()), names=("x", "y"))
+    d = pd.diff
+    assert (d.value, d.ci_low, d.ci_high) == (0.0, 0.0, 0.0)
+    assert d.ci_low <= 0 <= d.ci_high and not pd.distinguishable
+    assert "exactly 0" in d.note
+    assert verdict(pd, "bpb", lower_is_better=True).startswith("x vs y: no difference (")
+    w = ItemValues.of(A * W, weights=W)
+    assert paired_difference(w, w).diff.ci_high == 0.0
+
+
+@pytest.mark.parametrize("lower_is_better", [True, False])
+def test_a_planted_difference_is_found_and_named_the_right_way_round(lower_is_better):
+    b = A + 0.3 + NOISE  # b is higher on every item by about 0.3
+    pd = paired_difference(ItemValues.of(A), ItemValues.of(b), names=("top", "random"))
+    d = pd.diff
+    assert pd.distinguishable and d.ci_high < -0.25 and d.ci_low > -0.35
+    text = verdict(pd, "bpb" if lower_is_better else "acc", lower_is_better=lower_is_better)
+    margin = f"(95% CI {-d.ci_high:.4g}..{-d.ci_low:.4g}, 60 items;"
+    if lower_is_better:  # lower bpb: top is better
+        assert text.startswith(f"top beats random by {abs(d.value):.4g} bpb {margin}")
+    else:  # higher acc: random is better
+        assert text.startswith(f"random beats top by {abs(d.value):.4g} acc {margin}")
+    # the other order of the pair: the same winner
+    flipped = paired_difference(ItemValues.of(b), ItemValues.of(A), names=("random", "top"))
+    again = verdict(flipped, "m", lower_is_better=lower_is_better)
+    assert again.startswith("top beats" if lower_is_better else "random beats")
+
+
+def test_the_verdict_follows_the_interval_not_the_point_estimate():
+    """A difference of mean -0.05 whose interval straddles 0 is no verdict; noise alone."""
+    rng = np.random.default_rng(1)
+    b = A + rng.normal(0.05, 1.0, 60)
+    pd = paired_difference(ItemValues.of(A), ItemValues.of(b), names=("top", "random"))
+    assert pd.diff.value != 0 and pd.diff.ci_low < 0 < pd.diff.ci_high
+    assert not pd.distinguishable
+    assert "no difference distinguishable from noise at this scale" in verdict(
+        pd, "bpb", lower_is_better=True
+    )
+
+
+def test_one_item_gives_no_interval_and_says_so():
+    iv = bootstrap_ci([4.2])
+    assert (iv.value, iv.ci_low, iv.ci_high, iv.n) == (4.2, None, None, 1)
+    assert "at least 2" in iv.note and not iv.distinguishable
+    pd = paired_difference(ItemValues.of([1.0], ["q1"]), ItemValues.of([2.0], ["q1"]))
+    assert pd.diff.ci_low is None and "no verdict" in verdict(pd, "bpb", lower_is_better=True)
+
+
+def test_constant_values_give_a_zero_width_interval_not_nan():
+    iv = bootstrap_ci([0.25] * 12)  # BCa alone gives NaN here (scipy warns)
+    assert (iv.value, iv.ci_low, iv.ci_high) == (0.25, 0.25, 0.25)
+    assert "do not vary" in iv.note and iv.method == "BCa"
+    with pytest.warns(stats.DegenerateDataWarning):  # what is handled: scipy's BCa is NaN
+        assert np.isnan(scipy_ci((np.full(12, 0.25),), np.mean)[0])
+
+
+def test_bca_undefined_falls_back_to_percentile_of_the_same_resamples():
+    """Three resamples of one 1 among five 0s (seed 9) all lie above the estimate: BCa's
+    bias correction is infinite (scipy gives NaN); the percentile interval of the same
+    resamples is given instead, and said."""
+    x = np.array([0.0, 0, 0, 0, 0, 1])
+    with pytest.warns(stats.DegenerateDataWarning):
+        assert np.isnan(scipy_ci((x,), np.mean, seed=9, n=3)[0])
+    iv = bootstrap_ci(x, n_resamples=3, seed=9)
+    assert iv.method == "percentile" and "percentile interval of the same resamples" in iv.note
+    assert (iv.ci_low, iv.ci_high) == scipy_ci((x,), np.mean, seed=9, n=3, method="percentile")
+
+
+def test_mismatched_items_are_refused_by_name():
+    a = ItemValues.of([1.0, 2.0, 3.0], ["q1", "q2", "q3"])
+    b = ItemValues.of([1.0, 2.0, 3.0], ["q1", "q2", "q4"])
+    with pytest.raises(UsageError, match=r"1 item\(s\) only top has \(e.g. 'q3'\).*'q4'"):
+        paired_difference(a, b, names=("top", "random"))
+    with pytest.raises(UsageError, match="another order"):
+        paired_difference(a, ItemValues.of([3.0, 2.0, 1.0], ["q3", "q2", "q1"]))
+    aligned, lost = align({"top": a, "random": b})
+    assert aligned["top"].ids == aligned["random"].ids == ("q1", "q2")
+    assert lost == {"top": 1, "random": 1}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"values": [1.0, float("nan")], "ids": ["a", "b"]}, "item 'b' has no finite value"),
+        ({"values": [1.0, 2.0], "ids": ["a", "a"]}, "item 'a' appears twice"),
+        ({"values": [1.0, 2.0], "weights": [0.0, 0.0]}, "weights sum to 0"),
+    ],
+)
+def test_bad_item_values_are_refused(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        ItemValues.of(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "bca"}, "unknown bootstrap method 'bca'"),
+        ({"n_resamples": 0}, "positive whole number"),
+        ({"confidence": 95}, "strictly between 0 and 1"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        bootstrap_ci(A, **kwargs)
+    with pytest.raises(UsageError):
+        bootstrap_ci([])
+
+
+def test_the_traces_shares_make_the_benchmarks_rbridge_numbers():
+    """What betr compare resamples adds up to what the score stores (scoring.aggregate)."""
+    from engine.rbridge.scoring import TRACE_METRICS, aggregate, trace_share
+
+    rows = [
+        {"score": 2.0, "nll_rphi": 3.0, "nll_gold": None, "bpb": 1.5, "n_tokens": 9, "flags": []},
+        {"score": None, "nll_rphi": 2.0, "nll_gold": 1.0, "bpb": 1.0, "n_tokens": 4, "flags": []},
+        {"score": 4.0, "nll_rphi": 1.0, "nll_gold": 3.0, "bpb": 2.0, "n_tokens": 7, "flags": []},
+    ]
+    rows[0] |= {"mask_nll": 7.0, "mask_bytes": 10, "mask_words": 2}
+    rows[2] |= {"mask_nll": 3.0, "mask_bytes": 30, "mask_words": 5}
+    stored = aggregate(rows)
+    for metric in TRACE_METRICS:
+        shares = [s for r in rows if (s := trace_share(r, metric)) is not None]
+        v = [s[0] for s in shares]
+        w = None if shares[0][1] is None else [s[1] for s in shares]
+        assert ItemValues.of(v, weights=w).number() == pytest.approx(stored[metric], rel=1e-15)
+    assert stored["bpb"] == pytest.approx(10.0 / (40 * np.log(2)))
