@@ -382,14 +382,20 @@ def paired_difference(
     return PairedDifference(names[0], names[1], interval)
 
 
-def _num(x: float) -> str:
-    return f"{x:.4g}"
+def decimals(lo: float, hi: float) -> int:
+    """Decimals that show an interval's width to about two significant digits (4 for a
+    zero width, at most 8)."""
+    width = abs(hi - lo)
+    if not width or not math.isfinite(width):
+        return 4
+    return min(8, max(0, 2 - math.floor(math.log10(width))))
 
 
 def verdict(pair: PairedDifference, metric: str, *, lower_is_better: bool) -> str:
     """One sentence from the interval alone (never from the point estimate): which of a and b
     is better by how much, with the interval of that margin, when the interval excludes 0;
-    else that no difference is distinguishable from noise."""
+    else that no difference is distinguishable from noise. Numbers are shown to the
+    interval's precision (`decimals`)."""
     d, a, b = pair.diff, pair.a, pair.b
     items = f"{d.n} item{'s' if d.n != 1 else ''}"
     level = f"{d.confidence * 100:g}% CI"
@@ -397,11 +403,12 @@ def verdict(pair: PairedDifference, metric: str, *, lower_is_better: bool) -> st
         return f"{a} vs {b}: no verdict ({d.note or 'no interval'})"
     if d.ci_low == d.ci_high == d.value == 0.0 and d.note:
         return f"{a} vs {b}: no difference ({d.note}, {items})"
+    k = decimals(d.ci_low, d.ci_high)
     if not d.distinguishable:
         return (
             f"{a} vs {b}: no difference distinguishable from noise at this scale "
-            f"({metric} {a} - {b} = {_num(d.value)}, {level} {_num(d.ci_low)}..{_num(d.ci_high)}, "
-            f"{items})"
+            f"({metric} {a} - {b} = {d.value:+.{k}f}, {level} {d.ci_low:+.{k}f}.."
+            f"{d.ci_high:+.{k}f}, {items})"
         )
     a_lower = d.ci_high < 0
     a_wins = a_lower if lower_is_better else not a_lower
@@ -409,7 +416,7 @@ def verdict(pair: PairedDifference, metric: str, *, lower_is_better: bool) -> st
     # the margin winner over loser, as a positive number, with its interval
     lo, hi = (-d.ci_high, -d.ci_low) if a_lower else (d.ci_low, d.ci_high)
     return (
-        f"{winner} beats {loser} by {_num(abs(d.value))} {metric} "
-        f"({level} {_num(lo)}..{_num(hi)}, {items}; "
+        f"{winner} beats {loser} by {abs(d.value):.{k}f} {metric} "
+        f"({level} {lo:.{k}f}..{hi:.{k}f}, {items}; "
         f"{'lower' if lower_is_better else 'higher'} is better)"
     )

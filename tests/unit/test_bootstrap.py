@@ -15,6 +15,7 @@ from engine.analysis.bootstrap import (
     ItemValues,
     align,
     bootstrap_ci,
+    decimals,
     paired_difference,
     verdict,
 )
@@ -96,11 +97,13 @@ def test_a_planted_difference_is_found_and_named_the_right_way_round(lower_is_be
     d = pd.diff
     assert pd.distinguishable and d.ci_high < -0.25 and d.ci_low > -0.35
     text = verdict(pd, "bpb" if lower_is_better else "acc", lower_is_better=lower_is_better)
-    margin = f"(95% CI {-d.ci_high:.4g}..{-d.ci_low:.4g}, 60 items;"
+    k = decimals(d.ci_low, d.ci_high)  # the width ~0.02: 4 decimals
+    assert k == 4
+    margin = f"(95% CI {-d.ci_high:.4f}..{-d.ci_low:.4f}, 60 items;"
     if lower_is_better:  # lower bpb: top is better
-        assert text.startswith(f"top beats random by {abs(d.value):.4g} bpb {margin}")
+        assert text.startswith(f"top beats random by {abs(d.value):.4f} bpb {margin}")
     else:  # higher acc: random is better
-        assert text.startswith(f"random beats top by {abs(d.value):.4g} acc {margin}")
+        assert text.startswith(f"random beats top by {abs(d.value):.4f} acc {margin}")
     # the other order of the pair: the same winner
     flipped = paired_difference(ItemValues.of(b), ItemValues.of(A), names=("random", "top"))
     again = verdict(flipped, "m", lower_is_better=lower_is_better)
@@ -117,6 +120,15 @@ def test_the_verdict_follows_the_interval_not_the_point_estimate():
     assert "no difference distinguishable from noise at this scale" in verdict(
         pd, "bpb", lower_is_better=True
     )
+
+
+def test_numbers_are_shown_to_the_intervals_precision():
+    assert [decimals(lo, hi) for lo, hi in ((0.007, 0.185), (-0.0197, 0.0013), (-3, 40))] == [
+        3,
+        4,
+        1,
+    ]
+    assert decimals(0.0, 0.0) == 4 and decimals(0, 1e-12) == 8
 
 
 def test_one_item_gives_no_interval_and_says_so():
