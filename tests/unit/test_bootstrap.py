@@ -217,3 +217,21 @@ def test_the_traces_shares_make_the_benchmarks_rbridge_numbers():
         w = None if shares[0][1] is None else [s[1] for s in shares]
         assert ItemValues.of(v, weights=w).number() == pytest.approx(stored[metric], rel=1e-15)
     assert stored["bpb"] == pytest.approx(10.0 / (40 * np.log(2)))
+
+
+def test_betr_compares_defaults_are_the_engines():
+    from engine.analysis import bootstrap
+    from engine.cli.compare import compare_cmd
+
+    defaults = {p.name: p.default for p in compare_cmd.params}
+    assert (
+        defaults["resamples"],
+        defaults["seed"],
+        defaults["confidence"],
+        defaults["method"],
+    ) == (
+        bootstrap.DEFAULT_RESAMPLES,
+        bootstrap.DEFAULT_SEED,
+        bootstrap.DEFAULT_CONFIDENCE,
+        bootstrap.DEFAULT_METHOD,
+    )
