@@ -326,6 +326,40 @@ def align(samples: dict[str, ItemValues]) -> tuple[dict[str, ItemValues], dict[s
     return out, lost
 
 
+def _check_pair(a: ItemValues, b: ItemValues, names: tuple[str, str]) -> None:
+    check_same_items(a, b, names)
+    if (a.weights is None) != (b.weights is None):
+        raise UsageError("a paired difference needs one metric: one side is weighted, one not")
+
+
+def _identical(a: ItemValues, b: ItemValues) -> bool:
+    same_weights = a.weights is None or (
+        b.weights is not None and np.array_equal(a.weights, b.weights)
+    )
+    return same_weights and np.array_equal(a.values, b.values)
+
+
+def _exactly_zero(
+    names: tuple[str, str],
+    sizes: list[int],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+) -> PairedDifference:
+    """Two sides with the same value on every item: a difference of exactly 0 (no interval
+    where some benchmark has a single item)."""
+    check_settings(n_resamples, confidence, method)
+    zero = None if min(sizes) < 2 else 0.0
+    note = (
+        f"{names[0]} and {names[1]} have the same value on every item: the difference is exactly 0"
+    )
+    exact = Interval(
+        0.0, zero, zero, sum(sizes), n_resamples, confidence, method, seed, False, note
+    )
+    return PairedDifference(names[0], names[1], exact)
+
+
 def paired_difference(
     a: ItemValues,
     b: ItemValues,
@@ -339,30 +373,12 @@ def paired_difference(
     """number(a) - number(b) on the same items (same ids, same order: else a UsageError naming
     the difference) and its paired bootstrap interval: scipy.stats.bootstrap((a's data, b's
     data), statistic(a) - statistic(b), paired=True, rng=np.random.default_rng(seed))."""
-    check_same_items(a, b, names)
-    if (a.weights is None) != (b.weights is None):
-        raise UsageError("a paired difference needs one metric: one side is weighted, one not")
+    _check_pair(a, b, names)
     if len(a) == 0:
         raise UsageError("no items to compare")
+    if _identical(a, b):
+        return _exactly_zero(names, [len(a)], n_resamples, confidence, seed, method)
     value = a.number() - b.number()
-    if np.array_equal(a.values, b.values) and (
-        a.weights is None or np.array_equal(a.weights, b.weights)  # type: ignore[arg-type]
-    ):
-        exact = Interval(
-            0.0,
-            0.0 if len(a) > 1 else None,
-            0.0 if len(a) > 1 else None,
-            len(a),
-            n_resamples,
-            confidence,
-            method,
-            seed,
-            False,
-            f"{names[0]} and {names[1]} have the same value on every item: the difference is "
-            "exactly 0",
-        )
-        check_settings(n_resamples, confidence, method)
-        return PairedDifference(names[0], names[1], exact)
     stat_a, stat_b, k = statistic_of(a), statistic_of(b), len(a.data())
 
     def diff(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -380,6 +396,138 @@ def paired_difference(
         paired=True,
     )
     return PairedDifference(names[0], names[1], interval)
+
+
+# -- a set of benchmarks: the mean of the benchmarks' numbers, resampled within each ----------
+def _set_statistic(groups: list[list[ItemValues]]) -> Callable[..., np.ndarray]:
+    """statistic(idx_1, ..., idx_k) over k benchmarks: for each side (a list of samples, one
+    per benchmark), the mean over benchmarks of the benchmark's number on its resampled items
+    (idx_j indexes benchmark j's items); with two sides, the first minus the second."""
+
+    def number(sample: ItemValues, idx: np.ndarray) -> np.ndarray:
+        if sample.weights is None:
+            return np.mean(sample.values[idx], axis=-1)
+        return np.sum(sample.values[idx], axis=-1) / np.sum(sample.weights[idx], axis=-1)
+
+    def stat(*idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        means = [
+            sum(number(s, i) for s, i in zip(side, idx, strict=True)) / len(idx) for side in groups
+        ]
+        return means[0] if len(means) == 1 else means[0] - means[1]
+
+    return stat
+
+
+def _check_set(samples: dict[str, ItemValues]) -> None:
+    if not samples:
+        raise UsageError("no benchmarks to average over")
+    empty = [name for name, s in samples.items() if len(s) == 0]
+    if empty:
+        raise UsageError(f"benchmark '{empty[0]}' has no items", fix="leave it out of the set")
+
+
+def _set_interval(
+    groups: list[list[ItemValues]],
+    names: list[str],
+    value: float,
+    *,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+) -> Interval:
+    sizes = [len(s) for s in groups[0]]
+    small = [name for name, k in zip(names, sizes, strict=True) if k < 2]
+    if small:
+        check_settings(n_resamples, confidence, method)
+        return Interval(
+            value,
+            None,
+            None,
+            sum(sizes),
+            n_resamples,
+            confidence,
+            method,
+            seed,
+            False,
+            f"benchmark '{small[0]}' has 1 item: a bootstrap interval needs at least 2 in each",
+        )
+    return _interval(
+        tuple(np.arange(k) for k in sizes),
+        _set_statistic(groups),
+        value,
+        sum(sizes),
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        method=method,
+        paired=False,
+    )
+
+
+def set_mean_ci(
+    samples: dict[str, ItemValues],
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+    method: str = DEFAULT_METHOD,
+) -> Interval:
+    """The mean over a set of benchmarks (name -> its items) of each benchmark's number, with
+    a stratified bootstrap interval: each benchmark's items resampled within it
+    (scipy.stats.bootstrap over one sample of item positions per benchmark, paired=False), so
+    every resample keeps each benchmark's size and a large benchmark does not crowd out a
+    small one. n: the items of all of them."""
+    _check_set(samples)
+    value = float(np.mean([s.number() for s in samples.values()]))
+    return _set_interval(
+        [list(samples.values())],
+        list(samples),
+        value,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        method=method,
+    )
+
+
+def set_paired_difference(
+    a: dict[str, ItemValues],
+    b: dict[str, ItemValues],
+    *,
+    names: tuple[str, str] = ("a", "b"),
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = DEFAULT_SEED,
+    method: str = DEFAULT_METHOD,
+) -> PairedDifference:
+    """set_mean(a) - set_mean(b) over the same benchmarks and, in each, the same items (a
+    UsageError naming what differs), with the stratified paired interval: the same resampled
+    items of each benchmark on both sides."""
+    if list(a) != list(b):
+        raise UsageError(
+            f"{names[0]} and {names[1]} cover other benchmarks: {', '.join(a)} vs {', '.join(b)}",
+            fix="compare them over the same benchmarks, in the same order",
+        )
+    _check_set(a)
+    for bench in a:
+        _check_pair(a[bench], b[bench], (f"{names[0]} on {bench}", f"{names[1]} on {bench}"))
+    if all(_identical(a[k], b[k]) for k in a):
+        sizes = [len(s) for s in a.values()]
+        return _exactly_zero(names, sizes, n_resamples, confidence, seed, method)
+    value = float(np.mean([s.number() for s in a.values()])) - float(
+        np.mean([s.number() for s in b.values()])
+    )
+    iv = _set_interval(
+        [list(a.values()), list(b.values())],
+        list(a),
+        value,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        method=method,
+    )
+    return PairedDifference(names[0], names[1], iv)
 
 
 def decimals(lo: float, hi: float) -> int:

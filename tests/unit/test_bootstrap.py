@@ -17,6 +17,8 @@ from engine.analysis.bootstrap import (
     bootstrap_ci,
     decimals,
     paired_difference,
+    set_mean_ci,
+    set_paired_difference,
     verdict,
 )
 from engine.errors import UsageError
@@ -235,3 +237,61 @@ def test_betr_compares_defaults_are_the_engines():
         bootstrap.DEFAULT_CONFIDENCE,
         bootstrap.DEFAULT_METHOD,
     )
+
+
+# -- a set of benchmarks: the mean of their numbers, items resampled within each --------------
+B2 = RNG.normal(3.0, 2.0, 14)  # a second, smaller benchmark
+
+
+def test_a_set_mean_is_scipys_stratified_bootstrap_exactly():
+    """One sample per benchmark, paired=False: scipy resamples each within itself."""
+    iv = set_mean_ci({"gsm8k": ItemValues.of(A), "math": ItemValues.of(B2)}, seed=4)
+    assert iv.value == pytest.approx((A.mean() + B2.mean()) / 2, rel=1e-15)
+    assert (iv.ci_low, iv.ci_high) == scipy_ci(
+        (A, B2), lambda x, y, axis: (x.mean(axis) + y.mean(axis)) / 2, seed=4
+    )
+    assert iv.n == 74 and iv.note is None
+
+
+def test_a_set_paired_difference_resamples_the_same_items_on_both_sides():
+    a = {"gsm8k": ItemValues.of(A), "math": ItemValues.of(B2)}
+    shifted = {"gsm8k": ItemValues.of(A + 0.3 + NOISE), "math": ItemValues.of(B2 + 0.3)}
+    pd = set_paired_difference(a, shifted, names=("top", "random"), seed=4)
+    d = pd.diff
+    # the paired difference of the set is the set mean of the per-item differences
+    diffs = (A - (A + 0.3 + NOISE), B2 - (B2 + 0.3))
+    want = scipy_ci(diffs, lambda x, y, axis: (x.mean(axis) + y.mean(axis)) / 2, seed=4)
+    assert (d.ci_low, d.ci_high) == pytest.approx(want, abs=1e-12)
+    assert pd.distinguishable and d.value == pytest.approx(-0.3 - NOISE.mean() / 2, abs=1e-12)
+    assert verdict(pd, "bpb", lower_is_better=True).startswith("top beats random by 0.3")
+    same = set_paired_difference(a, dict(a), names=("x", "y")).diff
+    assert (same.value, same.ci_low, same.ci_high) == (0.0, 0.0, 0.0) and "exactly 0" in same.note
+
+
+def test_a_weighted_set_keeps_each_items_value_and_weight_together():
+    bits, w = A * W, W
+    a = {
+        "gsm8k": ItemValues.of(bits, weights=w),
+        "math": ItemValues.of(B2 * 10, weights=[10.0] * 14),
+    }
+    iv = set_mean_ci(a, seed=2, n_resamples=999)
+    assert iv.value == pytest.approx((bits.sum() / w.sum() + B2.mean()) / 2, rel=1e-14)
+    idx = (np.arange(60), np.arange(14))
+
+    def stat(i, j, axis=-1):
+        return (bits[i].sum(-1) / w[i].sum(-1) + (B2 * 10)[j].sum(-1) / (10.0 * j.shape[-1])) / 2
+
+    assert (iv.ci_low, iv.ci_high) == pytest.approx(scipy_ci(idx, stat, seed=2, n=999), abs=1e-12)
+
+
+def test_a_set_refuses_other_benchmarks_or_items_and_says_when_one_has_a_single_item():
+    a = {"gsm8k": ItemValues.of(A), "math": ItemValues.of(B2)}
+    with pytest.raises(UsageError, match="cover other benchmarks: gsm8k, math vs gsm8k"):
+        set_paired_difference(a, {"gsm8k": ItemValues.of(A)})
+    other = {"gsm8k": ItemValues.of(A), "math": ItemValues.of(B2, [f"m{i}" for i in range(14)])}
+    with pytest.raises(UsageError, match="only b on math has"):
+        set_paired_difference(a, other)
+    iv = set_mean_ci({"gsm8k": ItemValues.of(A), "tiny": ItemValues.of([1.0])})
+    assert iv.ci_low is None and "benchmark 'tiny' has 1 item" in iv.note
+    with pytest.raises(UsageError, match="no benchmarks"):
+        set_mean_ci({})
