@@ -20,8 +20,9 @@ this is the bootstrap of the per-item differences (equal up to rounding; tested)
 
 Degenerate inputs are said in `note`, never a silent NaN:
 - fewer than 2 items: no interval (ci_low, ci_high None);
-- every resample gives the same number (constant values; BCa divides by zero there): a
-  zero-width interval at that number;
+- every resample gives the same number (constant values, or the same difference on every
+  item; BCa divides by zero there, or computes from rounding noise): a zero-width interval at
+  that number;
 - BCa undefined otherwise (a resample distribution with all its mass on one side): the
   percentile interval from the same resamples, and `method` says percentile;
 - two models with the same values on every item: the difference is exactly 0, interval [0, 0].
@@ -54,6 +55,8 @@ DEFAULT_SEED = 0
 # batches of resamples (the batch size is part of what makes an interval reproducible:
 # `batch_size`)
 MAX_BATCH_VALUES = 1 << 22
+# resamples that differ by less than this (relative) are one number: rounding, not spread
+FLAT = 1e-12
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,12 @@ class ItemValues:
                     f"item '{self.ids[bad[0]]}' has no finite {what} ({arr[bad[0]]})",
                     fix="leave out the items a model has no number for",
                 )
-        if self.weights is not None and n and not self.weights.sum() > 0:
-            raise UsageError("the items' weights sum to 0: the number is undefined")
+        if self.weights is not None and n and not np.all(self.weights > 0):
+            k = int(np.argmin(self.weights > 0))
+            raise UsageError(
+                f"item '{self.ids[k]}' has weight {self.weights[k]}: a weight must be positive",
+                fix="leave out the items without a weight (e.g. a trace without mask bytes)",
+            )
 
     @classmethod
     def of(
@@ -217,9 +224,9 @@ def _interval(
         "batch": batch_size(n, n_resamples),
     }
     with warnings.catch_warnings():
-        # BCa on a degenerate distribution warns and gives NaN: handled below, in words
+        # BCa on a degenerate distribution warns (DegenerateDataWarning, a RuntimeWarning)
+        # and gives NaN: handled below, in words
         warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.filterwarnings("ignore", message=".*BCa confidence interval cannot")
         res = bootstrap(
             data,
             statistic,
@@ -228,19 +235,18 @@ def _interval(
             rng=np.random.default_rng(seed),
             **common,
         )
+    dist = np.asarray(res.bootstrap_distribution)
+    if np.ptp(dist) <= FLAT * max(1.0, abs(value)):
+        return made(
+            value,
+            value,
+            method,
+            f"every resample gives {value:.6g}: what is resampled is the same on every item, "
+            "so the interval has zero width",
+        )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if math.isfinite(lo) and math.isfinite(hi):
         return made(lo, hi, method, None)
-    dist = np.asarray(res.bootstrap_distribution)
-    if np.all(dist == dist.flat[0]):
-        same = float(dist.flat[0])
-        return made(
-            same,
-            same,
-            method,
-            f"every resample gives {same:.6g} (the values do not vary over the items): "
-            "the interval has zero width",
-        )
     pct = bootstrap(
         data,
         statistic,

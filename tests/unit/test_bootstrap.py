@@ -144,9 +144,21 @@ def test_one_item_gives_no_interval_and_says_so():
 def test_constant_values_give_a_zero_width_interval_not_nan():
     iv = bootstrap_ci([0.25] * 12)  # BCa alone gives NaN here (scipy warns)
     assert (iv.value, iv.ci_low, iv.ci_high) == (0.25, 0.25, 0.25)
-    assert "do not vary" in iv.note and iv.method == "BCa"
+    assert "the same on every item" in iv.note and iv.method == "BCa"
     with pytest.warns(stats.DegenerateDataWarning):  # what is handled: scipy's BCa is NaN
         assert np.isnan(scipy_ci((np.full(12, 0.25),), np.mean)[0])
+
+
+def test_the_same_difference_on_every_item_gives_a_zero_width_interval_said():
+    """b = a + 0.3 item by item: every resample's difference is -0.3 up to rounding (which
+    BCa would turn into a spurious interval)."""
+    pd = paired_difference(ItemValues.of(A), ItemValues.of(A + 0.3), names=("top", "random"))
+    d = pd.diff
+    assert d.ci_low == d.ci_high == d.value == pytest.approx(-0.3, abs=1e-12)
+    assert "the same on every item" in d.note and pd.distinguishable
+    assert verdict(pd, "bpb", lower_is_better=True).startswith("top beats random by 0.3000 bpb")
+    w = bootstrap_ci(ItemValues.of(np.full(9, 0.6), weights=np.full(9, 2.0)))
+    assert (w.value, w.ci_low, w.ci_high) == (0.3, 0.3, 0.3) and w.note
 
 
 def test_bca_undefined_falls_back_to_percentile_of_the_same_resamples():
@@ -178,7 +190,7 @@ def test_mismatched_items_are_refused_by_name():
     [
         ({"values": [1.0, float("nan")], "ids": ["a", "b"]}, "item 'b' has no finite value"),
         ({"values": [1.0, 2.0], "ids": ["a", "a"]}, "item 'a' appears twice"),
-        ({"values": [1.0, 2.0], "weights": [0.0, 0.0]}, "weights sum to 0"),
+        ({"values": [1.0, 2.0], "weights": [3.0, 0.0]}, "item '1' has weight 0.0"),
     ],
 )
 def test_bad_item_values_are_refused(kwargs, message):
