@@ -19,7 +19,7 @@ bpb, an rBridge score) is engine.api.analysis_fit.is_loss.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -32,7 +32,9 @@ from engine.analysis.bootstrap import (
     DEFAULT_METHOD,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
+    Interval,
     ItemValues,
+    PairedDifference,
 )
 from engine.analysis.bootstrap import METHODS as BOOTSTRAP_METHODS  # the registry, for the faces
 from engine.analysis.mc import ACCURACIES, item_row
@@ -76,11 +78,12 @@ def parse_proxies(spec: str | Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class CompareRequest:
-    """Proxies (names or ids, at least two) scored on `benchmark` under `metric`; the
-    bootstrap's resamples, seed, confidence level and method (BOOTSTRAP_METHODS)."""
+    """Proxies (names or ids, at least two) scored on `benchmark` (or several: "a,b", the
+    mean over them) under `metric`; the bootstrap's resamples, seed, confidence level and
+    method (BOOTSTRAP_METHODS)."""
 
     proxies: Sequence[str]
-    benchmark: str
+    benchmark: str | Sequence[str]
     metric: str
     n_resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
@@ -119,7 +122,10 @@ class Comparison(Record):
     """`betr compare`'s result: per proxy the number and interval, every pair's difference,
     a verdict per pair; `source`: where the per-item values came from; `missing`: items of
     a proxy left out because another proxy has no value for them; `method`: the method asked
-    for (a pair or proxy whose interval needed another says so in its note)."""
+    for (a pair or proxy whose interval needed another says so in its note). Over several
+    benchmarks, `benchmark` names them all ("a, b"), the numbers are the means over them of
+    each benchmark's number (`n_items` all their items), and `benchmarks` holds each one's
+    own comparison."""
 
     benchmark: str
     metric: str
@@ -135,6 +141,7 @@ class Comparison(Record):
     method: str
     missing: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    benchmarks: list[Comparison] = field(default_factory=list)  # over several: each one's
 
     def to_json(self) -> dict[str, Any]:
         """The shape of `betr compare --json`."""
@@ -153,6 +160,7 @@ class Comparison(Record):
             "method": self.method,
             "missing": dict(self.missing),
             "notes": list(self.notes),
+            **({"benchmarks": [c.to_json() for c in self.benchmarks]} if self.benchmarks else {}),
         }
 
 
@@ -171,71 +179,89 @@ def resolve_metric(name: str) -> str:
     )
 
 
+def parse_benchmarks(spec: str | Sequence[str]) -> list[str]:
+    """ "gsm8k" or "gsm8k,math" (or a list) -> the names, at least one, none twice."""
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [p.strip() for p in parts if p.strip()]
+    if not names:
+        raise UsageError("no benchmark given", fix="--benchmark NAME[,NAME...]")
+    return names
+
+
 def compare(workspace: Workspace, req: CompareRequest) -> Comparison:
-    """The comparison (module doc); nothing is written."""
-    from engine.analysis.bootstrap import (
-        align,
-        bootstrap_ci,
-        check_settings,
-        paired_difference,
-        verdict,
-    )
+    """The comparison (module doc) on one benchmark, or on several (`req.benchmark`
+    "a,b"): each one's, and the mean over them of each benchmark's number with a stratified
+    interval (engine.analysis.bootstrap.set_mean_ci); nothing is written."""
+    from engine.analysis.bootstrap import check_settings
 
     names = parse_proxies(req.proxies)
     metric = resolve_metric(req.metric)
     check_settings(req.n_resamples, req.confidence, req.method)
+    loaded = []
     with closing(workspace.connect(readonly=True)) as conn:
-        bench = resolve_benchmark(conn, req.benchmark)
         proxies = [resolve_proxy(conn, n) for n in names]
         dup = next((p for i, p in enumerate(proxies) if p.id in {q.id for q in proxies[:i]}), None)
         if dup is not None:
             raise UsageError(f"proxy '{dup.name}' is named twice", fix="name each proxy once")
-        if metric in TRACE_METRICS:
-            samples, source, notes = _trace_values(conn, proxies, bench, metric)
-        else:
-            samples, source, notes = _mc_values(conn, proxies, bench, metric)
-    aligned, lost = align(samples)
-    n_items = len(next(iter(aligned.values())))
-    if n_items == 0:
-        counts = ", ".join(f"{name} {len(s)}" for name, s in samples.items())
-        raise UsageError(
-            f"the proxies have no item of '{bench['name']}' in common under {metric} "
-            f"(items with a value: {counts})",
-            fix="score every proxy on the same items of the benchmark",
-        )
+        seen: set[int] = set()
+        for name in parse_benchmarks(req.benchmark):
+            bench = resolve_benchmark(conn, name)
+            if bench["id"] in seen:
+                raise UsageError(
+                    f"benchmark '{bench['name']}' is named twice", fix="name each benchmark once"
+                )
+            seen.add(bench["id"])
+            if metric in TRACE_METRICS:
+                loaded.append((str(bench["name"]), *_trace_values(conn, proxies, bench, metric)))
+            else:
+                loaded.append((str(bench["name"]), *_mc_values(conn, proxies, bench, metric)))
     settings: dict[str, Any] = {
         "n_resamples": req.n_resamples,
         "confidence": req.confidence,
         "seed": req.seed,
         "method": req.method,
     }
-    per_proxy = []
-    for name, s in aligned.items():
-        iv = bootstrap_ci(s, **settings)
-        per_proxy.append(ProxyValue(name, iv.value, iv.ci_low, iv.ci_high, iv.note))
-    lower = is_loss(metric)
-    pairs, verdicts = [], []
-    for a, b in combinations(aligned, 2):
-        pd = paired_difference(aligned[a], aligned[b], names=(a, b), **settings)
-        d = pd.diff
-        pairs.append(PairRow(a, b, metric, d.value, d.ci_low, d.ci_high, d.distinguishable, d.note))
-        verdicts.append(verdict(pd, metric, lower_is_better=lower))
-    if n_items < FEW_ITEMS:
-        notes.append(
-            f"only {n_items} items: bootstrap intervals over fewer than {FEW_ITEMS} items are "
-            "too narrow (they cover the truth less often than they claim); read the verdicts "
-            "as tentative"
+    each = [_one(*args, metric=metric, settings=settings) for args in loaded]
+    if len(each) == 1:
+        return each[0][0]
+    return _over_set(each, metric, settings)
+
+
+def _one(
+    benchmark: str,
+    samples: dict[str, ItemValues],
+    source: str,
+    notes: list[str],
+    *,
+    metric: str,
+    settings: dict[str, Any],
+) -> tuple[Comparison, dict[str, ItemValues]]:
+    """One benchmark's comparison, and the proxies' values on its common items."""
+    from engine.analysis.bootstrap import align, bootstrap_ci, paired_difference
+
+    aligned, lost = align(samples)
+    n_items = len(next(iter(aligned.values())))
+    if n_items == 0:
+        counts = ", ".join(f"{name} {len(s)}" for name, s in samples.items())
+        raise UsageError(
+            f"the proxies have no item of '{benchmark}' in common under {metric} "
+            f"(items with a value: {counts})",
+            fix="score every proxy on the same items of the benchmark",
         )
+    per_proxy, pairs, verdicts = _intervals(
+        aligned, bootstrap_ci, paired_difference, metric, settings
+    )
     missing = {name: k for name, k in lost.items() if k}
     if missing:
         notes.append(
             f"compared on the {n_items} items every proxy has; left out: "
             + ", ".join(f"{k} of {name}'s" for name, k in missing.items())
         )
-    return Comparison(
-        benchmark=str(bench["name"]),
+    notes += _few(n_items)
+    comparison = Comparison(
+        benchmark=benchmark,
         metric=metric,
-        lower_is_better=lower,
+        lower_is_better=is_loss(metric),
         source=source,
         n_items=n_items,
         proxies=per_proxy,
@@ -243,6 +269,74 @@ def compare(workspace: Workspace, req: CompareRequest) -> Comparison:
         verdicts=verdicts,
         missing=missing,
         notes=notes,
+        **settings,
+    )
+    return comparison, aligned
+
+
+def _intervals(
+    values: dict[str, Any],
+    one: Callable[..., Interval],
+    pair: Callable[..., PairedDifference],
+    metric: str,
+    settings: dict[str, Any],
+) -> tuple[list[ProxyValue], list[PairRow], list[str]]:
+    """Per proxy `one(its values)`, per pair `pair(a's, b's)` and the pair's verdict."""
+    from engine.analysis.bootstrap import verdict
+
+    per_proxy = []
+    for name, v in values.items():
+        iv = one(v, **settings)
+        per_proxy.append(ProxyValue(name, iv.value, iv.ci_low, iv.ci_high, iv.note))
+    pairs, verdicts = [], []
+    for a, b in combinations(values, 2):
+        pd = pair(values[a], values[b], names=(a, b), **settings)
+        d = pd.diff
+        pairs.append(PairRow(a, b, metric, d.value, d.ci_low, d.ci_high, d.distinguishable, d.note))
+        verdicts.append(verdict(pd, metric, lower_is_better=is_loss(metric)))
+    return per_proxy, pairs, verdicts
+
+
+def _few(n_items: int) -> list[str]:
+    if n_items >= FEW_ITEMS:
+        return []
+    return [
+        f"only {n_items} items: bootstrap intervals over fewer than {FEW_ITEMS} items are too "
+        "narrow (they cover the truth less often than they claim); read the verdicts as "
+        "tentative"
+    ]
+
+
+def _over_set(
+    each: list[tuple[Comparison, dict[str, ItemValues]]], metric: str, settings: dict[str, Any]
+) -> Comparison:
+    """The mean over the benchmarks of each one's number, per proxy and per pair, each
+    benchmark's items resampled within it; the benchmarks' own comparisons inside."""
+    from engine.analysis.bootstrap import set_mean_ci, set_paired_difference
+
+    proxies = list(each[0][1])
+    by_proxy = {p: {c.benchmark: aligned[p] for c, aligned in each} for p in proxies}
+    per_proxy, pairs, verdicts = _intervals(
+        by_proxy, set_mean_ci, set_paired_difference, metric, settings
+    )
+    n_items = sum(c.n_items for c, _ in each)
+    names = [c.benchmark for c, _ in each]
+    notes = [
+        f"the mean over {len(names)} benchmarks of each one's {metric}; each benchmark's items "
+        "resampled within it",
+        *_few(n_items),
+    ]
+    return Comparison(
+        benchmark=", ".join(names),
+        metric=metric,
+        lower_is_better=is_loss(metric),
+        source="; ".join(dict.fromkeys(c.source for c, _ in each)),
+        n_items=n_items,
+        proxies=per_proxy,
+        paired=pairs,
+        verdicts=verdicts,
+        notes=notes,
+        benchmarks=[c for c, _ in each],
         **settings,
     )
 

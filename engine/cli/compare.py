@@ -31,7 +31,11 @@ def _notes(rows: list[dict]) -> list[tuple[str, str]]:
 
 @click.command("compare", cls=BetrCommand)
 @click.option("--proxies", required=True, help="Two or more proxies (names or ids): A,B[,C].")
-@click.option("--benchmark", required=True, help="The benchmark all of them were scored on.")
+@click.option(
+    "--benchmark",
+    required=True,
+    help="The benchmark all of them were scored on, or several (a,b): each, and their mean.",
+)
 @click.option(
     "--metric",
     required=True,
@@ -68,9 +72,22 @@ def compare_cmd(proxies, benchmark, metric, resamples, seed, confidence, method)
     if obj().json:
         emit_json(result)
         return
+    for each in result.get("benchmarks", []):
+        _print(each, "")
+        echo()
+    _print(result, "the mean over " if result.get("benchmarks") else "")
+    for each in result.get("benchmarks", []):
+        for note in each["notes"]:
+            echo(f"note: {each['benchmark']}: {note}", err=True)
+    for note in result["notes"]:
+        echo(f"note: {note}", err=True)
+
+
+def _print(result: dict, over: str) -> None:
+    """One comparison: what it compares, the proxies' numbers, the pairs, the verdicts."""
     level = f"{result['confidence'] * 100:g}% CI"
     echo(
-        f"{result['metric']} on {result['benchmark']}: {result['n_items']} items, "
+        f"{result['metric']} on {over}{result['benchmark']}: {result['n_items']} items, "
         f"{'lower' if result['lower_is_better'] else 'higher'} is better "
         f"({result['source']}; {result['method']} bootstrap, {result['n_resamples']} "
         f"resamples, seed {result['seed']})"
@@ -90,8 +107,6 @@ def compare_cmd(proxies, benchmark, metric, resamples, seed, confidence, method)
     )
     for line in result["verdicts"]:
         echo(line)
-    for note in result["notes"]:
-        echo(f"note: {note}", err=True)
 
 
 COMMANDS = (compare_cmd,)

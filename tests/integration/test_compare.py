@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 from tests.helpers import betr as run_betr
+from tests.integration.test_mask_bpb import TRACES as MASK_TRACES
 from tests.integration.test_mask_bpb import import_mask_traces
 
 pytestmark = pytest.mark.slow  # three proxies scored and evaluated (torch), once per module
@@ -54,13 +55,33 @@ def ws(tmp_path_factory, tiny_lm_dir, tiny_lm_dir_bos):
         )
     )
     assert betr("import", "bench", str(mc), "--name", "parity")[0] == 0
+    # a second mask benchmark: four of the traces again, under other ids
+    (tmp / "mini2.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"b{i}", "question": q or "-", "answer": "#### 5"}) + "\n"
+            for i, q, _ in MASK_TRACES[:4]
+        )
+    )
+    (tmp / "mask2.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"b{i}", "question": q, "reasoning": r}, ensure_ascii=False) + "\n"
+            for i, q, r in MASK_TRACES[:4]
+        ),
+        encoding="utf-8",
+    )
+    assert betr("import", "bench", str(tmp / "mini2.jsonl"), "--name", "mini2")[0] == 0
+    code, _, err = betr(
+        "rbridge", "import", str(tmp / "mask2.jsonl"), "--benchmark", "mini2", "--format", "mask"
+    )
+    assert code == 0, err
     copy = tmp / "copy"
     shutil.copytree(tiny_lm_dir, copy)
     for name, path in ((P, tiny_lm_dir), (Q, tiny_lm_dir_bos), (COPY, copy)):
         code, _, err = betr("proxy", "add", str(path), "--name", name)
         assert code == 0, err
-        code, _, err = betr("rbridge", "score", "--proxy", name, "--benchmark", "mini")
-        assert code == 0, err
+        for bench in ("mini", "mini2"):
+            code, _, err = betr("rbridge", "score", "--proxy", name, "--benchmark", bench)
+            assert code == 0, err
         code, _, err = betr("proxy", "eval", "--proxy", name, "--benchmark", "parity")
         assert code == 0, err
     return workspace
@@ -86,11 +107,11 @@ def scipy_ci(data, statistic, *, paired, seed, n_resamples):
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def mask_sums(ws, proxy):
-    """(bits, bytes) per trace of the proxy's score on 'mini', read back from the store."""
+def mask_sums(ws, proxy, bench="mini"):
+    """(bits, bytes) per trace of the proxy's score on `bench`, read back from the store."""
     from engine.api.rbridge import scores_table, trace_list
 
-    (score,) = [s for s in scores_table(ws, "mini") if s.proxy == proxy]
+    (score,) = [s for s in scores_table(ws, bench) if s.proxy == proxy]
     rows = trace_list(ws, score.score_id)
     return (
         [r.ext_id for r in rows],
@@ -184,6 +205,59 @@ def test_the_text_output_prints_names_verbatim_and_the_verdicts(ws):
     assert "note: only 5 items: bootstrap intervals over fewer than 20 items" in err
 
 
+def test_over_two_benchmarks_the_mean_of_their_numbers_resampled_within_each(ws):
+    def asked(benchmark):
+        return compare_json(
+            ws,
+            "--proxies",
+            f"{P},{Q}",
+            "--benchmark",
+            benchmark,
+            "--metric",
+            "bpb",
+            "--resamples",
+            "999",
+            "--seed",
+            "3",
+        )
+
+    got = asked("mini,mini2")
+    assert got["benchmark"] == "mini, mini2" and got["n_items"] == 9
+    assert [b["benchmark"] for b in got["benchmarks"]] == ["mini", "mini2"]
+    for each in got["benchmarks"]:  # each one's own comparison, as asked alone
+        assert each == asked(each["benchmark"])
+    sums = {(p, b): mask_sums(ws, p, b)[1:] for p in (P, Q) for b in ("mini", "mini2")}
+
+    def ratio(p, b, idx):
+        bits, nbytes = sums[(p, b)]
+        return bits[idx].sum(-1) / nbytes[idx].sum(-1)
+
+    for row in got["proxies"]:
+
+        def mean(i, j, axis=-1, p=row["proxy"]):
+            return (ratio(p, "mini", i) + ratio(p, "mini2", j)) / 2
+
+        assert row["value"] == pytest.approx(mean(np.arange(5), np.arange(4)), rel=1e-12)
+        idx = (np.arange(5), np.arange(4))
+        want = scipy_ci(idx, mean, paired=False, seed=3, n_resamples=999)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(want, abs=1e-12)
+    (pair,) = got["paired"]
+
+    def diff(i, j, axis=-1):
+        return (
+            ratio(P, "mini", i) + ratio(P, "mini2", j) - ratio(Q, "mini", i) - ratio(Q, "mini2", j)
+        ) / 2
+
+    want = scipy_ci((np.arange(5), np.arange(4)), diff, paired=False, seed=3, n_resamples=999)
+    assert (pair["ci_low"], pair["ci_high"]) == pytest.approx(want, abs=1e-12)
+    assert any("the mean over 2 benchmarks" in n for n in got["notes"])
+    code, out, err = run_betr(
+        ws, "compare", "--proxies", f"{P},{Q}", "--benchmark", "mini,mini2", "--metric", "bpb"
+    )
+    assert code == 0 and "bpb on the mean over mini, mini2: 9 items" in out
+    assert "note: mini2: only 4 items" in err
+
+
 def test_multiple_choice_items_under_another_spelling_of_the_metric(ws):
     got = compare_json(ws, "--proxies", f"{P},{Q}", "--benchmark", "parity", "--metric", "acc-norm")
     assert got["metric"] == "acc_norm" and got["lower_is_better"] is False
@@ -239,6 +313,7 @@ def test_items_only_some_proxies_have_are_left_out_and_said(ws):
         ((f"{P},{Q}", "minni", "bpb"), "did you mean 'mini'"),
         ((f"{P},{Q}", "parity", "bpb"), f"proxy '{P}' has no finished rBridge score on 'parity'"),
         ((f"{P},{Q}", "mini", "acc"), f"proxy '{P}' has no multiple-choice items on 'mini'"),
+        ((f"{P},{Q}", "mini,mini", "bpb"), "benchmark 'mini' is named twice"),
     ],
 )
 def test_bad_requests_exit_2_with_the_fix(ws, args, needle):
