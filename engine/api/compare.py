@@ -359,7 +359,7 @@ def _trace_values(
                 fix=f"score it: betr rbridge score --proxy {p.name} --benchmark {bench['name']}",
             )
         latest: dict[str, dict[str, Any]] = {}
-        for s in sorted(rows, key=lambda s: (s["finished_at"] or 0, s["id"])):
+        for s in sorted(rows, key=_when):
             latest[s["config_hash"]] = s
         done[p.name] = latest
     common = set.intersection(*(set(d) for d in done.values()))
