@@ -194,6 +194,30 @@ def release_mask_metrics(rows: list[dict]) -> dict[str, float | None]:
     }
 
 
+# the benchmark numbers that are a mean over traces, by name: the per-trace column averaged
+TRACE_MEANS = {
+    "rbridge": "score",
+    "nll_rphi": "nll_rphi",
+    "nll_gold": "nll_gold",
+    "bpb_prompted": "bpb",
+}
+# every benchmark number with a share per trace (`trace_share`): the means, and the release's bpb
+TRACE_METRICS = (*TRACE_MEANS, "bpb")
+
+
+def trace_share(row: dict, metric: str) -> tuple[float, float | None] | None:
+    """One trace's share of the benchmark's `metric` as `aggregate` computes it: (value, None)
+    for a mean over traces; for the release's `bpb` (NLL in bits, bytes), the benchmark's
+    number being the sum of the first over the sum of the second; None: the trace has none
+    (no value, or no mask)."""
+    if metric == "bpb":
+        if not row.get("mask_bytes"):
+            return None
+        return float(row["mask_nll"]) / LN2, float(row["mask_bytes"])
+    value = row.get(TRACE_MEANS[metric])
+    return None if value is None else (float(value), None)
+
+
 def aggregate(rows: list[dict]) -> dict:
     """A benchmark's numbers from its per-trace rows: each the mean over the traces that have
     it (bpb and the perplexities: summed first, `release_mask_metrics`), with the counts that
@@ -208,10 +232,7 @@ def aggregate(rows: list[dict]) -> dict:
         for f in r["flags"]:
             flags[f] = flags.get(f, 0) + 1
     return {
-        "rbridge": mean("score"),
-        "nll_rphi": mean("nll_rphi"),
-        "nll_gold": mean("nll_gold"),
-        "bpb_prompted": mean("bpb"),
+        **{name: mean(column) for name, column in TRACE_MEANS.items()},
         **release_mask_metrics(rows),
         "n_mask_traces": sum(1 for r in rows if r.get("mask_bytes")),
         "n_traces": len(rows),

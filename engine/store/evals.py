@@ -101,9 +101,10 @@ def mc_item_rows(
     conn: sqlite3.Connection, proxy_id: int, benchmark_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Per-item log-likelihoods of a proxy (on one benchmark), in example order, with the
-    example's choices (list) and the BOS convention the item was scored under."""
+    example's own id (ext_id), choices (list) and the BOS convention the item was scored
+    under."""
     sql = (
-        "SELECT m.example_id, e.benchmark_id, m.gold, m.logliks, m.n_chars, m.bos, e.choices "
+        "SELECT m.example_id, e.ext_id, e.benchmark_id, m.gold, m.logliks, m.n_chars, m.bos, e.choices "
         "FROM mc_items m JOIN examples e ON e.id = m.example_id WHERE m.proxy_id = ?"
     )
     args: list[Any] = [proxy_id]

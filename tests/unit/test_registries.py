@@ -14,12 +14,13 @@ from tests.helpers import REPO
 
 def registries() -> dict[str, tuple[object, object]]:
     """name -> (the registry in the pure layer (or where it is defined), the API's re-export)."""
-    from engine.analysis import correlations
+    from engine.analysis import bootstrap, correlations
     from engine.analysis.pairing import MATCH_KEYS
     from engine.api import (
         analysis_corr,
         analysis_fit,
         browse,
+        compare,
         imports,
         labels,
         proxies,
@@ -56,6 +57,7 @@ def registries() -> dict[str, tuple[object, object]]:
         "labels": (doclabels.LABELS, labels.LABELS),
         "engines": (ENGINES, scale.ENGINES),
         "benchmark formats": (BENCHMARK_FORMATS, imports.BENCHMARK_FORMATS),
+        "bootstrap methods": (bootstrap.METHODS, compare.BOOTSTRAP_METHODS),
     }
 
 
@@ -86,6 +88,7 @@ CLI_CHOICES = {
     (("embed",), "engine"): "engines",
     (("threshold",), "engine"): "engines",
     (("import", "bench"), "fmt"): "benchmark formats",
+    (("compare",), "method"): "bootstrap methods",
     (("labels", "set"), "label"): "labels",  # and "none", which clears a label
 }
 EXTRA = {(("labels", "set"), "label"): ("none",)}
