@@ -36,8 +36,9 @@ sizes: time and disk grow with their measured per-doc slope, memory linearly.
                            [--fts-compare] [--steps import,score,...] [--work DIR]
 
 `--json` prints only a JSON list of rows {"size", "step", "seconds", "us_per_doc",
-"peak_rss_mb", "disk_bytes_per_doc"} (plus "unit_count", "load" (the 1-minute load average as the step ended), "growth" and, for
-the projection, "projected": true).
+"peak_rss_mb", "disk_bytes_per_doc"} (plus "unit_count", "cpu_seconds" (of the step's process and its workers, which moves far less
+with the machine's load than the wall time), "load" (the 1-minute load average as the step
+ended), "growth" and, for the projection, "projected": true).
 """
 
 from __future__ import annotations
@@ -276,9 +277,12 @@ def run_step(step: str, ws_root: Path, pool: Path, sample: int) -> dict[str, Any
 
 def child_main(args: argparse.Namespace) -> None:
     result = step_main(args.step, args.ws, args.pool, args.sample)
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result["peak_rss_mb"] = max(own, workers) / 1024  # Linux reports KiB
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["peak_rss_mb"] = max(own.ru_maxrss, workers.ru_maxrss) / 1024  # Linux reports KiB
+    # CPU seconds of the step's process and its workers (setup included): on a shared machine
+    # this moves far less with the load than the wall time does
+    result["cpu_seconds"] = sum(u.ru_utime + u.ru_stime for u in (own, workers))
     print(json.dumps(result, default=str))
 
 
@@ -326,16 +330,18 @@ def measure_size(
             "peak_rss_mb": round(result["peak_rss_mb"], 1),
             "disk_bytes_per_doc": round(disk / n, 1),
             "unit_count": unit,
+            "cpu_seconds": round(result["cpu_seconds"], 3),
             "load": round(os.getloadavg()[0], 2),  # 1-minute load average as the step ended
         }
         rows.append(row)
         say(
             f"  {step:<15} {row['seconds']:10.2f} s {row['us_per_doc']:12.1f} us/doc "
-            f"{row['peak_rss_mb']:8.0f} MB {row['disk_bytes_per_doc']:9.0f} B/doc  load {row['load']}"
+            f"{row['peak_rss_mb']:8.0f} MB {row['disk_bytes_per_doc']:9.0f} B/doc  "
+            f"cpu {row['cpu_seconds']:.1f} s  load {row['load']}"
             + "".join(
                 f"  {k} {v}"
                 for k, v in result.items()
-                if k not in ("seconds", "peak_rss_mb", "unit_count")
+                if k not in ("seconds", "peak_rss_mb", "unit_count", "cpu_seconds")
             )
         )
     pool.unlink()
@@ -400,14 +406,16 @@ def project(rows: list[dict[str, Any]], target: int) -> list[dict[str, Any]]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        f"{'size':>10} {'step':<15} {'seconds':>10} {'us/doc':>11} {'growth':>7} {'peak RSS':>9} {'disk/doc':>9}"
+        f"{'size':>10} {'step':<15} {'seconds':>10} {'us/doc':>11} {'growth':>7} "
+        f"{'CPU s':>9} {'peak RSS':>9} {'disk/doc':>9}"
     )
     for r in rows:
         growth = "" if r.get("growth") is None else f"{r['growth']:.2f}x"
+        cpu = "" if r.get("cpu_seconds") is None else f"{r['cpu_seconds']:.1f}"
         mark = " (projected)" if r.get("projected") else ""
         print(
             f"{r['size']:>10,} {r['step']:<15} {r['seconds']:>10.2f} {r['us_per_doc']:>11.1f} "
-            f"{growth:>7} {r['peak_rss_mb']:>6.0f} MB {r['disk_bytes_per_doc']:>7.0f} B{mark}"
+            f"{growth:>7} {cpu:>9} {r['peak_rss_mb']:>6.0f} MB {r['disk_bytes_per_doc']:>7.0f} B{mark}"
         )
 
 

@@ -185,6 +185,7 @@ def test_growth_bench_runs_every_step_at_two_small_sizes():
             "disk_bytes_per_doc",
         }
         assert r["seconds"] > 0 and r["peak_rss_mb"] > 0 and r["disk_bytes_per_doc"] > 0
+        assert r["cpu_seconds"] > 0
         unit = 200 if r["step"] in growth.PER_SAMPLE else r["size"]
         assert r["us_per_doc"] == pytest.approx(r["seconds"] / unit * 1e6, rel=1e-3)
     by = {(r["size"], r["step"]): r for r in measured}
