@@ -57,6 +57,9 @@ DEFAULT_SEED = 0
 MAX_BATCH_VALUES = 1 << 22
 # resamples that differ by less than this (relative) are one number: rounding, not spread
 FLAT = 1e-12
+# below this many items a bootstrap interval under-covers (it is built from the items' own
+# spread, which a small sample underestimates, so it is too narrow)
+FEW_ITEMS = 20
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from engine.analysis.bootstrap import (
     DEFAULT_METHOD,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
+    FEW_ITEMS,
     Interval,
     ItemValues,
     PairedDifference,
@@ -49,11 +50,6 @@ from engine.store import rbridge as store_rb
 from engine.workspace import Workspace
 
 __all__ = ["BOOTSTRAP_METHODS", "CompareRequest", "Comparison", "compare", "compare_metrics"]
-
-
-# below this many items a bootstrap interval under-covers (it is built from the items' own
-# spread, which a small sample underestimates, so it is too narrow): said in the notes
-FEW_ITEMS = 20
 
 
 def compare_metrics() -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -18,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.analysis.experiment_verdict import ExperimentVerdict as ExperimentVerdict
+from engine.analysis.experiment_verdict import PairedValue as PairedValue
+from engine.analysis.experiment_verdict import SelectionValue as SelectionValue
+from engine.analysis.experiment_verdict import verdict_lines as verdict_lines
 from engine.api.records import Record
 from engine.errors import UsageError, WorkspaceError
 from engine.store import catalog, docs
@@ -25,6 +30,7 @@ from engine.store.db import transaction
 from engine.workspace import Workspace
 
 if TYPE_CHECKING:
+    from engine.api.runs import ScoreRequest
     from engine.jobs.specs import DemoExperimentSpec
     from engine.jobs.table import JobInfo
 
@@ -39,6 +45,10 @@ DEMO_VERSION = "1"
 # (engine.betr.fasttext_settings; what was chosen and why is in the run's config).
 DEMO_RUN_TARGETS = "noncore"
 DEMO_RUN_SAMPLE = 3000
+# the share of each target benchmark's examples the demo run holds out (seeded by the run's
+# seed, recorded in its config): the experiment evaluates its proxies on that text, which BETR
+# never saw
+DEMO_RUN_HOLDOUT = 0.2
 DEMO_TARGET_SETS = {
     "core": ("arc-challenge", "arc-easy", "hellaswag", "piqa", "csqa"),
     "noncore": ("sciq", "openbookqa", "gsm8k", "math-500"),
@@ -207,11 +217,27 @@ def create_target_sets(ws: Workspace) -> None:
             catalog.insert_target_set(conn, set_name, [names[m] for m in members if m in names])
 
 
+def demo_run_request() -> ScoreRequest:
+    """The demo's BETR run: its pool against `noncore` on a 3 000-doc sample, holding out
+    DEMO_RUN_HOLDOUT of each target benchmark's examples."""
+    from engine.api.runs import ScoreRequest
+
+    return ScoreRequest(
+        DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE, holdout=DEMO_RUN_HOLDOUT
+    )
+
+
+def control_benchmarks(names: set[str]) -> tuple[str, ...]:
+    """The demo's control set (the target set the demo run does not target), those present."""
+    other = next(k for k in DEMO_TARGET_SETS if k != DEMO_RUN_TARGETS)
+    return tuple(b for b in DEMO_TARGET_SETS[other] if b in names)
+
+
 def queue_demo_run(ws: Workspace) -> int | None:
     """The first time a demo workspace is opened, queue its BETR run (score a 3 000-doc sample
     against `noncore`, train, apply to the whole pool) as one detached job. Returns the job id,
     or None when this is not a demo workspace or its run was queued before."""
-    from engine.api.runs import ScoreRequest, queue_pipeline
+    from engine.api.runs import queue_pipeline
 
     if not is_demo_workspace(ws.root):
         return None
@@ -220,7 +246,7 @@ def queue_demo_run(ws: Workspace) -> int | None:
             return None
     _run_id, job_id = queue_pipeline(
         ws,
-        ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE),
+        demo_run_request(),
         title=lambda run_id: (
             f"BETR run {run_id}: {DEMO_CORPUS} vs {DEMO_RUN_TARGETS} (score, train, apply)"
         ),
@@ -230,13 +256,28 @@ def queue_demo_run(ws: Workspace) -> int | None:
     return job_id
 
 
+def holds_out(conn: sqlite3.Connection, run_id: int | None) -> bool:
+    """Whether run `run_id` exists and holds target examples out (its config's `holdout`)."""
+    from engine.errors import NotFoundError
+    from engine.store import runs as store_runs
+
+    if run_id is None:
+        return False
+    try:
+        return bool(store_runs.get_run(conn, run_id)["config"].get("holdout"))
+    except NotFoundError:
+        return False
+
+
 def experiment_spec(
     ws: Workspace, *, quick: bool = False, device: str = "auto"
 ) -> DemoExperimentSpec:
     """The demo experiment over this demo workspace's pool and BETR run (the run is created
     when the app has not queued it yet; the experiment then scores, trains and applies it
-    first). `quick` shrinks it to a smoke test (tests, a first look)."""
-    from engine.api.runs import ScoreRequest, create_run, plan_score_run
+    first). A run planned without a held-out split (before the demo held examples out) is
+    not used: the experiment plans a new one that holds them out. `quick` shrinks it to a smoke
+    test (tests, a first look)."""
+    from engine.api.runs import create_run, plan_score_run
     from engine.jobs.specs import DemoExperimentSpec
     from engine.store import jobs as store_jobs
 
@@ -249,17 +290,17 @@ def experiment_spec(
         corpus = catalog.corpus_by_name(conn, DEMO_CORPUS)
         if corpus is None:  # a demo workspace whose corpus was deleted
             raise catalog.not_found_corpus(conn, DEMO_CORPUS)
-        run_id = None
+        present = set(catalog.benchmark_ids(conn))
+        candidates: list[int | None] = []
         job_ref = catalog.get_meta(conn, "demo_run_job")
         if job_ref and job_ref.isdigit():
             row = store_jobs.job_row(conn, int(job_ref))
-            run_id = row["run_id"] if row is not None else None
-        if run_id is None and (ref := catalog.get_meta(conn, "demo_experiment_run")):
-            run_id = int(ref)
-        if run_id is None:  # the app never queued the demo run: the experiment runs it
-            planned = plan_score_run(
-                conn, ScoreRequest(DEMO_CORPUS, DEMO_RUN_TARGETS, sample=DEMO_RUN_SAMPLE)
-            )
+            candidates.append(row["run_id"] if row is not None else None)
+        if ref := catalog.get_meta(conn, "demo_experiment_run"):
+            candidates.append(int(ref))
+        run_id = next((r for r in candidates if holds_out(conn, r)), None)
+        if run_id is None:  # no demo run with held-out targets yet: the experiment runs it
+            planned = plan_score_run(conn, demo_run_request())
             run_id = create_run(conn, planned.config)
             with transaction(conn):
                 catalog.set_meta(conn, "demo_experiment_run", str(run_id))
@@ -285,6 +326,7 @@ def experiment_spec(
             ws.root / "proxies" / ("demo-experiment-quick" if quick else "demo-experiment")
         ),
         device=device,
+        control_benchmarks=control_benchmarks(present),
         **sizing,
     )
 
@@ -314,3 +356,24 @@ def experiment_results_hint(job_id: int, *, tui: bool = False) -> str:
         "and 6 (Analysis) in betr-tui. To run it again from scratch, rebuild the demo "
         "workspace first: betr demo PATH --force"
     )
+
+
+def experiment_verdict(ws: Workspace, job_id: int | None = None) -> ExperimentVerdict | None:
+    """The verdict a finished demo experiment stored with its result (job `job_id`, default
+    the newest finished one); None when none has finished or it finished before verdicts
+    were kept."""
+    from engine.jobs.specs import DemoExperimentSpec
+    from engine.jobs.table import list_jobs
+
+    with closing(ws.connect(readonly=True)) as conn:
+        done = [
+            j
+            for j in list_jobs(conn)
+            if j.kind == DemoExperimentSpec.kind
+            and j.state == "done"
+            and (job_id is None or j.id == job_id)
+        ]
+    job = max(done, key=lambda j: j.id, default=None)
+    if job is None or not job.result or "verdict" not in job.result:
+        return None
+    return ExperimentVerdict.from_json(job.result["verdict"])

@@ -6,7 +6,11 @@ degenerate classifier.
 
 At plan time the run's config records, per target benchmark, its split and text fields, and
 with `--per-benchmark` the number per benchmark and the example ids drawn (seeded by the run's
-seed), so the config hash names exactly the examples the score job embeds and ranks.
+seed), so the config hash names exactly the examples the score job embeds and ranks. With a
+held-out share (`holdout` > 0) it records the split too: `holdout` = {fraction, seed,
+held_out: benchmark -> the example ids the run never embeds}, and `target_examples` holds the
+rest (or the balanced draw from the rest); without one neither key is written, so an ordinary
+run's config (and hash) is what it was before held-out targets existed.
 Runs planned before these were recorded are described from the benchmarks as they are now.
 """
 
@@ -20,7 +24,9 @@ from typing import Any
 from engine.api.records import Record
 from engine.betr.classifier_health import classifier_warnings
 from engine.betr.targets import (
+    check_holdout,
     draw_balanced,
+    draw_holdout,
     examples_used,
     resolve_per_benchmark,
     split_warning_line,
@@ -34,21 +40,42 @@ def plan_targets(
     benches: Sequence[sqlite3.Row],
     per_benchmark: str | int | None,
     seed: int,
+    holdout: float = 0.0,
 ) -> tuple[dict[str, Any], list[str]]:
     """The config entries about the targets of a run over `benches` (rows with id, name,
-    n_examples, split), and notes for the user. UsageError for a bad --per-benchmark."""
+    n_examples, split), and notes for the user. UsageError for a bad --per-benchmark or
+    --holdout. `holdout`: the share of each benchmark's examples held out (module doc)."""
     names = [b["name"] for b in benches]
     entries: dict[str, Any] = {
         "splits": {b["name"]: b["split"] for b in benches},
         "text_fields": catalog.benchmark_text_fields(conn, names),
     }
     notes: list[str] = []
+    usable: dict[str, list[int]] | None = None  # None: every example of every benchmark
+    if check_holdout(holdout) > 0:
+        all_ids = catalog.example_ids(conn, names)
+        held = draw_holdout(all_ids, holdout, seed)
+        entries["holdout"] = {"fraction": holdout, "seed": seed, "held_out": held}
+        usable = {}
+        for name, ids in all_ids.items():
+            out = set(held[name])
+            usable[name] = [i for i in ids if i not in out]
+        sizes = ", ".join(f"{name} {len(held[name])} of {len(all_ids[name])}" for name in held)
+        notes.append(f"held-out targets (never embedded by this run): {sizes}")
     if per_benchmark is not None:
-        n = resolve_per_benchmark(per_benchmark, {b["name"]: b["n_examples"] for b in benches})
+        counts = (
+            {b["name"]: b["n_examples"] for b in benches}
+            if usable is None
+            else {name: len(ids) for name, ids in usable.items()}
+        )
+        n = resolve_per_benchmark(per_benchmark, counts)
         entries["per_benchmark"] = n
-        entries["target_examples"] = draw_balanced(catalog.example_ids(conn, names), n, seed)
-        sizes = ", ".join(f"{b['name']} {n} of {b['n_examples']}" for b in benches)
+        pool = catalog.example_ids(conn, names) if usable is None else usable
+        entries["target_examples"] = draw_balanced(pool, n, seed)
+        sizes = ", ".join(f"{name} {n} of {k}" for name, k in counts.items())
         notes.append(f"balanced targets: {n} examples from each benchmark ({sizes})")
+    elif usable is not None:
+        entries["target_examples"] = usable
     return entries, notes
 
 

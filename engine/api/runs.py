@@ -59,6 +59,9 @@ class ScoreRequest:
     valid_frac: float = 0.10
     k0: int = 64
     per_benchmark: str | int | None = None  # N or "min": balanced targets; None: every example
+    # the share of each target benchmark's examples held out of the run (seeded by `seed`;
+    # engine.betr.targets.draw_holdout); 0: none, the run embeds every (drawn) example
+    holdout: float = 0.0
 
 
 @dataclass
@@ -118,7 +121,9 @@ def plan_score_run(conn: sqlite3.Connection, req: ScoreRequest) -> RunPlan:
         )
         sample = n_docs
     name, path = resolve_embedder_path(req.embedder)
-    target_entries, target_notes = plan_targets(conn, benches, req.per_benchmark, req.seed)
+    target_entries, target_notes = plan_targets(
+        conn, benches, req.per_benchmark, req.seed, req.holdout
+    )
     notes += target_notes
     config = {
         "kind": "betr",

@@ -4,6 +4,11 @@ Balanced targets (METHODS 1.3): the same number of examples from each benchmark,
 the run's seed. Each benchmark's draw depends only on (seed, benchmark name, its example ids),
 so the same benchmark gives the same examples in any target set.
 
+Held-out targets (`holdout`): a seeded share of each benchmark's examples that the run never
+embeds, kept aside to measure what the selection did on text BETR did not see (the demo
+experiment scores proxies on it). Each benchmark's split depends only on (seed, benchmark name,
+its example ids), from a stream of its own (not the balanced draw's).
+
 Split awareness: BETR targets should come from train splits. A target benchmark imported from a
 test or validation split is flagged wherever its runs are shown.
 """
@@ -78,6 +83,47 @@ def draw_balanced(
                 f"--per-benchmark {n} is more than benchmark '{name}' has ({len(ids)} examples)"
             )
         chosen = np.sort(benchmark_rng(seed, name).choice(len(ids), size=n, replace=False))
+        out[name] = [int(ids[i]) for i in chosen]
+    return out
+
+
+# the held-out split's random stream, apart from the balanced draw's (benchmark_rng)
+HOLDOUT_STREAM = 0x484F4C44  # "HOLD"
+
+
+def check_holdout(fraction: float) -> float:
+    """A held-out share in [0, 1) (0: none), else a UsageError."""
+    if not isinstance(fraction, int | float) or not 0.0 <= float(fraction) < 1.0:
+        raise UsageError(
+            f"--holdout must be a share in [0, 1), got {fraction}",
+            fix="e.g. --holdout 0.2 keeps 20% of each benchmark's examples out of the run",
+        )
+    return float(fraction)
+
+
+def draw_holdout(
+    ids_by_benchmark: Mapping[str, Sequence[int]], fraction: float, seed: int
+) -> dict[str, list[int]]:
+    """The held-out example ids of each benchmark: round(fraction * n) of its n examples (at
+    least 1, at most n - 1), uniformly without replacement, in the order given (file order).
+    Deterministic in (seed, benchmark name, its ids). A benchmark of fewer than 2 examples
+    cannot be split (UsageError)."""
+    fraction = check_holdout(fraction)
+    out: dict[str, list[int]] = {}
+    if fraction == 0.0:
+        return out
+    for name in sorted(ids_by_benchmark):
+        ids = list(ids_by_benchmark[name])
+        if len(ids) < 2:
+            raise UsageError(
+                f"benchmark '{name}' has {len(ids)} example(s): too few to hold any out",
+                fix="leave it out of the targets, or run without --holdout",
+            )
+        k = min(len(ids) - 1, max(1, round(fraction * len(ids))))
+        rng = np.random.default_rng(
+            [int(seed) % 2**63, zlib.crc32(name.encode("utf-8")), HOLDOUT_STREAM]
+        )
+        chosen = np.sort(rng.choice(len(ids), size=k, replace=False))
         out[name] = [int(ids[i]) for i in chosen]
     return out
 

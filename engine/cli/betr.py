@@ -78,10 +78,28 @@ def targets_list() -> None:
     help="Balanced targets: draw N examples from each benchmark (seeded by --seed); min: the "
     "smallest benchmark's size. Default: every example.",
 )
+@click.option(
+    "--holdout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Hold this share of each target benchmark's examples out of the run (seeded by "
+    "--seed; recorded in the run's config) to evaluate on text BETR never saw. 0: none.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
 @DETACH
 def score_cmd(
-    corpus, targets, sample, embedder, aggregate, seed, positive_frac, per_benchmark, device, detach
+    corpus,
+    targets,
+    sample,
+    embedder,
+    aggregate,
+    seed,
+    positive_frac,
+    per_benchmark,
+    holdout,
+    device,
+    detach,
 ):
     """Score a sample of a corpus against target benchmarks (embed, rank); prints the run id."""
     from engine.api.jobs import start
@@ -97,6 +115,7 @@ def score_cmd(
         seed,
         positive_frac,
         per_benchmark=per_benchmark,
+        holdout=holdout,
     )
     plan = plan_score(ws, req)
     for note in plan.notes:
@@ -303,6 +322,12 @@ def runs_show(run_id: int) -> None:
     if config.get("target_examples"):  # the drawn ids: --json lists them
         config["target_examples"] = {
             name: f"{len(ids)} ids" for name, ids in config["target_examples"].items()
+        }
+    if config.get("holdout"):  # the held-out ids likewise
+        held = config["holdout"]["held_out"]
+        config["holdout"] = {
+            **config["holdout"],
+            "held_out": {name: f"{len(ids)} ids" for name, ids in held.items()},
         }
     echo(f"run {run['id']} ({run['kind']}): {run['name']}  [{run['state']}]")
     echo(f"  config  {json.dumps(config, sort_keys=True)}")

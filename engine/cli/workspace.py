@@ -168,7 +168,8 @@ def demo_cmd(path: str | None, force: bool, quick: bool, device: str, detach: bo
 
     `betr demo experiment [-w DEMO_WORKSPACE]` runs the demo experiment on it: tiny proxies
     trained on the BETR top 10%, a random 10% and the bottom 10% of the pool's tokens at two
-    sizes, scored with rBridge and multiple choice (about 10 minutes on 2 CPU cores)."""
+    sizes, scored with rBridge, bpb on the target examples the BETR run held out and on control
+    benchmarks, and multiple choice; then a verdict with 95% bootstrap intervals."""
     if path == "experiment":
         run_demo_experiment(quick=quick, device=device, detach=detach)
         return
@@ -195,6 +196,7 @@ def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
             emit_json({"job_id": earlier.id, "state": "done", "result": earlier.result})
         else:
             echo(experiment_results_hint(earlier.id))
+            echo_verdict(earlier.result)
         return
     if earlier is not None and earlier.state in ("queued", "running"):
         if obj().json:
@@ -216,8 +218,19 @@ def run_demo_experiment(*, quick: bool, device: str, detach: bool) -> None:
         f"demo experiment done: {result['proxies']} proxies of {', '.join(result['datasets'])} "
         f"at {' and '.join(str(s) for s in result['sizes'])} parameters"
     )
+    echo_verdict(result)
     echo("next: betr proxy results; betr fit / betr rank / betr corr; or screen 6 in betr-tui")
     echo(result["caveats"])
+
+
+def echo_verdict(result: dict | None) -> None:
+    """The experiment's verdict (values with intervals, paired differences in words)."""
+    from engine.api.demo import ExperimentVerdict, verdict_lines
+
+    if not result or "verdict" not in result:
+        return
+    for line in verdict_lines(ExperimentVerdict.from_json(result["verdict"])):
+        echo(line)
 
 
 def resume_job(job, detach: bool) -> dict | None:

@@ -238,3 +238,52 @@ def test_no_warning_for_train_splits_only(ws):
     run = betr_json(ws, "runs", "show", str(plan.run_id))
     assert run["config"]["splits"] == {"big": "train"} and run["warnings"] == []
     assert run["targets"]["big"]["examples"] == 12  # every example
+
+
+def test_held_out_examples_are_never_embedded(ws, monkeypatch):
+    """`betr score --holdout 0.25`: a seeded quarter of each benchmark held out, recorded in
+    the config; the score job embeds exactly the rest (by id); the same seed draws the same
+    split, another seed another; without --holdout the config has no trace of it."""
+    from engine.jobs.kinds import betr as betr_kind
+
+    embedded: list[int] = []
+    real = betr_kind.embed_sample
+
+    def spy(ctx, cfg, device, examples, doc_ids):
+        embedded.extend(int(r["id"]) for r in examples)
+        return real(ctx, cfg, device, examples, doc_ids)
+
+    monkeypatch.setattr(betr_kind, "embed_sample", spy)
+    args = ("score", "--corpus", "web", "--targets", "both", "--seed", "3")
+    code, out, err = betr(ws, *args, "--holdout", "0.25", "--json")
+    assert code == 0, err
+    assert "note: held-out targets (never embedded by this run): big 3 of 12, small 2 of 8" in err
+    run = betr_json(ws, "runs", "show", str(json.loads(out)["run_id"]))
+    cfg = run["config"]
+    held = cfg["holdout"]["held_out"]
+    assert cfg["holdout"]["fraction"] == 0.25 and cfg["holdout"]["seed"] == 3
+    assert {name: len(ids) for name, ids in held.items()} == {"big": 3, "small": 2}
+    every = {name: [r[0] for r in query(ws, SQL_IDS, name)] for name in ("big", "small")}
+    for name, ids in held.items():
+        assert set(ids) <= set(every[name])
+        assert sorted(ids + cfg["target_examples"][name]) == sorted(every[name])
+    held_ids = {i for ids in held.values() for i in ids}
+    assert embedded and not held_ids & set(embedded)  # no held-out example was embedded
+    assert sorted(embedded) == sorted(i for ids in every.values() for i in ids if i not in held_ids)
+    assert run["targets"]["big"]["examples"] == 9 and run["targets"]["small"]["examples"] == 6
+    # reproducible by seed; another seed, another split; the split is part of the cache key
+    assert plan_config(ws, seed=3, holdout=0.25) == cfg
+    assert plan_config(ws, seed=4, holdout=0.25)["holdout"]["held_out"] != held
+    plain = plan_config(ws, seed=3)
+    assert "holdout" not in plain and "target_examples" not in plain
+    assert config_hash(plain) != config_hash(cfg)
+    # balanced targets draw from the examples not held out
+    both = plan_config(ws, seed=3, holdout=0.25, per_benchmark="min")
+    assert both["per_benchmark"] == 6 and both["holdout"] == cfg["holdout"]
+    for name, ids in both["target_examples"].items():
+        assert len(ids) == 6 and not set(ids) & set(held[name])
+    code, _, err = betr(ws, *args, "--holdout", "1")
+    assert code == 2 and "--holdout must be a share in [0, 1), got 1.0" in err
+
+
+SQL_IDS = "SELECT e.id FROM examples e JOIN benchmarks b ON b.id = e.benchmark_id WHERE b.name = ?"

@@ -75,3 +75,35 @@ def test_demo_refuses_to_overwrite_a_non_demo_directory(tmp_path):
     with pytest.raises(WorkspaceError, match="not a demo workspace"):
         build_demo(target, echo=None)
     assert (target / "notes.txt").read_text() == "keep me"
+
+
+def test_the_experiment_s_run_holds_noncore_examples_out_and_controls_with_core(tmp_path):
+    """The demo experiment's BETR run holds DEMO_RUN_HOLDOUT of each noncore benchmark out
+    (recorded in its config; the rest is what it embeds) and evaluates against `core`; a demo
+    run planned without a held-out split is not used."""
+    from contextlib import closing
+
+    from engine.api.demo import DEMO_RUN_HOLDOUT, DEMO_TARGET_SETS, experiment_spec
+    from engine.api.runs import ScoreRequest, create_run, plan_score_run
+    from engine.store import runs as store_runs
+    from engine.store.db import transaction
+
+    build_demo(tmp_path / "demo", echo=None)
+    ws = Workspace.open(tmp_path / "demo")
+    with closing(ws.connect()) as conn:  # an older demo run, without a held-out split
+        old = create_run(conn, plan_score_run(conn, ScoreRequest(DEMO_CORPUS, "noncore")).config)
+        with transaction(conn):
+            queries.set_meta(conn, "demo_experiment_run", str(old))
+    spec = experiment_spec(ws, quick=True)
+    assert spec.run_id != old
+    assert spec.control_benchmarks == DEMO_TARGET_SETS["core"]
+    with closing(ws.connect(readonly=True)) as conn:
+        cfg = store_runs.get_run(conn, spec.run_id)["config"]
+        every = queries.example_ids(conn, list(DEMO_TARGET_SETS["noncore"]))
+    assert sorted(cfg["benchmarks"]) == sorted(DEMO_TARGET_SETS["noncore"])
+    assert cfg["holdout"]["fraction"] == DEMO_RUN_HOLDOUT and cfg["holdout"]["seed"] == 0
+    for name, held in cfg["holdout"]["held_out"].items():
+        assert len(held) == round(DEMO_RUN_HOLDOUT * len(every[name]))
+        assert not set(held) & set(cfg["target_examples"][name])
+        assert sorted(held + cfg["target_examples"][name]) == sorted(every[name])
+    assert experiment_spec(ws, quick=True).run_id == spec.run_id  # the same run again

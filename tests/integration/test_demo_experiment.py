@@ -151,3 +151,88 @@ def test_a_second_experiment_points_to_the_first_ones_results(workspace, spec, b
     code, out, err = betr("demo", "experiment", "--detach")
     assert code == 0 and resumed == [first] and f"job {first} resumed" in out
     assert experiment_jobs() == [first]
+
+
+@pytest.fixture()
+def heldout_spec(workspace, spec, betr, tmp_path) -> DemoExperimentSpec:
+    """The synthetic run retargeted at `mini` and `parity` with half of each held out (its
+    config as plan_targets writes it), and a control benchmark `ctrl`."""
+    from dataclasses import replace
+
+    from engine.betr.targets import draw_holdout
+    from engine.store.db import transaction
+
+    ctrl = tmp_path / "ctrl.jsonl"
+    ctrl.write_text(
+        "".join(
+            json.dumps({"id": f"c{i}", "question": f"Name {i}.", "answer": f"It is {i}. #### {i}"})
+            + "\n"
+            for i in range(6)
+        )
+    )
+    assert betr("import", "bench", str(ctrl), "--name", "ctrl")[0] == 0
+    with closing(workspace.connect()) as conn, transaction(conn):
+        names = ["mini", "parity"]
+        ids = catalog.example_ids(conn, names)
+        held = draw_holdout(ids, 0.5, 0)
+        row = conn.execute("SELECT config FROM runs WHERE id = ?", (spec.run_id,)).fetchone()
+        config = json.loads(row[0])
+        config["benchmarks"] = {n: len(ids[n]) for n in names}
+        config["holdout"] = {"fraction": 0.5, "seed": 0, "held_out": held}
+        config["target_examples"] = {n: [i for i in ids[n] if i not in held[n]] for n in names}
+        conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), spec.run_id))
+    return replace(spec, control_benchmarks=("ctrl",), mc_limit=4)
+
+
+def test_the_experiment_stores_a_verdict_from_the_held_out_items(workspace, heldout_spec, betr):
+    import engine.api.demo as demo
+    from engine.store import traces
+
+    job_id = jobs.queue(workspace, heldout_spec)
+    result = jobs.run_here(workspace, job_id)
+    v = result["verdict"]
+    with closing(workspace.connect(readonly=True)) as conn:
+        config = json.loads(
+            conn.execute("SELECT config FROM runs WHERE id = ?", (heldout_spec.run_id,)).fetchone()[
+                0
+            ]
+        )
+        held = {n: set(ids) for n, ids in config["holdout"]["held_out"].items()}
+        ext = {r["id"]: r["ext_id"] for r in catalog.benchmark_examples(conn, ["mini", "parity"])}
+        mini = catalog.benchmark_by_name(conn, "mini")
+        gold = {t["ext_id"] for t in traces.trace_rows(conn, mini["id"])}
+    # the target traces are the held-out examples, and only those
+    assert gold == {f"gold-{ext[i]}" for i in held["mini"]}
+    assert v["sets"] == {"target": ["mini", "parity"], "control": ["ctrl"]}
+    assert v["holdout"] == {"fraction": 0.5, "seed": 0, "examples": {"mini": 2, "parity": 2}}
+    keys = {(r["selection"], r["size"], r["set"], r["metric"]) for r in v["values"]}
+    for size in heldout_spec.sizes:
+        for sel in ("top", "random", "bottom"):
+            assert {(sel, size, "target", m) for m in ("bpb", "rbridge", "acc")} <= keys
+            assert (sel, size, "control", "bpb") in keys
+    for r in v["values"]:
+        if r["set"] == "target":  # the 2 held-out examples of each target benchmark
+            expected = {"bpb": ["mini", "parity"], "rbridge": ["mini"], "acc": ["parity"]}
+            assert r["benchmarks"] == expected[r["metric"]]
+            assert r["n_items"] == 2 * len(r["benchmarks"])
+    pairs = {(p["a"], p["b"], p["set"], p["metric"], p["size"]) for p in v["paired"]}
+    for size in heldout_spec.sizes:
+        for b in ("random", "bottom"):
+            assert ("top", b, "target", "bpb", size) in pairs
+            assert ("top", b, "control", "bpb", size) in pairs
+    for p in v["paired"]:
+        assert {"diff", "ci_low", "ci_high", "distinguishable"} <= set(p)
+    # the sentences follow the intervals: a claim only where one excludes 0
+    claims = sum(1 for s in v["verdicts"] for part in s.split("; on ") if " beats " in part)
+    assert claims == sum(1 for p in v["paired"] if p["distinguishable"])
+    stored = demo.experiment_verdict(workspace)
+    assert stored is not None and stored.to_json() == v
+    # the CLI prints it (the experiment already ran: its results, then the verdict)
+    import engine.api.demo as demo_api
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo_api, "experiment_spec", lambda ws, **kw: heldout_spec)
+        code, out, err = betr("demo", "experiment")
+    assert code == 0, err
+    assert "verdict:" in out and v["verdicts"][0] in out
+    assert any("fewer than 20 items" in n for n in v["notes"])

@@ -104,3 +104,25 @@ def test_split_warnings_name_each_benchmark_from_an_evaluation_split():
     )
     assert split_warning_line(splits) == f"arc (test), sciq (validation): {SPLIT_WARNING}"
     assert split_warnings({"gsm8k": "train"}) == [] and split_warning_line({}) == ""
+
+
+def test_the_held_out_split_is_seeded_per_benchmark_and_leaves_some_of_each():
+    from engine.betr.targets import draw_holdout
+
+    ids = {"a": list(range(100, 140)), "b": [7, 8], "c": list(range(10))}
+    held = draw_holdout(ids, 0.2, seed=5)
+    assert {k: len(v) for k, v in held.items()} == {"a": 8, "b": 1, "c": 2}
+    for name, chosen in held.items():
+        assert chosen == sorted(chosen) and set(chosen) < set(ids[name])
+    assert draw_holdout(ids, 0.2, seed=5) == held
+    assert draw_holdout(ids, 0.2, seed=6)["a"] != held["a"]
+    # a benchmark's split depends only on the seed, its name and its ids
+    assert draw_holdout({"a": ids["a"]}, 0.2, seed=5) == {"a": held["a"]}
+    # and not on the balanced draw's stream
+    assert held["a"] != draw_balanced({"a": ids["a"]}, 8, 5)["a"]
+    assert draw_holdout(ids, 0.0, seed=5) == {}
+    assert len(draw_holdout({"x": [1, 2, 3]}, 0.9, seed=0)["x"]) == 2  # keeps one
+    with pytest.raises(UsageError, match="too few to hold any out"):
+        draw_holdout({"x": [1]}, 0.5, seed=0)
+    with pytest.raises(UsageError, match="--holdout must be a share"):
+        draw_holdout(ids, 1.0, seed=0)

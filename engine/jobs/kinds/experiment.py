@@ -10,10 +10,15 @@ run one after another in this worker:
 3. a "frontier" proxy (the larger size, the whole pool) and, for each selection (top, random,
    bottom X% of tokens) and each size, a proxy with `checkpoints` checkpoints at the same token
    counts (so the two sizes match on tokens);
-4. reasoning traces: the trace benchmark's gold solutions, given letter probabilities by teacher
-   forcing under the frontier proxy;
-5. every checkpoint scored with rBridge on those traces, and evaluated on the multiple-choice
-   benchmarks.
+4. gold traces (engine.jobs.kinds.experiment_eval): of the run's target benchmarks on the
+   examples it held out, of the control benchmarks, and of the trace benchmark; the trace
+   benchmark's given letter probabilities by teacher forcing under the frontier proxy;
+5. every checkpoint scored with rBridge on the trace benchmark's traces and on each other
+   benchmark's gold traces (the release's masked-span bpb on gold text), and evaluated on the
+   multiple-choice benchmarks;
+6. the verdict (engine.analysis.experiment_verdict): per selection, size, set and metric the
+   number with its bootstrap interval, the paired differences top - random and top - bottom,
+   sentences read from the intervals; stored in the job's result under `verdict`.
 
 The orchestrator's checkpoint maps each step to its child job and records each finished step's
 group and seconds; a resumed experiment skips the children that are done and resumes the others.
@@ -36,6 +41,8 @@ from engine.jobs import table
 from engine.jobs.context import JobContext
 from engine.jobs.eta import RunningStep, steps_eta
 from engine.jobs.kinds.checkpoints import ExperimentCheckpoint
+from engine.jobs.kinds.experiment_eval import EvalPlan, eval_plan, experiment_verdict
+from engine.jobs.kinds.experiment_eval import import_gold_traces as import_gold
 from engine.jobs.kinds.proxy_train import iter_texts
 from engine.jobs.rbridge_plan import plan_score_row
 from engine.jobs.specs import (
@@ -48,9 +55,8 @@ from engine.jobs.specs import (
     TeacherForceSpec,
 )
 from engine.rbridge.weights import ScoreConfig
-from engine.store import catalog, docs, proxies, traces
+from engine.store import catalog, docs, proxies
 from engine.store import runs as store_runs
-from engine.store.db import transaction
 from engine.units import abbreviate
 
 SELECTIONS = tuple(SELECTION_ORDERS)  # a proxy on each selection order, top first
@@ -60,8 +66,8 @@ CAVEATS = (
     "rank the selections) with real numbers at every step. What it cannot show: which "
     "selection is better for real models. Proxies of a few hundred thousand parameters trained "
     "on a few hundred thousand tokens sit near chance on multiple choice, three datasets give "
-    "three ranking pairs, and the teacher-forced 'frontier' is itself a tiny model: treat "
-    "differences as noise unless they exceed the spread between checkpoints."
+    "three ranking pairs, and the teacher-forced 'frontier' is itself a tiny model: the "
+    "verdict claims a difference only where its 95% bootstrap interval excludes 0."
 )
 
 
@@ -69,22 +75,26 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
     conn = ctx.conn
     out = Path(spec.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    steps = Steps(ctx, step_plan(spec))
+    plan = eval_plan(conn, spec)
+    steps = Steps(ctx, step_plan(spec, len(plan.trace_benchmarks(spec.trace_benchmark))))
     # 1. the BETR selection exists; 2. one tokenizer for every proxy
     steps.run("betr", "betr", lambda: ensure_applied(ctx, spec, steps.run_child))
     tok_path = out / "tokenizer.json"
     steps.run("tokenizer", "tokenizer", lambda: train_shared_tokenizer(conn, spec, tok_path))
     # 3. the frontier, then each selection at each size
     trained: dict[str, dict[str, Any]] = {}
+    selection_of: dict[str, tuple[str, int]] = {}  # train step -> (selection, params)
     for dataset, params, order in proxies_to_train(spec):
         key, child = f"train:{dataset}:{params}", proxy_spec(spec, dataset, params, order, tok_path)
         title = f"train {dataset} ({abbreviate(params)} params)"
         trained[key] = steps.child(key, f"train:{params}", child, title)
+        if order is not None:
+            selection_of[key] = (order, params)
     # 4. traces with letter probabilities from the frontier
     bench = catalog.benchmark_by_name(conn, spec.trace_benchmark)
     if bench is None:
         raise UsageError(f"the demo experiment needs the benchmark '{spec.trace_benchmark}'")
-    steps.run("traces", "traces", lambda: import_gold_traces(conn, bench, spec.n_traces))
+    steps.run("traces", "traces", lambda: import_gold_traces(conn, plan))
     frontier_ckpt = trained[f"train:demo-frontier:{max(spec.sizes)}"]["checkpoints"][-1]
     frontier = proxies.get_proxy(conn, frontier_ckpt["proxy_id"])
     steps.child(
@@ -93,11 +103,16 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
         TeacherForceSpec(benchmark_id=int(bench["id"]), model=frontier["path"], device=spec.device),
         f"teacher-force {spec.trace_benchmark} traces under {frontier['name']}",
     )
-    # 5. rBridge and multiple choice for every checkpoint of the selections
-    for key, result in trained.items():
-        if not key.startswith("train:demo-frontier"):
-            evaluate_checkpoints(steps, spec, bench, key.rsplit(":", 1)[1], result["checkpoints"])
+    # 5. rBridge, bpb on gold text and multiple choice for every checkpoint of the selections
+    finals: dict[tuple[str, int], int] = {}
+    for key, (order, params) in selection_of.items():
+        checkpoints = trained[key]["checkpoints"]
+        evaluate_checkpoints(steps, spec, bench, plan, str(params), checkpoints)
+        finals[(order, params)] = int(checkpoints[-1]["proxy_id"])
     datasets = sorted({key.split(":")[1] for key in trained} - {"demo-frontier"})
+    # 6. the verdict, from the final checkpoints' per-item values
+    ctx.log.info("bootstrap intervals and paired differences over the held-out items")
+    verdict = experiment_verdict(conn, spec, plan, finals)
     return {
         "datasets": datasets,
         "sizes": list(spec.sizes),
@@ -106,6 +121,7 @@ def run_experiment(ctx: JobContext, spec: DemoExperimentSpec) -> dict[str, Any]:
         "mc_benchmarks": list(spec.mc_benchmarks),
         "children": dict(steps.checkpoint.children),
         "caveats": CAVEATS,
+        "verdict": verdict.to_json(),
     }
 
 
@@ -212,15 +228,24 @@ def proxy_spec(
 
 
 def evaluate_checkpoints(
-    steps: Steps, spec: DemoExperimentSpec, bench, params: str, checkpoints: list[dict]
+    steps: Steps,
+    spec: DemoExperimentSpec,
+    bench,
+    plan: EvalPlan,
+    params: str,
+    checkpoints: list[dict],
 ) -> None:
-    """Each checkpoint of one proxy scored with rBridge on the traces and evaluated on the
-    multiple-choice benchmarks, each a step."""
+    """Each checkpoint of one proxy scored with rBridge on the traces, on the other
+    benchmarks' gold traces, and evaluated on the multiple-choice benchmarks, each a step."""
     conn = steps.ctx.conn
     mc_ids = tuple(int(catalog.benchmark_by_name(conn, b)["id"]) for b in spec.mc_benchmarks)
+    others = [catalog.benchmark_by_name(conn, b) for b in plan.trace_benchmarks(bench["name"])]
     for ck in checkpoints:
         p = proxies.get_proxy(conn, ck["proxy_id"])
         steps.run(f"score:{p['id']}", f"score:{params}", partial(score, steps, spec, bench, p))
+        for other in others:
+            key = f"bpb:{other['name']}:{p['id']}"
+            steps.run(key, f"bpb:{params}", partial(score, steps, spec, other, p, key))
         mc = McEvalSpec(
             proxy_id=int(p["id"]), benchmark_ids=mc_ids, limit=spec.mc_limit, device=spec.device
         )
@@ -230,8 +255,15 @@ def evaluate_checkpoints(
         )
 
 
-def score(steps: Steps, spec: DemoExperimentSpec, bench, proxy: dict[str, Any]) -> None:
-    """The rBridge score of a proxy on the traces, unless one is cached."""
+def score(
+    steps: Steps,
+    spec: DemoExperimentSpec,
+    bench,
+    proxy: dict[str, Any],
+    key: str | None = None,
+) -> None:
+    """The rBridge score of a proxy on a benchmark's traces (step `key`, default
+    score:<proxy id>), unless one is cached."""
     score_id, cached = plan_score_row(steps.ctx.conn, proxy, bench, ScoreConfig())
     if not cached:
         child = RbridgeScoreSpec(
@@ -240,20 +272,23 @@ def score(steps: Steps, spec: DemoExperimentSpec, bench, proxy: dict[str, Any]) 
             benchmark_id=int(bench["id"]),
             device=spec.device,
         )
-        title = f"rbridge score {proxy['name']} on {spec.trace_benchmark}"
-        steps.run_child(f"score:{proxy['id']}", child, title)
+        title = f"rbridge score {proxy['name']} on {bench['name']}"
+        steps.run_child(key or f"score:{proxy['id']}", child, title)
 
 
-def step_plan(spec: DemoExperimentSpec) -> Counter[str]:
+def step_plan(spec: DemoExperimentSpec, bpb_benchmarks: int = 0) -> Counter[str]:
     """Every step of the experiment by group (steps of one group do the same work: the same
     kind at the same size): the BETR run, the tokenizer, the frontier and each selection's
-    proxy at each size, the traces, their teacher forcing, and per checkpoint an rBridge score
-    and a multiple-choice evaluation."""
+    proxy at each size, the traces, their teacher forcing, and per checkpoint an rBridge score,
+    a score on each of `bpb_benchmarks` other benchmarks' gold traces and a multiple-choice
+    evaluation."""
     plan = Counter({"betr": 1, "tokenizer": 1, f"train:{max(spec.sizes)}": 1})
     plan.update({"traces": 1, "teacher-force": 1})
     for params in spec.sizes:
         plan[f"train:{params}"] += len(SELECTIONS)
         plan[f"score:{params}"] += len(SELECTIONS) * spec.checkpoints
+        if bpb_benchmarks:
+            plan[f"bpb:{params}"] += len(SELECTIONS) * spec.checkpoints * bpb_benchmarks
         plan[f"mc:{params}"] += len(SELECTIONS) * spec.checkpoints
     return plan
 
@@ -298,28 +333,10 @@ def train_shared_tokenizer(conn, spec: DemoExperimentSpec, path: Path) -> None:
     write_atomic(path, tok.to_str().encode("utf-8"))
 
 
-def import_gold_traces(conn, bench, n: int) -> None:
-    """The benchmark's first `n` gold worked solutions as traces (no probabilities yet), unless
-    it has traces already."""
-    if traces.traces_hash(conn, bench["id"])[1]:
-        return
-    rows = []
-    for r in catalog.benchmark_examples(conn, [bench["name"]])[:n]:
-        ex = catalog.example(conn, r["id"])
-        answer = str(ex["answer"]).strip()
-        if not answer:
-            continue
-        rows.append(
-            {
-                "ext_id": f"gold-{ex['ext_id']}",
-                "question": ex["question"],
-                "reasoning": answer,
-                "gold": answer.rsplit("####", 1)[-1].strip() if "####" in answer else answer,
-                "format": "demo-gold",
-                "source": f"benchmark {bench['name']} example {ex['ext_id']}",
-            }
-        )
-    if not rows:
-        raise UsageError(f"benchmark '{bench['name']}' has no answers to use as traces")
-    with transaction(conn):
-        traces.insert_traces(conn, bench["id"], rows)
+def import_gold_traces(conn, plan: EvalPlan) -> None:
+    """The gold traces of every benchmark the experiment evaluates on (experiment_eval)."""
+    for name, example_ids in plan.examples.items():
+        bench = catalog.benchmark_by_name(conn, name)
+        if bench is None:
+            raise UsageError(f"the demo experiment needs the benchmark '{name}'")
+        import_gold(conn, bench, example_ids)

@@ -12,8 +12,9 @@ from engine.jobs.specs.base import JobSpec
 @dataclass(frozen=True)
 class DemoExperimentSpec(JobSpec):
     """The demo experiment: tiny proxies on three selections of a pool (BETR top X%, random
-    X%, bottom X% of tokens) at two sizes, scored with rBridge and multiple choice; every step
-    a child job of its own (engine.jobs.kinds.experiment)."""
+    X%, bottom X% of tokens) at two sizes, scored with rBridge, bpb on the run's held-out
+    target text and on control benchmarks, and multiple choice; every step a child job of its
+    own (engine.jobs.kinds.experiment)."""
 
     kind: ClassVar[str] = "demo-experiment"
     corpus_id: int
@@ -25,7 +26,12 @@ class DemoExperimentSpec(JobSpec):
     checkpoints: int = 3
     vocab: int = 2048
     trace_benchmark: str = "gsm8k"
-    n_traces: int = 100
+    n_traces: int = (
+        100  # gold traces per benchmark evaluated on (engine.jobs.kinds.experiment_eval)
+    )
+    # benchmarks the run does not target, evaluated beside its held-out targets (the demo:
+    # `core` when the run targets `noncore`)
+    control_benchmarks: tuple[str, ...] = ()
     mc_benchmarks: tuple[str, ...] = ("arc-easy", "piqa", "sciq", "hellaswag")
     mc_limit: int = 100
     seq_len: int = 128
