@@ -10,6 +10,7 @@ place at the end: an interrupted build never leaves a half-built demo behind.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -322,13 +323,22 @@ def experiment_spec(
     return DemoExperimentSpec(
         corpus_id=int(corpus["id"]),
         run_id=int(run_id),
+        # one folder per (run, scale, device): an experiment with other settings never
+        # trains into an earlier one's proxy folders (which its training job would refuse)
         out_dir=str(
-            ws.root / "proxies" / ("demo-experiment-quick" if quick else "demo-experiment")
+            ws.root
+            / "proxies"
+            / f"demo-experiment{'-quick' if quick else ''}-run{run_id}-{device_slug(device)}"
         ),
         device=device,
         control_benchmarks=control_benchmarks(present),
         **sizing,
     )
+
+
+def device_slug(device: str) -> str:
+    """A device name as a folder name part ("cuda:0" -> "cuda-0")."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-") or "auto"
 
 
 def earlier_experiment(ws: Workspace, spec: DemoExperimentSpec) -> JobInfo | None:
