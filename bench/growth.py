@@ -477,12 +477,14 @@ def main() -> None:
         return
     print()
     print_table(rows + projected)
-    worst = [r for r in rows if r["growth"] is not None and r["step"] not in PER_KEY]
-    if worst:
-        top = max(worst, key=lambda r: r["growth"])
+    largest = max(sizes)
+    last = [r for r in rows if r["size"] == largest and r["growth"] is not None]
+    if last:
+        top = max(last, key=lambda r: r["growth"])
         print(
-            f"largest growth of per-doc cost: {top['step']} {top['growth']:.2f}x at {top['size']:,} "
-            "(goal <= 1.3x from 100k to 1M)"
+            f"largest growth of per-doc cost into {largest:,} docs: {top['step']} "
+            f"{top['growth']:.2f}x (goal <= 1.3x from 100k to 1M; the wall time moves with the "
+            "load column of the rows above)"
         )
 
 

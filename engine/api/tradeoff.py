@@ -20,7 +20,7 @@ from engine.betr.by_source import (
     SourceGroups,
     SourceShare,
     by_source,
-    group_run,
+    group_run_chunks,
     parse_field,
 )
 from engine.betr.select import parse_keep
@@ -205,8 +205,7 @@ def source_groups(conn: sqlite3.Connection, index: RunIndex, field: str) -> Sour
                 if known
                 else "group by source (import with --meta FIELD to keep metadata)",
             )
-    doc_ids, values = docs.group_values(conn, index.corpus_id, key)
-    return group_run(index, field, doc_ids, values)
+    return group_run_chunks(index, field, docs.group_value_chunks(conn, index.corpus_id, key))
 
 
 def by_source_of_run(

@@ -15,7 +15,9 @@ matches it), docs lacking it in the group "(none)".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,14 +87,41 @@ def group_run(
     """Group the run's docs by `field` ("source" or "meta.FIELD", see `parse_field`), given the
     value of every doc of its corpus (`doc_ids` with `values`; a doc of the run missing there,
     or with a None value, goes to "(none)")."""
+    return group_run_chunks(index, field, [(doc_ids, values)], top)
+
+
+def group_run_chunks(
+    index: RunIndex,
+    field: str,
+    chunks: Iterable[tuple[np.ndarray, list[str | None]]],
+    top: int = TOP_GROUPS,
+) -> SourceGroups:
+    """`group_run` with the corpus's values given in chunks: each chunk's values become
+    categorical codes as they come (a source loses its `:line` first), so a million docs'
+    strings are never held at once."""
     import polars as pl
 
     field, _key = parse_field(field)
-    corpus = pl.DataFrame(
-        {"doc_id": np.asarray(doc_ids, dtype=np.int64), "value": pl.Series(values, dtype=pl.Utf8)}
-    )
-    if field == SOURCE:
-        corpus = corpus.with_columns(pl.col("value").str.replace(SOURCE_LOCATOR, ""))
+    with pl.StringCache():
+        ids, parts = [], []
+        for chunk_ids, chunk_values in chunks:
+            values = pl.Series("value", chunk_values, dtype=pl.Utf8)
+            if field == SOURCE:
+                values = values.str.replace(SOURCE_LOCATOR, "")
+            ids.append(np.asarray(chunk_ids, dtype=np.int64))
+            parts.append(values.cast(pl.Categorical))
+        corpus = pl.DataFrame(
+            {
+                "doc_id": np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+                "value": pl.concat(parts) if parts else pl.Series("value", [], pl.Categorical),
+            }
+        )
+        return _group(index, field, corpus, top)
+
+
+def _group(index: RunIndex, field: str, corpus: Any, top: int) -> SourceGroups:
+    import polars as pl
+
     n = len(index)
     run = pl.DataFrame(
         {"row": np.arange(n, dtype=np.int64), "doc_id": index.doc_id, "tokens": index.n_tokens}
@@ -105,12 +134,18 @@ def group_run(
     sizes = (
         run.group_by("value")
         .agg(pl.len().alias("docs"), pl.col("tokens").sum().alias("tokens"))
+        .with_columns(pl.col("value").cast(pl.Utf8))  # a few groups: sort them by name
         .sort(["tokens", "value"], descending=[True, False])
     )
     n_values = sizes.height
     shown = sizes.head(top) if n_values > top else sizes
     names = shown["value"].to_list()
-    code_of = pl.DataFrame({"value": names, "code": np.arange(len(names), dtype=np.int64)})
+    code_of = pl.DataFrame(
+        {
+            "value": pl.Series(names, dtype=pl.Utf8).cast(pl.Categorical),
+            "code": np.arange(len(names), dtype=np.int64),
+        }
+    )
     codes = (
         run.join(code_of, on="value", how="left")
         .sort("row")["code"]

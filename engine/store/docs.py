@@ -223,11 +223,13 @@ def corpus_meta_fields(conn: sqlite3.Connection, corpus_id: int) -> list[str]:
     return list(json.loads(row[0] or "[]")) if row is not None else []
 
 
-def group_values(
-    conn: sqlite3.Connection, corpus_id: int, key: str | None
-) -> tuple[np.ndarray, list[str | None]]:
-    """(doc ids, values) of every doc of the corpus: its source (`key` None), else its metadata
-    field `key` as text, as `ids_with_meta` compares it (None where the doc lacks it)."""
+def group_value_chunks(
+    conn: sqlite3.Connection, corpus_id: int, key: str | None, size: int = 100_000
+) -> Iterator[tuple[np.ndarray, list[str | None]]]:
+    """(doc ids, values) of every doc of the corpus, `size` at a time: its source (`key`
+    None), else its metadata field `key` as text, as `ids_with_meta` compares it (None where
+    the doc lacks it). The statement stays open between chunks: read with a read-only
+    connection."""
     if key is None:
         rows = conn.execute("SELECT id, source FROM docs WHERE corpus_id = ?", (corpus_id,))
     else:
@@ -237,12 +239,8 @@ def group_values(
             "SELECT id, CAST(json_extract(meta, ?) AS TEXT) FROM docs WHERE corpus_id = ?",
             (f'$."{key}"', corpus_id),
         )
-    ids: list[int] = []
-    values: list[str | None] = []
-    for doc_id, value in rows:
-        ids.append(doc_id)
-        values.append(value)
-    return np.array(ids, dtype=np.int64), values
+    while chunk := rows.fetchmany(size):
+        yield np.fromiter((r[0] for r in chunk), np.int64, len(chunk)), [r[1] for r in chunk]
 
 
 def match_ext_ids(

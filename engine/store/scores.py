@@ -217,13 +217,16 @@ def build_run_columns(conn: sqlite3.Connection, run_id: int) -> dict[str, np.nda
     rows = conn.execute(
         "SELECT doc_id, prob, n_tokens FROM prob_order WHERE run_id = ? ORDER BY position",
         (run_id,),
-    ).fetchall()
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    )
+    # straight into typed arrays, row by row: no list of a million row tuples on the way
+    dtype = [("doc_id", np.int64), ("prob", np.float64), ("n", np.int64)]
+    arr = np.fromiter((tuple(r) for r in rows), dtype=dtype)
     cols = {
-        "doc_id": arr[:, 0].astype(np.int64),
-        "prob": arr[:, 1].astype(np.float64),
-        "n_tokens": arr[:, 2].astype(np.int64),
+        "doc_id": arr["doc_id"].copy(),
+        "prob": arr["prob"].copy(),
+        "n_tokens": arr["n"].copy(),
     }
+    del arr
     sample = conn.execute(
         "SELECT o.position - 1, s.score, s.best_rank, s.best_cosine, s.benchmark_id, "
         "s.example_id, s.label, s.split FROM run_sample s JOIN prob_order o "
