@@ -288,24 +288,29 @@ def child_main(args: argparse.Namespace) -> None:
 
 # -- sizes, rows, the table ------------------------------------------------------------------
 def measure_size(
-    n: int, steps: list[str], sample: int, n_targets: int, work: Path, say
+    n: int, steps: list[str], sample: int, n_targets: int, work: Path, say, reuse: bool = False
 ) -> list[dict[str, Any]]:
     from engine.api.imports import import_benchmark
     from engine.ingest.readers import expand_sources
     from engine.workspace import Workspace
 
     root = work / f"n{n}"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
     pool = root / "docs.jsonl"
-    t0 = time.perf_counter()
-    write_pool(n, pool)
-    ws = Workspace.init(root / "ws")
-    for name, path in write_targets(root, n_targets).items():
-        import_benchmark(ws, expand_sources([str(path)]), name, split="train")
-    say(
-        f"-- {n:,} docs ({pool.stat().st_size / 1e6:,.0f} MB of JSONL, setup {time.perf_counter() - t0:.0f} s)"
-    )
+    if reuse:  # the workspace --work kept: re-measure steps after the import on it
+        ws = Workspace.open(root / "ws")
+        say(f"-- {n:,} docs (the workspace kept in {root})")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        t0 = time.perf_counter()
+        write_pool(n, pool)
+        ws = Workspace.init(root / "ws")
+        for name, path in write_targets(root, n_targets).items():
+            import_benchmark(ws, expand_sources([str(path)]), name, split="train")
+        say(
+            f"-- {n:,} docs ({pool.stat().st_size / 1e6:,.0f} MB of JSONL, "
+            f"setup {time.perf_counter() - t0:.0f} s)"
+        )
     rows = []
     for step in steps:
         ws_root = ws.root
@@ -344,7 +349,7 @@ def measure_size(
                 if k not in ("seconds", "peak_rss_mb", "unit_count", "cpu_seconds")
             )
         )
-    pool.unlink()
+    pool.unlink(missing_ok=True)
     return rows
 
 
@@ -429,6 +434,12 @@ def main() -> None:
     ap.add_argument("--steps", default=None, help="comma list (default: all but import-no-fts)")
     ap.add_argument("--project", type=int, default=10_000_000, help="project to this many docs")
     ap.add_argument("--work", type=Path, default=None, help="keep the largest workspace here")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --work: re-measure --steps (not import, score or contamination) on the kept "
+        "workspace of each size",
+    )
     ap.add_argument("--rows", type=Path, default=None, help="append each row to this JSONL")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--ws", type=Path, help=argparse.SUPPRESS)
@@ -448,7 +459,14 @@ def main() -> None:
     unknown = set(steps) - set(STEPS)
     if unknown:
         sys.exit(f"unknown steps: {', '.join(sorted(unknown))} (known: {', '.join(STEPS)})")
-    if "import" not in steps and steps[0] != "import-no-fts":
+    if args.reuse:
+        if args.work is None:
+            sys.exit("--reuse needs --work (where the kept workspaces are)")
+        if {"import", "import-no-fts", "score", "contamination"} & set(steps):
+            sys.exit(
+                "--reuse re-measures steps after the import: leave out import, score, contamination"
+            )
+    elif "import" not in steps and steps[0] != "import-no-fts":
         sys.exit("every other step needs the pool imported: keep 'import' in --steps")
 
     def say(line: str) -> None:
@@ -463,12 +481,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="betr-bench-growth-") as tmp:
         work = args.work or Path(tmp)
         for n in sizes:
-            new = measure_size(n, steps, args.sample, args.targets, work, say)
+            new = measure_size(n, steps, args.sample, args.targets, work, say, args.reuse)
             if args.rows:
                 with open(args.rows, "a", encoding="utf-8") as fh:
                     fh.writelines(json.dumps(r) + "\n" for r in new)
             rows.extend(new)
-            if not args.work or n != max(sizes):  # --work keeps the largest workspace
+            if not args.reuse and (not args.work or n != max(sizes)):  # --work keeps the largest
                 shutil.rmtree(work / f"n{n}", ignore_errors=True)
     add_growth(rows)
     projected = project(rows, args.project) if args.project > max(sizes) else []
