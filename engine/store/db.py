@@ -24,6 +24,7 @@ NOTICE_AFTER_MS = 2_000  # a writer that waited this long says who it waits for
 log = logging.getLogger("betr.workspace")
 log.addHandler(logging.NullHandler())  # the faces decide where waiting notices go
 DB_FILENAME = "betr.sqlite"
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file keeps after a checkpoint empties it
 RETRY_BUSY_S = 600.0  # how long a write that must land (a job's final state) keeps trying
 T = TypeVar("T")
 
@@ -64,6 +65,9 @@ def _configure(
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # a checkpoint that empties the WAL also shrinks it back to this size: after a big
+        # import (a 1M-doc one left a 1 GB WAL) the space returns to the disk
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     check_version(conn, path)
     if migrate and not readonly:
         apply_migrations(conn)

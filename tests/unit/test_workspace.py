@@ -115,3 +115,26 @@ def test_deleting_a_corpus_cascades_to_docs_and_fts(tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0] == 0
     assert not conn.execute("SELECT rowid FROM docs_fts WHERE docs_fts MATCH 'zebra'").fetchall()
     conn.execute("INSERT INTO docs_fts(docs_fts) VALUES ('integrity-check')")
+
+
+def test_a_checkpoint_gives_a_big_write_s_wal_back_to_the_disk(tmp_path, monkeypatch):
+    """The WAL grows to the size of the biggest transaction (a 1M-doc import left 1 GB); once
+    a checkpoint has copied it into the database, the next write shrinks the file back to
+    journal_size_limit."""
+    from engine.store.db import transaction
+
+    monkeypatch.setattr(db, "WAL_SIZE_LIMIT", 65_536)
+    ws = Workspace.init(tmp_path / "ws")
+    conn = ws.connect()
+    try:
+        with transaction(conn):
+            conn.execute("INSERT INTO meta (key, value) VALUES ('big', ?)", ("x" * 3_000_000,))
+        wal = ws.root / "betr.sqlite-wal"
+        assert wal.stat().st_size > 3_000_000
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with transaction(conn):
+            conn.execute("INSERT INTO meta (key, value) VALUES ('small', 'y')")
+        assert wal.stat().st_size <= 65_536
+        assert len(conn.execute("SELECT value FROM meta WHERE key = 'big'").fetchone()[0]) == 3e6
+    finally:
+        conn.close()
