@@ -9,6 +9,7 @@ dialog, which stays open, and notified by the app (an internal error too).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -16,19 +17,21 @@ from textual import on
 from textual.widgets import Button, Input, Static
 
 from engine.errors import BetrError
+from tui.hooks import require_hooks
 from tui.screens.base import BetrModal
 from tui.screens.messages import JobStarted, StartRejected
 
 
 class JobFormScreen(BetrModal[int | None]):
     PREFIX: ClassVar[str]
+    # what the form's fields say (a BetrError on a bad field)
+    form: Callable[[], Any]
+    # (in a worker thread) start the job the form describes; its id
+    start_job: Callable[[Any], int]
 
-    def form(self) -> Any:
-        raise NotImplementedError
-
-    def start_job(self, form: Any) -> int:
-        """(in a worker thread) Start the job the form describes; its id."""
-        raise NotImplementedError
+    def __init__(self) -> None:
+        require_hooks(self, ("form", "start_job"))
+        super().__init__()
 
     def on_mount(self) -> None:
         self.query_one(f"#{self.PREFIX}-error").display = False

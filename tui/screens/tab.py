@@ -16,6 +16,7 @@ own tab label.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -29,6 +30,7 @@ from textual.widgets import Static
 from engine.errors import BetrError
 from tui.app_protocol import AppServices
 from tui.exports import export_path, write_csv, write_text
+from tui.hooks import require_hooks
 from tui.widgets.tables import ExportTable
 from tui.workers import WorkersReportToApp
 
@@ -61,7 +63,17 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
     # the first one): for content that follows a moving value, such as the keep rate
     KEEP_SHOWN: ClassVar[bool] = False
 
+    # -- what a tab defines (methods of each concrete tab; checked when one is built) ----------
+    # what the content depends on now (a tab with nothing to read may make `Key` an Optional
+    # and say why in `empty_note`)
+    wanted: Callable[[], Key]
+    # the answer for a key, through `engine.api` (in a thread: never touch a widget)
+    read: Callable[[Key], Answer]
+    # put an answer on screen
+    show: Callable[[Answer], None]
+
     def __init__(self, **kwargs: Any):
+        require_hooks(self, ("wanted", "read", "show"))
         super().__init__(**kwargs)
         self.asked: Key | None = None  # the key of the last read asked for
         self.answer: Answer | None = None  # the last answer shown
@@ -70,22 +82,10 @@ class ScreenTab(WorkersReportToApp, Vertical, Generic[Key, Answer]):
     def services(self) -> AppServices:
         return cast(AppServices, self.app)
 
-    # -- what a tab defines --------------------------------------------------------------------
-    def wanted(self) -> Key:
-        """What the content depends on now (a tab with nothing to read may make `Key` an
-        Optional and say why in `empty_note`)."""
-        raise NotImplementedError
-
+    # -- what a tab may change ------------------------------------------------------------------
     def empty_note(self, key: Key) -> str | None:
         """Why there is nothing to read for `key` (an empty state, not an error), else None."""
         return None
-
-    def read(self, key: Key) -> Answer:
-        """The answer for `key`, through `engine.api` (in a thread: never touch a widget)."""
-        raise NotImplementedError
-
-    def show(self, answer: Answer) -> None:
-        raise NotImplementedError
 
     def loading_text(self, key: Key) -> str:
         """What the tab says while `read(key)` runs."""
