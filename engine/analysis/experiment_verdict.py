@@ -92,7 +92,8 @@ class ExperimentVerdict(Record):
     pair (targets then controls), from the intervals alone; `headline` the first one about
     bpb at the largest size; `sets` the benchmarks of each set; `metrics` each metric's
     definition; `holdout` the run's held-out split (fraction, seed, examples per benchmark);
-    the bootstrap's settings; `notes` what was left out and why."""
+    the bootstrap's settings; `notes` what was left out and why; `keep` each selection's share
+    of the pool's tokens."""
 
     values: list[SelectionValue]
     paired: list[PairedValue]
@@ -106,6 +107,7 @@ class ExperimentVerdict(Record):
     seed: int
     method: str
     notes: list[str] = field(default_factory=list)
+    keep: float = 0.10  # the selections' share of the pool's tokens (older verdicts: 10%)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ExperimentVerdict:
@@ -214,6 +216,7 @@ def build_verdict(
         metrics={m: METRICS[m][1] for m in metrics},
         holdout=holdout,
         notes=notes,
+        keep=keep,
         **settings,
     )
 

@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.analysis.experiment_verdict import SET_WORDS as SET_WORDS
+from engine.analysis.experiment_verdict import SETS as SETS
 from engine.analysis.experiment_verdict import ExperimentVerdict as ExperimentVerdict
 from engine.analysis.experiment_verdict import PairedValue as PairedValue
 from engine.analysis.experiment_verdict import SelectionValue as SelectionValue
+from engine.analysis.experiment_verdict import lower_is_better as lower_is_better
+from engine.analysis.experiment_verdict import selection_label as selection_label
 from engine.analysis.experiment_verdict import verdict_lines as verdict_lines
 from engine.api.records import Record
 from engine.errors import UsageError, WorkspaceError
@@ -357,8 +361,9 @@ def experiment_results_hint(job_id: int, *, tui: bool = False) -> str:
     """Where a finished demo experiment's results are (the CLI's words, or the TUI's keys)."""
     if tui:
         return (
-            f"the demo experiment already ran (job {job_id}, done): its results are on the "
-            "Fit, Ranking and Correlations tabs here and on screen 5 (rBridge)"
+            f"the demo experiment already ran (job {job_id}, done): its verdict is on the "
+            "Experiment tab here, its results on Fit, Ranking and Correlations and on screen 5 "
+            "(rBridge)"
         )
     return (
         f"the demo experiment already ran (job {job_id}, done); its results are in this "
@@ -368,22 +373,37 @@ def experiment_results_hint(job_id: int, *, tui: bool = False) -> str:
     )
 
 
-def experiment_verdict(ws: Workspace, job_id: int | None = None) -> ExperimentVerdict | None:
-    """The verdict a finished demo experiment stored with its result (job `job_id`, default
-    the newest finished one); None when none has finished or it finished before verdicts
-    were kept."""
+def finished_experiments(ws: Workspace) -> list[int]:
+    """The ids of the demo experiments that finished with a verdict, newest first."""
     from engine.jobs.specs import DemoExperimentSpec
     from engine.jobs.table import list_jobs
 
     with closing(ws.connect(readonly=True)) as conn:
-        done = [
-            j
-            for j in list_jobs(conn)
+        jobs = list_jobs(conn)
+    return sorted(
+        (
+            j.id
+            for j in jobs
             if j.kind == DemoExperimentSpec.kind
             and j.state == "done"
-            and (job_id is None or j.id == job_id)
-        ]
-    job = max(done, key=lambda j: j.id, default=None)
-    if job is None or not job.result or "verdict" not in job.result:
+            and j.result
+            and "verdict" in j.result
+        ),
+        reverse=True,
+    )
+
+
+def experiment_verdict(ws: Workspace, job_id: int | None = None) -> ExperimentVerdict | None:
+    """The verdict a finished demo experiment stored with its result (job `job_id`, default
+    the newest finished one); None when none has finished or it finished before verdicts
+    were kept."""
+    from engine.jobs.table import get_job
+
+    ids = finished_experiments(ws)
+    wanted = ids[0] if job_id is None and ids else job_id
+    if wanted is None or wanted not in ids:
         return None
+    with closing(ws.connect(readonly=True)) as conn:
+        job = get_job(conn, wanted)
+    assert job.result is not None
     return ExperimentVerdict.from_json(job.result["verdict"])

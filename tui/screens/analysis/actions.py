@@ -13,7 +13,7 @@ HEATMAP = "heatmap"
 ACTIONS: tuple[Action, ...] = (
     Action(
         "analysis_next_tab",
-        "Analysis: next tab (Fit, Ranking, Calibration, Correlations)",
+        "Analysis: next tab (Experiment, Fit, Ranking, Calibration, Correlations)",
         "t",
         SCOPE,
         "cycle the tabs; a click on a tab opens it",
@@ -63,6 +63,20 @@ ACTIONS: tuple[Action, ...] = (
         "a",
         SCOPE,
         "how proxy and target checkpoints pair up (Fit and Ranking)",
+    ),
+    Action(
+        "experiment_metric",
+        "Analysis: the demo experiment's next metric (bpb, rbridge, acc)",
+        "v",
+        SCOPE,
+        "the Experiment tab: which metric the selections and their differences are drawn in",
+    ),
+    Action(
+        "experiment_size",
+        "Analysis: the demo experiment's next proxy size",
+        "z",
+        SCOPE,
+        "the Experiment tab: which proxy size the selections and their differences are drawn at",
     ),
     Action(
         "calibration_next",

@@ -14,11 +14,12 @@ from engine.errors import BetrError
 @dataclass
 class OverviewRead(Message):
     """`analysis_views.overview`, or the error that stopped it; `open_demo`: open the tabs on
-    the demo experiment's results."""
+    the demo experiment's results; `experiment`: the newest demo experiment with a verdict."""
 
     open_demo: bool
     view: AnalysisOverview | None = None
     error: BetrError | None = None
+    experiment: int | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from tui.action_model import bindings
 from tui.screens.analysis.actions import ACTIONS, HEATMAP, SCOPE
 from tui.screens.analysis.calib_tab import CalibrationTab
 from tui.screens.analysis.corr_tab import CorrTab
+from tui.screens.analysis.experiment_tab import ExperimentTab
 from tui.screens.analysis.fit_tab import FitTab
 from tui.screens.analysis.format import no_results
 from tui.screens.analysis.messages import DemoAlreadyRan, DemoStarted, OverviewRead
@@ -47,8 +48,16 @@ from tui.screens.rbridge.summary import job_line
 from tui.widgets.cells import ThemeStyles
 from tui.widgets.select import PlainSelect
 
-# the tabs, in order: each is one module (an AnalysisTab) and one line here
-TABS: tuple[type[AnalysisTab[Any, Any]], ...] = (FitTab, RankTab, CalibrationTab, CorrTab)
+# the tabs, in order: each is one module (an AnalysisTab) and one line here. Experiment comes
+# first when a demo experiment has finished (its verdict is the first thing shown), and is
+# hidden when none has
+TABS: tuple[type[AnalysisTab[Any, Any]], ...] = (
+    ExperimentTab,
+    FitTab,
+    RankTab,
+    CalibrationTab,
+    CorrTab,
+)
 DEMO_KIND = "demo-experiment"
 CONFIRM_S = 5.0
 
@@ -85,7 +94,7 @@ class AnalysisScreen(BetrScreen):
                 )
         yield Static("", id="an-jobs", markup=False)
         yield Static("reading the workspace…", id="an-empty", classes="an-empty", markup=False)
-        with TabbedContent(id="an-tabs"):
+        with TabbedContent(id="an-tabs", initial=pane_id(FitTab)):
             for tab in TABS:
                 with TabPane(tab.TITLE, id=pane_id(tab)):
                     yield tab(self.context, id=f"an-{tab.NAME}")
@@ -93,6 +102,7 @@ class AnalysisScreen(BetrScreen):
     def on_mount(self) -> None:
         self.query_one("#an-jobs").display = False
         self.query_one("#an-tabs").display = False
+        self.query_one("#an-tabs", TabbedContent).hide_tab(pane_id(ExperimentTab))
         self.watch(self.app, "jobs", self.jobs_changed)
         self.preload()
 
@@ -124,6 +134,16 @@ class AnalysisScreen(BetrScreen):
         return self.query_one(f"#{self.active_tab}").query_one(AnalysisTab)
 
     @property
+    def experiment_tab(self) -> ExperimentTab:
+        return self.query_one(ExperimentTab)
+
+    @property
+    def shown_tabs(self) -> list[str]:
+        """The panes the tab bar offers, in order (Experiment only after an experiment)."""
+        hidden = self.experiment_tab.job is None
+        return [pane_id(t) for t in TABS if not (hidden and t is ExperimentTab)]
+
+    @property
     def corr_tab(self) -> CorrTab:
         return self.query_one(CorrTab)
 
@@ -142,13 +162,15 @@ class AnalysisScreen(BetrScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="analysis-overview")
     def read_overview(self, open_demo: bool = False) -> None:
         from engine.api.analysis_views import overview
+        from engine.api.demo import finished_experiments
 
         try:
             view = overview(self.betr.workspace)
+            experiments = finished_experiments(self.betr.workspace)
         except BetrError as exc:
             self.post_message(OverviewRead(open_demo, error=exc))
             return
-        self.post_message(OverviewRead(open_demo, view))
+        self.post_message(OverviewRead(open_demo, view, experiment=next(iter(experiments), None)))
 
     @on(OverviewRead)
     def overview_read(self, message: OverviewRead) -> None:
@@ -161,9 +183,11 @@ class AnalysisScreen(BetrScreen):
         empty.update("" if has else no_results())
         empty.display = not has
         self.query_one("#an-tabs").display = has
-        self.query_one("#an-selectors").display = has
         if not has:
+            self.query_one("#an-selectors").display = False
             return
+        self.show_experiment(message.experiment, message.open_demo)
+        self.sync_selectors_shown()
         keep = self.sel.benchmark in {b.benchmark for b in view.benchmarks}
         if message.open_demo or not keep:
             self.context.sel = Selection.from_defaults(view.defaults, self.sel)
@@ -172,8 +196,23 @@ class AnalysisScreen(BetrScreen):
         if message.open_demo:
             for tab in self.tabs:
                 tab.forget()
-            self.query_one("#an-tabs", TabbedContent).active = pane_id(TABS[0])
+            tabs = self.query_one("#an-tabs", TabbedContent)
+            tabs.active = self.shown_tabs[0]
         self.compute()
+
+    def show_experiment(self, job: int | None, open_it: bool) -> None:
+        """The Experiment tab for demo experiment `job` (None: hidden); it opens first when an
+        experiment is new to the screen, or `open_it`."""
+        tab, tabs = self.experiment_tab, self.query_one("#an-tabs", TabbedContent)
+        new = job is not None and job != tab.job
+        tab.job = job
+        if job is None:
+            tabs.hide_tab(pane_id(ExperimentTab))
+            return
+        tabs.show_tab(pane_id(ExperimentTab))
+        if new or open_it:
+            tab.forget()
+            tabs.active = pane_id(ExperimentTab)
 
     # -- the selection -------------------------------------------------------------------------
     def sync_selects(self) -> None:
@@ -218,8 +257,15 @@ class AnalysisScreen(BetrScreen):
             return
         self.current_tab.refresh_content()
 
+    def sync_selectors_shown(self) -> None:
+        """The selectors at the top serve every tab but Experiment (its keys are v and z)."""
+        shown = self.view is not None and bool(self.view.n_rows)
+        experiment = self.active_tab == pane_id(ExperimentTab)
+        self.query_one("#an-selectors").display = shown and not experiment
+
     @on(TabbedContent.TabActivated, "#an-tabs")
     def tab_activated(self) -> None:
+        self.sync_selectors_shown()
         self.compute()
         self.current_tab.focus_content()
 
@@ -237,8 +283,8 @@ class AnalysisScreen(BetrScreen):
         self._demo_state = job.state
         if job.state == "done":
             self.notify(
-                "demo experiment done: Fit, Ranking and Correlations show its results (t: next "
-                "tab). Tiny proxies: read the numbers as a working loop, not as evidence.",
+                "demo experiment done: the Experiment tab shows its verdict with error bars; Fit, "
+                "Ranking and Correlations its results (t: next tab).",
                 markup=False,
                 timeout=15,
             )
@@ -293,8 +339,8 @@ class AnalysisScreen(BetrScreen):
         self.query_one("#an-tabs", TabbedContent).active = pane_id(tab)
 
     def action_analysis_next_tab(self) -> None:
-        panes = [pane_id(tab) for tab in TABS]
-        at = panes.index(self.active_tab)
+        panes = self.shown_tabs
+        at = panes.index(self.active_tab) if self.active_tab in panes else -1
         self.query_one("#an-tabs", TabbedContent).active = panes[(at + 1) % len(panes)]
 
     def _cycle(self, key: str) -> None:
@@ -325,6 +371,21 @@ class AnalysisScreen(BetrScreen):
     def action_corr_sort(self) -> None:
         self.show_tab(CorrTab)
         self.notify(f"heatmap order: {self.corr_tab.cycle_sort()}", timeout=2)
+
+    def action_experiment_metric(self) -> None:
+        if self.experiment_tab.job is None:
+            self.notify("no demo experiment here yet: x (twice) runs it", severity="warning")
+            return
+        self.show_tab(ExperimentTab)
+        self.notify(f"experiment metric: {self.experiment_tab.next_metric()}", timeout=2)
+
+    def action_experiment_size(self) -> None:
+        if self.experiment_tab.job is None:
+            self.notify("no demo experiment here yet: x (twice) runs it", severity="warning")
+            return
+        self.show_tab(ExperimentTab)
+        size = self.experiment_tab.next_size()
+        self.notify(f"experiment proxy size: {size:,} params" if size else "no sizes", timeout=2)
 
     def action_calibration_next(self) -> None:
         self.show_tab(CalibrationTab)
