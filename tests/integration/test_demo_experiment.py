@@ -227,6 +227,21 @@ def test_the_experiment_stores_a_verdict_from_the_held_out_items(workspace, held
     assert claims == sum(1 for p in v["paired"] if p["distinguishable"])
     stored = demo.experiment_verdict(workspace)
     assert stored is not None and stored.to_json() == v
+    # the other benchmarks' gold traces are scored on each proxy's final checkpoint only
+    # (what the verdict reads): one per selection and size
+    from engine.store import proxies
+
+    steps = jobs.job(workspace, job_id).checkpoint["steps"]
+    scored = [int(k.rsplit(":", 1)[1]) for k in steps if k.startswith("bpb:")]
+    with closing(workspace.connect(readonly=True)) as conn:
+        every = proxies.list_proxies(conn)
+    final = {}
+    for r in every:
+        key = (r["dataset"], r["params"])
+        final[key] = max(final.get(key, 0), int(r["tokens"]))
+    rows = [r for r in every if int(r["id"]) in scored]
+    assert len({(r["dataset"], r["params"]) for r in rows}) == 3 * len(heldout_spec.sizes)
+    assert all(int(r["tokens"]) == final[(r["dataset"], r["params"])] for r in rows)
     # the CLI prints it (the experiment already ran: its results, then the verdict)
     import engine.api.demo as demo_api
 

@@ -69,6 +69,8 @@ def test_the_experiments_plan_holds_every_step_and_groups_finished_keys():
     assert plan[f"train:{big}"] == 1 + len(SELECTIONS)  # the frontier is of the larger size
     assert plan[f"train:{small}"] == len(SELECTIONS)
     assert plan[f"score:{small}"] == plan[f"mc:{big}"] == len(SELECTIONS) * ckpts
+    # the other benchmarks' gold traces: on each proxy's final checkpoint only
+    assert step_plan(spec, 8)[f"bpb:{small}"] == len(SELECTIONS) * 8
     assert step_group(f"train:demo-top-10pct:{small}") == f"train:{small}"
     assert step_group("tokenizer") == "tokenizer"
 

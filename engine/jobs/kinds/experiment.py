@@ -13,9 +13,10 @@ run one after another in this worker:
 4. gold traces (engine.jobs.kinds.experiment_eval): of the run's target benchmarks on the
    examples it held out, of the control benchmarks, and of the trace benchmark; the trace
    benchmark's given letter probabilities by teacher forcing under the frontier proxy;
-5. every checkpoint scored with rBridge on the trace benchmark's traces and on each other
-   benchmark's gold traces (the release's masked-span bpb on gold text), and evaluated on the
-   multiple-choice benchmarks;
+5. every checkpoint scored with rBridge on the trace benchmark's traces and evaluated on the
+   multiple-choice benchmarks; each selection's final checkpoint also scored on each other
+   benchmark's gold traces (the release's masked-span bpb on gold text, which the verdict
+   reads);
 6. the verdict (engine.analysis.experiment_verdict): per selection, size, set and metric the
    number with its bootstrap interval, the paired differences top - random and top - bottom,
    sentences read from the intervals; stored in the job's result under `verdict`.
@@ -235,15 +236,17 @@ def evaluate_checkpoints(
     params: str,
     checkpoints: list[dict],
 ) -> None:
-    """Each checkpoint of one proxy scored with rBridge on the traces, on the other
-    benchmarks' gold traces, and evaluated on the multiple-choice benchmarks, each a step."""
+    """Each checkpoint of one proxy scored with rBridge on the traces and evaluated on the
+    multiple-choice benchmarks (the proxy curves and the fits read every checkpoint), and the
+    final checkpoint scored on the other benchmarks' gold traces too (their bpb: what the
+    verdict reads, from the final checkpoints only); each a step."""
     conn = steps.ctx.conn
     mc_ids = tuple(int(catalog.benchmark_by_name(conn, b)["id"]) for b in spec.mc_benchmarks)
     others = [catalog.benchmark_by_name(conn, b) for b in plan.trace_benchmarks(bench["name"])]
-    for ck in checkpoints:
+    for k, ck in enumerate(checkpoints):
         p = proxies.get_proxy(conn, ck["proxy_id"])
         steps.run(f"score:{p['id']}", f"score:{params}", partial(score, steps, spec, bench, p))
-        for other in others:
+        for other in others if k == len(checkpoints) - 1 else ():
             key = f"bpb:{other['name']}:{p['id']}"
             steps.run(key, f"bpb:{params}", partial(score, steps, spec, other, p, key))
         mc = McEvalSpec(
@@ -279,16 +282,16 @@ def score(
 def step_plan(spec: DemoExperimentSpec, bpb_benchmarks: int = 0) -> Counter[str]:
     """Every step of the experiment by group (steps of one group do the same work: the same
     kind at the same size): the BETR run, the tokenizer, the frontier and each selection's
-    proxy at each size, the traces, their teacher forcing, and per checkpoint an rBridge score,
-    a score on each of `bpb_benchmarks` other benchmarks' gold traces and a multiple-choice
-    evaluation."""
+    proxy at each size, the traces, their teacher forcing, per checkpoint an rBridge score and
+    a multiple-choice evaluation, and per final checkpoint a score on each of `bpb_benchmarks`
+    other benchmarks' gold traces."""
     plan = Counter({"betr": 1, "tokenizer": 1, f"train:{max(spec.sizes)}": 1})
     plan.update({"traces": 1, "teacher-force": 1})
     for params in spec.sizes:
         plan[f"train:{params}"] += len(SELECTIONS)
         plan[f"score:{params}"] += len(SELECTIONS) * spec.checkpoints
         if bpb_benchmarks:
-            plan[f"bpb:{params}"] += len(SELECTIONS) * spec.checkpoints * bpb_benchmarks
+            plan[f"bpb:{params}"] += len(SELECTIONS) * bpb_benchmarks
         plan[f"mc:{params}"] += len(SELECTIONS) * spec.checkpoints
     return plan
 
