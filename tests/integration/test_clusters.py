@@ -68,13 +68,12 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def topical(tmp_path_factory):
-    """A 600-doc applied run whose 300-doc scored sample has three planted topics."""
-    ws = Workspace.init(tmp_path_factory.mktemp("clusters") / "ws")
-    run_id = make_synthetic_run(ws, 600, n_sample=300, seed=5)
+def plant_topics(ws: Workspace, run_id: int, seed: int = 1):
+    """Each doc of the run's scored sample rewritten on one of TOPICS (six of its words among
+    ten filler words) and embedded near that topic's direction; returns (sample doc ids, each
+    one's topic, the texts by doc id)."""
     ids = sample_ids(ws, run_id)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     topic = rng.integers(0, len(TOPICS), size=len(ids))
     texts = {}
     for doc_id, t in zip(ids, topic, strict=True):
@@ -85,8 +84,17 @@ def topical(tmp_path_factory):
     centers = unit(rng.normal(size=(len(TOPICS), DIM)))
     vectors = centers[topic] + 0.15 * rng.normal(size=(len(ids), DIM)) / np.sqrt(DIM)
     cache_sample_vectors(ws, run_id, unit(vectors))
+    return np.array(ids), topic, texts
+
+
+@pytest.fixture(scope="module")
+def topical(tmp_path_factory):
+    """A 600-doc applied run whose 300-doc scored sample has three planted topics."""
+    ws = Workspace.init(tmp_path_factory.mktemp("clusters") / "ws")
+    run_id = make_synthetic_run(ws, 600, n_sample=300, seed=5)
+    ids, topic, texts = plant_topics(ws, run_id)
     unclustered = make_synthetic_run(ws, 200, seed=6, corpus="bare", targets="bare-targets")
-    return ws, run_id, np.array(ids), topic, texts, unclustered
+    return ws, run_id, ids, topic, texts, unclustered
 
 
 @pytest.fixture(scope="module")
