@@ -139,11 +139,14 @@ def clusters_steps(app):
     return run_before
 
 
+# both snapshots build the workspace at one fixed path (it is shown): never at the same time
+@pytest.mark.xdist_group("clusters_snapshots")
 def test_clusters_tab(snap_compare, snapshot_ws):
     app = make_app(snapshot_ws)
     assert snap_compare(app, terminal_size=SIZE, run_before=clusters_steps(app))
 
 
+@pytest.mark.xdist_group("clusters_snapshots")
 def test_clusters_tab_at_80x24(snap_compare, snapshot_ws):
     app = make_app(snapshot_ws)
     assert snap_compare(app, terminal_size=SMALL, run_before=clusters_steps(app))
