@@ -240,6 +240,66 @@ def _scores(
     )
 
 
+def rewrite_texts(ws: Workspace, texts: dict[int, str]) -> None:
+    """Docs' texts (doc id -> text) rewritten in place, their full-text index in step."""
+    conn = ws.connect()
+    try:
+        with transaction(conn):
+            for doc_id, text in texts.items():
+                (old,) = conn.execute("SELECT text FROM docs WHERE id = ?", (doc_id,)).fetchone()
+                conn.execute(
+                    "INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?, ?)",
+                    (doc_id, old),
+                )
+                conn.execute(
+                    "UPDATE docs SET text = ?, n_chars = ? WHERE id = ?",
+                    (text, len(text), doc_id),
+                )
+                conn.execute("INSERT INTO docs_fts(rowid, text) VALUES (?, ?)", (doc_id, text))
+    finally:
+        conn.close()
+
+
+def cache_sample_vectors(
+    ws: Workspace, run_id: int, doc_vectors: np.ndarray, *, seed: int = 0
+) -> None:
+    """The run's scored sample embedded as `doc_vectors` ((n_sample, dim), in doc id order)
+    and its target examples as seeded random unit vectors, written into the embedding cache
+    under the run's model id, keyed by text as scoring writes them."""
+    from engine.embed import normalise_rows, text_sha256
+
+    conn = ws.connect()
+    try:
+        model_id = json.loads(
+            conn.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        )["model_id"]
+        docs = conn.execute(
+            "SELECT d.text FROM run_sample s JOIN docs d ON d.id = s.doc_id WHERE s.run_id = ? "
+            "ORDER BY s.doc_id",
+            (run_id,),
+        ).fetchall()
+        examples = conn.execute(
+            "SELECT DISTINCT e.text FROM examples e JOIN target_set_members m "
+            "ON m.benchmark_id = e.benchmark_id JOIN runs r ON r.target_set_id = m.target_set_id "
+            "WHERE r.id = ? ORDER BY e.id",
+            (run_id,),
+        ).fetchall()
+        assert len(docs) == len(doc_vectors), "one vector per sample doc"
+        rng = np.random.default_rng(seed)
+        ex_vecs = normalise_rows(rng.normal(size=(len(examples), doc_vectors.shape[1])))
+        rows = [
+            (model_id, text_sha256(t), np.asarray(v, dtype=np.float16).tobytes())
+            for (t,), v in zip([*docs, *examples], [*doc_vectors, *ex_vecs], strict=True)
+        ]
+        with transaction(conn):
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model_id, text_sha256, vec) VALUES (?, ?, ?)",
+                rows,
+            )
+    finally:
+        conn.close()
+
+
 def main() -> None:
     import argparse
 

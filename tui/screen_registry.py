@@ -131,6 +131,7 @@ OTHER_SCOPE_TITLES = {
     documents.DOC_LIST: "Document list (while it has the focus)",
     rbridge.TOKEN_VIEW: "Token view (while it has the focus)",
     analysis.HEATMAP: "Heatmap (while it has the focus)",
+    threshold.CLUSTERS: "Clusters tab of the Threshold screen",
 }
 
 

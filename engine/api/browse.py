@@ -36,7 +36,7 @@ from engine.betr.runindex import make_view as _make_view
 from engine.betr.runs import require_state
 from engine.betr.targets import split_warning_line
 from engine.errors import NotFoundError, UsageError
-from engine.store import catalog, docs, labels, scores
+from engine.store import catalog, clusters, docs, labels, scores
 from engine.store import runs as store_runs
 from engine.workspace import Workspace, open_private
 
@@ -136,7 +136,7 @@ def make_view(conn: sqlite3.Connection | None, index: RunIndex, query: Query) ->
 def _id_filters(
     conn: sqlite3.Connection | None, index: RunIndex, query: Query
 ) -> Iterator[np.ndarray]:
-    assert conn is not None, "a source, metadata, text or contamination filter reads the docs"
+    assert conn is not None, "a source, metadata, text, contamination or cluster filter reads"
     if query.source:
         yield docs.ids_with_source(conn, index.corpus_id, query.source)
     if query.meta:
@@ -147,6 +147,8 @@ def _id_filters(
         from engine.api.contamination import contaminated_ids
 
         yield np.asarray(contaminated_ids(conn, index.run_id), dtype=np.int64)
+    if query.cluster:
+        yield clusters.member_ids(conn, index.run_id, *query.cluster)
 
 
 def page(

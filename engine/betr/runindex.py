@@ -278,12 +278,13 @@ class Query:
     search: str | None = None  # FTS5 query over the text
     sample_only: bool = False
     contaminated: bool = False  # docs with a benchmark n-gram overlap (the run's newest check)
+    cluster: tuple[int, int, int] | None = None  # (k, seed, cluster): a topic cluster's docs
 
     @property
     def needs_sql(self) -> bool:
-        """Whether the view reads the database (source, metadata, text and contamination
-        filters)."""
-        return bool(self.source or self.meta or self.search or self.contaminated)
+        """Whether the view reads the database (source, metadata, text, contamination and
+        cluster filters)."""
+        return bool(self.source or self.meta or self.search or self.contaminated or self.cluster)
 
     def describe(self) -> str:
         parts = [f"sort {SORT_LABELS.get(self.sort, self.sort)}"]
@@ -301,6 +302,9 @@ class Query:
             parts.append("scored sample")
         if self.contaminated:
             parts.append("contaminated")
+        if self.cluster:
+            k, seed, c = self.cluster
+            parts.append(f"cluster {c} of {k} (seed {seed})")
         return " · ".join(parts)
 
 

@@ -21,6 +21,7 @@ from engine.cli import (
     analysis_fit,
     betr,
     browse,
+    clusters,
     compare,
     contamination,
     imports,
@@ -59,6 +60,7 @@ for module in (
     scale,
     why,
     contamination,
+    clusters,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -199,3 +199,27 @@ def test_growth_bench_runs_every_step_at_two_small_sizes():
     )
     assert {r["step"] for r in rows if r.get("projected")} == set(growth.STEPS)
     assert all(r["size"] == 10_000_000 for r in rows if r.get("projected"))
+
+
+def test_clusters_bench_runs_at_a_tiny_size():
+    """bench/clusters.py: our k-means against bare faiss on the same vectors, then the job;
+    both k-means give the same clusters."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "clusters.py"),
+            *("--docs", "3000", "--dim", "32", "--k", "8", "--job-docs", "600", "--repeat", "1"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    kmeans, job = json.loads(done.stdout)
+    assert (kmeans["step"], kmeans["docs"], kmeans["dim"], kmeans["k"]) == ("kmeans", 3000, 32, 8)
+    assert kmeans["same_clusters_ari"] == 1.0
+    assert kmeans["ratio"] > 0 and kmeans["ours_s"] > 0 and kmeans["baseline_s"] > 0
+    assert (job["step"], job["docs"], job["k"]) == ("job", 600, 8)
+    assert set(job["job_steps_s"]) == {"read_s", "kmeans_s", "titles_s", "total_s"}

@@ -16,6 +16,7 @@ from engine.jobs.checkpoint import Checkpoint
 from engine.jobs.context import JobContext
 from engine.jobs.kinds.checkpoints import (
     BetrCheckpoint,
+    ClustersCheckpoint,
     ContaminationCheckpoint,
     EmbedDocsCheckpoint,
     ExperimentCheckpoint,
@@ -132,6 +133,8 @@ OLD_CHECKPOINTS = [
     (RayShardsCheckpoint, {"stage": "ray-embed", "shards_done": 0}),
     (EmbedDocsCheckpoint, {}),
     (EmbedDocsCheckpoint, {"done": True}),
+    (ClustersCheckpoint, {"stage": "vectors"}),
+    (ClustersCheckpoint, {"stage": "written"}),
 ]
 
 

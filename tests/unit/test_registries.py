@@ -83,6 +83,7 @@ CLI_CHOICES = {
     (("overlap",), "by"): "keep units",
     (("agreement",), "by"): "keep units",
     (("contamination",), "by"): "keep units",
+    (("clusters",), "by"): "keep units",
     (("threshold",), "by"): "keep units",
     (("apply",), "engine"): "engines",
     (("embed",), "engine"): "engines",

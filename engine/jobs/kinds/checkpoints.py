@@ -234,3 +234,18 @@ class EmbedDocsCheckpoint(Checkpoint):
     reads: what is cached is not embedded again). Older shape: {} while embedding."""
 
     done: bool = False
+
+
+CLUSTER_STAGES = ("vectors", "kmeans", "titles", "written")
+
+
+@dataclass(frozen=True)
+class ClustersCheckpoint(Checkpoint):
+    """clusters: the last step done. Nothing is written before the last one (the set is
+    written whole), so a resumed job starts over from the vectors."""
+
+    stage: str | None = None
+
+    def validate(self) -> None:
+        if self.stage is not None and self.stage not in CLUSTER_STAGES:
+            raise UsageError(f"unknown checkpoint stage '{self.stage}'", fix=RESTART)

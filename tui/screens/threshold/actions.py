@@ -6,6 +6,7 @@ from __future__ import annotations
 from tui.action_model import Action
 
 SCOPE = "threshold"
+CLUSTERS = "clusters"  # the Clusters tab's keys, while it has the focus
 
 # also a key of the screen's own key handler (k and the keys typed after it go to the input)
 EDIT_KEEP = Action(
@@ -83,10 +84,10 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "next_threshold_tab",
-        "next Threshold tab (Threshold, Agreement, Compare runs)",
+        "next Threshold tab (Threshold, Agreement, Compare runs, Clusters)",
         "t",
         SCOPE,
-        "cycle the tabs: threshold and compute, classifier vs BETR, two runs compared",
+        "cycle the tabs: threshold and compute, classifier vs BETR, two runs compared, topics",
         "Tab",
     ),
     Action(
@@ -110,5 +111,13 @@ ACTIONS: tuple[Action, ...] = (
         "escape",
         SCOPE,
         "back from an input or table to the keep bar",
+    ),
+    Action(
+        "cluster_k",
+        "cluster the scored sample into another number of topics (k)",
+        "n",
+        CLUSTERS,
+        "type k on the Clusters tab (empty: the default for the sample); enter clusters",
+        "k",
     ),
 )

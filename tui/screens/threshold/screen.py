@@ -41,9 +41,10 @@ from tui.action_model import bindings, effective_keys
 from tui.reads import reading
 from tui.screens.base import BetrScreen
 from tui.screens.documents.viewer import DocViewerScreen
-from tui.screens.threshold.actions import ACTIONS, EDIT_KEEP, SCOPE
+from tui.screens.threshold.actions import ACTIONS, CLUSTERS, EDIT_KEEP, SCOPE
 from tui.screens.threshold.agreement import AgreementTab
 from tui.screens.threshold.by_source import SourcePanel
+from tui.screens.threshold.clusters import ClustersTab
 from tui.screens.threshold.compare import CompareTab
 from tui.screens.threshold.compute import ComputePanel
 from tui.screens.threshold.contamination import ContaminationLine
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
 # the tabs after the Threshold one, in order: each is one module (a ThresholdTab) and one line
-TABS: tuple[type[ThresholdTab[Any, Any]], ...] = (AgreementTab, CompareTab)
+TABS: tuple[type[ThresholdTab[Any, Any]], ...] = (AgreementTab, CompareTab, ClustersTab)
 THRESHOLD_PANE = "th-tab-threshold"
 KEEP_CHARS = frozenset("0123456789.,%")  # what a typed keep rate is made of
 HIST_BINS = 40
@@ -84,6 +85,7 @@ class ThresholdScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "Threshold"
     BINDINGS = bindings(ACTIONS, SCOPE)
+    WIDGET_SCOPES = (CLUSTERS,)
 
     def __init__(self) -> None:
         super().__init__()
