@@ -34,6 +34,8 @@ from engine.store import catalog, docs
 from engine.store.db import transaction
 from engine.workspace import Workspace
 
+EXPERIMENT_METRICS = METRICS  # the verdict's metrics: (lower is better?, definition)
+
 if TYPE_CHECKING:
     from engine.api.runs import ScoreRequest
     from engine.jobs.specs import DemoExperimentSpec
