@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.analysis.experiment_verdict import METRICS
 from engine.analysis.experiment_verdict import SET_WORDS as SET_WORDS
 from engine.analysis.experiment_verdict import SETS as SETS
 from engine.analysis.experiment_verdict import ExperimentVerdict as ExperimentVerdict
