@@ -23,6 +23,7 @@ from engine.cli import (
     browse,
     compare,
     contamination,
+    dups,
     imports,
     jobs,
     rbridge,
@@ -59,6 +60,7 @@ for module in (
     scale,
     why,
     contamination,
+    dups,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -30,6 +30,7 @@ JOB_FUNCTIONS: dict[str, str] = {
     "import-scores": "engine.jobs.kinds.scale.import_scores:run_import_scores",
     "embed-docs": "engine.jobs.kinds.embed_docs:run_embed_docs",
     "contamination": "engine.jobs.kinds.contamination:run_contamination",
+    "near-dups": "engine.jobs.kinds.near_dups:run_near_dups",
 }
 assert set(JOB_FUNCTIONS) == set(all_specs()), "every spec has a function and every function a spec"
 

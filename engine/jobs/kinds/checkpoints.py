@@ -234,3 +234,25 @@ class EmbedDocsCheckpoint(Checkpoint):
     reads: what is cached is not embedded again). Older shape: {} while embedding."""
 
     done: bool = False
+
+
+@dataclass(frozen=True)
+class NearDupCheckpoint(Checkpoint):
+    """near-dups: the run filled, the exact hashes backfilled (docs imported without one),
+    the last doc id whose band keys are staged, the docs looked at and signed so far;
+    `finished` once the run's clusters are written."""
+
+    near_run_id: int | None = None
+    hashed: bool = False
+    after: int | None = None
+    docs: int | None = None
+    signed: int | None = None
+    finished: bool = False
+
+    def chunk_done(self, last_doc_id: int, docs: int, signed: int) -> Self:
+        return dataclasses.replace(
+            self,
+            after=int(last_doc_id),
+            docs=(self.docs or 0) + docs,
+            signed=(self.signed or 0) + signed,
+        )
