@@ -47,6 +47,8 @@ __all__ = [
     "DupListing",
     "DupMark",
     "DupMember",
+    "DupProfile",
+    "DupShare",
     "MinHashParams",
     "NearDupPlan",
     "NearDupRun",
@@ -55,6 +57,7 @@ __all__ = [
     "doc_duplicates",
     "dup_clusters",
     "dup_marks",
+    "dup_profile",
     "near_run_of",
     "plan_near_dups",
     "redundant_mask",
@@ -356,6 +359,66 @@ def select_deduplicated(
         run = near_run_of(conn, corpus_id) if kind == "near" else None
     rule = EXACT_RULE if run is None else f"MinHash LSH, {run.parameters}"
     return replace(result, dedup=Dedup(kind, rule, None if run is None else run.id))
+
+
+@dataclass(frozen=True)
+class DupShare:
+    """The duplicates a kept set holds of one kind: docs and tokens that keeping one per
+    cluster would drop, and their shares of the kept docs and tokens."""
+
+    kind: str
+    docs: int
+    tokens: int
+    doc_share: float
+    token_share: float
+
+
+@dataclass(frozen=True)
+class DupProfile:
+    """Per kind, the cumulative count and tokens of redundant docs along a run's probability
+    order, so the kept set's duplicate share at any cut is O(1) (the Threshold screen).
+    `near` is None when near duplicates were never detected in the corpus."""
+
+    run_id: int
+    corpus: str
+    cum_tokens: np.ndarray  # (n,) tokens of rows 0..i
+    exact: tuple[np.ndarray, np.ndarray]  # (cumulative redundant docs, tokens), (n,) each
+    near: tuple[np.ndarray, np.ndarray] | None
+    near_parameters: str | None
+    unhashed: int  # docs of the corpus without an exact hash (not counted as duplicates)
+
+    def share(self, cut: int, kind: str) -> DupShare | None:
+        """At `cut` kept rows (1..n); None for near when it was never detected."""
+        cums = self.exact if kind == "exact" else self.near
+        if cums is None or cut <= 0:
+            return None
+        i = min(cut, len(self.cum_tokens)) - 1
+        docs, tokens = int(cums[0][i]), int(cums[1][i])
+        kept_tokens = int(self.cum_tokens[i])
+        return DupShare(
+            kind, docs, tokens, docs / (i + 1), tokens / kept_tokens if kept_tokens else 0.0
+        )
+
+
+def dup_profile(conn: sqlite3.Connection, index: RunIndex) -> DupProfile:
+    """The run index's DupProfile (an applied run: rows in probability order)."""
+
+    def cumulative(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.cumsum(mask, dtype=np.int64), np.cumsum(np.where(mask, index.n_tokens, 0))
+
+    exact = redundant_mask(conn, index, "exact")
+    assert exact is not None  # exact hashes are always there
+    near = redundant_mask(conn, index, "near")
+    run = near_run_of(conn, index.corpus_id)
+    return DupProfile(
+        index.run_id,
+        index.corpus,
+        np.cumsum(index.n_tokens),
+        cumulative(exact),
+        None if near is None else cumulative(near),
+        None if run is None else run.parameters,
+        store_dups.count_without_hash(conn, index.corpus_id),
+    )
 
 
 # -- the Documents list and the viewer ------------------------------------------------------
