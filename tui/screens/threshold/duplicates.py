@@ -42,22 +42,20 @@ def share_text(share: DupShare) -> str:
 
 def duplicates_text(profile: DupProfile, cut: int) -> Text:
     """The line at `cut` kept rows."""
+    corpus = one_line(profile.corpus)
     text = Text("duplicates in the kept set (beyond one per cluster): ")
     exact = profile.share(cut, "exact")
-    parts = [share_text(exact)] if exact is not None else []
+    if profile.unhashed >= len(profile.cum_tokens):
+        text.append(f"exact: not hashed (betr dups --corpus {corpus} hashes them)", style="dim")
+    elif exact is not None:
+        text.append(share_text(exact))
+        if profile.unhashed:
+            text.append(f" ({profile.unhashed:,} docs not hashed)", style="dim")
     near = profile.share(cut, "near")
-    text.append(" · ".join(parts))
     if near is not None:
         text.append(" · " + share_text(near))
     else:
-        corpus = one_line(profile.corpus)
         text.append(f" · near: not detected (betr dups --corpus {corpus} --near)", style="dim")
-    if profile.unhashed:
-        text.append(
-            f" · {profile.unhashed:,} docs without an exact hash (betr dups --corpus "
-            f"{one_line(profile.corpus)} hashes them)",
-            style="dim",
-        )
     return text
 
 
