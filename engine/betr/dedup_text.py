@@ -37,7 +37,6 @@ PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" + _MARKS + _CONTROLS
 _PUNCTUATION_TO_SPACE = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
 # \d matches every Unicode decimal digit (category Nd), as datatrove's \p{Nd}
 _NUMBER = re.compile(r"\d+([.,،٫⎖⎗⎘]\d+)?")
-_WHITESPACE = re.compile(r"\s+")
 
 
 def exact_norm(text: str) -> str:
@@ -52,14 +51,19 @@ def exact_hash(text: str) -> int:
 
 
 def simplify_text(text: str) -> str:
-    """datatrove's `simplify_text` with its default TextNormConfig (module docstring)."""
-    text = _NUMBER.sub("0", text.lower())
-    text = _WHITESPACE.sub(" ", text.translate(_PUNCTUATION_TO_SPACE).strip())
-    if not text.isascii():  # NFD changes nothing and there is no combining mark in ASCII
-        text = "".join(
-            c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
-        )
-    return text.strip()
+    """datatrove's `simplify_text` with its default TextNormConfig (module docstring); only
+    the words that are not ASCII go through NFD (the rest are unchanged by it), and a word
+    that was only combining marks leaves no empty word behind."""
+    words = _NUMBER.sub("0", text.lower()).translate(_PUNCTUATION_TO_SPACE).split()
+    if not text.isascii():
+        words = [w if w.isascii() else _without_marks(w) for w in words]
+        words = [w for w in words if w]
+    return " ".join(words)
+
+
+def _without_marks(word: str) -> str:
+    """The word in NFD without its combining marks (category Mn)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
 
 
 def shingle_words(text: str) -> list[str]:
