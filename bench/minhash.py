@@ -2,8 +2,8 @@
 same run; and whether the clusters agree.
 
 Docs: bench/growth.py's pool (the real web docs cycled; copy c of a doc gets one word `c<c>`
-inserted, so each real text and its copies form a near-duplicate cluster), else synthetic
-texts with planted copies when the shared data is absent.
+inserted, so each real text and its copies form a near-duplicate cluster), else (absent, or
+--synthetic) random texts with 10 near copies of each.
 
 Pipeline (ours, one process): engine.betr.minhash band keys chunk by chunk (2,000 docs, as the
 near-dups job signs them) then the LSH clusters, with datatrove's MinhashConfig defaults: word
@@ -48,11 +48,11 @@ from engine.betr.minhash import MinHashParams, cluster_labels, text_band_keys  #
 CHUNK = 2000
 
 
-def pool_texts(n_docs: int) -> tuple[list[str], str]:
+def pool_texts(n_docs: int, synthetic: bool = False) -> tuple[list[str], str]:
     """n_docs texts and where they came from."""
     from bench import growth
 
-    if growth.DOCS.exists():
+    if growth.DOCS.exists() and not synthetic:
         return [r["text"] for r in growth.pool_records(n_docs)], f"growth pool of {growth.DOCS}"
     rng = random.Random(0)
     base = [
@@ -64,7 +64,7 @@ def pool_texts(n_docs: int) -> tuple[list[str], str]:
         words = base[i % len(base)].split()
         words.insert(i % len(words), f"copy{i // len(base)}")
         texts.append(" ".join(words))
-    return texts, "synthetic texts (shared data absent)"
+    return texts, "synthetic texts, 10 near copies of each"
 
 
 def partition(labels: np.ndarray) -> set[frozenset[int]]:
@@ -130,6 +130,9 @@ def datatrove(texts: list[str], params: MinHashParams) -> tuple[float, set[froze
         seed=params.seed,
         hash_config=HashConfig(precision=64, hash_fc="sha1"),
     )
+    from datatrove.utils.logging import logger
+
+    logger.disable("datatrove")  # its per-bucket lines would bury the numbers
     tmp = Path(tempfile.mkdtemp(prefix="bench-minhash-"))
     try:
         docs = (Document(text=t, id=str(i)) for i, t in enumerate(texts))
@@ -145,7 +148,9 @@ def datatrove(texts: list[str], params: MinHashParams) -> tuple[float, set[froze
             str(tmp / "buckets"), str(tmp / "out"), config=config, save_cluster_id=True
         ).run(None, 0, 1)
         seconds = time.perf_counter() - t0
-        pairs = np.fromfile(tmp / "out" / "000000.clusters", dtype="<u4").reshape(-1, 2)
+        out = tmp / "out" / "000000.clusters"  # absent when there is no duplicate
+        pairs = np.fromfile(out, dtype="<u4") if out.exists() else np.zeros(0, np.uint32)
+        pairs = pairs.reshape(-1, 2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     labels = np.full(len(texts), -1, dtype=np.int64)
@@ -174,9 +179,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--no-baseline", action="store_true", help="skip datatrove")
+    parser.add_argument("--synthetic", action="store_true", help="synthetic texts, not the pool")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    texts, origin = pool_texts(args.docs)
+    texts, origin = pool_texts(args.docs, args.synthetic)
     words = sum(len(t.split()) for t in texts) / max(1, len(texts))
     say = (lambda *a: None) if args.json else print
     say(f"{len(texts):,} docs ({words:.0f} words each on average) from {origin}")
@@ -188,6 +194,7 @@ def main() -> None:
         p = MinHashParams(shingle_hash=hash_name)
         seconds, clusters = ours(texts, p)
         found[hash_name] = clusters
+        rows[f"clusters_{hash_name}"] = len(clusters)
         rows[f"ours_{hash_name}_s"] = round(seconds, 3)
         rows[f"ours_{hash_name}_docs_per_s"] = round(len(texts) / seconds, 1)
         say(
