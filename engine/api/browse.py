@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.api.dups import dup_marks
 from engine.api.run_targets import annotate_runs
 from engine.betr.runindex import (
     SORT_LABELS,
@@ -163,6 +164,7 @@ def page(
     found = docs.docs_by_ids(conn, ids, ("ext_id", "source"), snippet=SNIPPET_CHARS)
     marks = labels.labels_of(conn, ids)
     dirty = contamination_marks(conn, index, ids, rows)
+    dups = dup_marks(conn, index.corpus_id, ids)
     out: list[DocRow] = []
     for offset, (row, doc_id) in enumerate(zip(rows, ids, strict=True)):
         d = found.get(doc_id)
@@ -185,6 +187,7 @@ def page(
                 kept=None if view.cut is None else bool(row < view.cut),
                 label=marks.get(doc_id),
                 contaminated=dirty[offset],
+                dups=dups[offset].text,
             )
         )
     return out

@@ -29,6 +29,7 @@ from engine.workspace import Workspace, open_private
 
 __all__ = [
     "Decontamination",
+    "Dedup",
     "Selection",
     "SelectionExport",
     "export_selection",
@@ -46,6 +47,15 @@ class Decontamination:
     check_id: int
     n: int  # words per n-gram
     docs_checked: int  # prob_order positions 1..docs_checked
+
+
+@dataclass(frozen=True)
+class Dedup:
+    """What a deduplicated export (`betr select --dedup`) kept one doc per cluster of."""
+
+    kind: str  # exact | near
+    rule: str  # what makes two docs duplicates
+    near_run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,12 @@ class SelectionExport(Record):
     dropped_docs: int | None = None  # contaminated kept docs left out (None: not checked)
     dropped_tokens: int | None = None
     contamination: Decontamination | None = None
+    dedup: Dedup | None = None  # a deduplicated export: dropped_* are the duplicates
 
     def to_json(self) -> dict[str, Any]:
-        """The fields; the decontamination ones only for a decontaminated export."""
+        """The fields; the decontamination and dedup ones only for such an export."""
         out = super().to_json()
-        for key in ("dropped_docs", "dropped_tokens", "contamination"):
+        for key in ("dropped_docs", "dropped_tokens", "contamination", "dedup"):
             if out[key] is None:
                 del out[key]
         return out

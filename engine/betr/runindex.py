@@ -371,3 +371,4 @@ class DocRow:
     kept: bool | None
     label: str | None
     contaminated: bool | None = None  # None: no finished check covers the doc
+    dups: str = ""  # its duplicate clusters' sizes: "=3" exact, "≈5" near, "=2≈5", "" none

@@ -24,6 +24,7 @@ from engine.cli import (
     clusters,
     compare,
     contamination,
+    dups,
     imports,
     jobs,
     rbridge,
@@ -61,6 +62,7 @@ for module in (
     why,
     contamination,
     clusters,
+    dups,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -19,6 +19,7 @@ from engine.cli.common import (
     print_table,
     run_job,
 )
+from engine.cli.dups import dup_kinds
 from engine.cli.scale import ray_apply, ray_options
 from engine.cli.workspace import show_list
 from engine.terminal import json_text
@@ -233,12 +234,21 @@ def apply_cmd(run_id, detach, engine, tokenizer, workers, **ray):
     "when no contamination check covers the kept set).",
 )
 @click.option("--n", "ngram", type=int, default=None, help="(--decontaminate) n, default 13.")
-def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
+@click.option(
+    "--dedup",
+    type=RegistryChoice(dup_kinds),
+    default=None,
+    help="Keep one doc per exact or near duplicate cluster (its highest p); near needs "
+    "`betr dups --corpus C --near` first.",
+)
+def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram, dedup):
     """Keep the top docs by p(positive) until X% of tokens (or docs) and export them."""
     from engine.api.select import parse_keep, select_and_export, selection_warnings
 
     if ngram is not None and not decontaminate:
         raise click.UsageError("--n goes with --decontaminate")
+    if dedup and decontaminate:
+        raise click.UsageError("--dedup and --decontaminate go one at a time")
     share = parse_keep(keep)
     warnings = selection_warnings(obj().workspace, run_id)
     for warning in warnings:  # before anything is written
@@ -249,6 +259,10 @@ def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
         result = select_decontaminated(
             run_id, share, by, Path(out), n=ngram, replay=replay, seed=seed
         )
+    elif dedup:
+        from engine.cli.dups import select_deduplicated
+
+        result = select_deduplicated(run_id, share, by, Path(out), dedup, replay=replay, seed=seed)
     else:
         result = select_and_export(
             obj().workspace, run_id, share, by, Path(out), replay=replay, seed=seed
@@ -263,6 +277,12 @@ def select_cmd(run_id, keep, by, out, replay, seed, decontaminate, ngram):
                 f", dropped {result.dropped_docs} contaminated docs "
                 f"({result.dropped_tokens} tokens)"
                 if decontaminate
+                else ""
+            )
+            + (
+                f", dropped {result.dropped_docs} {dedup} duplicate docs "
+                f"({result.dropped_tokens} tokens; one kept per cluster, the highest p)"
+                if dedup
                 else ""
             )
             + (f", + {result.replay_docs} replay docs" if result.replay_docs else "")

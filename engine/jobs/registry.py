@@ -31,6 +31,7 @@ JOB_FUNCTIONS: dict[str, str] = {
     "embed-docs": "engine.jobs.kinds.embed_docs:run_embed_docs",
     "contamination": "engine.jobs.kinds.contamination:run_contamination",
     "clusters": "engine.jobs.kinds.clusters:run_clusters",
+    "near-dups": "engine.jobs.kinds.near_dups:run_near_dups",
 }
 assert set(JOB_FUNCTIONS) == set(all_specs()), "every spec has a function and every function a spec"
 

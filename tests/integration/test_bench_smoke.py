@@ -223,3 +223,36 @@ def test_clusters_bench_runs_at_a_tiny_size():
     assert kmeans["ratio"] > 0 and kmeans["ours_s"] > 0 and kmeans["baseline_s"] > 0
     assert (job["step"], job["docs"], job["k"]) == ("job", 600, 8)
     assert set(job["job_steps_s"]) == {"read_s", "kmeans_s", "titles_s", "total_s"}
+
+
+def test_minhash_bench_runs_and_compares_when_datatrove_is_there():
+    """bench/minhash.py at a tiny size: ours with both shingle hashes; datatrove's stages when
+    it is installed (sha1: the same clusters), else the comparison skipped with a message."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "minhash.py"),
+            "--docs",
+            "300",
+            "--synthetic",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["docs"] == 300 and row["params"]["buckets"] == 14 and row["params"]["rows"] == 8
+    assert row["ours_poly64_docs_per_s"] > 0 and row["ours_sha1_docs_per_s"] > 0
+    assert row["clusters_sha1"] == row["clusters_poly64"] == 30  # 30 texts, 10 copies each
+    try:
+        import datatrove  # noqa: F401
+    except ImportError:
+        assert row["baseline"].startswith("skipped: datatrove is not installed")
+        return
+    assert row["agreement_sha1"]["identical"]
+    assert row["ratio_sha1"] == pytest.approx(
+        row["ours_sha1_docs_per_s"] / row["datatrove_docs_per_s"], rel=0.02
+    )

@@ -149,6 +149,7 @@ def test_viewer_shows_the_overlap(snap_compare):
                 and app.screen.contamination is not None
                 and app.screen.detail is not None
                 and app.screen.nearest is not None
+                and app.screen.duplicates is not None
             ),
             what="the viewer",
         )

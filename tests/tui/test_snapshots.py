@@ -261,6 +261,7 @@ def viewer_steps(app):
                 app.screen.SCOPE == "viewer"
                 and app.screen.detail is not None
                 and app.screen.nearest is not None
+                and app.screen.duplicates is not None
             ),
             what="the document and its nearest examples",
         )
@@ -279,6 +280,7 @@ def viewer_steps(app):
                 and app.screen.detail.doc_id == first
                 and app.screen.detail.label == "good"
                 and app.screen.nearest is not None
+                and app.screen.duplicates is not None
             ),
             what="the label",
         )
@@ -308,6 +310,8 @@ def threshold_steps(app):
             lambda: screen.by_source.field == "meta.lang" and screen.by_source.keep_percent == 12.0,
             what="kept by meta.lang",
         )
+        dups = screen.query_one("#th-duplicates")
+        await wait_until(pilot, lambda: "near" in str(dups.content), what="the duplicates line")
         await pilot.pause(0.5)  # the plots redraw once the keep rests
 
     return run_before

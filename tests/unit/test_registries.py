@@ -21,6 +21,7 @@ def registries() -> dict[str, tuple[object, object]]:
         analysis_fit,
         browse,
         compare,
+        dups,
         imports,
         labels,
         proxies,
@@ -30,7 +31,7 @@ def registries() -> dict[str, tuple[object, object]]:
         scale,
         select,
     )
-    from engine.betr import doclabels, runindex
+    from engine.betr import dedup_text, doclabels, minhash, runindex
     from engine.betr import select as betr_select
     from engine.betr.similarity import AGGREGATIONS
     from engine.exec.scale import ENGINES
@@ -58,6 +59,8 @@ def registries() -> dict[str, tuple[object, object]]:
         "engines": (ENGINES, scale.ENGINES),
         "benchmark formats": (BENCHMARK_FORMATS, imports.BENCHMARK_FORMATS),
         "bootstrap methods": (bootstrap.METHODS, compare.BOOTSTRAP_METHODS),
+        "duplicate kinds": (dedup_text.DUP_KINDS, dups.DUP_KINDS),
+        "shingle hashes": (minhash.SHINGLE_HASHES, dups.SHINGLE_HASHES),
     }
 
 
@@ -91,11 +94,13 @@ CLI_CHOICES = {
     (("import", "bench"), "fmt"): "benchmark formats",
     (("compare",), "method"): "bootstrap methods",
     (("labels", "set"), "label"): "labels",  # and "none", which clears a label
+    (("select",), "dedup"): "duplicate kinds",
+    (("dups",), "shingle_hash"): "shingle hashes",
 }
 EXTRA = {(("labels", "set"), "label"): ("none",)}
 # choices of the CLI's own nouns (what `betr list|show|delete` act on, an export's file type)
 CLI_OWN = {(("list",), "what"), (("show",), "what"), (("delete",), "what")}
-CLI_OWN |= {(("labels", "export"), "fmt")}
+CLI_OWN |= {(("labels", "export"), "fmt"), (("dups",), "kind")}  # dups: a kind or "all"
 
 
 def cli_choices() -> dict[tuple[tuple[str, ...], str], click.Choice]:
@@ -221,6 +226,7 @@ def test_no_other_module_spells_a_registrys_names():
         "browse sorts": "engine/betr/runindex.py",
         "labels": "engine/betr/doclabels.py",
         "engines": "engine/exec/scale/__init__.py",
+        "duplicate kinds": "engine/betr/dedup_text.py",
     }
     elsewhere = [(w, r) for w, r in copies if not w.startswith(defined_in.get(r, "\0") + ":")]
     assert elsewhere == []

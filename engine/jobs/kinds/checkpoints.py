@@ -249,3 +249,25 @@ class ClustersCheckpoint(Checkpoint):
     def validate(self) -> None:
         if self.stage is not None and self.stage not in CLUSTER_STAGES:
             raise UsageError(f"unknown checkpoint stage '{self.stage}'", fix=RESTART)
+
+
+@dataclass(frozen=True)
+class NearDupCheckpoint(Checkpoint):
+    """near-dups: the run filled, the exact hashes backfilled (docs imported without one),
+    the last doc id whose band keys are staged, the docs looked at and signed so far;
+    `finished` once the run's clusters are written."""
+
+    near_run_id: int | None = None
+    hashed: bool = False
+    after: int | None = None
+    docs: int | None = None
+    signed: int | None = None
+    finished: bool = False
+
+    def chunk_done(self, last_doc_id: int, docs: int, signed: int) -> Self:
+        return dataclasses.replace(
+            self,
+            after=int(last_doc_id),
+            docs=(self.docs or 0) + docs,
+            signed=(self.signed or 0) + signed,
+        )

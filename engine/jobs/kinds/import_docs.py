@@ -1,5 +1,7 @@
 """The `import-docs` job: documents into a new corpus, token-counted and full-text indexed.
 
+Each doc's exact-duplicate hash (engine.betr.dedup_text.exact_hash) is written with it.
+
 Imports are transactional at the corpus level: rows are committed chunk by chunk (so a long
 import is resumable after a crash), but the corpus stays in state `importing`, invisible to
 analyses, until the last chunk lands. Bad input without `--skip-bad` deletes the partial corpus,
@@ -17,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.betr.dedup_text import exact_hash
 from engine.errors import InputError, UsageError
 from engine.jobs.context import JobContext
 from engine.jobs.kinds.checkpoints import ImportDocsCheckpoint
 from engine.jobs.specs import ImportDocsSpec
-from engine.store import catalog, docs
+from engine.store import catalog, docs, dups
 from engine.store import jobs as store_jobs
 from engine.store.db import rollback_if_open, transaction
 from engine.terminal import check_name
@@ -205,8 +208,11 @@ class DocImporter:
         ]
 
     def commit(self, rows: list[tuple], consumed: int, skipped: int) -> None:
+        hashes = [(exact_hash(r[2]), r[1]) for r in rows]
+
         def write(conn: sqlite3.Connection) -> None:
             docs.insert_docs(conn, rows)
+            dups.insert_hashes_by_ext_id(conn, self.corpus_id, hashes)
             catalog.add_to_corpus(
                 conn,
                 self.corpus_id,

@@ -7,7 +7,8 @@ an older betr fails with a clear message instead of a KeyError deep in a worker.
 One module per job family, each imported here (defining a spec registers it in SPECS):
 docs (import-docs, embed-docs), betr (betr-score, -train, -apply, -pipeline), rbridge
 (rbridge-score, -generate, -teacher-force), proxies (proxy-train, proxy-mc-eval), demo
-(demo-experiment), scale (ray-apply, ray-embed, import-scores), contamination and clusters. A new job kind
+(demo-experiment), scale (ray-apply, ray-embed, import-scores), contamination, clusters and dups
+(near-dups). A new job kind
 is one spec in its family's module plus one function in `engine.jobs.registry`.
 """
 
@@ -23,6 +24,7 @@ from engine.jobs.specs.clusters import ClustersSpec
 from engine.jobs.specs.contamination import ContaminationSpec
 from engine.jobs.specs.demo import DemoExperimentSpec
 from engine.jobs.specs.docs import EmbedDocsSpec, ImportDocsSpec
+from engine.jobs.specs.dups import NearDupSpec
 from engine.jobs.specs.proxies import McEvalSpec, ProxyTrainSpec
 from engine.jobs.specs.rbridge import GenerateSpec, RbridgeScoreSpec, TeacherForceSpec
 from engine.jobs.specs.scale import ImportScoresSpec, RayApplySpec, RayEmbedSpec
@@ -39,6 +41,7 @@ __all__ = [
     "ImportScoresSpec",
     "JobSpec",
     "McEvalSpec",
+    "NearDupSpec",
     "PipelineSpec",
     "ProxyTrainSpec",
     "RayApplySpec",

@@ -173,6 +173,15 @@ ACTIONS: tuple[Action, ...] = (
         priority=True,
     ),
     Action(
+        "open_duplicates",
+        "open this document's duplicates",
+        "d",
+        VIEWER,
+        "the other members of its exact and near duplicate clusters, in a viewer of their own",
+        "Dups",
+        priority=True,
+    ),
+    Action(
         "close_viewer",
         "close the document viewer",
         "escape",

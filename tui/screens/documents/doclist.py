@@ -47,6 +47,7 @@ COLUMNS: tuple[tuple[str, int, bool, int], ...] = (
     ("tokens", 7, True, 4),
     ("source", SOURCE_WIDTH, False, 1),
     ("benchmark", 14, False, 2),
+    ("dups", 5, False, 3),  # its duplicate clusters' sizes: =N exact, ≈N near
 )
 BENCHMARK_COLUMN = 6
 SNIPPET_MIN = 10
@@ -136,6 +137,7 @@ def row_cells(row: DocRow) -> list[str]:
         abbreviate(row.n_tokens),
         tail(one_line(row.source), SOURCE_WIDTH),
         row.benchmark or "-",
+        row.dups,
         one_line(row.snippet),
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -29,6 +30,7 @@ from engine.api.browse import (
     nearest_examples,
 )
 from engine.api.contamination import DocContamination, hits_for_doc
+from engine.api.dups import DocDuplicates, doc_duplicates
 from engine.api.jobs import JobInfo, start
 from engine.api.labels import LabelAgreement, label_agreement, set_label
 from engine.api.why import embed_docs_spec
@@ -51,6 +53,11 @@ from tui.screens.documents.viewer_contamination import (
     contamination_note,
     contamination_pane,
     span_location,
+)
+from tui.screens.documents.viewer_dups import (
+    DocDuplicatesRead,
+    duplicates_pane,
+    members_view,
 )
 
 QUESTION_CHARS = 600
@@ -121,6 +128,7 @@ class DocViewerScreen(BetrScreen):
         self.embedding: dict[int, int] = {}  # doc id -> the embed-docs job embedding it
         self.contamination: DocContamination | None = None
         self.overlap = -1  # the overlap selected in the text (o), -1: none
+        self.duplicates: DocDuplicates | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="viewer-heading", markup=False)
@@ -130,6 +138,7 @@ class DocViewerScreen(BetrScreen):
             )
             with VerticalScroll(id="viewer-side"):
                 yield Static("", id="viewer-contamination", markup=False)
+                yield Static("", id="viewer-dups", markup=False)
                 yield Static("", id="viewer-why", markup=False)
                 yield Static("", id="viewer-nearest", markup=False)
                 yield Static("", id="viewer-fields", markup=False)
@@ -147,7 +156,8 @@ class DocViewerScreen(BetrScreen):
 
     def load(self, row: int) -> None:
         self.row = row
-        self.detail = self.nearest = self.contamination = None
+        self.detail = self.nearest = self.contamination = self.duplicates = None
+        self.query_one("#viewer-dups", Static).update("")
         self.overlap = -1
         self.query_one("#viewer-contamination", Static).update("")
         self.query_one("#viewer-contamination-note", Static).update("")
@@ -159,6 +169,36 @@ class DocViewerScreen(BetrScreen):
         self.load_detail(row, doc_id)
         self.load_nearest(doc_id)
         self.load_contamination(doc_id)
+        self.load_duplicates(doc_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-dups")
+    def load_duplicates(self, doc_id: int) -> None:
+        try:
+            with reading(self.betr.workspace) as conn:
+                found = visible_data(doc_duplicates(conn, doc_id))
+        except BetrError as exc:
+            self.post_message(DocDuplicatesRead(doc_id, None, str(exc)))
+            return
+        self.post_message(DocDuplicatesRead(doc_id, found))
+
+    @on(DocDuplicatesRead)
+    def duplicates_read(self, message: DocDuplicatesRead) -> None:
+        if message.doc_id != self.doc_id_of(self.row):
+            return
+        self.duplicates = message.found
+        pane = self.query_one("#viewer-dups", Static)
+        pane.update(duplicates_pane(message.found) if message.found else str(message.error))
+
+    def action_open_duplicates(self) -> None:
+        """Open the doc's duplicates in a viewer of their own (] and [ walk them)."""
+        found = self.duplicates
+        doc_id = self.doc_id_of(self.row)
+        view = None if found is None else members_view(self.index, self.view, doc_id, found)
+        if view is None:
+            self.notify("this document has no duplicate in the run", severity="warning")
+            return
+        here = int(np.flatnonzero(self.index.doc_id[view.rows] == doc_id)[0])
+        self.app.push_screen(DocViewerScreen(self.index, view, (here + 1) % len(view)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-contamination")
     def load_contamination(self, doc_id: int) -> None:

@@ -48,6 +48,7 @@ from tui.screens.threshold.clusters import ClustersTab
 from tui.screens.threshold.compare import CompareTab
 from tui.screens.threshold.compute import ComputePanel
 from tui.screens.threshold.contamination import ContaminationLine
+from tui.screens.threshold.duplicates import DuplicateLine
 from tui.screens.threshold.format import (
     MIN_KEEP_PERCENT,
     fmt_pct,
@@ -307,6 +308,7 @@ class ThresholdScreen(BetrScreen):
         self.query_one(KeepStats).show_split_warning(index.split_warning)
         self.query_one(KeepStats).show_classifier_warning(index.classifier_warning)
         self.query_one(ContaminationLine).show(index.run_id, self.session.keep, by)
+        self.query_one(DuplicateLine).show(index, self.session.keep, by)
         compute.show(stats)
         line = compute.summary_line(stats)
         if self.query_one("#th-compute-line", Static).content != line:

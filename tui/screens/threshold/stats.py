@@ -16,6 +16,7 @@ from textual.widgets import Static
 from engine.api.tradeoff import OVER_TARGET_SHARE, ThresholdStats
 from engine.units import abbreviate, format_number, format_percent
 from tui.screens.threshold.contamination import ContaminationLine
+from tui.screens.threshold.duplicates import DuplicateLine
 from tui.screens.threshold.format import fmt_count, fmt_exact, fmt_keep, fmt_prob, share_text
 from tui.widgets.cards import CardRow, NumberCard, update_static
 from tui.widgets.plots import bench_colour, share_bar
@@ -42,6 +43,7 @@ class KeepStats(Vertical):
         yield degenerate
         yield Static("", id="th-shares", markup=False)
         yield ContaminationLine(id="th-contamination", markup=False)
+        yield DuplicateLine(id="th-duplicates", markup=False)
         yield Static("", id="th-over-warning", classes="th-warning", markup=False)
         split_warning = Static("", id="th-split-warning", classes="th-warning", markup=False)
         split_warning.display = False
