@@ -17,7 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
+from engine.api.browse import SORTS, Query, RunIndex, View, make_view, page
+from engine.api.view_export import export_view
 from engine.errors import BetrError
 from engine.units import abbreviate, format_number
 from tui.action_model import bindings
@@ -407,8 +408,8 @@ class DocumentsScreen(BetrScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="documents-export")
     def export_worker(self, index: RunIndex, view: View, out: Path) -> None:
         with reading(self.betr.workspace) as conn:
-            rows = export_view(conn, index, view, out)
-        self.post_message(Exported(out, rows))
+            done = export_view(conn, index, view, out)
+        self.post_message(Exported(out, done.rows))
 
     @on(Exported)
     def exported(self, message: Exported) -> None:
