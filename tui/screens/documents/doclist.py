@@ -24,6 +24,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.api.browse import DocRow, RunIndex, View
+from engine.api.columns import parse_sort
+from engine.errors import BetrError
 from engine.units import format_number
 from tui.action_model import bindings
 from tui.safe_text import one_line
@@ -304,9 +306,12 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
             return "text"
         title = look(name).title
         if self.view is not None and title:
-            sort, _sep, direction = self.view.query.sort.partition(":")
-            if sort == name:
-                title += " ↓" if direction == "desc" else " ↑"
+            try:
+                sort, descending = parse_sort(self.view.query.sort)
+            except BetrError:
+                return title
+            if sort.name == name:
+                title += " ↓" if descending else " ↑"
         return title
 
     def column_at(self, x: int) -> str | None:
