@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, OptionList, SelectionList, Static
+from textual.widgets.data_table import ColumnKey
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
@@ -191,7 +192,10 @@ class FrequencyScreen(BetrModal[Where | None]):
             )
 
     def on_mount(self) -> None:
-        self.query_one(PlainTable).focus()
+        grid = self.query_one(PlainTable)
+        for title in FREQ_COLUMNS:
+            grid.add_column(title, key=title or "bar")
+        grid.focus()
         self.recount()
 
     def recount(self) -> None:
@@ -238,11 +242,12 @@ class FrequencyScreen(BetrModal[Where | None]):
         head, cells, self.wheres = freq_lines(table)
         self.query_one("#freq-info", Static).update(head)
         grid = self.query_one(PlainTable)
-        grid.clear(columns=True)
+        grid.clear()
         arrow = " ↓" if self.descending else " ↑"
         for title in FREQ_COLUMNS:
             sorted_here = title != "% docs" and SORT_OF_COLUMN.get(title) == self.sort
-            grid.add_column(title + (arrow if sorted_here else ""), key=title or "bar")
+            label = plain(title + (arrow if sorted_here else ""), lines=False)
+            grid.columns[ColumnKey(title or "bar")].label = label
         for i, row in enumerate(cells):
             grid.add_row(*row, key=str(i))
 
