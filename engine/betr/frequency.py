@@ -6,8 +6,10 @@ bins, one binning per column (BINNINGS): `unit` tenths of [0, 1] (a probability)
 equal-width bins over the run's range of the column (the bins stay put as filters change),
 `log2` powers of two (lengths, ranks). Each row carries the `Where` that filters a view to it.
 
-One polars group-by over the view's codes: tens of milliseconds at a million rows (the
-Documents screen's `F` answers in a frame). Pure computation.
+Each column's codes are computed once per run (`column_codes`); a table is then a few
+np.bincount calls over the view's codes: milliseconds at a million rows (the Documents
+screen's `F` answers in a frame; bench/frequency.py measures it against a bare polars
+group-by of the same codes). Pure computation.
 """
 
 from __future__ import annotations
@@ -62,6 +64,28 @@ class FrequencyTable(Record):
     other_docs: int
 
 
+def column_codes(index: RunIndex, col: Column) -> tuple[np.ndarray, list[str], list[Where]]:
+    """(n,) int64 code of each base row's value or bin (len(labels): missing), the labels and
+    each one's filter; computed once per run and column (a text column: once per read)."""
+    values = col.values(index)
+    key = ("frequency", col.name)
+    cached = index.vectors.get(key)
+    if cached is not None and (not isinstance(values, FieldColumn) or cached[0] is values):
+        return cached[1], cached[2], cached[3]
+    if isinstance(values, FieldColumn):
+        labels = list(values.categories)
+        codes = values.codes.astype(np.int64)
+        wheres = [Where(col.name, value=v) for v in labels]
+    else:
+        if col.binning is None:
+            raise UsageError(f"column {col.name} has no binning for a frequency table")
+        bins = BINNINGS[col.binning](col, values, values)
+        codes, labels, wheres = bins.codes, bins.labels, bins.wheres
+    codes = np.where(codes < 0, len(labels), codes)
+    index.vectors[key] = (values, codes, labels, wheres)
+    return codes, labels, wheres
+
+
 def frequency(
     index: RunIndex,
     view: View,
@@ -73,9 +97,9 @@ def frequency(
 ) -> FrequencyTable:
     """The frequency table of `col` over the view's rows (see the module docstring). `sort`:
     docs, tokens, kept (the kept share) or value (a text column's lexical order, a numeric
-    one's bin order; missing last); ties in value order."""
-    import polars as pl
-
+    one's bin order; missing last both ways); ties in value order. Counted with np.bincount
+    over the codes (dense, so faster than a group-by's hashing); the view's kept rows are its
+    rows below the cut (base rows are in probability order)."""
     if not col.frequency:
         raise UsageError(
             f"a frequency table of {col.name} would list every doc", fix="pick another column"
@@ -84,73 +108,56 @@ def frequency(
         raise UsageError(
             f"cannot sort a frequency table by '{sort}'", fix=f"use {', '.join(FREQ_SORTS)}"
         )
-    values = col.values(index)
-    if isinstance(values, FieldColumn):
-        codes_all = values.codes.astype(np.int64)
-        labels = list(values.categories)
-        wheres = [Where(col.name, value=v) for v in labels]
+    all_codes, labels, wheres = column_codes(index, col)
+    n_codes = len(labels) + 1
+    cut = view.cut or 0
+    if len(view) == len(index):  # every row: no gather, the kept ones are the first `cut`
+        codes, tokens = all_codes, index.n_tokens
+        kept_codes, kept_tokens = all_codes[:cut], index.n_tokens[:cut]
     else:
-        if col.binning is None:
-            raise UsageError(f"column {col.name} has no binning for a frequency table")
-        bins = BINNINGS[col.binning](col, values[view.rows], values)
-        codes_all = None
-        labels, wheres = bins.labels, bins.wheres
-    rows = view.rows
-    codes = codes_all[rows] if codes_all is not None else bins.codes
-    missing = len(labels)
-    codes = np.where(codes < 0, missing, codes)
-    tokens = index.n_tokens[rows]
-    kept = rows < view.cut if view.cut is not None else np.zeros(len(rows), dtype=bool)
-    frame = pl.DataFrame({"code": codes, "tokens": tokens, "kept": kept})
-    grouped = frame.group_by("code").agg(
-        pl.len().alias("docs"),
-        pl.col("tokens").sum().alias("tokens"),
-        pl.col("kept").sum().alias("kept_docs"),
-        (pl.col("tokens") * pl.col("kept")).sum().alias("kept_tokens"),
-    )
+        rows = view.rows
+        codes, tokens = all_codes[rows], index.n_tokens[rows]
+        kept_rows = rows[rows < cut]
+        kept_codes, kept_tokens = all_codes[kept_rows], index.n_tokens[kept_rows]
+    docs = np.bincount(codes, minlength=n_codes)
+    tok = np.rint(np.bincount(codes, weights=tokens, minlength=n_codes)).astype(np.int64)
+    kd = np.bincount(kept_codes, minlength=n_codes)
+    kt = np.rint(np.bincount(kept_codes, weights=kept_tokens, minlength=n_codes)).astype(np.int64)
     by_docs = view.query.by == "docs"
-    num, den = (
-        (pl.col("kept_docs"), pl.col("docs"))
-        if by_docs
-        else (
-            pl.col("kept_tokens"),
-            pl.col("tokens"),
-        )
-    )
-    grouped = grouped.with_columns(pl.when(den > 0).then(num / den).otherwise(0.0).alias("kept"))
-    primary = {"docs": "docs", "tokens": "tokens", "kept": "kept", "value": "code"}[sort]
-    grouped = grouped.sort([primary, "code"], descending=[descending, False])
+    num, den = (kd, docs) if by_docs else (kt, tok)
+    share = np.divide(num, den, out=np.zeros(n_codes), where=den > 0)
+    present = np.flatnonzero(docs)
     if sort == "value":  # missing last both ways
-        grouped = pl.concat(
-            [grouped.filter(pl.col("code") != missing), grouped.filter(pl.col("code") == missing)]
-        )
-    n_values = grouped.height
-    shown = grouped if limit is None else grouped.head(limit)
-    rest = grouped.tail(max(0, n_values - shown.height))
+        key = present if not descending else -present
+        order = np.lexsort((key, present == n_codes - 1))
+    else:
+        primary = {"docs": docs, "tokens": tok, "kept": share}[sort][present]
+        order = np.lexsort((present, -primary if descending else primary))
+    ranked = present[order]
+    shown = ranked if limit is None else ranked[:limit]
+    rest = ranked[len(shown) :]
     applied = view.cut is not None
-    n_docs = len(rows)
+    n_docs = len(view)
     out: list[FrequencyRow] = []
-    for code, docs, tok, kd, kt, ks in shown.select(
-        "code", "docs", "tokens", "kept_docs", "kept_tokens", "kept"
-    ).iter_rows():
-        if code == missing:
+    for code in shown.tolist():
+        if code == n_codes - 1:
             value, where = MISSING, Where(col.name, missing=True, label=MISSING)
         else:
             value, where = labels[code], wheres[code]
         out.append(
             FrequencyRow(
                 value=value,
-                docs=int(docs),
-                tokens=int(tok),
-                kept_docs=int(kd) if applied else None,
-                kept_tokens=int(kt) if applied else None,
-                kept_share=float(ks) if applied else None,
-                doc_share=docs / n_docs if n_docs else 0.0,
+                docs=int(docs[code]),
+                tokens=int(tok[code]),
+                kept_docs=int(kd[code]) if applied else None,
+                kept_tokens=int(kt[code]) if applied else None,
+                kept_share=float(share[code]) if applied else None,
+                doc_share=int(docs[code]) / n_docs if n_docs else 0.0,
                 where=where,
             )
         )
-    total_tokens = int(tokens.sum())
-    kept_total = int(kept.sum()) if by_docs else int(tokens[kept].sum())
+    total_tokens = int(tok.sum())
+    kept_total = int(kd.sum()) if by_docs else int(kt.sum())
     whole = n_docs if by_docs else total_tokens
     return FrequencyTable(
         run_id=index.run_id,
@@ -161,10 +168,10 @@ def frequency(
         keep_percent=view.query.keep * 100.0 if applied else None,
         by=view.query.by,
         kept_share=(kept_total / whole if whole else 0.0) if applied else None,
-        n_values=n_values,
+        n_values=len(present),
         sort=sort,
         descending=descending,
         rows=out,
-        n_other=rest.height,
-        other_docs=int(rest["docs"].sum()) if rest.height else 0,
+        n_other=len(rest),
+        other_docs=int(docs[rest].sum()) if len(rest) else 0,
     )

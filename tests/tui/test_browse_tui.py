@@ -46,11 +46,16 @@ def engine_freq(ws, query: Query, name: str):
 
 
 async def open_frequency(pilot, app, name: str) -> FrequencyScreen:
+    """F, then the column `name` in the table's list of columns (tab, then enter on it)."""
     await pilot.press("F")
-    await pick_option(pilot, app, name)
+    await wait_until(pilot, lambda: isinstance(app.screen, FrequencyScreen), what="F")
+    if app.screen.column != name:
+        await pilot.press("tab")
+        await pick_option(pilot, app, name)
+        await pilot.press("tab")
     await wait_until(
         pilot,
-        lambda: isinstance(app.screen, FrequencyScreen) and app.screen.table is not None,
+        lambda: app.screen.table is not None and app.screen.table.column == name,
         what=f"the frequency table of {name}",
     )
     return app.screen

@@ -31,7 +31,7 @@ from engine.store import traces as store_traces
 from engine.store.db import transaction
 from engine.workspace import Workspace
 from tests.tui.conftest import fake_job, make_app, screen_lines, wait_until
-from tests.tui.test_documents import pick_option
+from tests.tui.test_browse_tui import open_frequency
 from tui.safe_text import plain
 from tui.widgets.select import PlainSelect
 from tui.widgets.tables import KeyedTable
@@ -198,9 +198,7 @@ async def test_every_screen_shows_markup_names_verbatim(markup_template, tmp_pat
         text = await visit(pilot, app, "s")
         assert "meta.lang" in text
         await visit(pilot, app, "escape")
-        await pilot.press("F")
-        await pick_option(pilot, app, "meta.lang")
-        await wait_until(pilot, lambda: getattr(app.screen, "table", None), what="frequency")
+        await open_frequency(pilot, app, "meta.lang")
         expect(await visit(pilot, app), [META], wide)
         await visit(pilot, app, "escape", "c", "g")
         # the viewer: whole text, source, metadata, the benchmark example

@@ -167,35 +167,84 @@ SORT_OF_COLUMN = {
 
 
 class FrequencyScreen(BetrModal[Where | None]):
-    """The frequency table of one column over the current view; dismissed with the filter of
-    the value picked (enter), or None (escape)."""
+    """The frequency table of one column over the current view, beside the list of columns
+    (tab moves between them; a column picked there is counted); dismissed with the filter of
+    the value picked (enter on the table), or None (escape)."""
 
     SCOPE = FREQUENCY
     BINDINGS = bindings(ACTIONS, FREQUENCY)
+    DEFAULT_CSS = """
+    #freq-dialog {
+        width: 110;
+        max-width: 98%;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        padding: 0 1;
+        background: $surface;
+    }
+    #freq-columns {
+        width: 18;
+        height: auto;
+        max-height: 24;
+        margin-right: 1;
+    }
+    #freq-main {
+        width: 1fr;
+        height: auto;
+    }
+    #freq-table {
+        height: auto;
+        max-height: 30;
+    }
+    """
 
-    def __init__(self, index: RunIndex, view: View, column: str):
+    def __init__(self, index: RunIndex, view: View, column: str, choices: list[ColumnChoice]):
         super().__init__()
         self.index, self.view, self.column = index, view, column
+        self.choices = choices
         self.sort, self.descending = "docs", True
         self.table: FrequencyTable | None = None
         self.wheres: list[Where] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="freq-dialog", classes="doc-dialog") as dialog:
-            dialog.border_title = f"Frequency of {self.column}"
-            yield Static("counting…", id="freq-info", markup=False)
-            yield PlainTable(id="freq-table", cursor_type="row", zebra_stripes=True)
-            yield Static(
-                "enter: filter the documents to the value · s: sort · S: reverse · esc: back",
-                id="freq-hint",
-                markup=False,
+        with Horizontal(id="freq-dialog") as dialog:
+            dialog.border_title = "Frequency table"
+            yield OptionList(
+                *(Option(plain(c.name, lines=False), id=c.name) for c in self.choices),
+                id="freq-columns",
             )
+            with Vertical(id="freq-main"):
+                yield Static("counting…", id="freq-info", markup=False)
+                yield PlainTable(id="freq-table", cursor_type="row", zebra_stripes=True)
+                yield Static(
+                    "enter: filter the documents to the value · s: sort · S: reverse · "
+                    "tab: the columns · esc: back",
+                    id="freq-hint",
+                    markup=False,
+                )
 
     def on_mount(self) -> None:
         grid = self.query_one(PlainTable)
         for title in FREQ_COLUMNS:
             grid.add_column(title, key=title or "bar")
+        options = self.query_one(OptionList)
+        names = [c.name for c in self.choices]
+        if self.column in names:
+            options.highlighted = names.index(self.column)
         grid.focus()
+        self.recount()
+
+    @on(OptionList.OptionSelected, "#freq-columns")
+    @on(OptionList.OptionHighlighted, "#freq-columns")
+    def column_picked(
+        self, event: OptionList.OptionSelected | OptionList.OptionHighlighted
+    ) -> None:
+        name = event.option.id
+        if name is None or name == self.column:
+            return
+        self.column = name
+        self.sort, self.descending = "docs", True
         self.recount()
 
     def recount(self) -> None:
@@ -238,9 +287,12 @@ class FrequencyScreen(BetrModal[Where | None]):
         self.app.call_from_thread(self.show, table)
 
     def show(self, table: FrequencyTable) -> None:
+        if table.column != self.column:  # a worker's table for a column left since
+            return
         self.table = table
         head, cells, self.wheres = freq_lines(table)
         self.query_one("#freq-info", Static).update(head)
+        self.query_one("#freq-dialog").border_title = f"Frequency of {table.column}"
         grid = self.query_one(PlainTable)
         grid.clear()
         arrow = " ↓" if self.descending else " ↑"

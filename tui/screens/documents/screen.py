@@ -349,30 +349,21 @@ class DocumentsScreen(BetrScreen):
             self.sort_by(message.column)
 
     def action_frequency_table(self) -> None:
+        """The frequency table of the sort column (when it has one, else the benchmark), with
+        every other column a keystroke away in it."""
         if not self.ready():
             return
         assert self.index is not None and self.view is not None  # ready() said so
-        index, view = self.index, self.view
         choices = [c for c in self.column_choices() if column(c.name).frequency]
         current = parse_sort(self.wanted.sort)[0].name
+        if current not in [c.name for c in choices]:
+            current = "benchmark"
 
         def filtered(where: Where | None) -> None:
             if where is not None:
                 self.request(replace(self.wanted, where=(*self.wanted.where, where)))
 
-        def chosen(name: str | None) -> None:
-            if name is not None:
-                self.app.push_screen(FrequencyScreen(index, view, name), filtered)
-
-        self.app.push_screen(
-            ColumnPicker(
-                "Frequency table of",
-                "value, docs, tokens and kept share of a column over this view",
-                choices,
-                current if current in [c.name for c in choices] else "benchmark",
-            ),
-            chosen,
-        )
+        self.app.push_screen(FrequencyScreen(self.index, self.view, current, choices), filtered)
 
     def action_choose_columns(self) -> None:
         if not self.ready():
