@@ -6,8 +6,9 @@ bare polars group-by of the same columns, and the TUI's key-to-frame time (goal:
    against a bare `polars` group-by (count and token sum) of the same codes and tokens;
    once: reading a metadata field from the docs (its one-off cost before it is packed);
 2. TUI (headless, 160x48): from `F` to the frame showing the table of the sort column (the
-   field already read; the table opens on the column the list is sorted by), and once the
-   first F of a metadata field, which reads it from the docs and packs it.
+   field already read; the table opens on the column the list is sorted by, in a panel that
+   takes the list's place), and once the first F of a metadata field, which reads it from the
+   docs and packs it.
 
     .venv/bin/python -m bench.frequency                 # 1M docs (built once, then reused)
     .venv/bin/python -m bench.frequency --docs 20000 --json
@@ -130,7 +131,7 @@ def engine_rows(ws: Workspace, run_id: int, field: str, *, store: bool) -> list[
 
 async def tui_rows(ws: Workspace, field: str) -> list[dict[str, Any]]:
     from tui.app import BetrApp
-    from tui.screens.documents.browsing import FrequencyScreen
+    from tui.screens.documents.browsing import FrequencyPanel
 
     timer = KeyFrameTimer()
     app = BetrApp(ws, probe_device=lambda _pref: "cpu (bench)")
@@ -146,21 +147,17 @@ async def tui_rows(ws: Workspace, field: str) -> list[dict[str, Any]]:
         )
         documents = app.screen
         n = len(documents.index)
+        panel = documents.query_one(FrequencyPanel)
 
         def table_of(name: str) -> Callable[[], bool]:
             def shown() -> bool:
-                screen = app.screen
-                return (
-                    isinstance(screen, FrequencyScreen)
-                    and screen.table is not None
-                    and screen.table.column == name
-                )
+                return panel.is_open and panel.table is not None and panel.table.column == name
 
             return shown
 
         async def close() -> None:
             await pilot.press("escape")
-            await timer.until(lambda: app.screen is documents)
+            await timer.until(lambda: not panel.is_open)
 
         async def sorted_by(name: str) -> None:
             """The list sorted by `name`: F opens on the sort column."""

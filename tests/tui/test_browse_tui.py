@@ -20,7 +20,7 @@ from tests.tui.test_documents import doclist, open_documents, pick_option, sort_
 from tests.tui.test_snapshots import SMALL, browse_workspace
 from tests.tui.test_snapshots import open_documents as open_documents_settled
 from tui.reads import reading
-from tui.screens.documents.browsing import FrequencyScreen
+from tui.screens.documents.browsing import FrequencyPanel
 
 SIZE = (160, 48)
 HOSTILE = ("c[x=1-2]", "[bold]red[/bold]", "\x1b[31mred\x1b[0m")
@@ -45,20 +45,21 @@ def engine_freq(ws, query: Query, name: str):
         return frequency_of_view(conn, index, make_view(conn, index, query), name)
 
 
-async def open_frequency(pilot, app, name: str) -> FrequencyScreen:
-    """F, then the column `name` in the table's list of columns (tab, then enter on it)."""
+async def open_frequency(pilot, app, name: str) -> FrequencyPanel:
+    """F, then the column `name` in the table's list of columns (shift+tab, then enter)."""
     await pilot.press("F")
-    await wait_until(pilot, lambda: isinstance(app.screen, FrequencyScreen), what="F")
-    if app.screen.column != name:
-        await pilot.press("tab")
+    panel = app.screen.query_one(FrequencyPanel)
+    await wait_until(pilot, lambda: panel.is_open, what="F")
+    if panel.column != name:
+        await pilot.press("shift+tab")
         await pick_option(pilot, app, name)
         await pilot.press("tab")
     await wait_until(
         pilot,
-        lambda: app.screen.table is not None and app.screen.table.column == name,
+        lambda: panel.table is not None and panel.table.column == name,
         what=f"the frequency table of {name}",
     )
-    return app.screen
+    return panel
 
 
 async def test_frequency_table_counts_and_enter_filters_to_the_value(ws):
@@ -87,7 +88,7 @@ async def test_frequency_table_counts_and_enter_filters_to_the_value(ws):
         grid.move_cursor(row=[r.value for r in freq.table.rows].index("de"))
         await pilot.press("enter")
         want = Query(where=(Where("meta.lang", value="de"),))
-        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="back")
+        await wait_until(pilot, lambda: not freq.is_open and doclist(app).display, what="back")
         await wait_for_query(pilot, app, want)
         de = next(r for r in expected.rows if r.value == "de")
         assert len(doclist(app)) == de.docs
@@ -96,8 +97,8 @@ async def test_frequency_table_counts_and_enter_filters_to_the_value(ws):
         freq = await open_frequency(pilot, app, "tokens")
         assert sum(r.docs for r in freq.table.rows) == de.docs
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.screen.SCOPE == "documents", what="closed")
-        assert app.screen.wanted == want
+        await wait_until(pilot, lambda: not freq.is_open, what="closed")
+        assert app.screen.wanted == want and doclist(app).has_focus
 
 
 async def test_sort_by_any_column_both_ways_and_by_a_title_click(ws):

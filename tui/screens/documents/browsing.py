@@ -1,16 +1,16 @@
-"""The Documents screen's VisiData-style dialogs: pick a column (to sort by, or to count), the
-frequency table of a column (`F`), and the checklist of columns shown (`C`).
+"""The Documents screen's VisiData-style browsing: pick a column (to sort by), the frequency
+table of a column (`F`, a panel of the screen), and the checklist of columns shown (`C`).
 
-The frequency table is computed on the UI thread when the column is in memory (a polars
-group-by: tens of milliseconds at a million docs), else in a thread worker that reads the
-field from the workspace first (once; it is then packed there). Every value from the data
+The frequency table is computed on the UI thread when the column is in memory (a few
+bincounts: milliseconds at a million docs), else in a thread worker that reads the field from
+the workspace first (once; it is then packed there). Every value from the data
 reaches the screen as plain Text (tui.safe_text): `[bold]` or an escape sequence in a metadata
 value shows as written.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
 from engine.api.browse import RunIndex, View
-from engine.api.columns import ColumnChoice, Where
+from engine.api.columns import ColumnChoice, Where, column
 from engine.api.frequency import FREQ_SORTS, FrequencyTable, frequency_of_view
 from engine.errors import BetrError
 from engine.units import abbreviate
@@ -31,7 +31,12 @@ from tui.reads import reading
 from tui.safe_text import one_line, plain
 from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal
 from tui.screens.documents.actions import ACTIONS, FREQUENCY
+from tui.screens.documents.messages import FrequencyPicked
 from tui.widgets.tables import PlainTable
+from tui.workers import WorkersReportToApp
+
+if TYPE_CHECKING:
+    from tui.app_protocol import AppServices
 
 FREQ_ROWS = 200  # values listed (the rest summed in one line)
 BAR = 10  # cells of the kept-share bar
@@ -166,74 +171,86 @@ SORT_OF_COLUMN = {
 }
 
 
-class FrequencyScreen(BetrModal[Where | None]):
+class FrequencyPanel(WorkersReportToApp, Horizontal, can_focus=False):
     """The frequency table of one column over the current view, beside the list of columns
-    (tab moves between them; a column picked there is counted); dismissed with the filter of
-    the value picked (enter on the table), or None (escape)."""
+    (tab moves between them; a column picked there is counted). It lives on the Documents
+    screen, hidden until `open` (a panel shown in place costs a fraction of a new screen's
+    mount); enter on a value posts `FrequencyPicked` with its filter, escape `FrequencyPicked`
+    with None. A worker thread reads a text field the first time it is counted."""
 
-    SCOPE = FREQUENCY
-    BINDINGS = bindings(ACTIONS, FREQUENCY)
+    BINDINGS: ClassVar = bindings(ACTIONS, FREQUENCY)
     DEFAULT_CSS = """
-    #freq-dialog {
-        width: 110;
-        max-width: 98%;
-        height: auto;
-        max-height: 100%;
-        border: round $primary;
+    FrequencyPanel {
+        height: 1fr;
         padding: 0 1;
-        background: $surface;
+        display: none;
     }
-    #freq-columns {
+    FrequencyPanel > #freq-columns {
         width: 18;
-        height: auto;
-        max-height: 24;
+        height: 1fr;
         margin-right: 1;
     }
-    #freq-main {
+    FrequencyPanel > #freq-main {
         width: 1fr;
-        height: auto;
+        height: 1fr;
     }
-    #freq-table {
-        height: auto;
-        max-height: 30;
+    FrequencyPanel #freq-table {
+        height: 1fr;
     }
     """
 
-    def __init__(self, index: RunIndex, view: View, column: str, choices: list[ColumnChoice]):
-        super().__init__()
-        self.index, self.view, self.column = index, view, column
-        self.choices = choices
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.index: RunIndex | None = None
+        self.view: View | None = None
+        self.column = ""
+        self.choices: list[ColumnChoice] = []
         self.sort, self.descending = "docs", True
         self.table: FrequencyTable | None = None
         self.wheres: list[Where] = []
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="freq-dialog") as dialog:
-            dialog.border_title = "Frequency table"
-            yield OptionList(
-                *(Option(plain(c.name, lines=False), id=c.name) for c in self.choices),
-                id="freq-columns",
+        yield OptionList(id="freq-columns")
+        with Vertical(id="freq-main"):
+            yield Static("", id="freq-info", markup=False)
+            yield PlainTable(id="freq-table", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "enter: filter the documents to the value · s: sort · S: reverse · "
+                "tab: the columns · esc: back",
+                id="freq-hint",
+                markup=False,
             )
-            with Vertical(id="freq-main"):
-                yield Static("counting…", id="freq-info", markup=False)
-                yield PlainTable(id="freq-table", cursor_type="row", zebra_stripes=True)
-                yield Static(
-                    "enter: filter the documents to the value · s: sort · S: reverse · "
-                    "tab: the columns · esc: back",
-                    id="freq-hint",
-                    markup=False,
-                )
 
     def on_mount(self) -> None:
         grid = self.query_one(PlainTable)
         for title in FREQ_COLUMNS:
             grid.add_column(title, key=title or "bar")
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.display)
+
+    def open(self, index: RunIndex, view: View, column: str, choices: list[ColumnChoice]) -> None:
+        """Show the table of `column` over `view` (`choices`: the columns listed beside)."""
+        self.index, self.view, self.column = index, view, column
+        self.sort, self.descending = "docs", True
+        self.table = None
+        names = [c.name for c in choices]
         options = self.query_one(OptionList)
-        names = [c.name for c in self.choices]
-        if self.column in names:
-            options.highlighted = names.index(self.column)
-        grid.focus()
+        if names != [c.name for c in self.choices]:
+            self.choices = choices
+            options.clear_options()
+            options.add_options([Option(plain(n, lines=False), id=n) for n in names])
+        with options.prevent(OptionList.OptionHighlighted):
+            options.highlighted = names.index(column) if column in names else None
+        self.display = True
+        self.query_one(PlainTable).focus()
         self.recount()
+
+    def close(self, where: Where | None) -> None:
+        self.display = False
+        self.table = None
+        self.post_message(FrequencyPicked(where))
 
     @on(OptionList.OptionSelected, "#freq-columns")
     @on(OptionList.OptionHighlighted, "#freq-columns")
@@ -241,7 +258,7 @@ class FrequencyScreen(BetrModal[Where | None]):
         self, event: OptionList.OptionSelected | OptionList.OptionHighlighted
     ) -> None:
         name = event.option.id
-        if name is None or name == self.column:
+        if name is None or name == self.column or not self.is_open:
             return
         self.column = name
         self.sort, self.descending = "docs", True
@@ -249,26 +266,25 @@ class FrequencyScreen(BetrModal[Where | None]):
 
     def recount(self) -> None:
         """Count on the UI thread when the column is in memory, else in a worker."""
+        assert self.index is not None
         try:
-            if self.index.fields.get(self.column) is not None or not self._from_docs():
+            if self.column in self.index.fields or not column(self.column).from_docs:
                 self.show(self._count(None))
                 return
         except BetrError as exc:
-            self.betr.report_error(str(exc))
-            self.dismiss(None)
+            self.app.notify(str(exc), severity="error", markup=False)
+            self.close(None)
             return
         self.query_one("#freq-info", Static).update(
             f"reading {self.column} of {len(self.index):,} docs from the workspace (once: "
             "it is kept there for next time)…"
         )
-        self.count_worker()
-
-    def _from_docs(self) -> bool:
-        from engine.api.columns import column
-
-        return column(self.column).from_docs
+        self.query_one(PlainTable).clear()
+        self.count_worker(self.column)
 
     def _count(self, conn: Any) -> FrequencyTable:
+        assert self.index is not None and self.view is not None
+        workspace = cast("AppServices", self.app).workspace
         return frequency_of_view(
             conn,
             self.index,
@@ -277,22 +293,21 @@ class FrequencyScreen(BetrModal[Where | None]):
             sort=self.sort,
             descending=self.descending,
             limit=FREQ_ROWS,
-            workspace=self.betr.workspace if conn is not None else None,
+            workspace=workspace if conn is not None else None,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="documents-frequency")
-    def count_worker(self) -> None:
-        with reading(self.betr.workspace) as conn:
+    def count_worker(self, name: str) -> None:
+        with reading(cast("AppServices", self.app).workspace) as conn:
             table = self._count(conn)
         self.app.call_from_thread(self.show, table)
 
     def show(self, table: FrequencyTable) -> None:
-        if table.column != self.column:  # a worker's table for a column left since
+        if table.column != self.column or not self.is_open:  # a table for a column left since
             return
         self.table = table
         head, cells, self.wheres = freq_lines(table)
         self.query_one("#freq-info", Static).update(head)
-        self.query_one("#freq-dialog").border_title = f"Frequency of {table.column}"
         grid = self.query_one(PlainTable)
         grid.clear()
         arrow = " ↓" if self.descending else " ↑"
@@ -314,7 +329,7 @@ class FrequencyScreen(BetrModal[Where | None]):
         self.recount()
 
     def action_freq_close(self) -> None:
-        self.dismiss(None)
+        self.close(None)
 
     @on(DataTable.HeaderSelected)
     def header_sort(self, event: DataTable.HeaderSelected) -> None:
@@ -329,5 +344,6 @@ class FrequencyScreen(BetrModal[Where | None]):
 
     @on(DataTable.RowSelected)
     def picked(self, event: DataTable.RowSelected) -> None:
+        event.stop()
         if 0 <= event.cursor_row < len(self.wheres):
-            self.dismiss(self.wheres[event.cursor_row])
+            self.close(self.wheres[event.cursor_row])

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.message import Message
 
 from engine.api.browse import DocDetail, NearestExamples, RunIndex, View
-from engine.api.columns import ColumnChoice
+from engine.api.columns import ColumnChoice, Where
 from engine.api.contamination import DocContamination
 from engine.api.labels import LabelAgreement
 
@@ -41,6 +41,13 @@ class RowHighlighted(Message):
     """The document list's cursor is on view row `row`."""
 
     row: int
+
+
+@dataclass
+class FrequencyPicked(Message):
+    """The frequency table closed: with the filter of the value picked, or None."""
+
+    where: Where | None
 
 
 @dataclass

@@ -32,11 +32,12 @@ from engine.units import abbreviate, format_number
 from tui.action_model import bindings
 from tui.reads import reading
 from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal, BetrScreen
-from tui.screens.documents.actions import ACTIONS, DOC_LIST, SCOPE
-from tui.screens.documents.browsing import ColumnPicker, ColumnsDialog, FrequencyScreen
+from tui.screens.documents.actions import ACTIONS, DOC_LIST, FREQUENCY, SCOPE
+from tui.screens.documents.browsing import ColumnPicker, ColumnsDialog, FrequencyPanel
 from tui.screens.documents.doclist import DocList, row_detail
 from tui.screens.documents.messages import (
     Exported,
+    FrequencyPicked,
     HeaderClicked,
     RowHighlighted,
     RowsLoaded,
@@ -48,7 +49,6 @@ from tui.widgets.cells import flag_warning_lines
 
 if TYPE_CHECKING:
     from engine.api.browse import DocRow
-    from engine.api.columns import Where
     from tui.session import RunState
 
 EMPTY = "no scored run yet: score a corpus (betr score) or press r on a run in the Workspace screen"
@@ -160,7 +160,7 @@ class DocumentsScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "Documents"
     BINDINGS = bindings(ACTIONS, SCOPE)
-    WIDGET_SCOPES = (DOC_LIST,)
+    WIDGET_SCOPES = (DOC_LIST, FREQUENCY)
 
     def __init__(self) -> None:
         super().__init__()
@@ -173,6 +173,7 @@ class DocumentsScreen(BetrScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="docs-info", markup=False)
         yield DocList(id="docs-list")
+        yield FrequencyPanel(id="docs-frequency")
         yield Static("", id="docs-row", markup=False)
         yield Static(EMPTY, id="docs-empty", markup=False)
 
@@ -348,9 +349,13 @@ class DocumentsScreen(BetrScreen):
         if self.ready():
             self.sort_by(message.column)
 
+    @property
+    def frequency(self) -> FrequencyPanel:
+        return self.query_one(FrequencyPanel)
+
     def action_frequency_table(self) -> None:
         """The frequency table of the sort column (when it has one, else the benchmark), with
-        every other column a keystroke away in it."""
+        every other column a keystroke away in it; it takes the list's place until closed."""
         if not self.ready():
             return
         assert self.index is not None and self.view is not None  # ready() said so
@@ -358,12 +363,17 @@ class DocumentsScreen(BetrScreen):
         current = parse_sort(self.wanted.sort)[0].name
         if current not in [c.name for c in choices]:
             current = "benchmark"
+        self.doclist.display = False
+        self.query_one("#docs-row").display = False
+        self.frequency.open(self.index, self.view, current, choices)
 
-        def filtered(where: Where | None) -> None:
-            if where is not None:
-                self.request(replace(self.wanted, where=(*self.wanted.where, where)))
-
-        self.app.push_screen(FrequencyScreen(self.index, self.view, current, choices), filtered)
+    @on(FrequencyPicked)
+    def frequency_closed(self, message: FrequencyPicked) -> None:
+        self.doclist.display = True
+        self.query_one("#docs-row").display = True
+        self.doclist.focus()
+        if message.where is not None:
+            self.request(replace(self.wanted, where=(*self.wanted.where, message.where)))
 
     def action_choose_columns(self) -> None:
         if not self.ready():
