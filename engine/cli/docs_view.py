@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.cli.common import KEEP_BY, BetrCommand, echo, emit_json, obj
+from engine.cli.common import KEEP_BY, BetrCommand, RegistryChoice, echo, emit_json, obj
 from engine.errors import UsageError
 from engine.units import abbreviate
 
@@ -141,7 +141,7 @@ def _freq_sorts() -> tuple[str, ...]:
 @view_options
 @click.option(
     "--order",
-    type=click.Choice(["docs", "tokens", "kept", "value"]),
+    type=RegistryChoice(_freq_sorts),
     default="docs",
     show_default=True,
     help="Sort the table by docs, tokens, kept share or value.",
