@@ -125,6 +125,7 @@ SWITCH_ACTIONS: frozenset[str] = frozenset(entry.action for entry in SCREENS)
 # widgets with keys of their own (while they have the focus)
 OTHER_SCOPE_TITLES = {
     documents.VIEWER: "Document viewer",
+    documents.FREQUENCY: "Frequency table",
     jobs.LOG: "Log viewer",
     DIALOG: "Dialogs",
     CONFIRM: "Yes/no question",

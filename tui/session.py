@@ -184,11 +184,14 @@ class Session(WorkersReportToApp, DOMNode):
         except (BetrError, sqlite3.Error):
             return
         from engine.api.browse import SORTS, Query, make_view, page
+        from engine.api.columns import shown_columns
 
         try:  # the Documents list's first rows, so it opens with them on screen
             query = Query(keep=self.keep, by=self.keep_by)
             with reading(self.workspace) as conn:
-                rows = page(conn, index, make_view(conn, index, query), 0, self.warm_rows)
+                view = make_view(conn, index, query)
+                columns = shown_columns(conn, index.corpus_id)
+                rows = page(conn, index, view, 0, self.warm_rows, columns)
             self._first_rows = (index, query, rows)
         except (BetrError, sqlite3.Error):
             pass

@@ -7,24 +7,24 @@ million docs); only the rows on screen touch the documents table.
 
 from __future__ import annotations
 
-import json
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.api.columns import ensure_query_fields
 from engine.api.dups import dup_marks
 from engine.api.run_targets import annotate_runs
+from engine.betr.columns import META_PREFIX, SOURCE, SPLITS, FieldColumn, column
 from engine.betr.runindex import (
     SORT_LABELS,
     SORTS,
-    SPLITS,
     DocRow,
     Query,
     RunIndex,
@@ -39,7 +39,7 @@ from engine.betr.targets import split_warning_line
 from engine.errors import NotFoundError, UsageError
 from engine.store import catalog, clusters, docs, labels, scores
 from engine.store import runs as store_runs
-from engine.workspace import Workspace, open_private
+from engine.workspace import Workspace
 
 if TYPE_CHECKING:
     from engine.store.embeddings import SqliteEmbeddingCache
@@ -54,7 +54,6 @@ __all__ = [
     "View",
     "doc_detail",
     "docs_page",
-    "export_view",
     "keep_count",
     "load_run_index",
     "make_view",
@@ -64,7 +63,9 @@ __all__ = [
 ]
 
 SNIPPET_CHARS = 400
-EXPORT_CHUNK = 900
+KWIC_TOKENS = 24  # words of context around a search hit (FTS5 snippet, at most 64)
+ROW_FIELDS = ("rank", "prob", "score", "tokens", "benchmark")  # columns DocRow holds itself
+HIT_MARKS = ("\ue000", "\ue001")  # private-use characters around a hit in FTS5's snippet
 NEVER_EMBEDDED = "not in the scored sample, so it was never embedded"
 MAX_SAMPLE_VECTORS = 200_000  # the viewer's per-example ranks hold the sample's vectors
 
@@ -128,10 +129,26 @@ class IndexCache:
             return index
 
 
-def make_view(conn: sqlite3.Connection | None, index: RunIndex, query: Query) -> View:
+def make_view(
+    conn: sqlite3.Connection | None,
+    index: RunIndex,
+    query: Query,
+    *,
+    workspace: Workspace | None = None,
+) -> View:
     """The rows of `query`, in its order. `conn` is only read for source, metadata and text
-    filters (`query.needs_sql`)."""
+    filters (`query.needs_sql`) and for a sort or column filter on a text field of the docs
+    not read yet (`query.doc_fields()`; packed into `workspace` when given)."""
+    ensure_query_fields(conn, index, query, workspace=workspace)
     return _make_view(index, query, _id_filters(conn, index, query) if query.needs_sql else ())
+
+
+def view_ready(index: RunIndex, query: Query) -> bool:
+    """Whether `make_view(None, index, query)` answers from memory (no SQL, no text field to
+    read, the order computed or cheap)."""
+    if query.needs_sql or any(n not in index.fields for n in query.doc_fields()):
+        return False
+    return index.has_order(query.sort)
 
 
 def _id_filters(
@@ -153,9 +170,16 @@ def _id_filters(
 
 
 def page(
-    conn: sqlite3.Connection, index: RunIndex, view: View, start: int, count: int
+    conn: sqlite3.Connection,
+    index: RunIndex,
+    view: View,
+    start: int,
+    count: int,
+    columns: tuple[str, ...] | list[str] = (),
 ) -> list[DocRow]:
-    """Display rows start..start+count-1 of the view, with their text snippets."""
+    """Display rows start..start+count-1 of the view, with their text snippets (under a
+    search: the text around the hits, keyword in context, with the hits' spans) and the
+    values of `columns` that DocRow does not hold (DocRow.values)."""
     start = max(0, start)
     rows = view.rows[start : start + count]
     if len(rows) == 0:
@@ -165,6 +189,10 @@ def page(
     marks = labels.labels_of(conn, ids)
     dirty = contamination_marks(conn, index, ids, rows)
     dups = dup_marks(conn, index.corpus_id, ids)
+    kwic = {}
+    if view.query.search:
+        kwic = docs.fts_snippets(conn, view.query.search, ids, KWIC_TOKENS, HIT_MARKS)
+    extra = row_values(conn, index, rows, ids, columns)
     out: list[DocRow] = []
     for offset, (row, doc_id) in enumerate(zip(rows, ids, strict=True)):
         d = found.get(doc_id)
@@ -172,6 +200,10 @@ def page(
             continue
         score = index.score[row]
         prob = index.prob[row]
+        snippet = " ".join(d["snippet"].split())
+        hits: list[tuple[int, int]] = []
+        if doc_id in kwic:
+            snippet, hits = kwic_line(kwic[doc_id])
         out.append(
             DocRow(
                 row=start + offset,
@@ -183,14 +215,83 @@ def page(
                 n_tokens=int(index.n_tokens[row]),
                 source=d["source"],
                 benchmark=index.benchmarks.get(int(index.bench[row])),
-                snippet=" ".join(d["snippet"].split()),
+                snippet=snippet,
                 kept=None if view.cut is None else bool(row < view.cut),
                 label=marks.get(doc_id),
                 contaminated=dirty[offset],
                 dups=dups[offset].text,
+                values=extra[offset],
+                hits=hits,
             )
         )
     return out
+
+
+def kwic_line(marked: str) -> tuple[str, list[tuple[int, int]]]:
+    """FTS5's snippet with HIT_MARKS around each hit -> (one line, whitespace collapsed and
+    the marks taken out; the hits' (start, end) character spans in it)."""
+    opening, closing = HIT_MARKS
+    parts = re.split(f"({re.escape(opening)}|{re.escape(closing)})", marked)
+    text, begun = "", None
+    hits: list[tuple[int, int]] = []
+    for part in parts:
+        if part == opening:
+            begun = len(text)
+        elif part == closing:
+            if begun is not None and len(text) > begun:
+                if hits and not text[hits[-1][1] : begun].strip():  # a phrase: one span
+                    begun = hits.pop()[0]
+                hits.append((begun, len(text)))
+            begun = None
+        else:
+            text += re.sub(r"\s+", " ", part)
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    return text, [(max(0, a - lead), min(len(text), b - lead)) for a, b in hits]
+
+
+def row_values(
+    conn: sqlite3.Connection,
+    index: RunIndex,
+    rows: np.ndarray,
+    ids: list[int],
+    columns: tuple[str, ...] | list[str],
+) -> list[dict[str, Any]]:
+    """Per row, the value of each of `columns` (text: str or None; number: float or None):
+    source (its file) and meta.FIELD from the docs, every other column from the index."""
+    out: list[dict[str, Any]] = [{} for _ in ids]
+    columns = [c for c in columns if c not in ROW_FIELDS]
+    keys = [c[len(META_PREFIX) :] for c in columns if c.startswith(META_PREFIX)]
+    meta = docs.meta_texts(conn, ids, keys) if keys else {}
+    sources = docs.docs_by_ids(conn, ids, ("source",)) if SOURCE in columns else {}
+    for name in columns:
+        if name.startswith(META_PREFIX):
+            at = keys.index(name[len(META_PREFIX) :])
+            for i, doc_id in enumerate(ids):
+                got = meta.get(doc_id)
+                out[i][name] = None if got is None else got[at]
+            continue
+        if name == SOURCE:
+            for i, doc_id in enumerate(ids):
+                src = sources.get(doc_id, {}).get("source")
+                out[i][name] = None if src is None else source_file(src)
+            continue
+        values = column(name).values(index)
+        for i, row in enumerate(rows.tolist()):
+            if isinstance(values, FieldColumn):
+                out[i][name] = values.value_at(row)
+            else:
+                v = float(values[row])
+                out[i][name] = None if np.isnan(v) else v
+    return out
+
+
+def source_file(source: str) -> str:
+    """A doc's source without the record locator the import adds: "part-0.jsonl:17" ->
+    "part-0.jsonl" (what the source column and its frequency table show)."""
+    from engine.betr.by_source import SOURCE_LOCATOR
+
+    return re.sub(SOURCE_LOCATOR, "", source)
 
 
 def contamination_marks(
@@ -206,13 +307,19 @@ def contamination_marks(
 
 
 def docs_page(
-    workspace: Workspace, run_id: int, query: Query, offset: int, limit: int
+    workspace: Workspace,
+    run_id: int,
+    query: Query,
+    offset: int,
+    limit: int,
+    columns: list[str] | None = None,
 ) -> tuple[int, list[DocRow]]:
-    """`betr docs`: (the view's size, its rows offset..offset+limit-1)."""
+    """`betr docs`: (the view's size, its rows offset..offset+limit-1 with the values of
+    `columns`)."""
     with closing(workspace.connect(readonly=True)) as conn:
         index = load_run_index(conn, run_id)
-        view = make_view(conn, index, query)
-        return len(view), page(conn, index, view, offset, limit)
+        view = make_view(conn, index, query, workspace=workspace)
+        return len(view), page(conn, index, view, offset, limit, columns or ())
 
 
 def snippets(
@@ -222,31 +329,6 @@ def snippets(
     with whitespace collapsed, cut to `chars`)."""
     found = docs.docs_by_ids(conn, ids, ("ext_id",), snippet=read or chars * 2)
     return {i: (d["ext_id"], " ".join(d["snippet"].split())[:chars]) for i, d in found.items()}
-
-
-def export_view(conn: sqlite3.Connection, index: RunIndex, view: View, out: Path) -> int:
-    """The view's rows as JSONL (no text); returns the number of rows written."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open_private(out, "w", encoding="utf-8") as fh:
-        for start in range(0, len(view), EXPORT_CHUNK):
-            rows = view.rows[start : start + EXPORT_CHUNK]
-            ids = [int(i) for i in index.doc_id[rows]]
-            meta = docs.docs_by_ids(conn, ids, ("ext_id", "source"))
-            for row, doc_id in zip(rows.tolist(), ids, strict=True):
-                d = meta.get(doc_id, {"ext_id": None, "source": None})
-                prob, score = index.prob[row], index.score[row]
-                record = {
-                    "doc_id": doc_id,
-                    "ext_id": d["ext_id"],
-                    "rank": row + 1,
-                    "prob": None if np.isnan(prob) else float(prob),
-                    "score": None if np.isnan(score) else float(score),
-                    "tokens": int(index.n_tokens[row]),
-                    "source": d["source"],
-                    "benchmark": index.benchmarks.get(int(index.bench[row])),
-                }
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return len(view)
 
 
 # -- one document ----------------------------------------------------------------------------

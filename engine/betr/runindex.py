@@ -17,13 +17,21 @@ from typing import Any
 
 import numpy as np
 
+from engine.betr.columns import (
+    FieldColumn,
+    Where,
+    column,
+    parse_sort,
+    sort_rows,
+    sort_spec,
+    where_mask,
+)
 from engine.betr.select import check_keep_by
 from engine.errors import UsageError
 from engine.names import matching, suggest
 
-SORTS = ("prob", "score", "tokens")
+SORTS = ("prob", "score", "tokens")  # the sorts of old; any column sorts (engine.betr.columns)
 SORT_LABELS = {"prob": "classifier probability", "score": "BETR score", "tokens": "tokens"}
-SPLITS = ("", "train", "valid", "unused")
 
 
 def keep_count(cum_tokens: np.ndarray, keep: float, by: str) -> int:
@@ -68,6 +76,8 @@ class RunIndex:
     )
     # embeddings read for the viewer, kept while the run stays loaded
     vectors: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    # text columns (engine.betr.columns): source and meta.FIELD once read, benchmark
+    fields: dict[str, FieldColumn] = field(default_factory=dict, init=False, repr=False)
     # the example ids drawn per benchmark (balanced targets); None: every example
     target_examples: dict[str, list[int]] | None = field(default=None, repr=False)
     # what the screens showing this run must say: its targets come from an evaluation split;
@@ -102,31 +112,33 @@ class RunIndex:
 
     # -- orders and lookups -------------------------------------------------------------------
     def order(self, sort: str) -> np.ndarray:
-        """Base rows in `sort` order (computed once per sort). prob: the base order itself
-        (position 1 first); score: BETR score desc, best cosine desc, outside-sample last;
-        tokens: longest first. Ties fall back to probability order."""
-        if sort not in SORTS:
-            raise UsageError(f"unknown sort '{sort}'", fix=f"use one of: {', '.join(SORTS)}")
-        cached = self._orders.get(sort)
+        """Base rows in `sort` order ("COLUMN[:asc|desc]", engine.betr.columns.parse_sort),
+        computed once per sort: numpy's stable sort of the column's key, missing values last,
+        ties in probability order. prob descending is the base order itself; score sorts ties
+        by best cosine."""
+        col, descending = parse_sort(sort)
+        key = sort_spec(col.name, descending)
+        cached = self._orders.get(key)
         if cached is not None:
             return cached
-        rows = np.arange(len(self), dtype=np.int64)
-        if sort == "prob" and self.applied:
-            out = rows
-        elif sort == "prob":  # not applied: no probabilities, keep BETR order
-            out = self.order("score")
-        elif sort == "score":
-            score = np.where(np.isnan(self.score), -np.inf, self.score)
-            cosine = np.where(np.isnan(self.best_cosine), -np.inf, self.best_cosine)
-            out = np.lexsort((rows, -cosine, -score))
+        if col.name == "prob" and descending and self.applied:
+            out = np.arange(len(self), dtype=np.int64)
         else:
-            out = np.lexsort((rows, -self.n_tokens))
-        self._orders[sort] = out.astype(np.int64)
-        return self._orders[sort]
+            out = sort_rows(self, col, descending)
+        self._orders[key] = out
+        return out
 
     def has_order(self, sort: str) -> bool:
-        """Whether `order(sort)` is computed already (else it costs an argsort)."""
-        return sort in self._orders or (sort == "prob" and self.applied)
+        """Whether `order(sort)` is ready without reading the workspace or an argsort."""
+        try:
+            col, descending = parse_sort(sort)
+        except UsageError:
+            return False
+        if col.from_docs and col.name not in self.fields:
+            return False
+        return sort_spec(col.name, descending) in self._orders or (
+            col.name == "prob" and descending and self.applied
+        )
 
     def rows_of_docs(self, doc_ids: np.ndarray | list[int]) -> np.ndarray:
         """Base rows of these doc ids (ids outside the run are dropped)."""
@@ -279,6 +291,7 @@ class Query:
     sample_only: bool = False
     contaminated: bool = False  # docs with a benchmark n-gram overlap (the run's newest check)
     cluster: tuple[int, int, int] | None = None  # (k, seed, cluster): a topic cluster's docs
+    where: tuple[Where, ...] = ()  # column filters (a frequency table's enter)
 
     @property
     def needs_sql(self) -> bool:
@@ -286,8 +299,14 @@ class Query:
         cluster filters)."""
         return bool(self.source or self.meta or self.search or self.contaminated or self.cluster)
 
+    def doc_fields(self) -> list[str]:
+        """The columns read from the documents table (source, meta.FIELD) that the sort and
+        the column filters need (engine.api.columns.ensure_fields reads them)."""
+        names = [parse_sort(self.sort)[0].name, *(w.column for w in self.where)]
+        return sorted({n for n in names if column(n).from_docs})
+
     def describe(self) -> str:
-        parts = [f"sort {SORT_LABELS.get(self.sort, self.sort)}"]
+        parts = [f"sort {sort_label(self.sort)}"]
         if self.benchmark:
             parts.append(f"benchmark {self.benchmark}")
         if self.kept:
@@ -305,7 +324,17 @@ class Query:
         if self.cluster:
             k, seed, c = self.cluster
             parts.append(f"cluster {c} of {k} (seed {seed})")
+        parts.extend(w.describe() for w in self.where)
         return " · ".join(parts)
+
+
+def sort_label(sort: str) -> str:
+    """ "classifier probability ↓", "tokens ↑", "meta.lang ↑" (the sort in words)."""
+    try:
+        col, descending = parse_sort(sort)
+    except UsageError:
+        return sort
+    return f"{SORT_LABELS.get(col.name, col.title)} {'↓' if descending else '↑'}"
 
 
 @dataclass
@@ -348,6 +377,8 @@ def make_view(index: RunIndex, query: Query, id_filters: Iterable[np.ndarray] = 
         m = np.zeros(len(index), dtype=bool)
         m[:cut] = True
         narrow(m if query.kept == "kept" else ~m)
+    for w in query.where:
+        narrow(where_mask(index, w))
     for ids in id_filters:
         m = np.zeros(len(index), dtype=bool)
         m[index.rows_of_docs(ids)] = True
@@ -372,3 +403,7 @@ class DocRow:
     label: str | None
     contaminated: bool | None = None  # None: no finished check covers the doc
     dups: str = ""  # its duplicate clusters' sizes: "=3" exact, "≈5" near, "=2≈5", "" none
+    # text columns shown beside the fixed ones: column name -> value (source, meta.FIELD)
+    values: dict[str, str | None] = field(default_factory=dict)
+    # the snippet's search hits, (start, end) character spans (a keyword-in-context line)
+    hits: list[tuple[int, int]] = field(default_factory=list)

@@ -3,6 +3,7 @@ Threshold screens, from the same engine functions, for scripts and tests."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,9 @@ from engine.cli.common import (
     obj,
     print_table,
 )
+from engine.cli.docs_view import query_of, view_options
 from engine.errors import UsageError
 from engine.units import abbreviate
-
-
-def _sorts() -> tuple[str, ...]:
-    from engine.api.browse import SORTS
-
-    return SORTS
 
 
 def _labels_or_none() -> tuple[str, ...]:
@@ -256,45 +252,48 @@ def _rounded(d: dict[str, Any]) -> dict[str, Any]:
 
 
 @click.command("docs", cls=BetrCommand)
-@click.option("--run", "run_id", type=int, required=True)
-@click.option("--sort", type=RegistryChoice(_sorts), default="prob", show_default=True)
-@click.option("--benchmark", default=None, help="Best-matching target benchmark.")
-@click.option("--kept", "kept", flag_value="kept", default=None, help="Only docs kept.")
-@click.option("--dropped", "kept", flag_value="dropped", help="Only docs dropped.")
-@click.option("--keep", default="10%", show_default=True, help="Keep rate for --kept/--dropped.")
-@BY
-@click.option("--source", default=None, help="Source file prefix (docs' file:line).")
-@click.option("--meta", default=None, help="Metadata field=value.")
-@click.option("--search", default=None, help="Full-text (FTS5) query.")
-@click.option("--sample-only", is_flag=True, help="Only docs of the scored sample.")
+@view_options
+@click.option(
+    "--columns",
+    default=None,
+    metavar="COL,COL",
+    help="The columns to show after rank (default: the corpus's, as chosen in the TUI).",
+)
+@click.option("--save-columns", is_flag=True, help="Remember --columns for the corpus.")
+@click.option("--list-columns", is_flag=True, help="List the run's columns and exit.")
+@click.option(
+    "--export",
+    "export",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the whole view with text to this file (.jsonl or .parquet).",
+)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet"]), default=None)
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
-def docs_cmd(
-    run_id, sort, benchmark, kept, keep, by, source, meta, search, sample_only, limit, offset
-):
-    """A run's documents as the Documents screen lists them (same sort and filters)."""
-    from engine.api.browse import Query, docs_page
+def docs_cmd(run_id, columns, save_columns, list_columns, export, fmt, limit, offset, **view):
+    """A run's documents as the Documents screen lists them (same sort, filters, columns)."""
+    from engine.api.browse import docs_page
 
-    meta_pair = None
-    if meta is not None:
-        key, sep, value = meta.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--meta '{meta}' is not field=value", fix="e.g. --meta lang=en")
-        meta_pair = (key, value)
-    query = Query(
-        sort=sort,
-        benchmark=benchmark,
-        kept=kept,
-        keep=_keep(keep),
-        by=by,
-        source=source,
-        meta=meta_pair,
-        search=search,
-        sample_only=sample_only,
-    )
-    total, rows = docs_page(obj().workspace, run_id, query, offset, limit)
+    ws = obj().workspace
+    query = query_of(**view)
+    names = _columns(run_id, columns, save_columns, list_columns)
+    if names is None:
+        return
+    if export is not None:
+        from engine.api.view_export import export_view_of_run
+
+        done = export_view_of_run(ws, run_id, query, Path(export), fmt)
+        if obj().json:
+            emit_json(done.to_json())
+        else:
+            echo(f"{done.rows:,} docs ({query.describe()}) -> {done.out} ({done.format})")
+        return
+    total, rows = docs_page(ws, run_id, query, offset, limit, names)
     if obj().json:
-        emit_json({"run_id": run_id, "total": total, "rows": [r.__dict__ for r in rows]})
+        emit_json(
+            {"run_id": run_id, "total": total, "columns": names, "rows": [asdict(r) for r in rows]}
+        )
         return
     echo(f"{total:,} docs · {query.describe()}")
     if not rows:
@@ -303,16 +302,69 @@ def docs_cmd(
     import shutil
 
     width = shutil.get_terminal_size((120, 24)).columns
+    cells = [[_cell(r, n) for n in names] for r in rows]
+    widths = [
+        min(24, max(len(_title(n)), *(len(c[i]) for c in cells))) for i, n in enumerate(names)
+    ]
     echo(
-        f"{'rank':>8} {'p(pos)':>6} {'BETR':>6} {'tokens':>7}  {'source':<24} {'benchmark':<14} text"
+        f"{'rank':>8} "
+        + " ".join(_title(n)[:w].ljust(w) for n, w in zip(names, widths, strict=True))
+        + " text"
     )
-    for r in rows:
-        source = r.source if len(r.source) <= 24 else "…" + r.source[-23:]
+    for r, row_cells in zip(rows, cells, strict=True):
         line = (
-            f"{r.rank:>8} {_num(r.prob):>6} {_num(r.score):>6} {abbreviate(r.n_tokens):>7}  "
-            f"{source:<24} {(r.benchmark or '-')[:14]:<14} "
+            f"{r.rank:>8} "
+            + " ".join(_fit(c, w) for c, w in zip(row_cells, widths, strict=True))
+            + " "
         )
         echo(line + r.snippet[: max(10, width - len(line) - 1)])
+
+
+def _columns(run_id, columns, save, listing) -> list[str] | None:
+    """The columns `betr docs` shows (None: it listed them instead)."""
+    from engine.api.columns import column_choices_of_run, run_columns
+
+    ws = obj().workspace
+    wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+    if save and wanted is None:
+        raise UsageError(
+            "--save-columns saves --columns", fix="e.g. --columns prob,meta.lang --save-columns"
+        )
+    names = run_columns(ws, run_id, wanted, save=save)
+    if listing:
+        choices = column_choices_of_run(ws, run_id, names)
+        if obj().json:
+            emit_json([c.to_json() for c in choices])
+        else:
+            for c in choices:
+                echo(f"{'*' if c.shown else ' '} {c.name:<20} {c.kind:<6} {c.summary}")
+        return None
+    return names
+
+
+def _title(name: str) -> str:
+    from engine.api.columns import column
+
+    return column(name).title
+
+
+def _cell(row: Any, name: str) -> str:
+    builtin = {
+        "prob": row.prob,
+        "score": row.score,
+        "tokens": row.n_tokens,
+        "benchmark": row.benchmark,
+    }
+    value = builtin[name] if name in builtin else row.values.get(name)
+    if value is None:
+        return "-"
+    if name == "tokens":
+        return abbreviate(value)
+    return _num(value) if isinstance(value, float) else str(value)
+
+
+def _fit(text: str, width: int) -> str:
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
 
 
 def _num(x: float | None) -> str:

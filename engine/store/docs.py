@@ -216,6 +216,61 @@ def fts_doc_ids(conn: sqlite3.Connection, text: str) -> np.ndarray:
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
+def _fts_query(conn: sqlite3.Connection, text: str) -> str:
+    """The FTS5 query `fts_doc_ids` runs for `text`: itself when valid, else its words
+    quoted."""
+    try:
+        conn.execute("SELECT rowid FROM docs_fts WHERE docs_fts MATCH ? LIMIT 0", (text,))
+        return text
+    except sqlite3.OperationalError:
+        return " ".join('"' + w.replace('"', '""') + '"' for w in text.split())
+
+
+def fts_snippets(
+    conn: sqlite3.Connection, text: str, ids: Sequence[int], tokens: int, marks: tuple[str, str]
+) -> dict[int, str]:
+    """doc id -> its text around the search's hits (FTS5 `snippet`: about `tokens` words, "…"
+    where cut), each hit between marks[0] and marks[1], for the ids among `ids` that match."""
+    query = _fts_query(conn, text)
+    if not query:
+        return {}
+    out: dict[int, str] = {}
+    wanted = [int(i) for i in ids]
+    tokens = max(1, min(64, int(tokens)))
+    for start in range(0, len(wanted), IN_BATCH):
+        part = wanted[start : start + IN_BATCH]
+        rows = conn.execute(
+            "SELECT rowid, snippet(docs_fts, 0, ?, ?, '…', ?) FROM docs_fts "
+            f"WHERE docs_fts MATCH ? AND rowid IN ({','.join('?' * len(part))})",
+            (marks[0], marks[1], tokens, query, *part),
+        )
+        out.update({int(r[0]): str(r[1]) for r in rows})
+    return out
+
+
+def meta_texts(
+    conn: sqlite3.Connection, ids: Sequence[int], keys: Sequence[str]
+) -> dict[int, list[str | None]]:
+    """doc id -> each metadata field of `keys` as text (as `ids_with_meta` compares it)."""
+    for key in keys:
+        if not key.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise UsageError(f"bad metadata field '{key}'", fix="e.g. --columns meta.lang")
+    if not keys:
+        return {int(i): [] for i in ids}
+    cols = ", ".join("CAST(json_extract(meta, ?) AS TEXT)" for _ in keys)
+    paths = [f'$."{k}"' for k in keys]
+    wanted = [int(i) for i in ids]
+    out: dict[int, list[str | None]] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        part = wanted[start : start + IN_BATCH]
+        rows = conn.execute(
+            f"SELECT id, {cols} FROM docs WHERE id IN ({','.join('?' * len(part))})",
+            (*paths, *part),
+        )
+        out.update({int(r[0]): list(r[1:]) for r in rows})
+    return out
+
+
 # -- grouping: every doc's source or metadata value (the per-source view) ---------------------
 def corpus_meta_fields(conn: sqlite3.Connection, corpus_id: int) -> list[str]:
     """The metadata fields the corpus was imported with (`--meta`), in import order."""

@@ -18,7 +18,7 @@ from engine.workspace import Workspace
 from tests.helpers import betr_json
 from tests.integration.test_contamination import plant
 from tests.tui.conftest import TEST_DEVICE, make_app, wait_until
-from tui.screens.documents.doclist import CONTAMINATED_MARK, row_cells
+from tui.screens.documents.columns import CONTAMINATED_MARK, MARKS, look
 
 SIZE = (160, 48)
 T0 = 1_750_000_000.0
@@ -63,7 +63,7 @@ async def test_filter_open_and_select_the_overlap(planted):
         assert listed == dirty
         await wait_until(pilot, lambda: screen.doclist.row_at(0) is not None, what="rows")
         first = screen.doclist.row_at(0)
-        assert first.contaminated is True and row_cells(first)[1][2] == CONTAMINATED_MARK
+        assert first.contaminated is True and look(MARKS).cell(first)[2] == CONTAMINATED_MARK
         assert first.doc_id == docs["k1"]["id"]  # the first in probability order
 
         await pilot.press("enter")

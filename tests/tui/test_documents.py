@@ -41,10 +41,10 @@ def engine_view(workspace, query: Query):
         return index, make_view(conn, index, query)
 
 
-def engine_page(workspace, query: Query, start: int = 0, count: int = 30):
+def engine_page(workspace, query: Query, start: int = 0, count: int = 30, columns=()):
     with reading(workspace) as conn:
         index = IndexCache().get(conn, 1)
-        return page(conn, index, make_view(conn, index, query), start, count)
+        return page(conn, index, make_view(conn, index, query), start, count, columns)
 
 
 def doclist(app) -> DocList:
@@ -78,6 +78,23 @@ async def open_documents(pilot, app) -> None:
     await wait_until(pilot, lambda: doclist(app).row_at(0) is not None, what="first rows")
 
 
+async def pick_option(pilot, app, option_id: str) -> None:
+    """In the open column picker, highlight option `option_id` and press enter."""
+    from textual.widgets import OptionList
+
+    await wait_until(pilot, lambda: app.screen.query(OptionList), what="column picker")
+    options = app.screen.query_one(OptionList)
+    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+    options.highlighted = ids.index(option_id)
+    await pilot.press("enter")
+
+
+async def sort_by(pilot, app, name: str) -> None:
+    """`s`, then the column `name` in the picker."""
+    await pilot.press("s")
+    await pick_option(pilot, app, name)
+
+
 async def wait_for_query(pilot, app, query: Query) -> None:
     def landed() -> bool:
         view = app.screen.view
@@ -95,15 +112,19 @@ async def test_first_rows_and_sorts_match_the_engine(ws):
         first = expected[0]
         line = doclist(app).line_text(0)
         assert line.split()[:2] == [str(first.rank), "●"]
-        assert format_number(first.prob, 3) in line and first.source in line
+        assert format_number(first.prob, 3) in line
+        # one source file: no source column; the metadata field is one instead
+        lang = engine_page(ws, Query(), 0, 1, ["meta.lang"])[0].values["meta.lang"]
+        assert "synthetic.jsonl" not in line and f" {lang} " in line
         index, view = engine_view(ws, Query())
         info = str(app.screen.query_one("#docs-info").content)
         assert f"{len(view):,} of {len(index):,} docs" in info
         assert f"on the {int(index.in_sample.sum()):,}-doc scored sample" in info
         assert f"p ≥ {format_number(index.prob[view.cut - 1], 4)}" in info
 
-        for sort in ("score", "tokens", "prob"):
-            await pilot.press("s")
+        for name in ("score", "tokens", "prob"):
+            await sort_by(pilot, app, name)
+            sort = f"{name}:desc"
             await wait_for_query(pilot, app, Query(sort=sort))
             expected = engine_page(ws, Query(sort=sort))
             assert shown_ids(app, len(expected)) == [r.doc_id for r in expected], sort
@@ -193,19 +214,24 @@ async def test_jump_to_rank_and_export(ws):
         out = next(ws.exports_dir.glob("docs-run1-*.jsonl"))
         await wait_until(pilot, lambda: has_notification(app, str(out)), what="export notice")
         records = [json.loads(line) for line in out.read_text().splitlines()]
-        _, view = engine_view(ws, Query(kept="kept"))
-        assert len(records) == len(view)
+        index, view = engine_view(ws, Query(kept="kept"))
+        assert [r["doc_id"] for r in records] == index.doc_id[view.rows].tolist()
         first = engine_page(ws, Query(kept="kept"), 0, 1)[0]
-        assert records[0] == {
+        expected = {
             "doc_id": first.doc_id,
-            "ext_id": first.ext_id,
+            "id": first.ext_id,
             "rank": first.rank,
+            "kept": True,
             "prob": first.prob,
             "score": first.score,
             "tokens": first.n_tokens,
             "source": first.source,
             "benchmark": first.benchmark,
         }
+        assert {k: records[0][k] for k in expected} == expected
+        with reading(ws) as conn:
+            text = conn.execute("SELECT text FROM docs WHERE id = ?", (first.doc_id,)).fetchone()
+        assert records[0]["text"] == text[0] and records[0]["meta"]["lang"]
 
 
 def labels(ws) -> dict[int, str]:
@@ -218,8 +244,8 @@ async def test_viewer_shows_text_and_example_and_labels_show_in_the_list(ws):
     async with app.run_test(size=SIZE) as pilot:
         await open_documents(pilot, app)
         # a doc of the scored sample, so that it has a best example
-        await pilot.press("s")
-        await wait_for_query(pilot, app, Query(sort="score"))
+        await sort_by(pilot, app, "score")
+        await wait_for_query(pilot, app, Query(sort="score:desc"))
         first = doclist(app).row_at(0)
         with reading(ws) as conn:
             index = IndexCache().get(conn, 1)
@@ -439,8 +465,8 @@ async def test_engine_errors_are_notifications_and_the_view_stays(ws):
 
         app.screen.request(Query(benchmark="no-such-bench"))
         await wait_until(pilot, lambda: has_notification(app, "'no-such-bench' is not a target"))
-        await pilot.press("s")  # the failed query is forgotten: sort from the shown one
-        await wait_for_query(pilot, app, Query(sort="score"))
+        await sort_by(pilot, app, "score")  # the failed query is forgotten: from the shown one
+        await wait_for_query(pilot, app, Query(sort="score:desc"))
         assert app.screen.SCOPE == "documents" and len(doclist(app)) == N_DOCS
 
 
@@ -494,7 +520,7 @@ async def test_at_80x24_the_text_column_keeps_a_third_of_the_width(ws):
 
         def wide_header() -> bool:
             return any(
-                "rank" in ln and "text" in ln and "source" in ln and "benchmark" in ln
+                "rank" in ln and "text" in ln and "lang" in ln and "benchmark" in ln
                 for ln in screen_lines(app)
             )
 

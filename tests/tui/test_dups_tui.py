@@ -18,7 +18,7 @@ from tests.helpers import betr_json
 from tests.integration.test_contamination import replace_text
 from tests.integration.test_dups import paragraphs, text_of
 from tests.tui.conftest import TEST_DEVICE, make_app, wait_until
-from tui.screens.documents.doclist import row_cells
+from tui.screens.documents.columns import DUPS, look
 
 T0 = 1_750_000_000.0
 SNAPSHOT_ROOT = Path("/tmp/betr-tui-snapshots")
@@ -73,7 +73,7 @@ async def test_marks_viewer_members_and_threshold_share(planted):
     app = make_app(ws)
     async with app.run_test(size=(160, 48)) as pilot:
         await open_documents(pilot, app)
-        marks = [row_cells(app.screen.doclist.row_at(i))[7] for i in range(10)]
+        marks = [look(DUPS).cell(app.screen.doclist.row_at(i)) for i in range(10)]
         assert marks == ["", "=2≈2", "≈2", "", "=2≈2", "", "", "≈2", "", ""]
         await pilot.press("down", "enter")  # position 2
         await wait_until(

@@ -31,6 +31,7 @@ from engine.store import traces as store_traces
 from engine.store.db import transaction
 from engine.workspace import Workspace
 from tests.tui.conftest import fake_job, make_app, screen_lines, wait_until
+from tests.tui.test_browse_tui import open_frequency
 from tui.safe_text import plain
 from tui.widgets.select import PlainSelect
 from tui.widgets.tables import KeyedTable
@@ -191,9 +192,15 @@ async def test_every_screen_shows_markup_names_verbatim(markup_template, tmp_pat
         )
         text = await visit(pilot, app, "g")
         expect(text, [RUN, "[bold]Hello[/bold]"], wide)
-        for key in ("b", "b", "s", "s", "s", "k", "k", "k"):
+        for key in ("b", "b", "S", "S", "k", "k", "k"):
             await visit(pilot, app, key)
-        await visit(pilot, app, "c", "g")
+        # the column picker (s, F) and the frequency table of the metadata field
+        text = await visit(pilot, app, "s")
+        assert "meta.lang" in text
+        await visit(pilot, app, "escape")
+        await open_frequency(pilot, app, "meta.lang")
+        expect(await visit(pilot, app), [META], wide)
+        await visit(pilot, app, "escape", "c", "g")
         # the viewer: whole text, source, metadata, the benchmark example
         await pilot.press("enter")
         await wait_until(

@@ -22,6 +22,7 @@ def registries() -> dict[str, tuple[object, object]]:
         browse,
         compare,
         dups,
+        frequency,
         imports,
         labels,
         proxies,
@@ -32,6 +33,7 @@ def registries() -> dict[str, tuple[object, object]]:
         select,
     )
     from engine.betr import dedup_text, doclabels, minhash, runindex
+    from engine.betr import frequency as betr_frequency
     from engine.betr import select as betr_select
     from engine.betr.similarity import AGGREGATIONS
     from engine.exec.scale import ENGINES
@@ -55,6 +57,7 @@ def registries() -> dict[str, tuple[object, object]]:
         "BOS modes": (BOS_MODES, proxies.BOS_MODES),
         "MinMax scopes": (MINMAX_SCOPES, rbridge.MINMAX_SCOPES),
         "browse sorts": (runindex.SORTS, browse.SORTS),
+        "frequency sorts": (betr_frequency.FREQ_SORTS, frequency.FREQ_SORTS),
         "labels": (doclabels.LABELS, labels.LABELS),
         "engines": (ENGINES, scale.ENGINES),
         "benchmark formats": (BENCHMARK_FORMATS, imports.BENCHMARK_FORMATS),
@@ -79,7 +82,8 @@ CLI_CHOICES = {
     (("proxy", "eval"), "bos"): "BOS modes",
     (("rbridge", "score"), "minmax"): "MinMax scopes",
     (("rbridge", "show"), "minmax"): "MinMax scopes",
-    (("docs",), "sort"): "browse sorts",
+    (("freq",), "order"): "frequency sorts",
+    (("freq",), "by"): "keep units",
     (("docs",), "by"): "keep units",
     (("select",), "by"): "keep units",
     (("tradeoff",), "by"): "keep units",
@@ -100,7 +104,11 @@ CLI_CHOICES = {
 EXTRA = {(("labels", "set"), "label"): ("none",)}
 # choices of the CLI's own nouns (what `betr list|show|delete` act on, an export's file type)
 CLI_OWN = {(("list",), "what"), (("show",), "what"), (("delete",), "what")}
-CLI_OWN |= {(("labels", "export"), "fmt"), (("dups",), "kind")}  # dups: a kind or "all"
+CLI_OWN |= {
+    (("labels", "export"), "fmt"),
+    (("dups",), "kind"),  # dups: a kind or "all"
+    (("docs",), "fmt"),
+}
 
 
 def cli_choices() -> dict[tuple[tuple[str, ...], str], click.Choice]:
@@ -224,6 +232,7 @@ def test_no_other_module_spells_a_registrys_names():
         "BOS modes": "engine/ops/proxy_nll.py",
         "MinMax scopes": "engine/rbridge/weights.py",
         "browse sorts": "engine/betr/runindex.py",
+        "frequency sorts": "engine/betr/frequency.py",
         "labels": "engine/betr/doclabels.py",
         "engines": "engine/exec/scale/__init__.py",
         "duplicate kinds": "engine/betr/dedup_text.py",

@@ -9,6 +9,7 @@ from tui.action_model import Action
 SCOPE = "documents"
 DOC_LIST = "doc_list"
 VIEWER = "viewer"
+FREQUENCY = "frequency"
 
 ACTIONS: tuple[Action, ...] = (
     Action(
@@ -20,12 +21,35 @@ ACTIONS: tuple[Action, ...] = (
         "Open",
     ),
     Action(
-        "cycle_sort",
-        "sort documents: classifier probability, BETR score, tokens",
+        "sort_column",
+        "sort documents by a column (asks which; again on the same column flips it)",
         "s",
         SCOPE,
-        "cycle the sort: probability, then BETR score (scored sample first), then tokens",
+        "pick any column; picking the current sort column reverses it (a title click too)",
         "Sort",
+    ),
+    Action(
+        "reverse_sort",
+        "reverse the sort direction of the documents",
+        "S",
+        SCOPE,
+        "ascending <-> descending on the same column",
+    ),
+    Action(
+        "frequency_table",
+        "frequency table of a column (value, docs, tokens, kept share)",
+        "F",
+        SCOPE,
+        "asks which column; enter on a value filters the list to it (VisiData's Shift+F)",
+        "Freq",
+    ),
+    Action(
+        "choose_columns",
+        "choose the document list's columns (metadata fields too)",
+        "C",
+        SCOPE,
+        "a checklist of the columns, remembered for the corpus",
+        "Columns",
     ),
     Action(
         "cycle_benchmark",
@@ -85,11 +109,18 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "export_view",
-        "export the documents on screen (the current view) as JSONL",
+        "export the documents on screen (the current view) with text as JSONL",
         "e",
         SCOPE,
-        "doc id, ext id, rank, prob, score, tokens, source, benchmark into <workspace>/exports/",
+        "every row of the view in its order, columns, metadata and text, to <workspace>/exports/",
         "Export",
+    ),
+    Action(
+        "export_view_parquet",
+        "export the documents on screen (the current view) with text as Parquet",
+        "E",
+        SCOPE,
+        "the same rows as e, as a Parquet file in <workspace>/exports/",
     ),
     Action("cursor_top", "go to the first document", "g", SCOPE, "top of the list (home too)"),
     Action(
@@ -187,6 +218,31 @@ ACTIONS: tuple[Action, ...] = (
         "escape",
         VIEWER,
         "back to the Documents screen",
+        "Back",
+    ),
+    # -- the frequency table (F) -------------------------------------------------------------
+    Action(
+        "freq_sort",
+        "frequency table: sort by the next column (docs, tokens, kept, value)",
+        "s",
+        FREQUENCY,
+        "cycle the sort; a click on a column title sorts by it",
+        "Sort",
+    ),
+    Action(
+        "freq_reverse",
+        "frequency table: reverse the sort",
+        "S",
+        FREQUENCY,
+        "ascending <-> descending",
+        "Reverse",
+    ),
+    Action(
+        "freq_close",
+        "close the frequency table",
+        "escape",
+        FREQUENCY,
+        "back to the documents (enter on a value filters them to it)",
         "Back",
     ),
     # -- the document list's cursor (while it has the focus) --------------------------------

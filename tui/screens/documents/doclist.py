@@ -4,8 +4,10 @@ Rows are fetched in blocks (`page` in a thread worker, through the loader the sc
 only when they come into view; until a block lands its rows show as "…". Rendered lines are
 kept in an LRU keyed by (row, width, cursor, theme), so scrolling back costs nothing.
 
-The text column never gets less than a third of the line: on a narrow terminal the other
-columns drop out by priority (source first, then benchmark, BETR score, tokens, probability).
+The columns are the fixed ones and those chosen for the corpus (`set_columns`; how each is
+drawn: tui/screens/documents/columns.py). A click on a column's title asks the screen to sort
+by it (`HeaderClicked`). Under a search the text column shows the text around the hit, the hit
+highlighted (Rich styles on plain segments: data never becomes markup).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
@@ -23,57 +24,26 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.api.browse import DocRow, RunIndex, View
-from engine.units import abbreviate, format_number
+from engine.api.columns import parse_sort
+from engine.errors import BetrError
+from engine.units import format_number
 from tui.action_model import bindings
 from tui.safe_text import one_line
 from tui.screens.documents.actions import ACTIONS, DOC_LIST
-from tui.screens.documents.messages import RowHighlighted, RowsLoaded
+from tui.screens.documents.columns import NOT_SORTABLE, TEXT, fit, kwic_window, layout, look
+from tui.screens.documents.messages import HeaderClicked, RowHighlighted, RowsLoaded
 from tui.widgets.plots import bench_colour_value, bench_ids_of
 from tui.workers import WorkersReportToApp
 
-SOURCE_WIDTH = 22
 BLOCK = 200  # rows per fetch
 LINE_CACHE = 2000
-LABEL_MARKS = {"good": "+", "bad": "-", "skip": "~"}
-KEPT_MARK = "●"
-CONTAMINATED_MARK = "!"  # shares an n-gram with a benchmark example (the run's newest check)
-# (title, width, right-aligned, drop order); the snippet takes the rest of the line. Where the
-# snippet would get less than a third of it, columns drop out, lowest drop order first (0: never)
-COLUMNS: tuple[tuple[str, int, bool, int], ...] = (
-    ("rank", 9, True, 0),
-    ("", 3, False, 0),  # kept, label and contamination markers
-    ("prob", 8, True, 5),
-    ("score", 8, True, 3),
-    ("tokens", 7, True, 4),
-    ("source", SOURCE_WIDTH, False, 1),
-    ("benchmark", 14, False, 2),
-    ("dups", 5, False, 3),  # its duplicate clusters' sizes: =N exact, ≈N near
-)
-BENCHMARK_COLUMN = 6
-SNIPPET_MIN = 10
-
-
-def snippet_min(width: int) -> int:
-    """The fewest cells the text column gets on a line `width` cells wide: a third of it."""
-    return max(SNIPPET_MIN, -(-width // 3))
-
-
-def shown_columns(width: int) -> tuple[int, ...]:
-    """The indexes of COLUMNS shown on a line `width` cells wide (the snippet comes after)."""
-    shown = list(range(len(COLUMNS)))
-    droppable = sorted((c[3], i) for i, c in enumerate(COLUMNS) if c[3])
-    for _order, column in droppable:
-        used = sum(COLUMNS[i][1] + 1 for i in shown)
-        if width - used >= snippet_min(width):
-            break
-        shown.remove(column)
-    return tuple(shown)
 
 
 Loader = Callable[[int, int], list[DocRow]]
 ThemeKey = tuple[str, bool, int]  # (theme, focused, id of the benchmark ids): what looks follow
 # a drawn line's cache key: (generation, row, width, cursor on it, row loaded, ThemeKey)
 LineKey = tuple[int, int, int, bool, bool, ThemeKey]
+DEFAULT_COLUMNS = ["prob", "score", "tokens", "source", "benchmark"]
 
 
 class Looks(TypedDict):
@@ -84,6 +54,7 @@ class Looks(TypedDict):
     dropped: Style
     cursor: Style
     contaminated: Style
+    hit: Style
     variables: dict[str, str]
     bench_ids: dict[str, int]
 
@@ -97,20 +68,6 @@ def bench_style(
     return Style(color=colour) if colour else Style()
 
 
-def tail(text: str, width: int) -> str:
-    """The end of `text` in `width` cells ("…" marks the cut): a source's file and line."""
-    if len(text) <= width:
-        return text
-    return "…" + text[len(text) - width + 1 :] if width > 1 else text[-width:]
-
-
-def fit(text: str, width: int, right: bool = False) -> str:
-    """`text` cut or padded to exactly `width` cells ("…" marks a cut)."""
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…" if width > 1 else text[:width]
-    return text.rjust(width) if right else set_cell_size(text, width)
-
-
 def row_detail(row: DocRow | None) -> str:
     """Everything about the cursor row that a narrow list leaves out: its source (whole), best
     benchmark, p(positive), BETR score and tokens, exactly."""
@@ -122,24 +79,6 @@ def row_detail(row: DocRow | None) -> str:
     parts.append(f"{row.n_tokens:,} tokens")
     parts.append(f"source {one_line(row.source)}")
     return " · ".join(parts)
-
-
-def row_cells(row: DocRow) -> list[str]:
-    """The column texts of one row (the snippet last)."""
-    kept = " " if row.kept is None else (KEPT_MARK if row.kept else "·")
-    label = LABEL_MARKS.get(row.label or "", " ")
-    dirty = CONTAMINATED_MARK if row.contaminated else " "
-    return [
-        str(row.rank),
-        kept + label + dirty,
-        format_number(row.prob, 3),
-        format_number(row.score, 3),
-        abbreviate(row.n_tokens),
-        tail(one_line(row.source), SOURCE_WIDTH),
-        row.benchmark or "-",
-        row.dups,
-        one_line(row.snippet),
-    ]
 
 
 class DocList(WorkersReportToApp, ScrollView, can_focus=True):
@@ -192,7 +131,8 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self._wanted: set[int] = set()
         self._lines: LRUCache[LineKey, Strip] = LRUCache(LINE_CACHE)
         self._looks_cache: tuple[ThemeKey, Looks] | None = None
-        self._layouts: dict[int, list[tuple[int, int, bool]]] = {}  # line width -> columns
+        self.columns: list[str] = list(DEFAULT_COLUMNS)  # chosen columns, after rank and marks
+        self._layouts: dict[int, list[tuple[str, int, bool]]] = {}  # line width -> columns
 
     # -- the view ------------------------------------------------------------------------------
     def set_view(
@@ -227,6 +167,13 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         self._fetch_wanted()
         self.refresh()
         self.post_message(RowHighlighted(self.cursor))
+
+    def set_columns(self, names: list[str]) -> None:
+        """Show these columns (after rank and the markers); rows are fetched again with
+        their values."""
+        self.columns = list(names)
+        self._layouts.clear()
+        self.reload()
 
     def reload(self) -> None:
         """Fetch the rows again (labels changed); the old rows stay on screen until then."""
@@ -322,35 +269,79 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
                 "dropped": base + self.get_component_rich_style("doclist--dropped"),
                 "cursor": self.get_component_rich_style("doclist--cursor"),
                 "contaminated": Style(color=self.app.theme_variables.get("error"), bold=True),
+                "hit": Style(reverse=True, bold=True),
                 "variables": dict(self.app.theme_variables),
                 "bench_ids": dict(bench_ids_of(self.app)),
             }
             self._looks_cache = (key, looks)
         return self._looks_cache[1]
 
-    def _layout(self, width: int) -> list[tuple[int, int, bool]]:
-        """(index into the cells, width, right-aligned) of each column shown, snippet last."""
-        layout = self._layouts.get(width)
-        if layout is None:
-            shown = shown_columns(width)
-            layout = [(i, COLUMNS[i][1], COLUMNS[i][2]) for i in shown]
-            used = sum(w + 1 for _i, w, _right in layout)
-            layout.append((len(COLUMNS), max(SNIPPET_MIN, width - used), False))
-            self._layouts[width] = layout
-        return layout
+    def _layout(self, width: int) -> list[tuple[str, int, bool]]:
+        """(column, width, right-aligned) of each column shown, the text last."""
+        found = self._layouts.get(width)
+        if found is None:
+            found = self._layouts[width] = layout(self.columns, width)
+        return found
 
-    def _join(self, texts: list[str], styles: list[Style], width: int) -> Strip:
-        """One line from every column's text and style (those not shown are left out)."""
-        segments = []
-        for i, w, right in self._layout(width):
-            segments.append(Segment(fit(texts[i], w, right), styles[i]))
-            segments.append(Segment(" ", styles[0]))
-        return Strip(segments).adjust_cell_length(width, styles[0])
+    def _join(self, cells: dict[str, list[Segment]], base: Style, width: int) -> Strip:
+        """One line from each shown column's segments (cut or padded to its width)."""
+        segments: list[Segment] = []
+        for name, w, right in self._layout(width):
+            parts = cells.get(name) or [Segment("", base)]
+            if len(parts) == 1:
+                text, style = parts[0].text, parts[0].style
+                segments.append(Segment(fit(text, w, right), style))
+            else:
+                segments.extend(Strip(parts).crop(0, w).adjust_cell_length(w, base))
+            segments.append(Segment(" ", base))
+        return Strip(segments).adjust_cell_length(width, base)
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("doclist--header")
-        titles = [column[0] for column in COLUMNS] + ["text"]
-        return self._join(titles, [style] * len(titles), width)
+        cells = {name: [Segment(self._title(name), style)] for name, _w, _r in self._layout(width)}
+        return self._join(cells, style, width)
+
+    def _title(self, name: str) -> str:
+        if name == TEXT:
+            return "text"
+        title = look(name).title
+        if self.view is not None and title:
+            try:
+                sort, descending = parse_sort(self.view.query.sort)
+            except BetrError:
+                return title
+            if sort.name == name:
+                title += " ↓" if descending else " ↑"
+        return title
+
+    def column_at(self, x: int) -> str | None:
+        """The column under cell `x` of the header line."""
+        at = 0
+        for name, w, _right in self._layout(self.scrollable_content_region.width):
+            if at <= x < at + w + 1:
+                return name
+            at += w + 1
+        return None
+
+    def _text_segments(self, doc: DocRow, style: Style, hit: Style, width: int) -> list[Segment]:
+        """The text column: the snippet, or under a search the hit's context with each hit
+        in `hit`'s style."""
+        text = one_line(doc.snippet)
+        if not doc.hits:
+            return [Segment(text, style)]
+        shown, cut = kwic_window(doc.snippet, doc.hits, width)
+        shown = one_line(shown)
+        out, at = [], 0
+        for a, b in doc.hits:
+            a, b = a - cut, b - cut
+            if a < 1 and cut:  # the hit was cut off at the start
+                continue
+            if a > at:
+                out.append(Segment(shown[at:a], style))
+            out.append(Segment(shown[a:b], style + hit))
+            at = b
+        out.append(Segment(shown[at:], style))
+        return [s for s in out if s.text]
 
     def _row_strip(self, row: int, width: int) -> Strip:
         cursor = row == self.cursor
@@ -362,22 +353,32 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
         if cached is not None:
             return cached
         looks = self._looks()
+        cells: dict[str, list[Segment]] = {}
         if doc is None:
             style = looks["pending"]
-            texts = ["…"] + [""] * len(COLUMNS)
-            styles = [style] * len(texts)
+            cells["rank"] = [Segment("…", style)]
         else:
             style = looks["dropped"] if doc.kept is False else looks["base"]
-            texts = row_cells(doc)
-            styles = [style] * len(texts)
-            styles[BENCHMARK_COLUMN] = style + bench_style(
-                doc.benchmark, looks["variables"], looks["bench_ids"]
-            )
-            if doc.contaminated:
-                styles[1] = style + looks["contaminated"]
+            for name, _w, _right in self._layout(width):
+                if name == TEXT:
+                    text_width = self._layout(width)[-1][1]
+                    cells[name] = self._text_segments(doc, style, looks["hit"], text_width)
+                    continue
+                cell_style = style
+                if name == "benchmark":
+                    cell_style = style + bench_style(
+                        doc.benchmark, looks["variables"], looks["bench_ids"]
+                    )
+                elif name == "marks" and doc.contaminated:
+                    cell_style = style + looks["contaminated"]
+                cells[name] = [Segment(look(name).cell(doc), cell_style)]
         if cursor:
-            styles = [s + looks["cursor"] for s in styles]
-        strip = self._join(texts, styles, width)
+            cells = {
+                n: [Segment(s.text, (s.style or style) + looks["cursor"]) for s in parts]
+                for n, parts in cells.items()
+            }
+            style = style + looks["cursor"]
+        strip = self._join(cells, style, width)
         self._lines[key] = strip
         return strip
 
@@ -448,3 +449,7 @@ class DocList(WorkersReportToApp, ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if event.y >= 1:
             self.move_cursor(round(self.scroll_y) + event.y - 1)
+            return
+        name = self.column_at(event.x)
+        if name is not None and name not in NOT_SORTABLE:
+            self.post_message(HeaderClicked(name))

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.message import Message
 
 from engine.api.browse import DocDetail, NearestExamples, RunIndex, View
+from engine.api.columns import ColumnChoice, Where
 from engine.api.contamination import DocContamination
 from engine.api.labels import LabelAgreement
 
@@ -19,6 +20,7 @@ class ViewReady(Message):
     index: RunIndex
     view: View
     cursor: int
+    choices: list[ColumnChoice] | None = None  # the corpus's columns, when read with the view
 
 
 @dataclass
@@ -39,6 +41,20 @@ class RowHighlighted(Message):
     """The document list's cursor is on view row `row`."""
 
     row: int
+
+
+@dataclass
+class FrequencyPicked(Message):
+    """The frequency table closed: with the filter of the value picked, or None."""
+
+    where: Where | None
+
+
+@dataclass
+class HeaderClicked(Message):
+    """A click on the document list's title of column `column` (sort by it)."""
+
+    column: str
 
 
 @dataclass

@@ -17,16 +17,28 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from engine.api.browse import SORTS, Query, RunIndex, View, export_view, make_view, page
+from engine.api.browse import Query, RunIndex, View, make_view, page, view_ready
+from engine.api.columns import (
+    ColumnChoice,
+    choose_columns,
+    column,
+    column_choices,
+    parse_sort,
+    sort_spec,
+)
+from engine.api.view_export import export_view
 from engine.errors import BetrError
 from engine.units import abbreviate, format_number
 from tui.action_model import bindings
 from tui.reads import reading
 from tui.screens.base import DIALOG, DIALOG_ACTIONS, BetrModal, BetrScreen
-from tui.screens.documents.actions import ACTIONS, DOC_LIST, SCOPE
+from tui.screens.documents.actions import ACTIONS, DOC_LIST, FREQUENCY, SCOPE
+from tui.screens.documents.browsing import ColumnPicker, ColumnsDialog, FrequencyPanel
 from tui.screens.documents.doclist import DocList, row_detail
 from tui.screens.documents.messages import (
     Exported,
+    FrequencyPicked,
+    HeaderClicked,
     RowHighlighted,
     RowsLoaded,
     ViewFailed,
@@ -148,7 +160,7 @@ class DocumentsScreen(BetrScreen):
     SCOPE = SCOPE
     TITLE = "Documents"
     BINDINGS = bindings(ACTIONS, SCOPE)
-    WIDGET_SCOPES = (DOC_LIST,)
+    WIDGET_SCOPES = (DOC_LIST, FREQUENCY)
 
     def __init__(self) -> None:
         super().__init__()
@@ -156,10 +168,12 @@ class DocumentsScreen(BetrScreen):
         self.view: View | None = None
         self.wanted = Query()  # the query asked for (the view may still be on its way)
         self.loading_run: int | None = None
+        self.choices: dict[int, list[ColumnChoice]] = {}  # corpus id -> its columns
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="docs-info", markup=False)
         yield DocList(id="docs-list")
+        yield FrequencyPanel(id="docs-frequency")
         yield Static("", id="docs-row", markup=False)
         yield Static(EMPTY, id="docs-empty", markup=False)
 
@@ -212,7 +226,7 @@ class DocumentsScreen(BetrScreen):
         keep, by = self.current_keep()
         self.wanted = replace(query, keep=keep, by=by)
         index = self.session.cached_index(run_id)
-        if index is not None and not self.wanted.needs_sql and index.has_order(self.wanted.sort):
+        if index is not None and index.corpus_id in self.choices and view_ready(index, self.wanted):
             # pure numpy over a loaded index (a few ms at 1M docs): no worker round trip
             try:
                 view = make_view(None, index, self.wanted)
@@ -231,11 +245,12 @@ class DocumentsScreen(BetrScreen):
         try:
             with reading(self.betr.workspace) as conn:
                 index = self.session.load_index(conn, run_id)
-                view = make_view(conn, index, query)
+                view = make_view(conn, index, query, workspace=self.betr.workspace)
+                choices = column_choices(conn, index.corpus_id)
         except BetrError:
             self.post_message(ViewFailed())
             raise
-        self.post_message(ViewReady(index, view, cursor))
+        self.post_message(ViewReady(index, view, cursor, choices))
 
     @on(ViewReady)
     def view_ready(self, message: ViewReady) -> None:
@@ -245,10 +260,17 @@ class DocumentsScreen(BetrScreen):
         self.wanted = message.view.query
         workspace = self.betr.workspace
         index, view = message.index, message.view
+        doclist = self.doclist
+        if message.choices is not None:
+            self.choices[index.corpus_id] = message.choices
+            shown = [c.name for c in message.choices if c.shown]
+            if shown != doclist.columns:
+                doclist.columns = shown
+                doclist._layouts.clear()
 
         def loader(start: int, count: int) -> list[DocRow]:
             with reading(workspace) as conn:
-                rows: list[DocRow] = page(conn, index, view, start, count)
+                rows: list[DocRow] = page(conn, index, view, start, count, list(doclist.columns))
             return rows
 
         self.doclist.set_view(
@@ -283,9 +305,100 @@ class DocumentsScreen(BetrScreen):
             return False
         return True
 
-    def action_cycle_sort(self) -> None:
-        sort = SORTS[(SORTS.index(self.wanted.sort) + 1) % len(SORTS)]
-        self.request(replace(self.wanted, sort=sort))
+    def column_choices(self) -> list[ColumnChoice]:
+        """The current corpus's columns (read with its first view), rank first."""
+        assert self.index is not None
+        rank = column("rank")
+        return [
+            ColumnChoice("rank", rank.title, rank.kind, rank.summary, True),
+            *self.choices.get(self.index.corpus_id, []),
+        ]
+
+    def sort_by(self, name: str) -> None:
+        """Sort by column `name`: its own first direction, or the other way when it is the
+        sort already."""
+        current, descending = parse_sort(self.wanted.sort)
+        descending = not descending if current.name == name else column(name).descending
+        self.request(replace(self.wanted, sort=sort_spec(name, descending)))
+
+    def action_sort_column(self) -> None:
+        if not self.ready():
+            return
+        current = parse_sort(self.wanted.sort)[0].name
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.sort_by(name)
+
+        self.app.push_screen(
+            ColumnPicker(
+                "Sort by",
+                "enter sorts by the column; the current one (highlighted) flips direction",
+                self.column_choices(),
+                current,
+            ),
+            chosen,
+        )
+
+    def action_reverse_sort(self) -> None:
+        col, descending = parse_sort(self.wanted.sort)
+        self.request(replace(self.wanted, sort=sort_spec(col.name, not descending)))
+
+    @on(HeaderClicked)
+    def header_clicked(self, message: HeaderClicked) -> None:
+        if self.ready():
+            self.sort_by(message.column)
+
+    @property
+    def frequency(self) -> FrequencyPanel:
+        return self.query_one(FrequencyPanel)
+
+    def action_frequency_table(self) -> None:
+        """The frequency table of the sort column (when it has one, else the benchmark), with
+        every other column a keystroke away in it; it takes the list's place until closed."""
+        if not self.ready():
+            return
+        assert self.index is not None and self.view is not None  # ready() said so
+        choices = [c for c in self.column_choices() if column(c.name).frequency]
+        current = parse_sort(self.wanted.sort)[0].name
+        if current not in [c.name for c in choices]:
+            current = "benchmark"
+        self.doclist.display = False
+        self.query_one("#docs-row").display = False
+        self.frequency.open(self.index, self.view, current, choices)
+
+    @on(FrequencyPicked)
+    def frequency_closed(self, message: FrequencyPicked) -> None:
+        self.doclist.display = True
+        self.query_one("#docs-row").display = True
+        self.doclist.focus()
+        if message.where is not None:
+            self.request(replace(self.wanted, where=(*self.wanted.where, message.where)))
+
+    def action_choose_columns(self) -> None:
+        if not self.ready():
+            return
+        assert self.index is not None  # ready() said so
+        corpus_id = self.index.corpus_id
+
+        def chosen(names: list[str] | None) -> None:
+            if names is None:
+                return
+            try:
+                names = choose_columns(self.betr.workspace, corpus_id, names)
+            except BetrError as exc:
+                self.betr.report_error(str(exc))
+                return
+            choices = self.choices.get(corpus_id, [])
+            by_name = {c.name: c for c in choices}
+            self.choices[corpus_id] = [replace(by_name[n], shown=True) for n in names] + [
+                replace(c, shown=False) for c in choices if c.name not in names
+            ]
+            self.doclist.set_columns(names)
+
+        self.app.push_screen(
+            ColumnsDialog(self.index.corpus, self.choices.get(corpus_id, [])), chosen
+        )
 
     def action_cycle_benchmark(self) -> None:
         if not self.ready():
@@ -388,12 +501,12 @@ class DocumentsScreen(BetrScreen):
         viewer = DocViewerScreen(self.index, self.view, self.doclist.cursor)
         self.app.push_screen(viewer, closed)
 
-    def action_export_view(self) -> None:
+    def action_export_view(self, fmt: str = "jsonl") -> None:
         if not self.ready():
             return
         assert self.index is not None and self.view is not None  # ready() said so
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = self.betr.workspace.exports_dir / f"docs-run{self.index.run_id}-{stamp}.jsonl"
+        out = self.betr.workspace.exports_dir / f"docs-run{self.index.run_id}-{stamp}.{fmt}"
         if self.index.classifier_warning:  # said before anything is written
             self.notify(
                 f"run {self.index.run_id}: {self.index.classifier_warning}",
@@ -404,11 +517,14 @@ class DocumentsScreen(BetrScreen):
             )
         self.export_worker(self.index, self.view, out)
 
+    def action_export_view_parquet(self) -> None:
+        self.action_export_view("parquet")
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="documents-export")
     def export_worker(self, index: RunIndex, view: View, out: Path) -> None:
         with reading(self.betr.workspace) as conn:
-            rows = export_view(conn, index, view, out)
-        self.post_message(Exported(out, rows))
+            done = export_view(conn, index, view, out)
+        self.post_message(Exported(out, done.rows))
 
     @on(Exported)
     def exported(self, message: Exported) -> None:
