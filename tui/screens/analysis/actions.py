@@ -103,7 +103,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "demo_experiment",
-        "Analysis: run the demo experiment (job, ~20 min)",
+        "Analysis: run the demo experiment (job, ~8 min on 2 cores)",
         "x",
         SCOPE,
         "press twice: tiny proxies on top/random/bottom selections at two sizes; opens the tabs",

@@ -15,7 +15,7 @@ NO_RESULTS = (  # {formats}: the result formats' registry, read when shown (no_r
     "No evaluation results in this workspace yet. Import some:\n"
     "  betr results import PATH... --format {formats}\n"
     "or, in the demo workspace, press x (twice) to run the demo experiment "
-    "(betr demo experiment): tiny proxies on three selections at two sizes, ~20 minutes."
+    "(betr demo experiment): tiny proxies on three selections at two sizes, ~8 minutes on 2 cores."
 )
 
 

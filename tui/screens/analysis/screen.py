@@ -296,7 +296,7 @@ class AnalysisScreen(BetrScreen):
             self._confirm_at = now
             self.notify(
                 "press x again to start the demo experiment: tiny proxies on the BETR top, "
-                "random and bottom 10% of the demo pool at two sizes (~20 min, a background job)",
+                "random and bottom 10% of the demo pool at two sizes (~8 min on 2 cores, a background job)",
                 markup=False,
             )
             return
