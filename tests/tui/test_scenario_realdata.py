@@ -15,6 +15,7 @@ from engine.units import format_number
 from engine.workspace import Workspace
 from tests.helpers import betr_json
 from tests.tui.conftest import make_app, wait_until
+from tests.tui.test_documents import sort_by
 from tui.reads import reading
 from tui.screens.threshold.screen import ThresholdScreen
 
@@ -63,13 +64,13 @@ async def test_browse_label_and_threshold_scenario(real_run):
         await wait_until(pilot, lambda: docs.SCOPE == "documents" and docs.view, what="list")
         assert len(docs.view) == 400  # every doc of the corpus, in probability order
 
-        await pilot.press("s")  # sort by BETR score
-        await wait_until(pilot, lambda: docs.view.query.sort == "score", what="score sort")
+        await sort_by(pilot, app, "score")  # s, then the BETR score in the column picker
+        await wait_until(pilot, lambda: docs.view.query.sort == "score:desc", what="score sort")
         await pilot.press("b")  # filter: the first target benchmark
         await wait_until(pilot, lambda: docs.view.query.benchmark, what="benchmark filter")
         bench = docs.view.query.benchmark
         assert bench in ("arc-challenge", "gsm8k")
-        _, want = engine_view(ws, run_id, Query(sort="score", benchmark=bench))
+        _, want = engine_view(ws, run_id, Query(sort="score:desc", benchmark=bench))
         assert docs.view.rows.tolist() == want.rows.tolist() and len(want) > 0
 
         await wait_until(pilot, lambda: docs.doclist.row_at(0) is not None, what="first row")
@@ -77,7 +78,7 @@ async def test_browse_label_and_threshold_scenario(real_run):
         await pilot.press("slash")
         await pilot.press(*word, "enter")
         await wait_until(pilot, lambda: docs.view.query.search == word, what="search")
-        _, want = engine_view(ws, run_id, Query(sort="score", benchmark=bench, search=word))
+        _, want = engine_view(ws, run_id, Query(sort="score:desc", benchmark=bench, search=word))
         assert docs.view.rows.tolist() == want.rows.tolist() and len(want) >= 1
 
         await wait_until(pilot, lambda: docs.doclist.row_at(0) is not None, what="hit row")
