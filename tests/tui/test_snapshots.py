@@ -312,7 +312,13 @@ def threshold_steps(app):
         )
         dups = screen.query_one("#th-duplicates")
         await wait_until(pilot, lambda: "near" in str(dups.content), what="the duplicates line")
-        await pilot.pause(0.5)  # the plots redraw once the keep rests
+        # the plots redraw once the keep rests, and again at their size once the lines above
+        # them (the duplicates line) have their final height
+        await wait_until(
+            pilot, lambda: not any(w.is_running for w in app.workers), 30, "workers idle"
+        )
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.5)
 
     return run_before
 

@@ -42,6 +42,9 @@ class KeepPlots(Horizontal):
         for plot in self.query(PlotextPlot):
             long, short = TITLES[plot.id or ""]
             plot.border_title = long if each >= len(long) + 6 else short
+            # drawn again at the new size: a line above that grows once its numbers arrive
+            # (the duplicates line) must not leave a plot drawn for the old height
+            plot.refresh(layout=True)
 
     def set_run(self, hist: Any, curve: Any) -> None:
         """A new run's histogram and keep curve: its plots are drawn at once."""
@@ -92,6 +95,8 @@ class KeepPlots(Horizontal):
             plt.xlim(0, 100)
             plt.ylim(0, 100)
             plt.xticks([0, 25, 50, 75, 100])
-            plt.yticks([0, 25, 50, 75, 100])
+            # three y ticks: on a plot a few rows high five would share rows, and which label
+            # plotext keeps for a shared row changes from one process to the next
+            plt.yticks([0, 50, 100])
             plt.xlabel(f"% of docs kept; now {x0:.3g}% docs, {y0:.3g}% tokens")
             widget.refresh()
